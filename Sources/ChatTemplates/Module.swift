@@ -1,0 +1,2 @@
+/// The `ChatTemplates` module of Tessera.
+public enum ChatTemplatesModule {}

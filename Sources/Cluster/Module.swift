@@ -1,0 +1,2 @@
+/// The `Cluster` module of Tessera.
+public enum ClusterModule {}

@@ -1,0 +1,2 @@
+/// The `Engine` module of Tessera.
+public enum EngineModule {}

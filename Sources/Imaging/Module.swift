@@ -1,0 +1,2 @@
+/// The `Imaging` module of Tessera.
+public enum ImagingModule {}

@@ -1,0 +1,2 @@
+/// The `Models` module of Tessera.
+public enum ModelsModule {}

@@ -1,0 +1,2 @@
+/// The `Simulator` module of Tessera.
+public enum SimulatorModule {}

@@ -1,0 +1,2 @@
+/// The `Tensor` module of Tessera.
+public enum TensorModule {}

@@ -1,0 +1,2 @@
+/// The `Tokenizers` module of Tessera.
+public enum TokenizersModule {}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `tessera` command line: one executable, one subcommand per job.
+@main
+struct Tessera: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tessera",
+        abstract: "Serve multimodal and diffusion models with disaggregated, modality-aware scheduling.",
+        subcommands: []
+    )
+}
