@@ -26,7 +26,7 @@ let package = Package(
         // Text and images in.
         .target(name: "Tokenizers"),
         .target(name: "ChatTemplates"),
-        .target(name: "Imaging", dependencies: ["CPNG", "CJPEG", "Tensor"]),
+        .target(name: "Imaging", dependencies: ["CPNG", "CJPEG"]),
 
         // Model code, one file per architecture.
         .target(name: "Models", dependencies: ["Tensor", "Tokenizers"]),
