@@ -1,2 +1,0 @@
-/// The `Engine` module of Tessera.
-public enum EngineModule {}
