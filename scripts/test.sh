@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what the build needs, builds Tessera and runs every test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/setup.sh
+ensure_debian_packages "${TESSERA_DEBIAN_PACKAGES[@]}"
+swift build --build-tests
+swift test --skip-build
