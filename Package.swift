@@ -26,7 +26,8 @@ let package = Package(
         // Text and images in.
         .target(name: "Tokenizers"),
         .target(name: "ChatTemplates"),
-        .target(name: "Imaging", dependencies: ["CPNG", "CJPEG"]),
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
+        .target(name: "Imaging", dependencies: ["CImageCodecs"]),
 
         // Model code, one file per architecture.
         .target(name: "Models", dependencies: ["Tensor", "Tokenizers"]),

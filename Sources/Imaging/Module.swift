@@ -1,2 +1,0 @@
-/// The `Imaging` module of Tessera.
-public enum ImagingModule {}

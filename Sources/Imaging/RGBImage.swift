@@ -1,0 +1,29 @@
+/// An 8-bit RGB image, pixels interleaved row by row (`R G B R G B …`), top row first.
+public struct RGBImage: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// `width * height * 3` bytes.
+    public var pixels: [UInt8]
+
+    /// Wraps an existing RGB buffer, checking that its size matches the dimensions.
+    public init(width: Int, height: Int, pixels: [UInt8]) throws(ImageError) {
+        let (count, overflow) = width.multipliedReportingOverflow(by: height)
+        guard width > 0, height > 0, !overflow, count <= Int.max / 3, count * 3 == pixels.count else {
+            throw .invalidPixelBuffer(width: width, height: height, byteCount: pixels.count)
+        }
+        self.init(unchecked: width, height: height, pixels: pixels)
+    }
+
+    /// For buffers built inside the module, whose size is correct by construction.
+    init(unchecked width: Int, height: Int, pixels: [UInt8]) {
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// The RGB triple at column `x`, row `y`.
+    public subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
+        let offset = (y * width + x) * 3
+        return (pixels[offset], pixels[offset + 1], pixels[offset + 2])
+    }
+}
