@@ -1,5 +1,91 @@
 #ifndef TESSERA_CKERNELS_H
 #define TESSERA_CKERNELS_H
+/// Hot numerical loops for Tessera. Every kernel has a portable C path and, where it pays off,
+/// an AVX2/FMA/F16C path chosen at run time; nothing in this header depends on SIMD types.
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Storage type of a weight row.
+typedef enum { CK_F32 = 0, CK_F16 = 1, CK_BF16 = 2 } ck_dtype;
+
+// MARK: CPU dispatch
+
+/// 1 when the AVX2/FMA/F16C paths are in use.
+int ck_simd_active(void);
+/// Forces the portable paths (0) or re-enables the SIMD paths when the CPU has them (1).
+void ck_set_simd_enabled(int enabled);
+
+// MARK: Thread pool
+
+/// A unit of parallel work: called once per `index` in 0 ..< `count`.
+typedef void (*ck_task_fn)(void *context, int index, int count);
+/// Sets the number of threads (caller included) used by `ck_parallel_for`; at least 1.
+void ck_pool_set_threads(int threads);
+int ck_pool_threads(void);
+/// Runs `fn(context, i, count)` for every i in 0 ..< count on the pool and returns when all are done.
+/// Runs inline when the pool is busy (nested or concurrent calls), so it never deadlocks.
+void ck_parallel_for(ck_task_fn fn, void *context, int count);
+
+// MARK: Conversion
+
+float ck_f16_to_f32_scalar(uint16_t h);
+float ck_bf16_to_f32_scalar(uint16_t h);
+uint16_t ck_f32_to_f16_scalar(float f);
+uint16_t ck_f32_to_bf16_scalar(float f);
+/// Widens `n` elements of `dtype` at `src` to float32.
+void ck_convert_to_f32(ck_dtype dtype, const void *src, float *dst, size_t n);
+
+// MARK: Matrix-vector
+
+/// y[v*ldy + r] (+)= sum_c W[r*ldw + c] * x[v*ldx + c] for rows r in [row_begin, row_end) and v < nvec.
+/// Reads W in its storage type and widens in registers (decode is bound by weight bytes).
+void ck_matvec(ck_dtype dtype, const void *w, size_t ldw, size_t k,
+               const float *x, size_t ldx, size_t nvec,
+               float *y, size_t ldy, size_t row_begin, size_t row_end, int accumulate);
+/// `ck_matvec` over all `rows`, split across the thread pool.
+void ck_matvec_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, size_t k,
+                        const float *x, size_t ldx, size_t nvec,
+                        float *y, size_t ldy, int accumulate);
+/// Widens a rows × k matrix (leading dimension ldw) to a dense float32 matrix, split across the pool.
+void ck_convert_matrix_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, size_t k, float *dst);
+
+// MARK: Vector helpers
+
+float ck_dot(const float *a, const float *b, size_t n);
+/// y += a * x
+void ck_axpy(float *y, float a, const float *x, size_t n);
+/// x *= a
+void ck_scale(float *x, float a, size_t n);
+/// y += x
+void ck_add(float *y, const float *x, size_t n);
+
+// MARK: Normalisation and activations
+
+/// out = weight * (x * rsqrt(mean(x^2) + eps)); `out` may alias `x`.
+void ck_rmsnorm(const float *x, const float *weight, float *out, size_t n, float eps);
+/// out = (x - mean) * rsqrt(var + eps) * weight + bias; weight/bias may be NULL.
+void ck_layernorm(const float *x, const float *weight, const float *bias, float *out, size_t n, float eps);
+/// In-place numerically stable softmax over n elements.
+void ck_softmax(float *x, size_t n);
+/// out = silu(gate) * up, with silu(g) = g / (1 + exp(-g)).
+void ck_silu_mul(const float *gate, const float *up, float *out, size_t n);
+/// In-place GELU, exact erf form: 0.5 x (1 + erf(x / sqrt 2)).
+void ck_gelu_erf(float *x, size_t n);
+/// In-place GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+void ck_gelu_tanh(float *x, size_t n);
+
+// MARK: Rotary position embedding
+
+/// Rotates `heads` vectors of `head_dim` floats (the i-th head at x + i*head_stride) in the
+/// half-split layout: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), with cos/sin of length head_dim/2.
+void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim,
+                   const float *cos_table, const float *sin_table);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

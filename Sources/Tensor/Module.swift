@@ -1,2 +1,0 @@
-/// The `Tensor` module of Tessera.
-public enum TensorModule {}

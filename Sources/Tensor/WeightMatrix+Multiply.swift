@@ -1,0 +1,52 @@
+import CKernels
+import COpenBLAS
+
+extension WeightMatrix {
+    /// Up to this many input rows use the weight-streaming matrix-vector kernel; more use SGEMM.
+    static let matvecRowLimit = 4
+
+    /// y = x · Wᵀ (or y += x · Wᵀ when `accumulate`): x is T × cols, y is T × rows.
+    ///
+    /// Few rows (decode) stream the weights in their stored type; larger T (prefill) widens
+    /// 16-bit weights once per call and runs OpenBLAS SGEMM split across the compute pool.
+    public func multiply(_ x: Matrix, into y: Matrix, accumulate: Bool = false) {
+        precondition(x.cols == cols && y.cols == rows && x.rows == y.rows, "shape mismatch in multiply")
+        multiply(x.data, count: x.rows, into: y.data, accumulate: accumulate)
+    }
+
+    /// Pointer form of `multiply(_:into:accumulate:)`: `count` input rows of `cols` floats, outputs of `rows` floats.
+    public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+        guard count > 0, rows > 0 else { return }
+        ComputeThreads.configureOnce()
+        if count <= Self.matvecRowLimit || cols == 0 {
+            ck_matvec_parallel(dtype.kernelType, base, cols, rows, cols, x, cols, count, y, rows, accumulate ? 1 : 0)
+            return
+        }
+        if dtype == .f32 {
+            Self.gemm(x, count: count, weights: base.assumingMemoryBound(to: Float.self), rows: rows, cols: cols, y: y, accumulate: accumulate)
+            return
+        }
+        ScratchBuffers.with(count: rows * cols) { widened in
+            ck_convert_matrix_parallel(dtype.kernelType, base, cols, rows, cols, widened)
+            Self.gemm(x, count: count, weights: widened, rows: rows, cols: cols, y: y, accumulate: accumulate)
+        }
+    }
+
+    /// y[count × rows] (+)= x[count × cols] · wᵀ, output columns split across the pool.
+    static func gemm(_ x: UnsafePointer<Float>, count: Int, weights: UnsafePointer<Float>, rows: Int, cols: Int,
+                     y: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let tasks = max(1, min(ComputeThreads.count, rows / 64))
+        let beta: Float = accumulate ? 1 : 0
+        Parallel.forEach(tasks) { task in
+            // Column blocks on multiples of 16 keep SGEMM's inner kernels on full panels.
+            let blocks = (rows + 15) / 16
+            let begin = blocks * task / tasks * 16
+            let end = min(rows, blocks * (task + 1) / tasks * 16)
+            guard begin < end else { return }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        Int32(count), Int32(end - begin), Int32(cols),
+                        1, x, Int32(cols), weights + begin * cols, Int32(cols),
+                        beta, y + begin, Int32(rows))
+        }
+    }
+}
