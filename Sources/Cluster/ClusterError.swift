@@ -1,0 +1,7 @@
+/// Errors of the cluster policies on bad input.
+public enum ClusterError: Error, Equatable, Sendable {
+    /// A parameter is outside its valid range.
+    case invalidArgument(String)
+    /// No assignment satisfies the memory limits.
+    case infeasible(String)
+}

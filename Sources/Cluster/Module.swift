@@ -1,2 +1,0 @@
-/// The `Cluster` module of Tessera.
-public enum ClusterModule {}
