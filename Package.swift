@@ -26,7 +26,10 @@ let package = Package(
         // Text and images in.
         .target(name: "Tokenizers"),
         .target(name: "ChatTemplates"),
-        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags),
+        .target(
+            name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags,
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
 
         // Model code, one file per architecture.
