@@ -55,6 +55,12 @@ public enum Kernels {
         }
     }
 
+    /// x *= y element-wise.
+    public static func multiply(_ x: Matrix, _ y: Matrix) {
+        precondition(x.count == y.count, "multiply shape mismatch")
+        for i in 0 ..< x.count { x.data[i] *= y.data[i] }
+    }
+
     /// x += y element-wise.
     public static func add(_ x: Matrix, _ y: Matrix) {
         precondition(x.count == y.count, "add shape mismatch")

@@ -1,0 +1,17 @@
+/// A decoder-only language model that runs token ids through a KV cache.
+///
+/// ```swift
+/// let model = try ModelLoader.load(directory: url)
+/// let cache = model.makeCache(capacity: 256)
+/// var logits = try model.forward(promptIds, cache: cache, allLogits: false)   // prefill
+/// logits = try model.forward([nextId], cache: cache, allLogits: false)        // one decode step
+/// ```
+public protocol CausalLanguageModel: AnyObject, Sendable {
+    var config: LanguageModelConfig { get }
+    /// An empty cache for up to `capacity` positions.
+    func makeCache(capacity: Int) -> KVCache
+    /// Runs `tokens` at positions cache.count ..< cache.count+tokens.count, appends their K/V to `cache`,
+    /// and returns float32 logits: one row (vocabSize floats) per token if `allLogits`, else only the last token's row.
+    /// Throws `ForwardError` for empty input, out-of-range ids, or a cache that is full or of another model.
+    func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [[Float]]
+}

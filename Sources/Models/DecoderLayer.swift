@@ -1,0 +1,94 @@
+import Tensor
+
+/// Which projections of a pre-norm decoder layer carry a bias (the only difference between
+/// the Llama-family architectures supported here).
+struct ProjectionBiases: Sendable {
+    var qkv: Bool
+    var output: Bool
+    var mlp: Bool
+}
+
+/// A linear layer: weight (out × in) and optional bias.
+struct Linear: Sendable {
+    let weight: WeightMatrix
+    let bias: [Float]?
+
+    init(_ weights: WeightStore, _ prefix: String, out: Int, in inputs: Int, bias hasBias: Bool) throws(ModelLoadingError) {
+        weight = try weights.matrix(prefix + ".weight", rows: out, cols: inputs)
+        bias = hasBias ? try weights.vector(prefix + ".bias", count: out) : nil
+    }
+
+    /// y = x·Wᵀ + b, or y += x·Wᵀ + b when `accumulate`.
+    func apply(_ x: Matrix, into y: Matrix, accumulate: Bool = false) {
+        weight.multiply(x, into: y, accumulate: accumulate)
+        if let bias { Kernels.addBias(y, bias) }
+    }
+}
+
+/// One Llama-style decoder layer: RMSNorm → attention (RoPE, GQA) → residual → RMSNorm → gated MLP → residual.
+struct DecoderLayer: Sendable {
+    let inputNorm: [Float]
+    let postAttentionNorm: [Float]
+    let q: Linear, k: Linear, v: Linear, o: Linear
+    let gate: Linear, up: Linear, down: Linear
+
+    init(_ weights: WeightStore, index: Int, config c: LanguageModelConfig, biases: ProjectionBiases) throws(ModelLoadingError) {
+        let p = "model.layers.\(index)."
+        let qWidth = c.numHeads * c.headDim
+        let kvWidth = c.numKVHeads * c.headDim
+        inputNorm = try weights.vector(p + "input_layernorm.weight", count: c.hiddenSize)
+        postAttentionNorm = try weights.vector(p + "post_attention_layernorm.weight", count: c.hiddenSize)
+        q = try Linear(weights, p + "self_attn.q_proj", out: qWidth, in: c.hiddenSize, bias: biases.qkv)
+        k = try Linear(weights, p + "self_attn.k_proj", out: kvWidth, in: c.hiddenSize, bias: biases.qkv)
+        v = try Linear(weights, p + "self_attn.v_proj", out: kvWidth, in: c.hiddenSize, bias: biases.qkv)
+        o = try Linear(weights, p + "self_attn.o_proj", out: c.hiddenSize, in: qWidth, bias: biases.output)
+        gate = try Linear(weights, p + "mlp.gate_proj", out: c.intermediateSize, in: c.hiddenSize, bias: biases.mlp)
+        up = try Linear(weights, p + "mlp.up_proj", out: c.intermediateSize, in: c.hiddenSize, bias: biases.mlp)
+        down = try Linear(weights, p + "mlp.down_proj", out: c.hiddenSize, in: c.intermediateSize, bias: biases.mlp)
+    }
+}
+
+/// Activations reused across the layers of one forward pass.
+struct DecoderWorkspace {
+    let normed, queries, keys, values, attention, gate, up: Matrix
+
+    init(tokens t: Int, config c: LanguageModelConfig) {
+        normed = Matrix(rows: t, cols: c.hiddenSize)
+        queries = Matrix(rows: t, cols: c.numHeads * c.headDim)
+        keys = Matrix(rows: t, cols: c.numKVHeads * c.headDim)
+        values = Matrix(rows: t, cols: c.numKVHeads * c.headDim)
+        attention = Matrix(rows: t, cols: c.numHeads * c.headDim)
+        gate = Matrix(rows: t, cols: c.intermediateSize)
+        up = Matrix(rows: t, cols: c.intermediateSize)
+    }
+}
+
+extension DecoderLayer {
+    /// Runs the layer on `hidden` (T × hiddenSize, updated in place) for positions past ..< past+T.
+    func callAsFunction(_ hidden: Matrix, layer: Int, past: Int, cache: KVCache, rope: (cos: Matrix, sin: Matrix),
+                        config c: LanguageModelConfig, shape: AttentionShape, activation: HiddenActivation,
+                        workspace w: DecoderWorkspace) {
+        Kernels.rmsNorm(hidden, weight: inputNorm, eps: c.rmsNormEps, into: w.normed)
+        q.apply(w.normed, into: w.queries)
+        k.apply(w.normed, into: w.keys)
+        v.apply(w.normed, into: w.values)
+        Kernels.applyRoPE(w.queries, heads: c.numHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin)
+        Kernels.applyRoPE(w.keys, heads: c.numKVHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin)
+        cache.store(layer: layer, at: past, keys: w.keys, values: w.values)
+        Attention.causal(queries: w.queries, segments: cache.segments(layer: layer, count: past + hidden.rows),
+                         shape: shape, output: w.attention)
+        o.apply(w.attention, into: hidden, accumulate: true)
+
+        Kernels.rmsNorm(hidden, weight: postAttentionNorm, eps: c.rmsNormEps, into: w.normed)
+        gate.apply(w.normed, into: w.gate)
+        up.apply(w.normed, into: w.up)
+        switch activation {
+        case .silu:
+            Kernels.siluMul(gate: w.gate, up: w.up, into: w.gate)
+        case .geluErf, .geluTanh:
+            Kernels.gelu(w.gate, approximateTanh: activation == .geluTanh)
+            Kernels.multiply(w.gate, w.up)
+        }
+        down.apply(w.gate, into: hidden, accumulate: true)
+    }
+}

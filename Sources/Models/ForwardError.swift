@@ -1,0 +1,18 @@
+/// Why a forward pass was refused; nothing is written to the cache when one is thrown.
+public enum ForwardError: Error, Equatable, CustomStringConvertible {
+    case emptyInput
+    case tokenOutOfRange(token: Int, vocabSize: Int)
+    /// The cache cannot hold `required` positions.
+    case cacheFull(required: Int, capacity: Int)
+    /// The cache was made for a model with a different layout.
+    case incompatibleCache(detail: String)
+
+    public var description: String {
+        switch self {
+        case .emptyInput: "forward needs at least one token"
+        case let .tokenOutOfRange(token, vocabSize): "token id \(token) is outside the vocabulary 0..<\(vocabSize)"
+        case let .cacheFull(required, capacity): "sequence needs \(required) positions but the KV cache holds \(capacity)"
+        case let .incompatibleCache(detail): "KV cache does not fit this model: \(detail)"
+        }
+    }
+}

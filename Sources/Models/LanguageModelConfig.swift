@@ -1,0 +1,53 @@
+/// How rotary position frequencies are scaled (transformers' `rope_type`).
+public enum RopeScaling: Sendable, Equatable {
+    case none
+    /// Positions divided by `factor`.
+    case linear(factor: Double)
+    /// Llama 3.1 frequency-dependent scaling.
+    case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositionEmbeddings: Int)
+    /// Dynamic NTK: the base grows once a forward pass reaches beyond `maxPositionEmbeddings`.
+    case dynamic(factor: Double)
+}
+
+/// The MLP activation applied to the gate projection.
+public enum HiddenActivation: String, Sendable {
+    case silu
+    case geluErf = "gelu"
+    case geluTanh = "gelu_pytorch_tanh"
+}
+
+/// Hyper-parameters of a decoder-only language model, read from a Hugging Face `config.json`.
+///
+/// ```swift
+/// let config = try LanguageModelConfig(contentsOf: directory.appendingPathComponent("config.json"))
+/// print(config.architecture, config.numLayers, config.headDim)
+/// ```
+public struct LanguageModelConfig: Sendable, Equatable {
+    /// First entry of `architectures`, e.g. "LlamaForCausalLM".
+    public var architecture: String
+    public var modelType: String?
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numLayers: Int
+    public var numHeads: Int
+    public var numKVHeads: Int
+    /// Per-head width; `head_dim` when given, else hiddenSize / numHeads.
+    public var headDim: Int
+    public var rmsNormEps: Float
+    public var ropeTheta: Double
+    public var ropeScaling: RopeScaling
+    public var maxPositionEmbeddings: Int
+    public var tieWordEmbeddings: Bool
+    /// Llama's `attention_bias` (bias on q, k, v and o projections).
+    public var attentionBias: Bool
+    /// Llama's `mlp_bias` (bias on gate, up and down projections).
+    public var mlpBias: Bool
+    public var hiddenActivation: HiddenActivation
+    /// Qwen2's `use_sliding_window`.
+    public var useSlidingWindow: Bool
+    /// `dtype` (transformers 5) or `torch_dtype`, e.g. "bfloat16".
+    public var dtype: String?
+    public var bosTokenId: Int?
+    public var eosTokenIds: [Int]
+}

@@ -1,0 +1,35 @@
+import Tensor
+
+/// Why a model directory cannot be loaded. Messages name the file and, where relevant, the tensor.
+public enum ModelLoadingError: Error, Equatable, CustomStringConvertible {
+    case missingConfig(path: String)
+    case malformedConfig(path: String, detail: String)
+    case unsupportedArchitecture(name: String, path: String)
+    case unsupportedConfiguration(path: String, detail: String)
+    /// Neither `model.safetensors` nor `model.safetensors.index.json` exists.
+    case missingWeights(directory: String)
+    case malformedIndex(path: String, detail: String)
+    /// The shard file that should hold `tensor` does not exist.
+    case missingShard(path: String, tensor: String)
+    case missingTensor(name: String, path: String)
+    case shapeMismatch(tensor: String, path: String, expected: [Int], actual: [Int])
+    case unsupportedDType(tensor: String, path: String, dtype: String)
+    /// A weights file is unreadable, truncated or has a corrupt header.
+    case invalidWeightsFile(SafetensorsError)
+
+    public var description: String {
+        switch self {
+        case let .missingConfig(path): "missing model config \(path)"
+        case let .malformedConfig(path, detail): "malformed model config \(path): \(detail)"
+        case let .unsupportedArchitecture(name, path): "unsupported architecture '\(name)' in \(path) (supported: LlamaForCausalLM, Qwen2ForCausalLM)"
+        case let .unsupportedConfiguration(path, detail): "unsupported configuration in \(path): \(detail)"
+        case let .missingWeights(directory): "no model.safetensors or model.safetensors.index.json in \(directory)"
+        case let .malformedIndex(path, detail): "malformed weight index \(path): \(detail)"
+        case let .missingShard(path, tensor): "weight shard \(path) (holding '\(tensor)') does not exist"
+        case let .missingTensor(name, path): "tensor '\(name)' is missing from \(path)"
+        case let .shapeMismatch(tensor, path, expected, actual): "tensor '\(tensor)' in \(path) has shape \(actual), expected \(expected)"
+        case let .unsupportedDType(tensor, path, dtype): "tensor '\(tensor)' in \(path) has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
+        case let .invalidWeightsFile(error): error.description
+        }
+    }
+}

@@ -1,2 +1,0 @@
-/// The `Models` module of Tessera.
-public enum ModelsModule {}

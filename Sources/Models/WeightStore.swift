@@ -1,0 +1,82 @@
+import Foundation
+import Tensor
+
+/// The safetensors weights of a model directory (`model.safetensors` or a sharded
+/// `model.safetensors.index.json`), memory-mapped, with shape-checked access by tensor name.
+final class WeightStore: @unchecked Sendable {
+    private let files: [String: SafetensorsFile]
+    /// Tensor name → file name inside the directory.
+    private let locations: [String: String]
+    private let directory: URL
+
+    init(directory: URL) throws(ModelLoadingError) {
+        self.directory = directory
+        let single = directory.appendingPathComponent("model.safetensors")
+        let index = directory.appendingPathComponent("model.safetensors.index.json")
+        let manager = FileManager.default
+        if manager.fileExists(atPath: single.path) {
+            let file = try Self.open(single)
+            files = ["model.safetensors": file]
+            locations = file.tensors.keys.reduce(into: [:]) { $0[$1] = "model.safetensors" }
+        } else if manager.fileExists(atPath: index.path) {
+            let map = try Self.readIndex(index)
+            var opened: [String: SafetensorsFile] = [:]
+            // Sorted so the error for a missing shard is deterministic.
+            for (tensor, name) in map.sorted(by: { $0.key < $1.key }) where opened[name] == nil {
+                let url = directory.appendingPathComponent(name)
+                guard manager.fileExists(atPath: url.path) else { throw .missingShard(path: url.path, tensor: tensor) }
+                opened[name] = try Self.open(url)
+            }
+            files = opened
+            locations = map
+        } else {
+            throw .missingWeights(directory: directory.path)
+        }
+    }
+
+    private static func open(_ url: URL) throws(ModelLoadingError) -> SafetensorsFile {
+        do { return try SafetensorsFile(url: url) } catch { throw .invalidWeightsFile(error) }
+    }
+
+    private static func readIndex(_ url: URL) throws(ModelLoadingError) -> [String: String] {
+        guard let data = try? Data(contentsOf: url),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw .malformedIndex(path: url.path, detail: "not a JSON object")
+        }
+        guard let weightMap = json["weight_map"] as? [String: Any] else { throw .malformedIndex(path: url.path, detail: "missing 'weight_map'") }
+        var map: [String: String] = [:]
+        for (tensor, file) in weightMap {
+            guard let name = file as? String, !name.contains("/"), !name.isEmpty else {
+                throw .malformedIndex(path: url.path, detail: "entry for '\(tensor)' is not a file name in the model directory")
+            }
+            map[tensor] = name
+        }
+        return map
+    }
+
+    func contains(_ name: String) -> Bool { locations[name] != nil }
+
+    private func locate(_ name: String) throws(ModelLoadingError) -> (SafetensorsFile, SafetensorsTensorInfo) {
+        guard let fileName = locations[name], let file = files[fileName] else {
+            let expected = files.count == 1 ? directory.appendingPathComponent(files.keys.first ?? "").path : directory.path
+            throw .missingTensor(name: name, path: expected)
+        }
+        guard let info = file.tensors[name] else { throw .missingTensor(name: name, path: file.path) }
+        guard info.dtype != nil else { throw .unsupportedDType(tensor: name, path: file.path, dtype: info.dtypeName) }
+        return (file, info)
+    }
+
+    /// Tensor `name`, which must have shape [rows, cols].
+    func matrix(_ name: String, rows: Int, cols: Int) throws(ModelLoadingError) -> WeightMatrix {
+        let (file, info) = try locate(name)
+        guard info.shape == [rows, cols] else { throw .shapeMismatch(tensor: name, path: file.path, expected: [rows, cols], actual: info.shape) }
+        do { return try file.matrix(name) } catch { throw .invalidWeightsFile(error) }
+    }
+
+    /// Tensor `name`, which must have shape [count], widened to float32.
+    func vector(_ name: String, count: Int) throws(ModelLoadingError) -> [Float] {
+        let (file, info) = try locate(name)
+        guard info.shape == [count] else { throw .shapeMismatch(tensor: name, path: file.path, expected: [count], actual: info.shape) }
+        do { return try file.floats(name) } catch { throw .invalidWeightsFile(error) }
+    }
+}
