@@ -1,0 +1,95 @@
+extension BPEModel {
+    /// A candidate merge of the symbol at `position` with its right neighbour.
+    private struct Candidate {
+        let rank: Int32
+        let position: Int32
+        let mergedId: Int32
+
+        /// Lowest rank first, then leftmost.
+        @inline(__always)
+        func precedes(_ other: Candidate) -> Bool {
+            rank != other.rank ? rank < other.rank : position < other.position
+        }
+    }
+
+    /// Applies merges until none applies, always taking the lowest-ranked (then leftmost) pair.
+    /// Stale queue entries are detected and skipped instead of being removed eagerly.
+    func mergeWord(_ initial: [Symbol]) -> [Int] {
+        var symbols = initial
+        let count = symbols.count
+        guard count > 1 else { return symbols.map(\.id) }
+        for index in 0..<count {
+            symbols[index].previous = index - 1
+            symbols[index].next = index + 1 < count ? index + 1 : -1
+        }
+        var heap = MinHeap<Candidate>(by: { $0.precedes($1) })
+        for index in 0..<count - 1 {
+            if let merge = merges[Self.pairKey(symbols[index].id, symbols[index + 1].id)] {
+                heap.push(Candidate(rank: merge.rank, position: Int32(index), mergedId: merge.id))
+            }
+        }
+        while let top = heap.pop() {
+            let position = Int(top.position)
+            let left = symbols[position]
+            guard !left.removed, left.next >= 0 else { continue }
+            let rightIndex = left.next
+            let right = symbols[rightIndex]
+            // Skip entries made stale by an earlier merge of either symbol.
+            guard let merge = merges[Self.pairKey(left.id, right.id)], merge.id == top.mergedId else { continue }
+
+            symbols[position].id = Int(top.mergedId)
+            symbols[position].next = right.next
+            symbols[rightIndex].removed = true
+            if right.next >= 0 { symbols[right.next].previous = position }
+
+            let merged = symbols[position]
+            if merged.previous >= 0,
+               let candidate = merges[Self.pairKey(symbols[merged.previous].id, merged.id)] {
+                heap.push(Candidate(rank: candidate.rank, position: Int32(merged.previous), mergedId: candidate.id))
+            }
+            if merged.next >= 0, let candidate = merges[Self.pairKey(merged.id, symbols[merged.next].id)] {
+                heap.push(Candidate(rank: candidate.rank, position: Int32(position), mergedId: candidate.id))
+            }
+        }
+        return symbols.compactMap { $0.removed ? nil : $0.id }
+    }
+}
+
+/// A binary min-heap ordered by a strict "comes before" predicate.
+struct MinHeap<Element> {
+    private var storage: [Element] = []
+    private let precedes: (Element, Element) -> Bool
+
+    init(by precedes: @escaping (Element, Element) -> Bool) {
+        self.precedes = precedes
+    }
+
+    mutating func push(_ element: Element) {
+        storage.append(element)
+        var child = storage.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard precedes(storage[child], storage[parent]) else { break }
+            storage.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Element? {
+        guard let last = storage.popLast() else { return nil }
+        guard !storage.isEmpty else { return last }
+        let top = storage[0]
+        storage[0] = last
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1
+            guard left < storage.count else { break }
+            let right = left + 1
+            let child = right < storage.count && precedes(storage[right], storage[left]) ? right : left
+            guard precedes(storage[child], storage[parent]) else { break }
+            storage.swapAt(child, parent)
+            parent = child
+        }
+        return top
+    }
+}

@@ -1,2 +1,0 @@
-/// The `Tokenizers` module of Tessera.
-public enum TokenizersModule {}
