@@ -1,2 +1,0 @@
-/// The `ChatTemplates` module of Tessera.
-public enum ChatTemplatesModule {}
