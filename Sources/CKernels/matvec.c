@@ -132,8 +132,10 @@ void ck_matvec_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, 
                         size_t nvec, float *y, size_t ldy, int accumulate) {
     matvec_job job = {dtype, w, ldw, rows, k, x, ldx, nvec, y, ldy, accumulate};
     size_t work = rows * k * (nvec ? nvec : 1);
-    int tasks = ck_pool_threads();
-    // Below ~32K multiply-adds a second thread costs more than it saves.
-    if (work < 32768 || rows < 16) tasks = 1;
+    // Several tasks per thread, claimed dynamically, so one descheduled thread cannot stall the
+    // job; below ~32K multiply-adds a second thread costs more than it saves.
+    int tasks = ck_pool_threads() * 4;
+    if ((size_t)tasks > rows / 8) tasks = (int)(rows / 8);
+    if (work < 32768 || tasks < 1) tasks = 1;
     ck_parallel_for(matvec_task, &job, tasks);
 }

@@ -1,10 +1,12 @@
-// A persistent worker pool: workers spin briefly on a generation counter (decode issues many
-// small jobs per token, where a sleep/wake round trip would cost more than the work), then sleep.
+// A persistent worker pool. Tasks are claimed one at a time from a shared counter, so a worker
+// that the OS has descheduled (the cores are shared) holds back at most the task it claimed: the
+// caller takes the rest. Workers spin briefly between jobs (decode issues many small jobs per
+// token, where a sleep/wake round trip would cost more than the work), then sleep.
 #include "internal.h"
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdlib.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #define CK_MAX_THREADS 256
@@ -16,65 +18,75 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+// state = generation << 32 | next task index. Claiming is a CAS on the whole word, so a worker
+// still holding an old generation can never claim a task of a newer job.
+static inline uint64_t make_state(uint32_t generation, uint32_t next) { return (uint64_t)generation << 32 | next; }
+static inline uint32_t state_generation(uint64_t s) { return (uint32_t)(s >> 32); }
+static inline uint32_t state_next(uint64_t s) { return (uint32_t)s; }
+
 static struct {
     pthread_mutex_t submit_lock;   // one job at a time; contenders run inline
-    pthread_mutex_t config_lock;   // guards thread start/stop
     pthread_mutex_t sleep_lock;
     pthread_cond_t wake;
-    atomic_uint generation;
+    _Atomic uint64_t state;
+    atomic_int count;
+    atomic_int done;
     atomic_int sleeping;
-    atomic_int next_task;
-    atomic_int pending_workers;    // workers still touching the current job
     atomic_int quit;
-    ck_task_fn fn;
-    void *context;
-    int count;
+    ck_task_fn _Atomic fn;
+    void *_Atomic context;
     int workers;                   // threads besides the caller
     pthread_t threads[CK_MAX_THREADS];
 } pool = {
     .submit_lock = PTHREAD_MUTEX_INITIALIZER,
-    .config_lock = PTHREAD_MUTEX_INITIALIZER,
     .sleep_lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
 };
 
 static atomic_int requested_threads = 0;  // 0: not configured yet
 
-static void run_tasks(void) {
-    int i;
-    while ((i = atomic_fetch_add(&pool.next_task, 1)) < pool.count) pool.fn(pool.context, i, pool.count);
+/// Claims and runs tasks of `generation` until none are left (or a newer job replaced it).
+static void run_tasks(uint32_t generation) {
+    for (;;) {
+        uint64_t s = atomic_load(&pool.state);
+        if (state_generation(s) != generation) return;
+        // While this generation's job has an unclaimed task, its count/fn/context are still current.
+        int count = atomic_load(&pool.count);
+        uint32_t index = state_next(s);
+        if ((int)index >= count) return;
+        if (!atomic_compare_exchange_weak(&pool.state, &s, make_state(generation, index + 1))) continue;
+        ck_task_fn fn = atomic_load(&pool.fn);
+        fn(atomic_load(&pool.context), (int)index, count);
+        atomic_fetch_add(&pool.done, 1);
+    }
 }
 
 static void *worker_main(void *arg) {
-    // The generation at creation, so a job published before this thread first runs is not missed.
-    unsigned seen = (unsigned)(uintptr_t)arg;
+    (void)arg;
+    uint32_t seen = state_generation(atomic_load(&pool.state));
     for (;;) {
-        unsigned current;
+        uint32_t current;
         int spins = 0;
-        while ((current = atomic_load(&pool.generation)) == seen) {
+        while ((current = state_generation(atomic_load(&pool.state))) == seen) {
+            if (atomic_load(&pool.quit)) return NULL;
             if (++spins < CK_SPIN_LIMIT) {
                 cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&pool.sleep_lock);
             atomic_fetch_add(&pool.sleeping, 1);
-            while (atomic_load(&pool.generation) == seen) pthread_cond_wait(&pool.wake, &pool.sleep_lock);
+            while (state_generation(atomic_load(&pool.state)) == seen && !atomic_load(&pool.quit))
+                pthread_cond_wait(&pool.wake, &pool.sleep_lock);
             atomic_fetch_sub(&pool.sleeping, 1);
             pthread_mutex_unlock(&pool.sleep_lock);
             spins = 0;
         }
         seen = current;
-        if (atomic_load(&pool.quit)) {
-            atomic_fetch_sub(&pool.pending_workers, 1);
-            return NULL;
-        }
-        run_tasks();
-        atomic_fetch_sub(&pool.pending_workers, 1);
+        run_tasks(current);
     }
 }
 
-static void publish(void) {
-    atomic_fetch_add(&pool.generation, 1);
+static void wake_sleepers(void) {
     if (atomic_load(&pool.sleeping) > 0) {
         pthread_mutex_lock(&pool.sleep_lock);
         pthread_cond_broadcast(&pool.wake);
@@ -82,41 +94,27 @@ static void publish(void) {
     }
 }
 
-static void wait_for_workers(void) {
-    int spins = 0;
-    while (atomic_load(&pool.pending_workers) > 0) {
-        if (++spins < CK_SPIN_LIMIT) cpu_relax();
-        else sched_yield();
-    }
-}
-
-static void stop_workers(void) {
-    if (pool.workers == 0) return;
-    atomic_store(&pool.quit, 1);
-    atomic_store(&pool.pending_workers, pool.workers);
-    publish();
-    for (int i = 0; i < pool.workers; i++) pthread_join(pool.threads[i], NULL);
-    atomic_store(&pool.quit, 0);
-    pool.workers = 0;
-}
-
 static int default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (n > CK_MAX_THREADS ? CK_MAX_THREADS : (int)n);
 }
 
-/// Starts workers so that `threads` (caller included) run jobs; call with submit_lock held.
+/// Restarts the workers so that `threads` (caller included) run jobs; call with submit_lock held.
 static void resize_locked(int threads) {
-    pthread_mutex_lock(&pool.config_lock);
-    if (pool.workers != threads - 1) {
-        stop_workers();
-        void *start = (void *)(uintptr_t)atomic_load(&pool.generation);
-        for (int i = 0; i < threads - 1; i++) {
-            if (pthread_create(&pool.threads[i], NULL, worker_main, start) != 0) break;
-            pool.workers = i + 1;
-        }
+    if (pool.workers == threads - 1) return;
+    if (pool.workers > 0) {
+        pthread_mutex_lock(&pool.sleep_lock);
+        atomic_store(&pool.quit, 1);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.sleep_lock);
+        for (int i = 0; i < pool.workers; i++) pthread_join(pool.threads[i], NULL);
+        atomic_store(&pool.quit, 0);
+        pool.workers = 0;
     }
-    pthread_mutex_unlock(&pool.config_lock);
+    for (int i = 0; i < threads - 1; i++) {
+        if (pthread_create(&pool.threads[i], NULL, worker_main, NULL) != 0) break;
+        pool.workers = i + 1;
+    }
 }
 
 void ck_pool_set_threads(int threads) {
@@ -140,19 +138,19 @@ void ck_parallel_for(ck_task_fn fn, void *context, int count) {
         for (int i = 0; i < count; i++) fn(context, i, count);
         return;
     }
-    if (pool.workers != threads - 1) resize_locked(threads);
-    if (pool.workers == 0) {
-        pthread_mutex_unlock(&pool.submit_lock);
-        for (int i = 0; i < count; i++) fn(context, i, count);
-        return;
+    resize_locked(threads);
+    atomic_store(&pool.fn, fn);
+    atomic_store(&pool.context, context);
+    atomic_store(&pool.count, count);
+    atomic_store(&pool.done, 0);
+    uint32_t generation = state_generation(atomic_load(&pool.state)) + 1;
+    atomic_store(&pool.state, make_state(generation, 0));
+    wake_sleepers();
+    run_tasks(generation);
+    int spins = 0;
+    while (atomic_load(&pool.done) < count) {
+        if (++spins < CK_SPIN_LIMIT) cpu_relax();
+        else sched_yield();
     }
-    pool.fn = fn;
-    pool.context = context;
-    pool.count = count;
-    atomic_store(&pool.next_task, 0);
-    atomic_store(&pool.pending_workers, pool.workers);
-    publish();
-    run_tasks();
-    wait_for_workers();
     pthread_mutex_unlock(&pool.submit_lock);
 }

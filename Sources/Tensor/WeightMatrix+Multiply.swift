@@ -35,7 +35,7 @@ extension WeightMatrix {
     /// y[count × rows] (+)= x[count × cols] · wᵀ, output columns split across the pool.
     static func gemm(_ x: UnsafePointer<Float>, count: Int, weights: UnsafePointer<Float>, rows: Int, cols: Int,
                      y: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let tasks = max(1, min(ComputeThreads.count, rows / 64))
+        let tasks = max(1, min(ComputeThreads.count * 2, rows / 64))
         let beta: Float = accumulate ? 1 : 0
         Parallel.forEach(tasks) { task in
             // Column blocks on multiples of 16 keep SGEMM's inner kernels on full panels.

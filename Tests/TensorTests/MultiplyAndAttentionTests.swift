@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import Tensor
+
+struct MultiplyTests {
+    /// Both the streaming (≤ 4 rows) and the SGEMM path, every dtype, with and without accumulation.
+    @Test(arguments: DType.allCases, [1, 3, 5, 17, 64])
+    func multiplyMatchesNaive(dtype: DType, tokens: Int) {
+        let (rows, cols) = (75, 49)
+        let (w, values) = randomWeights(rows: rows, cols: cols, dtype: dtype, seed: 20)
+        let x = randomFloats(tokens * cols, seed: 21)
+        let start = randomFloats(tokens * rows, seed: 22)
+        var expected = start
+        for t in 0 ..< tokens {
+            for r in 0 ..< rows {
+                var sum: Double = 0
+                for c in 0 ..< cols { sum += Double(values[r * cols + c]) * Double(x[t * cols + c]) }
+                expected[t * rows + r] += Float(sum)
+            }
+        }
+        let y = Matrix(rows: tokens, cols: rows, values: start)
+        w.multiply(Matrix(rows: tokens, cols: cols, values: x), into: y, accumulate: true)
+        #expect(maxAbsDifference(y.toArray(), expected) < 1e-4)
+    }
+
+    @Test func parallelForVisitsEveryIndexOnce() {
+        let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1000)
+        defer { counter.deallocate() }
+        counter.initialize(repeating: 0, count: 1000)
+        Parallel.forEach(1000) { counter[$0] += 1 }
+        #expect((0 ..< 1000).allSatisfy { counter[$0] == 1 })
+    }
+
+    @Test func threadCountIsConfigurable() {
+        let original = ComputeThreads.count
+        defer { ComputeThreads.set(original) }
+        ComputeThreads.set(3)
+        #expect(ComputeThreads.count == 3)
+        ComputeThreads.set(0)
+        #expect(ComputeThreads.count == 1)
+    }
+}
+
+struct AttentionTests {
+    /// Naive causal attention with GQA for the last `queries.rows` of `total` positions.
+    func naive(queries: [Float], keys: [Float], values: [Float], tokens: Int, total: Int, heads: Int, kvHeads: Int, dim: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: tokens * heads * dim)
+        let kvWidth = kvHeads * dim
+        for t in 0 ..< tokens {
+            let visible = total - tokens + t + 1
+            for h in 0 ..< heads {
+                let kv = h / (heads / kvHeads)
+                var scores = (0 ..< visible).map { j -> Double in
+                    var s: Double = 0
+                    for i in 0 ..< dim { s += Double(queries[t * heads * dim + h * dim + i]) * Double(keys[j * kvWidth + kv * dim + i]) }
+                    return s / Double(dim).squareRoot()
+                }
+                let m = scores.max()!
+                scores = scores.map { exp($0 - m) }
+                let sum = scores.reduce(0, +)
+                for i in 0 ..< dim {
+                    var acc: Double = 0
+                    for j in 0 ..< visible { acc += scores[j] / sum * Double(values[j * kvWidth + kv * dim + i]) }
+                    out[t * heads * dim + h * dim + i] = Float(acc)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Decode (1 row), prefill, prefill across the 128-row block, with past positions and a cache split in segments.
+    @Test(arguments: [(1, 9), (5, 5), (6, 20), (131, 140)])
+    func causalMatchesNaive(tokens: Int, total: Int) {
+        let (heads, kvHeads, dim) = (4, 2, 12)
+        let q = randomFloats(tokens * heads * dim, seed: 30)
+        let k = randomFloats(total * kvHeads * dim, seed: 31)
+        let v = randomFloats(total * kvHeads * dim, seed: 32)
+        let expected = naive(queries: q, keys: k, values: v, tokens: tokens, total: total, heads: heads, kvHeads: kvHeads, dim: dim)
+        let shape = AttentionShape(numHeads: heads, numKVHeads: kvHeads, headDim: dim)
+        k.withUnsafeBufferPointer { kp in
+            v.withUnsafeBufferPointer { vp in
+                let stride = kvHeads * dim
+                let whole = [KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: total, rowStride: stride)]
+                let split = total / 3
+                let pieces = [
+                    KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: split, rowStride: stride),
+                    KVSegment(keys: kp.baseAddress! + split * stride, values: vp.baseAddress! + split * stride, count: total - split, rowStride: stride),
+                ]
+                for segments in [whole, pieces] {
+                    let out = Matrix(rows: tokens, cols: heads * dim)
+                    Attention.causal(queries: Matrix(rows: tokens, cols: heads * dim, values: q), segments: segments, shape: shape, output: out)
+                    #expect(maxAbsDifference(out.toArray(), expected) < 1e-5, "\(segments.count) segment(s)")
+                }
+            }
+        }
+    }
+}
