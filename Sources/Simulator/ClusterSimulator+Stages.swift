@@ -1,0 +1,365 @@
+import Cluster
+
+extension ClusterSimulator {
+    func arrive(_ r: Int) {
+        let info = requests[r].info
+        for w in windows.indices {
+            var load = windows[w].perGroup[info.group] ?? StageLoad()
+            load.requestsPerSecond += 1
+            load.imageTokensPerSecond += Double(info.imageTokens)
+            load.prefillTokensPerSecond += Double(info.promptTokens)
+            load.decodeTokensPerSecond += Double(info.predictedOutputTokens)
+            windows[w].perGroup[info.group] = load
+        }
+        guard !info.images.isEmpty else { return dispatchPrefill(r, inline: false) }
+        let encoders = candidates(.encode, info.group)
+        guard !encoders.isEmpty else { return dispatchPrefill(r, inline: true) }
+        var shards = dispatcher.shards(for: info, candidates: encoders, in: self)
+        if system.prefixCache {
+            // Shards whose images sit in the encoder's cache need no encoding.
+            shards = shards.compactMap { shard in
+                let all = shard.imageIndices.reduce(0) { $0 + info.images[$1].tokens }
+                let missing = shard.imageIndices.reduce(0) { $0 + (fleet[shard.instance].encoderCache.contains(info.images[$1].hash) ? 0 : info.images[$1].tokens) }
+                guard missing > 0, all > 0 else { return nil }
+                var s = shard
+                s.tokens = max(1, shard.tokens * missing / all)
+                return s
+            }
+        }
+        requests[r].shardsLeft = shards.count
+        guard !shards.isEmpty else { return encoded(r) }
+        for shard in shards {
+            let inst = fleet[shard.instance]
+            inst.encodeQueue.append(.init(request: r, tokens: shard.tokens, imageIndices: shard.imageIndices))
+            inst.pendingImageTokens += shard.tokens
+            refresh(shard.instance)
+            kick(shard.instance)
+        }
+    }
+
+    /// All shards encoded: ship the embeddings to the prefill side.
+    func encoded(_ r: Int) {
+        let bytes = Double(requests[r].info.imageTokens) * cost.transfer.bytesPerImageToken
+        events.push(.encoded(r), at: now + cost.transferSeconds(bytes: bytes))
+    }
+
+    func dispatchPrefill(_ r: Int, inline: Bool) {
+        let info = requests[r].info
+        let pool = candidates(.prefill, info.group)
+        guard let target = router.route(info, to: .prefill, candidates: pool, in: self) else {
+            requests[r].inlineTokens = inline ? -1 : 0
+            parked.append(r)
+            return
+        }
+        let inst = fleet[target]
+        var imageTokens = 0.0, inlineTokens = 0, inlineImages = 0
+        for image in info.images {
+            if system.prefixCache && inst.prefixCache.contains(image.hash) { continue }
+            imageTokens += Double(image.tokens)
+            if inline && !(system.prefixCache && inst.encoderCache.contains(image.hash)) {
+                inlineTokens += image.tokens
+                inlineImages += 1
+            }
+        }
+        let tokens = Int((Double(info.textTokens) + imageTokens * cost.prefill.imageTokenWeight).rounded(.up))
+        requests[r].prefillTokens = max(1, tokens)
+        requests[r].inlineTokens = inlineTokens
+        requests[r].inlineImages = inlineImages
+        inst.prefillQueue.push(r, key: batcher.priority(of: QueuedRequest(info, promptTokens: requests[r].prefillTokens)))
+        inst.pendingPrefillTokens += requests[r].prefillTokens
+        inst.pendingImageTokens += inlineTokens
+        refresh(target)
+        if inst.decodeRun != nil { interrupt(target) } else { kick(target) }
+    }
+
+    /// Starts the next piece of work on an idle instance.
+    func kick(_ i: Int) {
+        let inst = fleet[i]
+        guard !inst.busy else { return }
+        guard inst.phase == .active || inst.phase == .draining else { return }
+        switch inst.role {
+        case .encode:
+            startEncode(i)
+        case .prefill, .encodePrefill:
+            startPrefill(i)
+        case .decode:
+            startDecode(i)
+        case .mono:
+            if staticBatching { startStatic(i) } else if !startPrefill(i) { startDecode(i) }
+        }
+        if inst.phase == .draining && !inst.hasWork { beginSwitch(i) }
+    }
+
+    func startEncode(_ i: Int) {
+        let inst = fleet[i]
+        guard inst.queuedEncodeJobs > 0 else { return }
+        var tokens = 0, images = 0
+        inst.inFlightJobs.removeAll(keepingCapacity: true)
+        while inst.encodeHead < inst.encodeQueue.count {
+            let job = inst.encodeQueue[inst.encodeHead]
+            if !inst.inFlightJobs.isEmpty && tokens + job.tokens > cost.encode.maxBatchTokens { break }
+            inst.encodeHead += 1
+            tokens += job.tokens
+            images += job.imageIndices.count
+            inst.inFlightJobs.append(job)
+        }
+        if inst.encodeHead > 1024 && inst.encodeHead * 2 > inst.encodeQueue.count {
+            inst.encodeQueue.removeFirst(inst.encodeHead)
+            inst.encodeHead = 0
+        }
+        inst.busy = true
+        events.push(.encodeDone(i, inst.version), at: now + cost.encodeSeconds(images: images, tokens: tokens))
+    }
+
+    func finishEncode(_ i: Int) {
+        let inst = fleet[i]
+        inst.busy = false
+        for job in inst.inFlightJobs {
+            inst.pendingImageTokens -= job.tokens
+            let info = requests[job.request].info
+            if system.prefixCache { for k in job.imageIndices { inst.encoderCache.touch(info.images[k].hash, tokens: info.images[k].tokens) } }
+            requests[job.request].shardsLeft -= 1
+            if requests[job.request].shardsLeft == 0 { encoded(job.request) }
+        }
+        inst.inFlightJobs.removeAll(keepingCapacity: true)
+        refresh(i)
+        kick(i)
+    }
+
+    /// Forms and starts a prefill batch; false when nothing could start.
+    @discardableResult
+    func startPrefill(_ i: Int) -> Bool {
+        let inst = fleet[i]
+        var batch = BatchSoFar()
+        var chosen: [Int] = []
+        var squares = 0.0, inlineTokens = 0, inlineImages = 0, kv = 0
+        let reserves = inst.role.runs(.decode)
+        while let r = inst.prefillQueue.peek() {
+            let req = requests[r]
+            if req.kvTokens > cost.memory.kvCapacityTokens {
+                // Can never fit: fail it rather than block the queue.
+                _ = inst.prefillQueue.pop()
+                inst.pendingPrefillTokens -= req.prefillTokens
+                inst.pendingImageTokens -= req.inlineTokens
+                drop(r)
+                continue
+            }
+            let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
+            if !chosen.isEmpty && !batcher.admits(q, into: batch, limits: limits) { break }
+            let need = reserves ? req.kvTokens : req.info.promptTokens
+            if (reserves ? inst.kvUsed : 0) + kv + need > cost.memory.kvCapacityTokens { break }
+            _ = inst.prefillQueue.pop()
+            batch.add(q)
+            chosen.append(r)
+            kv += need
+            squares += Double(req.prefillTokens) * Double(req.prefillTokens)
+            inlineTokens += req.inlineTokens
+            inlineImages += req.inlineImages
+        }
+        guard !chosen.isEmpty else { refresh(i); return false }
+        if reserves { inst.kvUsed += kv }
+        inst.inFlight = chosen
+        inst.busy = true
+        let seconds = cost.encodeSeconds(images: inlineImages, tokens: inlineTokens)
+            + cost.prefillSeconds(tokens: Double(batch.totalTokens), squaredLengths: squares)
+        events.push(.prefillDone(i, inst.version), at: now + seconds)
+        refresh(i)
+        return true
+    }
+
+    func finishPrefill(_ i: Int) {
+        let inst = fleet[i]
+        inst.busy = false
+        let batch = inst.inFlight
+        inst.inFlight.removeAll(keepingCapacity: true)
+        for r in batch {
+            inst.pendingPrefillTokens -= requests[r].prefillTokens
+            inst.pendingImageTokens -= requests[r].inlineTokens
+            requests[r].firstToken = now
+            let info = requests[r].info
+            if system.prefixCache {
+                for image in info.images {
+                    inst.prefixCache.touch(image.hash, tokens: image.tokens)
+                    if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, tokens: image.tokens) }
+                }
+            }
+            if requests[r].remaining <= 0 {
+                if inst.role.runs(.decode) { inst.kvUsed -= requests[r].kvTokens }
+                complete(r)
+            } else if inst.role.runs(.decode) {
+                requests[r].joinStep = inst.steps
+                inst.running.append(r)
+                inst.context += info.promptTokens
+            } else {
+                dispatchDecode(r, tokens: info.promptTokens)
+            }
+        }
+        refresh(i)
+        kick(i)
+    }
+
+    /// Sends a request's KV cache (`tokens` tokens) to a decode instance.
+    func dispatchDecode(_ r: Int, tokens: Int) {
+        let info = requests[r].info
+        let pool = candidates(.decode, info.group)
+        guard let target = router.route(info, to: .decode, candidates: pool, in: self) else {
+            parked.append(r)
+            return
+        }
+        events.push(.joinDecode(r, target), at: now + cost.transferSeconds(bytes: Double(tokens) * cost.transfer.bytesPerKVToken))
+    }
+
+    func joinDecode(_ r: Int, _ i: Int) {
+        let inst = fleet[i]
+        guard inst.phase == .active else { return dispatchDecode(r, tokens: 0) }
+        inst.waiting.append(r)
+        refresh(i)
+        if inst.decodeRun != nil { interrupt(i) } else { kick(i) }
+    }
+
+    func startDecode(_ i: Int) {
+        let inst = fleet[i]
+        // Admit waiting sequences (KV reserved for their whole output) in arrival order.
+        var admitted = 0
+        for r in inst.waiting {
+            guard inst.running.count < cost.decode.maxBatch, inst.kvUsed + requests[r].kvTokens <= cost.memory.kvCapacityTokens else { break }
+            inst.kvUsed += requests[r].kvTokens
+            requests[r].joinStep = inst.steps
+            inst.running.append(r)
+            inst.context += requests[r].info.promptTokens + requests[r].decoded
+            admitted += 1
+        }
+        if admitted > 0 { inst.waiting.removeFirst(admitted) }
+        guard !inst.running.isEmpty else { refresh(i); return }
+        var k = Int.max
+        var predicted = 0
+        for r in inst.running {
+            let left = requests[r].remaining - (inst.steps - requests[r].joinStep)
+            k = min(k, left)
+            predicted += max(0, requests[r].info.predictedOutputTokens - 1 - requests[r].decoded - (inst.steps - requests[r].joinStep))
+        }
+        instances[i].predictedDecodeTokens = predicted
+        let run = SimulatedInstance.DecodeRun(start: now, steps: max(1, k), batch: inst.running.count, context: inst.context)
+        inst.decodeRun = run
+        inst.busy = true
+        events.push(.decodeDone(i, inst.version), at: now + decodeSeconds(run, steps: run.steps))
+        refresh(i)
+    }
+
+    /// Σ of `steps` step latencies: context grows by one token per sequence per step.
+    func decodeSeconds(_ run: SimulatedInstance.DecodeRun, steps m: Int) -> Double {
+        let first = cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context)
+        let growth = cost.decode.perContextTokenMs / 1000 * Double(run.batch)
+        return Double(m) * first + growth * Double(m) * Double(m - 1) / 2
+    }
+
+    /// Ends the current decode run at the next step boundary so new work can join.
+    func interrupt(_ i: Int) {
+        let inst = fleet[i]
+        guard let run = inst.decodeRun, run.steps > 1 else { return }
+        let elapsed = now - run.start
+        var lo = 1, hi = run.steps
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if decodeSeconds(run, steps: mid) >= elapsed { hi = mid } else { lo = mid + 1 }
+        }
+        guard lo < run.steps else { return }
+        inst.version += 1
+        inst.decodeRun?.steps = lo
+        events.push(.decodeDone(i, inst.version), at: run.start + decodeSeconds(run, steps: lo))
+    }
+
+    func finishDecode(_ i: Int) {
+        let inst = fleet[i]
+        guard let run = inst.decodeRun else { return }
+        inst.decodeRun = nil
+        inst.busy = false
+        inst.steps += run.steps
+        inst.context += run.batch * run.steps
+        var kept: [Int] = []
+        kept.reserveCapacity(inst.running.count)
+        for r in inst.running {
+            if requests[r].remaining - (inst.steps - requests[r].joinStep) <= 0 {
+                inst.kvUsed -= requests[r].kvTokens
+                inst.context -= requests[r].info.promptTokens + requests[r].output - 1
+                complete(r)
+            } else {
+                kept.append(r)
+            }
+        }
+        inst.running = kept
+        afterDecodeBoundary(i)
+        refresh(i)
+        kick(i)
+    }
+
+    /// UELLM-style run-to-completion batch on a monolithic instance: prompts padded to the longest,
+    /// every slot decoded until the longest output finishes.
+    func startStatic(_ i: Int) {
+        let inst = fleet[i]
+        var batch = BatchSoFar()
+        var chosen: [Int] = []
+        var maxPrompt = 0, maxOutput = 0, inlineTokens = 0, inlineImages = 0
+        while let r = inst.prefillQueue.peek() {
+            let req = requests[r]
+            let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
+            if !chosen.isEmpty && !batcher.admits(q, into: batch, limits: limits) { break }
+            let p = max(maxPrompt, req.prefillTokens), o = max(maxOutput, req.output)
+            if !chosen.isEmpty && (chosen.count + 1) * (p + o) > cost.memory.kvCapacityTokens { break }
+            _ = inst.prefillQueue.pop()
+            batch.add(q)
+            chosen.append(r)
+            maxPrompt = p
+            maxOutput = o
+            inlineTokens += req.inlineTokens
+            inlineImages += req.inlineImages
+        }
+        guard !chosen.isEmpty else { return }
+        let b = chosen.count
+        let prefillEnd = now + cost.encodeSeconds(images: inlineImages, tokens: inlineTokens)
+            + cost.prefillSeconds(tokens: Double(b * maxPrompt), squaredLengths: Double(b) * Double(maxPrompt) * Double(maxPrompt))
+        let run = SimulatedInstance.DecodeRun(start: prefillEnd, steps: maxOutput - 1, batch: b, context: b * maxPrompt)
+        for r in chosen {
+            inst.pendingPrefillTokens -= requests[r].prefillTokens
+            inst.pendingImageTokens -= requests[r].inlineTokens
+            requests[r].firstToken = prefillEnd
+            requests[r].finish = prefillEnd + decodeSeconds(run, steps: requests[r].output - 1)
+        }
+        inst.inFlight = chosen
+        inst.busy = true
+        events.push(.staticDone(i, inst.version), at: prefillEnd + decodeSeconds(run, steps: run.steps))
+        refresh(i)
+    }
+
+    func finishStatic(_ i: Int) {
+        let inst = fleet[i]
+        inst.busy = false
+        for r in inst.inFlight { complete(r, at: requests[r].finish) }
+        inst.inFlight.removeAll(keepingCapacity: true)
+        refresh(i)
+        kick(i)
+    }
+
+    func complete(_ r: Int, at time: Double? = nil) {
+        requests[r].finish = time ?? now
+        done += 1
+        let met = meetsSLO(requests[r])
+        for w in windows.indices {
+            windows[w].finished += 1
+            if met { windows[w].met += 1 }
+        }
+    }
+
+    func drop(_ r: Int) {
+        requests[r].dropped = true
+        done += 1
+        for w in windows.indices { windows[w].finished += 1 }
+    }
+
+    func meetsSLO(_ r: SimulatedRequest) -> Bool {
+        guard !r.dropped, r.finish >= 0, r.firstToken >= 0 else { return false }
+        let ttft = r.firstToken - r.info.arrival
+        let tpot = r.output > 1 ? (r.finish - r.firstToken) / Double(r.output - 1) : 0
+        return ttft <= r.info.slo.ttft && tpot <= r.info.slo.tpot
+    }
+}

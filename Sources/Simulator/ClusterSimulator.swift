@@ -1,0 +1,180 @@
+import Cluster
+import Foundation
+
+/// Trace-driven discrete-event simulator of a serving cluster.
+///
+/// Instances advance by the ``CostModel``; every routing, batching and fleet decision is made by
+/// the same `Cluster` policy objects a live front end runs, through the ``ClusterView`` this class
+/// implements. Decode steps between batch changes are advanced in one event (their latencies form
+/// an arithmetic series), and cut at the next step boundary when work joins, so an hour of a
+/// 128-instance trace takes seconds.
+///
+/// ```swift
+/// let result = try ClusterSimulator.run(trace: trace, system: spec, costModel: model, slo: slo)
+/// ```
+public final class ClusterSimulator: ClusterView {
+    enum Event {
+        case arrival(Int)
+        case encoded(Int)
+        case encodeDone(Int, Int)
+        case prefillDone(Int, Int)
+        case decodeDone(Int, Int)
+        case staticDone(Int, Int)
+        case joinDecode(Int, Int)
+        case ready(Int)
+        case plannerTick(Int)
+        case sample
+    }
+
+    struct Window {
+        var perGroup: [ModalityGroup: StageLoad] = [:]
+        var finished = 0
+        var met = 0
+    }
+
+    let cost: CostModel
+    let system: SystemSpec
+    let slo: SLOPolicy
+    let router: any RequestRouter
+    let dispatcher: any EncodeDispatcher
+    let batcher: any BatchPolicy
+    var planners: [any FleetPlanner]
+    let limits: BatchLimits
+    let staticBatching: Bool
+
+    public internal(set) var now = 0.0
+    public internal(set) var instances: [InstanceStatus] = []
+    var fleet: [SimulatedInstance] = []
+    var requests: [SimulatedRequest] = []
+    var events = EventQueue<Event>()
+    var parked: [Int] = []
+    var windows: [Window] = []
+    var candidateCache: [Int: [Int]] = [:]
+    var reconfigurations = 0
+    var timeline: [FleetSample] = []
+    var done = 0
+    var horizon = 0.0
+    let sampleInterval: Double
+
+    init(system: SystemSpec, costModel: CostModel, slo: SLOPolicy, capacity: InstanceCapacity, sampleInterval: Double) throws {
+        guard system.deployment.size > 0, system.deployment.slots.allSatisfy({ $0.count >= 0 }) else {
+            throw SimulationError.invalidConfig("system '\(system.name)' has no instances")
+        }
+        guard ["continuous", "static"].contains(system.batching) else {
+            throw SimulationError.invalidConfig("batching must be 'continuous' or 'static', got '\(system.batching)'")
+        }
+        cost = costModel
+        self.system = system
+        self.slo = slo
+        router = try PolicyCatalog.router(system.router)
+        dispatcher = try PolicyCatalog.encodeDispatcher(system.encodeDispatcher)
+        batcher = try PolicyCatalog.batcher(system.batcher)
+        let cap = system.maxInstances ?? Int.max
+        planners = try system.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: cap) }
+        limits = BatchLimits(maxRequests: system.maxPrefillBatch ?? costModel.prefill.maxBatchRequests, maxTokens: costModel.prefill.maxBatchTokens)
+        staticBatching = system.batching == "static"
+        self.sampleInterval = sampleInterval
+        for slot in system.deployment.slots {
+            for _ in 0..<slot.count { addInstance(role: slot.role, group: slot.group, phase: .active) }
+        }
+        windows = Array(repeating: Window(), count: planners.count)
+    }
+
+    public func hasCached(imageHash: UInt64, on instance: Int) -> Bool {
+        guard system.prefixCache, fleet.indices.contains(instance) else { return false }
+        return fleet[instance].prefixCache.contains(imageHash) || fleet[instance].encoderCache.contains(imageHash)
+    }
+
+    /// Simulates `trace` on `system` and summarises the run.
+    public static func run(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy,
+                           predictor: OutputLengthPredictor? = nil, offeredRate: Double? = nil) throws -> SimulationResult {
+        try costModel.validate()
+        let stats = TraceStatistics(trace: trace, rule: costModel.imageTokens)
+        let capacity = costModel.capacity(meanImageTokens: stats.meanImageTokens, meanImages: stats.meanImages,
+                                          meanPrompt: stats.meanPromptTokens, meanOutput: stats.meanOutputTokens)
+        let horizon = max(trace.duration, 1)
+        let sim = try ClusterSimulator(system: system, costModel: costModel, slo: slo, capacity: capacity,
+                                       sampleInterval: max(1, horizon / 200))
+        sim.horizon = horizon
+        let defaultPrediction = max(1, Int(stats.meanOutputTokens.rounded()))
+        sim.requests.reserveCapacity(trace.requests.count)
+        let start = trace.requests.first?.arrival ?? 0
+        for (id, r) in trace.requests.enumerated() {
+            let images = r.images.map { ImageInput(width: $0.width, height: $0.height, tokens: costModel.imageTokens.tokens(width: $0.width, height: $0.height), hash: $0.hash) }
+            var predicted = defaultPrediction
+            if system.predictLengths, let predictor {
+                predicted = predictor.predictedTokens(prompt: r.prompt ?? "", promptTokens: r.textTokens + images.reduce(0) { $0 + $1.tokens })
+            }
+            let info = RequestInfo(id: id, arrival: r.arrival - start, textTokens: r.textTokens, images: images,
+                                   slo: slo.objective(for: r.sloClass), predictedOutputTokens: predicted)
+            sim.requests.append(SimulatedRequest(info: info, output: r.outputTokens))
+        }
+        if !sim.requests.isEmpty { sim.events.push(.arrival(0), at: sim.requests[0].info.arrival) }
+        for (p, planner) in sim.planners.enumerated() { sim.events.push(.plannerTick(p), at: planner.interval) }
+        sim.events.push(.sample, at: 0)
+        sim.loop()
+        return sim.summary(offeredRate: offeredRate ?? Double(trace.requests.count) / horizon)
+    }
+
+    func loop() {
+        let deadline = horizon + 4 * 3600
+        while let (time, event) = events.pop() {
+            now = time
+            if now > deadline { break }
+            switch event {
+            case let .arrival(r):
+                if r + 1 < requests.count { events.push(.arrival(r + 1), at: requests[r + 1].info.arrival) }
+                arrive(r)
+            case let .encoded(r): dispatchPrefill(r, inline: false)
+            case let .encodeDone(i, v): if fleet[i].version == v { finishEncode(i) }
+            case let .prefillDone(i, v): if fleet[i].version == v { finishPrefill(i) }
+            case let .decodeDone(i, v): if fleet[i].version == v { finishDecode(i) }
+            case let .staticDone(i, v): if fleet[i].version == v { finishStatic(i) }
+            case let .joinDecode(r, i): joinDecode(r, i)
+            case let .ready(i): becomeReady(i)
+            case let .plannerTick(p): tick(p)
+            case .sample: sample()
+            }
+        }
+    }
+
+    var allDone: Bool { done == requests.count }
+
+    @discardableResult
+    func addInstance(role: InstanceRole, group: ModalityGroup, phase: SimulatedInstance.Phase) -> Int {
+        let id = fleet.count
+        fleet.append(SimulatedInstance(id: id, role: role, group: group, phase: phase, launched: now,
+                                       encoderCacheTokens: system.prefixCache ? cost.memory.encoderCacheTokens : 0,
+                                       prefixCacheTokens: system.prefixCache ? cost.memory.prefixCacheTokens : 0))
+        instances.append(InstanceStatus(id: id, role: role, group: group, isActive: phase == .active, kvCapacityTokens: cost.memory.kvCapacityTokens))
+        candidateCache.removeAll()
+        return id
+    }
+
+    /// Re-derives the policy-visible snapshot of an instance.
+    func refresh(_ i: Int) {
+        let inst = fleet[i]
+        var s = instances[i]
+        s.role = inst.role
+        s.group = inst.group
+        s.isActive = inst.phase == .active
+        s.queuedRequests = inst.queuedEncodeJobs + inst.prefillQueue.count + inst.running.count + inst.waiting.count + inst.inFlight.count
+        s.pendingImageTokens = inst.pendingImageTokens
+        s.pendingPrefillTokens = inst.pendingPrefillTokens
+        s.runningDecodes = inst.running.count
+        s.kvUsedTokens = inst.kvUsed
+        instances[i] = s
+    }
+
+    /// Active instances able to run `stage` for `group` (any group when none in it can).
+    /// `.encode` means dedicated encoders only; other roles encode inline during prefill.
+    func candidates(_ stage: Stage, _ group: ModalityGroup) -> [Int] {
+        let key = (Stage.allCases.firstIndex(of: stage) ?? 0) * 2 + (group == .text ? 0 : 1)
+        if let hit = candidateCache[key] { return hit }
+        let able = { (s: InstanceStatus) in s.isActive && (stage == .encode ? s.role == .encode : s.role.runs(stage)) }
+        var list = instances.filter { able($0) && $0.group == group }.map(\.id)
+        if list.isEmpty { list = instances.filter(able).map(\.id) }
+        candidateCache[key] = list
+        return list
+    }
+}

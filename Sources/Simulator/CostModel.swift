@@ -1,0 +1,156 @@
+import Cluster
+import Foundation
+
+/// Latency of each serving stage as a function of batch shape, for one instance type.
+///
+/// Stored as JSON (format `tessera-cost-model/1`), written by hand from published measurements or
+/// by a profiler. All times are milliseconds:
+/// - encode batch: `fixedMs + perImageMs·images + perTokenMs·imageTokens`
+/// - prefill batch: `fixedMs + perTokenMs·T + perTokenSquaredMs·Σ len²`, with image tokens counted
+///   at `imageTokenWeight` (1 for decoder-only models; small for cross-attention models)
+/// - decode step: `fixedMs + perSequenceMs·batch + perContextTokenMs·Σ context`
+/// - transfer: `latencyMs + bytes / bandwidth`
+///
+/// ```json
+/// {"format": "tessera-cost-model/1", "model": "Qwen2.5-VL-7B", "hardware": "A100-80GB", ...}
+/// ```
+public struct CostModel: Sendable, Hashable, Codable {
+    public static let formatTag = "tessera-cost-model/1"
+
+    public struct Encode: Sendable, Hashable, Codable {
+        public var fixedMs: Double
+        public var perImageMs: Double
+        public var perTokenMs: Double
+        public var maxBatchTokens: Int
+    }
+
+    public struct Prefill: Sendable, Hashable, Codable {
+        public var fixedMs: Double
+        public var perTokenMs: Double
+        public var perTokenSquaredMs: Double
+        public var imageTokenWeight: Double
+        public var maxBatchTokens: Int
+        public var maxBatchRequests: Int
+    }
+
+    public struct Decode: Sendable, Hashable, Codable {
+        public var fixedMs: Double
+        public var perSequenceMs: Double
+        public var perContextTokenMs: Double
+        public var maxBatch: Int
+    }
+
+    public struct Transfer: Sendable, Hashable, Codable {
+        public var latencyMs: Double
+        public var bandwidthGBps: Double
+        public var bytesPerImageToken: Double
+        public var bytesPerKVToken: Double
+    }
+
+    public struct Memory: Sendable, Hashable, Codable {
+        /// KV cache per LLM instance, tokens.
+        public var kvCapacityTokens: Int
+        /// Encoder-output cache per instance, image tokens.
+        public var encoderCacheTokens: Int
+        /// KV prefix cache kept for reuse per instance, tokens (carved out of spare KV space).
+        public var prefixCacheTokens: Int
+    }
+
+    public struct Lifecycle: Sendable, Hashable, Codable {
+        /// New instance to ready: container start plus weight load.
+        public var startupSeconds: Double
+        /// Role or group change of a running instance (EPD reports < 0.7 s).
+        public var roleSwitchSeconds: Double
+    }
+
+    public var format: String
+    public var model: String
+    public var hardware: String
+    public var gpusPerInstance: Int
+    /// Where every number comes from.
+    public var sources: [String]
+    public var notes: String?
+    public var imageTokens: ImageTokenRule
+    public var encode: Encode
+    public var prefill: Prefill
+    public var decode: Decode
+    public var transfer: Transfer
+    public var memory: Memory
+    public var lifecycle: Lifecycle
+
+    /// Seconds to encode a batch.
+    public func encodeSeconds(images: Int, tokens: Int) -> Double {
+        guard tokens > 0 else { return 0 }
+        return (encode.fixedMs + encode.perImageMs * Double(images) + encode.perTokenMs * Double(tokens)) / 1000
+    }
+
+    /// Seconds to prefill a batch with `tokens` effective tokens and `squaredLengths` = Σ len².
+    public func prefillSeconds(tokens: Double, squaredLengths: Double) -> Double {
+        guard tokens > 0 else { return 0 }
+        return (prefill.fixedMs + prefill.perTokenMs * tokens + prefill.perTokenSquaredMs * squaredLengths) / 1000
+    }
+
+    /// Seconds of one decode step.
+    public func decodeStepSeconds(batch: Int, contextTokens: Int) -> Double {
+        (decode.fixedMs + decode.perSequenceMs * Double(batch) + decode.perContextTokenMs * Double(contextTokens)) / 1000
+    }
+
+    /// Seconds to move `bytes` between instances.
+    public func transferSeconds(bytes: Double) -> Double {
+        guard bytes > 0 else { return 0 }
+        return transfer.latencyMs / 1000 + bytes / (transfer.bandwidthGBps * 1e9)
+    }
+
+    /// Loads and validates a cost-model file.
+    public static func load(from url: URL) throws -> CostModel {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw SimulationError.unreadableFile(url.path, String(describing: error)) }
+        let model: CostModel
+        do { model = try JSONDecoder().decode(CostModel.self, from: data) } catch {
+            throw SimulationError.invalidFile(url.path, String(describing: error))
+        }
+        try model.validate()
+        return model
+    }
+
+    /// Rejects files a simulation cannot run on.
+    public func validate() throws {
+        guard format == Self.formatTag else { throw SimulationError.invalidConfig("cost model format must be \(Self.formatTag), got \(format)") }
+        let nonNegative = [encode.fixedMs, encode.perImageMs, encode.perTokenMs, prefill.fixedMs, prefill.perTokenMs,
+                           prefill.perTokenSquaredMs, prefill.imageTokenWeight, decode.fixedMs, decode.perSequenceMs,
+                           decode.perContextTokenMs, transfer.latencyMs, transfer.bytesPerImageToken, transfer.bytesPerKVToken,
+                           lifecycle.startupSeconds, lifecycle.roleSwitchSeconds]
+        guard nonNegative.allSatisfy({ $0 >= 0 && $0.isFinite }) else { throw SimulationError.invalidConfig("cost model coefficients must be finite and non-negative") }
+        guard decode.fixedMs + decode.perSequenceMs > 0, prefill.perTokenMs > 0, transfer.bandwidthGBps > 0 else {
+            throw SimulationError.invalidConfig("decode step, prefill per-token time and bandwidth must be positive")
+        }
+        guard encode.maxBatchTokens > 0, prefill.maxBatchTokens > 0, prefill.maxBatchRequests > 0, decode.maxBatch > 0,
+              memory.kvCapacityTokens > 0, gpusPerInstance > 0 else {
+            throw SimulationError.invalidConfig("batch limits, KV capacity and GPUs per instance must be positive")
+        }
+        try imageTokens.validate()
+    }
+
+    /// Per-instance capacities the planners use (ModServe's profiled "MC"), at a reference batch:
+    /// encode at its token budget, prefill at its token budget with `meanPrompt`-token prompts,
+    /// decode at half the batch limit with `meanContext` tokens of context each, and whole requests
+    /// for a monolithic instance at the given mean request shape.
+    public func capacity(meanImageTokens: Double, meanImages: Double, meanPrompt: Double, meanOutput: Double) -> InstanceCapacity {
+        let encodeTokens = Double(encode.maxBatchTokens)
+        let imagesPerBatch = meanImageTokens > 0 ? max(1, encodeTokens / meanImageTokens * meanImages) : 1
+        let encodeRate = encodeTokens / max(encodeSeconds(images: Int(imagesPerBatch.rounded()), tokens: Int(encodeTokens)), 1e-9)
+        let prompt = max(1, meanPrompt)
+        let prefillRequests = max(1, Double(prefill.maxBatchTokens) / prompt)
+        let prefillRate = Double(prefill.maxBatchTokens) / max(prefillSeconds(tokens: Double(prefill.maxBatchTokens), squaredLengths: prefillRequests * prompt * prompt), 1e-9)
+        let batch = max(1, decode.maxBatch / 2)
+        let context = Int(prompt + meanOutput / 2)
+        let step = decodeStepSeconds(batch: batch, contextTokens: batch * context)
+        let decodeRate = Double(batch) / step
+        let perRequest = meanImageTokens / encodeRate + prompt / prefillRate + max(1, meanOutput) / decodeRate
+        return InstanceCapacity(
+            encodeTokensPerSecond: encodeRate, prefillTokensPerSecond: prefillRate, decodeTokensPerSecond: decodeRate,
+            requestsPerSecond: 1 / perRequest, kvTransferSecondsPerToken: transfer.bytesPerKVToken / (transfer.bandwidthGBps * 1e9),
+            decodeStepSeconds: (decode.fixedMs + decode.perContextTokenMs * Double(context)) / 1000,
+            decodeStepSecondsPerSequence: (decode.perSequenceMs + decode.perContextTokenMs * Double(context)) / 1000)
+    }
+}

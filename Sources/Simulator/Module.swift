@@ -1,2 +1,0 @@
-/// The `Simulator` module of Tessera.
-public enum SimulatorModule {}

@@ -1,0 +1,86 @@
+import Cluster
+
+/// Mutable state of one simulated instance. Internal to the engine; policies see only
+/// ``InstanceStatus`` snapshots.
+final class SimulatedInstance {
+    enum Phase { case starting, active, draining, switching, retired }
+
+    struct EncodeJob {
+        var request: Int
+        var tokens: Int
+        var imageIndices: [Int]
+    }
+
+    /// An in-flight run of decode steps, cut short when new work must join at a step boundary.
+    struct DecodeRun {
+        var start: Double
+        var steps: Int
+        var batch: Int
+        var context: Int
+    }
+
+    let id: Int
+    var role: InstanceRole
+    var group: ModalityGroup
+    var phase: Phase
+    var pending: FleetAction?
+    var busy = false
+    /// Bumped to invalidate a scheduled completion event.
+    var version = 0
+
+    var encodeQueue: [EncodeJob] = []
+    var encodeHead = 0
+    var prefillQueue = PriorityQueue()
+    var running: [Int] = []
+    var waiting: [Int] = []
+    var inFlight: [Int] = []
+    var inFlightJobs: [EncodeJob] = []
+    var decodeRun: DecodeRun?
+
+    /// Decode steps executed so far; requests finish at a step count.
+    var steps = 0
+    /// Σ context tokens of the running batch.
+    var context = 0
+    var kvUsed = 0
+    var pendingImageTokens = 0
+    var pendingPrefillTokens = 0
+
+    var encoderCache: LRUCache
+    var prefixCache: LRUCache
+    let launched: Double
+    var retired: Double?
+
+    init(id: Int, role: InstanceRole, group: ModalityGroup, phase: Phase, launched: Double, encoderCacheTokens: Int, prefixCacheTokens: Int) {
+        self.id = id
+        self.role = role
+        self.group = group
+        self.phase = phase
+        self.launched = launched
+        encoderCache = LRUCache(capacity: encoderCacheTokens)
+        prefixCache = LRUCache(capacity: prefixCacheTokens)
+    }
+
+    var queuedEncodeJobs: Int { encodeQueue.count - encodeHead }
+    var hasWork: Bool { busy || queuedEncodeJobs > 0 || !prefillQueue.isEmpty || !running.isEmpty || !waiting.isEmpty }
+}
+
+/// Per-request bookkeeping of the engine.
+struct SimulatedRequest {
+    var info: RequestInfo
+    var output: Int
+    var shardsLeft = 0
+    /// Image tokens to encode on the prefill instance (no separate encoder ran them).
+    var inlineTokens = 0
+    var inlineImages = 0
+    /// Effective prefill tokens after caches and the image-token weight.
+    var prefillTokens = 0
+    var decoded = 0
+    var joinStep = 0
+    var firstToken = -1.0
+    var finish = -1.0
+    var dropped = false
+
+    var kvTokens: Int { info.promptTokens + output }
+    /// Output tokens after the first that are still to generate.
+    var remaining: Int { output - 1 - decoded }
+}

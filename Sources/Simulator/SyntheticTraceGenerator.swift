@@ -1,0 +1,136 @@
+import Foundation
+
+/// Synthetic multimodal workloads shaped like the published ones: a diurnal rate cycle with
+/// bursts (Azure LMM trace, ModServe §3), 0–16 images per request with a heavy tail, ShareGPT-4o-like
+/// prompt and image-size mixes, and image reuse drawn from a Zipf-popular pool.
+///
+/// Arrivals are a non-homogeneous Poisson process sampled by thinning, so the same seed gives the
+/// same trace.
+///
+/// ```swift
+/// let trace = SyntheticTraceGenerator(options).generate()
+/// ```
+public struct SyntheticTraceGenerator: Sendable {
+    /// Knobs of the generator; the JSON keys of a config's `trace.synthetic` block.
+    public struct Options: Sendable, Hashable, Codable {
+        public var durationSeconds: Double = 600
+        /// Mean arrival rate, requests/s, before diurnal and burst modulation.
+        public var ratePerSecond: Double = 2
+        /// Relative amplitude of the sinusoidal cycle, 0...1.
+        public var diurnalAmplitude: Double = 0
+        public var diurnalPeriodSeconds: Double = 86400
+        public var burstsPerHour: Double = 0
+        public var burstMultiplier: Double = 3
+        public var burstSeconds: Double = 60
+        /// Fraction of requests that carry at least one image.
+        public var multimodalFraction: Double = 0.6
+        /// Images of a multimodal request: `min` plus a geometric tail with mean `meanExtra`, capped at `max`.
+        public var minImages: Int = 1
+        public var maxImages: Int = 16
+        public var meanExtraImages: Double = 0.6
+        /// Text context beyond the instruction: log-normal median and spread, tokens.
+        public var contextMedianTokens: Double = 60
+        public var contextSigma: Double = 1.0
+        /// When set, every request has exactly this many text tokens.
+        public var fixedTextTokens: Int?
+        /// When set, every request generates exactly this many tokens.
+        public var fixedOutputTokens: Int?
+        /// Probability an image repeats a popular earlier one.
+        public var imageReuseProbability: Double = 0.1
+        public var imagePoolSize: Int = 1000
+        /// Image sizes to draw from; default ``shareGPT4oImageSizes``.
+        public var imageSizes: [ImageSize]?
+        /// Fraction of requests in the `batch` SLO class (the rest are `interactive`).
+        public var batchClassFraction: Double = 0
+        public var seed: UInt64 = 1
+
+        public init() {}
+    }
+
+    /// An image resolution and its weight in the mix.
+    public struct ImageSize: Sendable, Hashable, Codable {
+        public var width: Int
+        public var height: Int
+        public var weight: Double
+
+        public init(width: Int, height: Int, weight: Double) {
+            self.width = width
+            self.height = height
+            self.weight = weight
+        }
+    }
+
+    /// Resolutions typical of chat uploads (screenshots, phone photos, web images), the mix we
+    /// assume for ShareGPT-4o-style traffic.
+    public static let shareGPT4oImageSizes: [ImageSize] = [
+        ImageSize(width: 1024, height: 768, weight: 3), ImageSize(width: 800, height: 600, weight: 2),
+        ImageSize(width: 1280, height: 720, weight: 2), ImageSize(width: 1920, height: 1080, weight: 1.5),
+        ImageSize(width: 512, height: 512, weight: 1.5), ImageSize(width: 1536, height: 2048, weight: 1),
+        ImageSize(width: 4032, height: 3024, weight: 0.5), ImageSize(width: 336, height: 336, weight: 1),
+    ]
+
+    public var options: Options
+
+    public init(_ options: Options) {
+        self.options = options
+    }
+
+    /// Arrival rate at time `t` without bursts.
+    public func baseRate(at t: Double) -> Double {
+        options.ratePerSecond * (1 + options.diurnalAmplitude * sin(2 * Double.pi * t / max(options.diurnalPeriodSeconds, 1)))
+    }
+
+    public func generate() throws -> Trace {
+        let o = options
+        guard o.durationSeconds > 0, o.ratePerSecond > 0, (0...1).contains(o.diurnalAmplitude), o.burstMultiplier >= 1,
+              (0...1).contains(o.multimodalFraction), o.minImages >= 0, o.maxImages >= max(o.minImages, 1), o.imagePoolSize > 0 else {
+            throw SimulationError.invalidConfig("synthetic trace: duration and rate must be positive, amplitude and fractions in 0...1, burst multiplier ≥ 1, 0 ≤ minImages ≤ maxImages")
+        }
+        var rng = SplitMix64(seed: o.seed)
+        var burstRNG = rng.fork()
+        var bursts: [Double] = []
+        let burstCount = Int((o.burstsPerHour * o.durationSeconds / 3600).rounded())
+        for _ in 0..<burstCount { bursts.append(burstRNG.uniform() * o.durationSeconds) }
+        bursts.sort()
+        let sizes = o.imageSizes ?? Self.shareGPT4oImageSizes
+        let sizeWeights = sizes.map(\.weight)
+        let zipf = (1...o.imagePoolSize).map { 1 / Double($0) }
+        var pool: [TraceImage] = []
+        let peak = o.ratePerSecond * (1 + o.diurnalAmplitude) * o.burstMultiplier
+        var requests: [TraceRequest] = []
+        var t = 0.0
+        var burstIndex = 0
+        while true {
+            t += rng.exponential(rate: peak)
+            guard t < o.durationSeconds else { break }
+            while burstIndex < bursts.count && bursts[burstIndex] + o.burstSeconds < t { burstIndex += 1 }
+            let inBurst = burstIndex < bursts.count && bursts[burstIndex] <= t
+            let rate = baseRate(at: t) * (inBurst ? o.burstMultiplier : 1)
+            guard rng.uniform() * peak < rate else { continue }
+
+            let (prompt, sampledOutput) = SyntheticPrompts.sample(&rng)
+            var images: [TraceImage] = []
+            if rng.uniform() < o.multimodalFraction {
+                var n = o.minImages
+                while n < o.maxImages && rng.uniform() < o.meanExtraImages / (1 + o.meanExtraImages) { n += 1 }
+                for _ in 0..<max(n, 1) {
+                    if !pool.isEmpty && rng.uniform() < o.imageReuseProbability {
+                        images.append(pool[min(pool.count - 1, rng.weightedIndex(Array(zipf.prefix(pool.count))))])
+                    } else {
+                        let s = sizes[rng.weightedIndex(sizeWeights)]
+                        let image = TraceImage(width: s.width, height: s.height, hash: rng.next())
+                        if pool.count < o.imagePoolSize { pool.append(image) }
+                        images.append(image)
+                    }
+                }
+            }
+            let instructionTokens = prompt.split(separator: " ").count * 4 / 3 + 1
+            let text = o.fixedTextTokens ?? (instructionTokens + Int(rng.logNormal(median: o.contextMedianTokens, sigma: o.contextSigma)))
+            let output = o.fixedOutputTokens ?? sampledOutput
+            let sloClass = rng.uniform() < o.batchClassFraction ? "batch" : nil
+            requests.append(TraceRequest(arrival: t, textTokens: min(text, 32000), images: images, outputTokens: max(1, output),
+                                         sloClass: sloClass, prompt: prompt))
+        }
+        return Trace(requests: requests)
+    }
+}

@@ -1,0 +1,90 @@
+import Cluster
+
+/// One serving system to simulate: a starting deployment and the policies it runs.
+/// Policy names map to the `Cluster` implementations (see ``PolicyCatalog``).
+public struct SystemSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var deployment: Deployment
+    /// `least-loaded`, `modality` (ElasticMM) or `least-pending-image-tokens` (ModServe).
+    public var router: String = "least-loaded"
+    /// `least-loaded`, `least-pending-image-tokens` (ModServe) or `intra-request` (EPD).
+    public var encodeDispatcher: String = "least-loaded"
+    /// `fcfs`, `slo-short-first` (ModServe) or `slo-ordered` (UELLM).
+    public var batcher: String = "fcfs"
+    /// Any of `burst-tolerance`, `elastic-partition` (ElasticMM), `stage-autoscaler` (ModServe), `role-switcher` (EPD).
+    public var planners: [String] = []
+    /// `continuous` (vLLM-style iteration batching) or `static` (run-to-completion, padded batches as in HF transformers).
+    public var batching: String = "continuous"
+    /// Encoder-output and KV prefix caches keyed by image hash (ElasticMM's unified prefix cache).
+    public var prefixCache: Bool = false
+    /// Use the output-length predictor for `predictedOutputTokens` (UELLM's profiler).
+    public var predictLengths: Bool = false
+    /// Upper bound on prefill batch size (defaults to the cost model's).
+    public var maxPrefillBatch: Int?
+    /// Upper bound on the fleet for planners that launch instances.
+    public var maxInstances: Int?
+
+    public init(name: String, deployment: Deployment) {
+        self.name = name
+        self.deployment = deployment
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        deployment = try c.decode(Deployment.self, forKey: .deployment)
+        router = try c.decodeIfPresent(String.self, forKey: .router) ?? router
+        encodeDispatcher = try c.decodeIfPresent(String.self, forKey: .encodeDispatcher) ?? encodeDispatcher
+        batcher = try c.decodeIfPresent(String.self, forKey: .batcher) ?? batcher
+        planners = try c.decodeIfPresent([String].self, forKey: .planners) ?? planners
+        batching = try c.decodeIfPresent(String.self, forKey: .batching) ?? batching
+        prefixCache = try c.decodeIfPresent(Bool.self, forKey: .prefixCache) ?? prefixCache
+        predictLengths = try c.decodeIfPresent(Bool.self, forKey: .predictLengths) ?? predictLengths
+        maxPrefillBatch = try c.decodeIfPresent(Int.self, forKey: .maxPrefillBatch)
+        maxInstances = try c.decodeIfPresent(Int.self, forKey: .maxInstances)
+    }
+}
+
+/// Maps policy names in configs to policy objects.
+public enum PolicyCatalog {
+    public static func router(_ name: String) throws -> any RequestRouter {
+        switch name {
+        case "least-loaded": LeastLoadedRouter()
+        case "modality": ModalityRouter()
+        case "least-pending-image-tokens": LeastPendingImageTokensRouter()
+        default: throw SimulationError.invalidConfig("unknown router '\(name)'")
+        }
+    }
+
+    public static func encodeDispatcher(_ name: String) throws -> any EncodeDispatcher {
+        switch name {
+        case "least-loaded": LeastLoadedRouter()
+        case "least-pending-image-tokens": LeastPendingImageTokensRouter()
+        case "intra-request": IntraRequestEncodeSplitter()
+        default: throw SimulationError.invalidConfig("unknown encode dispatcher '\(name)'")
+        }
+    }
+
+    public static func batcher(_ name: String) throws -> any BatchPolicy {
+        switch name {
+        case "fcfs": FCFSBatcher()
+        case "slo-short-first": SLOShortFirstBatcher()
+        case "slo-ordered": SLOOrderedBatcher()
+        default: throw SimulationError.invalidConfig("unknown batcher '\(name)'")
+        }
+    }
+
+    public static func planner(_ name: String, capacity: InstanceCapacity, maxInstances: Int) throws -> any FleetPlanner {
+        switch name {
+        case "burst-tolerance": BurstTolerancePlanner(capacity: capacity)
+        case "elastic-partition": ElasticPartitioner(capacity: capacity)
+        case "stage-autoscaler": StageAutoscaler(capacity: capacity, maximumInstances: maxInstances)
+        case "role-switcher": RoleSwitcher()
+        default: throw SimulationError.invalidConfig("unknown planner '\(name)'")
+        }
+    }
+}
