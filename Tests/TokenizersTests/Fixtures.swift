@@ -5,18 +5,26 @@ import Foundation
 /// of the Python `tokenizers` library for every corpus string.
 enum Fixtures {
     static let names = ["llama3-style", "qwen2-style", "gpt2-style", "sentencepiece-style", "metaspace-style"]
+    /// Small tokenizers under `fixtures/tokenizer-components/` covering components the model layouts do not use.
+    static let componentNames = [
+        "subword-affixes", "unknown-unfused", "unknown-fused-splits",
+        "byte-level-prefix-space", "metaspace-always-split", "metaspace-never",
+    ]
+    static let allNames = names + componentNames
 
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static func directory(_ name: String) -> URL {
-        repositoryRoot.appendingPathComponent("fixtures/tokenizers/\(name)")
+        let folder = componentNames.contains(name) ? "tokenizer-components" : "tokenizers"
+        return repositoryRoot.appendingPathComponent("fixtures/\(folder)/\(name)")
     }
 
     struct Entry: Decodable {
         let text: String
         let ids: [Int]
-        let tokens: [String]
+        /// Present for the model fixtures only.
+        let tokens: [String]?
         let idsNoSpecial: [Int]
         let decoded: String
         let decodedSkip: String
@@ -31,7 +39,14 @@ enum Fixtures {
 
     struct Expected: Decodable {
         let name: String
+        /// `get_vocab_size(with_added_tokens=True)`, recorded for the component fixtures.
+        let vocabSize: Int?
         let entries: [Entry]
+
+        enum CodingKeys: String, CodingKey {
+            case name, entries
+            case vocabSize = "vocab_size"
+        }
     }
 
     static func expected(_ name: String) throws -> Expected {
