@@ -139,3 +139,37 @@ void ck_matvec_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, 
     if (work < 32768 || tasks < 1) tasks = 1;
     ck_parallel_for(matvec_task, &job, tasks);
 }
+
+typedef struct {
+    const ck_matvec_item *items;
+    int count;
+    size_t nvec, blocks;
+} group_job;
+
+static void group_task(void *context, int index, int count) {
+    const group_job *j = context;
+    // The task's share of all 8-row blocks, mapped onto the items it overlaps.
+    size_t begin = j->blocks * (size_t)index / (size_t)count;
+    size_t end = j->blocks * (size_t)(index + 1) / (size_t)count;
+    size_t first_block = 0;
+    for (int i = 0; i < j->count && begin < end; i++) {
+        const ck_matvec_item *it = &j->items[i];
+        size_t item_blocks = (it->rows + 7) / 8;
+        size_t lo = begin > first_block ? begin - first_block : 0;
+        size_t hi = end - first_block < item_blocks ? end - first_block : item_blocks;
+        if (end > first_block && lo < hi) {
+            size_t r1 = hi * 8 < it->rows ? hi * 8 : it->rows;
+            ck_matvec(it->dtype, it->w, it->k, it->k, it->x, it->k, j->nvec, it->y, it->rows, lo * 8, r1, it->accumulate);
+        }
+        first_block += item_blocks;
+    }
+}
+
+void ck_matvec_group_parallel(const ck_matvec_item *items, int count, size_t nvec) {
+    size_t blocks = 0;
+    for (int i = 0; i < count; i++) blocks += (items[i].rows + 7) / 8;
+    group_job job = {items, count, nvec, blocks};
+    int tasks = ck_pool_threads() * 4;
+    if ((size_t)tasks > blocks) tasks = blocks ? (int)blocks : 1;
+    ck_parallel_for(group_task, &job, tasks);
+}

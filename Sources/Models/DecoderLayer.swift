@@ -23,6 +23,14 @@ struct Linear: Sendable {
         weight.multiply(x, into: y, accumulate: accumulate)
         if let bias { Kernels.addBias(y, bias) }
     }
+
+    /// Several layers on their own inputs and outputs, as one grouped product.
+    static func apply(_ layers: [(Linear, input: Matrix, output: Matrix)]) {
+        WeightMatrix.multiply(layers.map { ($0.0.weight, $0.input, $0.output) })
+        for (layer, _, output) in layers {
+            if let bias = layer.bias { Kernels.addBias(output, bias) }
+        }
+    }
 }
 
 /// One Llama-style decoder layer: RMSNorm → attention (RoPE, GQA) → residual → RMSNorm → gated MLP → residual.
@@ -69,9 +77,7 @@ extension DecoderLayer {
                         config c: LanguageModelConfig, shape: AttentionShape, activation: HiddenActivation,
                         workspace w: DecoderWorkspace) {
         Kernels.rmsNorm(hidden, weight: inputNorm, eps: c.rmsNormEps, into: w.normed)
-        q.apply(w.normed, into: w.queries)
-        k.apply(w.normed, into: w.keys)
-        v.apply(w.normed, into: w.values)
+        Linear.apply([(q, w.normed, w.queries), (k, w.normed, w.keys), (v, w.normed, w.values)])
         Kernels.applyRoPE(w.queries, heads: c.numHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin)
         Kernels.applyRoPE(w.keys, heads: c.numKVHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin)
         cache.store(layer: layer, at: past, keys: w.keys, values: w.values)
@@ -80,8 +86,7 @@ extension DecoderLayer {
         o.apply(w.attention, into: hidden, accumulate: true)
 
         Kernels.rmsNorm(hidden, weight: postAttentionNorm, eps: c.rmsNormEps, into: w.normed)
-        gate.apply(w.normed, into: w.gate)
-        up.apply(w.normed, into: w.up)
+        Linear.apply([(gate, w.normed, w.gate), (up, w.normed, w.up)])
         switch activation {
         case .silu:
             Kernels.siluMul(gate: w.gate, up: w.up, into: w.gate)

@@ -32,6 +32,25 @@ extension WeightMatrix {
         }
     }
 
+    /// Several independent products `output = input · weightᵀ` (e.g. q, k, v from one input).
+    /// With few input rows they run as one pool job, saving a dispatch per matrix in decode.
+    public static func multiply(_ products: [(weight: WeightMatrix, input: Matrix, output: Matrix)]) {
+        for p in products {
+            precondition(p.input.cols == p.weight.cols && p.output.cols == p.weight.rows && p.input.rows == p.output.rows, "shape mismatch in multiply")
+        }
+        guard let count = products.first?.input.rows, count <= matvecRowLimit,
+              products.allSatisfy({ $0.input.rows == count && $0.weight.cols > 0 }) else {
+            for p in products { p.weight.multiply(p.input, into: p.output) }
+            return
+        }
+        ComputeThreads.configureOnce()
+        let items = products.map { p in
+            ck_matvec_item(dtype: p.weight.dtype.kernelType, w: p.weight.base, rows: p.weight.rows, k: p.weight.cols,
+                           x: p.input.data, y: p.output.data, accumulate: 0)
+        }
+        items.withUnsafeBufferPointer { ck_matvec_group_parallel($0.baseAddress, Int32(items.count), count) }
+    }
+
     /// y[count × rows] (+)= x[count × cols] · wᵀ, output columns split across the pool.
     static func gemm(_ x: UnsafePointer<Float>, count: Int, weights: UnsafePointer<Float>, rows: Int, cols: Int,
                      y: UnsafeMutablePointer<Float>, accumulate: Bool) {

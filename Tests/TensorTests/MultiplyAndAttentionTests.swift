@@ -95,3 +95,21 @@ struct AttentionTests {
         }
     }
 }
+
+struct GroupedMultiplyTests {
+    /// A group of products with mixed dtypes and odd row counts equals the products run one by one.
+    @Test(arguments: [1, 2, 4, 6])
+    func groupMatchesSeparateProducts(tokens: Int) {
+        let shapes: [(Int, DType)] = [(13, .f32), (40, .f16), (7, .bf16), (1, .f16)]
+        let cols = 37
+        let input = Matrix(rows: tokens, cols: cols, values: randomFloats(tokens * cols, seed: 40))
+        let weights = shapes.enumerated().map { randomWeights(rows: $0.element.0, cols: cols, dtype: $0.element.1, seed: 41 + UInt64($0.offset)).0 }
+        let grouped = weights.map { Matrix(rows: tokens, cols: $0.rows) }
+        WeightMatrix.multiply(zip(weights, grouped).map { ($0, input, $1) })
+        for (w, out) in zip(weights, grouped) {
+            let single = Matrix(rows: tokens, cols: w.rows)
+            w.multiply(input, into: single)
+            #expect(maxAbsDifference(out.toArray(), single.toArray()) < 1e-5)
+        }
+    }
+}

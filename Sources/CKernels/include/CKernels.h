@@ -50,6 +50,18 @@ void ck_matvec(ck_dtype dtype, const void *w, size_t ldw, size_t k,
 void ck_matvec_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, size_t k,
                         const float *x, size_t ldx, size_t nvec,
                         float *y, size_t ldy, int accumulate);
+/// One dense product of a group: y[v*rows + r] (+)= W[r*k + ...] · x[v*k + ...].
+typedef struct {
+    ck_dtype dtype;
+    const void *w;
+    size_t rows, k;
+    const float *x;
+    float *y;
+    int accumulate;
+} ck_matvec_item;
+/// Several `ck_matvec` products (e.g. q, k and v) in one pool job, each with `nvec` input vectors,
+/// so decode pays one dispatch instead of one per matrix.
+void ck_matvec_group_parallel(const ck_matvec_item *items, int count, size_t nvec);
 /// Widens a rows × k matrix (leading dimension ldw) to a dense float32 matrix, split across the pool.
 void ck_convert_matrix_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, size_t k, float *dst);
 
