@@ -1,0 +1,107 @@
+import Testing
+@testable import ChatTemplates
+
+/// Bad templates and bad input fail with typed errors that name the construct and line.
+@Suite struct ErrorTests {
+    private func parseError(_ source: String) -> ChatTemplateError? {
+        do {
+            _ = try ChatTemplate(source)
+            return nil
+        } catch {
+            return error as? ChatTemplateError
+        }
+    }
+
+    private func renderError(_ source: String, _ context: [String: TemplateValue] = [:]) throws -> ChatTemplateError? {
+        let template = try ChatTemplate(source)
+        do {
+            _ = try template.render(context)
+            return nil
+        } catch {
+            return error as? ChatTemplateError
+        }
+    }
+
+    @Test(arguments: [
+        ("line1\n{% include 'other.jinja' %}", "tag 'include'", 2),
+        ("{% extends 'base' %}", "tag 'extends'", 1),
+        ("{% block body %}{% endblock %}", "tag 'block'", 1),
+        ("a\nb\n{% call m() %}{% endcall %}", "tag 'call'", 3),
+        ("{{ x|wordwrap(10) }}", "filter 'wordwrap'", 1),
+        ("\n{% if x is escaped %}{% endif %}", "test 'escaped'", 2),
+        ("{% for x in y recursive %}{% endfor %}", "recursive for loop", 1),
+        ("{{ f(*args) }}", "argument unpacking with '*' or '**'", 1),
+    ])
+    func unsupportedConstructsNameTheConstructAndLine(source: String, construct: String, line: Int) {
+        #expect(parseError(source) == .unsupported(construct: construct, line: line))
+    }
+
+    @Test func unsupportedGlobalFailsAtRender() throws {
+        #expect(try renderError("\n{{ cycler('a', 'b') }}") == .unsupported(construct: "global function 'cycler'", line: 2))
+    }
+
+    @Test(arguments: [
+        ("{% if x %}\nopen", 2),
+        ("{{ 1 + }}", 1),
+        ("a\n{% endfor %}", 2),
+        ("{{ 'unterminated }}", 1),
+        ("{# never closed", 1),
+        ("{{ (1 }}", 1),
+        ("\n\n{% for x in %}{% endfor %}", 3),
+        ("{% raw %}no end", 1),
+    ])
+    func syntaxErrorsCarryTheLine(source: String, line: Int) {
+        guard case let .syntax(_, reported)? = parseError(source) else {
+            Issue.record("expected a syntax error for \(source.debugDescription)")
+            return
+        }
+        #expect(reported == line)
+    }
+
+    @Test func runtimeErrorsCarryTheLine() throws {
+        guard case let .runtime(message, line)? = try renderError("ok\n\n{{ missing.attr }}") else {
+            Issue.record("expected a runtime error")
+            return
+        }
+        #expect(line == 3)
+        #expect(message.contains("missing"))
+    }
+
+    @Test func raiseExceptionCarriesTheMessage() throws {
+        let error = try renderError("{{ raise_exception('Roles must alternate: ' ~ role) }}", ["role": "tool"])
+        #expect(error == .raised(message: "Roles must alternate: tool"))
+        #expect(error?.description == "Roles must alternate: tool")
+    }
+
+    @Test func breakOutsideLoopIsRejected() throws {
+        guard case .syntax? = try renderError("{% break %}") else {
+            Issue.record("expected a syntax error")
+            return
+        }
+    }
+
+    @Test func integerOverflowIsAnErrorNotATrap() throws {
+        guard case .runtime? = try renderError("{{ 9223372036854775807 + 1 }}") else {
+            Issue.record("expected a runtime error")
+            return
+        }
+        guard case .runtime? = try renderError("{{ 2 ** 64 }}") else {
+            Issue.record("expected a runtime error")
+            return
+        }
+    }
+
+    @Test func hugeRangeIsRefused() throws {
+        guard case .runtime? = try renderError("{{ range(10000000000)|length }}") else {
+            Issue.record("expected a runtime error")
+            return
+        }
+    }
+
+    @Test func unsupportedStrftimeDirectiveIsAnError() throws {
+        guard case .runtime? = try renderError("{{ strftime_now('%Q') }}") else {
+            Issue.record("expected a runtime error")
+            return
+        }
+    }
+}
