@@ -31,9 +31,13 @@ struct BPEModel: Sendable {
     /// The ids for one word, with merges applied lowest rank first.
     func tokenize(_ word: [Unicode.Scalar]) -> [Int] {
         guard !word.isEmpty else { return [] }
-        if ignoreMerges, let id = vocabulary[word.utf8Bytes] { return [id] }
         if let cached = cache[word] { return cached }
-        let ids = mergeWord(initialSymbols(word))
+        let ids: [Int]
+        if ignoreMerges, let id = vocabulary[word.utf8Bytes] {
+            ids = [id]
+        } else {
+            ids = mergeWord(initialSymbols(word))
+        }
         cache[word] = ids
         return ids
     }

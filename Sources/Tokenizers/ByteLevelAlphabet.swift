@@ -39,7 +39,13 @@ enum ByteLevelAlphabet {
     /// Maps the UTF-8 bytes of `scalars` to alphabet characters.
     static func encode(_ scalars: ArraySlice<Unicode.Scalar>) -> [Unicode.Scalar] {
         var result: [Unicode.Scalar] = []
-        result.reserveCapacity(scalars.count)
+        append(scalars, to: &result)
+        return result
+    }
+
+    /// Appends the alphabet characters for the UTF-8 bytes of `scalars` to `result`.
+    static func append(_ scalars: ArraySlice<Unicode.Scalar>, to result: inout [Unicode.Scalar]) {
+        result.reserveCapacity(result.count + scalars.count)
         for scalar in scalars {
             if scalar.value < 128 {
                 result.append(scalarForByte[Int(scalar.value)])
@@ -47,6 +53,5 @@ enum ByteLevelAlphabet {
                 for byte in scalar.utf8 { result.append(scalarForByte[Int(byte)]) }
             }
         }
-        return result
     }
 }

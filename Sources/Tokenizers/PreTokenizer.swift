@@ -63,6 +63,23 @@ indirect enum PreTokenizer: Sendable {
 
     private static let gpt2 = PatternScanner(style: .gpt2)
 
+    /// The scanner when this pre-tokenizer is exactly "split with a word scanner, then map
+    /// each word to the byte-level alphabet" (GPT-2, Llama 3, Qwen2). The tokenizer then
+    /// runs that pipeline over ranges of the input, without materialising each piece.
+    var byteLevelWordScanner: PatternScanner? {
+        switch self {
+        case .byteLevel(addPrefixSpace: false, useRegex: true):
+            return Self.gpt2
+        case .sequence(let steps):
+            guard steps.count == 2,
+                  case .split(.scanner(let scanner), behavior: .isolated, invert: false) = steps[0],
+                  case .byteLevel(addPrefixSpace: false, useRegex: false) = steps[1] else { return nil }
+            return scanner
+        default:
+            return nil
+        }
+    }
+
     /// Each character satisfying `predicate` is its own match, as in `tokenizers`' char patterns.
     private static func characterMatches(_ piece: TextPiece, where predicate: (Unicode.Scalar) -> Bool) -> [Range<Int>] {
         piece.scalars.indices.filter { predicate(piece.scalars[$0]) }.map { $0..<$0 + 1 }

@@ -15,6 +15,8 @@ public final class Tokenizer: Sendable {
     let model: BPEModel
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
+    /// Set when `preTokenizer` is a plain scanner + byte-level pipeline, enabling the fast path.
+    let byteLevelWordScanner: PatternScanner?
     let postProcessor: PostProcessor?
     let decoder: TokenDecoder?
     /// Added tokens by id.
@@ -89,9 +91,11 @@ public final class Tokenizer: Sendable {
 
         self.model = model
         self.normalizer = normalizer
-        self.preTokenizer = try root.optional("pre_tokenizer").map { json throws(TokenizerError) in
+        let preTokenizer = try root.optional("pre_tokenizer").map { json throws(TokenizerError) in
             try PreTokenizer(json: json, at: "pre_tokenizer")
         }
+        self.preTokenizer = preTokenizer
+        self.byteLevelWordScanner = preTokenizer?.byteLevelWordScanner
         self.postProcessor = postProcessor
         self.decoder = try root.optional("decoder").map { json throws(TokenizerError) in
             try TokenDecoder(json: json, at: "decoder")
@@ -139,9 +143,7 @@ public final class Tokenizer: Sendable {
                     case .token(let id):
                         ids.append(id)
                     case .text(let piece):
-                        for word in preTokenizer?.apply([piece]) ?? [piece] {
-                            ids.append(contentsOf: model.tokenize(word.scalars))
-                        }
+                        appendModelIds(for: piece, to: &ids)
                     }
                 }
             }
@@ -149,6 +151,23 @@ public final class Tokenizer: Sendable {
         guard addSpecialTokens else { return ids }
         if let postProcessor { return postProcessor.process(ids) }
         return fallbackPrefix + ids + fallbackSuffix
+    }
+
+    /// Pre-tokenises `piece` and appends the model's ids for each word.
+    private func appendModelIds(for piece: TextPiece, to ids: inout [Int]) {
+        guard let scanner = byteLevelWordScanner else {
+            for word in preTokenizer?.apply([piece]) ?? [piece] {
+                ids.append(contentsOf: model.tokenize(word.scalars))
+            }
+            return
+        }
+        // Same result as `preTokenizer.apply`, reusing one word buffer instead of allocating per word.
+        var word: [Unicode.Scalar] = []
+        for range in scanner.matches(in: piece.scalars, range: 0..<piece.scalars.count) {
+            word.removeAll(keepingCapacity: true)
+            ByteLevelAlphabet.append(piece.scalars[range], to: &word)
+            ids.append(contentsOf: model.tokenize(word))
+        }
     }
 
     /// Decodes ids to text. Unknown ids are skipped; `skipSpecialTokens` also drops special added tokens.
