@@ -10,6 +10,8 @@ public enum ChatTemplateError: Error, Equatable, CustomStringConvertible {
     case runtime(message: String, line: Int)
     /// Input JSON could not be turned into a ``TemplateValue``.
     case invalidJSON(message: String)
+    /// A model directory has no chat template (or not the one asked for), or it cannot be read.
+    case notFound(message: String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum ChatTemplateError: Error, Equatable, CustomStringConvertible {
         case let .raised(message): return message
         case let .runtime(message, line): return "template error on line \(line): \(message)"
         case let .invalidJSON(message): return "invalid JSON: \(message)"
+        case let .notFound(message): return message
         }
     }
 }
