@@ -2,9 +2,9 @@ extension BPEModel {
     /// Builds the model from the `model` object of `tokenizer.json`.
     init(json: JSONValue) throws(TokenizerError) {
         let path = "model"
-        if let type = try json.optionalString("type", at: path), type != "BPE" {
-            throw .unsupportedComponent(kind: "model", type: type)
-        }
+        // Older files omit `type`; only BPE models carry `merges`.
+        let type = try json.optionalString("type", at: path) ?? (json.optional("merges") != nil ? "BPE" : "untyped")
+        guard type == "BPE" else { throw .unsupportedComponent(kind: "model", type: type) }
         if let dropout = json.optional("dropout"), dropout.int != 0 {
             throw .unsupportedComponent(kind: "BPE option", type: "dropout")
         }

@@ -2,7 +2,7 @@ extension BPEModel {
     /// A candidate merge of the symbol at `position` with its right neighbour.
     private struct Candidate {
         let rank: Int32
-        let position: Int32
+        let position: Int
         let mergedId: Int32
 
         /// Lowest rank first, then leftmost.
@@ -25,11 +25,11 @@ extension BPEModel {
         var heap = MinHeap<Candidate>(by: { $0.precedes($1) })
         for index in 0..<count - 1 {
             if let merge = merges[Self.pairKey(symbols[index].id, symbols[index + 1].id)] {
-                heap.push(Candidate(rank: merge.rank, position: Int32(index), mergedId: merge.id))
+                heap.push(Candidate(rank: merge.rank, position: index, mergedId: merge.id))
             }
         }
         while let top = heap.pop() {
-            let position = Int(top.position)
+            let position = top.position
             let left = symbols[position]
             guard !left.removed, left.next >= 0 else { continue }
             let rightIndex = left.next
@@ -45,10 +45,10 @@ extension BPEModel {
             let merged = symbols[position]
             if merged.previous >= 0,
                let candidate = merges[Self.pairKey(symbols[merged.previous].id, merged.id)] {
-                heap.push(Candidate(rank: candidate.rank, position: Int32(merged.previous), mergedId: candidate.id))
+                heap.push(Candidate(rank: candidate.rank, position: merged.previous, mergedId: candidate.id))
             }
             if merged.next >= 0, let candidate = merges[Self.pairKey(merged.id, symbols[merged.next].id)] {
-                heap.push(Candidate(rank: candidate.rank, position: Int32(position), mergedId: candidate.id))
+                heap.push(Candidate(rank: candidate.rank, position: position, mergedId: candidate.id))
             }
         }
         return symbols.compactMap { $0.removed ? nil : $0.id }

@@ -65,6 +65,13 @@ struct LoadingErrorTests {
         #expect(type == "WordPiece")
     }
 
+    @Test func untypedModelWithoutMergesIsNotTakenForBPE() throws {
+        let json = #"{"model": {"vocab": {"a": 0, "[UNK]": 1}, "unk_token": "[UNK]", "max_input_chars_per_word": 100}}"#
+        let error = try #require(loadError(json))
+        guard case .unsupportedComponent(let kind, _) = error else { Issue.record("wrong error \(error)"); return }
+        #expect(kind == "model")
+    }
+
     @Test func unsupportedPreTokenizer() throws {
         let json = #"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "Punctuation"}}"#
         let error = try #require(loadError(json))
