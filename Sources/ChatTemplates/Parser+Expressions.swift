@@ -20,6 +20,10 @@ extension Parser {
     }
 
     mutating func parseExpression() throws -> Expression {
+        try nested { try $0.parseConditional() }
+    }
+
+    private mutating func parseConditional() throws -> Expression {
         var expression = try parseOr()
         while isName("if") {
             let line = current.line
@@ -56,7 +60,7 @@ extension Parser {
         if isName("not") {
             let line = current.line
             advance()
-            return Expression(kind: .not(try parseNot()), line: line)
+            return Expression(kind: .not(try nested { try $0.parseNot() }), line: line)
         }
         return try parseCompare()
     }
@@ -112,9 +116,9 @@ extension Parser {
         let line = current.line
         var expression: Expression
         if skipOp("-") {
-            expression = Expression(kind: .negate(try parseUnary(withFilter: false)), line: line)
+            expression = Expression(kind: .negate(try nested { try $0.parseUnary(withFilter: false) }), line: line)
         } else if skipOp("+") {
-            expression = Expression(kind: .positive(try parseUnary(withFilter: false)), line: line)
+            expression = Expression(kind: .positive(try nested { try $0.parseUnary(withFilter: false) }), line: line)
         } else {
             expression = try parsePrimary()
         }
@@ -152,7 +156,7 @@ extension Parser {
         case .op("("):
             advance()
             if skipOp(")") { return Expression(kind: .list([]), line: token.line) }
-            let inner = try parseTuple()
+            let inner = try nested { try $0.parseTuple() }
             try expectOp(")")
             return inner
         case .op("["):

@@ -3,6 +3,9 @@
 struct Parser {
     let tokens: [Token]
     var position = 0
+    /// Current nesting of blocks and sub-expressions; bounded so hostile input cannot exhaust the stack.
+    var depth = 0
+    static let maximumDepth = 200
 
     /// Jinja tags that exist but that chat templates do not need.
     private static let unsupportedTags: Set<String> = [
@@ -98,7 +101,21 @@ struct Parser {
         }
     }
 
+    /// Runs `body` one nesting level deeper, failing cleanly past ``maximumDepth``.
+    mutating func nested<T>(_ body: (inout Parser) throws -> T) throws -> T {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maximumDepth else {
+            throw ChatTemplateError.unsupported(construct: "nesting deeper than \(Self.maximumDepth) levels", line: current.line)
+        }
+        return try body(&self)
+    }
+
     mutating func parseStatement(_ tag: String, line: Int, insideOf endTags: Set<String>) throws -> Node {
+        try nested { try $0.parseStatementBody(tag, line: line, insideOf: endTags) }
+    }
+
+    private mutating func parseStatementBody(_ tag: String, line: Int, insideOf endTags: Set<String>) throws -> Node {
         advance()
         switch tag {
         case "if": return try parseIf(line: line)

@@ -5,6 +5,9 @@ final class Renderer {
     private enum Flow { case normal, breakLoop, continueLoop }
 
     private var output = ""
+    /// Active macro calls; recursion beyond the limit is an error instead of a stack overflow.
+    private var callDepth = 0
+    static let maximumCallDepth = 64
     let clock: Clock
 
     init(clock: Clock) { self.clock = clock }
@@ -148,6 +151,11 @@ final class Renderer {
     private func makeMacro(name: String, parameters: [(String, Expression?)], body: [Node], scope: Scope) -> Callable {
         Callable(name: name) { [unowned self] arguments in
             try arguments.check(name, parameters: parameters.map(\.0))
+            self.callDepth += 1
+            defer { self.callDepth -= 1 }
+            guard self.callDepth <= Self.maximumCallDepth else {
+                throw EvalFailure("macro '\(name)' recursed deeper than \(Self.maximumCallDepth) calls")
+            }
             let local = Scope(parent: scope)
             for (index, (parameter, defaultValue)) in parameters.enumerated() {
                 if let value = arguments.value(index, parameter) {

@@ -105,3 +105,19 @@ import Testing
         }
     }
 }
+
+@Suite struct HostileInputTests {
+    @Test func deepNestingFailsCleanly() {
+        let parens = String(repeating: "(", count: 5_000) + "1" + String(repeating: ")", count: 5_000)
+        let blocks = String(repeating: "{% if true %}", count: 5_000) + String(repeating: "{% endif %}", count: 5_000)
+        let negations = "{{ " + String(repeating: "not ", count: 5_000) + "x }}"
+        for source in ["{{ \(parens) }}", blocks, negations] {
+            #expect(throws: ChatTemplateError.self) { try ChatTemplate(source) }
+        }
+    }
+
+    @Test func unboundedMacroRecursionFailsCleanly() throws {
+        let template = try ChatTemplate("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}")
+        #expect(throws: ChatTemplateError.self) { try template.render([:]) }
+    }
+}
