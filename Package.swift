@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensor", "Tokenizers"]),
 
         // Generation and serving.
-        .target(name: "Engine", dependencies: ["Models", "Tensor", "Tokenizers"]),
+        .target(name: "Engine", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
 
         // Policies shared by the live cluster and the simulator.
         .target(name: "Cluster"),

@@ -1,0 +1,68 @@
+/// Where a request is in its life.
+public enum RequestStatus: Sendable, Equatable {
+    /// Its images are being fetched, preprocessed or encoded; not yet schedulable.
+    case encoding
+    case waiting
+    case running
+    case finished
+}
+
+/// An image's placeholder tokens inside a prompt: `length` tokens starting at `offset`, whose
+/// content is identified by `contentId` (a hash of the decoded pixels and the preprocessing).
+public struct ImageSpan: Sendable, Hashable {
+    public var contentId: String
+    public var offset: Int
+    public var length: Int
+
+    public init(contentId: String, offset: Int, length: Int) {
+        self.contentId = contentId
+        self.offset = offset
+        self.length = length
+    }
+
+    var range: Range<Int> { offset ..< offset + length }
+}
+
+/// One request's tokens and KV blocks as the scheduler and block manager see them.
+///
+/// Like nano-vllm's `Sequence`: prompt and output tokens in one array, how many of them already
+/// have KV (`computedTokens`), and the KV blocks that hold them (`blockTable`).
+public final class EngineRequest: @unchecked Sendable {
+    public let id: Int
+    public private(set) var tokens: [Int]
+    public let promptCount: Int
+    public let images: [ImageSpan]
+    /// The arrival order; earlier requests are admitted first and preempted last.
+    public let arrival: Int
+    public var status: RequestStatus
+    /// Tokens whose KV is in the cache (from a prefix hit or from earlier steps).
+    public var computedTokens = 0
+    /// Prompt tokens that were found in the prefix cache at admission.
+    public var cachedPromptTokens = 0
+    public var blockTable: [Int] = []
+    /// Chained hashes of this request's full blocks that are registered in the prefix cache.
+    var blockHashes: [UInt64] = []
+
+    public init(id: Int, prompt: [Int], images: [ImageSpan] = [], arrival: Int, status: RequestStatus = .waiting) {
+        self.id = id
+        tokens = prompt
+        promptCount = prompt.count
+        self.images = images
+        self.arrival = arrival
+        self.status = status
+    }
+
+    public var count: Int { tokens.count }
+    public var outputTokens: ArraySlice<Int> { tokens[promptCount...] }
+    /// Tokens still to run through the model before the next one can be sampled.
+    public var pendingTokens: Int { count - computedTokens }
+
+    public func append(_ token: Int) { tokens.append(token) }
+
+    /// Forget all computed KV (after preemption by recompute); the tokens stay.
+    func resetComputation() {
+        computedTokens = 0
+        blockTable = []
+        blockHashes = []
+    }
+}

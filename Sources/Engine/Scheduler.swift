@@ -1,0 +1,121 @@
+/// Limits of one engine step.
+public struct SchedulerConfig: Sendable {
+    /// Tokens run through the model per step (decode tokens and prefill chunks together).
+    public var maxBatchedTokens: Int
+    /// Requests in the running batch at once.
+    public var maxRunningRequests: Int
+
+    public init(maxBatchedTokens: Int = 2048, maxRunningRequests: Int = 64) {
+        self.maxBatchedTokens = maxBatchedTokens
+        self.maxRunningRequests = maxRunningRequests
+    }
+}
+
+/// What one step runs: for each request, how many of its pending tokens (vLLM v1's `schedule()` result).
+public struct SchedulerOutput: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var requestId: Int
+        /// The first token position this step computes.
+        public var start: Int
+        public var tokens: Int
+    }
+
+    public var entries: [Entry] = []
+    /// Requests that lost their KV this step and went back to the waiting queue.
+    public var preempted: [Int] = []
+    public var totalTokens: Int { entries.reduce(0) { $0 + $1.tokens } }
+}
+
+/// Continuous batching with a per-step token budget: running requests first (decode, or the next
+/// chunk of a long prefill), then waiting requests in arrival order with chunked prefill. When KV
+/// blocks run out, the most recently arrived running request is preempted and recomputed later.
+public final class Scheduler: @unchecked Sendable {
+    public let config: SchedulerConfig
+    public let blocks: BlockManager
+    public private(set) var waiting: [EngineRequest] = []
+    public private(set) var running: [EngineRequest] = []
+    /// Prefix-cache statistics in prompt tokens over all admissions, as vLLM reports them.
+    public private(set) var prefixQueriedTokens = 0
+    public private(set) var prefixHitTokens = 0
+
+    public init(config: SchedulerConfig, blocks: BlockManager) {
+        self.config = config
+        self.blocks = blocks
+    }
+
+    public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+
+    /// Queues a request whose inputs are ready (its images, if any, encoded).
+    public func add(_ request: EngineRequest) {
+        request.status = .waiting
+        waiting.append(request)
+    }
+
+    public func schedule() -> SchedulerOutput {
+        var output = SchedulerOutput()
+        var budget = config.maxBatchedTokens
+        var scheduled: [EngineRequest] = []
+
+        while budget > 0, let request = running.first(where: { r in !scheduled.contains { $0 === r } }) {
+            let tokens = min(request.pendingTokens, budget)
+            while !blocks.reserve(request, tokens: tokens) {
+                guard let victim = running.last(where: { r in !scheduled.contains { $0 === r } }) else { break }
+                preempt(victim, into: &output)
+                if victim === request { break }
+            }
+            guard request.status == .running else { continue }
+            scheduled.append(request)
+            output.entries.append(.init(requestId: request.id, start: request.computedTokens, tokens: tokens))
+            budget -= tokens
+        }
+
+        while budget > 0, running.count < config.maxRunningRequests, output.preempted.isEmpty, let request = waiting.first {
+            if request.blockTable.isEmpty { blocks.admit(request) }
+            let tokens = min(request.pendingTokens, budget)
+            guard blocks.reserve(request, tokens: tokens) else {
+                blocks.free(request)
+                break
+            }
+            waiting.removeFirst()
+            prefixQueriedTokens += request.promptCount
+            prefixHitTokens += request.cachedPromptTokens
+            request.status = .running
+            running.append(request)
+            output.entries.append(.init(requestId: request.id, start: request.computedTokens, tokens: tokens))
+            budget -= tokens
+        }
+        return output
+    }
+
+    /// Records that the step ran: computed tokens advance and newly full blocks enter the prefix cache.
+    /// The caller then appends each sampled token to requests with no pending prompt left.
+    public func complete(_ output: SchedulerOutput) {
+        for entry in output.entries {
+            guard let request = running.first(where: { $0.id == entry.requestId }) else { continue }
+            request.computedTokens += entry.tokens
+            blocks.commit(request)
+        }
+    }
+
+    /// Removes a request (finished, aborted or disconnected) and frees its blocks.
+    public func finish(_ requestId: Int) {
+        if let i = running.firstIndex(where: { $0.id == requestId }) {
+            let request = running.remove(at: i)
+            blocks.free(request)
+            request.status = .finished
+        } else if let i = waiting.firstIndex(where: { $0.id == requestId }) {
+            let request = waiting.remove(at: i)
+            blocks.free(request)
+            request.status = .finished
+        }
+    }
+
+    private func preempt(_ request: EngineRequest, into output: inout SchedulerOutput) {
+        running.removeAll { $0 === request }
+        blocks.free(request)
+        request.status = .waiting
+        let at = waiting.firstIndex { $0.arrival > request.arrival } ?? waiting.endIndex
+        waiting.insert(request, at: at)
+        output.preempted.append(request.id)
+    }
+}
