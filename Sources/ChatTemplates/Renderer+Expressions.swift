@@ -46,7 +46,15 @@ extension Renderer {
                 stop: try stop.map { try evaluate($0, scope: scope) },
                 step: try step.map { try evaluate($0, scope: scope) })
         case let .call(callee, arguments):
-            let function = try evaluate(callee, scope: scope)
+            var receiver: Value?
+            let function: Value
+            if case let .attribute(base, name) = callee.kind {
+                let owner = try evaluate(base, scope: scope)
+                receiver = owner
+                function = try Self.attribute(of: owner, name)
+            } else {
+                function = try evaluate(callee, scope: scope)
+            }
             let values = try evaluate(arguments, scope: scope)
             switch function {
             case let .callable(callable):
@@ -54,6 +62,12 @@ extension Renderer {
             case let .undefined(name):
                 if case let .name(global) = callee.kind, Self.unsupportedGlobals.contains(global) {
                     throw ChatTemplateError.unsupported(construct: "global function '\(global)'", line: expression.line)
+                }
+                if let receiver, case .string = receiver {
+                    throw ChatTemplateError.unsupported(construct: "method 'str.\(name)'", line: expression.line)
+                }
+                if let receiver, case .object = receiver {
+                    throw ChatTemplateError.unsupported(construct: "method 'dict.\(name)'", line: expression.line)
                 }
                 throw EvalFailure("'\(name)' is undefined")
             default:

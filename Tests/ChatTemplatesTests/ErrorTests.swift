@@ -36,8 +36,10 @@ import Testing
         #expect(parseError(source) == .unsupported(construct: construct, line: line))
     }
 
-    @Test func unsupportedGlobalFailsAtRender() throws {
+    @Test func unsupportedGlobalsAndMethodsFailAtRender() throws {
         #expect(try renderError("\n{{ cycler('a', 'b') }}") == .unsupported(construct: "global function 'cycler'", line: 2))
+        #expect(try renderError("{{ 'a{}'.format(1) }}") == .unsupported(construct: "method 'str.format'", line: 1))
+        #expect(try renderError("\n\n{{ m.setdefault('k', 1) }}", ["m": [:]]) == .unsupported(construct: "method 'dict.setdefault'", line: 3))
     }
 
     @Test(arguments: [
