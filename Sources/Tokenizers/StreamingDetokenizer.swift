@@ -14,7 +14,8 @@
 /// It re-decodes a short window of recent ids and emits the difference, so decoders
 /// with position-dependent rules (SentencePiece's leading-space strip) stay exact.
 public struct StreamingDetokenizer: Sendable {
-    private let tokenizer: Tokenizer
+    /// The tokenizer whose `decode` this stream reproduces.
+    public let tokenizer: Tokenizer
     private let skipSpecialTokens: Bool
     /// Whether runs of `<0xNN>` tokens are decoded as a group and so must not be split.
     private let groupsByteTokens: Bool
@@ -64,7 +65,8 @@ public struct StreamingDetokenizer: Sendable {
         return rest
     }
 
-    /// The part of `text` after the already-emitted prefix.
+    /// The part of `text` after the already-emitted prefix. The supported decoders never
+    /// rewrite emitted text, so the common-prefix scan only guards against a mismatch.
     private func newText(_ text: [UInt8]) -> String {
         var common = 0
         while common < emitted.count, common < text.count, emitted[common] == text[common] { common += 1 }
