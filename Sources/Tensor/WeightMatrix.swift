@@ -29,7 +29,7 @@ public struct WeightMatrix: @unchecked Sendable {
     public init(values: [Float], rows: Int, cols: Int) {
         precondition(values.count == rows * cols, "expected \(rows * cols) values, got \(values.count)")
         let storage = OwnedBytes(count: values.count * 4)
-        values.withUnsafeBytes { storage.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        values.withUnsafeBytes { if let source = $0.baseAddress { storage.pointer.copyMemory(from: source, byteCount: $0.count) } }
         self.init(base: UnsafeRawPointer(storage.pointer), dtype: .f32, rows: rows, cols: cols, owner: storage)
     }
 
@@ -38,7 +38,7 @@ public struct WeightMatrix: @unchecked Sendable {
         precondition(dtype != .f32, "use init(values:rows:cols:) for float32")
         precondition(bits.count == rows * cols, "expected \(rows * cols) values, got \(bits.count)")
         let storage = OwnedBytes(count: bits.count * 2)
-        bits.withUnsafeBytes { storage.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        bits.withUnsafeBytes { if let source = $0.baseAddress { storage.pointer.copyMemory(from: source, byteCount: $0.count) } }
         self.init(base: UnsafeRawPointer(storage.pointer), dtype: dtype, rows: rows, cols: cols, owner: storage)
     }
 
