@@ -3,10 +3,12 @@
 /// *Proactive:* every `interval` seconds the fleet is divided between the text and multimodal
 /// groups to maximise the minimum burst tolerance `bt = allocated / required` (Shepherd, NSDI'23):
 /// each group gets one instance, then every further instance goes greedily to the group with the
-/// lowest bt. `required` is the predicted request rate over the per-instance capacity; the
-/// prediction is the mean of the last `historyLength` windows plus the recent linear slope,
-/// amplified by `peakSlopeFactor` when rising (the public code's choices). Unlike the public code,
-/// bt here divides by instance count, as the paper defines it.
+/// lowest bt. `required` is the group's predicted work in instances: Σ over stages of load ÷
+/// per-instance stage capacity (the public code divides request rate by a fixed 5 QPS, which
+/// treats a 16-image request like a text one). The prediction is the mean of the last
+/// `historyLength` windows plus the recent linear slope, amplified by `peakSlopeFactor` when rising
+/// (the public code's choices). The first round runs once the history is full, then every
+/// `proactivePeriod`. Unlike the public code, bt divides by instance count, as the paper defines it.
 ///
 /// *Reactive:* when a group's queue exceeds `burstQueueThreshold` requests per instance and the
 /// other group can lose an instance while keeping bt ≥ 1, its least-loaded instance is preempted
@@ -20,6 +22,7 @@ public struct BurstTolerancePlanner: FleetPlanner {
     public var burstQueueThreshold: Double
     private var history: [ModalityGroup: [Double]] = [:]
     private var sinceProactive: Double
+    private var startedProactive = false
 
     public init(capacity: InstanceCapacity, interval: Double = 5, proactivePeriod: Double = 600,
                 historyLength: Int = 20, peakSlopeFactor: Double = 1.5, burstQueueThreshold: Double = 20) {
@@ -29,7 +32,7 @@ public struct BurstTolerancePlanner: FleetPlanner {
         self.historyLength = historyLength
         self.peakSlopeFactor = peakSlopeFactor
         self.burstQueueThreshold = burstQueueThreshold
-        self.sinceProactive = proactivePeriod
+        self.sinceProactive = 0
     }
 
     /// Greedy max–min burst-tolerance split of `total` instances over groups with the given required
@@ -52,8 +55,13 @@ public struct BurstTolerancePlanner: FleetPlanner {
         return allocated
     }
 
-    /// Predicted request rate of a group from its history: mean plus slope (amplified when rising).
-    public func predictedRate(_ group: ModalityGroup) -> Double {
+    /// Instances a stage load needs at the profiled per-instance capacities.
+    public func requiredInstances(_ load: StageLoad) -> Double {
+        Stage.allCases.reduce(0) { $0 + load.rate(of: $1) / max(capacity.rate(of: $1), 1e-9) }
+    }
+
+    /// Predicted required instances of a group from its history: mean plus slope (amplified when rising).
+    public func predictedRequirement(_ group: ModalityGroup) -> Double {
         let h = history[group] ?? []
         guard let last = h.last else { return 0 }
         let mean = h.reduce(0, +) / Double(h.count)
@@ -63,16 +71,16 @@ public struct BurstTolerancePlanner: FleetPlanner {
 
     public mutating func plan(_ cluster: some ClusterView, load: LoadObservation) -> [FleetAction] {
         for g in ModalityGroup.allCases {
-            history[g, default: []].append(load.perGroup[g]?.requestsPerSecond ?? 0)
+            history[g, default: []].append(requiredInstances(load.perGroup[g] ?? StageLoad()))
             if history[g, default: []].count > historyLength { history[g]?.removeFirst() }
         }
         sinceProactive += load.window
         let fleet = cluster.instances.filter(\.isActive)
         let members = Dictionary(grouping: fleet, by: \.group)
-        let perInstance = max(capacity.requestsPerSecond, 1e-9)
-        let required = Dictionary(uniqueKeysWithValues: ModalityGroup.allCases.map { ($0, predictedRate($0) / perInstance) })
-
-        if sinceProactive >= proactivePeriod {
+        let required = Dictionary(uniqueKeysWithValues: ModalityGroup.allCases.map { ($0, predictedRequirement($0)) })
+        let historyFull = (history[.multimodal]?.count ?? 0) >= historyLength
+        if historyFull && (sinceProactive >= proactivePeriod || !startedProactive) {
+            startedProactive = true
             sinceProactive = 0
             let target = Self.allocate(total: fleet.count, required: required)
             return rebalance(members: members, target: target)
@@ -92,14 +100,19 @@ public struct BurstTolerancePlanner: FleetPlanner {
     }
 
     /// Moves the least-loaded instances of shrinking groups to growing ones, taking the role the
-    /// receiving group is shortest of.
+    /// receiving group is shortest of. A donor never gives up the last instance of a role.
     private func rebalance(members: [ModalityGroup: [InstanceStatus]], target: [ModalityGroup: Int]) -> [FleetAction] {
         var donors: [InstanceStatus] = []
         for g in ModalityGroup.allCases {
             let have = members[g] ?? []
             let surplus = have.count - target[g, default: have.count]
             guard surplus > 0 else { continue }
-            donors += have.sorted { ($0.queuedRequests, $0.id) < ($1.queuedRequests, $1.id) }.prefix(surplus)
+            var roleCounts = Dictionary(grouping: have, by: \.role).mapValues(\.count)
+            for s in have.sorted(by: { ($0.queuedRequests, $0.id) < ($1.queuedRequests, $1.id) }) where donors.count(where: { $0.group == g }) < surplus {
+                guard roleCounts[s.role, default: 0] > 1 else { continue }
+                roleCounts[s.role, default: 0] -= 1
+                donors.append(s)
+            }
         }
         var actions: [FleetAction] = []
         for g in ModalityGroup.allCases {
@@ -107,7 +120,7 @@ public struct BurstTolerancePlanner: FleetPlanner {
             for _ in 0..<max(0, target[g, default: 0] - have.count) {
                 guard !donors.isEmpty else { break }
                 let moved = donors.removeFirst()
-                let role = Self.neededRole(in: have, group: g)
+                let role = neededRole(in: have)
                 actions.append(.moveGroup(instance: moved.id, to: g, role: role))
                 have.append(InstanceStatus(id: moved.id, role: role, group: g))
             }
@@ -115,12 +128,22 @@ public struct BurstTolerancePlanner: FleetPlanner {
         return actions
     }
 
-    /// The role a group most lacks: the one with the most queued requests per instance.
-    static func neededRole(in members: [InstanceStatus], group: ModalityGroup) -> InstanceRole {
+    /// The role a group most lacks: the largest backlog, in seconds of work per instance, measured
+    /// against the profiled stage capacity (waiting sequences count 0.1 s each on decode).
+    func neededRole(in members: [InstanceStatus]) -> InstanceRole {
         let byRole = Dictionary(grouping: members, by: \.role)
+        let backlog = { (role: InstanceRole, pool: [InstanceStatus]) -> Double in
+            let total = pool.reduce(0.0) { sum, s in
+                var seconds = 0.0
+                if role.runs(.encode) { seconds += Double(s.pendingImageTokens) / max(self.capacity.encodeTokensPerSecond, 1e-9) }
+                if role.runs(.prefill) { seconds += Double(s.pendingPrefillTokens) / max(self.capacity.prefillTokensPerSecond, 1e-9) }
+                if role.runs(.decode) { seconds += 0.1 * Double(max(0, s.queuedRequests - s.runningDecodes)) }
+                return sum + seconds
+            }
+            return total / Double(max(pool.count, 1))
+        }
         let best = byRole.max { a, b in
-            let qa = Double(a.value.reduce(0) { $0 + $1.queuedRequests }) / Double(a.value.count)
-            let qb = Double(b.value.reduce(0) { $0 + $1.queuedRequests }) / Double(b.value.count)
+            let qa = backlog(a.key, a.value), qb = backlog(b.key, b.value)
             return qa < qb || (qa == qb && a.key.rawValue > b.key.rawValue)
         }
         return best?.key ?? .mono

@@ -45,6 +45,35 @@ public struct SyntheticTraceGenerator: Sendable {
         public var seed: UInt64 = 1
 
         public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case durationSeconds, ratePerSecond, diurnalAmplitude, diurnalPeriodSeconds, burstsPerHour, burstMultiplier, burstSeconds, multimodalFraction, minImages, maxImages, meanExtraImages, contextMedianTokens, contextSigma, fixedTextTokens, fixedOutputTokens, imageReuseProbability, imagePoolSize, imageSizes, batchClassFraction, seed
+        }
+
+        /// Absent keys keep their defaults.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            durationSeconds = try c.decodeIfPresent(Double.self, forKey: .durationSeconds) ?? durationSeconds
+            ratePerSecond = try c.decodeIfPresent(Double.self, forKey: .ratePerSecond) ?? ratePerSecond
+            diurnalAmplitude = try c.decodeIfPresent(Double.self, forKey: .diurnalAmplitude) ?? diurnalAmplitude
+            diurnalPeriodSeconds = try c.decodeIfPresent(Double.self, forKey: .diurnalPeriodSeconds) ?? diurnalPeriodSeconds
+            burstsPerHour = try c.decodeIfPresent(Double.self, forKey: .burstsPerHour) ?? burstsPerHour
+            burstMultiplier = try c.decodeIfPresent(Double.self, forKey: .burstMultiplier) ?? burstMultiplier
+            burstSeconds = try c.decodeIfPresent(Double.self, forKey: .burstSeconds) ?? burstSeconds
+            multimodalFraction = try c.decodeIfPresent(Double.self, forKey: .multimodalFraction) ?? multimodalFraction
+            minImages = try c.decodeIfPresent(Int.self, forKey: .minImages) ?? minImages
+            maxImages = try c.decodeIfPresent(Int.self, forKey: .maxImages) ?? maxImages
+            meanExtraImages = try c.decodeIfPresent(Double.self, forKey: .meanExtraImages) ?? meanExtraImages
+            contextMedianTokens = try c.decodeIfPresent(Double.self, forKey: .contextMedianTokens) ?? contextMedianTokens
+            contextSigma = try c.decodeIfPresent(Double.self, forKey: .contextSigma) ?? contextSigma
+            fixedTextTokens = try c.decodeIfPresent(Int.self, forKey: .fixedTextTokens)
+            fixedOutputTokens = try c.decodeIfPresent(Int.self, forKey: .fixedOutputTokens)
+            imageReuseProbability = try c.decodeIfPresent(Double.self, forKey: .imageReuseProbability) ?? imageReuseProbability
+            imagePoolSize = try c.decodeIfPresent(Int.self, forKey: .imagePoolSize) ?? imagePoolSize
+            imageSizes = try c.decodeIfPresent([ImageSize].self, forKey: .imageSizes)
+            batchClassFraction = try c.decodeIfPresent(Double.self, forKey: .batchClassFraction) ?? batchClassFraction
+            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        }
     }
 
     /// An image resolution and its weight in the mix.

@@ -33,15 +33,16 @@ let capacity = InstanceCapacity(encodeTokensPerSecond: 10_000, prefillTokensPerS
 }
 
 @Test func burstTolerancePreemptsAcrossGroupsOnABurst() {
-    var planner = BurstTolerancePlanner(capacity: capacity, proactivePeriod: 600)
+    var planner = BurstTolerancePlanner(capacity: capacity, proactivePeriod: 600, historyLength: 1)
     let cluster = ClusterSnapshot(instances: [
         InstanceStatus(id: 0, role: .mono, group: .text, queuedRequests: 1),
         InstanceStatus(id: 1, role: .mono, group: .text),
         InstanceStatus(id: 2, role: .mono, group: .text),
         InstanceStatus(id: 3, role: .mono, group: .multimodal, queuedRequests: 60),
     ])
-    let load = LoadObservation(window: 5, perGroup: [.text: StageLoad(requestsPerSecond: 1), .multimodal: StageLoad(requestsPerSecond: 10)])
-    // The first round is proactive: text needs 0.2 instances, multimodal 2 → 1 text, 3 multimodal.
+    let load = LoadObservation(window: 5, perGroup: [.text: StageLoad(requestsPerSecond: 1, prefillTokensPerSecond: 2_000),
+                                                     .multimodal: StageLoad(requestsPerSecond: 10, imageTokensPerSecond: 20_000)])
+    // The first round is proactive: text needs 0.1 instances, multimodal 2 → 1 text, 3 multimodal.
     let proactive = planner.plan(cluster, load: load)
     #expect(proactive.count == 2 && proactive.allSatisfy { if case .moveGroup(_, .multimodal, _) = $0 { true } else { false } })
     // Later rounds react to the queue: one idle text instance moves.
