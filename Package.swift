@@ -12,6 +12,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries from Debian.
@@ -38,6 +43,19 @@ let package = Package(
         // Generation and serving.
         .target(name: "Engine", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
 
+        // The OpenAI-compatible HTTP server, its metrics, and the client that benchmarks it.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Engine", "Imaging", "ChatTemplates", "Tokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+
         // Policies shared by the live cluster and the simulator.
         .target(name: "Cluster"),
         .target(name: "Simulator", dependencies: ["Cluster"]),
@@ -45,9 +63,10 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator",
+                "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            resources: [.copy("Resources/DefaultModel")]
         ),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
@@ -56,6 +75,10 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"]),
     ]
