@@ -88,6 +88,13 @@ public final class ClusterSimulator: ClusterView {
     /// Simulates `trace` on `system` and summarises the run.
     public static func run(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy,
                            predictor: OutputLengthPredictor? = nil, offeredRate: Double? = nil) throws -> SimulationResult {
+        let sim = try simulate(trace: trace, system: system, costModel: costModel, slo: slo, predictor: predictor)
+        return sim.summary(offeredRate: offeredRate ?? Double(trace.requests.count) / sim.horizon)
+    }
+
+    /// Runs the simulation and returns the engine with its per-request record.
+    static func simulate(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy,
+                         predictor: OutputLengthPredictor?) throws -> ClusterSimulator {
         try costModel.validate()
         let stats = TraceStatistics(trace: trace, rule: costModel.imageTokens)
         let capacity = costModel.capacity(meanImageTokens: stats.meanImageTokens, meanImages: stats.meanImages,
@@ -113,7 +120,7 @@ public final class ClusterSimulator: ClusterView {
         for (p, planner) in sim.planners.enumerated() { sim.events.push(.plannerTick(p), at: planner.interval) }
         sim.events.push(.sample, at: 0)
         sim.loop()
-        return sim.summary(offeredRate: offeredRate ?? Double(trace.requests.count) / horizon)
+        return sim
     }
 
     func loop() {

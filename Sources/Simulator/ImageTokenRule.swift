@@ -17,8 +17,9 @@ public enum ImageTokenRule: Sendable, Hashable, Codable {
         switch self {
         case let .qwen2VL(patch, merge, minPixels, maxPixels):
             let factor = Double(patch * merge)
-            var hb = max(factor, (Double(h) / factor).rounded() * factor)
-            var wb = max(factor, (Double(w) / factor).rounded() * factor)
+            // Python's round() is round-half-even; match it for parity with the HF processor.
+            var hb = (Double(h) / factor).rounded(.toNearestOrEven) * factor
+            var wb = (Double(w) / factor).rounded(.toNearestOrEven) * factor
             if hb * wb > Double(maxPixels) {
                 let beta = (Double(h * w) / Double(maxPixels)).squareRoot()
                 hb = max(factor, (Double(h) / beta / factor).rounded(.down) * factor)

@@ -1,0 +1,109 @@
+import Testing
+@testable import Cluster
+@testable import Simulator
+
+private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
+
+@Test func monolithicInstanceFollowsTheCostModel() throws {
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 5)])
+    let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
+                                            costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    let r = sim.requests[0]
+    #expect(close(r.firstToken, 0.110))             // 10 ms + 100 × 1 ms
+    #expect(close(r.finish, 0.110 + 4 * 0.010))     // four more 10 ms steps
+}
+
+@Test func decodeRunIsCutAtTheNextStepBoundaryForNewWork() throws {
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
+                                 TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
+    let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
+                                            costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    // r0 decodes from 0.11; the step in flight at 0.505 ends at 0.51 (40 steps), r1 prefills to 0.62.
+    #expect(close(sim.requests[1].firstToken, 0.62))
+    #expect(close(sim.requests[1].finish, 0.64))
+    // r0 had 99 − 40 = 59 tokens left after the prefill.
+    #expect(close(sim.requests[0].finish, 0.62 + 0.59))
+}
+
+@Test func disaggregatedStagesAddTransfers() throws {
+    let image = TraceImage(width: 64, height: 64, hash: 9)
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [image], outputTokens: 5)])
+    let epd = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "epd", deployment: .staticEPD(encode: 1, prefill: 1, decode: 1)),
+                                            costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    // Encode 100 tokens (10 ms) + transfer (5 ms) + prefill 200 tokens (210 ms).
+    #expect(close(epd.requests[0].firstToken, 0.225))
+    // KV transfer (5 ms) then four decode steps.
+    #expect(close(epd.requests[0].finish, 0.225 + 0.005 + 0.040))
+    let pd = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "pd", deployment: .prefillDecode(prefill: 1, decode: 1)),
+                                           costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    // Encode runs inline in the prefill batch: 10 ms + 210 ms, no embedding transfer.
+    #expect(close(pd.requests[0].firstToken, 0.220))
+}
+
+@Test func prefixCacheSkipsRepeatedImages() throws {
+    let image = TraceImage(width: 64, height: 64, hash: 9)
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [image], outputTokens: 2),
+                                 TraceRequest(arrival: 10, textTokens: 100, images: [image], outputTokens: 2)])
+    var system = SystemSpec(name: "cached", deployment: .monolithic(1))
+    system.prefixCache = true
+    let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    #expect(close(sim.requests[0].firstToken, 0.220))
+    // The repeat neither encodes nor prefills the image: 10 ms + 100 tokens.
+    #expect(close(sim.requests[1].firstToken - 10, 0.110))
+}
+
+@Test func staticBatchesRunToTheLongestOutput() throws {
+    // r0 keeps the instance busy until 0.11 s while r1 and r2 queue, so they share one batch.
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 1),
+                                 TraceRequest(arrival: 0.05, textTokens: 100, images: [], outputTokens: 3),
+                                 TraceRequest(arrival: 0.05, textTokens: 50, images: [], outputTokens: 11)])
+    var system = SystemSpec(name: "static", deployment: .monolithic(1))
+    system.batching = "static"
+    let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    #expect(close(sim.requests[0].finish, 0.11))
+    // Both prompts padded to 100: prefill 10 + 200 ms.
+    #expect(close(sim.requests[1].firstToken, 0.32) && close(sim.requests[2].firstToken, 0.32))
+    #expect(close(sim.requests[1].finish, 0.34))
+    #expect(close(sim.requests[2].finish, 0.42))
+}
+
+@Test func oversizedRequestsFailInsteadOfBlocking() throws {
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 5000, images: [], outputTokens: 10),
+                                 TraceRequest(arrival: 0.001, textTokens: 10, images: [], outputTokens: 2)])
+    let result = try ClusterSimulator.run(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
+                                          costModel: roundCostModel(kvCapacity: 1000), slo: looseSLO)
+    #expect(result.completed == 1)
+    #expect(result.sloAttainment == 0.5)
+}
+
+@Test func sameSeedSameResultDifferentSeedDifferentResult() throws {
+    var options = SyntheticTraceGenerator.Options()
+    options.durationSeconds = 120
+    options.ratePerSecond = 20
+    options.burstsPerHour = 60
+    options.seed = 11
+    var system = SystemSpec(name: "emm", deployment: Deployment(slots: [
+        .init(role: .prefill, group: .text, count: 1), .init(role: .decode, group: .text, count: 1),
+        .init(role: .encode, group: .multimodal, count: 1), .init(role: .prefill, group: .multimodal, count: 1),
+        .init(role: .decode, group: .multimodal, count: 2)]))
+    system.router = "modality"
+    system.prefixCache = true
+    system.planners = ["burst-tolerance", "elastic-partition"]
+    let model = roundCostModel()
+    let slo = SLOPolicy(ttftSeconds: 2, tpotSeconds: 0.05)
+    let a = try ClusterSimulator.run(trace: SyntheticTraceGenerator(options).generate(), system: system, costModel: model, slo: slo)
+    let b = try ClusterSimulator.run(trace: SyntheticTraceGenerator(options).generate(), system: system, costModel: model, slo: slo)
+    #expect(a == b)
+    options.seed = 12
+    let c = try ClusterSimulator.run(trace: SyntheticTraceGenerator(options).generate(), system: system, costModel: model, slo: slo)
+    #expect(a != c)
+}
+
+@Test func badSystemsAreRejected() {
+    var system = SystemSpec(name: "x", deployment: .monolithic(1))
+    system.router = "nope"
+    #expect(throws: SimulationError.self) { try ClusterSimulator.run(trace: Trace(requests: []), system: system, costModel: roundCostModel(), slo: looseSLO) }
+    #expect(throws: SimulationError.self) {
+        try ClusterSimulator.run(trace: Trace(requests: []), system: SystemSpec(name: "e", deployment: Deployment(slots: [])), costModel: roundCostModel(), slo: looseSLO)
+    }
+}

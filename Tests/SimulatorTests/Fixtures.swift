@@ -1,0 +1,21 @@
+import Foundation
+@testable import Simulator
+
+/// A cost model with round numbers so expected times can be worked out by hand.
+func roundCostModel(kvCapacity: Int = 100_000) -> CostModel {
+    CostModel(
+        format: CostModel.formatTag, model: "test", hardware: "test", gpusPerInstance: 1, sources: ["hand-made for tests"], notes: nil,
+        imageTokens: .fixed(tokens: 100),
+        encode: .init(fixedMs: 0, perImageMs: 0, perTokenMs: 0.1, maxBatchTokens: 4096),
+        prefill: .init(fixedMs: 10, perTokenMs: 1, perTokenSquaredMs: 0, imageTokenWeight: 1, maxBatchTokens: 8192, maxBatchRequests: 16),
+        decode: .init(fixedMs: 10, perSequenceMs: 0, perContextTokenMs: 0, maxBatch: 64),
+        transfer: .init(latencyMs: 5, bandwidthGBps: 1e6, bytesPerImageToken: 1, bytesPerKVToken: 1),
+        memory: .init(kvCapacityTokens: kvCapacity, encoderCacheTokens: 10_000, prefixCacheTokens: 10_000),
+        lifecycle: .init(startupSeconds: 30, roleSwitchSeconds: 0.5))
+}
+
+let looseSLO = SLOPolicy(ttftSeconds: 100, tpotSeconds: 100)
+
+func fixtureURL(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
+}
