@@ -119,10 +119,6 @@ enum PythonString {
         return -1
     }
 
-    static func isCased(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.properties.isCased
-    }
-
     /// `str.capitalize()`: first character title-cased, the rest lower-cased.
     static func capitalize(_ text: String) -> String {
         guard let first = text.unicodeScalars.first else { return "" }
@@ -134,7 +130,7 @@ enum PythonString {
         var result = ""
         var previousCased = false
         for scalar in text.unicodeScalars {
-            if isCased(scalar) {
+            if scalar.properties.isCased {
                 result += previousCased ? scalar.properties.lowercaseMapping : scalar.properties.titlecaseMapping
                 previousCased = true
             } else {
