@@ -85,7 +85,13 @@ extension ClusterSimulator {
         case .decode:
             startDecode(i)
         case .mono:
-            if staticBatching { startStatic(i) } else if !startPrefill(i) { startDecode(i) }
+            if staticBatching {
+                startStatic(i)
+            } else if chunkedPrefill {
+                if !startMixedStep(i) { startDecode(i) }
+            } else if !startPrefill(i) {
+                startDecode(i)
+            }
         }
         if inst.phase == .draining && !inst.hasWork { beginSwitch(i) }
     }
@@ -288,9 +294,94 @@ extension ClusterSimulator {
             }
         }
         inst.running = kept
+        finishChunks(i)
         afterDecodeBoundary(i)
         refresh(i)
         kick(i)
+    }
+
+    /// vLLM V1-style step: decode every running sequence once and spend the rest of the token
+    /// budget on prefill chunks, continuing partly prefilled requests first. False when there is
+    /// no prefill work to mix in.
+    func startMixedStep(_ i: Int) -> Bool {
+        let inst = fleet[i]
+        guard !inst.prefillQueue.isEmpty || !inst.prefilling.isEmpty else { return false }
+        var budget = limits.maxTokens - inst.running.count
+        var chunks: [(request: Int, tokens: Int)] = []
+        var squares = 0.0, inlineTokens = 0, inlineImages = 0, total = 0
+        for r in inst.prefilling where budget > 0 {
+            let take = min(budget, requests[r].prefillTokens - requests[r].prefilled)
+            chunks.append((r, take))
+            budget -= take
+        }
+        var batch = BatchSoFar()
+        while budget > 0, inst.running.count + inst.prefilling.count < cost.decode.maxBatch, let r = inst.prefillQueue.peek() {
+            let req = requests[r]
+            if req.kvTokens > cost.memory.kvCapacityTokens {
+                _ = inst.prefillQueue.pop()
+                inst.pendingPrefillTokens -= req.prefillTokens
+                inst.pendingImageTokens -= req.inlineTokens
+                drop(r)
+                continue
+            }
+            let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
+            if batch.count > 0 && !batcher.admits(q, into: batch, limits: BatchLimits(maxRequests: limits.maxRequests, maxTokens: .max)) { break }
+            guard inst.kvUsed + req.kvTokens <= cost.memory.kvCapacityTokens else { break }
+            _ = inst.prefillQueue.pop()
+            batch.add(q)
+            inst.kvUsed += req.kvTokens
+            inst.prefilling.append(r)
+            // The encoder runs when a request's first chunk is scheduled, inside the step.
+            inlineTokens += req.inlineTokens
+            inlineImages += req.inlineImages
+            let take = min(budget, req.prefillTokens)
+            chunks.append((r, take))
+            budget -= take
+        }
+        guard !chunks.isEmpty else { return false }
+        for (r, take) in chunks {
+            total += take
+            squares += Double(take) * Double(requests[r].prefilled + take)
+        }
+        let run = SimulatedInstance.DecodeRun(start: now, steps: 1, batch: inst.running.count, context: inst.context)
+        var seconds = cost.encodeSeconds(images: inlineImages, tokens: inlineTokens) + cost.prefillSeconds(tokens: Double(total), squaredLengths: squares)
+        if run.batch > 0 { seconds += cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context) }
+        inst.stepChunks = chunks
+        inst.decodeRun = run
+        inst.busy = true
+        events.push(.decodeDone(i, inst.version), at: now + seconds)
+        refresh(i)
+        return true
+    }
+
+    /// Credits the prefill chunks of a finished mixed step; completed prompts join the decode batch.
+    func finishChunks(_ i: Int) {
+        let inst = fleet[i]
+        guard !inst.stepChunks.isEmpty else { return }
+        for (r, take) in inst.stepChunks {
+            requests[r].prefilled += take
+            inst.pendingPrefillTokens -= take
+            guard requests[r].prefilled >= requests[r].prefillTokens else { continue }
+            inst.prefilling.removeAll { $0 == r }
+            inst.pendingImageTokens -= requests[r].inlineTokens
+            requests[r].firstToken = now
+            let info = requests[r].info
+            if system.prefixCache {
+                for image in info.images {
+                    inst.prefixCache.touch(image.hash, tokens: image.tokens)
+                    if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, tokens: image.tokens) }
+                }
+            }
+            if requests[r].remaining <= 0 {
+                inst.kvUsed -= requests[r].kvTokens
+                complete(r)
+            } else {
+                requests[r].joinStep = inst.steps
+                inst.running.append(r)
+                inst.context += info.promptTokens
+            }
+        }
+        inst.stepChunks.removeAll(keepingCapacity: true)
     }
 
     /// UELLM-style run-to-completion batch on a monolithic instance: prompts padded to the longest,

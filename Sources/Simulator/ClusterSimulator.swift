@@ -41,6 +41,7 @@ public final class ClusterSimulator: ClusterView {
     var planners: [any FleetPlanner]
     let limits: BatchLimits
     let staticBatching: Bool
+    let chunkedPrefill: Bool
 
     public internal(set) var now = 0.0
     public internal(set) var instances: [InstanceStatus] = []
@@ -60,8 +61,8 @@ public final class ClusterSimulator: ClusterView {
         guard system.deployment.size > 0, system.deployment.slots.allSatisfy({ $0.count >= 0 }) else {
             throw SimulationError.invalidConfig("system '\(system.name)' has no instances")
         }
-        guard ["continuous", "static"].contains(system.batching) else {
-            throw SimulationError.invalidConfig("batching must be 'continuous' or 'static', got '\(system.batching)'")
+        guard ["chunked", "continuous", "static"].contains(system.batching) else {
+            throw SimulationError.invalidConfig("batching must be 'chunked', 'continuous' or 'static', got '\(system.batching)'")
         }
         cost = costModel
         self.system = system
@@ -73,6 +74,7 @@ public final class ClusterSimulator: ClusterView {
         planners = try system.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: cap) }
         limits = BatchLimits(maxRequests: system.maxPrefillBatch ?? costModel.prefill.maxBatchRequests, maxTokens: costModel.prefill.maxBatchTokens)
         staticBatching = system.batching == "static"
+        chunkedPrefill = system.batching == "chunked"
         self.sampleInterval = sampleInterval
         for slot in system.deployment.slots {
             for _ in 0..<slot.count { addInstance(role: slot.role, group: slot.group, phase: .active) }
@@ -165,7 +167,7 @@ public final class ClusterSimulator: ClusterView {
         s.role = inst.role
         s.group = inst.group
         s.isActive = inst.phase == .active
-        s.queuedRequests = inst.queuedEncodeJobs + inst.prefillQueue.count + inst.running.count + inst.waiting.count + inst.inFlight.count
+        s.queuedRequests = inst.queuedEncodeJobs + inst.prefillQueue.count + inst.prefilling.count + inst.running.count + inst.waiting.count + inst.inFlight.count
         s.pendingImageTokens = inst.pendingImageTokens
         s.pendingPrefillTokens = inst.pendingPrefillTokens
         s.runningDecodes = inst.running.count

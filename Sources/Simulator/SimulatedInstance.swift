@@ -36,6 +36,9 @@ final class SimulatedInstance {
     var inFlight: [Int] = []
     var inFlightJobs: [EncodeJob] = []
     var decodeRun: DecodeRun?
+    /// Chunked prefill: requests admitted and partly prefilled, and the chunks of the step in flight.
+    var prefilling: [Int] = []
+    var stepChunks: [(request: Int, tokens: Int)] = []
 
     /// Decode steps executed so far; requests finish at a step count.
     var steps = 0
@@ -61,7 +64,7 @@ final class SimulatedInstance {
     }
 
     var queuedEncodeJobs: Int { encodeQueue.count - encodeHead }
-    var hasWork: Bool { busy || queuedEncodeJobs > 0 || !prefillQueue.isEmpty || !running.isEmpty || !waiting.isEmpty }
+    var hasWork: Bool { busy || queuedEncodeJobs > 0 || !prefillQueue.isEmpty || !prefilling.isEmpty || !running.isEmpty || !waiting.isEmpty }
 }
 
 /// Per-request bookkeeping of the engine.
@@ -74,6 +77,8 @@ struct SimulatedRequest {
     var inlineImages = 0
     /// Effective prefill tokens after caches and the image-token weight.
     var prefillTokens = 0
+    /// Prefill tokens already computed under chunked prefill.
+    var prefilled = 0
     var decoded = 0
     var joinStep = 0
     var firstToken = -1.0

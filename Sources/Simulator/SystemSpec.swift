@@ -13,8 +13,11 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     public var batcher: String = "fcfs"
     /// Any of `burst-tolerance`, `elastic-partition` (ElasticMM), `stage-autoscaler` (ModServe), `role-switcher` (EPD).
     public var planners: [String] = []
-    /// `continuous` (vLLM-style iteration batching) or `static` (run-to-completion, padded batches as in HF transformers).
-    public var batching: String = "continuous"
+    /// How monolithic instances batch: `chunked` (vLLM V1: every step decodes the running batch and
+    /// fills the rest of the token budget with prefill chunks), `continuous` (vLLM V0: whole
+    /// prefills take priority over decode steps) or `static` (run-to-completion padded batches, as in
+    /// HF transformers).
+    public var batching: String = "chunked"
     /// Encoder-output and KV prefix caches keyed by image hash (ElasticMM's unified prefix cache).
     public var prefixCache: Bool = false
     /// Use the output-length predictor for `predictedOutputTokens` (UELLM's profiler).

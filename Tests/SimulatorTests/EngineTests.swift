@@ -16,13 +16,30 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 @Test func decodeRunIsCutAtTheNextStepBoundaryForNewWork() throws {
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
-    let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
-                                            costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    var system = SystemSpec(name: "m", deployment: .monolithic(1))
+    system.batching = "continuous"
+    let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     // r0 decodes from 0.11; the step in flight at 0.505 ends at 0.51 (40 steps), r1 prefills to 0.62.
     #expect(close(sim.requests[1].firstToken, 0.62))
     #expect(close(sim.requests[1].finish, 0.64))
     // r0 had 99 − 40 = 59 tokens left after the prefill.
     #expect(close(sim.requests[0].finish, 0.62 + 0.59))
+}
+
+@Test func chunkedPrefillMixesDecodeAndPrefillInOneStep() throws {
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
+                                 TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
+    let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
+                                            costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    // At 0.51 one step decodes r0 (10 ms) and prefills r1 (110 ms).
+    #expect(close(sim.requests[1].firstToken, 0.63))
+    #expect(close(sim.requests[1].finish, 0.65))
+    // r0 gained a token in the mixed step: 99 − 41 = 58 left.
+    #expect(close(sim.requests[0].finish, 0.63 + 0.58))
+    // A prompt over the 8192-token budget takes two steps: 10 + 8192 ms, then 10 + 1808 ms.
+    let long = try ClusterSimulator.simulate(trace: Trace(requests: [TraceRequest(arrival: 0, textTokens: 10_000, images: [], outputTokens: 1)]),
+                                             system: SystemSpec(name: "m", deployment: .monolithic(1)), costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    #expect(close(long.requests[0].firstToken, 8.202 + 1.818))
 }
 
 @Test func disaggregatedStagesAddTransfers() throws {
@@ -46,6 +63,7 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
                                  TraceRequest(arrival: 10, textTokens: 100, images: [image], outputTokens: 2)])
     var system = SystemSpec(name: "cached", deployment: .monolithic(1))
     system.prefixCache = true
+    system.batching = "continuous"
     let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     #expect(close(sim.requests[0].firstToken, 0.220))
     // The repeat neither encodes nor prefills the image: 10 ms + 100 tokens.
