@@ -29,14 +29,15 @@ public protocol EncodeDispatcher: Sendable {
 }
 
 extension ClusterView {
-    /// The candidate with the smallest `key`, ties broken by lower id so decisions are deterministic.
+    /// The candidate with the smallest `key`, then the fewest queued requests (so a busy instance
+    /// with an empty queue loses to an idle one), then the lowest id, so decisions are deterministic.
     func argmin(_ candidates: [Int], _ key: (InstanceStatus) -> Double) -> Int? {
         let all = instances
         var best: Int?
-        var bestKey = Double.infinity
+        var bestKey = (Double.infinity, Int.max, Int.max)
         for id in candidates {
-            let k = key(all[id])
-            if best == nil || k < bestKey || (k == bestKey && id < (best ?? Int.max)) {
+            let k = (key(all[id]), all[id].queuedRequests, id)
+            if best == nil || k < bestKey {
                 best = id
                 bestKey = k
             }

@@ -6,6 +6,8 @@
 /// runs several stages sums their load fractions. Between evaluations, every `interval` seconds,
 /// SLO attainment below `attainmentTarget` (0.99) adds one instance to the most loaded role.
 /// Scale-down only happens at full evaluations, retiring the least-loaded instances first.
+/// `targetUtilization` turns raw profiled throughput into the capacity that still meets the SLO
+/// (ModServe profiles that capacity directly; a cost model gives throughput, so we derate it).
 public struct StageAutoscaler: FleetPlanner {
     public var capacity: InstanceCapacity
     public var interval: Double
@@ -13,17 +15,20 @@ public struct StageAutoscaler: FleetPlanner {
     public var attainmentTarget: Double
     /// Per-role floor, so every stage keeps at least this many instances.
     public var minimumPerRole: Int
+    /// Fraction of profiled throughput an instance is loaded to, 0 < u ≤ 1.
+    public var targetUtilization: Double
     /// Upper bound on the fleet.
     public var maximumInstances: Int
     private var sinceEvaluation: Double
 
     public init(capacity: InstanceCapacity, interval: Double = 60, evaluationPeriod: Double = 300,
-                attainmentTarget: Double = 0.99, minimumPerRole: Int = 1, maximumInstances: Int = .max) {
+                attainmentTarget: Double = 0.99, minimumPerRole: Int = 1, targetUtilization: Double = 1, maximumInstances: Int = .max) {
         self.capacity = capacity
         self.interval = interval
         self.evaluationPeriod = evaluationPeriod
         self.attainmentTarget = attainmentTarget
         self.minimumPerRole = minimumPerRole
+        self.targetUtilization = min(1, max(0.01, targetUtilization))
         self.maximumInstances = maximumInstances
         self.sinceEvaluation = evaluationPeriod
     }
@@ -35,7 +40,7 @@ public struct StageAutoscaler: FleetPlanner {
         for stage in Stage.allCases {
             let owners = roles.filter { $0.runs(stage) }
             guard let owner = owners.min(by: { Self.breadth($0) < Self.breadth($1) || (Self.breadth($0) == Self.breadth($1) && $0.rawValue < $1.rawValue) }) else { continue }
-            let cap = capacity.rate(of: stage)
+            let cap = capacity.rate(of: stage) * targetUtilization
             guard cap > 0 else { continue }
             fraction[owner, default: 0] += load.rate(of: stage) / cap
         }

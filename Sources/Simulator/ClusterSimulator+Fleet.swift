@@ -74,7 +74,7 @@ extension ClusterSimulator {
             inst.pending = nil
         } else {
             inst.phase = .switching
-            events.push(.ready(i), at: now + cost.lifecycle.roleSwitchSeconds)
+            events.push(.ready(i), at: now + (system.roleSwitchSeconds ?? cost.lifecycle.roleSwitchSeconds))
         }
         candidateCache.removeAll()
         refresh(i)

@@ -61,6 +61,7 @@ public final class ClusterSimulator: ClusterView {
         guard system.deployment.size > 0, system.deployment.slots.allSatisfy({ $0.count >= 0 }) else {
             throw SimulationError.invalidConfig("system '\(system.name)' has no instances")
         }
+        guard (system.roleSwitchSeconds ?? 0) >= 0 else { throw SimulationError.invalidConfig("roleSwitchSeconds must be non-negative") }
         guard ["chunked", "continuous", "static"].contains(system.batching) else {
             throw SimulationError.invalidConfig("batching must be 'chunked', 'continuous' or 'static', got '\(system.batching)'")
         }
@@ -71,7 +72,7 @@ public final class ClusterSimulator: ClusterView {
         dispatcher = try PolicyCatalog.encodeDispatcher(system.encodeDispatcher)
         batcher = try PolicyCatalog.batcher(system.batcher)
         let cap = system.maxInstances ?? Int.max
-        planners = try system.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: cap) }
+        planners = try system.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: cap, options: system.plannerOptions ?? [:]) }
         limits = BatchLimits(maxRequests: system.maxPrefillBatch ?? costModel.prefill.maxBatchRequests, maxTokens: costModel.prefill.maxBatchTokens)
         staticBatching = system.batching == "static"
         chunkedPrefill = system.batching == "chunked"

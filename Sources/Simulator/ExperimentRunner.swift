@@ -27,6 +27,8 @@ public struct ExperimentReport: Sendable, Hashable, Codable {
     /// Highest swept rate at which each system met `goodputAttainment`; 0 when none did.
     public var maxRateUnderSLO: [String: Double]
     public var comparisons: [Comparison]
+    /// Splits chosen by the configuration optimiser, per system.
+    public var optimizedSplits: [String: ConfigOptimizer.Candidate]
 }
 
 /// Runs a ``SimulationConfig``: builds the trace per rate, simulates every system, compares.
@@ -50,16 +52,27 @@ public enum ExperimentRunner {
         }
         let rates: [Double] = sweep ?? config.sweep ?? []
         var runs: [SimulationResult] = []
-        var slo = config.slo
-        var resolvedSLO = false
+        // Objectives come from the first trace so every rate is judged by the same bar.
+        let slo = try config.slo.resolved(trace: buildTrace(config.trace, rate: rates.first, baseDirectory: baseDirectory), costModel: cost)
+        var systems = config.systems
+        var splits: [String: ConfigOptimizer.Candidate] = [:]
+        for (k, system) in systems.enumerated() {
+            guard let search = system.optimizeSplit else { continue }
+            let trace = try buildTrace(config.trace, rate: search.rate ?? rates.first, baseDirectory: baseDirectory)
+            let ranked = try ConfigOptimizer(beta: search.beta ?? 0).optimize(instances: system.deployment.size, batchLimits: search.batchLimits) { candidate in
+                var trial = system
+                trial.deployment = candidate.deployment
+                trial.maxPrefillBatch = candidate.maxBatch
+                return try ClusterSimulator.run(trace: trace, system: trial, costModel: cost, slo: slo, predictor: predictor).goodput
+            }
+            guard let best = ranked.first?.candidate else { continue }
+            systems[k].deployment = best.deployment
+            systems[k].maxPrefillBatch = best.maxBatch
+            splits[system.name] = best
+        }
         for rate in rates.isEmpty ? [Double?.none] : rates.map(Optional.some) {
             let trace = try buildTrace(config.trace, rate: rate, baseDirectory: baseDirectory)
-            if !resolvedSLO {
-                // Objectives come from the first trace so every rate is judged by the same bar.
-                slo = try config.slo.resolved(trace: trace, costModel: cost)
-                resolvedSLO = true
-            }
-            for system in config.systems {
+            for system in systems {
                 runs.append(try ClusterSimulator.run(trace: trace, system: system, costModel: cost, slo: slo,
                                                      predictor: predictor, offeredRate: rate))
             }
@@ -84,7 +97,7 @@ public enum ExperimentRunner {
         }
         return ExperimentReport(name: config.name, model: cost.model, hardware: cost.hardware, ttftSLOSeconds: slo.ttftSeconds ?? 0,
                                 tpotSLOSeconds: slo.tpotSeconds ?? 0, predictorAccuracy: accuracy, runs: runs,
-                                maxRateUnderSLO: maxRate, comparisons: comparisons)
+                                maxRateUnderSLO: maxRate, comparisons: comparisons, optimizedSplits: splits)
     }
 
     static func buildTrace(_ source: SimulationConfig.TraceSource, rate: Double?, baseDirectory: URL) throws -> Trace {

@@ -28,6 +28,8 @@ public struct SyntheticTraceGenerator: Sendable {
         public var minImages: Int = 1
         public var maxImages: Int = 16
         public var meanExtraImages: Double = 0.6
+        /// Draw the image count uniformly from `minImages...maxImages` instead (EPD's synthetic workload).
+        public var uniformImageCount: Bool = false
         /// Text context beyond the instruction: log-normal median and spread, tokens.
         public var contextMedianTokens: Double = 60
         public var contextSigma: Double = 1.0
@@ -47,7 +49,7 @@ public struct SyntheticTraceGenerator: Sendable {
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case durationSeconds, ratePerSecond, diurnalAmplitude, diurnalPeriodSeconds, burstsPerHour, burstMultiplier, burstSeconds, multimodalFraction, minImages, maxImages, meanExtraImages, contextMedianTokens, contextSigma, fixedTextTokens, fixedOutputTokens, imageReuseProbability, imagePoolSize, imageSizes, batchClassFraction, seed
+            case durationSeconds, ratePerSecond, diurnalAmplitude, diurnalPeriodSeconds, burstsPerHour, burstMultiplier, burstSeconds, multimodalFraction, minImages, maxImages, meanExtraImages, uniformImageCount, contextMedianTokens, contextSigma, fixedTextTokens, fixedOutputTokens, imageReuseProbability, imagePoolSize, imageSizes, batchClassFraction, seed
         }
 
         /// Absent keys keep their defaults.
@@ -64,6 +66,7 @@ public struct SyntheticTraceGenerator: Sendable {
             minImages = try c.decodeIfPresent(Int.self, forKey: .minImages) ?? minImages
             maxImages = try c.decodeIfPresent(Int.self, forKey: .maxImages) ?? maxImages
             meanExtraImages = try c.decodeIfPresent(Double.self, forKey: .meanExtraImages) ?? meanExtraImages
+            uniformImageCount = try c.decodeIfPresent(Bool.self, forKey: .uniformImageCount) ?? uniformImageCount
             contextMedianTokens = try c.decodeIfPresent(Double.self, forKey: .contextMedianTokens) ?? contextMedianTokens
             contextSigma = try c.decodeIfPresent(Double.self, forKey: .contextSigma) ?? contextSigma
             fixedTextTokens = try c.decodeIfPresent(Int.self, forKey: .fixedTextTokens)
@@ -141,7 +144,11 @@ public struct SyntheticTraceGenerator: Sendable {
             var images: [TraceImage] = []
             if rng.uniform() < o.multimodalFraction {
                 var n = o.minImages
-                while n < o.maxImages && rng.uniform() < o.meanExtraImages / (1 + o.meanExtraImages) { n += 1 }
+                if o.uniformImageCount {
+                    n += Int(rng.next() % UInt64(o.maxImages - o.minImages + 1))
+                } else {
+                    while n < o.maxImages && rng.uniform() < o.meanExtraImages / (1 + o.meanExtraImages) { n += 1 }
+                }
                 for _ in 0..<max(n, 1) {
                     if !pool.isEmpty && rng.uniform() < o.imageReuseProbability {
                         images.append(pool[min(pool.count - 1, rng.weightedIndex(Array(zipf.prefix(pool.count))))])

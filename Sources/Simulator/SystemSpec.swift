@@ -26,6 +26,22 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     public var maxPrefillBatch: Int?
     /// Upper bound on the fleet for planners that launch instances.
     public var maxInstances: Int?
+    /// Planner parameters overriding the papers' defaults: `interval`, `evaluationPeriod`,
+    /// `targetUtilization` (stage autoscaler), `proactivePeriod` (burst tolerance).
+    public var plannerOptions: [String: Double]?
+    /// Seconds a role change takes, overriding the cost model: ElasticMM's elastic instances keep
+    /// the whole model loaded, so a switch is only a scheduling change (0) plus KV migration.
+    public var roleSwitchSeconds: Double?
+    /// Choose the E/P/D split and prefill batch limit with EPD's ``ConfigOptimizer`` before running.
+    public var optimizeSplit: SplitSearch?
+
+    /// Search settings for ``optimizeSplit``: batch limits to try, the rate (req/s) to maximise
+    /// goodput at (default: the first swept rate), and the price per instance.
+    public struct SplitSearch: Sendable, Hashable, Codable {
+        public var batchLimits: [Int]
+        public var rate: Double?
+        public var beta: Double?
+    }
 
     public init(name: String, deployment: Deployment) {
         self.name = name
@@ -33,7 +49,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances
+        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, plannerOptions, optimizeSplit, roleSwitchSeconds
     }
 
     public init(from decoder: any Decoder) throws {
@@ -49,6 +65,9 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         predictLengths = try c.decodeIfPresent(Bool.self, forKey: .predictLengths) ?? predictLengths
         maxPrefillBatch = try c.decodeIfPresent(Int.self, forKey: .maxPrefillBatch)
         maxInstances = try c.decodeIfPresent(Int.self, forKey: .maxInstances)
+        plannerOptions = try c.decodeIfPresent([String: Double].self, forKey: .plannerOptions)
+        optimizeSplit = try c.decodeIfPresent(SplitSearch.self, forKey: .optimizeSplit)
+        roleSwitchSeconds = try c.decodeIfPresent(Double.self, forKey: .roleSwitchSeconds)
     }
 }
 
@@ -81,13 +100,24 @@ public enum PolicyCatalog {
         }
     }
 
-    public static func planner(_ name: String, capacity: InstanceCapacity, maxInstances: Int) throws -> any FleetPlanner {
+    public static func planner(_ name: String, capacity: InstanceCapacity, maxInstances: Int, options: [String: Double] = [:]) throws -> any FleetPlanner {
+        let known: Set<String> = ["interval", "evaluationPeriod", "targetUtilization", "proactivePeriod"]
+        if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
+            throw SimulationError.invalidConfig("unknown planner option '\(unknown)'")
+        }
+        guard options.values.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw SimulationError.invalidConfig("planner options must be positive") }
         switch name {
-        case "burst-tolerance": BurstTolerancePlanner(capacity: capacity)
-        case "elastic-partition": ElasticPartitioner(capacity: capacity)
-        case "stage-autoscaler": StageAutoscaler(capacity: capacity, maximumInstances: maxInstances)
-        case "role-switcher": RoleSwitcher()
-        default: throw SimulationError.invalidConfig("unknown planner '\(name)'")
+        case "burst-tolerance":
+            return BurstTolerancePlanner(capacity: capacity, interval: options["interval"] ?? 5, proactivePeriod: options["proactivePeriod"] ?? 600)
+        case "elastic-partition":
+            return ElasticPartitioner(capacity: capacity, interval: options["interval"] ?? 2)
+        case "stage-autoscaler":
+            return StageAutoscaler(capacity: capacity, interval: options["interval"] ?? 60, evaluationPeriod: options["evaluationPeriod"] ?? 300,
+                                   targetUtilization: options["targetUtilization"] ?? 1, maximumInstances: maxInstances)
+        case "role-switcher":
+            return RoleSwitcher(interval: options["interval"] ?? 5)
+        default:
+            throw SimulationError.invalidConfig("unknown planner '\(name)'")
         }
     }
 }

@@ -53,6 +53,9 @@ struct SimulateCommand: ParsableCommand {
                           f(run.ttft.p50, 9), f(run.ttft.p99, 9), f(run.tpot.p50, 9), f(run.tpot.p99, 9),
                           f(run.sloAttainment, 8), f(run.goodput, 8), f(run.instanceHours, 7), String(run.reconfigurations)].joined(separator: " "))
         }
+        for (name, c) in r.optimizedSplits.sorted(by: { $0.key < $1.key }) {
+            lines.append("optimised split, \(name): E\(c.encode)/P\(c.prefill)/D\(c.decode), prefill batch ≤ \(c.maxBatch)")
+        }
         for (name, rate) in r.maxRateUnderSLO.sorted(by: { $0.key < $1.key }) { lines.append("max rate under SLO, \(name): \(f(rate))") }
         for c in r.comparisons {
             lines.append("\(c.system) vs baseline @ \(f(c.rate)): TTFT mean ×\(f(c.ttftMeanSpeedup)) p50 ×\(f(c.ttftP50Speedup)) p99 ×\(f(c.ttftP99Speedup)), instance-hours ×\(f(c.instanceHoursRatio)), SLO \(f(c.sloAttainment)) vs \(f(c.baselineSloAttainment))")

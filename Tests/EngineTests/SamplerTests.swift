@@ -4,7 +4,10 @@ import Testing
 
 @Suite struct SamplerTests {
     /// A fixed, non-trivial distribution over 50 tokens.
-    static let logits: [Float] = (0 ..< 50).map { i in Float(sin(Double(i) * 1.7) * 3 + Double(i % 7) * 0.25) }
+    static let logits: [Float] = (0 ..< 50).map { (i: Int) -> Float in
+        let wave: Double = sin(Double(i) * 1.7) * 3
+        return Float(wave + Double(i % 7) * 0.25)
+    }
 
     @Test func greedyPicksTheArgmaxAndTopKOneIsGreedy() {
         let best = Sampler.argmax(Self.logits)
@@ -57,19 +60,23 @@ import Testing
         var counts = [0, 0, 0]
         for _ in 0 ..< 20000 { counts[s.sample(logits)] += 1 }
         let freq = counts.map { Double($0) / 20000 }
-        #expect(abs(freq[0] - 0.6) < 0.02 && abs(freq[1] - 0.3) < 0.02 && abs(freq[2] - 0.1) < 0.02)
+        let expected: [Double] = [0.6, 0.3, 0.1]
+        for i in 0 ..< 3 { #expect(abs(freq[i] - expected[i]) < 0.02) }
     }
 
     @Test func penaltiesDiscourageRepeats() {
         // Two nearly equal tokens: after picking one, a presence penalty makes greedy pick the other.
         let logits: [Float] = [1.0, 0.95, -3]
         var plain = Sampler(SamplingParameters(temperature: 0))
-        #expect([plain.sample(logits), plain.sample(logits)] == [0, 0])
+        let plainPicks: [Int] = (0 ..< 2).map { _ in plain.sample(logits) }
+        #expect(plainPicks == [0, 0])
         var presence = Sampler(SamplingParameters(temperature: 0, presencePenalty: 0.1))
-        #expect([presence.sample(logits), presence.sample(logits), presence.sample(logits)] == [0, 1, 0])
+        let presencePicks: [Int] = (0 ..< 3).map { _ in presence.sample(logits) }
+        #expect(presencePicks == [0, 1, 0])
         // Frequency penalty grows with every repeat: 0.04 per use moves the choice after two uses of token 0.
         var frequency = Sampler(SamplingParameters(temperature: 0, frequencyPenalty: 0.04))
-        #expect((0 ..< 4).map { _ in frequency.sample(logits) } == [0, 0, 1, 0])
+        let frequencyPicks: [Int] = (0 ..< 4).map { _ in frequency.sample(logits) }
+        #expect(frequencyPicks == [0, 0, 1, 0])
     }
 
     @Test func logprobsAreTheLogSoftmaxOfTheRawLogits() {

@@ -61,9 +61,9 @@ ASSUMPTIONS = {
 }
 
 
-def derive(model_name, gpu_name):
+def derive(model_name, gpu_name, gpus=None):
     m, g, a = MODELS[model_name], GPUS[gpu_name], ASSUMPTIONS
-    n = m["gpus"]
+    n = gpus or m["gpus"]
     speedup = 1 + (n - 1) * a["tp_efficiency"]
     flops = g["tflops"] * 1e12 * speedup
     bw = g["hbm_gbps"] * 1e9 * speedup
@@ -120,10 +120,12 @@ FILES = {
     "qwen2.5-vl-7b-h100.json": ("Qwen2.5-VL-7B", "H100-SXM5-80GB"),
     "llama-3.2-11b-vision-a100.json": ("Llama-3.2-11B-Vision", "A100-SXM4-80GB"),
     "internvl2-26b-a100.json": ("InternVL2-26B", "A100-SXM4-80GB"),
+    # One GPU per instance, as EPD deploys it on 8 GPUs: 52 GB of weights leave ~16 GB for KV.
+    "internvl2-26b-a100-1gpu.json": ("InternVL2-26B", "A100-SXM4-80GB", 1),
 }
 
 if __name__ == "__main__":
     here = Path(__file__).parent
-    for name, (model, gpu) in FILES.items():
-        (here / name).write_text(json.dumps(derive(model, gpu), indent=2) + "\n")
+    for name, spec in FILES.items():
+        (here / name).write_text(json.dumps(derive(*spec), indent=2) + "\n")
         print("wrote", name)

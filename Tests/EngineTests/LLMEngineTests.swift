@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import Engine
+
+@Suite struct LLMEngineTests {
+    func engine(_ name: String, configure: (inout EngineConfig) -> Void = { _ in }) throws -> LLMEngine {
+        var config = EngineConfig()
+        config.blockSize = 4
+        config.kvCacheMemoryBytes = 8 << 20
+        configure(&config)
+        return try LLMEngine(directory: Fixtures.directory(name), config: config)
+    }
+
+    struct Collected {
+        var tokens: [Int] = []
+        var text = ""
+        var finish: FinishInfo?
+    }
+
+    func collect(_ stream: AsyncThrowingStream<InferenceEvent, any Error>) async throws -> Collected {
+        var c = Collected()
+        for try await event in stream {
+            switch event {
+            case let .delta(d):
+                c.tokens += d.tokenIds
+                c.text += d.text
+            case let .finished(info):
+                c.finish = info
+            }
+        }
+        return c
+    }
+
+    @Test(arguments: Fixtures.names)
+    func concurrentRequestsGiveTheSingleRequestGreedyOutputs(_ name: String) async throws {
+        let engine = try engine(name)
+        let prompts = try Fixtures.reference(name).prompts
+        // Each prompt three times, all in flight together: batching, chunking and prefix sharing must not change results.
+        let results = try await withThrowingTaskGroup(of: (Int, Collected).self) { group in
+            for i in 0 ..< prompts.count * 3 {
+                let stream = try engine.submit(InferenceRequest(prompt: .tokens(prompts[i % prompts.count].prompt_token_ids),
+                                                                parameters: Fixtures.greedy(16)))
+                group.addTask { (i, try await collect(stream)) }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for (i, result) in results {
+            let prompt = prompts[i % prompts.count]
+            #expect(result.tokens == prompt.greedy_token_ids)
+            #expect(result.finish?.reason == .length && result.finish?.completionTokens == 16)
+            #expect(result.finish?.promptTokens == prompt.prompt_token_ids.count)
+        }
+        await engine.shutdown(gracePeriod: .seconds(5))
+        #expect(engine.statistics().kvCacheUsage == 0)
+    }
+
+    @Test func aRepeatedPromptHitsThePrefixCache() async throws {
+        let engine = try engine("llama-sp")
+        let prompt = try Fixtures.reference("llama-sp").prompts[1].prompt_token_ids
+        let first = try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4))))
+        let second = try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4))))
+        #expect(first.finish?.cachedTokens == 0)
+        #expect(second.finish?.cachedTokens == (prompt.count - 1) / 4 * 4)
+        #expect(first.tokens == second.tokens)
+        await engine.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func cancellingTheConsumerAbortsAndFreesBlocks() async throws {
+        let engine = try engine("llama-gqa")
+        let prompt = try Fixtures.reference("llama-gqa").prompts[0].prompt_token_ids
+        let stream = try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(200)))
+        let consumer = Task {
+            var n = 0
+            for try await _ in stream { n += 1 }
+            return n
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        consumer.cancel()
+        _ = try? await consumer.value
+        // The engine notices the abort within a step or two.
+        for _ in 0 ..< 200 where engine.statistics().runningRequests > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(engine.statistics().runningRequests == 0 && engine.statistics().kvCacheUsage == 0)
+        await engine.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func overloadAndBadInputAreRefusedUpFront() async throws {
+        let engine = try engine("llama-gqa") { $0.maxQueuedRequests = 1 }
+        let prompt = try Fixtures.reference("llama-gqa").prompts[0].prompt_token_ids
+        #expect(throws: EngineError.invalidRequest("the prompt is empty")) {
+            try engine.submit(InferenceRequest(prompt: .tokens([]), parameters: Fixtures.greedy(1)))
+        }
+        #expect(throws: EngineError.self) {
+            try engine.submit(InferenceRequest(prompt: .tokens([1_000_000]), parameters: Fixtures.greedy(1)))
+        }
+        #expect(throws: EngineError.self) {
+            try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: SamplingParameters(topP: 2)))
+        }
+        // Fill the queue faster than the loop can start them; at least one submission is refused as overload.
+        var refused = 0
+        var streams: [AsyncThrowingStream<InferenceEvent, any Error>] = []
+        for _ in 0 ..< 50 {
+            do { streams.append(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(2)))) }
+            catch EngineError.overloaded { refused += 1 }
+        }
+        #expect(refused > 0)
+        for stream in streams { _ = try await collect(stream) }
+        await engine.shutdown(gracePeriod: .seconds(1))
+        #expect(throws: EngineError.shuttingDown) {
+            try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(1)))
+        }
+    }
+}
