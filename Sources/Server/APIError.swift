@@ -1,0 +1,100 @@
+import Engine
+import Foundation
+import Hummingbird
+
+/// A failed API call, sent as an OpenAI error object:
+/// `{"error": {"message": …, "type": …, "param": …, "code": …}}`.
+///
+/// ```swift
+/// throw APIError.invalidRequest("temperature must be >= 0", param: "temperature")
+/// ```
+public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var message: String
+    /// The OpenAI error family, e.g. `invalid_request_error`.
+    public var type: String
+    /// The request field at fault, when there is one.
+    public var param: String?
+    public var code: String?
+    /// Seconds a client should wait before retrying (sent as `Retry-After`).
+    public var retryAfterSeconds: Int?
+
+    public init(
+        status: HTTPResponse.Status, message: String, type: String, param: String? = nil, code: String? = nil,
+        retryAfterSeconds: Int? = nil
+    ) {
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+
+    public var description: String { "\(status.code) \(type): \(message)" }
+
+    /// 400: the request is malformed or asks for something this server cannot do.
+    public static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> APIError {
+        APIError(status: .badRequest, message: message, type: "invalid_request_error", param: param, code: code)
+    }
+
+    /// 404: no model of that name is served here.
+    public static func modelNotFound(_ name: String) -> APIError {
+        APIError(
+            status: .notFound, message: "The model '\(name)' does not exist", type: "invalid_request_error",
+            param: "model", code: "model_not_found")
+    }
+
+    /// 413: the body is over the server's limit.
+    public static func bodyTooLarge(limit: Int) -> APIError {
+        APIError(
+            status: .contentTooLarge, message: "request body is larger than the limit of \(limit) bytes",
+            type: "invalid_request_error", code: "request_too_large")
+    }
+
+    /// 503: the engine's queues are full, or it is shutting down.
+    public static func unavailable(_ message: String, retryAfterSeconds: Int?) -> APIError {
+        APIError(
+            status: .serviceUnavailable, message: message, type: "service_unavailable_error",
+            retryAfterSeconds: retryAfterSeconds)
+    }
+
+    /// 500: a fault inside the server; never caused by input.
+    public static func internalError(_ message: String) -> APIError {
+        APIError(status: .internalServerError, message: message, type: "server_error")
+    }
+
+    /// The JSON body, also used as the payload of an SSE `error` event.
+    public var jsonBody: Data {
+        let object: [String: Any] = [
+            "error": [
+                "message": message, "type": type, "param": param ?? NSNull(), "code": code ?? NSNull(),
+            ] as [String: Any]
+        ]
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    }
+}
+
+extension APIError: HTTPResponseError {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: jsonBody)))
+    }
+}
+
+extension APIError {
+    /// How an engine refusal reads to an API client.
+    init(_ error: EngineError) {
+        switch error {
+        case let .overloaded(seconds):
+            self = .unavailable(error.description, retryAfterSeconds: max(1, seconds))
+        case let .invalidRequest(message):
+            self = .invalidRequest(message)
+        case .shuttingDown:
+            self = .unavailable(error.description, retryAfterSeconds: nil)
+        case let .internalFailure(message):
+            self = .internalError(message)
+        }
+    }
+}

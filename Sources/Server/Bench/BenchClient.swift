@@ -1,0 +1,124 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// What one benchmark request measured.
+public struct BenchOutcome: Sendable {
+    public var success: Bool
+    public var error: String?
+    public var promptTokens: Int
+    public var outputTokens: Int
+    /// Seconds from sending to the first generated text.
+    public var ttft: Double
+    /// Seconds between successive chunks that carried text.
+    public var itl: [Double]
+    /// Seconds from sending to the last byte.
+    public var latency: Double
+}
+
+/// Sends streaming chat or text completion requests to any OpenAI-compatible server and times them.
+///
+/// The requests ask for `ignore_eos` so that outputs have the requested length (vLLM and
+/// llama-server honour it; other servers ignore it) and for usage in the last chunk.
+public struct BenchClient: Sendable {
+    public enum Endpoint: String, Sendable { case chat = "/v1/chat/completions", completions = "/v1/completions" }
+
+    public let baseURL: String
+    public let model: String
+    public let endpoint: Endpoint
+    public let client: HTTPClient
+
+    public init(baseURL: String, model: String, endpoint: Endpoint, client: HTTPClient) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.model = model
+        self.endpoint = endpoint
+        self.client = client
+    }
+
+    func body(_ request: BenchRequest) -> [String: Any] {
+        var body: [String: Any] = [
+            "model": model, "stream": true, "stream_options": ["include_usage": true], "max_tokens": request.outputTokens,
+            "temperature": 0, "ignore_eos": true,
+        ]
+        switch endpoint {
+        case .completions:
+            body["prompt"] = request.prompt
+        case .chat:
+            var parts: [[String: Any]] = request.images.map {
+                ["type": "image_url", "image_url": ["url": "data:image/png;base64," + $0.base64EncodedString()]]
+            }
+            parts.append(["type": "text", "text": request.prompt])
+            body["messages"] = [["role": "user", "content": request.images.isEmpty ? request.prompt as Any : parts as Any]]
+        }
+        return body
+    }
+
+    public func send(_ request: BenchRequest) async -> BenchOutcome {
+        var outcome = BenchOutcome(success: false, promptTokens: request.promptTokens, outputTokens: 0, ttft: 0, itl: [], latency: 0)
+        let start = ContinuousClock.now
+        do {
+            var http = HTTPClientRequest(url: baseURL + endpoint.rawValue)
+            http.method = .POST
+            http.headers.add(name: "Content-Type", value: "application/json")
+            http.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body(request))))
+            let response = try await client.execute(http, timeout: .hours(1))
+            guard response.status.code == 200 else {
+                var buffer = try await response.body.collect(upTo: 1 << 20)
+                outcome.error = "HTTP \(response.status.code): \(buffer.readString(length: buffer.readableBytes) ?? "")"
+                return outcome
+            }
+            var parser = SSEParser()
+            var last: ContinuousClock.Instant?
+            var chunks = 0
+            for try await buffer in response.body {
+                for event in parser.feed(buffer.readableBytesView) {
+                    guard event != "[DONE]", let object = try? JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any] else { continue }
+                    if let error = object["error"] { outcome.error = "\(error)" }
+                    if let usage = object["usage"] as? [String: Any], let tokens = usage["completion_tokens"] as? Int {
+                        outcome.outputTokens = tokens
+                        if let prompt = usage["prompt_tokens"] as? Int { outcome.promptTokens = prompt }
+                    }
+                    guard Self.hasText(object) else { continue }
+                    let now = ContinuousClock.now
+                    if let last { outcome.itl.append((now - last).seconds) } else { outcome.ttft = (now - start).seconds }
+                    last = now
+                    chunks += 1
+                }
+            }
+            outcome.latency = (ContinuousClock.now - start).seconds
+            if outcome.outputTokens == 0 { outcome.outputTokens = chunks }
+            outcome.success = outcome.error == nil && chunks > 0
+            if chunks == 0, outcome.error == nil { outcome.error = "the stream carried no text" }
+        } catch {
+            outcome.error = "\(error)"
+        }
+        return outcome
+    }
+
+    /// Whether a chunk carries generated text (`choices[].delta.content` or `choices[].text`).
+    static func hasText(_ chunk: [String: Any]) -> Bool {
+        guard let choices = chunk["choices"] as? [[String: Any]] else { return false }
+        return choices.contains { choice in
+            let text = (choice["delta"] as? [String: Any])?["content"] as? String ?? choice["text"] as? String
+            return !(text ?? "").isEmpty
+        }
+    }
+}
+
+/// Splits a byte stream into SSE `data:` payloads.
+struct SSEParser {
+    private var pending: [UInt8] = []
+
+    mutating func feed(_ bytes: some Sequence<UInt8>) -> [String] {
+        pending.append(contentsOf: bytes)
+        var events: [String] = []
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            var line = pending[..<newline]
+            pending.removeSubrange(...newline)
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            let text = String(decoding: line, as: UTF8.self)
+            if text.hasPrefix("data:") { events.append(text.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
+        }
+        return events
+    }
+}

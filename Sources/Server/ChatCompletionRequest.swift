@@ -1,0 +1,102 @@
+/// The body of `POST /v1/chat/completions`, with the OpenAI field names.
+public struct ChatCompletionRequest: Decodable, Sendable {
+    public var model: String
+    public var messages: [ChatMessage]
+    public var maxTokens: Int?
+    public var maxCompletionTokens: Int?
+    public var temperature: Double?
+    public var topP: Double?
+    /// vLLM extension.
+    public var topK: Int?
+    /// vLLM extension.
+    public var minP: Double?
+    public var n: Int?
+    public var stream: Bool?
+    public var streamOptions: StreamOptions?
+    public var stop: StopSequences?
+    public var seed: Int?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+    public var logprobs: Bool?
+    public var topLogprobs: Int?
+    /// vLLM extension: keep generating past end-of-sequence tokens (benchmarks).
+    public var ignoreEos: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, temperature, n, stream, stop, seed, logprobs
+        case maxTokens = "max_tokens"
+        case maxCompletionTokens = "max_completion_tokens"
+        case topP = "top_p"
+        case topK = "top_k"
+        case minP = "min_p"
+        case streamOptions = "stream_options"
+        case presencePenalty = "presence_penalty"
+        case frequencyPenalty = "frequency_penalty"
+        case topLogprobs = "top_logprobs"
+        case ignoreEos = "ignore_eos"
+    }
+}
+
+/// One chat message; `content` is a string, a list of parts, or null (an assistant turn with none).
+public struct ChatMessage: Decodable, Sendable {
+    public var role: String
+    public var content: MessageContent?
+    public var name: String?
+}
+
+public enum MessageContent: Decodable, Sendable {
+    case text(String)
+    case parts([ContentPart])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            self = .text(text)
+        } else {
+            self = .parts(try container.decode([ContentPart].self))
+        }
+    }
+}
+
+/// A `text` or `image_url` content part.
+public enum ContentPart: Decodable, Sendable {
+    case text(String)
+    case imageURL(String)
+
+    enum CodingKeys: String, CodingKey { case type, text, imageURL = "image_url" }
+    struct ImageURL: Decodable { var url: String }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let type = try container.decode(String.self, forKey: .type)
+        switch type {
+        case "text":
+            self = .text(try container.decode(String.self, forKey: .text))
+        case "image_url":
+            self = .imageURL(try container.decode(ImageURL.self, forKey: .imageURL).url)
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .type, in: container,
+                debugDescription: "unsupported content part type '\(type)' (expected 'text' or 'image_url')")
+        }
+    }
+}
+
+public struct StreamOptions: Decodable, Sendable {
+    public var includeUsage: Bool?
+    enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+}
+
+/// `stop`: one string or a list of them.
+public struct StopSequences: Decodable, Sendable {
+    public var values: [String]
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let one = try? container.decode(String.self) {
+            values = [one]
+        } else {
+            values = try container.decode([String].self)
+        }
+    }
+}

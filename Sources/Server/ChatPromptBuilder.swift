@@ -1,0 +1,91 @@
+import ChatTemplates
+import Engine
+
+/// Renders chat messages into a prompt with the model's chat template, and collects their images.
+///
+/// Templates that look at content parts (multimodal ones such as Qwen2-VL's) receive the parts as
+/// `{"type": "text", "text": …}` and `{"type": "image"}` objects, as transformers' processors pass
+/// them; other templates receive one string per message, with the model's image placeholder where
+/// each image was and text parts joined by newlines.
+struct ChatPromptBuilder: Sendable {
+    let template: ChatTemplate
+    let usesContentParts: Bool
+    let imagePlaceholder: String?
+    /// `bos_token` and `eos_token`, which templates may print.
+    let specialTokens: [String: TemplateValue]
+
+    static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool"]
+
+    init(source: String, model: ServedModel) throws(APIError) {
+        do {
+            template = try ChatTemplate(source)
+        } catch {
+            throw .internalError("the model's chat template cannot be parsed: \(error)")
+        }
+        usesContentParts = source.contains("'image'") || source.contains("\"image\"")
+        imagePlaceholder = model.imagePlaceholder
+        var tokens: [String: TemplateValue] = [:]
+        let tokenizer = model.tokenizer
+        if let id = tokenizer.bosTokenId, let text = tokenizer.token(forId: id) { tokens["bos_token"] = .string(text) }
+        if let id = tokenizer.eosTokenId, let text = tokenizer.token(forId: id) { tokens["eos_token"] = .string(text) }
+        specialTokens = tokens
+    }
+
+    struct Prompt: Sendable {
+        var text: String
+        var images: [ImageLoader.Reference]
+    }
+
+    func render(_ messages: [ChatMessage]) throws(APIError) -> Prompt {
+        guard !messages.isEmpty else {
+            throw .invalidRequest("'messages' must contain at least one message", param: "messages")
+        }
+        var images: [ImageLoader.Reference] = []
+        var values: [TemplateValue] = []
+        for (i, message) in messages.enumerated() {
+            guard Self.roles.contains(message.role) else {
+                throw .invalidRequest(
+                    "messages[\(i)].role must be one of \(Self.roles.sorted().joined(separator: ", ")), got '\(message.role)'",
+                    param: "messages[\(i)].role")
+            }
+            var pairs: [(String, TemplateValue)] = [("role", .string(message.role))]
+            switch message.content {
+            case nil:
+                pairs.append(("content", .none))
+            case let .text(text):
+                pairs.append(("content", .string(text)))
+            case let .parts(parts):
+                pairs.append(("content", try content(parts, message: i, images: &images)))
+            }
+            if let name = message.name { pairs.append(("name", .string(name))) }
+            values.append(.object(pairs))
+        }
+        do {
+            let text = try template.render(messages: values, addGenerationPrompt: true, extra: specialTokens)
+            return Prompt(text: text, images: images)
+        } catch {
+            throw .invalidRequest("the chat template could not render these messages: \(error)", param: "messages")
+        }
+    }
+
+    private func content(_ parts: [ContentPart], message: Int, images: inout [ImageLoader.Reference]) throws(APIError) -> TemplateValue {
+        var structured: [TemplateValue] = []
+        var pieces: [String] = []
+        for (j, part) in parts.enumerated() {
+            switch part {
+            case let .text(text):
+                structured.append(.object([("type", "text"), ("text", .string(text))]))
+                pieces.append(text)
+            case let .imageURL(url):
+                let param = "messages[\(message)].content[\(j)].image_url"
+                guard let imagePlaceholder else {
+                    throw .invalidRequest("this model does not accept images (\(param))", param: param, code: "images_not_supported")
+                }
+                images.append(.init(url: url, param: param))
+                structured.append(.object([("type", "image")]))
+                pieces.append(imagePlaceholder)
+            }
+        }
+        return usesContentParts ? .array(structured) : .string(pieces.joined(separator: "\n"))
+    }
+}

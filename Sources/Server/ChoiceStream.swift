@@ -1,0 +1,95 @@
+import Engine
+
+/// An engine event of one choice of a fanned-out request, stamped with when the server saw it.
+struct ChoiceEvent: Sendable {
+    var index: Int
+    var event: InferenceEvent
+    var time: ContinuousClock.Instant
+}
+
+/// Runs several engine requests (the `n` choices, or one per prompt) as one stream of events.
+///
+/// Ending the merged stream early (the client left, a write failed) cancels every engine stream,
+/// which aborts those requests and frees their KV blocks.
+enum ChoiceStream {
+    /// Submits every request, or none: when the engine refuses one, the ones it already admitted
+    /// are dropped (and so aborted) before the error is thrown.
+    static func submit(_ requests: [InferenceRequest], to engine: any InferenceEngine) throws(APIError)
+        -> AsyncThrowingStream<ChoiceEvent, any Error>
+    {
+        var streams: [AsyncThrowingStream<InferenceEvent, any Error>] = []
+        for request in requests {
+            do {
+                streams.append(try engine.submit(request))
+            } catch {
+                throw APIError(error)
+            }
+        }
+        return merge(streams)
+    }
+
+    static func merge(_ streams: [AsyncThrowingStream<InferenceEvent, any Error>]) -> AsyncThrowingStream<ChoiceEvent, any Error> {
+        let (merged, continuation) = AsyncThrowingStream.makeStream(of: ChoiceEvent.self)
+        let task = Task {
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, stream) in streams.enumerated() {
+                        group.addTask {
+                            for try await event in stream {
+                                continuation.yield(ChoiceEvent(index: index, event: event, time: .now))
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return merged
+    }
+}
+
+/// Per-choice timelines of a request, recorded into the metrics once it ends (finished or not).
+final class ChoiceTracker: @unchecked Sendable {
+    private var timelines: [RequestTimeline]
+    private(set) var finishes: [FinishInfo?]
+    private let metrics: ServerMetrics
+
+    /// Used by one handler task at a time; `@unchecked` because the SSE body closure captures it.
+    init(count: Int, arrival: ContinuousClock.Instant, metrics: ServerMetrics) {
+        timelines = Array(repeating: RequestTimeline(arrival: arrival), count: count)
+        finishes = Array(repeating: nil, count: count)
+        self.metrics = metrics
+    }
+
+    func record(_ event: ChoiceEvent) {
+        switch event.event {
+        case .delta: timelines[event.index].recordDelta(at: event.time)
+        case let .finished(info):
+            timelines[event.index].recordFinish(at: event.time)
+            finishes[event.index] = info
+        }
+    }
+
+    /// Records every choice into the metrics; choices without a finish count as aborted.
+    func close() {
+        for (timeline, finish) in zip(timelines, finishes) { metrics.recordRequest(timeline, finish: finish) }
+    }
+
+    /// Usage over all choices: prompts counted once per prompt (every `n`-th choice).
+    func usage(choicesPerPrompt n: Int) -> Usage {
+        var usage = Usage(promptTokens: 0, completionTokens: 0, cachedTokens: 0)
+        for (index, finish) in finishes.enumerated() {
+            guard let finish else { continue }
+            usage.completionTokens += finish.completionTokens
+            if index % n == 0 {
+                usage.promptTokens += finish.promptTokens
+                usage.cachedTokens += finish.cachedTokens
+            }
+        }
+        return usage
+    }
+}

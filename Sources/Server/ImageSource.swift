@@ -1,0 +1,52 @@
+import Foundation
+
+/// Where a chat message's `image_url` points: inline bytes or an allowed remote URL.
+///
+/// `file:` URLs are never read: a client must not make the server open its own files.
+enum ImageSource: Sendable, Equatable {
+    case inline(Data)
+    case remote(URL)
+
+    /// Parses an `image_url.url`; `param` names the field in error messages.
+    static func parse(_ string: String, param: String) throws(APIError) -> ImageSource {
+        if string.hasPrefix("data:") { return .inline(try decodeDataURI(string, param: param)) }
+        guard let url = URL(string: string), let scheme = url.scheme?.lowercased() else {
+            throw .invalidRequest("'\(param)' is not a valid URL", param: param, code: "invalid_image_url")
+        }
+        switch scheme {
+        case "http", "https":
+            guard url.host?.isEmpty == false else {
+                throw .invalidRequest("'\(param)' has no host", param: param, code: "invalid_image_url")
+            }
+            return .remote(url)
+        case "file":
+            throw .invalidRequest("file: URLs are not allowed in '\(param)'", param: param, code: "media_url_not_allowed")
+        default:
+            throw .invalidRequest(
+                "unsupported URL scheme '\(scheme)' in '\(param)' (use a data: URI or http(s))", param: param,
+                code: "invalid_image_url")
+        }
+    }
+
+    /// `data:image/png;base64,<payload>`.
+    private static func decodeDataURI(_ string: String, param: String) throws(APIError) -> Data {
+        guard let comma = string.firstIndex(of: ",") else {
+            throw .invalidRequest("the data URI in '\(param)' has no ',' before its payload", param: param, code: "invalid_image_url")
+        }
+        let header = string[string.index(string.startIndex, offsetBy: 5)..<comma].lowercased()
+        let parts = header.split(separator: ";", omittingEmptySubsequences: false)
+        let mediaType = parts.first.map(String.init) ?? ""
+        guard mediaType.isEmpty || mediaType.hasPrefix("image/") else {
+            throw .invalidRequest(
+                "the data URI in '\(param)' has media type '\(mediaType)', not an image", param: param, code: "invalid_image")
+        }
+        guard parts.dropFirst().contains("base64") else {
+            throw .invalidRequest("the data URI in '\(param)' must be base64-encoded (';base64,')", param: param, code: "invalid_base64")
+        }
+        let payload = string[string.index(after: comma)...].filter { !$0.isWhitespace }
+        guard let data = Data(base64Encoded: String(payload)) else {
+            throw .invalidRequest("the data URI in '\(param)' is not valid base64", param: param, code: "invalid_base64")
+        }
+        return data
+    }
+}

@@ -1,0 +1,113 @@
+import Engine
+import Foundation
+import Hummingbird
+
+extension OpenAIService {
+    /// `POST /v1/completions`: one or more prompts (text or token ids), `n` choices each.
+    @Sendable func completions(_ body: Data, arrival: ContinuousClock.Instant) async throws -> Response {
+        let completion = try RequestDecoding.decode(CompletionRequest.self, from: body)
+        try checkModel(completion.model)
+        let settings = try GenerationSettings(completion)
+        let model = engine.servedModel
+        let prompts: [[Int]]
+        switch completion.prompt {
+        case let .texts(texts):
+            prompts = texts.map { model.tokenizer.encode($0) }
+        case let .tokenLists(lists):
+            let vocabulary = model.tokenizer.vocabularySize
+            for (i, list) in lists.enumerated() where list.contains(where: { $0 < 0 || $0 >= vocabulary }) {
+                throw APIError.invalidRequest(
+                    "prompt \(i) has token ids outside the vocabulary [0, \(vocabulary))", param: "prompt", code: "invalid_value")
+            }
+            prompts = lists
+        }
+        if let i = prompts.firstIndex(where: \.isEmpty) {
+            throw APIError.invalidRequest("prompt \(i) is empty", param: "prompt", code: "invalid_value")
+        }
+        var requests: [InferenceRequest] = []
+        for tokens in prompts {
+            for index in 0..<settings.n {
+                let parameters = try settings.parameters(promptTokens: tokens.count, contextLength: model.contextLength, index: index)
+                requests.append(InferenceRequest(prompt: .tokens(tokens), parameters: parameters))
+            }
+        }
+        let echoes = completion.echo == true ? prompts.map { model.tokenizer.decode($0, skipSpecialTokens: false) } : nil
+        let events = try submit(requests)
+        let tracker = ChoiceTracker(count: requests.count, arrival: arrival, metrics: metrics)
+        let id = Self.requestID("cmpl-")
+        let created = Int(Date().timeIntervalSince1970)
+        let name = completion.model
+        if settings.stream {
+            return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
+                defer { tracker.close() }
+                try await self.streamCompletion(
+                    events, writer: writer, tracker: tracker, settings: settings, echoes: echoes, id: id, created: created, model: name)
+            })
+        }
+        defer { tracker.close() }
+        var texts = (0..<requests.count).map { echoes?[$0 / settings.n] ?? "" }
+        var logprobs = Array(repeating: CompletionLogprobs(), count: requests.count)
+        var offsets = texts.map(\.count)
+        do {
+            for try await event in events {
+                tracker.record(event)
+                if case let .delta(delta) = event.event {
+                    texts[event.index] += delta.text
+                    if settings.wantsLogprobs {
+                        self.logprobs.appendCompletion(delta.logprobs, to: &logprobs[event.index], offset: &offsets[event.index])
+                    }
+                }
+            }
+        } catch {
+            throw Self.error(from: error)
+        }
+        let choices = (0..<requests.count).map { index in
+            CompletionResponse.Choice(
+                index: index, text: texts[index], logprobs: settings.wantsLogprobs ? logprobs[index] : nil,
+                finishReason: tracker.finishes[index]?.reason ?? .stop)
+        }
+        return try Self.json(CompletionResponse(
+            id: id, created: created, model: name, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
+            includeUsageField: true))
+    }
+
+    private func streamCompletion(
+        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
+        settings: GenerationSettings, echoes: [String]?, id: String, created: Int, model: String
+    ) async throws {
+        var sse = ServerSentEvents(writer: writer)
+        func chunk(_ choice: CompletionResponse.Choice) -> CompletionResponse {
+            CompletionResponse(id: id, created: created, model: model, choices: [choice], usage: nil, includeUsageField: settings.includeUsage)
+        }
+        var offsets = [Int](repeating: 0, count: tracker.finishes.count)
+        if let echoes {
+            for index in offsets.indices {
+                let echo = echoes[index / settings.n]
+                offsets[index] = echo.count
+                try await sse.send(chunk(.init(index: index, text: echo)))
+            }
+        }
+        let completed = try await ServerSentEvents.forEach(events, sse: &sse) { event, sse in
+            tracker.record(event)
+            switch event.event {
+            case let .delta(delta):
+                var logprobs: CompletionLogprobs?
+                if settings.wantsLogprobs {
+                    var entries = CompletionLogprobs()
+                    self.logprobs.appendCompletion(delta.logprobs, to: &entries, offset: &offsets[event.index])
+                    logprobs = entries
+                }
+                guard !delta.text.isEmpty || logprobs != nil else { return }
+                try await sse.send(chunk(.init(index: event.index, text: delta.text, logprobs: logprobs)))
+            case let .finished(info):
+                try await sse.send(chunk(.init(index: event.index, text: "", finishReason: info.reason)))
+            }
+        }
+        if completed, settings.includeUsage {
+            try await sse.send(CompletionResponse(
+                id: id, created: created, model: model, choices: [], usage: tracker.usage(choicesPerPrompt: settings.n),
+                includeUsageField: true))
+        }
+        try await sse.finish()
+    }
+}

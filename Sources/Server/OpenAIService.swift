@@ -1,0 +1,138 @@
+import Engine
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// The OpenAI-compatible API in front of an ``InferenceEngine``: chat and text completions (JSON or
+/// SSE), models, health and Prometheus metrics.
+///
+/// ```swift
+/// let service = try OpenAIService(engine: engine, configuration: ServerConfiguration())
+/// let router = Router()
+/// service.addRoutes(to: router)
+/// ```
+public final class OpenAIService: Sendable {
+    public let engine: any InferenceEngine
+    public let configuration: ServerConfiguration
+    public let metrics: ServerMetrics
+    let prompts: ChatPromptBuilder?
+    let images: ImageLoader
+    let logprobs: LogprobFormatter
+    let fetcher: MediaFetcher
+    private let drainingFlag = Atomic<Bool>(false)
+
+    public init(engine: any InferenceEngine, configuration: ServerConfiguration, metrics: ServerMetrics? = nil) throws(APIError) {
+        self.engine = engine
+        self.configuration = configuration
+        let model = engine.servedModel
+        let metrics = metrics ?? ServerMetrics(modelName: model.name)
+        self.metrics = metrics
+        prompts = try model.chatTemplate.map { source throws(APIError) in try ChatPromptBuilder(source: source, model: model) }
+        fetcher = MediaFetcher(
+            allowedDomains: configuration.allowedMediaDomains, maxBytes: configuration.mediaMaxBytes,
+            timeout: configuration.mediaTimeout)
+        images = ImageLoader(limits: configuration.imageLimits, fetcher: fetcher, metrics: metrics)
+        logprobs = LogprobFormatter(tokenizer: model.tokenizer)
+    }
+
+    /// True once shutdown began: `/health` answers 503 so load balancers stop sending traffic.
+    public var isDraining: Bool { drainingFlag.load(ordering: .relaxed) || engine.state != .ready }
+
+    /// Marks the server as draining and lets in-flight requests finish for up to the drain timeout.
+    public func drain() async {
+        drainingFlag.store(true, ordering: .relaxed)
+        await engine.shutdown(gracePeriod: configuration.drainTimeout)
+        try? await fetcher.shutdown()
+    }
+
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.post("/v1/chat/completions") { request, _ in try await self.respondWatchingClient(request, self.chatCompletions) }
+        router.post("/v1/completions") { request, _ in try await self.respondWatchingClient(request, self.completions) }
+        router.get("/v1/models") { _, _ in self.models() }
+        router.get("/health") { _, _ in self.health() }
+        router.get("/metrics") { _, _ in self.metricsResponse() }
+    }
+
+    /// Runs `handler` so that a client hanging up cancels it (and so aborts its engine requests).
+    private func respondWatchingClient(
+        _ request: Request, _ handler: @escaping @Sendable (Data, ContinuousClock.Instant) async throws -> Response
+    ) async throws -> Response {
+        let arrival = ContinuousClock.now
+        return try await request.body.consumeWithCancellationOnInboundClose { body in
+            let data: Data
+            do {
+                var buffer = try await body.collect(upTo: self.configuration.maxBodyBytes)
+                data = buffer.readData(length: buffer.readableBytes) ?? Data()
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw APIError.bodyTooLarge(limit: self.configuration.maxBodyBytes)
+            }
+            return try await handler(data, arrival)
+        }
+    }
+
+    func checkModel(_ name: String) throws(APIError) {
+        guard name == engine.servedModel.name else { throw .modelNotFound(name) }
+    }
+
+    /// Admits the requests, counting refusals for back-pressure in the metrics.
+    func submit(_ requests: [InferenceRequest]) throws(APIError) -> AsyncThrowingStream<ChoiceEvent, any Error> {
+        do {
+            return try ChoiceStream.submit(requests, to: engine)
+        } catch {
+            if error.status == .serviceUnavailable { metrics.recordRejection() }
+            throw error
+        }
+    }
+
+    func models() -> Response {
+        let model = engine.servedModel
+        let object: [String: Any] = [
+            "object": "list",
+            "data": [
+                [
+                    "id": model.name, "object": "model", "created": Int(model.createdAt.timeIntervalSince1970),
+                    "owned_by": "tessera", "root": model.name, "max_model_len": model.contextLength,
+                ] as [String: Any]
+            ],
+        ]
+        return Self.json(status: .ok, (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+
+    func health() -> Response {
+        guard !isDraining else {
+            return Self.json(status: .serviceUnavailable, APIError.unavailable("the server is draining", retryAfterSeconds: nil).jsonBody)
+        }
+        return Response(status: .ok)
+    }
+
+    func metricsResponse() -> Response {
+        metrics.update(from: engine.statistics())
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+    }
+
+    static func json(status: HTTPResponse.Status, _ data: Data) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func json(_ value: some Encodable) throws(APIError) -> Response {
+        do {
+            return json(status: .ok, try JSONEncoder().encode(value))
+        } catch {
+            throw .internalError("cannot encode the response: \(error)")
+        }
+    }
+
+    static func requestID(_ prefix: String) -> String {
+        prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    static func error(from error: any Error) -> APIError {
+        switch error {
+        case let error as APIError: error
+        case let error as EngineError: APIError(error)
+        default: .internalError("\(error)")
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// Decodes a JSON body into a request type, turning decoder failures into 400s that name the field.
+enum RequestDecoding {
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            throw .invalidRequest("the request body is not a valid JSON object", code: "invalid_json")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw apiError(error)
+        } catch {
+            throw .invalidRequest("cannot read the request: \(error)")
+        }
+    }
+
+    private static func apiError(_ error: DecodingError) -> APIError {
+        switch error {
+        case let .keyNotFound(key, context):
+            let param = path(context.codingPath + [key])
+            return .invalidRequest("missing required parameter '\(param)'", param: param, code: "missing_required_parameter")
+        case let .typeMismatch(type, context):
+            let param = path(context.codingPath)
+            return .invalidRequest("invalid type for '\(param)': expected \(describe(type))", param: param, code: "invalid_type")
+        case let .valueNotFound(type, context):
+            let param = path(context.codingPath)
+            return .invalidRequest("'\(param)' must not be null (expected \(describe(type)))", param: param, code: "invalid_type")
+        case let .dataCorrupted(context):
+            let param = path(context.codingPath)
+            return .invalidRequest("invalid value for '\(param)': \(context.debugDescription)", param: param, code: "invalid_value")
+        @unknown default:
+            return .invalidRequest("cannot read the request: \(error)")
+        }
+    }
+
+    /// `messages[0].content[1].image_url`, as OpenAI names parameters.
+    private static func path(_ keys: [any CodingKey]) -> String {
+        var out = ""
+        for key in keys {
+            if let index = key.intValue {
+                out += "[\(index)]"
+            } else {
+                out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return out
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "a boolean"
+        default: "\(type)".lowercased()
+        }
+    }
+}

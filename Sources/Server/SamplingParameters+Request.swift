@@ -1,0 +1,108 @@
+import Engine
+
+/// The request fields both completion endpoints share, checked and turned into engine parameters.
+struct GenerationSettings: Sendable {
+    var parameters: SamplingParameters
+    /// `max_tokens` as the client gave it; nil fills the context.
+    var requestedMaxTokens: Int?
+    var n: Int
+    var stream: Bool
+    var includeUsage: Bool
+    /// Whether per-token logprobs go into the response.
+    var wantsLogprobs: Bool
+
+    /// Most parallel samples one request may ask for.
+    static let maxN = 16
+
+    init(
+        maxTokens: Int?, temperature: Double?, topP: Double?, topK: Int?, minP: Double?, n: Int?,
+        stream: Bool?, streamOptions: StreamOptions?, stop: StopSequences?, seed: Int?,
+        presencePenalty: Double?, frequencyPenalty: Double?, topLogprobs: Int?, ignoreEos: Bool?
+    ) throws(APIError) {
+        let n = n ?? 1
+        guard n >= 1, n <= Self.maxN else {
+            throw .invalidRequest("n must be between 1 and \(Self.maxN), got \(n)", param: "n", code: "invalid_value")
+        }
+        if let maxTokens, maxTokens < 1 {
+            throw .invalidRequest("max_tokens must be at least 1, got \(maxTokens)", param: "max_tokens", code: "invalid_value")
+        }
+        if streamOptions != nil, stream != true {
+            throw .invalidRequest("stream_options is only allowed when stream is true", param: "stream_options")
+        }
+        var p = SamplingParameters()
+        p.temperature = Float(temperature ?? 1)
+        p.topP = Float(topP ?? 1)
+        p.topK = topK ?? 0
+        p.minP = Float(minP ?? 0)
+        p.presencePenalty = Float(presencePenalty ?? 0)
+        p.frequencyPenalty = Float(frequencyPenalty ?? 0)
+        p.seed = seed.map { UInt64(bitPattern: Int64($0)) }
+        p.stopStrings = stop?.values ?? []
+        p.topLogprobs = topLogprobs
+        p.ignoreStopTokens = ignoreEos ?? false
+        // Checked later against the prompt; 1 only so that validation passes here.
+        p.maxTokens = maxTokens ?? 1
+        do {
+            try p.validate()
+        } catch {
+            throw .invalidRequest(error.message, param: Self.param(of: error.message), code: "invalid_value")
+        }
+        parameters = p
+        requestedMaxTokens = maxTokens
+        self.n = n
+        self.stream = stream ?? false
+        includeUsage = streamOptions?.includeUsage ?? false
+        wantsLogprobs = topLogprobs != nil
+    }
+
+    /// The field a validation message is about: its first word, when that is a field name.
+    private static func param(of message: String) -> String? {
+        let first = message.prefix { $0 != " " }
+        return first.contains("_") || ["temperature", "stop"].contains(first) ? String(first) : nil
+    }
+
+    /// The parameters for one prompt: `max_tokens` fitted to the context, and the `index`-th seed of a fan-out.
+    func parameters(promptTokens: Int, contextLength: Int, index: Int) throws(APIError) -> SamplingParameters {
+        let room = contextLength - promptTokens
+        if let requestedMaxTokens, requestedMaxTokens > room || room < 1 {
+            throw .invalidRequest(
+                "This model's maximum context length is \(contextLength) tokens. However, you requested "
+                    + "\(promptTokens + requestedMaxTokens) tokens (\(promptTokens) in the prompt, "
+                    + "\(requestedMaxTokens) for the completion). Please reduce the length of the prompt or completion.",
+                param: "max_tokens", code: "context_length_exceeded")
+        }
+        guard room >= 1 else {
+            throw .invalidRequest(
+                "This model's maximum context length is \(contextLength) tokens. However, the prompt has "
+                    + "\(promptTokens) tokens. Please reduce the length of the prompt.",
+                param: "messages", code: "context_length_exceeded")
+        }
+        var p = parameters
+        p.maxTokens = requestedMaxTokens ?? room
+        if let seed = p.seed { p.seed = seed &+ UInt64(index) }
+        return p
+    }
+}
+
+extension GenerationSettings {
+    init(_ request: ChatCompletionRequest) throws(APIError) {
+        if request.topLogprobs != nil, request.logprobs != true {
+            throw .invalidRequest("top_logprobs requires logprobs to be true", param: "top_logprobs")
+        }
+        try self.init(
+            maxTokens: request.maxCompletionTokens ?? request.maxTokens, temperature: request.temperature,
+            topP: request.topP, topK: request.topK, minP: request.minP, n: request.n, stream: request.stream,
+            streamOptions: request.streamOptions, stop: request.stop, seed: request.seed,
+            presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
+            topLogprobs: request.logprobs == true ? (request.topLogprobs ?? 0) : nil, ignoreEos: request.ignoreEos)
+    }
+
+    init(_ request: CompletionRequest) throws(APIError) {
+        try self.init(
+            maxTokens: request.maxTokens ?? 16, temperature: request.temperature, topP: request.topP,
+            topK: request.topK, minP: request.minP, n: request.n, stream: request.stream,
+            streamOptions: request.streamOptions, stop: request.stop, seed: request.seed,
+            presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
+            topLogprobs: request.logprobs, ignoreEos: request.ignoreEos)
+    }
+}

@@ -1,0 +1,178 @@
+import Engine
+import Foundation
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The server's Prometheus metrics, named like vLLM's `vllm:` metrics with a `tessera:` prefix.
+///
+/// Request histograms are observed as requests finish; gauges and counters mirror the engine's
+/// ``EngineStatistics`` when `/metrics` is scraped.
+///
+/// ```swift
+/// let metrics = ServerMetrics(modelName: "qwen2-vl")
+/// metrics.update(from: engine.statistics())
+/// print(metrics.exposition())
+/// ```
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let labels: [(String, String)]
+
+    let timeToFirstToken: Prometheus.ValueHistogram
+    let interTokenLatency: Prometheus.ValueHistogram
+    let endToEndLatency: Prometheus.ValueHistogram
+    let queueTime: Prometheus.ValueHistogram
+    let promptTokensPerRequest: Prometheus.ValueHistogram
+    let generationTokensPerRequest: Prometheus.ValueHistogram
+    let imageFetch: Prometheus.ValueHistogram
+    let imageDecode: Prometheus.ValueHistogram
+    let imagePreprocess: Prometheus.ValueHistogram
+    let imageEncode: Prometheus.ValueHistogram
+    private let finishedStop: Prometheus.Counter
+    private let finishedLength: Prometheus.Counter
+    private let aborted: Prometheus.Counter
+    private let rejected: Prometheus.Counter
+
+    private let running: Prometheus.Gauge
+    private let waiting: Prometheus.Gauge
+    private let encoding: Prometheus.Gauge
+    private let kvUsage: Prometheus.Gauge
+    private let mirrored: [(@Sendable (EngineStatistics) -> Int, Prometheus.Counter)]
+    /// The last statistics snapshot mirrored, so counters advance by the difference.
+    private let last = Mutex(EngineStatistics())
+
+    static let latencyBuckets: [Double] = [
+        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640,
+    ]
+    static let stageBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    static let tokenBuckets: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100_000]
+
+    public init(modelName: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        let labels = [("model_name", modelName)]
+        self.labels = labels
+        func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(metricName: "tessera:\(name)", unitName: "", helpText: help)
+        }
+        func histogram(_ name: String, _ buckets: [Double], _ help: String) -> Prometheus.ValueHistogram {
+            registry.makeValueHistogram(descriptor: descriptor(name, help), labels: labels, buckets: buckets)
+        }
+        func counter(_ name: String, _ help: String, _ extra: [(String, String)] = []) -> Prometheus.Counter {
+            registry.makeCounter(descriptor: descriptor(name, help), labels: labels + extra)
+        }
+        func gauge(_ name: String, _ help: String) -> Prometheus.Gauge {
+            registry.makeGauge(descriptor: descriptor(name, help), labels: labels)
+        }
+        timeToFirstToken = histogram(
+            "time_to_first_token_seconds", Self.latencyBuckets, "Seconds from arrival at the server to the first generated token.")
+        interTokenLatency = histogram(
+            "inter_token_latency_seconds", Self.latencyBuckets, "Seconds between successive streamed outputs of a request.")
+        endToEndLatency = histogram(
+            "e2e_request_latency_seconds", Self.latencyBuckets, "Seconds from arrival at the server to the last token.")
+        queueTime = histogram("request_queue_time_seconds", Self.latencyBuckets, "Seconds a request waited before its first step.")
+        promptTokensPerRequest = histogram("request_prompt_tokens", Self.tokenBuckets, "Prompt tokens per finished request.")
+        generationTokensPerRequest = histogram(
+            "request_generation_tokens", Self.tokenBuckets, "Generated tokens per finished request.")
+        imageFetch = histogram("image_fetch_seconds", Self.stageBuckets, "Seconds to download an image from its URL.")
+        imageDecode = histogram("image_decode_seconds", Self.stageBuckets, "Seconds to decode an image's PNG or JPEG bytes.")
+        imagePreprocess = histogram(
+            "image_preprocess_seconds", Self.stageBuckets, "Seconds to resize and normalise an image for the vision encoder.")
+        imageEncode = histogram(
+            "image_encode_seconds", Self.stageBuckets, "Seconds of vision encoding per image (0 on an encoder-cache hit).")
+        finishedStop = counter("request_success_total", "Requests that finished.", [("finished_reason", "stop")])
+        finishedLength = counter("request_success_total", "Requests that finished.", [("finished_reason", "length")])
+        aborted = counter("request_aborted_total", "Requests that ended before finishing (client gone or engine error).")
+        rejected = counter("request_rejected_total", "Requests refused with 503 because the engine's queues were full.")
+        running = gauge("num_requests_running", "Requests in prefill or decode.")
+        waiting = gauge("num_requests_waiting", "Requests waiting for their first step.")
+        encoding = gauge("num_requests_encoding", "Requests whose images are being preprocessed or encoded.")
+        kvUsage = gauge("kv_cache_usage_perc", "Fraction of KV cache blocks in use (1 = full).")
+        mirrored = [
+            ({ @Sendable in $0.prefixCacheQueriedTokens }, counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.")),
+            ({ @Sendable in $0.prefixCacheHitTokens }, counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.")),
+            ({ @Sendable in $0.encoderCacheQueries }, counter("encoder_cache_queries_total", "Images looked up in the encoder cache.")),
+            ({ @Sendable in $0.encoderCacheHits }, counter("encoder_cache_hits_total", "Images found in the encoder cache.")),
+            ({ @Sendable in $0.preemptions }, counter("num_preemptions_total", "Requests preempted (recomputed) for lack of KV blocks.")),
+            ({ @Sendable in $0.promptTokens }, counter("prompt_tokens_total", "Prompt tokens processed.")),
+            ({ @Sendable in $0.generatedTokens }, counter("generation_tokens_total", "Tokens generated.")),
+        ]
+    }
+
+    /// Routes swift-metrics (Hummingbird's HTTP request metrics among them) into this registry.
+    /// Call once per process.
+    public func bootstrapMetricsSystem() {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }
+
+    /// Sets gauges and advances counters to an engine snapshot.
+    public func update(from statistics: EngineStatistics) {
+        running.set(Double(statistics.runningRequests))
+        waiting.set(Double(statistics.waitingRequests))
+        encoding.set(Double(statistics.encodingRequests))
+        kvUsage.set(statistics.kvCacheUsage)
+        let previous = last.withLock { last in
+            defer { last = statistics }
+            return last
+        }
+        for (path, counter) in mirrored {
+            let delta = path(statistics) - path(previous)
+            if delta > 0 { counter.increment(by: Int64(delta)) }
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> String { registry.emitToString() }
+
+    /// Records one engine request that ended; `finish` is nil when it ended without finishing.
+    func recordRequest(_ timeline: RequestTimeline, finish: FinishInfo?) {
+        guard let finish else {
+            aborted.increment()
+            return
+        }
+        switch finish.reason {
+        case .stop: finishedStop.increment()
+        case .length: finishedLength.increment()
+        }
+        if let ttft = timeline.timeToFirstToken { timeToFirstToken.record(ttft) }
+        for gap in timeline.interTokenGaps { interTokenLatency.record(gap) }
+        endToEndLatency.record(timeline.elapsed(until: timeline.lastEvent ?? timeline.arrival))
+        queueTime.record(finish.timings.queued)
+        promptTokensPerRequest.record(Double(finish.promptTokens))
+        generationTokensPerRequest.record(Double(finish.completionTokens))
+        for image in finish.timings.images {
+            imagePreprocess.record(image.preprocess)
+            imageEncode.record(image.encode)
+        }
+    }
+
+    func recordRejection() { rejected.increment() }
+}
+
+/// When one engine request's events reached the server.
+struct RequestTimeline: Sendable {
+    let arrival: ContinuousClock.Instant
+    private(set) var firstToken: ContinuousClock.Instant?
+    private(set) var lastEvent: ContinuousClock.Instant?
+    private(set) var interTokenGaps: [Double] = []
+
+    init(arrival: ContinuousClock.Instant) { self.arrival = arrival }
+
+    mutating func recordDelta(at time: ContinuousClock.Instant) {
+        if let lastEvent, firstToken != nil {
+            interTokenGaps.append((time - lastEvent).seconds)
+        } else {
+            firstToken = time
+        }
+        lastEvent = time
+    }
+
+    mutating func recordFinish(at time: ContinuousClock.Instant) { lastEvent = time }
+
+    var timeToFirstToken: Double? { firstToken.map { elapsed(until: $0) } }
+
+    func elapsed(until time: ContinuousClock.Instant) -> Double { (time - arrival).seconds }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
