@@ -7,16 +7,17 @@
 ///    `Gain = Σ_{r∈Rp} [T(Rp,Ep) − T(Rp,Ep ∪ e)] / r.input_len` and
 ///    `Cost = Σ_{r∈Bd} [M(e) + w·L(Bd, Ed − e)] / r.output_len`,
 ///    T the data-parallel prefill time of the queued requests, M the KV migration time of `e`'s
-///    batch and L the extra decode time the remaining decode instances take for the absorbed batch.
+///    batch and L the decode step latency of the batch spread over the remaining decode instances
+///    (read literally from the paper's L(Bd, Ed − e): a per-step latency, not a total).
 ///    Per-request sums use the group aggregates (count and token totals) the cluster view exposes;
 /// 3. decode-driven scaling: when decode instances are short of KV (utilisation above
 ///    `decodePressure`) an idle prefill-side instance turns into a decode instance.
-/// Data parallelism is used inside a stage, so only KV moves on a switch. At most one action per
-/// group per round keeps the partition from oscillating.
+/// Data parallelism is used inside a stage, so only KV moves on a switch. Idle instances move one
+/// per round; under a burst, decode instances keep being preempted while each passes the test.
 public struct ElasticPartitioner: FleetPlanner {
     public var capacity: InstanceCapacity
     public var interval: Double
-    /// Weight `w` of the decode slow-down in the cost term.
+    /// Weight `w` of the decode latency in the cost term.
     public var decodeSlowdownWeight: Double
     /// Prefill backlog (seconds of work per prefill instance) that counts as a burst.
     public var backlogSeconds: Double
@@ -46,11 +47,9 @@ public struct ElasticPartitioner: FleetPlanner {
         guard running > 0 else { return gain > 0 }
         let meanRemaining = max(1, Double(remainingTokens) / Double(running))
         let step = { (batch: Double) in self.capacity.decodeStepSeconds + self.capacity.decodeStepSecondsPerSequence * batch }
-        let before = step(Double(running) / Double(decodeInstances))
         let after = step(Double(running) / Double(decodeInstances - 1))
-        let slowdown = (after - before) * meanRemaining
         let migration = Double(migratedKV) * capacity.kvTransferSecondsPerToken
-        let cost = Double(running) * (migration + decodeSlowdownWeight * slowdown) / meanRemaining
+        let cost = Double(running) * (migration + decodeSlowdownWeight * after) / meanRemaining
         return gain > cost
     }
 
@@ -59,17 +58,17 @@ public struct ElasticPartitioner: FleetPlanner {
         for group in ModalityGroup.allCases {
             let members = cluster.active(group: group)
             guard members.count > 1 else { continue }
-            if let action = planGroup(members) { actions.append(action) }
+            actions += planGroup(members)
         }
         return actions
     }
 
-    private func planGroup(_ members: [InstanceStatus]) -> FleetAction? {
+    private func planGroup(_ members: [InstanceStatus]) -> [FleetAction] {
         let prefillRole: InstanceRole = members.contains { $0.role == .encodePrefill } ? .encodePrefill : .prefill
         let prefill = members.filter { $0.role == prefillRole }
         let encode = members.filter { $0.role == .encode }
-        let decode = members.filter { $0.role == .decode }
-        guard !prefill.isEmpty, !decode.isEmpty else { return nil }
+        var decode = members.filter { $0.role == .decode }
+        guard !prefill.isEmpty, !decode.isEmpty else { return [] }
 
         let queued = prefill.reduce(0) { $0 + $1.queuedRequests }
         let queuedTokens = prefill.reduce(0) { $0 + $1.pendingPrefillTokens + $1.pendingImageTokens }
@@ -80,29 +79,35 @@ public struct ElasticPartitioner: FleetPlanner {
 
         // Encode backlog: borrow an idle prefill or decode instance.
         if encodeBacklog > backlogSeconds, encodeBacklog > prefillBacklog {
-            if prefill.count > 1, let spare = idle(prefill) { return .switchRole(instance: spare.id, to: .encode) }
-            if decode.count > 1, let spare = idle(decode) { return .switchRole(instance: spare.id, to: .encode) }
+            if prefill.count > 1, let spare = idle(prefill) { return [.switchRole(instance: spare.id, to: .encode)] }
+            if decode.count > 1, let spare = idle(decode) { return [.switchRole(instance: spare.id, to: .encode)] }
         }
         if prefillBacklog > backlogSeconds {
-            if encode.count > 1, let spare = idle(encode) { return .switchRole(instance: spare.id, to: prefillRole) }
-            if decode.count > 1, let spare = idle(decode) { return .switchRole(instance: spare.id, to: prefillRole) }
-            let running = decode.reduce(0) { $0 + $1.runningDecodes }
-            let remaining = decode.reduce(0) { $0 + $1.predictedDecodeTokens }
-            if let victim = decode.min(by: { ($0.runningDecodes, $0.id) < ($1.runningDecodes, $1.id) }),
-               gainExceedsCost(queued: queued, queuedTokens: queuedTokens, prefillInstances: prefill.count,
-                               decodeInstances: decode.count, running: running, remainingTokens: remaining,
-                               migratedKV: victim.kvUsedTokens) {
-                return .switchRole(instance: victim.id, to: prefillRole)
+            if encode.count > 1, let spare = idle(encode) { return [.switchRole(instance: spare.id, to: prefillRole)] }
+            if decode.count > 1, let spare = idle(decode) { return [.switchRole(instance: spare.id, to: prefillRole)] }
+            // Preempt decode instances, lightest batch first, while each still passes the test.
+            var actions: [FleetAction] = []
+            var prefillCount = prefill.count
+            decode.sort { ($0.runningDecodes, $0.id) < ($1.runningDecodes, $1.id) }
+            while decode.count > 1, let victim = decode.first {
+                let running = decode.reduce(0) { $0 + $1.runningDecodes }
+                let remaining = decode.reduce(0) { $0 + $1.predictedDecodeTokens }
+                guard gainExceedsCost(queued: queued, queuedTokens: queuedTokens, prefillInstances: prefillCount,
+                                      decodeInstances: decode.count, running: running, remainingTokens: remaining,
+                                      migratedKV: victim.kvUsedTokens) else { break }
+                actions.append(.switchRole(instance: victim.id, to: prefillRole))
+                decode.removeFirst()
+                prefillCount += 1
             }
-            return nil
+            return actions
         }
         // Decode-driven scaling: give decode an idle prefill-side instance when KV runs short.
+        // KV pressure, not momentary waiting: sequences wait a few milliseconds for every step boundary.
         let kvUsed = decode.reduce(0.0) { $0 + $1.kvUtilization } / Double(decode.count)
-        let waiting = decode.reduce(0) { $0 + max(0, $1.queuedRequests - $1.runningDecodes) }
-        if kvUsed > decodePressure || waiting > 0 {
-            if prefill.count > 1, let spare = idle(prefill) { return .switchRole(instance: spare.id, to: .decode) }
-            if encode.count > 1, let spare = idle(encode) { return .switchRole(instance: spare.id, to: .decode) }
+        if kvUsed > decodePressure {
+            if prefill.count > 1, let spare = idle(prefill) { return [.switchRole(instance: spare.id, to: .decode)] }
+            if encode.count > 1, let spare = idle(encode) { return [.switchRole(instance: spare.id, to: .decode)] }
         }
-        return nil
+        return []
     }
 }
