@@ -79,3 +79,31 @@ let capacity = InstanceCapacity(encodeTokensPerSecond: 10_000, prefillTokensPerS
     ])
     #expect(switcher.plan(balanced, load: LoadObservation(window: 5, perGroup: [:])).isEmpty)
 }
+
+@Test func roleSwitcherWaitsOutItsCooldownAndNoise() {
+    var switcher = RoleSwitcher(interval: 5, minimumQueue: 2, cooldownRounds: 2)
+    let skewed = ClusterSnapshot(instances: [
+        InstanceStatus(id: 0, role: .encode, group: .multimodal, queuedRequests: 10),
+        InstanceStatus(id: 1, role: .prefill, group: .multimodal),
+        InstanceStatus(id: 2, role: .prefill, group: .multimodal),
+        InstanceStatus(id: 3, role: .decode, group: .multimodal),
+    ])
+    let load = LoadObservation(window: 5, perGroup: [:])
+    #expect(switcher.plan(skewed, load: load).count == 1)
+    #expect(switcher.plan(skewed, load: load).isEmpty)
+    #expect(switcher.plan(skewed, load: load).isEmpty)
+    #expect(switcher.plan(skewed, load: load).count == 1)
+    // One waiting request is noise, not imbalance.
+    var quiet = RoleSwitcher()
+    var calm = skewed
+    calm.instances[0].queuedRequests = 1
+    #expect(quiet.plan(calm, load: load).isEmpty)
+}
+
+@Test func autoscalerTargetUtilisationDeratesCapacity() {
+    let full = StageAutoscaler(capacity: capacity)
+    let half = StageAutoscaler(capacity: capacity, targetUtilization: 0.5)
+    let load = StageLoad(imageTokensPerSecond: 30_000)
+    #expect(full.requiredInstances(roles: [.encode], load: load) == [.encode: 3])
+    #expect(half.requiredInstances(roles: [.encode], load: load) == [.encode: 6])
+}
