@@ -14,4 +14,8 @@ public protocol CausalLanguageModel: AnyObject, Sendable {
     /// and returns float32 logits: one row (vocabSize floats) per token if `allLogits`, else only the last token's row.
     /// Throws `ForwardError` for empty input, out-of-range ids, or a cache that is full or of another model.
     func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [[Float]]
+    /// Runs several sequences in one pass over the paged cache (continuous batching): their linear
+    /// layers as one matrix product, attention per sequence over its block table. Returns one logits
+    /// row per sequence with `wantsLogits`, in batch order.
+    func forward(batch: [BatchSequence], cache: PagedKVCache) throws -> [[Float]]
 }

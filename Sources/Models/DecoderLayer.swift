@@ -72,17 +72,30 @@ struct DecoderWorkspace {
 }
 
 extension DecoderLayer {
-    /// Runs the layer on `hidden` (T × hiddenSize, updated in place) for positions past ..< past+T.
-    func callAsFunction(_ hidden: Matrix, layer: Int, past: Int, cache: KVCache, rope: (cos: Matrix, sin: Matrix),
+    /// Runs the layer on `hidden` (T × hiddenSize, updated in place): the rows of every sequence in
+    /// `sequences`, each attending to its own cached positions in `kv`. `rope` has one row per row of `hidden`.
+    func callAsFunction(_ hidden: Matrix, layer: Int, sequences: [SequenceSlice], kv: some KVStore, rope: (cos: Matrix, sin: Matrix),
                         config c: LanguageModelConfig, shape: AttentionShape, activation: HiddenActivation,
                         workspace w: DecoderWorkspace) {
         Kernels.rmsNorm(hidden, weight: inputNorm, eps: c.rmsNormEps, into: w.normed)
         Linear.apply([(q, w.normed, w.queries), (k, w.normed, w.keys), (v, w.normed, w.values)])
         Kernels.applyRoPE(w.queries, heads: c.numHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin)
         Kernels.applyRoPE(w.keys, heads: c.numKVHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin)
-        cache.store(layer: layer, at: past, keys: w.keys, values: w.values)
-        Attention.causal(queries: w.queries, segments: cache.segments(layer: layer, count: past + hidden.rows),
-                         shape: shape, output: w.attention)
+        for (index, s) in sequences.enumerated() {
+            kv.store(layer: layer, sequence: index, at: s.start, keys: w.keys.row(s.rows.lowerBound),
+                     values: w.values.row(s.rows.lowerBound), count: s.rows.count)
+            let segments = kv.segments(layer: layer, sequence: index, count: s.start + s.rows.count)
+            if sequences.count == 1 {
+                Attention.causal(queries: w.queries, segments: segments, shape: shape, output: w.attention)
+            } else {
+                // Attention works on whole matrices: give it this sequence's rows.
+                let queries = Matrix(rows: s.rows.count, cols: w.queries.cols)
+                queries.data.update(from: w.queries.row(s.rows.lowerBound), count: queries.count)
+                let output = Matrix(rows: s.rows.count, cols: w.attention.cols)
+                Attention.causal(queries: queries, segments: segments, shape: shape, output: output)
+                w.attention.row(s.rows.lowerBound).update(from: output.data, count: output.count)
+            }
+        }
         o.apply(w.attention, into: hidden, accumulate: true)
 
         Kernels.rmsNorm(hidden, weight: postAttentionNorm, eps: c.rmsNormEps, into: w.normed)

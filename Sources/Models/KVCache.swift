@@ -2,8 +2,8 @@ import Tensor
 
 /// Keys and values of one sequence, per layer, for positions 0 ..< count.
 ///
-/// Attention reads it only through `segments(layer:count:)`, so a paged layout can replace the
-/// contiguous one without touching model code. Not safe for concurrent use.
+/// The single-sequence counterpart of `PagedKVCache`: both are `KVStore`s, so the model code is
+/// the same for one request and for a batch. Not safe for concurrent use.
 public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     public private(set) var count: Int = 0
@@ -34,18 +34,18 @@ public final class KVCache: @unchecked Sendable {
     /// Keeps positions 0 ..< min(count, self.count); negative values clear the cache.
     public func truncate(to count: Int) { self.count = max(0, min(count, self.count)) }
 
-    /// Writes rows of `newKeys`/`newValues` (T × rowWidth) at positions `position` ..< position+T of `layer`.
-    func store(layer: Int, at position: Int, keys newKeys: Matrix, values newValues: Matrix) {
-        precondition(position + newKeys.rows <= capacity && newKeys.cols == rowWidth, "KV write outside the cache")
-        (keys[layer] + position * rowWidth).update(from: newKeys.data, count: newKeys.count)
-        (values[layer] + position * rowWidth).update(from: newValues.data, count: newValues.count)
-    }
-
-    /// The cached positions 0 ..< total of `layer` (total may include rows stored but not yet committed).
-    func segments(layer: Int, count total: Int) -> [KVSegment] {
-        [KVSegment(keys: keys[layer], values: values[layer], count: total, rowStride: rowWidth)]
-    }
-
     /// Commits `n` stored positions.
     func advance(by n: Int) { count += n }
+}
+
+extension KVCache: KVStore {
+    func store(layer: Int, sequence _: Int, at position: Int, keys newKeys: UnsafePointer<Float>, values newValues: UnsafePointer<Float>, count: Int) {
+        precondition(position + count <= capacity, "KV write outside the cache")
+        (keys[layer] + position * rowWidth).update(from: newKeys, count: count * rowWidth)
+        (values[layer] + position * rowWidth).update(from: newValues, count: count * rowWidth)
+    }
+
+    func segments(layer: Int, sequence _: Int, count total: Int) -> [KVSegment] {
+        [KVSegment(keys: keys[layer], values: values[layer], count: total, rowStride: rowWidth)]
+    }
 }

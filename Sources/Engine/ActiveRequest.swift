@@ -1,0 +1,79 @@
+import Dispatch
+import Tokenizers
+
+/// Everything the step loop keeps for one admitted request: its tokens and blocks
+/// (`EngineRequest`), how to pick and render the next token, and where to send it.
+final class ActiveRequest {
+    typealias Continuation = AsyncThrowingStream<InferenceEvent, any Error>.Continuation
+
+    let state: EngineRequest
+    let parameters: SamplingParameters
+    let maxTokens: Int
+    let stopTokenIds: Set<Int>
+    let continuation: Continuation
+    private var sampler: Sampler
+    private var detokenizer: StreamingDetokenizer
+    private var stops: StopStringMatcher
+    private let arrival = DispatchTime.now()
+    private(set) var timings = RequestTimings()
+    private(set) var generated = 0
+
+    init(state: EngineRequest, parameters: SamplingParameters, maxTokens: Int, stopTokenIds: Set<Int>,
+         tokenizer: Tokenizer, continuation: Continuation) {
+        self.state = state
+        self.parameters = parameters
+        self.maxTokens = maxTokens
+        self.stopTokenIds = stopTokenIds
+        self.continuation = continuation
+        sampler = Sampler(parameters)
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
+        stops = StopStringMatcher(parameters.stopStrings)
+    }
+
+    private var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - arrival.uptimeNanoseconds) / 1e9 }
+
+    /// Whether a step has run any of this request's tokens yet; until then it counts as queued.
+    private(set) var wasScheduled = false
+
+    /// Notes a step that runs this request; true the first time.
+    func markScheduled() -> Bool {
+        guard !wasScheduled else { return false }
+        wasScheduled = true
+        timings.queued = elapsed
+        return true
+    }
+
+    /// Samples the next token from `logits`, streams it, and returns why the request ended, if it did.
+    func accept(logits: [Float]) -> FinishReason? {
+        let token = sampler.sample(logits)
+        state.append(token)
+        generated += 1
+        if generated == 1 { timings.firstToken = elapsed }
+        var logprobs: [TokenLogprobs] = []
+        if let n = parameters.topLogprobs {
+            let lp = Sampler.logprobs(logits, chosen: token, top: n)
+            logprobs = [TokenLogprobs(token: TokenLogprob(id: token, logprob: lp.chosen), top: lp.top)]
+        }
+        let isStopToken = !parameters.ignoreStopTokens && stopTokenIds.contains(token)
+        var text = isStopToken ? "" : stops.append(detokenizer.append(token))
+        let reason: FinishReason? = isStopToken || stops.isStopped ? .stop : generated >= maxTokens ? .length : nil
+        if reason != nil {
+            text += stops.append(detokenizer.finish())
+            text += stops.finish()
+        }
+        continuation.yield(.delta(TokenDelta(tokenIds: [token], text: text, logprobs: logprobs)))
+        return reason
+    }
+
+    func finish(_ reason: FinishReason) {
+        timings.total = elapsed
+        continuation.yield(.finished(FinishInfo(
+            reason: reason, promptTokens: state.promptCount, completionTokens: generated,
+            cachedTokens: state.cachedPromptTokens, timings: timings)))
+        continuation.finish()
+    }
+
+    func fail(_ error: EngineError) {
+        continuation.finish(throwing: error)
+    }
+}

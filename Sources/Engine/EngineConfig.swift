@@ -1,0 +1,18 @@
+/// Sizes and limits of an `LLMEngine`, with vLLM's meanings.
+public struct EngineConfig: Sendable {
+    /// Tokens per KV block.
+    public var blockSize = 16
+    /// Bytes of memory for the paged KV cache; decides how many blocks there are.
+    public var kvCacheMemoryBytes = 512 << 20
+    /// Longest prompt + output; nil uses the model's `max_position_embeddings`.
+    public var maxModelLength: Int?
+    public var scheduler = SchedulerConfig()
+    /// Requests waiting for their first step before new ones are refused with `overloaded`.
+    public var maxQueuedRequests = 256
+    /// Prompt tokens waiting for their first step before new requests are refused.
+    public var maxQueuedTokens = 1 << 20
+    /// The name the API reports; nil uses the model folder's name.
+    public var servedModelName: String?
+
+    public init() {}
+}

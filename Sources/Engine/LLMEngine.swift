@@ -1,0 +1,239 @@
+import Foundation
+import Models
+import Synchronization
+import Tokenizers
+
+/// The single-process engine: continuous batching over a paged KV cache, one step loop on its own
+/// thread, requests bridged to async callers by streams (nano-vllm's `LLMEngine`, vLLM v1's `EngineCore`).
+///
+/// ```swift
+/// let engine = try LLMEngine(directory: modelURL, config: EngineConfig())
+/// for try await event in try engine.submit(InferenceRequest(prompt: .text("Hi"), parameters: p)) { … }
+/// ```
+public final class LLMEngine: InferenceEngine, @unchecked Sendable {
+    public let servedModel: ServedModel
+    public let config: EngineConfig
+    private let model: any CausalLanguageModel
+    private let defaults: GenerationDefaults
+    private let stopTokenIds: Set<Int>
+    private let kvCache: PagedKVCache
+    private let scheduler: Scheduler
+
+    /// What `submit`, stream cancellation and `shutdown` share with the loop thread.
+    private struct Shared {
+        var state = EngineState.ready
+        var inbox: [ActiveRequest] = []
+        var aborted: Set<Int> = []
+        var queuedRequests = 0
+        var queuedTokens = 0
+        /// Admitted and not yet finished.
+        var liveRequests = 0
+        var nextId = 0
+        var statistics = EngineStatistics()
+    }
+
+    private let shared = Mutex(Shared())
+    private let wakeUp = NSCondition()
+    /// Requests the loop owns, by id. Touched only on the loop thread.
+    private var active: [Int: ActiveRequest] = [:]
+    private var loopThread: Thread?
+
+    public init(directory: URL, config: EngineConfig = EngineConfig()) throws {
+        self.config = config
+        model = try ModelLoader.load(directory: directory)
+        let tokenizer = try Tokenizer.load(directory: directory)
+        defaults = try GenerationDefaults.load(directory: directory)
+        let contextLength = min(config.maxModelLength ?? .max, model.config.maxPositionEmbeddings)
+        servedModel = ServedModel(
+            name: config.servedModelName ?? directory.standardizedFileURL.lastPathComponent,
+            contextLength: contextLength, tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate, imagePlaceholder: nil)
+        var stops = defaults.eosTokenIds.union(model.config.eosTokenIds)
+        if stops.isEmpty, let eos = tokenizer.eosTokenId { stops.insert(eos) }
+        stopTokenIds = stops
+
+        let bytesPerBlock = PagedKVCache.bytesPerBlock(config: model.config, blockSize: config.blockSize)
+        let blockCount = config.kvCacheMemoryBytes / bytesPerBlock
+        guard blockCount * config.blockSize >= contextLength else {
+            throw EngineError.invalidRequest(
+                "--kv-cache-memory of \(config.kvCacheMemoryBytes) bytes holds \(blockCount * config.blockSize) tokens, "
+                    + "less than the context length \(contextLength); give more memory or a smaller --max-model-len")
+        }
+        kvCache = PagedKVCache(config: model.config, blockCount: blockCount, blockSize: config.blockSize)
+        scheduler = Scheduler(config: config.scheduler, blocks: BlockManager(blockCount: blockCount, blockSize: config.blockSize))
+        let thread = Thread { [unowned self] in self.runLoop() }
+        thread.name = "tessera-engine"
+        loopThread = thread
+        thread.start()
+    }
+
+    public var state: EngineState { shared.withLock { $0.state } }
+
+    public func statistics() -> EngineStatistics { shared.withLock { $0.statistics } }
+
+    public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
+        do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
+        guard request.images.isEmpty else {
+            throw .invalidRequest("model '\(servedModel.name)' does not accept images")
+        }
+        let prompt = switch request.prompt {
+        case let .text(text): servedModel.tokenizer.encode(text)
+        case let .tokens(ids): ids
+        }
+        try check(prompt)
+        let maxTokens = min(request.parameters.maxTokens, servedModel.contextLength - prompt.count)
+        let (stream, continuation) = AsyncThrowingStream<InferenceEvent, any Error>.makeStream()
+        try shared.withLock { (s: inout Shared) throws(EngineError) in
+            guard s.state == .ready else { throw .shuttingDown }
+            guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens + prompt.count <= config.maxQueuedTokens else {
+                throw .overloaded(retryAfterSeconds: 1)
+            }
+            let id = s.nextId
+            s.nextId += 1
+            s.queuedRequests += 1
+            s.queuedTokens += prompt.count
+            s.liveRequests += 1
+            s.inbox.append(ActiveRequest(
+                state: EngineRequest(id: id, prompt: prompt, arrival: id), parameters: request.parameters,
+                maxTokens: maxTokens, stopTokenIds: stopTokenIds, tokenizer: servedModel.tokenizer, continuation: continuation))
+            continuation.onTermination = { [weak self] termination in
+                guard case .cancelled = termination, let self else { return }
+                self.shared.withLock { _ = $0.aborted.insert(id) }
+                self.signal()
+            }
+        }
+        signal()
+        return stream
+    }
+
+    private func check(_ prompt: [Int]) throws(EngineError) {
+        guard !prompt.isEmpty else { throw .invalidRequest("the prompt is empty") }
+        guard prompt.count < servedModel.contextLength else {
+            throw .invalidRequest("the prompt has \(prompt.count) tokens, but this model's maximum context length is "
+                + "\(servedModel.contextLength) tokens (prompt plus at least one generated token)")
+        }
+        let vocab = model.config.vocabSize
+        if let bad = prompt.first(where: { $0 < 0 || $0 >= vocab }) {
+            throw .invalidRequest("token id \(bad) is out of range for a vocabulary of \(vocab)")
+        }
+    }
+
+    public func shutdown(gracePeriod: Duration) async {
+        shared.withLock { $0.state = .draining }
+        let deadline = ContinuousClock.now + gracePeriod
+        while ContinuousClock.now < deadline, shared.withLock({ $0.liveRequests > 0 }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        shared.withLock { $0.state = .stopped }
+        signal()
+        while loopThread?.isFinished == false { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    private func signal() {
+        wakeUp.lock()
+        wakeUp.signal()
+        wakeUp.unlock()
+    }
+}
+
+// MARK: - The step loop
+
+extension LLMEngine {
+    private func runLoop() {
+        while true {
+            let (incoming, aborted, state) = shared.withLock { s in
+                defer { s.inbox = []; s.aborted = [] }
+                return (s.inbox, s.aborted, s.state)
+            }
+            for request in incoming {
+                active[request.state.id] = request
+                scheduler.add(request.state)
+            }
+            for id in aborted { finish(id, reason: nil) }
+            if state == .stopped {
+                for id in Array(active.keys) { active[id]?.fail(.shuttingDown); finish(id, reason: nil) }
+                return
+            }
+            if scheduler.hasWork {
+                step()
+            } else {
+                wakeUp.lock()
+                if shared.withLock({ $0.inbox.isEmpty && $0.aborted.isEmpty && $0.state != .stopped }) {
+                    wakeUp.wait(until: Date().addingTimeInterval(0.5))
+                }
+                wakeUp.unlock()
+            }
+        }
+    }
+
+    /// One engine step: schedule, run the batch through the model, sample, stream, retire.
+    private func step() {
+        let output = scheduler.schedule()
+        var batch: [BatchSequence] = []
+        var sampling: [ActiveRequest] = []
+        var started: [ActiveRequest] = []
+        for entry in output.entries {
+            guard let request = active[entry.requestId] else { continue }
+            let s = request.state
+            let wantsLogits = entry.start + entry.tokens == s.count
+            batch.append(BatchSequence(tokens: Array(s.tokens[entry.start ..< entry.start + entry.tokens]),
+                                       start: entry.start, blockTable: s.blockTable, wantsLogits: wantsLogits))
+            if wantsLogits { sampling.append(request) }
+            if request.markScheduled() { started.append(request) }
+        }
+        dequeue(started, preempted: output.preempted.count)
+        let logits: [[Float]]
+        do {
+            logits = try model.forward(batch: batch, cache: kvCache)
+        } catch {
+            for request in output.entries.compactMap({ active[$0.requestId] }) {
+                request.fail(.internalFailure("the model failed on this batch: \(error)"))
+                finish(request.state.id, reason: nil)
+            }
+            return
+        }
+        scheduler.complete(output)
+        var finished: [(Int, FinishReason)] = []
+        for (request, row) in zip(sampling, logits) {
+            if let reason = request.accept(logits: row) { finished.append((request.state.id, reason)) }
+        }
+        for (id, reason) in finished { finish(id, reason: reason) }
+        publishStatistics(generated: sampling.count)
+    }
+
+    /// Requests that ran for the first time leave the admission queue.
+    private func dequeue(_ started: [ActiveRequest], preempted: Int) {
+        let tokens = started.reduce(0) { $0 + $1.state.promptCount }
+        shared.withLock { s in
+            s.queuedRequests -= started.count
+            s.queuedTokens -= tokens
+            s.statistics.promptTokens += tokens
+            s.statistics.preemptions += preempted
+        }
+    }
+
+    /// Retires a request: frees its blocks and, with a reason, sends its final event.
+    private func finish(_ id: Int, reason: FinishReason?) {
+        guard let request = active.removeValue(forKey: id) else { return }
+        scheduler.finish(id)
+        if let reason { request.finish(reason) } else { request.continuation.finish() }
+        shared.withLock { s in
+            s.liveRequests -= 1
+            if !request.wasScheduled {
+                s.queuedRequests -= 1
+                s.queuedTokens -= request.state.promptCount
+            }
+        }
+        publishStatistics(generated: 0)
+    }
+
+    private func publishStatistics(generated: Int) {
+        shared.withLock { s in
+            s.statistics.runningRequests = scheduler.running.count
+            s.statistics.waitingRequests = scheduler.waiting.count
+            s.statistics.kvCacheUsage = scheduler.blocks.usage
+            s.statistics.prefixCacheQueriedTokens = scheduler.prefixQueriedTokens
+            s.statistics.prefixCacheHitTokens = scheduler.prefixHitTokens
+            s.statistics.generatedTokens += generated
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Tensor
+
+/// The KV memory of a whole engine: `blockCount` blocks of `blockSize` positions per layer, shared
+/// by every running sequence through its block table (vLLM's paged attention layout). Which block
+/// belongs to whom is the engine's `BlockManager`'s business; this type only holds the floats.
+public final class PagedKVCache: @unchecked Sendable {
+    public let blockCount: Int
+    public let blockSize: Int
+    public let numLayers: Int
+    /// Floats per position per layer: numKVHeads × headDim.
+    public let rowWidth: Int
+    private let keys: [UnsafeMutablePointer<Float>]
+    private let values: [UnsafeMutablePointer<Float>]
+
+    public init(config: LanguageModelConfig, blockCount: Int, blockSize: Int) {
+        self.blockCount = blockCount
+        self.blockSize = blockSize
+        numLayers = config.numLayers
+        rowWidth = config.numKVHeads * config.headDim
+        let size = max(1, blockCount * blockSize * rowWidth)
+        keys = (0 ..< numLayers).map { _ in .allocate(capacity: size) }
+        values = (0 ..< numLayers).map { _ in .allocate(capacity: size) }
+    }
+
+    deinit {
+        keys.forEach { $0.deallocate() }
+        values.forEach { $0.deallocate() }
+    }
+
+    /// Bytes one block takes over all layers, keys and values.
+    public static func bytesPerBlock(config: LanguageModelConfig, blockSize: Int) -> Int {
+        2 * config.numLayers * blockSize * config.numKVHeads * config.headDim * MemoryLayout<Float>.size
+    }
+
+    /// The store seen by one batch, whose i-th sequence uses `blockTables[i]`.
+    func view(blockTables: [[Int]]) -> some KVStore { BatchView(cache: self, blockTables: blockTables) }
+
+    private struct BatchView: KVStore {
+        let cache: PagedKVCache
+        let blockTables: [[Int]]
+
+        func store(layer: Int, sequence: Int, at position: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, count: Int) {
+            let table = blockTables[sequence], width = cache.rowWidth, size = cache.blockSize
+            for i in 0 ..< count {
+                let p = position + i
+                let offset = (table[p / size] * size + p % size) * width
+                (cache.keys[layer] + offset).update(from: k + i * width, count: width)
+                (cache.values[layer] + offset).update(from: v + i * width, count: width)
+            }
+        }
+
+        func segments(layer: Int, sequence: Int, count: Int) -> [KVSegment] {
+            let table = blockTables[sequence], width = cache.rowWidth, size = cache.blockSize
+            return stride(from: 0, to: count, by: size).map { first in
+                let offset = table[first / size] * size * width
+                return KVSegment(keys: cache.keys[layer] + offset, values: cache.values[layer] + offset,
+                                 count: min(size, count - first), rowStride: width)
+            }
+        }
+    }
+}
+
+/// One sequence's part of a batched forward pass over the paged cache.
+public struct BatchSequence: Sendable {
+    /// The tokens to run, at positions `start ..< start + tokens.count`.
+    public var tokens: [Int]
+    public var start: Int
+    /// The KV blocks holding positions `0 ..< start + tokens.count`, in order.
+    public var blockTable: [Int]
+    /// Whether to return logits of the last token (the sequence's prompt is done and a token is sampled).
+    public var wantsLogits: Bool
+
+    public init(tokens: [Int], start: Int, blockTable: [Int], wantsLogits: Bool) {
+        self.tokens = tokens
+        self.start = start
+        self.blockTable = blockTable
+        self.wantsLogits = wantsLogits
+    }
+}
