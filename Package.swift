@@ -69,6 +69,7 @@ let package = Package(
             dependencies: [
                 "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             resources: [.copy("Resources/DefaultModel")]
         ),

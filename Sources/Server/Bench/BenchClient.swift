@@ -122,3 +122,14 @@ struct SSEParser {
         return events
     }
 }
+
+extension BenchClient.Endpoint {
+    /// `chat` or `completions`.
+    public init?(name: String) {
+        switch name {
+        case "chat": self = .chat
+        case "completions": self = .completions
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Server
+import Tokenizers
+
+/// `tessera bench serve`: load-test any OpenAI-compatible server (Tessera, vLLM, llama.cpp's llama-server).
+struct BenchServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Benchmark an OpenAI-compatible server: TTFT, TPOT, ITL, E2E, throughput and goodput."
+    )
+
+    @Option(name: .customLong("base-url"), help: "The server, e.g. http://127.0.0.1:8000.")
+    var baseURL: String
+
+    @Option(help: "The model name to send.")
+    var model: String
+
+    @Option(help: "random, random-mm, or a JSONL file of {\"prompt\", \"max_tokens\"} lines.")
+    var dataset = "random"
+
+    @Option(help: "chat (/v1/chat/completions) or completions (/v1/completions); random-mm needs chat.")
+    var endpoint = "chat"
+
+    @Option(name: .customLong("num-prompts"))
+    var numPrompts = 100
+
+    @Option(name: .customLong("request-rate"), help: "Requests per second, or inf to send all at once.")
+    var requestRate = "inf"
+
+    @Option(help: "Gamma shape of the arrival gaps: 1 is Poisson, lower is burstier.")
+    var burstiness = 1.0
+
+    @Option(name: .customLong("max-concurrency"), help: "Most requests in flight at once.")
+    var maxConcurrency: Int?
+
+    @Option(name: .customLong("input-len"), help: "Prompt tokens of random datasets.")
+    var inputLength = 256
+
+    @Option(name: .customLong("output-len"), help: "Tokens to generate per request.")
+    var outputLength = 64
+
+    @Option(name: .customLong("range-ratio"), help: "Lengths vary uniformly by this fraction around --input-len and --output-len.")
+    var rangeRatio = 0.0
+
+    @Option(name: .customLong("images-per-request"))
+    var imagesPerRequest = 1
+
+    @Option(name: .customLong("image-size"), help: "WIDTHxHEIGHT of random images.")
+    var imageSize = "448x448"
+
+    @Option(name: .customLong("image-reuse"), help: "Probability that an image repeats an earlier one.")
+    var imageReuse = 0.0
+
+    @Option(help: "SLOs for goodput, e.g. ttft:500,tpot:50 (milliseconds; ttft, tpot, e2el).")
+    var goodput: String?
+
+    @Option(help: "A model folder whose tokenizer.json makes random prompts of exact token lengths (default: random words).")
+    var tokenizer: String?
+
+    @Option(help: "Seed for prompts, images and arrival times.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("result-json"), help: "Write the result as JSON to this file.")
+    var resultJSON: String?
+
+    func validate() throws {
+        guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
+        guard rate != nil else { throw ValidationError("--request-rate must be a positive number or inf") }
+        guard burstiness > 0 else { throw ValidationError("--burstiness must be > 0") }
+        if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1") }
+        guard inputLength >= 1, outputLength >= 1, (0..<1).contains(rangeRatio) else {
+            throw ValidationError("--input-len and --output-len must be at least 1, --range-ratio in [0, 1)")
+        }
+        guard imagesPerRequest >= 0, (0...1).contains(imageReuse), parsedImageSize != nil else {
+            throw ValidationError("--images-per-request must be >= 0, --image-reuse in [0, 1], --image-size WIDTHxHEIGHT")
+        }
+        guard let kind = BenchClient.Endpoint(name: endpoint) else { throw ValidationError("--endpoint must be chat or completions") }
+        if BenchDatasetKind(dataset) == .randomMultimodal, kind != .chat { throw ValidationError("random-mm needs --endpoint chat") }
+        if let goodput { _ = try GoodputObjectives(parsing: goodput) }
+    }
+
+    private var rate: Double? {
+        if requestRate == "inf" { return .infinity }
+        guard let value = Double(requestRate), value > 0 else { return nil }
+        return value
+    }
+
+    private var parsedImageSize: (Int, Int)? {
+        let parts = imageSize.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 1, parts[1] >= 1 else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    func run() async throws {
+        let tokenizer = try self.tokenizer.map { try Tokenizer.load(directory: URL(fileURLWithPath: $0)) }
+        let (width, height) = parsedImageSize ?? (448, 448)
+        let requests = try BenchDataset(
+            kind: BenchDatasetKind(dataset), count: numPrompts, inputTokens: inputLength, outputTokens: outputLength,
+            rangeRatio: rangeRatio, imagesPerRequest: imagesPerRequest, imageWidth: width, imageHeight: height,
+            imageReuse: imageReuse, seed: seed
+        ).make(tokenizer: tokenizer)
+        let objectives = try goodput.map { try GoodputObjectives(parsing: $0) }
+
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, maxConcurrency ?? numPrompts)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = BenchClient(baseURL: baseURL, model: model, endpoint: BenchClient.Endpoint(name: endpoint) ?? .chat, client: http)
+        let runner = BenchRunner(
+            client: client, schedule: ArrivalSchedule(rate: rate ?? .infinity, burstiness: burstiness, seed: seed &+ 1),
+            maxConcurrency: maxConcurrency)
+        let progress = ProgressBar(total: requests.count)
+        let (outcomes, duration) = await runner.run(requests) { progress.update($0) }
+        try await http.shutdown()
+
+        let report = BenchReport(outcomes: outcomes, duration: duration, objectives: objectives)
+        print(report.text)
+        if let resultJSON {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: resultJSON))
+        }
+        if report.completed == 0 { throw ExitCode.failure }
+    }
+}
