@@ -1,0 +1,105 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Server
+
+/// `tessera serve`: the OpenAI-compatible HTTP server on one model.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a model over the OpenAI API (chat and text completions, streaming, /metrics).",
+        discussion: """
+            Point the official openai client at http://HOST:PORT/v1. SIGTERM or Ctrl-C stops accepting \
+            requests, lets in-flight ones finish for up to --drain-timeout seconds, then exits.
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one and prints it).")
+    var port = 8000
+
+    @Option(name: .customLong("served-model-name"), help: "The model name clients must send (default: the model folder's name).")
+    var servedModelName: String?
+
+    @Option(name: .customLong("max-model-len"), help: "Longest prompt + output in tokens (default: the model's).")
+    var maxModelLength: Int?
+
+    @Option(name: .customLong("kv-cache-memory"), help: "Memory for the paged KV cache, in MiB.")
+    var kvCacheMemoryMiB = 512
+
+    @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
+    var blockSize = 16
+
+    @Option(name: .customLong("max-num-batched-tokens"), help: "Tokens per engine step (decode plus prefill chunks).")
+    var maxBatchedTokens = 2048
+
+    @Option(name: .customLong("max-num-seqs"), help: "Requests in the running batch at once.")
+    var maxRunningRequests = 64
+
+    @Option(name: .customLong("max-queued-requests"), help: "Waiting requests before new ones get 503.")
+    var maxQueuedRequests = 256
+
+    @Option(name: .customLong("max-queued-tokens"), help: "Waiting prompt tokens (images counted) before new requests get 503.")
+    var maxQueuedTokens = 1 << 20
+
+    @Option(name: .customLong("max-body-size"), help: "Largest request body in MiB (413 above).")
+    var maxBodyMiB = 64
+
+    @Option(name: .customLong("allowed-media-domains"), help: "Comma-separated hosts that http(s) image URLs may use (none by default).")
+    var allowedMediaDomains = ""
+
+    @Option(name: .customLong("media-max-size"), help: "Largest image download in MiB.")
+    var mediaMaxMiB = 20
+
+    @Option(name: .customLong("media-timeout"), help: "Longest image download in seconds.")
+    var mediaTimeoutSeconds = 10
+
+    @Option(name: .customLong("drain-timeout"), help: "Seconds in-flight requests may run after SIGTERM.")
+    var drainTimeoutSeconds = 30
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
+        guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
+            throw ValidationError("--kv-cache-memory, --block-size, --max-num-batched-tokens and --max-num-seqs must be at least 1")
+        }
+        guard maxQueuedRequests >= 1, maxQueuedTokens >= 1, maxBodyMiB >= 1, mediaMaxMiB >= 1, mediaTimeoutSeconds >= 1 else {
+            throw ValidationError("queue caps, --max-body-size, --media-max-size and --media-timeout must be at least 1")
+        }
+        guard drainTimeoutSeconds >= 0 else { throw ValidationError("--drain-timeout must be >= 0") }
+        if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
+    }
+
+    func run() async throws {
+        try modelOptions.applyThreads()
+        var engineConfig = EngineConfig()
+        engineConfig.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
+        engineConfig.blockSize = blockSize
+        engineConfig.maxModelLength = maxModelLength
+        engineConfig.scheduler = SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests)
+        engineConfig.maxQueuedRequests = maxQueuedRequests
+        engineConfig.maxQueuedTokens = maxQueuedTokens
+        engineConfig.servedModelName = servedModelName ?? modelOptions.model.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent }
+        let engine = try LLMEngine(directory: try modelOptions.modelDirectory(), config: engineConfig)
+
+        var configuration = ServerConfiguration()
+        configuration.maxBodyBytes = maxBodyMiB << 20
+        configuration.allowedMediaDomains = allowedMediaDomains.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        configuration.mediaMaxBytes = mediaMaxMiB << 20
+        configuration.mediaTimeout = .seconds(mediaTimeoutSeconds)
+        configuration.drainTimeout = .seconds(drainTimeoutSeconds)
+
+        let metrics = ServerMetrics(modelName: engine.servedModel.name)
+        metrics.bootstrapMetricsSystem()
+        let service = try OpenAIService(engine: engine, configuration: configuration, metrics: metrics)
+        let model = engine.servedModel
+        let host = host
+        try await TesseraServer(service: service, host: host, port: port).run { port in
+            // Written unbuffered so scripts waiting for this line see it at once.
+            FileHandle.standardOutput.write(Data("serving '\(model.name)' (context \(model.contextLength)) on http://\(host):\(port)/v1\n".utf8))
+        }
+    }
+}
