@@ -44,6 +44,7 @@ import Testing
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
+        #expect(results.count == prompts.count * 3)
         for (i, result) in results {
             let prompt = prompts[i % prompts.count]
             #expect(result.tokens == prompt.greedy_token_ids)

@@ -6,11 +6,14 @@ import Testing
     @Test(arguments: Fixtures.names)
     func greedyTokensAndLogprobsMatchTransformers(_ name: String) throws {
         let generator = try Fixtures.generator(name)
-        for prompt in try Fixtures.reference(name).prompts {
+        let prompts = try Fixtures.reference(name).prompts
+        #expect(prompts.count == 2)
+        for prompt in prompts {
             #expect(generator.tokenizer.encode(prompt.text) == prompt.prompt_token_ids)
             let out = try generator.generate(prompt: prompt.prompt_token_ids, parameters: Fixtures.greedy(16, logprobs: 5))
             #expect(out.tokenIds == prompt.greedy_token_ids)
             #expect(out.finishReason == .length)
+            #expect(out.topLogprobs.count == 16)
             for (mine, theirs) in zip(out.topLogprobs, prompt.top_logprobs) {
                 #expect(mine.map(\.id) == theirs.map(\.id))
                 for (a, b) in zip(mine, theirs) { #expect(abs(a.logprob - b.logprob) < 1e-4) }
