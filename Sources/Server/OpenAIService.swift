@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Hummingbird
+import NIOCore
 import Synchronization
 
 /// The OpenAI-compatible API in front of an ``InferenceEngine``: chat and text completions (JSON or
@@ -63,7 +64,9 @@ public final class OpenAIService: Sendable {
             do {
                 var buffer = try await body.collect(upTo: self.configuration.maxBodyBytes)
                 data = buffer.readData(length: buffer.readableBytes) ?? Data()
-            } catch let error as HTTPError where error.status == .contentTooLarge {
+            } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+                throw APIError.bodyTooLarge(limit: self.configuration.maxBodyBytes)
+            } catch is NIOTooManyBytesError {
                 throw APIError.bodyTooLarge(limit: self.configuration.maxBodyBytes)
             }
             return try await handler(data, arrival)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# End-to-end tests of `tessera serve` with the official openai client, on a fixture model.
+# Usage: tests/e2e/run.sh [extra pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+scratch="${TESSERA_SCRATCH:-.build}"
+model="${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}"
+
+python3 -c "import openai, pytest, requests" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
+
+swift build --scratch-path "$scratch" --product tessera
+binary="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=$(mktemp)
+# Small caps so back-pressure and body-size limits are reachable from the tests.
+"$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --max-queued-requests 12 \
+    --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
+
+for _ in $(seq 1 300); do
+    if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$server" 2>/dev/null; then cat "$log"; echo "tessera serve exited before becoming healthy" >&2; exit 1; fi
+    sleep 0.2
+done
+
+export TESSERA_BASE_URL="http://127.0.0.1:$port" TESSERA_MODEL_DIR="$root/$model" TESSERA_SERVER_PID="$server"
+python3 -m pytest -q tests/e2e "$@"
