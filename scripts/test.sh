@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what the build needs, builds Tessera and runs every test suite.
+# Installs what the build needs, builds Tessera and runs every test suite: the Swift suites, then the
+# end-to-end suite that drives a live `tessera serve` with the official `openai` client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
 ensure_debian_packages "${TESSERA_DEBIAN_PACKAGES[@]}"
 swift build --build-tests
 swift test --skip-build
+tests/e2e/run.sh

@@ -15,4 +15,4 @@ ensure_debian_packages() {
 }
 
 # The C libraries Tessera links against.
-TESSERA_DEBIAN_PACKAGES=(pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev)
+TESSERA_DEBIAN_PACKAGES=(pkg-config libopenblas-dev libpng-dev libjpeg62-turbo-dev curl)
