@@ -84,7 +84,7 @@ let package = Package(
             name: "ServerTests",
             dependencies: ["Server", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"], exclude: ["Fixtures"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
     ]
 )
