@@ -1,3 +1,5 @@
+import Foundation
+
 /// Instruction prompts whose answer lengths depend on the task, for synthetic traces and for
 /// training the output-length predictor where no real prompt/response data is available offline.
 ///
@@ -37,11 +39,5 @@ public enum SyntheticPrompts {
         }
         let output = max(1, min(4096, Int(rng.logNormal(median: task.medianOutput, sigma: task.sigma).rounded())))
         return (text, output)
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
