@@ -11,7 +11,6 @@ struct EventQueue<Payload> {
     private var counter: UInt64 = 0
 
     var isEmpty: Bool { heap.isEmpty }
-    var count: Int { heap.count }
 
     mutating func push(_ payload: Payload, at time: Double) {
         counter += 1
@@ -55,7 +54,6 @@ struct PriorityQueue {
 
     var isEmpty: Bool { heap.isEmpty }
     var count: Int { heap.count }
-    var items: [Int] { heap.map(\.id) }
 
     mutating func push(_ id: Int, key: Double) {
         heap.append((key, id))
