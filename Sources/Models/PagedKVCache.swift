@@ -9,8 +9,8 @@ public final class PagedKVCache: @unchecked Sendable {
     public let numLayers: Int
     /// Floats per position per layer: numKVHeads × headDim.
     public let rowWidth: Int
-    private let keys: [UnsafeMutablePointer<Float>]
-    private let values: [UnsafeMutablePointer<Float>]
+    let keys: [UnsafeMutablePointer<Float>]
+    let values: [UnsafeMutablePointer<Float>]
 
     public init(config: LanguageModelConfig, blockCount: Int, blockSize: Int) {
         self.blockCount = blockCount
