@@ -11,6 +11,8 @@ final class ActiveRequest {
     let maxTokens: Int
     let stopTokenIds: Set<Int>
     let continuation: Continuation
+    /// What this engine does for the request when its work is split with other engines.
+    let handoff: KVHandoff
     private var sampler: Sampler
     private var detokenizer: StreamingDetokenizer
     private var stops: StopStringMatcher
@@ -19,12 +21,13 @@ final class ActiveRequest {
     private(set) var generated = 0
 
     init(state: EngineRequest, parameters: SamplingParameters, maxTokens: Int, stopTokenIds: Set<Int>,
-         tokenizer: Tokenizer, continuation: Continuation) {
+         tokenizer: Tokenizer, continuation: Continuation, handoff: KVHandoff = .none) {
         self.state = state
         self.parameters = parameters
         self.maxTokens = maxTokens
         self.stopTokenIds = stopTokenIds
         self.continuation = continuation
+        self.handoff = handoff
         sampler = Sampler(parameters)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
         stops = StopStringMatcher(parameters.stopStrings)

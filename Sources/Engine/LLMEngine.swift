@@ -16,11 +16,11 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     private let model: any CausalLanguageModel
     private let defaults: GenerationDefaults
     private let stopTokenIds: Set<Int>
-    private let kvCache: PagedKVCache
-    private let scheduler: Scheduler
+    let kvCache: PagedKVCache
+    let scheduler: Scheduler
 
     /// What `submit`, stream cancellation and `shutdown` share with the loop thread.
-    private struct Shared {
+    struct Shared {
         var state = EngineState.ready
         var inbox: [ActiveRequest] = []
         var aborted: Set<Int> = []
@@ -30,12 +30,16 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         var liveRequests = 0
         var nextId = 0
         var statistics = EngineStatistics()
+        /// Prefilled requests whose KV blocks wait for another engine to pull them, by request id.
+        var parked: [Int: EngineRequest] = [:]
+        /// Parked requests whose blocks the loop should free.
+        var releases: [Int] = []
     }
 
-    private let shared = Mutex(Shared())
+    let shared = Mutex(Shared())
     private let wakeUp = NSCondition()
     /// Requests the loop owns, by id. Touched only on the loop thread.
-    private var active: [Int: ActiveRequest] = [:]
+    var active: [Int: ActiveRequest] = [:]
     private var loopThread: Thread?
 
     public init(directory: URL, config: EngineConfig = EngineConfig()) throws {
@@ -80,8 +84,16 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         case let .tokens(ids): ids
         }
         try check(prompt)
-        let maxTokens = min(request.parameters.maxTokens, servedModel.contextLength - prompt.count)
+        return try enqueue(prompt: prompt, parameters: request.parameters, handoff: .none).stream
+    }
+
+    /// Queues a checked prompt; returns the request's id and event stream.
+    func enqueue(prompt: [Int], parameters: SamplingParameters, handoff: KVHandoff) throws(EngineError)
+        -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
+    {
+        let maxTokens = min(parameters.maxTokens, servedModel.contextLength - prompt.count)
         let (stream, continuation) = AsyncThrowingStream<InferenceEvent, any Error>.makeStream()
+        var assigned = 0
         try shared.withLock { (s: inout Shared) throws(EngineError) in
             guard s.state == .ready else { throw .shuttingDown }
             guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens + prompt.count <= config.maxQueuedTokens else {
@@ -89,12 +101,14 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             }
             let id = s.nextId
             s.nextId += 1
+            assigned = id
             s.queuedRequests += 1
             s.queuedTokens += prompt.count
             s.liveRequests += 1
             s.inbox.append(ActiveRequest(
-                state: EngineRequest(id: id, prompt: prompt, arrival: id), parameters: request.parameters,
-                maxTokens: maxTokens, stopTokenIds: stopTokenIds, tokenizer: servedModel.tokenizer, continuation: continuation))
+                state: EngineRequest(id: id, prompt: prompt, arrival: id), parameters: parameters,
+                maxTokens: maxTokens, stopTokenIds: stopTokenIds, tokenizer: servedModel.tokenizer, continuation: continuation,
+                handoff: handoff))
             continuation.onTermination = { [weak self] termination in
                 guard case .cancelled = termination, let self else { return }
                 self.shared.withLock { _ = $0.aborted.insert(id) }
@@ -102,10 +116,10 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             }
         }
         signal()
-        return stream
+        return (assigned, stream)
     }
 
-    private func check(_ prompt: [Int]) throws(EngineError) {
+    func check(_ prompt: [Int]) throws(EngineError) {
         guard !prompt.isEmpty else { throw .invalidRequest("the prompt is empty") }
         guard prompt.count < servedModel.contextLength else {
             throw .invalidRequest("the prompt has \(prompt.count) tokens, but this model's maximum context length is "
@@ -128,7 +142,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         while loopThread?.isFinished == false { try? await Task.sleep(for: .milliseconds(5)) }
     }
 
-    private func signal() {
+    func signal() {
         wakeUp.lock()
         wakeUp.signal()
         wakeUp.unlock()
@@ -140,12 +154,14 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
 extension LLMEngine {
     private func runLoop() {
         while true {
-            let (incoming, aborted, state) = shared.withLock { s in
-                defer { s.inbox = []; s.aborted = [] }
-                return (s.inbox, s.aborted, s.state)
+            let (incoming, aborted, state, releases) = shared.withLock { s in
+                defer { s.inbox = []; s.aborted = []; s.releases = [] }
+                return (s.inbox, s.aborted, s.state, s.releases)
             }
+            releaseParked(releases)
             for request in incoming {
                 active[request.state.id] = request
+                importKV(request)
                 scheduler.add(request.state)
             }
             for id in aborted { finish(id, reason: nil) }
@@ -157,7 +173,7 @@ extension LLMEngine {
                 step()
             } else {
                 wakeUp.lock()
-                if shared.withLock({ $0.inbox.isEmpty && $0.aborted.isEmpty && $0.state != .stopped }) {
+                if shared.withLock({ $0.inbox.isEmpty && $0.aborted.isEmpty && $0.releases.isEmpty && $0.state != .stopped }) {
                     wakeUp.wait(until: Date().addingTimeInterval(0.5))
                 }
                 wakeUp.unlock()
@@ -194,6 +210,10 @@ extension LLMEngine {
         scheduler.complete(output)
         var finished: [(Int, FinishReason)] = []
         for (request, row) in zip(sampling, logits) {
+            if case .parkAfterPrefill = request.handoff {
+                park(request)
+                continue
+            }
             if let reason = request.accept(logits: row) { finished.append((request.state.id, reason)) }
         }
         for (id, reason) in finished { finish(id, reason: reason) }
@@ -212,7 +232,7 @@ extension LLMEngine {
     }
 
     /// Retires a request: frees its blocks and, with a reason, sends its final event.
-    private func finish(_ id: Int, reason: FinishReason?) {
+    func finish(_ id: Int, reason: FinishReason?) {
         guard let request = active.removeValue(forKey: id) else { return }
         scheduler.finish(id)
         if let reason { request.finish(reason) } else { request.continuation.finish() }
@@ -226,7 +246,7 @@ extension LLMEngine {
         publishStatistics(generated: 0)
     }
 
-    private func publishStatistics(generated: Int) {
+    func publishStatistics(generated: Int) {
         shared.withLock { s in
             s.statistics.runningRequests = scheduler.running.count
             s.statistics.waitingRequests = scheduler.waiting.count

@@ -110,6 +110,15 @@ public final class Scheduler: @unchecked Sendable {
         }
     }
 
+    /// Removes a running request but keeps its blocks, whose KV another engine will read; free them
+    /// later with `blocks.free`. Nil when the request is not running.
+    public func detach(_ requestId: Int) -> EngineRequest? {
+        guard let i = running.firstIndex(where: { $0.id == requestId }) else { return nil }
+        let request = running.remove(at: i)
+        request.status = .finished
+        return request
+    }
+
     private func preempt(_ request: EngineRequest, into output: inout SchedulerOutput) {
         running.removeAll { $0 === request }
         blocks.free(request)
