@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries from Debian.
@@ -64,10 +65,18 @@ let package = Package(
         .target(name: "Cluster"),
         .target(name: "Simulator", dependencies: ["Cluster"]),
 
+        // Disaggregated serving: worker processes with their wire protocol and KV transfers, and the
+        // front end that supervises them and routes with the Cluster policies.
+        .target(name: "Workers", dependencies: ["Engine", "Models", "Tokenizers", "Cluster"]),
+        .target(
+            name: "FrontEnd",
+            dependencies: ["Workers", "Engine", "Cluster", "Tokenizers", .product(name: "Yams", package: "Yams")]
+        ),
+
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server",
+                "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Workers", "FrontEnd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -86,5 +95,7 @@ let package = Package(
         ),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Engine", "Models", "Cluster"]),
+        .testTarget(name: "FrontEndTests", dependencies: ["FrontEnd", "Workers", "Engine", "Cluster"]),
     ]
 )

@@ -36,9 +36,9 @@ public final class KVBuffer: @unchecked Sendable {
     public let positions: Range<Int>
     public let base: UnsafeRawPointer
     public let byteCount: Int
-    private let deallocate: @Sendable () -> Void
+    private let deallocate: () -> Void
 
-    public init(layout: KVLayout, positions: Range<Int>, base: UnsafeRawPointer, byteCount: Int, deallocate: @escaping @Sendable () -> Void) {
+    public init(layout: KVLayout, positions: Range<Int>, base: UnsafeRawPointer, byteCount: Int, deallocate: @escaping () -> Void) {
         self.layout = layout
         self.positions = positions
         self.base = base

@@ -1,0 +1,116 @@
+import Foundation
+
+/// A framed, bidirectional message channel over a ``Socket``: each frame is a JSON-encoded
+/// ``WireMessage`` plus an optional binary payload (KV bytes on the TCP transfer path).
+///
+/// Frame layout: 4-byte big-endian header length, 8-byte big-endian payload length, header, payload.
+///
+/// ```swift
+/// let connection = try Connection.connect(to: .unix(path: "/tmp/front.sock"))
+/// try connection.send(.abort(request: 7))
+/// connection.startReading(name: "control", onMessage: { message, payload in … }, onClose: { _ in … })
+/// ```
+public final class Connection: @unchecked Sendable {
+    /// Largest JSON header accepted (a prompt's token ids travel in it).
+    static let maxHeaderBytes = 64 << 20
+    /// Largest binary payload accepted.
+    static let maxPayloadBytes = 16 << 30
+
+    private let socket: Socket
+    private let writeLock = NSLock()
+
+    init(socket: Socket) {
+        self.socket = socket
+    }
+
+    public static func connect(to endpoint: Endpoint) throws(TransportError) -> Connection {
+        Connection(socket: try Socket.connect(to: endpoint))
+    }
+
+    /// Sends one message; safe from any thread.
+    public func send(_ message: WireMessage, payload: Data = Data()) throws {
+        let header: Data
+        do { header = try JSONEncoder().encode(message) } catch { throw TransportError.malformedMessage("cannot encode \(message): \(error)") }
+        var prefix = Data(count: 12)
+        prefix.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: UInt32(header.count).bigEndian, toByteOffset: 0, as: UInt32.self)
+            raw.storeBytes(of: UInt64(payload.count).bigEndian, toByteOffset: 4, as: UInt64.self)
+        }
+        writeLock.lock()
+        defer { writeLock.unlock() }
+        for part in [prefix, header, payload] where !part.isEmpty {
+            try part.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in try socket.writeAll(bytes) }
+        }
+    }
+
+    /// Blocks for the next message; throws `.closed` when the peer has gone.
+    public func receive() throws -> (WireMessage, Data) {
+        var prefix = [UInt8](repeating: 0, count: 12)
+        try prefix.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in try socket.readAll(raw) }
+        let headerLength = prefix.withUnsafeBytes { Int(UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self))) }
+        let payloadLength = prefix.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self)) }
+        guard headerLength <= Self.maxHeaderBytes else { throw TransportError.frameTooLarge(headerLength) }
+        guard payloadLength <= UInt64(Self.maxPayloadBytes) else { throw TransportError.frameTooLarge(Int(clamping: payloadLength)) }
+        var header = Data(count: headerLength)
+        try header.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in try socket.readAll(raw) }
+        var payload = Data(count: Int(payloadLength))
+        if payloadLength > 0 {
+            try payload.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in try socket.readAll(raw) }
+        }
+        do {
+            return (try JSONDecoder().decode(WireMessage.self, from: header), payload)
+        } catch {
+            throw TransportError.malformedMessage("\(error)")
+        }
+    }
+
+    /// Reads on a thread of its own until the peer goes away or a frame is malformed, then calls
+    /// `onClose` once.
+    public func startReading(
+        name: String, onMessage: @escaping @Sendable (WireMessage, Data) -> Void,
+        onClose: @escaping @Sendable (any Error) -> Void
+    ) {
+        let thread = Thread { [self] in
+            while true {
+                do {
+                    let (message, payload) = try receive()
+                    onMessage(message, payload)
+                } catch {
+                    close()
+                    onClose(error)
+                    return
+                }
+            }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Ends the connection in both directions; a blocked reader wakes up and reports `.closed`.
+    public func close() { socket.shutdownBoth() }
+}
+
+/// Accepts connections on an endpoint, each handed to `onConnection` on the accepting thread.
+public final class Listener: @unchecked Sendable {
+    /// The bound endpoint (with the real port when port 0 was asked for).
+    public let endpoint: Endpoint
+    private let socket: Socket
+
+    public init(endpoint: Endpoint) throws(TransportError) {
+        (socket, self.endpoint) = try Socket.listen(on: endpoint)
+    }
+
+    public func start(name: String, onConnection: @escaping @Sendable (Connection) -> Void) {
+        let thread = Thread { [self] in
+            while let peer = try? socket.accept() { onConnection(Connection(socket: peer)) }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Stops accepting and removes a Unix socket's file.
+    public func close() {
+        socket.shutdownBoth()
+        if case let .unix(path) = endpoint { unlink(path) }
+    }
+}

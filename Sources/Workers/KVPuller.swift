@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Engine
+import Foundation
+import Synchronization
+
+/// The decode side of P→D transfers: pulls a parked KV from its prefill worker when the decode
+/// worker takes the request, keeps one connection per prefill worker, and confirms each pull so
+/// the sender can free its blocks.
+final class KVPuller: Sendable {
+    private let counters: TransferCounters
+    private let useSharedMemory: Bool
+    /// One connection per prefill endpoint; a pull holds its connection's lock for the round trip.
+    private let connections = Mutex<[Endpoint: PeerConnection]>([:])
+
+    final class PeerConnection: Sendable {
+        let connection: Connection
+        let lock = Mutex(())
+        init(_ connection: Connection) { self.connection = connection }
+    }
+
+    init(counters: TransferCounters, useSharedMemory: Bool) {
+        self.counters = counters
+        self.useSharedMemory = useSharedMemory
+    }
+
+    /// Fetches the KV of `source`, blocking until it arrives; throws when the prefill worker is
+    /// gone or no longer holds it.
+    func pull(_ source: KVSource, expecting layout: KVLayout) throws -> KVBuffer {
+        let start = ContinuousClock.now
+        let peer = try connection(to: source.endpoint)
+        let reply: (WireMessage, Data)
+        do {
+            reply = try peer.lock.withLock { _ in
+                try peer.connection.send(.pull(handle: source.handle, sharedMemory: useSharedMemory && source.endpoint.isLocal))
+                return try peer.connection.receive()
+            }
+        } catch {
+            drop(source.endpoint)
+            throw error
+        }
+        guard case let .kv(handle, header) = reply.0, handle == source.handle else {
+            throw TransportError.malformedMessage("prefill worker \(source.endpoint) no longer holds KV \(source.handle)")
+        }
+        guard header.layout == layout, header.byteCount == layout.byteCount(positions: header.positions) else {
+            throw TransportError.malformedMessage(
+                "KV of \(header.layout.layers) layers × \(header.layout.rowWidth) floats does not fit this model's \(layout.layers) × \(layout.rowWidth)")
+        }
+        let buffer: KVBuffer
+        if let name = header.sharedMemoryName {
+            let base = try SharedMemory.map(name: name, byteCount: header.byteCount)
+            let count = header.byteCount
+            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: base, byteCount: count) {
+                munmap(UnsafeMutableRawPointer(mutating: base), count)
+            }
+        } else {
+            guard reply.1.count == header.byteCount else { throw TransportError.malformedMessage("KV payload of \(reply.1.count) bytes, header says \(header.byteCount)") }
+            let memory = UnsafeMutableRawPointer.allocate(byteCount: max(1, header.byteCount), alignment: 64)
+            reply.1.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: memory, byteCount: header.byteCount) { memory.deallocate() }
+        }
+        try? peer.connection.send(.pulled(handle: source.handle))
+        counters.received(header.byteCount, seconds: (ContinuousClock.now - start).seconds)
+        return buffer
+    }
+
+    func closeAll() {
+        for peer in connections.withLock({ Array($0.values) }) { peer.connection.close() }
+    }
+
+    private func connection(to endpoint: Endpoint) throws(TransportError) -> PeerConnection {
+        if let existing = connections.withLock({ $0[endpoint] }) { return existing }
+        let peer = PeerConnection(try Connection.connect(to: endpoint))
+        return connections.withLock { map in
+            if let raced = map[endpoint] {
+                peer.connection.close()
+                return raced
+            }
+            map[endpoint] = peer
+            return peer
+        }
+    }
+
+    private func drop(_ endpoint: Endpoint) {
+        connections.withLock { $0.removeValue(forKey: endpoint) }?.connection.close()
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

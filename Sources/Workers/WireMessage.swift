@@ -1,0 +1,125 @@
+import Cluster
+import Engine
+
+/// Every message between the front end, workers and their peers.
+///
+/// Control (front end ↔ worker, one connection per worker): the worker registers, sends heartbeats
+/// and each request's events; the front end sends work, aborts and role changes. Transfer (decode
+/// worker → prefill worker, one connection per pair): the decode side pulls a parked KV and
+/// confirms once it holds the bytes, which lets the prefill side free its blocks.
+public enum WireMessage: Codable, Sendable {
+    // Worker → front end.
+    case register(WorkerHello)
+    case heartbeat(WorkerLoad)
+    /// A prefill finished; its KV is parked on the worker under `handle`.
+    case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int)
+    case delta(request: Int, WireDelta)
+    case finished(request: Int, WireFinish)
+    case failed(request: Int, WireEngineError)
+    /// The worker finished its in-flight work and now serves `role`.
+    case switched(role: InstanceRole)
+
+    // Front end → worker.
+    case generate(request: Int, GenerateJob)
+    case prefill(request: Int, tokens: [Int])
+    case abort(request: Int)
+    /// Frees a parked KV nobody will pull (its decode worker failed or the client left).
+    case releaseKV(handle: Int)
+    /// Stop admitting, finish in-flight requests, then serve `role`.
+    case switchRole(InstanceRole)
+
+    // Decode worker → prefill worker.
+    case pull(handle: Int, sharedMemory: Bool)
+    /// Confirms the bytes arrived; the sender frees the blocks and the shared-memory segment.
+    case pulled(handle: Int)
+
+    // Prefill worker → decode worker.
+    /// The parked KV: in the named shared-memory segment, or as this frame's payload.
+    case kv(handle: Int, KVHeader)
+    case kvMissing(handle: Int)
+}
+
+/// What a worker says about itself when it connects.
+public struct WorkerHello: Codable, Sendable, Hashable {
+    /// The front end's slot for this worker, from its command line.
+    public var slot: Int
+    public var role: InstanceRole
+    public var processId: Int32
+    /// Where peers pull KV from this worker.
+    public var transfer: Endpoint
+    public var kvLayout: KVLayout
+    public var kvCapacityTokens: Int
+
+    public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int) {
+        self.slot = slot
+        self.role = role
+        self.processId = processId
+        self.transfer = transfer
+        self.kvLayout = kvLayout
+        self.kvCapacityTokens = kvCapacityTokens
+    }
+}
+
+/// A worker's load and counters, sent with every heartbeat.
+public struct WorkerLoad: Codable, Sendable, Hashable {
+    public var role: InstanceRole
+    public var running = 0
+    public var waiting = 0
+    /// Prompt tokens admitted and not yet through prefill.
+    public var pendingPrefillTokens = 0
+    public var kvUsedTokens = 0
+    public var parkedKV = 0
+    /// KV bytes this worker sent (prefill) and received (decode) over all transfers.
+    public var kvBytesSent = 0
+    public var kvBytesReceived = 0
+    /// Seconds decode-side pulls took, summed.
+    public var kvTransferSeconds = 0.0
+    public var kvTransfers = 0
+    public var statistics: WireStatistics
+
+    public init(role: InstanceRole, statistics: WireStatistics) {
+        self.role = role
+        self.statistics = statistics
+    }
+}
+
+/// A decode or monolithic request, tokenized by the front end.
+public struct GenerateJob: Codable, Sendable {
+    public var prompt: [Int]
+    public var parameters: WireSamplingParameters
+    /// Where the prompt's KV was prefilled; nil to compute it here.
+    public var kvSource: KVSource?
+
+    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?) {
+        self.prompt = prompt
+        self.parameters = parameters
+        self.kvSource = kvSource
+    }
+}
+
+/// A parked KV on a prefill worker.
+public struct KVSource: Codable, Sendable, Hashable {
+    public var endpoint: Endpoint
+    public var handle: Int
+
+    public init(endpoint: Endpoint, handle: Int) {
+        self.endpoint = endpoint
+        self.handle = handle
+    }
+}
+
+/// Describes KV bytes in the flat transfer layout (`PagedKVCache.copyOut`).
+public struct KVHeader: Codable, Sendable, Hashable {
+    public var layout: KVLayout
+    public var positions: Int
+    public var byteCount: Int
+    /// The POSIX shared-memory name holding the bytes; nil when they are the frame's payload.
+    public var sharedMemoryName: String?
+
+    public init(layout: KVLayout, positions: Int, byteCount: Int, sharedMemoryName: String?) {
+        self.layout = layout
+        self.positions = positions
+        self.byteCount = byteCount
+        self.sharedMemoryName = sharedMemoryName
+    }
+}

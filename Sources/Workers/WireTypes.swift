@@ -1,0 +1,152 @@
+import Engine
+
+/// `SamplingParameters` on the wire.
+public struct WireSamplingParameters: Codable, Sendable, Hashable {
+    var temperature: Float
+    var topK: Int
+    var topP: Float
+    var minP: Float
+    var presencePenalty: Float
+    var frequencyPenalty: Float
+    var seed: UInt64?
+    var maxTokens: Int
+    var stopTokenIds: [Int]
+    var stopStrings: [String]
+    var topLogprobs: Int?
+    var ignoreStopTokens: Bool
+
+    public init(_ p: SamplingParameters) {
+        temperature = p.temperature
+        topK = p.topK
+        topP = p.topP
+        minP = p.minP
+        presencePenalty = p.presencePenalty
+        frequencyPenalty = p.frequencyPenalty
+        seed = p.seed
+        maxTokens = p.maxTokens
+        stopTokenIds = p.stopTokenIds.sorted()
+        stopStrings = p.stopStrings
+        topLogprobs = p.topLogprobs
+        ignoreStopTokens = p.ignoreStopTokens
+    }
+
+    public var value: SamplingParameters {
+        SamplingParameters(
+            temperature: temperature, topK: topK, topP: topP, minP: minP, presencePenalty: presencePenalty,
+            frequencyPenalty: frequencyPenalty, seed: seed, maxTokens: maxTokens, stopTokenIds: Set(stopTokenIds),
+            stopStrings: stopStrings, topLogprobs: topLogprobs, ignoreStopTokens: ignoreStopTokens)
+    }
+}
+
+/// `TokenDelta` on the wire.
+public struct WireDelta: Codable, Sendable {
+    var tokenIds: [Int]
+    var text: String
+    var logprobs: [WireTokenLogprobs]
+
+    struct WireTokenLogprobs: Codable, Sendable {
+        var token: TokenLogprob
+        var top: [TokenLogprob]
+    }
+
+    public init(_ d: TokenDelta) {
+        tokenIds = d.tokenIds
+        text = d.text
+        logprobs = d.logprobs.map { WireTokenLogprobs(token: $0.token, top: $0.top) }
+    }
+
+    public var value: TokenDelta {
+        TokenDelta(tokenIds: tokenIds, text: text, logprobs: logprobs.map { TokenLogprobs(token: $0.token, top: $0.top) })
+    }
+}
+
+/// `FinishInfo` on the wire.
+public struct WireFinish: Codable, Sendable {
+    var reason: FinishReason
+    var promptTokens: Int
+    var completionTokens: Int
+    var cachedTokens: Int
+    var queued: Double
+    var firstToken: Double
+    var total: Double
+
+    public init(_ f: FinishInfo) {
+        reason = f.reason
+        promptTokens = f.promptTokens
+        completionTokens = f.completionTokens
+        cachedTokens = f.cachedTokens
+        queued = f.timings.queued
+        firstToken = f.timings.firstToken
+        total = f.timings.total
+    }
+
+    public var value: FinishInfo {
+        var timings = RequestTimings()
+        timings.queued = queued
+        timings.firstToken = firstToken
+        timings.total = total
+        return FinishInfo(reason: reason, promptTokens: promptTokens, completionTokens: completionTokens, cachedTokens: cachedTokens, timings: timings)
+    }
+}
+
+/// `EngineError` on the wire.
+public enum WireEngineError: Codable, Sendable, Equatable {
+    case overloaded(retryAfterSeconds: Int)
+    case invalidRequest(String)
+    case shuttingDown
+    case internalFailure(String)
+
+    public init(_ e: EngineError) {
+        switch e {
+        case let .overloaded(s): self = .overloaded(retryAfterSeconds: s)
+        case let .invalidRequest(m): self = .invalidRequest(m)
+        case .shuttingDown: self = .shuttingDown
+        case let .internalFailure(m): self = .internalFailure(m)
+        }
+    }
+
+    public var value: EngineError {
+        switch self {
+        case let .overloaded(s): .overloaded(retryAfterSeconds: s)
+        case let .invalidRequest(m): .invalidRequest(m)
+        case .shuttingDown: .shuttingDown
+        case let .internalFailure(m): .internalFailure(m)
+        }
+    }
+}
+
+/// `EngineStatistics` on the wire.
+public struct WireStatistics: Codable, Sendable, Hashable {
+    var runningRequests: Int
+    var waitingRequests: Int
+    var kvCacheUsage: Double
+    var prefixCacheQueriedTokens: Int
+    var prefixCacheHitTokens: Int
+    var preemptions: Int
+    var promptTokens: Int
+    var generatedTokens: Int
+
+    public init(_ s: EngineStatistics) {
+        runningRequests = s.runningRequests
+        waitingRequests = s.waitingRequests
+        kvCacheUsage = s.kvCacheUsage
+        prefixCacheQueriedTokens = s.prefixCacheQueriedTokens
+        prefixCacheHitTokens = s.prefixCacheHitTokens
+        preemptions = s.preemptions
+        promptTokens = s.promptTokens
+        generatedTokens = s.generatedTokens
+    }
+
+    public var value: EngineStatistics {
+        var s = EngineStatistics()
+        s.runningRequests = runningRequests
+        s.waitingRequests = waitingRequests
+        s.kvCacheUsage = kvCacheUsage
+        s.prefixCacheQueriedTokens = prefixCacheQueriedTokens
+        s.prefixCacheHitTokens = prefixCacheHitTokens
+        s.preemptions = preemptions
+        s.promptTokens = promptTokens
+        s.generatedTokens = generatedTokens
+        return s
+    }
+}

@@ -1,0 +1,203 @@
+import Cluster
+import Engine
+import Foundation
+import Synchronization
+
+/// One worker process: an `LLMEngine` serving a stage (`prefill`, `decode`) or everything (`mono`),
+/// registered with the front end over its control connection.
+///
+/// A prefill worker parks each prompt's KV and reports its handle; a decode worker pulls that KV
+/// from the prefill worker when it takes the request, then streams tokens back to the front end.
+/// The worker exits when the front end's connection closes.
+///
+/// ```swift
+/// let worker = try Worker(configuration: config)
+/// try await worker.run()
+/// ```
+public final class Worker: Sendable {
+    public let configuration: WorkerConfiguration
+    private let engine: LLMEngine
+    private let control: Connection
+    private let exporter: KVExporter
+    private let puller: KVPuller
+    private let counters = TransferCounters()
+    private let transferEndpoint: Endpoint
+
+    private struct State {
+        var role: InstanceRole
+        var tasks: [Int: Task<Void, Never>] = [:]
+        /// Prompt tokens of requests admitted and not yet through prefill.
+        var pendingPrefill: [Int: Int] = [:]
+        var switchingTo: InstanceRole?
+        var closed = false
+    }
+
+    private let state: Mutex<State>
+
+    public init(configuration: WorkerConfiguration) throws {
+        guard configuration.role != .encode, configuration.role != .encodePrefill else {
+            throw WorkerError.unsupportedRole(configuration.role)
+        }
+        self.configuration = configuration
+        engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine)
+        let listener = try Listener(endpoint: configuration.transfer)
+        transferEndpoint = listener.endpoint
+        exporter = KVExporter(engine: engine, listener: listener, counters: counters, parkedTimeout: configuration.parkedKVTimeout)
+        puller = KVPuller(counters: counters, useSharedMemory: configuration.sharedMemory)
+        control = try Connection.connect(to: configuration.frontEnd)
+        state = Mutex(State(role: configuration.role))
+    }
+
+    /// Registers, serves until the front end goes away, then stops the engine.
+    public func run() async throws {
+        exporter.start()
+        let hello = WorkerHello(
+            slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
+            transfer: transferEndpoint, kvLayout: engine.kvLayout,
+            kvCapacityTokens: configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1)))
+        do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
+
+        let (closed, closedContinuation) = AsyncStream<Void>.makeStream()
+        control.startReading(name: "tessera-worker-control", onMessage: { [self] message, _ in
+            handle(message)
+        }, onClose: { _ in closedContinuation.finish() })
+
+        let heartbeat = Task { [self] in
+            while !Task.isCancelled {
+                sendHeartbeat()
+                exporter.expire()
+                try? await Task.sleep(for: configuration.heartbeatInterval)
+            }
+        }
+        for await _ in closed {}
+        heartbeat.cancel()
+        let tasks = state.withLock { s in
+            s.closed = true
+            return Array(s.tasks.values)
+        }
+        tasks.forEach { $0.cancel() }
+        exporter.close()
+        puller.closeAll()
+        await engine.shutdown(gracePeriod: .zero)
+    }
+
+    private func handle(_ message: WireMessage) {
+        switch message {
+        case let .generate(id, job): start(id) { [self] in try await generate(id, job) }
+        case let .prefill(id, tokens): start(id) { [self] in try await prefill(id, tokens) }
+        case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
+        case let .releaseKV(handle): exporter.release(handle)
+        case let .switchRole(role): switchRole(to: role)
+        default: break
+        }
+    }
+
+    /// Runs one request's work as a task the front end can cancel with `abort`.
+    private func start(_ id: Int, _ work: @escaping @Sendable () async throws -> Void) {
+        let task = Task { [self] in
+            do {
+                try await work()
+            } catch let error as EngineError {
+                send(.failed(request: id, WireEngineError(error)))
+            } catch is CancellationError {
+            } catch {
+                send(.failed(request: id, .internalFailure("\(error)")))
+            }
+            state.withLock { s in
+                s.tasks[id] = nil
+                s.pendingPrefill[id] = nil
+            }
+            finishSwitchIfDrained()
+        }
+        state.withLock { s in
+            guard !s.closed else { return task.cancel() }
+            s.tasks[id] = task
+        }
+    }
+
+    private func prefill(_ id: Int, _ tokens: [Int]) async throws {
+        state.withLock { $0.pendingPrefill[id] = tokens.count }
+        let (handle, events) = try engine.submitPrefill(prompt: tokens)
+        var cached = 0
+        for try await event in events {
+            if case let .finished(info) = event { cached = info.cachedTokens }
+        }
+        try Task.checkCancellation()
+        exporter.announce(handle)
+        send(.prefilled(request: id, handle: handle, positions: tokens.count, cachedTokens: cached))
+    }
+
+    private func generate(_ id: Int, _ job: GenerateJob) async throws {
+        state.withLock { $0.pendingPrefill[id] = job.prompt.count }
+        let request = InferenceRequest(prompt: .tokens(job.prompt), parameters: job.parameters.value)
+        let events: AsyncThrowingStream<InferenceEvent, any Error>
+        if let source = job.kvSource {
+            let kv = try await pull(source)
+            events = try engine.submit(request, importing: kv)
+        } else {
+            events = try engine.submit(request)
+        }
+        var first = true
+        for try await event in events {
+            if first {
+                first = false
+                state.withLock { _ = $0.pendingPrefill.removeValue(forKey: id) }
+            }
+            switch event {
+            case let .delta(delta): send(.delta(request: id, WireDelta(delta)))
+            case let .finished(info): send(.finished(request: id, WireFinish(info)))
+            }
+        }
+    }
+
+    /// Pulls on a thread outside the cooperative pool: the socket round trip blocks.
+    private func pull(_ source: KVSource) async throws -> KVBuffer {
+        let layout = engine.kvLayout
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { [puller] in
+                continuation.resume(with: Result { try puller.pull(source, expecting: layout) })
+            }
+        }
+    }
+
+    /// Stops taking work (the front end already routes elsewhere), lets in-flight requests finish,
+    /// then serves the new role. Prefill, decode and mono share the language model, so nothing reloads.
+    private func switchRole(to role: InstanceRole) {
+        guard role != .encode, role != .encodePrefill else {
+            send(.switched(role: state.withLock { $0.role }))
+            return
+        }
+        state.withLock { $0.switchingTo = role }
+        finishSwitchIfDrained()
+    }
+
+    private func finishSwitchIfDrained() {
+        let switched: InstanceRole? = state.withLock { s in
+            guard let target = s.switchingTo, s.tasks.isEmpty else { return nil }
+            s.switchingTo = nil
+            s.role = target
+            return target
+        }
+        if let switched { send(.switched(role: switched)) }
+    }
+
+    private func sendHeartbeat() {
+        let statistics = engine.statistics()
+        var load = WorkerLoad(role: state.withLock { $0.role }, statistics: WireStatistics(statistics))
+        load.running = statistics.runningRequests
+        load.waiting = statistics.waitingRequests
+        load.pendingPrefillTokens = state.withLock { $0.pendingPrefill.values.reduce(0, +) }
+        load.kvUsedTokens = Int(statistics.kvCacheUsage * Double(configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1))))
+        load.parkedKV = engine.parkedCount
+        let totals = counters.snapshot
+        load.kvBytesSent = totals.bytesSent
+        load.kvBytesReceived = totals.bytesReceived
+        load.kvTransferSeconds = totals.seconds
+        load.kvTransfers = totals.transfers
+        send(.heartbeat(load))
+    }
+
+    private func send(_ message: WireMessage) {
+        try? control.send(message)
+    }
+}

@@ -1,0 +1,44 @@
+import Cluster
+import Engine
+import Foundation
+
+/// How a worker process runs: its role, model, engine limits, and where it talks to the front end
+/// and to its peers.
+public struct WorkerConfiguration: Sendable {
+    public var role: InstanceRole
+    /// The front end's slot number for this worker.
+    public var slot: Int
+    public var modelDirectory: URL
+    public var engine: EngineConfig
+    /// The front end's control endpoint.
+    public var frontEnd: Endpoint
+    /// Where to listen for KV pulls (`tcp:HOST:0` picks a port).
+    public var transfer: Endpoint
+    /// Use shared memory for KV between workers on this host (Unix-socket transfer endpoints).
+    public var sharedMemory = true
+    public var heartbeatInterval: Duration = .milliseconds(200)
+    /// Parked KV that no decode worker pulled within this many seconds is freed.
+    public var parkedKVTimeout = 60.0
+
+    public init(role: InstanceRole, slot: Int, modelDirectory: URL, engine: EngineConfig, frontEnd: Endpoint, transfer: Endpoint) {
+        self.role = role
+        self.slot = slot
+        self.modelDirectory = modelDirectory
+        self.engine = engine
+        self.frontEnd = frontEnd
+        self.transfer = transfer
+    }
+}
+
+/// Why a worker could not start or serve.
+public enum WorkerError: Error, CustomStringConvertible {
+    case unsupportedRole(InstanceRole)
+    case registrationFailed(String)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedRole(role): "role '\(role.rawValue)' is not served by worker processes yet (encode needs the vision path)"
+        case let .registrationFailed(detail): "could not register with the front end: \(detail)"
+        }
+    }
+}
