@@ -120,15 +120,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     }
 
     func check(_ prompt: [Int]) throws(EngineError) {
-        guard !prompt.isEmpty else { throw .invalidRequest("the prompt is empty") }
-        guard prompt.count < servedModel.contextLength else {
-            throw .invalidRequest("the prompt has \(prompt.count) tokens, but this model's maximum context length is "
-                + "\(servedModel.contextLength) tokens (prompt plus at least one generated token)")
-        }
-        let vocab = model.config.vocabSize
-        if let bad = prompt.first(where: { $0 < 0 || $0 >= vocab }) {
-            throw .invalidRequest("token id \(bad) is out of range for a vocabulary of \(vocab)")
-        }
+        try PromptLimits(contextLength: servedModel.contextLength, vocabSize: model.config.vocabSize).check(prompt)
     }
 
     public func shutdown(gracePeriod: Duration) async {
