@@ -64,6 +64,8 @@ let package = Package(
         // Policies shared by the live cluster and the simulator.
         .target(name: "Cluster"),
         .target(name: "Simulator", dependencies: ["Cluster"]),
+        // Measures the real engine and writes the simulator's cost model.
+        .target(name: "Profiler", dependencies: ["Engine", "Models", "Simulator", "Tensor"]),
 
         // Disaggregated serving: worker processes with their wire protocol and KV transfers, and the
         // front end that supervises them and routes with the Cluster policies.
@@ -76,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Workers", "FrontEnd",
+                "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Profiler", "Workers", "FrontEnd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -95,6 +97,7 @@ let package = Package(
         ),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
+        .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Models"]),
         .testTarget(name: "WorkersTests", dependencies: ["Workers", "Engine", "Models", "Cluster"]),
         .testTarget(name: "FrontEndTests", dependencies: ["FrontEnd", "Workers", "Engine", "Cluster"]),
     ]

@@ -11,6 +11,9 @@ import Foundation
 /// - decode step: `fixedMs + perSequenceMs·batch + perContextTokenMs·Σ context`
 /// - transfer: `latencyMs + bytes / bandwidth`
 ///
+/// A profiled file (`tessera profile`) also carries the measured points in `measurements`; files
+/// without it (hand-derived ones) stay valid.
+///
 /// ```json
 /// {"format": "tessera-cost-model/1", "model": "Qwen2.5-VL-7B", "hardware": "A100-80GB", ...}
 /// ```
@@ -22,6 +25,13 @@ public struct CostModel: Sendable, Hashable, Codable {
         public var perImageMs: Double
         public var perTokenMs: Double
         public var maxBatchTokens: Int
+
+        public init(fixedMs: Double, perImageMs: Double, perTokenMs: Double, maxBatchTokens: Int) {
+            self.fixedMs = fixedMs
+            self.perImageMs = perImageMs
+            self.perTokenMs = perTokenMs
+            self.maxBatchTokens = maxBatchTokens
+        }
     }
 
     public struct Prefill: Sendable, Hashable, Codable {
@@ -31,6 +41,15 @@ public struct CostModel: Sendable, Hashable, Codable {
         public var imageTokenWeight: Double
         public var maxBatchTokens: Int
         public var maxBatchRequests: Int
+
+        public init(fixedMs: Double, perTokenMs: Double, perTokenSquaredMs: Double, imageTokenWeight: Double, maxBatchTokens: Int, maxBatchRequests: Int) {
+            self.fixedMs = fixedMs
+            self.perTokenMs = perTokenMs
+            self.perTokenSquaredMs = perTokenSquaredMs
+            self.imageTokenWeight = imageTokenWeight
+            self.maxBatchTokens = maxBatchTokens
+            self.maxBatchRequests = maxBatchRequests
+        }
     }
 
     public struct Decode: Sendable, Hashable, Codable {
@@ -38,6 +57,13 @@ public struct CostModel: Sendable, Hashable, Codable {
         public var perSequenceMs: Double
         public var perContextTokenMs: Double
         public var maxBatch: Int
+
+        public init(fixedMs: Double, perSequenceMs: Double, perContextTokenMs: Double, maxBatch: Int) {
+            self.fixedMs = fixedMs
+            self.perSequenceMs = perSequenceMs
+            self.perContextTokenMs = perContextTokenMs
+            self.maxBatch = maxBatch
+        }
     }
 
     public struct Transfer: Sendable, Hashable, Codable {
@@ -45,6 +71,13 @@ public struct CostModel: Sendable, Hashable, Codable {
         public var bandwidthGBps: Double
         public var bytesPerImageToken: Double
         public var bytesPerKVToken: Double
+
+        public init(latencyMs: Double, bandwidthGBps: Double, bytesPerImageToken: Double, bytesPerKVToken: Double) {
+            self.latencyMs = latencyMs
+            self.bandwidthGBps = bandwidthGBps
+            self.bytesPerImageToken = bytesPerImageToken
+            self.bytesPerKVToken = bytesPerKVToken
+        }
     }
 
     public struct Memory: Sendable, Hashable, Codable {
@@ -54,6 +87,12 @@ public struct CostModel: Sendable, Hashable, Codable {
         public var encoderCacheTokens: Int
         /// KV prefix cache kept for reuse per instance, tokens (carved out of spare KV space).
         public var prefixCacheTokens: Int
+
+        public init(kvCapacityTokens: Int, encoderCacheTokens: Int, prefixCacheTokens: Int) {
+            self.kvCapacityTokens = kvCapacityTokens
+            self.encoderCacheTokens = encoderCacheTokens
+            self.prefixCacheTokens = prefixCacheTokens
+        }
     }
 
     public struct Lifecycle: Sendable, Hashable, Codable {
@@ -61,6 +100,11 @@ public struct CostModel: Sendable, Hashable, Codable {
         public var startupSeconds: Double
         /// Role or group change of a running instance (EPD reports < 0.7 s).
         public var roleSwitchSeconds: Double
+
+        public init(startupSeconds: Double, roleSwitchSeconds: Double) {
+            self.startupSeconds = startupSeconds
+            self.roleSwitchSeconds = roleSwitchSeconds
+        }
     }
 
     public var format: String
@@ -77,6 +121,27 @@ public struct CostModel: Sendable, Hashable, Codable {
     public var transfer: Transfer
     public var memory: Memory
     public var lifecycle: Lifecycle
+    /// The points a profiler measured and fitted this model to; absent in hand-derived files.
+    public var measurements: Measurements?
+
+    public init(format: String = CostModel.formatTag, model: String, hardware: String, gpusPerInstance: Int, sources: [String],
+                notes: String?, imageTokens: ImageTokenRule, encode: Encode, prefill: Prefill, decode: Decode, transfer: Transfer,
+                memory: Memory, lifecycle: Lifecycle, measurements: Measurements? = nil) {
+        self.format = format
+        self.model = model
+        self.hardware = hardware
+        self.gpusPerInstance = gpusPerInstance
+        self.sources = sources
+        self.notes = notes
+        self.imageTokens = imageTokens
+        self.encode = encode
+        self.prefill = prefill
+        self.decode = decode
+        self.transfer = transfer
+        self.memory = memory
+        self.lifecycle = lifecycle
+        self.measurements = measurements
+    }
 
     /// Seconds to encode a batch.
     public func encodeSeconds(images: Int, tokens: Int) -> Double {

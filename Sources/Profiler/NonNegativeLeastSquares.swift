@@ -1,0 +1,56 @@
+/// Least squares with non-negative coefficients, by active set: solve, drop the most negative
+/// coefficient, solve again. Enough for the two- and three-term cost models fitted here.
+///
+/// Rows are weighted by `1 / target`, so the fit minimises *relative* error: a 2 ms point and a
+/// 2 s point count the same, as they do for latency predictions.
+///
+/// ```swift
+/// let c = try NonNegativeLeastSquares.fit(rows: [[1, 10], [1, 20], [1, 40]], targets: [12, 22, 42])  // ≈ [2, 1]
+/// ```
+enum NonNegativeLeastSquares {
+    static func fit(rows: [[Double]], targets: [Double], stage: String) throws(ProfileError) -> [Double] {
+        let width = rows.first?.count ?? 0
+        guard rows.count >= width, width > 0 else { throw .tooFewPoints(stage: stage, points: rows.count, needed: max(width, 1)) }
+        var active = Array(0 ..< width)
+        while !active.isEmpty {
+            guard let solution = solve(rows: rows, targets: targets, columns: active) else {
+                // Collinear columns (e.g. every point with the same batch size): drop the last one.
+                active.removeLast()
+                continue
+            }
+            guard let worst = solution.indices.min(by: { solution[$0] < solution[$1] }), solution[worst] < 0 else {
+                var coefficients = [Double](repeating: 0, count: width)
+                for (k, column) in active.enumerated() { coefficients[column] = solution[k] }
+                return coefficients
+            }
+            active.remove(at: worst)
+        }
+        return [Double](repeating: 0, count: width)
+    }
+
+    /// Weighted normal equations on the chosen columns, each scaled to unit maximum for conditioning.
+    private static func solve(rows: [[Double]], targets: [Double], columns: [Int]) -> [Double]? {
+        let n = columns.count
+        let scale = columns.map { c in max(rows.map { abs($0[c]) }.max() ?? 0, .leastNormalMagnitude) }
+        var a = [[Double]](repeating: [Double](repeating: 0, count: n + 1), count: n)
+        for (row, y) in zip(rows, targets) {
+            let w = 1 / max(abs(y), .leastNormalMagnitude)
+            let x = columns.enumerated().map { k, c in row[c] / scale[k] * w }
+            for i in 0 ..< n {
+                for j in 0 ..< n { a[i][j] += x[i] * x[j] }
+                a[i][n] += x[i] * y * w
+            }
+        }
+        // Gaussian elimination with partial pivoting; a pivot this small relative to the diagonal means collinear columns.
+        let tiny = 1e-10 * ((0 ..< n).map { a[$0][$0] }.max() ?? 0)
+        for col in 0 ..< n {
+            guard let pivot = (col ..< n).max(by: { abs(a[$0][col]) < abs(a[$1][col]) }), abs(a[pivot][col]) > tiny else { return nil }
+            a.swapAt(col, pivot)
+            for r in 0 ..< n where r != col {
+                let f = a[r][col] / a[col][col]
+                for c in col ... n { a[r][c] -= f * a[col][c] }
+            }
+        }
+        return (0 ..< n).map { a[$0][n] / a[$0][$0] / scale[$0] }
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Profiler
+
+/// `tessera profile`: measure a model on this machine's engine and write the simulator's cost model.
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "Measure prefill, decode and transfer latency on the real engine and write a tessera-cost-model/1 file."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Where to write the cost model (JSON).")
+    var out: String
+
+    @Option(name: .customLong("batch-sizes"), help: "Comma-separated sequences per prefill batch and per decode step.")
+    var batchSizes = "1,2,4,8,16"
+
+    @Option(name: .customLong("prompt-lengths"), help: "Comma-separated prompt lengths (prefill) and context lengths (decode).")
+    var promptLengths = "32,128,512"
+
+    @Option(help: "Timed runs per point (the median is kept).")
+    var runs = 5
+
+    @Option(name: .customLong("max-num-batched-tokens"), help: "The serving engine's tokens per step.")
+    var maxBatchedTokens = 2048
+
+    @Option(name: .customLong("max-num-seqs"), help: "The serving engine's running-request limit.")
+    var maxRunningRequests = 64
+
+    @Option(name: .customLong("kv-cache-memory"), help: "The serving engine's KV cache memory in MiB (sets the KV capacity).")
+    var kvCacheMemoryMiB = 512
+
+    func run() throws {
+        try modelOptions.applyThreads()
+        var settings = ProfileSettings()
+        settings.batchSizes = try Self.integers(batchSizes, option: "--batch-sizes")
+        settings.promptLengths = try Self.integers(promptLengths, option: "--prompt-lengths")
+        settings.runs = runs
+        settings.scheduler.maxBatchedTokens = maxBatchedTokens
+        settings.scheduler.maxRunningRequests = maxRunningRequests
+        guard kvCacheMemoryMiB >= 1 else { throw ValidationError("--kv-cache-memory must be at least 1 MiB") }
+        settings.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
+        let model = try Profiler.profile(directory: try modelOptions.modelDirectory(), settings: settings)
+        try Profiler.write(model, to: URL(fileURLWithPath: out))
+        let f = { (v: Double) in String(format: "%.4g", v) }
+        print("""
+            \(model.model) on \(model.hardware)
+            prefill ms = \(f(model.prefill.fixedMs)) + \(f(model.prefill.perTokenMs))·tokens + \(f(model.prefill.perTokenSquaredMs))·Σlen²
+            decode step ms = \(f(model.decode.fixedMs)) + \(f(model.decode.perSequenceMs))·batch + \(f(model.decode.perContextTokenMs))·Σcontext
+            transfer ms = \(f(model.transfer.latencyMs)) + bytes / \(f(model.transfer.bandwidthGBps)) GB/s (same-host copy)
+            worst relative error of the fit on its own points: \(f(CostModelFit.worstRelativeError(of: model) * 100)) %
+            written to \(out)
+            """)
+    }
+
+    static func integers(_ text: String, option: String) throws -> [Int] {
+        let values = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("\(option) takes positive integers separated by commas, got '\(text)'")
+        }
+        return values.compactMap { $0 }
+    }
+}
