@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs"]),
 
         // Model code, one file per architecture.
-        .target(name: "Models", dependencies: ["Tensor", "Tokenizers"]),
+        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"]),
 
         // Generation and serving.
         .target(name: "Engine", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "Workers", dependencies: ["Engine", "Models", "Tokenizers", "Cluster"]),
         .target(
             name: "FrontEnd",
-            dependencies: ["Workers", "Engine", "Cluster", "Tokenizers", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Workers", "Engine", "Models", "Cluster", "Tokenizers", .product(name: "Yams", package: "Yams")]
         ),
 
         .executableTarget(
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers"]),
         .testTarget(
             name: "ServerTests",

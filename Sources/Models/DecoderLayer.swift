@@ -40,8 +40,9 @@ struct DecoderLayer: Sendable {
     let q: Linear, k: Linear, v: Linear, o: Linear
     let gate: Linear, up: Linear, down: Linear
 
-    init(_ weights: WeightStore, index: Int, config c: LanguageModelConfig, biases: ProjectionBiases) throws(ModelLoadingError) {
-        let p = "model.layers.\(index)."
+    /// `prefix` holds the decoder's tensors: "model." or, inside a vision-language model, "model.language_model.".
+    init(_ weights: WeightStore, prefix: String, index: Int, config c: LanguageModelConfig, biases: ProjectionBiases) throws(ModelLoadingError) {
+        let p = prefix + "layers.\(index)."
         let qWidth = c.numHeads * c.headDim
         let kvWidth = c.numKVHeads * c.headDim
         inputNorm = try weights.vector(p + "input_layernorm.weight", count: c.hiddenSize)

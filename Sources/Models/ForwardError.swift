@@ -6,6 +6,8 @@ public enum ForwardError: Error, Equatable, CustomStringConvertible {
     case cacheFull(required: Int, capacity: Int)
     /// The cache was made for a model with a different layout.
     case incompatibleCache(detail: String)
+    /// Image features or M-RoPE positions that do not fit the model or the tokens.
+    case invalidMultimodalInput(detail: String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,7 @@ public enum ForwardError: Error, Equatable, CustomStringConvertible {
         case let .tokenOutOfRange(token, vocabSize): "token id \(token) is outside the vocabulary 0..<\(vocabSize)"
         case let .cacheFull(required, capacity): "sequence needs \(required) positions but the KV cache holds \(capacity)"
         case let .incompatibleCache(detail): "KV cache does not fit this model: \(detail)"
+        case let .invalidMultimodalInput(detail): "invalid multimodal input: \(detail)"
         }
     }
 }

@@ -10,8 +10,11 @@ protocol KVStore {
     func segments(layer: Int, sequence: Int, count: Int) -> [KVSegment]
 }
 
-/// One sequence's share of a batched forward pass: its rows in the batch and the position of the first.
+/// One sequence's share of a batched forward pass: its rows in the batch, the position of the
+/// first, image features that replace token embeddings, and M-RoPE positions when it has them.
 struct SequenceSlice {
     let rows: Range<Int>
     let start: Int
+    var images: [ImageFeatures] = []
+    var mrope: MRoPEPositions? = nil
 }

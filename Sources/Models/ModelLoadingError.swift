@@ -21,7 +21,8 @@ public enum ModelLoadingError: Error, Equatable, CustomStringConvertible {
         switch self {
         case let .missingConfig(path): "missing model config \(path)"
         case let .malformedConfig(path, detail): "malformed model config \(path): \(detail)"
-        case let .unsupportedArchitecture(name, path): "unsupported architecture '\(name)' in \(path) (supported: LlamaForCausalLM, Qwen2ForCausalLM)"
+        case let .unsupportedArchitecture(name, path): "unsupported architecture '\(name)' in \(path) (supported: LlamaForCausalLM, Qwen2ForCausalLM; "
+            + "vision-language: LlavaForConditionalGeneration, Qwen2VLForConditionalGeneration; vision towers: CLIPVisionModel, SiglipVisionModel)"
         case let .unsupportedConfiguration(path, detail): "unsupported configuration in \(path): \(detail)"
         case let .missingWeights(directory): "no model.safetensors or model.safetensors.index.json in \(directory)"
         case let .malformedIndex(path, detail): "malformed weight index \(path): \(detail)"

@@ -69,11 +69,18 @@ public struct BatchSequence: Sendable {
     public var blockTable: [Int]
     /// Whether to return logits of the last token (the sequence's prompt is done and a token is sampled).
     public var wantsLogits: Bool
+    /// Encoded images of the sequence's prompt, at their prompt positions; the rows that fall in
+    /// `start ..< start + tokens.count` replace those tokens' embeddings (a chunk may cover part of an image).
+    public var images: [ImageFeatures]
+    /// The prompt's M-RoPE positions (Qwen2-VL with images); nil for plain 1-D positions.
+    public var mrope: MRoPEPositions?
 
-    public init(tokens: [Int], start: Int, blockTable: [Int], wantsLogits: Bool) {
+    public init(tokens: [Int], start: Int, blockTable: [Int], wantsLogits: Bool, images: [ImageFeatures] = [], mrope: MRoPEPositions? = nil) {
         self.tokens = tokens
         self.start = start
         self.blockTable = blockTable
         self.wantsLogits = wantsLogits
+        self.images = images
+        self.mrope = mrope
     }
 }

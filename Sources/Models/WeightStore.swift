@@ -73,6 +73,27 @@ final class WeightStore: @unchecked Sendable {
         do { return try file.matrix(name) } catch { throw .invalidWeightsFile(error) }
     }
 
+    /// Tensor `name`, which must have exactly `shape`, viewed as shape[0] × (product of the rest):
+    /// a convolution kernel as the matrix of the equivalent linear layer. `rows` picks a band of
+    /// rows (e.g. the q, k or v third of a fused projection) without copying.
+    func flattenedMatrix(_ name: String, shape: [Int], rows: Range<Int>? = nil) throws(ModelLoadingError) -> WeightMatrix {
+        let (file, info) = try locate(name)
+        guard info.shape == shape, let dtype = info.dtype, let first = shape.first else {
+            throw .shapeMismatch(tensor: name, path: file.path, expected: shape, actual: info.shape)
+        }
+        let cols = shape.dropFirst().reduce(1, *)
+        let band = rows ?? 0 ..< first
+        let base = file.pointer(for: info) + band.lowerBound * cols * dtype.byteSize
+        return WeightMatrix(base: base, dtype: dtype, rows: band.count, cols: cols, owner: file)
+    }
+
+    /// Tensor `name`, which must have exactly `shape` (any rank), widened to float32.
+    func values(_ name: String, shape: [Int]) throws(ModelLoadingError) -> [Float] {
+        let (file, info) = try locate(name)
+        guard info.shape == shape else { throw .shapeMismatch(tensor: name, path: file.path, expected: shape, actual: info.shape) }
+        do { return try file.floats(name) } catch { throw .invalidWeightsFile(error) }
+    }
+
     /// Tensor `name`, which must have shape [count], widened to float32.
     func vector(_ name: String, count: Int) throws(ModelLoadingError) -> [Float] {
         let (file, info) = try locate(name)
