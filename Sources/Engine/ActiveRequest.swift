@@ -3,7 +3,9 @@ import Tokenizers
 
 /// Everything the step loop keeps for one admitted request: its tokens and blocks
 /// (`EngineRequest`), how to pick and render the next token, and where to send it.
-final class ActiveRequest {
+/// Built by the submitting thread and handed over once, through the engine's inbox; from then on
+/// only the step loop touches it.
+final class ActiveRequest: @unchecked Sendable {
     typealias Continuation = AsyncThrowingStream<InferenceEvent, any Error>.Continuation
 
     let state: EngineRequest
@@ -13,6 +15,10 @@ final class ActiveRequest {
     let continuation: Continuation
     /// What this engine does for the request when its work is split with other engines.
     let handoff: KVHandoff
+    /// The request's encoded images and where they go in the prompt; nil for text-only requests.
+    let images: ImagePipeline.Prepared?
+    /// Tokens (image tokens included) the request counted against the admission queue.
+    let admissionCost: Int
     private var sampler: Sampler
     private var detokenizer: StreamingDetokenizer
     private var stops: StopStringMatcher
@@ -21,13 +27,17 @@ final class ActiveRequest {
     private(set) var generated = 0
 
     init(state: EngineRequest, parameters: SamplingParameters, maxTokens: Int, stopTokenIds: Set<Int>,
-         tokenizer: Tokenizer, continuation: Continuation, handoff: KVHandoff = .none) {
+         tokenizer: Tokenizer, continuation: Continuation, handoff: KVHandoff = .none,
+         images: ImagePipeline.Prepared? = nil, admissionCost: Int? = nil) {
         self.state = state
         self.parameters = parameters
         self.maxTokens = maxTokens
         self.stopTokenIds = stopTokenIds
         self.continuation = continuation
         self.handoff = handoff
+        self.images = images
+        self.admissionCost = admissionCost ?? state.promptCount
+        timings.images = images?.timings ?? []
         sampler = Sampler(parameters)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
         stops = StopStringMatcher(parameters.stopStrings)

@@ -7,6 +7,8 @@ public struct EngineConfig: Sendable {
     /// Longest prompt + output; nil uses the model's `max_position_embeddings`.
     public var maxModelLength: Int?
     public var scheduler = SchedulerConfig()
+    /// Image feature tokens the encoder cache keeps (vision-language models).
+    public var encoderCacheTokens = 16384
     /// Requests waiting for their first step before new ones are refused with `overloaded`.
     public var maxQueuedRequests = 256
     /// Prompt tokens waiting for their first step before new requests are refused.

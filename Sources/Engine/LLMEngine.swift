@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Models
 import Synchronization
 import Tokenizers
@@ -18,6 +19,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     private let stopTokenIds: Set<Int>
     let kvCache: PagedKVCache
     let scheduler: Scheduler
+    /// Preprocessing, encoding and the encoder cache of a vision-language model; nil for text models.
+    private let imagePipeline: ImagePipeline?
 
     /// What `submit`, stream cancellation and `shutdown` share with the loop thread.
     struct Shared {
@@ -29,6 +32,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         /// Admitted and not yet finished.
         var liveRequests = 0
         var nextId = 0
+        /// Admitted requests whose images are still being preprocessed or encoded.
+        var encoding = 0
         var statistics = EngineStatistics()
         /// Prefilled requests whose KV blocks wait for another engine to pull them, by request id.
         var parked: [Int: EngineRequest] = [:]
@@ -40,17 +45,28 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     private let wakeUp = NSCondition()
     /// Requests the loop owns, by id. Touched only on the loop thread.
     var active: [Int: ActiveRequest] = [:]
+    /// Requests cancelled before they reached the loop (still encoding). Loop thread only.
+    private var abortedBeforeArrival: Set<Int> = []
     private var loopThread: Thread?
 
     public init(directory: URL, config: EngineConfig = EngineConfig()) throws {
         self.config = config
-        model = try ModelLoader.load(directory: directory)
+        if ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory)) {
+            let vlm = try ModelLoader.loadVisionLanguageModel(directory: directory)
+            model = vlm.languageModel
+            imagePipeline = try ImagePipeline(model: vlm, processor: ImageProcessorLoader.load(directory: directory),
+                                              cacheBudgetTokens: config.encoderCacheTokens)
+        } else {
+            model = try ModelLoader.load(directory: directory)
+            imagePipeline = nil
+        }
         let tokenizer = try Tokenizer.load(directory: directory)
         defaults = try GenerationDefaults.load(directory: directory)
         let contextLength = min(config.maxModelLength ?? .max, model.config.maxPositionEmbeddings)
         servedModel = ServedModel(
             name: config.servedModelName ?? directory.standardizedFileURL.lastPathComponent,
-            contextLength: contextLength, tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate, imagePlaceholder: nil)
+            contextLength: contextLength, tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate,
+            imagePlaceholder: imagePipeline?.model.imagePlaceholder)
         var stops = defaults.eosTokenIds.union(model.config.eosTokenIds)
         if stops.isEmpty, let eos = tokenizer.eosTokenId { stops.insert(eos) }
         stopTokenIds = stops
@@ -76,47 +92,106 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
 
     public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
         do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
-        guard request.images.isEmpty else {
-            throw .invalidRequest("model '\(servedModel.name)' does not accept images")
-        }
         let prompt = switch request.prompt {
         case let .text(text): servedModel.tokenizer.encode(text)
         case let .tokens(ids): ids
         }
         try check(prompt)
-        return try enqueue(prompt: prompt, parameters: request.parameters, handoff: .none).stream
+        guard !request.images.isEmpty else {
+            return try enqueue(prompt: prompt, parameters: request.parameters, handoff: .none).stream
+        }
+        return try enqueue(prompt: prompt, images: request.images, parameters: request.parameters)
     }
 
     /// Queues a checked prompt; returns the request's id and event stream.
     func enqueue(prompt: [Int], parameters: SamplingParameters, handoff: KVHandoff) throws(EngineError)
         -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
     {
-        let maxTokens = min(parameters.maxTokens, servedModel.contextLength - prompt.count)
+        let (id, stream, continuation) = try admit(cost: prompt.count, encoding: false)
+        let request = ActiveRequest(
+            state: EngineRequest(id: id, prompt: prompt, arrival: id), parameters: parameters,
+            maxTokens: min(parameters.maxTokens, servedModel.contextLength - prompt.count), stopTokenIds: stopTokenIds,
+            tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff)
+        shared.withLock { $0.inbox.append(request) }
+        signal()
+        return (id, stream)
+    }
+
+    /// Queues a prompt with images: admission counts their tokens from the image sizes, then the
+    /// image pipeline preprocesses and encodes them off the step loop, and the request joins the
+    /// scheduler once its features are ready.
+    private func enqueue(prompt: [Int], images: [RGBImage], parameters: SamplingParameters) throws(EngineError)
+        -> AsyncThrowingStream<InferenceEvent, any Error>
+    {
+        guard let pipeline = imagePipeline else {
+            throw .invalidRequest("model '\(servedModel.name)' does not accept images")
+        }
+        let placeholders = prompt.reduce(0) { $0 + ($1 == pipeline.model.imageTokenId ? 1 : 0) }
+        guard placeholders == images.count else {
+            throw .invalidRequest("the prompt has \(placeholders) image placeholders but \(images.count) images were given")
+        }
+        let imageTokens: Int
+        do { imageTokens = try images.reduce(0) { $0 + (try pipeline.estimatedTokens(for: $1)) } } catch {
+            throw .invalidRequest("image cannot be processed: \(error)")
+        }
+        let expandedLength = prompt.count - images.count + imageTokens
+        guard expandedLength < servedModel.contextLength else {
+            throw .invalidRequest("the prompt has \(expandedLength) tokens with its images expanded, but this model's maximum "
+                + "context length is \(servedModel.contextLength) tokens (prompt plus at least one generated token)")
+        }
+        let (id, stream, continuation) = try admit(cost: expandedLength, encoding: true)
+        pipeline.prepare(tokens: prompt, images: images) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case let .success(prepared):
+                let tokens = prepared.prompt.tokenIds
+                let request = ActiveRequest(
+                    state: EngineRequest(id: id, prompt: tokens, images: prepared.spans, arrival: id), parameters: parameters,
+                    maxTokens: min(parameters.maxTokens, servedModel.contextLength - tokens.count), stopTokenIds: stopTokenIds,
+                    tokenizer: servedModel.tokenizer, continuation: continuation, images: prepared, admissionCost: expandedLength)
+                shared.withLock { s in
+                    s.encoding -= 1
+                    s.inbox.append(request)
+                }
+                signal()
+            case let .failure(error):
+                continuation.finish(throwing: error)
+                shared.withLock { s in
+                    s.encoding -= 1
+                    s.liveRequests -= 1
+                    s.queuedRequests -= 1
+                    s.queuedTokens -= expandedLength
+                }
+            }
+        }
+        return stream
+    }
+
+    /// Counts a new request against the queue caps and gives it an id and a stream; cancelling the
+    /// stream's consumer aborts the request.
+    private func admit(cost: Int, encoding: Bool) throws(EngineError)
+        -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>, continuation: ActiveRequest.Continuation)
+    {
         let (stream, continuation) = AsyncThrowingStream<InferenceEvent, any Error>.makeStream()
-        var assigned = 0
-        try shared.withLock { (s: inout Shared) throws(EngineError) in
+        let id = try shared.withLock { (s: inout Shared) throws(EngineError) -> Int in
             guard s.state == .ready else { throw .shuttingDown }
-            guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens + prompt.count <= config.maxQueuedTokens else {
+            guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens + cost <= config.maxQueuedTokens else {
                 throw .overloaded(retryAfterSeconds: 1)
             }
             let id = s.nextId
             s.nextId += 1
-            assigned = id
             s.queuedRequests += 1
-            s.queuedTokens += prompt.count
+            s.queuedTokens += cost
             s.liveRequests += 1
-            s.inbox.append(ActiveRequest(
-                state: EngineRequest(id: id, prompt: prompt, arrival: id), parameters: parameters,
-                maxTokens: maxTokens, stopTokenIds: stopTokenIds, tokenizer: servedModel.tokenizer, continuation: continuation,
-                handoff: handoff))
-            continuation.onTermination = { [weak self] termination in
-                guard case .cancelled = termination, let self else { return }
-                self.shared.withLock { _ = $0.aborted.insert(id) }
-                self.signal()
-            }
+            if encoding { s.encoding += 1 }
+            return id
         }
-        signal()
-        return (assigned, stream)
+        continuation.onTermination = { [weak self] termination in
+            guard case .cancelled = termination, let self else { return }
+            self.shared.withLock { _ = $0.aborted.insert(id) }
+            self.signal()
+        }
+        return (id, stream, continuation)
     }
 
     func check(_ prompt: [Int]) throws(EngineError) {
@@ -156,7 +231,15 @@ extension LLMEngine {
                 importKV(request)
                 scheduler.add(request.state)
             }
-            for id in aborted { finish(id, reason: nil) }
+            for id in aborted {
+                // A request cancelled while its images were encoding arrives later; drop it then.
+                if active[id] == nil { abortedBeforeArrival.insert(id) }
+                finish(id, reason: nil)
+            }
+            for id in abortedBeforeArrival where active[id] != nil {
+                abortedBeforeArrival.remove(id)
+                finish(id, reason: nil)
+            }
             if state == .stopped {
                 for id in Array(active.keys) { active[id]?.fail(.shuttingDown); finish(id, reason: nil) }
                 return
@@ -184,7 +267,8 @@ extension LLMEngine {
             let s = request.state
             let wantsLogits = entry.start + entry.tokens == s.count
             batch.append(BatchSequence(tokens: Array(s.tokens[entry.start ..< entry.start + entry.tokens]),
-                                       start: entry.start, blockTable: s.blockTable, wantsLogits: wantsLogits))
+                                       start: entry.start, blockTable: s.blockTable, wantsLogits: wantsLogits,
+                                       images: request.images?.features ?? [], mrope: request.images?.prompt.mrope))
             if wantsLogits { sampling.append(request) }
             if request.markScheduled() { started.append(request) }
         }
@@ -214,7 +298,7 @@ extension LLMEngine {
 
     /// Requests that ran for the first time leave the admission queue.
     private func dequeue(_ started: [ActiveRequest], preempted: Int) {
-        let tokens = started.reduce(0) { $0 + $1.state.promptCount }
+        let tokens = started.reduce(0) { $0 + $1.admissionCost }
         shared.withLock { s in
             s.queuedRequests -= started.count
             s.queuedTokens -= tokens
@@ -227,19 +311,24 @@ extension LLMEngine {
     func finish(_ id: Int, reason: FinishReason?) {
         guard let request = active.removeValue(forKey: id) else { return }
         scheduler.finish(id)
+        if let images = request.images { imagePipeline?.release(images.contentIds) }
         if let reason { request.finish(reason) } else { request.continuation.finish() }
         shared.withLock { s in
             s.liveRequests -= 1
             if !request.wasScheduled {
                 s.queuedRequests -= 1
-                s.queuedTokens -= request.state.promptCount
+                s.queuedTokens -= request.admissionCost
             }
         }
         publishStatistics(generated: 0)
     }
 
     func publishStatistics(generated: Int) {
+        let encoder = imagePipeline?.statistics
         shared.withLock { s in
+            s.statistics.encodingRequests = s.encoding
+            s.statistics.encoderCacheQueries = encoder?.queries ?? 0
+            s.statistics.encoderCacheHits = encoder?.hits ?? 0
             s.statistics.runningRequests = scheduler.running.count
             s.statistics.waitingRequests = scheduler.waiting.count
             s.statistics.kvCacheUsage = scheduler.blocks.usage
@@ -248,4 +337,9 @@ extension LLMEngine {
             s.statistics.generatedTokens += generated
         }
     }
+}
+
+extension LLMEngine {
+    /// The placeholder token id of a vision-language model (tests locate image spans with it).
+    var imageTokenIdForTesting: Int { imagePipeline?.model.imageTokenId ?? -1 }
 }
