@@ -79,6 +79,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Profiler", "Workers", "FrontEnd",
+                "Imaging", "ChatTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
