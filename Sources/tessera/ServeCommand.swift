@@ -61,6 +61,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: "Seconds in-flight requests may run after SIGTERM.")
     var drainTimeoutSeconds = 30
 
+    @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
+    var topology: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
@@ -83,7 +86,11 @@ struct ServeCommand: AsyncParsableCommand {
         engineConfig.maxQueuedRequests = maxQueuedRequests
         engineConfig.maxQueuedTokens = maxQueuedTokens
         engineConfig.servedModelName = servedModelName ?? modelOptions.model.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent }
-        let engine = try LLMEngine(directory: try modelOptions.modelDirectory(), config: engineConfig)
+        let engine: any InferenceEngine = if let topology {
+            try await startFrontEnd(topologyPath: topology, model: try modelOptions.modelDirectory(), name: engineConfig.servedModelName)
+        } else {
+            try LLMEngine(directory: try modelOptions.modelDirectory(), config: engineConfig)
+        }
 
         var configuration = ServerConfiguration()
         configuration.maxBodyBytes = maxBodyMiB << 20

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `tessera serve` with the official openai client, on a fixture model.
 # Usage: tests/e2e/run.sh [extra pytest arguments]
+# TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml runs the same suite against worker processes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -12,11 +13,14 @@ python3 -c "import openai, pytest, requests" 2>/dev/null || python3 -m pip insta
 swift build --scratch-path "$scratch" --product tessera
 binary="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
 
+topology=()
+if [[ -n "${TESSERA_E2E_TOPOLOGY:-}" ]]; then topology=(--topology "$TESSERA_E2E_TOPOLOGY"); fi
+
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
 # Small caps so back-pressure and body-size limits are reachable from the tests.
 "$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --max-queued-requests 12 \
-    --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 >"$log" 2>&1 &
+    --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 "${topology[@]}" >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
 

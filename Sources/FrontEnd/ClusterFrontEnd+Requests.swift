@@ -1,0 +1,236 @@
+import Cluster
+import Engine
+import Foundation
+import Workers
+
+/// Serving one request through the workers: route, prefill, hand the KV to decode, relay tokens,
+/// and retry on a sibling when a worker is lost.
+extension ClusterFrontEnd {
+    public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
+        do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
+        guard request.images.isEmpty else { throw .invalidRequest("model '\(servedModel.name)' does not accept images") }
+        let prompt = switch request.prompt {
+        case let .text(text): servedModel.tokenizer.encode(text)
+        case let .tokens(ids): ids
+        }
+        try limits.check(prompt)
+        var parameters = request.parameters
+        // A retry replays the request from its start; a fixed seed makes sampled tokens replay too.
+        if parameters.seed == nil { parameters.seed = UInt64.random(in: .min ... .max) }
+        let (stream, continuation) = AsyncThrowingStream<InferenceEvent, any Error>.makeStream()
+        let (inbox, events) = AsyncStream<SlotEvent>.makeStream()
+        let id = try shared.withLock { (s: inout State) throws(EngineError) -> Int in
+            guard s.engineState == .ready else { throw .shuttingDown }
+            guard s.queuedRequests < options.maxQueuedRequests, s.queuedTokens + prompt.count <= options.maxQueuedTokens else {
+                throw .overloaded(retryAfterSeconds: 1)
+            }
+            let id = s.nextRequestId
+            s.nextRequestId += 1
+            s.queuedRequests += 1
+            s.queuedTokens += prompt.count
+            s.requests[id] = RequestChannel(events: events, promptTokens: prompt.count)
+            s.window.arrived(promptTokens: prompt.count)
+            return id
+        }
+        let task = Task { [self] in
+            await serve(id, prompt: prompt, parameters: parameters, inbox: inbox, to: continuation)
+        }
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { task.cancel() }
+        }
+        return stream
+    }
+
+    private func serve(_ id: Int, prompt: [Int], parameters: SamplingParameters, inbox: AsyncStream<SlotEvent>,
+                       to client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation) async {
+        var events = inbox.makeAsyncIterator()
+        var delivered: [Int] = []
+        defer { close(id) }
+        for round in 0 ... topology.maxRetries {
+            do {
+                try await withTaskCancellationHandler {
+                    try await attempt(id, prompt: prompt, parameters: parameters, events: &events, delivered: &delivered, client: client)
+                } onCancel: {
+                    abandon(id)
+                }
+                return
+            } catch let lost as WorkerLost {
+                guard round < topology.maxRetries, !Task.isCancelled else {
+                    client.finish(throwing: EngineError.internalFailure(
+                        "worker \(lost.slot) failed while serving the request, and \(topology.maxRetries) retries on other workers did not finish it"))
+                    return
+                }
+                shared.withLock { $0.retries += 1 }
+            } catch let error as EngineError {
+                client.finish(throwing: error)
+                return
+            } catch {
+                client.finish(throwing: error)
+                return
+            }
+        }
+    }
+
+    /// One try: route, prefill (when the group disaggregates), decode. Tokens a previous try already
+    /// delivered are checked against the replay and not sent again.
+    private func attempt(
+        _ id: Int, prompt: [Int], parameters: SamplingParameters, events: inout AsyncStream<SlotEvent>.AsyncIterator,
+        delivered: inout [Int], client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation
+    ) async throws {
+        let route = try await chooseRoute(id, prompt: prompt, parameters: parameters)
+        var source: KVSource?
+        if let prefill = route.prefill, prompt.count > 1 {
+            let prefix = Array(prompt.dropLast())
+            let endpoint = try assign(id, to: prefill, tokens: prefix.count, decoding: false, message: .prefill(request: id, tokens: prefix))
+            wait: while true {
+                guard let next = await events.next() else { throw CancellationError() }
+                guard next.slot == prefill else { continue }
+                switch next.event {
+                case let .prefilled(handle, _, _):
+                    source = KVSource(endpoint: endpoint, handle: handle)
+                    shared.withLock { $0.requests[id]?.parked = (prefill, handle) }
+                    break wait
+                case let .failed(error): throw retryable(error, slot: prefill)
+                case .workerLost: throw WorkerLost(slot: prefill)
+                default: continue
+                }
+            }
+            unassign(id, from: prefill)
+        }
+        let job = GenerateJob(prompt: prompt, parameters: WireSamplingParameters(parameters), kvSource: source)
+        _ = try assign(id, to: route.decode, tokens: prompt.count, decoding: true, message: .generate(request: id, job))
+        var position = 0
+        while let next = await events.next() {
+            guard next.slot == route.decode else { continue }
+            switch next.event {
+            case let .delta(delta):
+                shared.withLock { $0.requests[id]?.parked = nil }
+                var fresh = delta
+                for token in delta.tokenIds {
+                    if position < delivered.count {
+                        guard delivered[position] == token else {
+                            throw EngineError.internalFailure("a worker failed mid-stream and the retry diverged from the tokens already sent")
+                        }
+                        fresh.tokenIds.removeFirst()
+                    }
+                    position += 1
+                }
+                guard !fresh.tokenIds.isEmpty else { continue }
+                if fresh.tokenIds.count < delta.tokenIds.count { fresh.logprobs = Array(delta.logprobs.suffix(fresh.tokenIds.count)) }
+                delivered += fresh.tokenIds
+                firstToken(id)
+                client.yield(.delta(fresh))
+            case let .finished(info):
+                unassign(id, from: route.decode)
+                shared.withLock { $0.window.finished(outputTokens: info.completionTokens) }
+                client.yield(.finished(info))
+                client.finish()
+                return
+            case let .failed(error): throw retryable(error, slot: route.decode)
+            case .workerLost: throw WorkerLost(slot: route.decode)
+            case .prefilled: continue
+            }
+        }
+        throw CancellationError()
+    }
+
+    /// Failures caused by another worker going away (a pull from a dead prefill worker) are retried.
+    private func retryable(_ error: EngineError, slot: Int) -> any Error {
+        if case .internalFailure = error { return WorkerLost(slot: slot) }
+        return error
+    }
+
+    /// Picks the workers for a request's next try with the topology's router, waiting while no
+    /// worker of the request's group can serve (all restarting or switching).
+    private func chooseRoute(_ id: Int, prompt: [Int], parameters: SamplingParameters) async throws -> (prefill: Int?, decode: Int) {
+        let info = RequestInfo(
+            id: id, arrival: (ContinuousClock.now - started).seconds, textTokens: prompt.count, images: [],
+            slo: LatencySLO(ttft: 10, tpot: 1), predictedOutputTokens: parameters.maxTokens)
+        let deadline = ContinuousClock.now + options.routeTimeout
+        while true {
+            if let route = shared.withLock({ s in pickRoute(info, s) }) { return route }
+            guard ContinuousClock.now < deadline else {
+                throw EngineError.overloaded(retryAfterSeconds: 5)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func pickRoute(_ info: RequestInfo, _ s: State) -> (prefill: Int?, decode: Int)? {
+        let view = liveCluster(s)
+        let groups = [info.group] + ModalityGroup.allCases.filter { $0 != info.group }
+        for group in groups {
+            let members = view.active(group: group)
+            let ids = { (role: InstanceRole) in members.filter { $0.role == role }.map(\.id) }
+            let prefill = ids(.prefill), decode = ids(.decode), mono = ids(.mono)
+            if !prefill.isEmpty, !decode.isEmpty,
+               let p = router.route(info, to: .prefill, candidates: prefill, in: view),
+               let d = router.route(info, to: .decode, candidates: decode, in: view) {
+                return (p, d)
+            }
+            if !mono.isEmpty, let m = router.route(info, to: .prefill, candidates: mono, in: view) { return (nil, m) }
+        }
+        return nil
+    }
+
+    /// Records the request on a worker and sends it the work; returns the worker's transfer endpoint.
+    private func assign(_ id: Int, to slot: Int, tokens: Int, decoding: Bool, message: WireMessage) throws -> Endpoint {
+        let target = shared.withLock { s -> (Connection, Endpoint)? in
+            guard let connection = s.slots[slot].connection, let hello = s.slots[slot].hello else { return nil }
+            s.slots[slot].assigned[id] = tokens
+            if decoding { s.slots[slot].decoding.insert(id) }
+            s.requests[id]?.slot = slot
+            return (connection, hello.transfer)
+        }
+        guard let (connection, endpoint) = target else { throw WorkerLost(slot: slot) }
+        do { try connection.send(message) } catch { throw WorkerLost(slot: slot) }
+        return endpoint
+    }
+
+    private func unassign(_ id: Int, from slot: Int) {
+        shared.withLock { s in
+            s.slots[slot].assigned[id] = nil
+            s.slots[slot].decoding.remove(id)
+        }
+    }
+
+    private func firstToken(_ id: Int) {
+        shared.withLock { s in
+            guard let channel = s.requests[id], channel.waitingForFirstToken else { return }
+            s.requests[id]?.waitingForFirstToken = false
+            s.window.firstToken(after: (ContinuousClock.now - channel.arrival).seconds)
+            s.queuedRequests -= 1
+            s.queuedTokens -= channel.promptTokens
+        }
+    }
+
+    /// The client left: abort the request where it runs and free KV parked for it.
+    private func abandon(_ id: Int) {
+        let (target, parked) = shared.withLock { s -> ((Connection, Int)?, (Connection, Int)?) in
+            guard let channel = s.requests[id] else { return (nil, nil) }
+            let target = channel.slot.flatMap { slot in s.slots[slot].connection.map { ($0, id) } }
+            let parked = channel.parked.flatMap { p in s.slots[p.slot].connection.map { ($0, p.handle) } }
+            return (target, parked)
+        }
+        if let (connection, id) = target { try? connection.send(.abort(request: id)) }
+        if let (connection, handle) = parked { try? connection.send(.releaseKV(handle: handle)) }
+    }
+
+    /// Forgets a request: releases KV parked for it that no decode worker pulled, and its queue slot.
+    private func close(_ id: Int) {
+        let parked = shared.withLock { s -> (Connection, Int)? in
+            guard let channel = s.requests.removeValue(forKey: id) else { return nil }
+            channel.events.finish()
+            if channel.waitingForFirstToken {
+                s.queuedRequests -= 1
+                s.queuedTokens -= channel.promptTokens
+            }
+            for slot in s.slots.indices {
+                s.slots[slot].assigned[id] = nil
+                s.slots[slot].decoding.remove(id)
+            }
+            return channel.parked.flatMap { p in s.slots[p.slot].connection.map { ($0, p.handle) } }
+        }
+        if let (connection, handle) = parked { try? connection.send(.releaseKV(handle: handle)) }
+    }
+}

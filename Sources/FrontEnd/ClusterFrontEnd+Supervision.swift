@@ -1,0 +1,143 @@
+import Cluster
+import Engine
+import Foundation
+import Synchronization
+import Workers
+
+/// Worker supervision: registration, heartbeats, events, and replacing workers that die or hang.
+extension ClusterFrontEnd {
+    /// A worker connected: its first message must be `register`; later ones are routed by slot.
+    func accept(_ connection: Connection) {
+        let slotBox = Mutex<Int?>(nil)
+        connection.startReading(name: "tessera-worker-link", onMessage: { [weak self] message, _ in
+            guard let self else { return }
+            if case let .register(hello) = message {
+                if register(hello, connection) { slotBox.withLock { $0 = hello.slot } } else { connection.close() }
+                return
+            }
+            guard let slot = slotBox.withLock({ $0 }) else { return }
+            receive(message, from: slot)
+        }, onClose: { [weak self] _ in
+            guard let self, let slot = slotBox.withLock({ $0 }) else { return }
+            workerLost(slot, connection: connection)
+        })
+    }
+
+    private func register(_ hello: WorkerHello, _ connection: Connection) -> Bool {
+        shared.withLock { s in
+            guard s.slots.indices.contains(hello.slot), s.slots[hello.slot].phase == .starting,
+                  s.slots[hello.slot].connection == nil else { return false }
+            s.slots[hello.slot].connection = connection
+            s.slots[hello.slot].hello = hello
+            s.slots[hello.slot].role = hello.role
+            s.slots[hello.slot].lastHeartbeat = .now
+            s.slots[hello.slot].phase = .active
+            return true
+        }
+    }
+
+    private func receive(_ message: WireMessage, from slot: Int) {
+        switch message {
+        case let .heartbeat(load):
+            shared.withLock { s in
+                s.slots[slot].load = load
+                s.slots[slot].lastHeartbeat = .now
+            }
+        case let .prefilled(id, handle, positions, cached):
+            deliver(id, from: slot, .prefilled(handle: handle, positions: positions, cachedTokens: cached))
+        case let .delta(id, delta): deliver(id, from: slot, .delta(delta.value))
+        case let .finished(id, info): deliver(id, from: slot, .finished(info.value))
+        case let .failed(id, error): deliver(id, from: slot, .failed(error.value))
+        case let .switched(role): finishSwitch(slot, role: role)
+        default: break
+        }
+    }
+
+    private func deliver(_ id: Int, from slot: Int, _ event: WorkerEvent) {
+        let channel = shared.withLock { $0.requests[id] }
+        channel?.events.yield(SlotEvent(slot: slot, event: event))
+    }
+
+    /// A worker's connection closed (it exited, was killed, or was declared hung): its requests
+    /// learn it, its process is reaped, and a replacement starts unless the slot is being retired.
+    func workerLost(_ slot: Int, connection: Connection) {
+        let outcome: (handle: InstanceHandle?, affected: [AsyncStream<SlotEvent>.Continuation], restart: Bool)? = shared.withLock { s in
+            guard s.slots[slot].connection === connection else { return nil }
+            var worker = s.slots[slot]
+            if let load = worker.load {
+                s.retiredStatistics.promptTokens += load.statistics.value.promptTokens
+                s.retiredStatistics.generatedTokens += load.statistics.value.generatedTokens
+                s.retiredStatistics.prefixCacheQueriedTokens += load.statistics.value.prefixCacheQueriedTokens
+                s.retiredStatistics.prefixCacheHitTokens += load.statistics.value.prefixCacheHitTokens
+                s.retiredStatistics.preemptions += load.statistics.value.preemptions
+                s.retiredTransfer = s.retiredTransfer + TransferTotals(load)
+            }
+            let affected = worker.assigned.keys.compactMap { s.requests[$0]?.events }
+            worker.connection = nil
+            worker.hello = nil
+            worker.load = nil
+            worker.assigned = [:]
+            worker.decoding = []
+            let restart = s.engineState != .stopped && worker.phase != .retiring && worker.phase != .stopped
+            if case let .switching(to: role) = worker.phase { worker.role = role }
+            worker.phase = restart ? .starting : .stopped
+            s.slots[slot] = worker
+            return (worker.handle, affected, restart)
+        }
+        guard let outcome else { return }
+        for events in outcome.affected { events.yield(SlotEvent(slot: slot, event: .workerLost)) }
+        if let handle = outcome.handle { provider.stop(handle, force: true) }
+        if outcome.restart { try? launch(slot) }
+    }
+
+    /// Starts (or restarts) the worker process of a slot.
+    func launch(_ slot: Int) throws {
+        let spec = shared.withLock { s in
+            var spec = s.slots[slot].spec
+            spec.role = s.slots[slot].role
+            if let i = spec.arguments.firstIndex(of: "--role") { spec.arguments[i + 1] = spec.role.rawValue }
+            s.slots[slot].spec = spec
+            return spec
+        }
+        let handle = try provider.start(spec)
+        shared.withLock { s in
+            if s.slots[slot].handle != nil { s.slots[slot].restarts += 1 }
+            s.slots[slot].handle = handle
+            s.slots[slot].lastHeartbeat = .now
+        }
+    }
+
+    /// Heartbeat watchdog and fleet planners.
+    func startSupervision() {
+        let timeout = Duration.milliseconds(topology.heartbeatTimeoutMs)
+        let interval = Duration.milliseconds(topology.heartbeatIntervalMs)
+        let watchdog = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                self?.checkHeartbeats(timeout: timeout)
+            }
+        }
+        shared.withLock { $0.tasks.append(watchdog) }
+        startPlanners()
+    }
+
+    /// Declares silent workers hung: kills them so their connection closes and they are replaced.
+    /// A starting worker whose process died is relaunched.
+    func checkHeartbeats(timeout: Duration) {
+        let now = ContinuousClock.now
+        let (hung, crashed) = shared.withLock { s -> ([WorkerSlot], [Int]) in
+            guard s.engineState != .stopped else { return ([], []) }
+            let hung = s.slots.filter { $0.connection != nil && now - $0.lastHeartbeat > timeout }
+            let crashed = s.slots.filter { slot in
+                slot.phase == .starting && slot.connection == nil && now - slot.lastHeartbeat > .seconds(1)
+                    && !(slot.handle.map(provider.isAlive) ?? false)
+            }.map(\.id)
+            return (hung, crashed)
+        }
+        for slot in hung {
+            if let handle = slot.handle { provider.stop(handle, force: true) }
+            slot.connection?.close()
+        }
+        for slot in crashed where restarts(slot: slot) < 20 { try? launch(slot) }
+    }
+}

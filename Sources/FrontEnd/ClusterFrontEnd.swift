@@ -1,0 +1,236 @@
+import Cluster
+import Engine
+import Foundation
+import Models
+import Synchronization
+import Tokenizers
+import Workers
+
+/// The disaggregated server's front end: starts the topology's workers, supervises them
+/// (registration, heartbeats, restarts), and serves requests through them with the same
+/// ``InferenceEngine`` interface as the single-process engine, so the OpenAI server runs on it unchanged.
+///
+/// A request goes to its modality group; with prefill and decode workers its prompt KV is computed
+/// on a prefill worker and pulled by a decode worker, otherwise a mono worker runs it whole. Routing
+/// calls the Cluster policies on a ``ClusterView`` of the live workers.
+///
+/// ```swift
+/// let frontEnd = try ClusterFrontEnd(topology: topology, options: options, provider: LocalProcessProvider(executable: tessera))
+/// try await frontEnd.start()
+/// let service = try OpenAIService(engine: frontEnd, configuration: ServerConfiguration())
+/// ```
+public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
+    public let servedModel: ServedModel
+    public let topology: Topology
+    public let options: FrontEndOptions
+    let limits: PromptLimits
+    let provider: any InstanceProvider
+    let router: any RequestRouter
+    let listener: Listener
+    let started = ContinuousClock.now
+
+    struct RequestChannel {
+        var events: AsyncStream<SlotEvent>.Continuation
+        /// The worker running the request's current step.
+        var slot: Int?
+        /// KV parked for the request on a prefill worker and not yet known to be pulled.
+        var parked: (slot: Int, handle: Int)?
+        var promptTokens: Int
+        var arrival = ContinuousClock.now
+        var waitingForFirstToken = true
+    }
+
+    struct State {
+        var engineState = EngineState.ready
+        var slots: [WorkerSlot] = []
+        var requests: [Int: RequestChannel] = [:]
+        var nextRequestId = 0
+        var queuedRequests = 0
+        var queuedTokens = 0
+        var retries = 0
+        var roleSwitches = 0
+        /// Counters of workers that were replaced, so totals survive restarts.
+        var retiredStatistics = EngineStatistics()
+        var retiredTransfer = TransferTotals()
+        var tasks: [Task<Void, Never>] = []
+        /// Finished requests' first-token latencies in the current planning window, for SLO attainment.
+        var window = LoadWindow()
+        var planners: [any FleetPlanner] = []
+    }
+
+    let shared = Mutex(State())
+
+    public init(topology: Topology, options: FrontEndOptions, provider: any InstanceProvider) throws {
+        try topology.validate()
+        self.topology = topology
+        self.options = options
+        self.provider = provider
+        let directory = options.modelDirectory
+        let config = try LanguageModelConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        let tokenizer = try Tokenizer.load(directory: directory)
+        let contextLength = min(options.maxModelLength ?? .max, config.maxPositionEmbeddings)
+        servedModel = ServedModel(
+            name: options.servedModelName ?? directory.standardizedFileURL.lastPathComponent, contextLength: contextLength,
+            tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate, imagePlaceholder: nil)
+        limits = PromptLimits(contextLength: contextLength, vocabSize: config.vocabSize)
+        router = switch topology.routing {
+        case .modality: ModalityRouter()
+        case .leastPendingImageTokens: LeastPendingImageTokensRouter()
+        case .leastLoaded: LeastLoadedRouter()
+        }
+        let control = try topology.control.map { text throws(TransportError) in try Endpoint(parsing: text) }
+            ?? (topology.transfer == .tcp ? .tcp(host: "127.0.0.1", port: 0)
+                : .unix(path: options.runtimeDirectory.appendingPathComponent("control.sock").path))
+        listener = try Listener(endpoint: control)
+    }
+
+    public var state: EngineState { shared.withLock { $0.engineState } }
+
+    /// Launches every worker and returns once all have registered.
+    public func start() async throws {
+        listener.start(name: "tessera-control") { [weak self] connection in self?.accept(connection) }
+        for (index, entry) in topology.slots.enumerated() {
+            let spec = instanceSpec(slot: index, role: entry.spec.role, group: entry.group, worker: entry.spec)
+            shared.withLock { $0.slots.append(WorkerSlot(id: index, role: entry.spec.role, group: entry.group, spec: spec)) }
+            try launch(index)
+        }
+        let deadline = ContinuousClock.now + options.startupTimeout
+        while shared.withLock({ s in s.slots.contains { $0.phase == .starting } }) {
+            guard ContinuousClock.now < deadline else {
+                let missing = shared.withLock { s in s.slots.filter { $0.phase == .starting }.map(\.id) }
+                await stopWorkers()
+                throw FrontEndError.startupTimedOut("slots \(missing) (see the worker logs in \(options.runtimeDirectory.path))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        startSupervision()
+    }
+
+    /// Worker slots as the policies see them.
+    public func clusterStatus() -> [InstanceStatus] {
+        shared.withLock { s in liveCluster(s).instances }
+    }
+
+    /// The process id of the worker in `slot`, for tests and operators.
+    public func workerProcessId(slot: Int) -> Int32? {
+        shared.withLock { s in s.slots.indices.contains(slot) ? s.slots[slot].hello?.processId : nil }
+    }
+
+    /// Restarts so far of the worker in `slot`.
+    public func restarts(slot: Int) -> Int {
+        shared.withLock { s in s.slots.indices.contains(slot) ? s.slots[slot].restarts : 0 }
+    }
+
+    /// Requests retried on a sibling after a worker was lost.
+    public var retriedRequests: Int { shared.withLock { $0.retries } }
+
+    /// Completed role switches.
+    public var completedRoleSwitches: Int { shared.withLock { $0.roleSwitches } }
+
+    /// KV moved between workers so far.
+    public func transferTotals() -> TransferTotals {
+        shared.withLock { s in
+            s.slots.reduce(s.retiredTransfer) { total, slot in total + TransferTotals(slot.load) }
+        }
+    }
+
+    public func statistics() -> EngineStatistics {
+        shared.withLock { s in
+            var total = s.retiredStatistics
+            var usage = 0.0, kvSlots = 0
+            for slot in s.slots {
+                guard let load = slot.load?.statistics.value else { continue }
+                total.runningRequests += load.runningRequests
+                total.waitingRequests += load.waitingRequests
+                total.prefixCacheQueriedTokens += load.prefixCacheQueriedTokens
+                total.prefixCacheHitTokens += load.prefixCacheHitTokens
+                total.preemptions += load.preemptions
+                total.promptTokens += load.promptTokens
+                total.generatedTokens += load.generatedTokens
+                usage += load.kvCacheUsage
+                kvSlots += 1
+            }
+            total.runningRequests = s.slots.reduce(0) { $0 + ($1.load?.statistics.value.runningRequests ?? 0) }
+            total.waitingRequests = s.slots.reduce(0) { $0 + ($1.load?.statistics.value.waitingRequests ?? 0) } + s.queuedRequests
+            total.kvCacheUsage = kvSlots > 0 ? usage / Double(kvSlots) : 0
+            return total
+        }
+    }
+
+    public func shutdown(gracePeriod: Duration) async {
+        shared.withLock { if $0.engineState == .ready { $0.engineState = .draining } }
+        let deadline = ContinuousClock.now + gracePeriod
+        while ContinuousClock.now < deadline, shared.withLock({ !$0.requests.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let (channels, tasks) = shared.withLock { s in
+            s.engineState = .stopped
+            return (Array(s.requests.values), s.tasks)
+        }
+        for channel in channels { channel.events.finish() }
+        tasks.forEach { $0.cancel() }
+        await stopWorkers()
+        listener.close()
+    }
+
+    /// Closes every worker connection (workers exit when it closes), then stops what is left.
+    func stopWorkers() async {
+        let slots = shared.withLock { s in
+            for i in s.slots.indices { s.slots[i].phase = .stopped }
+            return s.slots
+        }
+        for slot in slots { slot.connection?.close() }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while ContinuousClock.now < deadline, slots.contains(where: { $0.handle.map(provider.isAlive) ?? false }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for slot in slots { if let handle = slot.handle { provider.stop(handle, force: true) } }
+    }
+
+    func instanceSpec(slot: Int, role: InstanceRole, group: ModalityGroup, worker: Topology.WorkerSpec) -> InstanceSpec {
+        let transfer = worker.transfer ?? (topology.transfer == .tcp ? "tcp:127.0.0.1:0"
+            : "unix:" + options.runtimeDirectory.appendingPathComponent("kv-\(slot).sock").path)
+        var arguments = ["worker", "--role", role.rawValue, "--slot", String(slot), "--model", options.modelDirectory.path,
+                         "--front-end", listener.endpoint.description, "--transfer", transfer,
+                         "--heartbeat-interval-ms", String(topology.heartbeatIntervalMs)]
+        if let maxModelLength = options.maxModelLength { arguments += ["--max-model-len", String(maxModelLength)] }
+        if topology.transfer == .tcp { arguments.append("--no-shared-memory") }
+        arguments += options.workerArguments + (worker.arguments ?? [])
+        return InstanceSpec(slot: slot, role: role, group: group, arguments: arguments, launcher: worker.launcher ?? [])
+    }
+
+    func liveCluster(_ s: State) -> LiveCluster {
+        LiveCluster(now: (ContinuousClock.now - started).seconds, slots: s.slots, cachedImages: [:])
+    }
+}
+
+/// KV bytes moved between workers and the time the pulls took.
+public struct TransferTotals: Sendable, Hashable {
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    public var seconds = 0.0
+    public var transfers = 0
+
+    public init() {}
+
+    init(_ load: WorkerLoad?) {
+        guard let load else { return }
+        bytesSent = load.kvBytesSent
+        bytesReceived = load.kvBytesReceived
+        seconds = load.kvTransferSeconds
+        transfers = load.kvTransfers
+    }
+
+    static func + (a: TransferTotals, b: TransferTotals) -> TransferTotals {
+        var sum = a
+        sum.bytesSent += b.bytesSent
+        sum.bytesReceived += b.bytesReceived
+        sum.seconds += b.seconds
+        sum.transfers += b.transfers
+        return sum
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

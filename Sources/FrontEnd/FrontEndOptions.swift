@@ -1,0 +1,24 @@
+import Foundation
+
+/// What the front end needs besides the topology: the model, admission limits, and how to start workers.
+public struct FrontEndOptions: Sendable {
+    public var modelDirectory: URL
+    /// The name the API reports; nil uses the model folder's name.
+    public var servedModelName: String?
+    public var maxModelLength: Int?
+    /// Requests admitted and still waiting for their first token before new ones get `overloaded`.
+    public var maxQueuedRequests = 256
+    public var maxQueuedTokens = 1 << 20
+    /// Arguments every `tessera worker` gets after the ones the front end sets (KV memory, threads…).
+    public var workerArguments: [String] = []
+    /// Where Unix sockets (and worker logs) go.
+    public var runtimeDirectory: URL
+    public var startupTimeout: Duration = .seconds(180)
+    /// How long a request waits for some worker to serve it (all restarting) before failing.
+    public var routeTimeout: Duration = .seconds(30)
+
+    public init(modelDirectory: URL, runtimeDirectory: URL) {
+        self.modelDirectory = modelDirectory
+        self.runtimeDirectory = runtimeDirectory
+    }
+}

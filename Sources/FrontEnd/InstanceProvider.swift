@@ -1,0 +1,44 @@
+import Cluster
+
+/// Starts and stops worker instances for the front end (ModServe's per-stage autoscaling acts
+/// through it). Local processes here; a Kubernetes provider would map each stage to a Deployment
+/// and `start`/`stop` to scaling it, without touching the policies.
+public protocol InstanceProvider: Sendable {
+    /// Launches a worker; it registers with the front end over the control endpoint on its own.
+    func start(_ instance: InstanceSpec) throws(FrontEndError) -> InstanceHandle
+    /// Stops a worker: politely (it drains and exits) or at once (`force`, SIGKILL).
+    func stop(_ handle: InstanceHandle, force: Bool)
+    /// Whether the instance is still running, as far as the provider can tell.
+    func isAlive(_ handle: InstanceHandle) -> Bool
+}
+
+/// What to start: a worker for a slot, with its role and group.
+public struct InstanceSpec: Sendable, Hashable {
+    public var slot: Int
+    public var role: InstanceRole
+    public var group: ModalityGroup
+    /// The complete `tessera worker` argument list.
+    public var arguments: [String]
+    /// Command prefix placing the process (e.g. `ip netns exec host2`), empty for none.
+    public var launcher: [String]
+
+    public init(slot: Int, role: InstanceRole, group: ModalityGroup, arguments: [String], launcher: [String] = []) {
+        self.slot = slot
+        self.role = role
+        self.group = group
+        self.arguments = arguments
+        self.launcher = launcher
+    }
+}
+
+/// A started instance, as its provider identifies it.
+public struct InstanceHandle: Sendable, Hashable {
+    public var id: String
+    /// The process id, for local processes.
+    public var processId: Int32?
+
+    public init(id: String, processId: Int32?) {
+        self.id = id
+        self.processId = processId
+    }
+}

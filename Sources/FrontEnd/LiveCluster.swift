@@ -1,0 +1,27 @@
+import Cluster
+
+/// The live cluster as the Cluster policies see it: one ``InstanceStatus`` per worker slot, built
+/// from the front end's own bookkeeping (what it has routed where, immediately) and each worker's
+/// last heartbeat (KV use).
+struct LiveCluster: ClusterView {
+    let now: Double
+    let instances: [InstanceStatus]
+    let cachedImages: [Int: Set<UInt64>]
+
+    init(now: Double, slots: [WorkerSlot], cachedImages: [Int: Set<UInt64>]) {
+        self.now = now
+        self.cachedImages = cachedImages
+        instances = slots.map { slot in
+            let prefill = slot.assigned.filter { !slot.decoding.contains($0.key) }.values.reduce(0, +)
+            return InstanceStatus(
+                id: slot.id, role: slot.role, group: slot.group, isActive: slot.isActive,
+                queuedRequests: slot.assigned.count, pendingImageTokens: 0, pendingPrefillTokens: prefill,
+                runningDecodes: slot.decoding.count, predictedDecodeTokens: 0,
+                kvUsedTokens: slot.load?.kvUsedTokens ?? 0, kvCapacityTokens: max(1, slot.hello?.kvCapacityTokens ?? 1))
+        }
+    }
+
+    func hasCached(imageHash: UInt64, on instance: Int) -> Bool {
+        cachedImages[instance]?.contains(imageHash) ?? false
+    }
+}

@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Synchronization
+
+/// Workers as child processes of the front end, running `executable worker …`.
+///
+/// ```swift
+/// let provider = LocalProcessProvider(executable: URL(fileURLWithPath: CommandLine.arguments[0]))
+/// ```
+public final class LocalProcessProvider: InstanceProvider {
+    public let executable: URL
+    /// Where each worker's standard error goes; nil inherits the front end's.
+    public let logDirectory: URL?
+    private let processes = Mutex<[String: Process]>([:])
+    private let counter = Atomic<Int>(0)
+
+    public init(executable: URL, logDirectory: URL? = nil) {
+        self.executable = executable
+        self.logDirectory = logDirectory
+    }
+
+    public func start(_ instance: InstanceSpec) throws(FrontEndError) -> InstanceHandle {
+        let process = Process()
+        if instance.launcher.isEmpty {
+            process.executableURL = executable
+            process.arguments = instance.arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = instance.launcher + [executable.path] + instance.arguments
+        }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        if let logDirectory {
+            let log = logDirectory.appendingPathComponent("worker-\(instance.slot).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            if let handle = try? FileHandle(forWritingTo: log) {
+                handle.seekToEndOfFile()
+                process.standardError = handle
+            }
+        }
+        do { try process.run() } catch { throw .launchFailed("\(executable.path): \(error.localizedDescription)") }
+        let id = "local-\(instance.slot)-\(counter.add(1, ordering: .relaxed).newValue)"
+        processes.withLock { $0[id] = process }
+        return InstanceHandle(id: id, processId: process.processIdentifier)
+    }
+
+    public func stop(_ handle: InstanceHandle, force: Bool) {
+        guard let process = processes.withLock({ $0[handle.id] }) else { return }
+        if process.isRunning { kill(process.processIdentifier, force ? SIGKILL : SIGTERM) }
+        if force || !process.isRunning {
+            process.waitUntilExit()
+            processes.withLock { _ = $0.removeValue(forKey: handle.id) }
+        }
+    }
+
+    public func isAlive(_ handle: InstanceHandle) -> Bool {
+        processes.withLock { $0[handle.id] }?.isRunning ?? false
+    }
+
+    /// Stops every process still running: SIGTERM, then SIGKILL after `grace`.
+    public func stopAll(grace: Duration) async {
+        let all = processes.withLock { Array($0.values) }
+        for process in all where process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, all.contains(where: \.isRunning) { try? await Task.sleep(for: .milliseconds(20)) }
+        for process in all where process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for process in all { process.waitUntilExit() }
+        processes.withLock { $0.removeAll() }
+    }
+}

@@ -1,0 +1,57 @@
+import Cluster
+import Foundation
+import Yams
+
+extension Topology {
+    /// Reads a topology from YAML or JSON (by extension: `.json` is JSON, anything else YAML) and
+    /// checks it.
+    public init(contentsOf url: URL) throws(FrontEndError) {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw .badTopology("cannot read \(url.path): \(error.localizedDescription)") }
+        do {
+            self = url.pathExtension.lowercased() == "json"
+                ? try JSONDecoder().decode(Topology.self, from: data)
+                : try YAMLDecoder().decode(Topology.self, from: data)
+        } catch {
+            throw .badTopology("\(url.lastPathComponent): \(error)")
+        }
+        try validate()
+    }
+
+    /// Every group can serve a request: a mono worker, or prefill and decode workers; counts are positive.
+    public func validate() throws(FrontEndError) {
+        guard !groups.isEmpty else { throw .badTopology("no groups") }
+        for group in groups {
+            let roles = Set(group.workers.filter { $0.count > 0 }.map(\.role))
+            if let bad = group.workers.first(where: { $0.count < 0 }) {
+                throw .badTopology("group \(group.group.rawValue): \(bad.role.rawValue) count \(bad.count) is negative")
+            }
+            guard roles.contains(.mono) || (roles.contains(.prefill) && roles.contains(.decode)) else {
+                throw .badTopology("group \(group.group.rawValue) needs a mono worker, or prefill and decode workers")
+            }
+            for role in roles where role == .encode || role == .encodePrefill {
+                throw .badTopology("group \(group.group.rawValue): role \(role.rawValue) is not served by worker processes yet")
+            }
+        }
+        if Set(groups.map(\.group)).count != groups.count { throw .badTopology("a group is declared twice") }
+        guard heartbeatIntervalMs > 0, heartbeatTimeoutMs > heartbeatIntervalMs else {
+            throw .badTopology("heartbeat_timeout_ms must exceed heartbeat_interval_ms > 0")
+        }
+        guard maxRetries >= 0 else { throw .badTopology("max_retries must be >= 0") }
+    }
+}
+
+/// Why the front end could not start or serve.
+public enum FrontEndError: Error, CustomStringConvertible, Equatable {
+    case badTopology(String)
+    case launchFailed(String)
+    case startupTimedOut(String)
+
+    public var description: String {
+        switch self {
+        case let .badTopology(detail): "bad topology: \(detail)"
+        case let .launchFailed(detail): "cannot start a worker: \(detail)"
+        case let .startupTimedOut(detail): "workers did not register in time: \(detail)"
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import Engine
+
+/// A worker's news about one request, as the request's pipeline receives it.
+enum WorkerEvent: Sendable {
+    case prefilled(handle: Int, positions: Int, cachedTokens: Int)
+    case delta(TokenDelta)
+    case finished(FinishInfo)
+    case failed(EngineError)
+    /// The worker died or hung; whatever it held for the request is gone.
+    case workerLost
+}
+
+/// Events tagged with the slot they came from, so a retried request ignores a dead worker's stragglers.
+struct SlotEvent: Sendable {
+    var slot: Int
+    var event: WorkerEvent
+}
+
+/// A request's worker was lost; the pipeline retries it on a sibling.
+struct WorkerLost: Error {
+    var slot: Int
+}

@@ -1,0 +1,36 @@
+import Cluster
+import Workers
+
+/// The front end's record of one worker position: what it runs, whether it serves, and what the
+/// front end has sent it. Slots keep their index for the life of the front end, so they are the
+/// instance ids the Cluster policies see.
+struct WorkerSlot {
+    enum Phase: Equatable {
+        /// Launched, not yet registered.
+        case starting
+        case active
+        /// Finishing in-flight work before serving `role`.
+        case switching(to: InstanceRole)
+        /// Finishing in-flight work before stopping for good.
+        case retiring
+        case stopped
+    }
+
+    let id: Int
+    var role: InstanceRole
+    var group: ModalityGroup
+    var spec: InstanceSpec
+    var phase = Phase.starting
+    var handle: InstanceHandle?
+    var connection: Connection?
+    var hello: WorkerHello?
+    var load: WorkerLoad?
+    var lastHeartbeat = ContinuousClock.now
+    var restarts = 0
+    /// Requests whose current step runs here, with the prompt tokens each brings.
+    var assigned: [Int: Int] = [:]
+    /// Decode (or mono) requests among `assigned`.
+    var decoding: Set<Int> = []
+
+    var isActive: Bool { phase == .active && connection != nil }
+}

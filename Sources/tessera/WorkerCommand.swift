@@ -1,0 +1,86 @@
+import ArgumentParser
+import Cluster
+import Engine
+import Foundation
+import Workers
+
+/// `tessera worker`: one worker process of a disaggregated deployment; `tessera serve --topology`
+/// starts these and they register with it.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run one prefill, decode or mono worker for a front end started with `tessera serve --topology`.",
+        discussion: """
+            The worker connects to --front-end, registers, sends heartbeats and serves what it is sent. \
+            Decode workers pull prompt KV from prefill workers at their --transfer endpoints (shared memory \
+            between Unix-socket endpoints, TCP payloads otherwise). The worker exits when the front end goes away.
+            """
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "What the worker runs: prefill, decode or mono.")
+    var role: String
+
+    @Option(help: "The front end's slot number for this worker.")
+    var slot: Int
+
+    @Option(name: .customLong("front-end"), help: "The front end's control endpoint (unix:/path or tcp:HOST:PORT).")
+    var frontEnd: String
+
+    @Option(help: "Where peers pull KV from this worker (unix:/path, or tcp:HOST:PORT with port 0 for any).")
+    var transfer: String
+
+    @Flag(name: .customLong("no-shared-memory"), help: "Send KV as TCP payloads even between Unix-socket endpoints.")
+    var noSharedMemory = false
+
+    @Option(name: .customLong("heartbeat-interval-ms"), help: "Milliseconds between heartbeats.")
+    var heartbeatIntervalMs = 200
+
+    @Option(name: .customLong("parked-kv-timeout"), help: "Seconds parked KV waits for its decode worker before it is freed.")
+    var parkedKVTimeout = 60.0
+
+    @Option(name: .customLong("max-model-len"), help: "Longest prompt + output in tokens (default: the model's).")
+    var maxModelLength: Int?
+
+    @Option(name: .customLong("kv-cache-memory"), help: "Memory for the paged KV cache, in MiB.")
+    var kvCacheMemoryMiB = 256
+
+    @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
+    var blockSize = 16
+
+    @Option(name: .customLong("max-num-batched-tokens"), help: "Tokens per engine step.")
+    var maxBatchedTokens = 2048
+
+    @Option(name: .customLong("max-num-seqs"), help: "Requests in the running batch at once.")
+    var maxRunningRequests = 64
+
+    func validate() throws {
+        guard InstanceRole(rawValue: role) != nil else { throw ValidationError("--role must be prefill, decode or mono") }
+        guard slot >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0 else {
+            throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1 and --parked-kv-timeout > 0")
+        }
+        guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
+            throw ValidationError("--kv-cache-memory, --block-size, --max-num-batched-tokens and --max-num-seqs must be at least 1")
+        }
+    }
+
+    func run() async throws {
+        try modelOptions.applyThreads()
+        var engine = EngineConfig()
+        engine.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
+        engine.blockSize = blockSize
+        engine.maxModelLength = maxModelLength
+        engine.scheduler = SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests)
+        // The front end does admission control; a worker queues whatever it is sent.
+        engine.maxQueuedRequests = .max
+        engine.maxQueuedTokens = .max
+        var configuration = WorkerConfiguration(
+            role: InstanceRole(rawValue: role) ?? .mono, slot: slot, modelDirectory: try modelOptions.modelDirectory(), engine: engine,
+            frontEnd: try Endpoint(parsing: frontEnd), transfer: try Endpoint(parsing: transfer))
+        configuration.sharedMemory = !noSharedMemory
+        configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs)
+        configuration.parkedKVTimeout = parkedKVTimeout
+        try await Worker(configuration: configuration).run()
+    }
+}
