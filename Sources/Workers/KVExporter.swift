@@ -28,6 +28,9 @@ final class KVExporter: Sendable {
         self.parkedTimeout = parkedTimeout
     }
 
+    /// Where peers pull from.
+    var endpoint: Endpoint { listener.endpoint }
+
     func start() {
         listener.start(name: "tessera-kv-listener") { [self] connection in
             connection.startReading(name: "tessera-kv-peer", onMessage: { [self] message, _ in

@@ -1,0 +1,61 @@
+import Engine
+import Foundation
+
+/// The committed fixture checkpoints and their `transformers` references.
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fixtures/models")
+
+    static func directory(_ name: String) -> URL { root.appendingPathComponent(name) }
+
+    struct Reference: Decodable {
+        struct Prompt: Decodable {
+            let text: String
+            let prompt_token_ids: [Int]
+            let greedy_token_ids: [Int]
+            let top_logprobs: [[TokenLogprob]]
+        }
+
+        let prompts: [Prompt]
+    }
+
+    static func reference(_ name: String) throws -> Reference {
+        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: directory(name).appendingPathComponent("reference.json")))
+    }
+
+    static func engine(_ name: String, blockSize: Int = 16) throws -> LLMEngine {
+        var config = EngineConfig()
+        config.blockSize = blockSize
+        config.kvCacheMemoryBytes = 16 << 20
+        return try LLMEngine(directory: directory(name), config: config)
+    }
+
+    /// Greedy for exactly `count` tokens, as the references were made.
+    static func greedy(_ count: Int, logprobs: Int? = nil) -> SamplingParameters {
+        SamplingParameters(temperature: 0, maxTokens: count, topLogprobs: logprobs, ignoreStopTokens: true)
+    }
+
+    /// Generated token ids and per-token logprobs of a finished stream.
+    static func collect(_ stream: AsyncThrowingStream<InferenceEvent, any Error>) async throws -> (ids: [Int], logprobs: [Float], info: FinishInfo?) {
+        var ids: [Int] = [], logprobs: [Float] = [], info: FinishInfo?
+        for try await event in stream {
+            switch event {
+            case let .delta(d):
+                ids += d.tokenIds
+                logprobs += d.logprobs.map(\.token.logprob)
+            case let .finished(f): info = f
+            }
+        }
+        return (ids, logprobs, info)
+    }
+
+    /// Waits (bounded) until `condition` holds.
+    static func eventually(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+}
