@@ -1,0 +1,107 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Cluster
+import Engine
+import Foundation
+import FrontEnd
+import Synchronization
+import Testing
+
+/// Workers dying or hanging under the front end.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct FaultTests {
+    static let decodePair = """
+        heartbeat_interval_ms: 100
+        heartbeat_timeout_ms: 1000
+        max_retries: 2
+        groups:
+          - group: text
+            workers:
+              - {role: prefill, count: 1}
+              - {role: decode, count: 2}
+        """
+
+    /// The decode slot running the request right now.
+    static func busyDecodeSlot(_ frontEnd: ClusterFrontEnd) -> Int? {
+        frontEnd.clusterStatus().first { $0.role == .decode && $0.runningDecodes > 0 }?.id
+    }
+
+    @Test func killingADecodeWorkerMidStreamFinishesTheRequestOnItsSibling() async throws {
+        let frontEnd = try await Support.frontEnd(Self.decodePair)
+        let prompt = Support.prompts[3]
+        let expected = try await Support.singleProcess([prompt], tokens: 150)[0]
+        let killed = Mutex<(slot: Int, pid: Int32)?>(nil)
+        let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(150)))
+        let out = try await Support.collect(stream) { count in
+            guard count == 5, killed.withLock({ $0 == nil }), let slot = Self.busyDecodeSlot(frontEnd),
+                  let pid = frontEnd.workerProcessId(slot: slot) else { return }
+            kill(pid, SIGKILL)
+            killed.withLock { $0 = (slot, pid) }
+        }
+        let victim = try #require(killed.withLock { $0 })
+        // The client saw every token exactly once, as the single-process engine generates them.
+        #expect(out.ids == expected)
+        #expect(out.info?.completionTokens == 150)
+        #expect(frontEnd.retriedRequests == 1)
+        // The supervisor replaced the worker: a new process registered in the same slot.
+        #expect(await Support.eventually {
+            frontEnd.restarts(slot: victim.slot) == 1 && frontEnd.clusterStatus()[victim.slot].isActive
+                && frontEnd.workerProcessId(slot: victim.slot) != victim.pid
+        })
+        #expect(kill(victim.pid, 0) != 0)
+        // No KV blocks leaked on the survivors: nothing parked on the prefill worker, nothing held anywhere.
+        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+        // The restarted worker serves again.
+        let again = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(20))))
+        #expect(again.ids == Array(expected.prefix(20)))
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func losingTheOnlyDecodeWorkerWithoutRetriesIsAClearError() async throws {
+        let frontEnd = try await Support.frontEnd("""
+            heartbeat_interval_ms: 100
+            heartbeat_timeout_ms: 1000
+            max_retries: 0
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 1}
+            """)
+        let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(200)))
+        let killed = Mutex(false)
+        await #expect {
+            _ = try await Support.collect(stream) { count in
+                guard count == 3, !killed.withLock({ $0 }), let slot = Self.busyDecodeSlot(frontEnd),
+                      let pid = frontEnd.workerProcessId(slot: slot) else { return }
+                kill(pid, SIGKILL)
+                killed.withLock { $0 = true }
+            }
+        } throws: { error in
+            guard case let .internalFailure(message) = error as? EngineError else { return false }
+            return message.contains("failed while serving the request")
+        }
+        #expect(killed.withLock { $0 })
+        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func aHungWorkerIsFoundByHeartbeatTimeoutAndReplaced() async throws {
+        let frontEnd = try await Support.frontEnd(Self.decodePair)
+        let slot = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
+        let pid = try #require(frontEnd.workerProcessId(slot: slot))
+        kill(pid, SIGSTOP)
+        // Requests keep being served by the sibling while the hung worker is detected.
+        let prompt = Support.prompts[1]
+        let expected = try await Support.singleProcess([prompt], tokens: 10)[0]
+        for _ in 0 ..< 3 {
+            let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10))))
+            #expect(out.ids == expected)
+        }
+        #expect(await Support.eventually {
+            frontEnd.restarts(slot: slot) == 1 && frontEnd.clusterStatus()[slot].isActive && frontEnd.workerProcessId(slot: slot) != pid
+        })
+        #expect(kill(pid, 0) != 0)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+}

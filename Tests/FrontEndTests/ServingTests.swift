@@ -1,0 +1,55 @@
+import Cluster
+import Engine
+import Foundation
+import FrontEnd
+import Testing
+
+/// Worker processes behind the front end: greedy parity with the single-process engine, and KV moved.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ServingTests {
+    @Test(arguments: ["pd.yaml", "pd-tcp.json", "mono-x2.yaml"])
+    func topologyServesTheSingleProcessOutputs(file: String) async throws {
+        let yaml = try String(contentsOf: Support.repository.appendingPathComponent("examples/topologies/\(file)"), encoding: .utf8)
+        let frontEnd = try await Support.frontEnd(yaml)
+        let expected = try await Support.singleProcess(Support.prompts, tokens: 12)
+        // Concurrently, so batching on the workers is exercised too.
+        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, prompt) in Support.prompts.enumerated() {
+                group.addTask {
+                    (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(12)))).ids)
+                }
+            }
+            var result = Array(repeating: [Int](), count: Support.prompts.count)
+            for try await (i, ids) in group { result[i] = ids }
+            return result
+        }
+        #expect(outputs == expected)
+        if file.hasPrefix("pd") {
+            // Every prompt longer than one token moved its KV once; the heartbeats report it.
+            let transfers = Support.prompts.filter { $0.count > 1 }.count
+            #expect(await Support.eventually {
+                let totals = frontEnd.transferTotals()
+                return totals.transfers == transfers && totals.bytesReceived > 0 && totals.bytesReceived == totals.bytesSent
+            })
+        } else {
+            #expect(frontEnd.transferTotals().transfers == 0)
+        }
+        // Nothing stays parked or allocated once every request finished.
+        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } && frontEnd.statistics().runningRequests == 0 })
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func invalidRequestsAreRefusedAtOnce() async throws {
+        let frontEnd = try await Support.frontEnd("groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}", maxQueuedRequests: 1)
+        #expect(throws: EngineError.invalidRequest("token id 99999999 is out of range for a vocabulary of 2009")) {
+            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 99_999_999]), parameters: Support.greedy(4)))
+        }
+        #expect(throws: EngineError.self) { try frontEnd.submit(InferenceRequest(prompt: .tokens([]), parameters: Support.greedy(4))) }
+        let first = try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(64)))
+        #expect(throws: EngineError.overloaded(retryAfterSeconds: 1)) {
+            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(4)))
+        }
+        _ = try await Support.collect(first)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+        #expect(throws: EngineError.shuttingDown) { try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2]), parameters: Support.greedy(4))) }
+    }
+}

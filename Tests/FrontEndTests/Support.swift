@@ -1,0 +1,97 @@
+import Cluster
+import Engine
+import Foundation
+import FrontEnd
+
+/// Starting front ends with real worker processes of the built `tessera` executable.
+enum Support {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let model = repository.appendingPathComponent("fixtures/models/llama-gqa")
+
+    /// The `tessera` executable next to the test bundle (SwiftPM builds both into one folder).
+    static var executable: URL {
+        get throws {
+            let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            for candidate in [bin.appendingPathComponent("tessera"), bin.deletingLastPathComponent().appendingPathComponent("tessera")]
+            where FileManager.default.isExecutableFile(atPath: candidate.path) {
+                return candidate
+            }
+            throw SupportError("the tessera executable is not built next to the tests (\(bin.path)); run `swift build` first")
+        }
+    }
+
+    struct SupportError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// A started front end over the topology given as YAML text.
+    static func frontEnd(_ yaml: String, maxQueuedRequests: Int = 256) async throws -> ClusterFrontEnd {
+        let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-fe-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
+        let file = runtime.appendingPathComponent("topology.yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        var options = FrontEndOptions(modelDirectory: model, runtimeDirectory: runtime)
+        options.maxQueuedRequests = maxQueuedRequests
+        options.workerArguments = ["--kv-cache-memory", "32", "--threads", "1"]
+        options.startupTimeout = .seconds(60)
+        let frontEnd = try ClusterFrontEnd(
+            topology: try Topology(contentsOf: file), options: options,
+            provider: LocalProcessProvider(executable: try executable, logDirectory: runtime))
+        try await frontEnd.start()
+        return frontEnd
+    }
+
+    static func greedy(_ count: Int) -> SamplingParameters {
+        SamplingParameters(temperature: 0, maxTokens: count, ignoreStopTokens: true)
+    }
+
+    /// What the single-process engine generates for the same requests.
+    static func singleProcess(_ prompts: [[Int]], tokens: Int) async throws -> [[Int]] {
+        var config = EngineConfig()
+        config.kvCacheMemoryBytes = 32 << 20
+        let engine = try LLMEngine(directory: model, config: config)
+        var outputs: [[Int]] = []
+        do {
+            for prompt in prompts {
+                outputs.append(try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: greedy(tokens)))).ids)
+            }
+        } catch {
+            await engine.shutdown(gracePeriod: .zero)
+            throw error
+        }
+        await engine.shutdown(gracePeriod: .zero)
+        return outputs
+    }
+
+    static func collect(_ stream: AsyncThrowingStream<InferenceEvent, any Error>, onDelta: (Int) -> Void = { _ in }) async throws
+        -> (ids: [Int], text: String, info: FinishInfo?)
+    {
+        var ids: [Int] = [], text = "", info: FinishInfo?
+        for try await event in stream {
+            switch event {
+            case let .delta(d):
+                ids += d.tokenIds
+                text += d.text
+                onDelta(ids.count)
+            case let .finished(f): info = f
+            }
+        }
+        return (ids, text, info)
+    }
+
+    static func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    /// Token-id prompts of several lengths (one of a single token, which skips the prefill stage).
+    static let prompts: [[Int]] = [
+        [1, 450, 1483, 310, 1444, 338], [1, 903, 501, 263, 931], [1, 29, 1896, 871, 1906, 71, 1941],
+        Array(1 ... 40).map { $0 * 37 % 2000 + 3 }, [1], [1, 306, 763, 304, 1203, 1623, 278, 1952],
+    ]
+}

@@ -1,0 +1,57 @@
+import Cluster
+import Foundation
+import FrontEnd
+import Testing
+
+@Suite struct TopologyTests {
+    func load(_ text: String, ext: String = "yaml") throws(FrontEndError) -> Topology {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("topology-\(UUID().uuidString).\(ext)")
+        try? text.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try Topology(contentsOf: url)
+    }
+
+    @Test func yamlAndJSONGiveTheSameTopology() throws {
+        let yaml = try load("""
+            transfer: tcp
+            routing: least-loaded
+            heartbeat_timeout_ms: 900
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 2, launcher: [ip, netns, exec, h2], transfer: "tcp:10.0.0.2:0"}
+            """)
+        let json = try load("""
+            {"transfer": "tcp", "routing": "least-loaded", "heartbeat_timeout_ms": 900, "groups": [{"group": "text", "workers": [
+              {"role": "prefill", "count": 1},
+              {"role": "decode", "count": 2, "launcher": ["ip", "netns", "exec", "h2"], "transfer": "tcp:10.0.0.2:0"}]}]}
+            """, ext: "json")
+        #expect(yaml == json)
+        #expect(yaml.slots.map(\.spec.role) == [.prefill, .decode, .decode])
+        #expect(yaml.heartbeatIntervalMs == 200 && yaml.maxRetries == 2 && yaml.capacity == Topology.defaultCapacity)
+    }
+
+    @Test func everyExampleTopologyLoads() throws {
+        let folder = Support.repository.appendingPathComponent("examples/topologies")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".json") }
+        #expect(files.count >= 5)
+        for file in files { _ = try Topology(contentsOf: folder.appendingPathComponent(file)) }
+    }
+
+    @Test func badTopologiesAreTypedErrors() {
+        let cases = [
+            "groups: []",
+            "groups:\n  - group: text\n    workers:\n      - {role: prefill, count: 1}",
+            "groups:\n  - group: text\n    workers:\n      - {role: encode, count: 1}\n      - {role: mono, count: 1}",
+            "groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}\n  - group: text\n    workers:\n      - {role: mono, count: 1}",
+            "heartbeat_interval_ms: 500\nheartbeat_timeout_ms: 100\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}",
+            "groups:\n  - group: pictures\n    workers:\n      - {role: mono, count: 1}",
+            "groups: [",
+        ]
+        for text in cases {
+            #expect(throws: FrontEndError.self) { try load(text) }
+        }
+        #expect(throws: FrontEndError.self) { try Topology(contentsOf: URL(fileURLWithPath: "/nonexistent/topology.yaml")) }
+    }
+}
