@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Cluster
+import Engine
+import Foundation
+import FrontEnd
+import Testing
+
+/// ModServe's per-stage autoscaler running live through the local-process instance provider.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct AutoscaleTests {
+    /// Light load needs one worker per stage: the first evaluation retires the spare decode workers
+    /// (idle ones first), whose processes exit, and the rest keeps serving.
+    @Test func evaluationRetiresSpareWorkers() async throws {
+        let frontEnd = try await Support.frontEnd("""
+            autoscale: {interval_seconds: 0.3, evaluation_seconds: 0.3, maximum_workers: 4}
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 3}
+            """)
+        let pids = (0 ..< 4).compactMap { frontEnd.workerProcessId(slot: $0) }
+        #expect(pids.count == 4)
+        #expect(await Support.eventually { frontEnd.clusterStatus().filter(\.isActive).count == 2 })
+        let status = frontEnd.clusterStatus()
+        #expect(status.filter { $0.isActive && $0.role == .decode }.count == 1)
+        #expect(status.filter { $0.isActive && $0.role == .prefill }.count == 1)
+        #expect(await Support.eventually { pids.filter { kill($0, 0) == 0 }.count == 2 })
+        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(8))))
+        #expect(out.ids == (try await Support.singleProcess([Support.prompts[0]], tokens: 8))[0])
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// SLO attainment under the target launches a worker of the bottleneck stage, which registers and serves.
+    @Test func missedSLOLaunchesAWorker() async throws {
+        let frontEnd = try await Support.frontEnd("""
+            autoscale: {interval_seconds: 0.3, evaluation_seconds: 1000, maximum_workers: 3, ttft_slo_seconds: 0.000001}
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 1}
+            """)
+        #expect(frontEnd.clusterStatus().count == 2)
+        // Every first token misses a one-microsecond objective; keep traffic flowing across planning rounds.
+        let deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline, !(frontEnd.clusterStatus().count == 3 && frontEnd.clusterStatus()[2].isActive) {
+            _ = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(4))))
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(frontEnd.clusterStatus().count == 3 && frontEnd.clusterStatus()[2].isActive)
+        // The fleet stops at maximum_workers however often the SLO is missed.
+        for prompt in Support.prompts.prefix(3) {
+            _ = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(4))))
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(frontEnd.clusterStatus().filter(\.isActive).count == 3)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+}
