@@ -21,7 +21,7 @@ public struct ProfileSettings: Sendable {
     public var kvCacheMemoryBytes = EngineConfig().kvCacheMemoryBytes
     public var blockSize = EngineConfig().blockSize
     /// Sizes of the same-host copies timed for the transfer cost, bytes.
-    public var copySizes = [1 << 12, 1 << 16, 1 << 20, 1 << 22, 1 << 24]
+    public var copySizes = [1 << 20, 1 << 22, 1 << 24, 1 << 26]
 
     public init() {}
 

@@ -26,7 +26,7 @@ private func settings() -> ProfileSettings {
     // 3 lengths × 4 batches, minus 4×200 and 8×200 over the 1024-token budget.
     #expect(m.prefill.count == 10)
     #expect(m.decode.count == 12)
-    #expect(m.transfer.count == 5)
+    #expect(m.transfer.count == 4)
     #expect((m.prefill.map(\.ms) + m.decode.map(\.ms) + m.transfer.map(\.ms)).allSatisfy { $0 > 0 })
     #expect(model.prefill.perTokenMs > 0)
     #expect(model.decode.fixedMs + model.decode.perSequenceMs > 0)
