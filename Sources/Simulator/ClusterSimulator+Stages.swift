@@ -166,7 +166,7 @@ extension ClusterSimulator {
         if reserves { inst.kvUsed += kv }
         inst.inFlight = chosen
         inst.busy = true
-        let seconds = cost.encodeSeconds(images: inlineImages, tokens: inlineTokens)
+        let seconds = inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
             + cost.prefillSeconds(tokens: Double(batch.totalTokens), squaredLengths: squares)
         events.push(.prefillDone(i, inst.version), at: now + seconds)
         refresh(i)
@@ -202,6 +202,12 @@ extension ClusterSimulator {
         }
         refresh(i)
         kick(i)
+    }
+
+    /// Encoding run inside a prefill or mixed step, with any blocking CPU preprocessing before it.
+    func inlineEncodeSeconds(images: Int, tokens: Int) -> Double {
+        guard tokens > 0 else { return 0 }
+        return cost.encodeSeconds(images: images, tokens: tokens) + Double(images) * blockingPreprocessSeconds
     }
 
     /// Sends a request's KV cache (`tokens` tokens) to a decode instance.
@@ -344,7 +350,7 @@ extension ClusterSimulator {
             squares += Double(take) * Double(requests[r].prefilled + take)
         }
         let run = SimulatedInstance.DecodeRun(start: now, steps: 1, batch: inst.running.count, context: inst.context)
-        var seconds = cost.encodeSeconds(images: inlineImages, tokens: inlineTokens) + cost.prefillSeconds(tokens: Double(total), squaredLengths: squares)
+        var seconds = inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens) + cost.prefillSeconds(tokens: Double(total), squaredLengths: squares)
         if run.batch > 0 { seconds += cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context) }
         inst.stepChunks = chunks
         inst.decodeRun = run
@@ -407,7 +413,7 @@ extension ClusterSimulator {
         }
         guard !chosen.isEmpty else { return }
         let b = chosen.count
-        let prefillEnd = now + cost.encodeSeconds(images: inlineImages, tokens: inlineTokens)
+        let prefillEnd = now + inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
             + cost.prefillSeconds(tokens: Double(b * maxPrompt), squaredLengths: Double(b) * Double(maxPrompt) * Double(maxPrompt))
         let run = SimulatedInstance.DecodeRun(start: prefillEnd, steps: maxOutput - 1, batch: b, context: b * maxPrompt)
         for r in chosen {

@@ -42,6 +42,8 @@ public final class ClusterSimulator: ClusterView {
     let limits: BatchLimits
     let staticBatching: Bool
     let chunkedPrefill: Bool
+    /// Seconds of in-step CPU preprocessing per inline-encoded image.
+    let blockingPreprocessSeconds: Double
 
     public internal(set) var now = 0.0
     public internal(set) var instances: [InstanceStatus] = []
@@ -62,6 +64,8 @@ public final class ClusterSimulator: ClusterView {
             throw SimulationError.invalidConfig("system '\(system.name)' has no instances")
         }
         guard (system.roleSwitchSeconds ?? 0) >= 0 else { throw SimulationError.invalidConfig("roleSwitchSeconds must be non-negative") }
+        let preprocess = system.blockingPreprocessMsPerImage ?? 0
+        guard preprocess >= 0, preprocess.isFinite else { throw SimulationError.invalidConfig("blockingPreprocessMsPerImage must be non-negative") }
         guard ["chunked", "continuous", "static"].contains(system.batching) else {
             throw SimulationError.invalidConfig("batching must be 'chunked', 'continuous' or 'static', got '\(system.batching)'")
         }
@@ -76,6 +80,7 @@ public final class ClusterSimulator: ClusterView {
         limits = BatchLimits(maxRequests: system.maxPrefillBatch ?? costModel.prefill.maxBatchRequests, maxTokens: costModel.prefill.maxBatchTokens)
         staticBatching = system.batching == "static"
         chunkedPrefill = system.batching == "chunked"
+        blockingPreprocessSeconds = preprocess / 1000
         self.sampleInterval = sampleInterval
         for slot in system.deployment.slots {
             for _ in 0..<slot.count { addInstance(role: slot.role, group: slot.group, phase: .active) }

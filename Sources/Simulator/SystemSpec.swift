@@ -34,6 +34,11 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     public var roleSwitchSeconds: Double?
     /// Choose the E/P/D split and prefill batch limit with EPD's ``ConfigOptimizer`` before running.
     public var optimizeSplit: SplitSearch?
+    /// CPU image preprocessing, milliseconds per image, that an instance encoding images itself runs
+    /// inside its engine step, stalling every request of the batch — vLLM V0, where the HF processor
+    /// runs in the engine process: the coupled baseline that ElasticMM's non-blocking encoding is
+    /// measured against. Added to the cost model's per-image encode time; nil means none.
+    public var blockingPreprocessMsPerImage: Double?
 
     /// Search settings for ``optimizeSplit``: batch limits to try, the rate (req/s) to maximise
     /// goodput at (default: the first swept rate), and the price per instance.
@@ -49,7 +54,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, plannerOptions, optimizeSplit, roleSwitchSeconds
+        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, plannerOptions, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage
     }
 
     public init(from decoder: any Decoder) throws {
@@ -68,6 +73,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         plannerOptions = try c.decodeIfPresent([String: Double].self, forKey: .plannerOptions)
         optimizeSplit = try c.decodeIfPresent(SplitSearch.self, forKey: .optimizeSplit)
         roleSwitchSeconds = try c.decodeIfPresent(Double.self, forKey: .roleSwitchSeconds)
+        blockingPreprocessMsPerImage = try c.decodeIfPresent(Double.self, forKey: .blockingPreprocessMsPerImage)
     }
 }
 

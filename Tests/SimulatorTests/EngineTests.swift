@@ -125,3 +125,21 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
         try ClusterSimulator.run(trace: Trace(requests: []), system: SystemSpec(name: "e", deployment: Deployment(slots: [])), costModel: roundCostModel(), slo: looseSLO)
     }
 }
+
+@Test func blockingPreprocessingStallsTheWholeStep() throws {
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
+                                 TraceRequest(arrival: 0.505, textTokens: 100, images: [TraceImage(width: 10, height: 10, hash: 1)], outputTokens: 3)])
+    var system = SystemSpec(name: "m", deployment: .monolithic(1))
+    let plain = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    // At 0.51 one step decodes r0 (10 ms), encodes r1's 100-token image (10 ms) and prefills its 200 tokens (210 ms).
+    #expect(close(plain.requests[1].firstToken, 0.51 + 0.230))
+    system.blockingPreprocessMsPerImage = 40
+    let blocked = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    #expect(close(blocked.requests[1].firstToken, 0.51 + 0.270))
+    // r0's decode waited for the same step: it finishes 40 ms later.
+    #expect(close(blocked.requests[0].finish - plain.requests[0].finish, 0.040))
+    system.blockingPreprocessMsPerImage = -1
+    #expect(throws: SimulationError.self) {
+        try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    }
+}
