@@ -17,7 +17,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(help: "The model name to send.")
     var model: String
 
-    @Option(help: "random, random-mm, or a JSONL file of {\"prompt\", \"max_tokens\"} lines.")
+    @Option(help: "random, random-mm, or a JSONL file of {\"prompt\", \"max_tokens\"} lines (a simulator trace with prompts replays its arrival times).")
     var dataset = "random"
 
     @Option(help: "chat (/v1/chat/completions) or completions (/v1/completions); random-mm needs chat.")

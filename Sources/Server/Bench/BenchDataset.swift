@@ -9,6 +9,8 @@ public struct BenchRequest: Sendable {
     public var images: [Data]
     public var promptTokens: Int
     public var outputTokens: Int
+    /// Seconds after the start of the run to send it (trace replay); nil follows the arrival schedule.
+    public var arrival: Double?
 }
 
 /// Where benchmark prompts come from.
@@ -17,7 +19,9 @@ public enum BenchDatasetKind: Sendable, Equatable {
     case random
     /// `random` plus random images.
     case randomMultimodal
-    /// A JSONL file of `{"prompt": "…", "max_tokens": N}` lines (`max_tokens` optional).
+    /// A JSONL file of `{"prompt": "…", "max_tokens": N}` lines (`max_tokens` optional). Lines of a
+    /// simulator trace also work: `output_tokens` stands for `max_tokens`, and when every line has an
+    /// `arrival` (seconds from the start) the requests are sent at those times.
     case file(String)
 
     public init(_ name: String) {
@@ -136,13 +140,24 @@ public struct BenchDataset: Sendable {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
                 let prompt = object["prompt"] as? String
             else { throw BenchDatasetError.badLine(number + 1, "expected an object with a string \"prompt\"") }
-            let output = (object["max_tokens"] as? Int) ?? outputTokens
+            let output = (object["max_tokens"] as? Int) ?? (object["output_tokens"] as? Int) ?? outputTokens
             guard output >= 1 else { throw BenchDatasetError.badLine(number + 1, "max_tokens must be at least 1") }
+            var arrival: Double?
+            if let value = object["arrival"] {
+                guard let seconds = (value as? NSNumber)?.doubleValue, seconds.isFinite, seconds >= 0 else {
+                    throw BenchDatasetError.badLine(number + 1, "arrival must be a non-negative number of seconds")
+                }
+                arrival = seconds
+            }
             let tokens = tokenizer?.encode(prompt, addSpecialTokens: false).count ?? prompt.split(separator: " ").count
-            requests.append(BenchRequest(prompt: prompt, images: [], promptTokens: tokens, outputTokens: output))
+            requests.append(BenchRequest(prompt: prompt, images: [], promptTokens: tokens, outputTokens: output, arrival: arrival))
             if requests.count == count { break }
         }
         guard !requests.isEmpty else { throw BenchDatasetError.empty(path) }
+        // Replay arrival times only when the whole file has them; a mix would interleave two clocks.
+        if requests.contains(where: { $0.arrival == nil }) {
+            for i in requests.indices { requests[i].arrival = nil }
+        }
         return requests
     }
 

@@ -1,7 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 
-/// Sends a benchmark's requests on their arrival schedule, at most `maxConcurrency` at a time.
+/// Sends a benchmark's requests on their arrival schedule (or at their own `arrival` times when a
+/// trace gives them), at most `maxConcurrency` at a time.
 ///
 /// ```swift
 /// let runner = BenchRunner(client: client, schedule: ArrivalSchedule(rate: 2, burstiness: 1, seed: 0))
@@ -26,6 +27,7 @@ public struct BenchRunner: Sendable {
         let outcomes = await withTaskGroup(of: (Int, BenchOutcome).self) { group in
             var sendAt = start
             for (index, request) in requests.enumerated() {
+                if let arrival = request.arrival { sendAt = start.advanced(by: .seconds(arrival)) }
                 try? await Task.sleep(until: sendAt, clock: .continuous)
                 sendAt = sendAt.advanced(by: .seconds(schedule.nextGap()))
                 await limiter.acquire()
