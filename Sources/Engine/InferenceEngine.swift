@@ -152,6 +152,10 @@ public struct EngineStatistics: Sendable {
     public var preemptions = 0
     public var promptTokens = 0
     public var generatedTokens = 0
+    /// KV moved between disaggregated workers: bytes, transfers, and microseconds the pulls took.
+    public var kvTransferBytes = 0
+    public var kvTransfers = 0
+    public var kvTransferMicroseconds = 0
 
     public init() {}
 }

@@ -153,6 +153,10 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
             total.runningRequests = s.slots.reduce(0) { $0 + ($1.load?.statistics.value.runningRequests ?? 0) }
             total.waitingRequests = s.slots.reduce(0) { $0 + ($1.load?.statistics.value.waitingRequests ?? 0) } + s.queuedRequests
             total.kvCacheUsage = kvSlots > 0 ? usage / Double(kvSlots) : 0
+            let transfer = s.slots.reduce(s.retiredTransfer) { $0 + TransferTotals($1.load) }
+            total.kvTransferBytes = transfer.bytesReceived
+            total.kvTransfers = transfer.transfers
+            total.kvTransferMicroseconds = Int(transfer.seconds * 1e6)
             return total
         }
     }

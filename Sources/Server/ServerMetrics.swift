@@ -95,6 +95,9 @@ public final class ServerMetrics: Sendable {
             ({ @Sendable in $0.preemptions }, counter("num_preemptions_total", "Requests preempted (recomputed) for lack of KV blocks.")),
             ({ @Sendable in $0.promptTokens }, counter("prompt_tokens_total", "Prompt tokens processed.")),
             ({ @Sendable in $0.generatedTokens }, counter("generation_tokens_total", "Tokens generated.")),
+            ({ @Sendable in $0.kvTransferBytes }, counter("kv_transfer_bytes_total", "KV bytes moved from prefill to decode workers.")),
+            ({ @Sendable in $0.kvTransfers }, counter("kv_transfers_total", "Prompt KV transfers from prefill to decode workers.")),
+            ({ @Sendable in $0.kvTransferMicroseconds }, counter("kv_transfer_microseconds_total", "Time decode workers spent pulling KV.")),
         ]
     }
 
