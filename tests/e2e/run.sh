@@ -30,5 +30,6 @@ for _ in $(seq 1 300); do
     sleep 0.2
 done
 
-export TESSERA_BASE_URL="http://127.0.0.1:$port" TESSERA_MODEL_DIR="$root/$model" TESSERA_SERVER_PID="$server"
+export TESSERA_BASE_URL="http://127.0.0.1:$port" TESSERA_MODEL_DIR="$root/$model" TESSERA_SERVER_PID="$server" \
+    TESSERA_BINARY="$binary" TESSERA_FIXTURES="$root/fixtures"
 python3 -m pytest -q tests/e2e "$@"
