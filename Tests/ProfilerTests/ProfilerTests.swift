@@ -20,7 +20,7 @@ private func settings() -> ProfileSettings {
     return s
 }
 
-@Test func profilesARealCheckpointAndFitsItsOwnMeasurements() throws {
+@Test func profilesARealCheckpointIntoACostModel() throws {
     let model = try Profiler.profile(directory: modelDirectory, settings: settings())
     let m = try #require(model.measurements)
     // 3 lengths × 4 batches, minus 4×200 and 8×200 over the 1024-token budget.
@@ -35,19 +35,9 @@ private func settings() -> ProfileSettings {
     #expect(model.memory.kvCapacityTokens == (1 << 20) / 1024)
     #expect(model.prefill.maxBatchTokens == 1024 && model.decode.maxBatch == 64)
 
-    // The forms are linear in the work a step does (GEMM rows, attention pairs, copied bytes), so
-    // the fit should sit within timing noise of every point. On this shared 2-core machine repeated
-    // medians of the same step differ by up to ~30 % under load, so a point off by more than 50 %
-    // means a wrong form or a broken fit, not noise; the typical point must be much closer.
-    var errors: [Double] = []
-    for p in m.prefill {
-        errors.append(abs(model.prefillSeconds(tokens: Double(p.tokens), squaredLengths: p.squaredLengths) * 1000 - p.ms) / p.ms)
-    }
-    for d in m.decode {
-        errors.append(abs(model.decodeStepSeconds(batch: d.batch, contextTokens: d.contextTokens) * 1000 - d.ms) / d.ms)
-    }
-    #expect(errors.allSatisfy { $0 < 0.5 }, "relative errors \(errors)")
-    #expect(ProfileStatistics.median(errors) < 0.15, "relative errors \(errors)")
+    // How well the fit follows real timings is a property of the machine's noise, not of the code,
+    // so it is reported by `tessera profile`, not asserted here; CostModelFitTests checks the fit
+    // itself on exact synthetic points.
 }
 
 @Test func writtenProfileLoadsAsAValidCostModel() throws {
