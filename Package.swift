@@ -69,10 +69,10 @@ let package = Package(
 
         // Disaggregated serving: worker processes with their wire protocol and KV transfers, and the
         // front end that supervises them and routes with the Cluster policies.
-        .target(name: "Workers", dependencies: ["Engine", "Models", "Tokenizers", "Cluster"]),
+        .target(name: "Workers", dependencies: ["Engine", "Models", "Tokenizers", "Cluster", "Imaging"]),
         .target(
             name: "FrontEnd",
-            dependencies: ["Workers", "Engine", "Models", "Cluster", "Tokenizers", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Workers", "Engine", "Cluster", "Tokenizers", "Imaging", .product(name: "Yams", package: "Yams")]
         ),
 
         .executableTarget(
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Models"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Engine", "Models", "Cluster"]),
-        .testTarget(name: "FrontEndTests", dependencies: ["FrontEnd", "Workers", "Engine", "Cluster"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Engine", "Models", "Cluster", "Imaging"]),
+        .testTarget(name: "FrontEndTests", dependencies: ["FrontEnd", "Workers", "Engine", "Cluster", "Imaging"]),
     ]
 )

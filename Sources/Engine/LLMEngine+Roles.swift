@@ -1,3 +1,4 @@
+import Imaging
 import Models
 
 /// Prefill and decode as separate engines: a prefill engine computes a prompt's KV and parks its
@@ -15,33 +16,45 @@ import Models
 /// let events = try decodeEngine.submit(request, importing: kv)
 /// ```
 extension LLMEngine {
+    /// What prompts this engine admits (front ends routing to it check the same).
+    public var promptLimits: PromptLimits { PromptLimits(contextLength: servedModel.contextLength, vocabSize: model.config.vocabSize) }
+
     /// The shape of this engine's KV rows.
     public var kvLayout: KVLayout { KVLayout(layers: kvCache.numLayers, rowWidth: kvCache.rowWidth) }
 
-    /// Computes the KV of `prompt` (all positions) and parks its blocks under the returned handle.
-    /// The stream ends with a `.finished` event (no tokens) once the KV is parked.
-    public func submitPrefill(prompt: [Int]) throws(EngineError)
+    /// Computes the KV of `prompt` (all positions; with `images`, their placeholders expanded and
+    /// encoded here) and parks its blocks under the returned handle. The stream ends with a
+    /// `.finished` event (no tokens) once the KV is parked; `parkedPrompt` then tells the expanded
+    /// prompt a decode engine continues from.
+    public func submitPrefill(prompt: [Int], images: [RGBImage] = []) throws(EngineError)
         -> (handle: Int, events: AsyncThrowingStream<InferenceEvent, any Error>)
     {
         try check(prompt)
-        let (id, stream) = try enqueue(prompt: prompt, parameters: SamplingParameters(temperature: 0, maxTokens: 1), handoff: .parkAfterPrefill)
+        let parameters = SamplingParameters(temperature: 0, maxTokens: 1)
+        let (id, stream) = images.isEmpty
+            ? try enqueue(prompt: prompt, parameters: parameters, handoff: .parkAfterPrefill)
+            : try enqueue(prompt: prompt, images: images, parameters: parameters, handoff: .parkAfterPrefill)
         return (id, stream)
     }
 
-    /// Like `submit(_:)`, with the KV of the prompt's first positions (`kv.positions`, starting at 0
-    /// and short of the whole prompt) taken from `kv` instead of computed. A buffer of another layout
-    /// or range is ignored and the prompt computed here.
-    public func submit(_ request: InferenceRequest, importing kv: KVBuffer) throws(EngineError)
-        -> AsyncThrowingStream<InferenceEvent, any Error>
+    /// Generates from `prompt` (token ids, image placeholders already expanded, with the images'
+    /// spans so the prefix cache tells images apart) with the KV of its first positions taken from
+    /// `kv` instead of computed; the positions `kv` lacks are computed here. A buffer of another
+    /// layout is ignored and the text prompt computed here.
+    public func submitDecode(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, importing kv: KVBuffer)
+        throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error>
     {
-        do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
-        guard request.images.isEmpty else { throw .invalidRequest("model '\(servedModel.name)' does not accept images") }
-        let prompt = switch request.prompt {
-        case let .text(text): servedModel.tokenizer.encode(text)
-        case let .tokens(ids): ids
-        }
+        do { try parameters.validate() } catch { throw .invalidRequest(error.message) }
         try check(prompt)
-        return try enqueue(prompt: prompt, parameters: request.parameters, handoff: .importKV(kv)).stream
+        guard kv.positions.upperBound >= imageSpans.map({ $0.offset + $0.length }).max() ?? 0 else {
+            throw .invalidRequest("the handed-over KV does not cover the prompt's images")
+        }
+        return try enqueue(prompt: prompt, imageSpans: imageSpans, parameters: parameters, handoff: .importKV(kv)).stream
+    }
+
+    /// The prompt (image placeholders expanded) and image spans of a parked request.
+    public func parkedPrompt(_ handle: Int) -> (tokens: [Int], images: [ImageSpan])? {
+        shared.withLock { s in s.parked[handle].map { ($0.tokens, $0.images) } }
     }
 
     /// Prompt positions whose KV a parked request holds; nil when the handle is unknown or released.
@@ -75,8 +88,16 @@ extension LLMEngine {
     /// Moves a request whose prompt KV is complete out of the batch, keeping its blocks.
     func park(_ request: ActiveRequest) {
         let id = request.state.id
+        if request.images?.prompt.mrope != nil {
+            // Decode positions of M-RoPE models depend on the images' grid, which a decode engine lacks.
+            request.fail(.invalidRequest("prefill/decode disaggregation of image prompts needs a model with 1-D positions; serve this model with mono workers"))
+            finish(id, reason: nil)
+            return
+        }
         guard let state = scheduler.detach(id) else { return }
         active[id] = nil
+        // The KV holds what the features contributed; the encoder cache need not pin them any more.
+        if let images = request.images { imagePipeline?.release(images.contentIds) }
         shared.withLock { s in
             s.parked[id] = state
             s.liveRequests -= 1
@@ -97,8 +118,9 @@ extension LLMEngine {
     func importKV(_ request: ActiveRequest) {
         guard case let .importKV(kv) = request.handoff else { return }
         let state = request.state
-        let end = kv.positions.upperBound
-        guard kv.layout == kvLayout, kv.isComplete, kv.positions.lowerBound == 0, end < state.count else { return }
+        // The last prompt token always runs here: its logits pick the first output token.
+        let end = min(kv.positions.upperBound, state.count - 1)
+        guard kv.layout == kvLayout, kv.isComplete, kv.positions.lowerBound == 0 else { return }
         scheduler.blocks.admit(state)
         let from = state.computedTokens
         guard from < end else { return }

@@ -14,13 +14,13 @@ import Tokenizers
 public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     public let servedModel: ServedModel
     public let config: EngineConfig
-    private let model: any CausalLanguageModel
+    let model: any CausalLanguageModel
     private let defaults: GenerationDefaults
     private let stopTokenIds: Set<Int>
     let kvCache: PagedKVCache
     let scheduler: Scheduler
     /// Preprocessing, encoding and the encoder cache of a vision-language model; nil for text models.
-    private let imagePipeline: ImagePipeline?
+    let imagePipeline: ImagePipeline?
 
     /// What `submit`, stream cancellation and `shutdown` share with the loop thread.
     struct Shared {
@@ -100,16 +100,16 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         guard !request.images.isEmpty else {
             return try enqueue(prompt: prompt, parameters: request.parameters, handoff: .none).stream
         }
-        return try enqueue(prompt: prompt, images: request.images, parameters: request.parameters)
+        return try enqueue(prompt: prompt, images: request.images, parameters: request.parameters).stream
     }
 
     /// Queues a checked prompt; returns the request's id and event stream.
-    func enqueue(prompt: [Int], parameters: SamplingParameters, handoff: KVHandoff) throws(EngineError)
+    func enqueue(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, handoff: KVHandoff) throws(EngineError)
         -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
     {
         let (id, stream, continuation) = try admit(cost: prompt.count, encoding: false)
         let request = ActiveRequest(
-            state: EngineRequest(id: id, prompt: prompt, arrival: id), parameters: parameters,
+            state: EngineRequest(id: id, prompt: prompt, images: imageSpans, arrival: id), parameters: parameters,
             maxTokens: min(parameters.maxTokens, servedModel.contextLength - prompt.count), stopTokenIds: stopTokenIds,
             tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff)
         shared.withLock { $0.inbox.append(request) }
@@ -120,8 +120,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     /// Queues a prompt with images: admission counts their tokens from the image sizes, then the
     /// image pipeline preprocesses and encodes them off the step loop, and the request joins the
     /// scheduler once its features are ready.
-    private func enqueue(prompt: [Int], images: [RGBImage], parameters: SamplingParameters) throws(EngineError)
-        -> AsyncThrowingStream<InferenceEvent, any Error>
+    func enqueue(prompt: [Int], images: [RGBImage], parameters: SamplingParameters, handoff: KVHandoff = .none) throws(EngineError)
+        -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
     {
         guard let pipeline = imagePipeline else {
             throw .invalidRequest("model '\(servedModel.name)' does not accept images")
@@ -148,7 +148,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
                 let request = ActiveRequest(
                     state: EngineRequest(id: id, prompt: tokens, images: prepared.spans, arrival: id), parameters: parameters,
                     maxTokens: min(parameters.maxTokens, servedModel.contextLength - tokens.count), stopTokenIds: stopTokenIds,
-                    tokenizer: servedModel.tokenizer, continuation: continuation, images: prepared, admissionCost: expandedLength)
+                    tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff, images: prepared,
+                    admissionCost: expandedLength)
                 shared.withLock { s in
                     s.encoding -= 1
                     s.inbox.append(request)
@@ -164,7 +165,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
                 }
             }
         }
-        return stream
+        return (id, stream)
     }
 
     /// Counts a new request against the queue caps and gives it an id and a stream; cancelling the
@@ -195,7 +196,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     }
 
     func check(_ prompt: [Int]) throws(EngineError) {
-        try PromptLimits(contextLength: servedModel.contextLength, vocabSize: model.config.vocabSize).check(prompt)
+        try promptLimits.check(prompt)
     }
 
     public func shutdown(gracePeriod: Duration) async {

@@ -1,6 +1,7 @@
 import Cluster
 import Engine
 import Foundation
+import Imaging
 import Workers
 
 /// Serving one request through the workers: route, prefill, hand the KV to decode, relay tokens,
@@ -8,12 +9,16 @@ import Workers
 extension ClusterFrontEnd {
     public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
         do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
-        guard request.images.isEmpty else { throw .invalidRequest("model '\(servedModel.name)' does not accept images") }
+        let model = servedModel
+        guard request.images.isEmpty || model.imagePlaceholder != nil else {
+            throw .invalidRequest("model '\(model.name)' does not accept images")
+        }
         let prompt = switch request.prompt {
-        case let .text(text): servedModel.tokenizer.encode(text)
+        case let .text(text): model.tokenizer.encode(text)
         case let .tokens(ids): ids
         }
-        try limits.check(prompt)
+        let images = request.images
+        try shared.withLock { $0.limits }.check(prompt)
         var parameters = request.parameters
         // A retry replays the request from its start; a fixed seed makes sampled tokens replay too.
         if parameters.seed == nil { parameters.seed = UInt64.random(in: .min ... .max) }
@@ -33,7 +38,7 @@ extension ClusterFrontEnd {
             return id
         }
         let task = Task { [self] in
-            await serve(id, prompt: prompt, parameters: parameters, inbox: inbox, to: continuation)
+            await serve(id, prompt: prompt, images: images, parameters: parameters, inbox: inbox, to: continuation)
         }
         continuation.onTermination = { termination in
             if case .cancelled = termination { task.cancel() }
@@ -41,15 +46,16 @@ extension ClusterFrontEnd {
         return stream
     }
 
-    private func serve(_ id: Int, prompt: [Int], parameters: SamplingParameters, inbox: AsyncStream<SlotEvent>,
+    private func serve(_ id: Int, prompt: [Int], images: [RGBImage], parameters: SamplingParameters, inbox: AsyncStream<SlotEvent>,
                        to client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation) async {
         var events = inbox.makeAsyncIterator()
         var delivered: [Int] = []
+        let request = PendingRequest(prompt: prompt, images: images, parameters: parameters)
         defer { close(id) }
         for round in 0 ... topology.maxRetries {
             do {
                 try await withTaskCancellationHandler {
-                    try await attempt(id, prompt: prompt, parameters: parameters, events: &events, delivered: &delivered, client: client)
+                    try await attempt(id, request, events: &events, delivered: &delivered, client: client)
                 } onCancel: {
                     abandon(id)
                 }
@@ -74,21 +80,27 @@ extension ClusterFrontEnd {
     /// One try: route, prefill (when the group disaggregates), decode. Tokens a previous try already
     /// delivered are checked against the replay and not sent again.
     private func attempt(
-        _ id: Int, prompt: [Int], parameters: SamplingParameters, events: inout AsyncStream<SlotEvent>.AsyncIterator,
+        _ id: Int, _ request: PendingRequest, events: inout AsyncStream<SlotEvent>.AsyncIterator,
         delivered: inout [Int], client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation
     ) async throws {
-        let route = try await chooseRoute(id, prompt: prompt, parameters: parameters)
-        var source: KVSource?
-        if let prefill = route.prefill, prompt.count > 1 {
-            let prefix = Array(prompt.dropLast())
-            let endpoint = try assign(id, to: prefill, tokens: prefix.count, decoding: false, message: .prefill(request: id, tokens: prefix))
+        let route = try await chooseRoute(id, request)
+        let (sizes, pixels) = WireImages.pack(request.images)
+        var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil)
+        if let prefill = route.prefill, request.prompt.count > 1 || !request.images.isEmpty {
+            let endpoint = try assign(id, to: prefill, tokens: request.prompt.count, decoding: false,
+                                      message: .prefill(request: id, tokens: request.prompt, images: sizes), payload: pixels)
             wait: while true {
                 guard let next = await events.next() else { throw CancellationError() }
                 guard next.slot == prefill else { continue }
                 switch next.event {
-                case let .prefilled(handle, _, _):
-                    source = KVSource(endpoint: endpoint, handle: handle)
-                    shared.withLock { $0.requests[id]?.parked = (prefill, handle) }
+                case let .prefilled(handle, _, _, expanded, spans):
+                    job.kvSource = KVSource(endpoint: endpoint, handle: handle)
+                    job.prompt = expanded
+                    job.imageSpans = spans
+                    shared.withLock { s in
+                        s.requests[id]?.parked = (prefill, handle)
+                        s.cachedImages[prefill, default: []].formUnion(request.imageHashes)
+                    }
                     break wait
                 case let .failed(error): throw retryable(error, slot: prefill)
                 case .workerLost: throw WorkerLost(slot: prefill)
@@ -97,8 +109,13 @@ extension ClusterFrontEnd {
             }
             unassign(id, from: prefill)
         }
-        let job = GenerateJob(prompt: prompt, parameters: WireSamplingParameters(parameters), kvSource: source)
-        _ = try assign(id, to: route.decode, tokens: prompt.count, decoding: true, message: .generate(request: id, job))
+        var payload = Data()
+        if job.kvSource == nil {
+            job.images = sizes
+            payload = pixels
+            shared.withLock { $0.cachedImages[route.decode, default: []].formUnion(request.imageHashes) }
+        }
+        _ = try assign(id, to: route.decode, tokens: request.prompt.count, decoding: true, message: .generate(request: id, job), payload: payload)
         var position = 0
         while let next = await events.next() {
             guard next.slot == route.decode else { continue }
@@ -142,10 +159,11 @@ extension ClusterFrontEnd {
 
     /// Picks the workers for a request's next try with the topology's router, waiting while no
     /// worker of the request's group can serve (all restarting or switching).
-    private func chooseRoute(_ id: Int, prompt: [Int], parameters: SamplingParameters) async throws -> (prefill: Int?, decode: Int) {
+    private func chooseRoute(_ id: Int, _ request: PendingRequest) async throws -> (prefill: Int?, decode: Int) {
         let info = RequestInfo(
-            id: id, arrival: (ContinuousClock.now - started).seconds, textTokens: prompt.count, images: [],
-            slo: LatencySLO(ttft: 10, tpot: 1), predictedOutputTokens: parameters.maxTokens)
+            id: id, arrival: (ContinuousClock.now - started).seconds, textTokens: request.prompt.count,
+            images: zip(request.images, request.imageHashes).map { ImageInput(width: $0.width, height: $0.height, tokens: 1, hash: $1) },
+            slo: LatencySLO(ttft: 10, tpot: 1), predictedOutputTokens: request.parameters.maxTokens)
         let deadline = ContinuousClock.now + options.routeTimeout
         while true {
             if let route = shared.withLock({ s in pickRoute(info, s) }) { return route }
@@ -174,7 +192,7 @@ extension ClusterFrontEnd {
     }
 
     /// Records the request on a worker and sends it the work; returns the worker's transfer endpoint.
-    private func assign(_ id: Int, to slot: Int, tokens: Int, decoding: Bool, message: WireMessage) throws -> Endpoint {
+    private func assign(_ id: Int, to slot: Int, tokens: Int, decoding: Bool, message: WireMessage, payload: Data = Data()) throws -> Endpoint {
         let target = shared.withLock { s -> (Connection, Endpoint)? in
             guard let connection = s.slots[slot].connection, let hello = s.slots[slot].hello else { return nil }
             s.slots[slot].assigned[id] = tokens
@@ -183,7 +201,7 @@ extension ClusterFrontEnd {
             return (connection, hello.transfer)
         }
         guard let (connection, endpoint) = target else { throw WorkerLost(slot: slot) }
-        do { try connection.send(message) } catch { throw WorkerLost(slot: slot) }
+        do { try connection.send(message, payload: payload) } catch { throw WorkerLost(slot: slot) }
         return endpoint
     }
 

@@ -32,6 +32,11 @@ extension ClusterFrontEnd {
             s.slots[hello.slot].role = hello.role
             s.slots[hello.slot].lastHeartbeat = .now
             s.slots[hello.slot].phase = .active
+            if s.limits.contextLength == 0 {
+                s.servedModel.imagePlaceholder = hello.imagePlaceholder
+                s.servedModel.contextLength = hello.contextLength
+                s.limits = PromptLimits(contextLength: hello.contextLength, vocabSize: hello.vocabularySize)
+            }
             return true
         }
     }
@@ -43,8 +48,8 @@ extension ClusterFrontEnd {
                 s.slots[slot].load = load
                 s.slots[slot].lastHeartbeat = .now
             }
-        case let .prefilled(id, handle, positions, cached):
-            deliver(id, from: slot, .prefilled(handle: handle, positions: positions, cachedTokens: cached))
+        case let .prefilled(id, handle, positions, cached, prompt, spans):
+            deliver(id, from: slot, .prefilled(handle: handle, positions: positions, cachedTokens: cached, prompt: prompt, imageSpans: spans))
         case let .delta(id, delta): deliver(id, from: slot, .delta(delta.value))
         case let .finished(id, info): deliver(id, from: slot, .finished(info.value))
         case let .failed(id, error): deliver(id, from: slot, .failed(error.value))
@@ -78,6 +83,7 @@ extension ClusterFrontEnd {
             worker.load = nil
             worker.assigned = [:]
             worker.decoding = []
+            s.cachedImages[slot] = nil
             let restart = s.engineState != .stopped && worker.phase != .retiring && worker.phase != .stopped
             if case let .switching(to: role) = worker.phase { worker.role = role }
             worker.phase = restart ? .starting : .stopped

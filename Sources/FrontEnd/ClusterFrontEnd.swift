@@ -1,7 +1,6 @@
 import Cluster
 import Engine
 import Foundation
-import Models
 import Synchronization
 import Tokenizers
 import Workers
@@ -20,10 +19,10 @@ import Workers
 /// let service = try OpenAIService(engine: frontEnd, configuration: ServerConfiguration())
 /// ```
 public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
-    public let servedModel: ServedModel
+    /// The served model; its image placeholder is learned from the first worker that registers.
+    public var servedModel: ServedModel { shared.withLock { $0.servedModel } }
     public let topology: Topology
     public let options: FrontEndOptions
-    let limits: PromptLimits
     let provider: any InstanceProvider
     let router: any RequestRouter
     let listener: Listener
@@ -41,6 +40,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     }
 
     struct State {
+        var servedModel: ServedModel
+        var limits = PromptLimits(contextLength: 0, vocabSize: 0)
         var engineState = EngineState.ready
         var slots: [WorkerSlot] = []
         var requests: [Int: RequestChannel] = [:]
@@ -56,9 +57,11 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         /// Finished requests' first-token latencies in the current planning window, for SLO attainment.
         var window = LoadWindow()
         var planners: [any FleetPlanner] = []
+        /// Image hashes each slot has prefilled, for cache-aware routing; forgotten when the worker is lost.
+        var cachedImages: [Int: Set<UInt64>] = [:]
     }
 
-    let shared = Mutex(State())
+    let shared: Mutex<State>
 
     public init(topology: Topology, options: FrontEndOptions, provider: any InstanceProvider) throws {
         try topology.validate()
@@ -66,13 +69,11 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         self.options = options
         self.provider = provider
         let directory = options.modelDirectory
-        let config = try LanguageModelConfig(contentsOf: directory.appendingPathComponent("config.json"))
         let tokenizer = try Tokenizer.load(directory: directory)
-        let contextLength = min(options.maxModelLength ?? .max, config.maxPositionEmbeddings)
-        servedModel = ServedModel(
-            name: options.servedModelName ?? directory.standardizedFileURL.lastPathComponent, contextLength: contextLength,
-            tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate, imagePlaceholder: nil)
-        limits = PromptLimits(contextLength: contextLength, vocabSize: config.vocabSize)
+        // Context length, vocabulary and image placeholder come from the first worker that registers.
+        shared = Mutex(State(servedModel: ServedModel(
+            name: options.servedModelName ?? directory.standardizedFileURL.lastPathComponent, contextLength: 0,
+            tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate, imagePlaceholder: nil)))
         router = switch topology.routing {
         case .modality: ModalityRouter()
         case .leastPendingImageTokens: LeastPendingImageTokensRouter()
@@ -204,7 +205,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     }
 
     func liveCluster(_ s: State) -> LiveCluster {
-        LiveCluster(now: (ContinuousClock.now - started).seconds, slots: s.slots, cachedImages: [:])
+        LiveCluster(now: (ContinuousClock.now - started).seconds, slots: s.slots, cachedImages: s.cachedImages)
     }
 }
 

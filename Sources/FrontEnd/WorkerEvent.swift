@@ -1,8 +1,10 @@
 import Engine
+import Workers
 
 /// A worker's news about one request, as the request's pipeline receives it.
 enum WorkerEvent: Sendable {
-    case prefilled(handle: Int, positions: Int, cachedTokens: Int)
+    /// The prompt's KV is parked; `prompt` has the image placeholders expanded.
+    case prefilled(handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [WireImageSpan])
     case delta(TokenDelta)
     case finished(FinishInfo)
     case failed(EngineError)

@@ -12,7 +12,8 @@ public enum WireMessage: Codable, Sendable {
     case register(WorkerHello)
     case heartbeat(WorkerLoad)
     /// A prefill finished; its KV is parked on the worker under `handle`.
-    case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int)
+    /// `prompt` is the prompt with image placeholders expanded, which decode continues from.
+    case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [WireImageSpan])
     case delta(request: Int, WireDelta)
     case finished(request: Int, WireFinish)
     case failed(request: Int, WireEngineError)
@@ -21,7 +22,8 @@ public enum WireMessage: Codable, Sendable {
 
     // Front end → worker.
     case generate(request: Int, GenerateJob)
-    case prefill(request: Int, tokens: [Int])
+    /// The frame's payload holds the images' pixels, in order.
+    case prefill(request: Int, tokens: [Int], images: [WireImageSize])
     case abort(request: Int)
     /// Frees a parked KV nobody will pull (its decode worker failed or the client left).
     case releaseKV(handle: Int)
@@ -49,14 +51,23 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     public var transfer: Endpoint
     public var kvLayout: KVLayout
     public var kvCapacityTokens: Int
+    /// The text standing for one image in prompts; nil for text-only models.
+    public var imagePlaceholder: String?
+    /// The prompts the worker's engine admits.
+    public var contextLength: Int
+    public var vocabularySize: Int
 
-    public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int) {
+    public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int,
+                imagePlaceholder: String?, limits: PromptLimits) {
         self.slot = slot
         self.role = role
         self.processId = processId
         self.transfer = transfer
         self.kvLayout = kvLayout
         self.kvCapacityTokens = kvCapacityTokens
+        self.imagePlaceholder = imagePlaceholder
+        contextLength = limits.contextLength
+        vocabularySize = limits.vocabSize
     }
 }
 
@@ -85,15 +96,22 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
 
 /// A decode or monolithic request, tokenized by the front end.
 public struct GenerateJob: Codable, Sendable {
+    /// Token ids; with `kvSource`, image placeholders already expanded (as `prefilled` reported them).
     public var prompt: [Int]
     public var parameters: WireSamplingParameters
     /// Where the prompt's KV was prefilled; nil to compute it here.
     public var kvSource: KVSource?
+    /// Images to encode here (mono), their pixels in the frame's payload.
+    public var images: [WireImageSize]
+    /// The expanded prompt's image spans (decode), so the prefix cache tells images apart.
+    public var imageSpans: [WireImageSpan]
 
-    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?) {
+    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImageSize] = [], imageSpans: [WireImageSpan] = []) {
         self.prompt = prompt
         self.parameters = parameters
         self.kvSource = kvSource
+        self.images = images
+        self.imageSpans = imageSpans
     }
 }
 

@@ -1,6 +1,7 @@
 import Cluster
 import Engine
 import Foundation
+import Imaging
 import Synchronization
 
 /// One worker process: an `LLMEngine` serving a stage (`prefill`, `decode`) or everything (`mono`),
@@ -54,12 +55,13 @@ public final class Worker: Sendable {
         let hello = WorkerHello(
             slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
             transfer: transferEndpoint, kvLayout: engine.kvLayout,
-            kvCapacityTokens: configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1)))
+            kvCapacityTokens: configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1)),
+            imagePlaceholder: engine.servedModel.imagePlaceholder, limits: engine.promptLimits)
         do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
 
         let (closed, closedContinuation) = AsyncStream<Void>.makeStream()
-        control.startReading(name: "tessera-worker-control", onMessage: { [self] message, _ in
-            handle(message)
+        control.startReading(name: "tessera-worker-control", onMessage: { [self] message, payload in
+            handle(message, payload)
         }, onClose: { _ in closedContinuation.finish() })
 
         let heartbeat = Task { [self] in
@@ -81,10 +83,10 @@ public final class Worker: Sendable {
         await engine.shutdown(gracePeriod: .zero)
     }
 
-    private func handle(_ message: WireMessage) {
+    private func handle(_ message: WireMessage, _ payload: Data) {
         switch message {
-        case let .generate(id, job): start(id) { [self] in try await generate(id, job) }
-        case let .prefill(id, tokens): start(id) { [self] in try await prefill(id, tokens) }
+        case let .generate(id, job): start(id) { [self] in try await generate(id, job, images: WireImages.unpack(job.images, payload)) }
+        case let .prefill(id, tokens, images): start(id) { [self] in try await prefill(id, tokens, images: WireImages.unpack(images, payload)) }
         case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
         case let .releaseKV(handle): exporter.release(handle)
         case let .switchRole(role): switchRole(to: role)
@@ -115,27 +117,31 @@ public final class Worker: Sendable {
         }
     }
 
-    private func prefill(_ id: Int, _ tokens: [Int]) async throws {
+    private func prefill(_ id: Int, _ tokens: [Int], images: [RGBImage]) async throws {
         state.withLock { $0.pendingPrefill[id] = tokens.count }
-        let (handle, events) = try engine.submitPrefill(prompt: tokens)
+        let (handle, events) = try engine.submitPrefill(prompt: tokens, images: images)
         var cached = 0
         for try await event in events {
             if case let .finished(info) = event { cached = info.cachedTokens }
         }
-        try Task.checkCancellation()
+        guard !Task.isCancelled, let parked = engine.parkedPrompt(handle) else {
+            engine.releaseParkedKV(handle)
+            throw CancellationError()
+        }
         exporter.announce(handle)
-        send(.prefilled(request: id, handle: handle, positions: tokens.count, cachedTokens: cached))
+        send(.prefilled(request: id, handle: handle, positions: parked.tokens.count, cachedTokens: cached,
+                        prompt: parked.tokens, imageSpans: parked.images.map(WireImageSpan.init)))
     }
 
-    private func generate(_ id: Int, _ job: GenerateJob) async throws {
+    private func generate(_ id: Int, _ job: GenerateJob, images: [RGBImage]) async throws {
         state.withLock { $0.pendingPrefill[id] = job.prompt.count }
-        let request = InferenceRequest(prompt: .tokens(job.prompt), parameters: job.parameters.value)
         let events: AsyncThrowingStream<InferenceEvent, any Error>
         if let source = job.kvSource {
             let kv = try await pull(source)
-            events = try engine.submit(request, importing: kv)
+            events = try engine.submitDecode(
+                prompt: job.prompt, imageSpans: job.imageSpans.map(\.value), parameters: job.parameters.value, importing: kv)
         } else {
-            events = try engine.submit(request)
+            events = try engine.submit(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters.value))
         }
         var first = true
         for try await event in events {

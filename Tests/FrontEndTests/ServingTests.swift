@@ -2,6 +2,7 @@ import Cluster
 import Engine
 import Foundation
 import FrontEnd
+import Imaging
 import Testing
 
 /// Worker processes behind the front end: greedy parity with the single-process engine, and KV moved.
@@ -35,6 +36,30 @@ import Testing
         }
         // Nothing stays parked or allocated once every request finished.
         #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } && frontEnd.statistics().runningRequests == 0 })
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// LLaVA image prompts through a multimodal group: prefill workers encode and prefill, decode
+    /// workers continue from the pulled KV; mono workers do it all. Outputs are transformers' greedy ids.
+    @Test(arguments: ["prefill", "mono"])
+    func imagePromptsThroughWorkersMatchTransformers(role: String) async throws {
+        struct Reference: Decodable {
+            struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
+            let prompts: [Prompt]
+        }
+        let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: llava.appendingPathComponent("reference.json")))
+        let workers = role == "mono" ? "      - {role: mono, count: 1}" : "      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
+        let frontEnd = try await Support.frontEnd("groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: llava)
+        #expect(frontEnd.servedModel.imagePlaceholder == "<image>")
+        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
+        for prompt in reference.prompts {
+            let images = try prompt.images.map { try ImageDecoder.decode(contentsOf: folder.appendingPathComponent($0)) }
+            let request = InferenceRequest(prompt: .text(prompt.text), images: images, parameters: Support.greedy(prompt.greedy_token_ids.count))
+            #expect(try await Support.collect(try frontEnd.submit(request)).ids == prompt.greedy_token_ids, "\(prompt.images)")
+        }
+        if role == "prefill" { #expect(await Support.eventually { frontEnd.transferTotals().transfers == reference.prompts.count }) }
+        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 

@@ -26,7 +26,7 @@ enum Support {
     }
 
     /// A started front end over the topology given as YAML text.
-    static func frontEnd(_ yaml: String, maxQueuedRequests: Int = 256) async throws -> ClusterFrontEnd {
+    static func frontEnd(_ yaml: String, maxQueuedRequests: Int = 256, model: URL = model) async throws -> ClusterFrontEnd {
         let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-fe-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
         let file = runtime.appendingPathComponent("topology.yaml")

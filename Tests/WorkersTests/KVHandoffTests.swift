@@ -4,13 +4,13 @@ import Testing
 
 /// Prefill on one engine, decode on another with the KV handed over, against transformers' greedy references.
 @Suite struct KVHandoffTests {
-    /// Parks the KV of all but the last prompt token on `prefill` and copies it out in the flat layout.
+    /// Parks the prompt's KV on `prefill` and copies it out in the flat layout.
     static func handOff(_ prompt: [Int], from prefill: LLMEngine) async throws -> KVBuffer {
-        let (handle, events) = try prefill.submitPrefill(prompt: Array(prompt.dropLast()))
+        let (handle, events) = try prefill.submitPrefill(prompt: prompt)
         let done = try await Fixtures.collect(events)
         #expect(done.ids.isEmpty && done.info?.completionTokens == 0)
         let positions = try #require(prefill.parkedPositions(handle))
-        #expect(positions == 0 ..< prompt.count - 1)
+        #expect(positions == 0 ..< prompt.count)
         let bytes = prefill.kvLayout.byteCount(positions: positions.count)
         let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         #expect(prefill.copyParkedKV(handle, to: memory))
@@ -25,8 +25,8 @@ import Testing
         let decode = try Fixtures.engine(model, blockSize: 8)
         for case_ in try Fixtures.reference(model).prompts {
             let kv = try await Self.handOff(case_.prompt_token_ids, from: prefill)
-            let request = InferenceRequest(prompt: .tokens(case_.prompt_token_ids), parameters: Fixtures.greedy(case_.greedy_token_ids.count, logprobs: 1))
-            let out = try await Fixtures.collect(try decode.submit(request, importing: kv))
+            let out = try await Fixtures.collect(try decode.submitDecode(
+                prompt: case_.prompt_token_ids, parameters: Fixtures.greedy(case_.greedy_token_ids.count, logprobs: 1), importing: kv))
             #expect(out.ids == case_.greedy_token_ids)
             for (got, want) in zip(out.logprobs, case_.top_logprobs.map { $0[0].logprob }) { #expect(abs(got - want) < 1e-3) }
             #expect(out.info?.promptTokens == case_.prompt_token_ids.count)
@@ -48,8 +48,8 @@ import Testing
         noisy.initialize(from: kv.base.assumingMemoryBound(to: Float.self), count: floats)
         for i in 0 ..< floats { noisy[i] = noisy[i] * -3 + 1 }
         let corrupted = KVBuffer(layout: kv.layout, positions: kv.positions, base: noisy, byteCount: kv.byteCount) { noisy.deallocate() }
-        let request = InferenceRequest(prompt: .tokens(case_.prompt_token_ids), parameters: Fixtures.greedy(case_.greedy_token_ids.count))
-        let out = try await Fixtures.collect(try decode.submit(request, importing: corrupted))
+        let out = try await Fixtures.collect(try decode.submitDecode(
+            prompt: case_.prompt_token_ids, parameters: Fixtures.greedy(case_.greedy_token_ids.count), importing: corrupted))
         #expect(out.ids != case_.greedy_token_ids)
         await prefill.shutdown(gracePeriod: .zero)
         await decode.shutdown(gracePeriod: .zero)
@@ -65,8 +65,8 @@ import Testing
         let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         let kv = KVBuffer(layout: layout, positions: 0 ..< n, base: memory, byteCount: bytes) { memory.deallocate() }
-        let request = InferenceRequest(prompt: .tokens(case_.prompt_token_ids), parameters: Fixtures.greedy(case_.greedy_token_ids.count))
-        #expect(try await Fixtures.collect(try decode.submit(request, importing: kv)).ids == case_.greedy_token_ids)
+        #expect(try await Fixtures.collect(try decode.submitDecode(
+            prompt: case_.prompt_token_ids, parameters: Fixtures.greedy(case_.greedy_token_ids.count), importing: kv)).ids == case_.greedy_token_ids)
         await decode.shutdown(gracePeriod: .zero)
     }
 

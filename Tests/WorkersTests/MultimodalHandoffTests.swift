@@ -1,0 +1,67 @@
+import Engine
+import Foundation
+import Imaging
+import Testing
+
+/// Image prompts prefilled (vision encoding included) on one engine and decoded on another.
+@Suite struct MultimodalHandoffTests {
+    struct Reference: Decodable {
+        struct Prompt: Decodable {
+            let text: String
+            let images: [String]
+            let greedy_token_ids: [Int]
+        }
+
+        let prompts: [Prompt]
+    }
+
+    static let images = Fixtures.root.deletingLastPathComponent().appendingPathComponent("images/good")
+
+    static func reference(_ model: String) throws -> Reference {
+        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Fixtures.directory(model).appendingPathComponent("reference.json")))
+    }
+
+    static func images(_ names: [String]) throws -> [RGBImage] {
+        try names.map { try ImageDecoder.decode(contentsOf: images.appendingPathComponent($0)) }
+    }
+
+    @Test func llavaThroughPrefillAndDecodeEnginesMatchesTransformers() async throws {
+        let prefill = try Fixtures.engine("llava-tiny", blockSize: 4)
+        let decode = try Fixtures.engine("llava-tiny", blockSize: 8)
+        let prompts = try Self.reference("llava-tiny").prompts
+        #expect(!prompts.isEmpty)
+        for prompt in prompts {
+            let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Self.images(prompt.images))
+            _ = try await Fixtures.collect(events)
+            let parked = try #require(prefill.parkedPrompt(handle))
+            #expect(parked.images.count == prompt.images.count)
+            let bytes = prefill.kvLayout.byteCount(positions: parked.tokens.count)
+            let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            #expect(prefill.copyParkedKV(handle, to: memory))
+            prefill.releaseParkedKV(handle)
+            let kv = KVBuffer(layout: prefill.kvLayout, positions: 0 ..< parked.tokens.count, base: memory, byteCount: bytes) { memory.deallocate() }
+            let out = try await Fixtures.collect(try decode.submitDecode(
+                prompt: parked.tokens, imageSpans: parked.images, parameters: Fixtures.greedy(prompt.greedy_token_ids.count), importing: kv))
+            #expect(out.ids == prompt.greedy_token_ids, "\(prompt.images)")
+        }
+        // Nothing pinned: parked KV released, encoder cache entries unpinned, blocks free.
+        #expect(await Fixtures.eventually { prefill.parkedCount == 0 && prefill.statistics().kvCacheUsage == 0 })
+        await prefill.shutdown(gracePeriod: .zero)
+        await decode.shutdown(gracePeriod: .zero)
+    }
+
+    /// A decode engine cannot continue an M-RoPE prompt without its image grid: a clear error, nothing parked.
+    @Test func mropeModelsRefusePrefillHandOff() async throws {
+        let prefill = try Fixtures.engine("qwen2-vl-tiny", blockSize: 4)
+        let prompt = try #require(try Self.reference("qwen2-vl-tiny").prompts.first { !$0.images.isEmpty })
+        let (_, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Self.images(prompt.images))
+        await #expect {
+            _ = try await Fixtures.collect(events)
+        } throws: { error in
+            guard case let .invalidRequest(message) = error as? EngineError else { return false }
+            return message.contains("mono workers")
+        }
+        #expect(await Fixtures.eventually { prefill.parkedCount == 0 && prefill.statistics().kvCacheUsage == 0 })
+        await prefill.shutdown(gracePeriod: .zero)
+    }
+}
