@@ -17,10 +17,10 @@ import Tensor
 final class ImagePipeline: @unchecked Sendable {
     let model: VisionLanguageModel
     let processor: any ImageProcessor
-    private let cache: EncoderCache<Matrix>
-    private let cacheLock = NSLock()
+    let cache: EncoderCache<Matrix>
+    let cacheLock = NSLock()
     private let preprocessQueue = DispatchQueue(label: "tessera.image-preprocess", attributes: .concurrent)
-    private let encoderQueue = DispatchQueue(label: "tessera.image-encoder")
+    let encoderQueue = DispatchQueue(label: "tessera.image-encoder")
     /// Placeholder tokens of every image, for processors whose output size is fixed.
     private let fixedTokenCount: Int?
 
@@ -76,7 +76,7 @@ final class ImagePipeline: @unchecked Sendable {
             } catch {
                 return completion(.failure(.invalidRequest("could not prepare the images: \(error)")))
             }
-            let ids = images.map { "\($0.contentHash):\(processor.cacheKey)" }
+            let ids = images.map(contentId(of:))
             let preprocessTimings = timings
             encoderQueue.async { [self] in
                 var timings = preprocessTimings

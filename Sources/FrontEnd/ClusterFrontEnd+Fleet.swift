@@ -92,7 +92,7 @@ extension ClusterFrontEnd {
     private func beginSwitch(_ slot: Int, to role: InstanceRole, group: ModalityGroup?) -> Bool {
         let connection = shared.withLock { s -> Connection? in
             guard s.slots.indices.contains(slot), s.slots[slot].isActive, s.slots[slot].role != role || group != nil,
-                  role == .prefill || role == .decode || role == .mono,
+                  role != .encodePrefill,
                   keepsEveryStage(s, without: slot) else { return nil }
             s.slots[slot].phase = .switching(to: role)
             if let group { s.slots[slot].group = group }

@@ -86,9 +86,10 @@ extension ClusterFrontEnd {
         let route = try await chooseRoute(id, request)
         let (sizes, pixels) = WireImages.pack(request.images)
         var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil)
+        let sources = try await encode(id, request, on: route.encode, events: &events)
         if let prefill = route.prefill, request.prompt.count > 1 || !request.images.isEmpty {
             let endpoint = try assign(id, to: prefill, tokens: request.prompt.count, decoding: false,
-                                      message: .prefill(request: id, tokens: request.prompt, images: sizes), payload: pixels)
+                                      message: .prefill(request: id, tokens: request.prompt, images: sizes, featureSources: sources), payload: pixels)
             wait: while true {
                 guard let next = await events.next() else { throw CancellationError() }
                 guard next.slot == prefill else { continue }
@@ -145,10 +146,39 @@ extension ClusterFrontEnd {
                 return
             case let .failed(error): throw retryable(error, slot: route.decode)
             case .workerLost: throw WorkerLost(slot: route.decode)
-            case .prefilled: continue
+            case .prefilled, .encoded: continue
             }
         }
         throw CancellationError()
+    }
+
+    /// EPD's encode stage: the images go to encode workers as the dispatcher splits them (one
+    /// shard per worker), and the prefill worker later pulls each shard's features from its worker.
+    private func encode(
+        _ id: Int, _ request: PendingRequest, on shards: [EncodeShard], events: inout AsyncStream<SlotEvent>.AsyncIterator
+    ) async throws -> [FeatureSource] {
+        var waiting: [Int: Endpoint] = [:]
+        for shard in shards {
+            let images = shard.imageIndices.map { request.images[$0] }
+            let (sizes, pixels) = WireImages.pack(images)
+            waiting[shard.instance] = try assign(id, to: shard.instance, tokens: shard.tokens, decoding: false,
+                                                 message: .encode(request: id, images: sizes), payload: pixels)
+        }
+        var sources: [FeatureSource] = []
+        while !waiting.isEmpty {
+            guard let next = await events.next() else { throw CancellationError() }
+            guard let endpoint = waiting[next.slot] else { continue }
+            switch next.event {
+            case let .encoded(ids):
+                sources.append(FeatureSource(endpoint: endpoint, contentIds: ids))
+                waiting[next.slot] = nil
+                unassign(id, from: next.slot)
+            case let .failed(error): throw retryable(error, slot: next.slot)
+            case .workerLost: throw WorkerLost(slot: next.slot)
+            default: continue
+            }
+        }
+        return sources
     }
 
     /// Failures caused by another worker going away (a pull from a dead prefill worker) are retried.
@@ -159,7 +189,7 @@ extension ClusterFrontEnd {
 
     /// Picks the workers for a request's next try with the topology's router, waiting while no
     /// worker of the request's group can serve (all restarting or switching).
-    private func chooseRoute(_ id: Int, _ request: PendingRequest) async throws -> (prefill: Int?, decode: Int) {
+    private func chooseRoute(_ id: Int, _ request: PendingRequest) async throws -> Route {
         let info = RequestInfo(
             id: id, arrival: (ContinuousClock.now - started).seconds, textTokens: request.prompt.count,
             images: zip(request.images, request.imageHashes).map { ImageInput(width: $0.width, height: $0.height, tokens: 1, hash: $1) },
@@ -174,7 +204,15 @@ extension ClusterFrontEnd {
         }
     }
 
-    private func pickRoute(_ info: RequestInfo, _ s: State) -> (prefill: Int?, decode: Int)? {
+    /// Where a request's stages run: encode shards (images only, when the group has encode
+    /// workers), a prefill worker (nil: a mono worker runs everything), and the decode worker.
+    struct Route {
+        var encode: [EncodeShard] = []
+        var prefill: Int?
+        var decode: Int
+    }
+
+    private func pickRoute(_ info: RequestInfo, _ s: State) -> Route? {
         let view = liveCluster(s)
         let groups = [info.group] + ModalityGroup.allCases.filter { $0 != info.group }
         for group in groups {
@@ -184,9 +222,9 @@ extension ClusterFrontEnd {
             if !prefill.isEmpty, !decode.isEmpty,
                let p = router.route(info, to: .prefill, candidates: prefill, in: view),
                let d = router.route(info, to: .decode, candidates: decode, in: view) {
-                return (p, d)
+                return Route(encode: dispatcher.shards(for: info, candidates: ids(.encode), in: view), prefill: p, decode: d)
             }
-            if !mono.isEmpty, let m = router.route(info, to: .prefill, candidates: mono, in: view) { return (nil, m) }
+            if !mono.isEmpty, let m = router.route(info, to: .prefill, candidates: mono, in: view) { return Route(decode: m) }
         }
         return nil
     }

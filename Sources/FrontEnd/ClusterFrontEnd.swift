@@ -25,6 +25,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     public let options: FrontEndOptions
     let provider: any InstanceProvider
     let router: any RequestRouter
+    /// Spreads a request's images over encode workers (ModServe: fewest pending image tokens per image).
+    let dispatcher: any EncodeDispatcher = LeastPendingImageTokensRouter()
     let listener: Listener
     let started = ContinuousClock.now
 
@@ -122,6 +124,14 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         shared.withLock { s in s.slots.indices.contains(slot) ? s.slots[slot].restarts : 0 }
     }
 
+    /// Encoder-cache lookups and hits the worker in `slot` reported last.
+    public func encoderCacheCounters(slot: Int) -> (queries: Int, hits: Int) {
+        shared.withLock { s in
+            guard s.slots.indices.contains(slot), let stats = s.slots[slot].load?.statistics.value else { return (0, 0) }
+            return (stats.encoderCacheQueries, stats.encoderCacheHits)
+        }
+    }
+
     /// Requests retried on a sibling after a worker was lost.
     public var retriedRequests: Int { shared.withLock { $0.retries } }
 
@@ -146,6 +156,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
                 total.prefixCacheQueriedTokens += load.prefixCacheQueriedTokens
                 total.prefixCacheHitTokens += load.prefixCacheHitTokens
                 total.preemptions += load.preemptions
+                total.encoderCacheQueries += load.encoderCacheQueries
+                total.encoderCacheHits += load.encoderCacheHits
                 total.promptTokens += load.promptTokens
                 total.generatedTokens += load.generatedTokens
                 usage += load.kvCacheUsage

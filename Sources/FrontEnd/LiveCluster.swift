@@ -12,10 +12,11 @@ struct LiveCluster: ClusterView {
         self.now = now
         self.cachedImages = cachedImages
         instances = slots.map { slot in
-            let prefill = slot.assigned.filter { !slot.decoding.contains($0.key) }.values.reduce(0, +)
+            let pending = slot.assigned.filter { !slot.decoding.contains($0.key) }.values.reduce(0, +)
+            let encodes = slot.role == .encode
             return InstanceStatus(
-                id: slot.id, role: slot.role, group: slot.group, isActive: slot.isActive,
-                queuedRequests: slot.assigned.count, pendingImageTokens: 0, pendingPrefillTokens: prefill,
+                id: slot.id, role: slot.role, group: slot.group, isActive: slot.isActive, queuedRequests: slot.assigned.count,
+                pendingImageTokens: encodes ? pending : 0, pendingPrefillTokens: encodes ? 0 : pending,
                 runningDecodes: slot.decoding.count, predictedDecodeTokens: 0,
                 kvUsedTokens: slot.load?.kvUsedTokens ?? 0, kvCapacityTokens: max(1, slot.hello?.kvCapacityTokens ?? 1))
         }

@@ -29,8 +29,11 @@ extension Topology {
             guard roles.contains(.mono) || (roles.contains(.prefill) && roles.contains(.decode)) else {
                 throw .badTopology("group \(group.group.rawValue) needs a mono worker, or prefill and decode workers")
             }
-            for role in roles where role == .encode || role == .encodePrefill {
-                throw .badTopology("group \(group.group.rawValue): role \(role.rawValue) is not served by worker processes yet")
+            if roles.contains(.encode), !(roles.contains(.prefill) && roles.contains(.decode)) {
+                throw .badTopology("group \(group.group.rawValue): encode workers need prefill and decode workers beside them")
+            }
+            if roles.contains(.encodePrefill) {
+                throw .badTopology("group \(group.group.rawValue): use prefill workers (they encode inline when no encode worker is free)")
             }
         }
         if Set(groups.map(\.group)).count != groups.count { throw .badTopology("a group is declared twice") }

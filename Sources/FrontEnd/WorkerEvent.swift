@@ -5,6 +5,7 @@ import Workers
 enum WorkerEvent: Sendable {
     /// The prompt's KV is parked; `prompt` has the image placeholders expanded.
     case prefilled(handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [WireImageSpan])
+    case encoded(contentIds: [String])
     case delta(TokenDelta)
     case finished(FinishInfo)
     case failed(EngineError)

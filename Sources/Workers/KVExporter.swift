@@ -7,21 +7,24 @@ import Engine
 import Foundation
 import Synchronization
 
-/// The prefill side of P→D transfers: serves pulls of parked KV on the worker's transfer endpoint.
+/// The sending side of transfers, on the worker's transfer endpoint: parked KV for decode workers
+/// (P→D) and encoder outputs for prefill workers (E→P).
 ///
 /// Over a Unix socket the bytes go through a shared-memory segment (the socket carries only its
-/// name); over TCP they are the reply's payload. The parked blocks stay pinned until the decode
-/// side confirms with `pulled`, or until `parkedTimeout` passes without a confirmation.
+/// name); over TCP they are the reply's payload. What was sent stays pinned until the receiver
+/// confirms (`pulled`, `pulledFeatures`), or until the timeout passes without a confirmation.
 final class KVExporter: Sendable {
     private let engine: LLMEngine
     private let listener: Listener
     private let counters: TransferCounters
     private let parkedTimeout: Double
+    private let features: FeatureStore?
     /// When each parked handle was announced, and its shared-memory name once pulled through one.
     private let parked = Mutex<[Int: (since: ContinuousClock.Instant, segment: String?)]>([:])
     private let segmentCounter = Atomic<Int>(0)
 
-    init(engine: LLMEngine, listener: Listener, counters: TransferCounters, parkedTimeout: Double) {
+    init(engine: LLMEngine, listener: Listener, counters: TransferCounters, parkedTimeout: Double, features: FeatureStore? = nil) {
+        self.features = features
         self.engine = engine
         self.listener = listener
         self.counters = counters
@@ -37,6 +40,8 @@ final class KVExporter: Sendable {
                 switch message {
                 case let .pull(handle, sharedMemory): serve(handle, sharedMemory: sharedMemory && listener.endpoint.isLocal, on: connection)
                 case let .pulled(handle): release(handle)
+                case let .pullFeatures(ids, sharedMemory): serveFeatures(ids, sharedMemory: sharedMemory && listener.endpoint.isLocal, on: connection)
+                case let .pulledFeatures(ids): features?.release(ids)
                 default: break
                 }
             }, onClose: { _ in })
@@ -60,11 +65,43 @@ final class KVExporter: Sendable {
         let now = ContinuousClock.now
         let stale = parked.withLock { $0.filter { now - $0.value.since > .seconds(parkedTimeout) }.map(\.key) }
         stale.forEach(release)
+        features?.expire()
     }
 
     func close() {
         listener.close()
         for handle in parked.withLock({ Array($0.keys) }) { release(handle) }
+    }
+
+    private func serveFeatures(_ ids: [String], sharedMemory: Bool, on connection: Connection) {
+        let (found, missing) = features?.lookup(ids) ?? ([], ids)
+        let byteCount = found.reduce(0) { $0 + $1.features.count * MemoryLayout<Float>.size }
+        var header = FeaturesHeader(items: found.map { .init(contentId: $0.contentId, rows: $0.rows, cols: $0.cols) },
+                                    missing: missing, byteCount: byteCount, sharedMemoryName: nil)
+        let fill = { (base: UnsafeMutableRawPointer) in
+            var offset = 0
+            for image in found {
+                image.features.withUnsafeBytes { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                offset += image.features.count * MemoryLayout<Float>.size
+            }
+            return true
+        }
+        do {
+            if sharedMemory, byteCount > 0 {
+                let name = "/tessera-fe-\(getpid())-\(segmentCounter.add(1, ordering: .relaxed).newValue)"
+                _ = try SharedMemory.create(name: name, byteCount: byteCount, fill: fill)
+                // The receiver maps the segment and unlinks its name.
+                header.sharedMemoryName = name
+                try connection.send(.features(header))
+            } else {
+                var payload = Data(count: byteCount)
+                if byteCount > 0 { _ = payload.withUnsafeMutableBytes { fill($0.baseAddress!) } }
+                try connection.send(.features(header), payload: payload)
+            }
+            counters.sent(byteCount)
+        } catch {
+            connection.close()
+        }
     }
 
     private func serve(_ handle: Int, sharedMemory: Bool, on connection: Connection) {

@@ -67,6 +67,52 @@ final class KVPuller: Sendable {
         return buffer
     }
 
+    /// Fetches encoder outputs from an encode worker and confirms them, so it unpins them.
+    func pullFeatures(_ source: FeatureSource) throws -> [EncodedImage] {
+        let start = ContinuousClock.now
+        let peer = try connection(to: source.endpoint)
+        let reply: (WireMessage, Data)
+        do {
+            reply = try peer.lock.withLock { _ in
+                try peer.connection.send(.pullFeatures(contentIds: source.contentIds, sharedMemory: useSharedMemory && source.endpoint.isLocal))
+                return try peer.connection.receive()
+            }
+        } catch {
+            drop(source.endpoint)
+            throw error
+        }
+        guard case let .features(header) = reply.0, header.missing.isEmpty else {
+            throw TransportError.malformedMessage("encode worker \(source.endpoint) no longer holds the features of \(source.contentIds)")
+        }
+        let floats = header.items.reduce(0) { $0 + $1.rows * $1.cols }
+        guard header.byteCount == floats * MemoryLayout<Float>.size else {
+            throw TransportError.malformedMessage("features of \(header.byteCount) bytes do not match their shapes")
+        }
+        let images: [EncodedImage]
+        if let name = header.sharedMemoryName {
+            let base = try SharedMemory.map(name: name, byteCount: header.byteCount)
+            SharedMemory.unlink(name: name)
+            images = Self.split(header, UnsafeRawBufferPointer(start: base, count: header.byteCount))
+            munmap(UnsafeMutableRawPointer(mutating: base), header.byteCount)
+        } else {
+            guard reply.1.count == header.byteCount else { throw TransportError.malformedMessage("features payload of \(reply.1.count) bytes, header says \(header.byteCount)") }
+            images = reply.1.withUnsafeBytes { Self.split(header, $0) }
+        }
+        try? peer.connection.send(.pulledFeatures(contentIds: source.contentIds))
+        counters.received(header.byteCount, seconds: (ContinuousClock.now - start).seconds)
+        return images
+    }
+
+    private static func split(_ header: FeaturesHeader, _ bytes: UnsafeRawBufferPointer) -> [EncodedImage] {
+        let floats = bytes.assumingMemoryBound(to: Float.self)
+        var offset = 0
+        return header.items.map { item in
+            defer { offset += item.rows * item.cols }
+            return EncodedImage(contentId: item.contentId, rows: item.rows, cols: item.cols,
+                                features: Array(floats[offset ..< offset + item.rows * item.cols]))
+        }
+    }
+
     func closeAll() {
         for peer in connections.withLock({ Array($0.values) }) { peer.connection.close() }
     }

@@ -17,13 +17,18 @@ public enum WireMessage: Codable, Sendable {
     case delta(request: Int, WireDelta)
     case finished(request: Int, WireFinish)
     case failed(request: Int, WireEngineError)
+    /// An encode worker holds the request's images' features under these content ids.
+    case encoded(request: Int, contentIds: [String])
     /// The worker finished its in-flight work and now serves `role`.
     case switched(role: InstanceRole)
 
     // Front end → worker.
     case generate(request: Int, GenerateJob)
-    /// The frame's payload holds the images' pixels, in order.
-    case prefill(request: Int, tokens: [Int], images: [WireImageSize])
+    /// The frame's payload holds the images' pixels, in order; `featureSources` are encode workers
+    /// holding some of the images' features, to pull instead of encoding here.
+    case prefill(request: Int, tokens: [Int], images: [WireImageSize], featureSources: [FeatureSource])
+    /// Encode these images (pixels in the payload) and keep the features until a prefill worker pulls them.
+    case encode(request: Int, images: [WireImageSize])
     case abort(request: Int)
     /// Frees a parked KV nobody will pull (its decode worker failed or the client left).
     case releaseKV(handle: Int)
@@ -34,6 +39,15 @@ public enum WireMessage: Codable, Sendable {
     case pull(handle: Int, sharedMemory: Bool)
     /// Confirms the bytes arrived; the sender frees the blocks and the shared-memory segment.
     case pulled(handle: Int)
+
+    // Prefill worker → encode worker.
+    case pullFeatures(contentIds: [String], sharedMemory: Bool)
+    /// Confirms the features arrived; the encode worker unpins them.
+    case pulledFeatures(contentIds: [String])
+
+    // Encode worker → prefill worker.
+    /// The features, in the named shared-memory segment or as this frame's payload; `missing` ids are not held.
+    case features(FeaturesHeader)
 
     // Prefill worker → decode worker.
     /// The parked KV: in the named shared-memory segment, or as this frame's payload.
@@ -140,4 +154,29 @@ public struct KVHeader: Codable, Sendable, Hashable {
         self.byteCount = byteCount
         self.sharedMemoryName = sharedMemoryName
     }
+}
+
+/// Encode workers' features a prefill worker pulls.
+public struct FeatureSource: Codable, Sendable, Hashable {
+    public var endpoint: Endpoint
+    public var contentIds: [String]
+
+    public init(endpoint: Endpoint, contentIds: [String]) {
+        self.endpoint = endpoint
+        self.contentIds = contentIds
+    }
+}
+
+/// Describes encoder outputs in a transfer: each image's rows × cols floats, concatenated in order.
+public struct FeaturesHeader: Codable, Sendable, Hashable {
+    public struct Item: Codable, Sendable, Hashable {
+        public var contentId: String
+        public var rows: Int
+        public var cols: Int
+    }
+
+    public var items: [Item]
+    public var missing: [String]
+    public var byteCount: Int
+    public var sharedMemoryName: String?
 }

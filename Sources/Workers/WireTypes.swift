@@ -123,6 +123,8 @@ public struct WireStatistics: Codable, Sendable, Hashable {
     var prefixCacheQueriedTokens: Int
     var prefixCacheHitTokens: Int
     var preemptions: Int
+    var encoderCacheQueries: Int
+    var encoderCacheHits: Int
     var promptTokens: Int
     var generatedTokens: Int
 
@@ -133,6 +135,8 @@ public struct WireStatistics: Codable, Sendable, Hashable {
         prefixCacheQueriedTokens = s.prefixCacheQueriedTokens
         prefixCacheHitTokens = s.prefixCacheHitTokens
         preemptions = s.preemptions
+        encoderCacheQueries = s.encoderCacheQueries
+        encoderCacheHits = s.encoderCacheHits
         promptTokens = s.promptTokens
         generatedTokens = s.generatedTokens
     }
@@ -145,6 +149,8 @@ public struct WireStatistics: Codable, Sendable, Hashable {
         s.prefixCacheQueriedTokens = prefixCacheQueriedTokens
         s.prefixCacheHitTokens = prefixCacheHitTokens
         s.preemptions = preemptions
+        s.encoderCacheQueries = encoderCacheQueries
+        s.encoderCacheHits = encoderCacheHits
         s.promptTokens = promptTokens
         s.generatedTokens = generatedTokens
         return s

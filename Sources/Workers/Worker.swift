@@ -20,6 +20,7 @@ public final class Worker: Sendable {
     private let engine: LLMEngine
     private let control: Connection
     private let exporter: KVExporter
+    private let features: FeatureStore
     private let puller: KVPuller
     private let counters = TransferCounters()
     private let transferEndpoint: Endpoint
@@ -36,14 +37,15 @@ public final class Worker: Sendable {
     private let state: Mutex<State>
 
     public init(configuration: WorkerConfiguration) throws {
-        guard configuration.role != .encode, configuration.role != .encodePrefill else {
+        guard configuration.role != .encodePrefill else {
             throw WorkerError.unsupportedRole(configuration.role)
         }
         self.configuration = configuration
         engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine)
         let listener = try Listener(endpoint: configuration.transfer)
         transferEndpoint = listener.endpoint
-        exporter = KVExporter(engine: engine, listener: listener, counters: counters, parkedTimeout: configuration.parkedKVTimeout)
+        features = FeatureStore(engine: engine, timeout: configuration.parkedKVTimeout)
+        exporter = KVExporter(engine: engine, listener: listener, counters: counters, parkedTimeout: configuration.parkedKVTimeout, features: features)
         puller = KVPuller(counters: counters, useSharedMemory: configuration.sharedMemory)
         control = try Connection.connect(to: configuration.frontEnd)
         state = Mutex(State(role: configuration.role))
@@ -86,7 +88,9 @@ public final class Worker: Sendable {
     private func handle(_ message: WireMessage, _ payload: Data) {
         switch message {
         case let .generate(id, job): start(id) { [self] in try await generate(id, job, images: WireImages.unpack(job.images, payload)) }
-        case let .prefill(id, tokens, images): start(id) { [self] in try await prefill(id, tokens, images: WireImages.unpack(images, payload)) }
+        case let .prefill(id, tokens, images, sources):
+            start(id) { [self] in try await prefill(id, tokens, images: WireImages.unpack(images, payload), featureSources: sources) }
+        case let .encode(id, images): start(id) { [self] in try await encode(id, images: WireImages.unpack(images, payload)) }
         case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
         case let .releaseKV(handle): exporter.release(handle)
         case let .switchRole(role): switchRole(to: role)
@@ -117,8 +121,18 @@ public final class Worker: Sendable {
         }
     }
 
-    private func prefill(_ id: Int, _ tokens: [Int], images: [RGBImage]) async throws {
+    /// Encodes a request's images and holds their features for the prefill worker that will pull them.
+    private func encode(_ id: Int, images: [RGBImage]) async throws {
+        let encoded = try await engine.encodeImages(images)
+        features.hold(encoded)
+        send(.encoded(request: id, contentIds: encoded.map(\.contentId)))
+    }
+
+    private func prefill(_ id: Int, _ tokens: [Int], images: [RGBImage], featureSources: [FeatureSource]) async throws {
         state.withLock { $0.pendingPrefill[id] = tokens.count }
+        for source in featureSources {
+            engine.provideEncoded(try await pullFeatures(source))
+        }
         let (handle, events) = try engine.submitPrefill(prompt: tokens, images: images)
         var cached = 0
         for try await event in events {
@@ -156,6 +170,14 @@ public final class Worker: Sendable {
         }
     }
 
+    private func pullFeatures(_ source: FeatureSource) async throws -> [EncodedImage] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { [puller] in
+                continuation.resume(with: Result { try puller.pullFeatures(source) })
+            }
+        }
+    }
+
     /// Pulls on a thread outside the cooperative pool: the socket round trip blocks.
     private func pull(_ source: KVSource) async throws -> KVBuffer {
         let layout = engine.kvLayout
@@ -167,9 +189,10 @@ public final class Worker: Sendable {
     }
 
     /// Stops taking work (the front end already routes elsewhere), lets in-flight requests finish,
-    /// then serves the new role. Prefill, decode and mono share the language model, so nothing reloads.
+    /// then serves the new role. All roles share the loaded model, so nothing reloads.
     private func switchRole(to role: InstanceRole) {
-        guard role != .encode, role != .encodePrefill else {
+        // Every role runs on the same loaded model (a vision-language model includes its encoder).
+        guard role != .encodePrefill else {
             send(.switched(role: state.withLock { $0.role }))
             return
         }

@@ -41,7 +41,7 @@ import Testing
 
     /// LLaVA image prompts through a multimodal group: prefill workers encode and prefill, decode
     /// workers continue from the pulled KV; mono workers do it all. Outputs are transformers' greedy ids.
-    @Test(arguments: ["prefill", "mono"])
+    @Test(arguments: ["encode", "prefill", "mono"])
     func imagePromptsThroughWorkersMatchTransformers(role: String) async throws {
         struct Reference: Decodable {
             struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
@@ -49,7 +49,11 @@ import Testing
         }
         let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: llava.appendingPathComponent("reference.json")))
-        let workers = role == "mono" ? "      - {role: mono, count: 1}" : "      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
+        let workers = switch role {
+        case "mono": "      - {role: mono, count: 1}"
+        case "encode": "      - {role: encode, count: 2}\n      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
+        default: "      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
+        }
         let frontEnd = try await Support.frontEnd("groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: llava)
         #expect(frontEnd.servedModel.imagePlaceholder == "<image>")
         let folder = Support.repository.appendingPathComponent("fixtures/images/good")
@@ -58,7 +62,16 @@ import Testing
             let request = InferenceRequest(prompt: .text(prompt.text), images: images, parameters: Support.greedy(prompt.greedy_token_ids.count))
             #expect(try await Support.collect(try frontEnd.submit(request)).ids == prompt.greedy_token_ids, "\(prompt.images)")
         }
-        if role == "prefill" { #expect(await Support.eventually { frontEnd.transferTotals().transfers == reference.prompts.count }) }
+        if role != "mono" {
+            // One KV pull per request, plus one feature pull per encode worker a request's images went to.
+            #expect(await Support.eventually { frontEnd.transferTotals().transfers >= reference.prompts.count + (role == "encode" ? reference.prompts.count : 0) })
+        }
+        if role == "encode" {
+            // The prefill worker found every image in its cache: the encode workers' features, not its own encoder.
+            let images = reference.prompts.reduce(0) { $0 + $1.images.count }
+            let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+            #expect(await Support.eventually { frontEnd.encoderCacheCounters(slot: prefill) == (images, images) })
+        }
         #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }

@@ -35,7 +35,7 @@ import Testing
     @Test func everyExampleTopologyLoads() throws {
         let folder = Support.repository.appendingPathComponent("examples/topologies")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".json") }
-        #expect(files.count >= 5)
+        #expect(files.count >= 7)
         for file in files { _ = try Topology(contentsOf: folder.appendingPathComponent(file)) }
     }
 

@@ -1,0 +1,29 @@
+import Imaging
+import Tensor
+
+/// Encoder outputs crossing engines (EPD's E→P transfer): an encode engine encodes and pins
+/// features until the prefill engine holding the request confirms it has them; the prefill engine
+/// adds them to its own cache, where its normal image path finds them instead of encoding.
+extension ImagePipeline {
+    /// The cache key of `image` under this pipeline's preprocessing.
+    func contentId(of image: RGBImage) -> String { "\(image.contentHash):\(processor.cacheKey)" }
+
+    /// Encodes `image` (or finds it cached) on the encoder executor; the entry stays pinned until `release`.
+    func encodePinned(_ image: RGBImage) throws -> (id: String, features: Matrix) {
+        let id = contentId(of: image)
+        return try encoderQueue.sync {
+            if let cached = cacheLock.withLock({ cache.acquire(id) }) { return (id, cached) }
+            let features = try model.encodeImage(processor.preprocess(image))
+            cacheLock.withLock { cache.insert(id, features, tokens: features.rows) }
+            return (id, features)
+        }
+    }
+
+    /// Adds features encoded elsewhere, unpinned: the request that needs them pins them on use.
+    func provide(id: String, features: Matrix) {
+        cacheLock.withLock {
+            cache.insert(id, features, tokens: features.rows)
+            cache.release(id)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Imaging
+import Tensor
+
+/// One image's vision features as they leave an encode engine: `rows` feature tokens of `cols`
+/// floats, keyed by the image's content id.
+public struct EncodedImage: Sendable, Hashable {
+    public var contentId: String
+    public var rows: Int
+    public var cols: Int
+    public var features: [Float]
+
+    public init(contentId: String, rows: Int, cols: Int, features: [Float]) {
+        self.contentId = contentId
+        self.rows = rows
+        self.cols = cols
+        self.features = features
+    }
+}
+
+/// The encode stage as its own engine role (EPD's E instances): encode images ahead of prefill,
+/// keep them pinned until the prefill side has them, and take encoded images from elsewhere.
+///
+/// ```swift
+/// let encoded = try await encoder.encodeImages(images)       // E: pinned
+/// prefillEngine.provideEncoded(encoded)                      // P: cached, found by the image path
+/// encoder.releaseEncoded(encoded.map(\.contentId))           // E: unpinned once P confirmed
+/// ```
+extension LLMEngine {
+    /// Encodes `images` on this engine's vision encoder (cached ones are not re-encoded), pinned until `releaseEncoded`.
+    public func encodeImages(_ images: [RGBImage]) async throws(EngineError) -> [EncodedImage] {
+        guard let pipeline = imagePipeline else { throw .invalidRequest("model '\(servedModel.name)' does not accept images") }
+        let result: Result<[EncodedImage], EngineError> = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var encoded: [EncodedImage] = []
+                do {
+                    for image in images {
+                        let (id, m) = try pipeline.encodePinned(image)
+                        encoded.append(EncodedImage(contentId: id, rows: m.rows, cols: m.cols, features: Array(UnsafeBufferPointer(start: m.data, count: m.count))))
+                    }
+                    continuation.resume(returning: .success(encoded))
+                } catch {
+                    pipeline.release(encoded.map(\.contentId))
+                    continuation.resume(returning: .failure(.invalidRequest("the vision encoder failed: \(error)")))
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Unpins images `encodeImages` returned.
+    public func releaseEncoded(_ contentIds: [String]) { imagePipeline?.release(contentIds) }
+
+    /// Adds images encoded elsewhere to this engine's encoder cache; requests showing them skip encoding.
+    public func provideEncoded(_ images: [EncodedImage]) {
+        guard let pipeline = imagePipeline else { return }
+        for image in images where image.rows * image.cols == image.features.count {
+            let matrix = Matrix(rows: image.rows, cols: image.cols)
+            image.features.withUnsafeBufferPointer { matrix.data.update(from: $0.baseAddress!, count: $0.count) }
+            pipeline.provide(id: image.contentId, features: matrix)
+        }
+    }
+
+    /// The content id `image` has in this engine's encoder cache.
+    public func contentId(of image: RGBImage) -> String? { imagePipeline?.contentId(of: image) }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Disaggregated serving comparison: each topology in examples/topologies/bench-*.yaml serves one
+# mixed workload, text-only and image requests sent at once by two `tessera bench serve` clients
+# (images repeat with probability 0.5). Prints a Markdown table; JSON results go to $OUT (default
+# bench-work/disagg). TESSERA_BINARY skips the release build and uses that executable.
+# Usage: scripts/bench/disagg_serving.sh [MODEL_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+model="${1:-fixtures/models/llava-tiny}"
+out="${OUT:-bench-work/disagg}"
+mkdir -p "$out"
+if [[ -z "${TESSERA_BINARY:-}" ]]; then
+    swift build -c release --product tessera >&2
+    binary=.build/release/tessera
+else
+    binary=$TESSERA_BINARY
+fi
+name=$(basename "$model")
+slo="ttft:1000,tpot:100"
+
+run() {
+    local label=$1 topology=$2 port=18400
+    local log="$out/$label.server.log"
+    "$binary" serve --model "$model" --port "$port" --topology "$topology" --kv-cache-memory 64 --max-queued-requests 512 >"$log" 2>&1 &
+    local server=$!
+    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+    "$binary" bench serve --base-url "http://127.0.0.1:$port" --model "$name" --dataset random --endpoint completions \
+        --num-prompts 60 --request-rate 6 --input-len 128 --output-len 32 --goodput "$slo" --seed 1 \
+        --result-json "$out/$label.text.json" >/dev/null 2>&1 &
+    local text=$!
+    "$binary" bench serve --base-url "http://127.0.0.1:$port" --model "$name" --dataset random-mm --num-prompts 30 \
+        --request-rate 3 --input-len 64 --output-len 32 --image-size 224x224 --image-reuse 0.5 --goodput "$slo" --seed 2 \
+        --result-json "$out/$label.mm.json" >/dev/null 2>&1
+    wait "$text"
+    curl -fsS "http://127.0.0.1:$port/metrics" >"$out/$label.metrics"
+    kill "$server"; wait "$server" 2>/dev/null || true
+}
+
+for topology in examples/topologies/bench-mono-x2.yaml examples/topologies/bench-pd.yaml \
+    examples/topologies/bench-groups.yaml examples/topologies/bench-groups-elastic.yaml; do
+    label=$(basename "$topology" .yaml)
+    label=${label#bench-}
+    run "$label" "$topology"
+done
+
+python3 - "$out" <<'PY'
+import json, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+print("| topology | workers | text TTFT p50 / p99 (ms) | image TTFT p50 / p99 (ms) | goodput (req/s) | KV bytes / request |")
+print("| --- | --- | --- | --- | --- | --- |")
+for label in ["mono-x2", "pd", "groups", "groups-elastic"]:
+    text = json.loads((out / f"{label}.text.json").read_text())
+    mm = json.loads((out / f"{label}.mm.json").read_text())
+    metrics = (out / f"{label}.metrics").read_text().splitlines()
+    value = lambda name: sum(float(l.split()[-1]) for l in metrics if l.startswith(name))
+    requests = text["completed"] + mm["completed"]
+    workers = {"mono-x2": 2, "pd": 2, "groups": 4, "groups-elastic": 6}[label]
+    print(f"| {label} | {workers} | {text['ttft_ms']['median']:.0f} / {text['ttft_ms']['p99']:.0f} "
+          f"| {mm['ttft_ms']['median']:.0f} / {mm['ttft_ms']['p99']:.0f} "
+          f"| {text['request_goodput'] + mm['request_goodput']:.2f} "
+          f"| {value('tessera:kv_transfer_bytes_total') / max(requests, 1) / 1024:.0f} KiB |")
+PY
