@@ -14,8 +14,15 @@ enum NonNegativeLeastSquares {
         var active = Array(0 ..< width)
         while !active.isEmpty {
             guard let solution = solve(rows: rows, targets: targets, columns: active) else {
-                // Collinear columns (e.g. every point with the same batch size): drop the last one.
-                active.removeLast()
+                // Collinear columns (e.g. every point with the same batch size): drop the column whose
+                // removal leaves the best-fitting solvable system, so no independent term is lost.
+                let candidates = active.indices.compactMap { k -> (index: Int, residual: Double)? in
+                    var rest = active
+                    rest.remove(at: k)
+                    guard let s = solve(rows: rows, targets: targets, columns: rest) else { return nil }
+                    return (k, residual(rows: rows, targets: targets, columns: rest, coefficients: s))
+                }
+                active.remove(at: candidates.min { $0.residual < $1.residual }?.index ?? active.count - 1)
                 continue
             }
             guard let worst = solution.indices.min(by: { solution[$0] < solution[$1] }), solution[worst] < 0 else {
@@ -26,6 +33,15 @@ enum NonNegativeLeastSquares {
             active.remove(at: worst)
         }
         return [Double](repeating: 0, count: width)
+    }
+
+    /// Sum of squared relative errors of `coefficients` on `columns`.
+    private static func residual(rows: [[Double]], targets: [Double], columns: [Int], coefficients: [Double]) -> Double {
+        zip(rows, targets).reduce(0) { sum, pair in
+            let predicted = zip(columns, coefficients).reduce(0) { $0 + pair.0[$1.0] * $1.1 }
+            let error = (predicted - pair.1) / max(abs(pair.1), .leastNormalMagnitude)
+            return sum + error * error
+        }
     }
 
     /// Weighted normal equations on the chosen columns, each scaled to unit maximum for conditioning.
