@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Cluster
 import Engine
 import Foundation
@@ -47,6 +50,46 @@ import Testing
             return try await group.reduce(into: 0) { count, _ in count += 1 }
         }
         #expect(burst == Support.prompts.filter { $0.count > 1 }.count)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+}
+
+/// The planners themselves deciding, on the live cluster view.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ElasticPlannerTests {
+    /// A stalled prefill worker backs its queue up; ElasticMM's partitioner moves the idle decode
+    /// worker of the group to prefill, which serves new requests while the old ones wait, and none is lost.
+    @Test func partitionerMovesAnIdleDecodeWorkerToABackedUpPrefillStage() async throws {
+        let frontEnd = try await Support.frontEnd("""
+            elastic: {planner: elastic-partitioner, interval_seconds: 0.2}
+            heartbeat_timeout_ms: 30000
+            capacity: {encodeTokensPerSecond: 1, prefillTokensPerSecond: 20, decodeTokensPerSecond: 100, requestsPerSecond: 1,
+                       kvTransferSecondsPerToken: 0.000001, decodeStepSeconds: 0.01, decodeStepSecondsPerSequence: 0.001}
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 2}
+            """)
+        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let pid = try #require(frontEnd.workerProcessId(slot: prefill))
+        let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(4))
+        let expected = try await Support.singleProcess(prompts, tokens: 8)
+        kill(pid, SIGSTOP)
+        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask { (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(8)))).ids) }
+            }
+            // The backlog (prompt tokens at 20 tokens/s) exceeds half a second of work: a decode worker turns prefill.
+            #expect(await Support.eventually { frontEnd.completedRoleSwitches == 1 })
+            #expect(frontEnd.clusterStatus().filter { $0.role == .prefill && $0.isActive }.count == 2)
+            kill(pid, SIGCONT)
+            var result = Array(repeating: [Int](), count: prompts.count)
+            for try await (i, ids) in group { result[i] = ids }
+            return result
+        }
+        #expect(outputs == expected)
+        // Each stage kept a worker: the last decode worker never moved.
+        #expect(frontEnd.clusterStatus().filter { $0.role == .decode && $0.isActive }.count == 1)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

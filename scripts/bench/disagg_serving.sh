@@ -36,25 +36,25 @@ run() {
     kill "$server"; wait "$server" 2>/dev/null || true
 }
 
-for topology in examples/topologies/bench-mono-x2.yaml examples/topologies/bench-pd.yaml \
-    examples/topologies/bench-groups.yaml examples/topologies/bench-groups-elastic.yaml; do
-    label=$(basename "$topology" .yaml)
-    label=${label#bench-}
+labels="mono-x2 mono-x3 pd epd groups-elastic"
+for label in $labels; do
+    topology=examples/topologies/bench-$label.yaml
     run "$label" "$topology"
 done
 
-python3 - "$out" <<'PY'
+python3 - "$out" $labels <<'PY'
 import json, pathlib, sys
 out = pathlib.Path(sys.argv[1])
-print("| topology | workers | text TTFT p50 / p99 (ms) | image TTFT p50 / p99 (ms) | goodput (req/s) | KV bytes / request |")
+print("| topology | workers | text TTFT p50 / p99 (ms) | image TTFT p50 / p99 (ms) | goodput (req/s) | bytes moved / request |")
 print("| --- | --- | --- | --- | --- | --- |")
-for label in ["mono-x2", "pd", "groups", "groups-elastic"]:
+for label in sys.argv[2:]:
     text = json.loads((out / f"{label}.text.json").read_text())
     mm = json.loads((out / f"{label}.mm.json").read_text())
     metrics = (out / f"{label}.metrics").read_text().splitlines()
     value = lambda name: sum(float(l.split()[-1]) for l in metrics if l.startswith(name))
     requests = text["completed"] + mm["completed"]
-    workers = {"mono-x2": 2, "pd": 2, "groups": 4, "groups-elastic": 6}[label]
+    topology = pathlib.Path(f"examples/topologies/bench-{label}.yaml").read_text()
+    workers = sum(int(part.split(",")[0]) for part in topology.split("count: ")[1:])
     print(f"| {label} | {workers} | {text['ttft_ms']['median']:.0f} / {text['ttft_ms']['p99']:.0f} "
           f"| {mm['ttft_ms']['median']:.0f} / {mm['ttft_ms']['p99']:.0f} "
           f"| {text['request_goodput'] + mm['request_goodput']:.2f} "
