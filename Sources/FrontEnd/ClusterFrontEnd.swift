@@ -138,6 +138,11 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     /// Completed role switches.
     public var completedRoleSwitches: Int { shared.withLock { $0.roleSwitches } }
 
+    /// What the worker in `slot` has moved so far, as its last heartbeat said.
+    public func transferTotals(slot: Int) -> TransferTotals {
+        shared.withLock { s in s.slots.indices.contains(slot) ? TransferTotals(s.slots[slot].load) : TransferTotals() }
+    }
+
     /// KV moved between workers so far.
     public func transferTotals() -> TransferTotals {
         shared.withLock { s in

@@ -71,6 +71,10 @@ import Testing
             let images = reference.prompts.reduce(0) { $0 + $1.images.count }
             let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
             #expect(await Support.eventually { frontEnd.encoderCacheCounters(slot: prefill) == (images, images) })
+            // Multi-image requests spread over both encode workers (fewest pending image tokens per image).
+            let encoders = frontEnd.clusterStatus().filter { $0.role == .encode }.map(\.id)
+            #expect(reference.prompts.contains { $0.images.count > 1 })
+            #expect(await Support.eventually { encoders.allSatisfy { frontEnd.transferTotals(slot: $0).bytesSent > 0 } })
         }
         #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))

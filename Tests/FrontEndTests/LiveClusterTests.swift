@@ -1,0 +1,47 @@
+import Cluster
+import Foundation
+import Testing
+@testable import FrontEnd
+@testable import Workers
+
+/// The live cluster view the policies decide on: built from the front end's bookkeeping.
+@Suite struct LiveClusterTests {
+    func slot(_ id: Int, _ role: InstanceRole, assigned: [Int: Int] = [:], decoding: Set<Int> = []) -> WorkerSlot {
+        var slot = WorkerSlot(id: id, role: role, group: .multimodal, spec: InstanceSpec(slot: id, role: role, group: .multimodal, arguments: []))
+        slot.phase = .active
+        slot.connection = try? Connection.connect(to: .tcp(host: "127.0.0.1", port: LiveClusterTests.port))
+        slot.assigned = assigned
+        slot.decoding = decoding
+        return slot
+    }
+
+    static let listener = try! Listener(endpoint: .tcp(host: "127.0.0.1", port: 0))
+    static var port: Int {
+        guard case let .tcp(_, port) = listener.endpoint else { return 0 }
+        return port
+    }
+
+    @Test func statusCountsWhatTheFrontEndRoutedWhere() {
+        let view = LiveCluster(now: 1, slots: [
+            slot(0, .encode, assigned: [7: 576]), slot(1, .prefill, assigned: [7: 40, 8: 10]),
+            slot(2, .decode, assigned: [5: 30, 6: 12], decoding: [5, 6]),
+        ], cachedImages: [1: [42]])
+        #expect(view.instances.map(\.pendingImageTokens) == [576, 0, 0])
+        #expect(view.instances.map(\.pendingPrefillTokens) == [0, 50, 0])
+        #expect(view.instances.map(\.runningDecodes) == [0, 0, 2])
+        #expect(view.instances.map(\.queuedRequests) == [1, 2, 2])
+        #expect(view.instances.allSatisfy { $0.isActive })
+        #expect(view.hasCached(imageHash: 42, on: 1) && !view.hasCached(imageHash: 42, on: 0))
+    }
+
+    /// ElasticMM's router on the live view: the prefill worker that already holds the image wins
+    /// over an idle one while its extra load is within the slack, and loses beyond it.
+    @Test func modalityRouterFollowsTheImageCache() {
+        let request = RequestInfo(id: 9, arrival: 1, textTokens: 20, images: [ImageInput(width: 8, height: 8, tokens: 1, hash: 42)],
+                                  slo: LatencySLO(ttft: 1, tpot: 1), predictedOutputTokens: 8)
+        let near = LiveCluster(now: 1, slots: [slot(0, .prefill), slot(1, .prefill, assigned: [3: 100])], cachedImages: [1: [42]])
+        #expect(ModalityRouter().route(request, to: .prefill, candidates: [0, 1], in: near) == 1)
+        let far = LiveCluster(now: 1, slots: [slot(0, .prefill), slot(1, .prefill, assigned: [3: 10_000])], cachedImages: [1: [42]])
+        #expect(ModalityRouter().route(request, to: .prefill, candidates: [0, 1], in: far) == 0)
+    }
+}
