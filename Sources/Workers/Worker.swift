@@ -19,9 +19,9 @@ public final class Worker: Sendable {
     public let configuration: WorkerConfiguration
     private let engine: LLMEngine
     private let control: Connection
-    private let exporter: KVExporter
+    private let transfers: TransferServer
     private let features: FeatureStore
-    private let puller: KVPuller
+    private let client: TransferClient
     private let counters = TransferCounters()
     private let transferEndpoint: Endpoint
 
@@ -45,15 +45,15 @@ public final class Worker: Sendable {
         let listener = try Listener(endpoint: configuration.transfer)
         transferEndpoint = listener.endpoint
         features = FeatureStore(engine: engine, timeout: configuration.parkedKVTimeout)
-        exporter = KVExporter(engine: engine, listener: listener, counters: counters, parkedTimeout: configuration.parkedKVTimeout, features: features)
-        puller = KVPuller(counters: counters, useSharedMemory: configuration.sharedMemory)
+        transfers = TransferServer(engine: engine, listener: listener, counters: counters, parkedTimeout: configuration.parkedKVTimeout, features: features)
+        client = TransferClient(counters: counters, useSharedMemory: configuration.sharedMemory)
         control = try Connection.connect(to: configuration.frontEnd)
         state = Mutex(State(role: configuration.role))
     }
 
     /// Registers, serves until the front end goes away, then stops the engine.
     public func run() async throws {
-        exporter.start()
+        transfers.start()
         let hello = WorkerHello(
             slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
             transfer: transferEndpoint, kvLayout: engine.kvLayout,
@@ -69,7 +69,7 @@ public final class Worker: Sendable {
         let heartbeat = Task { [self] in
             while !Task.isCancelled {
                 sendHeartbeat()
-                exporter.expire()
+                transfers.expire()
                 try? await Task.sleep(for: configuration.heartbeatInterval)
             }
         }
@@ -80,8 +80,8 @@ public final class Worker: Sendable {
             return Array(s.tasks.values)
         }
         tasks.forEach { $0.cancel() }
-        exporter.close()
-        puller.closeAll()
+        transfers.close()
+        client.closeAll()
         await engine.shutdown(gracePeriod: .zero)
     }
 
@@ -92,7 +92,7 @@ public final class Worker: Sendable {
             start(id) { [self] in try await prefill(id, tokens, images: WireImages.unpack(images, payload), featureSources: sources) }
         case let .encode(id, images): start(id) { [self] in try await encode(id, images: WireImages.unpack(images, payload)) }
         case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
-        case let .releaseKV(handle): exporter.release(handle)
+        case let .releaseKV(handle): transfers.release(handle)
         case let .switchRole(role): switchRole(to: role)
         default: break
         }
@@ -142,7 +142,7 @@ public final class Worker: Sendable {
             engine.releaseParkedKV(handle)
             throw CancellationError()
         }
-        exporter.announce(handle)
+        transfers.announce(handle)
         send(.prefilled(request: id, handle: handle, positions: parked.tokens.count, cachedTokens: cached,
                         prompt: parked.tokens, imageSpans: parked.images.map(WireImageSpan.init)))
     }
@@ -172,8 +172,8 @@ public final class Worker: Sendable {
 
     private func pullFeatures(_ source: FeatureSource) async throws -> [EncodedImage] {
         try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { [puller] in
-                continuation.resume(with: Result { try puller.pullFeatures(source) })
+            Thread.detachNewThread { [client] in
+                continuation.resume(with: Result { try client.pullFeatures(source) })
             }
         }
     }
@@ -182,8 +182,8 @@ public final class Worker: Sendable {
     private func pull(_ source: KVSource) async throws -> KVBuffer {
         let layout = engine.kvLayout
         return try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { [puller] in
-                continuation.resume(with: Result { try puller.pull(source, expecting: layout) })
+            Thread.detachNewThread { [client] in
+                continuation.resume(with: Result { try client.pull(source, expecting: layout) })
             }
         }
     }

@@ -13,7 +13,7 @@ import Synchronization
 /// Over a Unix socket the bytes go through a shared-memory segment (the socket carries only its
 /// name); over TCP they are the reply's payload. What was sent stays pinned until the receiver
 /// confirms (`pulled`, `pulledFeatures`), or until the timeout passes without a confirmation.
-final class KVExporter: Sendable {
+final class TransferServer: Sendable {
     private let engine: LLMEngine
     private let listener: Listener
     private let counters: TransferCounters
@@ -35,8 +35,8 @@ final class KVExporter: Sendable {
     var endpoint: Endpoint { listener.endpoint }
 
     func start() {
-        listener.start(name: "tessera-kv-listener") { [self] connection in
-            connection.startReading(name: "tessera-kv-peer", onMessage: { [self] message, _ in
+        listener.start(name: "tessera-transfer-listener") { [self] connection in
+            connection.startReading(name: "tessera-transfer-peer", onMessage: { [self] message, _ in
                 switch message {
                 case let .pull(handle, sharedMemory): serve(handle, sharedMemory: sharedMemory && listener.endpoint.isLocal, on: connection)
                 case let .pulled(handle): release(handle)

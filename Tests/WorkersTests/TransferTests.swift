@@ -3,8 +3,8 @@ import Foundation
 import Testing
 @testable import Workers
 
-/// Pulls between a prefill engine's exporter and a puller, over shared memory and over TCP.
-@Suite(.serialized) struct KVTransferTests {
+/// Pulls between a prefill engine's transfers and a client, over shared memory and over TCP.
+@Suite(.serialized) struct TransferTests {
     static func sharedMemorySegments() -> Set<String> {
         Set(((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []).filter { $0.hasPrefix("tessera-kv-\(getpid())-") })
     }
@@ -14,23 +14,23 @@ import Testing
         let prefill = try Fixtures.engine("llama-gqa")
         let endpoint: Endpoint = sharedMemory ? .unix(path: TransportTests.socketPath("kv")) : .tcp(host: "127.0.0.1", port: 0)
         let sent = TransferCounters(), received = TransferCounters()
-        let exporter = KVExporter(engine: prefill, listener: try Listener(endpoint: endpoint), counters: sent, parkedTimeout: 60)
-        exporter.start()
-        let puller = KVPuller(counters: received, useSharedMemory: true)
+        let transfers = TransferServer(engine: prefill, listener: try Listener(endpoint: endpoint), counters: sent, parkedTimeout: 60)
+        transfers.start()
+        let client = TransferClient(counters: received, useSharedMemory: true)
         defer {
-            exporter.close()
-            puller.closeAll()
+            transfers.close()
+            client.closeAll()
         }
         let prompt = try Fixtures.reference("llama-gqa").prompts[1].prompt_token_ids
         let (handle, events) = try prefill.submitPrefill(prompt: prompt)
         _ = try await Fixtures.collect(events)
-        exporter.announce(handle)
+        transfers.announce(handle)
         let bytes = prefill.kvLayout.byteCount(positions: prompt.count)
         let expected = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         defer { expected.deallocate() }
         #expect(prefill.copyParkedKV(handle, to: expected))
 
-        let kv = try puller.pull(KVSource(endpoint: try #require(endpointOf(exporter, endpoint)), handle: handle), expecting: prefill.kvLayout)
+        let kv = try client.pull(KVSource(endpoint: try #require(endpointOf(transfers, endpoint)), handle: handle), expecting: prefill.kvLayout)
         #expect(kv.positions == 0 ..< prompt.count)
         #expect(kv.byteCount == bytes)
         #expect(memcmp(kv.base, expected, bytes) == 0)
@@ -38,26 +38,26 @@ import Testing
         #expect(await Fixtures.eventually { sent.snapshot.bytesSent == bytes })
         // The confirmation frees the parked blocks and removes the segment's name.
         #expect(await Fixtures.eventually { prefill.parkedCount == 0 && Self.sharedMemorySegments().isEmpty })
-        #expect(throws: TransportError.self) { try puller.pull(KVSource(endpoint: endpointOf(exporter, endpoint)!, handle: handle), expecting: prefill.kvLayout) }
+        #expect(throws: TransportError.self) { try client.pull(KVSource(endpoint: endpointOf(transfers, endpoint)!, handle: handle), expecting: prefill.kvLayout) }
         await prefill.shutdown(gracePeriod: .zero)
     }
 
     /// KV nobody confirms is freed after the timeout.
     @Test func unconfirmedKVExpires() async throws {
         let prefill = try Fixtures.engine("llama-gqa")
-        let exporter = KVExporter(engine: prefill, listener: try Listener(endpoint: .unix(path: TransportTests.socketPath("expire"))),
+        let transfers = TransferServer(engine: prefill, listener: try Listener(endpoint: .unix(path: TransportTests.socketPath("expire"))),
                                   counters: TransferCounters(), parkedTimeout: 0.05)
-        defer { exporter.close() }
+        defer { transfers.close() }
         let (handle, events) = try prefill.submitPrefill(prompt: [1, 2, 3, 4, 5])
         _ = try await Fixtures.collect(events)
-        exporter.announce(handle)
-        exporter.expire()
+        transfers.announce(handle)
+        transfers.expire()
         #expect(prefill.parkedCount == 1)
         try await Task.sleep(for: .milliseconds(100))
-        exporter.expire()
+        transfers.expire()
         #expect(await Fixtures.eventually { prefill.parkedCount == 0 })
         await prefill.shutdown(gracePeriod: .zero)
     }
 
-    private func endpointOf(_ exporter: KVExporter, _ requested: Endpoint) -> Endpoint? { exporter.endpoint }
+    private func endpointOf(_ transfers: TransferServer, _ requested: Endpoint) -> Endpoint? { transfers.endpoint }
 }

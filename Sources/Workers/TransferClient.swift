@@ -7,10 +7,10 @@ import Engine
 import Foundation
 import Synchronization
 
-/// The decode side of P→D transfers: pulls a parked KV from its prefill worker when the decode
-/// worker takes the request, keeps one connection per prefill worker, and confirms each pull so
-/// the sender can free its blocks.
-final class KVPuller: Sendable {
+/// The receiving side of transfers: a decode worker pulls a request's parked KV from its prefill
+/// worker when it takes the request (P→D), a prefill worker pulls encoder outputs from encode
+/// workers (E→P). One connection per peer; each pull is confirmed so the sender can unpin.
+final class TransferClient: Sendable {
     private let counters: TransferCounters
     private let useSharedMemory: Bool
     /// One connection per prefill endpoint; a pull holds its connection's lock for the round trip.
