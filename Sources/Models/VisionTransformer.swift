@@ -102,7 +102,7 @@ public final class VisionTransformer: VisionTower {
                     var out = patches.row(gy * grid + gx)
                     for channel in 0 ..< c.numChannels {
                         for y in 0 ..< p {
-                            (out).update(from: base + (channel * side + gy * p + y) * side + gx * p, count: p)
+                            out.update(from: base + (channel * side + gy * p + y) * side + gx * p, count: p)
                             out += p
                         }
                     }
