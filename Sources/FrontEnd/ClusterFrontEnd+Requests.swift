@@ -67,9 +67,6 @@ extension ClusterFrontEnd {
                     return
                 }
                 shared.withLock { $0.retries += 1 }
-            } catch let error as EngineError {
-                client.finish(throwing: error)
-                return
             } catch {
                 client.finish(throwing: error)
                 return

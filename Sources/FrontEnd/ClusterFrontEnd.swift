@@ -168,8 +168,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
                 usage += load.kvCacheUsage
                 kvSlots += 1
             }
-            total.runningRequests = s.slots.reduce(0) { $0 + ($1.load?.statistics.value.runningRequests ?? 0) }
-            total.waitingRequests = s.slots.reduce(0) { $0 + ($1.load?.statistics.value.waitingRequests ?? 0) } + s.queuedRequests
+            // Requests the front end admitted and has not yet seen a first token of wait too.
+            total.waitingRequests += s.queuedRequests
             total.kvCacheUsage = kvSlots > 0 ? usage / Double(kvSlots) : 0
             let transfer = s.slots.reduce(s.retiredTransfer) { $0 + TransferTotals($1.load) }
             total.kvTransferBytes = transfer.bytesReceived

@@ -74,13 +74,14 @@ import Testing
         let pid = try #require(frontEnd.workerProcessId(slot: prefill))
         let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(4))
         let expected = try await Support.singleProcess(prompts, tokens: 8)
-        kill(pid, SIGSTOP)
+        #expect(kill(pid, SIGSTOP) == 0)
         let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
             for (i, prompt) in prompts.enumerated() {
                 group.addTask { (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(8)))).ids) }
             }
             // The backlog (prompt tokens at 20 tokens/s) exceeds half a second of work: a decode worker turns prefill.
-            #expect(await Support.eventually { frontEnd.completedRoleSwitches == 1 })
+            #expect(await Support.eventually { frontEnd.clusterStatus()[prefill].pendingPrefillTokens > 0 })
+            #expect(await Support.eventually(20) { frontEnd.completedRoleSwitches == 1 })
             #expect(frontEnd.clusterStatus().filter { $0.role == .prefill && $0.isActive }.count == 2)
             kill(pid, SIGCONT)
             var result = Array(repeating: [Int](), count: prompts.count)

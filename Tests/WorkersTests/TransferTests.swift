@@ -1,12 +1,14 @@
 import Engine
 import Foundation
+import Imaging
 import Testing
 @testable import Workers
 
 /// Pulls between a prefill engine's transfers and a client, over shared memory and over TCP.
 @Suite(.serialized) struct TransferTests {
-    static func sharedMemorySegments() -> Set<String> {
-        Set(((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []).filter { $0.hasPrefix("tessera-kv-\(getpid())-") })
+    /// This process's shared-memory segments of one kind (`tessera-kv-` or `tessera-fe-`).
+    static func sharedMemorySegments(_ kind: String = "tessera-kv-") -> Set<String> {
+        Set(((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []).filter { $0.hasPrefix("\(kind)\(getpid())-") })
     }
 
     @Test(arguments: [true, false])
@@ -61,3 +63,38 @@ import Testing
 
     private func endpointOf(_ transfers: TransferServer, _ requested: Endpoint) -> Endpoint? { transfers.endpoint }
 }
+
+/// E→P: an encode engine's features pulled by a prefill worker, then unpinned on the encode side.
+@Suite(.serialized) struct FeatureTransferTests {
+    @Test(arguments: [true, false])
+    func pulledFeaturesEqualTheEncodedOnesAndAreUnpinned(sharedMemory: Bool) async throws {
+        let encoder = try Fixtures.engine("llava-tiny", blockSize: 4)
+        let store = FeatureStore(engine: encoder, timeout: 60)
+        let endpoint: Endpoint = sharedMemory ? .unix(path: TransportTests.socketPath("features")) : .tcp(host: "127.0.0.1", port: 0)
+        let server = TransferServer(engine: encoder, listener: try Listener(endpoint: endpoint), counters: TransferCounters(),
+                                    parkedTimeout: 60, features: store)
+        server.start()
+        let client = TransferClient(counters: TransferCounters(), useSharedMemory: true)
+        defer {
+            server.close()
+            client.closeAll()
+        }
+        let folder = Fixtures.root.deletingLastPathComponent().appendingPathComponent("images/good")
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().first { $0.hasSuffix(".png") })
+        let image = try ImageDecoder.decode(contentsOf: folder.appendingPathComponent(name))
+        let encoded = try await encoder.encodeImages([image, image])
+        #expect(encoded.count == 2 && encoded[0] == encoded[1] && encoded[0].rows > 0)
+        store.hold(encoded)
+        let ids = encoded.map(\.contentId)
+        let pulled = try client.pullFeatures(FeatureSource(endpoint: server.endpoint, contentIds: [ids[0]]))
+        #expect(pulled == [encoded[0]])
+        // Two uses were held; one confirmation leaves one.
+        #expect(await Fixtures.eventually { store.count == 1 })
+        _ = try client.pullFeatures(FeatureSource(endpoint: server.endpoint, contentIds: [ids[1]]))
+        #expect(await Fixtures.eventually { store.count == 0 })
+        #expect(throws: TransportError.self) { try client.pullFeatures(FeatureSource(endpoint: server.endpoint, contentIds: ["unknown"])) }
+        #expect(TransferTests.sharedMemorySegments("tessera-fe-").isEmpty)
+        await encoder.shutdown(gracePeriod: .zero)
+    }
+}
+
