@@ -62,6 +62,20 @@ public struct MRoPEPositions: Sendable, Equatable {
     }
 }
 
+extension MRoPEPositions: Codable {
+    private enum CodingKeys: String, CodingKey { case axes, delta }
+
+    /// Decodes positions sent between processes, refusing anything but three equal-length axes.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let axes = try container.decode([[Int]].self, forKey: .axes)
+        guard axes.count == 3, axes.allSatisfy({ $0.count == axes[0].count }) else {
+            throw DecodingError.dataCorruptedError(forKey: .axes, in: container, debugDescription: "M-RoPE needs three equal-length axes")
+        }
+        self.init(axes: axes, delta: try container.decode(Int.self, forKey: .delta))
+    }
+}
+
 extension RotaryEmbedding {
     /// cos/sin tables for tokens `tokens` under M-RoPE: frequency i takes its angle from the axis
     /// whose `section` (temporal, height, width widths in frequencies) contains it.

@@ -2,7 +2,7 @@ import Imaging
 import Tensor
 
 /// An image's placeholder tokens in an expanded prompt: `length` tokens from `offset`.
-public struct ImageTokenSpan: Sendable, Hashable {
+public struct ImageTokenSpan: Sendable, Hashable, Codable {
     public let offset: Int
     public let length: Int
 

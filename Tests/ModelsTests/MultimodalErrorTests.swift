@@ -62,7 +62,7 @@ struct MultimodalErrorTests {
         }
     }
 
-    @Test func mropePositionsFollowGetRopeIndex() {
+    @Test func mropePositionsFollowGetRopeIndex() throws {
         // text(2) image(grid 1×4×6 → 2×3 merged) text(2): transformers' get_rope_index by hand.
         let positions = MRoPEPositions(promptLength: 10, images: [(ImageTokenSpan(offset: 2, length: 6), [1, 4, 6])], spatialMergeSize: 2)
         #expect(positions.axes[0] == [0, 1, 2, 2, 2, 2, 2, 2, 5, 6])
@@ -70,5 +70,10 @@ struct MultimodalErrorTests {
         #expect(positions.axes[2] == [0, 1, 2, 3, 4, 2, 3, 4, 5, 6])
         #expect(positions.delta == 7 - 10)
         #expect(positions.position(axis: 1, token: 12) == 9)
+        let decoded = try JSONDecoder().decode(MRoPEPositions.self, from: JSONEncoder().encode(positions))
+        #expect(decoded == positions)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(MRoPEPositions.self, from: Data(#"{"axes": [[0, 1], [0]], "delta": 0}"#.utf8))
+        }
     }
 }
