@@ -66,3 +66,27 @@ def test_broken_model_folder_is_a_clear_error(tmp_path):
     assert result.returncode != 0
     assert "GPT2LMHeadModel" in result.stderr
     assert "Traceback" not in result.stderr and "Fatal error" not in result.stderr
+
+
+def test_images_fill_the_placeholders_in_order():
+    model = FIXTURES / "models" / "llava-tiny"
+    reference = json.loads((model / "reference.json").read_text())
+    prompt = next(p for p in reference["prompts"] if len(p["images"]) == 2)
+    images = [arg for name in prompt["images"] for arg in ("--image", str(FIXTURES / "images" / "good" / name))]
+    result = generate("--model", str(model), "--prompt", prompt["text"], *images, "--max-tokens", "16",
+                      "--temperature", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["image_tokens"] == sum(prompt["image_token_counts"])
+    assert out["prompt_token_ids"] == prompt["prompt_token_ids"]
+    assert out["token_ids"] == prompt["greedy_token_ids"][:len(out["token_ids"])]
+
+
+def test_an_unreadable_image_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10)
+    result = generate("--model", str(FIXTURES / "models" / "llava-tiny"), "--prompt", "USER: <image>\nHi ASSISTANT:",
+                      "--image", str(bad))
+    assert result.returncode != 0
+    assert "bad.png" in result.stderr or "image" in result.stderr.lower()
+    assert "Fatal error" not in result.stderr
