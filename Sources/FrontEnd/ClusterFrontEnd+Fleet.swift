@@ -19,6 +19,11 @@ extension ClusterFrontEnd {
                     capacity: capacity, interval: elastic.intervalSeconds, decodeSlowdownWeight: elastic.decodeSlowdownWeight ?? 1))
             }
         }
+        if let balancer = topology.groupBalancer {
+            planners.append(BurstTolerancePlanner(
+                capacity: capacity, interval: balancer.intervalSeconds, proactivePeriod: balancer.proactivePeriodSeconds ?? 600,
+                historyLength: balancer.historyLength ?? 20, burstQueueThreshold: balancer.burstQueueThreshold ?? 20))
+        }
         if let scale = topology.autoscale {
             planners.append(StageAutoscaler(
                 capacity: capacity, interval: scale.intervalSeconds, evaluationPeriod: scale.evaluationSeconds,
@@ -55,6 +60,12 @@ extension ClusterFrontEnd {
         }
         for action in actions { _ = try? execute(action) }
         stopDrainedRetirees()
+    }
+
+    /// Moves a worker to another modality group, in `role` there (same drain and rejoin as `switchRole`).
+    @discardableResult
+    public func moveGroup(slot: Int, to group: ModalityGroup, role: InstanceRole) -> Bool {
+        (try? execute(.moveGroup(instance: slot, to: group, role: role))) ?? false
     }
 
     /// Moves a worker to another role: it stops receiving requests, finishes what it has, and

@@ -34,7 +34,7 @@ extension ClusterFrontEnd {
             s.queuedRequests += 1
             s.queuedTokens += prompt.count
             s.requests[id] = RequestChannel(events: events, promptTokens: prompt.count)
-            s.window.arrived(promptTokens: prompt.count)
+            s.window.arrived(images.isEmpty ? .text : .multimodal, promptTokens: prompt.count, images: images.count)
             return id
         }
         let task = Task { [self] in
@@ -137,7 +137,7 @@ extension ClusterFrontEnd {
                 client.yield(.delta(fresh))
             case let .finished(info):
                 unassign(id, from: route.decode)
-                shared.withLock { $0.window.finished(outputTokens: info.completionTokens) }
+                shared.withLock { $0.window.finished(request.images.isEmpty ? .text : .multimodal, outputTokens: info.completionTokens) }
                 client.yield(.finished(info))
                 client.finish()
                 return

@@ -27,6 +27,8 @@ public struct Topology: Sendable, Hashable, Codable {
     public var maxRetries: Int
     /// Optional fleet planners: elastic partitioning / role switching, and per-stage autoscaling.
     public var elastic: ElasticSpec?
+    /// ElasticMM's modality-level balancer moving workers between the text and multimodal groups.
+    public var groupBalancer: GroupBalancerSpec?
     public var autoscale: AutoscaleSpec?
     /// Per-worker throughput the planners' cost models use (a measured profile; see docs/benchmarks.md).
     public var capacity: InstanceCapacity
@@ -88,6 +90,22 @@ public struct Topology: Sendable, Hashable, Codable {
         public var minimumQueue: Double?
     }
 
+    public struct GroupBalancerSpec: Sendable, Hashable, Codable {
+        public var intervalSeconds: Double
+        /// Waiting requests per instance that count as a burst (reactive preemption across groups).
+        public var burstQueueThreshold: Double?
+        /// Windows of history before the first proactive split, and seconds between proactive splits.
+        public var historyLength: Int?
+        public var proactivePeriodSeconds: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case intervalSeconds = "interval_seconds"
+            case burstQueueThreshold = "burst_queue_threshold"
+            case historyLength = "history_length"
+            case proactivePeriodSeconds = "proactive_period_seconds"
+        }
+    }
+
     public struct AutoscaleSpec: Sendable, Hashable, Codable {
         public var intervalSeconds: Double
         public var evaluationSeconds: Double
@@ -114,6 +132,7 @@ public struct Topology: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case groups, transfer, control, routing, elastic, autoscale, capacity
+        case groupBalancer = "group_balancer"
         case heartbeatIntervalMs = "heartbeat_interval_ms"
         case heartbeatTimeoutMs = "heartbeat_timeout_ms"
         case maxRetries = "max_retries"
@@ -129,6 +148,7 @@ public struct Topology: Sendable, Hashable, Codable {
         heartbeatTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatTimeoutMs) ?? 3000
         maxRetries = try c.decodeIfPresent(Int.self, forKey: .maxRetries) ?? 2
         elastic = try c.decodeIfPresent(ElasticSpec.self, forKey: .elastic)
+        groupBalancer = try c.decodeIfPresent(GroupBalancerSpec.self, forKey: .groupBalancer)
         autoscale = try c.decodeIfPresent(AutoscaleSpec.self, forKey: .autoscale)
         capacity = try c.decodeIfPresent(InstanceCapacity.self, forKey: .capacity) ?? Topology.defaultCapacity
     }

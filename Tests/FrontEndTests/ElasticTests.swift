@@ -5,6 +5,7 @@ import Cluster
 import Engine
 import Foundation
 import FrontEnd
+import Imaging
 import Testing
 
 /// Moving workers between roles while requests run.
@@ -91,6 +92,64 @@ import Testing
         #expect(outputs == expected)
         // Each stage kept a worker: the last decode worker never moved.
         #expect(frontEnd.clusterStatus().filter { $0.role == .decode && $0.isActive }.count == 1)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+}
+
+/// ElasticMM's modality-level balancer on the live cluster: a burst in one group takes an instance
+/// from the other.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct GroupBalancerTests {
+    @Test func multimodalBurstTakesADecodeWorkerFromTheTextGroup() async throws {
+        struct Reference: Decodable {
+            struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
+            let prompts: [Prompt]
+        }
+        let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: llava.appendingPathComponent("reference.json")))
+        let frontEnd = try await Support.frontEnd("""
+            group_balancer: {interval_seconds: 0.2, burst_queue_threshold: 0.5, history_length: 100000}
+            heartbeat_timeout_ms: 30000
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 2}
+              - group: multimodal
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 1}
+            """, model: llava)
+        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
+        let requests = try reference.prompts.filter { $0.images.count == 1 }.prefix(3).map { prompt in
+            (InferenceRequest(prompt: .text(prompt.text), images: try prompt.images.map { try ImageDecoder.decode(contentsOf: folder.appendingPathComponent($0)) },
+                              parameters: Support.greedy(prompt.greedy_token_ids.count)), prompt.greedy_token_ids)
+        }
+        #expect(requests.count >= 2)
+        let stalled = try #require(frontEnd.clusterStatus().first { $0.group == .multimodal && $0.role == .prefill }?.id)
+        let pid = try #require(frontEnd.workerProcessId(slot: stalled))
+        #expect(kill(pid, SIGSTOP) == 0)
+        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, request) in requests.enumerated() {
+                group.addTask { (i, try await Support.collect(try frontEnd.submit(request.0)).ids) }
+            }
+            // The multimodal queue builds up behind the stalled prefill worker: a text decode worker moves over as a prefill worker.
+            #expect(await Support.eventually(20) {
+                frontEnd.clusterStatus().contains { $0.group == .multimodal && $0.role == .prefill && $0.isActive && $0.id != stalled }
+            })
+            // It serves image requests while the stalled worker is stopped.
+            let extra = try await Support.collect(try frontEnd.submit(requests[0].0)).ids
+            #expect(extra == requests[0].1)
+            kill(pid, SIGCONT)
+            var result = Array(repeating: [Int](), count: requests.count)
+            for try await (i, ids) in group { result[i] = ids }
+            return result
+        }
+        #expect(outputs == requests.map(\.1))
+        // The text group kept one worker per stage and still serves.
+        let text = frontEnd.clusterStatus().filter { $0.group == .text && $0.isActive }
+        #expect(Set(text.map(\.role)) == [.prefill, .decode])
+        let expected = try await Support.singleProcess([Support.prompts[0]], tokens: 6, model: llava)[0]
+        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(6)))).ids == expected)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

@@ -47,7 +47,7 @@ enum Support {
     }
 
     /// What the single-process engine generates for the same requests.
-    static func singleProcess(_ prompts: [[Int]], tokens: Int) async throws -> [[Int]] {
+    static func singleProcess(_ prompts: [[Int]], tokens: Int, model: URL = model) async throws -> [[Int]] {
         var config = EngineConfig()
         config.kvCacheMemoryBytes = 32 << 20
         let engine = try LLMEngine(directory: model, config: config)
