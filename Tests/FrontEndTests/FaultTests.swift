@@ -86,6 +86,33 @@ import Testing
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// The only prefill worker dies holding queued prompts: they are prefilled again on its
+    /// replacement and decode as if nothing happened.
+    @Test func killingThePrefillWorkerRePrefillsOnItsReplacement() async throws {
+        let frontEnd = try await Support.frontEnd(Self.decodePair)
+        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let pid = try #require(frontEnd.workerProcessId(slot: prefill))
+        let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(3))
+        let expected = try await Support.singleProcess(prompts, tokens: 10)
+        // Stopped first, so the prompts are certainly queued on it when it dies.
+        #expect(kill(pid, SIGSTOP) == 0)
+        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask { (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10)))).ids) }
+            }
+            #expect(await Support.eventually { frontEnd.clusterStatus()[prefill].queuedRequests == prompts.count })
+            kill(pid, SIGKILL)
+            var result = Array(repeating: [Int](), count: prompts.count)
+            for try await (i, ids) in group { result[i] = ids }
+            return result
+        }
+        #expect(outputs == expected)
+        #expect(frontEnd.retriedRequests == prompts.count)
+        #expect(frontEnd.restarts(slot: prefill) == 1 && frontEnd.workerProcessId(slot: prefill) != pid)
+        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
     @Test func aHungWorkerIsFoundByHeartbeatTimeoutAndReplaced() async throws {
         let frontEnd = try await Support.frontEnd(Self.decodePair)
         let slot = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
