@@ -193,6 +193,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         tasks.forEach { $0.cancel() }
         await stopWorkers()
         listener.close()
+        if options.removeRuntimeDirectory { try? FileManager.default.removeItem(at: options.runtimeDirectory) }
     }
 
     /// Closes every worker connection (workers exit when it closes), then stops what is left.

@@ -13,6 +13,8 @@ public struct FrontEndOptions: Sendable {
     public var workerArguments: [String] = []
     /// Where Unix sockets (and worker logs) go.
     public var runtimeDirectory: URL
+    /// Delete `runtimeDirectory` (worker logs included) once shut down.
+    public var removeRuntimeDirectory = false
     public var startupTimeout: Duration = .seconds(180)
     /// How long a request waits for some worker to serve it (all restarting) before failing.
     public var routeTimeout: Duration = .seconds(30)

@@ -33,6 +33,7 @@ enum Support {
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         var options = FrontEndOptions(modelDirectory: model, runtimeDirectory: runtime)
         options.maxQueuedRequests = maxQueuedRequests
+        options.removeRuntimeDirectory = true
         options.workerArguments = ["--kv-cache-memory", "32", "--threads", "1"]
         options.startupTimeout = .seconds(60)
         let frontEnd = try ClusterFrontEnd(
