@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the build needs, builds Tessera and runs every test suite: the Swift suites, then the
 # end-to-end suite that drives a live `tessera serve` with the official `openai` client, once on the
-# single-process engine, once through prefill and decode worker processes, and once with the workers
-# in separate network namespaces (as root).
+# single-process engine, through prefill/decode worker processes, through a text group plus an
+# encode/prefill/decode multimodal group, and with the workers in separate network namespaces (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -11,4 +11,5 @@ swift build --build-tests
 swift test --skip-build
 tests/e2e/run.sh
 TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml tests/e2e/run.sh
+TESSERA_E2E_TOPOLOGY=examples/topologies/groups-epd.yaml tests/e2e/run.sh
 if [[ $(id -u) == 0 ]]; then tests/e2e/multihost.sh; fi
