@@ -60,15 +60,4 @@ public final class LocalProcessProvider: InstanceProvider {
     public func isAlive(_ handle: InstanceHandle) -> Bool {
         processes.withLock { $0[handle.id] }?.isRunning ?? false
     }
-
-    /// Stops every process still running: SIGTERM, then SIGKILL after `grace`.
-    public func stopAll(grace: Duration) async {
-        let all = processes.withLock { Array($0.values) }
-        for process in all where process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline, all.contains(where: \.isRunning) { try? await Task.sleep(for: .milliseconds(20)) }
-        for process in all where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for process in all { process.waitUntilExit() }
-        processes.withLock { $0.removeAll() }
-    }
 }
