@@ -37,7 +37,7 @@ public enum WorkerError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unsupportedRole(role): "role '\(role.rawValue)' is not served by worker processes yet (encode needs the vision path)"
+        case let .unsupportedRole(role): "role '\(role.rawValue)' is not a worker role; use encode, prefill, decode or mono"
         case let .registrationFailed(detail): "could not register with the front end: \(detail)"
         }
     }

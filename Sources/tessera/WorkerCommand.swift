@@ -9,7 +9,7 @@ import Workers
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run one prefill, decode or mono worker for a front end started with `tessera serve --topology`.",
+        abstract: "Run one encode, prefill, decode or mono worker for a front end started with `tessera serve --topology`.",
         discussion: """
             The worker connects to --front-end, registers, sends heartbeats and serves what it is sent. \
             Decode workers pull prompt KV from prefill workers at their --transfer endpoints (shared memory \
@@ -19,7 +19,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "What the worker runs: prefill, decode or mono.")
+    @Option(help: "What the worker runs: encode, prefill, decode or mono.")
     var role: String
 
     @Option(help: "The front end's slot number for this worker.")
@@ -56,7 +56,9 @@ struct WorkerCommand: AsyncParsableCommand {
     var maxRunningRequests = 64
 
     func validate() throws {
-        guard InstanceRole(rawValue: role) != nil else { throw ValidationError("--role must be prefill, decode or mono") }
+        guard let parsed = InstanceRole(rawValue: role), parsed != .encodePrefill else {
+            throw ValidationError("--role must be encode, prefill, decode or mono")
+        }
         guard slot >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0 else {
             throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1 and --parked-kv-timeout > 0")
         }
