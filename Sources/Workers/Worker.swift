@@ -42,12 +42,13 @@ public final class Worker: Sendable {
         }
         self.configuration = configuration
         engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine)
+        // The front end first: without it there is nothing to serve, and no socket file is left behind.
+        control = try Connection.connect(to: configuration.frontEnd)
         let listener = try Listener(endpoint: configuration.transfer)
         transferEndpoint = listener.endpoint
         features = FeatureStore(engine: engine, timeout: configuration.parkedKVTimeout)
         transfers = TransferServer(engine: engine, listener: listener, counters: counters, parkedTimeout: configuration.parkedKVTimeout, features: features)
         client = TransferClient(counters: counters, useSharedMemory: configuration.sharedMemory)
-        control = try Connection.connect(to: configuration.frontEnd)
         state = Mutex(State(role: configuration.role))
     }
 
