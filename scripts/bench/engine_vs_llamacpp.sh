@@ -20,17 +20,4 @@ for i in $(seq "$REPEATS"); do
         | sed 's/^/tessera /'
     "$LLAMA_CPP/llama-bench" -m "$MODEL/model-f16.gguf" -p 512 -n 128 -t "$THREADS" -o json 2>/dev/null \
         | python3 -c 'import json,sys; r={x["n_prompt"] and "pp" or "tg": x["avg_ts"] for x in json.load(sys.stdin)}; print("llama.cpp", json.dumps({"prefill_tokens_per_s": r["pp"], "decode_tokens_per_s": r["tg"]}))'
-done | python3 -c '
-import json, statistics, sys
-runs = {"tessera": [], "llama.cpp": []}
-for line in sys.stdin:
-    name, obj = line.split(" ", 1)
-    runs[name].append(json.loads(obj))
-med = {n: {k: statistics.median(r[k] for r in rs) for k in ("prefill_tokens_per_s", "decode_tokens_per_s")} for n, rs in runs.items()}
-print("| engine | pp512 t/s | tg128 t/s |")
-print("|---|---:|---:|")
-for n in ("tessera", "llama.cpp"):
-    print(f"| {n} | {med[n][\"prefill_tokens_per_s\"]:.1f} | {med[n][\"decode_tokens_per_s\"]:.1f} |")
-t, l = med["tessera"], med["llama.cpp"]
-print(f"| ratio tessera/llama.cpp | {t[\"prefill_tokens_per_s\"]/l[\"prefill_tokens_per_s\"]:.2f}x | {t[\"decode_tokens_per_s\"]/l[\"decode_tokens_per_s\"]:.2f}x |")
-'
+done | python3 scripts/bench/summarize_engine.py
