@@ -47,13 +47,14 @@ extension OpenAIService {
             throw Self.error(from: error)
         }
         let choices = (0..<settings.n).map { index in
-            ChatCompletionResponse.Choice(
+            ChatCompletionChoice(
                 index: index, content: texts[index],
                 logprobs: settings.wantsLogprobs ? ChatLogprobs(content: logprobEntries[index]) : nil,
                 finishReason: tracker.finishes[index]?.reason ?? .stop)
         }
         return try Self.json(ChatCompletionResponse(
-            id: id, created: created, model: model, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n)))
+            id: id, created: created, model: model, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
+            includeUsageField: true))
     }
 
     private func streamChat(
@@ -61,7 +62,7 @@ extension OpenAIService {
         settings: GenerationSettings, id: String, created: Int, model: String
     ) async throws {
         var sse = ServerSentEvents(writer: writer)
-        func chunk(_ choice: ChatCompletionChunk.Choice) -> ChatCompletionChunk {
+        func chunk(_ choice: ChatCompletionChunkChoice) -> ChatCompletionChunk {
             ChatCompletionChunk(id: id, created: created, model: model, choices: [choice], usage: nil, includeUsageField: settings.includeUsage)
         }
         // Every choice opens with the assistant role, as OpenAI's stream does.

@@ -62,7 +62,7 @@ extension OpenAIService {
             throw Self.error(from: error)
         }
         let choices = (0..<requests.count).map { index in
-            CompletionResponse.Choice(
+            TextCompletionChoice(
                 index: index, text: texts[index], logprobs: settings.wantsLogprobs ? logprobs[index] : nil,
                 finishReason: tracker.finishes[index]?.reason ?? .stop)
         }
@@ -76,7 +76,7 @@ extension OpenAIService {
         settings: GenerationSettings, echoes: [String]?, id: String, created: Int, model: String
     ) async throws {
         var sse = ServerSentEvents(writer: writer)
-        func chunk(_ choice: CompletionResponse.Choice) -> CompletionResponse {
+        func chunk(_ choice: TextCompletionChoice) -> CompletionResponse {
             CompletionResponse(id: id, created: created, model: model, choices: [choice], usage: nil, includeUsageField: settings.includeUsage)
         }
         var offsets = [Int](repeating: 0, count: tracker.finishes.count)
