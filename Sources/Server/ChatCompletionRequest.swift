@@ -4,36 +4,32 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var messages: [ChatMessage]
     public var maxTokens: Int?
     public var maxCompletionTokens: Int?
-    public var temperature: Double?
-    public var topP: Double?
-    /// vLLM extension.
-    public var topK: Int?
-    /// vLLM extension.
-    public var minP: Double?
-    public var n: Int?
-    public var stream: Bool?
-    public var streamOptions: StreamOptions?
-    public var stop: StopSequences?
-    public var seed: Int?
-    public var presencePenalty: Double?
-    public var frequencyPenalty: Double?
+    /// `temperature` to `frequency_penalty`, as in `/v1/completions`.
+    public var sampling: SamplingFields
     public var logprobs: Bool?
     public var topLogprobs: Int?
     /// vLLM extension: keep generating past end-of-sequence tokens (benchmarks).
     public var ignoreEos: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, temperature, n, stream, stop, seed, logprobs
+        case model, messages, logprobs
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
-        case topP = "top_p"
-        case topK = "top_k"
-        case minP = "min_p"
-        case streamOptions = "stream_options"
-        case presencePenalty = "presence_penalty"
-        case frequencyPenalty = "frequency_penalty"
         case topLogprobs = "top_logprobs"
         case ignoreEos = "ignore_eos"
+    }
+
+    // The sampling fields sit beside the others at the top level of the body.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        messages = try c.decode([ChatMessage].self, forKey: .messages)
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        maxCompletionTokens = try c.decodeIfPresent(Int.self, forKey: .maxCompletionTokens)
+        sampling = try SamplingFields(from: decoder)
+        logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
+        topLogprobs = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)
+        ignoreEos = try c.decodeIfPresent(Bool.self, forKey: .ignoreEos)
     }
 }
 

@@ -3,19 +3,8 @@ public struct CompletionRequest: Decodable, Sendable {
     public var model: String
     public var prompt: PromptInput
     public var maxTokens: Int?
-    public var temperature: Double?
-    public var topP: Double?
-    /// vLLM extension.
-    public var topK: Int?
-    /// vLLM extension.
-    public var minP: Double?
-    public var n: Int?
-    public var stream: Bool?
-    public var streamOptions: StreamOptions?
-    public var stop: StopSequences?
-    public var seed: Int?
-    public var presencePenalty: Double?
-    public var frequencyPenalty: Double?
+    /// `temperature` to `frequency_penalty`, as in `/v1/chat/completions`.
+    public var sampling: SamplingFields
     /// How many top alternatives to report per token; the legacy API's integer `logprobs`.
     public var logprobs: Int?
     public var echo: Bool?
@@ -23,15 +12,21 @@ public struct CompletionRequest: Decodable, Sendable {
     public var ignoreEos: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case model, prompt, temperature, n, stream, stop, seed, logprobs, echo
+        case model, prompt, logprobs, echo
         case maxTokens = "max_tokens"
-        case topP = "top_p"
-        case topK = "top_k"
-        case minP = "min_p"
-        case streamOptions = "stream_options"
-        case presencePenalty = "presence_penalty"
-        case frequencyPenalty = "frequency_penalty"
         case ignoreEos = "ignore_eos"
+    }
+
+    // The sampling fields sit beside the others at the top level of the body.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        prompt = try c.decode(PromptInput.self, forKey: .prompt)
+        maxTokens = try c.decodeIfPresent(Int.self, forKey: .maxTokens)
+        sampling = try SamplingFields(from: decoder)
+        logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
+        echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
+        ignoreEos = try c.decodeIfPresent(Bool.self, forKey: .ignoreEos)
     }
 }
 

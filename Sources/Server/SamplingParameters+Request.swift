@@ -14,30 +14,26 @@ struct GenerationSettings: Sendable {
     /// Most parallel samples one request may ask for.
     static let maxN = 16
 
-    init(
-        maxTokens: Int?, temperature: Double?, topP: Double?, topK: Int?, minP: Double?, n: Int?,
-        stream: Bool?, streamOptions: StreamOptions?, stop: StopSequences?, seed: Int?,
-        presencePenalty: Double?, frequencyPenalty: Double?, topLogprobs: Int?, ignoreEos: Bool?
-    ) throws(APIError) {
-        let n = n ?? 1
+    init(_ sampling: SamplingFields, maxTokens: Int?, topLogprobs: Int?, ignoreEos: Bool?) throws(APIError) {
+        let n = sampling.n ?? 1
         guard n >= 1, n <= Self.maxN else {
             throw .invalidRequest("n must be between 1 and \(Self.maxN), got \(n)", param: "n", code: "invalid_value")
         }
         if let maxTokens, maxTokens < 1 {
             throw .invalidRequest("max_tokens must be at least 1, got \(maxTokens)", param: "max_tokens", code: "invalid_value")
         }
-        if streamOptions != nil, stream != true {
+        if sampling.streamOptions != nil, sampling.stream != true {
             throw .invalidRequest("stream_options is only allowed when stream is true", param: "stream_options")
         }
         var p = SamplingParameters()
-        p.temperature = Float(temperature ?? 1)
-        p.topP = Float(topP ?? 1)
-        p.topK = topK ?? 0
-        p.minP = Float(minP ?? 0)
-        p.presencePenalty = Float(presencePenalty ?? 0)
-        p.frequencyPenalty = Float(frequencyPenalty ?? 0)
-        p.seed = seed.map { UInt64(bitPattern: Int64($0)) }
-        p.stopStrings = stop?.values ?? []
+        p.temperature = Float(sampling.temperature ?? 1)
+        p.topP = Float(sampling.topP ?? 1)
+        p.topK = sampling.topK ?? 0
+        p.minP = Float(sampling.minP ?? 0)
+        p.presencePenalty = Float(sampling.presencePenalty ?? 0)
+        p.frequencyPenalty = Float(sampling.frequencyPenalty ?? 0)
+        p.seed = sampling.seed.map { UInt64(bitPattern: Int64($0)) }
+        p.stopStrings = sampling.stop?.values ?? []
         p.topLogprobs = topLogprobs
         p.ignoreStopTokens = ignoreEos ?? false
         // Checked later against the prompt; 1 only so that validation passes here.
@@ -50,8 +46,8 @@ struct GenerationSettings: Sendable {
         parameters = p
         requestedMaxTokens = maxTokens
         self.n = n
-        self.stream = stream ?? false
-        includeUsage = streamOptions?.includeUsage ?? false
+        stream = sampling.stream ?? false
+        includeUsage = sampling.streamOptions?.includeUsage ?? false
         wantsLogprobs = topLogprobs != nil
     }
 
@@ -90,19 +86,12 @@ extension GenerationSettings {
             throw .invalidRequest("top_logprobs requires logprobs to be true", param: "top_logprobs")
         }
         try self.init(
-            maxTokens: request.maxCompletionTokens ?? request.maxTokens, temperature: request.temperature,
-            topP: request.topP, topK: request.topK, minP: request.minP, n: request.n, stream: request.stream,
-            streamOptions: request.streamOptions, stop: request.stop, seed: request.seed,
-            presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
+            request.sampling, maxTokens: request.maxCompletionTokens ?? request.maxTokens,
             topLogprobs: request.logprobs == true ? (request.topLogprobs ?? 0) : nil, ignoreEos: request.ignoreEos)
     }
 
     init(_ request: CompletionRequest) throws(APIError) {
         try self.init(
-            maxTokens: request.maxTokens ?? 16, temperature: request.temperature, topP: request.topP,
-            topK: request.topK, minP: request.minP, n: request.n, stream: request.stream,
-            streamOptions: request.streamOptions, stop: request.stop, seed: request.seed,
-            presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
-            topLogprobs: request.logprobs, ignoreEos: request.ignoreEos)
+            request.sampling, maxTokens: request.maxTokens ?? 16, topLogprobs: request.logprobs, ignoreEos: request.ignoreEos)
     }
 }

@@ -34,13 +34,38 @@ import Testing
               {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": "data:,"}}]},
               {"role": "assistant", "content": null}]}
             """#)
-        #expect(chat.stop?.values == ["x"])
+        #expect(chat.sampling.stop?.values == ["x"])
         guard case .text("be brief") = chat.messages[0].content else { Issue.record("string content"); return }
         guard case let .parts(parts) = chat.messages[1].content, case .text("hi") = parts[0], case .imageURL("data:,") = parts[1] else {
             Issue.record("content parts")
             return
         }
         #expect(chat.messages[2].content == nil)
+    }
+
+    @Test func bothEndpointsReadTheSamplingFieldsBesideTheirOwn() throws {
+        let sampling = #"""
+            "temperature": 0.5, "top_p": 0.875, "top_k": 4, "min_p": 0.125, "n": 2, "stream": true,
+            "stream_options": {"include_usage": true}, "stop": ["a", "b"], "seed": 7,
+            "presence_penalty": 0.25, "frequency_penalty": -0.5
+            """#
+        let chat = try decodeChat(#"""
+            {"model": "m", "messages": [], "max_completion_tokens": 3, "logprobs": true, "top_logprobs": 2,
+             "ignore_eos": true, \#(sampling)}
+            """#)
+        let completion = try RequestDecoding.decode(CompletionRequest.self, from: Data(#"""
+            {"model": "m", "prompt": "p", "max_tokens": 3, "logprobs": 2, "echo": true, "ignore_eos": true, \#(sampling)}
+            """#.utf8))
+        for fields in [chat.sampling, completion.sampling] {
+            #expect(fields.temperature == 0.5 && fields.topP == 0.875 && fields.topK == 4 && fields.minP == 0.125)
+            #expect(fields.n == 2 && fields.stream == true && fields.streamOptions?.includeUsage == true)
+            #expect(fields.stop?.values == ["a", "b"] && fields.seed == 7)
+            #expect(fields.presencePenalty == 0.25 && fields.frequencyPenalty == -0.5)
+        }
+        #expect(chat.maxCompletionTokens == 3 && chat.logprobs == true && chat.topLogprobs == 2 && chat.ignoreEos == true)
+        #expect(completion.maxTokens == 3 && completion.logprobs == 2 && completion.echo == true && completion.ignoreEos == true)
+        #expect { try RequestDecoding.decode(CompletionRequest.self, from: Data(#"{"model": "m", "prompt": "p", "seed": "s"}"#.utf8)) }
+            throws: { ($0 as? APIError)?.param == "seed" }
     }
 
     @Test func promptsAreTextsOrTokenLists() throws {

@@ -1,0 +1,27 @@
+/// The sampling fields of `POST /v1/chat/completions` and `POST /v1/completions`, read from the same
+/// JSON object as the rest of the request.
+public struct SamplingFields: Decodable, Sendable {
+    public var temperature: Double?
+    public var topP: Double?
+    /// vLLM extension.
+    public var topK: Int?
+    /// vLLM extension.
+    public var minP: Double?
+    public var n: Int?
+    public var stream: Bool?
+    public var streamOptions: StreamOptions?
+    public var stop: StopSequences?
+    public var seed: Int?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case temperature, n, stream, stop, seed
+        case topP = "top_p"
+        case topK = "top_k"
+        case minP = "min_p"
+        case streamOptions = "stream_options"
+        case presencePenalty = "presence_penalty"
+        case frequencyPenalty = "frequency_penalty"
+    }
+}
