@@ -39,7 +39,10 @@ static void jpeg_fill_info(struct jpeg_decompress_struct *cinfo, TesseraJPEGInfo
     info->progressive = cinfo->progressive_mode;
 }
 
-int tessera_jpeg_read_info(const uint8_t *data, size_t size, TesseraJPEGInfo *info) {
+// Reads the header and, with `decode_pixels`, the image into `out`. Both entry points share this one
+// function so that every libjpeg call that can fail runs inside the frame that called setjmp.
+static int jpeg_read(const uint8_t *data, size_t size, int decode_pixels, uint8_t *out, size_t capacity,
+                     TesseraJPEGInfo *info) {
     memset(info, 0, sizeof(*info));
     struct jpeg_decompress_struct cinfo;
     JPEGErrorManager manager;
@@ -55,26 +58,10 @@ int tessera_jpeg_read_info(const uint8_t *data, size_t size, TesseraJPEGInfo *in
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
     jpeg_fill_info(&cinfo, info);
-    jpeg_destroy_decompress(&cinfo);
-    return 0;
-}
-
-int tessera_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, TesseraJPEGInfo *info) {
-    memset(info, 0, sizeof(*info));
-    struct jpeg_decompress_struct cinfo;
-    JPEGErrorManager manager;
-    cinfo.err = jpeg_std_error(&manager.base);
-    manager.base.error_exit = jpeg_on_error;
-    manager.base.emit_message = jpeg_on_message;
-    manager.info = info;
-    if (setjmp(manager.jump)) {
+    if (!decode_pixels) {
         jpeg_destroy_decompress(&cinfo);
-        return -1;
+        return 0;
     }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    jpeg_read_header(&cinfo, TRUE);
-    jpeg_fill_info(&cinfo, info);
 
     switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
@@ -105,4 +92,12 @@ int tessera_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size_t c
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     return 0;
+}
+
+int tessera_jpeg_read_info(const uint8_t *data, size_t size, TesseraJPEGInfo *info) {
+    return jpeg_read(data, size, 0, NULL, 0, info);
+}
+
+int tessera_jpeg_decode(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, TesseraJPEGInfo *info) {
+    return jpeg_read(data, size, 1, out, capacity, info);
 }
