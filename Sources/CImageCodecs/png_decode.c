@@ -77,25 +77,10 @@ static png_structp png_create(PNGSource *source, png_infop *header) {
     return png;
 }
 
-int tessera_png_read_info(const uint8_t *data, size_t size, TesseraPNGInfo *info) {
-    memset(info, 0, sizeof(*info));
-    PNGSource source = {data, size, 0, info};
-    png_infop header = NULL;
-    png_structp png = png_create(&source, &header);
-    if (!png) {
-        snprintf(info->message, TESSERA_CODEC_MESSAGE_LENGTH, "out of memory");
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_read_struct(&png, &header, NULL);
-        return -1;
-    }
-    png_configure(png, header, info);
-    png_destroy_read_struct(&png, &header, NULL);
-    return 0;
-}
-
-int tessera_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, TesseraPNGInfo *info) {
+// Reads the header and, with `decode_pixels`, the image into `out`. Both entry points share this one
+// function so that every libpng call that can fail runs inside the frame that called setjmp.
+static int png_read(const uint8_t *data, size_t size, int decode_pixels, uint8_t *out, size_t capacity,
+                    TesseraPNGInfo *info) {
     memset(info, 0, sizeof(*info));
     PNGSource source = {data, size, 0, info};
     png_infop header = NULL;
@@ -111,6 +96,10 @@ int tessera_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t ca
         return -1;
     }
     png_configure(png, header, info);
+    if (!decode_pixels) {
+        png_destroy_read_struct(&png, &header, NULL);
+        return 0;
+    }
     size_t row_bytes = png_get_rowbytes(png, header);
     if (info->height == 0 || row_bytes > capacity / info->height) {
         png_error(png, "output buffer too small for the decoded image");
@@ -127,4 +116,12 @@ int tessera_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t ca
     free(rows);
     png_destroy_read_struct(&png, &header, NULL);
     return 0;
+}
+
+int tessera_png_read_info(const uint8_t *data, size_t size, TesseraPNGInfo *info) {
+    return png_read(data, size, 0, NULL, 0, info);
+}
+
+int tessera_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, TesseraPNGInfo *info) {
+    return png_read(data, size, 1, out, capacity, info);
 }
