@@ -141,15 +141,8 @@ extension ClusterSimulator {
         var squares = 0.0, inlineTokens = 0, inlineImages = 0, kv = 0
         let reserves = inst.role.runs(.decode)
         while let r = inst.prefillQueue.peek() {
+            if dropIfNeverFits(r, on: inst) { continue }
             let req = requests[r]
-            if req.kvTokens > cost.memory.kvCapacityTokens {
-                // Can never fit: fail it rather than block the queue.
-                _ = inst.prefillQueue.pop()
-                inst.pendingPrefillTokens -= req.prefillTokens
-                inst.pendingImageTokens -= req.inlineTokens
-                drop(r)
-                continue
-            }
             let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
             if !chosen.isEmpty && !batcher.admits(q, into: batch, limits: limits) { break }
             let need = reserves ? req.kvTokens : req.info.promptTokens
@@ -180,15 +173,8 @@ extension ClusterSimulator {
         inst.inFlight.removeAll(keepingCapacity: true)
         for r in batch {
             inst.pendingPrefillTokens -= requests[r].prefillTokens
-            inst.pendingImageTokens -= requests[r].inlineTokens
-            requests[r].firstToken = now
+            promptDone(r, on: inst)
             let info = requests[r].info
-            if system.prefixCache {
-                for image in info.images {
-                    inst.prefixCache.touch(image.hash, tokens: image.tokens)
-                    if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, tokens: image.tokens) }
-                }
-            }
             if requests[r].remaining <= 0 {
                 if inst.role.runs(.decode) { inst.kvUsed -= requests[r].kvTokens }
                 complete(r)
@@ -202,6 +188,29 @@ extension ClusterSimulator {
         }
         refresh(i)
         kick(i)
+    }
+
+    /// Fails request `r`, the head of `inst`'s prefill queue, when its KV cache can never fit, rather
+    /// than let it block the queue; true when it did.
+    func dropIfNeverFits(_ r: Int, on inst: SimulatedInstance) -> Bool {
+        let req = requests[r]
+        guard req.kvTokens > cost.memory.kvCapacityTokens else { return false }
+        _ = inst.prefillQueue.pop()
+        inst.pendingPrefillTokens -= req.prefillTokens
+        inst.pendingImageTokens -= req.inlineTokens
+        drop(r)
+        return true
+    }
+
+    /// Request `r`'s whole prompt is in on `inst`: its first token is out and its images are cached.
+    func promptDone(_ r: Int, on inst: SimulatedInstance) {
+        inst.pendingImageTokens -= requests[r].inlineTokens
+        requests[r].firstToken = now
+        guard system.prefixCache else { return }
+        for image in requests[r].info.images {
+            inst.prefixCache.touch(image.hash, tokens: image.tokens)
+            if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, tokens: image.tokens) }
+        }
     }
 
     /// Encoding run inside a prefill or mixed step, with any blocking CPU preprocessing before it.
@@ -322,14 +331,8 @@ extension ClusterSimulator {
         }
         var batch = BatchSoFar()
         while budget > 0, inst.running.count + inst.prefilling.count < cost.decode.maxBatch, let r = inst.prefillQueue.peek() {
+            if dropIfNeverFits(r, on: inst) { continue }
             let req = requests[r]
-            if req.kvTokens > cost.memory.kvCapacityTokens {
-                _ = inst.prefillQueue.pop()
-                inst.pendingPrefillTokens -= req.prefillTokens
-                inst.pendingImageTokens -= req.inlineTokens
-                drop(r)
-                continue
-            }
             let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
             if batch.count > 0 && !batcher.admits(q, into: batch, limits: BatchLimits(maxRequests: limits.maxRequests, maxTokens: .max)) { break }
             guard inst.kvUsed + req.kvTokens <= cost.memory.kvCapacityTokens else { break }
@@ -369,15 +372,8 @@ extension ClusterSimulator {
             inst.pendingPrefillTokens -= take
             guard requests[r].prefilled >= requests[r].prefillTokens else { continue }
             inst.prefilling.removeAll { $0 == r }
-            inst.pendingImageTokens -= requests[r].inlineTokens
-            requests[r].firstToken = now
+            promptDone(r, on: inst)
             let info = requests[r].info
-            if system.prefixCache {
-                for image in info.images {
-                    inst.prefixCache.touch(image.hash, tokens: image.tokens)
-                    if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, tokens: image.tokens) }
-                }
-            }
             if requests[r].remaining <= 0 {
                 inst.kvUsed -= requests[r].kvTokens
                 complete(r)
