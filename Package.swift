@@ -86,12 +86,14 @@ let package = Package(
             resources: [.copy("Resources/DefaultModel")]
         ),
 
+        // The committed model fixtures and their `transformers` references, for the test targets that run them.
+        .target(name: "TestFixtures", dependencies: ["Engine"], path: "Tests/TestFixtures"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "TestFixtures"]),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]
@@ -99,7 +101,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Models"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Engine", "Models", "Cluster", "Imaging"]),
+        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Engine", "Models", "Cluster", "Imaging", "TestFixtures"]),
         .testTarget(name: "FrontEndTests", dependencies: ["FrontEnd", "Workers", "Engine", "Cluster", "Imaging"]),
     ]
 )

@@ -1,38 +1,13 @@
 import Engine
 import Foundation
+import TestFixtures
 
-/// The committed fixture checkpoints and their `transformers` references.
-enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fixtures/models")
-
-    static func directory(_ name: String) -> URL { root.appendingPathComponent(name) }
-
-    struct Reference: Decodable {
-        struct Prompt: Decodable {
-            let text: String
-            let prompt_token_ids: [Int]
-            let greedy_token_ids: [Int]
-            let top_logprobs: [[TokenLogprob]]
-        }
-
-        let prompts: [Prompt]
-    }
-
-    static func reference(_ name: String) throws -> Reference {
-        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: directory(name).appendingPathComponent("reference.json")))
-    }
-
+extension Fixtures {
     static func engine(_ name: String, blockSize: Int = 16) throws -> LLMEngine {
         var config = EngineConfig()
         config.blockSize = blockSize
         config.kvCacheMemoryBytes = 16 << 20
         return try LLMEngine(directory: directory(name), config: config)
-    }
-
-    /// Greedy for exactly `count` tokens, as the references were made.
-    static func greedy(_ count: Int, logprobs: Int? = nil) -> SamplingParameters {
-        SamplingParameters(temperature: 0, maxTokens: count, topLogprobs: logprobs, ignoreStopTokens: true)
     }
 
     /// Generated token ids and per-token logprobs of a finished stream.

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestFixtures
 import Testing
 
 /// Prefill on one engine, decode on another with the KV handed over, against transformers' greedy references.

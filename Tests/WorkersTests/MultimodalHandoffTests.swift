@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Imaging
+import TestFixtures
 import Testing
 
 /// Image prompts prefilled (vision encoding included) on one engine and decoded on another.

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Imaging
+import TestFixtures
 import Testing
 @testable import Workers
 
