@@ -41,6 +41,12 @@ class Backend:
         self.multimodal = hasattr(config, "vision_config")
         if self.multimodal:
             self.processor = AutoProcessor.from_pretrained(directory)
+            if config.model_type == "llava" and getattr(self.processor, "patch_size", None) is None:
+                # A folder without processor_config.json: the values LlavaProcessor saves there, from the
+                # model config (one extra CLS position from the CLIP tower, which "default" drops).
+                self.processor.patch_size = config.vision_config.patch_size
+                self.processor.vision_feature_select_strategy = config.vision_feature_select_strategy
+                self.processor.num_additional_image_tokens = 1
             self.tokenizer = self.processor.tokenizer
             self.model = AutoModelForImageTextToText.from_pretrained(directory, dtype=torch.float32)
         else:

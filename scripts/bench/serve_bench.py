@@ -162,15 +162,20 @@ def run_benches(args, server, model_name, runs, lead=1.0):
     """Several `tessera bench serve` processes at once, each started `lead` seconds after the one
     before it: [(result path, options)] -> their JSON results."""
     processes = []
-    for i, (result, options) in enumerate(runs):
-        if i:
-            time.sleep(lead)
-        with open(result + ".log", "w") as output:
-            processes.append(subprocess.Popen(bench_command(args, server, model_name, result, options), cwd=ROOT,
-                                              stdout=output, stderr=subprocess.STDOUT))
-    for process in processes:
-        if process.wait() != 0:
-            raise RuntimeError(f"bench serve exited with {process.returncode}")
+    try:
+        for i, (result, options) in enumerate(runs):
+            if i:
+                time.sleep(lead)
+            with open(result + ".log", "w") as output:
+                processes.append(subprocess.Popen(bench_command(args, server, model_name, result, options), cwd=ROOT,
+                                                  stdout=output, stderr=subprocess.STDOUT))
+        for process, (result, _) in zip(processes, runs):
+            if process.wait() != 0:
+                raise RuntimeError(f"bench serve exited with {process.returncode}; see {result}.log")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
     results = []
     for result, _ in runs:
         with open(result) as f:
@@ -200,9 +205,10 @@ def text_stream(args, model, seed, rate, count):
 
 
 def image_stream(args, model, seed, rate, count):
-    """Chat requests with one new random image each, at a fixed Poisson rate."""
+    """Chat requests with one random image each (new ones unless --image-reuse), at a fixed Poisson rate."""
     return ["--endpoint", "chat", "--dataset", "random-mm", "--tokenizer", model, "--input-len", str(args.image_input),
             "--output-len", str(args.image_output), "--image-size", args.image_size, "--images-per-request", "1",
+            "--image-reuse", str(args.image_reuse),
             "--request-rate", str(rate), "--num-prompts", str(count), "--seed", str(seed)]
 
 
@@ -221,7 +227,8 @@ def repeat_image(args, out):
     counters = ["tessera:encoder_cache_queries_total", "tessera:encoder_cache_hits_total",
                 "tessera:prefix_cache_queries_total", "tessera:prefix_cache_hits_total",
                 "tessera:image_decode_seconds_sum", "tessera:image_preprocess_seconds_sum",
-                "tessera:image_encode_seconds_sum", "tessera:image_encode_seconds_count"]
+                "tessera:image_encode_seconds_sum", "tessera:image_encode_seconds_count",
+                "tessera:time_to_first_token_seconds_sum", "tessera:time_to_first_token_seconds_count"]
     for r in range(args.repeats):
         log(f"repeat-image run {r + 1}/{args.repeats}, load {load_average()}")
         with tessera_server(args, args.model, out, f"repeat-image-{r}") as server:
@@ -245,12 +252,21 @@ def repeat_image(args, out):
 
     first_mean, repeat_mean = med(0, "ttft_ms", "mean"), med(1, "ttft_ms", "mean")
     first_p50, repeat_p50 = med(0, "ttft_ms", "median"), med(1, "ttft_ms", "median")
+    def server_ttft(i):
+        """Mean TTFT the server measured, from arrival of the request to its first token (ms)."""
+        return median([1000 * run[i]["tessera:time_to_first_token_seconds_sum"]
+                       / max(run[i]["tessera:time_to_first_token_seconds_count"], 1) for run in per_run])
+
     rows = [
-        ["first time", ms(first_mean), ms(first_p50), ms(med(0, "ttft_ms", "p99")), ms(med(0, "e2el_ms", "mean"))],
-        ["repeat", ms(repeat_mean), ms(repeat_p50), ms(med(1, "ttft_ms", "p99")), ms(med(1, "e2el_ms", "mean"))],
-        ["repeat / first", f"{repeat_mean / first_mean:.0%}", f"{repeat_p50 / first_p50:.0%}", "", ""],
+        ["first time", ms(first_mean), ms(first_p50), ms(med(0, "ttft_ms", "p99")), ms(server_ttft(2)),
+         ms(med(0, "e2el_ms", "mean"))],
+        ["repeat", ms(repeat_mean), ms(repeat_p50), ms(med(1, "ttft_ms", "p99")), ms(server_ttft(3)),
+         ms(med(1, "e2el_ms", "mean"))],
+        ["repeat / first", f"{repeat_mean / first_mean:.0%}", f"{repeat_p50 / first_p50:.0%}", "",
+         f"{server_ttft(3) / server_ttft(2):.0%}", ""],
     ]
-    print(table(["pass", "TTFT mean (ms)", "TTFT p50 (ms)", "TTFT p99 (ms)", "E2E mean (ms)"], rows))
+    print(table(["pass", "TTFT mean (ms)", "TTFT p50 (ms)", "TTFT p99 (ms)", "server TTFT mean (ms)",
+                 "E2E mean (ms)"], rows))
     print()
     cache_rows = []
     for i, label in ((2, "first time"), (3, "repeat")):
@@ -430,6 +446,7 @@ def main():
     ap.add_argument("--image-input", type=int, default=64, help="text tokens of image requests")
     ap.add_argument("--image-output", type=int, default=32)
     ap.add_argument("--image-rate", type=float, default=2.0)
+    ap.add_argument("--image-reuse", type=float, default=0.0, help="image streams: probability an image repeats")
     ap.add_argument("--text-input", type=int, default=128)
     ap.add_argument("--text-output", type=int, default=64)
     ap.add_argument("--text-rate", type=float, default=4.0)
@@ -441,6 +458,8 @@ def main():
     ap.add_argument("--duration", type=float, default=30, help="overload: seconds of 3x-capacity arrivals")
     ap.add_argument("--max-queued-requests", type=int, default=64, help="overload: the server's queue cap")
     args = ap.parse_args()
+    # Stopping the script (SIGTERM) unwinds like Ctrl-C, so that the servers it started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.tessera is None:
         subprocess.run(["swift", "build", "-c", "release", "--product", "tessera"], check=True, cwd=ROOT,
                        stdout=sys.stderr)
