@@ -85,7 +85,7 @@ def test_overload_gets_503_with_retry_after_and_every_accepted_request_finishes(
 
     def call(_):
         return requests.post(base_url + "/v1/completions", json={
-            "model": model, "prompt": "Once upon a time", "max_tokens": 24, "ignore_eos": True}, timeout=300)
+            "model": model, "prompt": "Once upon a time", "max_tokens": 48, "ignore_eos": True}, timeout=300)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=48) as pool:
         responses = list(pool.map(call, range(48)))
@@ -97,7 +97,7 @@ def test_overload_gets_503_with_retry_after_and_every_accepted_request_finishes(
             assert int(r.headers["Retry-After"]) >= 1
             assert r.json()["error"]["type"] == "service_unavailable_error"
         else:
-            assert r.json()["usage"]["completion_tokens"] == 24
+            assert r.json()["usage"]["completion_tokens"] == 48
 
 
 def test_client_disconnect_aborts_the_request(base_url, model):
