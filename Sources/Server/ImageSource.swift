@@ -43,8 +43,10 @@ enum ImageSource: Sendable, Equatable {
         guard parts.dropFirst().contains("base64") else {
             throw .invalidRequest("the data URI in '\(param)' must be base64-encoded (';base64,')", param: param, code: "invalid_base64")
         }
-        let payload = string[string.index(after: comma)...].filter { !$0.isWhitespace }
-        guard let data = Data(base64Encoded: String(payload)) else {
+        // Line breaks and spaces may wrap the payload. Filtering its UTF-8 bytes rather than its
+        // Characters keeps a megabyte-sized image from paying for grapheme breaking on every byte.
+        let payload = string.utf8[string.utf8.index(after: comma)...].filter { $0 != 0x20 && !(0x09...0x0D).contains($0) }
+        guard let data = Data(base64Encoded: Data(payload)) else {
             throw .invalidRequest("the data URI in '\(param)' is not valid base64", param: param, code: "invalid_base64")
         }
         return data

@@ -10,6 +10,9 @@ import Testing
     @Test func dataURIsDecode() throws {
         let uri = "data:image/png;base64," + Self.png.base64EncodedString()
         #expect(try ImageSource.parse(uri, param: "p") == .inline(Self.png))
+        let wrapped = "data:image/png;base64,\n" + Self.png.base64EncodedString(options: .lineLength64Characters) + " \t"
+        #expect(wrapped.contains("\r\n"))
+        #expect(try ImageSource.parse(wrapped, param: "p") == .inline(Self.png))
     }
 
     @Test func badDataURIsAreTyped400s() {
