@@ -10,8 +10,14 @@ import Foundation
 final class Socket: @unchecked Sendable {
     let fd: Int32
 
+    /// How long a send may wait for a peer that stopped reading (a hung or stopped process) before
+    /// it fails: the caller then treats the peer as lost instead of blocking a thread for good.
+    static let sendTimeoutSeconds = 5
+
     init(fd: Int32) {
         self.fd = fd
+        var timeout = timeval(tv_sec: Self.sendTimeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     deinit { close(fd) }

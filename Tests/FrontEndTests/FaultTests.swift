@@ -33,7 +33,7 @@ import Testing
         let killed = Mutex<(slot: Int, pid: Int32)?>(nil)
         let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(150)))
         let out = try await Support.collect(stream) { count in
-            guard count == 5, killed.withLock({ $0 == nil }), let slot = Self.busyDecodeSlot(frontEnd),
+            guard count >= 5, killed.withLock({ $0 == nil }), let slot = Self.busyDecodeSlot(frontEnd),
                   let pid = frontEnd.workerProcessId(slot: slot) else { return }
             kill(pid, SIGKILL)
             killed.withLock { $0 = (slot, pid) }
@@ -72,7 +72,7 @@ import Testing
         let killed = Mutex(false)
         await #expect {
             _ = try await Support.collect(stream) { count in
-                guard count == 3, !killed.withLock({ $0 }), let slot = Self.busyDecodeSlot(frontEnd),
+                guard count >= 3, !killed.withLock({ $0 }), let slot = Self.busyDecodeSlot(frontEnd),
                       let pid = frontEnd.workerProcessId(slot: slot) else { return }
                 kill(pid, SIGKILL)
                 killed.withLock { $0 = true }
