@@ -6,7 +6,8 @@ import Engine
 /// Templates that look at content parts (multimodal ones such as Qwen2-VL's) receive the parts as
 /// `{"type": "text", "text": …}` and `{"type": "image"}` objects, as transformers' processors pass
 /// them; other templates receive one string per message, with the model's image placeholder where
-/// each image was and text parts joined by newlines.
+/// each image was and text parts joined by newlines. Plain-string content is passed to the former as
+/// a single text part.
 struct ChatPromptBuilder: Sendable {
     let template: ChatTemplate
     let usesContentParts: Bool
@@ -53,7 +54,10 @@ struct ChatPromptBuilder: Sendable {
             case nil:
                 pairs.append(("content", .none))
             case let .text(text):
-                pairs.append(("content", .string(text)))
+                // A plain string becomes one text part for templates that only iterate parts (LLaVA's
+                // would drop it), as vLLM does.
+                let part = TemplateValue.object([("type", "text"), ("text", .string(text))])
+                pairs.append(("content", usesContentParts ? .array([part]) : .string(text)))
             case let .parts(parts):
                 pairs.append(("content", try content(parts, message: i, images: &images)))
             }

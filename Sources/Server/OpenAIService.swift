@@ -55,11 +55,30 @@ public final class OpenAIService: Sendable {
     }
 
     /// Runs `handler` so that a client hanging up cancels it (and so aborts its engine requests).
+    ///
+    /// Watching the inbound side ends the connection with the response, so the response says
+    /// `Connection: close`: a keep-alive client would otherwise send its next request on a
+    /// connection that is about to close and see it dropped.
     private func respondWatchingClient(
         _ request: Request, _ handler: @escaping @Sendable (Data, ContinuousClock.Instant) async throws -> Response
     ) async throws -> Response {
         let arrival = ContinuousClock.now
-        return try await request.body.consumeWithCancellationOnInboundClose { body in
+        do {
+            var response = try await watch(request, arrival: arrival, handler)
+            response.headers[.connection] = "close"
+            return response
+        } catch let error as APIError {
+            var response = error.response
+            response.headers[.connection] = "close"
+            return response
+        }
+    }
+
+    private func watch(
+        _ request: Request, arrival: ContinuousClock.Instant,
+        _ handler: @escaping @Sendable (Data, ContinuousClock.Instant) async throws -> Response
+    ) async throws -> Response {
+        try await request.body.consumeWithCancellationOnInboundClose { body in
             let data: Data
             do {
                 var buffer = try await body.collect(upTo: self.configuration.maxBodyBytes)
