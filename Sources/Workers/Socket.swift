@@ -12,7 +12,7 @@ final class Socket: @unchecked Sendable {
 
     /// How long a send may wait for a peer that stopped reading (a hung or stopped process) before
     /// it fails: the caller then treats the peer as lost instead of blocking a thread for good.
-    static let sendTimeoutSeconds = 5
+    static let sendTimeoutSeconds = 30
 
     init(fd: Int32) {
         self.fd = fd
