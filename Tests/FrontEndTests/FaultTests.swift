@@ -11,7 +11,7 @@ import Testing
 /// Workers dying or hanging under the front end.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct FaultTests {
     static let decodePair = """
-        heartbeat_interval_ms: 20
+        heartbeat_interval_ms: 100
         heartbeat_timeout_ms: 1000
         max_retries: 2
         groups:
