@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "Cluster"),
         .target(name: "Simulator", dependencies: ["Cluster"]),
         // Measures the real engine and writes the simulator's cost model.
-        .target(name: "Profiler", dependencies: ["Engine", "Models", "Simulator", "Tensor"]),
+        .target(name: "Profiler", dependencies: ["Engine", "Models", "Imaging", "Simulator", "Tensor"]),
 
         // Disaggregated serving: worker processes with their wire protocol and KV transfers, and the
         // front end that supervises them and routes with the Cluster policies.

@@ -1,5 +1,5 @@
 /// Least squares with non-negative coefficients, by active set: solve, drop the most negative
-/// coefficient, solve again. Enough for the two- and three-term cost models fitted here.
+/// coefficient, solve again. Enough for the two- to five-term cost models fitted here.
 ///
 /// Rows are weighted by `1 / target`, so the fit minimises *relative* error: a 2 ms point and a
 /// 2 s point count the same, as they do for latency predictions.
@@ -10,8 +10,9 @@
 enum NonNegativeLeastSquares {
     static func fit(rows: [[Double]], targets: [Double], stage: String) throws(ProfileError) -> [Double] {
         let width = rows.first?.count ?? 0
-        guard rows.count >= width, width > 0 else { throw .tooFewPoints(stage: stage, points: rows.count, needed: max(width, 1)) }
-        var active = Array(0 ..< width)
+        // A column that is zero on every point (a term the points never exercise) stays at zero.
+        var active = (0 ..< width).filter { c in rows.contains { $0[c] != 0 } }
+        guard rows.count >= active.count, !active.isEmpty else { throw .tooFewPoints(stage: stage, points: rows.count, needed: max(active.count, 1)) }
         while !active.isEmpty {
             guard let solution = solve(rows: rows, targets: targets, columns: active) else {
                 // Collinear columns (e.g. every point with the same batch size): drop the column whose

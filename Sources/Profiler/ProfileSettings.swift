@@ -22,6 +22,11 @@ public struct ProfileSettings: Sendable {
     public var blockSize = EngineConfig().blockSize
     /// Sizes of the same-host copies timed for the transfer cost, bytes.
     public var copySizes = [1 << 20, 1 << 22, 1 << 24, 1 << 26]
+    /// Vision-language models: input image sizes, and images per request, of the encode points.
+    /// Fixed-size towers (CLIP, SigLIP) give every size the same tokens but resize at different
+    /// costs; Qwen2-VL's token count follows the size.
+    public var imageSizes: [(width: Int, height: Int)] = [(224, 224), (640, 480)]
+    public var imagesPerRequest = [1, 2, 4]
 
     public init() {}
 
@@ -34,5 +39,9 @@ public struct ProfileSettings: Sendable {
         }
         guard blockSize >= 1, kvCacheMemoryBytes >= 1 else { throw .invalidSettings("block size and KV cache memory must be positive") }
         guard copySizes.count >= 2, copySizes.allSatisfy({ $0 >= 1 }) else { throw .invalidSettings("at least two positive copy sizes are needed") }
+        guard !imageSizes.isEmpty, imageSizes.allSatisfy({ $0.width >= 1 && $0.height >= 1 }) else {
+            throw .invalidSettings("image sizes must be at least 1x1")
+        }
+        guard !imagesPerRequest.isEmpty, imagesPerRequest.allSatisfy({ $0 >= 1 }) else { throw .invalidSettings("images per request must be at least 1") }
     }
 }

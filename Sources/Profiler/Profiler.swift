@@ -1,65 +1,111 @@
 import Dispatch
+import Engine
 import Foundation
+import Imaging
 import Models
 import Simulator
 import Tensor
 
 /// Profiles a model on this machine and writes the simulator's cost model (`tessera-cost-model/1`)
-/// from the measurements: prefill and decode on the engine's batched forward, same-host copies for
-/// transfers, the model load for start-up.
+/// from the measurements: prefill, decode and mixed steps on the engine's batched forward, fitted
+/// with one fixed cost per forward pass; for vision-language models the image pipeline's
+/// preprocessing and encoding; same-host copies for transfers; the model load for start-up.
 ///
 /// ```swift
-/// let costModel = try Profiler.profile(directory: URL(fileURLWithPath: "fixtures/models/llama-gqa"), settings: ProfileSettings())
+/// let costModel = try Profiler.profile(directory: URL(fileURLWithPath: "fixtures/models/llava-tiny"), settings: ProfileSettings())
 /// try Profiler.write(costModel, to: URL(fileURLWithPath: "profile.json"))
 /// ```
 ///
-/// Not measured: the vision encoder (its coefficients are written as zero and the note says so) and
-/// network or shared-memory transfers between processes.
+/// Not measured: network or shared-memory transfers between processes, and role switches.
 public enum Profiler {
-    /// Loads the model (timing the load as the start-up time) and profiles it.
+    /// The vision side of a vision-language model and its image processor.
+    public struct Vision {
+        public var model: VisionLanguageModel
+        public var processor: any ImageProcessor
+
+        public init(model: VisionLanguageModel, processor: any ImageProcessor) {
+            self.model = model
+            self.processor = processor
+        }
+    }
+
+    /// Loads the model as the engine does (timing the load as the start-up time) and profiles it;
+    /// a vision-language folder also gets its encoder profiled.
     public static func profile(directory: URL, settings: ProfileSettings) throws -> CostModel {
         let start = DispatchTime.now().uptimeNanoseconds
-        let model = try ModelLoader.load(directory: directory)
+        let model: any CausalLanguageModel
+        var vision: Vision?
+        if ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory)) {
+            let vlm = try ModelLoader.loadVisionLanguageModel(directory: directory)
+            model = vlm.languageModel
+            vision = Vision(model: vlm, processor: try ImageProcessorLoader.load(directory: directory))
+        } else {
+            model = try ModelLoader.load(directory: directory)
+        }
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return try profile(model: model, name: directory.standardizedFileURL.lastPathComponent, loadSeconds: loadSeconds, settings: settings)
+        return try profile(model: model, vision: vision, name: directory.standardizedFileURL.lastPathComponent,
+                           loadSeconds: loadSeconds, settings: settings)
     }
 
     /// Profiles a loaded model.
-    public static func profile(model: any CausalLanguageModel, name: String, loadSeconds: Double, settings: ProfileSettings) throws(ProfileError) -> CostModel {
+    public static func profile(model: any CausalLanguageModel, vision: Vision? = nil, name: String, loadSeconds: Double,
+                               settings: ProfileSettings) throws(ProfileError) -> CostModel {
         try settings.validate()
         let engine = EngineProfiler(model: model, settings: settings)
         let prefillPoints = try engine.prefillPoints()
         let decodePoints = try engine.decodePoints()
+        let mixedPoints = try engine.mixedPoints()
+        let step = try CostModelFit.step(prefill: prefillPoints, decode: decodePoints, mixed: mixedPoints)
         let copyPoints = CopyProfiler.measure(sizes: settings.copySizes, runs: settings.runs)
-        let prefill = try CostModelFit.prefill(prefillPoints)
-        let decode = try CostModelFit.decode(decodePoints)
         let transfer = try CostModelFit.transfer(copyPoints)
+        let encoder = try vision.map { v throws(ProfileError) in try profileEncoder(v, settings: settings) }
 
         let config = model.config
         let bytesPerBlock = PagedKVCache.bytesPerBlock(config: config, blockSize: settings.blockSize)
         let kvTokens = settings.kvCacheMemoryBytes / bytesPerBlock * settings.blockSize
         let limits = settings.scheduler
+        var notes = "Prefill, decode and mixed steps: LLMEngine's batched forward over its paged KV cache plus greedy sampling, "
+            + "fitted together by non-negative least squares on relative error with one fixed cost per forward pass "
+            + "(prefill.fixedMs = decode.fixedMs), so a step mixing prompt chunks and decodes pays it once. Transfer: a "
+            + "same-host memcpy of the bytes (KV rows in float32), standing in until shared-memory and TCP transfers "
+            + "between worker processes are measured. Start-up: the model load. Not measured: role switches (zero)."
+        notes += encoder == nil
+            ? " Text-only model: no encoder (encode coefficients are zero)."
+            : " Encode: the image pipeline's preprocessing and encodeImage, one image after another as the engine runs "
+                + "them, so a batch holds one request's images (maxBatchTokens = one image's tokens)."
         return CostModel(
             model: name, hardware: hardwareDescription(), gpusPerInstance: 1,
             sources: ["measured by `tessera profile` on this machine: medians of \(settings.runs) runs per point, "
-                + "batch sizes \(settings.batchSizes), prompt/context lengths \(settings.promptLengths)"],
-            notes: "Prefill and decode: LLMEngine's batched forward over its paged KV cache plus greedy sampling, fitted by "
-                + "non-negative least squares on relative error. Transfer: a same-host memcpy of the bytes (KV rows in float32), "
-                + "standing in until shared-memory and TCP transfers between worker processes are measured. Start-up: the "
-                + "model load. Not measured: the vision encoder (encode coefficients are zero; profile a vision-language "
-                + "model's encoder separately) and role switches (zero).",
-            imageTokens: .fixed(tokens: 1),
-            encode: .init(fixedMs: 0, perImageMs: 0, perTokenMs: 0, maxBatchTokens: limits.maxBatchedTokens),
-            prefill: .init(fixedMs: prefill.fixedMs, perTokenMs: prefill.perTokenMs, perTokenSquaredMs: prefill.perTokenSquaredMs,
+                + "batch sizes \(settings.batchSizes), prompt/context lengths \(settings.promptLengths)"
+                + (encoder == nil ? "" : ", image sizes \(settings.imageSizes.map { "\($0.width)x\($0.height)" }), "
+                    + "images per request \(settings.imagesPerRequest)")],
+            notes: notes,
+            imageTokens: encoder?.rule ?? .fixed(tokens: 1),
+            encode: encoder?.coefficients ?? .init(fixedMs: 0, perImageMs: 0, perTokenMs: 0, maxBatchTokens: limits.maxBatchedTokens),
+            prefill: .init(fixedMs: step.fixedMs, perTokenMs: step.perTokenMs, perTokenSquaredMs: step.perTokenSquaredMs,
                            imageTokenWeight: 1, maxBatchTokens: limits.maxBatchedTokens, maxBatchRequests: limits.maxRunningRequests),
-            decode: .init(fixedMs: decode.fixedMs, perSequenceMs: decode.perSequenceMs, perContextTokenMs: decode.perContextTokenMs,
+            decode: .init(fixedMs: step.fixedMs, perSequenceMs: step.perSequenceMs, perContextTokenMs: step.perContextTokenMs,
                           maxBatch: limits.maxRunningRequests),
             transfer: .init(latencyMs: transfer.latencyMs, bandwidthGBps: transfer.bandwidthGBps,
                             bytesPerImageToken: Double(config.hiddenSize * MemoryLayout<Float>.size),
                             bytesPerKVToken: Double(bytesPerBlock / settings.blockSize)),
-            memory: .init(kvCapacityTokens: kvTokens, encoderCacheTokens: 0, prefixCacheTokens: kvTokens),
+            memory: .init(kvCapacityTokens: kvTokens, encoderCacheTokens: encoder == nil ? 0 : EngineConfig().encoderCacheTokens,
+                          prefixCacheTokens: kvTokens),
             lifecycle: .init(startupSeconds: loadSeconds, roleSwitchSeconds: 0),
-            measurements: .init(prefill: prefillPoints, decode: decodePoints, transfer: copyPoints, loadSeconds: loadSeconds))
+            measurements: .init(prefill: prefillPoints, decode: decodePoints, mixed: mixedPoints, encode: encoder?.points,
+                                transfer: copyPoints, loadSeconds: loadSeconds))
+    }
+
+    /// Encode points, their fit and the image-token rule.
+    private static func profileEncoder(_ vision: Vision, settings: ProfileSettings) throws(ProfileError)
+        -> (points: [CostModel.Measurements.Encode], coefficients: CostModel.Encode, rule: ImageTokenRule)
+    {
+        let profiler = EncodeProfiler(model: vision.model, processor: vision.processor, settings: settings)
+        let points = try profiler.encodePoints()
+        let fit = try CostModelFit.encode(points)
+        let largestImage = points.map { $0.tokens / $0.images }.max() ?? 1
+        return (points, .init(fixedMs: fit.fixedMs, perImageMs: fit.perImageMs, perTokenMs: fit.perTokenMs, maxBatchTokens: largestImage),
+                try profiler.imageTokenRule())
     }
 
     /// Writes a cost model as pretty-printed JSON with sorted keys.

@@ -353,8 +353,9 @@ extension ClusterSimulator {
             squares += Double(take) * Double(requests[r].prefilled + take)
         }
         let run = SimulatedInstance.DecodeRun(start: now, steps: 1, batch: inst.running.count, context: inst.context)
-        var seconds = inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens) + cost.prefillSeconds(tokens: Double(total), squaredLengths: squares)
-        if run.batch > 0 { seconds += cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context) }
+        // Chunks and decodes run as one forward pass, as in the engine's step.
+        let seconds = inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
+            + cost.stepSeconds(prefillTokens: Double(total), squaredLengths: squares, decodeBatch: run.batch, contextTokens: run.context)
         inst.stepChunks = chunks
         inst.decodeRun = run
         inst.busy = true

@@ -9,6 +9,9 @@ import Foundation
 /// - prefill batch: `fixedMs + perTokenMs·T + perTokenSquaredMs·Σ len²`, with image tokens counted
 ///   at `imageTokenWeight` (1 for decoder-only models; small for cross-attention models)
 /// - decode step: `fixedMs + perSequenceMs·batch + perContextTokenMs·Σ context`
+/// - a step that mixes prefill chunks with decodes is one batched forward pass, as the engine runs
+///   it: the larger of the two fixed costs once, plus both variable parts (``stepSeconds``). A
+///   profiled file fits one fixed cost shared by all three shapes, so there it is exact.
 /// - transfer: `latencyMs + bytes / bandwidth`
 ///
 /// A profiled file (`tessera profile`) also carries the measured points in `measurements`; files
@@ -158,6 +161,19 @@ public struct CostModel: Sendable, Hashable, Codable {
     /// Seconds of one decode step.
     public func decodeStepSeconds(batch: Int, contextTokens: Int) -> Double {
         (decode.fixedMs + decode.perSequenceMs * Double(batch) + decode.perContextTokenMs * Double(contextTokens)) / 1000
+    }
+
+    /// Seconds of one engine step that runs `prefillTokens` prompt tokens (`squaredLengths` = Σ
+    /// chunk·(tokens before it + chunk)) and one token for each of `decodeBatch` sequences holding
+    /// `contextTokens` tokens of context in all, in a single forward pass: one fixed cost, not one per
+    /// kind of work.
+    public func stepSeconds(prefillTokens: Double, squaredLengths: Double, decodeBatch: Int, contextTokens: Int) -> Double {
+        let prefills = prefillTokens > 0, decodes = decodeBatch > 0
+        guard prefills || decodes else { return 0 }
+        let fixed = max(prefills ? prefill.fixedMs : 0, decodes ? decode.fixedMs : 0)
+        let prefillMs = prefills ? prefill.perTokenMs * prefillTokens + prefill.perTokenSquaredMs * squaredLengths : 0
+        let decodeMs = decodes ? decode.perSequenceMs * Double(decodeBatch) + decode.perContextTokenMs * Double(contextTokens) : 0
+        return (fixed + prefillMs + decodeMs) / 1000
     }
 
     /// Seconds to move `bytes` between instances.

@@ -6,7 +6,7 @@ import Profiler
 struct ProfileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
-        abstract: "Measure prefill, decode and transfer latency on the real engine and write a tessera-cost-model/1 file."
+        abstract: "Measure prefill, decode, mixed-step, image-encode and transfer latency on the real engine and write a tessera-cost-model/1 file."
     )
 
     @OptionGroup var modelOptions: ModelOptions
@@ -19,6 +19,12 @@ struct ProfileCommand: ParsableCommand {
 
     @Option(name: .customLong("prompt-lengths"), help: "Comma-separated prompt lengths (prefill) and context lengths (decode).")
     var promptLengths = "32,128,512"
+
+    @Option(name: .customLong("image-sizes"), help: "Vision-language models: comma-separated WxH input image sizes to encode.")
+    var imageSizes = "224x224,640x480"
+
+    @Option(name: .customLong("images-per-request"), help: "Vision-language models: comma-separated images per request to encode.")
+    var imagesPerRequest = "1,2,4"
 
     @Option(help: "Timed runs per point (the median is kept).")
     var runs = 5
@@ -37,6 +43,8 @@ struct ProfileCommand: ParsableCommand {
         var settings = ProfileSettings()
         settings.batchSizes = try Self.integers(batchSizes, option: "--batch-sizes")
         settings.promptLengths = try Self.integers(promptLengths, option: "--prompt-lengths")
+        settings.imageSizes = try Self.sizes(imageSizes)
+        settings.imagesPerRequest = try Self.integers(imagesPerRequest, option: "--images-per-request")
         settings.runs = runs
         settings.scheduler.maxBatchedTokens = maxBatchedTokens
         settings.scheduler.maxRunningRequests = maxRunningRequests
@@ -45,14 +53,31 @@ struct ProfileCommand: ParsableCommand {
         let model = try Profiler.profile(directory: try modelOptions.modelDirectory(), settings: settings)
         try Profiler.write(model, to: URL(fileURLWithPath: out))
         let f = { (v: Double) in String(format: "%.4g", v) }
-        print("""
-            \(model.model) on \(model.hardware)
-            prefill ms = \(f(model.prefill.fixedMs)) + \(f(model.prefill.perTokenMs))·tokens + \(f(model.prefill.perTokenSquaredMs))·Σlen²
-            decode step ms = \(f(model.decode.fixedMs)) + \(f(model.decode.perSequenceMs))·batch + \(f(model.decode.perContextTokenMs))·Σcontext
-            transfer ms = \(f(model.transfer.latencyMs)) + bytes / \(f(model.transfer.bandwidthGBps)) GB/s (same-host copy)
-            worst relative error of the fit on its own points: \(f(CostModelFit.worstRelativeError(of: model) * 100)) %
-            written to \(out)
-            """)
+        var lines = [
+            "\(model.model) on \(model.hardware)",
+            "step ms = \(f(model.prefill.fixedMs)) + \(f(model.prefill.perTokenMs))·prompt tokens + \(f(model.prefill.perTokenSquaredMs))·Σchunk·(before + chunk)"
+                + " + \(f(model.decode.perSequenceMs))·decoding sequences + \(f(model.decode.perContextTokenMs))·Σcontext",
+        ]
+        if model.measurements?.encode != nil {
+            lines.append("encode ms = \(f(model.encode.fixedMs)) + \(f(model.encode.perImageMs))·images + \(f(model.encode.perTokenMs))·image tokens")
+        }
+        lines.append("transfer ms = \(f(model.transfer.latencyMs)) + bytes / \(f(model.transfer.bandwidthGBps)) GB/s (same-host copy)")
+        for (stage, errors) in CostModelFit.relativeErrors(of: model) {
+            let sorted = errors.sorted()
+            lines.append("\(stage): \(errors.count) points, relative error of the fit median \(f(sorted[sorted.count / 2] * 100)) %, worst \(f((sorted.last ?? 0) * 100)) %")
+        }
+        lines.append("written to \(out)")
+        print(lines.joined(separator: "\n"))
+    }
+
+    static func sizes(_ text: String) throws -> [(width: Int, height: Int)] {
+        try text.split(separator: ",").map { item in
+            let parts = item.trimmingCharacters(in: .whitespaces).split(separator: "x").map { Int($0) }
+            guard parts.count == 2, let w = parts[0], let h = parts[1], w >= 1, h >= 1 else {
+                throw ValidationError("--image-sizes takes WxH sizes separated by commas, e.g. 224x224,640x480, got '\(text)'")
+            }
+            return (w, h)
+        }
     }
 
     static func integers(_ text: String, option: String) throws -> [Int] {

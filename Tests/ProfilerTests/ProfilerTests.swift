@@ -4,9 +4,10 @@ import Simulator
 import Testing
 @testable import Profiler
 
-private let modelDirectory = URL(fileURLWithPath: #filePath)
+private let modelsDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("fixtures/models/llama-gqa")
+    .appendingPathComponent("fixtures/models")
+private let modelDirectory = modelsDirectory.appendingPathComponent("llama-gqa")
 
 /// Shapes large enough that a step takes tens to hundreds of microseconds on the tiny checkpoint
 /// (context 256), so timer resolution and call overhead stay small next to the work.
@@ -26,10 +27,17 @@ private func settings() -> ProfileSettings {
     // 3 lengths × 4 batches, minus 8×200, over the 1024-token budget.
     #expect(m.prefill.count == 11)
     #expect(m.decode.count == 12)
+    // Every batch size decoding at the middle context (64) next to a prompt of each length.
+    let mixed = try #require(m.mixed)
+    #expect(mixed.count == 12 && mixed.allSatisfy { $0.contextTokens == $0.batch * 65 })
     #expect(m.transfer.count == 4)
-    #expect((m.prefill.map(\.ms) + m.decode.map(\.ms) + m.transfer.map(\.ms)).allSatisfy { $0 > 0 })
+    #expect((m.prefill.map(\.ms) + m.decode.map(\.ms) + mixed.map(\.ms) + m.transfer.map(\.ms)).allSatisfy { $0 > 0 })
     #expect(model.prefill.perTokenMs > 0)
     #expect(model.decode.fixedMs + model.decode.perSequenceMs > 0)
+    // One forward pass, one fixed cost.
+    #expect(model.prefill.fixedMs == model.decode.fixedMs)
+    // A text model has no encoder.
+    #expect(m.encode == nil && model.encode.perTokenMs == 0 && model.memory.encoderCacheTokens == 0)
     // The checkpoint's KV rows: 2 layers × 2 KV heads × 32 dims × (K, V) × 4 bytes.
     #expect(model.transfer.bytesPerKVToken == 1024)
     #expect(model.memory.kvCapacityTokens == (1 << 20) / 1024)
@@ -38,6 +46,38 @@ private func settings() -> ProfileSettings {
     // How well the fit follows real timings is a property of the machine's noise, not of the code,
     // so it is reported by `tessera profile`, not asserted here; CostModelFitTests checks the fit
     // itself on exact synthetic points.
+}
+
+@Test func profilesTheEncoderOfAVisionLanguageModel() throws {
+    var s = settings()
+    s.imageSizes = [(48, 48), (96, 64)]
+    s.imagesPerRequest = [1, 2]
+    s.runs = 3
+    let model = try Profiler.profile(directory: modelsDirectory.appendingPathComponent("llava-tiny"), settings: s)
+    let points = try #require(model.measurements?.encode)
+    // 48-px CLIP tower, 12-px patches: 16 tokens per image (class token dropped), whatever the input size.
+    #expect(points.count == 4)
+    #expect(points.allSatisfy { $0.tokens == 16 * $0.images && $0.ms > 0 })
+    #expect(model.imageTokens == .fixed(tokens: 16))
+    #expect(model.encode.maxBatchTokens == 16)
+    #expect(model.encode.fixedMs + model.encode.perImageMs + model.encode.perTokenMs > 0)
+    #expect(model.memory.encoderCacheTokens > 0)
+    #expect(model.transfer.bytesPerImageToken == 64 * 4)
+    try model.validate()
+}
+
+@Test func qwen2VLProfileCarriesTheProcessorsTokenRule() throws {
+    var s = settings()
+    s.batchSizes = [1, 2, 4]
+    s.imageSizes = [(56, 56), (112, 112), (200, 150)]
+    s.imagesPerRequest = [1]
+    s.runs = 1
+    let model = try Profiler.profile(directory: modelsDirectory.appendingPathComponent("qwen2-vl-tiny"), settings: s)
+    #expect(model.imageTokens == .qwen2VL(patch: 14, merge: 2, minPixels: 3136, maxPixels: 12544))
+    // The simulator's rule gives the tokens the model's processor produced for every measured size.
+    let points = try #require(model.measurements?.encode)
+    #expect(points.map(\.tokens) == [4, 16, 12])
+    for p in points { #expect(model.imageTokens.tokens(width: p.width, height: p.height) == p.tokens) }
 }
 
 @Test func writtenProfileLoadsAsAValidCostModel() throws {

@@ -31,11 +31,11 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
     let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
                                             costModel: roundCostModel(), slo: looseSLO, predictor: nil)
-    // At 0.51 one step decodes r0 (10 ms) and prefills r1 (110 ms).
-    #expect(close(sim.requests[1].firstToken, 0.63))
-    #expect(close(sim.requests[1].finish, 0.65))
+    // At 0.51 one forward pass decodes r0 and prefills r1: one 10 ms fixed cost + 100 × 1 ms.
+    #expect(close(sim.requests[1].firstToken, 0.62))
+    #expect(close(sim.requests[1].finish, 0.64))
     // r0 gained a token in the mixed step: 99 − 41 = 58 left.
-    #expect(close(sim.requests[0].finish, 0.63 + 0.58))
+    #expect(close(sim.requests[0].finish, 0.62 + 0.58))
     // A prompt over the 8192-token budget takes two steps: 10 + 8192 ms, then 10 + 1808 ms.
     let long = try ClusterSimulator.simulate(trace: Trace(requests: [TraceRequest(arrival: 0, textTokens: 10_000, images: [], outputTokens: 1)]),
                                              system: SystemSpec(name: "m", deployment: .monolithic(1)), costModel: roundCostModel(), slo: looseSLO, predictor: nil)
@@ -131,11 +131,12 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: [TraceImage(width: 10, height: 10, hash: 1)], outputTokens: 3)])
     var system = SystemSpec(name: "m", deployment: .monolithic(1))
     let plain = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
-    // At 0.51 one step decodes r0 (10 ms), encodes r1's 100-token image (10 ms) and prefills its 200 tokens (210 ms).
-    #expect(close(plain.requests[1].firstToken, 0.51 + 0.230))
+    // At 0.51 one step encodes r1's 100-token image (10 ms), then one forward pass decodes r0 and
+    // prefills r1's 200 tokens (10 ms fixed + 200 ms).
+    #expect(close(plain.requests[1].firstToken, 0.51 + 0.220))
     system.blockingPreprocessMsPerImage = 40
     let blocked = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
-    #expect(close(blocked.requests[1].firstToken, 0.51 + 0.270))
+    #expect(close(blocked.requests[1].firstToken, 0.51 + 0.260))
     // r0's decode waited for the same step: it finishes 40 ms later.
     #expect(close(blocked.requests[0].finish - plain.requests[0].finish, 0.040))
     system.blockingPreprocessMsPerImage = -1
