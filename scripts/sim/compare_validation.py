@@ -13,6 +13,7 @@ def main():
     live = json.load(open(sys.argv[1]))
     sim = json.load(open(sys.argv[2]))["runs"][0]
     rows = [
+        ("TTFT mean (ms)", live["ttft_ms"]["mean"], sim["ttft"]["mean"] * 1000),
         ("TTFT p50 (ms)", live["ttft_ms"]["median"], sim["ttft"]["p50"] * 1000),
         ("TTFT p99 (ms)", live["ttft_ms"]["p99"], sim["ttft"]["p99"] * 1000),
         ("TPOT p50 (ms)", live["tpot_ms"]["median"], sim["tpot"]["p50"] * 1000),
@@ -21,6 +22,8 @@ def main():
     print(f"{'metric':16} {'live':>10} {'simulated':>10} {'sim/live':>9}")
     for name, l, s in rows:
         print(f"{name:16} {l:10.2f} {s:10.2f} {s / l if l else float('nan'):9.2f}")
+    ttft = [abs(s / l - 1) for name, l, s in rows[1:3] if l]
+    print(f"TTFT p50 and p99 within 25 %: {'yes' if len(ttft) == 2 and max(ttft) <= 0.25 else 'no'}")
     print(f"completed live {live['completed']}, simulated {sim['completed']}/{sim['requests']}")
 
 
