@@ -10,7 +10,7 @@ import Synchronization
 /// ```swift
 /// let service = try OpenAIService(engine: engine, configuration: ServerConfiguration())
 /// let router = Router()
-/// service.addRoutes(to: router)
+/// ServiceSlot(service).addRoutes(to: router)
 /// ```
 public final class OpenAIService: Sendable {
     public let engine: any InferenceEngine
@@ -46,12 +46,12 @@ public final class OpenAIService: Sendable {
         try? await fetcher.shutdown()
     }
 
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.post("/v1/chat/completions") { request, _ in try await self.respondWatchingClient(request, self.chatCompletions) }
-        router.post("/v1/completions") { request, _ in try await self.respondWatchingClient(request, self.completions) }
-        router.get("/v1/models") { _, _ in self.models() }
-        router.get("/health") { _, _ in self.health() }
-        router.get("/metrics") { _, _ in self.metricsResponse() }
+    func chatCompletions(_ request: Request) async throws -> Response {
+        try await respondWatchingClient(request, chatCompletions)
+    }
+
+    func completions(_ request: Request) async throws -> Response {
+        try await respondWatchingClient(request, completions)
     }
 
     /// Runs `handler` so that a client hanging up cancels it (and so aborts its engine requests).

@@ -5,30 +5,45 @@ import ServiceLifecycle
 
 /// Runs an ``OpenAIService`` over HTTP until SIGTERM or SIGINT, then drains.
 ///
-/// On a signal the server first marks itself draining (`/health` → 503, new requests → 503), lets
-/// in-flight requests finish for up to `drainTimeout` (aborting the rest), and then closes.
+/// The listener comes up first and the service loads behind it, so `/health` answers 503
+/// ("loading") until the model is ready. On a signal the server marks itself draining (`/health` →
+/// 503, new requests → 503), lets in-flight requests finish for up to `drainTimeout` (aborting the
+/// rest), and then closes.
 ///
 /// ```swift
-/// try await TesseraServer(service: service, host: "127.0.0.1", port: 8000).run()
+/// try await TesseraServer(host: "127.0.0.1", port: 8000) {
+///     try OpenAIService(engine: await loadEngine(), configuration: ServerConfiguration())
+/// }.run()
 /// ```
 public struct TesseraServer: Sendable {
-    public let service: OpenAIService
     public let host: String
     public let port: Int
     public var logger: Logger
+    let slot = ServiceSlot()
+    private let load: @Sendable () async throws -> OpenAIService
 
-    public init(service: OpenAIService, host: String, port: Int, logger: Logger = Logger(label: "tessera.server")) {
-        self.service = service
+    /// A server whose service is built by `load` after the listener starts. Loading weights blocks
+    /// for seconds: `load` should run such work on a thread of its own, not on Swift's cooperative pool.
+    public init(host: String, port: Int, logger: Logger = Logger(label: "tessera.server"), load: @escaping @Sendable () async throws -> OpenAIService) {
         self.host = host
         self.port = port
         self.logger = logger
+        self.load = load
+    }
+
+    /// A server for a service that is already loaded.
+    public init(service: OpenAIService, host: String, port: Int, logger: Logger = Logger(label: "tessera.server")) {
+        self.host = host
+        self.port = port
+        self.logger = logger
+        load = { service }
     }
 
     /// The HTTP application with every route; `onRunning` gets the bound port (useful with port 0).
     public func makeApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router()
         router.middlewares.add(MetricsMiddleware())
-        service.addRoutes(to: router)
+        slot.addRoutes(to: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
@@ -36,23 +51,36 @@ public struct TesseraServer: Sendable {
             logger: logger)
     }
 
-    /// Serves until a termination signal, then drains (see the type's documentation).
-    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Serves until a termination signal, then drains (see the type's documentation). `onRunning`
+    /// gets the bound port as soon as the listener is up; `onLoaded` gets the service once it is ready.
+    public func run(
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+        onLoaded: @escaping @Sendable (OpenAIService) async -> Void = { _ in }
+    ) async throws {
         let group = ServiceGroup(
             configuration: .init(
                 // Shut down in reverse order: drain the engine first, then close the listener.
-                services: [.init(service: makeApplication(onRunning: onRunning)), .init(service: DrainService(service: service))],
+                services: [
+                    .init(service: makeApplication(onRunning: onRunning)),
+                    .init(service: EngineService(slot: slot, load: load, onLoaded: onLoaded)),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
     }
 }
 
-/// Waits for graceful shutdown, then drains the service before the HTTP listener closes.
-struct DrainService: Service {
-    let service: OpenAIService
+/// Loads the service into the slot, then waits for graceful shutdown and drains it before the
+/// HTTP listener closes. A failed load ends the server with its error.
+struct EngineService: Service {
+    let slot: ServiceSlot
+    let load: @Sendable () async throws -> OpenAIService
+    let onLoaded: @Sendable (OpenAIService) async -> Void
 
     func run() async throws {
+        let service = try await load()
+        slot.fill(service)
+        await onLoaded(service)
         try? await gracefulShutdown()
         await service.drain()
     }

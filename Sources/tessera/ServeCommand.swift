@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Server
+import Synchronization
 
 /// `tessera serve`: the OpenAI-compatible HTTP server on one model.
 struct ServeCommand: AsyncParsableCommand {
@@ -85,12 +86,9 @@ struct ServeCommand: AsyncParsableCommand {
         engineConfig.scheduler = SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests)
         engineConfig.maxQueuedRequests = maxQueuedRequests
         engineConfig.maxQueuedTokens = maxQueuedTokens
-        engineConfig.servedModelName = servedModelName ?? modelOptions.model.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent }
-        let engine: any InferenceEngine = if let topology {
-            try await startFrontEnd(topologyPath: topology, model: try modelOptions.modelDirectory(), name: engineConfig.servedModelName)
-        } else {
-            try LLMEngine(directory: try modelOptions.modelDirectory(), config: engineConfig)
-        }
+        let directory = try modelOptions.modelDirectory()
+        let name = servedModelName ?? directory.standardizedFileURL.lastPathComponent
+        engineConfig.servedModelName = name
 
         var configuration = ServerConfiguration()
         configuration.maxBodyBytes = maxBodyMiB << 20
@@ -99,14 +97,54 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.mediaTimeout = .seconds(mediaTimeoutSeconds)
         configuration.drainTimeout = .seconds(drainTimeoutSeconds)
 
-        let metrics = ServerMetrics(modelName: engine.servedModel.name)
+        let metrics = ServerMetrics(modelName: name)
         metrics.bootstrapMetricsSystem()
-        let service = try OpenAIService(engine: engine, configuration: configuration, metrics: metrics)
-        let model = engine.servedModel
-        let host = host
-        try await TesseraServer(service: service, host: host, port: port).run { port in
-            // Written unbuffered so scripts waiting for this line see it at once.
-            FileHandle.standardOutput.write(Data("serving '\(model.name)' (context \(model.contextLength)) on http://\(host):\(port)/v1\n".utf8))
+        let announcer = ReadyAnnouncer(host: host)
+        let server = TesseraServer(host: host, port: port) { [self, engineConfig, configuration] in
+            let engine: any InferenceEngine = if let topology {
+                try await startFrontEnd(topologyPath: topology, model: directory, name: name)
+            } else {
+                try await onOwnThread { try LLMEngine(directory: directory, config: engineConfig) }
+            }
+            return try OpenAIService(engine: engine, configuration: configuration, metrics: metrics)
         }
+        try await server.run(onRunning: { announcer.listening(on: $0) }, onLoaded: { announcer.loaded($0.engine.servedModel) })
+    }
+}
+
+/// Prints when the listener is up and, once the model has also loaded, the line scripts wait for.
+private final class ReadyAnnouncer: Sendable {
+    private let host: String
+    private let state = Mutex<(port: Int?, model: ServedModel?)>((nil, nil))
+
+    init(host: String) { self.host = host }
+
+    func listening(on port: Int) {
+        say("listening on http://\(host):\(port) (/health answers 503 until the model has loaded)")
+        announceIfReady { $0.port = port }
+    }
+
+    func loaded(_ model: ServedModel) { announceIfReady { $0.model = model } }
+
+    private func announceIfReady(_ update: (inout (port: Int?, model: ServedModel?)) -> Void) {
+        let ready = state.withLock { state -> (Int, ServedModel)? in
+            update(&state)
+            guard let port = state.port, let model = state.model else { return nil }
+            return (port, model)
+        }
+        if let (port, model) = ready { say("serving '\(model.name)' (context \(model.contextLength)) on http://\(host):\(port)/v1") }
+    }
+
+    /// Written unbuffered so scripts waiting for these lines see them at once.
+    private func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+}
+
+/// Runs blocking work (loading and converting weights) on a thread of its own, keeping Swift's
+/// cooperative threads free for the HTTP server meanwhile.
+private func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.name = "tessera-load"
+        thread.start()
     }
 }

@@ -1,0 +1,37 @@
+import Hummingbird
+import Synchronization
+
+/// Where the routes find the ``OpenAIService`` once the model has loaded. The listener starts
+/// before loading so that `/health` can say "loading" (503) meanwhile, as vLLM and llama-server do;
+/// every other route answers 503 with `Retry-After` until the service is in place.
+public final class ServiceSlot: Sendable {
+    private let current = Mutex<OpenAIService?>(nil)
+
+    public init(_ service: OpenAIService? = nil) {
+        current.withLock { $0 = service }
+    }
+
+    public var service: OpenAIService? { current.withLock { $0 } }
+
+    func fill(_ service: OpenAIService) {
+        current.withLock { $0 = service }
+    }
+
+    /// Registers the API's routes, each answering "loading" until the slot is filled.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.post("/v1/chat/completions") { request, _ in try await self.loaded().chatCompletions(request) }
+        router.post("/v1/completions") { request, _ in try await self.loaded().completions(request) }
+        router.get("/v1/models") { _, _ in try self.loaded().models() }
+        router.get("/health") { _, _ in self.service?.health() ?? Self.loadingHealth }
+        router.get("/metrics") { _, _ in try self.loaded().metricsResponse() }
+    }
+
+    private func loaded() throws(APIError) -> OpenAIService {
+        guard let service else { throw APIError.unavailable("the model is still loading", retryAfterSeconds: 1) }
+        return service
+    }
+
+    private static var loadingHealth: Response {
+        OpenAIService.json(status: .serviceUnavailable, APIError.unavailable("the model is still loading", retryAfterSeconds: 1).jsonBody)
+    }
+}
