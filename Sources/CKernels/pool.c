@@ -7,6 +7,8 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define CK_MAX_THREADS 256
@@ -44,6 +46,7 @@ static struct {
 };
 
 static atomic_int requested_threads = 0;  // 0: not configured yet
+static _Thread_local int background_thread = 0;  // set by ck_thread_set_background
 
 /// Claims and runs tasks of `generation` until none are left (or a newer job replaced it).
 static void run_tasks(uint32_t generation) {
@@ -134,7 +137,7 @@ int ck_pool_threads(void) {
 void ck_parallel_for(ck_task_fn fn, void *context, int count) {
     if (count <= 0) return;
     int threads = ck_pool_threads();
-    if (count == 1 || threads == 1 || pthread_mutex_trylock(&pool.submit_lock) != 0) {
+    if (count == 1 || threads == 1 || background_thread || pthread_mutex_trylock(&pool.submit_lock) != 0) {
         for (int i = 0; i < count; i++) fn(context, i, count);
         return;
     }
@@ -153,4 +156,10 @@ void ck_parallel_for(ck_task_fn fn, void *context, int count) {
         else sched_yield();
     }
     pthread_mutex_unlock(&pool.submit_lock);
+}
+
+int ck_thread_set_background(void) {
+    background_thread = 1;
+    // Linux applies a nice value to one thread when given its thread id.
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }

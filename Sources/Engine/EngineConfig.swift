@@ -9,6 +9,10 @@ public struct EngineConfig: Sendable {
     public var scheduler = SchedulerConfig()
     /// Image feature tokens the encoder cache keeps (vision-language models).
     public var encoderCacheTokens = 16384
+    /// Preprocess and encode images at background OS priority on threads that leave the compute pool
+    /// to the step loop, so image bursts slow decoding as little as possible on a shared CPU; an
+    /// engine that only encodes (an encode worker) turns this off to encode at full speed.
+    public var backgroundImageWork = true
     /// Requests waiting for their first step before new ones are refused with `overloaded`.
     public var maxQueuedRequests = 256
     /// Prompt tokens waiting for their first step before new requests are refused.

@@ -29,6 +29,15 @@ public enum ComputeThreads {
         ck_pool_set_threads(Int32(clamping: max(1, n)))
     }
 
+    /// Makes the calling thread a background compute thread for the rest of its life: its parallel
+    /// loops run inline (the pool stays with foreground callers such as the step loop) and the OS
+    /// gives it only the CPU time foreground threads leave (nice 19). Returns false when the
+    /// priority could not be lowered; the loops run inline either way.
+    @discardableResult
+    public static func makeCurrentThreadBackground() -> Bool {
+        ck_thread_set_background() == 0
+    }
+
     /// Applies the default on first use.
     static func configureOnce() {
         lock.lock()

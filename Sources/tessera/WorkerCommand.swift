@@ -77,6 +77,8 @@ struct WorkerCommand: AsyncParsableCommand {
         // The front end does admission control; a worker queues whatever it is sent.
         engine.maxQueuedRequests = .max
         engine.maxQueuedTokens = .max
+        // An encode worker has no step loop to protect: it encodes with the whole compute pool.
+        engine.backgroundImageWork = role != InstanceRole.encode.rawValue
         var configuration = WorkerConfiguration(
             role: InstanceRole(rawValue: role) ?? .mono, slot: slot, modelDirectory: try modelOptions.modelDirectory(), engine: engine,
             frontEnd: try Endpoint(parsing: frontEnd), transfer: try Endpoint(parsing: transfer))

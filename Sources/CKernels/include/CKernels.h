@@ -29,6 +29,10 @@ int ck_pool_threads(void);
 /// Runs `fn(context, i, count)` for every i in 0 ..< count on the pool and returns when all are done.
 /// Runs inline when the pool is busy (nested or concurrent calls), so it never deadlocks.
 void ck_parallel_for(ck_task_fn fn, void *context, int count);
+/// Makes the calling thread a background thread for good: its `ck_parallel_for` calls run inline,
+/// leaving the pool to foreground callers, and the OS runs it at the lowest priority (nice 19), so it
+/// only takes CPU time the foreground threads leave. Returns 0, or -1 when the priority could not be set.
+int ck_thread_set_background(void);
 
 // MARK: Conversion
 
