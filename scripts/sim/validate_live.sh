@@ -37,7 +37,7 @@ python3 scripts/sim/validation_trace.py --model "$MODEL" --out "$OUT/trace.jsonl
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$PORT/v1/models" > /dev/null && break
+  curl -sf "http://127.0.0.1:$PORT/health" > /dev/null && break
   sleep 0.1
 done
 "$TESSERA" bench serve --base-url "http://127.0.0.1:$PORT" --model validation --endpoint completions \
