@@ -11,10 +11,7 @@ swift build --build-tests
 # The suites that start worker processes run on their own: beside the rest of the suites on two
 # cores their processes start too slowly for the suites' time limits.
 swift test --skip-build --skip "FrontEndTests|WorkersTests"
-# Known defect: the front end does blocking socket I/O on Swift's cooperative threads, and about one
-# run in five of these suites stalls until a time limit; until that is fixed they get a second run.
-swift test --skip-build --filter "FrontEndTests|WorkersTests" \
-    || { echo "worker-process suites failed; running them once more" >&2; swift test --skip-build --filter "FrontEndTests|WorkersTests"; }
+swift test --skip-build --filter "FrontEndTests|WorkersTests"
 tests/e2e/run.sh
 TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml tests/e2e/run.sh
 TESSERA_E2E_TOPOLOGY=examples/topologies/groups-epd.yaml tests/e2e/run.sh

@@ -42,19 +42,23 @@ public final class LocalProcessProvider: InstanceProvider {
                 process.standardError = handle
             }
         }
-        do { try process.run() } catch { throw .launchFailed("\(executable.path): \(error.localizedDescription)") }
         let id = "local-\(instance.slot)-\(counter.add(1, ordering: .relaxed).newValue)"
+        // Foundation reaps the child on its own monitoring thread; forgetting it there means no
+        // caller ever waits for an exit.
+        process.terminationHandler = { [weak self] _ in self?.processes.withLock { _ = $0.removeValue(forKey: id) } }
         processes.withLock { $0[id] = process }
+        do { try process.run() } catch {
+            processes.withLock { _ = $0.removeValue(forKey: id) }
+            throw .launchFailed("\(executable.path): \(error.localizedDescription)")
+        }
         return InstanceHandle(id: id, processId: process.processIdentifier)
     }
 
+    /// Signals the process and returns without waiting: the exit is reaped in the background, and
+    /// ``isAlive(_:)`` turns false once it is.
     public func stop(_ handle: InstanceHandle, force: Bool) {
-        guard let process = processes.withLock({ $0[handle.id] }) else { return }
-        if process.isRunning { kill(process.processIdentifier, force ? SIGKILL : SIGTERM) }
-        if force || !process.isRunning {
-            process.waitUntilExit()
-            processes.withLock { _ = $0.removeValue(forKey: handle.id) }
-        }
+        guard let process = processes.withLock({ $0[handle.id] }), process.isRunning else { return }
+        kill(process.processIdentifier, force ? SIGKILL : SIGTERM)
     }
 
     public func isAlive(_ handle: InstanceHandle) -> Bool {

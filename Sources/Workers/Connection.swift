@@ -1,9 +1,15 @@
 import Foundation
+import Synchronization
 
 /// A framed, bidirectional message channel over a ``Socket``: each frame is a JSON-encoded
 /// ``WireMessage`` plus an optional binary payload (KV bytes on the TCP transfer path).
 ///
 /// Frame layout: 4-byte big-endian header length, 8-byte big-endian payload length, header, payload.
+///
+/// Sending never blocks the caller: frames go, in order, through the connection's own serial
+/// writer queue, so a peer that stops reading (a stopped or hung process with a full socket buffer)
+/// holds up only that queue, never a thread of Swift's cooperative pool. A write that fails closes
+/// the connection, and its reader reports the peer gone.
 ///
 /// ```swift
 /// let connection = try Connection.connect(to: .unix(path: "/tmp/front.sock"))
@@ -17,31 +23,45 @@ public final class Connection: @unchecked Sendable {
     static let maxPayloadBytes = 16 << 30
 
     private let socket: Socket
-    private let writeLock = NSLock()
+    private let writer: DispatchQueue
+    private let closed = Atomic<Bool>(false)
 
     init(socket: Socket) {
         self.socket = socket
+        writer = DispatchQueue(label: "tessera.connection-writer")
     }
 
     public static func connect(to endpoint: Endpoint) throws(TransportError) -> Connection {
         Connection(socket: try Socket.connect(to: endpoint))
     }
 
-    /// Sends one message; safe from any thread.
-    public func send(_ message: WireMessage, payload: Data = Data()) throws {
+    /// Queues one message for the peer and returns at once; safe from any thread, and frames keep
+    /// the order of the calls. Throws only when the message cannot be encoded or the connection
+    /// is already closed; a later write failure closes the connection instead.
+    public func send(_ message: WireMessage, payload: Data = Data()) throws(TransportError) {
+        guard !isClosed else { throw .closed }
         let header: Data
-        do { header = try JSONEncoder().encode(message) } catch { throw TransportError.malformedMessage("cannot encode \(message): \(error)") }
-        var prefix = Data(count: 12)
-        prefix.withUnsafeMutableBytes { raw in
+        do { header = try JSONEncoder().encode(message) } catch { throw .malformedMessage("cannot encode \(message): \(error)") }
+        var frame = Data(count: 12)
+        frame.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: UInt32(header.count).bigEndian, toByteOffset: 0, as: UInt32.self)
             raw.storeBytes(of: UInt64(payload.count).bigEndian, toByteOffset: 4, as: UInt64.self)
         }
-        writeLock.lock()
-        defer { writeLock.unlock() }
-        for part in [prefix, header, payload] where !part.isEmpty {
-            try part.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in try socket.writeAll(bytes) }
+        frame.append(header)
+        writer.async { [self, frame] in
+            guard !isClosed else { return }
+            do {
+                for part in [frame, payload] where !part.isEmpty {
+                    try part.withUnsafeBytes { try socket.writeAll($0) }
+                }
+            } catch {
+                close()
+            }
         }
     }
+
+    /// Whether ``close()`` was called or a write failed.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// Blocks for the next message; throws `.closed` when the peer has gone.
     public func receive() throws -> (WireMessage, Data) {
@@ -86,8 +106,12 @@ public final class Connection: @unchecked Sendable {
         thread.start()
     }
 
-    /// Ends the connection in both directions; a blocked reader wakes up and reports `.closed`.
-    public func close() { socket.shutdownBoth() }
+    /// Ends the connection in both directions: a blocked reader wakes up and reports `.closed`, a
+    /// blocked write fails, and frames still queued are dropped.
+    public func close() {
+        closed.store(true, ordering: .releasing)
+        socket.shutdownBoth()
+    }
 }
 
 /// Accepts connections on an endpoint, each handed to `onConnection` on the accepting thread.

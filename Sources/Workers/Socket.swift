@@ -6,12 +6,13 @@ import Darwin
 import Foundation
 
 /// A blocking stream socket (Unix-domain or TCP): enough for framed messages between processes.
-/// Each side reads on one thread and writes under a lock (see ``Connection``).
+/// Each side reads on one thread and writes from its connection's serial writer queue (see ``Connection``).
 final class Socket: @unchecked Sendable {
     let fd: Int32
 
-    /// How long a send may wait for a peer that stopped reading (a hung or stopped process) before
-    /// it fails: the caller then treats the peer as lost instead of blocking a thread for good.
+    /// How long a write may wait for a peer that stopped reading (a hung or stopped process) before
+    /// it fails: the connection then closes and the peer counts as lost, instead of its writer
+    /// queue holding the frames for good.
     static let sendTimeoutSeconds = 30
 
     init(fd: Int32) {

@@ -53,7 +53,7 @@ import Testing
             frontEnd.restarts(slot: victim.slot) == 1 && frontEnd.clusterStatus()[victim.slot].isActive
                 && frontEnd.workerProcessId(slot: victim.slot) != victim.pid
         })
-        #expect(kill(victim.pid, 0) != 0)
+        #expect(await Support.eventually { kill(victim.pid, 0) != 0 })
         // No KV blocks leaked on the survivors: nothing parked on the prefill worker, nothing held anywhere.
         #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         // The restarted worker serves again.
@@ -133,7 +133,7 @@ import Testing
         #expect(await Support.eventually {
             frontEnd.restarts(slot: slot) == 1 && frontEnd.clusterStatus()[slot].isActive && frontEnd.workerProcessId(slot: slot) != pid
         })
-        #expect(kill(pid, 0) != 0)
+        #expect(await Support.eventually { kill(pid, 0) != 0 })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

@@ -39,6 +39,42 @@ import Testing
         #expect(throws: TransportError.closed) { try server.receive() }
     }
 
+    /// Sending never waits for the peer: frames far beyond the socket buffers queue up while the
+    /// peer reads nothing (a blocking send would hang this test), then arrive intact and in order.
+    @Test(.timeLimit(.minutes(1))) func sendsToAPeerThatIsNotReadingReturnAtOnce() throws {
+        let listener = try Listener(endpoint: .unix(path: Self.socketPath("stalled")))
+        defer { listener.close() }
+        let accepted = AsyncChannelBox()
+        listener.start(name: "test") { accepted.put($0) }
+        let client = try Connection.connect(to: listener.endpoint)
+        let server = try #require(accepted.take())
+        let payload = Data((0 ..< 1 << 20).map { UInt8($0 % 253) })
+        for handle in 0 ..< 16 { try client.send(.kvMissing(handle: handle), payload: payload) }
+        for handle in 0 ..< 16 {
+            guard case let (.kvMissing(got), bytes) = try server.receive() else { Issue.record("wrong message"); return }
+            #expect(got == handle && bytes == payload)
+        }
+        // Once closed, a send says so instead of queueing.
+        client.close()
+        #expect(client.isClosed)
+        #expect(throws: TransportError.closed) { try client.send(.kvMissing(handle: 0)) }
+    }
+
+    /// A write that fails (the peer is gone) closes the connection, so its reader learns it.
+    @Test func aFailedWriteClosesTheConnection() async throws {
+        let listener = try Listener(endpoint: .unix(path: Self.socketPath("gone")))
+        defer { listener.close() }
+        let accepted = AsyncChannelBox()
+        listener.start(name: "test") { accepted.put($0) }
+        let client = try Connection.connect(to: listener.endpoint)
+        try #require(accepted.take()).close()
+        for _ in 0 ..< 100 where !client.isClosed {
+            try? client.send(.kvMissing(handle: 1), payload: Data(count: 1 << 16))
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(client.isClosed)
+    }
+
     /// A peer that sends garbage gets a typed error, not a crash.
     @Test func malformedFramesAreErrors() throws {
         let listener = try Listener(endpoint: .unix(path: Self.socketPath("garbage")))
