@@ -1,4 +1,5 @@
 import Dispatch
+import Models
 import Tokenizers
 
 /// Everything the step loop keeps for one admitted request: its tokens and blocks
@@ -17,6 +18,8 @@ final class ActiveRequest: @unchecked Sendable {
     let handoff: KVHandoff
     /// The request's encoded images and where they go in the prompt; nil for text-only requests.
     let images: ImagePipeline.Prepared?
+    /// Qwen2-VL's 3-D rotary positions of an image prompt; nil for 1-D positions.
+    let mrope: MRoPEPositions?
     /// Tokens (image tokens included) the request counted against the admission queue.
     let admissionCost: Int
     private var sampler: Sampler
@@ -36,6 +39,7 @@ final class ActiveRequest: @unchecked Sendable {
         self.continuation = continuation
         self.handoff = handoff
         self.images = images
+        mrope = images?.prompt.mrope ?? handoff.importedMRoPE
         self.admissionCost = admissionCost ?? state.promptCount
         timings.images = images?.timings ?? []
         sampler = Sampler(parameters)

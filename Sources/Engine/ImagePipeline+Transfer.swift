@@ -13,7 +13,7 @@ extension ImagePipeline {
         let id = contentId(of: image)
         return try encoderQueue.sync {
             if let cached = cacheLock.withLock({ cache.acquire(id) }) { return (id, cached) }
-            let features = try model.encodeImage(processor.preprocess(image))
+            let features = try encode(processor.preprocess(image))
             cacheLock.withLock { cache.insert(id, features, tokens: features.rows) }
             return (id, features)
         }

@@ -15,7 +15,8 @@ import Tensor
 /// pipeline.release(prepared.contentIds)   // when the request finishes
 /// ```
 final class ImagePipeline: @unchecked Sendable {
-    let model: VisionLanguageModel
+    /// How images enter prompts (from the model's config; no weights).
+    let format: ImagePromptFormat
     let processor: any ImageProcessor
     let cache: EncoderCache<Matrix>
     let cacheLock = NSLock()
@@ -23,6 +24,10 @@ final class ImagePipeline: @unchecked Sendable {
     let encoderQueue = DispatchQueue(label: "tessera.image-encoder")
     /// Placeholder tokens of every image, for processors whose output size is fixed.
     private let fixedTokenCount: Int?
+    /// The vision tower and projector, once loaded; guarded by `encoderLock`.
+    private var loadedEncoder: VisionLanguageEncoder?
+    private let encoderLock = NSLock()
+    private let loadEncoder: @Sendable () throws -> VisionLanguageEncoder
 
     /// A request's images, ready for prefill.
     struct Prepared: @unchecked Sendable {
@@ -33,17 +38,38 @@ final class ImagePipeline: @unchecked Sendable {
         var contentIds: [String] { spans.map(\.contentId) }
     }
 
-    init(model: VisionLanguageModel, processor: any ImageProcessor, cacheBudgetTokens: Int) throws {
-        self.model = model
+    /// `encoder` is the loaded vision side, or nil to load it with `loadEncoder` when an image
+    /// first needs encoding (images provided already encoded never do).
+    init(format: ImagePromptFormat, encoder: VisionLanguageEncoder?, loadEncoder: @escaping @Sendable () throws -> VisionLanguageEncoder,
+         processor: any ImageProcessor, cacheBudgetTokens: Int) throws {
+        self.format = format
         self.processor = processor
+        loadedEncoder = encoder
+        self.loadEncoder = loadEncoder
         cache = EncoderCache(budgetTokens: cacheBudgetTokens)
         if processor is Qwen2VLImageProcessor {
             fixedTokenCount = nil
         } else {
             // Resize-and-crop processors emit one size whatever the input: measure it once.
             let probe = try RGBImage(width: 8, height: 8, pixels: [UInt8](repeating: 128, count: 8 * 8 * 3))
-            fixedTokenCount = try model.imageTokenCount(for: processor.preprocess(probe))
+            fixedTokenCount = try format.imageTokenCount(for: processor.preprocess(probe))
         }
+    }
+
+    /// Whether the vision tower and projector are in memory.
+    var encoderLoaded: Bool { encoderLock.withLock { loadedEncoder != nil } }
+
+    /// The vision side, loading it first if needed. Called on `encoderQueue` only, so it loads once.
+    private func encoder() throws -> VisionLanguageEncoder {
+        if let encoder = encoderLock.withLock({ loadedEncoder }) { return encoder }
+        let encoder = try loadEncoder()
+        encoderLock.withLock { loadedEncoder = encoder }
+        return encoder
+    }
+
+    /// Encodes one preprocessed image. Called on `encoderQueue` only.
+    func encode(_ image: PreprocessedImage) throws -> Matrix {
+        try encoder().encodeImage(image)
     }
 
     /// Placeholder tokens `image` will expand to, from its size alone (admission counts image cost
@@ -72,7 +98,7 @@ final class ImagePipeline: @unchecked Sendable {
                     defer { timings[i].preprocess = Self.seconds(since: start) }
                     return try processor.preprocess(image)
                 }
-                prompt = try model.expandPrompt(tokens, images: preprocessed)
+                prompt = try format.expandPrompt(tokens, images: preprocessed)
             } catch {
                 return completion(.failure(.invalidRequest("could not prepare the images: \(error)")))
             }
@@ -89,7 +115,7 @@ final class ImagePipeline: @unchecked Sendable {
                     }
                     let start = DispatchTime.now()
                     do {
-                        let features = try model.encodeImage(image)
+                        let features = try encode(image)
                         timings[i].encode = Self.seconds(since: start)
                         cacheLock.withLock { cache.insert(ids[i], features, tokens: features.rows) }
                         matrices.append(features)

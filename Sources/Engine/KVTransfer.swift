@@ -1,3 +1,5 @@
+import Models
+
 /// What an engine does with a request whose work is split with other engines (prefill/decode
 /// disaggregation, DistServe's and EPD's P→D hand-off).
 enum KVHandoff {
@@ -7,6 +9,12 @@ enum KVHandoff {
     case parkAfterPrefill
     /// Decode: the KV of the prompt's first positions was computed elsewhere and arrives in a buffer.
     case importKV(KVBuffer)
+
+    /// The M-RoPE positions of what a decode engine computes of an image prompt prefilled elsewhere.
+    var importedMRoPE: MRoPEPositions? {
+        guard case let .importKV(kv) = self, let delta = kv.mropeDelta else { return nil }
+        return MRoPEPositions(delta: delta)
+    }
 }
 
 /// The shape of one position's K/V in an engine's cache; two engines exchange KV only when theirs agree.
@@ -36,13 +44,18 @@ public final class KVBuffer: @unchecked Sendable {
     public let positions: Range<Int>
     public let base: UnsafeRawPointer
     public let byteCount: Int
+    /// Qwen2-VL's `rope_deltas` of an image prompt: the tokens after its images sit at
+    /// `index + mropeDelta` on every M-RoPE axis. Nil for 1-D positions.
+    public let mropeDelta: Int?
     private let deallocate: () -> Void
 
-    public init(layout: KVLayout, positions: Range<Int>, base: UnsafeRawPointer, byteCount: Int, deallocate: @escaping () -> Void) {
+    public init(layout: KVLayout, positions: Range<Int>, base: UnsafeRawPointer, byteCount: Int, mropeDelta: Int? = nil,
+                deallocate: @escaping () -> Void) {
         self.layout = layout
         self.positions = positions
         self.base = base
         self.byteCount = byteCount
+        self.mropeDelta = mropeDelta
         self.deallocate = deallocate
     }
 

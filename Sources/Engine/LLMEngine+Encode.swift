@@ -38,6 +38,7 @@ extension LLMEngine {
                         let (id, m) = try pipeline.encodePinned(image)
                         encoded.append(EncodedImage(contentId: id, rows: m.rows, cols: m.cols, features: Array(UnsafeBufferPointer(start: m.data, count: m.count))))
                     }
+                    self.publishEncoderStatistics()
                     continuation.resume(returning: .success(encoded))
                 } catch {
                     pipeline.release(encoded.map(\.contentId))
@@ -63,4 +64,7 @@ extension LLMEngine {
 
     /// The content id `image` has in this engine's encoder cache.
     public func contentId(of image: RGBImage) -> String? { imagePipeline?.contentId(of: image) }
+
+    /// Whether the vision tower and projector are in memory (loaded at start, or since an image needed them).
+    public var visionEncoderLoaded: Bool { imagePipeline?.encoderLoaded ?? false }
 }

@@ -17,10 +17,10 @@ import Models
 /// ```
 extension LLMEngine {
     /// What prompts this engine admits (front ends routing to it check the same).
-    public var promptLimits: PromptLimits { PromptLimits(contextLength: servedModel.contextLength, vocabSize: model.config.vocabSize) }
+    public var promptLimits: PromptLimits { PromptLimits(contextLength: servedModel.contextLength, vocabSize: textConfig.vocabSize) }
 
     /// The shape of this engine's KV rows.
-    public var kvLayout: KVLayout { KVLayout(layers: kvCache.numLayers, rowWidth: kvCache.rowWidth) }
+    public var kvLayout: KVLayout { KVLayout(layers: textConfig.numLayers, rowWidth: textConfig.numKVHeads * textConfig.headDim) }
 
     /// Computes the KV of `prompt` (all positions; with `images`, their placeholders expanded and
     /// encoded here) and parks its blocks under the returned handle. The stream ends with a
@@ -39,8 +39,9 @@ extension LLMEngine {
 
     /// Generates from `prompt` (token ids, image placeholders already expanded, with the images'
     /// spans so the prefix cache tells images apart) with the KV of its first positions taken from
-    /// `kv` instead of computed; the positions `kv` lacks are computed here. A buffer of another
-    /// layout is ignored and the text prompt computed here.
+    /// `kv` instead of computed; the positions `kv` lacks are computed here. A text prompt whose KV
+    /// cannot be taken (another layout, no free blocks) is computed here; an image prompt then
+    /// fails, since its features are not here. An M-RoPE image prompt needs `kv.mropeDelta`.
     public func submitDecode(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, importing kv: KVBuffer)
         throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error>
     {
@@ -49,17 +50,25 @@ extension LLMEngine {
         guard kv.positions.upperBound >= imageSpans.map({ $0.offset + $0.length }).max() ?? 0 else {
             throw .invalidRequest("the handed-over KV does not cover the prompt's images")
         }
+        let usesMRoPE = imagePipeline?.format.usesMRoPE ?? false
+        if kv.mropeDelta != nil, !usesMRoPE {
+            throw .invalidRequest("the handed-over KV has M-RoPE positions, but model '\(servedModel.name)' does not use them")
+        }
+        if usesMRoPE, !imageSpans.isEmpty, kv.mropeDelta == nil {
+            throw .invalidRequest("the handed-over KV of an image prompt lacks its M-RoPE position offset (rope_deltas)")
+        }
         return try enqueue(prompt: prompt, imageSpans: imageSpans, parameters: parameters, handoff: .importKV(kv)).stream
     }
 
-    /// The prompt (image placeholders expanded) and image spans of a parked request.
-    public func parkedPrompt(_ handle: Int) -> (tokens: [Int], images: [ImageSpan])? {
-        shared.withLock { s in s.parked[handle].map { ($0.tokens, $0.images) } }
+    /// The prompt (image placeholders expanded), image spans and M-RoPE position offset (Qwen2-VL's
+    /// `rope_deltas`; nil for 1-D positions) of a parked request: what a decode engine continues from.
+    public func parkedPrompt(_ handle: Int) -> (tokens: [Int], images: [ImageSpan], mropeDelta: Int?)? {
+        shared.withLock { s in s.parked[handle].map { ($0.request.tokens, $0.request.images, $0.mropeDelta) } }
     }
 
     /// Prompt positions whose KV a parked request holds; nil when the handle is unknown or released.
     public func parkedPositions(_ handle: Int) -> Range<Int>? {
-        shared.withLock { s in s.parked[handle].map { 0 ..< $0.count } }
+        shared.withLock { s in s.parked[handle].map { 0 ..< $0.request.count } }
     }
 
     /// Copies a parked request's KV in the flat transfer layout (`kvLayout.byteCount(positions:)`
@@ -67,7 +76,7 @@ extension LLMEngine {
     public func copyParkedKV(_ handle: Int, to buffer: UnsafeMutableRawPointer) -> Bool {
         // Under the lock, so a concurrent release cannot hand the blocks to someone else mid-copy.
         shared.withLock { s in
-            guard let request = s.parked[handle] else { return false }
+            guard let request = s.parked[handle]?.request, let kvCache = language?.kvCache else { return false }
             kvCache.copyOut(blockTable: request.blockTable, positions: 0 ..< request.count, to: buffer)
             return true
         }
@@ -86,50 +95,66 @@ extension LLMEngine {
     public var parkedCount: Int { shared.withLock { $0.parked.count } }
 
     /// Moves a request whose prompt KV is complete out of the batch, keeping its blocks.
-    func park(_ request: ActiveRequest) {
+    func park(_ request: ActiveRequest, _ language: LanguageSide) {
         let id = request.state.id
-        if request.images?.prompt.mrope != nil {
-            // Decode positions of M-RoPE models depend on the images' grid, which a decode engine lacks.
-            request.fail(.invalidRequest("prefill/decode disaggregation of image prompts needs a model with 1-D positions; serve this model with mono workers"))
-            finish(id, reason: nil)
-            return
-        }
-        guard let state = scheduler.detach(id) else { return }
+        guard let state = language.scheduler.detach(id) else { return }
         active[id] = nil
         // The KV holds what the features contributed; the encoder cache need not pin them any more.
         if let images = request.images { imagePipeline?.release(images.contentIds) }
         shared.withLock { s in
-            s.parked[id] = state
+            // A decode engine lacks the images' grids; the offset is all its M-RoPE positions need.
+            s.parked[id] = ParkedPrompt(request: state, mropeDelta: request.mrope?.delta)
             s.liveRequests -= 1
         }
         request.finish(.length)
     }
 
-    func releaseParked(_ handles: [Int]) {
+    func releaseParked(_ handles: [Int], _ language: LanguageSide) {
         for handle in handles {
-            guard let request = shared.withLock({ $0.parked.removeValue(forKey: handle) }) else { continue }
-            scheduler.blocks.free(request)
+            guard let parked = shared.withLock({ $0.parked.removeValue(forKey: handle) }) else { continue }
+            language.scheduler.blocks.free(parked.request)
         }
         if !handles.isEmpty { publishStatistics(generated: 0) }
     }
 
     /// Copies imported KV into fresh blocks before the request is queued; any prefix already cached
-    /// here is kept. Without the blocks (or with a mismatched buffer) the prompt is computed here.
-    func importKV(_ request: ActiveRequest) {
-        guard case let .importKV(kv) = request.handoff else { return }
+    /// here is kept. Without the blocks (or with a mismatched buffer) a text prompt is computed
+    /// here, and an image prompt fails: its features are not here. False when the request failed.
+    func importKV(_ request: ActiveRequest, _ language: LanguageSide) -> Bool {
+        guard case let .importKV(kv) = request.handoff else { return true }
         let state = request.state
+        let blocks = language.scheduler.blocks
         // The last prompt token always runs here: its logits pick the first output token.
         let end = min(kv.positions.upperBound, state.count - 1)
-        guard kv.layout == kvLayout, kv.isComplete, kv.positions.lowerBound == 0 else { return }
-        scheduler.blocks.admit(state)
-        let from = state.computedTokens
-        guard from < end else { return }
-        guard scheduler.blocks.reserve(state, tokens: end - from) else {
-            scheduler.blocks.free(state)
-            return
+        guard kv.layout == kvLayout, kv.isComplete, kv.positions.lowerBound == 0 else {
+            return computeHere(request, or: .invalidRequest("the handed-over KV of an image prompt does not fit this engine's cache layout"))
         }
-        kvCache.copyIn(blockTable: state.blockTable, positions: from ..< end, from: kv.base, bufferPositions: kv.positions)
+        blocks.admit(state)
+        let from = state.computedTokens
+        guard from < end else { return true }
+        guard blocks.reserve(state, tokens: end - from) else {
+            blocks.free(state)
+            return computeHere(request, or: .overloaded(retryAfterSeconds: 1))
+        }
+        language.kvCache.copyIn(blockTable: state.blockTable, positions: from ..< end, from: kv.base, bufferPositions: kv.positions)
         state.computedTokens = end
-        scheduler.blocks.commit(state)
+        blocks.commit(state)
+        return true
     }
+
+    /// Whether a request whose KV could not be imported can compute its prompt here: a text prompt
+    /// can; an image prompt fails with `error`.
+    private func computeHere(_ request: ActiveRequest, or error: EngineError) -> Bool {
+        guard !request.state.images.isEmpty else { return true }
+        request.fail(error)
+        finish(request.state.id, reason: nil)
+        return false
+    }
+}
+
+/// A prefilled prompt whose KV blocks wait for a decode engine, with what continuing it needs
+/// besides the KV: Qwen2-VL's M-RoPE offset (`rope_deltas`) of an image prompt.
+struct ParkedPrompt {
+    let request: EngineRequest
+    let mropeDelta: Int?
 }

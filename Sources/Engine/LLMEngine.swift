@@ -14,13 +14,23 @@ import Tokenizers
 public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     public let servedModel: ServedModel
     public let config: EngineConfig
-    let model: any CausalLanguageModel
+    /// What this engine loaded of its model folder.
+    public let parts: ModelParts
+    /// The decoder's hyper-parameters (known without its weights).
+    let textConfig: LanguageModelConfig
+    /// The decoder, its KV cache and scheduler; nil for an engine that only encodes images.
+    let language: LanguageSide?
     private let defaults: GenerationDefaults
     private let stopTokenIds: Set<Int>
-    let kvCache: PagedKVCache
-    let scheduler: Scheduler
     /// Preprocessing, encoding and the encoder cache of a vision-language model; nil for text models.
     let imagePipeline: ImagePipeline?
+
+    /// What the step loop runs on.
+    struct LanguageSide {
+        let model: any CausalLanguageModel
+        let kvCache: PagedKVCache
+        let scheduler: Scheduler
+    }
 
     /// What `submit`, stream cancellation and `shutdown` share with the loop thread.
     struct Shared {
@@ -36,7 +46,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         var encoding = 0
         var statistics = EngineStatistics()
         /// Prefilled requests whose KV blocks wait for another engine to pull them, by request id.
-        var parked: [Int: EngineRequest] = [:]
+        var parked: [Int: ParkedPrompt] = [:]
         /// Parked requests whose blocks the loop should free.
         var releases: [Int] = []
     }
@@ -49,28 +59,43 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     private var abortedBeforeArrival: Set<Int> = []
     private var loopThread: Thread?
 
-    public init(directory: URL, config: EngineConfig = EngineConfig()) throws {
+    /// Loads `parts` of the model in `directory`: everything by default; only `.languageModel` for
+    /// prefill and decode (a vision-language model's tower then loads when an image first needs
+    /// encoding here); only `.visionEncoder` for an engine that encodes images for others
+    /// (`encodeImages`), with no language model, KV cache or step loop. A text model is always
+    /// loaded whole (`parts` is then `.languageModel`).
+    public init(directory: URL, config: EngineConfig = EngineConfig(), parts: ModelParts = .all) throws {
         self.config = config
-        if ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory)) {
-            let vlm = try ModelLoader.loadVisionLanguageModel(directory: directory)
-            model = vlm.languageModel
-            imagePipeline = try ImagePipeline(model: vlm, processor: ImageProcessorLoader.load(directory: directory),
-                                              cacheBudgetTokens: config.encoderCacheTokens)
+        let multimodal = ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory))
+        self.parts = multimodal ? parts : .languageModel
+        textConfig = try ModelLoader.languageModelConfig(directory: directory)
+        var model: (any CausalLanguageModel)?
+        if multimodal {
+            if parts.contains(.languageModel) { model = try ModelLoader.loadVisionLanguageDecoder(directory: directory) }
+            let encoder = parts.contains(.visionEncoder) ? try ModelLoader.loadVisionLanguageEncoder(directory: directory) : nil
+            imagePipeline = try ImagePipeline(
+                format: encoder?.format ?? ModelLoader.loadImagePromptFormat(directory: directory), encoder: encoder,
+                loadEncoder: { try ModelLoader.loadVisionLanguageEncoder(directory: directory) },
+                processor: ImageProcessorLoader.load(directory: directory), cacheBudgetTokens: config.encoderCacheTokens)
         } else {
             model = try ModelLoader.load(directory: directory)
             imagePipeline = nil
         }
         let tokenizer = try Tokenizer.load(directory: directory)
         defaults = try GenerationDefaults.load(directory: directory)
-        let contextLength = min(config.maxModelLength ?? .max, model.config.maxPositionEmbeddings)
+        let contextLength = min(config.maxModelLength ?? .max, textConfig.maxPositionEmbeddings)
         servedModel = ServedModel(
             name: config.servedModelName ?? directory.standardizedFileURL.lastPathComponent,
             contextLength: contextLength, tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate,
-            imagePlaceholder: imagePipeline?.model.imagePlaceholder)
-        var stops = defaults.eosTokenIds.union(model.config.eosTokenIds)
+            imagePlaceholder: imagePipeline?.format.imagePlaceholder)
+        var stops = defaults.eosTokenIds.union(textConfig.eosTokenIds)
         if stops.isEmpty, let eos = tokenizer.eosTokenId { stops.insert(eos) }
         stopTokenIds = stops
 
+        guard let model else {
+            language = nil
+            return
+        }
         let bytesPerBlock = PagedKVCache.bytesPerBlock(config: model.config, blockSize: config.blockSize)
         let blockCount = config.kvCacheMemoryBytes / bytesPerBlock
         guard blockCount * config.blockSize >= contextLength else {
@@ -78,9 +103,10 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
                 "--kv-cache-memory of \(config.kvCacheMemoryBytes) bytes holds \(blockCount * config.blockSize) tokens, "
                     + "less than the context length \(contextLength); give more memory or a smaller --max-model-len")
         }
-        kvCache = PagedKVCache(config: model.config, blockCount: blockCount, blockSize: config.blockSize)
-        scheduler = Scheduler(config: config.scheduler, blocks: BlockManager(blockCount: blockCount, blockSize: config.blockSize))
-        let thread = Thread { [unowned self] in self.runLoop() }
+        language = LanguageSide(
+            model: model, kvCache: PagedKVCache(config: model.config, blockCount: blockCount, blockSize: config.blockSize),
+            scheduler: Scheduler(config: config.scheduler, blocks: BlockManager(blockCount: blockCount, blockSize: config.blockSize)))
+        let thread = Thread { [unowned self, language] in self.runLoop(language) }
         thread.name = "tessera-engine"
         loopThread = thread
         thread.start()
@@ -126,7 +152,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         guard let pipeline = imagePipeline else {
             throw .invalidRequest("model '\(servedModel.name)' does not accept images")
         }
-        let placeholders = prompt.reduce(0) { $0 + ($1 == pipeline.model.imageTokenId ? 1 : 0) }
+        let placeholders = prompt.reduce(0) { $0 + ($1 == pipeline.format.imageTokenId ? 1 : 0) }
         guard placeholders == images.count else {
             throw .invalidRequest("the prompt has \(placeholders) image placeholders but \(images.count) images were given")
         }
@@ -174,6 +200,9 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>, continuation: ActiveRequest.Continuation)
     {
         let (stream, continuation) = AsyncThrowingStream<InferenceEvent, any Error>.makeStream()
+        guard language != nil else {
+            throw .invalidRequest("this engine only encodes images: it was started without its language model")
+        }
         let id = try shared.withLock { (s: inout Shared) throws(EngineError) -> Int in
             guard s.state == .ready else { throw .shuttingDown }
             guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens + cost <= config.maxQueuedTokens else {
@@ -220,17 +249,18 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
 // MARK: - The step loop
 
 extension LLMEngine {
-    private func runLoop() {
+    private func runLoop(_ language: LanguageSide?) {
+        guard let language else { return }
+        let scheduler = language.scheduler
         while true {
             let (incoming, aborted, state, releases) = shared.withLock { s in
                 defer { s.inbox = []; s.aborted = []; s.releases = [] }
                 return (s.inbox, s.aborted, s.state, s.releases)
             }
-            releaseParked(releases)
+            releaseParked(releases, language)
             for request in incoming {
                 active[request.state.id] = request
-                importKV(request)
-                scheduler.add(request.state)
+                if importKV(request, language) { scheduler.add(request.state) }
             }
             for id in aborted {
                 // A request cancelled while its images were encoding arrives later; drop it then.
@@ -246,7 +276,7 @@ extension LLMEngine {
                 return
             }
             if scheduler.hasWork {
-                step()
+                step(language)
             } else {
                 wakeUp.lock()
                 if shared.withLock({ $0.inbox.isEmpty && $0.aborted.isEmpty && $0.releases.isEmpty && $0.state != .stopped }) {
@@ -258,7 +288,8 @@ extension LLMEngine {
     }
 
     /// One engine step: schedule, run the batch through the model, sample, stream, retire.
-    private func step() {
+    private func step(_ language: LanguageSide) {
+        let scheduler = language.scheduler
         let output = scheduler.schedule()
         var batch: [BatchSequence] = []
         var sampling: [ActiveRequest] = []
@@ -269,14 +300,14 @@ extension LLMEngine {
             let wantsLogits = entry.start + entry.tokens == s.count
             batch.append(BatchSequence(tokens: Array(s.tokens[entry.start ..< entry.start + entry.tokens]),
                                        start: entry.start, blockTable: s.blockTable, wantsLogits: wantsLogits,
-                                       images: request.images?.features ?? [], mrope: request.images?.prompt.mrope))
+                                       images: request.images?.features ?? [], mrope: request.mrope))
             if wantsLogits { sampling.append(request) }
             if request.markScheduled() { started.append(request) }
         }
         dequeue(started, preempted: output.preempted.count)
         let logits: [[Float]]
         do {
-            logits = try model.forward(batch: batch, cache: kvCache)
+            logits = try language.model.forward(batch: batch, cache: language.kvCache)
         } catch {
             for request in output.entries.compactMap({ active[$0.requestId] }) {
                 request.fail(.internalFailure("the model failed on this batch: \(error)"))
@@ -288,7 +319,7 @@ extension LLMEngine {
         var finished: [(Int, FinishReason)] = []
         for (request, row) in zip(sampling, logits) {
             if case .parkAfterPrefill = request.handoff {
-                park(request)
+                park(request, language)
                 continue
             }
             if let reason = request.accept(logits: row) { finished.append((request.state.id, reason)) }
@@ -311,7 +342,7 @@ extension LLMEngine {
     /// Retires a request: frees its blocks and, with a reason, sends its final event.
     func finish(_ id: Int, reason: FinishReason?) {
         guard let request = active.removeValue(forKey: id) else { return }
-        scheduler.finish(id)
+        language?.scheduler.finish(id)
         if let images = request.images { imagePipeline?.release(images.contentIds) }
         if let reason { request.finish(reason) } else { request.continuation.finish() }
         shared.withLock { s in
@@ -324,23 +355,32 @@ extension LLMEngine {
         publishStatistics(generated: 0)
     }
 
+    /// Loop thread only (it reads the scheduler).
     func publishStatistics(generated: Int) {
-        let encoder = imagePipeline?.statistics
+        publishEncoderStatistics()
+        guard let scheduler = language?.scheduler else { return }
         shared.withLock { s in
-            s.statistics.encodingRequests = s.encoding
-            s.statistics.encoderCacheQueries = encoder?.queries ?? 0
-            s.statistics.encoderCacheHits = encoder?.hits ?? 0
+            s.statistics.generatedTokens += generated
             s.statistics.runningRequests = scheduler.running.count
             s.statistics.waitingRequests = scheduler.waiting.count
             s.statistics.kvCacheUsage = scheduler.blocks.usage
             s.statistics.prefixCacheQueriedTokens = scheduler.prefixQueriedTokens
             s.statistics.prefixCacheHitTokens = scheduler.prefixHitTokens
-            s.statistics.generatedTokens += generated
+        }
+    }
+
+    /// The encoder cache's counters; any thread.
+    func publishEncoderStatistics() {
+        let encoder = imagePipeline?.statistics
+        shared.withLock { s in
+            s.statistics.encodingRequests = s.encoding
+            s.statistics.encoderCacheQueries = encoder?.queries ?? 0
+            s.statistics.encoderCacheHits = encoder?.hits ?? 0
         }
     }
 }
 
 extension LLMEngine {
     /// The placeholder token id of a vision-language model (tests locate image spans with it).
-    var imageTokenIdForTesting: Int { imagePipeline?.model.imageTokenId ?? -1 }
+    var imageTokenIdForTesting: Int { imagePipeline?.format.imageTokenId ?? -1 }
 }

@@ -17,10 +17,6 @@ enum Llava {
         let projectorOut: Linear
         let activation: VisionActivation
 
-        func tokenCount(for image: PreprocessedImage) throws(MultimodalError) -> Int {
-            try tower.rows(for: image) - (dropsClassToken ? 1 : 0)
-        }
-
         func encode(_ image: PreprocessedImage) throws(MultimodalError) -> Matrix {
             let states = try tower.hiddenStates(image, through: layers.max() ?? 0)
             let first = dropsClassToken ? 1 : 0
@@ -40,10 +36,9 @@ enum Llava {
         }
     }
 
-    static func load(_ r: ConfigReader, weights: WeightStore, directory: URL) throws(ModelLoadingError) -> VisionLanguageModel {
-        // The Hub layout (language_model.model., vision_tower.vision_model., multi_modal_projector.), which
-        // transformers 5 still writes, or its in-memory layout under "model.".
-        let nested = weights.contains("model.language_model.embed_tokens.weight")
+    /// The folder's parts: the prompt format and decoder config from config.json, and the decoder
+    /// and encoder each loaded from the weights only when asked for.
+    static func parts(_ r: ConfigReader, directory: URL) throws(ModelLoadingError) -> VisionLanguageParts {
         let text = try textConfig(r)
         let biases: ProjectionBiases
         switch text.architecture {
@@ -51,10 +46,6 @@ enum Llava {
         case "Qwen2ForCausalLM": biases = ProjectionBiases(qkv: true, output: false, mlp: false)
         default: throw .unsupportedConfiguration(path: r.path, detail: "LLaVA text model '\(text.architecture)' is not supported (llama, qwen2)")
         }
-        let language = try DecoderLanguageModel(config: text, weights: weights, biases: biases,
-                                                prefix: nested ? "model.language_model." : "language_model.model.",
-                                                lmHead: nested ? "lm_head.weight" : "language_model.lm_head.weight")
-
         let visionReader = try r.object("vision_config") ?? ConfigReader(json: [:], path: r.path)
         let visionType = try visionReader.string("model_type") ?? "clip_vision_model"
         let kind: VisionTowerConfig.Kind
@@ -64,10 +55,6 @@ enum Llava {
         default: throw .unsupportedConfiguration(path: r.path, detail: "LLaVA vision tower '\(visionType)' is not supported (clip_vision_model, siglip_vision_model)")
         }
         let vision = try VisionTowerConfig(kind: kind, reader: visionReader)
-        let towerPrefixes = nested ? ["model.vision_tower.vision_model.", "model.vision_tower."] : ["vision_tower.vision_model.", "vision_tower."]
-        let tower = try VisionTransformer(config: vision, weights: weights,
-                                          prefix: weights.prefix(of: "embeddings.patch_embedding.weight", among: towerPrefixes) ?? towerPrefixes[0])
-
         let requested = try featureLayers(r)
         var layers: [Int] = []
         for layer in requested {
@@ -82,21 +69,38 @@ enum Llava {
             throw .unsupportedConfiguration(path: r.path, detail: "vision_feature_select_strategy '\(strategy)' (expected default or full)")
         }
         let bias = try r.bool("multimodal_projector_bias", default: true)
-        let projector = nested ? "model.multi_modal_projector." : "multi_modal_projector."
-        let encoder = Encoder(
-            tower: tower, layers: layers, dropsClassToken: strategy == "default",
-            projectorIn: try Linear(weights, projector + "linear_1", out: text.hiddenSize, in: vision.hiddenSize * layers.count, bias: bias),
-            projectorOut: try Linear(weights, projector + "linear_2", out: text.hiddenSize, in: text.hiddenSize, bias: bias),
-            activation: try VisionActivation(name: try r.string("projector_hidden_act") ?? "gelu", path: r.path))
+        let activation = try VisionActivation(name: try r.string("projector_hidden_act") ?? "gelu", path: r.path)
         let modernToken = try r.optionalInt("image_token_id")
         let legacyToken = try r.optionalInt("image_token_index")
         let imageToken = modernToken ?? legacyToken ?? 32000
         guard (0 ..< text.vocabSize).contains(imageToken) else {
             throw .malformedConfig(path: r.path, detail: "image token id \(imageToken) is outside the vocabulary of \(text.vocabSize)")
         }
-        let placeholder = processorImageToken(directory) ?? "<image>"
-        return VisionLanguageModel(architecture: architecture, languageModel: language, imageTokenId: imageToken,
-                                   imagePlaceholder: placeholder, encoder: encoder, mropeMergeSize: nil)
+        let format = ImagePromptFormat(architecture: architecture, imageTokenId: imageToken, imagePlaceholder: processorImageToken(directory) ?? "<image>",
+                                       rows: .tower(vision, dropsClassToken: strategy == "default"))
+
+        // The Hub layout (language_model.model., vision_tower.vision_model., multi_modal_projector.), which
+        // transformers 5 still writes, or its in-memory layout under "model.". The index alone tells.
+        let nested = { (weights: WeightStore) in
+            weights.contains("model.language_model.embed_tokens.weight") || weights.contains("model.multi_modal_projector.linear_1.weight")
+        }
+        return VisionLanguageParts(format: format, text: text, decoder: { weights throws(ModelLoadingError) in
+            let nested = nested(weights)
+            return try DecoderLanguageModel(config: text, weights: weights, biases: biases,
+                                            prefix: nested ? "model.language_model." : "language_model.model.",
+                                            lmHead: nested ? "lm_head.weight" : "language_model.lm_head.weight")
+        }, encoder: { weights throws(ModelLoadingError) in
+            let nested = nested(weights)
+            let towerPrefixes = nested ? ["model.vision_tower.vision_model.", "model.vision_tower."] : ["vision_tower.vision_model.", "vision_tower."]
+            let tower = try VisionTransformer(config: vision, weights: weights,
+                                              prefix: weights.prefix(of: "embeddings.patch_embedding.weight", among: towerPrefixes) ?? towerPrefixes[0])
+            let projector = nested ? "model.multi_modal_projector." : "multi_modal_projector."
+            return Encoder(
+                tower: tower, layers: layers, dropsClassToken: strategy == "default",
+                projectorIn: try Linear(weights, projector + "linear_1", out: text.hiddenSize, in: vision.hiddenSize * layers.count, bias: bias),
+                projectorOut: try Linear(weights, projector + "linear_2", out: text.hiddenSize, in: text.hiddenSize, bias: bias),
+                activation: activation)
+        })
     }
 
     /// `vision_feature_layer`: one index or a list (default -2).

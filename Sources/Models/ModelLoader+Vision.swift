@@ -20,11 +20,59 @@ extension ModelLoader {
     /// let vlm = try ModelLoader.loadVisionLanguageModel(directory: URL(fileURLWithPath: "llava-1.5-7b-hf"))
     /// ```
     public static func loadVisionLanguageModel(directory: URL) throws -> VisionLanguageModel {
+        let parts = try visionLanguageParts(directory)
+        let weights = try WeightStore(directory: directory)
+        return VisionLanguageModel(languageModel: try parts.decoder(weights),
+                                   vision: VisionLanguageEncoder(format: parts.format, encoder: try parts.encoder(weights)))
+    }
+
+    /// Loads only the vision tower and projector (LLaVA) or vision transformer and merger
+    /// (Qwen2-VL) of a vision-language folder: no language-model tensor is read, and shards that
+    /// hold only language-model tensors are not opened (they may be absent).
+    ///
+    /// ```swift
+    /// let encoder = try ModelLoader.loadVisionLanguageEncoder(directory: URL(fileURLWithPath: "llava-1.5-7b-hf"))
+    /// ```
+    public static func loadVisionLanguageEncoder(directory: URL) throws -> VisionLanguageEncoder {
+        try loadVisionLanguageEncoder(directory: directory, weights: WeightStore(directory: directory))
+    }
+
+    static func loadVisionLanguageEncoder(directory: URL, weights: WeightStore) throws -> VisionLanguageEncoder {
+        let parts = try visionLanguageParts(directory)
+        return VisionLanguageEncoder(format: parts.format, encoder: try parts.encoder(weights))
+    }
+
+    /// Loads only the language model of a vision-language folder (no vision tensor is read); its
+    /// image placeholders come from `loadImagePromptFormat`.
+    public static func loadVisionLanguageDecoder(directory: URL) throws -> DecoderLanguageModel {
+        try loadVisionLanguageDecoder(directory: directory, weights: WeightStore(directory: directory))
+    }
+
+    static func loadVisionLanguageDecoder(directory: URL, weights: WeightStore) throws -> DecoderLanguageModel {
+        try visionLanguageParts(directory).decoder(weights)
+    }
+
+    /// How a vision-language folder's prompts take images, from its config.json alone.
+    public static func loadImagePromptFormat(directory: URL) throws -> ImagePromptFormat {
+        try visionLanguageParts(directory).format
+    }
+
+    /// The decoder's hyper-parameters of any folder the loaders accept (a vision-language model's
+    /// `text_config`), from config.json alone.
+    public static func languageModelConfig(directory: URL) throws -> LanguageModelConfig {
+        let url = directory.appendingPathComponent("config.json")
+        guard visionLanguageArchitectures.contains(try architecture(directory: directory)) else { return try LanguageModelConfig(contentsOf: url) }
+        return try visionLanguageParts(directory).text
+    }
+
+    private static func visionLanguageParts(_ directory: URL) throws(ModelLoadingError) -> VisionLanguageParts {
         let reader = try ConfigReader.load(directory.appendingPathComponent("config.json"))
         let name = reader.architecture ?? ""
-        guard visionLanguageArchitectures.contains(name) else { throw ModelLoadingError.unsupportedArchitecture(name: name, path: reader.path) }
-        let weights = try WeightStore(directory: directory)
-        return name == Llava.architecture ? try Llava.load(reader, weights: weights, directory: directory) : try Qwen2VL.load(reader, weights: weights)
+        switch name {
+        case Llava.architecture: return try Llava.parts(reader, directory: directory)
+        case Qwen2VL.architecture: return try Qwen2VL.parts(reader)
+        default: throw .unsupportedArchitecture(name: name, path: reader.path)
+        }
     }
 
     /// Loads a standalone `CLIPVisionModel` or `SiglipVisionModel` folder.
@@ -38,6 +86,16 @@ extension ModelLoader {
         let prefix = weights.prefix(of: "embeddings.patch_embedding.weight", among: ["vision_model.", ""]) ?? ""
         return try VisionTransformer(config: config, weights: weights, prefix: prefix)
     }
+}
+
+/// A vision-language folder read as its parts: what config.json alone says (how prompts take
+/// images, the decoder's hyper-parameters), and loaders for the decoder and the image encoder, so
+/// each can be loaded without the other's tensors.
+struct VisionLanguageParts {
+    let format: ImagePromptFormat
+    let text: LanguageModelConfig
+    let decoder: (WeightStore) throws(ModelLoadingError) -> DecoderLanguageModel
+    let encoder: (WeightStore) throws(ModelLoadingError) -> any ImageEncoder
 }
 
 extension WeightStore {

@@ -56,6 +56,12 @@ public struct MRoPEPositions: Sendable, Equatable {
         self.init(axes: axes, delta: largest + 1 - promptLength)
     }
 
+    /// The positions a decode engine needs to continue a prompt prefilled elsewhere: it computes
+    /// only tokens after the prompt's last image, which sit at `index + delta` on every axis.
+    public init(delta: Int) {
+        self.init(axes: [[], [], []], delta: delta)
+    }
+
     /// Position of token `index` (prompt or later) on `axis` (0 temporal, 1 height, 2 width).
     public func position(axis: Int, token index: Int) -> Int {
         index < count ? axes[axis][index] : index + delta

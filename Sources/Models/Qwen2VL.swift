@@ -11,11 +11,12 @@ enum Qwen2VL {
     struct Encoder: ImageEncoder {
         let vision: Qwen2VLVisionTransformer
 
-        func tokenCount(for image: PreprocessedImage) throws(MultimodalError) -> Int { try vision.tokenCount(for: image) }
         func encode(_ image: PreprocessedImage) throws(MultimodalError) -> Matrix { try vision.features(image) }
     }
 
-    static func load(_ r: ConfigReader, weights: WeightStore) throws(ModelLoadingError) -> VisionLanguageModel {
+    /// The folder's parts: the prompt format and decoder config from config.json, and the decoder
+    /// and encoder each loaded from the weights only when asked for.
+    static func parts(_ r: ConfigReader) throws(ModelLoadingError) -> VisionLanguageParts {
         // transformers 5 nests the decoder in text_config; older configs keep it at the top level.
         var text = (r.json["text_config"] as? [String: Any]) ?? r.json.filter { $0.key != "vision_config" }
         text["architectures"] = ["Qwen2ForCausalLM"]
@@ -35,22 +36,26 @@ enum Qwen2VL {
         guard !config.useSlidingWindow else {
             throw .unsupportedConfiguration(path: r.path, detail: "use_sliding_window is true; only full attention is supported")
         }
-        // The Hub layout (model., visual.), which transformers 5 still writes, or its in-memory one.
-        let nested = weights.contains("model.language_model.embed_tokens.weight")
-        let language = try DecoderLanguageModel(config: config, weights: weights, biases: ProjectionBiases(qkv: true, output: false, mlp: false),
-                                                prefix: nested ? "model.language_model." : "model.", mropeSection: section)
         let visionReader = try r.object("vision_config") ?? ConfigReader(json: [:], path: r.path)
-        let vision = try Qwen2VLVisionTransformer(config: try Qwen2VLVisionConfig(reader: visionReader), weights: weights,
-                                                  prefix: nested ? "model.visual." : "visual.")
-        guard vision.config.outputSize == config.hiddenSize else {
-            throw .malformedConfig(path: r.path, detail: "vision hidden_size \(vision.config.outputSize) differs from the text hidden_size \(config.hiddenSize)")
+        let vision = try Qwen2VLVisionConfig(reader: visionReader)
+        guard vision.outputSize == config.hiddenSize else {
+            throw .malformedConfig(path: r.path, detail: "vision hidden_size \(vision.outputSize) differs from the text hidden_size \(config.hiddenSize)")
         }
         let imageToken = try r.optionalInt("image_token_id") ?? 151655
         guard (0 ..< config.vocabSize).contains(imageToken) else {
             throw .malformedConfig(path: r.path, detail: "image_token_id \(imageToken) is outside the vocabulary of \(config.vocabSize)")
         }
-        return VisionLanguageModel(architecture: architecture, languageModel: language, imageTokenId: imageToken,
-                                   imagePlaceholder: "<|vision_start|><|image_pad|><|vision_end|>", encoder: Encoder(vision: vision),
-                                   mropeMergeSize: vision.config.spatialMergeSize)
+        let format = ImagePromptFormat(architecture: architecture, imageTokenId: imageToken,
+                                       imagePlaceholder: "<|vision_start|><|image_pad|><|vision_end|>", rows: .mergedGrid(vision))
+        // The Hub layout (model., visual.), which transformers 5 still writes, or its in-memory one. The index alone tells.
+        let nested = { (weights: WeightStore) in
+            weights.contains("model.language_model.embed_tokens.weight") || weights.contains("model.visual.patch_embed.proj.weight")
+        }
+        return VisionLanguageParts(format: format, text: config, decoder: { weights throws(ModelLoadingError) in
+            try DecoderLanguageModel(config: config, weights: weights, biases: ProjectionBiases(qkv: true, output: false, mlp: false),
+                                     prefix: nested(weights) ? "model.language_model." : "model.", mropeSection: section)
+        }, encoder: { weights throws(ModelLoadingError) in
+            Encoder(vision: try Qwen2VLVisionTransformer(config: vision, weights: weights, prefix: nested(weights) ? "model.visual." : "visual."))
+        })
     }
 }

@@ -41,26 +41,9 @@ public final class Qwen2VLVisionTransformer: VisionTower {
         shape = AttentionShape(numHeads: c.numHeads, numKVHeads: c.numHeads, headDim: c.headDim)
     }
 
-    /// The image's `[t, h, w]` patch grid, checked against its pixel values.
-    func grid(of image: PreprocessedImage) throws(MultimodalError) -> (t: Int, h: Int, w: Int) {
-        let c = config
-        let expected = "[t·h·w, \(c.patchWidth)] with image_grid_thw [t, h, w], h and w multiples of \(c.spatialMergeSize)"
-        guard let g = image.gridTHW, g.count == 3, g.allSatisfy({ $0 > 0 }), g[1] % c.spatialMergeSize == 0, g[2] % c.spatialMergeSize == 0,
-              image.shape == [g[0] * g[1] * g[2], c.patchWidth], image.pixelValues.count == g[0] * g[1] * g[2] * c.patchWidth else {
-            throw .invalidPixelValues(expected: expected, shape: image.shape)
-        }
-        return (g[0], g[1], g[2])
-    }
-
     public func sequenceLength(for image: PreprocessedImage) throws -> Int {
-        let g = try grid(of: image)
+        let g = try config.grid(of: image)
         return g.t * g.h * g.w
-    }
-
-    /// Image tokens the merger produces for `image`.
-    func tokenCount(for image: PreprocessedImage) throws(MultimodalError) -> Int {
-        let g = try grid(of: image)
-        return g.t * g.h * g.w / (config.spatialMergeSize * config.spatialMergeSize)
     }
 
     public func forward(_ image: PreprocessedImage) throws -> VisionTowerOutput {
@@ -74,7 +57,7 @@ public final class Qwen2VLVisionTransformer: VisionTower {
 
     private func run(_ image: PreprocessedImage, keepStates: Bool) throws(MultimodalError) -> VisionTowerOutput {
         let c = config
-        let g = try grid(of: image)
+        let g = try config.grid(of: image)
         let count = g.t * g.h * g.w
         let hidden = Matrix(rows: count, cols: c.embedDim)
         let pixels = Matrix(rows: count, cols: c.patchWidth, values: image.pixelValues)

@@ -40,9 +40,7 @@ public struct MultimodalPrompt: Sendable {
 
 /// The vision side of a vision-language model: tower plus projector or merger.
 protocol ImageEncoder: Sendable {
-    /// Feature rows (= placeholder tokens) `image` becomes.
-    func tokenCount(for image: PreprocessedImage) throws(MultimodalError) -> Int
-    /// tokenCount × language-model hidden size.
+    /// `ImagePromptFormat.imageTokenCount(for:)` rows × language-model hidden size.
     func encode(_ image: PreprocessedImage) throws(MultimodalError) -> Matrix
 }
 
@@ -55,6 +53,9 @@ protocol ImageEncoder: Sendable {
 /// 3. `languageModel.forward(_:images:mrope:cache:allLogits:)` or `forward(batch:cache:)` with
 ///    `BatchSequence.images` / `.mrope` runs the decoder, image rows replacing placeholder embeddings.
 ///
+/// The two halves also load on their own: `ModelLoader.loadVisionLanguageEncoder` (step 1) and
+/// `ModelLoader.loadVisionLanguageDecoder` (step 3), with `ImagePromptFormat` (step 2) from the config.
+///
 /// ```swift
 /// let vlm = try ModelLoader.loadVisionLanguageModel(directory: url)
 /// let pixels = try ImageProcessorLoader.load(directory: url).preprocess(image)
@@ -64,64 +65,36 @@ protocol ImageEncoder: Sendable {
 ///                                            mrope: prompt.mrope, cache: cache, allLogits: false)
 /// ```
 public final class VisionLanguageModel: Sendable {
-    /// `architectures[0]` of config.json.
-    public let architecture: String
     public let languageModel: DecoderLanguageModel
-    /// The token each image feature row stands in for (`<image>`, `<|image_pad|>`).
-    public let imageTokenId: Int
-    /// What marks one image in prompt text, e.g. `<image>` or `<|vision_start|><|image_pad|><|vision_end|>`.
-    public let imagePlaceholder: String
-    let encoder: any ImageEncoder
-    /// Qwen2-VL's spatial merge size, which M-RoPE positions need; nil for 1-D positions.
-    private let mropeMergeSize: Int?
+    public let vision: VisionLanguageEncoder
 
-    init(architecture: String, languageModel: DecoderLanguageModel, imageTokenId: Int, imagePlaceholder: String,
-         encoder: any ImageEncoder, mropeMergeSize: Int?) {
-        self.architecture = architecture
+    init(languageModel: DecoderLanguageModel, vision: VisionLanguageEncoder) {
         self.languageModel = languageModel
-        self.imageTokenId = imageTokenId
-        self.imagePlaceholder = imagePlaceholder
-        self.encoder = encoder
-        self.mropeMergeSize = mropeMergeSize
+        self.vision = vision
     }
 
     public var config: LanguageModelConfig { languageModel.config }
+    public var format: ImagePromptFormat { vision.format }
+    /// `architectures[0]` of config.json.
+    public var architecture: String { format.architecture }
+    /// The token each image feature row stands in for (`<image>`, `<|image_pad|>`).
+    public var imageTokenId: Int { format.imageTokenId }
+    /// What marks one image in prompt text, e.g. `<image>` or `<|vision_start|><|image_pad|><|vision_end|>`.
+    public var imagePlaceholder: String { format.imagePlaceholder }
+    var encoder: any ImageEncoder { vision.encoder }
 
-    /// Placeholder tokens `image` expands to (LLaVA: the tower's patches, less the class token
-    /// under the "default" strategy; Qwen2-VL: t·h·w / merge²).
+    /// See `ImagePromptFormat.imageTokenCount(for:)`.
     public func imageTokenCount(for image: PreprocessedImage) throws -> Int {
-        try encoder.tokenCount(for: image)
+        try format.imageTokenCount(for: image)
     }
 
-    /// Runs the vision tower and projector (LLaVA) or merger (Qwen2-VL) on one image:
-    /// `imageTokenCount(for:)` rows × the language model's hidden size.
+    /// See `VisionLanguageEncoder.encodeImage(_:)`.
     public func encodeImage(_ image: PreprocessedImage) throws -> Matrix {
-        try encoder.encode(image)
+        try vision.encodeImage(image)
     }
 
-    /// Expands the i-th `imageTokenId` in `tokenIds` to `imageTokenCount(for: images[i])` copies.
-    /// Throws `MultimodalError.placeholderMismatch` unless there is exactly one placeholder per image.
+    /// See `ImagePromptFormat.expandPrompt(_:images:)`.
     public func expandPrompt(_ tokenIds: [Int], images: [PreprocessedImage]) throws -> MultimodalPrompt {
-        let placeholders = tokenIds.reduce(0) { $0 + ($1 == imageTokenId ? 1 : 0) }
-        guard placeholders == images.count else { throw MultimodalError.placeholderMismatch(placeholders: placeholders, images: images.count) }
-        let counts = try images.map { try encoder.tokenCount(for: $0) }
-        var expanded: [Int] = [], spans: [ImageTokenSpan] = []
-        expanded.reserveCapacity(tokenIds.count + counts.reduce(0, +))
-        for token in tokenIds {
-            guard token == imageTokenId else {
-                expanded.append(token)
-                continue
-            }
-            let count = counts[spans.count]
-            spans.append(ImageTokenSpan(offset: expanded.count, length: count))
-            expanded += repeatElement(imageTokenId, count: count)
-        }
-        var mrope: MRoPEPositions?
-        if let merge = mropeMergeSize {
-            let grids = images.map { $0.gridTHW ?? [] }
-            mrope = MRoPEPositions(promptLength: expanded.count, images: Array(zip(spans, grids)).map { (span: $0.0, grid: $0.1) },
-                                   spatialMergeSize: merge)
-        }
-        return MultimodalPrompt(tokenIds: expanded, imageSpans: spans, mrope: mrope)
+        try format.expandPrompt(tokenIds, images: images)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 /// The MLP activation of a vision tower (`hidden_act`).
 public enum VisionActivation: String, Sendable {
@@ -61,6 +62,15 @@ public struct VisionTowerConfig: Sendable, Equatable {
             throw .malformedConfig(path: r.path, detail: "vision image_size \(imageSize) is not a multiple of patch_size \(patchSize)")
         }
     }
+
+    /// `sequenceLength`, once `image` is checked to have the `[channels, size, size]` pixels this tower takes.
+    func rows(for image: PreprocessedImage) throws(MultimodalError) -> Int {
+        let expected = [numChannels, imageSize, imageSize]
+        guard image.shape == expected, image.pixelValues.count == expected.reduce(1, *) else {
+            throw .invalidPixelValues(expected: "\(expected)", shape: image.shape)
+        }
+        return sequenceLength
+    }
 }
 
 /// Hyper-parameters of the Qwen2-VL vision transformer (`Qwen2VLVisionConfig`).
@@ -99,6 +109,22 @@ public struct Qwen2VLVisionConfig: Sendable, Equatable {
             throw .malformedConfig(path: r.path, detail: "vision embed_dim / num_heads must be a multiple of 4 for 2-D rotary embeddings")
         }
         guard mlpRatio > 0 else { throw .malformedConfig(path: r.path, detail: "vision mlp_ratio must be positive") }
+    }
+
+    /// The image's `[t, h, w]` patch grid, checked against its pixel values.
+    func grid(of image: PreprocessedImage) throws(MultimodalError) -> (t: Int, h: Int, w: Int) {
+        let expected = "[t·h·w, \(patchWidth)] with image_grid_thw [t, h, w], h and w multiples of \(spatialMergeSize)"
+        guard let g = image.gridTHW, g.count == 3, g.allSatisfy({ $0 > 0 }), g[1] % spatialMergeSize == 0, g[2] % spatialMergeSize == 0,
+              image.shape == [g[0] * g[1] * g[2], patchWidth], image.pixelValues.count == g[0] * g[1] * g[2] * patchWidth else {
+            throw .invalidPixelValues(expected: expected, shape: image.shape)
+        }
+        return (g[0], g[1], g[2])
+    }
+
+    /// Image tokens the merger makes of `image`: its patches, merged `spatialMergeSize²` to one.
+    func tokenCount(for image: PreprocessedImage) throws(MultimodalError) -> Int {
+        let g = try grid(of: image)
+        return g.t * g.h * g.w / (spatialMergeSize * spatialMergeSize)
     }
 }
 

@@ -43,23 +43,11 @@ public final class VisionTransformer: VisionTower {
         shape = AttentionShape(numHeads: c.numHeads, numKVHeads: c.numHeads, headDim: d / c.numHeads)
     }
 
-    public func sequenceLength(for image: PreprocessedImage) throws -> Int { try rows(for: image) }
-
-    func rows(for image: PreprocessedImage) throws(MultimodalError) -> Int {
-        try checkShape(image)
-        return config.sequenceLength
-    }
-
-    private func checkShape(_ image: PreprocessedImage) throws(MultimodalError) {
-        let expected = [config.numChannels, config.imageSize, config.imageSize]
-        guard image.shape == expected, image.pixelValues.count == expected.reduce(1, *) else {
-            throw .invalidPixelValues(expected: "\(expected)", shape: image.shape)
-        }
-    }
+    public func sequenceLength(for image: PreprocessedImage) throws -> Int { try config.rows(for: image) }
 
     /// `hidden_states[0 ... last]`: the embeddings and the outputs of the first `last` layers.
     func hiddenStates(_ image: PreprocessedImage, through last: Int) throws(MultimodalError) -> [Matrix] {
-        try checkShape(image)
+        _ = try config.rows(for: image)
         let c = config
         let hidden = embed(image.pixelValues)
         var states = [copy(hidden)]

@@ -3,11 +3,20 @@ import Tensor
 
 /// The safetensors weights of a model directory (`model.safetensors` or a sharded
 /// `model.safetensors.index.json`), memory-mapped, with shape-checked access by tensor name.
+///
+/// Shards are mapped on first use, so loading one part of a model (a vision-language model's
+/// encoder) maps only the shards that hold its tensors; a shard it never reads need not exist.
 final class WeightStore: @unchecked Sendable {
-    private let files: [String: SafetensorsFile]
     /// Tensor name → file name inside the directory.
     private let locations: [String: String]
     private let directory: URL
+    /// `model.safetensors`, for an unsharded checkpoint.
+    private let singleFile: URL?
+    private let lock = NSLock()
+    /// Files mapped so far, by name. Guarded by `lock`.
+    private var files: [String: SafetensorsFile]
+    /// Names of the tensors read so far. Guarded by `lock`.
+    private var read: Set<String> = []
 
     init(directory: URL) throws(ModelLoadingError) {
         self.directory = directory
@@ -17,22 +26,19 @@ final class WeightStore: @unchecked Sendable {
         if manager.fileExists(atPath: single.path) {
             let file = try Self.open(single)
             files = ["model.safetensors": file]
+            singleFile = single
             locations = file.tensors.keys.reduce(into: [:]) { $0[$1] = "model.safetensors" }
         } else if manager.fileExists(atPath: index.path) {
-            let map = try Self.readIndex(index)
-            var opened: [String: SafetensorsFile] = [:]
-            // Sorted so the error for a missing shard is deterministic.
-            for (tensor, name) in map.sorted(by: { $0.key < $1.key }) where opened[name] == nil {
-                let url = directory.appendingPathComponent(name)
-                guard manager.fileExists(atPath: url.path) else { throw .missingShard(path: url.path, tensor: tensor) }
-                opened[name] = try Self.open(url)
-            }
-            files = opened
-            locations = map
+            files = [:]
+            singleFile = nil
+            locations = try Self.readIndex(index)
         } else {
             throw .missingWeights(directory: directory.path)
         }
     }
+
+    /// Tensors read so far (what a partial load touched).
+    var readTensors: Set<String> { lock.withLock { read } }
 
     private static func open(_ url: URL) throws(ModelLoadingError) -> SafetensorsFile {
         do { return try SafetensorsFile(url: url) } catch { throw .invalidWeightsFile(error) }
@@ -57,13 +63,25 @@ final class WeightStore: @unchecked Sendable {
     func contains(_ name: String) -> Bool { locations[name] != nil }
 
     private func locate(_ name: String) throws(ModelLoadingError) -> (SafetensorsFile, SafetensorsTensorInfo) {
-        guard let fileName = locations[name], let file = files[fileName] else {
-            let expected = files.count == 1 ? directory.appendingPathComponent(files.keys.first ?? "").path : directory.path
-            throw .missingTensor(name: name, path: expected)
-        }
+        guard let fileName = locations[name] else { throw .missingTensor(name: name, path: singleFile?.path ?? directory.path) }
+        let file = try file(fileName, holding: name)
         guard let info = file.tensors[name] else { throw .missingTensor(name: name, path: file.path) }
         guard info.dtype != nil else { throw .unsupportedDType(tensor: name, path: file.path, dtype: info.dtypeName) }
+        lock.withLock { _ = read.insert(name) }
         return (file, info)
+    }
+
+    /// The mapped file `fileName`, mapped now if this is its first use.
+    private func file(_ fileName: String, holding tensor: String) throws(ModelLoadingError) -> SafetensorsFile {
+        if let file = lock.withLock({ files[fileName] }) { return file }
+        let url = directory.appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else { throw .missingShard(path: url.path, tensor: tensor) }
+        let file = try Self.open(url)
+        return lock.withLock {
+            if let existing = files[fileName] { return existing }
+            files[fileName] = file
+            return file
+        }
     }
 
     /// Tensor `name`, which must have shape [rows, cols].

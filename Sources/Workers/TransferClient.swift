@@ -53,14 +53,14 @@ final class TransferClient: Sendable {
         if let name = header.sharedMemoryName {
             let base = try SharedMemory.map(name: name, byteCount: header.byteCount)
             let count = header.byteCount
-            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: base, byteCount: count) {
+            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: base, byteCount: count, mropeDelta: header.mropeDelta) {
                 munmap(UnsafeMutableRawPointer(mutating: base), count)
             }
         } else {
             guard reply.1.count == header.byteCount else { throw TransportError.malformedMessage("KV payload of \(reply.1.count) bytes, header says \(header.byteCount)") }
             let memory = UnsafeMutableRawPointer.allocate(byteCount: max(1, header.byteCount), alignment: 64)
             reply.1.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: memory, byteCount: header.byteCount) { memory.deallocate() }
+            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: memory, byteCount: header.byteCount, mropeDelta: header.mropeDelta) { memory.deallocate() }
         }
         try? peer.connection.send(.pulled(handle: source.handle))
         counters.received(header.byteCount, seconds: (ContinuousClock.now - start).seconds)

@@ -111,6 +111,7 @@ final class TransferServer: Sendable {
         }
         let layout = engine.kvLayout
         let byteCount = layout.byteCount(positions: positions.count)
+        let mropeDelta = engine.parkedPrompt(handle)?.mropeDelta
         do {
             if sharedMemory {
                 let name = "/tessera-kv-\(getpid())-\(segmentCounter.add(1, ordering: .relaxed).newValue)"
@@ -120,7 +121,7 @@ final class TransferServer: Sendable {
                     return
                 }
                 parked.withLock { $0[handle]?.segment = name }
-                try connection.send(.kv(handle: handle, KVHeader(layout: layout, positions: positions.count, byteCount: byteCount, sharedMemoryName: name)))
+                try connection.send(.kv(handle: handle, KVHeader(layout: layout, positions: positions.count, byteCount: byteCount, sharedMemoryName: name, mropeDelta: mropeDelta)))
             } else {
                 var payload = Data(count: byteCount)
                 let copied = payload.withUnsafeMutableBytes { engine.copyParkedKV(handle, to: $0.baseAddress!) }
@@ -128,7 +129,7 @@ final class TransferServer: Sendable {
                     try connection.send(.kvMissing(handle: handle))
                     return
                 }
-                try connection.send(.kv(handle: handle, KVHeader(layout: layout, positions: positions.count, byteCount: byteCount, sharedMemoryName: nil)), payload: payload)
+                try connection.send(.kv(handle: handle, KVHeader(layout: layout, positions: positions.count, byteCount: byteCount, sharedMemoryName: nil, mropeDelta: mropeDelta)), payload: payload)
             }
             counters.sent(byteCount)
         } catch {

@@ -147,12 +147,15 @@ public struct KVHeader: Codable, Sendable, Hashable {
     public var byteCount: Int
     /// The POSIX shared-memory name holding the bytes; nil when they are the frame's payload.
     public var sharedMemoryName: String?
+    /// The prompt's M-RoPE position offset (`KVBuffer.mropeDelta`); nil for 1-D positions.
+    public var mropeDelta: Int?
 
-    public init(layout: KVLayout, positions: Int, byteCount: Int, sharedMemoryName: String?) {
+    public init(layout: KVLayout, positions: Int, byteCount: Int, sharedMemoryName: String?, mropeDelta: Int? = nil) {
         self.layout = layout
         self.positions = positions
         self.byteCount = byteCount
         self.sharedMemoryName = sharedMemoryName
+        self.mropeDelta = mropeDelta
     }
 }
 

@@ -4,8 +4,11 @@ import Foundation
 import Imaging
 import Synchronization
 
-/// One worker process: an `LLMEngine` serving a stage (`prefill`, `decode`) or everything (`mono`),
-/// registered with the front end over its control connection.
+/// One worker process: an `LLMEngine` serving a stage (`encode`, `prefill`, `decode`) or everything
+/// (`mono`), registered with the front end over its control connection.
+///
+/// An encode worker loads only the vision encoder and holds its outputs until prefill workers pull
+/// them; prefill and decode workers load the language model (see `WorkerConfiguration.modelParts`).
 ///
 /// A prefill worker parks each prompt's KV and reports its handle; a decode worker pulls that KV
 /// from the prefill worker when it takes the request, then streams tokens back to the front end.
@@ -41,7 +44,7 @@ public final class Worker: Sendable {
             throw WorkerError.unsupportedRole(configuration.role)
         }
         self.configuration = configuration
-        engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine)
+        engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine, parts: configuration.modelParts)
         // The front end first: without it there is nothing to serve, and no socket file is left behind.
         control = try Connection.connect(to: configuration.frontEnd)
         let listener = try Listener(endpoint: configuration.transfer)
@@ -58,7 +61,7 @@ public final class Worker: Sendable {
         let hello = WorkerHello(
             slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
             transfer: transferEndpoint, kvLayout: engine.kvLayout,
-            kvCapacityTokens: configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1)),
+            kvCapacityTokens: kvCapacityTokens,
             imagePlaceholder: engine.servedModel.imagePlaceholder, limits: engine.promptLimits)
         do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
 
@@ -190,10 +193,11 @@ public final class Worker: Sendable {
     }
 
     /// Stops taking work (the front end already routes elsewhere), lets in-flight requests finish,
-    /// then serves the new role. All roles share the loaded model, so nothing reloads.
+    /// then serves the new role on the loaded model. A worker started without the language model
+    /// (encode) stays in its role: the front end sees the switch answered with the old role.
     private func switchRole(to role: InstanceRole) {
-        // Every role runs on the same loaded model (a vision-language model includes its encoder).
-        guard role != .encodePrefill else {
+        // A worker without the vision encoder loads it when an image first needs encoding.
+        guard role != .encodePrefill, role == .encode || engine.parts.contains(.languageModel) else {
             send(.switched(role: state.withLock { $0.role }))
             return
         }
@@ -211,13 +215,18 @@ public final class Worker: Sendable {
         if let switched { send(.switched(role: switched)) }
     }
 
+    /// Tokens the KV cache holds; none without a language model.
+    private var kvCapacityTokens: Int {
+        engine.parts.contains(.languageModel) ? configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1)) : 0
+    }
+
     private func sendHeartbeat() {
         let statistics = engine.statistics()
         var load = WorkerLoad(role: state.withLock { $0.role }, statistics: WireStatistics(statistics))
         load.running = statistics.runningRequests
         load.waiting = statistics.waitingRequests
         load.pendingPrefillTokens = state.withLock { $0.pendingPrefill.values.reduce(0, +) }
-        load.kvUsedTokens = Int(statistics.kvCacheUsage * Double(configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1))))
+        load.kvUsedTokens = Int(statistics.kvCacheUsage * Double(kvCapacityTokens))
         load.parkedKV = engine.parkedCount
         let totals = counters.snapshot
         load.kvBytesSent = totals.bytesSent

@@ -20,6 +20,17 @@ public struct WorkerConfiguration: Sendable {
     /// Parked KV that no decode worker pulled within this many seconds is freed.
     public var parkedKVTimeout = 60.0
 
+    /// What the worker loads of its model (EPD §3): an encode worker only the vision encoder (no
+    /// language model or KV cache); prefill and decode workers the language model, a prefill worker
+    /// loading the vision encoder only if an image reaches it unencoded; a mono worker everything.
+    public var modelParts: ModelParts {
+        switch role {
+        case .encode: .visionEncoder
+        case .prefill, .decode: .languageModel
+        case .mono, .encodePrefill: .all
+        }
+    }
+
     public init(role: InstanceRole, slot: Int, modelDirectory: URL, engine: EngineConfig, frontEnd: Endpoint, transfer: Endpoint) {
         self.role = role
         self.slot = slot

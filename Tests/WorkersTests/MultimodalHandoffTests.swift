@@ -50,19 +50,4 @@ import Testing
         await prefill.shutdown(gracePeriod: .zero)
         await decode.shutdown(gracePeriod: .zero)
     }
-
-    /// A decode engine cannot continue an M-RoPE prompt without its image grid: a clear error, nothing parked.
-    @Test func mropeModelsRefusePrefillHandOff() async throws {
-        let prefill = try Fixtures.engine("qwen2-vl-tiny", blockSize: 4)
-        let prompt = try #require(try Self.reference("qwen2-vl-tiny").prompts.first { !$0.images.isEmpty })
-        let (_, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Self.images(prompt.images))
-        await #expect {
-            _ = try await Fixtures.collect(events)
-        } throws: { error in
-            guard case let .invalidRequest(message) = error as? EngineError else { return false }
-            return message.contains("mono workers")
-        }
-        #expect(await Fixtures.eventually { prefill.parkedCount == 0 && prefill.statistics().kvCacheUsage == 0 })
-        await prefill.shutdown(gracePeriod: .zero)
-    }
 }
