@@ -64,6 +64,15 @@ private func settings() -> ProfileSettings {
     #expect(model.memory.encoderCacheTokens > 0)
     #expect(model.transfer.bytesPerImageToken == 64 * 4)
     try model.validate()
+
+    // The simulator's encode stage runs on these numbers: one 640×480 image on an E/P/D deployment
+    // is encoded, its features shipped, then 20 text + 16 image tokens prefilled.
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 20, images: [TraceImage(width: 640, height: 480, hash: 1)], outputTokens: 2)])
+    let run = try ClusterSimulator.run(trace: trace, system: SystemSpec(name: "epd", deployment: .staticEPD(encode: 1, prefill: 1, decode: 1)),
+                                       costModel: model, slo: SLOPolicy(ttftSeconds: 100, tpotSeconds: 100))
+    let expected = model.encodeSeconds(images: 1, tokens: 16) + model.transferSeconds(bytes: 16 * model.transfer.bytesPerImageToken)
+        + model.prefillSeconds(tokens: 36, squaredLengths: 36 * 36)
+    #expect(abs(run.ttft.mean - expected) < 1e-12)
 }
 
 @Test func qwen2VLProfileCarriesTheProcessorsTokenRule() throws {
