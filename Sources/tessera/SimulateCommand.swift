@@ -47,9 +47,10 @@ struct SimulateCommand: ParsableCommand {
         var lines = ["\(r.name) — \(r.model) on \(r.hardware); SLO TTFT \(f(r.ttftSLOSeconds)) s, TPOT \(f(r.tpotSLOSeconds)) s"]
         if let a = r.predictorAccuracy { lines.append("output-length predictor held-out accuracy: \(f(a))") }
         lines.append("system                 rate   done/all       TTFT p50  TTFT p99  TPOT p50  TPOT p99  SLO att  goodput  inst-h  reconf")
+        // Left-aligned in `width` columns, never cut.
+        let cell = { (text: String, width: Int) in text + String(repeating: " ", count: max(0, width - text.count)) }
         for run in r.runs {
-            lines.append([run.system.padding(toLength: 20, withPad: " ", startingAt: 0), f(run.offeredRate, 6),
-                          "\(run.completed)/\(run.requests)".padding(toLength: 14, withPad: " ", startingAt: 0),
+            lines.append([cell(run.system, 20), f(run.offeredRate, 6), cell("\(run.completed)/\(run.requests)", 14),
                           f(run.ttft.p50, 9), f(run.ttft.p99, 9), f(run.tpot.p50, 9), f(run.tpot.p99, 9),
                           f(run.sloAttainment, 8), f(run.goodput, 8), f(run.instanceHours, 7), String(run.reconfigurations)].joined(separator: " "))
         }
