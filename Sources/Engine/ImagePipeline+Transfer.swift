@@ -11,7 +11,7 @@ extension ImagePipeline {
     /// Encodes `image` (or finds it cached) on the encoder executor; the entry stays pinned until `release`.
     func encodePinned(_ image: RGBImage) throws -> (id: String, features: Matrix) {
         let id = contentId(of: image)
-        return try encoderQueue.sync {
+        return try encodeExecutor.sync { [self] in
             if let cached = cacheLock.withLock({ cache.acquire(id) }) { return (id, cached) }
             let features = try encode(processor.preprocess(image))
             cacheLock.withLock { cache.insert(id, features, tokens: features.rows) }

@@ -5,8 +5,8 @@ import Models
 import Tensor
 
 /// Non-blocking encoding (ElasticMM §4, "non-blocking encoding"; vLLM's encoder cache): a
-/// request's images are preprocessed on a worker pool and encoded on the pipeline's own serial
-/// executor, off the step loop, so text requests keep prefilling and decoding meanwhile. Features
+/// request's images are preprocessed and encoded on the pipeline's own background threads, off the
+/// step loop and below its OS priority, so text requests keep prefilling and decoding meanwhile. Features
 /// are cached by content id (a hash of the decoded pixels and the preprocessing parameters) and
 /// pinned until the request that uses them is retired.
 ///
@@ -20,8 +20,8 @@ final class ImagePipeline: @unchecked Sendable {
     let processor: any ImageProcessor
     let cache: EncoderCache<Matrix>
     let cacheLock = NSLock()
-    private let preprocessQueue = DispatchQueue(label: "tessera.image-preprocess", attributes: .concurrent)
-    let encoderQueue = DispatchQueue(label: "tessera.image-encoder")
+    private let preprocessExecutor: ThreadExecutor
+    let encodeExecutor: ThreadExecutor
     /// Placeholder tokens of every image, for processors whose output size is fixed.
     private let fixedTokenCount: Int?
     /// The vision tower and projector, once loaded; guarded by `encoderLock`.
@@ -39,11 +39,14 @@ final class ImagePipeline: @unchecked Sendable {
     }
 
     /// `encoder` is the loaded vision side, or nil to load it with `loadEncoder` when an image
-    /// first needs encoding (images provided already encoded never do).
+    /// first needs encoding (images provided already encoded never do). `background`: preprocess
+    /// and encode below the step loop's priority, without the compute pool.
     init(format: ImagePromptFormat, encoder: VisionLanguageEncoder?, loadEncoder: @escaping @Sendable () throws -> VisionLanguageEncoder,
-         processor: any ImageProcessor, cacheBudgetTokens: Int) throws {
+         processor: any ImageProcessor, cacheBudgetTokens: Int, background: Bool) throws {
         self.format = format
         self.processor = processor
+        preprocessExecutor = ThreadExecutor(name: "tessera.image-preprocess", threads: 2, background: background)
+        encodeExecutor = ThreadExecutor(name: "tessera.image-encoder", background: background)
         loadedEncoder = encoder
         self.loadEncoder = loadEncoder
         cache = EncoderCache(budgetTokens: cacheBudgetTokens)
@@ -59,7 +62,7 @@ final class ImagePipeline: @unchecked Sendable {
     /// Whether the vision tower and projector are in memory.
     var encoderLoaded: Bool { encoderLock.withLock { loadedEncoder != nil } }
 
-    /// The vision side, loading it first if needed. Called on `encoderQueue` only, so it loads once.
+    /// The vision side, loading it first if needed. Called on `encodeExecutor` only, so it loads once.
     private func encoder() throws -> VisionLanguageEncoder {
         if let encoder = encoderLock.withLock({ loadedEncoder }) { return encoder }
         let encoder = try loadEncoder()
@@ -67,7 +70,7 @@ final class ImagePipeline: @unchecked Sendable {
         return encoder
     }
 
-    /// Encodes one preprocessed image. Called on `encoderQueue` only.
+    /// Encodes one preprocessed image. Called on `encodeExecutor` only.
     func encode(_ image: PreprocessedImage) throws -> Matrix {
         try encoder().encodeImage(image)
     }
@@ -88,7 +91,7 @@ final class ImagePipeline: @unchecked Sendable {
     /// Preprocesses, expands the prompt and encodes (or finds cached) every image, then calls
     /// `completion` on the encoder executor.
     func prepare(tokens: [Int], images: [RGBImage], completion: @escaping @Sendable (Result<Prepared, EngineError>) -> Void) {
-        preprocessQueue.async { [self] in
+        preprocessExecutor.async { [self] in
             var timings = [ImageStageTimings](repeating: ImageStageTimings(), count: images.count)
             let preprocessed: [PreprocessedImage]
             let prompt: MultimodalPrompt
@@ -104,7 +107,7 @@ final class ImagePipeline: @unchecked Sendable {
             }
             let ids = images.map(contentId(of:))
             let preprocessTimings = timings
-            encoderQueue.async { [self] in
+            encodeExecutor.async { [self] in
                 var timings = preprocessTimings
                 var matrices: [Matrix] = []
                 for (i, image) in preprocessed.enumerated() {

@@ -76,7 +76,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             imagePipeline = try ImagePipeline(
                 format: encoder?.format ?? ModelLoader.loadImagePromptFormat(directory: directory), encoder: encoder,
                 loadEncoder: { try ModelLoader.loadVisionLanguageEncoder(directory: directory) },
-                processor: ImageProcessorLoader.load(directory: directory), cacheBudgetTokens: config.encoderCacheTokens)
+                processor: ImageProcessorLoader.load(directory: directory), cacheBudgetTokens: config.encoderCacheTokens,
+                background: config.backgroundImageWork)
         } else {
             model = try ModelLoader.load(directory: directory)
             imagePipeline = nil
