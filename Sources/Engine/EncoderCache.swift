@@ -31,8 +31,15 @@ public final class EncoderCache<Features>: @unchecked Sendable {
     /// The cached features, pinned until `release`; nil (a miss) if absent.
     public func acquire(_ id: String) -> Features? {
         queries += 1
-        guard var entry = entries[id] else { return nil }
+        guard let features = pin(id) else { return nil }
         hits += 1
+        return features
+    }
+
+    /// Like `acquire`, without counting a query: for a second look after a counted miss (another
+    /// request may have inserted the same image since).
+    public func pin(_ id: String) -> Features? {
+        guard var entry = entries[id] else { return nil }
         clock += 1
         entry.pins += 1
         entry.lastUse = clock

@@ -79,41 +79,67 @@ final class ImagePipeline: @unchecked Sendable {
     /// before any preprocessing work starts).
     func estimatedTokens(for image: RGBImage) throws -> Int {
         if let fixedTokenCount { return fixedTokenCount }
-        guard let qwen = processor as? Qwen2VLImageProcessor else { return 0 }
-        let size = try qwen.targetSize(height: image.height, width: image.width)
-        return (size.height / qwen.patchSize) * (size.width / qwen.patchSize) / (qwen.mergeSize * qwen.mergeSize)
+        guard let qwen = processor as? Qwen2VLImageProcessor, let grid = try gridTHW(of: image) else { return 0 }
+        return grid.reduce(1, *) / (qwen.mergeSize * qwen.mergeSize)
     }
 
     var statistics: (queries: Int, hits: Int) {
         cacheLock.withLock { (cache.queries, cache.hits) }
     }
 
-    /// Preprocesses, expands the prompt and encodes (or finds cached) every image, then calls
-    /// `completion` on the encoder executor.
+    /// Looks every image up in the encoder cache, preprocesses and encodes the ones it lacks,
+    /// expands the prompt, then calls `completion` (on a pipeline thread). A repeated image costs
+    /// its content hash only: no resizing, no encoding.
     func prepare(tokens: [Int], images: [RGBImage], completion: @escaping @Sendable (Result<Prepared, EngineError>) -> Void) {
         preprocessExecutor.async { [self] in
+            let ids = images.map(contentId(of:))
+            // Pinned now, so eviction cannot take them before the request is retired.
+            let cached = cacheLock.withLock { ids.map { cache.acquire($0) } }
             var timings = [ImageStageTimings](repeating: ImageStageTimings(), count: images.count)
-            let preprocessed: [PreprocessedImage]
+            var preprocessed = [PreprocessedImage?](repeating: nil, count: images.count)
             let prompt: MultimodalPrompt
             do {
-                preprocessed = try images.enumerated().map { i, image in
+                let layouts = try images.indices.map { i in
+                    if let features = cached[i] {
+                        timings[i].encoderCacheHit = true
+                        return ImageLayout(tokenCount: features.rows, gridTHW: try gridTHW(of: images[i]))
+                    }
                     let start = DispatchTime.now()
-                    defer { timings[i].preprocess = Self.seconds(since: start) }
-                    return try processor.preprocess(image)
+                    let image = try processor.preprocess(images[i])
+                    timings[i].preprocess = Self.seconds(since: start)
+                    preprocessed[i] = image
+                    return ImageLayout(tokenCount: try format.imageTokenCount(for: image), gridTHW: image.gridTHW)
                 }
-                prompt = try format.expandPrompt(tokens, images: preprocessed)
+                prompt = try format.expandPrompt(tokens, layouts: layouts)
             } catch {
+                release(zip(ids, cached).compactMap { $1 == nil ? nil : $0 })
                 return completion(.failure(.invalidRequest("could not prepare the images: \(error)")))
             }
-            let ids = images.map(contentId(of:))
-            let preprocessTimings = timings
+            let preprocessTimings = timings, toEncode = preprocessed
+            let finish: @Sendable ([Matrix], [ImageStageTimings]) -> Void = { [self] features, timings in
+                do {
+                    let placed = try prompt.place(features)
+                    let spans = zip(ids, prompt.imageSpans).map { ImageSpan(contentId: $0, offset: $1.offset, length: $1.length) }
+                    completion(.success(Prepared(prompt: prompt, spans: spans, features: placed, timings: timings)))
+                } catch {
+                    release(ids)
+                    completion(.failure(.invalidRequest("\(error)")))
+                }
+            }
+            if cached.allSatisfy({ $0 != nil }) { return finish(cached.compactMap { $0 }, timings) }
             encodeExecutor.async { [self] in
                 var timings = preprocessTimings
                 var matrices: [Matrix] = []
-                for (i, image) in preprocessed.enumerated() {
-                    if let cached = cacheLock.withLock({ cache.acquire(ids[i]) }) {
+                for (i, image) in toEncode.enumerated() {
+                    if let features = cached[i] {
+                        matrices.append(features)
+                        continue
+                    }
+                    guard let image else { continue }
+                    // An identical image of another request may have been encoded since the lookup.
+                    if let features = cacheLock.withLock({ cache.pin(ids[i]) }) {
                         timings[i].encoderCacheHit = true
-                        matrices.append(cached)
+                        matrices.append(features)
                         continue
                     }
                     let start = DispatchTime.now()
@@ -123,20 +149,20 @@ final class ImagePipeline: @unchecked Sendable {
                         cacheLock.withLock { cache.insert(ids[i], features, tokens: features.rows) }
                         matrices.append(features)
                     } catch {
-                        release(Array(ids[..<i]))
+                        release(ids.indices.filter { $0 < i || cached[$0] != nil }.map { ids[$0] })
                         return completion(.failure(.internalFailure("the vision encoder failed: \(error)")))
                     }
                 }
-                do {
-                    let features = try prompt.place(matrices)
-                    let spans = zip(ids, prompt.imageSpans).map { ImageSpan(contentId: $0, offset: $1.offset, length: $1.length) }
-                    completion(.success(Prepared(prompt: prompt, spans: spans, features: features, timings: timings)))
-                } catch {
-                    release(ids)
-                    completion(.failure(.invalidRequest("\(error)")))
-                }
+                finish(matrices, timings)
             }
         }
+    }
+
+    /// Qwen2-VL's patch grid of `image` from its size alone; nil for fixed-size encoders.
+    private func gridTHW(of image: RGBImage) throws -> [Int]? {
+        guard let qwen = processor as? Qwen2VLImageProcessor else { return nil }
+        let size = try qwen.targetSize(height: image.height, width: image.width)
+        return [1, size.height / qwen.patchSize, size.width / qwen.patchSize]
     }
 
     /// Unpins the features a retired request used.

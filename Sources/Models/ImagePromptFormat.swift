@@ -43,26 +43,46 @@ public struct ImagePromptFormat: Sendable {
     /// Expands the i-th `imageTokenId` in `tokenIds` to `imageTokenCount(for: images[i])` copies.
     /// Throws `MultimodalError.placeholderMismatch` unless there is exactly one placeholder per image.
     public func expandPrompt(_ tokenIds: [Int], images: [PreprocessedImage]) throws(MultimodalError) -> MultimodalPrompt {
+        let layouts = try images.map { (image) throws(MultimodalError) in
+            ImageLayout(tokenCount: try imageTokenCount(for: image), gridTHW: image.gridTHW)
+        }
+        return try expandPrompt(tokenIds, layouts: layouts)
+    }
+
+    /// ``expandPrompt(_:images:)`` from each image's token count and grid alone, for images whose
+    /// features are already at hand (an encoder-cache hit needs no preprocessing).
+    public func expandPrompt(_ tokenIds: [Int], layouts: [ImageLayout]) throws(MultimodalError) -> MultimodalPrompt {
         let placeholders = tokenIds.reduce(0) { $0 + ($1 == imageTokenId ? 1 : 0) }
-        guard placeholders == images.count else { throw .placeholderMismatch(placeholders: placeholders, images: images.count) }
-        let counts = try images.map { (image) throws(MultimodalError) in try imageTokenCount(for: image) }
+        guard placeholders == layouts.count else { throw .placeholderMismatch(placeholders: placeholders, images: layouts.count) }
         var expanded: [Int] = [], spans: [ImageTokenSpan] = []
-        expanded.reserveCapacity(tokenIds.count + counts.reduce(0, +))
+        expanded.reserveCapacity(tokenIds.count + layouts.reduce(0) { $0 + $1.tokenCount })
         for token in tokenIds {
             guard token == imageTokenId else {
                 expanded.append(token)
                 continue
             }
-            let count = counts[spans.count]
+            let count = layouts[spans.count].tokenCount
             spans.append(ImageTokenSpan(offset: expanded.count, length: count))
             expanded += repeatElement(imageTokenId, count: count)
         }
         var mrope: MRoPEPositions?
         if case let .mergedGrid(config) = rows {
-            let grids = images.map { $0.gridTHW ?? [] }
+            let grids = layouts.map { $0.gridTHW ?? [] }
             mrope = MRoPEPositions(promptLength: expanded.count, images: Array(zip(spans, grids)).map { (span: $0.0, grid: $0.1) },
                                    spatialMergeSize: config.spatialMergeSize)
         }
         return MultimodalPrompt(tokenIds: expanded, imageSpans: spans, mrope: mrope)
+    }
+}
+
+/// What a prompt needs of one image besides its features: how many placeholder tokens it takes and,
+/// for Qwen2-VL, its patch grid `[t, h, w]` (which sets the M-RoPE positions).
+public struct ImageLayout: Sendable, Equatable {
+    public var tokenCount: Int
+    public var gridTHW: [Int]?
+
+    public init(tokenCount: Int, gridTHW: [Int]? = nil) {
+        self.tokenCount = tokenCount
+        self.gridTHW = gridTHW
     }
 }

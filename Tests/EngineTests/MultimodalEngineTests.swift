@@ -83,6 +83,23 @@ import Testing
         await engine.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// A repeat is found in the encoder cache before any preprocessing: its prompt is laid out
+    /// from the cached features (and, for Qwen2-VL, the image's size alone), with the same tokens.
+    @Test(arguments: ["llava-tiny", "qwen2-vl-tiny"])
+    func aRepeatedImageSkipsPreprocessingAndEncoding(_ model: String) async throws {
+        let (engine, reference) = try load(model)
+        let prompt = try #require(reference.prompts.max { $0.images.count < $1.images.count })
+        let first = try await run(engine, try request(prompt, engine: engine))
+        let again = try await run(engine, try request(prompt, engine: engine))
+        #expect(first.tokens == prompt.greedy_token_ids && again.tokens == prompt.greedy_token_ids)
+        let firstImages = first.finish?.timings.images ?? [], repeatImages = again.finish?.timings.images ?? []
+        #expect(firstImages.count == prompt.images.count && repeatImages.count == prompt.images.count)
+        #expect(firstImages.allSatisfy { $0.preprocess > 0 })
+        #expect(repeatImages.allSatisfy { $0.encoderCacheHit && $0.preprocess == 0 && $0.encode == 0 })
+        #expect(engine.statistics().encoderCacheHits >= prompt.images.count)
+        await engine.shutdown(gracePeriod: .seconds(1))
+    }
+
     @Test func imagesAreRefusedWhenTheyDoNotFit() async throws {
         let (engine, reference) = try load("llava-tiny")
         let prompt = reference.prompts[0]
