@@ -126,7 +126,8 @@ class Server:
 
 def tessera_server(args, model, out, name, extra=()):
     port = free_port()
-    command = [args.tessera, "serve", "--model", model, "--port", str(port), "--threads", str(args.threads), *extra]
+    command = [args.tessera, "serve", "--model", model, "--port", str(port), "--threads", str(args.threads),
+               *args.server_arg, *extra]
     return Server(command, port, os.path.join(out, f"{name}.log"))
 
 
@@ -440,6 +441,8 @@ def main():
                     help="the folder holding llama-server")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="an extra `tessera serve` argument (repeatable, e.g. --server-arg=--max-num-batched-tokens=256)")
     ap.add_argument("--out", help="where results and server logs go (default: a new temporary folder)")
     ap.add_argument("--prompts", type=int, default=16, help="repeat-image: distinct images per pass")
     ap.add_argument("--image-size", default="448x448")
