@@ -5,6 +5,7 @@ import Simulator
 /// - one engine step (prefill batch, decode step, or both in one forward pass): `fixed +
 ///   perToken·T + perTokenSquared·Σ chunk·(before + chunk) + perSequence·batch + perContextToken·Σcontext`,
 ///   one fixed cost for all three shapes, as the engine pays it;
+/// - steps small enough for the engine's matrix-vector kernels on their own (``smallStep``);
 /// - encode: `fixed + perImage·images + perToken·imageTokens`;
 /// - transfer: `latency + bytes / bandwidth`.
 public enum CostModelFit {
@@ -27,6 +28,18 @@ public enum CostModelFit {
         let targets = prefill.map(\.ms) + decode.map(\.ms) + mixed.map(\.ms)
         let c = try NonNegativeLeastSquares.fit(rows: rows, targets: targets, stage: "engine step")
         return Step(fixedMs: c[0], perTokenMs: c[1], perTokenSquaredMs: c[2], perSequenceMs: c[3], perContextTokenMs: c[4])
+    }
+
+    /// Steps of at most `maxTokens` tokens in all (see ``CostModel/SmallStep``): `fixed +
+    /// perToken·tokens + perAttendedToken·(Σcontext + Σ chunk·(before + chunk))`.
+    public static func smallStep(maxTokens: Int, prefill: [CostModel.Measurements.Prefill], decode: [CostModel.Measurements.Decode],
+                                 mixed: [CostModel.Measurements.Mixed]) throws(ProfileError) -> CostModel.SmallStep {
+        let rows = prefill.map { [1, Double($0.tokens), $0.squaredLengths] }
+            + decode.map { [1, Double($0.batch), Double($0.contextTokens)] }
+            + mixed.map { [1, Double($0.prefillTokens + $0.batch), $0.squaredLengths + Double($0.contextTokens)] }
+        let targets = prefill.map(\.ms) + decode.map(\.ms) + mixed.map(\.ms)
+        let c = try NonNegativeLeastSquares.fit(rows: rows, targets: targets, stage: "small steps")
+        return .init(maxTokens: maxTokens, fixedMs: c[0], perTokenMs: c[1], perAttendedTokenMs: c[2])
     }
 
     /// `(fixedMs, perImageMs, perTokenMs)`. With one token count per image (fixed-size encoders) the

@@ -55,7 +55,22 @@ public enum Profiler {
         let prefillPoints = try engine.prefillPoints()
         let decodePoints = try engine.decodePoints()
         let mixedPoints = try engine.mixedPoints()
-        let step = try CostModelFit.step(prefill: prefillPoints, decode: decodePoints, mixed: mixedPoints)
+        // Steps of at most `matvecRowLimit` tokens run the weight-streaming kernels, larger ones SGEMM
+        // on widened weights: each regime gets its own fit when at least three points fall in the small one.
+        let limit = WeightMatrix.matvecRowLimit
+        let isSmall = (prefill: { (p: CostModel.Measurements.Prefill) in p.tokens <= limit },
+                       decode: { (d: CostModel.Measurements.Decode) in d.batch <= limit },
+                       mixed: { (m: CostModel.Measurements.Mixed) in m.batch + m.prefillTokens <= limit })
+        let smallCount = prefillPoints.filter(isSmall.prefill).count + decodePoints.filter(isSmall.decode).count
+            + mixedPoints.filter(isSmall.mixed).count
+        let smallStep = try smallCount >= 3
+            ? CostModelFit.smallStep(maxTokens: limit, prefill: prefillPoints.filter(isSmall.prefill),
+                                         decode: decodePoints.filter(isSmall.decode), mixed: mixedPoints.filter(isSmall.mixed))
+            : nil
+        let step = try smallStep == nil
+            ? CostModelFit.step(prefill: prefillPoints, decode: decodePoints, mixed: mixedPoints)
+            : CostModelFit.step(prefill: prefillPoints.filter { !isSmall.prefill($0) }, decode: decodePoints.filter { !isSmall.decode($0) },
+                                    mixed: mixedPoints.filter { !isSmall.mixed($0) })
         let copyPoints = CopyProfiler.measure(sizes: settings.copySizes, runs: settings.runs)
         let transfer = try CostModelFit.transfer(copyPoints)
         let encoder = try vision.map { v throws(ProfileError) in try profileEncoder(v, settings: settings) }
@@ -66,7 +81,9 @@ public enum Profiler {
         let limits = settings.scheduler
         var notes = "Prefill, decode and mixed steps: LLMEngine's batched forward over its paged KV cache plus greedy sampling, "
             + "fitted together by non-negative least squares on relative error with one fixed cost per forward pass "
-            + "(prefill.fixedMs = decode.fixedMs), so a step mixing prompt chunks and decodes pays it once. Transfer: a "
+            + "(prefill.fixedMs = decode.fixedMs), so a step mixing prompt chunks and decodes pays it once; steps of at most "
+            + "\(limit) tokens, which run the weight-streaming matrix-vector kernels instead of SGEMM, are fitted on their own "
+            + "(smallStep). Transfer: a "
             + "same-host memcpy of the bytes (KV rows in float32), standing in until shared-memory and TCP transfers "
             + "between worker processes are measured. Start-up: the model load. Not measured: role switches (zero)."
         notes += encoder == nil
@@ -86,6 +103,7 @@ public enum Profiler {
                            imageTokenWeight: 1, maxBatchTokens: limits.maxBatchedTokens, maxBatchRequests: limits.maxRunningRequests),
             decode: .init(fixedMs: step.fixedMs, perSequenceMs: step.perSequenceMs, perContextTokenMs: step.perContextTokenMs,
                           maxBatch: limits.maxRunningRequests),
+            smallStep: smallStep,
             transfer: .init(latencyMs: transfer.latencyMs, bandwidthGBps: transfer.bandwidthGBps,
                             bytesPerImageToken: Double(config.hiddenSize * MemoryLayout<Float>.size),
                             bytesPerKVToken: Double(bytesPerBlock / settings.blockSize)),

@@ -270,7 +270,8 @@ extension ClusterSimulator {
     /// Σ of `steps` step latencies: context grows by one token per sequence per step.
     func decodeSeconds(_ run: SimulatedInstance.DecodeRun, steps m: Int) -> Double {
         let first = cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context)
-        let growth = cost.decode.perContextTokenMs / 1000 * Double(run.batch)
+        // Linear in context at a fixed batch, so each step adds the same amount.
+        let growth = cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context + run.batch) - first
         return Double(m) * first + growth * Double(m) * Double(m - 1) / 2
     }
 

@@ -12,6 +12,9 @@ import Foundation
 /// - a step that mixes prefill chunks with decodes is one batched forward pass, as the engine runs
 ///   it: the larger of the two fixed costs once, plus both variable parts (``stepSeconds``). A
 ///   profiled file fits one fixed cost shared by all three shapes, so there it is exact.
+/// - optional `smallStep`: steps of at most `maxTokens` tokens in all, which an engine runs with
+///   other kernels (the CPU backend streams 16-bit weights row by row for them, and widens the
+///   weights for SGEMM above): `fixedMs + perTokenMs·tokens + perAttendedTokenMs·(Σcontext + Σ chunk·(before + chunk))`.
 /// - transfer: `latencyMs + bytes / bandwidth`
 ///
 /// A profiled file (`tessera profile`) also carries the measured points in `measurements`; files
@@ -69,6 +72,21 @@ public struct CostModel: Sendable, Hashable, Codable {
         }
     }
 
+    /// Forward passes of at most `maxTokens` tokens, priced on their own (see the type's doc).
+    public struct SmallStep: Sendable, Hashable, Codable {
+        public var maxTokens: Int
+        public var fixedMs: Double
+        public var perTokenMs: Double
+        public var perAttendedTokenMs: Double
+
+        public init(maxTokens: Int, fixedMs: Double, perTokenMs: Double, perAttendedTokenMs: Double) {
+            self.maxTokens = maxTokens
+            self.fixedMs = fixedMs
+            self.perTokenMs = perTokenMs
+            self.perAttendedTokenMs = perAttendedTokenMs
+        }
+    }
+
     public struct Transfer: Sendable, Hashable, Codable {
         public var latencyMs: Double
         public var bandwidthGBps: Double
@@ -121,6 +139,8 @@ public struct CostModel: Sendable, Hashable, Codable {
     public var encode: Encode
     public var prefill: Prefill
     public var decode: Decode
+    /// Absent when one set of coefficients prices every step (the hand-derived GPU files).
+    public var smallStep: SmallStep?
     public var transfer: Transfer
     public var memory: Memory
     public var lifecycle: Lifecycle
@@ -128,8 +148,8 @@ public struct CostModel: Sendable, Hashable, Codable {
     public var measurements: Measurements?
 
     public init(format: String = CostModel.formatTag, model: String, hardware: String, gpusPerInstance: Int, sources: [String],
-                notes: String?, imageTokens: ImageTokenRule, encode: Encode, prefill: Prefill, decode: Decode, transfer: Transfer,
-                memory: Memory, lifecycle: Lifecycle, measurements: Measurements? = nil) {
+                notes: String?, imageTokens: ImageTokenRule, encode: Encode, prefill: Prefill, decode: Decode, smallStep: SmallStep? = nil,
+                transfer: Transfer, memory: Memory, lifecycle: Lifecycle, measurements: Measurements? = nil) {
         self.format = format
         self.model = model
         self.hardware = hardware
@@ -140,6 +160,7 @@ public struct CostModel: Sendable, Hashable, Codable {
         self.encode = encode
         self.prefill = prefill
         self.decode = decode
+        self.smallStep = smallStep
         self.transfer = transfer
         self.memory = memory
         self.lifecycle = lifecycle
@@ -154,13 +175,15 @@ public struct CostModel: Sendable, Hashable, Codable {
 
     /// Seconds to prefill a batch with `tokens` effective tokens and `squaredLengths` = Σ len².
     public func prefillSeconds(tokens: Double, squaredLengths: Double) -> Double {
-        guard tokens > 0 else { return 0 }
-        return (prefill.fixedMs + prefill.perTokenMs * tokens + prefill.perTokenSquaredMs * squaredLengths) / 1000
+        stepSeconds(prefillTokens: tokens, squaredLengths: squaredLengths, decodeBatch: 0, contextTokens: 0)
     }
 
     /// Seconds of one decode step.
     public func decodeStepSeconds(batch: Int, contextTokens: Int) -> Double {
-        (decode.fixedMs + decode.perSequenceMs * Double(batch) + decode.perContextTokenMs * Double(contextTokens)) / 1000
+        if let small = smallStep, batch <= small.maxTokens {
+            return (small.fixedMs + small.perTokenMs * Double(batch) + small.perAttendedTokenMs * Double(contextTokens)) / 1000
+        }
+        return (decode.fixedMs + decode.perSequenceMs * Double(batch) + decode.perContextTokenMs * Double(contextTokens)) / 1000
     }
 
     /// Seconds of one engine step that runs `prefillTokens` prompt tokens (`squaredLengths` = Σ
@@ -170,6 +193,11 @@ public struct CostModel: Sendable, Hashable, Codable {
     public func stepSeconds(prefillTokens: Double, squaredLengths: Double, decodeBatch: Int, contextTokens: Int) -> Double {
         let prefills = prefillTokens > 0, decodes = decodeBatch > 0
         guard prefills || decodes else { return 0 }
+        if let small = smallStep, prefillTokens + Double(decodeBatch) <= Double(small.maxTokens) {
+            let attended = squaredLengths + Double(contextTokens)
+            return (small.fixedMs + small.perTokenMs * (prefillTokens + Double(decodeBatch)) + small.perAttendedTokenMs * attended) / 1000
+        }
+        guard prefills else { return decodeStepSeconds(batch: decodeBatch, contextTokens: contextTokens) }
         let fixed = max(prefills ? prefill.fixedMs : 0, decodes ? decode.fixedMs : 0)
         let prefillMs = prefills ? prefill.perTokenMs * prefillTokens + prefill.perTokenSquaredMs * squaredLengths : 0
         let decodeMs = decodes ? decode.perSequenceMs * Double(decodeBatch) + decode.perContextTokenMs * Double(contextTokens) : 0
@@ -208,6 +236,12 @@ public struct CostModel: Sendable, Hashable, Codable {
         guard encode.maxBatchTokens > 0, prefill.maxBatchTokens > 0, prefill.maxBatchRequests > 0, decode.maxBatch > 0,
               memory.kvCapacityTokens > 0, gpusPerInstance > 0 else {
             throw SimulationError.invalidConfig("batch limits, KV capacity and GPUs per instance must be positive")
+        }
+        if let small = smallStep {
+            guard small.maxTokens > 0, [small.fixedMs, small.perTokenMs, small.perAttendedTokenMs].allSatisfy({ $0 >= 0 && $0.isFinite }),
+                  small.fixedMs + small.perTokenMs > 0 else {
+                throw SimulationError.invalidConfig("smallStep needs a positive token limit and finite, non-negative coefficients, not all zero")
+            }
         }
         try imageTokens.validate()
     }

@@ -3,7 +3,7 @@ import COpenBLAS
 
 extension WeightMatrix {
     /// Up to this many input rows use the weight-streaming matrix-vector kernel; more use SGEMM.
-    static let matvecRowLimit = 4
+    public static let matvecRowLimit = 4
 
     /// y = x · Wᵀ (or y += x · Wᵀ when `accumulate`): x is T × cols, y is T × rows.
     ///

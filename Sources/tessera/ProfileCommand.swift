@@ -55,9 +55,12 @@ struct ProfileCommand: ParsableCommand {
         let f = { (v: Double) in String(format: "%.4g", v) }
         var lines = [
             "\(model.model) on \(model.hardware)",
-            "step ms = \(f(model.prefill.fixedMs)) + \(f(model.prefill.perTokenMs))·prompt tokens + \(f(model.prefill.perTokenSquaredMs))·Σchunk·(before + chunk)"
+            "\(model.smallStep == nil ? "" : "larger ")step ms = \(f(model.prefill.fixedMs)) + \(f(model.prefill.perTokenMs))·prompt tokens + \(f(model.prefill.perTokenSquaredMs))·Σchunk·(before + chunk)"
                 + " + \(f(model.decode.perSequenceMs))·decoding sequences + \(f(model.decode.perContextTokenMs))·Σcontext",
         ]
+        if let small = model.smallStep {
+            lines.append("steps of ≤ \(small.maxTokens) tokens: ms = \(f(small.fixedMs)) + \(f(small.perTokenMs))·tokens + \(f(small.perAttendedTokenMs))·attended tokens")
+        }
         if model.measurements?.encode != nil {
             lines.append("encode ms = \(f(model.encode.fixedMs)) + \(f(model.encode.perImageMs))·images + \(f(model.encode.perTokenMs))·image tokens")
         }

@@ -46,6 +46,21 @@ private func exactStep(tokens: Int, squares: Double, batch: Int, context: Int) -
     #expect(abs(fit.perTokenMs - 0.1) < 1e-12 && abs(fit.perSequenceMs - 0.5) < 1e-12)
 }
 
+@Test func smallStepFitRecoversExactCoefficients() throws {
+    // ms = 4 + 3·tokens + 0.002·attended on steps of at most four tokens.
+    var decode: [CostModel.Measurements.Decode] = []
+    for b in [1, 2, 4] {
+        for c in [33, 129, 513] {
+            let ms: Double = 4 + 3 * Double(b) + 0.002 * Double(b * c)
+            decode.append(.init(batch: b, contextTokens: b * c, ms: ms))
+        }
+    }
+    let mixed = [CostModel.Measurements.Mixed(batch: 1, contextTokens: 65, prefillTokens: 3, squaredLengths: 9, ms: 4 + 12 + 0.002 * 74)]
+    let fit = try CostModelFit.smallStep(maxTokens: 4, prefill: [], decode: decode, mixed: mixed)
+    #expect(fit.maxTokens == 4)
+    #expect(abs(fit.fixedMs - 4) < 1e-9 && abs(fit.perTokenMs - 3) < 1e-9 && abs(fit.perAttendedTokenMs - 0.002) < 1e-12)
+}
+
 @Test func encodeFitKeepsOneOfCollinearImageAndTokenTerms() throws {
     // A fixed-size tower: every image is 196 tokens and costs 4 ms.
     let points = [1, 2, 4].map { CostModel.Measurements.Encode(images: $0, width: 224, height: 224, tokens: 196 * $0, ms: 4 * Double($0)) }

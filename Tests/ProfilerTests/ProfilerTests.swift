@@ -36,6 +36,9 @@ private func settings() -> ProfileSettings {
     #expect(model.decode.fixedMs + model.decode.perSequenceMs > 0)
     // One forward pass, one fixed cost.
     #expect(model.prefill.fixedMs == model.decode.fixedMs)
+    // Decode batches of 1, 2 and 4 run the engine's matrix-vector kernels: fitted on their own.
+    let small = try #require(model.smallStep)
+    #expect(small.maxTokens == 4 && small.fixedMs + small.perTokenMs > 0)
     // A text model has no encoder.
     #expect(m.encode == nil && model.encode.perTokenMs == 0 && model.memory.encoderCacheTokens == 0)
     // The checkpoint's KV rows: 2 layers × 2 KV heads × 32 dims × (K, V) × 4 bytes.

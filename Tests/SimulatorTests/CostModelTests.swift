@@ -56,3 +56,30 @@ private func unequalFixedCosts() -> CostModel {
     let m = try #require(model.measurements)
     #expect(m.prefill.count == 1 && m.decode.count == 1 && m.mixed == nil && m.encode == nil)
 }
+
+@Test func smallStepsHaveTheirOwnCoefficients() {
+    var model = unequalFixedCosts()
+    model.smallStep = .init(maxTokens: 4, fixedMs: 5, perTokenMs: 2, perAttendedTokenMs: 0.01)
+    // Up to four tokens in all: 5 + 2·tokens + 0.01·attended.
+    #expect(close(model.decodeStepSeconds(batch: 4, contextTokens: 100), 0.014))
+    #expect(close(model.prefillSeconds(tokens: 3, squaredLengths: 9), 0.01109))
+    #expect(close(model.stepSeconds(prefillTokens: 2, squaredLengths: 4, decodeBatch: 2, contextTokens: 100), 0.01404))
+    // Five tokens leave the small regime: the larger coefficients, one fixed cost.
+    #expect(close(model.decodeStepSeconds(batch: 5, contextTokens: 100), 0.041))
+    #expect(close(model.stepSeconds(prefillTokens: 3, squaredLengths: 9, decodeBatch: 2, contextTokens: 100), 0.038009))  // 30 + 3 + 0.009 + 4 + 1 ms
+    var bad = model
+    bad.smallStep?.maxTokens = 0
+    #expect(throws: SimulationError.self) { try bad.validate() }
+}
+
+@Test func decodeRunsGrowWithTheSmallStepsContextCost() throws {
+    var model = roundCostModel()
+    model.smallStep = .init(maxTokens: 4, fixedMs: 2, perTokenMs: 0, perAttendedTokenMs: 0.01)
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 5)])
+    let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
+                                            costModel: model, slo: looseSLO, predictor: nil)
+    // Prefill of 100 tokens on the large coefficients: 10 + 100 ms.
+    #expect(close(sim.requests[0].firstToken, 0.110))
+    // Four decode steps of one token over 100, 101, 102 and 103 tokens: 2 + 0.01·context ms each.
+    #expect(close(sim.requests[0].finish, 0.110 + (3.00 + 3.01 + 3.02 + 3.03) / 1000))
+}
