@@ -13,6 +13,13 @@ public protocol ClusterView {
     var instances: [InstanceStatus] { get }
     /// Whether the instance holds this image's encoder output or its KV prefix in a cache.
     func hasCached(imageHash: UInt64, on instance: Int) -> Bool
+    /// Tokens at the start of the request's prompt whose KV the instance is known to hold, from
+    /// ``RequestInfo/promptBlockHashes``; 0 where the view keeps no such record.
+    func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int
+}
+
+extension ClusterView {
+    public func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int { 0 }
 }
 
 /// A plain snapshot conforming to ``ClusterView``: handy for tests and for one-shot decisions.
@@ -21,11 +28,19 @@ public struct ClusterSnapshot: ClusterView, Sendable {
     public var instances: [InstanceStatus]
     /// Cached image hashes per instance id.
     public var cachedImages: [Int: Set<UInt64>]
+    /// Prompt blocks each instance id has computed.
+    public var cachedPrefixes: [Int: PrefixCacheIndex]
 
-    public init(now: Double = 0, instances: [InstanceStatus], cachedImages: [Int: Set<UInt64>] = [:]) {
+    public init(now: Double = 0, instances: [InstanceStatus], cachedImages: [Int: Set<UInt64>] = [:],
+                cachedPrefixes: [Int: PrefixCacheIndex] = [:]) {
         self.now = now
         self.instances = instances
         self.cachedImages = cachedImages
+        self.cachedPrefixes = cachedPrefixes
+    }
+
+    public func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int {
+        cachedPrefixes[instance]?.cachedTokens(request.promptBlockHashes) ?? 0
     }
 
     public func hasCached(imageHash: UInt64, on instance: Int) -> Bool {

@@ -39,6 +39,8 @@ public struct RequestInfo: Sendable, Hashable {
     public var slo: LatencySLO
     /// Output length predicted by an ``OutputLengthPredictor`` (or a default when none runs).
     public var predictedOutputTokens: Int
+    /// The prompt's chained block hashes (``PromptBlockHashes``) for cache-aware routing; empty when unknown.
+    public var promptBlockHashes: [UInt64] = []
 
     public init(id: Int, arrival: Double, textTokens: Int, images: [ImageInput], slo: LatencySLO, predictedOutputTokens: Int) {
         self.id = id

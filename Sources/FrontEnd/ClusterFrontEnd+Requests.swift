@@ -50,7 +50,7 @@ extension ClusterFrontEnd {
                        to client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation) async {
         var events = inbox.makeAsyncIterator()
         var delivered: [Int] = []
-        let request = PendingRequest(prompt: prompt, images: images, parameters: parameters)
+        let request = PendingRequest(prompt: prompt, images: images, parameters: parameters, blockSize: shared.withLock { $0.blockSize })
         defer { close(id) }
         for round in 0 ... topology.maxRetries {
             do {
@@ -83,22 +83,26 @@ extension ClusterFrontEnd {
         let route = try await chooseRoute(id, request)
         let (sizes, pixels) = WireImages.pack(request.images)
         var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil)
+        // Prompt tokens the prefill worker found in its prefix cache; nil when the decode worker computes the prompt.
+        var prefillCached: Int?
         let sources = try await encode(id, request, on: route.encode, events: &events)
         if let prefill = route.prefill, request.prompt.count > 1 || !request.images.isEmpty {
+            let pushTo = topology.kvHandoff == .push ? shared.withLock { $0.slots[route.decode].hello?.transfer } : nil
+            job.kvPushed = pushTo != nil
             let endpoint = try assign(id, to: prefill, tokens: request.prompt.count, decoding: false,
-                                      message: .prefill(request: id, tokens: request.prompt, images: sizes, featureSources: sources), payload: pixels)
+                                      message: .prefill(request: id, tokens: request.prompt, images: sizes, featureSources: sources, pushTo: pushTo),
+                                      payload: pixels)
             wait: while true {
                 guard let next = await events.next() else { throw CancellationError() }
                 guard next.slot == prefill else { continue }
                 switch next.event {
-                case let .prefilled(handle, _, _, expanded, spans):
+                case let .prefilled(handle, _, cached, expanded, spans):
                     job.kvSource = KVSource(endpoint: endpoint, handle: handle)
                     job.prompt = expanded
                     job.imageSpans = spans
-                    shared.withLock { s in
-                        s.requests[id]?.parked = (prefill, handle)
-                        s.cachedImages[prefill, default: []].formUnion(request.imageHashes)
-                    }
+                    prefillCached = cached
+                    shared.withLock { $0.requests[id]?.parked = (prefill, handle) }
+                    rememberPrefill(request, on: prefill)
                     break wait
                 case let .failed(error): throw retryable(error, slot: prefill)
                 case .workerLost: throw WorkerLost(slot: prefill)
@@ -111,7 +115,6 @@ extension ClusterFrontEnd {
         if job.kvSource == nil {
             job.images = sizes
             payload = pixels
-            shared.withLock { $0.cachedImages[route.decode, default: []].formUnion(request.imageHashes) }
         }
         _ = try assign(id, to: route.decode, tokens: request.prompt.count, decoding: true, message: .generate(request: id, job), payload: payload)
         var position = 0
@@ -120,6 +123,7 @@ extension ClusterFrontEnd {
             switch next.event {
             case let .delta(delta):
                 shared.withLock { $0.requests[id]?.parked = nil }
+                if position == 0, prefillCached == nil { rememberPrefill(request, on: route.decode) }
                 var fresh = delta
                 for token in delta.tokenIds {
                     if position < delivered.count {
@@ -135,8 +139,10 @@ extension ClusterFrontEnd {
                 delivered += fresh.tokenIds
                 firstToken(id)
                 client.yield(.delta(fresh))
-            case let .finished(info):
+            case var .finished(info):
                 unassign(id, from: route.decode)
+                // The prompt's cache hits happened where it was prefilled.
+                if let prefillCached { info.cachedTokens = prefillCached }
                 shared.withLock { $0.window.finished(request.images.isEmpty ? .text : .multimodal, outputTokens: info.completionTokens) }
                 client.yield(.finished(info))
                 client.finish()
@@ -187,10 +193,11 @@ extension ClusterFrontEnd {
     /// Picks the workers for a request's next try with the topology's router, waiting while no
     /// worker of the request's group can serve (all restarting or switching).
     private func chooseRoute(_ id: Int, _ request: PendingRequest) async throws -> Route {
-        let info = RequestInfo(
+        var info = RequestInfo(
             id: id, arrival: (ContinuousClock.now - started).seconds, textTokens: request.prompt.count,
             images: zip(request.images, request.imageHashes).map { ImageInput(width: $0.width, height: $0.height, tokens: 1, hash: $1) },
             slo: LatencySLO(ttft: 10, tpot: 1), predictedOutputTokens: request.parameters.maxTokens)
+        info.promptBlockHashes = request.blockHashes
         let deadline = ContinuousClock.now + options.routeTimeout
         while true {
             if let route = shared.withLock({ s in pickRoute(info, s) }) { return route }
@@ -238,6 +245,16 @@ extension ClusterFrontEnd {
         guard let (connection, endpoint) = target else { throw WorkerLost(slot: slot) }
         do { try connection.send(message, payload: payload) } catch { throw WorkerLost(slot: slot) }
         return endpoint
+    }
+
+    /// The worker in `slot` computed the request's prompt: its images and prompt blocks are in its caches now.
+    private func rememberPrefill(_ request: PendingRequest, on slot: Int) {
+        shared.withLock { s in
+            s.cachedImages[slot, default: []].formUnion(request.imageHashes)
+            guard let hello = s.slots[slot].hello else { return }
+            s.cachedPrefixes[slot, default: PrefixCacheIndex(capacityBlocks: hello.kvCapacityTokens / max(1, hello.blockSize), blockSize: hello.blockSize)]
+                .record(request.blockHashes)
+        }
     }
 
     private func unassign(_ id: Int, from slot: Int) {

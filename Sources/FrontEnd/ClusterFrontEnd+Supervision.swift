@@ -36,6 +36,7 @@ extension ClusterFrontEnd {
                 s.servedModel.imagePlaceholder = hello.imagePlaceholder
                 s.servedModel.contextLength = hello.contextLength
                 s.limits = PromptLimits(contextLength: hello.contextLength, vocabSize: hello.vocabularySize)
+                s.blockSize = hello.blockSize
             }
             return true
         }
@@ -85,6 +86,7 @@ extension ClusterFrontEnd {
             worker.assigned = [:]
             worker.decoding = []
             s.cachedImages[slot] = nil
+            s.cachedPrefixes[slot] = nil
             let restart = s.engineState != .stopped && worker.phase != .retiring && worker.phase != .stopped
             if case let .switching(to: role) = worker.phase { worker.role = role }
             worker.phase = restart ? .starting : .stopped

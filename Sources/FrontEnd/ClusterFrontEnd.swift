@@ -44,6 +44,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     struct State {
         var servedModel: ServedModel
         var limits = PromptLimits(contextLength: 0, vocabSize: 0)
+        /// Tokens per KV block on the workers, as the first to register says.
+        var blockSize = EngineConfig().blockSize
         var engineState = EngineState.ready
         var slots: [WorkerSlot] = []
         var requests: [Int: RequestChannel] = [:]
@@ -61,6 +63,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         var planners: [any FleetPlanner] = []
         /// Image hashes each slot has prefilled, for cache-aware routing; forgotten when the worker is lost.
         var cachedImages: [Int: Set<UInt64>] = [:]
+        /// Prompt blocks each slot has prefilled, likewise.
+        var cachedPrefixes: [Int: PrefixCacheIndex] = [:]
     }
 
     let shared: Mutex<State>
@@ -223,7 +227,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     }
 
     func liveCluster(_ s: State) -> LiveCluster {
-        LiveCluster(now: (ContinuousClock.now - started).seconds, slots: s.slots, cachedImages: s.cachedImages)
+        LiveCluster(now: (ContinuousClock.now - started).seconds, slots: s.slots, cachedImages: s.cachedImages, cachedPrefixes: s.cachedPrefixes)
     }
 }
 

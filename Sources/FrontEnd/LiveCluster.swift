@@ -7,10 +7,12 @@ struct LiveCluster: ClusterView {
     let now: Double
     let instances: [InstanceStatus]
     let cachedImages: [Int: Set<UInt64>]
+    let cachedPrefixes: [Int: PrefixCacheIndex]
 
-    init(now: Double, slots: [WorkerSlot], cachedImages: [Int: Set<UInt64>]) {
+    init(now: Double, slots: [WorkerSlot], cachedImages: [Int: Set<UInt64>], cachedPrefixes: [Int: PrefixCacheIndex]) {
         self.now = now
         self.cachedImages = cachedImages
+        self.cachedPrefixes = cachedPrefixes
         instances = slots.map { slot in
             let pending = slot.assigned.filter { !slot.decoding.contains($0.key) }.values.reduce(0, +)
             let encodes = slot.role == .encode
@@ -24,5 +26,9 @@ struct LiveCluster: ClusterView {
 
     func hasCached(imageHash: UInt64, on instance: Int) -> Bool {
         cachedImages[instance]?.contains(imageHash) ?? false
+    }
+
+    func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int {
+        cachedPrefixes[instance]?.cachedTokens(request.promptBlockHashes) ?? 0
     }
 }

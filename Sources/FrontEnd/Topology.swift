@@ -16,6 +16,9 @@ public struct Topology: Sendable, Hashable, Codable {
     public var groups: [GroupSpec]
     /// How KV moves between workers: `shm` (Unix sockets + shared memory, one host) or `tcp`.
     public var transfer: TransferMode
+    /// Who starts a prompt's KV hand-off from prefill to decode: `pull` (the decode worker, when it
+    /// takes the request) or `push` (the prefill worker, as soon as the prompt is prefilled).
+    public var kvHandoff: KVHandoffMode
     /// The front end's control endpoint for workers; default: a Unix socket in a temporary folder
     /// (shm) or `tcp:127.0.0.1:0` (tcp).
     public var control: String?
@@ -72,6 +75,11 @@ public struct Topology: Sendable, Hashable, Codable {
         case shm, tcp
     }
 
+    /// EPD's KV hand-off: pull-based, with asynchronous push as an option.
+    public enum KVHandoffMode: String, Sendable, Hashable, Codable {
+        case pull, push
+    }
+
     public enum RoutingPolicy: String, Sendable, Hashable, Codable {
         /// ElasticMM: cache affinity within slack, else least loaded.
         case modality
@@ -115,11 +123,12 @@ public struct Topology: Sendable, Hashable, Codable {
         public var ttftSLOSeconds: Double?
     }
 
-    public init(groups: [GroupSpec], transfer: TransferMode = .shm, control: String? = nil, routing: RoutingPolicy = .modality,
+    public init(groups: [GroupSpec], transfer: TransferMode = .shm, kvHandoff: KVHandoffMode = .pull, control: String? = nil, routing: RoutingPolicy = .modality,
                 heartbeatIntervalMs: Int = 200, heartbeatTimeoutMs: Int = 3000, maxRetries: Int = 2,
                 elastic: ElasticSpec? = nil, autoscale: AutoscaleSpec? = nil, capacity: InstanceCapacity = Topology.defaultCapacity) {
         self.groups = groups
         self.transfer = transfer
+        self.kvHandoff = kvHandoff
         self.control = control
         self.routing = routing
         self.heartbeatIntervalMs = heartbeatIntervalMs
@@ -133,6 +142,7 @@ public struct Topology: Sendable, Hashable, Codable {
     enum CodingKeys: String, CodingKey {
         case groups, transfer, control, routing, elastic, autoscale, capacity
         case groupBalancer = "group_balancer"
+        case kvHandoff = "kv_handoff"
         case heartbeatIntervalMs = "heartbeat_interval_ms"
         case heartbeatTimeoutMs = "heartbeat_timeout_ms"
         case maxRetries = "max_retries"
@@ -142,6 +152,7 @@ public struct Topology: Sendable, Hashable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         groups = try c.decode([GroupSpec].self, forKey: .groups)
         transfer = try c.decodeIfPresent(TransferMode.self, forKey: .transfer) ?? .shm
+        kvHandoff = try c.decodeIfPresent(KVHandoffMode.self, forKey: .kvHandoff) ?? .pull
         control = try c.decodeIfPresent(String.self, forKey: .control)
         routing = try c.decodeIfPresent(RoutingPolicy.self, forKey: .routing) ?? .modality
         heartbeatIntervalMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatIntervalMs) ?? 200

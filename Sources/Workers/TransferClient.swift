@@ -7,13 +7,14 @@ import Engine
 import Foundation
 import Synchronization
 
-/// The receiving side of transfers: a decode worker pulls a request's parked KV from its prefill
+/// The outgoing side of transfers: a decode worker pulls a request's parked KV from its prefill
 /// worker when it takes the request (P→D), a prefill worker pulls encoder outputs from encode
-/// workers (E→P). One connection per peer; each pull is confirmed so the sender can unpin.
+/// workers (E→P) or pushes parked KV to a decode worker (push hand-off). One connection per peer;
+/// each transfer is confirmed so the sender can unpin.
 final class TransferClient: Sendable {
     private let counters: TransferCounters
     private let useSharedMemory: Bool
-    /// One connection per prefill endpoint; a pull holds its connection's lock for the round trip.
+    /// One connection per peer endpoint; a transfer holds its connection's lock for the round trip.
     private let connections = Mutex<[Endpoint: PeerConnection]>([:])
 
     final class PeerConnection: Sendable {
@@ -35,7 +36,7 @@ final class TransferClient: Sendable {
         let reply: (WireMessage, Data)
         do {
             reply = try peer.lock.withLock { _ in
-                try peer.connection.send(.pull(handle: source.handle, sharedMemory: useSharedMemory && source.endpoint.isLocal))
+                try peer.connection.send(.pull(handle: source.handle, sharedMemory: usesSharedMemory(with: source.endpoint)))
                 return try peer.connection.receive()
             }
         } catch {
@@ -45,26 +46,54 @@ final class TransferClient: Sendable {
         guard case let .kv(handle, header) = reply.0, handle == source.handle else {
             throw TransportError.malformedMessage("prefill worker \(source.endpoint) no longer holds KV \(source.handle)")
         }
+        let buffer = try Self.kvBuffer(header, payload: reply.1, layout: layout)
+        try? peer.connection.send(.pulled(handle: source.handle))
+        counters.received(header.byteCount, seconds: (ContinuousClock.now - start).seconds)
+        return buffer
+    }
+
+    /// Push hand-off: sends a parked KV (`pushedKV`) to a decode worker and blocks until it confirms.
+    func push(_ message: WireMessage, payload: Data, to endpoint: Endpoint) throws {
+        guard case let .pushedKV(source, _) = message else { throw TransportError.malformedMessage("\(message) is not a KV push") }
+        let peer = try connection(to: endpoint)
+        let reply: (WireMessage, Data)
+        do {
+            reply = try peer.lock.withLock { _ in
+                try peer.connection.send(message, payload: payload)
+                return try peer.connection.receive()
+            }
+        } catch {
+            drop(endpoint)
+            throw error
+        }
+        guard case let .pulled(handle) = reply.0, handle == source.handle else {
+            throw TransportError.malformedMessage("decode worker \(endpoint) did not confirm KV \(source.handle)")
+        }
+    }
+
+    /// Whether transfers with `endpoint` go through shared memory.
+    func usesSharedMemory(with endpoint: Endpoint) -> Bool { useSharedMemory && endpoint.isLocal }
+
+    /// The KV a `kv` or `pushedKV` frame carries, mapped from its shared-memory segment or copied
+    /// from the payload; throws when it does not fit `layout` or the frame is inconsistent.
+    static func kvBuffer(_ header: KVHeader, payload: Data, layout: KVLayout) throws -> KVBuffer {
         guard header.layout == layout, header.byteCount == layout.byteCount(positions: header.positions) else {
             throw TransportError.malformedMessage(
                 "KV of \(header.layout.layers) layers × \(header.layout.rowWidth) floats does not fit this model's \(layout.layers) × \(layout.rowWidth)")
         }
-        let buffer: KVBuffer
         if let name = header.sharedMemoryName {
             let base = try SharedMemory.map(name: name, byteCount: header.byteCount)
             let count = header.byteCount
-            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: base, byteCount: count, mropeDelta: header.mropeDelta) {
+            return KVBuffer(layout: layout, positions: 0 ..< header.positions, base: base, byteCount: count, mropeDelta: header.mropeDelta) {
                 munmap(UnsafeMutableRawPointer(mutating: base), count)
             }
-        } else {
-            guard reply.1.count == header.byteCount else { throw TransportError.malformedMessage("KV payload of \(reply.1.count) bytes, header says \(header.byteCount)") }
-            let memory = UnsafeMutableRawPointer.allocate(byteCount: max(1, header.byteCount), alignment: 64)
-            reply.1.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            buffer = KVBuffer(layout: layout, positions: 0 ..< header.positions, base: memory, byteCount: header.byteCount, mropeDelta: header.mropeDelta) { memory.deallocate() }
         }
-        try? peer.connection.send(.pulled(handle: source.handle))
-        counters.received(header.byteCount, seconds: (ContinuousClock.now - start).seconds)
-        return buffer
+        guard payload.count == header.byteCount else { throw TransportError.malformedMessage("KV payload of \(payload.count) bytes, header says \(header.byteCount)") }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(1, header.byteCount), alignment: 64)
+        payload.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        return KVBuffer(layout: layout, positions: 0 ..< header.positions, base: memory, byteCount: header.byteCount, mropeDelta: header.mropeDelta) {
+            memory.deallocate()
+        }
     }
 
     /// Fetches encoder outputs from an encode worker and confirms them, so it unpins them.
@@ -74,7 +103,7 @@ final class TransferClient: Sendable {
         let reply: (WireMessage, Data)
         do {
             reply = try peer.lock.withLock { _ in
-                try peer.connection.send(.pullFeatures(contentIds: source.contentIds, sharedMemory: useSharedMemory && source.endpoint.isLocal))
+                try peer.connection.send(.pullFeatures(contentIds: source.contentIds, sharedMemory: usesSharedMemory(with: source.endpoint)))
                 return try peer.connection.receive()
             }
         } catch {

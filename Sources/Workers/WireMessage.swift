@@ -4,9 +4,10 @@ import Engine
 /// Every message between the front end, workers and their peers.
 ///
 /// Control (front end ↔ worker, one connection per worker): the worker registers, sends heartbeats
-/// and each request's events; the front end sends work, aborts and role changes. Transfer (decode
-/// worker → prefill worker, one connection per pair): the decode side pulls a parked KV and
-/// confirms once it holds the bytes, which lets the prefill side free its blocks.
+/// and each request's events; the front end sends work, aborts and role changes. Transfer (one
+/// connection per pair of workers): the decode side pulls a parked KV, or in push mode the prefill
+/// side pushes it unasked; either way the receiver confirms once it holds the bytes, which lets
+/// the prefill side free its blocks.
 public enum WireMessage: Codable, Sendable {
     // Worker → front end.
     case register(WorkerHello)
@@ -25,8 +26,9 @@ public enum WireMessage: Codable, Sendable {
     // Front end → worker.
     case generate(request: Int, GenerateJob)
     /// The frame's payload holds the images' pixels, in order; `featureSources` are encode workers
-    /// holding some of the images' features, to pull instead of encoding here.
-    case prefill(request: Int, tokens: [Int], images: [WireImageSize], featureSources: [FeatureSource])
+    /// holding some of the images' features, to pull instead of encoding here. With `pushTo`, the
+    /// KV goes to that decode worker's transfer endpoint as soon as it is parked (push hand-off).
+    case prefill(request: Int, tokens: [Int], images: [WireImageSize], featureSources: [FeatureSource], pushTo: Endpoint?)
     /// Encode these images (pixels in the payload) and keep the features until a prefill worker pulls them.
     case encode(request: Int, images: [WireImageSize])
     case abort(request: Int)
@@ -53,6 +55,9 @@ public enum WireMessage: Codable, Sendable {
     /// The parked KV: in the named shared-memory segment, or as this frame's payload.
     case kv(handle: Int, KVHeader)
     case kvMissing(handle: Int)
+    /// Push hand-off: the parked KV of `source`, unasked; the receiver keeps it for the request's
+    /// generate job and confirms with `pulled`.
+    case pushedKV(source: KVSource, KVHeader)
 }
 
 /// What a worker says about itself when it connects.
@@ -70,9 +75,11 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     /// The prompts the worker's engine admits.
     public var contextLength: Int
     public var vocabularySize: Int
+    /// Tokens per KV block of the worker's prefix cache.
+    public var blockSize: Int
 
     public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int,
-                imagePlaceholder: String?, limits: PromptLimits) {
+                imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = EngineConfig().blockSize) {
         self.slot = slot
         self.role = role
         self.processId = processId
@@ -82,6 +89,7 @@ public struct WorkerHello: Codable, Sendable, Hashable {
         self.imagePlaceholder = imagePlaceholder
         contextLength = limits.contextLength
         vocabularySize = limits.vocabSize
+        self.blockSize = blockSize
     }
 }
 
@@ -119,13 +127,17 @@ public struct GenerateJob: Codable, Sendable {
     public var images: [WireImageSize]
     /// The expanded prompt's image spans (decode), so the prefix cache tells images apart.
     public var imageSpans: [WireImageSpan]
+    /// The prefill worker pushes `kvSource`'s KV here instead of waiting for a pull.
+    public var kvPushed: Bool
 
-    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImageSize] = [], imageSpans: [WireImageSpan] = []) {
+    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImageSize] = [],
+                imageSpans: [WireImageSpan] = [], kvPushed: Bool = false) {
         self.prompt = prompt
         self.parameters = parameters
         self.kvSource = kvSource
         self.images = images
         self.imageSpans = imageSpans
+        self.kvPushed = kvPushed
     }
 }
 

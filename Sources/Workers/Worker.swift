@@ -62,7 +62,7 @@ public final class Worker: Sendable {
             slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
             transfer: transferEndpoint, kvLayout: engine.kvLayout,
             kvCapacityTokens: kvCapacityTokens,
-            imagePlaceholder: engine.servedModel.imagePlaceholder, limits: engine.promptLimits)
+            imagePlaceholder: engine.servedModel.imagePlaceholder, limits: engine.promptLimits, blockSize: configuration.engine.blockSize)
         do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
 
         let (closed, closedContinuation) = AsyncStream<Void>.makeStream()
@@ -92,8 +92,8 @@ public final class Worker: Sendable {
     private func handle(_ message: WireMessage, _ payload: Data) {
         switch message {
         case let .generate(id, job): start(id) { [self] in try await generate(id, job, images: WireImages.unpack(job.images, payload)) }
-        case let .prefill(id, tokens, images, sources):
-            start(id) { [self] in try await prefill(id, tokens, images: WireImages.unpack(images, payload), featureSources: sources) }
+        case let .prefill(id, tokens, images, sources, pushTo):
+            start(id) { [self] in try await prefill(id, tokens, images: WireImages.unpack(images, payload), featureSources: sources, pushTo: pushTo) }
         case let .encode(id, images): start(id) { [self] in try await encode(id, images: WireImages.unpack(images, payload)) }
         case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
         case let .releaseKV(handle): transfers.release(handle)
@@ -132,7 +132,7 @@ public final class Worker: Sendable {
         send(.encoded(request: id, contentIds: encoded.map(\.contentId)))
     }
 
-    private func prefill(_ id: Int, _ tokens: [Int], images: [RGBImage], featureSources: [FeatureSource]) async throws {
+    private func prefill(_ id: Int, _ tokens: [Int], images: [RGBImage], featureSources: [FeatureSource], pushTo: Endpoint?) async throws {
         state.withLock { $0.pendingPrefill[id] = tokens.count }
         for source in featureSources {
             engine.provideEncoded(try await pullFeatures(source))
@@ -147,6 +147,7 @@ public final class Worker: Sendable {
             throw CancellationError()
         }
         transfers.announce(handle)
+        if let pushTo { transfers.push(handle, to: pushTo, via: client) }
         send(.prefilled(request: id, handle: handle, positions: parked.tokens.count, cachedTokens: cached,
                         prompt: parked.tokens, imageSpans: parked.images.map(WireImageSpan.init)))
     }
@@ -155,7 +156,7 @@ public final class Worker: Sendable {
         state.withLock { $0.pendingPrefill[id] = job.prompt.count }
         let events: AsyncThrowingStream<InferenceEvent, any Error>
         if let source = job.kvSource {
-            let kv = try await pull(source)
+            let kv = job.kvPushed ? try await receivePushed(source) : try await pull(source)
             events = try engine.submitDecode(
                 prompt: job.prompt, imageSpans: job.imageSpans.map(\.value), parameters: job.parameters.value, importing: kv)
         } else {
@@ -180,6 +181,13 @@ public final class Worker: Sendable {
                 continuation.resume(with: Result { try client.pullFeatures(source) })
             }
         }
+    }
+
+    /// The KV its prefill worker pushes here; pulled after all if it does not arrive in time.
+    private func receivePushed(_ source: KVSource) async throws -> KVBuffer {
+        if let kv = await transfers.takePushed(source, timeout: .seconds(10)) { return kv }
+        try Task.checkCancellation()
+        return try await pull(source)
     }
 
     /// Pulls on a thread outside the cooperative pool: the socket round trip blocks.

@@ -7,7 +7,7 @@ import Testing
 
 /// Worker processes behind the front end: greedy parity with the single-process engine, and KV moved.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ServingTests {
-    @Test(arguments: ["pd.yaml", "pd-tcp.json", "mono-x2.yaml"])
+    @Test(arguments: ["pd.yaml", "pd-push.yaml", "pd-tcp.json", "mono-x2.yaml"])
     func topologyServesTheSingleProcessOutputs(file: String) async throws {
         let yaml = try String(contentsOf: Support.repository.appendingPathComponent("examples/topologies/\(file)"), encoding: .utf8)
         let frontEnd = try await Support.frontEnd(yaml)

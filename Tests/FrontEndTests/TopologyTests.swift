@@ -14,6 +14,7 @@ import Testing
     @Test func yamlAndJSONGiveTheSameTopology() throws {
         let yaml = try load("""
             transfer: tcp
+            kv_handoff: push
             routing: least-loaded
             heartbeat_timeout_ms: 900
             groups:
@@ -23,13 +24,15 @@ import Testing
                   - {role: decode, count: 2, launcher: [ip, netns, exec, h2], transfer: "tcp:10.0.0.2:0"}
             """)
         let json = try load("""
-            {"transfer": "tcp", "routing": "least-loaded", "heartbeat_timeout_ms": 900, "groups": [{"group": "text", "workers": [
+            {"transfer": "tcp", "kv_handoff": "push", "routing": "least-loaded", "heartbeat_timeout_ms": 900, "groups": [{"group": "text", "workers": [
               {"role": "prefill", "count": 1},
               {"role": "decode", "count": 2, "launcher": ["ip", "netns", "exec", "h2"], "transfer": "tcp:10.0.0.2:0"}]}]}
             """, ext: "json")
         #expect(yaml == json)
         #expect(yaml.slots.map(\.spec.role) == [.prefill, .decode, .decode])
         #expect(yaml.heartbeatIntervalMs == 200 && yaml.maxRetries == 2 && yaml.capacity == Topology.defaultCapacity)
+        #expect(yaml.kvHandoff == .push)
+        #expect(try load("groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}").kvHandoff == .pull)
     }
 
     @Test func everyExampleTopologyLoads() throws {

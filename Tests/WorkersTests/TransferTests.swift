@@ -62,6 +62,51 @@ import Testing
         await prefill.shutdown(gracePeriod: .zero)
     }
 
+    /// Push hand-off: the prefill side sends a parked KV unasked; the decode side holds exactly
+    /// those bytes until its job takes them, and its confirmation frees the sender's copy.
+    @Test(arguments: [true, false])
+    func pushDeliversTheParkedBytesAndFreesTheSender(sharedMemory: Bool) async throws {
+        let prefill = try Fixtures.engine("llama-gqa")
+        let decode = try Fixtures.engine("llama-gqa")
+        let endpoints: [Endpoint] = sharedMemory
+            ? [.unix(path: TransportTests.socketPath("push-p")), .unix(path: TransportTests.socketPath("push-d"))]
+            : [.tcp(host: "127.0.0.1", port: 0), .tcp(host: "127.0.0.1", port: 0)]
+        let sent = TransferCounters(), received = TransferCounters()
+        let sender = TransferServer(engine: prefill, listener: try Listener(endpoint: endpoints[0]), counters: sent, parkedTimeout: 60)
+        let receiver = TransferServer(engine: decode, listener: try Listener(endpoint: endpoints[1]), counters: received, parkedTimeout: 60)
+        sender.start()
+        receiver.start()
+        let client = TransferClient(counters: sent, useSharedMemory: true)
+        defer {
+            sender.close()
+            receiver.close()
+            client.closeAll()
+        }
+        let prompt = try Fixtures.reference("llama-gqa").prompts[1].prompt_token_ids
+        let (handle, events) = try prefill.submitPrefill(prompt: prompt)
+        _ = try await Fixtures.collect(events)
+        sender.announce(handle)
+        let bytes = prefill.kvLayout.byteCount(positions: prompt.count)
+        let expected = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { expected.deallocate() }
+        #expect(prefill.copyParkedKV(handle, to: expected))
+
+        let source = KVSource(endpoint: sender.endpoint, handle: handle)
+        // Nothing was pushed yet: the wait ends empty-handed.
+        #expect(await receiver.takePushed(source, timeout: .milliseconds(50)) == nil)
+        sender.push(handle, to: receiver.endpoint, via: client)
+        let kv = try #require(await receiver.takePushed(source, timeout: .seconds(10)))
+        #expect(kv.positions == 0 ..< prompt.count && kv.byteCount == bytes)
+        #expect(memcmp(kv.base, expected, bytes) == 0)
+        #expect(received.snapshot.bytesReceived == bytes && received.snapshot.transfers == 1)
+        #expect(await Fixtures.eventually { sent.snapshot.bytesSent == bytes })
+        #expect(await Fixtures.eventually { prefill.parkedCount == 0 && Self.sharedMemorySegments().isEmpty })
+        // Taken once: a second take finds nothing.
+        #expect(await receiver.takePushed(source, timeout: .milliseconds(10)) == nil)
+        await prefill.shutdown(gracePeriod: .zero)
+        await decode.shutdown(gracePeriod: .zero)
+    }
+
     private func endpointOf(_ transfers: TransferServer, _ requested: Endpoint) -> Endpoint? { transfers.endpoint }
 }
 
