@@ -140,7 +140,7 @@ public final class OpenAIService: Sendable {
 
     static func json(_ value: some Encodable) throws(APIError) -> Response {
         do {
-            return json(status: .ok, try JSONEncoder().encode(value))
+            return json(status: .ok, try JSONEncoder.api.encode(value))
         } catch {
             throw .internalError("cannot encode the response: \(error)")
         }

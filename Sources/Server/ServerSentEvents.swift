@@ -4,7 +4,7 @@ import Hummingbird
 /// Writes an OpenAI-style event stream: `data: {json}\n\n` per chunk, then `data: [DONE]\n\n`.
 struct ServerSentEvents {
     var writer: any ResponseBodyWriter
-    let encoder = JSONEncoder()
+    let encoder = JSONEncoder.api
 
     mutating func send(_ value: some Encodable) async throws {
         try await send(raw: try encoder.encode(value))
