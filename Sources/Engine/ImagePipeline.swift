@@ -88,73 +88,82 @@ final class ImagePipeline: @unchecked Sendable {
     }
 
     /// Looks every image up in the encoder cache, preprocesses and encodes the ones it lacks,
-    /// expands the prompt, then calls `completion` (on a pipeline thread). A repeated image costs
-    /// its content hash only: no resizing, no encoding.
+    /// expands the prompt, then calls `completion`. A repeated image costs its content hash only (on
+    /// the caller's thread, which also gets the completion when every image is cached): no resizing,
+    /// no encoding, no wait for the background threads.
     func prepare(tokens: [Int], images: [RGBImage], completion: @escaping @Sendable (Result<Prepared, EngineError>) -> Void) {
-        preprocessExecutor.async { [self] in
-            let ids = images.map(contentId(of:))
-            // Pinned now, so eviction cannot take them before the request is retired.
-            let cached = cacheLock.withLock { ids.map { cache.acquire($0) } }
-            var timings = [ImageStageTimings](repeating: ImageStageTimings(), count: images.count)
-            var preprocessed = [PreprocessedImage?](repeating: nil, count: images.count)
-            let prompt: MultimodalPrompt
+        let ids = images.map(contentId(of:))
+        // Pinned now, so eviction cannot take them before the request is retired.
+        let cached = cacheLock.withLock { ids.map { cache.acquire($0) } }
+        if cached.allSatisfy({ $0 != nil }) { return prepareCached(tokens: tokens, images: images, ids: ids, cached: cached, completion: completion) }
+        preprocessExecutor.async { [self] in prepareCached(tokens: tokens, images: images, ids: ids, cached: cached, completion: completion) }
+    }
+
+    /// `prepare` once the cache has been asked: lays out the prompt, preprocessing the misses, and
+    /// hands them to the encoder thread (or completes at once when there are none).
+    private func prepareCached(
+        tokens: [Int], images: [RGBImage], ids: [String], cached: [Matrix?],
+        completion: @escaping @Sendable (Result<Prepared, EngineError>) -> Void
+    ) {
+        var timings = [ImageStageTimings](repeating: ImageStageTimings(), count: images.count)
+        var preprocessed = [PreprocessedImage?](repeating: nil, count: images.count)
+        let prompt: MultimodalPrompt
+        do {
+            let layouts = try images.indices.map { i in
+                if let features = cached[i] {
+                    timings[i].encoderCacheHit = true
+                    return ImageLayout(tokenCount: features.rows, gridTHW: try gridTHW(of: images[i]))
+                }
+                let start = DispatchTime.now()
+                let image = try processor.preprocess(images[i])
+                timings[i].preprocess = Self.seconds(since: start)
+                preprocessed[i] = image
+                return ImageLayout(tokenCount: try format.imageTokenCount(for: image), gridTHW: image.gridTHW)
+            }
+            prompt = try format.expandPrompt(tokens, layouts: layouts)
+        } catch {
+            release(zip(ids, cached).compactMap { $1 == nil ? nil : $0 })
+            return completion(.failure(.invalidRequest("could not prepare the images: \(error)")))
+        }
+        let preprocessTimings = timings, toEncode = preprocessed
+        let finish: @Sendable ([Matrix], [ImageStageTimings]) -> Void = { [self] features, timings in
             do {
-                let layouts = try images.indices.map { i in
-                    if let features = cached[i] {
-                        timings[i].encoderCacheHit = true
-                        return ImageLayout(tokenCount: features.rows, gridTHW: try gridTHW(of: images[i]))
-                    }
-                    let start = DispatchTime.now()
-                    let image = try processor.preprocess(images[i])
-                    timings[i].preprocess = Self.seconds(since: start)
-                    preprocessed[i] = image
-                    return ImageLayout(tokenCount: try format.imageTokenCount(for: image), gridTHW: image.gridTHW)
-                }
-                prompt = try format.expandPrompt(tokens, layouts: layouts)
+                let placed = try prompt.place(features)
+                let spans = zip(ids, prompt.imageSpans).map { ImageSpan(contentId: $0, offset: $1.offset, length: $1.length) }
+                completion(.success(Prepared(prompt: prompt, spans: spans, features: placed, timings: timings)))
             } catch {
-                release(zip(ids, cached).compactMap { $1 == nil ? nil : $0 })
-                return completion(.failure(.invalidRequest("could not prepare the images: \(error)")))
+                release(ids)
+                completion(.failure(.invalidRequest("\(error)")))
             }
-            let preprocessTimings = timings, toEncode = preprocessed
-            let finish: @Sendable ([Matrix], [ImageStageTimings]) -> Void = { [self] features, timings in
+        }
+        if cached.allSatisfy({ $0 != nil }) { return finish(cached.compactMap { $0 }, timings) }
+        encodeExecutor.async { [self] in
+            var timings = preprocessTimings
+            var matrices: [Matrix] = []
+            for (i, image) in toEncode.enumerated() {
+                if let features = cached[i] {
+                    matrices.append(features)
+                    continue
+                }
+                guard let image else { continue }
+                // An identical image of another request may have been encoded since the lookup.
+                if let features = cacheLock.withLock({ cache.pin(ids[i]) }) {
+                    timings[i].encoderCacheHit = true
+                    matrices.append(features)
+                    continue
+                }
+                let start = DispatchTime.now()
                 do {
-                    let placed = try prompt.place(features)
-                    let spans = zip(ids, prompt.imageSpans).map { ImageSpan(contentId: $0, offset: $1.offset, length: $1.length) }
-                    completion(.success(Prepared(prompt: prompt, spans: spans, features: placed, timings: timings)))
+                    let features = try encode(image)
+                    timings[i].encode = Self.seconds(since: start)
+                    cacheLock.withLock { cache.insert(ids[i], features, tokens: features.rows) }
+                    matrices.append(features)
                 } catch {
-                    release(ids)
-                    completion(.failure(.invalidRequest("\(error)")))
+                    release(ids.indices.filter { $0 < i || cached[$0] != nil }.map { ids[$0] })
+                    return completion(.failure(.internalFailure("the vision encoder failed: \(error)")))
                 }
             }
-            if cached.allSatisfy({ $0 != nil }) { return finish(cached.compactMap { $0 }, timings) }
-            encodeExecutor.async { [self] in
-                var timings = preprocessTimings
-                var matrices: [Matrix] = []
-                for (i, image) in toEncode.enumerated() {
-                    if let features = cached[i] {
-                        matrices.append(features)
-                        continue
-                    }
-                    guard let image else { continue }
-                    // An identical image of another request may have been encoded since the lookup.
-                    if let features = cacheLock.withLock({ cache.pin(ids[i]) }) {
-                        timings[i].encoderCacheHit = true
-                        matrices.append(features)
-                        continue
-                    }
-                    let start = DispatchTime.now()
-                    do {
-                        let features = try encode(image)
-                        timings[i].encode = Self.seconds(since: start)
-                        cacheLock.withLock { cache.insert(ids[i], features, tokens: features.rows) }
-                        matrices.append(features)
-                    } catch {
-                        release(ids.indices.filter { $0 < i || cached[$0] != nil }.map { ids[$0] })
-                        return completion(.failure(.internalFailure("the vision encoder failed: \(error)")))
-                    }
-                }
-                finish(matrices, timings)
-            }
+            finish(matrices, timings)
         }
     }
 
