@@ -1,3 +1,5 @@
+import Crypto
+
 extension RGBImage {
     /// Identifies the image by content: the lowercase hex SHA-256 of the width and height as
     /// big-endian `UInt32`s followed by the RGB pixel bytes.
@@ -12,8 +14,10 @@ extension RGBImage {
         for value in [UInt32(truncatingIfNeeded: width), UInt32(truncatingIfNeeded: height)] {
             header.append(contentsOf: [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)])
         }
-        hasher.update(header)
-        hasher.update(pixels)
-        return hasher.finalizeHex()
+        hasher.update(data: header)
+        hasher.update(data: pixels)
+        return hasher.finalize().map { hexDigits[Int($0 >> 4)] + hexDigits[Int($0 & 0xF)] }.joined()
     }
 }
+
+private let hexDigits = (0..<16).map { String($0, radix: 16) }

@@ -1,3 +1,4 @@
+import ExtrasBase64
 import Foundation
 
 /// Where a chat message's `image_url` points: inline bytes or an allowed remote URL.
@@ -43,10 +44,15 @@ enum ImageSource: Sendable, Equatable {
         guard parts.dropFirst().contains("base64") else {
             throw .invalidRequest("the data URI in '\(param)' must be base64-encoded (';base64,')", param: param, code: "invalid_base64")
         }
-        // Line breaks and spaces may wrap the payload. Filtering its UTF-8 bytes rather than its
-        // Characters keeps a megabyte-sized image from paying for grapheme breaking on every byte.
-        let payload = string.utf8[string.utf8.index(after: comma)...].filter { $0 != 0x20 && !(0x09...0x0D).contains($0) }
-        guard let data = Data(base64Encoded: Data(payload)) else {
+        // Line breaks and spaces may wrap the payload; they are filtered out (as UTF-8 bytes, never
+        // as Characters) only when present, since a megabyte-sized image is usually one line.
+        let payload = string.utf8[string.utf8.index(after: comma)...]
+        let isSpace = { (byte: UInt8) in byte == 0x20 || (0x09...0x0D).contains(byte) }
+        let data: Data
+        do {
+            data = Data(try payload.contains(where: isSpace)
+                ? Base64.decode(bytes: payload.filter { !isSpace($0) }) : Base64.decode(bytes: payload))
+        } catch {
             throw .invalidRequest("the data URI in '\(param)' is not valid base64", param: param, code: "invalid_base64")
         }
         return data
