@@ -44,17 +44,20 @@ enum ImageSource: Sendable, Equatable {
         guard parts.dropFirst().contains("base64") else {
             throw .invalidRequest("the data URI in '\(param)' must be base64-encoded (';base64,')", param: param, code: "invalid_base64")
         }
-        // Line breaks and spaces may wrap the payload; they are filtered out (as UTF-8 bytes, never
-        // as Characters) only when present, since a megabyte-sized image is usually one line.
-        let payload = string.utf8[string.utf8.index(after: comma)...]
-        let isSpace = { (byte: UInt8) in byte == 0x20 || (0x09...0x0D).contains(byte) }
-        let data: Data
-        do {
-            data = Data(try payload.contains(where: isSpace)
-                ? Base64.decode(bytes: payload.filter { !isSpace($0) }) : Base64.decode(bytes: payload))
-        } catch {
+        // Line breaks and spaces may wrap the payload; they are filtered out only when present,
+        // since a megabyte-sized image is usually one line. Native strings are contiguous UTF-8, so
+        // both passes run over a plain buffer rather than String's views.
+        var string = string
+        let start = string.utf8.distance(from: string.utf8.startIndex, to: comma) + 1
+        let decoded = string.withUTF8 { utf8 -> [UInt8]? in
+            let payload = UnsafeBufferPointer(rebasing: utf8[start...])
+            let isSpace = { (byte: UInt8) in byte == 0x20 || (0x09...0x0D).contains(byte) }
+            return payload.contains(where: isSpace)
+                ? try? Base64.decode(bytes: payload.filter { !isSpace($0) }) : try? Base64.decode(bytes: payload)
+        }
+        guard let decoded else {
             throw .invalidRequest("the data URI in '\(param)' is not valid base64", param: param, code: "invalid_base64")
         }
-        return data
+        return Data(decoded)
     }
 }
