@@ -270,8 +270,7 @@ extension ClusterSimulator {
     /// Σ of `steps` step latencies: context grows by one token per sequence per step.
     func decodeSeconds(_ run: SimulatedInstance.DecodeRun, steps m: Int) -> Double {
         let first = cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context)
-        // Linear in context at a fixed batch, so each step adds the same amount.
-        let growth = cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context + run.batch) - first
+        let growth = cost.decodeStepGrowthSeconds(batch: run.batch)
         return Double(m) * first + growth * Double(m) * Double(m - 1) / 2
     }
 

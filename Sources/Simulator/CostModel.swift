@@ -186,6 +186,13 @@ public struct CostModel: Sendable, Hashable, Codable {
         return (decode.fixedMs + decode.perSequenceMs * Double(batch) + decode.perContextTokenMs * Double(contextTokens)) / 1000
     }
 
+    /// How much longer each decode step of `batch` sequences gets than the one before, as every
+    /// sequence's context grows by one token.
+    public func decodeStepGrowthSeconds(batch: Int) -> Double {
+        let perContextTokenMs = smallStep.flatMap { batch <= $0.maxTokens ? $0.perAttendedTokenMs : nil } ?? decode.perContextTokenMs
+        return perContextTokenMs * Double(batch) / 1000
+    }
+
     /// Seconds of one engine step that runs `prefillTokens` prompt tokens (`squaredLengths` = Σ
     /// chunk·(tokens before it + chunk)) and one token for each of `decodeBatch` sequences holding
     /// `contextTokens` tokens of context in all, in a single forward pass: one fixed cost, not one per
@@ -198,10 +205,10 @@ public struct CostModel: Sendable, Hashable, Codable {
             return (small.fixedMs + small.perTokenMs * (prefillTokens + Double(decodeBatch)) + small.perAttendedTokenMs * attended) / 1000
         }
         guard prefills else { return decodeStepSeconds(batch: decodeBatch, contextTokens: contextTokens) }
-        let fixed = max(prefills ? prefill.fixedMs : 0, decodes ? decode.fixedMs : 0)
-        let prefillMs = prefills ? prefill.perTokenMs * prefillTokens + prefill.perTokenSquaredMs * squaredLengths : 0
-        let decodeMs = decodes ? decode.perSequenceMs * Double(decodeBatch) + decode.perContextTokenMs * Double(contextTokens) : 0
-        return (fixed + prefillMs + decodeMs) / 1000
+        guard decodes else { return (prefill.fixedMs + prefill.perTokenMs * prefillTokens + prefill.perTokenSquaredMs * squaredLengths) / 1000 }
+        let prefillMs = prefill.perTokenMs * prefillTokens + prefill.perTokenSquaredMs * squaredLengths
+        let decodeMs = decode.perSequenceMs * Double(decodeBatch) + decode.perContextTokenMs * Double(contextTokens)
+        return (max(prefill.fixedMs, decode.fixedMs) + prefillMs + decodeMs) / 1000
     }
 
     /// Seconds to move `bytes` between instances.
