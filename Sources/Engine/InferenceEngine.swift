@@ -17,6 +17,9 @@ import Tokenizers
 public protocol InferenceEngine: AnyObject, Sendable {
     var servedModel: ServedModel { get }
     var state: EngineState { get }
+    /// Throws what `submit` would throw now for any request (queue caps reached, shutting down),
+    /// so that a server can refuse before reading, parsing and decoding a request it cannot queue.
+    func checkAdmission() throws(EngineError)
     /// Admits a request or refuses it at once (overload, invalid input, shutting down).
     func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error>
     func statistics() -> EngineStatistics

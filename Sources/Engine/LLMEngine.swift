@@ -195,6 +195,15 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         return (id, stream)
     }
 
+    public func checkAdmission() throws(EngineError) {
+        try shared.withLock { (s: inout Shared) throws(EngineError) in
+            guard s.state == .ready else { throw .shuttingDown }
+            guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens < config.maxQueuedTokens else {
+                throw .overloaded(retryAfterSeconds: 1)
+            }
+        }
+    }
+
     /// Counts a new request against the queue caps and gives it an id and a stream; cancelling the
     /// stream's consumer aborts the request.
     private func admit(cost: Int, encoding: Bool) throws(EngineError)

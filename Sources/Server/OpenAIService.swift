@@ -64,6 +64,11 @@ public final class OpenAIService: Sendable {
     ) async throws -> Response {
         let arrival = ContinuousClock.now
         do {
+            // Under overload, refuse before the body is read, parsed and its images decoded.
+            do { try engine.checkAdmission() } catch {
+                metrics.recordRejection()
+                throw APIError(error)
+            }
             var response = try await watch(request, arrival: arrival, handler)
             response.headers[.connection] = "close"
             return response

@@ -19,7 +19,7 @@ public struct TesseraServer: Sendable {
     public let host: String
     public let port: Int
     public var logger: Logger
-    let slot = ServiceSlot()
+    let slot: ServiceSlot
     private let load: @Sendable () async throws -> OpenAIService
 
     /// A server whose service is built by `load` after the listener starts. Loading weights blocks
@@ -29,6 +29,7 @@ public struct TesseraServer: Sendable {
         self.port = port
         self.logger = logger
         self.load = load
+        slot = ServiceSlot()
     }
 
     /// A server for a service that is already loaded.
@@ -37,6 +38,7 @@ public struct TesseraServer: Sendable {
         self.port = port
         self.logger = logger
         load = { service }
+        slot = ServiceSlot(service)
     }
 
     /// The HTTP application with every route; `onRunning` gets the bound port (useful with port 0).
