@@ -56,7 +56,13 @@ extension ClusterFrontEnd {
                 actions += planner.plan(view, load: load)
                 s.planners[i] = planner
             }
-            return actions
+            // Planners count active workers only: a stage whose worker from an earlier round is
+            // still starting is not launched again, or the fleet would overshoot what they asked for.
+            let starting = s.slots.filter { $0.phase == .starting }.map { ($0.role, $0.group) }
+            return actions.filter { action in
+                guard case let .launch(role, group) = action else { return true }
+                return !starting.contains { $0 == (role, group) }
+            }
         }
         for action in actions { _ = try? execute(action) }
         stopDrainedRetirees()
