@@ -174,6 +174,11 @@ extension ClusterSimulator {
         for r in batch {
             inst.pendingPrefillTokens -= requests[r].prefillTokens
             promptDone(r, on: inst)
+            if system.firstTokenOnDecode && !inst.role.runs(.decode) {
+                // The decode instance's first step computes the last prompt token and samples token one.
+                requests[r].firstToken = -1
+                requests[r].decoded = -1
+            }
             let info = requests[r].info
             if requests[r].remaining <= 0 {
                 if inst.role.runs(.decode) { inst.kvUsed -= requests[r].kvTokens }
@@ -295,6 +300,8 @@ extension ClusterSimulator {
         guard let run = inst.decodeRun else { return }
         inst.decodeRun = nil
         inst.busy = false
+        // Sequences whose first token is sampled here joined at this run's start.
+        for r in inst.running where requests[r].firstToken < 0 { requests[r].firstToken = run.start + decodeSeconds(run, steps: 1) }
         inst.steps += run.steps
         inst.context += run.batch * run.steps
         var kept: [Int] = []

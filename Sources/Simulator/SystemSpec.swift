@@ -39,6 +39,10 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     /// runs in the engine process: the coupled baseline that ElasticMM's non-blocking encoding is
     /// measured against. Added to the cost model's per-image encode time; nil means none.
     public var blockingPreprocessMsPerImage: Double?
+    /// Prefill instances hand the KV over without sampling, and the decode instance runs the last
+    /// prompt token and samples the first output token in its next step (Tessera's worker
+    /// processes). False: the prefill instance samples it (DistServe, vLLM's disaggregated prefill).
+    public var firstTokenOnDecode: Bool = false
 
     /// Search settings for ``optimizeSplit``: batch limits to try, the rate (req/s) to maximise
     /// goodput at (default: the first swept rate), and the price per instance.
@@ -54,7 +58,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, plannerOptions, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage
+        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, plannerOptions, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
     }
 
     public init(from decoder: any Decoder) throws {
@@ -74,6 +78,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         optimizeSplit = try c.decodeIfPresent(SplitSearch.self, forKey: .optimizeSplit)
         roleSwitchSeconds = try c.decodeIfPresent(Double.self, forKey: .roleSwitchSeconds)
         blockingPreprocessMsPerImage = try c.decodeIfPresent(Double.self, forKey: .blockingPreprocessMsPerImage)
+        firstTokenOnDecode = try c.decodeIfPresent(Bool.self, forKey: .firstTokenOnDecode) ?? firstTokenOnDecode
     }
 }
 

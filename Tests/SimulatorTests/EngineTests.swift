@@ -55,6 +55,13 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
                                            costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     // Encode runs inline in the prefill batch: 10 ms + 210 ms, no embedding transfer.
     #expect(close(pd.requests[0].firstToken, 0.220))
+    // When the decode side samples the first token (Tessera's workers): KV transfer (5 ms), then its
+    // first 10 ms step; all five tokens come from the decode instance.
+    var decodeFirst = SystemSpec(name: "pd", deployment: .prefillDecode(prefill: 1, decode: 1))
+    decodeFirst.firstTokenOnDecode = true
+    let handed = try ClusterSimulator.simulate(trace: trace, system: decodeFirst, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    #expect(close(handed.requests[0].firstToken, 0.235))
+    #expect(close(handed.requests[0].finish, 0.225 + 0.050))
 }
 
 @Test func prefixCacheSkipsRepeatedImages() throws {

@@ -2,7 +2,8 @@
 """Prints the `tessera simulate` config of a live validation run: the trace and profile in the run's
 folder, SLOs loose enough never to matter, and one system deployed as the live one was — one
 monolithic instance, or a topology file's groups and worker roles (a prefill worker in a group
-without encode workers runs the vision encoder itself, as the live one does).
+without encode workers runs the vision encoder itself, and a decode worker samples a handed-over
+request's first token, as the live ones do).
 
     python3 scripts/sim/validation_config.py [--topology examples/topologies/pd.yaml] > simulate.json
 """
@@ -36,7 +37,8 @@ def main():
         "name": "live-validation", "costModel": "profile.json",
         "trace": {"file": "trace.jsonl", "format": "jsonl"},
         "slo": {"ttftSeconds": 1000, "tpotSeconds": 1000},
-        "systems": [{"name": "tessera-serve", "deployment": {"slots": slots(a.topology)}}],
+        # Tessera's decode workers sample a handed-over request's first token.
+        "systems": [{"name": "tessera-serve", "deployment": {"slots": slots(a.topology)}, "firstTokenOnDecode": True}],
     }
     print(json.dumps(config, indent=1))
 
