@@ -36,7 +36,7 @@ run() {
     kill "$server"; wait "$server" 2>/dev/null || true
 }
 
-labels="mono-x2 mono-x3 pd epd groups-elastic"
+labels="${LABELS:-mono-x2 mono-x3 pd pd-push epd groups-elastic}"
 for label in $labels; do
     topology=examples/topologies/bench-$label.yaml
     run "$label" "$topology"
