@@ -14,6 +14,8 @@
 
 /// Non-zero when the AVX2 paths may run (CPU support and not disabled).
 int ck_use_simd(void);
+/// The calling thread's `ck_set_simd_enabled` setting (1 unless it forced the portable paths).
+int ck_simd_enabled(void);
 
 #if CK_X86
 CK_AVX2 static inline float ck_hsum256(__m256 v) {

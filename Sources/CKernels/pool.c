@@ -37,6 +37,7 @@ static struct {
     atomic_int quit;
     ck_task_fn _Atomic fn;
     void *_Atomic context;
+    atomic_int simd;               // the submitter's ck_set_simd_enabled setting
     int workers;                   // threads besides the caller
     pthread_t threads[CK_MAX_THREADS];
 } pool = {
@@ -59,7 +60,10 @@ static void run_tasks(uint32_t generation) {
         if ((int)index >= count) return;
         if (!atomic_compare_exchange_weak(&pool.state, &s, make_state(generation, index + 1))) continue;
         ck_task_fn fn = atomic_load(&pool.fn);
+        int own = ck_simd_enabled();
+        ck_set_simd_enabled(atomic_load(&pool.simd));
         fn(atomic_load(&pool.context), (int)index, count);
+        ck_set_simd_enabled(own);
         atomic_fetch_add(&pool.done, 1);
     }
 }
@@ -144,6 +148,7 @@ void ck_parallel_for(ck_task_fn fn, void *context, int count) {
     resize_locked(threads);
     atomic_store(&pool.fn, fn);
     atomic_store(&pool.context, context);
+    atomic_store(&pool.simd, ck_simd_enabled());
     atomic_store(&pool.count, count);
     atomic_store(&pool.done, 0);
     uint32_t generation = state_generation(atomic_load(&pool.state)) + 1;

@@ -2,9 +2,10 @@ import CKernels
 
 /// Row-wise operations on activations, backed by the C kernels.
 public enum Kernels {
-    /// Forces the portable kernels (`false`) or re-enables the AVX2 ones where the CPU has them.
+    /// Forces the portable kernels (`false`) or re-enables the AVX2 ones where the CPU has them, on
+    /// the calling thread and for the parallel loops it starts; other threads are unaffected.
     public static func setSIMDEnabled(_ enabled: Bool) { ck_set_simd_enabled(enabled ? 1 : 0) }
-    /// Whether the AVX2/FMA/F16C kernels are in use.
+    /// Whether the AVX2/FMA/F16C kernels are in use on the calling thread.
     public static var simdActive: Bool { ck_simd_active() != 0 }
 
     /// RMSNorm of every row of `x` into `out`: weight · x / √(mean(x²) + eps).

@@ -16,7 +16,8 @@ typedef enum { CK_F32 = 0, CK_F16 = 1, CK_BF16 = 2 } ck_dtype;
 
 /// 1 when the AVX2/FMA/F16C paths are in use.
 int ck_simd_active(void);
-/// Forces the portable paths (0) or re-enables the SIMD paths when the CPU has them (1).
+/// Forces the portable paths (0) or re-enables the SIMD paths when the CPU has them (1), for the
+/// calling thread and the pool jobs it submits.
 void ck_set_simd_enabled(int enabled);
 
 // MARK: Thread pool
