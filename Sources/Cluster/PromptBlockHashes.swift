@@ -34,17 +34,4 @@ public enum PromptBlockHashes {
         for image in images { h.mix(image) }
         return h.value
     }
-
-    /// 64-bit FNV-1a over little-endian words.
-    private struct FNV1a {
-        var value: UInt64 = 0xCBF2_9CE4_8422_2325
-
-        mutating func mix(_ word: UInt64) {
-            var v = word
-            for _ in 0 ..< 8 {
-                value = (value ^ (v & 0xFF)) &* 0x0000_0100_0000_01B3
-                v >>= 8
-            }
-        }
-    }
 }

@@ -22,11 +22,8 @@ public enum PromptFeatures {
 
     /// 64-bit FNV-1a over UTF-8 bytes.
     public static func fnv1a(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in s.utf8 {
-            h ^= UInt64(byte)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        return h
+        var h = FNV1a()
+        h.mix(bytes: s.utf8)
+        return h.value
     }
 }

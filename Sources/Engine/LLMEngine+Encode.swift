@@ -30,23 +30,26 @@ extension LLMEngine {
     /// Encodes `images` on this engine's vision encoder (cached ones are not re-encoded), pinned until `releaseEncoded`.
     public func encodeImages(_ images: [RGBImage]) async throws(EngineError) -> [EncodedImage] {
         guard let pipeline = imagePipeline else { throw .invalidRequest("model '\(servedModel.name)' does not accept images") }
-        let result: Result<[EncodedImage], EngineError> = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
+        do {
+            return try await onOwnThread {
                 var encoded: [EncodedImage] = []
                 do {
                     for image in images {
                         let (id, m) = try pipeline.encodePinned(image)
                         encoded.append(EncodedImage(contentId: id, rows: m.rows, cols: m.cols, features: Array(UnsafeBufferPointer(start: m.data, count: m.count))))
                     }
-                    self.publishEncoderStatistics()
-                    continuation.resume(returning: .success(encoded))
                 } catch {
                     pipeline.release(encoded.map(\.contentId))
-                    continuation.resume(returning: .failure(.invalidRequest("the vision encoder failed: \(error)")))
+                    throw EngineError.invalidRequest("the vision encoder failed: \(error)")
                 }
+                self.publishEncoderStatistics()
+                return encoded
             }
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw .internalFailure("\(error)")
         }
-        return try result.get()
     }
 
     /// Unpins images `encodeImages` returned.

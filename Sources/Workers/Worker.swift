@@ -176,11 +176,7 @@ public final class Worker: Sendable {
     }
 
     private func pullFeatures(_ source: FeatureSource) async throws -> [EncodedImage] {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { [client] in
-                continuation.resume(with: Result { try client.pullFeatures(source) })
-            }
-        }
+        try await onOwnThread { [client] in try client.pullFeatures(source) }
     }
 
     /// The KV its prefill worker pushes here; pulled after all if it does not arrive in time.
@@ -193,11 +189,7 @@ public final class Worker: Sendable {
     /// Pulls on a thread outside the cooperative pool: the socket round trip blocks.
     private func pull(_ source: KVSource) async throws -> KVBuffer {
         let layout = engine.kvLayout
-        return try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { [client] in
-                continuation.resume(with: Result { try client.pull(source, expecting: layout) })
-            }
-        }
+        return try await onOwnThread { [client] in try client.pull(source, expecting: layout) }
     }
 
     /// Stops taking work (the front end already routes elsewhere), lets in-flight requests finish,

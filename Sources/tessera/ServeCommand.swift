@@ -138,13 +138,3 @@ private final class ReadyAnnouncer: Sendable {
     /// Written unbuffered so scripts waiting for these lines see them at once.
     private func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 }
-
-/// Runs blocking work (loading and converting weights) on a thread of its own, keeping Swift's
-/// cooperative threads free for the HTTP server meanwhile.
-private func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try work() }) }
-        thread.name = "tessera-load"
-        thread.start()
-    }
-}
