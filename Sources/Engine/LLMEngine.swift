@@ -196,11 +196,14 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     }
 
     public func checkAdmission() throws(EngineError) {
-        try shared.withLock { (s: inout Shared) throws(EngineError) in
-            guard s.state == .ready else { throw .shuttingDown }
-            guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens < config.maxQueuedTokens else {
-                throw .overloaded(retryAfterSeconds: 1)
-            }
+        try shared.withLock { (s: inout Shared) throws(EngineError) in try checkQueues(s, cost: 1) }
+    }
+
+    /// Refuses a request of `cost` prompt tokens when the engine is stopping or its queues are full.
+    private func checkQueues(_ s: Shared, cost: Int) throws(EngineError) {
+        guard s.state == .ready else { throw .shuttingDown }
+        guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens + cost <= config.maxQueuedTokens else {
+            throw .overloaded(retryAfterSeconds: 1)
         }
     }
 
@@ -214,10 +217,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             throw .invalidRequest("this engine only encodes images: it was started without its language model")
         }
         let id = try shared.withLock { (s: inout Shared) throws(EngineError) -> Int in
-            guard s.state == .ready else { throw .shuttingDown }
-            guard s.queuedRequests < config.maxQueuedRequests, s.queuedTokens + cost <= config.maxQueuedTokens else {
-                throw .overloaded(retryAfterSeconds: 1)
-            }
+            try checkQueues(s, cost: cost)
             let id = s.nextId
             s.nextId += 1
             s.queuedRequests += 1

@@ -25,10 +25,7 @@ extension ClusterFrontEnd {
         let (stream, continuation) = AsyncThrowingStream<InferenceEvent, any Error>.makeStream()
         let (inbox, events) = AsyncStream<SlotEvent>.makeStream()
         let id = try shared.withLock { (s: inout State) throws(EngineError) -> Int in
-            guard s.engineState == .ready else { throw .shuttingDown }
-            guard s.queuedRequests < options.maxQueuedRequests, s.queuedTokens + prompt.count <= options.maxQueuedTokens else {
-                throw .overloaded(retryAfterSeconds: 1)
-            }
+            try checkQueues(s, cost: prompt.count)
             let id = s.nextRequestId
             s.nextRequestId += 1
             s.queuedRequests += 1
