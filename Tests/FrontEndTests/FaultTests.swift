@@ -94,7 +94,9 @@ import Testing
     /// The only prefill worker dies holding queued prompts: they are prefilled again on its
     /// replacement and decode as if nothing happened.
     @Test func killingThePrefillWorkerRePrefillsOnItsReplacement() async throws {
-        let frontEnd = try await Support.frontEnd(Self.decodePair)
+        // A heartbeat timeout longer than the test: the stopped worker must be found dead by its
+        // kill, not replaced as hung before its queue is seen full (which a loaded machine allowed).
+        let frontEnd = try await Support.frontEnd(Self.decodePair.replacingOccurrences(of: "heartbeat_timeout_ms: 1000", with: "heartbeat_timeout_ms: 60000"))
         let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
         let pid = try #require(frontEnd.workerProcessId(slot: prefill))
         let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(3))
