@@ -6,6 +6,10 @@
 /// prompts share KV exactly when their text and images agree. Unreferenced blocks keep their
 /// hash until reused, and the least recently freed is reused first.
 ///
+/// Below block granularity, a prompt's last partial block is seeded from a cached block that
+/// starts with the same tokens (`BlockManager+PartialBlocks.swift`), so a repeated prompt computes
+/// only its last token, as a token-level prefix cache (SGLang's radix cache) would.
+///
 /// ```swift
 /// let blocks = BlockManager(blockCount: 1024, blockSize: 16)
 /// blocks.admit(request)                    // prefix hit: request.computedTokens > 0
@@ -16,11 +20,15 @@
 public final class BlockManager: @unchecked Sendable {
     public let blockSize: Int
     public let blockCount: Int
-    private var refCount: [Int]
+    var refCount: [Int]
     private var hashOfBlock: [UInt64?]
     private var keyOfBlock: [BlockKey?]
     private var blockOfHash: [UInt64: Int] = [:]
-    private var freeQueue: FreeBlockQueue
+    var freeQueue: FreeBlockQueue
+    /// What each cached block holds for seeding partial blocks, and those blocks by the hash of
+    /// the block before them.
+    var partialSourceOfBlock: [PartialBlockSource?]
+    var partialSourcesAfter: [UInt64: [Int]] = [:]
 
     public init(blockCount: Int, blockSize: Int) {
         precondition(blockCount > 0 && blockSize > 0)
@@ -29,6 +37,7 @@ public final class BlockManager: @unchecked Sendable {
         refCount = Array(repeating: 0, count: blockCount)
         hashOfBlock = Array(repeating: nil, count: blockCount)
         keyOfBlock = Array(repeating: nil, count: blockCount)
+        partialSourceOfBlock = Array(repeating: nil, count: blockCount)
         freeQueue = FreeBlockQueue(capacity: blockCount)
     }
 
@@ -39,7 +48,9 @@ public final class BlockManager: @unchecked Sendable {
     public func blocksFor(tokens: Int) -> Int { (tokens + blockSize - 1) / blockSize }
 
     /// Attaches the longest cached prefix of the request's tokens (its prompt, plus its output so far
-    /// after a preemption). At least one token is always left to compute: its logits pick the next token.
+    /// after a preemption): full blocks shared, then a partial block copied (`request.pendingCopy`,
+    /// which the caller carries out before the request's next tokens run). At least one token is
+    /// always left to compute: its logits pick the next token.
     public func admit(_ request: EngineRequest) {
         precondition(request.blockTable.isEmpty, "request \(request.id) already holds blocks")
         let fullBlocks = (request.count - 1) / blockSize
@@ -55,6 +66,7 @@ public final class BlockManager: @unchecked Sendable {
             parent = hash
         }
         request.computedTokens = request.blockTable.count * blockSize
+        seedPartialBlock(request, parent: parent)
         request.cachedPromptTokens = min(request.computedTokens, request.promptCount)
     }
 
@@ -85,6 +97,7 @@ public final class BlockManager: @unchecked Sendable {
                 blockOfHash[hash] = block
                 hashOfBlock[block] = hash
                 keyOfBlock[block] = key
+                registerPartialSource(block, of: request, index: index, parent: parent)
             }
             request.blockHashes.append(hash)
             parent = hash
@@ -93,6 +106,7 @@ public final class BlockManager: @unchecked Sendable {
 
     /// Releases the request's blocks, tail first so shared prefixes outlive their suffixes.
     public func free(_ request: EngineRequest) {
+        registerLastPartialBlock(of: request)
         for block in request.blockTable.reversed() {
             precondition(refCount[block] > 0, "block \(block) freed twice")
             refCount[block] -= 1
@@ -101,7 +115,8 @@ public final class BlockManager: @unchecked Sendable {
         request.resetComputation()
     }
 
-    private func evict(_ block: Int) {
+    func evict(_ block: Int) {
+        unregisterPartialSource(block)
         if let hash = hashOfBlock[block], blockOfHash[hash] == block { blockOfHash[hash] = nil }
         hashOfBlock[block] = nil
         keyOfBlock[block] = nil

@@ -42,6 +42,9 @@ public final class EngineRequest: @unchecked Sendable {
     public var blockTable: [Int] = []
     /// Chained hashes of this request's full blocks that are registered in the prefix cache.
     var blockHashes: [UInt64] = []
+    /// The copy that fills this request's partial block from a cached one, set at admission; the
+    /// engine carries it out before the request's next tokens run.
+    public var pendingCopy: BlockCopy?
 
     public init(id: Int, prompt: [Int], images: [ImageSpan] = [], arrival: Int, status: RequestStatus = .waiting) {
         self.id = id
@@ -64,5 +67,6 @@ public final class EngineRequest: @unchecked Sendable {
         computedTokens = 0
         blockTable = []
         blockHashes = []
+        pendingCopy = nil
     }
 }

@@ -315,6 +315,7 @@ extension LLMEngine {
             if request.markScheduled() { started.append(request) }
         }
         dequeue(started, preempted: output.preempted.count)
+        for copy in output.copies { language.kvCache.copy(block: copy.source, to: copy.destination, positions: copy.positions) }
         let logits: [[Float]]
         do {
             logits = try language.model.forward(batch: batch, cache: language.kvCache)

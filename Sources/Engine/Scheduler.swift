@@ -23,6 +23,8 @@ public struct SchedulerOutput: Sendable, Equatable {
     public var entries: [Entry] = []
     /// Requests that lost their KV this step and went back to the waiting queue.
     public var preempted: [Int] = []
+    /// KV copies that seed admitted requests' partial blocks; they run before the step's tokens.
+    public var copies: [BlockCopy] = []
     public var totalTokens: Int { entries.reduce(0) { $0 + $1.tokens } }
 }
 
@@ -77,6 +79,10 @@ public final class Scheduler: @unchecked Sendable {
                 break
             }
             waiting.removeFirst()
+            if let copy = request.pendingCopy {
+                output.copies.append(copy)
+                request.pendingCopy = nil
+            }
             prefixQueriedTokens += request.promptCount
             prefixHitTokens += request.cachedPromptTokens
             request.status = .running

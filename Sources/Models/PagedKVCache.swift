@@ -32,6 +32,16 @@ public final class PagedKVCache: @unchecked Sendable {
         2 * config.numLayers * blockSize * config.numKVHeads * config.headDim * MemoryLayout<Float>.size
     }
 
+    /// Copies the first `positions` positions of block `source` into block `destination`, every
+    /// layer's keys and values (copy-on-write of a shared prefix that ends inside a block).
+    public func copy(block source: Int, to destination: Int, positions: Int) {
+        precondition(positions <= blockSize && source != destination, "bad block copy")
+        for layer in 0 ..< numLayers {
+            (keys[layer] + destination * blockSize * rowWidth).update(from: keys[layer] + source * blockSize * rowWidth, count: positions * rowWidth)
+            (values[layer] + destination * blockSize * rowWidth).update(from: values[layer] + source * blockSize * rowWidth, count: positions * rowWidth)
+        }
+    }
+
     /// The store seen by one batch, whose i-th sequence uses `blockTables[i]`.
     func view(blockTables: [[Int]]) -> some KVStore { BatchView(cache: self, blockTables: blockTables) }
 

@@ -3,9 +3,6 @@ import Foundation
 /// Decodes a JSON body into a request type, turning decoder failures into 400s that name the field.
 enum RequestDecoding {
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
-            throw .invalidRequest("the request body is not a valid JSON object", code: "invalid_json")
-        }
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
@@ -16,6 +13,15 @@ enum RequestDecoding {
     }
 
     private static func apiError(_ error: DecodingError) -> APIError {
+        // A failure at the top level (no coding path) means the body itself is not a JSON object;
+        // the request types' own checks always fail at a field.
+        switch error {
+        case let .typeMismatch(_, context) where context.codingPath.isEmpty,
+             let .valueNotFound(_, context) where context.codingPath.isEmpty,
+             let .dataCorrupted(context) where context.codingPath.isEmpty:
+            return .invalidRequest("the request body is not a valid JSON object", code: "invalid_json")
+        default: break
+        }
         switch error {
         case let .keyNotFound(key, context):
             let param = path(context.codingPath + [key])

@@ -7,8 +7,9 @@ extension WeightMatrix {
 
     /// y = x · Wᵀ (or y += x · Wᵀ when `accumulate`): x is T × cols, y is T × rows.
     ///
-    /// Few rows (decode) stream the weights in their stored type; larger T (prefill) widens
-    /// 16-bit weights once per call and runs OpenBLAS SGEMM split across the compute pool.
+    /// Few rows (decode) stream the weights in their stored type; larger T (prefill) runs OpenBLAS
+    /// SGEMM split across the compute pool, on the matrix's kept float32 copy (`WidenedWeights`) or,
+    /// past that budget, on weights widened for this call.
     public func multiply(_ x: Matrix, into y: Matrix, accumulate: Bool = false) {
         precondition(x.cols == cols && y.cols == rows && x.rows == y.rows, "shape mismatch in multiply")
         multiply(x.data, count: x.rows, into: y.data, accumulate: accumulate)
@@ -24,6 +25,10 @@ extension WeightMatrix {
         }
         if dtype == .f32 {
             Self.gemm(x, count: count, weights: base.assumingMemoryBound(to: Float.self), rows: rows, cols: cols, y: y, accumulate: accumulate)
+            return
+        }
+        if let floats = widened?.floats(of: self) {
+            Self.gemm(x, count: count, weights: floats, rows: rows, cols: cols, y: y, accumulate: accumulate)
             return
         }
         ScratchBuffers.with(count: rows * cols) { widened in

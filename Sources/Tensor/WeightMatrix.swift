@@ -15,6 +15,8 @@ public struct WeightMatrix: @unchecked Sendable {
     /// First element of row 0; rows are contiguous.
     public let base: UnsafeRawPointer
     private let owner: AnyObject
+    /// The float32 copy prefill uses (16-bit matrices only).
+    let widened: WidenedCopy?
 
     /// Wraps memory owned by `owner` (e.g. a memory-mapped file).
     public init(base: UnsafeRawPointer, dtype: DType, rows: Int, cols: Int, owner: AnyObject) {
@@ -23,6 +25,7 @@ public struct WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         self.owner = owner
+        widened = dtype == .f32 ? nil : WidenedCopy()
     }
 
     /// A float32 weight matrix holding a copy of `values` (row-major).

@@ -43,7 +43,7 @@ struct BenchEncodeCommand: ParsableCommand {
     }
 
     func run() throws {
-        try modelOptions.applyThreads()
+        try modelOptions.applyComputeSettings()
         guard let model = modelOptions.model else { throw ValidationError("--model is required") }
         let directory = URL(fileURLWithPath: model)
         let architecture = try ModelLoader.architecture(directory: directory)

@@ -32,7 +32,7 @@ struct BenchEngineCommand: ParsableCommand {
     }
 
     func run() throws {
-        try modelOptions.applyThreads()
+        try modelOptions.applyComputeSettings()
         let model = try ModelLoader.load(directory: try modelOptions.modelDirectory())
         let benchmark = EngineBenchmark(promptTokens: promptTokens, generatedTokens: genTokens, runs: runs)
         let result = try benchmark.run(model: model)

@@ -68,7 +68,7 @@ struct GenerateCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        try modelOptions.applyThreads()
+        try modelOptions.applyComputeSettings()
         let directory = try modelOptions.modelDirectory()
         let tokenizer = try Tokenizer.load(directory: directory)
         let defaults = try GenerationDefaults.load(directory: directory)

@@ -10,6 +10,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Compute threads (default: all cores).")
     var threads: Int?
 
+    @Option(name: .customLong("widened-weight-memory"),
+            help: "MiB for float32 copies of 16-bit weights, which prefill steps reuse instead of widening the weights on every step (0: widen every step).")
+    var widenedWeightMemoryMiB = WidenedWeights.defaultBudgetBytes >> 20
+
     /// The model folder to load: `--model`, else the small model shipped inside the executable's bundle.
     func modelDirectory() throws -> URL {
         if let model { return URL(fileURLWithPath: model) }
@@ -19,7 +23,10 @@ struct ModelOptions: ParsableArguments {
         return url
     }
 
-    func applyThreads() throws {
+    /// Applies `--threads` and `--widened-weight-memory` to the process's kernels.
+    func applyComputeSettings() throws {
+        guard widenedWeightMemoryMiB >= 0 else { throw ValidationError("--widened-weight-memory must not be negative") }
+        WidenedWeights.shared.setBudget(bytes: widenedWeightMemoryMiB << 20)
         guard let threads else { return }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         ComputeThreads.set(threads)

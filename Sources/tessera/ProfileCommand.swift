@@ -39,7 +39,7 @@ struct ProfileCommand: ParsableCommand {
     var kvCacheMemoryMiB = 512
 
     func run() throws {
-        try modelOptions.applyThreads()
+        try modelOptions.applyComputeSettings()
         var settings = ProfileSettings()
         settings.batchSizes = try Self.integers(batchSizes, option: "--batch-sizes")
         settings.promptLengths = try Self.integers(promptLengths, option: "--prompt-lengths")

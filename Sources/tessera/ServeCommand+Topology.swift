@@ -16,6 +16,7 @@ extension ServeCommand {
         options.workerArguments = [
             "--kv-cache-memory", String(kvCacheMemoryMiB), "--block-size", String(blockSize),
             "--max-num-batched-tokens", String(maxBatchedTokens), "--max-num-seqs", String(maxRunningRequests),
+            "--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB),
         ] + (modelOptions.threads.map { ["--threads", String($0)] } ?? [])
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         let frontEnd = try ClusterFrontEnd(

@@ -78,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try modelOptions.applyThreads()
+        try modelOptions.applyComputeSettings()
         var engineConfig = EngineConfig()
         engineConfig.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
         engineConfig.blockSize = blockSize

@@ -68,7 +68,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try modelOptions.applyThreads()
+        try modelOptions.applyComputeSettings()
         var engine = EngineConfig()
         engine.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
         engine.blockSize = blockSize

@@ -22,11 +22,56 @@ import Testing
         blocks.admit(b)
         #expect(b.computedTokens == 8)
         #expect(Array(b.blockTable) == Array(a.blockTable.prefix(2)))
-        // A prompt that is exactly cached still computes its last token.
+        // A prompt that is exactly cached still computes its last token; the three before it are
+        // copied from a's second block into a block of c's own.
         let c = request(3, Array(0 ..< 8))
         blocks.admit(c)
-        #expect(c.computedTokens == 4)
+        #expect(c.computedTokens == 7)
+        #expect(c.blockTable.count == 2 && c.blockTable[0] == a.blockTable[0] && c.blockTable[1] != a.blockTable[1])
+        #expect(c.pendingCopy == BlockCopy(source: a.blockTable[1], destination: c.blockTable[1], positions: 3))
         #expect(blocks.checkInvariants(live: [a, b, c]))
+    }
+
+    @Test func theLastPartialBlockOfAFreedRequestSeedsARepeat() {
+        let blocks = BlockManager(blockCount: 16, blockSize: 4)
+        let a = request(1, Array(0 ..< 7))
+        compute(a, in: blocks)
+        // b's partial block is taken while a is running: a's partial block is still being written.
+        let b = request(2, Array(0 ..< 7))
+        blocks.admit(b)
+        #expect(b.computedTokens == 4 && b.pendingCopy == nil)
+        blocks.free(b)
+        let aTail = a.blockTable[1]
+        blocks.free(a)
+        let c = request(3, Array(0 ..< 7) + [42])
+        blocks.admit(c)
+        #expect(c.computedTokens == 7)
+        #expect(c.pendingCopy?.source == aTail && c.pendingCopy?.positions == 3)
+        // A request freed before its copy ran leaves nothing behind to seed from.
+        let destination = c.blockTable[1]
+        blocks.free(c)
+        #expect(blocks.partialSourceOfBlock[destination] == nil)
+        #expect(blocks.partialSourceOfBlock[aTail] != nil)
+    }
+
+    @Test func aPartialBlockNeedsTheSameImagesAtTheSamePlaces() {
+        let blocks = BlockManager(blockCount: 16, blockSize: 4)
+        let tokens = [5, 6, 7, 8, 9, 7, 7, 1]
+        let a = request(1, tokens, images: [ImageSpan(contentId: "cat", offset: 5, length: 2)])
+        compute(a, in: blocks)
+        blocks.free(a)
+        let dog = request(2, tokens + [3], images: [ImageSpan(contentId: "dog", offset: 5, length: 2)])
+        blocks.admit(dog)
+        #expect(dog.computedTokens == 4)
+        blocks.free(dog)
+        // Before the image the text alone matches.
+        let textOnly = request(3, [5, 6, 7, 8, 9, 2, 2])
+        blocks.admit(textOnly)
+        #expect(textOnly.computedTokens == 5)
+        blocks.free(textOnly)
+        let cat = request(4, tokens + [3], images: [ImageSpan(contentId: "cat", offset: 5, length: 2)])
+        blocks.admit(cat)
+        #expect(cat.computedTokens == 8)
     }
 
     @Test func sameTextDifferentImageIsAMiss() {

@@ -56,15 +56,37 @@ import Testing
         #expect(engine.statistics().kvCacheUsage == 0)
     }
 
+    /// A repeated prompt computes only its last token: full blocks are shared and its last, partial
+    /// block is copied from the first request's.
     @Test func aRepeatedPromptHitsThePrefixCache() async throws {
         let engine = try engine("llama-sp")
-        let prompt = try Fixtures.reference("llama-sp").prompts[1].prompt_token_ids
-        let first = try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4))))
+        let reference = try Fixtures.reference("llama-sp").prompts[1]
+        let prompt = reference.prompt_token_ids
+        #expect(prompt.count % 4 != 0, "the prompt must end inside a block")
+        let first = try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(2))))
         let second = try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4))))
         #expect(first.finish?.cachedTokens == 0)
-        #expect(second.finish?.cachedTokens == (prompt.count - 1) / 4 * 4)
-        #expect(first.tokens == second.tokens)
+        #expect(second.finish?.cachedTokens == prompt.count - 1)
+        #expect(second.tokens == Array(reference.greedy_token_ids.prefix(4)))
         await engine.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// A prompt that leaves a cached one only at its last token reuses every token before it, here
+    /// from a block the first request filled with its output, and generates what an engine with an
+    /// empty cache generates: the copied KV is the right KV.
+    @Test func aPromptEndingInsideACachedBlockCopiesItsSharedPart() async throws {
+        let warm = try engine("llama-sp"), cold = try engine("llama-sp")
+        let prompt = try Fixtures.reference("llama-sp").prompts[1].prompt_token_ids
+        _ = try await collect(try warm.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(12))))
+        let variant = Array(prompt.dropLast()) + [prompt.last == 100 ? 101 : 100]
+        let seeded = try await collect(try warm.submit(InferenceRequest(prompt: .tokens(variant), parameters: Fixtures.greedy(12))))
+        let expected = try await collect(try cold.submit(InferenceRequest(prompt: .tokens(variant), parameters: Fixtures.greedy(12))))
+        #expect(seeded.finish?.cachedTokens == prompt.count - 1)
+        #expect(expected.finish?.cachedTokens == 0)
+        #expect(seeded.tokens == expected.tokens)
+        await warm.shutdown(gracePeriod: .seconds(1))
+        await cold.shutdown(gracePeriod: .seconds(1))
+        #expect(warm.statistics().kvCacheUsage == 0)
     }
 
     @Test func cancellingTheConsumerAbortsAndFreesBlocks() async throws {

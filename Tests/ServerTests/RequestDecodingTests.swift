@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test func invalidJSONIsA400WithItsCode() {
-        for body in ["{", "[1, 2]", "null", "not json"] {
+        for body in ["{", "[1, 2]", "null", "not json", "", #""a string""#, "{\"model\": \"m\"} trailing"] {
             #expect(throws: APIError.invalidRequest("the request body is not a valid JSON object", code: "invalid_json")) {
                 try decodeChat(body)
             }
