@@ -4,7 +4,7 @@ import Hummingbird
 
 extension OpenAIService {
     /// `POST /v1/chat/completions`.
-    @Sendable func chatCompletions(_ body: Data, arrival: ContinuousClock.Instant) async throws -> Response {
+    @Sendable func chatCompletions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
         let chat = try RequestDecoding.decode(ChatCompletionRequest.self, from: body)
         try checkModel(chat.model)
         let settings = try GenerationSettings(chat)
@@ -36,7 +36,7 @@ extension OpenAIService {
         var texts = Array(repeating: "", count: settings.n)
         var logprobEntries = Array(repeating: [ChatTokenLogprob](), count: settings.n)
         do {
-            for try await event in events {
+            for event in try await watch.collect(events) {
                 tracker.record(event)
                 if case let .delta(delta) = event.event {
                     texts[event.index] += delta.text
@@ -58,7 +58,7 @@ extension OpenAIService {
     }
 
     private func streamChat(
-        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
+        _ events: ChoiceEvents, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
         settings: GenerationSettings, id: String, created: Int, model: String
     ) async throws {
         var sse = ServerSentEvents(writer: writer)

@@ -4,7 +4,7 @@ import Hummingbird
 
 extension OpenAIService {
     /// `POST /v1/completions`: one or more prompts (text or token ids), `n` choices each.
-    @Sendable func completions(_ body: Data, arrival: ContinuousClock.Instant) async throws -> Response {
+    @Sendable func completions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
         let completion = try RequestDecoding.decode(CompletionRequest.self, from: body)
         try checkModel(completion.model)
         let settings = try GenerationSettings(completion)
@@ -49,7 +49,7 @@ extension OpenAIService {
         var logprobs = Array(repeating: CompletionLogprobs(), count: requests.count)
         var offsets = texts.map(\.count)
         do {
-            for try await event in events {
+            for event in try await watch.collect(events) {
                 tracker.record(event)
                 if case let .delta(delta) = event.event {
                     texts[event.index] += delta.text
@@ -72,7 +72,7 @@ extension OpenAIService {
     }
 
     private func streamCompletion(
-        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
+        _ events: ChoiceEvents, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
         settings: GenerationSettings, echoes: [String]?, id: String, created: Int, model: String
     ) async throws {
         var sse = ServerSentEvents(writer: writer)

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// ```swift
 /// let service = try OpenAIService(engine: engine, configuration: ServerConfiguration())
-/// let router = Router()
+/// let router = Router(context: ConnectionContext.self)
 /// ServiceSlot(service).addRoutes(to: router)
 /// ```
 public final class OpenAIService: Sendable {
@@ -46,21 +46,19 @@ public final class OpenAIService: Sendable {
         try? await fetcher.shutdown()
     }
 
-    func chatCompletions(_ request: Request) async throws -> Response {
-        try await respondWatchingClient(request, chatCompletions)
+    func chatCompletions(_ request: Request, _ context: ConnectionContext) async throws -> Response {
+        try await respond(request, watch: ClientWatch(channel: context.channel), chatCompletions)
     }
 
-    func completions(_ request: Request) async throws -> Response {
-        try await respondWatchingClient(request, completions)
+    func completions(_ request: Request, _ context: ConnectionContext) async throws -> Response {
+        try await respond(request, watch: ClientWatch(channel: context.channel), completions)
     }
 
-    /// Runs `handler` so that a client hanging up cancels it (and so aborts its engine requests).
-    ///
-    /// Watching the inbound side ends the connection with the response, so the response says
-    /// `Connection: close`: a keep-alive client would otherwise send its next request on a
-    /// connection that is about to close and see it dropped.
-    private func respondWatchingClient(
-        _ request: Request, _ handler: @escaping @Sendable (Data, ContinuousClock.Instant) async throws -> Response
+    /// Reads the body and runs `handler` on it, with the `ClientWatch` a handler that waits for the
+    /// whole generation needs. Errors close the connection: their request's body may be unread.
+    private func respond(
+        _ request: Request, watch: ClientWatch,
+        _ handler: @escaping @Sendable (Data, ContinuousClock.Instant, ClientWatch) async throws -> Response
     ) async throws -> Response {
         let arrival = ContinuousClock.now
         do {
@@ -69,31 +67,20 @@ public final class OpenAIService: Sendable {
                 metrics.recordRejection()
                 throw APIError(error)
             }
-            var response = try await watch(request, arrival: arrival, handler)
-            response.headers[.connection] = "close"
-            return response
+            let data: Data
+            do {
+                var buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+                data = buffer.readData(length: buffer.readableBytes) ?? Data()
+            } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+                throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
+            } catch is NIOTooManyBytesError {
+                throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
+            }
+            return try await handler(data, arrival, watch)
         } catch let error as APIError {
             var response = error.response
             response.headers[.connection] = "close"
             return response
-        }
-    }
-
-    private func watch(
-        _ request: Request, arrival: ContinuousClock.Instant,
-        _ handler: @escaping @Sendable (Data, ContinuousClock.Instant) async throws -> Response
-    ) async throws -> Response {
-        try await request.body.consumeWithCancellationOnInboundClose { body in
-            let data: Data
-            do {
-                var buffer = try await body.collect(upTo: self.configuration.maxBodyBytes)
-                data = buffer.readData(length: buffer.readableBytes) ?? Data()
-            } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-                throw APIError.bodyTooLarge(limit: self.configuration.maxBodyBytes)
-            } catch is NIOTooManyBytesError {
-                throw APIError.bodyTooLarge(limit: self.configuration.maxBodyBytes)
-            }
-            return try await handler(data, arrival)
         }
     }
 
@@ -102,9 +89,9 @@ public final class OpenAIService: Sendable {
     }
 
     /// Admits the requests, counting refusals for back-pressure in the metrics.
-    func submit(_ requests: [InferenceRequest]) throws(APIError) -> AsyncThrowingStream<ChoiceEvent, any Error> {
+    func submit(_ requests: [InferenceRequest]) throws(APIError) -> ChoiceEvents {
         do {
-            return try ChoiceStream.submit(requests, to: engine)
+            return try ChoiceEvents.submit(requests, to: engine)
         } catch {
             if error.status == .serviceUnavailable { metrics.recordRejection() }
             throw error

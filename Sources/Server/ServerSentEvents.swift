@@ -29,7 +29,7 @@ struct ServerSentEvents {
     /// Iterates `events`, handing each to `body`; an engine failure mid-stream becomes an `error` event.
     /// A failed write (the client left) is rethrown, which ends the iteration and aborts the requests.
     static func forEach(
-        _ events: AsyncThrowingStream<ChoiceEvent, any Error>, sse: inout ServerSentEvents,
+        _ events: ChoiceEvents, sse: inout ServerSentEvents,
         _ body: (ChoiceEvent, inout ServerSentEvents) async throws -> Void
     ) async throws -> Bool {
         var iterator = events.makeAsyncIterator()

@@ -18,9 +18,9 @@ public final class ServiceSlot: Sendable {
     }
 
     /// Registers the API's routes, each answering "loading" until the slot is filled.
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
-        router.post("/v1/chat/completions") { request, _ in try await self.loaded().chatCompletions(request) }
-        router.post("/v1/completions") { request, _ in try await self.loaded().completions(request) }
+    public func addRoutes(to router: Router<ConnectionContext>) {
+        router.post("/v1/chat/completions") { request, context in try await self.loaded().chatCompletions(request, context) }
+        router.post("/v1/completions") { request, context in try await self.loaded().completions(request, context) }
         router.get("/v1/models") { _, _ in try self.loaded().models() }
         router.get("/health") { _, _ in self.service?.health() ?? Self.loadingHealth }
         router.get("/metrics") { _, _ in try self.loaded().metricsResponse() }

@@ -43,11 +43,12 @@ public struct TesseraServer: Sendable {
 
     /// The HTTP application with every route; `onRunning` gets the bound port (useful with port 0).
     public func makeApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: ConnectionContext.self)
         router.middlewares.add(MetricsMiddleware())
         slot.addRoutes(to: router)
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [InputClosedHandler()])),
             configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -1,7 +1,9 @@
 """Every client mistake is an OpenAI error object with a 4xx status."""
 import base64
+import json
 import os
 import signal
+import socket
 import time
 
 import openai
@@ -115,6 +117,51 @@ def test_client_disconnect_aborts_the_request(base_url, model):
     else:
         pytest.fail("the disconnected request kept running")
     assert "tessera:request_aborted_total" in metrics
+
+
+def aborted_requests(base_url):
+    metrics = requests.get(base_url + "/metrics", timeout=10).text
+    return sum(float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("tessera:request_aborted_total"))
+
+
+def test_client_disconnect_aborts_a_non_streaming_request(base_url, model):
+    """Nothing is written before a non-streaming answer, so the server watches the connection."""
+    before = aborted_requests(base_url)
+    host, port = base_url.split("//")[1].split(":")
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "go"}], "max_tokens": 230,
+                       "ignore_eos": True, "n": 4}).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        # Hang up once the request runs.
+        for _ in range(500):
+            metrics = requests.get(base_url + "/metrics", timeout=10).text
+            if any(line.startswith("tessera:num_requests_running") and float(line.split()[-1]) > 0
+                   for line in metrics.splitlines()):
+                break
+            time.sleep(0.01)
+    for _ in range(100):
+        if aborted_requests(base_url) > before:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the disconnected request was not aborted")
+
+
+def test_responses_keep_the_connection_alive(base_url, model):
+    """A keep-alive client sends its next request on the same connection."""
+    with requests.Session() as session:
+        for _ in range(2):
+            with session.post(base_url + "/v1/chat/completions", json={
+                    "model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3, "stream": True},
+                    stream=True, timeout=60) as r:
+                assert r.status_code == 200
+                assert r.headers.get("connection", "").lower() != "close"
+                lines = [line for line in r.iter_lines() if line]
+                assert lines[-1] == b"data: [DONE]"
+        r = session.post(base_url + "/v1/chat/completions", json={
+            "model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}, timeout=60)
+        assert r.status_code == 200 and r.headers.get("connection", "").lower() != "close"
 
 
 def test_metrics_exposition(base_url):

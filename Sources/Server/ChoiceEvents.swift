@@ -7,16 +7,24 @@ struct ChoiceEvent: Sendable {
     var time: ContinuousClock.Instant
 }
 
-/// Runs several engine requests (the `n` choices, or one per prompt) as one stream of events.
+/// The events of a request's choices, in the order the engine produced them.
 ///
-/// Ending the merged stream early (the client left, a write failed) cancels every engine stream,
-/// which aborts those requests and frees their KV blocks.
-enum ChoiceStream {
+/// One choice (the usual case) is read straight from its engine stream; several are merged by a
+/// task per choice, one more hand-off per event. Dropping the sequence early (the client left, a
+/// write failed) ends every engine stream, which aborts those requests and frees their KV blocks.
+struct ChoiceEvents: AsyncSequence, Sendable {
+    typealias Element = ChoiceEvent
+    private let single: AsyncThrowingStream<InferenceEvent, any Error>?
+    private let merged: AsyncThrowingStream<ChoiceEvent, any Error>?
+
+    init(_ streams: [AsyncThrowingStream<InferenceEvent, any Error>]) {
+        single = streams.count == 1 ? streams[0] : nil
+        merged = streams.count == 1 ? nil : Self.merge(streams)
+    }
+
     /// Submits every request, or none: when the engine refuses one, the ones it already admitted
     /// are dropped (and so aborted) before the error is thrown.
-    static func submit(_ requests: [InferenceRequest], to engine: any InferenceEngine) throws(APIError)
-        -> AsyncThrowingStream<ChoiceEvent, any Error>
-    {
+    static func submit(_ requests: [InferenceRequest], to engine: any InferenceEngine) throws(APIError) -> ChoiceEvents {
         var streams: [AsyncThrowingStream<InferenceEvent, any Error>] = []
         for request in requests {
             do {
@@ -25,10 +33,25 @@ enum ChoiceStream {
                 throw APIError(error)
             }
         }
-        return merge(streams)
+        return ChoiceEvents(streams)
     }
 
-    static func merge(_ streams: [AsyncThrowingStream<InferenceEvent, any Error>]) -> AsyncThrowingStream<ChoiceEvent, any Error> {
+    struct AsyncIterator: AsyncIteratorProtocol {
+        fileprivate var single: AsyncThrowingStream<InferenceEvent, any Error>.Iterator?
+        fileprivate var merged: AsyncThrowingStream<ChoiceEvent, any Error>.Iterator?
+
+        mutating func next() async throws -> ChoiceEvent? {
+            guard single != nil else { return try await merged?.next() }
+            guard let event = try await single?.next() else { return nil }
+            return ChoiceEvent(index: 0, event: event, time: .now)
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(single: single?.makeAsyncIterator(), merged: merged?.makeAsyncIterator())
+    }
+
+    private static func merge(_ streams: [AsyncThrowingStream<InferenceEvent, any Error>]) -> AsyncThrowingStream<ChoiceEvent, any Error> {
         let (merged, continuation) = AsyncThrowingStream.makeStream(of: ChoiceEvent.self)
         let task = Task {
             do {
