@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "Engine", "Imaging", "ChatTemplates", "Tokenizers",
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),

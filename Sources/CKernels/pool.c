@@ -13,6 +13,7 @@
 
 #define CK_MAX_THREADS 256
 #define CK_SPIN_LIMIT 20000
+#define CK_COMPUTE_NICE 5
 
 static inline void cpu_relax(void) {
 #if CK_X86
@@ -70,6 +71,7 @@ static void run_tasks(uint32_t generation) {
 
 static void *worker_main(void *arg) {
     (void)arg;
+    ck_thread_set_compute();
     uint32_t seen = state_generation(atomic_load(&pool.state));
     for (;;) {
         uint32_t current;
@@ -161,6 +163,10 @@ void ck_parallel_for(ck_task_fn fn, void *context, int count) {
         else sched_yield();
     }
     pthread_mutex_unlock(&pool.submit_lock);
+}
+
+int ck_thread_set_compute(void) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), CK_COMPUTE_NICE);
 }
 
 int ck_thread_set_background(void) {

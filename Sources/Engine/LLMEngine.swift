@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 import Models
 import Synchronization
+import Tensor
 import Tokenizers
 
 /// The single-process engine: continuous batching over a paged KV cache, one step loop on its own
@@ -261,6 +262,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
 extension LLMEngine {
     private func runLoop(_ language: LanguageSide?) {
         guard let language else { return }
+        ComputeThreads.makeCurrentThreadCompute()
         let scheduler = language.scheduler
         while true {
             let (incoming, aborted, state, releases) = shared.withLock { s in

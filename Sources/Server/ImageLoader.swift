@@ -10,6 +10,8 @@ struct ImageLoader: Sendable {
     let limits: ImageLimits
     let fetcher: MediaFetcher
     let metrics: ServerMetrics
+    /// Images decoded before, by their encoded bytes.
+    let decoded: DecodedImageCache
 
     /// One image reference from a message, with the field it came from.
     struct Reference: Sendable {
@@ -30,7 +32,12 @@ struct ImageLoader: Sendable {
                 metrics.imageFetch.record((ContinuousClock.now - start).seconds)
             }
             let start = ContinuousClock.now
-            images.append(try await decode(data, param: reference.param))
+            let key = DecodedImageCache.Key(data)
+            if let image = decoded.image(for: key) {
+                images.append(image)
+            } else {
+                images.append(decoded.insert(try await decode(data, param: reference.param), for: key))
+            }
             metrics.imageDecode.record((ContinuousClock.now - start).seconds)
         }
         return images

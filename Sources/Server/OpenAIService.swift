@@ -32,7 +32,9 @@ public final class OpenAIService: Sendable {
         fetcher = MediaFetcher(
             allowedDomains: configuration.allowedMediaDomains, maxBytes: configuration.mediaMaxBytes,
             timeout: configuration.mediaTimeout)
-        images = ImageLoader(limits: configuration.imageLimits, fetcher: fetcher, metrics: metrics)
+        images = ImageLoader(
+            limits: configuration.imageLimits, fetcher: fetcher, metrics: metrics,
+            decoded: DecodedImageCache(capacityBytes: configuration.decodedImageCacheBytes))
         logprobs = LogprobFormatter(tokenizer: model.tokenizer)
     }
 

@@ -4,6 +4,8 @@ import Imaging
 public struct ServerConfiguration: Sendable {
     /// Largest request body accepted; larger ones get a 413. The default fits several large base64 images.
     public var maxBodyBytes = 64 << 20
+    /// Pixel bytes of decoded images kept by their encoded bytes, so a repeated image skips decoding.
+    public var decodedImageCacheBytes = 256 << 20
     /// Limits on each decoded image.
     public var imageLimits = ImageLimits(maxEncodedBytes: 20 << 20, maxPixels: 40_000_000)
     /// Hosts that `http(s)` image URLs may point at; empty refuses them all.

@@ -38,6 +38,14 @@ public enum ComputeThreads {
         ck_thread_set_background() == 0
     }
 
+    /// Runs the calling thread (a step loop) at the pool workers' compute priority, below the
+    /// threads that serve requests, so that they preempt its kernels when they wake. Returns false
+    /// when the priority could not be lowered.
+    @discardableResult
+    public static func makeCurrentThreadCompute() -> Bool {
+        ck_thread_set_compute() == 0
+    }
+
     /// Applies the default on first use.
     static func configureOnce() {
         lock.lock()

@@ -53,6 +53,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("allowed-media-domains"), help: "Comma-separated hosts that http(s) image URLs may use (none by default).")
     var allowedMediaDomains = ""
 
+    @Option(name: .customLong("decoded-image-cache"),
+            help: "MiB of decoded images kept by their encoded bytes, so an image sent again is not decoded again (0: off).")
+    var decodedImageCacheMiB = 256
+
     @Option(name: .customLong("media-max-size"), help: "Largest image download in MiB.")
     var mediaMaxMiB = 20
 
@@ -73,6 +77,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxQueuedRequests >= 1, maxQueuedTokens >= 1, maxBodyMiB >= 1, mediaMaxMiB >= 1, mediaTimeoutSeconds >= 1 else {
             throw ValidationError("queue caps, --max-body-size, --media-max-size and --media-timeout must be at least 1")
         }
+        guard decodedImageCacheMiB >= 0 else { throw ValidationError("--decoded-image-cache must not be negative") }
         guard drainTimeoutSeconds >= 0 else { throw ValidationError("--drain-timeout must be >= 0") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
     }
@@ -94,6 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxBodyBytes = maxBodyMiB << 20
         configuration.allowedMediaDomains = allowedMediaDomains.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         configuration.mediaMaxBytes = mediaMaxMiB << 20
+        configuration.decodedImageCacheBytes = decodedImageCacheMiB << 20
         configuration.mediaTimeout = .seconds(mediaTimeoutSeconds)
         configuration.drainTimeout = .seconds(drainTimeoutSeconds)
 

@@ -43,12 +43,16 @@ import Testing
 
     @Test func loaderDecodesAndRefusesHostsOutsideTheAllowList() async throws {
         let fetcher = MediaFetcher(allowedDomains: ["localhost"], maxBytes: 1 << 20, timeout: .seconds(2))
-        let loader = ImageLoader(limits: ImageLimits(maxEncodedBytes: 1 << 20, maxPixels: 3), fetcher: fetcher, metrics: ServerMetrics(modelName: "m"))
+        let loader = ImageLoader(limits: ImageLimits(maxEncodedBytes: 1 << 20, maxPixels: 3), fetcher: fetcher, metrics: ServerMetrics(modelName: "m"),
+                                 decoded: DecodedImageCache(capacityBytes: 1 << 20))
         let uri = "data:image/png;base64," + Self.png.base64EncodedString()
         await #expect { try await loader.load([.init(url: uri, param: "p")]) } throws: { ($0 as? APIError)?.code == "image_too_large" }
-        let roomy = ImageLoader(limits: .default, fetcher: fetcher, metrics: ServerMetrics(modelName: "m"))
+        let decoded = DecodedImageCache(capacityBytes: 1 << 20)
+        let roomy = ImageLoader(limits: .default, fetcher: fetcher, metrics: ServerMetrics(modelName: "m"), decoded: decoded)
         let images = try await roomy.load([.init(url: uri, param: "p")])
         #expect(images.map(\.width) == [2])
+        // The same bytes again come from the decoded-image cache.
+        #expect(try await roomy.load([.init(url: uri, param: "p")]) == images && decoded.count == 1)
         await #expect { try await roomy.load([.init(url: "http://example.com/a.png", param: "p")]) } throws: {
             ($0 as? APIError)?.code == "media_url_not_allowed"
         }

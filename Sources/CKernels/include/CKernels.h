@@ -34,6 +34,11 @@ void ck_parallel_for(ck_task_fn fn, void *context, int count);
 /// leaving the pool to foreground callers, and the OS runs it at the lowest priority (nice 19), so it
 /// only takes CPU time the foreground threads leave. Returns 0, or -1 when the priority could not be set.
 int ck_thread_set_background(void);
+/// Runs the calling thread at the compute priority of the pool's workers (nice 5): threads left at
+/// the default priority (HTTP, streaming, the clients on the same machine) then preempt kernels as
+/// soon as they wake, so a sampled token is sent while the next step computes rather than after
+/// it. Returns 0, or -1 when the priority could not be set.
+int ck_thread_set_compute(void);
 
 // MARK: Conversion
 
