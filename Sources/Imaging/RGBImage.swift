@@ -3,7 +3,9 @@ public struct RGBImage: Sendable, Equatable {
     public let width: Int
     public let height: Int
     /// `width * height * 3` bytes.
-    public var pixels: [UInt8]
+    public let pixels: [UInt8]
+    /// `contentHash`, once computed; shared by copies of the value, whose pixels are the same.
+    let hashMemo = ContentHashMemo()
 
     /// Wraps an existing RGB buffer, checking that its size matches the dimensions.
     public init(width: Int, height: Int, pixels: [UInt8]) throws(ImageError) {
@@ -19,6 +21,10 @@ public struct RGBImage: Sendable, Equatable {
         self.width = width
         self.height = height
         self.pixels = pixels
+    }
+
+    public static func == (a: RGBImage, b: RGBImage) -> Bool {
+        a.width == b.width && a.height == b.height && a.pixels == b.pixels
     }
 
     /// The RGB triple at column `x`, row `y`.

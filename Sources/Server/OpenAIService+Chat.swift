@@ -65,9 +65,9 @@ extension OpenAIService {
         func chunk(_ choice: ChatCompletionChunkChoice) -> ChatCompletionChunk {
             ChatCompletionChunk(id: id, created: created, model: model, choices: [choice], usage: nil, includeUsageField: settings.includeUsage)
         }
-        // Every choice opens with the assistant role, as OpenAI's stream does.
+        // Every choice opens with the assistant role, as OpenAI's stream does (sent with the first token).
         for index in 0..<settings.n {
-            try await sse.send(chunk(.init(index: index, role: "assistant", content: "")))
+            try sse.hold(chunk(.init(index: index, role: "assistant", content: "")))
         }
         let completed = try await ServerSentEvents.forEach(events, sse: &sse) { event, sse in
             tracker.record(event)

@@ -5,20 +5,39 @@ import Hummingbird
 struct ServerSentEvents {
     var writer: any ResponseBodyWriter
     let encoder = JSONEncoder.api
+    /// Chunks that go out with the next write.
+    private var pending = ByteBuffer()
+
+    init(writer: any ResponseBodyWriter) {
+        self.writer = writer
+    }
 
     mutating func send(_ value: some Encodable) async throws {
         try await send(raw: try encoder.encode(value))
     }
 
     mutating func send(raw json: Data) async throws {
-        var buffer = ByteBuffer(string: "data: ")
-        buffer.writeBytes(json)
-        buffer.writeString("\n\n")
+        append(json)
+        let buffer = pending
+        pending = ByteBuffer()
         try await writer.write(buffer)
     }
 
+    /// Queues a chunk to go out with the next one: the role chunks that open a stream travel with its
+    /// first token, so the handler is not writing (a round trip to the event loop) when the token comes.
+    mutating func hold(_ value: some Encodable) throws {
+        append(try encoder.encode(value))
+    }
+
+    private mutating func append(_ json: Data) {
+        pending.writeString("data: ")
+        pending.writeBytes(json)
+        pending.writeString("\n\n")
+    }
+
     consuming func finish() async throws {
-        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+        pending.writeString("data: [DONE]\n\n")
+        try await writer.write(pending)
         try await writer.finish(nil)
     }
 
