@@ -130,10 +130,8 @@ extension LLMEngine {
             return computeHere(request, or: .invalidRequest("the handed-over KV of an image prompt does not fit this engine's cache layout"))
         }
         blocks.admit(state)
-        if let copy = state.pendingCopy {
-            language.kvCache.copy(block: copy.source, to: copy.destination, positions: copy.positions)
-            state.pendingCopy = nil
-        }
+        language.copyBlocks(state.pendingCopy.map { [$0] } ?? [])
+        state.pendingCopy = nil
         let from = state.computedTokens
         guard from < end else { return true }
         guard blocks.reserve(state, tokens: end - from) else {

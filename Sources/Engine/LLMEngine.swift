@@ -31,6 +31,11 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         let model: any CausalLanguageModel
         let kvCache: PagedKVCache
         let scheduler: Scheduler
+
+        /// Carries out the block manager's copies that seed partial blocks, before the tokens they serve run.
+        func copyBlocks(_ copies: [BlockCopy]) {
+            for c in copies { kvCache.copy(block: c.source, to: c.destination, positions: c.positions) }
+        }
     }
 
     /// What `submit`, stream cancellation and `shutdown` share with the loop thread.
@@ -317,7 +322,7 @@ extension LLMEngine {
             if request.markScheduled() { started.append(request) }
         }
         dequeue(started, preempted: output.preempted.count)
-        for copy in output.copies { language.kvCache.copy(block: copy.source, to: copy.destination, positions: copy.positions) }
+        language.copyBlocks(output.copies)
         let logits: [[Float]]
         do {
             logits = try language.model.forward(batch: batch, cache: language.kvCache)

@@ -40,10 +40,6 @@ final class InputClosedHandler: ChannelInboundHandler, RemovableChannelHandler, 
         promise.withLock { $0?.succeed() }
         context.fireChannelInactive()
     }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        context.fireChannelRead(data)
-    }
 }
 
 /// Cancels a wait on the engine when the client hangs up, for responses that write nothing until

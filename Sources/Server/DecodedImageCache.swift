@@ -1,11 +1,12 @@
 import Crypto
+import Engine
 import Foundation
 import Imaging
 import Synchronization
 
 /// Decoded images by the SHA-256 of their encoded bytes, so that an image sent again (the same data
 /// URI on every turn of a chat) is not decoded again, as vLLM's multimodal processor cache spares
-/// reprocessing. Bounded by pixel bytes; the least recently used image leaves first.
+/// reprocessing. The engine's LRU `EncoderCache` holds them, its budget counted in pixel bytes.
 ///
 /// ```swift
 /// let cache = DecodedImageCache(capacityBytes: 64 << 20)
@@ -14,54 +15,35 @@ import Synchronization
 /// ```
 final class DecodedImageCache: Sendable {
     struct Key: Hashable, Sendable {
-        let digest: SHA256Digest
-        init(_ encoded: Data) { digest = SHA256.hash(data: encoded) }
-    }
-
-    private struct Entry {
-        var image: RGBImage
-        var lastUse: UInt64
-    }
-
-    private struct State {
-        var entries: [Key: Entry] = [:]
-        var bytes = 0
-        var uses: UInt64 = 0
+        let id: String
+        init(_ encoded: Data) { id = Data(SHA256.hash(data: encoded)).base64EncodedString() }
     }
 
     let capacityBytes: Int
-    private let state = Mutex(State())
+    private let lru: Mutex<EncoderCache<RGBImage>>
 
     init(capacityBytes: Int) {
         self.capacityBytes = capacityBytes
+        lru = Mutex(EncoderCache(budgetTokens: capacityBytes))
     }
 
     func image(for key: Key) -> RGBImage? {
-        state.withLock { s in
-            guard var entry = s.entries[key] else { return nil }
-            s.uses += 1
-            entry.lastUse = s.uses
-            s.entries[key] = entry
-            return entry.image
+        lru.withLock { cache in
+            defer { cache.release(key.id) }
+            return cache.pin(key.id)
         }
     }
 
     /// Keeps `image` (unless it alone exceeds the capacity), evicting the least recently used; returns it.
     @discardableResult
     func insert(_ image: RGBImage, for key: Key) -> RGBImage {
-        let size = image.pixels.count
-        guard size <= capacityBytes else { return image }
-        state.withLock { s in
-            s.uses += 1
-            if let old = s.entries.updateValue(Entry(image: image, lastUse: s.uses), forKey: key) { s.bytes -= old.image.pixels.count }
-            s.bytes += size
-            while s.bytes > capacityBytes, let oldest = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                s.entries[oldest.key] = nil
-                s.bytes -= oldest.value.image.pixels.count
-            }
+        guard image.pixels.count <= capacityBytes else { return image }
+        lru.withLock { cache in
+            cache.insert(key.id, image, tokens: image.pixels.count)
+            cache.release(key.id)
         }
         return image
     }
 
-    var count: Int { state.withLock { $0.entries.count } }
+    var count: Int { lru.withLock { $0.count } }
 }

@@ -1,5 +1,4 @@
 import CKernels
-import Foundation
 import Synchronization
 
 /// Float32 copies of 16-bit weight matrices, kept so that prefill steps run SGEMM on them directly
@@ -47,10 +46,9 @@ public final class WidenedWeights: Sendable {
 }
 
 /// One matrix's widened copy, shared by the copies of its `WeightMatrix` value.
-final class WidenedCopy: @unchecked Sendable {
+final class WidenedCopy: Sendable {
     private enum State { case none, made(UnsafeMutablePointer<Float>, count: Int), refused }
-    private let lock = NSLock()
-    private var state = State.none
+    private let state = Mutex(State.none)
     private let budget: WidenedWeights
 
     init(budget: WidenedWeights = .shared) {
@@ -58,28 +56,30 @@ final class WidenedCopy: @unchecked Sendable {
     }
 
     deinit {
-        guard case let .made(pointer, count) = state else { return }
-        pointer.deallocate()
-        budget.release(count * 4)
+        state.withLock { state in
+            guard case let .made(pointer, count) = state else { return }
+            pointer.deallocate()
+            budget.release(count * 4)
+        }
     }
 
     /// The float32 copy of `matrix`, made on first use; nil when the budget has no room for it.
     func floats(of matrix: WeightMatrix) -> UnsafePointer<Float>? {
-        lock.lock()
-        defer { lock.unlock() }
-        switch state {
-        case let .made(pointer, _): return UnsafePointer(pointer)
-        case .refused: return nil
-        case .none:
-            let count = matrix.rows * matrix.cols
-            guard budget.reserve(count * 4) else {
-                state = .refused
-                return nil
+        state.withLock { state in
+            switch state {
+            case let .made(pointer, _): return UnsafePointer(pointer)
+            case .refused: return nil
+            case .none:
+                let count = matrix.rows * matrix.cols
+                guard budget.reserve(count * 4) else {
+                    state = .refused
+                    return nil
+                }
+                let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+                ck_convert_matrix_parallel(matrix.dtype.kernelType, matrix.base, matrix.cols, matrix.rows, matrix.cols, pointer)
+                state = .made(pointer, count: count)
+                return UnsafePointer(pointer)
             }
-            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            ck_convert_matrix_parallel(matrix.dtype.kernelType, matrix.base, matrix.cols, matrix.rows, matrix.cols, pointer)
-            state = .made(pointer, count: count)
-            return UnsafePointer(pointer)
         }
     }
 }
