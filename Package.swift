@@ -43,16 +43,22 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),
 
         // Model code, one file per architecture.
-        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"]),
+        .target(name: "Models", dependencies: ["Tensor", "Imaging"]),
 
-        // Generation and serving.
-        .target(name: "Engine", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
+        // Small utilities every other room shares.
+        .target(name: "CoreUtilities"),
 
-        // The OpenAI-compatible HTTP server, its metrics, and the client that benchmarks it.
+        // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
+        .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging"]),
+
+        // Generation: scheduler, block manager, caches, sampler, runner.
+        .target(name: "Engine", dependencies: ["ServingAPI", "CoreUtilities", "Models", "Tensor", "Tokenizers", "Imaging"]),
+
+        // The OpenAI-compatible HTTP server and its metrics, over any `InferenceEngine`.
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "Imaging", "ChatTemplates", "Tokenizers",
+                "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers",
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -64,26 +70,40 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The load generator for any OpenAI-compatible server (`tessera bench serve`).
+        .target(
+            name: "Bench",
+            dependencies: [
+                "CoreUtilities", "Tokenizers",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
 
         // Policies shared by the live cluster and the simulator.
         .target(name: "Cluster"),
         .target(name: "Simulator", dependencies: ["Cluster"]),
         // Measures the real engine and writes the simulator's cost model.
-        .target(name: "Profiler", dependencies: ["Engine", "Models", "Imaging", "Simulator", "Tensor"]),
+        .target(name: "Profiler", dependencies: ["Engine", "CoreUtilities", "Models", "Imaging", "Simulator", "Tensor"]),
 
-        // Disaggregated serving: worker processes with their wire protocol and KV transfers, and the
-        // front end that supervises them and routes with the Cluster policies.
-        .target(name: "Workers", dependencies: ["Engine", "Models", "Tokenizers", "Cluster", "Imaging"]),
+        // Disaggregated serving: the wire protocol (messages, framing, sockets) that the front end and
+        // the workers speak; the worker process, which holds a model and moves KV and features to its
+        // peers; and the front end, which holds no model, supervises workers and routes with the Cluster policies.
+        .target(name: "WireProtocol", dependencies: ["ServingAPI", "Cluster", "Imaging"]),
+        .target(name: "Workers", dependencies: ["WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging"]),
         .target(
             name: "FrontEnd",
-            dependencies: ["Workers", "Engine", "Cluster", "Tokenizers", "Imaging", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging",
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
 
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Profiler", "Workers", "FrontEnd",
-                "Imaging", "ChatTemplates",
+                "ServingAPI", "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
+                "WireProtocol", "Workers", "FrontEnd", "Imaging", "ChatTemplates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -91,21 +111,32 @@ let package = Package(
         ),
 
         // The committed model fixtures and their `transformers` references, for the test targets that run them.
-        .target(name: "TestFixtures", dependencies: ["Engine"], path: "Tests/TestFixtures"),
+        .target(name: "TestFixtures", dependencies: ["Engine", "ServingAPI"], path: "Tests/TestFixtures"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "Tokenizers", "TestFixtures"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Models", "Tokenizers", "Imaging", "TestFixtures"]),
         .testTarget(
             name: "ServerTests",
-            dependencies: ["Server", "Engine", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            dependencies: [
+                "Server", "ServingAPI", "Engine", "Bench", "Imaging", "Tokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Imaging"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Models"]),
-        .testTarget(name: "WorkersTests", dependencies: ["Workers", "Engine", "Models", "Cluster", "Imaging", "TestFixtures"]),
-        .testTarget(name: "FrontEndTests", dependencies: ["FrontEnd", "Workers", "Engine", "Cluster", "Imaging"]),
+        .testTarget(
+            name: "WorkersTests",
+            dependencies: ["Workers", "WireProtocol", "ServingAPI", "Engine", "Cluster", "Imaging", "TestFixtures"]
+        ),
+        .testTarget(
+            name: "FrontEndTests",
+            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "Cluster", "Imaging"]
+        ),
     ]
 )

@@ -1,5 +1,6 @@
 import Dispatch
 import Models
+import ServingAPI
 import Tokenizers
 
 /// Everything the step loop keeps for one admitted request: its tokens and blocks

@@ -1,7 +1,9 @@
+import CoreUtilities
 import Dispatch
 import Foundation
 import Imaging
 import Models
+import ServingAPI
 import Tensor
 
 /// Non-blocking encoding (ElasticMM §4, "non-blocking encoding"; vLLM's encoder cache): a

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import ServingAPI
 import Tensor
 
 /// One image's vision features as they leave an encode engine: `rows` feature tokens of `cols`

@@ -1,5 +1,6 @@
 import Imaging
 import Models
+import ServingAPI
 
 /// Prefill and decode as separate engines: a prefill engine computes a prompt's KV and parks its
 /// blocks; a decode engine admits the request with that KV copied in and generates from there.

@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import ServingAPI
 import Synchronization
 import Tensor
 import Tokenizers

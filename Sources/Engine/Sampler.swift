@@ -1,14 +1,6 @@
+import CoreUtilities
 import Foundation
-
-/// One token and its log-probability under the model's raw distribution.
-public struct TokenLogprob: Sendable, Equatable, Codable {
-    public var id: Int
-    public var logprob: Float
-    public init(id: Int, logprob: Float) {
-        self.id = id
-        self.logprob = logprob
-    }
-}
+import ServingAPI
 
 /// Chooses the next token from a row of logits, following vLLM's order of operations:
 /// penalties, temperature, min-p, then top-k and top-p, then a seeded draw.

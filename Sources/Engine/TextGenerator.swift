@@ -1,14 +1,7 @@
 import Foundation
 import Models
+import ServingAPI
 import Tokenizers
-
-/// Why generation ended, as the OpenAI API names it.
-public enum FinishReason: String, Sendable, Codable {
-    /// A stop token or stop string.
-    case stop
-    /// `maxTokens` or the context length.
-    case length
-}
 
 /// The result of one generation.
 public struct GenerationOutput: Sendable {

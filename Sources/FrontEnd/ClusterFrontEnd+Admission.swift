@@ -1,4 +1,4 @@
-import Engine
+import ServingAPI
 
 extension ClusterFrontEnd {
     public func checkAdmission() throws(EngineError) {

@@ -1,7 +1,6 @@
 import Cluster
-import Engine
 import Foundation
-import Workers
+import WireProtocol
 
 /// Changing the fleet while it serves: role switches (ElasticMM's elastic partitioning, EPD's role
 /// switching), and launching or retiring workers (ModServe's per-stage autoscaling). The planners

@@ -1,8 +1,9 @@
 import Cluster
-import Engine
+import CoreUtilities
 import Foundation
 import Imaging
-import Workers
+import ServingAPI
+import WireProtocol
 
 /// Serving one request through the workers: route, prefill, hand the KV to decode, relay tokens,
 /// and retry on a sibling when a worker is lost.

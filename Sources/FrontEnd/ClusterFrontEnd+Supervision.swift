@@ -1,8 +1,8 @@
 import Cluster
-import Engine
 import Foundation
+import ServingAPI
 import Synchronization
-import Workers
+import WireProtocol
 
 /// Worker supervision: registration, heartbeats, events, and replacing workers that die or hang.
 extension ClusterFrontEnd {

@@ -1,9 +1,10 @@
 import Cluster
-import Engine
+import CoreUtilities
 import Foundation
+import ServingAPI
 import Synchronization
 import Tokenizers
-import Workers
+import WireProtocol
 
 /// The disaggregated server's front end: starts the topology's workers, supervises them
 /// (registration, heartbeats, restarts), and serves requests through them with the same
@@ -45,7 +46,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         var servedModel: ServedModel
         var limits = PromptLimits(contextLength: 0, vocabSize: 0)
         /// Tokens per KV block on the workers, as the first to register says.
-        var blockSize = EngineConfig().blockSize
+        var blockSize = KVLayout.defaultBlockSize
         var engineState = EngineState.ready
         var slots: [WorkerSlot] = []
         var requests: [Int: RequestChannel] = [:]
@@ -256,8 +257,4 @@ public struct TransferTotals: Sendable, Hashable {
         sum.transfers += b.transfers
         return sum
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 
 /// Offered load and SLO attainment since the last planning round, as the fleet planners observe it.
 struct LoadWindow {

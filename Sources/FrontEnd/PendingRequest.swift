@@ -1,6 +1,6 @@
 import Cluster
-import Engine
 import Imaging
+import ServingAPI
 
 /// A request as the front end keeps it between tries: tokenized prompt, decoded images, sampling.
 struct PendingRequest: Sendable {

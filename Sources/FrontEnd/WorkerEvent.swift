@@ -1,5 +1,5 @@
-import Engine
-import Workers
+import ServingAPI
+import WireProtocol
 
 /// A worker's news about one request, as the request's pipeline receives it.
 enum WorkerEvent: Sendable {

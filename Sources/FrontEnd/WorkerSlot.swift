@@ -1,5 +1,5 @@
 import Cluster
-import Workers
+import WireProtocol
 
 /// The front end's record of one worker position: what it runs, whether it serves, and what the
 /// front end has sent it. Slots keep their index for the life of the front end, so they are the

@@ -1,3 +1,4 @@
+import CoreUtilities
 import Engine
 import Imaging
 import Models

@@ -1,5 +1,7 @@
 import Engine
+import ServingAPI
 import Synchronization
+import WireProtocol
 
 /// KV that prefill workers pushed to this decode worker (push hand-off), held until the request's
 /// generate job takes it. Either may come first: a job that arrives early waits for its push.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import WireProtocol
 
 /// POSIX shared memory for KV bytes between processes on one host: the sender creates a named
 /// segment and writes it, the receiver maps it read-only, and the name is unlinked once the

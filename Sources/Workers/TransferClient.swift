@@ -3,9 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CoreUtilities
 import Engine
 import Foundation
+import ServingAPI
 import Synchronization
+import WireProtocol
 
 /// The outgoing side of transfers: a decode worker pulls a request's parked KV from its prefill
 /// worker when it takes the request (P→D), a prefill worker pulls encoder outputs from encode
@@ -162,9 +165,4 @@ final class TransferClient: Sendable {
     private func drop(_ endpoint: Endpoint) {
         connections.withLock { $0.removeValue(forKey: endpoint) }?.connection.close()
     }
-}
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

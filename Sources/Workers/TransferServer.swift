@@ -3,9 +3,12 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CoreUtilities
 import Engine
 import Foundation
+import ServingAPI
 import Synchronization
+import WireProtocol
 
 /// The worker's transfer endpoint: it serves parked KV to decode workers that pull it (P→D) and
 /// encoder outputs to prefill workers (E→P), pushes parked KV to a decode worker unasked (push

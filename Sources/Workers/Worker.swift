@@ -2,7 +2,9 @@ import Cluster
 import Engine
 import Foundation
 import Imaging
+import ServingAPI
 import Synchronization
+import WireProtocol
 
 /// One worker process: an `LLMEngine` serving a stage (`encode`, `prefill`, `decode`) or everything
 /// (`mono`), registered with the front end over its control connection.

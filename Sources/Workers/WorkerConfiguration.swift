@@ -1,6 +1,7 @@
 import Cluster
 import Engine
 import Foundation
+import WireProtocol
 
 /// How a worker process runs: its role, model, engine limits, and where it talks to the front end
 /// and to its peers.

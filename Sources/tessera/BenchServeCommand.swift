@@ -1,7 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
-import Server
+import Bench
 import Tokenizers
 
 /// `tessera bench serve`: load-test any OpenAI-compatible server (Tessera, vLLM, llama.cpp's llama-server).

@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Imaging
 import Models
+import ServingAPI
 import Tokenizers
 
 /// `tessera generate`: one prompt in, text out (streamed, or one JSON object with `--json`).

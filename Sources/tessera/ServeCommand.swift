@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Server
+import ServingAPI
 import Synchronization
 
 /// `tessera serve`: the OpenAI-compatible HTTP server on one model.

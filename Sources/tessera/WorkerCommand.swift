@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Engine
 import Foundation
+import WireProtocol
 import Workers
 
 /// `tessera worker`: one worker process of a disaggregated deployment; `tessera serve --topology`

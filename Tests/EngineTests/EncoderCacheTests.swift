@@ -1,3 +1,4 @@
+import CoreUtilities
 import Testing
 @testable import Engine
 

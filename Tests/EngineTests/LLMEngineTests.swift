@@ -1,4 +1,5 @@
 import Foundation
+import ServingAPI
 import TestFixtures
 import Testing
 @testable import Engine

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+import ServingAPI
 import TestFixtures
 import Testing
 @testable import Engine

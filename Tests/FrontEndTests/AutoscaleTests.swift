@@ -6,6 +6,7 @@ import Engine
 import Foundation
 import FrontEnd
 import Testing
+import ServingAPI
 
 /// ModServe's per-stage autoscaler running live through the local-process instance provider.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct AutoscaleTests {

@@ -7,6 +7,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import Testing
+import ServingAPI
 
 /// Moving workers between roles while requests run.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ElasticTests {

@@ -7,6 +7,7 @@ import Foundation
 import FrontEnd
 import Synchronization
 import Testing
+import ServingAPI
 
 /// Workers dying or hanging under the front end.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct FaultTests {

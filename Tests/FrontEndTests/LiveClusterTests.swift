@@ -1,6 +1,7 @@
 import Cluster
 import Foundation
 import Testing
+import WireProtocol
 @testable import FrontEnd
 @testable import Workers
 

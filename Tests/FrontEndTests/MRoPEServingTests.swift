@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import FrontEnd
 import Imaging
+import ServingAPI
 import Testing
 
 /// Qwen2-VL (M-RoPE) image prompts through worker processes: prefill workers hand the KV and the

@@ -2,6 +2,7 @@ import Cluster
 import Engine
 import Foundation
 import FrontEnd
+import ServingAPI
 import Testing
 
 /// Cache-aware routing on live workers: a prompt sharing a long prefix with one served earlier

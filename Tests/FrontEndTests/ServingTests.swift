@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import FrontEnd
 import Imaging
+import ServingAPI
 import Testing
 
 /// Worker processes behind the front end: greedy parity with the single-process engine, and KV moved.

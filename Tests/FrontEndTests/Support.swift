@@ -2,6 +2,7 @@ import Cluster
 import Engine
 import Foundation
 import FrontEnd
+import ServingAPI
 
 /// Starting front ends with real worker processes of the built `tessera` executable.
 enum Support {

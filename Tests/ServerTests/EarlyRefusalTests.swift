@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import ServingAPI
 import Testing
 @testable import Server
 

@@ -1,5 +1,6 @@
 import Foundation
 import Imaging
+@testable import Bench
 import Testing
 
 @testable import Server

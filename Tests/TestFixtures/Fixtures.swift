@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import ServingAPI
 
 /// The committed fixture checkpoints and their `transformers` references.
 ///

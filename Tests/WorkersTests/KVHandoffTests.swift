@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import ServingAPI
 import TestFixtures
 import Testing
 

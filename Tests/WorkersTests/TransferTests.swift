@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import TestFixtures
 import Testing
+import WireProtocol
 @testable import Workers
 
 /// Pulls between a prefill engine's transfers and a client, over shared memory and over TCP.

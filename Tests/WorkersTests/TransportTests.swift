@@ -2,6 +2,7 @@ import Cluster
 import Engine
 import Foundation
 import Testing
+@testable import WireProtocol
 @testable import Workers
 
 @Suite struct TransportTests {

@@ -1,4 +1,4 @@
-import Engine
+import ServingAPI
 
 /// `object: "text_completion"`: a whole answer of `/v1/completions`, or one SSE chunk of it.
 typealias CompletionResponse = CompletionEnvelope<TextCompletionChoice>

@@ -1,5 +1,5 @@
 import Cluster
-import Engine
+import ServingAPI
 
 /// Every message between the front end, workers and their peers.
 ///
@@ -79,7 +79,7 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     public var blockSize: Int
 
     public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int,
-                imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = EngineConfig().blockSize) {
+                imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = KVLayout.defaultBlockSize) {
         self.slot = slot
         self.role = role
         self.processId = processId
@@ -188,10 +188,23 @@ public struct FeaturesHeader: Codable, Sendable, Hashable {
         public var contentId: String
         public var rows: Int
         public var cols: Int
+
+        public init(contentId: String, rows: Int, cols: Int) {
+            self.contentId = contentId
+            self.rows = rows
+            self.cols = cols
+        }
     }
 
     public var items: [Item]
     public var missing: [String]
     public var byteCount: Int
     public var sharedMemoryName: String?
+
+    public init(items: [Item], missing: [String], byteCount: Int, sharedMemoryName: String?) {
+        self.items = items
+        self.missing = missing
+        self.byteCount = byteCount
+        self.sharedMemoryName = sharedMemoryName
+    }
 }

@@ -1,6 +1,6 @@
-import Engine
 import Foundation
 import Hummingbird
+import ServingAPI
 
 /// A failed API call, sent as an OpenAI error object:
 /// `{"error": {"message": …, "type": …, "param": …, "code": …}}`.

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreUtilities
 import Foundation
 import NIOCore
 

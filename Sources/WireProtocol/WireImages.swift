@@ -1,4 +1,3 @@
-import Engine
 import Foundation
 import Imaging
 
@@ -8,19 +7,17 @@ public struct WireImageSize: Codable, Sendable, Hashable {
     public var height: Int
 }
 
-/// `ImageSpan` on the wire.
+/// An image's placeholder tokens in a prompt (the engine's `ImageSpan`) on the wire.
 public struct WireImageSpan: Codable, Sendable, Hashable {
-    var contentId: String
-    var offset: Int
-    var length: Int
+    public var contentId: String
+    public var offset: Int
+    public var length: Int
 
-    public init(_ span: ImageSpan) {
-        contentId = span.contentId
-        offset = span.offset
-        length = span.length
+    public init(contentId: String, offset: Int, length: Int) {
+        self.contentId = contentId
+        self.offset = offset
+        self.length = length
     }
-
-    public var value: ImageSpan { ImageSpan(contentId: contentId, offset: offset, length: length) }
 }
 
 /// Images as sizes plus one payload of concatenated RGB pixels.

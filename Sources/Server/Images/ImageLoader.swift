@@ -1,3 +1,4 @@
+import CoreUtilities
 import Dispatch
 import Foundation
 import Imaging

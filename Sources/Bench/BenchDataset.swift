@@ -1,4 +1,4 @@
-import Engine
+import CoreUtilities
 import Foundation
 import Tokenizers
 

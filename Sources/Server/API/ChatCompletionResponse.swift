@@ -1,4 +1,4 @@
-import Engine
+import ServingAPI
 
 /// `object: "chat.completion"`: the whole answer of a non-streaming chat request.
 typealias ChatCompletionResponse = CompletionEnvelope<ChatCompletionChoice>

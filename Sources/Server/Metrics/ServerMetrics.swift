@@ -1,7 +1,8 @@
-import Engine
+import CoreUtilities
 import Foundation
 import Metrics
 import Prometheus
+import ServingAPI
 import Synchronization
 
 /// The server's Prometheus metrics, named like vLLM's `vllm:` metrics with a `tessera:` prefix.
@@ -174,8 +175,4 @@ struct RequestTimeline: Sendable {
     var timeToFirstToken: Double? { firstToken.map { elapsed(until: $0) } }
 
     func elapsed(until time: ContinuousClock.Instant) -> Double { (time - arrival).seconds }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

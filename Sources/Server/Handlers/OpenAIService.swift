@@ -1,7 +1,7 @@
-import Engine
 import Foundation
 import Hummingbird
 import NIOCore
+import ServingAPI
 import Synchronization
 
 /// The OpenAI-compatible API in front of an ``InferenceEngine``: chat and text completions (JSON or

@@ -1,4 +1,4 @@
-import Engine
+import ServingAPI
 
 /// `SamplingParameters` on the wire.
 public struct WireSamplingParameters: Codable, Sendable, Hashable {

@@ -1,5 +1,5 @@
 import ChatTemplates
-import Engine
+import ServingAPI
 
 /// Renders chat messages into a prompt with the model's chat template, and collects their images.
 ///

@@ -1,6 +1,6 @@
-import Engine
 import Foundation
 import Hummingbird
+import ServingAPI
 
 extension OpenAIService {
     /// `POST /v1/chat/completions`.

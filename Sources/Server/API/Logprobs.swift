@@ -1,4 +1,4 @@
-import Engine
+import ServingAPI
 import Tokenizers
 
 /// One token of a chat `logprobs.content` list.

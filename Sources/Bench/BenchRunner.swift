@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreUtilities
 import Foundation
 
 /// Sends a benchmark's requests on their arrival schedule (or at their own `arrival` times when a

@@ -1,6 +1,6 @@
-import Engine
 import Foundation
 import Hummingbird
+import ServingAPI
 
 extension OpenAIService {
     /// `POST /v1/completions`: one or more prompts (text or token ids), `n` choices each.

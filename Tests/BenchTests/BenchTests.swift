@@ -2,7 +2,7 @@ import Foundation
 import Imaging
 import Testing
 
-@testable import Server
+@testable import Bench
 
 @Suite struct BenchTests {
     struct Reference: Decodable {

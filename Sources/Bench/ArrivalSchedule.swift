@@ -1,4 +1,4 @@
-import Engine
+import CoreUtilities
 import Foundation
 
 /// Request send times of a benchmark: a Poisson process when `burstiness` is 1, burstier below 1 and

@@ -1,4 +1,4 @@
-import Engine
+import ServingAPI
 
 /// An engine event of one choice of a fanned-out request, stamped with when the server saw it.
 struct ChoiceEvent: Sendable {

@@ -1,4 +1,4 @@
-import Engine
+import ServingAPI
 
 /// The request fields both completion endpoints share, checked and turned into engine parameters.
 struct GenerationSettings: Sendable {

@@ -1,5 +1,5 @@
+import CoreUtilities
 import Crypto
-import Engine
 import Foundation
 import Imaging
 import Synchronization
