@@ -48,6 +48,9 @@ let package = Package(
         // Small utilities every other room shares.
         .target(name: "CoreUtilities"),
 
+        // Diffusion: schedulers, torch's CPU generator, LoRA and the text-to-image pipeline.
+        .target(name: "Diffusion", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
+
         // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
         .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging"]),
 
@@ -103,7 +106,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "ServingAPI", "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
-                "WireProtocol", "Workers", "FrontEnd", "Imaging", "ChatTemplates",
+                "WireProtocol", "Workers", "FrontEnd", "Imaging", "ChatTemplates", "Diffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -117,6 +120,7 @@ let package = Package(
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Models", "Tokenizers", "Imaging", "TestFixtures"]),
         .testTarget(
             name: "ServerTests",
