@@ -36,6 +36,8 @@ let package = Package(
         // Text and images in.
         .target(name: "Tokenizers"),
         .target(name: "ChatTemplates"),
+        // Constrained decoding: JSON Schema, regexes and EBNF compiled to token masks.
+        .target(name: "Grammar"),
         .target(
             name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags,
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
@@ -52,16 +54,16 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
 
         // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
-        .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging"]),
+        .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging", "Grammar"]),
 
         // Generation: scheduler, block manager, caches, sampler, runner.
-        .target(name: "Engine", dependencies: ["ServingAPI", "CoreUtilities", "Models", "Tensor", "Tokenizers", "Imaging"]),
+        .target(name: "Engine", dependencies: ["ServingAPI", "CoreUtilities", "Models", "Tensor", "Tokenizers", "Imaging", "Grammar"]),
 
         // The OpenAI-compatible HTTP server and its metrics, over any `InferenceEngine`.
         .target(
             name: "Server",
             dependencies: [
-                "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers",
+                "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers", "Grammar",
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -92,7 +94,7 @@ let package = Package(
         // Disaggregated serving: the wire protocol (messages, framing, sockets) that the front end and
         // the workers speak; the worker process, which holds a model and moves KV and features to its
         // peers; and the front end, which holds no model, supervises workers and routes with the Cluster policies.
-        .target(name: "WireProtocol", dependencies: ["ServingAPI", "Cluster", "Imaging"]),
+        .target(name: "WireProtocol", dependencies: ["ServingAPI", "Cluster", "Imaging", "Grammar"]),
         .target(name: "Workers", dependencies: ["WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging"]),
         .target(
             name: "FrontEnd",
@@ -118,14 +120,15 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
+        .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Models", "Tokenizers", "Imaging", "TestFixtures"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "ServingAPI", "Engine", "Bench", "Imaging", "Tokenizers",
+                "Server", "ServingAPI", "Engine", "Bench", "Imaging", "Tokenizers", "ChatTemplates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

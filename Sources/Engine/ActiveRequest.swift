@@ -1,4 +1,5 @@
 import Dispatch
+import Grammar
 import Models
 import ServingAPI
 import Tokenizers
@@ -26,13 +27,15 @@ final class ActiveRequest: @unchecked Sendable {
     private var sampler: Sampler
     private var detokenizer: StreamingDetokenizer
     private var stops: StopStringMatcher
+    /// Where the output is in its grammar; nil for unconstrained requests.
+    private var matcher: GrammarMatcher?
     private let arrival = DispatchTime.now()
     private(set) var timings = RequestTimings()
     private(set) var generated = 0
 
     init(state: EngineRequest, parameters: SamplingParameters, maxTokens: Int, stopTokenIds: Set<Int>,
          tokenizer: Tokenizer, continuation: Continuation, handoff: KVHandoff = .none,
-         images: ImagePipeline.Prepared? = nil, admissionCost: Int? = nil) {
+         images: ImagePipeline.Prepared? = nil, admissionCost: Int? = nil, grammar: TokenGrammar? = nil) {
         self.state = state
         self.parameters = parameters
         self.maxTokens = maxTokens
@@ -46,6 +49,7 @@ final class ActiveRequest: @unchecked Sendable {
         sampler = Sampler(parameters)
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
         stops = StopStringMatcher(parameters.stopStrings)
+        matcher = grammar?.makeMatcher()
     }
 
     private var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - arrival.uptimeNanoseconds) / 1e9 }
@@ -63,7 +67,17 @@ final class ActiveRequest: @unchecked Sendable {
 
     /// Samples the next token from `logits`, streams it, and returns why the request ended, if it did.
     func accept(logits: [Float]) -> FinishReason? {
-        let token = sampler.sample(logits)
+        // logit_bias first, then the grammar's mask (so no bias can bring back a forbidden token).
+        var adjusted = logits
+        for (id, bias) in parameters.logitBias where id < adjusted.count { adjusted[id] += bias }
+        if let matcher {
+            let mask = matcher.allowedTokens()
+            // No token of this vocabulary continues the output: it ends where it is.
+            guard !mask.isEmpty else { return endWithoutToken() }
+            mask.apply(to: &adjusted)
+        }
+        let token = sampler.sample(adjusted)
+        matcher?.advance(token)
         state.append(token)
         generated += 1
         if generated == 1 { timings.firstToken = elapsed }
@@ -74,13 +88,20 @@ final class ActiveRequest: @unchecked Sendable {
         }
         let isStopToken = !parameters.ignoreStopTokens && stopTokenIds.contains(token)
         var text = isStopToken ? "" : stops.append(detokenizer.append(token))
-        let reason: FinishReason? = isStopToken || stops.isStopped ? .stop : generated >= maxTokens ? .length : nil
+        let complete = matcher?.isTerminated ?? false
+        let reason: FinishReason? = isStopToken || stops.isStopped || complete ? .stop : generated >= maxTokens ? .length : nil
         if reason != nil {
             text += stops.append(detokenizer.finish())
             text += stops.finish()
         }
         continuation.yield(.delta(TokenDelta(tokenIds: [token], text: text, logprobs: logprobs)))
         return reason
+    }
+
+    private func endWithoutToken() -> FinishReason {
+        let text = stops.append(detokenizer.finish()) + stops.finish()
+        if !text.isEmpty { continuation.yield(.delta(TokenDelta(tokenIds: [], text: text))) }
+        return .stop
     }
 
     func finish(_ reason: FinishReason) {

@@ -1,4 +1,5 @@
 import Foundation
+import Grammar
 import Imaging
 import Models
 import ServingAPI
@@ -26,6 +27,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     private let stopTokenIds: Set<Int>
     /// Preprocessing, encoding and the encoder cache of a vision-language model; nil for text models.
     let imagePipeline: ImagePipeline?
+    /// Compiled grammars over this model's vocabulary, built on the first constrained request.
+    private let grammarCache = Mutex<GrammarCache?>(nil)
 
     /// What the step loop runs on.
     struct LanguageSide {
@@ -141,11 +144,12 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     func enqueue(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, handoff: KVHandoff) throws(EngineError)
         -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
     {
+        let grammar = try tokenGrammar(parameters)
         let (id, stream, continuation) = try admit(cost: prompt.count, encoding: false)
         let request = ActiveRequest(
             state: EngineRequest(id: id, prompt: prompt, images: imageSpans, arrival: id), parameters: parameters,
             maxTokens: min(parameters.maxTokens, servedModel.contextLength - prompt.count), stopTokenIds: stopTokenIds,
-            tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff)
+            tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff, grammar: grammar)
         shared.withLock { $0.inbox.append(request) }
         signal()
         return (id, stream)
@@ -173,6 +177,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             throw .invalidRequest("the prompt has \(expandedLength) tokens with its images expanded, but this model's maximum "
                 + "context length is \(servedModel.contextLength) tokens (prompt plus at least one generated token)")
         }
+        let grammar = try tokenGrammar(parameters)
         let (id, stream, continuation) = try admit(cost: expandedLength, encoding: true)
         pipeline.prepare(tokens: prompt, images: images) { [weak self] result in
             guard let self else { return }
@@ -183,7 +188,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
                     state: EngineRequest(id: id, prompt: tokens, images: prepared.spans, arrival: id), parameters: parameters,
                     maxTokens: min(parameters.maxTokens, servedModel.contextLength - tokens.count), stopTokenIds: stopTokenIds,
                     tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff, images: prepared,
-                    admissionCost: expandedLength)
+                    admissionCost: expandedLength, grammar: grammar)
                 shared.withLock { s in
                     s.encoding -= 1
                     s.inbox.append(request)
@@ -200,6 +205,19 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             }
         }
         return (id, stream)
+    }
+
+    /// The compiled grammar a request's output must follow; a grammar that cannot be compiled is the client's error.
+    func tokenGrammar(_ parameters: SamplingParameters) throws(EngineError) -> TokenGrammar? {
+        guard let spec = parameters.grammar else { return nil }
+        let cache = grammarCache.withLock { cache in
+            if let cache { return cache }
+            let tokenizer = servedModel.tokenizer
+            let made = GrammarCache(vocabulary: TokenVocabulary(tokenBytes: tokenizer.allTokenBytes(), endTokens: stopTokenIds))
+            cache = made
+            return made
+        }
+        do { return try cache.grammar(for: spec) } catch { throw .invalidRequest(error.message) }
     }
 
     public func checkAdmission() throws(EngineError) {

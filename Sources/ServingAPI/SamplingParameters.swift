@@ -1,3 +1,5 @@
+import Grammar
+
 /// How the next token is chosen, with the same meaning as the OpenAI / vLLM request fields.
 ///
 /// A `temperature` of 0 means greedy decoding; the other filters then do not apply.
@@ -30,12 +32,17 @@ public struct SamplingParameters: Sendable, Equatable {
     public var topLogprobs: Int?
     /// Keep going past stop token ids (benchmarks).
     public var ignoreStopTokens: Bool
+    /// Added to the logits of these token ids before anything else (OpenAI's `logit_bias`).
+    public var logitBias: [Int: Float]
+    /// The output must be a sentence of this grammar: each step samples only tokens that keep it
+    /// one, and generation stops when the sentence cannot go on.
+    public var grammar: GrammarSpec?
 
     public init(
         temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0,
         presencePenalty: Float = 0, frequencyPenalty: Float = 0, seed: UInt64? = nil,
         maxTokens: Int = 16, stopTokenIds: Set<Int> = [], stopStrings: [String] = [],
-        topLogprobs: Int? = nil, ignoreStopTokens: Bool = false
+        topLogprobs: Int? = nil, ignoreStopTokens: Bool = false, logitBias: [Int: Float] = [:], grammar: GrammarSpec? = nil
     ) {
         self.temperature = temperature
         self.topK = topK
@@ -49,6 +56,8 @@ public struct SamplingParameters: Sendable, Equatable {
         self.stopStrings = stopStrings
         self.topLogprobs = topLogprobs
         self.ignoreStopTokens = ignoreStopTokens
+        self.logitBias = logitBias
+        self.grammar = grammar
     }
 
     /// Greedy decoding: always the most likely token.
@@ -65,6 +74,9 @@ public struct SamplingParameters: Sendable, Equatable {
         guard maxTokens >= 1 else { throw fail("max_tokens must be at least 1, got \(maxTokens)") }
         if let n = topLogprobs, n < 0 || n > 20 { throw fail("top_logprobs must be in [0, 20], got \(n)") }
         if stopStrings.contains(where: \.isEmpty) { throw fail("stop strings must not be empty") }
+        if let (id, bias) = logitBias.first(where: { !$0.value.isFinite || abs($0.value) > 100 || $0.key < 0 }) {
+            throw fail("logit_bias values must be in [-100, 100] for token ids >= 0, got \(bias) for \(id)")
+        }
     }
 }
 

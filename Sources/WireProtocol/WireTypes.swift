@@ -1,3 +1,4 @@
+import Grammar
 import ServingAPI
 
 /// `SamplingParameters` on the wire.
@@ -14,6 +15,8 @@ public struct WireSamplingParameters: Codable, Sendable, Hashable {
     var stopStrings: [String]
     var topLogprobs: Int?
     var ignoreStopTokens: Bool
+    var logitBias: [Int: Float]
+    var grammar: GrammarSpec?
 
     public init(_ p: SamplingParameters) {
         temperature = p.temperature
@@ -28,13 +31,16 @@ public struct WireSamplingParameters: Codable, Sendable, Hashable {
         stopStrings = p.stopStrings
         topLogprobs = p.topLogprobs
         ignoreStopTokens = p.ignoreStopTokens
+        logitBias = p.logitBias
+        grammar = p.grammar
     }
 
     public var value: SamplingParameters {
         SamplingParameters(
             temperature: temperature, topK: topK, topP: topP, minP: minP, presencePenalty: presencePenalty,
             frequencyPenalty: frequencyPenalty, seed: seed, maxTokens: maxTokens, stopTokenIds: Set(stopTokenIds),
-            stopStrings: stopStrings, topLogprobs: topLogprobs, ignoreStopTokens: ignoreStopTokens)
+            stopStrings: stopStrings, topLogprobs: topLogprobs, ignoreStopTokens: ignoreStopTokens, logitBias: logitBias,
+            grammar: grammar)
     }
 }
 

@@ -67,6 +67,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: "Seconds in-flight requests may run after SIGTERM.")
     var drainTimeoutSeconds = 30
 
+    @Option(name: .customLong("chat-template"), help: "A Jinja chat template file to use instead of the model's.")
+    var chatTemplatePath: String?
+
     @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
     var topology: String?
 
@@ -103,6 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.decodedImageCacheBytes = decodedImageCacheMiB << 20
         configuration.mediaTimeout = .seconds(mediaTimeoutSeconds)
         configuration.drainTimeout = .seconds(drainTimeoutSeconds)
+        if let chatTemplatePath {
+            configuration.chatTemplate = try String(contentsOf: URL(fileURLWithPath: chatTemplatePath), encoding: .utf8)
+        }
 
         let metrics = ServerMetrics(modelName: name)
         metrics.bootstrapMetricsSystem()

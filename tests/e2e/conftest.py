@@ -34,3 +34,8 @@ def client(base_url):
 @pytest.fixture(scope="session")
 def async_client(base_url):
     return openai.AsyncOpenAI(base_url=base_url + "/v1", api_key="unused", max_retries=0, timeout=300)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests named test_zz_* stop the shared server, so they run after every other file's tests."""
+    items.sort(key=lambda item: item.name.startswith("test_zz"))

@@ -10,9 +10,16 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     public var topLogprobs: Int?
     /// vLLM extension: keep generating past end-of-sequence tokens (benchmarks).
     public var ignoreEos: Bool?
+    /// `response_format`, `logit_bias` and vLLM's `guided_*` fields.
+    var structured: StructuredOutputFields
+    var tools: [ToolDefinition]?
+    var toolChoice: ToolChoice?
+    var parallelToolCalls: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, logprobs
+        case model, messages, logprobs, tools
+        case toolChoice = "tool_choice"
+        case parallelToolCalls = "parallel_tool_calls"
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
         case topLogprobs = "top_logprobs"
@@ -30,6 +37,10 @@ public struct ChatCompletionRequest: Decodable, Sendable {
         logprobs = try c.decodeIfPresent(Bool.self, forKey: .logprobs)
         topLogprobs = try c.decodeIfPresent(Int.self, forKey: .topLogprobs)
         ignoreEos = try c.decodeIfPresent(Bool.self, forKey: .ignoreEos)
+        structured = try StructuredOutputFields(from: decoder)
+        tools = try c.decodeIfPresent([ToolDefinition].self, forKey: .tools)
+        toolChoice = try c.decodeIfPresent(ToolChoice.self, forKey: .toolChoice)
+        parallelToolCalls = try c.decodeIfPresent(Bool.self, forKey: .parallelToolCalls)
     }
 }
 
@@ -38,6 +49,16 @@ public struct ChatMessage: Decodable, Sendable {
     public var role: String
     public var content: MessageContent?
     public var name: String?
+    /// An assistant turn's calls (its content is then usually null).
+    var toolCalls: [ToolCallMessage]?
+    /// A `tool` message's answer to this call.
+    var toolCallId: String?
+
+    enum CodingKeys: String, CodingKey {
+        case role, content, name
+        case toolCalls = "tool_calls"
+        case toolCallId = "tool_call_id"
+    }
 }
 
 public enum MessageContent: Decodable, Sendable {

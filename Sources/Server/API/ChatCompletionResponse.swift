@@ -11,12 +11,14 @@ struct ChatCompletionChoice: CompletionEnvelopeChoice {
     static let object = "chat.completion"
 
     var index: Int
-    var content: String
+    /// Null when the answer is only tool calls.
+    var content: String?
     var logprobs: ChatLogprobs?
     var finishReason: FinishReason
+    var toolCalls: [ToolCall] = []
 
     enum CodingKeys: String, CodingKey { case index, message, logprobs, finishReason = "finish_reason" }
-    enum MessageKeys: String, CodingKey { case role, content }
+    enum MessageKeys: String, CodingKey { case role, content, refusal, toolCalls = "tool_calls" }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -24,8 +26,10 @@ struct ChatCompletionChoice: CompletionEnvelopeChoice {
         var message = c.nestedContainer(keyedBy: MessageKeys.self, forKey: .message)
         try message.encode("assistant", forKey: .role)
         try message.encode(content, forKey: .content)
+        try message.encodeNil(forKey: .refusal)
+        if !toolCalls.isEmpty { try message.encode(toolCalls, forKey: .toolCalls) }
         try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finishReason, forKey: .finishReason)
+        try c.encode(finishReason.chatName(toolCalls: !toolCalls.isEmpty), forKey: .finishReason)
     }
 }
 
@@ -39,9 +43,24 @@ struct ChatCompletionChunkChoice: CompletionEnvelopeChoice {
     var content: String?
     var logprobs: ChatLogprobs?
     var finishReason: FinishReason?
+    /// Tool calls, each whole in one delta; the finish reason is then `tool_calls`.
+    var toolCalls: [ToolCall]?
 
     enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
-    enum DeltaKeys: String, CodingKey { case role, content }
+    enum DeltaKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+
+    struct IndexedToolCall: Encodable {
+        var index: Int
+        var call: ToolCall
+        enum CodingKeys: String, CodingKey { case index, id, type, function }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(index, forKey: .index)
+            try c.encode(call.id, forKey: .id)
+            try c.encode(call.type, forKey: .type)
+            try c.encode(call.function, forKey: .function)
+        }
+    }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -49,7 +68,15 @@ struct ChatCompletionChunkChoice: CompletionEnvelopeChoice {
         var delta = c.nestedContainer(keyedBy: DeltaKeys.self, forKey: .delta)
         try delta.encodeIfPresent(role, forKey: .role)
         try delta.encodeIfPresent(content, forKey: .content)
+        if let toolCalls, !toolCalls.isEmpty {
+            try delta.encode(toolCalls.enumerated().map { IndexedToolCall(index: $0, call: $1) }, forKey: .toolCalls)
+        }
         try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finishReason, forKey: .finishReason)
+        try c.encode(finishReason?.chatName(toolCalls: toolCalls != nil), forKey: .finishReason)
     }
+}
+
+extension FinishReason {
+    /// The chat API's name: a stop that produced tool calls is `tool_calls`.
+    func chatName(toolCalls: Bool) -> String { toolCalls && self == .stop ? "tool_calls" : rawValue }
 }

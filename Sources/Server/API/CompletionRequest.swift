@@ -10,6 +10,8 @@ public struct CompletionRequest: Decodable, Sendable {
     public var echo: Bool?
     /// vLLM extension: keep generating past end-of-sequence tokens (benchmarks).
     public var ignoreEos: Bool?
+    /// `response_format`, `logit_bias` and vLLM's `guided_*` fields.
+    var structured: StructuredOutputFields
 
     enum CodingKeys: String, CodingKey {
         case model, prompt, logprobs, echo
@@ -27,6 +29,7 @@ public struct CompletionRequest: Decodable, Sendable {
         logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
         echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
         ignoreEos = try c.decodeIfPresent(Bool.self, forKey: .ignoreEos)
+        structured = try StructuredOutputFields(from: decoder)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ServingAPI
 
 /// The request fields both completion endpoints share, checked and turned into engine parameters.
@@ -49,6 +50,13 @@ struct GenerationSettings: Sendable {
         stream = sampling.stream ?? false
         includeUsage = sampling.streamOptions?.includeUsage ?? false
         wantsLogprobs = topLogprobs != nil
+    }
+
+    /// Applies `logit_bias` and the grammar of `response_format` / `guided_*` (checked here, so a
+    /// bad schema is a 400 naming its field before anything is queued).
+    mutating func constrain(_ fields: StructuredOutputFields, body: Data, vocabularySize: Int) throws(APIError) {
+        parameters.logitBias = try fields.bias(vocabularySize: vocabularySize)
+        parameters.grammar = try fields.grammar(body: body)
     }
 
     /// The field a validation message is about: its first word, when that is a field name.

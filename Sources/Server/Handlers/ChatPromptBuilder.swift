@@ -11,6 +11,10 @@ import ServingAPI
 struct ChatPromptBuilder: Sendable {
     let template: ChatTemplate
     let usesContentParts: Bool
+    /// Whether the template renders tool calls itself; others get an empty string for a null content.
+    let rendersToolCalls: Bool
+    /// How this model family writes tool calls.
+    let toolCallFormat: ToolCallFormat
     let imagePlaceholder: String?
     /// `bos_token` and `eos_token`, which templates may print.
     let specialTokens: [String: TemplateValue]
@@ -24,6 +28,8 @@ struct ChatPromptBuilder: Sendable {
             throw .internalError("the model's chat template cannot be parsed: \(error)")
         }
         usesContentParts = source.contains("'image'") || source.contains("\"image\"")
+        rendersToolCalls = source.contains("tool_calls")
+        toolCallFormat = ToolCallFormat(template: source)
         imagePlaceholder = model.imagePlaceholder
         var tokens: [String: TemplateValue] = [:]
         let tokenizer = model.tokenizer
@@ -37,7 +43,8 @@ struct ChatPromptBuilder: Sendable {
         var images: [ImageLoader.Reference]
     }
 
-    func render(_ messages: [ChatMessage]) throws(APIError) -> Prompt {
+    /// Renders `messages`, with `tools` (the request's `tools` array as sent) for templates that list them.
+    func render(_ messages: [ChatMessage], tools: TemplateValue? = nil) throws(APIError) -> Prompt {
         guard !messages.isEmpty else {
             throw .invalidRequest("'messages' must contain at least one message", param: "messages")
         }
@@ -52,7 +59,9 @@ struct ChatPromptBuilder: Sendable {
             var pairs: [(String, TemplateValue)] = [("role", .string(message.role))]
             switch message.content {
             case nil:
-                pairs.append(("content", .none))
+                // As vLLM: no parts for templates that iterate them; a string for templates that
+                // concatenate it and know nothing of tool calls.
+                pairs.append(("content", usesContentParts ? .array([]) : rendersToolCalls ? .none : .string("")))
             case let .text(text):
                 // A plain string becomes one text part for templates that only iterate parts (LLaVA's
                 // would drop it), as vLLM does.
@@ -62,10 +71,23 @@ struct ChatPromptBuilder: Sendable {
                 pairs.append(("content", try content(parts, message: i, images: &images)))
             }
             if let name = message.name { pairs.append(("name", .string(name))) }
+            if let calls = message.toolCalls {
+                // Templates print arguments with `tojson`, so they get the parsed object, as transformers does.
+                pairs.append(("tool_calls", .array(calls.map { call in
+                    let arguments = (try? TemplateValue(json: call.function.arguments)) ?? .string(call.function.arguments)
+                    return .object([
+                        ("id", call.id.map { .string($0) } ?? .none), ("type", .string(call.type ?? "function")),
+                        ("function", .object([("name", .string(call.function.name)), ("arguments", arguments)])),
+                    ])
+                })))
+            }
+            if let id = message.toolCallId { pairs.append(("tool_call_id", .string(id))) }
             values.append(.object(pairs))
         }
+        var toolList: [TemplateValue]?
+        if case let .array(items)? = tools { toolList = items }
         do {
-            let text = try template.render(messages: values, addGenerationPrompt: true, extra: specialTokens)
+            let text = try template.render(messages: values, tools: toolList, addGenerationPrompt: true, extra: specialTokens)
             return Prompt(text: text, images: images)
         } catch {
             throw .invalidRequest("the chat template could not render these messages: \(error)", param: "messages")

@@ -1,3 +1,4 @@
+import ChatTemplates
 import Foundation
 import Hummingbird
 import ServingAPI
@@ -7,12 +8,25 @@ extension OpenAIService {
     @Sendable func chatCompletions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
         let chat = try RequestDecoding.decode(ChatCompletionRequest.self, from: body)
         try checkModel(chat.model)
-        let settings = try GenerationSettings(chat)
+        var constrained = try GenerationSettings(chat)
+        try constrained.constrain(chat.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
         guard let prompts else {
             throw APIError.invalidRequest(
                 "model '\(chat.model)' has no chat template; use /v1/completions", code: "chat_template_missing")
         }
-        let prompt = try prompts.render(chat.messages)
+        let document = String(decoding: body, as: UTF8.self)
+        let tools = try ToolPlan(
+            tools: chat.tools, choice: chat.toolChoice, parallel: chat.parallelToolCalls, body: document,
+            format: prompts.toolCallFormat)
+        if let grammar = tools?.grammar {
+            guard constrained.parameters.grammar == nil else {
+                throw APIError.invalidRequest("response_format and guided_* cannot be combined with tool_choice 'required' or a named function", param: "tool_choice")
+            }
+            constrained.parameters.grammar = grammar
+        }
+        let settings = constrained
+        let toolValues = tools == nil ? nil : (try? TemplateValue(jsonData: body))?["tools"]
+        let prompt = try prompts.render(chat.messages, tools: toolValues)
         let decodedImages = try await images.load(prompt.images)
         let tokens = engine.servedModel.tokenizer.encode(prompt.text, addSpecialTokens: false)
         let contextLength = engine.servedModel.contextLength
@@ -29,7 +43,8 @@ extension OpenAIService {
         if settings.stream {
             return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
                 defer { tracker.close() }
-                try await self.streamChat(events, writer: writer, tracker: tracker, settings: settings, id: id, created: created, model: model)
+                try await self.streamChat(
+                    events, writer: writer, tracker: tracker, settings: settings, tools: tools, id: id, created: created, model: model)
             })
         }
         defer { tracker.close() }
@@ -47,10 +62,11 @@ extension OpenAIService {
             throw Self.error(from: error)
         }
         let choices = (0..<settings.n).map { index in
-            ChatCompletionChoice(
-                index: index, content: texts[index],
+            let (content, calls) = tools?.result(texts[index]) ?? (texts[index], [])
+            return ChatCompletionChoice(
+                index: index, content: content,
                 logprobs: settings.wantsLogprobs ? ChatLogprobs(content: logprobEntries[index]) : nil,
-                finishReason: tracker.finishes[index]?.reason ?? .stop)
+                finishReason: tracker.finishes[index]?.reason ?? .stop, toolCalls: calls)
         }
         return try Self.json(ChatCompletionResponse(
             id: id, created: created, model: model, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
@@ -59,8 +75,11 @@ extension OpenAIService {
 
     private func streamChat(
         _ events: ChoiceEvents, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
-        settings: GenerationSettings, id: String, created: Int, model: String
+        settings: GenerationSettings, tools: ToolPlan?, id: String, created: Int, model: String
     ) async throws {
+        // With tools the text is held until a choice ends and then sent as content or as tool calls.
+        var held = Array(repeating: "", count: settings.n)
+        let holds = tools.map { $0.mode != .none } ?? false
         var sse = ServerSentEvents(writer: writer)
         func chunk(_ choice: ChatCompletionChunkChoice) -> ChatCompletionChunk {
             ChatCompletionChunk(id: id, created: created, model: model, choices: [choice], usage: nil, includeUsageField: settings.includeUsage)
@@ -74,10 +93,20 @@ extension OpenAIService {
             switch event.event {
             case let .delta(delta):
                 let logprobs = settings.wantsLogprobs ? ChatLogprobs(content: self.logprobs.chat(delta.logprobs)) : nil
-                guard !delta.text.isEmpty || logprobs != nil else { return }
-                try await sse.send(chunk(.init(index: event.index, content: delta.text, logprobs: logprobs)))
+                if holds { held[event.index] += delta.text }
+                guard (!delta.text.isEmpty && !holds) || logprobs != nil else { return }
+                try await sse.send(chunk(.init(index: event.index, content: holds ? nil : delta.text, logprobs: logprobs)))
             case let .finished(info):
-                try await sse.send(chunk(.init(index: event.index, finishReason: info.reason)))
+                var calls: [ToolCall]?
+                if holds, let tools {
+                    let (content, parsed) = tools.result(held[event.index])
+                    if let content, !content.isEmpty { try await sse.send(chunk(.init(index: event.index, content: content))) }
+                    if !parsed.isEmpty {
+                        calls = parsed
+                        try await sse.send(chunk(.init(index: event.index, toolCalls: parsed)))
+                    }
+                }
+                try await sse.send(chunk(.init(index: event.index, finishReason: info.reason, toolCalls: calls.map { _ in [] })))
             }
         }
         if completed, settings.includeUsage {

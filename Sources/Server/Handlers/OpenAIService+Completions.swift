@@ -7,7 +7,9 @@ extension OpenAIService {
     @Sendable func completions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
         let completion = try RequestDecoding.decode(CompletionRequest.self, from: body)
         try checkModel(completion.model)
-        let settings = try GenerationSettings(completion)
+        var constrained = try GenerationSettings(completion)
+        try constrained.constrain(completion.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
+        let settings = constrained
         let model = engine.servedModel
         let prompts: [[Int]]
         switch completion.prompt {

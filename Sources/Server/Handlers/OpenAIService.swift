@@ -28,7 +28,7 @@ public final class OpenAIService: Sendable {
         let model = engine.servedModel
         let metrics = metrics ?? ServerMetrics(modelName: model.name)
         self.metrics = metrics
-        prompts = try model.chatTemplate.map { source throws(APIError) in try ChatPromptBuilder(source: source, model: model) }
+        prompts = try (configuration.chatTemplate ?? model.chatTemplate).map { source throws(APIError) in try ChatPromptBuilder(source: source, model: model) }
         fetcher = MediaFetcher(
             allowedDomains: configuration.allowedMediaDomains, maxBytes: configuration.mediaMaxBytes,
             timeout: configuration.mediaTimeout)

@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable {
     public var mediaTimeout: Duration = .seconds(10)
     /// How long in-flight requests may run after SIGTERM before they are aborted.
     public var drainTimeout: Duration = .seconds(30)
+    /// A Jinja chat template used instead of the model's own (`--chat-template`).
+    public var chatTemplate: String?
 
     public init() {}
 }

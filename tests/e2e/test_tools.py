@@ -1,0 +1,149 @@
+"""Tool calling through the openai client: forced calls are always valid (the grammar makes them),
+tool-call histories render with a tool-aware Hermes-style template (via --chat-template; Qwen2.5's
+own template is checked against transformers in ToolCallingTests), and an agent loop runs end to end."""
+import json
+import os
+import socket
+import subprocess
+import time
+
+import openai
+import pytest
+import requests
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather", "description": "Weather.",
+        "parameters": {"type": "object", "additionalProperties": False, "required": ["city", "unit"],
+                       "properties": {"city": {"type": "string", "maxLength": 8},
+                                      "unit": {"enum": ["celsius", "fahrenheit"]}}},
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time", "parameters": {
+    "type": "object", "properties": {"zone": {"enum": ["UTC", "CET"]}}, "required": ["zone"]}}}
+
+
+@pytest.fixture(scope="module")
+def qwen_model(model):
+    return model
+
+
+@pytest.fixture(scope="module")
+def qwen_client(model_dir):
+    """A second server on the same fixture with a tool-aware Hermes-style chat template."""
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    number = port.getsockname()[1]
+    port.close()
+    template = os.path.join(os.path.dirname(__file__), "hermes_tools.jinja")
+    server = subprocess.Popen(
+        [os.environ["TESSERA_BINARY"], "serve", "--model", str(model_dir), "--host", "127.0.0.1", "--port", str(number),
+         "--kv-cache-memory", "64", "--chat-template", template],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{number}"
+    for _ in range(300):
+        try:
+            if requests.get(base + "/health", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    yield openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=120)
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def user(text):
+    return [{"role": "user", "content": text}]
+
+
+def check_weather_call(call):
+    assert call.type == "function" and call.id.startswith("call_")
+    assert call.function.name == "get_weather"
+    args = json.loads(call.function.arguments)
+    assert set(args) == {"city", "unit"} and args["unit"] in ("celsius", "fahrenheit") and len(args["city"]) <= 8
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_named_tool_choice_always_gives_a_valid_call(qwen_client, qwen_model, seed):
+    model = qwen_model
+    out = qwen_client.chat.completions.create(
+        model=model, messages=user("Weather?"), tools=[WEATHER, TIME], seed=seed, temperature=1, max_tokens=80,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    choice = out.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None and choice.message.refusal is None
+    assert len(choice.message.tool_calls) == 1
+    check_weather_call(choice.message.tool_calls[0])
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_required_tool_choice(qwen_client, qwen_model, parallel):
+    model = qwen_model
+    out = qwen_client.chat.completions.create(
+        model=model, messages=user("Weather and time?"), tools=[WEATHER, TIME], tool_choice="required", temperature=1,
+        seed=7, max_tokens=100, parallel_tool_calls=parallel)
+    choice = out.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    calls = choice.message.tool_calls
+    assert len(calls) >= 1 and (parallel or len(calls) == 1)
+    for call in calls:
+        assert call.function.name in ("get_weather", "get_time")
+        assert isinstance(json.loads(call.function.arguments), dict)
+
+
+def test_auto_and_none_answer_in_text_from_a_random_model(qwen_client, qwen_model):
+    model = qwen_model
+    for choice in ("auto", "none"):
+        out = qwen_client.chat.completions.create(
+            model=model, messages=user("Hi"), tools=[WEATHER], tool_choice=choice, temperature=0, max_tokens=8)
+        assert out.choices[0].message.tool_calls is None
+        assert out.choices[0].finish_reason in ("stop", "length")
+
+
+def test_streamed_tool_call(qwen_client, qwen_model):
+    model = qwen_model
+    stream = qwen_client.chat.completions.create(
+        model=model, messages=user("Weather?"), tools=[WEATHER], stream=True, temperature=1, seed=3, max_tokens=80,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    name, arguments, finish, ids = "", "", None, set()
+    for chunk in stream:
+        for choice in chunk.choices:
+            for delta in choice.delta.tool_calls or []:
+                assert delta.index == 0
+                ids.add(delta.id)
+                name += delta.function.name or ""
+                arguments += delta.function.arguments or ""
+            finish = choice.finish_reason or finish
+    assert finish == "tool_calls" and name == "get_weather" and len(ids - {None}) == 1
+    assert set(json.loads(arguments)) == {"city", "unit"}
+
+
+def test_agent_loop_round_trip(qwen_client, qwen_model, client, model):
+    """Call a tool, send its result back, get an answer — with Qwen2.5's template and with the fixture's own."""
+    first = qwen_client.chat.completions.create(
+        model=qwen_model, messages=user("Weather in Oslo?"), tools=[WEATHER], max_tokens=80, temperature=0,
+        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    call = first.choices[0].message.tool_calls[0]
+    history = user("Weather in Oslo?") + [
+        first.choices[0].message.model_dump(exclude_none=True) | {"content": None},
+        {"role": "tool", "tool_call_id": call.id, "content": json.dumps({"temp": 3})},
+    ]
+    for c, name in ((qwen_client, qwen_model), (client, model)):
+        answer = c.chat.completions.create(model=name, messages=history, tools=[WEATHER], max_tokens=8, temperature=0)
+        assert answer.choices[0].finish_reason in ("stop", "length")
+        assert answer.choices[0].message.tool_calls is None
+
+
+@pytest.mark.parametrize("body, param", [
+    ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+    ({"tool_choice": "required"}, "tool_choice"),
+    ({"tools": [{"type": "retrieval", "function": {"name": "x"}}]}, "tools[0].type"),
+    ({"tools": [WEATHER], "tool_choice": "sometimes"}, "tool_choice"),
+    ({"tools": [WEATHER], "tool_choice": "required", "response_format": {"type": "json_object"}}, "tool_choice"),
+])
+def test_tool_errors_name_the_field(client, model, body, param):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=model, messages=user("x"), max_tokens=4, extra_body=body)
+    assert info.value.body["param"] == param, info.value.body
