@@ -1,0 +1,140 @@
+# A real Kubernetes control plane on this machine, for tests: etcd, kube-apiserver,
+# kube-controller-manager and kube-scheduler built from Debian's source package
+# (tests/k8s/build-kubernetes.sh). Sourced by tests/k8s/run.sh; needs root.
+#
+#   source tests/k8s/cluster.sh
+#   cluster_up "$work"      # exports KUBECONFIG (bearer token) and TESSERA_K8S_KUBECONFIG_CERT (client certificate)
+#   ...
+#   cluster_down            # stops every process it started and removes the bridge
+#
+# Everything binds to loopback or to the address of a bridge the test creates (10.79.0.1/24).
+
+k8s_bridge=${TESSERA_K8S_BRIDGE:-tsk8s0}
+k8s_address=10.79.0.1
+k8s_pids=()
+
+k8s_log() { echo "k8s: $*" >&2; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Waits up to $1 seconds for the command that follows to succeed.
+wait_for() {
+    local seconds=$1; shift
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.5
+    done
+}
+
+# start NAME COMMAND...: runs a component in the background, its log in $k8s_work/NAME.log.
+k8s_start() {
+    local name=$1; shift
+    "$@" >"$k8s_work/$name.log" 2>&1 &
+    k8s_pids+=($!)
+}
+
+k8s_certificates() {
+    local d=$k8s_work/pki
+    mkdir -p "$d"
+    openssl req -x509 -new -nodes -newkey rsa:2048 -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 \
+        -subj /CN=tessera-test-ca 2>/dev/null
+    cat >"$d/serving.ext" <<EOF
+subjectAltName=IP:$k8s_address,IP:127.0.0.1,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:localhost
+extendedKeyUsage=serverAuth
+EOF
+    openssl req -new -nodes -newkey rsa:2048 -keyout "$d/apiserver.key" -out "$d/apiserver.csr" -subj /CN=kube-apiserver 2>/dev/null
+    openssl x509 -req -in "$d/apiserver.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+        -extfile "$d/serving.ext" -out "$d/apiserver.crt" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >"$d/client.ext"
+    openssl req -new -nodes -newkey rsa:2048 -keyout "$d/admin.key" -out "$d/admin.csr" \
+        -subj "/O=system:masters/CN=tessera-admin" 2>/dev/null
+    openssl x509 -req -in "$d/admin.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+        -extfile "$d/client.ext" -out "$d/admin.crt" 2>/dev/null
+    openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
+    k8s_token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+    echo "$k8s_token,tessera-admin,tessera-admin,system:masters" >"$d/tokens.csv"
+}
+
+# kubeconfig FILE AUTH...: AUTH is `token` or `cert`.
+k8s_kubeconfig() {
+    local file=$1 auth=$2 d=$k8s_work/pki user
+    if [[ $auth == token ]]; then
+        user="    token: $k8s_token"
+    else
+        user="    client-certificate-data: $(base64 -w0 "$d/admin.crt")
+    client-key-data: $(base64 -w0 "$d/admin.key")"
+    fi
+    cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster:
+    server: https://$k8s_address:$k8s_api_port
+    certificate-authority-data: $(base64 -w0 "$d/ca.crt")
+users:
+- name: admin
+  user:
+$user
+contexts:
+- name: test
+  context: {cluster: test, user: admin, namespace: default}
+current-context: test
+EOF
+}
+
+cluster_up() {
+    k8s_work=$1
+    k8s_bin=$2
+    mkdir -p "$k8s_work"
+    ip link add "$k8s_bridge" type bridge
+    ip addr add "$k8s_address/24" dev "$k8s_bridge"
+    ip link set "$k8s_bridge" up
+    k8s_certificates
+    local etcd_port peer_port
+    etcd_port=$(free_port) peer_port=$(free_port) k8s_api_port=$(free_port)
+    k8s_start etcd etcd --name test --data-dir "$k8s_work/etcd" \
+        --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+        --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+        --initial-cluster "test=http://127.0.0.1:$peer_port"
+    local d=$k8s_work/pki
+    k8s_start kube-apiserver "$k8s_bin/kube-apiserver" \
+        --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address "$k8s_address" --advertise-address "$k8s_address" \
+        --secure-port "$k8s_api_port" --insecure-port 0 \
+        --tls-cert-file "$d/apiserver.crt" --tls-private-key-file "$d/apiserver.key" --client-ca-file "$d/ca.crt" \
+        --token-auth-file "$d/tokens.csv" --authorization-mode Node,RBAC \
+        --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
+        --service-account-issuer https://kubernetes.default.svc.cluster.local \
+        --service-cluster-ip-range 10.96.0.0/24 --endpoint-reconciler-type none \
+        --kubelet-preferred-address-types InternalIP --allow-privileged true --profiling false
+    k8s_kubeconfig "$k8s_work/admin.kubeconfig" token
+    k8s_kubeconfig "$k8s_work/admin-cert.kubeconfig" cert
+    export KUBECONFIG=$k8s_work/admin.kubeconfig TESSERA_K8S_KUBECONFIG_CERT=$k8s_work/admin-cert.kubeconfig
+    if ! wait_for 90 kubectl get --raw /readyz; then
+        tail -n 30 "$k8s_work/kube-apiserver.log" >&2
+        k8s_log "kube-apiserver did not become ready"
+        return 1
+    fi
+    k8s_start kube-controller-manager "$k8s_bin/kube-controller-manager" --kubeconfig "$KUBECONFIG" \
+        --bind-address 127.0.0.1 --secure-port "$(free_port)" --port 0 --leader-elect=false \
+        --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" --profiling=false
+    k8s_start kube-scheduler "$k8s_bin/kube-scheduler" --kubeconfig "$KUBECONFIG" \
+        --bind-address 127.0.0.1 --secure-port "$(free_port)" --port 0 --leader-elect=false --profiling=false
+    # The token controller has run once the default namespace's service account exists.
+    wait_for 60 kubectl get serviceaccount default -n default || { k8s_log "controller-manager did not start"; return 1; }
+    k8s_log "control plane up at https://$k8s_address:$k8s_api_port"
+}
+
+cluster_down() {
+    local i
+    for ((i = ${#k8s_pids[@]} - 1; i >= 0; i--)); do kill "${k8s_pids[i]}" 2>/dev/null || true; done
+    for pid in "${k8s_pids[@]}"; do
+        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    k8s_pids=()
+    ip link del "$k8s_bridge" 2>/dev/null || true
+}
