@@ -43,8 +43,8 @@ public struct Lease: Codable, Sendable, Hashable {
 
     /// `2006-01-02T15:04:05.000000Z`, the wire form of `metav1.MicroTime`.
     public static func microTime(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970.rounded(.down)
-        let micros = Int(((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded(.down))
+        let total = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let (seconds, micros) = (Double(total / 1_000_000), Int(total % 1_000_000))
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         let whole = formatter.string(from: Date(timeIntervalSince1970: seconds))

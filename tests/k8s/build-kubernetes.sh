@@ -41,8 +41,13 @@ enable_deb_src() {
     if grep -q '^deb-src ' "$tmp"; then mv "$tmp" /etc/apt/sources.list.d/tessera-deb-src.list
     else mv "$tmp" "$target"; fi
     chmod 644 /etc/apt/sources.list.d/tessera-deb-src.* 2>/dev/null || true
-    apt-get update -qq
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
 }
+
+# One build at a time (scripts/test.sh starts one early in the background; tests/k8s/run.sh waits for it).
+mkdir -p "$cache_root"
+exec 9>"$cache_root/.build.lock"
+flock 9
 
 enable_deb_src
 version=$(apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}')
@@ -52,7 +57,7 @@ out="$cache_root/kubernetes-$version"
 if [ -f "$out/.complete" ]; then echo "$out"; exit 0; fi
 
 log "building kubernetes $version into $out (nice 19)"
-apt-get install -y -qq --no-install-recommends golang-go golang-github-modern-go-reflect2-dev rsync make gcc libc6-dev >/dev/null
+apt-get install -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends golang-go golang-github-modern-go-reflect2-dev rsync make gcc libc6-dev >/dev/null
 
 work="$cache_root/build-$version"
 mkdir -p "$work" && cd "$work"

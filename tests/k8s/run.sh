@@ -14,7 +14,7 @@ if ! bin=$(tests/k8s/build-kubernetes.sh | tail -n1) || [[ ! -x $bin/kube-apiser
     echo "tests/k8s: SKIPPED (Kubernetes could not be built from Debian's source package on this machine)"
     exit 0
 fi
-command -v etcd >/dev/null || { apt-get install -y -qq --no-install-recommends etcd-server >/dev/null; }
+command -v etcd >/dev/null || { apt-get install -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends etcd-server >/dev/null; }
 
 source tests/k8s/cluster.sh
 work=$(mktemp -d)
