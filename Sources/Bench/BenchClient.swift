@@ -28,12 +28,20 @@ public struct BenchClient: Sendable {
     public let model: String
     public let endpoint: Endpoint
     public let client: HTTPClient
+    /// A JSON object whose members are added to every request (e.g. `response_format`), as its text.
+    public let extraBody: String?
 
-    public init(baseURL: String, model: String, endpoint: Endpoint, client: HTTPClient) {
+    public init(baseURL: String, model: String, endpoint: Endpoint, client: HTTPClient, extraBody: String? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.model = model
         self.endpoint = endpoint
         self.client = client
+        self.extraBody = extraBody
+    }
+
+    /// The members of `--extra-body`, or nil when it is not a JSON object.
+    public static func extraMembers(_ text: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 
     func body(_ request: BenchRequest) -> [String: Any] {
@@ -51,6 +59,7 @@ public struct BenchClient: Sendable {
             parts.append(["type": "text", "text": request.prompt])
             body["messages"] = [["role": "user", "content": request.images.isEmpty ? request.prompt as Any : parts as Any]]
         }
+        for (key, value) in extraBody.flatMap(Self.extraMembers) ?? [:] { body[key] = value }
         return body
     }
 

@@ -65,6 +65,9 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("result-json"), help: "Write the result as JSON to this file.")
     var resultJSON: String?
 
+    @Option(name: .customLong("extra-body"), help: "A JSON object merged into every request, e.g. '{\"response_format\": {\"type\": \"json_object\"}}'.")
+    var extraBody: String?
+
     func validate() throws {
         guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
         guard rate != nil else { throw ValidationError("--request-rate must be a positive number or inf") }
@@ -79,6 +82,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         guard let kind = BenchClient.Endpoint(name: endpoint) else { throw ValidationError("--endpoint must be chat or completions") }
         if BenchDatasetKind(dataset) == .randomMultimodal, kind != .chat { throw ValidationError("random-mm needs --endpoint chat") }
         if let goodput { _ = try GoodputObjectives(parsing: goodput) }
+        if let extraBody, BenchClient.extraMembers(extraBody) == nil { throw ValidationError("--extra-body must be a JSON object") }
     }
 
     private var rate: Double? {
@@ -106,7 +110,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, maxConcurrency ?? numPrompts)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let client = BenchClient(baseURL: baseURL, model: model, endpoint: BenchClient.Endpoint(name: endpoint) ?? .chat, client: http)
+        let client = BenchClient(baseURL: baseURL, model: model, endpoint: BenchClient.Endpoint(name: endpoint) ?? .chat, client: http,
+                                 extraBody: extraBody)
         let runner = BenchRunner(
             client: client, schedule: ArrivalSchedule(rate: rate ?? .infinity, burstiness: burstiness, seed: seed &+ 1),
             maxConcurrency: maxConcurrency)

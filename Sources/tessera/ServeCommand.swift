@@ -67,6 +67,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-timeout"), help: "Seconds in-flight requests may run after SIGTERM.")
     var drainTimeoutSeconds = 30
 
+    @Option(name: .customLong("allowed-origins"), help: "Comma-separated origins browsers may call from (* for any); CORS is off by default.")
+    var allowedOrigins = ""
+
     @Option(name: .customLong("chat-template"), help: "A Jinja chat template file to use instead of the model's.")
     var chatTemplatePath: String?
 
@@ -113,7 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = ServerMetrics(modelName: name)
         metrics.bootstrapMetricsSystem()
         let announcer = ReadyAnnouncer(host: host)
-        let server = TesseraServer(host: host, port: port) { [self, engineConfig, configuration] in
+        var server = TesseraServer(host: host, port: port) { [self, engineConfig, configuration] in
             let engine: any InferenceEngine = if let topology {
                 try await startFrontEnd(topologyPath: topology, model: directory, name: name)
             } else {
@@ -121,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             return try OpenAIService(engine: engine, configuration: configuration, metrics: metrics)
         }
+        server.allowedOrigins = allowedOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         try await server.run(onRunning: { announcer.listening(on: $0) }, onLoaded: { announcer.loaded($0.engine.servedModel) })
     }
 }

@@ -8,6 +8,7 @@ Markdown table (raw results land in --out).
     python3 scripts/bench/serve_bench.py vs-hf             # (c) the mixed workload: Tessera vs transformers on CPU
     python3 scripts/bench/serve_bench.py vs-llama-server   # (c') text only: Tessera vs llama.cpp's llama-server
     python3 scripts/bench/serve_bench.py overload          # (d) 3x capacity: 503s, every accepted request finishes, RSS
+    python3 scripts/bench/serve_bench.py constrained       # (e) ITL of JSON-schema-constrained text requests vs unconstrained
 
 Without --tessera the script builds `tessera` in release mode first. Servers listen on free local
 ports and are stopped at the end of each run. See docs/benchmarks.md for the settings and results.
@@ -324,6 +325,45 @@ def mixed_itl(args, out):
           f"completed, TTFT p50 {ms(med(images, 'ttft_ms', 'median'))} ms, p99 {ms(med(images, 'ttft_ms', 'p99'))} ms.")
 
 
+# (e) -------------------------------------------------------------------------------------------
+
+# Long outputs of nested objects, arrays, enums, numbers and bounded strings.
+BENCH_SCHEMA = {"type": "array", "items": {"type": "object", "required": ["name", "score", "tags"], "properties": {
+    "name": {"type": "string", "maxLength": 16}, "score": {"type": "number"},
+    "tags": {"type": "array", "items": {"enum": ["alpha", "beta", "gamma"]}, "maxItems": 3}}}}
+
+
+def constrained(args, out):
+    """The same text stream with and without a JSON schema, on one server per repeat, alternating order."""
+    extra = json.dumps({"response_format": {"type": "json_schema", "json_schema": {"name": "bench", "schema": BENCH_SCHEMA}}})
+    results = {False: [], True: []}
+    for r in range(args.repeats):
+        tag = f"constrained-{r}"
+        log(f"{tag}, load {load_average()}")
+        with tessera_server(args, args.model, out, tag) as server:
+            name = server.model_name()
+            for with_schema in ((False, True) if r % 2 == 0 else (True, False)):
+                options = text_stream(args, args.model, 3000 + r, args.text_rate, args.text_prompts)
+                if with_schema:
+                    options += ["--extra-body", extra]
+                results[with_schema].append(
+                    run_bench(args, server, name, os.path.join(out, f"{tag}-{'schema' if with_schema else 'free'}.json"), options))
+
+    def med(with_schema, key, stat=None):
+        return median([x[key][stat] if stat else x[key] for x in results[with_schema]])
+
+    rows = []
+    for label, with_schema in (("unconstrained", False), ("json_schema", True)):
+        rows.append([label, ms(med(with_schema, "itl_ms", "median")), ms(med(with_schema, "itl_ms", "p99")),
+                     ms(med(with_schema, "ttft_ms", "median")), f"{med(with_schema, 'output_throughput'):.1f}",
+                     f"{med(with_schema, 'completed'):.0f}"])
+    rows.append(["ratio", f"{med(True, 'itl_ms', 'median') / med(False, 'itl_ms', 'median'):.2f}x",
+                 f"{med(True, 'itl_ms', 'p99') / med(False, 'itl_ms', 'p99'):.2f}x",
+                 f"{med(True, 'ttft_ms', 'median') / med(False, 'ttft_ms', 'median'):.2f}x",
+                 f"{med(True, 'output_throughput') / med(False, 'output_throughput'):.2f}x", ""])
+    print(table(["text requests", "ITL p50 (ms)", "ITL p99 (ms)", "TTFT p50 (ms)", "output tok/s", "completed"], rows))
+
+
 # (c) -------------------------------------------------------------------------------------------
 
 def side_by_side(args, out, servers, streams, title):
@@ -433,7 +473,7 @@ def overload(args, out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "overload"])
+    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "overload", "constrained"])
     ap.add_argument("--tessera", help="a built tessera executable (default: build it in release mode)")
     ap.add_argument("--model", default=DEFAULT_VLM, help="the vision-language model folder (default: the embedded model)")
     ap.add_argument("--text-model", default=BENCH_LLAMA, help="vs-llama-server: the HF folder with model-f16.gguf")
@@ -475,7 +515,7 @@ def main():
     log(f"results in {out}")
     started = load_average()
     {"repeat-image": repeat_image, "mixed-itl": mixed_itl, "vs-hf": vs_hf, "vs-llama-server": vs_llama_server,
-     "overload": overload}[args.experiment](args, out)
+     "overload": overload, "constrained": constrained}[args.experiment](args, out)
     print()
     print(f"Load average (1/5/15 min) at start {started}, at end {load_average()}; {args.repeats} repeat(s), medians.")
 

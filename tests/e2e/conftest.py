@@ -1,9 +1,14 @@
+import contextlib
 import json
 import os
 import pathlib
+import socket
+import subprocess
+import time
 
 import openai
 import pytest
+import requests
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +44,28 @@ def async_client(base_url):
 def pytest_collection_modifyitems(items):
     """Tests named test_zz_* stop the shared server, so they run after every other file's tests."""
     items.sort(key=lambda item: item.name.startswith("test_zz"))
+
+
+@contextlib.contextmanager
+def extra_server(model_dir, *arguments):
+    """Another `tessera serve` on a free port with extra arguments; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [os.environ["TESSERA_BINARY"], "serve", "--model", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
+         "--kv-cache-memory", "64", *arguments],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

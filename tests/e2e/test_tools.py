@@ -3,13 +3,11 @@ tool-call histories render with a tool-aware Hermes-style template (via --chat-t
 own template is checked against transformers in ToolCallingTests), and an agent loop runs end to end."""
 import json
 import os
-import socket
-import subprocess
-import time
 
 import openai
 import pytest
-import requests
+
+from conftest import extra_server
 
 WEATHER = {
     "type": "function",
@@ -32,26 +30,9 @@ def qwen_model(model):
 @pytest.fixture(scope="module")
 def qwen_client(model_dir):
     """A second server on the same fixture with a tool-aware Hermes-style chat template."""
-    port = socket.socket()
-    port.bind(("127.0.0.1", 0))
-    number = port.getsockname()[1]
-    port.close()
     template = os.path.join(os.path.dirname(__file__), "hermes_tools.jinja")
-    server = subprocess.Popen(
-        [os.environ["TESSERA_BINARY"], "serve", "--model", str(model_dir), "--host", "127.0.0.1", "--port", str(number),
-         "--kv-cache-memory", "64", "--chat-template", template],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{number}"
-    for _ in range(300):
-        try:
-            if requests.get(base + "/health", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    yield openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=120)
-    server.terminate()
-    server.wait(timeout=30)
+    with extra_server(model_dir, "--chat-template", template) as base:
+        yield openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=120)
 
 
 def user(text):

@@ -16,7 +16,12 @@ public struct ChatCompletionRequest: Decodable, Sendable {
     var toolChoice: ToolChoice?
     var parallelToolCalls: Bool?
 
-    enum CodingKeys: String, CodingKey {
+    /// Every top-level member this endpoint reads.
+    static var fields: Set<String> {
+        Set(CodingKeys.allCases.map(\.rawValue)).union(SamplingFields.names).union(StructuredOutputFields.names)
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, messages, logprobs, tools
         case toolChoice = "tool_choice"
         case parallelToolCalls = "parallel_tool_calls"

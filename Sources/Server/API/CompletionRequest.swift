@@ -13,7 +13,12 @@ public struct CompletionRequest: Decodable, Sendable {
     /// `response_format`, `logit_bias` and vLLM's `guided_*` fields.
     var structured: StructuredOutputFields
 
-    enum CodingKeys: String, CodingKey {
+    /// Every top-level member this endpoint reads (`suffix` is not one of them: Tessera does no insertion).
+    static var fields: Set<String> {
+        Set(CodingKeys.allCases.map(\.rawValue)).union(SamplingFields.names).union(StructuredOutputFields.names)
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, logprobs, echo
         case maxTokens = "max_tokens"
         case ignoreEos = "ignore_eos"

@@ -2,7 +2,22 @@ import Foundation
 
 /// Decodes a JSON body into a request type, turning decoder failures into 400s that name the field.
 enum RequestDecoding {
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
+    /// Accepted by every endpoint for compatibility with OpenAI clients, with no effect: Tessera
+    /// keeps no per-user data (`user`), stores nothing (`store`) and has no use for `metadata`.
+    static let compatibilityFields: Set<String> = ["user", "metadata", "store"]
+
+    /// Decodes `data`; with `fields`, a top-level member outside them (and outside
+    /// `compatibilityFields`) is a 400 that names it, so that no field is silently ignored.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, fields: Set<String>? = nil) throws(APIError) -> T {
+        if let fields, let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            let unknown = object.keys.filter { !fields.contains($0) && !compatibilityFields.contains($0) }.sorted()
+            if let first = unknown.first {
+                throw .invalidRequest(
+                    "unsupported parameter\(unknown.count > 1 ? "s" : "") \(unknown.map { "'\($0)'" }.joined(separator: ", ")): "
+                        + "Tessera does not implement \(unknown.count > 1 ? "them" : "it")",
+                    param: first, code: "unsupported_parameter")
+            }
+        }
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {

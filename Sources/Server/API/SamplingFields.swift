@@ -15,7 +15,10 @@ public struct SamplingFields: Decodable, Sendable {
     public var presencePenalty: Double?
     public var frequencyPenalty: Double?
 
-    enum CodingKeys: String, CodingKey {
+    /// The members these fields read, for the unknown-field check.
+    static var names: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case temperature, n, stream, stop, seed
         case topP = "top_p"
         case topK = "top_k"

@@ -28,7 +28,9 @@ struct StructuredOutputFields: Decodable, Sendable {
     var guidedChoice: [String]?
     var guidedGrammar: String?
 
-    enum CodingKeys: String, CodingKey {
+    static var names: Set<String> { Set(CodingKeys.allCases.map(\.rawValue)) }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case responseFormat = "response_format"
         case logitBias = "logit_bias"
         case guidedJSON = "guided_json"

@@ -6,7 +6,7 @@ import ServingAPI
 extension OpenAIService {
     /// `POST /v1/chat/completions`.
     @Sendable func chatCompletions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
-        let chat = try RequestDecoding.decode(ChatCompletionRequest.self, from: body)
+        let chat = try RequestDecoding.decode(ChatCompletionRequest.self, from: body, fields: ChatCompletionRequest.fields)
         try checkModel(chat.model)
         var constrained = try GenerationSettings(chat)
         try constrained.constrain(chat.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)

@@ -5,11 +5,17 @@ import ServingAPI
 extension OpenAIService {
     /// `POST /v1/completions`: one or more prompts (text or token ids), `n` choices each.
     @Sendable func completions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
-        let completion = try RequestDecoding.decode(CompletionRequest.self, from: body)
+        let completion = try RequestDecoding.decode(CompletionRequest.self, from: body, fields: CompletionRequest.fields)
         try checkModel(completion.model)
         var constrained = try GenerationSettings(completion)
         try constrained.constrain(completion.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
         let settings = constrained
+        if completion.echo == true, settings.wantsLogprobs {
+            // Log-probabilities of the prompt's own tokens are not computed: refuse rather than return
+            // a list that silently covers only the generated tokens (log-likelihood evaluations would be wrong).
+            throw APIError.invalidRequest(
+                "echo with logprobs (log-probabilities of the prompt tokens) is not supported", param: "echo", code: "unsupported_parameter")
+        }
         let model = engine.servedModel
         let prompts: [[Int]]
         switch completion.prompt {
@@ -33,7 +39,12 @@ extension OpenAIService {
                 requests.append(InferenceRequest(prompt: .tokens(tokens), parameters: parameters))
             }
         }
-        let echoes = completion.echo == true ? prompts.map { model.tokenizer.decode($0, skipSpecialTokens: false) } : nil
+        // The echo is the prompt as sent: text prompts verbatim (no rendered BOS), token prompts decoded.
+        let echoes: [String]? = switch (completion.echo, completion.prompt) {
+        case (true?, let .texts(texts)): texts
+        case (true?, _): prompts.map { model.tokenizer.decode($0, skipSpecialTokens: false) }
+        default: nil
+        }
         let events = try submit(requests)
         let tracker = ChoiceTracker(count: requests.count, arrival: arrival, metrics: metrics)
         let id = Self.requestID("cmpl-")

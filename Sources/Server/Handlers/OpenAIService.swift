@@ -56,19 +56,27 @@ public final class OpenAIService: Sendable {
         try await respond(request, watch: ClientWatch(channel: context.channel), completions)
     }
 
+    /// A route that reads a JSON body but queues nothing (`/tokenize`, `/detokenize`, `/v1/embeddings`).
+    func utility(
+        _ request: Request, _ context: ConnectionContext,
+        _ handler: @escaping @Sendable (Data, ContinuousClock.Instant, ClientWatch) async throws -> Response
+    ) async throws -> Response {
+        try await respond(request, watch: ClientWatch(channel: context.channel), admitting: false, handler)
+    }
+
     /// Reads the body and runs `handler` on it, with the `ClientWatch` a handler that waits for the
     /// whole generation needs. Errors close the connection: their request's body may be unread.
     private func respond(
-        _ request: Request, watch: ClientWatch,
+        _ request: Request, watch: ClientWatch, admitting: Bool = true,
         _ handler: @escaping @Sendable (Data, ContinuousClock.Instant, ClientWatch) async throws -> Response
     ) async throws -> Response {
         let arrival = ContinuousClock.now
         do {
             // Under overload, refuse before the body is read, parsed and its images decoded.
-            do { try engine.checkAdmission() } catch {
+            if admitting { do { try engine.checkAdmission() } catch {
                 metrics.recordRejection()
                 throw APIError(error)
-            }
+            } }
             let data: Data
             do {
                 var buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
@@ -101,17 +109,25 @@ public final class OpenAIService: Sendable {
     }
 
     func models() -> Response {
+        Self.jsonObject(["object": "list", "data": [modelObject]])
+    }
+
+    /// `GET /v1/models/{model}`: the served model, or 404 for any other name.
+    func model(named name: String) throws(APIError) -> Response {
+        try checkModel(name)
+        return Self.jsonObject(modelObject)
+    }
+
+    private var modelObject: [String: Any] {
         let model = engine.servedModel
-        let object: [String: Any] = [
-            "object": "list",
-            "data": [
-                [
-                    "id": model.name, "object": "model", "created": Int(model.createdAt.timeIntervalSince1970),
-                    "owned_by": "tessera", "root": model.name, "max_model_len": model.contextLength,
-                ] as [String: Any]
-            ],
+        return [
+            "id": model.name, "object": "model", "created": Int(model.createdAt.timeIntervalSince1970),
+            "owned_by": "tessera", "root": model.name, "max_model_len": model.contextLength,
         ]
-        return Self.json(status: .ok, (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+
+    static func jsonObject(_ object: [String: Any]) -> Response {
+        json(status: .ok, (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
     }
 
     func health() -> Response {

@@ -22,6 +22,22 @@ public final class ServiceSlot: Sendable {
         router.post("/v1/chat/completions") { request, context in try await self.loaded().chatCompletions(request, context) }
         router.post("/v1/completions") { request, context in try await self.loaded().completions(request, context) }
         router.get("/v1/models") { _, _ in try self.loaded().models() }
+        router.get("/v1/models/**") { _, context in
+            try self.loaded().model(named: context.parameters.getCatchAll().joined(separator: "/"))
+        }
+        router.post("/v1/embeddings") { request, context in
+            let service = try self.loaded()
+            return try await service.utility(request, context, service.embeddings)
+        }
+        router.post("/tokenize") { request, context in
+            let service = try self.loaded()
+            return try await service.utility(request, context, service.tokenize)
+        }
+        router.post("/detokenize") { request, context in
+            let service = try self.loaded()
+            return try await service.utility(request, context, service.detokenize)
+        }
+        router.get("/version") { _, _ in try self.loaded().version() }
         router.get("/health") { _, _ in self.service?.health() ?? Self.loadingHealth }
         router.get("/metrics") { _, _ in try self.loaded().metricsResponse() }
     }

@@ -19,6 +19,8 @@ public struct TesseraServer: Sendable {
     public let host: String
     public let port: Int
     public var logger: Logger
+    /// Origins browsers may call from (`--allowed-origins`; `*` for any); empty sends no CORS headers.
+    public var allowedOrigins: [String] = []
     let slot: ServiceSlot
     private let load: @Sendable () async throws -> OpenAIService
 
@@ -43,7 +45,8 @@ public struct TesseraServer: Sendable {
 
     /// The HTTP application with every route; `onRunning` gets the bound port (useful with port 0).
     public func makeApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let router = Router(context: ConnectionContext.self)
+        let router = Router(context: ConnectionContext.self, options: .autoGenerateHeadEndpoints)
+        router.middlewares.add(APIErrorMiddleware(allowedOrigins: allowedOrigins))
         router.middlewares.add(MetricsMiddleware())
         slot.addRoutes(to: router)
         return Application(

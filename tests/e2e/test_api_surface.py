@@ -1,0 +1,119 @@
+"""Everything besides generation answers clearly: model lookup, tokenize/detokenize, version,
+OpenAI error objects for unknown routes and methods, HEAD/OPTIONS, CORS only when enabled,
+x-request-id, system_fingerprint, and a 400 for every request field Tessera does not implement."""
+import openai
+import pytest
+import requests
+import tokenizers
+
+from conftest import extra_server
+
+
+def test_model_lookup(client, model):
+    assert client.models.retrieve(model).id == model
+    with pytest.raises(openai.NotFoundError) as info:
+        client.models.retrieve("org/other-model")
+    assert info.value.body["code"] == "model_not_found"
+
+
+def test_tokenize_and_detokenize_match_tokenizers(base_url, model, model_dir):
+    reference = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    text = "Hello tokenizer world"
+    out = requests.post(base_url + "/tokenize", json={"model": model, "prompt": text}, timeout=10).json()
+    assert out["tokens"] == reference.encode(text).ids and out["count"] == len(out["tokens"]) and out["max_model_len"] > 0
+    plain = requests.post(base_url + "/tokenize", json={"prompt": text, "add_special_tokens": False}, timeout=10).json()
+    assert plain["tokens"] == reference.encode(text, add_special_tokens=False).ids
+    chat = requests.post(base_url + "/tokenize", json={"messages": [{"role": "user", "content": "hi"}]}, timeout=10).json()
+    assert chat["count"] > 2
+    back = requests.post(base_url + "/detokenize", json={"model": model, "tokens": plain["tokens"]}, timeout=10).json()
+    assert back["prompt"] == reference.decode(plain["tokens"], skip_special_tokens=False)
+    bad = requests.post(base_url + "/detokenize", json={"tokens": [10 ** 9]}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "tokens"
+
+
+def test_version(base_url):
+    assert requests.get(base_url + "/version", timeout=10).json()["version"]
+
+
+def test_embeddings_are_refused_clearly(client, model):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.embeddings.create(model=model, input="hello")
+    assert info.value.body["code"] == "model_not_supported" and "embedding" in info.value.body["message"]
+
+
+def test_unknown_route_is_an_openai_error_naming_it(base_url):
+    response = requests.get(base_url + "/v1/responsez", timeout=10)
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert "/v1/responsez" in error["message"] and "/v1/chat/completions" in error["message"]
+
+
+def test_wrong_method_is_405_with_allow(base_url):
+    response = requests.get(base_url + "/v1/chat/completions", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST, OPTIONS"
+    assert "POST" in response.json()["error"]["message"]
+    assert requests.delete(base_url + "/v1/models", timeout=10).status_code == 405
+
+
+def test_head_and_options(base_url):
+    head = requests.head(base_url + "/v1/models", timeout=10)
+    assert head.status_code == 200 and head.content == b""
+    options = requests.options(base_url + "/v1/completions", headers={"Origin": "http://example.com"}, timeout=10)
+    assert options.status_code == 204 and options.headers["allow"] == "POST, OPTIONS"
+    assert "access-control-allow-origin" not in options.headers  # CORS is off by default
+
+
+def test_cors_when_enabled(model_dir):
+    with extra_server(model_dir, "--allowed-origins", "http://app.example") as base:
+        preflight = requests.options(base + "/v1/chat/completions", timeout=10, headers={
+            "Origin": "http://app.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization"})
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "http://app.example"
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert preflight.headers["access-control-allow-headers"] == "content-type, authorization"
+        other = requests.get(base + "/v1/models", headers={"Origin": "http://evil.example"}, timeout=10)
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_request_ids_and_fingerprint(base_url, model, client):
+    mine = requests.get(base_url + "/v1/models", headers={"x-request-id": "abc-123"}, timeout=10)
+    assert mine.headers["x-request-id"] == "abc-123"
+    generated = requests.get(base_url + "/v1/models", timeout=10).headers["x-request-id"]
+    assert generated and generated != requests.get(base_url + "/v1/models", timeout=10).headers["x-request-id"]
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=2)
+    assert raw.headers["x-request-id"]
+    out = raw.parse()
+    assert out.system_fingerprint and out.choices[0].message.refusal is None
+
+
+@pytest.mark.parametrize("endpoint, body, param", [
+    ("/v1/completions", {"prompt": "a", "suffix": "b"}, "suffix"),
+    ("/v1/completions", {"prompt": "a", "best_of": 2}, "best_of"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "a"}], "frequency_penaltyy": 1}, "frequency_penaltyy"),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "a"}], "modalities": ["audio"]}, "modalities"),
+])
+def test_unimplemented_fields_are_named(base_url, model, endpoint, body, param):
+    response = requests.post(base_url + endpoint, json={"model": model, "max_tokens": 2, **body}, timeout=10)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == param and param in error["message"] and error["code"] == "unsupported_parameter"
+
+
+def test_compatibility_fields_are_accepted(client, model):
+    out = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "a"}], max_tokens=2, user="u-1", metadata={"k": "v"}, store=False)
+    assert out.choices[0].finish_reason in ("stop", "length")
+
+
+def test_echo_is_the_prompt_as_sent(client, model):
+    out = client.completions.create(model=model, prompt="Once upon", max_tokens=3, temperature=0, echo=True)
+    assert out.choices[0].text.startswith("Once upon")
+
+
+def test_echo_with_logprobs_is_refused_rather_than_wrong(client, model):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(model=model, prompt="Once upon", max_tokens=1, echo=True, logprobs=1)
+    assert info.value.body["param"] == "echo"
