@@ -32,6 +32,9 @@ final class ActiveRequest: @unchecked Sendable {
     private let arrival = DispatchTime.now()
     private(set) var timings = RequestTimings()
     private(set) var generated = 0
+    /// Log-probabilities of prompt tokens 1..<promptCount, filled as prompt chunks run (by position,
+    /// so a recompute after preemption writes the same entries again).
+    private var promptLogprobs: [TokenLogprobs?] = []
 
     init(state: EngineRequest, parameters: SamplingParameters, maxTokens: Int, stopTokenIds: Set<Int>,
          tokenizer: Tokenizer, continuation: Continuation, handoff: KVHandoff = .none,
@@ -50,7 +53,31 @@ final class ActiveRequest: @unchecked Sendable {
         detokenizer = StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true)
         stops = StopStringMatcher(parameters.stopStrings)
         matcher = grammar?.makeMatcher()
+        if parameters.promptLogprobs != nil {
+            state.bypassesPrefixCache = true
+            promptLogprobs = Array(repeating: nil, count: max(0, state.promptCount - 1))
+        }
     }
+
+    /// Notes the logits of positions `start ..< start + rows.count`: each predicts the prompt token after it.
+    func recordPromptLogits(_ rows: ArraySlice<[Float]>, start: Int) {
+        guard let n = parameters.promptLogprobs else { return }
+        for (j, row) in rows.enumerated() {
+            let target = start + j + 1
+            guard target < state.promptCount else { break }
+            let lp = Sampler.logprobs(row, chosen: state.tokens[target], top: n)
+            promptLogprobs[target - 1] = TokenLogprobs(token: TokenLogprob(id: state.tokens[target], logprob: lp.chosen), top: lp.top)
+        }
+    }
+
+    /// The prompt log-probabilities for the first delta; nil when not asked or already sent.
+    private func takePromptLogprobs() -> [TokenLogprobs]? {
+        guard parameters.promptLogprobs != nil, generated <= 1, !promptSent else { return nil }
+        promptSent = true
+        return promptLogprobs.compactMap { $0 }
+    }
+
+    private var promptSent = false
 
     private var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - arrival.uptimeNanoseconds) / 1e9 }
 
@@ -67,6 +94,11 @@ final class ActiveRequest: @unchecked Sendable {
 
     /// Samples the next token from `logits`, streams it, and returns why the request ended, if it did.
     func accept(logits: [Float]) -> FinishReason? {
+        if maxTokens <= 0 {
+            // Only the prompt was asked for (echo with max_tokens 0): nothing is sampled.
+            continuation.yield(.delta(TokenDelta(tokenIds: [], text: "", promptLogprobs: takePromptLogprobs() ?? [])))
+            return .length
+        }
         // logit_bias first, then the grammar's mask (so no bias can bring back a forbidden token).
         var adjusted = logits
         for (id, bias) in parameters.logitBias where id < adjusted.count { adjusted[id] += bias }
@@ -94,7 +126,7 @@ final class ActiveRequest: @unchecked Sendable {
             text += stops.append(detokenizer.finish())
             text += stops.finish()
         }
-        continuation.yield(.delta(TokenDelta(tokenIds: [token], text: text, logprobs: logprobs)))
+        continuation.yield(.delta(TokenDelta(tokenIds: [token], text: text, logprobs: logprobs, promptLogprobs: takePromptLogprobs())))
         return reason
     }
 

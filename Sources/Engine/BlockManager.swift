@@ -53,6 +53,11 @@ public final class BlockManager: @unchecked Sendable {
     /// always left to compute: its logits pick the next token.
     public func admit(_ request: EngineRequest) {
         precondition(request.blockTable.isEmpty, "request \(request.id) already holds blocks")
+        guard !request.bypassesPrefixCache else {
+            request.computedTokens = 0
+            request.cachedPromptTokens = 0
+            return
+        }
         let fullBlocks = (request.count - 1) / blockSize
         var parent: UInt64 = 0
         for index in 0 ..< fullBlocks {

@@ -45,6 +45,8 @@ public final class EngineRequest: @unchecked Sendable {
     /// The copy that fills this request's partial block from a cached one, set at admission; the
     /// engine carries it out before the request's next tokens run.
     public var pendingCopy: BlockCopy?
+    /// Computes every prompt token (no prefix-cache hit), for prompt log-probabilities.
+    public var bypassesPrefixCache = false
 
     public init(id: Int, prompt: [Int], images: [ImageSpan] = [], arrival: Int, status: RequestStatus = .waiting) {
         self.id = id

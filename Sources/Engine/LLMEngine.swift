@@ -334,9 +334,12 @@ extension LLMEngine {
             guard let request = active[entry.requestId] else { continue }
             let s = request.state
             let wantsLogits = entry.start + entry.tokens == s.count
-            batch.append(BatchSequence(tokens: Array(s.tokens[entry.start ..< entry.start + entry.tokens]),
-                                       start: entry.start, blockTable: s.blockTable, wantsLogits: wantsLogits,
-                                       images: request.images?.features ?? [], mrope: request.mrope))
+            var sequence = BatchSequence(tokens: Array(s.tokens[entry.start ..< entry.start + entry.tokens]),
+                                         start: entry.start, blockTable: s.blockTable, wantsLogits: wantsLogits,
+                                         images: request.images?.features ?? [], mrope: request.mrope)
+            // Prompt log-probabilities need the logits of every prompt position.
+            sequence.allLogits = request.parameters.promptLogprobs != nil && entry.start < s.promptCount
+            batch.append(sequence)
             if wantsLogits { sampling.append(request) }
             if request.markScheduled() { started.append(request) }
         }
@@ -353,8 +356,22 @@ extension LLMEngine {
             return
         }
         scheduler.complete(output)
+        // Each sequence returned all its rows or its last one; keep prompt rows, sample from last rows.
+        var rows: [[Float]] = []
+        var next = 0
+        for (sequence, request) in zip(batch, output.entries.compactMap { active[$0.requestId] }) {
+            if sequence.allLogits {
+                let all = logits[next ..< next + sequence.tokens.count]
+                request.recordPromptLogits(all, start: sequence.start)
+                if sequence.wantsLogits, let last = all.last { rows.append(last) }
+                next += sequence.tokens.count
+            } else if sequence.wantsLogits {
+                rows.append(logits[next])
+                next += 1
+            }
+        }
         var finished: [(Int, FinishReason)] = []
-        for (request, row) in zip(sampling, logits) {
+        for (request, row) in zip(sampling, rows) {
             if case .parkAfterPrefill = request.handoff {
                 park(request, language)
                 continue

@@ -83,7 +83,11 @@ public final class DecoderLanguageModel: CausalLanguageModel {
             slices.append(SequenceSlice(rows: tokens.count ..< tokens.count + sequence.tokens.count, start: sequence.start,
                                         images: sequence.images, mrope: sequence.mrope))
             tokens += sequence.tokens
-            if sequence.wantsLogits { logitRows.append(tokens.count - 1) }
+            if sequence.allLogits {
+                logitRows += (tokens.count - sequence.tokens.count) ..< tokens.count
+            } else if sequence.wantsLogits {
+                logitRows.append(tokens.count - 1)
+            }
         }
         return run(tokens, sequences: slices, kv: cache.view(blockTables: batch.map(\.blockTable)), logitRows: logitRows)
     }

@@ -79,6 +79,9 @@ public struct BatchSequence: Sendable {
     public var blockTable: [Int]
     /// Whether to return logits of the last token (the sequence's prompt is done and a token is sampled).
     public var wantsLogits: Bool
+    /// Whether to return the logits of every token of the chunk (prompt log-probabilities); they
+    /// come in place of the last token's alone.
+    public var allLogits = false
     /// Encoded images of the sequence's prompt, at their prompt positions; the rows that fall in
     /// `start ..< start + tokens.count` replace those tokens' embeddings (a chunk may cover part of an image).
     public var images: [ImageFeatures]

@@ -85,11 +85,14 @@ public struct TokenDelta: Sendable {
     public var text: String
     /// One entry per token in `tokenIds` when logprobs were requested.
     public var logprobs: [TokenLogprobs]
+    /// On a request's first delta when `promptLogprobs` was asked: one entry per prompt token after the first.
+    public var promptLogprobs: [TokenLogprobs]?
 
-    public init(tokenIds: [Int], text: String, logprobs: [TokenLogprobs] = []) {
+    public init(tokenIds: [Int], text: String, logprobs: [TokenLogprobs] = [], promptLogprobs: [TokenLogprobs]? = nil) {
         self.tokenIds = tokenIds
         self.text = text
         self.logprobs = logprobs
+        self.promptLogprobs = promptLogprobs
     }
 }
 

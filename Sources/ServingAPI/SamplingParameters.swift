@@ -37,12 +37,17 @@ public struct SamplingParameters: Sendable, Equatable {
     /// The output must be a sentence of this grammar: each step samples only tokens that keep it
     /// one, and generation stops when the sentence cannot go on.
     public var grammar: GrammarSpec?
+    /// Log-probabilities of the prompt's tokens (all but the first), each with this many most likely
+    /// alternatives (vLLM's `prompt_logprobs`); nil computes none. Such a request computes its whole
+    /// prompt, without the prefix cache, and may ask for no generated tokens (`maxTokens` 0).
+    public var promptLogprobs: Int?
 
     public init(
         temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0,
         presencePenalty: Float = 0, frequencyPenalty: Float = 0, seed: UInt64? = nil,
         maxTokens: Int = 16, stopTokenIds: Set<Int> = [], stopStrings: [String] = [],
-        topLogprobs: Int? = nil, ignoreStopTokens: Bool = false, logitBias: [Int: Float] = [:], grammar: GrammarSpec? = nil
+        topLogprobs: Int? = nil, ignoreStopTokens: Bool = false, logitBias: [Int: Float] = [:], grammar: GrammarSpec? = nil,
+        promptLogprobs: Int? = nil
     ) {
         self.temperature = temperature
         self.topK = topK
@@ -58,6 +63,7 @@ public struct SamplingParameters: Sendable, Equatable {
         self.ignoreStopTokens = ignoreStopTokens
         self.logitBias = logitBias
         self.grammar = grammar
+        self.promptLogprobs = promptLogprobs
     }
 
     /// Greedy decoding: always the most likely token.
@@ -71,7 +77,8 @@ public struct SamplingParameters: Sendable, Equatable {
         guard minP >= 0, minP <= 1 else { throw fail("min_p must be in [0, 1], got \(minP)") }
         guard presencePenalty.isFinite, abs(presencePenalty) <= 2 else { throw fail("presence_penalty must be in [-2, 2], got \(presencePenalty)") }
         guard frequencyPenalty.isFinite, abs(frequencyPenalty) <= 2 else { throw fail("frequency_penalty must be in [-2, 2], got \(frequencyPenalty)") }
-        guard maxTokens >= 1 else { throw fail("max_tokens must be at least 1, got \(maxTokens)") }
+        guard maxTokens >= (promptLogprobs == nil ? 1 : 0) else { throw fail("max_tokens must be at least 1, got \(maxTokens)") }
+        if let n = promptLogprobs, n < 0 || n > 20 { throw fail("prompt_logprobs must be in [0, 20], got \(n)") }
         if let n = topLogprobs, n < 0 || n > 20 { throw fail("top_logprobs must be in [0, 20], got \(n)") }
         if stopStrings.contains(where: \.isEmpty) { throw fail("stop strings must not be empty") }
         if let (id, bias) = logitBias.first(where: { !$0.value.isFinite || abs($0.value) > 100 || $0.key < 0 }) {

@@ -17,6 +17,7 @@ public struct WireSamplingParameters: Codable, Sendable, Hashable {
     var ignoreStopTokens: Bool
     var logitBias: [Int: Float]
     var grammar: GrammarSpec?
+    var promptLogprobs: Int?
 
     public init(_ p: SamplingParameters) {
         temperature = p.temperature
@@ -33,6 +34,7 @@ public struct WireSamplingParameters: Codable, Sendable, Hashable {
         ignoreStopTokens = p.ignoreStopTokens
         logitBias = p.logitBias
         grammar = p.grammar
+        promptLogprobs = p.promptLogprobs
     }
 
     public var value: SamplingParameters {
@@ -40,7 +42,7 @@ public struct WireSamplingParameters: Codable, Sendable, Hashable {
             temperature: temperature, topK: topK, topP: topP, minP: minP, presencePenalty: presencePenalty,
             frequencyPenalty: frequencyPenalty, seed: seed, maxTokens: maxTokens, stopTokenIds: Set(stopTokenIds),
             stopStrings: stopStrings, topLogprobs: topLogprobs, ignoreStopTokens: ignoreStopTokens, logitBias: logitBias,
-            grammar: grammar)
+            grammar: grammar, promptLogprobs: promptLogprobs)
     }
 }
 
@@ -49,6 +51,7 @@ public struct WireDelta: Codable, Sendable {
     var tokenIds: [Int]
     var text: String
     var logprobs: [WireTokenLogprobs]
+    var promptLogprobs: [WireTokenLogprobs]?
 
     struct WireTokenLogprobs: Codable, Sendable {
         var token: TokenLogprob
@@ -59,10 +62,12 @@ public struct WireDelta: Codable, Sendable {
         tokenIds = d.tokenIds
         text = d.text
         logprobs = d.logprobs.map { WireTokenLogprobs(token: $0.token, top: $0.top) }
+        promptLogprobs = d.promptLogprobs?.map { WireTokenLogprobs(token: $0.token, top: $0.top) }
     }
 
     public var value: TokenDelta {
-        TokenDelta(tokenIds: tokenIds, text: text, logprobs: logprobs.map { TokenLogprobs(token: $0.token, top: $0.top) })
+        TokenDelta(tokenIds: tokenIds, text: text, logprobs: logprobs.map { TokenLogprobs(token: $0.token, top: $0.top) },
+                   promptLogprobs: promptLogprobs?.map { TokenLogprobs(token: $0.token, top: $0.top) })
     }
 }
 

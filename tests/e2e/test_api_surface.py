@@ -113,7 +113,46 @@ def test_echo_is_the_prompt_as_sent(client, model):
     assert out.choices[0].text.startswith("Once upon")
 
 
-def test_echo_with_logprobs_is_refused_rather_than_wrong(client, model):
-    with pytest.raises(openai.BadRequestError) as info:
-        client.completions.create(model=model, prompt="Once upon", max_tokens=1, echo=True, logprobs=1)
-    assert info.value.body["param"] == "echo"
+def _transformers_prompt_logprobs(model_dir, ids):
+    import torch
+    import transformers
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), dim=-1)
+    return [float(logp[i - 1, ids[i]]) for i in range(1, len(ids))]
+
+
+@pytest.mark.parametrize("as_tokens", [False, True])
+def test_echo_logprobs_match_transformers(client, model, model_dir, as_tokens):
+    """What lm-evaluation-harness's log-likelihood requests ask: echo, logprobs, max_tokens 0."""
+    text = "The quick brown fox jumps over the lazy dog"
+    ids = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json")).encode(text).ids
+    expected = _transformers_prompt_logprobs(model_dir, ids)
+    for _ in range(2):  # the second time the prompt is in the prefix cache, which such requests bypass
+        out = client.completions.create(
+            model=model, prompt=ids if as_tokens else text, max_tokens=0, echo=True, logprobs=1, temperature=0)
+        choice = out.choices[0]
+        if not as_tokens:
+            assert choice.text == text
+        lp = choice.logprobs
+        assert lp.token_logprobs[0] is None and lp.top_logprobs[0] is None
+        assert len(lp.token_logprobs) == len(ids) and choice.finish_reason == "length"
+        assert max(abs(a - b) for a, b in zip(lp.token_logprobs[1:], expected)) < 2e-3
+        assert out.usage.completion_tokens == 0
+
+
+def test_echo_logprobs_with_generation_and_vllm_prompt_logprobs(client, model, model_dir):
+    text = "Once upon a time"
+    ids = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json")).encode(text).ids
+    expected = _transformers_prompt_logprobs(model_dir, ids)
+    out = client.completions.create(
+        model=model, prompt=text, max_tokens=3, echo=True, logprobs=2, temperature=0, extra_body={"ignore_eos": True})
+    lp = out.choices[0].logprobs
+    assert len(lp.tokens) == len(ids) + 3 and lp.token_logprobs[0] is None
+    assert max(abs(a - b) for a, b in zip(lp.token_logprobs[1:len(ids)], expected)) < 2e-3
+    raw = client.completions.with_raw_response.create(
+        model=model, prompt=text, max_tokens=1, temperature=0, extra_body={"prompt_logprobs": 1})
+    prompt_logprobs = raw.http_response.json()["choices"][0]["prompt_logprobs"]
+    assert prompt_logprobs[0] is None and len(prompt_logprobs) == len(ids)
+    for i, entry in enumerate(prompt_logprobs[1:], start=1):
+        assert abs(entry[str(ids[i])]["logprob"] - expected[i - 1]) < 2e-3

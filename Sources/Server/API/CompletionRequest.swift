@@ -10,6 +10,8 @@ public struct CompletionRequest: Decodable, Sendable {
     public var echo: Bool?
     /// vLLM extension: keep generating past end-of-sequence tokens (benchmarks).
     public var ignoreEos: Bool?
+    /// vLLM extension: log-probabilities of the prompt tokens with this many alternatives each.
+    public var promptLogprobs: Int?
     /// `response_format`, `logit_bias` and vLLM's `guided_*` fields.
     var structured: StructuredOutputFields
 
@@ -22,6 +24,7 @@ public struct CompletionRequest: Decodable, Sendable {
         case model, prompt, logprobs, echo
         case maxTokens = "max_tokens"
         case ignoreEos = "ignore_eos"
+        case promptLogprobs = "prompt_logprobs"
     }
 
     // The sampling fields sit beside the others at the top level of the body.
@@ -34,6 +37,7 @@ public struct CompletionRequest: Decodable, Sendable {
         logprobs = try c.decodeIfPresent(Int.self, forKey: .logprobs)
         echo = try c.decodeIfPresent(Bool.self, forKey: .echo)
         ignoreEos = try c.decodeIfPresent(Bool.self, forKey: .ignoreEos)
+        promptLogprobs = try c.decodeIfPresent(Int.self, forKey: .promptLogprobs)
         structured = try StructuredOutputFields(from: decoder)
     }
 }

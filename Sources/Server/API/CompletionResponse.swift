@@ -11,8 +11,10 @@ struct TextCompletionChoice: CompletionEnvelopeChoice {
     var text: String
     var logprobs: CompletionLogprobs?
     var finishReason: FinishReason?
+    /// vLLM's `prompt_logprobs`, when asked for.
+    var promptLogprobs: [[String: PromptLogprob]?]? = nil
 
-    enum CodingKeys: String, CodingKey { case index, text, logprobs, finishReason = "finish_reason" }
+    enum CodingKeys: String, CodingKey { case index, text, logprobs, finishReason = "finish_reason", promptLogprobs = "prompt_logprobs" }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -20,5 +22,6 @@ struct TextCompletionChoice: CompletionEnvelopeChoice {
         try c.encode(text, forKey: .text)
         try c.encode(logprobs, forKey: .logprobs)
         try c.encode(finishReason, forKey: .finishReason)
+        if let promptLogprobs { try c.encode(promptLogprobs, forKey: .promptLogprobs) }
     }
 }

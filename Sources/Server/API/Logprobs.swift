@@ -25,9 +25,10 @@ struct ChatLogprobs: Encodable, Sendable {
 /// A text completion choice's `logprobs` object (the legacy parallel-array format).
 struct CompletionLogprobs: Encodable, Sendable {
     var tokens: [String] = []
-    var tokenLogprobs: [Double] = []
-    /// One object per token mapping alternative token text to its log-probability.
-    var topLogprobs: [[String: Double]] = []
+    /// Null for the prompt's first token (nothing predicts it).
+    var tokenLogprobs: [Double?] = []
+    /// One object per token mapping alternative token text to its log-probability (null for the prompt's first).
+    var topLogprobs: [[String: Double]?] = []
     var textOffset: [Int] = []
 
     enum CodingKeys: String, CodingKey {
@@ -56,6 +57,34 @@ struct LogprobFormatter: Sendable {
         }
     }
 
+    /// Appends a prompt's tokens: the first with null log-probabilities, then one per entry of `entries`
+    /// (which cover the prompt's tokens after the first).
+    func appendPrompt(_ tokens: [Int], _ entries: [TokenLogprobs], to logprobs: inout CompletionLogprobs, offset: inout Int) {
+        guard let first = tokens.first else { return }
+        let token = text(first)
+        logprobs.tokens.append(token)
+        logprobs.tokenLogprobs.append(nil)
+        logprobs.topLogprobs.append(nil)
+        logprobs.textOffset.append(offset)
+        offset += token.count
+        appendCompletion(entries, to: &logprobs, offset: &offset)
+    }
+
+    /// vLLM's `prompt_logprobs` list: null for the first token, then `{token id: {logprob, rank, decoded_token}}`
+    /// holding the prompt token and its most likely alternatives.
+    func promptList(_ entries: [TokenLogprobs]) -> [[String: PromptLogprob]?] {
+        [nil] + entries.map { entry in
+            var out: [String: PromptLogprob] = [:]
+            for (rank, alt) in entry.top.enumerated() {
+                out[String(alt.id)] = PromptLogprob(logprob: Self.finite(alt.logprob), rank: rank + 1, decodedToken: text(alt.id))
+            }
+            if out[String(entry.token.id)] == nil {
+                out[String(entry.token.id)] = PromptLogprob(logprob: Self.finite(entry.token.logprob), rank: nil, decodedToken: text(entry.token.id))
+            }
+            return out
+        }
+    }
+
     /// Appends `entries` to `logprobs`; `offset` is the character offset of the first token in the choice's text.
     func appendCompletion(_ entries: [TokenLogprobs], to logprobs: inout CompletionLogprobs, offset: inout Int) {
         for entry in entries {
@@ -68,5 +97,22 @@ struct LogprobFormatter: Sendable {
             logprobs.textOffset.append(offset)
             offset += token.count
         }
+    }
+}
+
+/// One entry of vLLM's `prompt_logprobs`.
+struct PromptLogprob: Encodable, Sendable {
+    var logprob: Double
+    /// 1 for the most likely token; nil when the prompt token is not among the alternatives asked for.
+    var rank: Int?
+    var decodedToken: String
+
+    enum CodingKeys: String, CodingKey { case logprob, rank, decodedToken = "decoded_token" }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(logprob, forKey: .logprob)
+        try c.encode(rank, forKey: .rank)
+        try c.encode(decodedToken, forKey: .decodedToken)
     }
 }

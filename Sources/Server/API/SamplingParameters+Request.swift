@@ -11,17 +11,22 @@ struct GenerationSettings: Sendable {
     var includeUsage: Bool
     /// Whether per-token logprobs go into the response.
     var wantsLogprobs: Bool
+    /// `echo` with `logprobs`: the prompt's tokens and log-probabilities lead the logprobs lists.
+    var echoesPromptLogprobs = false
+    /// vLLM's `prompt_logprobs`: a separate list per choice.
+    var reportsPromptLogprobs = false
 
     /// Most parallel samples one request may ask for.
     static let maxN = 16
 
-    init(_ sampling: SamplingFields, maxTokens: Int?, topLogprobs: Int?, ignoreEos: Bool?) throws(APIError) {
+    init(_ sampling: SamplingFields, maxTokens: Int?, topLogprobs: Int?, ignoreEos: Bool?, promptLogprobs: Int? = nil) throws(APIError) {
         let n = sampling.n ?? 1
         guard n >= 1, n <= Self.maxN else {
             throw .invalidRequest("n must be between 1 and \(Self.maxN), got \(n)", param: "n", code: "invalid_value")
         }
-        if let maxTokens, maxTokens < 1 {
-            throw .invalidRequest("max_tokens must be at least 1, got \(maxTokens)", param: "max_tokens", code: "invalid_value")
+        if let maxTokens, maxTokens < (promptLogprobs == nil ? 1 : 0) {
+            throw .invalidRequest(
+                "max_tokens must be at least \(promptLogprobs == nil ? 1 : 0), got \(maxTokens)", param: "max_tokens", code: "invalid_value")
         }
         if sampling.streamOptions != nil, sampling.stream != true {
             throw .invalidRequest("stream_options is only allowed when stream is true", param: "stream_options")
@@ -37,6 +42,7 @@ struct GenerationSettings: Sendable {
         p.stopStrings = sampling.stop?.values ?? []
         p.topLogprobs = topLogprobs
         p.ignoreStopTokens = ignoreEos ?? false
+        p.promptLogprobs = promptLogprobs
         // Checked later against the prompt; 1 only so that validation passes here.
         p.maxTokens = maxTokens ?? 1
         do {
@@ -98,8 +104,15 @@ extension GenerationSettings {
             topLogprobs: request.logprobs == true ? (request.topLogprobs ?? 0) : nil, ignoreEos: request.ignoreEos)
     }
 
+    /// With `echo`, `logprobs` also covers the prompt (its log-probabilities are computed), and
+    /// `max_tokens` may be 0, as log-likelihood evaluations ask.
     init(_ request: CompletionRequest) throws(APIError) {
+        let echoLogprobs = request.echo == true ? request.logprobs : nil
+        let promptLogprobs = [echoLogprobs, request.promptLogprobs].compactMap { $0 }.max()
         try self.init(
-            request.sampling, maxTokens: request.maxTokens ?? 16, topLogprobs: request.logprobs, ignoreEos: request.ignoreEos)
+            request.sampling, maxTokens: request.maxTokens ?? 16, topLogprobs: request.logprobs, ignoreEos: request.ignoreEos,
+            promptLogprobs: promptLogprobs ?? (request.echo == true && request.maxTokens == 0 ? 0 : nil))
+        echoesPromptLogprobs = echoLogprobs != nil
+        reportsPromptLogprobs = request.promptLogprobs != nil
     }
 }

@@ -10,12 +10,6 @@ extension OpenAIService {
         var constrained = try GenerationSettings(completion)
         try constrained.constrain(completion.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
         let settings = constrained
-        if completion.echo == true, settings.wantsLogprobs {
-            // Log-probabilities of the prompt's own tokens are not computed: refuse rather than return
-            // a list that silently covers only the generated tokens (log-likelihood evaluations would be wrong).
-            throw APIError.invalidRequest(
-                "echo with logprobs (log-probabilities of the prompt tokens) is not supported", param: "echo", code: "unsupported_parameter")
-        }
         let model = engine.servedModel
         let prompts: [[Int]]
         switch completion.prompt {
@@ -54,18 +48,27 @@ extension OpenAIService {
             return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
                 defer { tracker.close() }
                 try await self.streamCompletion(
-                    events, writer: writer, tracker: tracker, settings: settings, echoes: echoes, id: id, created: created, model: name)
+                    events, writer: writer, tracker: tracker, settings: settings, echoes: echoes, prompts: prompts, id: id,
+                    created: created, model: name)
             })
         }
         defer { tracker.close() }
         var texts = (0..<requests.count).map { echoes?[$0 / settings.n] ?? "" }
         var logprobs = Array(repeating: CompletionLogprobs(), count: requests.count)
-        var offsets = texts.map(\.count)
+        var offsets = texts.map { settings.echoesPromptLogprobs ? 0 : $0.count }
+        var promptLists = Array(repeating: [[String: PromptLogprob]?](), count: requests.count)
         do {
             for event in try await watch.collect(events) {
                 tracker.record(event)
                 if case let .delta(delta) = event.event {
                     texts[event.index] += delta.text
+                    if let prompt = delta.promptLogprobs {
+                        if settings.echoesPromptLogprobs {
+                            self.logprobs.appendPrompt(
+                                prompts[event.index / settings.n], prompt, to: &logprobs[event.index], offset: &offsets[event.index])
+                        }
+                        if settings.reportsPromptLogprobs { promptLists[event.index] = self.logprobs.promptList(prompt) }
+                    }
                     if settings.wantsLogprobs {
                         self.logprobs.appendCompletion(delta.logprobs, to: &logprobs[event.index], offset: &offsets[event.index])
                     }
@@ -77,7 +80,8 @@ extension OpenAIService {
         let choices = (0..<requests.count).map { index in
             TextCompletionChoice(
                 index: index, text: texts[index], logprobs: settings.wantsLogprobs ? logprobs[index] : nil,
-                finishReason: tracker.finishes[index]?.reason ?? .stop)
+                finishReason: tracker.finishes[index]?.reason ?? .stop,
+                promptLogprobs: settings.reportsPromptLogprobs ? promptLists[index] : nil)
         }
         return try Self.json(CompletionResponse(
             id: id, created: created, model: name, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
@@ -86,7 +90,7 @@ extension OpenAIService {
 
     private func streamCompletion(
         _ events: ChoiceEvents, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
-        settings: GenerationSettings, echoes: [String]?, id: String, created: Int, model: String
+        settings: GenerationSettings, echoes: [String]?, prompts: [[Int]], id: String, created: Int, model: String
     ) async throws {
         var sse = ServerSentEvents(writer: writer)
         func chunk(_ choice: TextCompletionChoice) -> CompletionResponse {
@@ -96,7 +100,7 @@ extension OpenAIService {
         if let echoes {
             for index in offsets.indices {
                 let echo = echoes[index / settings.n]
-                offsets[index] = echo.count
+                offsets[index] = settings.echoesPromptLogprobs ? 0 : echo.count
                 try await sse.send(chunk(.init(index: index, text: echo)))
             }
         }
@@ -107,11 +111,15 @@ extension OpenAIService {
                 var logprobs: CompletionLogprobs?
                 if settings.wantsLogprobs {
                     var entries = CompletionLogprobs()
+                    if let prompt = delta.promptLogprobs, settings.echoesPromptLogprobs {
+                        self.logprobs.appendPrompt(prompts[event.index / settings.n], prompt, to: &entries, offset: &offsets[event.index])
+                    }
                     self.logprobs.appendCompletion(delta.logprobs, to: &entries, offset: &offsets[event.index])
                     logprobs = entries
                 }
-                guard !delta.text.isEmpty || logprobs != nil else { return }
-                try await sse.send(chunk(.init(index: event.index, text: delta.text, logprobs: logprobs)))
+                let promptList = settings.reportsPromptLogprobs ? delta.promptLogprobs.map(self.logprobs.promptList) : nil
+                guard !delta.text.isEmpty || logprobs != nil || promptList != nil else { return }
+                try await sse.send(chunk(.init(index: event.index, text: delta.text, logprobs: logprobs, promptLogprobs: promptList)))
             case let .finished(info):
                 try await sse.send(chunk(.init(index: event.index, text: "", finishReason: info.reason)))
             }
