@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # The Kubernetes suite against a real control plane: builds (or reuses) kube-apiserver,
 # kube-controller-manager and kube-scheduler from Debian's source package, starts them with etcd on
-# a bridge this script creates, and runs the KubernetesClient tests against it (Deployments and
-# /scale driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion,
-# Leases with resourceVersion preconditions and leader failover). Removes everything on exit.
+# a bridge this script creates, adds two nodes (containerd + runc + kubelet; the second in a network
+# namespace joined by a veth), and runs the KubernetesClient tests against it: Deployments and /scale
+# driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion, Leases with
+# resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
+# removing exactly the drained pod. Removes everything on exit and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scratch="${TESSERA_SCRATCH:-.build}"
 
 if [[ $(id -u) != 0 ]]; then echo "tests/k8s: SKIPPED (needs root to run a Kubernetes control plane)"; exit 0; fi
+if ! { ip link add tsk8sprobe type bridge && ip link del tsk8sprobe; } 2>/dev/null; then
+    echo "tests/k8s: SKIPPED (cannot create network links here: no CAP_NET_ADMIN)"; exit 0
+fi
 if ! bin=$(tests/k8s/build-kubernetes.sh | tail -n1) || [[ ! -x $bin/kube-apiserver ]]; then
     echo "tests/k8s: SKIPPED (Kubernetes could not be built from Debian's source package on this machine)"
     exit 0
 fi
-command -v etcd >/dev/null || { apt-get install -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends etcd-server >/dev/null; }
+missing=()
+for tool in etcd:etcd-server containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins ip:iproute2 busybox:busybox-static; do
+    command -v "${tool%%:*}" >/dev/null || missing+=("${tool#*:}")
+done
+if ((${#missing[@]})); then apt-get install -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends "${missing[@]}" >/dev/null; fi
 
 source tests/k8s/cluster.sh
 work=$(mktemp -d)
@@ -25,12 +34,31 @@ cleanup() {
 trap cleanup EXIT
 cluster_up "$work" "$bin"
 
+# Images without a registry: the static pause from the Kubernetes tree as the sandbox, and a static
+# busybox for the probe pods.
+source scripts/lib/image.sh
+k8s_images=$work/images k8s_pause_image=docker.io/tessera/pause:test
+mkdir -p "$k8s_images" "$work/rootfs/pause/bin" "$work/rootfs/probe/bin"
+install -m 0755 "$bin/pause" "$work/rootfs/pause/pause"
+pack_image "$work/rootfs/pause" tessera/pause:test "$k8s_images/pause.tar" /pause
+install -m 0755 "$(command -v busybox)" "$work/rootfs/probe/bin/busybox"
+pack_image "$work/rootfs/probe" tessera/probe:test "$k8s_images/probe.tar" /bin/busybox sh
+node_up 1
+node_up 2
+nodes_ready 2 || { tail -n 20 "$work"/kubelet-node-*.log >&2; k8s_log "nodes did not become Ready"; exit 1; }
+
 export TESSERA_K8S_NAMESPACE=tessera-client-test
 kubectl create namespace "$TESSERA_K8S_NAMESPACE" >/dev/null
-TESSERA_K8S_LIVE=1 swift test --scratch-path "$scratch" --skip-build --filter LiveAPITests
+TESSERA_K8S_LIVE=1 TESSERA_K8S_NODES=2 swift test --scratch-path "$scratch" --skip-build --filter "LiveAPITests|LiveNodeTests"
 
 # Teardown check: nothing left running or configured.
 cluster_down
 for pid in $(jobs -p); do kill -0 "$pid" 2>/dev/null && { echo "a cluster process survived teardown" >&2; exit 1; }; done
-if ip link show "$k8s_bridge" >/dev/null 2>&1; then echo "bridge $k8s_bridge survived teardown" >&2; exit 1; fi
+if pgrep -f -- "-address $work/" >/dev/null; then echo "a container shim survived teardown" >&2; exit 1; fi
+for link in "$k8s_bridge" tsk8sp1 tsk8sv2; do
+    if ip link show "$link" >/dev/null 2>&1; then echo "link $link survived teardown" >&2; exit 1; fi
+done
+if ip netns list | grep -q '^tsk8s-'; then echo "a network namespace survived teardown" >&2; exit 1; fi
+if grep -q " $work/" /proc/mounts; then echo "a mount survived teardown" >&2; exit 1; fi
+if pgrep -x pause >/dev/null; then echo "a pod sandbox survived teardown" >&2; exit 1; fi
 echo "tests/k8s: passed"
