@@ -4,13 +4,13 @@
 #
 #   source scripts/lib/image.sh
 #   pack_image ROOTFS TAG OUTPUT.tar ENTRYPOINT...
-#   copy_with_libraries ROOTFS /path/to/binary     # the binary and its ldd closure, at the same paths
+#   copy_with_libraries ROOTFS /path/to/binary /usr/local/bin/name   # the binary, and its ldd closure at the same paths
 
-# Copies a dynamically linked executable and every shared library it loads (its `ldd` closure,
-# the dynamic loader included) into ROOTFS at their own paths.
+# Copies a dynamically linked executable to DEST in ROOTFS and every shared library it loads (its
+# `ldd` closure, the dynamic loader included) at their own paths.
 copy_with_libraries() {
-    local rootfs=$1 binary=$2 lib
-    install -D -m 0755 "$binary" "$rootfs$binary"
+    local rootfs=$1 binary=$2 dest=$3 lib
+    install -D -m 0755 "$binary" "$rootfs$dest"
     for lib in $(ldd "$binary" 2>/dev/null | grep -oE '/[^ ]+' | sort -u); do
         [[ -e $lib ]] || continue
         install -D -m 0755 "$(readlink -f "$lib")" "$rootfs$lib"

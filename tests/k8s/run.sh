@@ -5,7 +5,9 @@
 # namespace joined by a veth), and runs the KubernetesClient tests against it: Deployments and /scale
 # driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion, Leases with
 # resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
-# removing exactly the drained pod. Removes everything on exit and checks that it did.
+# removing exactly the drained pod; then applies deploy/kubernetes/base (an image of the tessera
+# binary just built, packed without a registry) and asks each of its pods, one per node, for a chat
+# completion. Removes everything on exit and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,6 +45,9 @@ install -m 0755 "$bin/pause" "$work/rootfs/pause/pause"
 pack_image "$work/rootfs/pause" tessera/pause:test "$k8s_images/pause.tar" /pause
 install -m 0755 "$(command -v busybox)" "$work/rootfs/probe/bin/busybox"
 pack_image "$work/rootfs/probe" tessera/probe:test "$k8s_images/probe.tar" /bin/busybox sh
+# Tessera itself, from the build the Swift suites ran on.
+TESSERA_IMAGE_BINARY="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera" \
+    scripts/build-image.sh "$k8s_images/tessera.tar" tessera:local >/dev/null
 node_up 1
 node_up 2
 nodes_ready 2 || { tail -n 20 "$work"/kubelet-node-*.log >&2; k8s_log "nodes did not become Ready"; exit 1; }
@@ -50,6 +55,25 @@ nodes_ready 2 || { tail -n 20 "$work"/kubelet-node-*.log >&2; k8s_log "nodes did
 export TESSERA_K8S_NAMESPACE=tessera-client-test
 kubectl create namespace "$TESSERA_K8S_NAMESPACE" >/dev/null
 TESSERA_K8S_LIVE=1 TESSERA_K8S_NODES=2 swift test --scratch-path "$scratch" --skip-build --filter "LiveAPITests|LiveNodeTests"
+
+# deploy/kubernetes as a user applies it: `tessera serve` in a pod behind its readiness probe,
+# answering the OpenAI API on its pod address; scaled through /scale to one pod per node.
+kubectl apply -k deploy/kubernetes/base >/dev/null
+kubectl -n tessera rollout status deployment/tessera --timeout 300s >/dev/null
+ask() {
+    curl -fsS --max-time 120 "http://$1:8000/v1/chat/completions" -H 'content-type: application/json' \
+        -d '{"model": "DefaultModel", "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]}' |
+        python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["choices"][0]["message"]["content"] is not None; print(r["usage"]["completion_tokens"])'
+}
+kubectl -n tessera scale deployment/tessera --replicas 2 >/dev/null
+kubectl -n tessera rollout status deployment/tessera --timeout 300s >/dev/null
+placements=$(kubectl -n tessera get pods -l app.kubernetes.io/name=tessera -o jsonpath='{range .items[*]}{.spec.nodeName} {.status.podIP}{"\n"}{end}' | sort)
+echo "$placements"
+[[ $(echo "$placements" | awk '{print $1}' | sort -u | wc -l) == 2 ]] || { echo "tessera pods are not on both nodes" >&2; exit 1; }
+while read -r node address; do
+    tokens=$(ask "$address")
+    echo "tessera on $node ($address) answered with $tokens tokens"
+done <<<"$placements"
 
 # Teardown check: nothing left running or configured.
 cluster_down
