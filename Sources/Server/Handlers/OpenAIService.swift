@@ -137,11 +137,13 @@ public final class OpenAIService: Sendable {
         return Response(status: .ok)
     }
 
-    func metricsResponse() -> Response {
+    /// `GET /metrics`: OpenMetrics when the scraper's `Accept` asks for it, Prometheus text otherwise.
+    func metricsResponse(accept: String?) -> Response {
         metrics.update(from: engine.statistics())
+        let format = MetricsExposition.Format(accept: accept)
         return Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+            status: .ok, headers: [.contentType: format.contentType],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(format))))
     }
 
     static func json(status: HTTPResponse.Status, _ data: Data) -> Response {

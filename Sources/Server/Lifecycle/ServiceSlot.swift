@@ -39,7 +39,7 @@ public final class ServiceSlot: Sendable {
         }
         router.get("/version") { _, _ in try self.loaded().version() }
         router.get("/health") { _, _ in self.service?.health() ?? Self.loadingHealth }
-        router.get("/metrics") { _, _ in try self.loaded().metricsResponse() }
+        router.get("/metrics") { request, _ in try self.loaded().metricsResponse(accept: request.headers[.accept]) }
     }
 
     private func loaded() throws(APIError) -> OpenAIService {

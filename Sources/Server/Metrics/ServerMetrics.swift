@@ -5,7 +5,8 @@ import Prometheus
 import ServingAPI
 import Synchronization
 
-/// The server's Prometheus metrics, named like vLLM's `vllm:` metrics with a `tessera:` prefix.
+/// The server's Prometheus metrics, named like vLLM's `vllm:` metrics with a `tessera:` prefix
+/// (and exported under the `vllm:` names too; see ``MetricsExposition``).
 ///
 /// Request histograms are observed as requests finish; gauges and counters mirror the engine's
 /// ``EngineStatistics`` when `/metrics` is scraped.
@@ -124,8 +125,13 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    /// The Prometheus text exposition of every metric.
-    public func exposition() -> String { registry.emitToString() }
+    /// Every metric as Prometheus text, `tessera:` names with their `vllm:` aliases.
+    public func exposition() -> String { exposition(.prometheus) }
+
+    /// Every metric in `format`.
+    func exposition(_ format: MetricsExposition.Format) -> String {
+        MetricsExposition(registry.emitToString()).render(format)
+    }
 
     /// Records one engine request that ended; `finish` is nil when it ended without finishing.
     func recordRequest(_ timeline: RequestTimeline, finish: FinishInfo?) {
