@@ -88,10 +88,11 @@ void ck_convert_to_f32(ck_dtype dtype, const void *src, float *dst, size_t n) {
 #endif
         for (size_t i = 0; i < n; i++) dst[i] = ck_bf16_to_f32_scalar(((const uint16_t *)src)[i]);
         return;
+    default:
+        ck_dequantize_row(dtype, src, dst, n);
+        return;
     }
 }
-
-static size_t dtype_size(ck_dtype dtype) { return dtype == CK_F32 ? 4 : 2; }
 
 typedef struct {
     ck_dtype dtype;
@@ -104,9 +105,9 @@ static void convert_task(void *context, int index, int count) {
     const convert_job *job = context;
     size_t begin = job->rows * (size_t)index / (size_t)count;
     size_t end = job->rows * (size_t)(index + 1) / (size_t)count;
-    size_t es = dtype_size(job->dtype);
+    size_t row_bytes = job->ldw / ck_block_elements(job->dtype) * ck_block_bytes(job->dtype);
     for (size_t r = begin; r < end; r++)
-        ck_convert_to_f32(job->dtype, job->w + r * job->ldw * es, job->dst + r * job->k, job->k);
+        ck_convert_to_f32(job->dtype, job->w + r * row_bytes, job->dst + r * job->k, job->k);
 }
 
 void ck_convert_matrix_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, size_t k, float *dst) {

@@ -8,14 +8,20 @@
 #define CK_X86 1
 #include <immintrin.h>
 #define CK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define CK_AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #else
 #define CK_X86 0
 #endif
 
 /// Non-zero when the AVX2 paths may run (CPU support and not disabled).
 int ck_use_simd(void);
-/// The calling thread's `ck_set_simd_enabled` setting (1 unless it forced the portable paths).
+/// The calling thread's `ck_set_simd_level` cap (2 unless it forced a lower path).
 int ck_simd_enabled(void);
+/// The level this thread's kernels use: 0 portable, 1 AVX2, 2 AVX-512 VNNI.
+int ck_simd_level(void);
+
+/// Widens `n` elements (whole blocks) of a quantized row to float32.
+void ck_dequantize_row(ck_dtype dtype, const void *src, float *dst, size_t n);
 
 #if CK_X86
 CK_AVX2 static inline float ck_hsum256(__m256 v) {

@@ -130,6 +130,11 @@ static void matvec_task(void *context, int index, int count) {
 
 void ck_matvec_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, size_t k, const float *x, size_t ldx,
                         size_t nvec, float *y, size_t ldy, int accumulate) {
+    if (dtype > CK_BF16) {
+        // Quantized rows are read whole (ldw == k): the integer kernels.
+        ck_qmatmul_parallel(dtype, w, rows, k, x, ldx, nvec, y, ldy, accumulate);
+        return;
+    }
     matvec_job job = {dtype, w, ldw, rows, k, x, ldx, nvec, y, ldy, accumulate};
     size_t work = rows * k * (nvec ? nvec : 1);
     // Several tasks per thread, claimed dynamically, so one descheduled thread cannot stall the

@@ -38,7 +38,7 @@ static struct {
     atomic_int quit;
     ck_task_fn _Atomic fn;
     void *_Atomic context;
-    atomic_int simd;               // the submitter's ck_set_simd_enabled setting
+    atomic_int simd;               // the submitter's ck_set_simd_level setting
     int workers;                   // threads besides the caller
     pthread_t threads[CK_MAX_THREADS];
 } pool = {
@@ -62,9 +62,9 @@ static void run_tasks(uint32_t generation) {
         if (!atomic_compare_exchange_weak(&pool.state, &s, make_state(generation, index + 1))) continue;
         ck_task_fn fn = atomic_load(&pool.fn);
         int own = ck_simd_enabled();
-        ck_set_simd_enabled(atomic_load(&pool.simd));
+        ck_set_simd_level(atomic_load(&pool.simd));
         fn(atomic_load(&pool.context), (int)index, count);
-        ck_set_simd_enabled(own);
+        ck_set_simd_level(own);
         atomic_fetch_add(&pool.done, 1);
     }
 }

@@ -1,4 +1,5 @@
 import ServingAPI
+import Tensor
 
 /// Sizes and limits of an `LLMEngine`, with vLLM's meanings.
 public struct EngineConfig: Sendable {
@@ -21,6 +22,9 @@ public struct EngineConfig: Sendable {
     public var maxQueuedTokens = 1 << 20
     /// The name the API reports; nil uses the model folder's name.
     public var servedModelName: String?
+
+    /// Quantizes a safetensors model's weight matrices at load time (Q8_0 or Q4_0; `--quantize`).
+    public var weightQuantization: DType?
 
     public init() {}
 }

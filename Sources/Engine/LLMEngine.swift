@@ -89,10 +89,10 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
                 processor: ImageProcessorLoader.load(directory: directory), cacheBudgetTokens: config.encoderCacheTokens,
                 background: config.backgroundImageWork)
         } else {
-            model = try ModelLoader.load(directory: directory)
+            model = try ModelLoader.load(directory: directory, quantization: config.weightQuantization)
             imagePipeline = nil
         }
-        let tokenizer = try Tokenizer.load(directory: directory)
+        let tokenizer = try ModelLoader.loadTokenizer(at: directory)
         defaults = try GenerationDefaults.load(directory: directory)
         let contextLength = min(config.maxModelLength ?? .max, textConfig.maxPositionEmbeddings)
         servedModel = ServedModel(

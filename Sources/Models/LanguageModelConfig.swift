@@ -7,6 +7,8 @@ public enum RopeScaling: Sendable, Equatable {
     case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositionEmbeddings: Int)
     /// Dynamic NTK: the base grows once a forward pass reaches beyond `maxPositionEmbeddings`.
     case dynamic(factor: Double)
+    /// Each frequency divided by its own factor (a GGUF file's `rope_freqs` tensor, e.g. Llama 3.1 scaling).
+    case frequencyFactors([Float])
 }
 
 /// The MLP activation applied to the gate projection.

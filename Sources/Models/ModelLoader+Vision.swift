@@ -8,6 +8,7 @@ extension ModelLoader {
 
     /// `architectures[0]` of the folder's config.json (e.g. to choose between the loaders).
     public static func architecture(directory: URL) throws -> String {
+        if GGUFModel.isGGUF(directory) { return try GGUFModel(path: directory.path).config().architecture }
         let reader = try ConfigReader.load(directory.appendingPathComponent("config.json"))
         guard let name = reader.architecture else { throw ModelLoadingError.malformedConfig(path: reader.path, detail: "no 'architectures' entry") }
         return name
@@ -60,6 +61,7 @@ extension ModelLoader {
     /// The decoder's hyper-parameters of any folder the loaders accept (a vision-language model's
     /// `text_config`), from config.json alone.
     public static func languageModelConfig(directory: URL) throws -> LanguageModelConfig {
+        if GGUFModel.isGGUF(directory) { return try GGUFModel(path: directory.path).config() }
         let url = directory.appendingPathComponent("config.json")
         guard visionLanguageArchitectures.contains(try architecture(directory: directory)) else { return try LanguageModelConfig(contentsOf: url) }
         return try visionLanguageParts(directory).text

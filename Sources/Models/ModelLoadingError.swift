@@ -16,12 +16,14 @@ public enum ModelLoadingError: Error, Equatable, CustomStringConvertible {
     case unsupportedDType(tensor: String, path: String, dtype: String)
     /// A weights file is unreadable, truncated or has a corrupt header.
     case invalidWeightsFile(SafetensorsError)
+    /// A GGUF file is unreadable, truncated or malformed.
+    case invalidGGUF(GGUFError)
 
     public var description: String {
         switch self {
         case let .missingConfig(path): "missing model config \(path)"
         case let .malformedConfig(path, detail): "malformed model config \(path): \(detail)"
-        case let .unsupportedArchitecture(name, path): "unsupported architecture '\(name)' in \(path) (supported: LlamaForCausalLM, Qwen2ForCausalLM; "
+        case let .unsupportedArchitecture(name, path): "unsupported architecture '\(name)' in \(path) (supported: LlamaForCausalLM, Qwen2ForCausalLM, GGUF llama and qwen2; "
             + "vision-language: LlavaForConditionalGeneration, Qwen2VLForConditionalGeneration; vision towers: CLIPVisionModel, SiglipVisionModel)"
         case let .unsupportedConfiguration(path, detail): "unsupported configuration in \(path): \(detail)"
         case let .missingWeights(directory): "no model.safetensors or model.safetensors.index.json in \(directory)"
@@ -29,8 +31,9 @@ public enum ModelLoadingError: Error, Equatable, CustomStringConvertible {
         case let .missingShard(path, tensor): "weight shard \(path) (holding '\(tensor)') does not exist"
         case let .missingTensor(name, path): "tensor '\(name)' is missing from \(path)"
         case let .shapeMismatch(tensor, path, expected, actual): "tensor '\(tensor)' in \(path) has shape \(actual), expected \(expected)"
-        case let .unsupportedDType(tensor, path, dtype): "tensor '\(tensor)' in \(path) has unsupported dtype \(dtype) (supported: F32, F16, BF16)"
+        case let .unsupportedDType(tensor, path, dtype): "tensor '\(tensor)' in \(path) has unsupported dtype \(dtype) (supported: F32, F16, BF16; in GGUF also Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)"
         case let .invalidWeightsFile(error): error.description
+        case let .invalidGGUF(error): error.description
         }
     }
 }

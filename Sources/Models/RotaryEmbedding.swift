@@ -37,6 +37,8 @@ struct RotaryEmbedding: Sendable {
             return raw
         case let .linear(factor):
             return raw.map { $0 / Float(factor) }
+        case let .frequencyFactors(factors):
+            return zip(raw, factors).map { $0 / $1 }
         case let .llama3(factor, low, high, original):
             let f = Float(factor)
             let lowWavelength = Float(Double(original) / low)

@@ -2,7 +2,8 @@ import Foundation
 import Tensor
 
 /// The safetensors weights of a model directory (`model.safetensors` or a sharded
-/// `model.safetensors.index.json`), memory-mapped, with shape-checked access by tensor name.
+/// `model.safetensors.index.json`), or the tensors of a GGUF file under their transformers names,
+/// memory-mapped, with shape-checked access by tensor name.
 ///
 /// Shards are mapped on first use, so loading one part of a model (a vision-language model's
 /// encoder) maps only the shards that hold its tensors; a shard it never reads need not exist.
@@ -17,9 +18,25 @@ final class WeightStore: @unchecked Sendable {
     private var files: [String: SafetensorsFile]
     /// Names of the tensors read so far. Guarded by `lock`.
     private var read: Set<String> = []
+    /// Set for a GGUF file: its tensors and the hyper-parameters their layout depends on.
+    private let gguf: (model: GGUFModel, config: LanguageModelConfig)?
+    /// Weight matrices re-quantized at load time (`--quantize`), or nil to keep the stored type.
+    let quantization: DType?
 
-    init(directory: URL) throws(ModelLoadingError) {
+    /// The tensors of a GGUF file.
+    init(gguf model: GGUFModel, config: LanguageModelConfig, quantization: DType? = nil) {
+        gguf = (model, config)
+        self.quantization = quantization
+        directory = URL(fileURLWithPath: model.file.path)
+        singleFile = directory
+        files = [:]
+        locations = [:]
+    }
+
+    init(directory: URL, quantization: DType? = nil) throws(ModelLoadingError) {
         self.directory = directory
+        self.quantization = quantization
+        gguf = nil
         let single = directory.appendingPathComponent("model.safetensors")
         let index = directory.appendingPathComponent("model.safetensors.index.json")
         let manager = FileManager.default
@@ -60,7 +77,26 @@ final class WeightStore: @unchecked Sendable {
         return map
     }
 
-    func contains(_ name: String) -> Bool { locations[name] != nil }
+    func contains(_ name: String) -> Bool {
+        if let gguf { return GGUFModel.ggufName(name).map { gguf.model.file.tensors[$0] != nil } ?? false }
+        return locations[name] != nil
+    }
+
+    /// A GGUF tensor by its transformers name, checked against `shape` (rows × cols, or [count] for a vector).
+    private func ggufTensor(_ name: String, shape: [Int]) throws(ModelLoadingError) -> WeightMatrix? {
+        guard let gguf else { return nil }
+        let m = try gguf.model.tensor(name, config: gguf.config)
+        let actual = m.rows == 1 && shape.count == 1 ? [m.cols] : [m.rows, m.cols]
+        guard actual == shape else { throw .shapeMismatch(tensor: name, path: gguf.model.file.path, expected: shape, actual: actual) }
+        lock.withLock { _ = read.insert(name) }
+        return m
+    }
+
+    /// `matrix` quantized to `quantization` when one is set and the matrix is a float matrix whose rows hold whole blocks.
+    private func requantized(_ matrix: WeightMatrix) -> WeightMatrix {
+        guard let quantization, !matrix.dtype.isQuantized, matrix.cols % quantization.blockElements == 0 else { return matrix }
+        return matrix.quantized(to: quantization)
+    }
 
     private func locate(_ name: String) throws(ModelLoadingError) -> (SafetensorsFile, SafetensorsTensorInfo) {
         guard let fileName = locations[name] else { throw .missingTensor(name: name, path: singleFile?.path ?? directory.path) }
@@ -86,9 +122,10 @@ final class WeightStore: @unchecked Sendable {
 
     /// Tensor `name`, which must have shape [rows, cols].
     func matrix(_ name: String, rows: Int, cols: Int) throws(ModelLoadingError) -> WeightMatrix {
+        if let m = try ggufTensor(name, shape: [rows, cols]) { return m }
         let (file, info) = try locate(name)
         guard info.shape == [rows, cols] else { throw .shapeMismatch(tensor: name, path: file.path, expected: [rows, cols], actual: info.shape) }
-        do { return try file.matrix(name) } catch { throw .invalidWeightsFile(error) }
+        do { return requantized(try file.matrix(name)) } catch { throw .invalidWeightsFile(error) }
     }
 
     /// Tensor `name`, which must have exactly `shape`, viewed as shape[0] × (product of the rest):
@@ -101,12 +138,13 @@ final class WeightStore: @unchecked Sendable {
         }
         let cols = shape.dropFirst().reduce(1, *)
         let band = rows ?? 0 ..< first
-        let base = file.pointer(for: info) + band.lowerBound * cols * dtype.byteSize
+        let base = file.pointer(for: info) + dtype.byteCount(band.lowerBound * cols)
         return WeightMatrix(base: base, dtype: dtype, rows: band.count, cols: cols, owner: file)
     }
 
     /// Tensor `name`, which must have exactly `shape` (any rank), widened to float32.
     func values(_ name: String, shape: [Int]) throws(ModelLoadingError) -> [Float] {
+        if gguf != nil, shape.count <= 2, let m = try ggufTensor(name, shape: shape) { return m.toFloatArray() }
         let (file, info) = try locate(name)
         guard info.shape == shape else { throw .shapeMismatch(tensor: name, path: file.path, expected: shape, actual: info.shape) }
         do { return try file.floats(name) } catch { throw .invalidWeightsFile(error) }
@@ -114,6 +152,7 @@ final class WeightStore: @unchecked Sendable {
 
     /// Tensor `name`, which must have shape [count], widened to float32.
     func vector(_ name: String, count: Int) throws(ModelLoadingError) -> [Float] {
+        if let m = try ggufTensor(name, shape: [count]) { return m.toFloatArray() }
         let (file, info) = try locate(name)
         guard info.shape == [count] else { throw .shapeMismatch(tensor: name, path: file.path, expected: [count], actual: info.shape) }
         do { return try file.floats(name) } catch { throw .invalidWeightsFile(error) }

@@ -140,7 +140,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     public func floats(_ name: String) throws(SafetensorsError) -> [Float] {
         let info = try info(name)
         guard let dtype = info.dtype else { throw .unsupportedDType(path: path, tensor: name, dtype: info.dtypeName) }
-        let count = info.byteRange.count / dtype.byteSize
+        let count = info.byteRange.count / dtype.blockBytes
         return WeightMatrix(base: pointer(for: info), dtype: dtype, rows: 1, cols: count, owner: mapping).toFloatArray()
     }
 }

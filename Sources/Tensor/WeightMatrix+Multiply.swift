@@ -7,6 +7,7 @@ extension WeightMatrix {
 
     /// y = x · Wᵀ (or y += x · Wᵀ when `accumulate`): x is T × cols, y is T × rows.
     ///
+    /// Quantized weights always run the integer block kernels (activations quantized to 8 bits).
     /// Few rows (decode) stream the weights in their stored type; larger T (prefill) runs OpenBLAS
     /// SGEMM split across the compute pool, on the matrix's kept float32 copy (`WidenedWeights`) or,
     /// past that budget, on weights widened for this call.
@@ -19,6 +20,10 @@ extension WeightMatrix {
     public func multiply(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         guard count > 0, rows > 0 else { return }
         ComputeThreads.configureOnce()
+        if dtype.isQuantized {
+            ck_qmatmul_parallel(dtype.kernelType, base, rows, cols, x, cols, count, y, rows, accumulate ? 1 : 0)
+            return
+        }
         if count <= Self.matvecRowLimit || cols == 0 {
             ck_matvec_parallel(dtype.kernelType, base, cols, rows, cols, x, cols, count, y, rows, accumulate ? 1 : 0)
             return
@@ -44,7 +49,7 @@ extension WeightMatrix {
             precondition(p.input.cols == p.weight.cols && p.output.cols == p.weight.rows && p.input.rows == p.output.rows, "shape mismatch in multiply")
         }
         guard let count = products.first?.input.rows, count <= matvecRowLimit,
-              products.allSatisfy({ $0.input.rows == count && $0.weight.cols > 0 }) else {
+              products.allSatisfy({ $0.input.rows == count && $0.weight.cols > 0 && !$0.weight.dtype.isQuantized }) else {
             for p in products { p.weight.multiply(p.input, into: p.output) }
             return
         }

@@ -1,7 +1,7 @@
 import CKernels
 
-/// A read-only rows × cols weight matrix in float32, float16 or bfloat16, usually a view into a
-/// memory-mapped checkpoint (no copy). `owner` keeps the backing memory alive.
+/// A read-only rows × cols weight matrix in float32, float16, bfloat16 or a GGUF quantized block type,
+/// usually a view into a memory-mapped checkpoint (no copy). `owner` keeps the backing memory alive.
 ///
 /// ```swift
 /// let w = WeightMatrix(values: [1, 2, 3, 4, 5, 6], rows: 2, cols: 3)
@@ -25,7 +25,9 @@ public struct WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         self.owner = owner
-        widened = dtype == .f32 ? nil : WidenedCopy()
+        precondition(cols % dtype.blockElements == 0, "\(dtype) rows hold whole blocks of \(dtype.blockElements)")
+        // Quantized matrices run their own integer kernels for any number of rows, never a float copy.
+        widened = dtype == .f32 || dtype.isQuantized ? nil : WidenedCopy()
     }
 
     /// A float32 weight matrix holding a copy of `values` (row-major).
@@ -38,7 +40,7 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// A 16-bit weight matrix holding a copy of `bits` (raw float16 or bfloat16 patterns, row-major).
     public init(bits: [UInt16], dtype: DType, rows: Int, cols: Int) {
-        precondition(dtype != .f32, "use init(values:rows:cols:) for float32")
+        precondition(dtype == .f16 || dtype == .bf16, "use init(values:rows:cols:) for float32")
         precondition(bits.count == rows * cols, "expected \(rows * cols) values, got \(bits.count)")
         let storage = OwnedBytes(count: bits.count * 2)
         bits.withUnsafeBytes { if let source = $0.baseAddress { storage.pointer.copyMemory(from: source, byteCount: $0.count) } }
@@ -47,7 +49,10 @@ public struct WeightMatrix: @unchecked Sendable {
 
     /// Address of row `r`.
     @inline(__always)
-    public func rowPointer(_ r: Int) -> UnsafeRawPointer { base + r * cols * dtype.byteSize }
+    public func rowPointer(_ r: Int) -> UnsafeRawPointer { base + r * rowBytes }
+
+    /// Bytes of one row.
+    public var rowBytes: Int { dtype.byteCount(cols) }
 
     /// Widens row `r` into `destination` (cols floats): the embedding lookup.
     public func copyRow(_ r: Int, to destination: UnsafeMutablePointer<Float>) {
@@ -60,6 +65,25 @@ public struct WeightMatrix: @unchecked Sendable {
             if let out = buffer.baseAddress { ck_convert_matrix_parallel(dtype.kernelType, base, cols, rows, cols, out) }
             initialized = rows * cols
         }
+    }
+}
+
+extension WeightMatrix {
+    /// Quantizes float32 `values` (rows × cols, cols a multiple of 32) to Q8_0 or Q4_0 blocks, as
+    /// llama.cpp's reference quantizer does.
+    public init(quantizing values: UnsafePointer<Float>, rows: Int, cols: Int, to dtype: DType) {
+        precondition(dtype == .q8_0 || dtype == .q4_0, "only Q8_0 and Q4_0 are quantized here")
+        precondition(cols % 32 == 0, "quantized rows hold whole blocks of 32")
+        let rowBytes = dtype.byteCount(cols)
+        let storage = OwnedBytes(count: rows * rowBytes)
+        for r in 0 ..< rows { ck_quantize_row(dtype.kernelType, values + r * cols, storage.pointer + r * rowBytes, cols) }
+        self.init(base: UnsafeRawPointer(storage.pointer), dtype: dtype, rows: rows, cols: cols, owner: storage)
+    }
+
+    /// This matrix quantized to Q8_0 or Q4_0 (from its float32 values).
+    public func quantized(to type: DType) -> WeightMatrix {
+        let floats = toFloatArray()
+        return floats.withUnsafeBufferPointer { WeightMatrix(quantizing: $0.baseAddress!, rows: rows, cols: cols, to: type) }
     }
 }
 

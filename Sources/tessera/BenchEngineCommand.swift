@@ -33,7 +33,7 @@ struct BenchEngineCommand: ParsableCommand {
 
     func run() throws {
         try modelOptions.applyComputeSettings()
-        let model = try ModelLoader.load(directory: try modelOptions.modelDirectory())
+        let model = try ModelLoader.load(directory: try modelOptions.modelDirectory(), quantization: try modelOptions.quantization())
         let benchmark = EngineBenchmark(promptTokens: promptTokens, generatedTokens: genTokens, runs: runs)
         let result = try benchmark.run(model: model)
         let threads = ComputeThreads.count

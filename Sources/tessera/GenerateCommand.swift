@@ -71,7 +71,7 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try modelOptions.applyComputeSettings()
         let directory = try modelOptions.modelDirectory()
-        let tokenizer = try Tokenizer.load(directory: directory)
+        let tokenizer = try ModelLoader.loadTokenizer(at: directory)
         let defaults = try GenerationDefaults.load(directory: directory)
         let multimodal = ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory))
         guard multimodal || images.isEmpty else { throw ValidationError("--image needs a vision-language model (LLaVA, Qwen2-VL)") }
@@ -104,7 +104,7 @@ struct GenerateCommand: ParsableCommand {
             imageTokens = expanded.imageTokenCount
             model = PromptWithImages(vlm.languageModel, images: try expanded.place(try pixels.map(vlm.encodeImage)), mrope: expanded.mrope)
         } else {
-            model = try ModelLoader.load(directory: directory)
+            model = try ModelLoader.load(directory: directory, quantization: try modelOptions.quantization())
         }
         let generator = TextGenerator(model: model, tokenizer: tokenizer, defaults: defaults)
         let output = try generator.generate(prompt: promptIds, parameters: parameters) { piece in

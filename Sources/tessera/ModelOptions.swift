@@ -4,8 +4,11 @@ import Tensor
 
 /// Options every command that loads a model shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "A Hugging Face model folder (config.json, *.safetensors, tokenizer.json). Default: the embedded model.")
+    @Option(name: .long, help: "A Hugging Face model folder (config.json, *.safetensors, tokenizer.json) or a GGUF file. Default: the embedded model.")
     var model: String?
+
+    @Option(name: .long, help: "Quantize a model folder's weight matrices at load time: q8_0 or q4_0 (GGUF files keep their own types).")
+    var quantize: String?
 
     @Option(name: .long, help: "Compute threads (default: all cores).")
     var threads: Int?
@@ -21,6 +24,16 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("no --model given and the embedded default model is missing from the build")
         }
         return url
+    }
+
+    /// The `--quantize` type, if any.
+    func quantization() throws -> DType? {
+        guard let quantize else { return nil }
+        switch quantize.lowercased() {
+        case "q8_0": return .q8_0
+        case "q4_0": return .q4_0
+        default: throw ValidationError("--quantize must be q8_0 or q4_0, not '\(quantize)'")
+        }
     }
 
     /// Applies `--threads` and `--widened-weight-memory` to the process's kernels.

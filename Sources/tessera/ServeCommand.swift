@@ -98,6 +98,7 @@ struct ServeCommand: AsyncParsableCommand {
         engineConfig.scheduler = SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests)
         engineConfig.maxQueuedRequests = maxQueuedRequests
         engineConfig.maxQueuedTokens = maxQueuedTokens
+        engineConfig.weightQuantization = try modelOptions.quantization()
         let directory = try modelOptions.modelDirectory()
         let name = servedModelName ?? directory.standardizedFileURL.lastPathComponent
         engineConfig.servedModelName = name

@@ -78,6 +78,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // The front end does admission control; a worker queues whatever it is sent.
         engine.maxQueuedRequests = .max
         engine.maxQueuedTokens = .max
+        engine.weightQuantization = try modelOptions.quantization()
         // An encode worker has no step loop to protect: it encodes with the whole compute pool.
         engine.backgroundImageWork = role != InstanceRole.encode.rawValue
         var configuration = WorkerConfiguration(

@@ -30,6 +30,8 @@ func randomWeights(rows: Int, cols: Int, dtype: DType, seed: UInt64) -> (WeightM
     case .bf16:
         let bits = values.map { HalfConversion.bf16($0) }
         return (WeightMatrix(bits: bits, dtype: .bf16, rows: rows, cols: cols), bits.map { Float(bitPattern: UInt32($0) << 16) })
+    default:
+        preconditionFailure("randomWeights makes float matrices; QuantizedKernelTests makes quantized ones")
     }
 }
 

@@ -9,8 +9,11 @@
 extern "C" {
 #endif
 
-/// Storage type of a weight row.
-typedef enum { CK_F32 = 0, CK_F16 = 1, CK_BF16 = 2 } ck_dtype;
+/// Storage type of a weight row: float types, or GGUF's quantized blocks (32 or 256 elements per block).
+typedef enum {
+    CK_F32 = 0, CK_F16 = 1, CK_BF16 = 2,
+    CK_Q8_0 = 3, CK_Q4_0 = 4, CK_Q4_1 = 5, CK_Q4_K = 6, CK_Q5_K = 7, CK_Q6_K = 8,
+} ck_dtype;
 
 // MARK: CPU dispatch
 
@@ -19,6 +22,10 @@ int ck_simd_active(void);
 /// Forces the portable paths (0) or re-enables the SIMD paths when the CPU has them (1), for the
 /// calling thread and the pool jobs it submits.
 void ck_set_simd_enabled(int enabled);
+/// Caps the calling thread's kernel paths (and its pool jobs'): 0 portable, 1 AVX2/FMA, 2 AVX-512 VNNI.
+void ck_set_simd_level(int level);
+/// The best level this CPU supports (0, 1 or 2).
+int ck_simd_best_level(void);
 
 // MARK: Thread pool
 
@@ -74,6 +81,20 @@ typedef struct {
 void ck_matvec_group_parallel(const ck_matvec_item *items, int count, size_t nvec);
 /// Widens a rows × k matrix (leading dimension ldw) to a dense float32 matrix, split across the pool.
 void ck_convert_matrix_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, size_t k, float *dst);
+
+// MARK: Quantized blocks (GGUF layouts)
+
+/// Elements per block of `dtype` (1 for the float types).
+size_t ck_block_elements(ck_dtype dtype);
+/// Bytes per block of `dtype` (the element size for the float types).
+size_t ck_block_bytes(ck_dtype dtype);
+/// Quantizes `n` floats (a multiple of 32) to Q8_0 or Q4_0 blocks as ggml's reference quantizer does.
+void ck_quantize_row(ck_dtype dtype, const float *src, void *dst, size_t n);
+/// y[v*ldy + r] (+)= row r of quantized W · x[v*ldx ...] for all `rows`, split across the pool.
+/// Activations are quantized to 8-bit blocks first (as llama.cpp does) and the products are
+/// integer dot products on the blocks; `k` must be a multiple of the block size.
+void ck_qmatmul_parallel(ck_dtype dtype, const void *w, size_t rows, size_t k,
+                         const float *x, size_t ldx, size_t nvec, float *y, size_t ldy, int accumulate);
 
 // MARK: Vector helpers
 

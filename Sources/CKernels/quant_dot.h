@@ -1,0 +1,162 @@
+// SIMD dot products of quantized weight blocks with 8-bit activation blocks, included by
+// quant_simd.c once per instruction set with QD_TARGET (a target attribute), QD_NAME(x) (a name
+// suffix) and QD_DOT(acc, u, s) (acc + Σ u8·s8 over each 4 bytes, per int32 lane) defined.
+
+QD_TARGET static inline float QD_NAME(hsum)(__m256 v) { return ck_hsum256(v); }
+
+QD_TARGET static inline __m256 QD_NAME(scale)(uint16_t d, float dy) {
+    return _mm256_set1_ps(_cvtsh_ss(d) * dy);
+}
+
+QD_TARGET static float QD_NAME(dot_q8_0)(size_t n, const void *w, const void *act) {
+    const blk_q8_0 *x = w;
+    const act_q8_32 *y = act;
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK32; i++) {
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i p = QD_DOT(_mm256_setzero_si256(), _mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx));
+        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(p), acc);
+    }
+    return QD_NAME(hsum)(acc);
+}
+
+/// 32 nibbles of a 16-byte block, low halves first (ggml's element order).
+QD_TARGET static inline __m256i QD_NAME(nibbles)(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+QD_TARGET static float QD_NAME(dot_q4_0)(size_t n, const void *w, const void *act) {
+    const blk_q4_0 *x = w;
+    const act_q8_32 *y = act;
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK32; i++) {
+        __m256i qx = _mm256_sub_epi8(QD_NAME(nibbles)(x[i].qs), _mm256_set1_epi8(8));
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i p = QD_DOT(_mm256_setzero_si256(), _mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx));
+        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(p), acc);
+    }
+    return QD_NAME(hsum)(acc);
+}
+
+QD_TARGET static float QD_NAME(dot_q4_1)(size_t n, const void *w, const void *act) {
+    const blk_q4_1 *x = w;
+    const act_q8_32 *y = act;
+    __m256 acc = _mm256_setzero_ps();
+    float offsets = 0;
+    for (size_t i = 0; i < n / QK32; i++) {
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i p = QD_DOT(_mm256_setzero_si256(), QD_NAME(nibbles)(x[i].qs), qy);
+        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(p), acc);
+        offsets += _cvtsh_ss(x[i].m) * y[i].s;
+    }
+    return QD_NAME(hsum)(acc) + offsets;
+}
+
+/// Σ m_j · (sum of sub-block j's activations) for a Q4_K/Q5_K block.
+static inline int QD_NAME(k_mins)(const uint8_t *scales, const int16_t *bsums, uint8_t *sc) {
+    int mins = 0;
+    for (int j = 0; j < 8; j++) {
+        uint8_t m;
+        k_scale_min(j, scales, &sc[j], &m);
+        mins += m * (bsums[2 * j] + bsums[2 * j + 1]);
+    }
+    return mins;
+}
+
+QD_TARGET static float QD_NAME(dot_q4_K)(size_t n, const void *w, const void *act) {
+    const blk_q4_K *x = w;
+    const act_q8_256 *y = act;
+    __m256 acc = _mm256_setzero_ps();
+    float mins_total = 0;
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    for (size_t i = 0; i < n / QK256; i++) {
+        uint8_t sc[8];
+        int mins = QD_NAME(k_mins)(x[i].scales, y[i].bsums, sc);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+            __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+            __m256i p0 = QD_DOT(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j)));
+            __m256i p1 = QD_DOT(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p0, _mm256_set1_epi32(sc[2 * j])));
+            sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p1, _mm256_set1_epi32(sc[2 * j + 1])));
+        }
+        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        mins_total += _cvtsh_ss(x[i].dmin) * y[i].d * mins;
+    }
+    return QD_NAME(hsum)(acc) - mins_total;
+}
+
+QD_TARGET static float QD_NAME(dot_q5_K)(size_t n, const void *w, const void *act) {
+    const blk_q5_K *x = w;
+    const act_q8_256 *y = act;
+    __m256 acc = _mm256_setzero_ps();
+    float mins_total = 0;
+    const __m256i low = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (size_t i = 0; i < n / QK256; i++) {
+        uint8_t sc[8];
+        int mins = QD_NAME(k_mins)(x[i].scales, y[i].bsums, sc);
+        __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
+            __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4);
+            __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low), h0);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), h1);
+            __m256i p0 = QD_DOT(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j)));
+            __m256i p1 = QD_DOT(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p0, _mm256_set1_epi32(sc[2 * j])));
+            sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p1, _mm256_set1_epi32(sc[2 * j + 1])));
+        }
+        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        mins_total += _cvtsh_ss(x[i].dmin) * y[i].d * mins;
+    }
+    return QD_NAME(hsum)(acc) - mins_total;
+}
+
+QD_TARGET static float QD_NAME(dot_q6_K)(size_t n, const void *w, const void *act) {
+    const blk_q6_K *x = w;
+    const act_q8_256 *y = act;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i low = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+    for (size_t i = 0; i < n / QK256; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *ql = x[i].ql + 64 * half, *qh = x[i].qh + 32 * half;
+            const int8_t *sc = x[i].scales + 8 * half, *a = y[i].qs + 128 * half;
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, low), _mm256_slli_epi16(_mm256_and_si256(h, three), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), three), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), three), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), three), 4)),
+            };
+            for (int g = 0; g < 4; g++) {
+                __m256i av = _mm256_loadu_si256((const __m256i *)(a + 32 * g));
+                __m256i p = _mm256_sub_epi32(QD_DOT(_mm256_setzero_si256(), q[g], av), QD_DOT(_mm256_setzero_si256(), m32, av));
+                __m256i scales = _mm256_setr_epi32(sc[2 * g], sc[2 * g], sc[2 * g], sc[2 * g],
+                                                   sc[2 * g + 1], sc[2 * g + 1], sc[2 * g + 1], sc[2 * g + 1]);
+                sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p, scales));
+            }
+        }
+        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return QD_NAME(hsum)(acc);
+}
+
+q_dot_fn QD_NAME(ck_q_dot)(ck_dtype dtype) {
+    switch (dtype) {
+    case CK_Q8_0: return QD_NAME(dot_q8_0);
+    case CK_Q4_0: return QD_NAME(dot_q4_0);
+    case CK_Q4_1: return QD_NAME(dot_q4_1);
+    case CK_Q4_K: return QD_NAME(dot_q4_K);
+    case CK_Q5_K: return QD_NAME(dot_q5_K);
+    case CK_Q6_K: return QD_NAME(dot_q6_K);
+    default: return NULL;
+    }
+}

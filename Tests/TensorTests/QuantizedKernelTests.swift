@@ -1,0 +1,92 @@
+import CKernels
+import Foundation
+import Testing
+@testable import Tensor
+
+/// The quantized block kernels against a dequantize-then-float reference, on random blocks, odd
+/// row and vector counts, and every dispatch path (portable, AVX2, AVX-512 VNNI where the CPU has it).
+///
+/// Activations are drawn so that their 8-bit quantization is exact (integers times 2⁻⁶ with a
+/// ±127 in every block), which makes the reference exact too: any difference is the kernel's.
+struct QuantizedKernelTests {
+    static let shapes: [(rows: Int, blocks: Int, vectors: Int)] = [(1, 1, 1), (7, 3, 1), (13, 2, 2), (33, 5, 3), (9, 1, 5), (64, 3, 17)]
+
+    /// Random blocks: random quantized bytes with small random scales in the float16 fields.
+    static func randomMatrix(_ dtype: DType, rows: Int, cols: Int, seed: UInt64) -> WeightMatrix {
+        var rng = SplitMix64(seed: seed)
+        let blockBytes = dtype.blockBytes
+        var bytes = (0 ..< rows * dtype.byteCount(cols)).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+        // Offsets of the float16 scale fields in each block layout.
+        let scaleOffsets: [Int] = switch dtype {
+        case .q6_K: [208]
+        case .q4_1, .q4_K, .q5_K: [0, 2]
+        default: [0]
+        }
+        for block in stride(from: 0, to: bytes.count, by: blockBytes) {
+            for offset in scaleOffsets {
+                let bits = HalfConversion.f16(Float.random(in: -0.05 ... 0.05, using: &rng))
+                bytes[block + offset] = UInt8(bits & 0xFF)
+                bytes[block + offset + 1] = UInt8(bits >> 8)
+            }
+        }
+        let storage = OwnedBytes(count: bytes.count)
+        bytes.withUnsafeBytes { storage.pointer.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        return WeightMatrix(base: UnsafeRawPointer(storage.pointer), dtype: dtype, rows: rows, cols: cols, owner: storage)
+    }
+
+    static func exactActivations(count: Int, cols: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        var x = (0 ..< count * cols).map { _ in Float(Int.random(in: -127 ... 127, using: &rng)) / 64 }
+        for start in stride(from: 0, to: x.count, by: 32) { x[start] = 127 / 64 }
+        return x
+    }
+
+    @Test(arguments: DType.quantizedTypes)
+    func kernelsMatchDequantizedReference(dtype: DType) {
+        let paths = (0 ... Int(ck_simd_best_level())).map(Int32.init)
+        defer { ck_set_simd_level(2) }
+        for (index, shape) in Self.shapes.enumerated() {
+            let cols = shape.blocks * dtype.blockElements
+            let w = Self.randomMatrix(dtype, rows: shape.rows, cols: cols, seed: UInt64(index))
+            let values = w.toFloatArray()
+            let x = Self.exactActivations(count: shape.vectors, cols: cols, seed: 50 + UInt64(index))
+            var expected = [Float](repeating: 0, count: shape.vectors * shape.rows)
+            var magnitude: Double = 0
+            for v in 0 ..< shape.vectors {
+                for r in 0 ..< shape.rows {
+                    var sum: Double = 0
+                    for c in 0 ..< cols { sum += Double(values[r * cols + c]) * Double(x[v * cols + c]) }
+                    expected[v * shape.rows + r] = Float(sum)
+                    magnitude = max(magnitude, abs(sum))
+                }
+            }
+            let tolerance = Float(max(magnitude, 1)) * 2e-6
+            for level in paths {
+                ck_set_simd_level(level)
+                let output = Matrix(rows: shape.vectors, cols: shape.rows)
+                w.multiply(Matrix(rows: shape.vectors, cols: cols, values: x), into: output)
+                #expect(maxAbsDifference(output.toArray(), expected) < tolerance, "\(dtype) \(shape) level \(level)")
+                let start = randomFloats(shape.vectors * shape.rows, seed: 9)
+                let accumulated = Matrix(rows: shape.vectors, cols: shape.rows, values: start)
+                w.multiply(Matrix(rows: shape.vectors, cols: cols, values: x), into: accumulated, accumulate: true)
+                #expect(maxAbsDifference(accumulated.toArray(), zip(start, expected).map { $0 + $1 }) < tolerance * 2, "\(dtype) accumulate level \(level)")
+            }
+        }
+    }
+
+    /// Q8_0/Q4_0 quantization at load time (`--quantize`): values round-trip within half a step of
+    /// their block scale (Q4_0: one step, as ggml maps the block's extreme to -8 and clamps its opposite at 7).
+    @Test(arguments: [DType.q8_0, .q4_0])
+    func quantizeRoundTrips(dtype: DType) {
+        let (rows, cols) = (5, 96)
+        let values = randomFloats(rows * cols, seed: 3)
+        let w = WeightMatrix(values: values, rows: rows, cols: cols).quantized(to: dtype)
+        #expect(w.dtype == dtype && w.rowBytes == dtype.byteCount(cols))
+        let back = w.toFloatArray()
+        for block in stride(from: 0, to: values.count, by: 32) {
+            let amax = values[block ..< block + 32].map(abs).max()!
+            let bound = dtype == .q8_0 ? amax / 127 * 0.5 : amax / 8
+            for i in block ..< block + 32 { #expect(abs(back[i] - values[i]) <= bound * 1.01 + 1e-3, "\(dtype) element \(i)") }
+        }
+    }
+}
