@@ -13,10 +13,12 @@ extension Normalizer {
         case "Prepend":
             self = .prepend(Array(try json.requiredString("prepend", at: path).unicodeScalars))
         case "Replace":
-            self = .replace(
-                pattern: try literalPattern(json, at: path),
-                content: Array(try json.requiredString("content", at: path).unicodeScalars)
-            )
+            let content = Array(try json.requiredString("content", at: path).unicodeScalars)
+            if json["pattern"]?["Regex"]?.string == #"\s+"# {
+                self = .replaceWhitespaceRuns(content: content)
+            } else {
+                self = .replace(pattern: try literalPattern(json, at: path), content: content)
+            }
         case "Strip":
             self = .strip(
                 left: try json.optionalBool("strip_left", default: true, at: path),

@@ -9,6 +9,8 @@ indirect enum Normalizer: Sendable {
     case prepend([Unicode.Scalar])
     /// Replaces every non-overlapping occurrence of a literal.
     case replace(pattern: [Unicode.Scalar], content: [Unicode.Scalar])
+    /// Replaces every run of whitespace (the regex `\s+`) with `content`, as CLIP's normaliser does.
+    case replaceWhitespaceRuns(content: [Unicode.Scalar])
     /// Trims whitespace at either end.
     case strip(left: Bool, right: Bool)
     case sequence([Normalizer])
@@ -52,6 +54,20 @@ indirect enum Normalizer: Sendable {
                 position = match.upperBound
             }
             result.append(contentsOf: scalars[position...])
+            return result
+        case .replaceWhitespaceRuns(let content):
+            var result: [Unicode.Scalar] = []
+            result.reserveCapacity(scalars.count)
+            var inRun = false
+            for scalar in scalars {
+                if UnicodeClasses.isWhitespace(scalar) {
+                    if !inRun { result.append(contentsOf: content) }
+                    inRun = true
+                } else {
+                    result.append(scalar)
+                    inRun = false
+                }
+            }
             return result
         case .strip(let left, let right):
             var lower = 0

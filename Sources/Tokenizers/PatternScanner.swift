@@ -8,24 +8,32 @@
 ///
 /// Llama 3: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 /// (Qwen2 is the same with `\p{N}` for single digits.)
+///
+/// CLIP:    `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`
+/// (matches no whitespace, so its matches leave gaps).
 struct PatternScanner: Sendable {
     enum Style: Sendable {
         /// The GPT-2 pattern (case-sensitive contractions, ` ?` prefixes).
         case gpt2
         /// The Llama 3 family, splitting digit runs into groups of at most `maxDigits`.
         case llama3(maxDigits: Int)
+        /// CLIP's pattern: letter runs, single digits, runs of other characters; whitespace unmatched.
+        case clip
     }
 
     let style: Style
 
-    /// Non-overlapping match ranges in `scalars[range]`; they cover the whole range
-    /// because every character is matched by some alternative.
+    /// Non-overlapping match ranges in `scalars[range]`; for GPT-2 and Llama 3 they cover the whole
+    /// range because every character is matched by some alternative.
     func matches(in scalars: [Unicode.Scalar], range: Range<Int>) -> [Range<Int>] {
         var result: [Range<Int>] = []
         scalars.withUnsafeBufferPointer { buffer in
             var position = range.lowerBound
             while position < range.upperBound {
-                let end = matchEnd(buffer, at: position, end: range.upperBound)
+                guard let end = matchEnd(buffer, at: position, end: range.upperBound) else {
+                    position += 1
+                    continue
+                }
                 result.append(position..<end)
                 position = end
             }
@@ -38,15 +46,34 @@ struct PatternScanner: Sendable {
         !UnicodeClasses.isWhitespace(scalar) && !UnicodeClasses.isLetter(scalar) && !UnicodeClasses.isNumber(scalar)
     }
 
+    private static let clipSpecialTokens = ["<|startoftext|>", "<|endoftext|>"].map { Array($0.unicodeScalars) }
+
     @inline(__always)
     private static func isNewline(_ scalar: Unicode.Scalar) -> Bool {
         scalar == "\n" || scalar == "\r"
     }
 
-    /// End of the match starting at `start` (always greater than `start`).
-    private func matchEnd(_ text: UnsafeBufferPointer<Unicode.Scalar>, at start: Int, end: Int) -> Int {
+    /// End of the match starting at `start` (greater than `start`), or `nil` when none starts there.
+    private func matchEnd(_ text: UnsafeBufferPointer<Unicode.Scalar>, at start: Int, end: Int) -> Int? {
         let first = text[start]
         switch style {
+        case .clip:
+            for special in Self.clipSpecialTokens where text[start...].starts(with: special) {
+                return start + special.count
+            }
+            if let contraction = contractionEnd(text, at: start, end: end, caseInsensitive: false) { return contraction }
+            if UnicodeClasses.isNumber(first) { return start + 1 }
+            let predicate: (Unicode.Scalar) -> Bool
+            if UnicodeClasses.isLetter(first) {
+                predicate = UnicodeClasses.isLetter
+            } else if Self.isOther(first) {
+                predicate = Self.isOther
+            } else {
+                return nil
+            }
+            var position = start + 1
+            while position < end, predicate(text[position]) { position += 1 }
+            return position
         case .gpt2:
             if let contraction = contractionEnd(text, at: start, end: end, caseInsensitive: false) { return contraction }
             // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`

@@ -6,13 +6,15 @@ enum SplitPattern: Sendable {
     case scanner(PatternScanner)
 
     static let gpt2Regex = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
+    static let clipRegex = #"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"#
 
     /// Recognises a regex from `tokenizer.json`.
     ///
-    /// Only the GPT-2 pattern, the Llama 3 family (`\p{N}{1,k}` or `\p{N}` digit groups)
+    /// Only the GPT-2 pattern, CLIP's, the Llama 3 family (`\p{N}{1,k}` or `\p{N}` digit groups)
     /// and metacharacter-free literals are implemented; anything else is rejected by name.
     static func regex(_ pattern: String) throws(TokenizerError) -> SplitPattern {
         if pattern == gpt2Regex { return .scanner(PatternScanner(style: .gpt2)) }
+        if pattern == clipRegex { return .scanner(PatternScanner(style: .clip)) }
         if let maxDigits = llama3MaxDigits(pattern) { return .scanner(PatternScanner(style: .llama3(maxDigits: maxDigits))) }
         let metacharacters = Set(#"\^$.|?*+()[]{}"#.unicodeScalars)
         if !pattern.isEmpty, !pattern.unicodeScalars.contains(where: metacharacters.contains) {

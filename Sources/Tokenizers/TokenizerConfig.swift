@@ -2,6 +2,10 @@
 struct TokenizerConfig: Sendable {
     var bosToken: String?
     var eosToken: String?
+    var padToken: String?
+    var unknownToken: String?
+    /// `model_max_length` (CLIP: 77), when it is a usable integer.
+    var modelMaxLength: Int?
     var addBosToken: Bool?
     var addEosToken: Bool?
     var chatTemplate: String?
@@ -12,6 +16,9 @@ struct TokenizerConfig: Sendable {
         let path = "tokenizer_config"
         bosToken = try Self.tokenContent(json, key: "bos_token")
         eosToken = try Self.tokenContent(json, key: "eos_token")
+        padToken = try Self.tokenContent(json, key: "pad_token")
+        unknownToken = try Self.tokenContent(json, key: "unk_token")
+        if let length = json.optional("model_max_length")?.int, length > 0 { modelMaxLength = length }
         if json.optional("add_bos_token") != nil {
             addBosToken = try json.optionalBool("add_bos_token", default: false, at: path)
         }
@@ -22,7 +29,7 @@ struct TokenizerConfig: Sendable {
     }
 
     /// A token given as a plain string or as an `AddedToken` object with `content`.
-    private static func tokenContent(_ json: JSONValue, key: String) throws(TokenizerError) -> String? {
+    static func tokenContent(_ json: JSONValue, key: String) throws(TokenizerError) -> String? {
         guard let value = json.optional(key) else { return nil }
         if let string = value.string { return string }
         if value.members != nil { return try value.requiredString("content", at: "tokenizer_config.\(key)") }
