@@ -6,8 +6,8 @@
 # driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion, Leases with
 # resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
 # removing exactly the drained pod; then applies deploy/kubernetes/base (an image of the tessera
-# binary just built, packed without a registry) and asks each of its pods, one per node, for a chat
-# completion. Removes everything on exit and checks that it did.
+# binary just built, packed without a registry), runs the e2e openai suite against its pod, scales
+# it to one pod per node and asks each for a chat completion. Removes everything on exit and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,13 +56,40 @@ export TESSERA_K8S_NAMESPACE=tessera-client-test
 kubectl create namespace "$TESSERA_K8S_NAMESPACE" >/dev/null
 TESSERA_K8S_LIVE=1 TESSERA_K8S_NODES=2 swift test --scratch-path "$scratch" --skip-build --filter "LiveAPITests|LiveNodeTests"
 
-# deploy/kubernetes as a user applies it: `tessera serve` in a pod behind its readiness probe,
-# answering the OpenAI API on its pod address; scaled through /scale to one pod per node.
-kubectl apply -k deploy/kubernetes/base >/dev/null
+# deploy/kubernetes/base, with the fixture model from a hostPath volume and the serve flags the e2e
+# suite expects: the openai suite runs against the pod (on whichever node it landed) from this host.
+model=${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}
+mkdir -p "$work/e2e"
+cat >"$work/e2e/kustomization.yaml" <<YAML
+resources: ["$(realpath --relative-to "$work/e2e" deploy/kubernetes/base)"]
+patches:
+  - target: {kind: Deployment, name: tessera}
+    patch: |-
+      - op: replace
+        path: /spec/template/spec/containers/0/args
+        value: [serve, --model, /models/$(basename "$model"), --host, 0.0.0.0, --port, "8000", --max-queued-requests, "12",
+                --max-num-seqs, "4", --max-body-size, "1", --kv-cache-memory, "64", --drain-timeout, "5"]
+      - op: add
+        path: /spec/template/spec/volumes
+        value: [{name: models, hostPath: {path: "$PWD/$(dirname "$model")", type: Directory}}]
+      - op: add
+        path: /spec/template/spec/containers/0/volumeMounts
+        value: [{name: models, mountPath: /models, readOnly: true}]
+YAML
+kubectl apply -k "$work/e2e" >/dev/null
 kubectl -n tessera rollout status deployment/tessera --timeout 300s >/dev/null
+read -r node address < <(kubectl -n tessera get pods -l app.kubernetes.io/name=tessera \
+    -o jsonpath='{range .items[*]}{.spec.nodeName} {.status.podIP}{"\n"}{end}')
+echo "openai suite against tessera in a pod on $node ($address)"
+python3 -c "import openai, pytest, requests" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
+TESSERA_BASE_URL="http://$address:8000" TESSERA_MODEL_DIR="$PWD/$model" TESSERA_FIXTURES="$PWD/fixtures" \
+    TESSERA_BINARY="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera" \
+    timeout 900 python3 -m pytest -q tests/e2e -k "not sigterm"
+
+# Scaled through /scale to one pod per node, each answering on its pod address.
 ask() {
     curl -fsS --max-time 120 "http://$1:8000/v1/chat/completions" -H 'content-type: application/json' \
-        -d '{"model": "DefaultModel", "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]}' |
+        -d '{"model": "'"$(basename "$model")"'", "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]}' |
         python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["choices"][0]["message"]["content"] is not None; print(r["usage"]["completion_tokens"])'
 }
 kubectl -n tessera scale deployment/tessera --replicas 2 >/dev/null
