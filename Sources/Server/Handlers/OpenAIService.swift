@@ -56,6 +56,10 @@ public final class OpenAIService: Sendable {
         try await respond(request, watch: ClientWatch(channel: context.channel), completions)
     }
 
+    func responses(_ request: Request, _ context: ConnectionContext) async throws -> Response {
+        try await respond(request, watch: ClientWatch(channel: context.channel), responses)
+    }
+
     /// A route that reads a JSON body but queues nothing (`/tokenize`, `/detokenize`, `/v1/embeddings`).
     func utility(
         _ request: Request, _ context: ConnectionContext,

@@ -29,6 +29,11 @@ struct ServerSentEvents {
         append(try encoder.encode(value))
     }
 
+    /// `hold` for JSON already serialized.
+    mutating func hold(raw json: Data) {
+        append(json)
+    }
+
     private mutating func append(_ json: Data) {
         pending.writeString("data: ")
         pending.writeBytes(json)

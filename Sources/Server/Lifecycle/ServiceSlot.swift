@@ -21,6 +21,7 @@ public final class ServiceSlot: Sendable {
     public func addRoutes(to router: Router<ConnectionContext>) {
         router.post("/v1/chat/completions") { request, context in try await self.loaded().chatCompletions(request, context) }
         router.post("/v1/completions") { request, context in try await self.loaded().completions(request, context) }
+        router.post("/v1/responses") { request, context in try await self.loaded().responses(request, context) }
         router.get("/v1/models") { _, _ in try self.loaded().models() }
         router.get("/v1/models/**") { _, context in
             try self.loaded().model(named: context.parameters.getCatchAll().joined(separator: "/"))

@@ -11,6 +11,7 @@ enum APIRoutes {
     static let all: [Route] = [
         Route(path: "/v1/chat/completions", methods: [.post]),
         Route(path: "/v1/completions", methods: [.post]),
+        Route(path: "/v1/responses", methods: [.post]),
         Route(path: "/v1/models", methods: [.get, .head]),
         Route(path: "/v1/models/{model}", methods: [.get, .head]),
         Route(path: "/v1/embeddings", methods: [.post]),
