@@ -71,14 +71,46 @@ public struct TokenMask: Sendable, Equatable {
     }
 }
 
-/// A compiled grammar over one model's vocabulary, shared by every request that uses it: the
-/// allowed-token mask of each matcher position is computed once (walking a trie of the token
-/// bytes, so tokens that share a dead prefix are dropped together) and cached.
+/// A compiled grammar over one model's vocabulary, shared by every request that uses it.
+///
+/// The pushdown automaton's positions are numbered as requests reach them, with their byte
+/// transitions and allowed-token masks: a deterministic automaton built lazily, so that after a
+/// schema's first requests each step costs a table lookup per byte and a cached mask. A mask is
+/// computed by walking a trie of the token bytes, so tokens that share a dead prefix are dropped
+/// together. Past `maxStates` numbered positions (deeply nested free-form JSON) the table starts
+/// over; matchers keep their position and are renumbered on their next step.
 public final class TokenGrammar: Sendable {
     public let automaton: GrammarAutomaton
     public let vocabulary: TokenVocabulary
-    private let masks = Mutex<[MatcherPosition: TokenMask]>([:])
-    static let maxCachedMasks = 20_000
+    private let table = Mutex(PositionTable())
+    static let maxStates = 100_000
+
+    /// Numbered positions with their transitions (256 per position: `unknown`, `dead` or the next
+    /// position's number) and masks.
+    struct PositionTable {
+        var positions: [MatcherPosition] = []
+        var numbers: [MatcherPosition: Int32] = [:]
+        var transitions: [Int32] = []
+        var masks: [TokenMask?] = []
+        var epoch = 0
+
+        static let unknown: Int32 = -2, dead: Int32 = -1
+
+        mutating func number(_ p: MatcherPosition) -> Int32 {
+            if let n = numbers[p] { return n }
+            let n = Int32(positions.count)
+            positions.append(p)
+            numbers[p] = n
+            transitions += repeatElement(Self.unknown, count: 256)
+            masks.append(nil)
+            return n
+        }
+
+        mutating func startOverIfFull() {
+            guard positions.count > TokenGrammar.maxStates else { return }
+            self = PositionTable(epoch: epoch + 1)
+        }
+    }
 
     public init(automaton: GrammarAutomaton, vocabulary: TokenVocabulary) {
         self.automaton = automaton
@@ -87,31 +119,71 @@ public final class TokenGrammar: Sendable {
 
     /// A fresh matcher at the start of the grammar.
     public func makeMatcher() -> GrammarMatcher {
-        GrammarMatcher(grammar: self, position: automaton.initialPosition)
-    }
-
-    func mask(at position: MatcherPosition) -> TokenMask {
-        if let cached = masks.withLock({ $0[position] }) { return cached }
-        let mask = computeMask(position)
-        masks.withLock { cache in
-            if cache.count >= Self.maxCachedMasks { cache.removeAll(keepingCapacity: true) }
-            cache[position] = mask
+        let position = automaton.initialPosition
+        let (state, epoch) = table.withLock { t in
+            t.startOverIfFull()
+            return (t.number(position), t.epoch)
         }
-        return mask
+        return GrammarMatcher(grammar: self, cursor: .init(state: state, epoch: epoch, position: position))
     }
 
-    private func computeMask(_ position: MatcherPosition) -> TokenMask {
+    /// Where a matcher is: its position's number in the table of `epoch`, and the position itself.
+    struct Cursor: Sendable {
+        var state: Int32
+        var epoch: Int
+        var position: MatcherPosition
+    }
+
+    private func state(_ c: Cursor, _ t: inout PositionTable) -> Int32 {
+        c.epoch == t.epoch ? c.state : t.number(c.position)
+    }
+
+    private func next(_ state: Int32, _ byte: UInt8, _ t: inout PositionTable) -> Int32 {
+        let slot = Int(state) * 256 + Int(byte)
+        var n = t.transitions[slot]
+        if n == PositionTable.unknown {
+            let after = automaton.step(t.positions[Int(state)], byte)
+            n = after.isDead ? PositionTable.dead : t.number(after)
+            t.transitions[slot] = n
+        }
+        return n
+    }
+
+    func mask(_ cursor: Cursor) -> TokenMask {
+        table.withLock { t in
+            let s = state(cursor, &t)
+            if let mask = t.masks[Int(s)] { return mask }
+            let mask = computeMask(s, &t)
+            t.masks[Int(s)] = mask
+            return mask
+        }
+    }
+
+    /// The cursor after `bytes`, or nil when the grammar does not allow them.
+    func advance(_ cursor: Cursor, _ bytes: [UInt8]) -> Cursor? {
+        table.withLock { t in
+            t.startOverIfFull()
+            var s = state(cursor, &t)
+            for b in bytes {
+                s = next(s, b, &t)
+                if s == PositionTable.dead { return nil }
+            }
+            return Cursor(state: s, epoch: t.epoch, position: t.positions[Int(s)])
+        }
+    }
+
+    private func computeMask(_ state: Int32, _ t: inout PositionTable) -> TokenMask {
         var mask = TokenMask(count: vocabulary.count)
-        if position.accepting {
+        if t.positions[Int(state)].accepting {
             for id in vocabulary.endTokens where id < vocabulary.count { mask.insert(id) }
         }
         let trie = vocabulary.trie
-        var work: [(node: Int32, position: MatcherPosition)] = [(0, position)]
+        var work: [(node: Int32, state: Int32)] = [(0, state)]
         while let (node, at) = work.popLast() {
-            let next = automaton.nextBytes(at)
-            for child in trie[Int(node)].children where next.contains(child.byte) {
-                let after = automaton.step(at, child.byte)
-                guard !after.isDead else { continue }
+            let bytes = automaton.nextBytes(t.positions[Int(at)])
+            for child in trie[Int(node)].children where bytes.contains(child.byte) {
+                let after = next(at, child.byte, &t)
+                guard after != PositionTable.dead else { continue }
                 for id in trie[Int(child.node)].tokens { mask.insert(Int(id)) }
                 if !trie[Int(child.node)].children.isEmpty { work.append((child.node, after)) }
             }
@@ -132,22 +204,19 @@ public final class TokenGrammar: Sendable {
 /// ```
 public struct GrammarMatcher: Sendable {
     public let grammar: TokenGrammar
-    var position: MatcherPosition
+    var cursor: TokenGrammar.Cursor
+    var position: MatcherPosition { cursor.position }
 
-    public func allowedTokens() -> TokenMask { grammar.mask(at: position) }
+    public func allowedTokens() -> TokenMask { grammar.mask(cursor) }
 
     /// Moves past `token`'s bytes; false (and no move) when the grammar does not allow them.
     /// An end token is allowed only at an accepting position and leaves the position as it is.
     @discardableResult
     public mutating func advance(_ token: Int) -> Bool {
         if grammar.vocabulary.endTokens.contains(token) { return position.accepting }
-        guard token >= 0, token < grammar.vocabulary.count, let bytes = grammar.vocabulary.tokenBytes[token] else { return false }
-        var p = position
-        for b in bytes {
-            p = grammar.automaton.step(p, b)
-            if p.isDead { return false }
-        }
-        position = p
+        guard token >= 0, token < grammar.vocabulary.count, let bytes = grammar.vocabulary.tokenBytes[token],
+              let next = grammar.advance(cursor, bytes) else { return false }
+        cursor = next
         return true
     }
 
