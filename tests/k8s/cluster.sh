@@ -12,6 +12,10 @@
 k8s_bridge=${TESSERA_K8S_BRIDGE:-tsk8s0}
 k8s_address=10.79.0.1
 k8s_pids=() k8s_names=() k8s_nodes=() k8s_netns=()
+# Host folders the kubelet, containerd and CNI plugins use whatever they are configured with; the
+# ones this cluster creates are removed with it.
+k8s_host_dirs=(/var/lib/kubelet /var/log/pods /var/log/containers /var/lib/cni /run/containerd)
+k8s_created_dirs=()
 
 k8s_log() { echo "k8s: $*" >&2; }
 
@@ -89,6 +93,8 @@ cluster_up() {
     k8s_work=$1
     k8s_bin=$2
     mkdir -p "$k8s_work"
+    local dir
+    for dir in "${k8s_host_dirs[@]}"; do [[ -e $dir ]] || k8s_created_dirs+=("$dir"); done
     ip link add "$k8s_bridge" type bridge
     ip addr add "$k8s_address/24" dev "$k8s_bridge"
     ip link set "$k8s_bridge" up
@@ -172,6 +178,7 @@ cluster_down() {
     grep -o " $k8s_work/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     ip link del tsk8sp1 2>/dev/null || true
     ip link del "$k8s_bridge" 2>/dev/null || true
+    for dir in "${k8s_created_dirs[@]}"; do rm -rf "$dir"; done
 }
 
 # node_up INDEX: a node named node-INDEX with its own containerd and kubelet. Node 1 runs in this

@@ -14,6 +14,7 @@ cd "$(dirname "$0")/../.."
 scratch="${TESSERA_SCRATCH:-.build}"
 
 if [[ $(id -u) != 0 ]]; then echo "tests/k8s: SKIPPED (needs root to run a Kubernetes control plane)"; exit 0; fi
+if ! command -v kubectl >/dev/null; then echo "tests/k8s: SKIPPED (no kubectl on this machine; Debian packages none)"; exit 0; fi
 if ! { ip link add tsk8sprobe type bridge && ip link del tsk8sprobe; } 2>/dev/null; then
     echo "tests/k8s: SKIPPED (cannot create network links here: no CAP_NET_ADMIN)"; exit 0
 fi
@@ -112,4 +113,5 @@ done
 if ip netns list | grep -q '^tsk8s-'; then echo "a network namespace survived teardown" >&2; exit 1; fi
 if grep -q " $work/" /proc/mounts; then echo "a mount survived teardown" >&2; exit 1; fi
 if pgrep -x pause >/dev/null; then echo "a pod sandbox survived teardown" >&2; exit 1; fi
+for dir in "${k8s_created_dirs[@]}"; do [[ ! -e $dir ]] || { echo "$dir survived teardown" >&2; exit 1; }; done
 echo "tests/k8s: passed"
