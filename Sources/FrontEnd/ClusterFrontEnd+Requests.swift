@@ -10,6 +10,12 @@ import WireProtocol
 extension ClusterFrontEnd {
     public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
         do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
+        guard request.parameters.promptLogprobs == nil else {
+            // A prefill worker hands the prompt's KV on, not its logits.
+            throw .invalidRequest(
+                "prompt log-probabilities (echo with logprobs or max_tokens 0, prompt_logprobs) are not served through worker "
+                    + "processes (--topology) yet; serve the model without a topology")
+        }
         let model = servedModel
         guard request.images.isEmpty || model.imagePlaceholder != nil else {
             throw .invalidRequest("model '\(model.name)' does not accept images")

@@ -1,6 +1,8 @@
 """Everything besides generation answers clearly: model lookup, tokenize/detokenize, version,
 OpenAI error objects for unknown routes and methods, HEAD/OPTIONS, CORS only when enabled,
 x-request-id, system_fingerprint, and a 400 for every request field Tessera does not implement."""
+import os
+
 import openai
 import pytest
 import requests
@@ -113,6 +115,19 @@ def test_echo_is_the_prompt_as_sent(client, model):
     assert out.choices[0].text.startswith("Once upon")
 
 
+# Worker processes hand a prompt's KV from prefill to decode, not its logits.
+through_workers = pytest.mark.skipif(
+    bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="prompt log-probabilities are refused with --topology")
+
+
+def test_prompt_logprobs_through_workers_are_refused(client, model):
+    if not os.environ.get("TESSERA_E2E_TOPOLOGY"):
+        pytest.skip("served without worker processes")
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(model=model, prompt="a", max_tokens=0, echo=True, logprobs=1)
+    assert "--topology" in info.value.body["message"]
+
+
 def _transformers_prompt_logprobs(model_dir, ids):
     import torch
     import transformers
@@ -122,6 +137,7 @@ def _transformers_prompt_logprobs(model_dir, ids):
     return [float(logp[i - 1, ids[i]]) for i in range(1, len(ids))]
 
 
+@through_workers
 @pytest.mark.parametrize("as_tokens", [False, True])
 def test_echo_logprobs_match_transformers(client, model, model_dir, as_tokens):
     """What lm-evaluation-harness's log-likelihood requests ask: echo, logprobs, max_tokens 0."""
@@ -141,6 +157,7 @@ def test_echo_logprobs_match_transformers(client, model, model_dir, as_tokens):
         assert out.usage.completion_tokens == 0
 
 
+@through_workers
 def test_echo_logprobs_with_generation_and_vllm_prompt_logprobs(client, model, model_dir):
     text = "Once upon a time"
     ids = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json")).encode(text).ids

@@ -82,7 +82,7 @@ kubectl -n tessera rollout status deployment/tessera --timeout 300s >/dev/null
 read -r node address < <(kubectl -n tessera get pods -l app.kubernetes.io/name=tessera \
     -o jsonpath='{range .items[*]}{.spec.nodeName} {.status.podIP}{"\n"}{end}')
 echo "openai suite against tessera in a pod on $node ($address)"
-python3 -c "import openai, pytest, requests" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
+python3 -c "import openai, pytest, requests, prometheus_client" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
 TESSERA_BASE_URL="http://$address:8000" TESSERA_MODEL_DIR="$PWD/$model" TESSERA_FIXTURES="$PWD/fixtures" \
     TESSERA_BINARY="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera" \
     timeout 900 python3 -m pytest -q tests/e2e -k "not sigterm"
