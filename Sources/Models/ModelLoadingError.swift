@@ -6,8 +6,11 @@ public enum ModelLoadingError: Error, Equatable, CustomStringConvertible {
     case malformedConfig(path: String, detail: String)
     case unsupportedArchitecture(name: String, path: String)
     case unsupportedConfiguration(path: String, detail: String)
-    /// Neither `model.safetensors` nor `model.safetensors.index.json` exists.
-    case missingWeights(directory: String)
+    /// Neither `<stem>.safetensors` nor `<stem>.safetensors.index.json` exists (stem `model`, or
+    /// `diffusion_pytorch_model` in a diffusers component).
+    case missingWeights(directory: String, fileStem: String)
+    /// A diffusers `config.json` names a class Tessera does not implement.
+    case unsupportedClass(name: String, path: String, supported: [String])
     case malformedIndex(path: String, detail: String)
     /// The shard file that should hold `tensor` does not exist.
     case missingShard(path: String, tensor: String)
@@ -26,7 +29,8 @@ public enum ModelLoadingError: Error, Equatable, CustomStringConvertible {
         case let .unsupportedArchitecture(name, path): "unsupported architecture '\(name)' in \(path) (supported: LlamaForCausalLM, Qwen2ForCausalLM, GGUF llama and qwen2; "
             + "vision-language: LlavaForConditionalGeneration, Qwen2VLForConditionalGeneration; vision towers: CLIPVisionModel, SiglipVisionModel)"
         case let .unsupportedConfiguration(path, detail): "unsupported configuration in \(path): \(detail)"
-        case let .missingWeights(directory): "no model.safetensors or model.safetensors.index.json in \(directory)"
+        case let .missingWeights(directory, stem): "no \(stem).safetensors or \(stem).safetensors.index.json in \(directory)"
+        case let .unsupportedClass(name, path, supported): "unsupported class '\(name)' in \(path) (supported: \(supported.joined(separator: ", ")))"
         case let .malformedIndex(path, detail): "malformed weight index \(path): \(detail)"
         case let .missingShard(path, tensor): "weight shard \(path) (holding '\(tensor)') does not exist"
         case let .missingTensor(name, path): "tensor '\(name)' is missing from \(path)"

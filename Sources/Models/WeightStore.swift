@@ -2,7 +2,8 @@ import Foundation
 import Tensor
 
 /// The safetensors weights of a model directory (`model.safetensors` or a sharded
-/// `model.safetensors.index.json`), or the tensors of a GGUF file under their transformers names,
+/// `model.safetensors.index.json`; diffusers components use the stem `diffusion_pytorch_model`),
+/// or the tensors of a GGUF file under their transformers names,
 /// memory-mapped, with shape-checked access by tensor name.
 ///
 /// Shards are mapped on first use, so loading one part of a model (a vision-language model's
@@ -33,24 +34,24 @@ final class WeightStore: @unchecked Sendable {
         locations = [:]
     }
 
-    init(directory: URL, quantization: DType? = nil) throws(ModelLoadingError) {
+    init(directory: URL, fileStem: String = "model", quantization: DType? = nil) throws(ModelLoadingError) {
         self.directory = directory
         self.quantization = quantization
         gguf = nil
-        let single = directory.appendingPathComponent("model.safetensors")
-        let index = directory.appendingPathComponent("model.safetensors.index.json")
+        let single = directory.appendingPathComponent("\(fileStem).safetensors")
+        let index = directory.appendingPathComponent("\(fileStem).safetensors.index.json")
         let manager = FileManager.default
         if manager.fileExists(atPath: single.path) {
             let file = try Self.open(single)
-            files = ["model.safetensors": file]
+            files = [single.lastPathComponent: file]
             singleFile = single
-            locations = file.tensors.keys.reduce(into: [:]) { $0[$1] = "model.safetensors" }
+            locations = file.tensors.keys.reduce(into: [:]) { $0[$1] = single.lastPathComponent }
         } else if manager.fileExists(atPath: index.path) {
             files = [:]
             singleFile = nil
             locations = try Self.readIndex(index)
         } else {
-            throw .missingWeights(directory: directory.path)
+            throw .missingWeights(directory: directory.path, fileStem: fileStem)
         }
     }
 

@@ -138,6 +138,6 @@ struct BrokenCheckpointTests {
     @Test func noWeightsAtAll() throws {
         let dir = try Fixtures.scratchCopy("llama-gqa")
         try FileManager.default.removeItem(at: dir.appendingPathComponent("model.safetensors"))
-        #expect(loadError(dir) == .missingWeights(directory: dir.path))
+        #expect(loadError(dir) == .missingWeights(directory: dir.path, fileStem: "model"))
     }
 }

@@ -128,6 +128,26 @@ void ck_gelu_tanh(float *x, size_t n);
 void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim,
                    const float *cos_table, const float *sin_table);
 
+// MARK: Convolutional models (feature maps channels-last: pixel y*width+x holds `channels` floats)
+
+/// Writes `count` rows of the im2col matrix, output pixels first ..< first+count (row-major in an
+/// output of width `out_width`): row i holds channels × kernel × kernel values in the (c, ky, kx)
+/// order of a PyTorch conv weight [out, in, kh, kw], zeros where the window leaves the input.
+void ck_im2col(const float *x, size_t height, size_t width, size_t channels, size_t kernel, size_t stride,
+               size_t pad_top, size_t pad_left, size_t out_width, size_t first, size_t count, float *col);
+/// Per-channel sum and sum of squares (in double) over `pixels` rows of `channels` floats.
+void ck_channel_sums(const float *x, size_t pixels, size_t channels, double *sum, double *sum_sq);
+/// out[p, c] = x[p, c] * scale[c] + shift[c], then SiLU when `silu`; `out` may alias `x`.
+void ck_scale_shift(const float *x, float *out, size_t pixels, size_t channels, const float *scale,
+                    const float *shift, int silu);
+/// In-place SiLU: x / (1 + exp(-x)).
+void ck_silu(float *x, size_t n);
+/// GEGLU of `rows` rows of 2·inner floats (hidden first, gate second): out = hidden · gelu(gate), exact erf GELU.
+void ck_geglu(const float *x, size_t rows, size_t inner, float *out);
+/// Nearest-neighbour 2× upsampling of input rows first_row ..< first_row+rows into `out` (2h × 2w).
+void ck_upsample_nearest2x(const float *x, size_t height, size_t width, size_t channels, size_t first_row,
+                           size_t rows, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,50 @@
+import Tensor
+
+/// One low-rank adapter (LoRA) on one linear layer, applied unmerged: y += scale · (x · downᵀ) · upᵀ.
+///
+/// `down` is A [rank × in], `up` is B [out × rank]; `scale` is the whole multiplier, i.e. the
+/// request's LoRA scale times alpha/rank (diffusers' `scale · alpha / r`).
+public struct LowRankAdapter: @unchecked Sendable {
+    public let down: WeightMatrix
+    public let up: WeightMatrix
+    public let scale: Float
+
+    public init(down: WeightMatrix, up: WeightMatrix, scale: Float) {
+        precondition(down.rows == up.cols, "LoRA rank mismatch: down has \(down.rows) rows, up has \(up.cols) columns")
+        self.down = down
+        self.up = up
+        self.scale = scale
+    }
+
+    public var rank: Int { down.rows }
+}
+
+/// The unmerged adapters of one forward pass, by diffusers module path (the layer's weight name
+/// without `.weight`), e.g. `down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q`.
+///
+/// Every linear layer and every 1×1 convolution of the diffusion models (attention projections,
+/// `ff.net.0.proj`, `ff.net.2`, `proj_in`/`proj_out`, `time_emb_proj`, 1×1 shortcuts, a ControlNet's
+/// zero convolutions) applies the adapters listed for its path: y = x·Wᵀ + b + Σ scale·(x·Aᵀ)·Bᵀ.
+/// Paths no layer has are never consulted (check them against the model's `parameterNames`).
+/// 3×3 convolutions take no unmerged adapters; merge those into the weights instead (see
+/// `ParameterStore`).
+///
+/// ```swift
+/// var adapters = LowRankAdapters()
+/// adapters.add(LowRankAdapter(down: a, up: b, scale: 0.8 * alpha / Float(rank)),
+///              to: "mid_block.attentions.0.transformer_blocks.0.attn2.to_k")
+/// let eps = try unet.predictNoise(rows)   // rows carry their own adapters
+/// ```
+public struct LowRankAdapters: Sendable {
+    public private(set) var byModule: [String: [LowRankAdapter]] = [:]
+
+    public init() {}
+
+    public mutating func add(_ adapter: LowRankAdapter, to modulePath: String) {
+        byModule[modulePath, default: []].append(adapter)
+    }
+
+    public var isEmpty: Bool { byModule.isEmpty }
+
+    public subscript(modulePath: String) -> [LowRankAdapter] { byModule[modulePath] ?? [] }
+}

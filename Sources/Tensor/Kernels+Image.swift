@@ -1,0 +1,187 @@
+import CKernels
+import COpenBLAS
+import Foundation
+
+/// Operations of convolutional diffusion models (UNets, VAEs, ControlNets) on channels-last
+/// feature maps, parallel on the compute pool.
+public enum ImageKernels {
+    /// Output pixels per im2col tile: bounds the gathered matrix (tile × in·k² floats) and is the
+    /// GEMM's M dimension.
+    static let convolutionTile = 128
+
+    /// A 2-D convolution, PyTorch semantics: `weight` is [out, in, k, k] (row-major, float32),
+    /// `bias` [out] or nil; `padding` is (top, left, bottom, right) zero padding.
+    ///
+    /// A 1×1 stride-1 convolution is one GEMM on the pixels; otherwise tiles of output pixels are
+    /// gathered (im2col) and multiplied by the kernel matrix, tiles and output-channel bands spread
+    /// over the pool (each task gathers its own tile into a scratch buffer).
+    public static func conv2d(_ x: FeatureMap, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int,
+                              kernel: Int, stride: Int = 1, padding: (top: Int, left: Int, bottom: Int, right: Int)) -> FeatureMap {
+        let outHeight = (x.height + padding.top + padding.bottom - kernel) / stride + 1
+        let outWidth = (x.width + padding.left + padding.right - kernel) / stride + 1
+        let out = FeatureMap(height: outHeight, width: outWidth, channels: outChannels)
+        let depth = x.channels * kernel * kernel
+        let pixels = outHeight * outWidth
+        let direct = kernel == 1 && stride == 1 && padding == (0, 0, 0, 0)
+        let tiles = (pixels + convolutionTile - 1) / convolutionTile
+        ComputeThreads.configureOnce()
+        let wanted = 2 * ComputeThreads.count
+        // Split output channels (in multiples of 16) only when there are too few pixel tiles.
+        let bands = max(1, min((outChannels + 15) / 16, (wanted + tiles - 1) / tiles))
+        let (input, output) = (x.pixels.data, out.pixels.data)
+        Parallel.forEach(tiles * bands) { task in
+            let (tile, band) = (task / bands, task % bands)
+            let first = tile * convolutionTile
+            let count = min(convolutionTile, pixels - first)
+            let blocks = (outChannels + 15) / 16
+            let begin = blocks * band / bands * 16
+            let end = min(outChannels, blocks * (band + 1) / bands * 16)
+            guard begin < end else { return }
+            let multiply = { (columns: UnsafePointer<Float>) in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(end - begin), Int32(depth),
+                            1, columns, Int32(depth), weight + begin * depth, Int32(depth),
+                            0, output + first * outChannels + begin, Int32(outChannels))
+            }
+            if direct {
+                multiply(input + first * depth)
+            } else {
+                ScratchBuffers.with(count: count * depth) { columns in
+                    ck_im2col(input, x.height, x.width, x.channels, kernel, stride, padding.top, padding.left, outWidth, first, count, columns)
+                    multiply(columns)
+                }
+            }
+            if let bias {
+                for p in first ..< first + count { ck_add(output + p * outChannels + begin, bias + begin, end - begin) }
+            }
+        }
+        return out
+    }
+
+    /// GroupNorm over `groups` groups of consecutive channels (statistics over all pixels of a
+    /// group, in double), times `weight` plus `bias` per channel, then SiLU when `silu`. Writes
+    /// into `out`, which may be `x` itself.
+    public static func groupNorm(_ x: FeatureMap, groups: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                 eps: Float, silu: Bool, into out: FeatureMap) {
+        let (pixels, channels) = (x.pixels.rows, x.channels)
+        precondition(channels % groups == 0 && out.pixels.rows == pixels && out.channels == channels, "groupNorm shape mismatch")
+        ComputeThreads.configureOnce()
+        let chunks = max(1, min(ComputeThreads.count * 4, pixels / 64))
+        var sums = [Double](repeating: 0, count: 2 * channels * chunks)
+        let input = x.pixels.data
+        sums.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let base = buffer.baseAddress!
+            Parallel.forEach(chunks) { chunk in
+                let (begin, end) = (pixels * chunk / chunks, pixels * (chunk + 1) / chunks)
+                let own = base + 2 * channels * chunk
+                ck_channel_sums(input + begin * channels, end - begin, channels, own, own + channels)
+            }
+        }
+        let perGroup = channels / groups
+        let count = Double(pixels * perGroup)
+        var scale = [Float](repeating: 0, count: channels)
+        var shift = [Float](repeating: 0, count: channels)
+        for g in 0 ..< groups {
+            var (sum, sumSq) = (0.0, 0.0)
+            for chunk in 0 ..< chunks {
+                for c in g * perGroup ..< (g + 1) * perGroup {
+                    sum += sums[2 * channels * chunk + c]
+                    sumSq += sums[2 * channels * chunk + channels + c]
+                }
+            }
+            let mean = sum / count
+            let variance = max(0, sumSq / count - mean * mean)
+            let rstd = Float(1 / (variance + Double(eps)).squareRoot())
+            for c in g * perGroup ..< (g + 1) * perGroup {
+                scale[c] = rstd * weight[c]
+                shift[c] = bias[c] - Float(mean) * scale[c]
+            }
+        }
+        let output = out.pixels.data
+        scale.withUnsafeBufferPointer { sp in
+            shift.withUnsafeBufferPointer { hp in
+                nonisolated(unsafe) let (s, h) = (sp.baseAddress!, hp.baseAddress!)
+                Parallel.forEach(chunks) { chunk in
+                    let (begin, end) = (pixels * chunk / chunks, pixels * (chunk + 1) / chunks)
+                    ck_scale_shift(input + begin * channels, output + begin * channels, end - begin, channels, s, h, silu ? 1 : 0)
+                }
+            }
+        }
+    }
+
+    /// In-place SiLU of every element.
+    public static func silu(_ x: Matrix) {
+        let chunks = max(1, min(2 * ComputeThreads.count, x.count / 65536))
+        let data = x.data
+        Parallel.forEach(chunks) { chunk in
+            let (begin, end) = (x.count * chunk / chunks, x.count * (chunk + 1) / chunks)
+            ck_silu(data + begin, end - begin)
+        }
+    }
+
+    /// GEGLU: `x` is T × 2·inner (hidden then gate); returns T × inner of hidden · gelu(gate).
+    public static func geglu(_ x: Matrix) -> Matrix {
+        let inner = x.cols / 2
+        let out = Matrix(rows: x.rows, cols: inner)
+        let chunks = max(1, min(2 * ComputeThreads.count, x.rows / 16))
+        let (input, output) = (x.data, out.data)
+        Parallel.forEach(chunks) { chunk in
+            let (begin, end) = (x.rows * chunk / chunks, x.rows * (chunk + 1) / chunks)
+            ck_geglu(input + begin * 2 * inner, end - begin, inner, output + begin * inner)
+        }
+        return out
+    }
+
+    /// Nearest-neighbour 2× upsampling (F.interpolate(scale_factor=2, mode="nearest")).
+    public static func upsampleNearest2x(_ x: FeatureMap) -> FeatureMap {
+        let out = FeatureMap(height: 2 * x.height, width: 2 * x.width, channels: x.channels)
+        let chunks = max(1, min(2 * ComputeThreads.count, x.height))
+        let (input, output) = (x.pixels.data, out.pixels.data)
+        Parallel.forEach(chunks) { chunk in
+            let (begin, end) = (x.height * chunk / chunks, x.height * (chunk + 1) / chunks)
+            ck_upsample_nearest2x(input, x.height, x.width, x.channels, begin, end - begin, output)
+        }
+        return out
+    }
+
+    /// diffusers' `get_timestep_embedding` in float32: frequencies exp(−ln(10000)·i/(half − shift)),
+    /// sin then cos (cos then sin when `flipSinToCos`), for each of `timesteps`. Returns
+    /// timesteps.count × dim.
+    public static func timestepEmbedding(_ timesteps: [Float], dim: Int, flipSinToCos: Bool, downscaleFreqShift: Float) -> Matrix {
+        let half = dim / 2
+        let out = Matrix(rows: timesteps.count, cols: dim)
+        let frequencies = (0 ..< half).map { i in
+            // torch: exponent = -log(10000) * arange(half, dtype=float32); exponent / (half - shift); exp
+            let exponent = -Float(log(10000.0)) * Float(i) / (Float(half) - downscaleFreqShift)
+            return Foundation.exp(exponent)
+        }
+        for (row, t) in timesteps.enumerated() {
+            for i in 0 ..< half {
+                let angle = t * frequencies[i]
+                let (sine, cosine) = (Foundation.sin(angle), Foundation.cos(angle))
+                out[row, flipSinToCos ? half + i : i] = sine
+                out[row, flipSinToCos ? i : half + i] = cosine
+            }
+        }
+        return out
+    }
+}
+
+extension ImageKernels {
+    /// Adds the vector `v` (x.cols floats) to every row of `x`.
+    public static func addRowVector(_ x: Matrix, _ v: UnsafePointer<Float>) {
+        let data = x.data
+        let chunks = max(1, min(2 * ComputeThreads.count, x.rows / 256))
+        Parallel.forEach(chunks) { chunk in
+            for r in x.rows * chunk / chunks ..< x.rows * (chunk + 1) / chunks { ck_add(data + r * x.cols, v, x.cols) }
+        }
+    }
+
+    /// x *= a.
+    public static func scale(_ x: Matrix, by a: Float) { ck_scale(x.data, a, x.count) }
+
+    /// x += a · y.
+    public static func addScaled(_ x: Matrix, _ y: Matrix, _ a: Float) {
+        precondition(x.count == y.count, "addScaled shape mismatch")
+        ck_axpy(x.data, a, y.data, x.count)
+    }
+}
