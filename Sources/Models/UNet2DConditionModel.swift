@@ -90,6 +90,14 @@ public final class UNet2DConditionModel: @unchecked Sendable {
 
     /// Channels of each skip connection, in order: the shapes ControlNet down residuals must have.
     public var skipChannels: [Int] { backbone.skipChannels }
+    /// Channels of the latent input (`in_channels`).
+    public var inChannels: Int { backbone.shape.inChannels }
+    /// Width of the encoder hidden states (`cross_attention_dim`).
+    public var crossAttentionDim: Int { backbone.shape.crossDim }
+    /// Length of SDXL's `text_embeds` (nil when the model takes no added conditions).
+    public var textEmbedsDim: Int? { backbone.shape.addition.map { $0.inputDim - 6 * $0.timeDim } }
+    /// Latent sides must be multiples of this.
+    public var sizeMultiple: Int { backbone.sizeMultiple }
 
     /// Time embedding, conv_in, down blocks and mid block of one row.
     public func downPass(_ row: DenoiserInput) throws(DenoiserInputError) -> DownPassState {
