@@ -85,5 +85,7 @@ for b in "${binaries[@]}"; do install -m 0755 "_output/bin/$b" "$out/$b"; done
 nice -n 19 gcc -Os -static -DVERSION="v${version%%-*}" -o "$out/pause" build/pause/linux/pause.c
 strip "$out/pause" || true
 echo "$version" >"$out/.complete"
+# The source tree and Go's build cache (gigabytes) are of no further use once the binaries are cached.
+cd / && rm -rf "$work"
 log "done: $(ls "$out" | tr '\n' ' ')"
 echo "$out"
