@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging", "Grammar"]),
 
         // Generation: scheduler, block manager, caches, sampler, runner.
-        .target(name: "Engine", dependencies: ["ServingAPI", "CoreUtilities", "Models", "Tensor", "Tokenizers", "Imaging", "Grammar"]),
+        .target(name: "Engine", dependencies: ["ServingAPI", "CoreUtilities", "Cluster", "Models", "Tensor", "Tokenizers", "Imaging", "Grammar"]),
 
         // The OpenAI-compatible HTTP server and its metrics, over any `InferenceEngine`.
         .target(
@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import Cluster
 import ServingAPI
 import Tensor
 
@@ -10,6 +11,14 @@ public struct EngineConfig: Sendable {
     /// Longest prompt + output; nil uses the model's `max_position_embeddings`.
     public var maxModelLength: Int?
     public var scheduler = SchedulerConfig()
+    /// Orders the scheduler's waiting queue and decides how many waiting requests join a step
+    /// (`PolicyCatalog.batcher`: `fcfs`, `slo-short-first`, `slo-ordered`).
+    public var batchPolicy: any BatchPolicy = FCFSBatcher()
+    /// The latency objectives requests choose by `InferenceRequest.sloClass`; an unknown class is refused.
+    public var sloClasses = SLOClasses.standard
+    /// Predicts each request's output tokens for the batch policy (UELLM's profiler); without one
+    /// the policy sees `maxTokens`.
+    public var outputLengthPredictor: OutputLengthPredictor?
     /// Image feature tokens the encoder cache keeps (vision-language models).
     public var encoderCacheTokens = 16384
     /// Preprocess and encode images at background OS priority on threads that leave the compute pool

@@ -7,6 +7,8 @@ public enum RequestStatus: Sendable, Equatable {
     case finished
 }
 
+import Cluster
+
 /// An image's placeholder tokens inside a prompt: `length` tokens starting at `offset`, whose
 /// content is identified by `contentId` (a hash of the decoded pixels and the preprocessing).
 public struct ImageSpan: Sendable, Hashable {
@@ -32,8 +34,13 @@ public final class EngineRequest: @unchecked Sendable {
     public private(set) var tokens: [Int]
     public let promptCount: Int
     public let images: [ImageSpan]
-    /// The arrival order; earlier requests are admitted first and preempted last.
+    /// The arrival order; it breaks ties between equal batch-policy priorities.
     public let arrival: Int
+    /// What the batch policy orders the waiting queue by (``QueuedRequest``): arrival time in
+    /// seconds, the latency objective of the request's SLO class, its predicted output tokens.
+    public let arrivalSeconds: Double
+    public let slo: LatencySLO
+    public let predictedOutputTokens: Int
     public var status: RequestStatus
     /// Tokens whose KV is in the cache (from a prefix hit or from earlier steps).
     public var computedTokens = 0
@@ -48,13 +55,24 @@ public final class EngineRequest: @unchecked Sendable {
     /// Computes every prompt token (no prefix-cache hit), for prompt log-probabilities.
     public var bypassesPrefixCache = false
 
-    public init(id: Int, prompt: [Int], images: [ImageSpan] = [], arrival: Int, status: RequestStatus = .waiting) {
+    /// `arrivalSeconds` defaults to `arrival`, `predictedOutputTokens` to 1 and the objective to none.
+    public init(id: Int, prompt: [Int], images: [ImageSpan] = [], arrival: Int, status: RequestStatus = .waiting,
+                arrivalSeconds: Double? = nil, slo: LatencySLO = LatencySLO(ttft: .infinity, tpot: .infinity),
+                predictedOutputTokens: Int = 1) {
         self.id = id
         tokens = prompt
         promptCount = prompt.count
         self.images = images
         self.arrival = arrival
         self.status = status
+        self.arrivalSeconds = arrivalSeconds ?? Double(arrival)
+        self.slo = slo
+        self.predictedOutputTokens = predictedOutputTokens
+    }
+
+    /// The request as a batch policy sees it.
+    public var queued: QueuedRequest {
+        QueuedRequest(id: id, arrival: arrivalSeconds, promptTokens: promptCount, predictedOutputTokens: predictedOutputTokens, slo: slo)
     }
 
     public var count: Int { tokens.count }

@@ -118,40 +118,29 @@ extension LLMEngine {
         if !handles.isEmpty { publishStatistics(generated: 0) }
     }
 
-    /// Copies imported KV into fresh blocks before the request is queued; any prefix already cached
-    /// here is kept. Without the blocks (or with a mismatched buffer) a text prompt is computed
-    /// here, and an image prompt fails: its features are not here. False when the request failed.
-    func importKV(_ request: ActiveRequest, _ language: LanguageSide) -> Bool {
-        guard case let .importKV(kv) = request.handoff else { return true }
+    /// Hands an arrived request to the scheduler; imported KV goes into blocks the scheduler
+    /// allocates, any prefix already cached here kept. Without the blocks (or with a mismatched
+    /// buffer) a text prompt is computed here, and an image prompt fails: its features are not here.
+    func queue(_ request: ActiveRequest, _ language: LanguageSide) {
         let state = request.state
-        let blocks = language.scheduler.blocks
+        guard case let .importKV(kv) = request.handoff else { return language.scheduler.add(state) }
+        guard kv.layout == kvLayout, kv.isComplete, kv.positions.lowerBound == 0 else {
+            return computeHere(request, language, or: .invalidRequest("the handed-over KV of an image prompt does not fit this engine's cache layout"))
+        }
         // The last prompt token always runs here: its logits pick the first output token.
         let end = min(kv.positions.upperBound, state.count - 1)
-        guard kv.layout == kvLayout, kv.isComplete, kv.positions.lowerBound == 0 else {
-            return computeHere(request, or: .invalidRequest("the handed-over KV of an image prompt does not fit this engine's cache layout"))
+        let imported = language.scheduler.add(state, importing: end, copy: { language.copyBlocks([$0]) }) { table, positions in
+            language.kvCache.copyIn(blockTable: table, positions: positions, from: kv.base, bufferPositions: kv.positions)
         }
-        blocks.admit(state)
-        language.copyBlocks(state.pendingCopy.map { [$0] } ?? [])
-        state.pendingCopy = nil
-        let from = state.computedTokens
-        guard from < end else { return true }
-        guard blocks.reserve(state, tokens: end - from) else {
-            blocks.free(state)
-            return computeHere(request, or: .overloaded(retryAfterSeconds: 1))
-        }
-        language.kvCache.copyIn(blockTable: state.blockTable, positions: from ..< end, from: kv.base, bufferPositions: kv.positions)
-        state.computedTokens = end
-        blocks.commit(state)
-        return true
+        if !imported { computeHere(request, language, or: .overloaded(retryAfterSeconds: 1)) }
     }
 
-    /// Whether a request whose KV could not be imported can compute its prompt here: a text prompt
+    /// Queues a request whose KV could not be imported to compute its prompt here: a text prompt
     /// can; an image prompt fails with `error`.
-    private func computeHere(_ request: ActiveRequest, or error: EngineError) -> Bool {
-        guard !request.state.images.isEmpty else { return true }
+    private func computeHere(_ request: ActiveRequest, _ language: LanguageSide, or error: EngineError) {
+        guard !request.state.images.isEmpty else { return language.scheduler.add(request.state) }
         request.fail(error)
         finish(request.state.id, reason: nil)
-        return false
     }
 }
 

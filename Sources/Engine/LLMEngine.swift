@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import Grammar
 import Imaging
@@ -116,7 +117,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         }
         language = LanguageSide(
             model: model, kvCache: PagedKVCache(config: model.config, blockCount: blockCount, blockSize: config.blockSize),
-            scheduler: Scheduler(config: config.scheduler, blocks: BlockManager(blockCount: blockCount, blockSize: config.blockSize)))
+            scheduler: Scheduler(config: config.scheduler, blocks: BlockManager(blockCount: blockCount, blockSize: config.blockSize),
+                                 policy: config.batchPolicy))
         let thread = Thread { [unowned self, language] in self.runLoop(language) }
         thread.name = "tessera-engine"
         loopThread = thread
@@ -135,20 +137,41 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         }
         try check(prompt)
         guard !request.images.isEmpty else {
-            return try enqueue(prompt: prompt, parameters: request.parameters, handoff: .none).stream
+            return try enqueue(prompt: prompt, parameters: request.parameters, sloClass: request.sloClass, handoff: .none).stream
         }
-        return try enqueue(prompt: prompt, images: request.images, parameters: request.parameters).stream
+        return try enqueue(prompt: prompt, images: request.images, parameters: request.parameters, sloClass: request.sloClass).stream
+    }
+
+    /// The objective of an SLO class; an unknown class is the client's error.
+    func objective(_ sloClass: String?) throws(EngineError) -> LatencySLO {
+        do { return try config.sloClasses.objective(for: sloClass) } catch { throw .invalidRequest(error.description) }
+    }
+
+    /// A request's tokens with what the batch policy orders it by: its class's objective, its
+    /// output tokens as the predictor (or else `maxTokens`) sees them, and its arrival now.
+    /// `prompt` is the prompt before its images expand into `expanded`.
+    private func state(id: Int, prompt: [Int], expanded: [Int], images: [ImageSpan], slo: LatencySLO, maxTokens: Int) -> EngineRequest {
+        let predicted = config.outputLengthPredictor.map { predictor in
+            min(maxTokens, predictor.predictedTokens(
+                prompt: servedModel.tokenizer.decode(prompt, skipSpecialTokens: true), promptTokens: expanded.count))
+        }
+        return EngineRequest(id: id, prompt: expanded, images: images, arrival: id,
+                             arrivalSeconds: Double(DispatchTime.now().uptimeNanoseconds) / 1e9, slo: slo,
+                             predictedOutputTokens: predicted ?? maxTokens)
     }
 
     /// Queues a checked prompt; returns the request's id and event stream.
-    func enqueue(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, handoff: KVHandoff) throws(EngineError)
+    func enqueue(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, sloClass: String? = nil,
+                 handoff: KVHandoff) throws(EngineError)
         -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
     {
         let grammar = try tokenGrammar(parameters)
+        let slo = try objective(sloClass)
         let (id, stream, continuation) = try admit(cost: prompt.count, encoding: false)
+        let maxTokens = min(parameters.maxTokens, servedModel.contextLength - prompt.count)
         let request = ActiveRequest(
-            state: EngineRequest(id: id, prompt: prompt, images: imageSpans, arrival: id), parameters: parameters,
-            maxTokens: min(parameters.maxTokens, servedModel.contextLength - prompt.count), stopTokenIds: stopTokenIds,
+            state: state(id: id, prompt: prompt, expanded: prompt, images: imageSpans, slo: slo, maxTokens: maxTokens),
+            parameters: parameters, maxTokens: maxTokens, stopTokenIds: stopTokenIds,
             tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff, grammar: grammar)
         shared.withLock { $0.inbox.append(request) }
         signal()
@@ -158,9 +181,11 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     /// Queues a prompt with images: admission counts their tokens from the image sizes, then the
     /// image pipeline preprocesses and encodes them off the step loop, and the request joins the
     /// scheduler once its features are ready.
-    func enqueue(prompt: [Int], images: [RGBImage], parameters: SamplingParameters, handoff: KVHandoff = .none) throws(EngineError)
+    func enqueue(prompt: [Int], images: [RGBImage], parameters: SamplingParameters, sloClass: String? = nil,
+                 handoff: KVHandoff = .none) throws(EngineError)
         -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
     {
+        let slo = try objective(sloClass)
         guard let pipeline = imagePipeline else {
             throw .invalidRequest("model '\(servedModel.name)' does not accept images")
         }
@@ -184,9 +209,10 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             switch result {
             case let .success(prepared):
                 let tokens = prepared.prompt.tokenIds
+                let maxTokens = min(parameters.maxTokens, servedModel.contextLength - tokens.count)
                 let request = ActiveRequest(
-                    state: EngineRequest(id: id, prompt: tokens, images: prepared.spans, arrival: id), parameters: parameters,
-                    maxTokens: min(parameters.maxTokens, servedModel.contextLength - tokens.count), stopTokenIds: stopTokenIds,
+                    state: state(id: id, prompt: prompt, expanded: tokens, images: prepared.spans, slo: slo, maxTokens: maxTokens),
+                    parameters: parameters, maxTokens: maxTokens, stopTokenIds: stopTokenIds,
                     tokenizer: servedModel.tokenizer, continuation: continuation, handoff: handoff, images: prepared,
                     admissionCost: expandedLength, grammar: grammar)
                 shared.withLock { s in
@@ -296,7 +322,7 @@ extension LLMEngine {
             releaseParked(releases, language)
             for request in incoming {
                 active[request.state.id] = request
-                if importKV(request, language) { scheduler.add(request.state) }
+                queue(request, language)
             }
             for id in aborted {
                 // A request cancelled while its images were encoding arrives later; drop it then.

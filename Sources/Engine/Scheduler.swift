@@ -1,3 +1,5 @@
+import Cluster
+
 /// Limits of one engine step.
 public struct SchedulerConfig: Sendable {
     /// Tokens run through the model per step (decode tokens and prefill chunks together).
@@ -29,20 +31,35 @@ public struct SchedulerOutput: Sendable, Equatable {
 }
 
 /// Continuous batching with a per-step token budget: running requests first (decode, or the next
-/// chunk of a long prefill), then waiting requests in arrival order with chunked prefill. When KV
-/// blocks run out, the most recently arrived running request is preempted and recomputed later.
+/// chunk of a long prefill), then waiting requests with chunked prefill. When KV blocks run out, the
+/// running request last in the policy's order is preempted and recomputed later.
+///
+/// The waiting queue is ordered by a ``BatchPolicy`` (vLLM v1's pluggable request queue): FCFS,
+/// ModServe's short-first or UELLM's SLO-ODBS. Each step admits waiting requests in that order
+/// while the policy admits them into the step's new batch, as the simulator's chunked step does;
+/// the first is always admitted. The scheduler is the one owner of block allocation, for computed
+/// and for imported KV (``add(_:importing:copy:write:)``).
+///
+/// ```swift
+/// let scheduler = Scheduler(config: SchedulerConfig(), blocks: BlockManager(blockCount: 64, blockSize: 16), policy: SLOOrderedBatcher())
+/// scheduler.add(request)
+/// let output = scheduler.schedule()
+/// ```
 public final class Scheduler: @unchecked Sendable {
     public let config: SchedulerConfig
     public let blocks: BlockManager
+    public let policy: any BatchPolicy
+    /// Waiting requests in run order: ascending policy priority, then arrival.
     public private(set) var waiting: [EngineRequest] = []
     public private(set) var running: [EngineRequest] = []
     /// Prefix-cache statistics in prompt tokens over all admissions, as vLLM reports them.
     public private(set) var prefixQueriedTokens = 0
     public private(set) var prefixHitTokens = 0
 
-    public init(config: SchedulerConfig, blocks: BlockManager) {
+    public init(config: SchedulerConfig, blocks: BlockManager, policy: any BatchPolicy = FCFSBatcher()) {
         self.config = config
         self.blocks = blocks
+        self.policy = policy
     }
 
     public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
@@ -50,7 +67,40 @@ public final class Scheduler: @unchecked Sendable {
     /// Queues a request whose inputs are ready (its images, if any, encoded).
     public func add(_ request: EngineRequest) {
         request.status = .waiting
-        waiting.append(request)
+        enqueue(request)
+    }
+
+    /// Queues a request whose first `end` positions' KV was computed elsewhere: gives it blocks
+    /// (any prefix cached here is kept and its partial block seeded by `copy`), has `write` fill the
+    /// positions the cache lacked, and counts them computed. False, with nothing allocated, when
+    /// the blocks are not free.
+    public func add(_ request: EngineRequest, importing end: Int, copy: (BlockCopy) -> Void,
+                    write: (_ blockTable: [Int], _ positions: Range<Int>) -> Void) -> Bool {
+        blocks.admit(request)
+        if let seed = request.pendingCopy { copy(seed) }
+        request.pendingCopy = nil
+        let from = request.computedTokens
+        if from < end {
+            guard blocks.reserve(request, tokens: end - from) else {
+                blocks.free(request)
+                return false
+            }
+            write(request.blockTable, from ..< end)
+            request.computedTokens = end
+            blocks.commit(request)
+        }
+        add(request)
+        return true
+    }
+
+    /// The run order of a request: its policy priority, then its arrival.
+    private func order(_ request: EngineRequest) -> (Double, Int) {
+        (policy.priority(of: request.queued), request.arrival)
+    }
+
+    private func enqueue(_ request: EngineRequest) {
+        let key = order(request)
+        waiting.insert(request, at: waiting.firstIndex { key < order($0) } ?? waiting.endIndex)
     }
 
     public func schedule() -> SchedulerOutput {
@@ -61,7 +111,8 @@ public final class Scheduler: @unchecked Sendable {
         while budget > 0, let request = running.first(where: { r in !scheduled.contains { $0 === r } }) {
             let tokens = min(request.pendingTokens, budget)
             while !blocks.reserve(request, tokens: tokens) {
-                guard let victim = running.last(where: { r in !scheduled.contains { $0 === r } }) else { break }
+                let candidates = running.filter { r in !scheduled.contains { $0 === r } }
+                guard let victim = candidates.max(by: { order($0) < order($1) }) else { break }
                 preempt(victim, into: &output)
                 if victim === request { break }
             }
@@ -71,7 +122,12 @@ public final class Scheduler: @unchecked Sendable {
             budget -= tokens
         }
 
+        // Requests this step admits from the waiting queue, which the policy grows as a batch.
+        var admitted = BatchSoFar()
+        let limits = BatchLimits(maxRequests: config.maxRunningRequests, maxTokens: .max)
         while budget > 0, running.count < config.maxRunningRequests, output.preempted.isEmpty, let request = waiting.first {
+            let queued = request.queued
+            if admitted.count > 0, !policy.admits(queued, into: admitted, limits: limits) { break }
             if request.blockTable.isEmpty { blocks.admit(request) }
             let tokens = min(request.pendingTokens, budget)
             guard blocks.reserve(request, tokens: tokens) else {
@@ -79,6 +135,7 @@ public final class Scheduler: @unchecked Sendable {
                 break
             }
             waiting.removeFirst()
+            admitted.add(queued)
             if let copy = request.pendingCopy {
                 output.copies.append(copy)
                 request.pendingCopy = nil
@@ -129,8 +186,7 @@ public final class Scheduler: @unchecked Sendable {
         running.removeAll { $0 === request }
         blocks.free(request)
         request.status = .waiting
-        let at = waiting.firstIndex { $0.arrival > request.arrival } ?? waiting.endIndex
-        waiting.insert(request, at: at)
+        enqueue(request)
         output.preempted.append(request.id)
     }
 }

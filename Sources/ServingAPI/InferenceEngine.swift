@@ -66,11 +66,15 @@ public struct InferenceRequest: Sendable {
     /// its event loop) so that a bad image is the client's error before the request is admitted.
     public var images: [RGBImage]
     public var parameters: SamplingParameters
+    /// The latency class whose objectives the engine's batch policy schedules by (`slo_class` in
+    /// the API); nil is the engine's default class, an unknown name is refused as invalid.
+    public var sloClass: String?
 
-    public init(prompt: Prompt, images: [RGBImage] = [], parameters: SamplingParameters) {
+    public init(prompt: Prompt, images: [RGBImage] = [], parameters: SamplingParameters, sloClass: String? = nil) {
         self.prompt = prompt
         self.images = images
         self.parameters = parameters
+        self.sloClass = sloClass
     }
 }
 

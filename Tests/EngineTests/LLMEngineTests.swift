@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import ServingAPI
 import TestFixtures
@@ -133,5 +134,91 @@ import Testing
         #expect(throws: EngineError.shuttingDown) {
             try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(1)))
         }
+    }
+}
+
+/// The batch policy and output-length predictor drive a live engine.
+@Suite struct LiveBatchPolicyTests {
+    /// Serves, one request at a time, a blocker and then `requests` (label, SLO class, prompt) in
+    /// that arrival order; returns the labels in the order the requests started (submission time
+    /// plus the time each waited in the queue, as the engine reports it; each runs 96 steps, so
+    /// starts lie far apart). The blocker is
+    /// cancelled once every request is queued, so all of them wait together when the queue is ordered.
+    /// On a machine so loaded that the blocker ends before that, the run is repeated.
+    func startOrder(_ policy: any BatchPolicy, predictor: OutputLengthPredictor? = nil,
+                    requests: [(label: String, sloClass: String, prompt: String)]) async throws -> [String] {
+        for _ in 0 ..< 5 {
+            if let order = try await attempt(policy, predictor: predictor, requests: requests) { return order }
+        }
+        Issue.record("the blocker always finished before every request was queued")
+        return []
+    }
+
+    func attempt(_ policy: any BatchPolicy, predictor: OutputLengthPredictor?,
+                 requests: [(label: String, sloClass: String, prompt: String)]) async throws -> [String]? {
+        var config = EngineConfig()
+        config.blockSize = 4
+        config.kvCacheMemoryBytes = 8 << 20
+        config.scheduler = SchedulerConfig(maxRunningRequests: 1)
+        config.batchPolicy = policy
+        // The blocker's class runs it before anything queued with it, under any of the policies.
+        config.sloClasses = try SLOClasses(definitions: ["relaxed=30", "tight=0.5", "blocker=0.01"])
+        config.outputLengthPredictor = predictor
+        let engine = try LLMEngine(directory: Fixtures.directory("llama-sp"), config: config)
+        let blocker = try engine.submit(InferenceRequest(
+            prompt: .text("hold"), parameters: Fixtures.greedy(engine.servedModel.contextLength - 8), sloClass: "blocker"))
+        let blocking = Task { () -> FinishReason? in
+            var reason: FinishReason?
+            for try await event in blocker { if case let .finished(info) = event { reason = info.reason } }
+            return reason
+        }
+        let clock = ContinuousClock()
+        let starts = try await withThrowingTaskGroup(of: (String, ContinuousClock.Instant).self) { group in
+            for request in requests {
+                let submitted = clock.now
+                let stream = try engine.submit(InferenceRequest(prompt: .text(request.prompt), parameters: Fixtures.greedy(96),
+                                                                sloClass: request.sloClass))
+                group.addTask {
+                    var queued = 0.0
+                    for try await event in stream { if case let .finished(info) = event { queued = info.timings.queued } }
+                    return (request.label, submitted + .seconds(queued))
+                }
+            }
+            blocking.cancel()
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        await engine.shutdown(gracePeriod: .seconds(5))
+        #expect(engine.statistics().kvCacheUsage == 0)
+        guard try await blocking.value == nil else { return nil }
+        return starts.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    @Test func sloOrderedServesTheTightClassBeforeEarlierRelaxedRequests() async throws {
+        let requests = (0 ..< 3).map { ("relaxed", "relaxed", "a relaxed request \($0)") } + (0 ..< 3).map { ("tight", "tight", "a tight request \($0)") }
+        #expect(try await startOrder(SLOOrderedBatcher(), requests: requests) == ["tight", "tight", "tight", "relaxed", "relaxed", "relaxed"])
+        #expect(try await startOrder(FCFSBatcher(), requests: requests) == ["relaxed", "relaxed", "relaxed", "tight", "tight", "tight"])
+    }
+
+    /// In one class, SLO-ODBS runs the request predicted shorter first; without a predictor both
+    /// count as max_tokens and arrival order stands.
+    @Test func thePredictorOrdersRequestsOfOneClass() async throws {
+        let samples = (0 ..< 40).map { i in
+            i % 2 == 0 ? OutputLengthPredictor.Sample(prompt: "write a long essay \(i)", promptTokens: 6, outputTokens: 30)
+                : OutputLengthPredictor.Sample(prompt: "answer yes or no \(i)", promptTokens: 6, outputTokens: 2)
+        }
+        var options = OutputLengthPredictor.TrainingOptions()
+        options.classBounds = [4, 16]
+        let predictor = try OutputLengthPredictor.train(samples: samples, options: options)
+        let requests = [("essay", "tight", "write a long essay please"), ("yes-no", "tight", "answer yes or no please")]
+        #expect(try await startOrder(SLOOrderedBatcher(), predictor: predictor, requests: requests) == ["yes-no", "essay"])
+        #expect(try await startOrder(SLOOrderedBatcher(), requests: requests) == ["essay", "yes-no"])
+    }
+
+    @Test func anUnknownSLOClassIsRefused() async throws {
+        let engine = try LLMEngine(directory: Fixtures.directory("llama-gqa"), config: EngineConfig())
+        #expect(throws: EngineError.invalidRequest("unknown slo_class 'urgent'; this server knows batch, interactive, standard")) {
+            _ = try engine.submit(InferenceRequest(prompt: .text("hi"), parameters: Fixtures.greedy(1), sloClass: "urgent"))
+        }
+        await engine.shutdown(gracePeriod: .seconds(1))
     }
 }

@@ -15,6 +15,8 @@ struct GenerationSettings: Sendable {
     var echoesPromptLogprobs = false
     /// vLLM's `prompt_logprobs`: a separate list per choice.
     var reportsPromptLogprobs = false
+    /// `slo_class`, which the engine checks against its classes.
+    var sloClass: String?
 
     /// Most parallel samples one request may ask for.
     static let maxN = 16
@@ -56,6 +58,7 @@ struct GenerationSettings: Sendable {
         stream = sampling.stream ?? false
         includeUsage = sampling.streamOptions?.includeUsage ?? false
         wantsLogprobs = topLogprobs != nil
+        sloClass = sampling.sloClass
     }
 
     /// Applies `logit_bias` and the grammar of `response_format` / `guided_*` (checked here, so a

@@ -33,7 +33,8 @@ extension OpenAIService {
         let requests = try (0..<settings.n).map { index throws(APIError) in
             InferenceRequest(
                 prompt: .tokens(tokens), images: decodedImages,
-                parameters: try settings.parameters(promptTokens: tokens.count, contextLength: contextLength, index: index))
+                parameters: try settings.parameters(promptTokens: tokens.count, contextLength: contextLength, index: index),
+                sloClass: settings.sloClass)
         }
         let events = try submit(requests)
         let tracker = ChoiceTracker(count: settings.n, arrival: arrival, metrics: metrics)

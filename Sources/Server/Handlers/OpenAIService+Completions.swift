@@ -30,7 +30,7 @@ extension OpenAIService {
         for tokens in prompts {
             for index in 0..<settings.n {
                 let parameters = try settings.parameters(promptTokens: tokens.count, contextLength: model.contextLength, index: index)
-                requests.append(InferenceRequest(prompt: .tokens(tokens), parameters: parameters))
+                requests.append(InferenceRequest(prompt: .tokens(tokens), parameters: parameters, sloClass: settings.sloClass))
             }
         }
         // The echo is the prompt as sent: text prompts verbatim (no rendered BOS), token prompts decoded.
