@@ -118,7 +118,7 @@ final class ActiveRequest: @unchecked Sendable {
             let lp = Sampler.logprobs(logits, chosen: token, top: n)
             logprobs = [TokenLogprobs(token: TokenLogprob(id: token, logprob: lp.chosen), top: lp.top)]
         }
-        let isStopToken = !parameters.ignoreStopTokens && stopTokenIds.contains(token)
+        let isStopToken = parameters.stopTokenIds.contains(token) || (!parameters.ignoreStopTokens && stopTokenIds.contains(token))
         var text = isStopToken ? "" : stops.append(detokenizer.append(token))
         let complete = matcher?.isTerminated ?? false
         let reason: FinishReason? = isStopToken || stops.isStopped || complete ? .stop : generated >= maxTokens ? .length : nil

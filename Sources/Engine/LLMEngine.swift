@@ -25,7 +25,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     /// The decoder, its KV cache and scheduler; nil for an engine that only encodes images.
     let language: LanguageSide?
     private let defaults: GenerationDefaults
-    private let stopTokenIds: Set<Int>
+    let stopTokenIds: Set<Int>
     /// Preprocessing, encoding and the encoder cache of a vision-language model; nil for text models.
     let imagePipeline: ImagePipeline?
     /// Compiled grammars over this model's vocabulary, built on the first constrained request.

@@ -5,7 +5,7 @@ import Models
 import Tensor
 
 /// `tessera bench engine`: prefill and decode tokens/s of one model, as `llama-bench -p N -n M` measures them.
-struct BenchEngineCommand: ParsableCommand {
+struct BenchEngineCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
         abstract: "Measure prefill and decode tokens/s (median of several runs)."
@@ -31,11 +31,19 @@ struct BenchEngineCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         try modelOptions.applyComputeSettings()
-        let model = try ModelLoader.load(directory: try modelOptions.modelDirectory(), quantization: try modelOptions.quantization())
+        let directory = try modelOptions.modelDirectory()
         let benchmark = EngineBenchmark(promptTokens: promptTokens, generatedTokens: genTokens, runs: runs)
-        let result = try benchmark.run(model: model)
+        var config = benchmark.engineConfig(model: try ModelLoader.languageModelConfig(directory: directory))
+        config.weightQuantization = try modelOptions.quantization()
+        let engine = try LLMEngine(directory: directory, config: config, parts: .languageModel)
+        let result: EngineBenchmark.Result
+        do { result = try await benchmark.run(engine: engine) } catch {
+            await engine.shutdown(gracePeriod: .zero)
+            throw error
+        }
+        await engine.shutdown(gracePeriod: .zero)
         let threads = ComputeThreads.count
         if json {
             let object: [String: Any] = [

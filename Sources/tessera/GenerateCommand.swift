@@ -8,7 +8,7 @@ import ServingAPI
 import Tokenizers
 
 /// `tessera generate`: one prompt in, text out (streamed, or one JSON object with `--json`).
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate text from a prompt.",
@@ -68,7 +68,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of streaming text.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         try modelOptions.applyComputeSettings()
         let directory = try modelOptions.modelDirectory()
         let tokenizer = try ModelLoader.loadTokenizer(at: directory)
@@ -90,32 +90,52 @@ struct GenerateCommand: ParsableCommand {
         )
         do { try parameters.validate() } catch { throw ValidationError(error.message) }
 
-        let vlm = multimodal ? try ModelLoader.loadVisionLanguageModel(directory: directory) : nil
-        let text = chat ? try chatPrompt(directory: directory, tokenizer: tokenizer, placeholder: vlm?.imagePlaceholder) : prompt
+        let format = multimodal ? try ModelLoader.loadImagePromptFormat(directory: directory) : nil
+        let text = chat ? try chatPrompt(directory: directory, tokenizer: tokenizer, placeholder: format?.imagePlaceholder) : prompt
         // apply_chat_template tokenizes without adding special tokens: the template writes them.
-        var promptIds = tokenizer.encode(text, addSpecialTokens: !chat)
-        let model: any CausalLanguageModel
-        var imageTokens = 0
-        if let vlm {
+        let promptIds = tokenizer.encode(text, addSpecialTokens: !chat)
+        let decoded = try images.map { try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: $0)) }
+        // The ids the language model sees, placeholders expanded, size the engine's KV cache and the --json report.
+        var expanded = promptIds
+        if let format {
             let processor = try ImageProcessorLoader.load(directory: directory)
-            let pixels = try images.map { try processor.preprocess(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: $0))) }
-            let expanded = try vlm.expandPrompt(promptIds, images: pixels)
-            promptIds = expanded.tokenIds
-            imageTokens = expanded.imageTokenCount
-            model = PromptWithImages(vlm.languageModel, images: try expanded.place(try pixels.map(vlm.encodeImage)), mrope: expanded.mrope)
-        } else {
-            model = try ModelLoader.load(directory: directory, quantization: try modelOptions.quantization())
+            expanded = try format.expandPrompt(promptIds, images: decoded.map { try processor.preprocess($0) }).tokenIds
         }
-        let generator = TextGenerator(model: model, tokenizer: tokenizer, defaults: defaults)
-        let output = try generator.generate(prompt: promptIds, parameters: parameters) { piece in
-            guard !json else { return }
-            FileHandle.standardOutput.write(Data(piece.utf8))
+        let engine = try LLMEngine(directory: directory, config: try engineConfig(directory: directory, tokens: expanded.count + maxTokens))
+        var output = GenerateJSON(prompt_token_ids: expanded, image_tokens: expanded.count - promptIds.count + decoded.count)
+        do {
+            let stream = try engine.submit(InferenceRequest(prompt: .tokens(promptIds), images: decoded, parameters: parameters))
+            for try await event in stream {
+                switch event {
+                case let .delta(delta):
+                    output.token_ids += delta.tokenIds
+                    output.text += delta.text
+                    output.top_logprobs += delta.logprobs.map(\.top)
+                    if !json { FileHandle.standardOutput.write(Data(delta.text.utf8)) }
+                case let .finished(info):
+                    output.finish_reason = info.reason.rawValue
+                }
+            }
+        } catch {
+            await engine.shutdown(gracePeriod: .zero)
+            throw ValidationError("\(error)")
         }
-        if json {
-            print(try GenerateJSON(output, imageTokens: imageTokens).encoded())
-        } else {
-            print()
-        }
+        await engine.shutdown(gracePeriod: .zero)
+        print(json ? try output.encoded() : "")
+    }
+
+    /// One request's engine: a KV cache for `tokens` positions (at most the model's context), images
+    /// encoded at full priority.
+    private func engineConfig(directory: URL, tokens: Int) throws -> EngineConfig {
+        var config = EngineConfig()
+        let model = try ModelLoader.languageModelConfig(directory: directory)
+        let length = max(2, min(tokens, model.maxPositionEmbeddings))
+        config.maxModelLength = length
+        config.kvCacheMemoryBytes = PagedKVCache.bytesPerBlock(config: model, blockSize: config.blockSize)
+            * ((length + config.blockSize - 1) / config.blockSize)
+        config.weightQuantization = try modelOptions.quantization()
+        config.backgroundImageWork = false
+        return config
     }
 
     /// The prompt as one user message through the model's chat template: text content for text
@@ -140,51 +160,15 @@ struct GenerateCommand: ParsableCommand {
     }
 }
 
-/// A vision-language model's decoder bound to one prompt's images: every forward pass places the
-/// image rows its positions cover and rotates by the prompt's M-RoPE positions, so the text
-/// generator runs it like any language model.
-private final class PromptWithImages: CausalLanguageModel {
-    let model: DecoderLanguageModel
-    let images: [ImageFeatures]
-    let mrope: MRoPEPositions?
-
-    init(_ model: DecoderLanguageModel, images: [ImageFeatures], mrope: MRoPEPositions?) {
-        self.model = model
-        self.images = images
-        self.mrope = mrope
-    }
-
-    var config: LanguageModelConfig { model.config }
-    func makeCache(capacity: Int) -> KVCache { model.makeCache(capacity: capacity) }
-
-    func forward(_ tokens: [Int], cache: KVCache, allLogits: Bool) throws -> [[Float]] {
-        try model.forward(tokens, images: images, mrope: mrope, cache: cache, allLogits: allLogits)
-    }
-
-    /// Batch sequences carry their own images and positions.
-    func forward(batch: [BatchSequence], cache: PagedKVCache) throws -> [[Float]] {
-        try model.forward(batch: batch, cache: cache)
-    }
-}
-
 /// The `--json` output contract of `tessera generate`.
 struct GenerateJSON: Encodable {
     let prompt_token_ids: [Int]
     /// Placeholder tokens the images expanded to (0 without images).
     let image_tokens: Int
-    let token_ids: [Int]
-    let text: String
-    let finish_reason: String
-    let top_logprobs: [[TokenLogprob]]
-
-    init(_ output: GenerationOutput, imageTokens: Int) {
-        prompt_token_ids = output.promptTokenIds
-        image_tokens = imageTokens
-        token_ids = output.tokenIds
-        text = output.text
-        finish_reason = output.finishReason.rawValue
-        top_logprobs = output.topLogprobs
-    }
+    var token_ids: [Int] = []
+    var text = ""
+    var finish_reason = FinishReason.length.rawValue
+    var top_logprobs: [[TokenLogprob]] = []
 
     func encoded() throws -> String {
         let encoder = JSONEncoder()
