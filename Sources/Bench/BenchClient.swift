@@ -59,6 +59,7 @@ public struct BenchClient: Sendable {
             parts.append(["type": "text", "text": request.prompt])
             body["messages"] = [["role": "user", "content": request.images.isEmpty ? request.prompt as Any : parts as Any]]
         }
+        if let sloClass = request.sloClass { body["slo_class"] = sloClass }
         for (key, value) in extraBody.flatMap(Self.extraMembers) ?? [:] { body[key] = value }
         return body
     }

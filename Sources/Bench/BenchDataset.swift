@@ -11,6 +11,8 @@ public struct BenchRequest: Sendable {
     public var outputTokens: Int
     /// Seconds after the start of the run to send it (trace replay); nil follows the arrival schedule.
     public var arrival: Double?
+    /// Sent as `slo_class` when set.
+    public var sloClass: String?
 }
 
 /// Where benchmark prompts come from.

@@ -86,6 +86,8 @@ public struct BenchReport: Sendable, Encodable {
     public var itl: LatencySummary
     public var e2el: LatencySummary
     public var errors: [String]
+    /// Per SLO class of an `SLOMix`, the fraction of its requests within its TTFT objective.
+    public var sloAttainment: [String: Double]?
 
     /// Time per output token after the first.
     static func tpot(_ outcome: BenchOutcome) -> Double {
@@ -116,6 +118,7 @@ public struct BenchReport: Sendable, Encodable {
         case totalOutputTokens = "total_output_tokens", requestThroughput = "request_throughput"
         case outputThroughput = "output_throughput", totalTokenThroughput = "total_token_throughput"
         case goodput = "request_goodput", ttft = "ttft_ms", tpot = "tpot_ms", itl = "itl_ms", e2el = "e2el_ms", errors
+        case sloAttainment = "slo_attainment"
     }
 
     /// The table printed at the end of a run.
@@ -135,6 +138,9 @@ public struct BenchReport: Sendable, Encodable {
             lines.append(row("Mean \(name) (ms):", String(format: "%.2f", summary.mean)))
             lines.append(row("Median \(name) (ms):", String(format: "%.2f", summary.median)))
             lines.append(row("P99 \(name) (ms):", String(format: "%.2f", summary.p99)))
+        }
+        for (name, value) in (sloAttainment ?? [:]).sorted(by: { $0.key < $1.key }) {
+            lines.append(row("TTFT SLO attainment \(name):", String(format: "%.3f", value)))
         }
         lines.append("==================================================")
         lines += errors.map { "error: \($0)" }

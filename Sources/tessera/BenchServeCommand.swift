@@ -62,6 +62,10 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(help: "Seed for prompts, images and arrival times.")
     var seed: UInt64 = 0
 
+    @Option(name: .customLong("slo-mix"),
+            help: "Send slo_class by shares and report each class's TTFT attainment: NAME=TTFT_MS:SHARE,… (e.g. tight=2000:1,relaxed=60000:1).")
+    var sloMix: String?
+
     @Option(name: .customLong("result-json"), help: "Write the result as JSON to this file.")
     var resultJSON: String?
 
@@ -82,6 +86,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         guard let kind = BenchClient.Endpoint(name: endpoint) else { throw ValidationError("--endpoint must be chat or completions") }
         if BenchDatasetKind(dataset) == .randomMultimodal, kind != .chat { throw ValidationError("random-mm needs --endpoint chat") }
         if let goodput { _ = try GoodputObjectives(parsing: goodput) }
+        if let sloMix { _ = try SLOMix(parsing: sloMix) }
         if let extraBody, BenchClient.extraMembers(extraBody) == nil { throw ValidationError("--extra-body must be a JSON object") }
     }
 
@@ -100,11 +105,14 @@ struct BenchServeCommand: AsyncParsableCommand {
     func run() async throws {
         let tokenizer = try self.tokenizer.map { try Tokenizer.load(directory: URL(fileURLWithPath: $0)) }
         let (width, height) = parsedImageSize ?? (448, 448)
-        let requests = try BenchDataset(
+        var requests = try BenchDataset(
             kind: BenchDatasetKind(dataset), count: numPrompts, inputTokens: inputLength, outputTokens: outputLength,
             rangeRatio: rangeRatio, imagesPerRequest: imagesPerRequest, imageWidth: width, imageHeight: height,
             imageReuse: imageReuse, seed: seed
         ).make(tokenizer: tokenizer)
+        let mix = try sloMix.map { try SLOMix(parsing: $0) }
+        let classes = mix?.assign(count: requests.count) ?? []
+        for (i, name) in classes.enumerated() { requests[i].sloClass = name }
         let objectives = try goodput.map { try GoodputObjectives(parsing: $0) }
 
         var configuration = HTTPClient.Configuration()
@@ -119,7 +127,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         let (outcomes, duration) = await runner.run(requests) { progress.update($0) }
         try await http.shutdown()
 
-        let report = BenchReport(outcomes: outcomes, duration: duration, objectives: objectives)
+        var report = BenchReport(outcomes: outcomes, duration: duration, objectives: objectives)
+        report.sloAttainment = mix?.attainment(classes: classes, outcomes: outcomes)
         print(report.text)
         if let resultJSON {
             let encoder = JSONEncoder()
