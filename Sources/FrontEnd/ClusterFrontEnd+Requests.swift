@@ -16,6 +16,10 @@ extension ClusterFrontEnd {
                 "prompt log-probabilities (echo with logprobs or max_tokens 0, prompt_logprobs) are not served through worker "
                     + "processes (--topology) yet; serve the model without a topology")
         }
+        guard request.sloClass == nil else {
+            // Workers schedule first come, first served; their batch policy is not configurable yet.
+            throw .invalidRequest("slo_class is not scheduled through worker processes (--topology) yet; serve the model without a topology")
+        }
         let model = servedModel
         guard request.images.isEmpty || model.imagePlaceholder != nil else {
             throw .invalidRequest("model '\(model.name)' does not accept images")

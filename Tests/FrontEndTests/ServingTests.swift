@@ -87,6 +87,9 @@ import Testing
             try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 99_999_999]), parameters: Support.greedy(4)))
         }
         #expect(throws: EngineError.self) { try frontEnd.submit(InferenceRequest(prompt: .tokens([]), parameters: Support.greedy(4))) }
+        #expect(throws: EngineError.self) {
+            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2]), parameters: Support.greedy(4), sloClass: "interactive"))
+        }
         let first = try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(64)))
         #expect(throws: EngineError.overloaded(retryAfterSeconds: 1)) {
             try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(4)))
