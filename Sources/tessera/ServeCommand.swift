@@ -103,6 +103,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard decodedImageCacheMiB >= 0 else { throw ValidationError("--decoded-image-cache must not be negative") }
         guard drainTimeoutSeconds >= 0 else { throw ValidationError("--drain-timeout must be >= 0") }
+        guard (try? PolicyCatalog.batcher(batchPolicy)) != nil else {
+            throw ValidationError("--batch-policy must be fcfs, slo-short-first or slo-ordered, got '\(batchPolicy)'")
+        }
         if topology != nil, batchPolicy != "fcfs" || !sloClasses.isEmpty || defaultSLOClass != nil || outputLengthPredictor != nil {
             throw ValidationError("--batch-policy, --slo-class, --default-slo-class and --output-length-predictor apply to a single-process server, not yet to --topology")
         }
