@@ -9,12 +9,8 @@ cd "$(dirname "$0")/../.."
 model="${1:-fixtures/models/llava-tiny}"
 out="${OUT:-bench-work/disagg}"
 mkdir -p "$out"
-if [[ -z "${TESSERA_BINARY:-}" ]]; then
-    swift build -c release --product tessera >&2
-    binary=.build/release/tessera
-else
-    binary=$TESSERA_BINARY
-fi
+source scripts/lib/tessera_binary.sh
+binary=$(tessera_binary)
 name=$(basename "$model")
 slo="ttft:1000,tpot:100"
 

@@ -9,12 +9,8 @@ cd "$(dirname "$0")/../.."
 model="${1:-fixtures/models/llama-sp}"
 out="${OUT:-bench-work/slo}"
 mkdir -p "$out"
-if [[ -z "${TESSERA_BINARY:-}" ]]; then
-    swift build -c release --product tessera >&2
-    binary=.build/release/tessera
-else
-    binary=$TESSERA_BINARY
-fi
+source scripts/lib/tessera_binary.sh
+binary=$(tessera_binary)
 name=$(basename "$model")
 tight_ms="${TIGHT_MS:-1500}"
 relaxed_ms=60000
