@@ -179,6 +179,7 @@ public final class AutoencoderKL: @unchecked Sendable {
             normOut: try GroupNorm(store, "decoder.conv_norm_out", channels: blockOut[0], groups: groups, eps: eps),
             convOut: try Conv2d(store, "decoder.conv_out", in: blockOut[0], out: outChannels)
         )
+        store.finishLoading()
     }
 
     /// The posterior of `image` (in_channels × H × W in [-1, 1]; H and W multiples of `scaleFactor`).

@@ -47,6 +47,7 @@ public final class ControlNetModel: @unchecked Sendable {
             try AdaptedLinear(store, "controlnet_down_blocks.\(i)", in: c, out: c, convolution: true)
         }
         midProjection = try AdaptedLinear(store, "controlnet_mid_block", in: s.blockOut.last!, out: s.blockOut.last!, convolution: true)
+        store.finishLoading()
     }
 
     /// Pixels of the control image per latent pixel (2^(embedding blocks − 1); 8 for SD).

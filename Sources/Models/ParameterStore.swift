@@ -50,7 +50,9 @@ public final class Parameter: @unchecked Sendable {
 /// w.assign(pristine)
 /// ```
 public final class ParameterStore: @unchecked Sendable {
-    private let source: WeightStore
+    /// The checkpoint, mapped while the model is built and released after (the float32 copies are
+    /// all a forward pass reads, so the mapping would only add its pages to the resident set).
+    private var source: WeightStore?
     private var parameters: [String: Parameter] = [:]
 
     init(source: WeightStore) {
@@ -65,8 +67,12 @@ public final class ParameterStore: @unchecked Sendable {
 
     /// Loads `name` with exactly `shape` (called while the model is built).
     func load(_ name: String, shape: [Int]) throws(ModelLoadingError) -> Parameter {
+        guard let source else { preconditionFailure("parameters are loaded only while the model is built") }
         let parameter = Parameter(name: name, shape: shape, values: try source.values(name, shape: shape))
         parameters[name] = parameter
         return parameter
     }
+
+    /// Unmaps the checkpoint once the model is built.
+    func finishLoading() { source = nil }
 }

@@ -86,6 +86,7 @@ public final class UNet2DConditionModel: @unchecked Sendable {
         up = blocks
         normOut = try GroupNorm(store, "conv_norm_out", channels: s.blockOut[0], groups: s.groups, eps: s.eps)
         convOut = try Conv2d(store, "conv_out", in: s.blockOut[0], out: outChannels)
+        store.finishLoading()
     }
 
     /// Channels of each skip connection, in order: the shapes ControlNet down residuals must have.

@@ -1,0 +1,128 @@
+"""Diffusion UNet step and VAE decode: Tessera vs diffusers (torch CPU, float32), same weights, one run.
+
+    python3 scripts/bench/diffusion_vs_diffusers.py [--threads 2] [--sizes 256 512] [--runs 2] [--repeats 2]
+
+Writes (once) a random-weight SD 1.5-shaped pipeline to bench-work/sd15-random (UNet 859.5M parameters:
+block_out_channels 320/640/1280/1280, 8 heads, cross_attention_dim 768; VAE 128/256/512/512; float32,
+~3.4 GB, never committed). Per size, both sides run one UNet call on a batch of 2 rows (one
+classifier-free-guidance step; random latents at size/8, timesteps 999 and 749, random 77×768 encoder
+states) and one VAE decode, after one warm-up call each; medians of RUNS calls, the two engines
+alternating REPEATS times. Prints the load average with the table.
+
+Tessera's binary: $TESSERA, else .build/release/tessera (built with `swift build -c release` if missing).
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "bench-work" / "sd15-random"
+# FLOP (2·MAC) per call from torch's flop counter (shared/design/diffusion.md): UNet batch 2, VAE decode batch 1.
+GFLOP = {"unet": {256: 360, 512: 1607}, "vae": {256: 622, 512: 2515}}
+
+
+def make_model() -> None:
+    if (MODEL / "vae" / "diffusion_pytorch_model.safetensors").exists():
+        return
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=64, block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, cross_attention_dim=768,
+        attention_head_dim=8, down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+    )
+    unet.save_pretrained(MODEL / "unet")
+    del unet
+    vae = AutoencoderKL(
+        block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, layers_per_block=2, sample_size=512,
+    )
+    vae.save_pretrained(MODEL / "vae")
+
+
+def diffusers_run(size: int, runs: int) -> dict:
+    unet = UNet2DConditionModel.from_pretrained(MODEL / "unet", torch_dtype=torch.float32).eval()
+    gen = torch.Generator().manual_seed(1)
+    side = size // 8
+    sample = torch.randn(2, 4, side, side, generator=gen)
+    context = torch.randn(2, 77, 768, generator=gen)
+    timesteps = torch.tensor([999.0, 749.0])
+
+    def timed(call) -> list[float]:
+        call()
+        out = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            call()
+            out.append(time.perf_counter() - start)
+        return out
+
+    with torch.inference_mode():
+        step = timed(lambda: unet(sample, timesteps, context))
+        del unet
+        vae = AutoencoderKL.from_pretrained(MODEL / "vae", torch_dtype=torch.float32).eval()
+        latents = torch.randn(1, 4, side, side, generator=gen)
+        decode = timed(lambda: vae.decode(latents))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"unet_step_s": statistics.median(step), "vae_decode_s": statistics.median(decode), "peak_rss_mib": rss}
+
+
+def tessera_run(binary: str, size: int, runs: int, threads: int) -> dict:
+    out = subprocess.run([binary, "bench", "diffusion", "--model", str(MODEL), "--size", str(size), "--runs", str(runs),
+                          "--threads", str(threads), "--json"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+
+    make_model()
+    binary = os.environ.get("TESSERA", str(REPO / ".build" / "release" / "tessera"))
+    if not Path(binary).exists():
+        subprocess.run(["swift", "build", "-c", "release", "--product", "tessera"], cwd=REPO, check=True)
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, threads {args.threads}, load average {os.getloadavg()}", flush=True)
+    rows = []
+    for size in args.sizes:
+        results = {"tessera": [], "diffusers": []}
+        for _ in range(args.repeats):
+            results["tessera"].append(tessera_run(binary, size, args.runs, args.threads))
+            # diffusers in a child process, so each side's peak RSS is its own.
+            child = subprocess.run(
+                ["python3", __file__, "--child", str(size), str(args.runs), str(args.threads)],
+                check=True, capture_output=True, text=True,
+            )
+            results["diffusers"].append(json.loads(child.stdout.strip().splitlines()[-1]))
+        for engine, runs in results.items():
+            step = statistics.median(r["unet_step_s"] for r in runs)
+            decode = statistics.median(r["vae_decode_s"] for r in runs)
+            rows.append((size, engine, step, decode, max(r["peak_rss_mib"] for r in runs),
+                         GFLOP["unet"].get(size, 0) / step, GFLOP["vae"].get(size, 0) / decode))
+    print(f"load average after: {os.getloadavg()}")
+    print("| size | engine | UNet step (CFG batch 2) s | VAE decode s | peak RSS MiB | UNet GFLOP/s | VAE GFLOP/s |")
+    print("|---|---|---|---|---|---|---|")
+    for size, engine, step, decode, rss, unet_rate, vae_rate in rows:
+        print(f"| {size}² | {engine} | {step:.2f} | {decode:.2f} | {rss:.0f} | {unet_rate:.0f} | {vae_rate:.0f} |")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        torch.set_num_threads(int(sys.argv[4]))
+        print(json.dumps(diffusers_run(int(sys.argv[2]), int(sys.argv[3]))))
+    else:
+        main()
