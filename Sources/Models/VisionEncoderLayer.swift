@@ -99,9 +99,10 @@ struct VisionEncoderLayer: Sendable {
     }
 
     /// Runs the layer on `hidden` (updated in place). Attention is full within each block of
-    /// `segment` rows (the frames of a Qwen2-VL input; the whole image otherwise).
-    func callAsFunction(_ hidden: Matrix, shape: AttentionShape, activation: VisionActivation, rope: (cos: Matrix, sin: Matrix)?,
-                        segment: Int, workspace w: VisionWorkspace) {
+    /// `segment` rows (the frames of a Qwen2-VL input; the whole image otherwise), or causal over
+    /// all rows when `causal` (CLIP's text encoder).
+    func callAsFunction(_ hidden: Matrix, shape: AttentionShape, activation: VisionActivation, rope: (cos: Matrix, sin: Matrix)? = nil,
+                        segment: Int = .max, causal: Bool = false, workspace w: VisionWorkspace) {
         norm1.apply(hidden, into: w.normed)
         Linear.apply([(q, w.normed, w.queries), (k, w.normed, w.keys), (v, w.normed, w.values)])
         if let rope {
@@ -109,7 +110,11 @@ struct VisionEncoderLayer: Sendable {
             Kernels.applyRoPE(w.keys, heads: shape.numHeads, headDim: shape.headDim, cos: rope.cos, sin: rope.sin)
         }
         let width = hidden.cols
-        for first in stride(from: 0, to: hidden.rows, by: segment) {
+        if causal {
+            let segment = KVSegment(keys: w.keys.data, values: w.values.data, count: hidden.rows, rowStride: width)
+            Attention.causal(queries: w.queries, segments: [segment], shape: shape, output: w.attention)
+        }
+        for first in stride(from: 0, to: causal ? 0 : hidden.rows, by: segment) {
             let count = min(segment, hidden.rows - first)
             let output = first == 0 && count == hidden.rows ? w.attention : Matrix(rows: count, cols: width)
             Attention.bidirectional(queries: AttentionOperand(base: w.queries.row(first), rowStride: width), queryCount: count,

@@ -32,6 +32,15 @@ int tessera_png_read_info(const uint8_t *data, size_t size, TesseraPNGInfo *info
 /// Returns 0 on success, -1 with `info->message` set on failure (including `capacity` too small).
 int tessera_png_decode(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, TesseraPNGInfo *info);
 
+/// Encodes 8-bit RGB (`channels` 3) or RGBA (4) pixels, rows packed top to bottom, as a PNG in
+/// memory. On success returns 0 with `*out` (release with `tessera_png_free`) and `*out_size` set;
+/// on failure returns -1 with `message` (TESSERA_CODEC_MESSAGE_LENGTH bytes) set.
+int tessera_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,
+                       uint8_t **out, size_t *out_size, char *message);
+
+/// Releases a buffer `tessera_png_encode` returned.
+void tessera_png_free(uint8_t *data);
+
 /// A JPEG's frame header.
 typedef struct {
     uint32_t width;
