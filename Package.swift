@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -34,9 +35,12 @@ let package = Package(
         .target(name: "CKernels", cSettings: kernelFlags),
         .target(name: "Tensor", dependencies: ["CKernels", "COpenBLAS"]),
 
+        // Small utilities every other room shares: hashing, seeded random numbers, the LRU cache, the JSON reader.
+        .target(name: "CoreUtilities"),
+
         // Text and images in.
-        .target(name: "Tokenizers"),
-        .target(name: "ChatTemplates"),
+        .target(name: "Tokenizers", dependencies: ["CoreUtilities"]),
+        .target(name: "ChatTemplates", dependencies: ["CoreUtilities"]),
         // Constrained decoding: JSON Schema, regexes and EBNF compiled to token masks.
         .target(name: "Grammar"),
         .target(
@@ -47,9 +51,6 @@ let package = Package(
 
         // Model code, one file per architecture.
         .target(name: "Models", dependencies: ["Tensor", "Imaging"]),
-
-        // Small utilities every other room shares.
-        .target(name: "CoreUtilities"),
 
         // Diffusion: schedulers, torch's CPU generator, LoRA and the text-to-image pipeline.
         .target(name: "Diffusion", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
@@ -81,14 +82,22 @@ let package = Package(
             name: "Bench",
             dependencies: [
                 "CoreUtilities", "Tokenizers",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
 
         // Policies shared by the live cluster and the simulator.
-        .target(name: "Cluster"),
-        .target(name: "Simulator", dependencies: ["Cluster"]),
+        .target(name: "Cluster", dependencies: ["CoreUtilities", .product(name: "DequeModule", package: "swift-collections")]),
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "Cluster", "CoreUtilities",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
         // Measures the real engine and writes the simulator's cost model.
         .target(name: "Profiler", dependencies: ["Engine", "CoreUtilities", "Models", "Imaging", "Simulator", "Tensor"]),
 
@@ -120,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "ServingAPI", "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
+                "CoreUtilities", "ServingAPI", "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
                 "WireProtocol", "Workers", "FrontEnd", "Imaging", "ChatTemplates", "Diffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -130,8 +139,9 @@ let package = Package(
 
         // The committed model fixtures and their `transformers` references, for the test targets that run them.
         .target(name: "TestFixtures", dependencies: ["Engine", "ServingAPI"], path: "Tests/TestFixtures"),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "CoreUtilitiesTests", dependencies: ["CoreUtilities"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CoreUtilities"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "CoreUtilities"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CoreUtilities
+import DequeModule
 import Foundation
 
 /// Sends a benchmark's requests on their arrival schedule (or at their own `arrival` times when a
@@ -55,7 +56,7 @@ public struct BenchRunner: Sendable {
 actor ConcurrencyLimiter {
     private let limit: Int
     private var inUse = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiters = Deque<CheckedContinuation<Void, Never>>()
 
     init(limit: Int) { self.limit = limit }
 

@@ -45,7 +45,7 @@ extension BlockManager {
             if length > best.length { best = (block, length) }
         }
         // The source may itself be the free block handed out: its KV is then already in place.
-        guard best.length > 0, let destination = freeQueue.popFirst() else { return }
+        guard best.length > 0, let destination = freeQueue.popOldest() else { return }
         evict(destination)
         refCount[destination] = 1
         request.blockTable.append(destination)

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// The paged KV cache's bookkeeping: fixed-size blocks, reference counts, and a prefix cache of
 /// full blocks keyed by chained hashes (nano-vllm's block manager, vLLM v1's KV cache manager).
 ///
@@ -24,7 +26,10 @@ public final class BlockManager: @unchecked Sendable {
     private var hashOfBlock: [UInt64?]
     private var keyOfBlock: [BlockKey?]
     private var blockOfHash: [UInt64: Int] = [:]
-    var freeQueue: FreeBlockQueue
+    /// Unreferenced blocks, least recently freed first. Allocation takes the oldest, so LRU eviction
+    /// of cached prefixes falls out of the queue order, as in vLLM v1; a cached block that gets a
+    /// prefix hit leaves the middle of the queue without being evicted.
+    var freeQueue = RecencyList<Int>()
     /// What each cached block holds for seeding partial blocks, and those blocks by the hash of
     /// the block before them.
     var partialSourceOfBlock: [PartialBlockSource?]
@@ -38,7 +43,7 @@ public final class BlockManager: @unchecked Sendable {
         hashOfBlock = Array(repeating: nil, count: blockCount)
         keyOfBlock = Array(repeating: nil, count: blockCount)
         partialSourceOfBlock = Array(repeating: nil, count: blockCount)
-        freeQueue = FreeBlockQueue(capacity: blockCount)
+        for block in 0 ..< blockCount { freeQueue.touch(block) }
     }
 
     public var freeBlockCount: Int { freeQueue.count }
@@ -81,7 +86,7 @@ public final class BlockManager: @unchecked Sendable {
         let needed = blocksFor(tokens: request.computedTokens + tokens) - request.blockTable.count
         guard needed <= freeQueue.count else { return false }
         for _ in 0 ..< max(0, needed) {
-            guard let block = freeQueue.popFirst() else { return false }
+            guard let block = freeQueue.popOldest() else { return false }
             evict(block)
             refCount[block] = 1
             request.blockTable.append(block)
@@ -115,7 +120,7 @@ public final class BlockManager: @unchecked Sendable {
         for block in request.blockTable.reversed() {
             precondition(refCount[block] > 0, "block \(block) freed twice")
             refCount[block] -= 1
-            if refCount[block] == 0 { freeQueue.append(block) }
+            if refCount[block] == 0 { freeQueue.touch(block) }
         }
         request.resetComputation()
     }
@@ -157,20 +162,13 @@ struct BlockKey: Hashable {
 
     /// FNV-1a over the parent hash and the contents; collisions are caught by comparing keys.
     func hash(parent: UInt64) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ value: UInt64) {
-            var v = value
-            for _ in 0 ..< 8 {
-                h = (h ^ (v & 0xFF)) &* 0x0000_0100_0000_01B3
-                v >>= 8
-            }
-        }
-        mix(parent)
-        for token in tokens { mix(UInt64(bitPattern: Int64(token))) }
+        var h = FNV1a()
+        h.mix(parent)
+        for token in tokens { h.mix(UInt64(bitPattern: Int64(token))) }
         for image in images {
-            for byte in image.contentId.utf8 { mix(UInt64(byte)) }
-            mix(UInt64(bitPattern: Int64(image.offset)))
+            for byte in image.contentId.utf8 { h.mix(UInt64(byte)) }
+            h.mix(UInt64(bitPattern: Int64(image.offset)))
         }
-        return h
+        return h.value
     }
 }

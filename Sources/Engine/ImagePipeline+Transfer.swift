@@ -1,3 +1,4 @@
+import CoreUtilities
 import Imaging
 import Tensor
 
@@ -14,16 +15,13 @@ extension ImagePipeline {
         return try encodeExecutor.sync { [self] in
             if let cached = cacheLock.withLock({ cache.acquire(id) }) { return (id, cached) }
             let features = try encode(processor.preprocess(image))
-            cacheLock.withLock { cache.insert(id, features, tokens: features.rows) }
+            cacheLock.withLock { cache.insert(id, features, cost: features.rows) }
             return (id, features)
         }
     }
 
     /// Adds features encoded elsewhere, unpinned: the request that needs them pins them on use.
     func provide(id: String, features: Matrix) {
-        cacheLock.withLock {
-            cache.insert(id, features, tokens: features.rows)
-            cache.release(id)
-        }
+        cacheLock.withLock { cache.touch(id, features, cost: features.rows) }
     }
 }

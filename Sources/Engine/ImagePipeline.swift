@@ -20,7 +20,7 @@ final class ImagePipeline: @unchecked Sendable {
     /// How images enter prompts (from the model's config; no weights).
     let format: ImagePromptFormat
     let processor: any ImageProcessor
-    let cache: EncoderCache<Matrix>
+    var cache: LRUCache<String, Matrix>
     let cacheLock = NSLock()
     private let preprocessExecutor: ThreadExecutor
     let encodeExecutor: ThreadExecutor
@@ -51,7 +51,7 @@ final class ImagePipeline: @unchecked Sendable {
         encodeExecutor = ThreadExecutor(name: "tessera.image-encoder", background: background)
         loadedEncoder = encoder
         self.loadEncoder = loadEncoder
-        cache = EncoderCache(budgetTokens: cacheBudgetTokens)
+        cache = LRUCache(budget: cacheBudgetTokens)
         if processor is Qwen2VLImageProcessor {
             fixedTokenCount = nil
         } else {
@@ -158,7 +158,7 @@ final class ImagePipeline: @unchecked Sendable {
                 do {
                     let features = try encode(image)
                     timings[i].encode = Self.seconds(since: start)
-                    cacheLock.withLock { cache.insert(ids[i], features, tokens: features.rows) }
+                    cacheLock.withLock { cache.insert(ids[i], features, cost: features.rows) }
                     matrices.append(features)
                 } catch {
                     release(ids.indices.filter { $0 < i || cached[$0] != nil }.map { ids[$0] })

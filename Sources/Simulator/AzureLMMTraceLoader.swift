@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 
 /// Reads the Azure LMM inference trace 2025 (AzurePublicDataset, `AzureLMMInferenceTrace_multimodal.csv`,

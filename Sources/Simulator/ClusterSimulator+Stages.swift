@@ -101,17 +101,12 @@ extension ClusterSimulator {
         guard inst.queuedEncodeJobs > 0 else { return }
         var tokens = 0, images = 0
         inst.inFlightJobs.removeAll(keepingCapacity: true)
-        while inst.encodeHead < inst.encodeQueue.count {
-            let job = inst.encodeQueue[inst.encodeHead]
+        while let job = inst.encodeQueue.first {
             if !inst.inFlightJobs.isEmpty && tokens + job.tokens > cost.encode.maxBatchTokens { break }
-            inst.encodeHead += 1
+            inst.encodeQueue.removeFirst()
             tokens += job.tokens
             images += job.imageIndices.count
             inst.inFlightJobs.append(job)
-        }
-        if inst.encodeHead > 1024 && inst.encodeHead * 2 > inst.encodeQueue.count {
-            inst.encodeQueue.removeFirst(inst.encodeHead)
-            inst.encodeHead = 0
         }
         inst.busy = true
         events.push(.encodeDone(i, inst.version), at: now + cost.encodeSeconds(images: images, tokens: tokens))
@@ -123,7 +118,7 @@ extension ClusterSimulator {
         for job in inst.inFlightJobs {
             inst.pendingImageTokens -= job.tokens
             let info = requests[job.request].info
-            if system.prefixCache { for k in job.imageIndices { inst.encoderCache.touch(info.images[k].hash, tokens: info.images[k].tokens) } }
+            if system.prefixCache { for k in job.imageIndices { inst.encoderCache.touch(info.images[k].hash, (), cost: info.images[k].tokens) } }
             requests[job.request].shardsLeft -= 1
             if requests[job.request].shardsLeft == 0 { encoded(job.request) }
         }
@@ -213,8 +208,8 @@ extension ClusterSimulator {
         requests[r].firstToken = now
         guard system.prefixCache else { return }
         for image in requests[r].info.images {
-            inst.prefixCache.touch(image.hash, tokens: image.tokens)
-            if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, tokens: image.tokens) }
+            inst.prefixCache.touch(image.hash, (), cost: image.tokens)
+            if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, (), cost: image.tokens) }
         }
     }
 

@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 import Foundation
 
 /// A system compared with the baseline at one rate: baseline ÷ system for latencies

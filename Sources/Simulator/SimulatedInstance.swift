@@ -1,4 +1,6 @@
 import Cluster
+import CoreUtilities
+import DequeModule
 
 /// Mutable state of one simulated instance. Internal to the engine; policies see only
 /// ``InstanceStatus`` snapshots.
@@ -28,11 +30,10 @@ final class SimulatedInstance {
     /// Bumped to invalidate a scheduled completion event.
     var version = 0
 
-    var encodeQueue: [EncodeJob] = []
-    var encodeHead = 0
+    var encodeQueue = Deque<EncodeJob>()
     var prefillQueue = PriorityQueue()
     var running: [Int] = []
-    var waiting: [Int] = []
+    var waiting = Deque<Int>()
     var inFlight: [Int] = []
     var inFlightJobs: [EncodeJob] = []
     var decodeRun: DecodeRun?
@@ -48,8 +49,8 @@ final class SimulatedInstance {
     var pendingImageTokens = 0
     var pendingPrefillTokens = 0
 
-    var encoderCache: LRUCache
-    var prefixCache: LRUCache
+    var encoderCache: LRUCache<UInt64, Void>
+    var prefixCache: LRUCache<UInt64, Void>
     let launched: Double
     var retired: Double?
 
@@ -59,11 +60,11 @@ final class SimulatedInstance {
         self.group = group
         self.phase = phase
         self.launched = launched
-        encoderCache = LRUCache(capacity: encoderCacheTokens)
-        prefixCache = LRUCache(capacity: prefixCacheTokens)
+        encoderCache = LRUCache(budget: encoderCacheTokens)
+        prefixCache = LRUCache(budget: prefixCacheTokens)
     }
 
-    var queuedEncodeJobs: Int { encodeQueue.count - encodeHead }
+    var queuedEncodeJobs: Int { encodeQueue.count }
     var hasWork: Bool { busy || queuedEncodeJobs > 0 || !prefillQueue.isEmpty || !prefilling.isEmpty || !running.isEmpty || !waiting.isEmpty }
 }
 

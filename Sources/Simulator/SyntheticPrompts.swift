@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 
 /// Instruction prompts whose answer lengths depend on the task, for synthetic traces and for

@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 
 /// Synthetic multimodal workloads shaped like the published ones: a diurnal rate cycle with

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// An entry of `added_tokens`: text matched verbatim in the input and never passed through the model.
 struct AddedToken: Sendable {
     let id: Int

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 extension BPEModel {
     /// Builds the model from the `model` object of `tokenizer.json`.
     init(json: JSONValue) throws(TokenizerError) {

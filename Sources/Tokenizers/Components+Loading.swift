@@ -1,3 +1,5 @@
+import CoreUtilities
+
 // Parsing of the pipeline components of `tokenizer.json`. Unknown `type`s fail
 // loudly rather than being skipped, since skipping would silently change ids.
 

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// Typed field access that turns a missing or mistyped field into a `TokenizerError`
 /// naming the field's path, e.g. `pre_tokenizer.pretokenizers[1].behavior`.
 extension JSONValue {

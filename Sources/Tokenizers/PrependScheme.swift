@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// When Metaspace adds its replacement character in front of a piece.
 enum PrependScheme: String, Sendable {
     /// Before every piece.

@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 
 /// A Hugging Face `tokenizer.json` tokenizer: byte-pair encoding with its normaliser,

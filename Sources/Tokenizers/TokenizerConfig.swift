@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// The parts of `tokenizer_config.json` (and `chat_template.*`) the tokenizer uses.
 struct TokenizerConfig: Sendable {
     var bosToken: String?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreUtilities
 import Foundation
 import Imaging
 import Models
@@ -57,15 +58,9 @@ struct BenchEncodeCommand: ParsableCommand {
         }
         let processor = try ImageProcessorLoader.load(directory: directory)
         let (width, height) = try dimensions()
-        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var random = SplitMix64(seed: 1)
         let inputs = try (0 ... images).map { _ in
-            let pixels = (0 ..< width * height * 3).map { _ -> UInt8 in
-                // xorshift: cheap, deterministic pixels.
-                seed ^= seed << 13
-                seed ^= seed >> 7
-                seed ^= seed << 17
-                return UInt8(truncatingIfNeeded: seed)
-            }
+            let pixels = (0 ..< width * height * 3).map { _ in UInt8(truncatingIfNeeded: random.next()) }
             return try processor.preprocess(try RGBImage(width: width, height: height, pixels: pixels))
         }
 

@@ -1,11 +1,6 @@
 import Testing
 @testable import Cluster
 
-@Test func fnv1aMatchesTheReferenceValues() {
-    #expect(PromptFeatures.fnv1a("") == 0xcbf2_9ce4_8422_2325)
-    #expect(PromptFeatures.fnv1a("a") == 0xaf63_dc4c_8601_ec8c)
-}
-
 @Test func predictorLearnsSeparableTasksAndRejectsBadInput() throws {
     var samples: [OutputLengthPredictor.Sample] = []
     for i in 0..<40 {

@@ -1,3 +1,5 @@
+import DequeModule
+
 /// ElasticMM's modality-level load balancer (arXiv 2507.10069, §3.2 "Modality-aware load balancing").
 ///
 /// *Proactive:* every `interval` seconds the fleet is divided between the text and multimodal
@@ -20,7 +22,7 @@ public struct BurstTolerancePlanner: FleetPlanner {
     public var historyLength: Int
     public var peakSlopeFactor: Double
     public var burstQueueThreshold: Double
-    private var history: [ModalityGroup: [Double]] = [:]
+    private var history: [ModalityGroup: Deque<Double>] = [:]
     private var sinceProactive: Double
     private var startedProactive = false
 

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// Hashed bag-of-words features of a prompt for the output-length predictor.
 ///
 /// Lower-cased alphanumeric words give unigram (`w:word`) and bigram (`b:word next`) features plus
@@ -17,13 +19,6 @@ public enum PromptFeatures {
         while t > 1 { t >>= 1; lengthBucket += 1 }
         keys.append("len:\(lengthBucket)")
         let modulus = UInt64(max(1, buckets))
-        return keys.map { Int(fnv1a($0) % modulus) }
-    }
-
-    /// 64-bit FNV-1a over UTF-8 bytes.
-    public static func fnv1a(_ s: String) -> UInt64 {
-        var h = FNV1a()
-        h.mix(bytes: s.utf8)
-        return h.value
+        return keys.map { Int(FNV1a.hash($0) % modulus) }
     }
 }

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// A router's memory of which prompt blocks an instance has computed: the chained block hashes of
 /// the prompts prefilled there (``PromptBlockHashes``), bounded to what the instance's KV cache can
 /// hold and forgetting the least recently used first.
@@ -14,15 +16,8 @@
 public struct PrefixCacheIndex: Sendable, Hashable {
     public let capacityBlocks: Int
     public let blockSize: Int
-    /// Each recorded hash with its neighbours in recency order.
-    private var links: [UInt64: Link] = [:]
-    private var oldest: UInt64?
-    private var newest: UInt64?
-
-    private struct Link: Sendable, Hashable {
-        var older: UInt64?
-        var newer: UInt64?
-    }
+    /// The recorded hashes, least recently used first.
+    private var blocks = RecencyList<UInt64>()
 
     public init(capacityBlocks: Int, blockSize: Int) {
         self.capacityBlocks = max(1, capacityBlocks)
@@ -30,31 +25,19 @@ public struct PrefixCacheIndex: Sendable, Hashable {
     }
 
     /// Blocks remembered.
-    public var count: Int { links.count }
+    public var count: Int { blocks.count }
 
     /// Tokens of the longest prefix of `hashes` recorded here.
     public func cachedTokens(_ hashes: [UInt64]) -> Int {
-        var blocks = 0
-        while blocks < hashes.count, links[hashes[blocks]] != nil { blocks += 1 }
-        return blocks * blockSize
+        var n = 0
+        while n < hashes.count, blocks.contains(hashes[n]) { n += 1 }
+        return n * blockSize
     }
 
     /// Remembers a prompt's blocks as just used. The first block becomes the most recent, so a
     /// shared prefix outlives the suffixes hanging off it.
     public mutating func record(_ hashes: [UInt64]) {
-        for hash in hashes.reversed() {
-            unlink(hash)
-            links[hash] = Link(older: newest, newer: nil)
-            if let newest { links[newest]?.newer = hash }
-            newest = hash
-            if oldest == nil { oldest = hash }
-        }
-        while links.count > capacityBlocks, let victim = oldest { unlink(victim) }
-    }
-
-    private mutating func unlink(_ hash: UInt64) {
-        guard let link = links.removeValue(forKey: hash) else { return }
-        if let older = link.older { links[older]?.newer = link.newer } else { oldest = link.newer }
-        if let newer = link.newer { links[newer]?.older = link.older } else { newest = link.older }
+        for hash in hashes.reversed() { blocks.touch(hash) }
+        while blocks.count > capacityBlocks { blocks.popOldest() }
     }
 }

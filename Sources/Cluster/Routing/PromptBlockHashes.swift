@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// Chained hashes of a prompt's full KV blocks, the keys cache-aware routing compares.
 ///
 /// Block `i`'s hash covers block `i - 1`'s hash and block `i`'s token ids (FNV-1a, the chaining a

@@ -6,7 +6,7 @@ import Synchronization
 
 /// Decoded images by the SHA-256 of their encoded bytes, so that an image sent again (the same data
 /// URI on every turn of a chat) is not decoded again, as vLLM's multimodal processor cache spares
-/// reprocessing. The engine's LRU `EncoderCache` holds them, its budget counted in pixel bytes.
+/// reprocessing. The shared `LRUCache` holds them, its budget counted in pixel bytes.
 ///
 /// ```swift
 /// let cache = DecodedImageCache(capacityBytes: 64 << 20)
@@ -20,11 +20,11 @@ final class DecodedImageCache: Sendable {
     }
 
     let capacityBytes: Int
-    private let lru: Mutex<EncoderCache<RGBImage>>
+    private let lru: Mutex<LRUCache<String, RGBImage>>
 
     init(capacityBytes: Int) {
         self.capacityBytes = capacityBytes
-        lru = Mutex(EncoderCache(budgetTokens: capacityBytes))
+        lru = Mutex(LRUCache(budget: capacityBytes))
     }
 
     func image(for key: Key) -> RGBImage? {
@@ -37,11 +37,7 @@ final class DecodedImageCache: Sendable {
     /// Keeps `image` (unless it alone exceeds the capacity), evicting the least recently used; returns it.
     @discardableResult
     func insert(_ image: RGBImage, for key: Key) -> RGBImage {
-        guard image.pixels.count <= capacityBytes else { return image }
-        lru.withLock { cache in
-            cache.insert(key.id, image, tokens: image.pixels.count)
-            cache.release(key.id)
-        }
+        lru.withLock { $0.touch(key.id, image, cost: image.pixels.count) }
         return image
     }
 

@@ -1,8 +1,10 @@
-/// A strict RFC 8259 JSON parser over UTF-8 bytes.
+/// A strict RFC 8259 JSON parser over UTF-8 bytes: the one JSON reader for documents whose key
+/// order or exact keys matter (`tokenizer.json`, chat-template values).
 ///
-/// Hand-written rather than `JSONSerialization` so that object keys are never
-/// merged by canonical equivalence and errors carry a byte offset.
-struct JSONParser {
+/// Hand-written rather than `JSONSerialization` so that object keys keep their document order and
+/// are never merged by canonical equivalence, integers stay integers (like Python's `json.loads`),
+/// and errors carry a byte offset.
+public struct JSONParser {
     private let bytes: [UInt8]
     private var position = 0
     /// Bounds nesting so hostile input cannot exhaust the stack.
@@ -14,7 +16,7 @@ struct JSONParser {
     /// ```swift
     /// let value = try JSONParser.parse(Array(#"{"a": [1, 2]}"#.utf8))
     /// ```
-    static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue()
@@ -124,13 +126,19 @@ struct JSONParser {
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = position
+        var isInteger = true
         if bytes[position] == UInt8(ascii: "-") { position += 1 }
-        guard try consumeDigits() > 0 else { throw error("invalid number") }
+        let digitsStart = position
+        let digits = try consumeDigits()
+        guard digits > 0 else { throw error("invalid number") }
+        guard digits == 1 || bytes[digitsStart] != UInt8(ascii: "0") else { throw error("leading zero in a number") }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            isInteger = false
             position += 1
             guard try consumeDigits() > 0 else { throw error("invalid number") }
         }
         if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
+            isInteger = false
             position += 1
             if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
                 position += 1
@@ -138,8 +146,10 @@ struct JSONParser {
             guard try consumeDigits() > 0 else { throw error("invalid number") }
         }
         let text = String(decoding: bytes[start..<position], as: UTF8.self)
+        // Integers too large for `Int` become doubles, as in Python's `json.loads` followed by `float`.
+        if isInteger, let value = Int(text) { return .int(value) }
         guard let value = Double(text) else { throw JSONParseError(offset: start, message: "invalid number") }
-        return .number(value)
+        return .double(value)
     }
 
     private mutating func consumeDigits() throws(JSONParseError) -> Int {
@@ -241,7 +251,9 @@ struct JSONParser {
 }
 
 /// Why a JSON document could not be parsed, with the byte offset of the problem.
-struct JSONParseError: Error, Sendable {
-    let offset: Int
-    let message: String
+public struct JSONParseError: Error, Sendable, CustomStringConvertible {
+    public let offset: Int
+    public let message: String
+
+    public var description: String { "\(message) at byte \(offset)" }
 }

@@ -1,5 +1,5 @@
 import Testing
-@testable import Tokenizers
+@testable import CoreUtilities
 
 @Suite("JSON parser")
 struct JSONParserTests {
@@ -19,6 +19,17 @@ struct JSONParserTests {
         #expect(value["s"]?.string.map(scalars) == scalars("q\"\\/\u{8}\u{C}\n\r\té🦀"))
     }
 
+    @Test func integersStayIntegersAndOversizedOnesBecomeDoubles() throws {
+        let value = try parse("[1, -0, 2.0, 2e3, 123456789012345678901234567890]")
+        let items = try #require(value.array)
+        guard case .int(1) = items[0], case .int(0) = items[1], case .double(2) = items[2], case .double(2000) = items[3],
+              case .double = items[4] else {
+            Issue.record("unexpected number cases \(items)")
+            return
+        }
+        #expect(items[2].int == 2 && items[4].int == nil && items[4].double == 1.2345678901234568e29)
+    }
+
     @Test func keepsCanonicallyEquivalentKeysApart() throws {
         let value = try parse("{\"\u{E9}\": 1, \"e\u{301}\": 2}")
         let members = try #require(value.members)
@@ -28,7 +39,7 @@ struct JSONParserTests {
 
     @Test("rejects malformed documents", arguments: [
         "", "{", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "\"unterminated", "\"bad \\x escape\"",
-        "\"\\ud800 lone\"", "\"raw\tcontrol\"", "01x", "-", "1.", "tru", "[1] 2", "{1: 2}",
+        "\"\\ud800 lone\"", "\"raw\tcontrol\"", "01x", "01", "-0.", "-", "1.", "tru", "[1] 2", "{1: 2}",
         String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
     ])
     func rejectsMalformed(text: String) {
@@ -38,4 +49,9 @@ struct JSONParserTests {
     @Test func rejectsInvalidUTF8() {
         #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xFF, 0x22]) }
     }
+}
+
+/// A string's Unicode scalar values, so canonically equivalent strings compare unequal.
+private func scalars(_ string: String) -> [UInt32] {
+    string.unicodeScalars.map(\.value)
 }

@@ -1,0 +1,66 @@
+import Testing
+@testable import CoreUtilities
+
+@Suite struct LRUCacheTests {
+    @Test func hitsMissesAndLeastRecentlyUsedEviction() {
+        var cache = LRUCache<String, String>(budget: 10)
+        let got1 = cache.acquire("a")
+        #expect(got1 == nil)
+        cache.insert("a", "A", cost: 4)
+        cache.insert("b", "B", cost: 4)
+        cache.release("a")
+        cache.release("b")
+        let got2 = cache.acquire("a")
+        #expect(got2 == "A")
+        cache.release("a")
+        // "b" is now the least recently used unpinned entry: inserting 4 more evicts it, not "a".
+        cache.insert("c", "C", cost: 4)
+        let got3 = cache.acquire("b")
+        #expect(got3 == nil)
+        let got4 = cache.acquire("a")
+        #expect(got4 == "A")
+        #expect(cache.queries == 4 && cache.hits == 2)
+        #expect(cache.usedCost == 8)
+    }
+
+    @Test func pinnedEntriesAreNeverEvicted() {
+        var cache = LRUCache<String, Int>(budget: 8)
+        cache.insert("pinned", 1, cost: 6)
+        #expect(!cache.canFit(cost: 4))
+        cache.insert("big", 2, cost: 6)
+        // Over budget while both are pinned; releasing one lets eviction bring it back under.
+        let got5 = cache.acquire("pinned")
+        #expect(got5 == 1)
+        cache.release("pinned")
+        cache.release("pinned")
+        #expect(cache.usedCost == 6 && cache.count == 1)
+        let got6 = cache.acquire("big")
+        #expect(got6 == 2)
+    }
+
+    @Test func touchedEntriesAreUsedWithoutPins() {
+        var cache = LRUCache<UInt64, Void>(budget: 300)
+        cache.touch(1, (), cost: 100)
+        cache.touch(2, (), cost: 100)
+        cache.touch(3, (), cost: 100)
+        cache.touch(1, (), cost: 100)      // 2 is now the oldest
+        cache.touch(4, (), cost: 100)
+        #expect(cache.contains(1) && !cache.contains(2) && cache.contains(3) && cache.contains(4))
+        cache.touch(5, (), cost: 1000)     // larger than the cache: not kept
+        #expect(!cache.contains(5) && cache.usedCost == 300)
+    }
+
+    @Test func recencyListRemovesFromTheMiddleAndPopsTheOldest() {
+        var order = RecencyList<Int>()
+        for k in 0 ..< 5 { order.touch(k) }
+        order.touch(0)
+        let removed = order.remove(2)
+        let removedAgain = order.remove(2)
+        #expect(removed && !removedAgain)
+        #expect(order.count == 4 && order.newest == 0)
+        var popped: [Int] = []
+        while let k = order.popOldest() { popped.append(k) }
+        #expect(popped == [1, 3, 4, 0])
+        #expect(order.isEmpty && order.oldest == nil && order.newest == nil)
+    }
+}
