@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// The tokenizer stored in a GGUF file's metadata (`tokenizer.ggml.*`), as plain values.
 ///
 /// `model` is `gpt2` (byte-level BPE with `merges` and a pre-tokenizer named by `pre`) or `llama`
@@ -39,10 +41,10 @@ extension Tokenizer {
         let types = v.tokenTypes ?? []
         var added: [JSONValue] = []
         for (id, type) in types.enumerated() where type == 3 || type == 4 {
-            added.append(.object([("id", .number(Double(id))), ("content", .string(v.tokens[id])), ("special", .bool(type == 3)),
+            added.append(.object([("id", .int(id)), ("content", .string(v.tokens[id])), ("special", .bool(type == 3)),
                                   ("normalized", .bool(false))]))
         }
-        let vocab = JSONValue.object(v.tokens.enumerated().map { ($1, .number(Double($0))) })
+        let vocab = JSONValue.object(v.tokens.enumerated().map { ($1, .int($0)) })
         var root: [(key: String, value: JSONValue)] = [("added_tokens", .array(added))]
         var addBos = v.addBosToken
         switch v.model {
@@ -71,7 +73,7 @@ extension Tokenizer {
                 .object([("type", .string("Fuse"))]),
             ]
             if spacePrefix {
-                decoders.append(.object([("type", .string("Strip")), ("content", .string(" ")), ("start", .number(1)), ("stop", .number(0))]))
+                decoders.append(.object([("type", .string("Strip")), ("content", .string(" ")), ("start", .int(1)), ("stop", .int(0))]))
             }
             var model: [(key: String, value: JSONValue)] = [
                 ("type", .string("BPE")), ("vocab", vocab),

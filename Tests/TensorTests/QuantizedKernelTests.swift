@@ -1,4 +1,5 @@
 import CKernels
+import CoreUtilities
 import Foundation
 import Testing
 @testable import Tensor
