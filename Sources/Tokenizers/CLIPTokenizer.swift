@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 
 /// CLIP's byte-level BPE tokenizer as `transformers`' `CLIPTokenizer` builds it, from either form a
