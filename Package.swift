@@ -99,7 +99,7 @@ let package = Package(
             ]
         ),
         // Measures the real engine and writes the simulator's cost model.
-        .target(name: "Profiler", dependencies: ["Engine", "CoreUtilities", "Models", "Imaging", "Simulator", "Tensor"]),
+        .target(name: "Profiler", dependencies: ["Engine", "CoreUtilities", "Cluster", "Models", "Imaging", "Simulator", "Tensor"]),
 
         // Disaggregated serving: the wire protocol (messages, framing, sockets) that the front end and
         // the workers speak; the worker process, which holds a model and moves KV and features to its

@@ -1,3 +1,4 @@
+import Cluster
 import CoreUtilities
 import Dispatch
 import Foundation
@@ -84,6 +85,9 @@ final class ImagePipeline: @unchecked Sendable {
         guard let qwen = processor as? Qwen2VLImageProcessor, let grid = try gridTHW(of: image) else { return 0 }
         return grid.reduce(1, *) / (qwen.mergeSize * qwen.mergeSize)
     }
+
+    /// How this model turns an image's size into prompt tokens, in the cluster policies' terms.
+    var imageTokenRule: ImageTokenRule { ImageTokenRule(processor: processor) { fixedTokenCount ?? 0 } }
 
     var statistics: (queries: Int, hits: Int) {
         cacheLock.withLock { (cache.queries, cache.hits) }

@@ -28,6 +28,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     let stopTokenIds: Set<Int>
     /// Preprocessing, encoding and the encoder cache of a vision-language model; nil for text models.
     let imagePipeline: ImagePipeline?
+    /// How the model turns an image's size into prompt tokens; nil for text-only models.
+    public var imageTokenRule: ImageTokenRule? { imagePipeline?.imageTokenRule }
     /// Compiled grammars over this model's vocabulary, built on the first constrained request.
     private let grammarCache = Mutex<GrammarCache?>(nil)
 

@@ -4,57 +4,38 @@ import WireProtocol
 
 /// Changing the fleet while it serves: role switches (ElasticMM's elastic partitioning, EPD's role
 /// switching), and launching or retiring workers (ModServe's per-stage autoscaling). The planners
-/// are the Cluster policies, run on the live cluster view; this file only executes their actions.
+/// are the Cluster policies from the topology's ``PolicySpec``, run on the live cluster view on the
+/// same ``FleetSchedule`` as in the simulator; this file only executes their actions.
 extension ClusterFrontEnd {
     func startPlanners() {
-        var planners: [any FleetPlanner] = []
-        let capacity = topology.capacity
-        if let elastic = topology.elastic {
-            switch elastic.planner {
-            case "role-switcher":
-                planners.append(RoleSwitcher(interval: elastic.intervalSeconds, minimumQueue: elastic.minimumQueue ?? 2, cooldownRounds: 2))
-            default:
-                planners.append(ElasticPartitioner(
-                    capacity: capacity, interval: elastic.intervalSeconds, decodeSlowdownWeight: elastic.decodeSlowdownWeight ?? 1))
-            }
+        let start = clock()
+        let planning = shared.withLock { s in
+            s.schedule = FleetSchedule(planners: s.schedule.planners, start: start)
+            return !s.schedule.planners.isEmpty
         }
-        if let balancer = topology.groupBalancer {
-            planners.append(BurstTolerancePlanner(
-                capacity: capacity, interval: balancer.intervalSeconds, proactivePeriod: balancer.proactivePeriodSeconds ?? 600,
-                historyLength: balancer.historyLength ?? 20, burstQueueThreshold: balancer.burstQueueThreshold ?? 20))
-        }
-        if let scale = topology.autoscale {
-            planners.append(StageAutoscaler(
-                capacity: capacity, interval: scale.intervalSeconds, evaluationPeriod: scale.evaluationSeconds,
-                attainmentTarget: scale.attainmentTarget ?? 0.99, maximumInstances: scale.maximumWorkers))
-        }
-        let slo = topology.autoscale?.ttftSLOSeconds ?? 2
-        shared.withLock { s in
-            s.planners = planners
-            s.window.ttftSLO = slo
-        }
-        guard let interval = planners.map(\.interval).min() else { return }
+        guard planning else { return }
         let task = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(interval))
+                guard let wait = self?.secondsToNextRound() else { return }
+                if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
                 self?.planRound()
             }
         }
         shared.withLock { $0.tasks.append(task) }
     }
 
-    /// One planning round: every planner sees the live cluster and the window's load.
+    private func secondsToNextRound() -> Double? {
+        shared.withLock { s in s.schedule.next.map { $0.time - clock() } }
+    }
+
+    /// Runs every planner whose round is due, each with its own window's load, on the live cluster.
     func planRound() {
         let actions = shared.withLock { s -> [FleetAction] in
-            guard s.engineState == .ready else { return [] }
+            let now = clock()
             let view = liveCluster(s)
-            let load = s.window.close()
             var actions: [FleetAction] = []
-            for i in s.planners.indices {
-                var planner = s.planners[i]
-                actions += planner.plan(view, load: load)
-                s.planners[i] = planner
-            }
+            while let next = s.schedule.next, next.time <= now { actions += s.schedule.run(next.planner, at: now, on: view) }
+            guard s.engineState == .ready else { return [] }
             // Planners count active workers only: a stage whose worker from an earlier round is
             // still starting is not launched again, or the fleet would overshoot what they asked for.
             let starting = s.slots.filter { $0.phase == .starting }.map { ($0.role, $0.group) }

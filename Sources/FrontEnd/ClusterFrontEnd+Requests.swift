@@ -42,7 +42,6 @@ extension ClusterFrontEnd {
             s.queuedRequests += 1
             s.queuedTokens += prompt.count
             s.requests[id] = RequestChannel(events: events, promptTokens: prompt.count)
-            s.window.arrived(images.isEmpty ? .text : .multimodal, promptTokens: prompt.count, images: images.count)
             return id
         }
         let task = Task { [self] in
@@ -145,13 +144,13 @@ extension ClusterFrontEnd {
                 guard !fresh.tokenIds.isEmpty else { continue }
                 if fresh.tokenIds.count < delta.tokenIds.count { fresh.logprobs = Array(delta.logprobs.suffix(fresh.tokenIds.count)) }
                 delivered += fresh.tokenIds
-                firstToken(id)
+                generated(id, tokens: fresh.tokenIds.count)
                 client.yield(.delta(fresh))
             case var .finished(info):
                 unassign(id, from: route.decode)
                 // The prompt's cache hits happened where it was prefilled.
                 if let prefillCached { info.cachedTokens = prefillCached }
-                shared.withLock { $0.window.finished(request.images.isEmpty ? .text : .multimodal, outputTokens: info.completionTokens) }
+                finished(id, outputTokens: info.completionTokens)
                 client.yield(.finished(info))
                 client.finish()
                 return
@@ -201,11 +200,7 @@ extension ClusterFrontEnd {
     /// Picks the workers for a request's next try with the topology's router, waiting while no
     /// worker of the request's group can serve (all restarting or switching).
     private func chooseRoute(_ id: Int, _ request: PendingRequest) async throws -> Route {
-        var info = RequestInfo(
-            id: id, arrival: (ContinuousClock.now - started).seconds, textTokens: request.prompt.count,
-            images: zip(request.images, request.imageHashes).map { ImageInput(width: $0.width, height: $0.height, tokens: 1, hash: $1) },
-            slo: LatencySLO(ttft: 10, tpot: 1), predictedOutputTokens: request.parameters.maxTokens)
-        info.promptBlockHashes = request.blockHashes
+        let info = arrived(id, request)
         let deadline = ContinuousClock.now + options.routeTimeout
         while true {
             if let route = shared.withLock({ s in pickRoute(info, s) }) { return route }
@@ -224,21 +219,36 @@ extension ClusterFrontEnd {
         var decode: Int
     }
 
+    /// The request as the policies see it, in the simulator's units: image tokens by the workers'
+    /// image-token rule, the topology's SLO, the predicted output length. Counted once in every
+    /// planner's load window, whatever its retries.
+    private func arrived(_ id: Int, _ request: PendingRequest) -> RequestInfo {
+        shared.withLock { s in
+            if let info = s.requests[id]?.info { return info }
+            let rule = s.imageTokenRule
+            var info = RequestInfo(
+                id: id, arrival: clock(), textTokens: request.prompt.count,
+                images: zip(request.images, request.imageHashes).map { image, hash in
+                    ImageInput(width: image.width, height: image.height, tokens: rule?.tokens(width: image.width, height: image.height) ?? 0, hash: hash)
+                },
+                slo: topology.slo, predictedOutputTokens: request.parameters.maxTokens)
+            info.promptBlockHashes = request.blockHashes
+            s.requests[id]?.info = info
+            s.schedule.arrived(info)
+            return info
+        }
+    }
+
+    /// Each stage from the candidates of the one shared filter (``ClusterView/candidates(for:group:)``),
+    /// as the simulator routes: a prefill-capable worker, then, unless it decodes too (mono), a decode
+    /// worker, and encode shards for the images when encode workers exist.
     private func pickRoute(_ info: RequestInfo, _ s: State) -> Route? {
         let view = liveCluster(s)
-        let groups = [info.group] + ModalityGroup.allCases.filter { $0 != info.group }
-        for group in groups {
-            let members = view.active(group: group)
-            let ids = { (role: InstanceRole) in members.filter { $0.role == role }.map(\.id) }
-            let prefill = ids(.prefill), decode = ids(.decode), mono = ids(.mono)
-            if !prefill.isEmpty, !decode.isEmpty,
-               let p = router.route(info, to: .prefill, candidates: prefill, in: view),
-               let d = router.route(info, to: .decode, candidates: decode, in: view) {
-                return Route(encode: dispatcher.shards(for: info, candidates: ids(.encode), in: view), prefill: p, decode: d)
-            }
-            if !mono.isEmpty, let m = router.route(info, to: .prefill, candidates: mono, in: view) { return Route(decode: m) }
-        }
-        return nil
+        guard let p = router.route(info, to: .prefill, candidates: view.candidates(for: .prefill, group: info.group), in: view) else { return nil }
+        if view.instances[p].role.runs(.decode) { return Route(decode: p) }
+        guard let d = router.route(info, to: .decode, candidates: view.candidates(for: .decode, group: info.group), in: view) else { return nil }
+        let encoders = info.images.isEmpty ? [] : view.candidates(for: .encode, group: info.group)
+        return Route(encode: dispatcher.shards(for: info, candidates: encoders, in: view), prefill: p, decode: d)
     }
 
     /// Records the request on a worker and sends it the work; returns the worker's transfer endpoint.
@@ -272,13 +282,26 @@ extension ClusterFrontEnd {
         }
     }
 
-    private func firstToken(_ id: Int) {
+    private func generated(_ id: Int, tokens: Int) {
         shared.withLock { s in
-            guard let channel = s.requests[id], channel.waitingForFirstToken else { return }
+            guard let channel = s.requests[id] else { return }
+            s.requests[id]?.generated += tokens
+            guard channel.waitingForFirstToken else { return }
             s.requests[id]?.waitingForFirstToken = false
-            s.window.firstToken(after: (ContinuousClock.now - channel.arrival).seconds)
+            s.requests[id]?.firstTokenAt = .now
             s.queuedRequests -= 1
             s.queuedTokens -= channel.promptTokens
+        }
+    }
+
+    /// The request finished: the fleet schedule counts whether it met its SLO.
+    private func finished(_ id: Int, outputTokens: Int) {
+        shared.withLock { s in
+            guard let channel = s.requests[id], let info = channel.info, !channel.counted else { return }
+            s.requests[id]?.counted = true
+            let first = channel.firstTokenAt ?? .now
+            s.schedule.finished(met: info.slo.isMet(ttft: (first - channel.arrival).seconds, duration: (ContinuousClock.now - first).seconds,
+                                                    outputTokens: outputTokens))
         }
     }
 
@@ -299,6 +322,8 @@ extension ClusterFrontEnd {
         let parked = shared.withLock { s -> (Connection, Int)? in
             guard let channel = s.requests.removeValue(forKey: id) else { return nil }
             channel.events.finish()
+            // A request that failed or was abandoned missed its SLO.
+            if channel.info != nil, !channel.counted { s.schedule.finished(met: false) }
             if channel.waitingForFirstToken {
                 s.queuedRequests -= 1
                 s.queuedTokens -= channel.promptTokens

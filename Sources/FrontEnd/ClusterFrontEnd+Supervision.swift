@@ -37,6 +37,7 @@ extension ClusterFrontEnd {
                 s.servedModel.contextLength = hello.contextLength
                 s.limits = PromptLimits(contextLength: hello.contextLength, vocabSize: hello.vocabularySize)
                 s.blockSize = hello.blockSize
+                s.imageTokenRule = hello.imageTokenRule
             }
             return true
         }

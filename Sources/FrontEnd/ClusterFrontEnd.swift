@@ -25,9 +25,9 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     public let topology: Topology
     public let options: FrontEndOptions
     let provider: any InstanceProvider
+    /// The topology's router and encode dispatcher, from the ``PolicyCatalog``.
     let router: any RequestRouter
-    /// Spreads a request's images over encode workers (ModServe: fewest pending image tokens per image).
-    let dispatcher: any EncodeDispatcher = LeastPendingImageTokensRouter()
+    let dispatcher: any EncodeDispatcher
     let listener: Listener
     let started = ContinuousClock.now
 
@@ -40,6 +40,12 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         var promptTokens: Int
         var arrival = ContinuousClock.now
         var waitingForFirstToken = true
+        /// The request as the policies see it, once routed.
+        var info: RequestInfo?
+        var firstTokenAt: ContinuousClock.Instant?
+        var generated = 0
+        /// Whether the fleet schedule has counted the request's end (met or missed its SLO).
+        var counted = false
     }
 
     struct State {
@@ -59,9 +65,10 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         var retiredStatistics = EngineStatistics()
         var retiredTransfer = TransferTotals()
         var tasks: [Task<Void, Never>] = []
-        /// Finished requests' first-token latencies in the current planning window, for SLO attainment.
-        var window = LoadWindow()
-        var planners: [any FleetPlanner] = []
+        /// The fleet planners, each on its own interval and load window.
+        var schedule = FleetSchedule(planners: [], start: 0)
+        /// How the workers' model turns an image's size into prompt tokens, as the first to register says.
+        var imageTokenRule: ImageTokenRule?
         /// Image hashes each slot has prefilled, for cache-aware routing; forgotten when the worker is lost.
         var cachedImages: [Int: Set<UInt64>] = [:]
         /// Prompt blocks each slot has prefilled, likewise.
@@ -81,15 +88,14 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         shared = Mutex(State(servedModel: ServedModel(
             name: options.servedModelName ?? directory.standardizedFileURL.lastPathComponent, contextLength: 0,
             tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate, imagePlaceholder: nil)))
-        router = switch topology.routing {
-        case .modality: ModalityRouter()
-        case .leastPendingImageTokens: LeastPendingImageTokensRouter()
-        case .leastLoaded: LeastLoadedRouter()
-        }
+        router = try PolicyCatalog.router(topology.policies.router)
+        dispatcher = try PolicyCatalog.encodeDispatcher(topology.policies.encodeDispatcher)
+        let planners = try topology.policies.planners.map { try PolicyCatalog.planner($0, capacity: topology.capacity) }
         let control = try topology.control.map { text throws(TransportError) in try Endpoint(parsing: text) }
             ?? (topology.transfer == .tcp ? .tcp(host: "127.0.0.1", port: 0)
                 : .unix(path: options.runtimeDirectory.appendingPathComponent("control.sock").path))
         listener = try Listener(endpoint: control)
+        shared.withLock { $0.schedule = FleetSchedule(planners: planners, start: 0) }
     }
 
     public var state: EngineState { shared.withLock { $0.engineState } }
@@ -228,8 +234,14 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     }
 
     func liveCluster(_ s: State) -> LiveCluster {
-        LiveCluster(now: (ContinuousClock.now - started).seconds, slots: s.slots, cachedImages: s.cachedImages, cachedPrefixes: s.cachedPrefixes)
+        // Decode tokens still expected of each request decoding on a worker: its predicted output
+        // length less what it has generated, as the simulator counts them.
+        let predicted = s.requests.mapValues { channel in max(0, (channel.info?.predictedOutputTokens ?? 0) - channel.generated) }
+        return LiveCluster(now: clock(), slots: s.slots, predictedDecodeTokens: predicted, cachedImages: s.cachedImages, cachedPrefixes: s.cachedPrefixes)
     }
+
+    /// Seconds since the front end started: the cluster clock the policies see.
+    func clock() -> Double { (ContinuousClock.now - started).seconds }
 }
 
 /// KV bytes moved between workers and the time the pulls took.

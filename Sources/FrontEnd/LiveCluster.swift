@@ -9,7 +9,7 @@ struct LiveCluster: ClusterView {
     let cachedImages: [Int: Set<UInt64>]
     let cachedPrefixes: [Int: PrefixCacheIndex]
 
-    init(now: Double, slots: [WorkerSlot], cachedImages: [Int: Set<UInt64>], cachedPrefixes: [Int: PrefixCacheIndex]) {
+    init(now: Double, slots: [WorkerSlot], predictedDecodeTokens: [Int: Int], cachedImages: [Int: Set<UInt64>], cachedPrefixes: [Int: PrefixCacheIndex]) {
         self.now = now
         self.cachedImages = cachedImages
         self.cachedPrefixes = cachedPrefixes
@@ -19,7 +19,7 @@ struct LiveCluster: ClusterView {
             return InstanceStatus(
                 id: slot.id, role: slot.role, group: slot.group, isActive: slot.isActive, queuedRequests: slot.assigned.count,
                 pendingImageTokens: encodes ? pending : 0, pendingPrefillTokens: encodes ? 0 : pending,
-                runningDecodes: slot.decoding.count, predictedDecodeTokens: 0,
+                runningDecodes: slot.decoding.count, predictedDecodeTokens: slot.decoding.reduce(0) { $0 + (predictedDecodeTokens[$1] ?? 0) },
                 kvUsedTokens: slot.load?.kvUsedTokens ?? 0, kvCapacityTokens: max(1, slot.hello?.kvCapacityTokens ?? 1))
         }
     }

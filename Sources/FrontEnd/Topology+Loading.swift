@@ -41,6 +41,12 @@ extension Topology {
             throw .badTopology("heartbeat_timeout_ms must exceed heartbeat_interval_ms > 0")
         }
         guard maxRetries >= 0 else { throw .badTopology("max_retries must be >= 0") }
+        do { try PolicyCatalog.validate(policies) } catch { throw .badTopology(error.description) }
+        // Each worker's engine orders its own waiting requests; workers started by a topology run FCFS.
+        guard policies.batcher == "fcfs" else {
+            throw .badTopology("batcher '\(policies.batcher)' is not passed to topology workers yet; they schedule FCFS")
+        }
+        guard slo.ttft > 0, slo.tpot > 0 else { throw .badTopology("slo ttft and tpot must be positive") }
     }
 }
 

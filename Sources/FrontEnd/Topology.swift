@@ -2,10 +2,13 @@ import Cluster
 import Foundation
 
 /// The workers a front end starts and supervises, grouped by modality (ElasticMM's text and
-/// multimodal groups), plus how they talk and how the fleet adapts.
+/// multimodal groups), plus how they talk and the policies that route requests and adapt the fleet
+/// (a ``PolicySpec``, with the same names and defaults as a simulation config).
 ///
 /// ```yaml
 /// transfer: shm
+/// router: modality
+/// planners: [{name: elastic-partition, interval: 2}]
 /// groups:
 ///   - group: text
 ///     workers:
@@ -22,18 +25,18 @@ public struct Topology: Sendable, Hashable, Codable {
     /// The front end's control endpoint for workers; default: a Unix socket in a temporary folder
     /// (shm) or `tcp:127.0.0.1:0` (tcp).
     public var control: String?
-    public var routing: RoutingPolicy
+    /// Router, encode dispatcher, batcher and fleet planners, by their ``PolicyCatalog`` names.
+    public var policies: PolicySpec
+    /// The latency objective every request is held to: SLO attainment for the planners, slack for
+    /// SLO-aware policies.
+    public var slo: LatencySLO
     public var heartbeatIntervalMs: Int
     /// A worker silent for this long is declared hung, killed and replaced.
     public var heartbeatTimeoutMs: Int
     /// Times a request is retried on a sibling after its worker died.
     public var maxRetries: Int
-    /// Optional fleet planners: elastic partitioning / role switching, and per-stage autoscaling.
-    public var elastic: ElasticSpec?
-    /// ElasticMM's modality-level balancer moving workers between the text and multimodal groups.
-    public var groupBalancer: GroupBalancerSpec?
-    public var autoscale: AutoscaleSpec?
-    /// Per-worker throughput the planners' cost models use (a measured profile; see docs/benchmarks.md).
+    /// Per-worker throughput the planners' cost models use; `tessera serve --profile` derives it
+    /// from a `tessera profile` cost model instead.
     public var capacity: InstanceCapacity
 
     /// Measured on the fixture model with 2 CPU threads per worker (`tessera bench engine`); replace
@@ -80,111 +83,78 @@ public struct Topology: Sendable, Hashable, Codable {
         case pull, push
     }
 
-    public enum RoutingPolicy: String, Sendable, Hashable, Codable {
-        /// ElasticMM: cache affinity within slack, else least loaded.
-        case modality
-        /// ModServe: fewest pending (image) tokens.
-        case leastPendingImageTokens = "least-pending-image-tokens"
-        case leastLoaded = "least-loaded"
-    }
+    /// Two seconds to the first token, a second per token after it.
+    public static let defaultSLO = LatencySLO(ttft: 2, tpot: 1)
 
-    public struct ElasticSpec: Sendable, Hashable, Codable {
-        /// `elastic-partitioner` (ElasticMM gain–cost) or `role-switcher` (EPD queue balancing).
-        public var planner: String
-        public var intervalSeconds: Double
-        /// Weight of the decode slowdown in the gain–cost test.
-        public var decodeSlowdownWeight: Double?
-        /// Requests waiting per instance before the role switcher moves one.
-        public var minimumQueue: Double?
-    }
-
-    public struct GroupBalancerSpec: Sendable, Hashable, Codable {
-        public var intervalSeconds: Double
-        /// Waiting requests per instance that count as a burst (reactive preemption across groups).
-        public var burstQueueThreshold: Double?
-        /// Windows of history before the first proactive split, and seconds between proactive splits.
-        public var historyLength: Int?
-        public var proactivePeriodSeconds: Double?
-
-        enum CodingKeys: String, CodingKey {
-            case intervalSeconds = "interval_seconds"
-            case burstQueueThreshold = "burst_queue_threshold"
-            case historyLength = "history_length"
-            case proactivePeriodSeconds = "proactive_period_seconds"
-        }
-    }
-
-    public struct AutoscaleSpec: Sendable, Hashable, Codable {
-        public var intervalSeconds: Double
-        public var evaluationSeconds: Double
-        public var maximumWorkers: Int
-        /// SLO attainment under which a worker is added between evaluations.
-        public var attainmentTarget: Double?
-        public var ttftSLOSeconds: Double?
-    }
-
-    public init(groups: [GroupSpec], transfer: TransferMode = .shm, kvHandoff: KVHandoffMode = .pull, control: String? = nil, routing: RoutingPolicy = .modality,
+    public init(groups: [GroupSpec], transfer: TransferMode = .shm, kvHandoff: KVHandoffMode = .pull, control: String? = nil,
+                policies: PolicySpec = PolicySpec(), slo: LatencySLO = Topology.defaultSLO,
                 heartbeatIntervalMs: Int = 200, heartbeatTimeoutMs: Int = 3000, maxRetries: Int = 2,
-                elastic: ElasticSpec? = nil, autoscale: AutoscaleSpec? = nil, capacity: InstanceCapacity = Topology.defaultCapacity) {
+                capacity: InstanceCapacity = Topology.defaultCapacity) {
         self.groups = groups
         self.transfer = transfer
         self.kvHandoff = kvHandoff
         self.control = control
-        self.routing = routing
+        self.policies = policies
+        self.slo = slo
         self.heartbeatIntervalMs = heartbeatIntervalMs
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
         self.maxRetries = maxRetries
-        self.elastic = elastic
-        self.autoscale = autoscale
         self.capacity = capacity
     }
 
-    enum CodingKeys: String, CodingKey {
-        case groups, transfer, control, routing, elastic, autoscale, capacity
-        case groupBalancer = "group_balancer"
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case groups, transfer, control, slo, capacity
         case kvHandoff = "kv_handoff"
         case heartbeatIntervalMs = "heartbeat_interval_ms"
         case heartbeatTimeoutMs = "heartbeat_timeout_ms"
         case maxRetries = "max_retries"
     }
 
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     public init(from decoder: any Decoder) throws {
+        // Every key must mean something: a misspelt or retired key would otherwise leave its
+        // policy silently at the default.
+        let known = Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys)
+        if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            let hint = ["routing": " (now `router`)", "elastic": " (now a `planners` entry)", "group_balancer": " (now a `planners` entry)",
+                        "autoscale": " (now a `planners` entry)"][unknown] ?? ""
+            throw DecodingError.dataCorrupted(.init(codingPath: [AnyKey(stringValue: unknown)], debugDescription: "unknown key '\(unknown)'\(hint)"))
+        }
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        policies = try PolicySpec(from: decoder)
+        slo = try c.decodeIfPresent(LatencySLO.self, forKey: .slo) ?? Topology.defaultSLO
         groups = try c.decode([GroupSpec].self, forKey: .groups)
         transfer = try c.decodeIfPresent(TransferMode.self, forKey: .transfer) ?? .shm
         kvHandoff = try c.decodeIfPresent(KVHandoffMode.self, forKey: .kvHandoff) ?? .pull
         control = try c.decodeIfPresent(String.self, forKey: .control)
-        routing = try c.decodeIfPresent(RoutingPolicy.self, forKey: .routing) ?? .modality
         heartbeatIntervalMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatIntervalMs) ?? 200
         heartbeatTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatTimeoutMs) ?? 3000
         maxRetries = try c.decodeIfPresent(Int.self, forKey: .maxRetries) ?? 2
-        elastic = try c.decodeIfPresent(ElasticSpec.self, forKey: .elastic)
-        groupBalancer = try c.decodeIfPresent(GroupBalancerSpec.self, forKey: .groupBalancer)
-        autoscale = try c.decodeIfPresent(AutoscaleSpec.self, forKey: .autoscale)
         capacity = try c.decodeIfPresent(InstanceCapacity.self, forKey: .capacity) ?? Topology.defaultCapacity
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try policies.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(groups, forKey: .groups)
+        try c.encode(transfer, forKey: .transfer)
+        try c.encode(kvHandoff, forKey: .kvHandoff)
+        try c.encodeIfPresent(control, forKey: .control)
+        try c.encode(slo, forKey: .slo)
+        try c.encode(heartbeatIntervalMs, forKey: .heartbeatIntervalMs)
+        try c.encode(heartbeatTimeoutMs, forKey: .heartbeatTimeoutMs)
+        try c.encode(maxRetries, forKey: .maxRetries)
+        try c.encode(capacity, forKey: .capacity)
     }
 
     /// Every worker the topology starts, in slot order.
     public var slots: [(group: ModalityGroup, spec: WorkerSpec)] {
         groups.flatMap { g in g.workers.flatMap { w in Array(repeating: (g.group, w), count: w.count) } }
-    }
-}
-
-extension Topology.ElasticSpec {
-    enum CodingKeys: String, CodingKey {
-        case planner
-        case intervalSeconds = "interval_seconds"
-        case decodeSlowdownWeight = "decode_slowdown_weight"
-        case minimumQueue = "minimum_queue"
-    }
-}
-
-extension Topology.AutoscaleSpec {
-    enum CodingKeys: String, CodingKey {
-        case intervalSeconds = "interval_seconds"
-        case evaluationSeconds = "evaluation_seconds"
-        case maximumWorkers = "maximum_workers"
-        case attainmentTarget = "attainment_target"
-        case ttftSLOSeconds = "ttft_slo_seconds"
     }
 }

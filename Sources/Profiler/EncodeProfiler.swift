@@ -1,3 +1,4 @@
+import Cluster
 import CoreUtilities
 import Engine
 import Imaging
@@ -47,11 +48,8 @@ public struct EncodeProfiler {
     /// How the simulator should turn an image's size into tokens for this model: Qwen2-VL's
     /// resize rule with the processor's own bounds, or the fixed count of a resize-and-crop tower.
     public func imageTokenRule() throws(ProfileError) -> ImageTokenRule {
-        if let qwen = processor as? Qwen2VLImageProcessor {
-            return .qwen2VL(patch: qwen.patchSize, merge: qwen.mergeSize, minPixels: qwen.minPixels, maxPixels: qwen.maxPixels)
-        }
         var random = SeededRandom(seed: 5)
-        return .fixed(tokens: try tokenCount(randomImage((width: 8, height: 8), &random)))
+        return try ImageTokenRule(processor: processor) { () throws(ProfileError) in try tokenCount(randomImage((width: 8, height: 8), &random)) }
     }
 
     private func tokenCount(_ image: RGBImage) throws(ProfileError) -> Int {

@@ -1,19 +1,11 @@
 import Cluster
 
 extension ClusterSimulator {
+    /// Planner `p`'s round, on the fleet schedule the live front end runs too.
     func tick(_ p: Int) {
-        let interval = planners[p].interval
-        let window = windows[p]
-        windows[p] = Window()
-        let perGroup = window.perGroup.mapValues { load in
-            StageLoad(requestsPerSecond: load.requestsPerSecond / interval, imageTokensPerSecond: load.imageTokensPerSecond / interval,
-                      prefillTokensPerSecond: load.prefillTokensPerSecond / interval, decodeTokensPerSecond: load.decodeTokensPerSecond / interval)
-        }
-        let observation = LoadObservation(window: interval, perGroup: perGroup,
-                                          sloAttainment: window.finished > 0 ? Double(window.met) / Double(window.finished) : nil)
-        let actions = planners[p].plan(self, load: observation)
+        let actions = schedule.run(p, at: now, on: self)
         for action in actions { apply(action) }
-        if !allDone { events.push(.plannerTick(p), at: now + interval) }
+        if !allDone { events.push(.plannerTick(p), at: schedule.due[p]) }
     }
 
     func apply(_ action: FleetAction) {

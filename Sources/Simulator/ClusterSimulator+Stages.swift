@@ -3,14 +3,7 @@ import Cluster
 extension ClusterSimulator {
     func arrive(_ r: Int) {
         let info = requests[r].info
-        for w in windows.indices {
-            var load = windows[w].perGroup[info.group] ?? StageLoad()
-            load.requestsPerSecond += 1
-            load.imageTokensPerSecond += Double(info.imageTokens)
-            load.prefillTokensPerSecond += Double(info.promptTokens)
-            load.decodeTokensPerSecond += Double(info.predictedOutputTokens)
-            windows[w].perGroup[info.group] = load
-        }
+        schedule.arrived(info)
         guard !info.images.isEmpty else { return dispatchPrefill(r, inline: false) }
         let encoders = candidates(.encode, info.group)
         guard !encoders.isEmpty else { return dispatchPrefill(r, inline: true) }
@@ -439,23 +432,17 @@ extension ClusterSimulator {
     func complete(_ r: Int, at time: Double? = nil) {
         requests[r].finish = time ?? now
         done += 1
-        let met = meetsSLO(requests[r])
-        for w in windows.indices {
-            windows[w].finished += 1
-            if met { windows[w].met += 1 }
-        }
+        schedule.finished(met: meetsSLO(requests[r]))
     }
 
     func drop(_ r: Int) {
         requests[r].dropped = true
         done += 1
-        for w in windows.indices { windows[w].finished += 1 }
+        schedule.finished(met: false)
     }
 
     func meetsSLO(_ r: SimulatedRequest) -> Bool {
         guard !r.dropped, r.finish >= 0, r.firstToken >= 0 else { return false }
-        let ttft = r.firstToken - r.info.arrival
-        let tpot = r.output > 1 ? (r.finish - r.firstToken) / Double(r.output - 1) : 0
-        return ttft <= r.info.slo.ttft && tpot <= r.info.slo.tpot
+        return r.info.slo.isMet(ttft: r.firstToken - r.info.arrival, duration: r.finish - r.firstToken, outputTokens: r.output)
     }
 }

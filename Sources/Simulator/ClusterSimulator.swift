@@ -26,19 +26,14 @@ public final class ClusterSimulator: ClusterView {
         case sample
     }
 
-    struct Window {
-        var perGroup: [ModalityGroup: StageLoad] = [:]
-        var finished = 0
-        var met = 0
-    }
-
     let cost: CostModel
     let system: SystemSpec
     let slo: SLOPolicy
     let router: any RequestRouter
     let dispatcher: any EncodeDispatcher
     let batcher: any BatchPolicy
-    var planners: [any FleetPlanner]
+    /// The fleet planners, each on its own interval and load window.
+    var schedule: FleetSchedule
     let limits: BatchLimits
     let staticBatching: Bool
     let chunkedPrefill: Bool
@@ -51,7 +46,6 @@ public final class ClusterSimulator: ClusterView {
     var requests: [SimulatedRequest] = []
     var events = EventQueue<Event>()
     var parked: [Int] = []
-    var windows: [Window] = []
     var candidateCache: [Int: [Int]] = [:]
     var reconfigurations = 0
     var timeline: [FleetSample] = []
@@ -72,11 +66,16 @@ public final class ClusterSimulator: ClusterView {
         cost = costModel
         self.system = system
         self.slo = slo
-        router = try PolicyCatalog.router(system.router)
-        dispatcher = try PolicyCatalog.encodeDispatcher(system.encodeDispatcher)
-        batcher = try PolicyCatalog.batcher(system.batcher)
-        let cap = system.maxInstances ?? Int.max
-        planners = try system.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: cap, options: system.plannerOptions ?? [:]) }
+        do {
+            let policies = system.policies
+            router = try PolicyCatalog.router(policies.router)
+            dispatcher = try PolicyCatalog.encodeDispatcher(policies.encodeDispatcher)
+            batcher = try PolicyCatalog.batcher(policies.batcher)
+            let planners = try policies.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: system.maxInstances ?? .max) }
+            schedule = FleetSchedule(planners: planners, start: 0)
+        } catch {
+            throw SimulationError.invalidConfig("system '\(system.name)': \(error)")
+        }
         limits = BatchLimits(maxRequests: system.maxPrefillBatch ?? costModel.prefill.maxBatchRequests, maxTokens: costModel.prefill.maxBatchTokens)
         staticBatching = system.batching == "static"
         chunkedPrefill = system.batching == "chunked"
@@ -85,7 +84,6 @@ public final class ClusterSimulator: ClusterView {
         for slot in system.deployment.slots {
             for _ in 0..<slot.count { addInstance(role: slot.role, group: slot.group, phase: .active) }
         }
-        windows = Array(repeating: Window(), count: planners.count)
     }
 
     public func hasCached(imageHash: UInt64, on instance: Int) -> Bool {
@@ -125,7 +123,7 @@ public final class ClusterSimulator: ClusterView {
             sim.requests.append(SimulatedRequest(info: info, output: r.outputTokens))
         }
         if !sim.requests.isEmpty { sim.events.push(.arrival(0), at: sim.requests[0].info.arrival) }
-        for (p, planner) in sim.planners.enumerated() { sim.events.push(.plannerTick(p), at: planner.interval) }
+        for (p, time) in sim.schedule.due.enumerated() { sim.events.push(.plannerTick(p), at: time) }
         sim.events.push(.sample, at: 0)
         sim.loop()
         return sim
@@ -181,14 +179,11 @@ public final class ClusterSimulator: ClusterView {
         instances[i] = s
     }
 
-    /// Active instances able to run `stage` for `group` (any group when none in it can).
-    /// `.encode` means dedicated encoders only; other roles encode inline during prefill.
+    /// The shared stage-candidate filter (``ClusterView/candidates(for:group:)``), cached until the fleet changes.
     func candidates(_ stage: Stage, _ group: ModalityGroup) -> [Int] {
         let key = (Stage.allCases.firstIndex(of: stage) ?? 0) * 2 + (group == .text ? 0 : 1)
         if let hit = candidateCache[key] { return hit }
-        let able = { (s: InstanceStatus) in s.isActive && (stage == .encode ? s.role == .encode : s.role.runs(stage)) }
-        var list = instances.filter { able($0) && $0.group == group }.map(\.id)
-        if list.isEmpty { list = instances.filter(able).map(\.id) }
+        let list = candidates(for: stage, group: group)
         candidateCache[key] = list
         return list
     }

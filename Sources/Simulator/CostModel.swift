@@ -250,13 +250,20 @@ public struct CostModel: Sendable, Hashable, Codable {
                 throw SimulationError.invalidConfig("smallStep needs a positive token limit and finite, non-negative coefficients, not all zero")
             }
         }
-        try imageTokens.validate()
+        do { try imageTokens.validate() } catch { throw SimulationError.invalidConfig(error.description) }
     }
 
     /// Per-instance capacities the planners use (ModServe's profiled "MC"), at a reference batch:
     /// encode at its token budget, prefill at its token budget with `meanPrompt`-token prompts,
     /// decode at half the batch limit with `meanContext` tokens of context each, and whole requests
     /// for a monolithic instance at the given mean request shape.
+    /// Capacities of one live worker for `tessera serve --topology … --profile`, where no trace gives
+    /// the mean request: `promptTokens` text tokens and one `imageSize` image in, `outputTokens` out.
+    public func servingCapacity(promptTokens: Int = 256, outputTokens: Int = 128, imageSize: (width: Int, height: Int) = (448, 448)) -> InstanceCapacity {
+        let image = Double(imageTokens.tokens(width: imageSize.width, height: imageSize.height))
+        return capacity(meanImageTokens: image, meanImages: 1, meanPrompt: Double(promptTokens) + image, meanOutput: Double(outputTokens))
+    }
+
     public func capacity(meanImageTokens: Double, meanImages: Double, meanPrompt: Double, meanOutput: Double) -> InstanceCapacity {
         let encodeTokens = Double(encode.maxBatchTokens)
         let imagesPerBatch = meanImageTokens > 0 ? max(1, encodeTokens / meanImageTokens * meanImages) : 1

@@ -1,18 +1,13 @@
 import Cluster
 
 /// One serving system to simulate: a starting deployment and the policies it runs.
-/// Policy names map to the `Cluster` implementations (see ``PolicyCatalog``).
+///
+/// The policies are a ``PolicySpec`` (`router`, `encodeDispatcher`, `batcher`, `planners`, by their
+/// ``PolicyCatalog`` names), read from the same keys and with the same defaults as a live topology file.
 public struct SystemSpec: Sendable, Hashable, Codable {
     public var name: String
     public var deployment: Deployment
-    /// `least-loaded`, `modality` (ElasticMM) or `least-pending-image-tokens` (ModServe).
-    public var router: String = "least-loaded"
-    /// `least-loaded`, `least-pending-image-tokens` (ModServe) or `intra-request` (EPD).
-    public var encodeDispatcher: String = "least-loaded"
-    /// `fcfs`, `slo-short-first` (ModServe) or `slo-ordered` (UELLM).
-    public var batcher: String = "fcfs"
-    /// Any of `burst-tolerance`, `elastic-partition` (ElasticMM), `stage-autoscaler` (ModServe), `role-switcher` (EPD).
-    public var planners: [String] = []
+    public var policies = PolicySpec()
     /// How monolithic instances batch: `chunked` (vLLM V1: every step decodes the running batch and
     /// fills the rest of the token budget with prefill chunks), `continuous` (vLLM V0: whole
     /// prefills take priority over decode steps) or `static` (run-to-completion padded batches, as in
@@ -26,9 +21,6 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     public var maxPrefillBatch: Int?
     /// Upper bound on the fleet for planners that launch instances.
     public var maxInstances: Int?
-    /// Planner parameters overriding the papers' defaults: `interval`, `evaluationPeriod`,
-    /// `targetUtilization` (stage autoscaler), `proactivePeriod` (burst tolerance).
-    public var plannerOptions: [String: Double]?
     /// Seconds a role change takes, overriding the cost model: ElasticMM's elastic instances keep
     /// the whole model loaded, so a switch is only a scheduling change (0) plus KV migration.
     public var roleSwitchSeconds: Double?
@@ -57,78 +49,53 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         self.deployment = deployment
     }
 
-    enum CodingKeys: String, CodingKey {
-        case name, deployment, router, encodeDispatcher, batcher, planners, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, plannerOptions, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, deployment, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     public init(from decoder: any Decoder) throws {
+        // A misspelt or retired key would otherwise leave its setting silently at the default.
+        let known = Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys)
+        if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            let hint = unknown == "plannerOptions" ? " (give options per planner: {\"name\": …, \"interval\": …})" : ""
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [AnyKey(stringValue: unknown)],
+                                                    debugDescription: "unknown key '\(unknown)'\(hint)"))
+        }
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         deployment = try c.decode(Deployment.self, forKey: .deployment)
-        router = try c.decodeIfPresent(String.self, forKey: .router) ?? router
-        encodeDispatcher = try c.decodeIfPresent(String.self, forKey: .encodeDispatcher) ?? encodeDispatcher
-        batcher = try c.decodeIfPresent(String.self, forKey: .batcher) ?? batcher
-        planners = try c.decodeIfPresent([String].self, forKey: .planners) ?? planners
+        policies = try PolicySpec(from: decoder)
         batching = try c.decodeIfPresent(String.self, forKey: .batching) ?? batching
         prefixCache = try c.decodeIfPresent(Bool.self, forKey: .prefixCache) ?? prefixCache
         predictLengths = try c.decodeIfPresent(Bool.self, forKey: .predictLengths) ?? predictLengths
         maxPrefillBatch = try c.decodeIfPresent(Int.self, forKey: .maxPrefillBatch)
         maxInstances = try c.decodeIfPresent(Int.self, forKey: .maxInstances)
-        plannerOptions = try c.decodeIfPresent([String: Double].self, forKey: .plannerOptions)
         optimizeSplit = try c.decodeIfPresent(SplitSearch.self, forKey: .optimizeSplit)
         roleSwitchSeconds = try c.decodeIfPresent(Double.self, forKey: .roleSwitchSeconds)
         blockingPreprocessMsPerImage = try c.decodeIfPresent(Double.self, forKey: .blockingPreprocessMsPerImage)
         firstTokenOnDecode = try c.decodeIfPresent(Bool.self, forKey: .firstTokenOnDecode) ?? firstTokenOnDecode
     }
-}
 
-/// Maps policy names in configs to policy objects.
-public enum PolicyCatalog {
-    public static func router(_ name: String) throws -> any RequestRouter {
-        switch name {
-        case "least-loaded": LeastLoadedRouter()
-        case "modality": ModalityRouter()
-        case "least-pending-image-tokens": LeastPendingImageTokensRouter()
-        default: throw SimulationError.invalidConfig("unknown router '\(name)'")
-        }
-    }
-
-    public static func encodeDispatcher(_ name: String) throws -> any EncodeDispatcher {
-        switch name {
-        case "least-loaded": LeastLoadedRouter()
-        case "least-pending-image-tokens": LeastPendingImageTokensRouter()
-        case "intra-request": IntraRequestEncodeSplitter()
-        default: throw SimulationError.invalidConfig("unknown encode dispatcher '\(name)'")
-        }
-    }
-
-    public static func batcher(_ name: String) throws -> any BatchPolicy {
-        switch name {
-        case "fcfs": FCFSBatcher()
-        case "slo-short-first": SLOShortFirstBatcher()
-        case "slo-ordered": SLOOrderedBatcher()
-        default: throw SimulationError.invalidConfig("unknown batcher '\(name)'")
-        }
-    }
-
-    public static func planner(_ name: String, capacity: InstanceCapacity, maxInstances: Int, options: [String: Double] = [:]) throws -> any FleetPlanner {
-        let known: Set<String> = ["interval", "evaluationPeriod", "targetUtilization", "proactivePeriod"]
-        if let unknown = options.keys.sorted().first(where: { !known.contains($0) }) {
-            throw SimulationError.invalidConfig("unknown planner option '\(unknown)'")
-        }
-        guard options.values.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw SimulationError.invalidConfig("planner options must be positive") }
-        switch name {
-        case "burst-tolerance":
-            return BurstTolerancePlanner(capacity: capacity, interval: options["interval"] ?? 5, proactivePeriod: options["proactivePeriod"] ?? 600)
-        case "elastic-partition":
-            return ElasticPartitioner(capacity: capacity, interval: options["interval"] ?? 2)
-        case "stage-autoscaler":
-            return StageAutoscaler(capacity: capacity, interval: options["interval"] ?? 60, evaluationPeriod: options["evaluationPeriod"] ?? 300,
-                                   targetUtilization: options["targetUtilization"] ?? 1, maximumInstances: maxInstances)
-        case "role-switcher":
-            return RoleSwitcher(interval: options["interval"] ?? 5)
-        default:
-            throw SimulationError.invalidConfig("unknown planner '\(name)'")
-        }
+    public func encode(to encoder: any Encoder) throws {
+        try policies.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(deployment, forKey: .deployment)
+        try c.encode(batching, forKey: .batching)
+        try c.encode(prefixCache, forKey: .prefixCache)
+        try c.encode(predictLengths, forKey: .predictLengths)
+        try c.encodeIfPresent(maxPrefillBatch, forKey: .maxPrefillBatch)
+        try c.encodeIfPresent(maxInstances, forKey: .maxInstances)
+        try c.encodeIfPresent(optimizeSplit, forKey: .optimizeSplit)
+        try c.encodeIfPresent(roleSwitchSeconds, forKey: .roleSwitchSeconds)
+        try c.encodeIfPresent(blockingPreprocessMsPerImage, forKey: .blockingPreprocessMsPerImage)
+        try c.encode(firstTokenOnDecode, forKey: .firstTokenOnDecode)
     }
 }

@@ -77,9 +77,11 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     public var vocabularySize: Int
     /// Tokens per KV block of the worker's prefix cache.
     public var blockSize: Int
+    /// How the worker's model turns an image's size into prompt tokens; nil for text-only models.
+    public var imageTokenRule: ImageTokenRule?
 
     public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int,
-                imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = KVLayout.defaultBlockSize) {
+                imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = KVLayout.defaultBlockSize, imageTokenRule: ImageTokenRule? = nil) {
         self.slot = slot
         self.role = role
         self.processId = processId
@@ -90,6 +92,7 @@ public struct WorkerHello: Codable, Sendable, Hashable {
         contextLength = limits.contextLength
         vocabularySize = limits.vocabSize
         self.blockSize = blockSize
+        self.imageTokenRule = imageTokenRule
     }
 }
 

@@ -64,7 +64,8 @@ public final class Worker: Sendable {
             slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
             transfer: transferEndpoint, kvLayout: engine.kvLayout,
             kvCapacityTokens: kvCapacityTokens,
-            imagePlaceholder: engine.servedModel.imagePlaceholder, limits: engine.promptLimits, blockSize: configuration.engine.blockSize)
+            imagePlaceholder: engine.servedModel.imagePlaceholder, limits: engine.promptLimits, blockSize: configuration.engine.blockSize,
+            imageTokenRule: engine.imageTokenRule)
         do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
 
         let (closed, closedContinuation) = AsyncStream<Void>.makeStream()

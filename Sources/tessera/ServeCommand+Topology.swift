@@ -1,11 +1,14 @@
 import Engine
 import Foundation
 import FrontEnd
+import Simulator
 
 extension ServeCommand {
     /// Starts the topology's workers behind a front end that serves like a single engine.
     func startFrontEnd(topologyPath: String, model: URL, name: String?) async throws -> ClusterFrontEnd {
-        let topology = try Topology(contentsOf: URL(fileURLWithPath: topologyPath))
+        var topology = try Topology(contentsOf: URL(fileURLWithPath: topologyPath))
+        // The planners' capacities from a measured cost model, as the simulator derives them.
+        if let profile { topology.capacity = try CostModel.load(from: URL(fileURLWithPath: profile)).servingCapacity() }
         let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(ProcessInfo.processInfo.processIdentifier)")
         try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
         var options = FrontEndOptions(modelDirectory: model.standardizedFileURL, runtimeDirectory: runtime)

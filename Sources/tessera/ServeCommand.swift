@@ -93,6 +93,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
     var topology: String?
 
+    @Option(help: "With --topology: a cost model from `tessera profile` that gives the fleet planners their per-worker capacities (instead of the topology's `capacity`).")
+    var profile: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
@@ -110,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--batch-policy, --slo-class, --default-slo-class and --output-length-predictor apply to a single-process server, not yet to --topology")
         }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
+        if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
     }
 
     func run() async throws {

@@ -14,7 +14,7 @@ import ServingAPI
     /// (idle ones first), whose processes exit, and the rest keeps serving.
     @Test func evaluationRetiresSpareWorkers() async throws {
         let frontEnd = try await Support.frontEnd("""
-            autoscale: {interval_seconds: 0.3, evaluation_seconds: 0.3, maximum_workers: 4}
+            planners: [{name: stage-autoscaler, interval: 0.3, evaluationPeriod: 0.3, maximumInstances: 4}]
             groups:
               - group: text
                 workers:
@@ -36,7 +36,8 @@ import ServingAPI
     /// SLO attainment under the target launches a worker of the bottleneck stage, which registers and serves.
     @Test func missedSLOLaunchesAWorker() async throws {
         let frontEnd = try await Support.frontEnd("""
-            autoscale: {interval_seconds: 0.3, evaluation_seconds: 1000, maximum_workers: 3, ttft_slo_seconds: 0.000001}
+            planners: [{name: stage-autoscaler, interval: 0.3, evaluationPeriod: 1000, maximumInstances: 3}]
+            slo: {ttft: 0.000001, tpot: 1}
             groups:
               - group: text
                 workers:

@@ -62,7 +62,7 @@ import ServingAPI
     /// worker of the group to prefill, which serves new requests while the old ones wait, and none is lost.
     @Test func partitionerMovesAnIdleDecodeWorkerToABackedUpPrefillStage() async throws {
         let frontEnd = try await Support.frontEnd("""
-            elastic: {planner: elastic-partitioner, interval_seconds: 0.2}
+            planners: [{name: elastic-partition, interval: 0.2}]
             heartbeat_timeout_ms: 30000
             capacity: {encodeTokensPerSecond: 1, prefillTokensPerSecond: 20, decodeTokensPerSecond: 100, requestsPerSecond: 1,
                        kvTransferSecondsPerToken: 0.000001, decodeStepSeconds: 0.01, decodeStepSecondsPerSequence: 0.001}
@@ -108,7 +108,7 @@ import ServingAPI
         let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
         let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: llava.appendingPathComponent("reference.json")))
         let frontEnd = try await Support.frontEnd("""
-            group_balancer: {interval_seconds: 0.2, burst_queue_threshold: 0.5, history_length: 100000}
+            planners: [{name: burst-tolerance, interval: 0.2, burstQueueThreshold: 0.5, historyLength: 100000}]
             heartbeat_timeout_ms: 30000
             groups:
               - group: text

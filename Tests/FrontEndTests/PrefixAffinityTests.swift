@@ -10,6 +10,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3))) struct PrefixAffinityTests {
     @Test func aSharedPrefixReturnsToTheWorkerThatCachedIt() async throws {
         let frontEnd = try await Support.frontEnd("""
+            router: modality
             groups:
               - group: text
                 workers:

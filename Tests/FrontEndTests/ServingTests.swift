@@ -55,7 +55,9 @@ import Testing
         case "encode": "      - {role: encode, count: 2}\n      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
         default: "      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
         }
-        let frontEnd = try await Support.frontEnd("groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: llava)
+        // ModServe's dispatcher spreads a request's images over the encode workers, one image at a time.
+        let dispatcher = role == "encode" ? "encodeDispatcher: least-pending-image-tokens\n" : ""
+        let frontEnd = try await Support.frontEnd(dispatcher + "groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: llava)
         #expect(frontEnd.servedModel.imagePlaceholder == "<image>")
         let folder = Support.repository.appendingPathComponent("fixtures/images/good")
         for prompt in reference.prompts {

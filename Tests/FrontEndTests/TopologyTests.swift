@@ -15,7 +15,7 @@ import Testing
         let yaml = try load("""
             transfer: tcp
             kv_handoff: push
-            routing: least-loaded
+            router: least-loaded
             heartbeat_timeout_ms: 900
             groups:
               - group: text
@@ -24,7 +24,7 @@ import Testing
                   - {role: decode, count: 2, launcher: [ip, netns, exec, h2], transfer: "tcp:10.0.0.2:0"}
             """)
         let json = try load("""
-            {"transfer": "tcp", "kv_handoff": "push", "routing": "least-loaded", "heartbeat_timeout_ms": 900, "groups": [{"group": "text", "workers": [
+            {"transfer": "tcp", "kv_handoff": "push", "router": "least-loaded", "heartbeat_timeout_ms": 900, "groups": [{"group": "text", "workers": [
               {"role": "prefill", "count": 1},
               {"role": "decode", "count": 2, "launcher": ["ip", "netns", "exec", "h2"], "transfer": "tcp:10.0.0.2:0"}]}]}
             """, ext: "json")
@@ -33,6 +33,36 @@ import Testing
         #expect(yaml.heartbeatIntervalMs == 200 && yaml.maxRetries == 2 && yaml.capacity == Topology.defaultCapacity)
         #expect(yaml.kvHandoff == .push)
         #expect(try load("groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}").kvHandoff == .pull)
+    }
+
+    /// The policies are the simulator's: the same keys, names and defaults, checked against the catalog.
+    @Test func policiesUseTheCatalogNamesAndDefaults() throws {
+        let plain = try load("groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
+        #expect(plain.policies == PolicySpec() && plain.slo == Topology.defaultSLO)
+        let tuned = try load("""
+            router: modality
+            encodeDispatcher: intra-request
+            planners: [burst-tolerance, {name: role-switcher, interval: 1, cooldownRounds: 2}]
+            slo: {ttft: 0.5, tpot: 0.1}
+            groups:
+              - group: multimodal
+                workers:
+                  - {role: encode, count: 2}
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 1}
+            """)
+        #expect(tuned.policies == PolicySpec(router: "modality", encodeDispatcher: "intra-request",
+                                             planners: ["burst-tolerance", PlannerSpec("role-switcher", options: ["interval": 1, "cooldownRounds": 2])]))
+        #expect(tuned.slo == LatencySLO(ttft: 0.5, tpot: 0.1))
+        // Retired keys and names are errors that say what replaced them.
+        for text in ["routing: modality", "elastic: {planner: elastic-partitioner, interval_seconds: 1}", "planners: [elastic-partitioner]",
+                     "router: fastest", "planners: [{name: stage-autoscaler, speed: 2}]", "batcher: slo-ordered"] {
+            #expect(throws: FrontEndError.self) { try load(text + "\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}") }
+        }
+        let retired = #expect(throws: FrontEndError.self) {
+            try load("routing: modality\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
+        }
+        #expect(retired.map { "\($0)".contains("unknown key 'routing' (now `router`)") } == true)
     }
 
     @Test func everyExampleTopologyLoads() throws {

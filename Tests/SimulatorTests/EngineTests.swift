@@ -111,9 +111,9 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
         .init(role: .prefill, group: .text, count: 1), .init(role: .decode, group: .text, count: 1),
         .init(role: .encode, group: .multimodal, count: 1), .init(role: .prefill, group: .multimodal, count: 1),
         .init(role: .decode, group: .multimodal, count: 2)]))
-    system.router = "modality"
+    system.policies.router = "modality"
     system.prefixCache = true
-    system.planners = ["burst-tolerance", "elastic-partition"]
+    system.policies.planners = ["burst-tolerance", "elastic-partition"]
     let model = roundCostModel()
     let slo = SLOPolicy(ttftSeconds: 2, tpotSeconds: 0.05)
     let a = try ClusterSimulator.run(trace: SyntheticTraceGenerator(options).generate(), system: system, costModel: model, slo: slo)
@@ -126,7 +126,7 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 
 @Test func badSystemsAreRejected() {
     var system = SystemSpec(name: "x", deployment: .monolithic(1))
-    system.router = "nope"
+    system.policies.router = "nope"
     #expect(throws: SimulationError.self) { try ClusterSimulator.run(trace: Trace(requests: []), system: system, costModel: roundCostModel(), slo: looseSLO) }
     #expect(throws: SimulationError.self) {
         try ClusterSimulator.run(trace: Trace(requests: []), system: SystemSpec(name: "e", deployment: Deployment(slots: [])), costModel: roundCostModel(), slo: looseSLO)

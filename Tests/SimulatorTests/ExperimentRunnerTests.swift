@@ -75,12 +75,14 @@ private func writeExperiment(_ json: String) throws -> URL {
     #expect(throws: SimulationError.self) { try ExperimentRunner.run(config: SimulationConfig.load(from: noSystems), baseDirectory: noSystems.deletingLastPathComponent()) }
     let badOption = try writeExperiment("""
     {"name": "x", "costModel": "cost.json", "trace": {"synthetic": {"durationSeconds": 10}}, "slo": {"ttftSeconds": 1, "tpotSeconds": 1},
-     "systems": [{"name": "a", "planners": ["stage-autoscaler"], "plannerOptions": {"speed": 2},
+     "systems": [{"name": "a", "planners": [{"name": "stage-autoscaler", "speed": 2}],
                   "deployment": {"slots": [{"role": "mono", "group": "multimodal", "count": 1}]}}]}
     """)
-    #expect(throws: SimulationError.invalidConfig("unknown planner option 'speed'")) {
+    let optionError = #expect(throws: SimulationError.self) {
         try ExperimentRunner.run(config: SimulationConfig.load(from: badOption), baseDirectory: badOption.deletingLastPathComponent())
     }
+    // The message names the planner and the option (quoted, so match around the quotes).
+    #expect(optionError.map { "\($0)".contains("has no option") && "\($0)".contains("speed") } == true)
     let missingSLO = try writeExperiment("""
     {"name": "x", "costModel": "cost.json", "trace": {"synthetic": {"durationSeconds": 10}}, "slo": {},
      "systems": [{"name": "a", "deployment": {"slots": [{"role": "mono", "group": "multimodal", "count": 1}]}}]}
@@ -98,8 +100,7 @@ private func writeExperiment(_ json: String) throws -> URL {
     o.seed = 8
     let trace = try SyntheticTraceGenerator(o).generate()
     var system = SystemSpec(name: "auto", deployment: Deployment(slots: [.init(role: .encode, group: .multimodal, count: 4), .init(role: .mono, group: .multimodal, count: 8)]))
-    system.planners = ["stage-autoscaler"]
-    system.plannerOptions = ["targetUtilization": 0.5]
+    system.policies.planners = [PlannerSpec("stage-autoscaler", options: ["targetUtilization": 0.5])]
     let fixed = SystemSpec(name: "fixed", deployment: system.deployment)
     let slo = SLOPolicy(ttftSeconds: 5, tpotSeconds: 0.1)
     let scaled = try ClusterSimulator.run(trace: trace, system: system, costModel: roundCostModel(), slo: slo)

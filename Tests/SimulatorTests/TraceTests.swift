@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Cluster
 @testable import Simulator
 
 @Test func jsonlAndCSVRoundTrip() throws {

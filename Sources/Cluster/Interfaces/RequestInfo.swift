@@ -26,6 +26,13 @@ public struct LatencySLO: Sendable, Hashable, Codable {
         self.ttft = ttft
         self.tpot = tpot
     }
+
+    /// Whether a request that waited `ttft` for its first token and `duration` more for the rest
+    /// of its `outputTokens` met the objective (TPOT as the mean time per token after the first).
+    public func isMet(ttft: Double, duration: Double, outputTokens: Int) -> Bool {
+        let tpot = outputTokens > 1 ? duration / Double(outputTokens - 1) : 0
+        return ttft <= self.ttft && tpot <= self.tpot
+    }
 }
 
 /// What every policy may know about a request: sizes, images, objectives and a *predicted* output length.

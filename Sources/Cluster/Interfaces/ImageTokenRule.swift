@@ -39,14 +39,14 @@ public enum ImageTokenRule: Sendable, Hashable, Codable {
         }
     }
 
-    func validate() throws {
+    public func validate() throws(ClusterError) {
         switch self {
         case let .qwen2VL(patch, merge, minPixels, maxPixels):
-            guard patch > 0, merge > 0, minPixels > 0, maxPixels >= minPixels else { throw SimulationError.invalidConfig("qwen2VL image rule needs positive patch, merge and pixel bounds") }
+            guard patch > 0, merge > 0, minPixels > 0, maxPixels >= minPixels else { throw .invalidArgument("qwen2VL image rule needs positive patch, merge and pixel bounds") }
         case let .tiles(tileSize, maxTiles, tokensPerTile, _):
-            guard tileSize > 0, maxTiles > 0, tokensPerTile > 0 else { throw SimulationError.invalidConfig("tiles image rule needs positive sizes") }
+            guard tileSize > 0, maxTiles > 0, tokensPerTile > 0 else { throw .invalidArgument("tiles image rule needs positive sizes") }
         case let .fixed(tokens):
-            guard tokens > 0 else { throw SimulationError.invalidConfig("fixed image rule needs positive tokens") }
+            guard tokens > 0 else { throw .invalidArgument("fixed image rule needs positive tokens") }
         }
     }
 }
