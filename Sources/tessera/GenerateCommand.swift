@@ -143,7 +143,8 @@ struct GenerateCommand: AsyncParsableCommand {
     /// transformers processors pass them. `placeholder` stands for each image in templates that
     /// take plain text.
     private func chatPrompt(directory: URL, tokenizer: Tokenizer, placeholder: String?) throws -> String {
-        let source = try ChatTemplate.source(modelDirectory: directory)
+        // A GGUF file carries its template in the metadata the tokenizer read.
+        let source = try tokenizer.chatTemplate ?? ChatTemplate.source(modelDirectory: directory)
         let template = try ChatTemplate(source)
         let content: TemplateValue
         if images.isEmpty {
