@@ -81,6 +81,7 @@ final class ImagePipeline: @unchecked Sendable {
     /// Placeholder tokens `image` will expand to, from its size alone (admission counts image cost
     /// before any preprocessing work starts).
     func estimatedTokens(for image: RGBImage) throws -> Int {
+        try processor.checkSize(height: image.height, width: image.width)
         if let fixedTokenCount { return fixedTokenCount }
         guard let qwen = processor as? Qwen2VLImageProcessor, let grid = try gridTHW(of: image) else { return 0 }
         return grid.reduce(1, *) / (qwen.mergeSize * qwen.mergeSize)

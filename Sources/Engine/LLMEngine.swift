@@ -201,7 +201,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         }
         let expandedLength = prompt.count - images.count + imageTokens
         guard expandedLength < servedModel.contextLength else {
-            throw .invalidRequest("the prompt has \(expandedLength) tokens with its images expanded, but this model's maximum "
+            throw .contextLengthExceeded("the prompt has \(expandedLength) tokens with its images expanded, but this model's maximum "
                 + "context length is \(servedModel.contextLength) tokens (prompt plus at least one generated token)")
         }
         let grammar = try tokenGrammar(parameters)
@@ -247,6 +247,8 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         }
         do { return try cache.grammar(for: spec) } catch { throw .invalidRequest(error.message) }
     }
+
+    public var queueCapacity: QueueCapacity { QueueCapacity(requests: config.maxQueuedRequests, tokens: config.maxQueuedTokens) }
 
     public func checkAdmission() throws(EngineError) {
         try shared.withLock { (s: inout Shared) throws(EngineError) in try checkQueues(s, cost: 1) }

@@ -1,6 +1,8 @@
 import ServingAPI
 
 extension ClusterFrontEnd {
+    public var queueCapacity: QueueCapacity { QueueCapacity(requests: options.maxQueuedRequests, tokens: options.maxQueuedTokens) }
+
     public func checkAdmission() throws(EngineError) {
         try shared.withLock { (s: inout State) throws(EngineError) in try checkQueues(s, cost: 1) }
     }

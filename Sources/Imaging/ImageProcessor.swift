@@ -9,6 +9,11 @@
 public protocol ImageProcessor: Sendable {
     func preprocess(_ image: RGBImage) throws(ImageProcessorError) -> PreprocessedImage
 
+    /// Throws `invalidImage` for an image of this size that ``preprocess(_:)`` refuses, from the
+    /// size alone: a caller checks before admitting the image, and no pixel is resized first (a
+    /// 1×10000 image would resize to 224×2,240,000 before a crop).
+    func checkSize(height: Int, width: Int) throws(ImageProcessorError)
+
     /// A canonical description of every parameter that affects the output. Together with
     /// ``RGBImage/contentHash`` it identifies a preprocessed image for caching.
     var cacheKey: String { get }

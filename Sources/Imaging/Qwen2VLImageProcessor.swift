@@ -76,6 +76,10 @@ public struct Qwen2VLImageProcessor: ImageProcessor, Equatable {
         return (hBar, wBar)
     }
 
+    public func checkSize(height: Int, width: Int) throws(ImageProcessorError) {
+        _ = try targetSize(height: height, width: width)
+    }
+
     public func preprocess(_ image: RGBImage) throws(ImageProcessorError) -> PreprocessedImage {
         var image = image
         if doResize {

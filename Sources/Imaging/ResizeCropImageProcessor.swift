@@ -66,13 +66,28 @@ public struct ResizeCropImageProcessor: ImageProcessor, Equatable {
         if case .exact(let h, let w) = resize, doResize, h == 0 || w == 0 { throw .invalidConfig("size must be positive") }
     }
 
+    /// The most pixels an image is resized to before its crop (`4096 × 4096`).
+    public static let maxResizedPixels = 1 << 24
+
+    public func checkSize(height: Int, width: Int) throws(ImageProcessorError) {
+        guard doResize else { return }
+        let target = resize.outputSize(height: height, width: width)
+        guard target.height > 0, target.width > 0 else {
+            throw .invalidImage("\(width)x\(height) resizes to an empty \(target.width)x\(target.height) image")
+        }
+        let pixels = target.height.multipliedReportingOverflow(by: target.width)
+        guard !pixels.overflow, pixels.partialValue <= Self.maxResizedPixels else {
+            throw .invalidImage(
+                "\(width)x\(height) would resize to \(target.width)x\(target.height), more than \(Self.maxResizedPixels) pixels: "
+                    + "its aspect ratio is too extreme")
+        }
+    }
+
     public func preprocess(_ image: RGBImage) throws(ImageProcessorError) -> PreprocessedImage {
         var image = image
+        try checkSize(height: image.height, width: image.width)
         if doResize {
             let target = resize.outputSize(height: image.height, width: image.width)
-            guard target.height > 0, target.width > 0 else {
-                throw .invalidImage("\(image.width)x\(image.height) resizes to an empty \(target.width)x\(target.height) image")
-            }
             image = image.resized(width: target.width, height: target.height, filter: resample)
         }
         if doCenterCrop {

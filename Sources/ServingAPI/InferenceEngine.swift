@@ -20,6 +20,9 @@ public protocol InferenceEngine: AnyObject, Sendable {
     /// Throws what `submit` would throw now for any request (queue caps reached, shutting down),
     /// so that a server can refuse before reading, parsing and decoding a request it cannot queue.
     func checkAdmission() throws(EngineError)
+    /// The most requests and prompt tokens the engine queues at once: a call that needs more can
+    /// never be admitted, however long its client waits, so it is the client's error, not overload.
+    var queueCapacity: QueueCapacity { get }
     /// Admits a request or refuses it at once (overload, invalid input, shutting down).
     func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error>
     func statistics() -> EngineStatistics
@@ -44,6 +47,17 @@ public struct ServedModel: Sendable {
         self.chatTemplate = chatTemplate
         self.imagePlaceholder = imagePlaceholder
         self.createdAt = createdAt
+    }
+}
+
+/// Caps on what waits for its first step (`--max-queued-requests`, `--max-queued-tokens`).
+public struct QueueCapacity: Sendable, Equatable {
+    public var requests: Int
+    public var tokens: Int
+
+    public init(requests: Int, tokens: Int) {
+        self.requests = requests
+        self.tokens = tokens
     }
 }
 
@@ -176,13 +190,15 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case overloaded(retryAfterSeconds: Int)
     /// The request cannot run on this model (prompt too long, token ids out of range, images on a text model, bad image).
     case invalidRequest(String)
+    /// The prompt (with its images expanded) leaves no room for a generated token.
+    case contextLengthExceeded(String)
     case shuttingDown
     case internalFailure(String)
 
     public var description: String {
         switch self {
         case let .overloaded(seconds): "the server is overloaded; retry in \(seconds) s"
-        case let .invalidRequest(message): message
+        case let .invalidRequest(message), let .contextLengthExceeded(message): message
         case .shuttingDown: "the server is shutting down"
         case let .internalFailure(message): "internal error: \(message)"
         }

@@ -17,7 +17,7 @@ public struct PromptLimits: Sendable, Hashable {
     public func check(_ prompt: [Int]) throws(EngineError) {
         guard !prompt.isEmpty else { throw .invalidRequest("the prompt is empty") }
         guard prompt.count < contextLength else {
-            throw .invalidRequest("the prompt has \(prompt.count) tokens, but this model's maximum context length is "
+            throw .contextLengthExceeded("the prompt has \(prompt.count) tokens, but this model's maximum context length is "
                 + "\(contextLength) tokens (prompt plus at least one generated token)")
         }
         if let bad = prompt.first(where: { $0 < 0 || $0 >= vocabSize }) {

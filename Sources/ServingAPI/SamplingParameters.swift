@@ -2,7 +2,8 @@ import Grammar
 
 /// How the next token is chosen, with the same meaning as the OpenAI / vLLM request fields.
 ///
-/// A `temperature` of 0 means greedy decoding; the other filters then do not apply.
+/// A `temperature` below ``greedyTemperature`` (0 included) means greedy decoding; the other filters
+/// then do not apply.
 ///
 /// ```swift
 /// var p = SamplingParameters(temperature: 0.7, topP: 0.9, seed: 1)
@@ -11,7 +12,7 @@ import Grammar
 /// ```
 public struct SamplingParameters: Sendable, Equatable {
     public var temperature: Float
-    /// Keep only the `topK` most likely tokens; 0 or less disables the filter.
+    /// Keep only the `topK` most likely tokens; 0 disables the filter.
     public var topK: Int
     /// Nucleus sampling: keep the smallest set of tokens whose probability reaches `topP`.
     public var topP: Float
@@ -66,14 +67,19 @@ public struct SamplingParameters: Sendable, Equatable {
         self.promptLogprobs = promptLogprobs
     }
 
+    /// Temperatures below this sample greedily, as vLLM's `_SAMPLING_EPS`: dividing logits by a
+    /// float32 denormal gives infinities, and their differences NaN weights.
+    public static let greedyTemperature: Float = 1e-5
+
     /// Greedy decoding: always the most likely token.
-    public var isGreedy: Bool { temperature <= 0 || topK == 1 }
+    public var isGreedy: Bool { temperature < Self.greedyTemperature || topK == 1 }
 
     /// Checks value ranges, with the message an API client should see.
     public func validate() throws(SamplingParameterError) {
         func fail(_ message: String) -> SamplingParameterError { SamplingParameterError(message: message) }
         guard temperature.isFinite, temperature >= 0 else { throw fail("temperature must be a finite number >= 0, got \(temperature)") }
         guard topP > 0, topP <= 1 else { throw fail("top_p must be in (0, 1], got \(topP)") }
+        guard topK >= 0 else { throw fail("top_k must be -1 or 0 (no limit) or at least 1, got \(topK)") }
         guard minP >= 0, minP <= 1 else { throw fail("min_p must be in [0, 1], got \(minP)") }
         guard presencePenalty.isFinite, abs(presencePenalty) <= 2 else { throw fail("presence_penalty must be in [-2, 2], got \(presencePenalty)") }
         guard frequencyPenalty.isFinite, abs(frequencyPenalty) <= 2 else { throw fail("frequency_penalty must be in [-2, 2], got \(frequencyPenalty)") }

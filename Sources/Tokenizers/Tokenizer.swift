@@ -42,6 +42,10 @@ public final class Tokenizer: Sendable {
     public let specialTokenIds: Set<Int>
     /// The Jinja chat template (`chat_template.jinja`, `chat_template.json` or `tokenizer_config.json`).
     public let chatTemplate: String?
+    /// UTF-8 length of the longest token text (model and added tokens, at least 4): about the most
+    /// input one token covers, so a server can refuse a text far too long for its context by its
+    /// size, before tokenizing it.
+    public let maxTokenUTF8Length: Int
 
     /// Assembles the pipeline from a parsed `tokenizer.json` and config.
     init(root: JSONValue, config: TokenizerConfig) throws(TokenizerError) {
@@ -112,6 +116,8 @@ public final class Tokenizer: Sendable {
         self.eosTokenId = eosId
         self.specialTokenIds = Set(addedTokens.filter(\.special).map(\.id))
         self.chatTemplate = config.chatTemplate
+        self.maxTokenUTF8Length = max(
+            4, model.tokens.values.lazy.map(\.utf8.count).max() ?? 0, addedTokens.lazy.map(\.content.utf8.count).max() ?? 0)
     }
 
     /// The id of `token` (added tokens first, then the model vocabulary), or `nil`.
@@ -128,18 +134,21 @@ public final class Tokenizer: Sendable {
     /// Encodes `text` to token ids.
     ///
     /// Added tokens are split out first and never reach the model; `addSpecialTokens`
-    /// applies the post-processor (e.g. a BOS token from `TemplateProcessing`).
-    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int] {
+    /// applies the post-processor (e.g. a BOS token from `TemplateProcessing`). With
+    /// `matchAddedTokens` false, added-token text is ordinary text (`"<image>"` becomes `<`,
+    /// `image`, `>`), as with the `tokenizers` library's `split_special_tokens=True`.
+    public func encode(_ text: String, addSpecialTokens: Bool = true, matchAddedTokens: Bool = true) -> [Int] {
         var ids: [Int] = []
         ids.reserveCapacity(text.utf8.count / 3)
         let input = TextPiece(scalars: Array(text.unicodeScalars), startsInput: true)
-        for segment in rawMatcher.split(input) {
+        let segments = matchAddedTokens ? rawMatcher.split(input) : [.text(input)]
+        for segment in segments {
             switch segment {
             case .token(let id):
                 ids.append(id)
             case .text(var piece):
                 if let normalizer { piece.scalars = normalizer.apply(piece.scalars) }
-                for inner in normalizedMatcher.split(piece) {
+                for inner in matchAddedTokens ? normalizedMatcher.split(piece) : [.text(piece)] {
                     switch inner {
                     case .token(let id):
                         ids.append(id)

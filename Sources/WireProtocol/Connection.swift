@@ -31,8 +31,11 @@ public final class Connection: @unchecked Sendable {
         writer = DispatchQueue(label: "tessera.connection-writer")
     }
 
+    /// Connects and presents this run's ``PeerSecret``.
     public static func connect(to endpoint: Endpoint) throws(TransportError) -> Connection {
-        Connection(socket: try Socket.connect(to: endpoint))
+        let socket = try Socket.connect(to: endpoint)
+        try PeerSecret.present(on: socket)
+        return Connection(socket: socket)
     }
 
     /// Queues one message for the peer and returns at once; safe from any thread, and frames keep
@@ -114,19 +117,28 @@ public final class Connection: @unchecked Sendable {
     }
 }
 
-/// Accepts connections on an endpoint, each handed to `onConnection` on the accepting thread.
+/// Accepts connections on an endpoint; each peer that presents this run's ``PeerSecret`` is handed
+/// to `onConnection` (on a thread of its own, so a slow peer never holds up accepting), the others
+/// are dropped.
 public final class Listener: @unchecked Sendable {
     /// The bound endpoint (with the real port when port 0 was asked for).
     public let endpoint: Endpoint
     private let socket: Socket
 
     public init(endpoint: Endpoint) throws(TransportError) {
+        // Drawn (and exported to the processes this one starts) before anyone can connect.
+        _ = PeerSecret.current
         (socket, self.endpoint) = try Socket.listen(on: endpoint)
     }
 
     public func start(name: String, onConnection: @escaping @Sendable (Connection) -> Void) {
         let thread = Thread { [self] in
-            while let peer = try? socket.accept() { onConnection(Connection(socket: peer)) }
+            while let peer = try? socket.accept() {
+                Thread.detachNewThread {
+                    guard PeerSecret.verify(on: peer) else { return peer.shutdownBoth() }
+                    onConnection(Connection(socket: peer))
+                }
+            }
         }
         thread.name = name
         thread.start()

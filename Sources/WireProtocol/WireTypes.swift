@@ -104,6 +104,7 @@ public struct WireFinish: Codable, Sendable {
 public enum WireEngineError: Codable, Sendable, Equatable {
     case overloaded(retryAfterSeconds: Int)
     case invalidRequest(String)
+    case contextLengthExceeded(String)
     case shuttingDown
     case internalFailure(String)
 
@@ -111,6 +112,7 @@ public enum WireEngineError: Codable, Sendable, Equatable {
         switch e {
         case let .overloaded(s): self = .overloaded(retryAfterSeconds: s)
         case let .invalidRequest(m): self = .invalidRequest(m)
+        case let .contextLengthExceeded(m): self = .contextLengthExceeded(m)
         case .shuttingDown: self = .shuttingDown
         case let .internalFailure(m): self = .internalFailure(m)
         }
@@ -120,6 +122,7 @@ public enum WireEngineError: Codable, Sendable, Equatable {
         switch self {
         case let .overloaded(s): .overloaded(retryAfterSeconds: s)
         case let .invalidRequest(m): .invalidRequest(m)
+        case let .contextLengthExceeded(m): .contextLengthExceeded(m)
         case .shuttingDown: .shuttingDown
         case let .internalFailure(m): .internalFailure(m)
         }

@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 import Engine
 import Foundation
 import Imaging

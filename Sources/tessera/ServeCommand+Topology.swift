@@ -1,3 +1,4 @@
+import ArgumentParser
 import Engine
 import Foundation
 import FrontEnd
@@ -9,9 +10,15 @@ extension ServeCommand {
         var topology = try Topology(contentsOf: URL(fileURLWithPath: topologyPath))
         // The planners' capacities from a measured cost model, as the simulator derives them.
         if let profile { topology.capacity = try CostModel.load(from: URL(fileURLWithPath: profile)).servingCapacity() }
-        let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(ProcessInfo.processInfo.processIdentifier)")
-        try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
+        // A fresh directory only this user can enter (mkdtemp: 0700, a name no one can take first),
+        // removed with the worker sockets and logs on shutdown.
+        var template = Array(FileManager.default.temporaryDirectory.appendingPathComponent("tessera-XXXXXX").path.utf8CString)
+        guard let created = mkdtemp(&template) else {
+            throw ValidationError("cannot create a private run directory in \(FileManager.default.temporaryDirectory.path)")
+        }
+        let runtime = URL(fileURLWithPath: String(cString: created), isDirectory: true)
         var options = FrontEndOptions(modelDirectory: model.standardizedFileURL, runtimeDirectory: runtime)
+        options.removeRuntimeDirectory = true
         options.servedModelName = name
         options.maxModelLength = maxModelLength
         options.maxQueuedRequests = maxQueuedRequests

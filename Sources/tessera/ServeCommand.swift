@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import CoreUtilities
 import Engine
 import Foundation
 import Server
@@ -90,6 +91,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("chat-template"), help: "A Jinja chat template file to use instead of the model's.")
     var chatTemplatePath: String?
 
+    @Option(name: .customLong("read-timeout"),
+            help: "Seconds a client may take to send a whole request, from connecting or its previous answer (then the connection closes).")
+    var readTimeoutSeconds = 60
+
+    @Option(name: .customLong("api-key"),
+            help: "A key clients must send as 'Authorization: Bearer KEY' (repeatable; TESSERA_API_KEY adds comma-separated keys).")
+    var apiKeys: [String] = []
+
+    @Flag(name: .customLong("api-key-protects-probes"), help: "Require the API key on /health, /ready and /metrics too.")
+    var apiKeyProtectsProbes = false
+
     @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
     var topology: String?
 
@@ -112,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
         if topology != nil, batchPolicy != "fcfs" || !sloClasses.isEmpty || defaultSLOClass != nil || outputLengthPredictor != nil {
             throw ValidationError("--batch-policy, --slo-class, --default-slo-class and --output-length-predictor apply to a single-process server, not yet to --topology")
         }
+        guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
         if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
     }
@@ -169,6 +182,10 @@ struct ServeCommand: AsyncParsableCommand {
             return try OpenAIService(engine: engine, configuration: configuration, metrics: metrics)
         }
         server.allowedOrigins = allowedOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        server.readTimeout = .seconds(readTimeoutSeconds)
+        server.apiKeys = apiKeys + (ProcessInfo.processInfo.environment["TESSERA_API_KEY"] ?? "")
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        server.apiKeysProtectProbes = apiKeyProtectsProbes
         try await server.run(onRunning: { announcer.listening(on: $0) }, onLoaded: { announcer.loaded($0.engine.servedModel) })
     }
 }

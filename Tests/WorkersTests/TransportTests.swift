@@ -76,13 +76,14 @@ import Testing
         #expect(client.isClosed)
     }
 
-    /// A peer that sends garbage gets a typed error, not a crash.
+    /// A peer (of this run: it knows the secret) that sends garbage gets a typed error, not a crash.
     @Test func malformedFramesAreErrors() throws {
         let listener = try Listener(endpoint: .unix(path: Self.socketPath("garbage")))
         defer { listener.close() }
         let accepted = AsyncChannelBox()
         listener.start(name: "test") { accepted.put($0) }
         let raw = try Socket.connect(to: listener.endpoint)
+        try PeerSecret.present(on: raw)
         let server = try #require(accepted.take())
         var header = Data([0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0])
         header.append(contentsOf: Array("{bad}".utf8))

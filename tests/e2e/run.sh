@@ -19,9 +19,10 @@ if [[ -n "${TESSERA_E2E_TOPOLOGY:-}" ]]; then topology=(--topology "$TESSERA_E2E
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
 # Small caps so back-pressure and body-size limits are reachable from the tests: with at most four
-# requests running, a burst of requests is bound to leave more than twelve waiting.
+# requests running, a burst of requests is bound to leave more than twelve waiting. A short read
+# timeout, so that stalled clients are seen disconnected within a test.
 "$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --max-queued-requests 12 --max-num-seqs 4 \
-    --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 "${topology[@]}" >"$log" 2>&1 &
+    --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 --read-timeout 5 "${topology[@]}" >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import ServingAPI
+import Logging
 
 /// A failed API call, sent as an OpenAI error object:
 /// `{"error": {"message": …, "type": …, "param": …, "code": …}}`.
@@ -41,8 +42,14 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 404: no model of that name is served here.
     public static func modelNotFound(_ name: String) -> APIError {
         APIError(
-            status: .notFound, message: "The model '\(name)' does not exist", type: "invalid_request_error",
+            status: .notFound, message: "The model '\(excerpt(name))' does not exist", type: "invalid_request_error",
             param: "model", code: "model_not_found")
+    }
+
+    /// A client's value as an error message quotes it: cut after 64 characters, so that a
+    /// megabyte-long field is not sent back (nor logged) whole.
+    static func excerpt(_ value: String) -> String {
+        value.utf8.count <= 64 ? value : "\(value.prefix(64))… (\(value.utf8.count) bytes)"
     }
 
     /// 413: the body is over the server's limit.
@@ -59,10 +66,17 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             retryAfterSeconds: retryAfterSeconds)
     }
 
-    /// 500: a fault inside the server; never caused by input.
-    public static func internalError(_ message: String) -> APIError {
-        APIError(status: .internalServerError, message: message, type: "server_error")
+    /// 500: a fault inside the server; never caused by input. The detail (which may name workers'
+    /// addresses, sockets or files) goes to the server's log under a reference the client gets.
+    public static func internalError(_ detail: String) -> APIError {
+        let reference = UInt32.random(in: .min ... .max)
+        logger.error("internal error \(reference): \(detail)")
+        return APIError(
+            status: .internalServerError, message: "the server failed on this request (logged as internal error \(reference))",
+            type: "server_error")
     }
+
+    static let logger = Logger(label: "tessera.api")
 
     /// The JSON body, also used as the payload of an SSE `error` event.
     public var jsonBody: Data {
@@ -94,6 +108,8 @@ extension APIError {
             self = .unavailable(error.description, retryAfterSeconds: max(1, seconds))
         case let .invalidRequest(message):
             self = .invalidRequest(message)
+        case let .contextLengthExceeded(message):
+            self = .invalidRequest(message, param: "messages", code: "context_length_exceeded")
         case .shuttingDown:
             self = .unavailable(error.description, retryAfterSeconds: nil)
         case let .internalFailure(message):

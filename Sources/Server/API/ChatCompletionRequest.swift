@@ -1,5 +1,7 @@
 /// The body of `POST /v1/chat/completions`, with the OpenAI field names.
-public struct ChatCompletionRequest: Decodable, Sendable {
+public struct ChatCompletionRequest: IntegerFields, Sendable {
+    static let integerFields = ["max_tokens", "max_completion_tokens", "top_logprobs", "n", "seed", "top_k"]
+
     public var model: String
     public var messages: [ChatMessage]
     public var maxTokens: Int?
@@ -99,7 +101,7 @@ public enum ContentPart: Decodable, Sendable {
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: container,
-                debugDescription: "unsupported content part type '\(type)' (expected 'text' or 'image_url')")
+                debugDescription: "unsupported content part type '\(APIError.excerpt(type))' (expected 'text' or 'image_url')")
         }
     }
 }

@@ -1,5 +1,7 @@
 /// The body of `POST /v1/completions` (the legacy text completion API).
-public struct CompletionRequest: Decodable, Sendable {
+public struct CompletionRequest: IntegerFields, Sendable {
+    static let integerFields = ["max_tokens", "logprobs", "n", "seed", "top_k", "prompt"]
+
     public var model: String
     public var prompt: PromptInput
     public var maxTokens: Int?
@@ -46,6 +48,14 @@ public struct CompletionRequest: Decodable, Sendable {
 public enum PromptInput: Decodable, Sendable {
     case texts([String])
     case tokenLists([[Int]])
+
+    /// How many prompts.
+    public var count: Int {
+        switch self {
+        case let .texts(texts): texts.count
+        case let .tokenLists(lists): lists.count
+        }
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()

@@ -1,5 +1,13 @@
 import Foundation
 
+/// A request body whose integer fields are named, so that a number there which is not a 64-bit
+/// integer (`1.5`, `1e30`, `2^64`) gets a 400 naming the field: Foundation's decoder reports those
+/// as the whole body being invalid.
+protocol IntegerFields: Decodable {
+    /// Top-level keys holding an integer or (nested) arrays of integers.
+    static var integerFields: [String] { get }
+}
+
 /// Decodes a JSON body into a request type, turning decoder failures into 400s that name the field.
 enum RequestDecoding {
     /// Accepted by every endpoint for compatibility with OpenAI clients, with no effect: Tessera
@@ -21,10 +29,43 @@ enum RequestDecoding {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
+            // Foundation reports such a number as the body (or the enclosing field) being corrupt.
+            if case .dataCorrupted = error, let integers = (T.self as? any IntegerFields.Type)?.integerFields,
+               let field = nonInteger(in: data, fields: integers) {
+                throw field
+            }
             throw apiError(error)
         } catch {
             throw .invalidRequest("cannot read the request: \(error)")
         }
+    }
+
+    /// The first named integer field (or element of one) holding a number that is not an `Int`.
+    static func nonInteger(in data: Data, fields: [String]) -> APIError? {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        func check(_ value: Any, _ path: String) -> APIError? {
+            if let array = value as? [Any] {
+                for (i, element) in array.enumerated() {
+                    if let error = check(element, "\(path)[\(i)]") { return error }
+                }
+                return nil
+            }
+            guard !(value is Bool), let number = value as? NSNumber else { return nil }
+            // Out-of-range integers come back as decimals or unsigned; fractions as doubles.
+            if !(number is NSDecimalNumber), Int(exactly: number.doubleValue) != nil { return nil }
+            let double = number.doubleValue
+            let shown = String(number.stringValue.prefix(40))
+            if double.rounded() == double {
+                return .invalidRequest(
+                    "invalid value for '\(path)': expected an integer between \(Int.min) and \(Int.max), got \(shown)",
+                    param: path, code: "invalid_value")
+            }
+            return .invalidRequest("invalid type for '\(path)': expected an integer, got \(shown)", param: path, code: "invalid_type")
+        }
+        for field in fields {
+            if let value = object[field], let error = check(value, field) { return error }
+        }
+        return nil
     }
 
     private static func apiError(_ error: DecodingError) -> APIError {

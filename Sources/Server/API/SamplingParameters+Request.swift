@@ -33,10 +33,16 @@ struct GenerationSettings: Sendable {
         if sampling.streamOptions != nil, sampling.stream != true {
             throw .invalidRequest("stream_options is only allowed when stream is true", param: "stream_options")
         }
+        let topP = sampling.topP ?? 1
+        guard topP > 0, topP <= 1 else {
+            throw .invalidRequest("top_p must be in (0, 1], got \(topP)", param: "top_p", code: "invalid_value")
+        }
         var p = SamplingParameters()
+        // Below float32's range a temperature is 0 (greedy); a top_p is the smallest float32 (the top token).
         p.temperature = Float(sampling.temperature ?? 1)
-        p.topP = Float(sampling.topP ?? 1)
-        p.topK = sampling.topK ?? 0
+        p.topP = max(Float(topP), .leastNonzeroMagnitude)
+        // vLLM's -1 for "no limit" is the engine's 0.
+        p.topK = sampling.topK.map { $0 == -1 ? 0 : $0 } ?? 0
         p.minP = Float(sampling.minP ?? 0)
         p.presencePenalty = Float(sampling.presencePenalty ?? 0)
         p.frequencyPenalty = Float(sampling.frequencyPenalty ?? 0)
@@ -78,9 +84,11 @@ struct GenerationSettings: Sendable {
     func parameters(promptTokens: Int, contextLength: Int, index: Int) throws(APIError) -> SamplingParameters {
         let room = contextLength - promptTokens
         if let requestedMaxTokens, requestedMaxTokens > room || room < 1 {
+            // A client's max_tokens may be near Int.max: the total is reported without overflowing.
+            let (total, overflow) = promptTokens.addingReportingOverflow(requestedMaxTokens)
             throw .invalidRequest(
                 "This model's maximum context length is \(contextLength) tokens. However, you requested "
-                    + "\(promptTokens + requestedMaxTokens) tokens (\(promptTokens) in the prompt, "
+                    + "\(overflow ? "more than \(Int.max)" : String(total)) tokens (\(promptTokens) in the prompt, "
                     + "\(requestedMaxTokens) for the completion). Please reduce the length of the prompt or completion.",
                 param: "max_tokens", code: "context_length_exceeded")
         }

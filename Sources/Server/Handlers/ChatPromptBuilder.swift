@@ -39,8 +39,13 @@ struct ChatPromptBuilder: Sendable {
     }
 
     struct Prompt: Sendable {
+        /// The rendered prompt; the model's image placeholder typed by a client as text stands here
+        /// as `literalPlaceholder`.
         var text: String
         var images: [ImageLoader.Reference]
+        /// A string no client can guess, standing for image-placeholder text typed in a message:
+        /// only image parts make image slots, so that text is tokenized as plain text.
+        var literalPlaceholder: String?
     }
 
     /// Renders `messages`, with `tools` (the request's `tools` array as sent) for templates that list them.
@@ -48,12 +53,18 @@ struct ChatPromptBuilder: Sendable {
         guard !messages.isEmpty else {
             throw .invalidRequest("'messages' must contain at least one message", param: "messages")
         }
+        let literal = imagePlaceholder.map { _ in "\u{E000}tessera-literal-image-\(UInt64.random(in: .min ... .max))\u{E001}" }
+        /// A message's text with typed placeholders swapped for the literal marker.
+        func text(_ text: String) -> String {
+            guard let imagePlaceholder, let literal, text.contains(imagePlaceholder) else { return text }
+            return text.replacingOccurrences(of: imagePlaceholder, with: literal)
+        }
         var images: [ImageLoader.Reference] = []
         var values: [TemplateValue] = []
         for (i, message) in messages.enumerated() {
             guard Self.roles.contains(message.role) else {
                 throw .invalidRequest(
-                    "messages[\(i)].role must be one of \(Self.roles.sorted().joined(separator: ", ")), got '\(message.role)'",
+                    "messages[\(i)].role must be one of \(Self.roles.sorted().joined(separator: ", ")), got '\(APIError.excerpt(message.role))'",
                     param: "messages[\(i)].role")
             }
             var pairs: [(String, TemplateValue)] = [("role", .string(message.role))]
@@ -62,15 +73,16 @@ struct ChatPromptBuilder: Sendable {
                 // As vLLM: no parts for templates that iterate them; a string for templates that
                 // concatenate it and know nothing of tool calls.
                 pairs.append(("content", usesContentParts ? .array([]) : rendersToolCalls ? .none : .string("")))
-            case let .text(text):
+            case let .text(string):
                 // A plain string becomes one text part for templates that only iterate parts (LLaVA's
                 // would drop it), as vLLM does.
-                let part = TemplateValue.object([("type", "text"), ("text", .string(text))])
-                pairs.append(("content", usesContentParts ? .array([part]) : .string(text)))
+                let string = text(string)
+                let part = TemplateValue.object([("type", "text"), ("text", .string(string))])
+                pairs.append(("content", usesContentParts ? .array([part]) : .string(string)))
             case let .parts(parts):
-                pairs.append(("content", try content(parts, message: i, images: &images)))
+                pairs.append(("content", try content(parts, message: i, images: &images, text: text)))
             }
-            if let name = message.name { pairs.append(("name", .string(name))) }
+            if let name = message.name { pairs.append(("name", .string(text(name)))) }
             if let calls = message.toolCalls {
                 // Templates print arguments with `tojson`, so they get the parsed object, as transformers does.
                 pairs.append(("tool_calls", .array(calls.map { call in
@@ -88,20 +100,23 @@ struct ChatPromptBuilder: Sendable {
         if case let .array(items)? = tools { toolList = items }
         do {
             let text = try template.render(messages: values, tools: toolList, addGenerationPrompt: true, extra: specialTokens)
-            return Prompt(text: text, images: images)
+            return Prompt(text: text, images: images, literalPlaceholder: literal)
         } catch {
             throw .invalidRequest("the chat template could not render these messages: \(error)", param: "messages")
         }
     }
 
-    private func content(_ parts: [ContentPart], message: Int, images: inout [ImageLoader.Reference]) throws(APIError) -> TemplateValue {
+    private func content(
+        _ parts: [ContentPart], message: Int, images: inout [ImageLoader.Reference], text: (String) -> String
+    ) throws(APIError) -> TemplateValue {
         var structured: [TemplateValue] = []
         var pieces: [String] = []
         for (j, part) in parts.enumerated() {
             switch part {
-            case let .text(text):
-                structured.append(.object([("type", "text"), ("text", .string(text))]))
-                pieces.append(text)
+            case let .text(string):
+                let string = text(string)
+                structured.append(.object([("type", "text"), ("text", .string(string))]))
+                pieces.append(string)
             case let .imageURL(url):
                 let param = "messages[\(message)].content[\(j)].image_url"
                 guard let imagePlaceholder else {

@@ -26,9 +26,10 @@ extension OpenAIService {
         }
         let settings = constrained
         let toolValues = tools == nil ? nil : (try? TemplateValue(jsonData: body))?["tools"]
+        try checkFits(sequences: settings.n, param: "n")
         let prompt = try prompts.render(chat.messages, tools: toolValues)
+        let tokens = try await tokenize(prompt.text, param: "messages", addSpecialTokens: false, literal: prompt.literalPlaceholder)
         let decodedImages = try await images.load(prompt.images)
-        let tokens = engine.servedModel.tokenizer.encode(prompt.text, addSpecialTokens: false)
         let contextLength = engine.servedModel.contextLength
         let requests = try (0..<settings.n).map { index throws(APIError) in
             InferenceRequest(

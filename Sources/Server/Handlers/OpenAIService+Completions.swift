@@ -11,10 +11,14 @@ extension OpenAIService {
         try constrained.constrain(completion.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
         let settings = constrained
         let model = engine.servedModel
+        let count = completion.prompt.count
+        try checkFits(sequences: count * settings.n, param: count > 1 ? "prompt" : "n")
         let prompts: [[Int]]
         switch completion.prompt {
         case let .texts(texts):
-            prompts = texts.map { model.tokenizer.encode($0) }
+            var lists: [[Int]] = []
+            for text in texts { lists.append(try await tokenize(text, param: "prompt", addSpecialTokens: true)) }
+            prompts = lists
         case let .tokenLists(lists):
             let vocabulary = model.tokenizer.vocabularySize
             for (i, list) in lists.enumerated() where list.contains(where: { $0 < 0 || $0 >= vocabulary }) {

@@ -102,8 +102,29 @@ public final class OpenAIService: Sendable {
         guard name == engine.servedModel.name else { throw .modelNotFound(name) }
     }
 
-    /// Admits the requests, counting refusals for back-pressure in the metrics.
+    /// Refuses a call of `count` sequences (prompts × `n`) that is larger than the engine's queue:
+    /// retrying cannot help it, so it gets a 400, not a 503.
+    func checkFits(sequences count: Int, param: String) throws(APIError) {
+        let capacity = engine.queueCapacity.requests
+        guard count <= capacity else {
+            throw .invalidRequest(
+                "this request needs \(count) sequences (prompts × n), more than the \(capacity) this server queues at once",
+                param: param, code: "request_too_large")
+        }
+    }
+
+    /// Admits the requests, counting refusals for back-pressure in the metrics. Requests whose
+    /// prompts together exceed the engine's token queue are refused as too large (400).
     func submit(_ requests: [InferenceRequest]) throws(APIError) -> ChoiceEvents {
+        let tokens = requests.reduce(0) { total, request in
+            if case let .tokens(ids) = request.prompt { total + ids.count } else { total }
+        }
+        let capacity = engine.queueCapacity.tokens
+        guard tokens <= capacity else {
+            throw .invalidRequest(
+                "this request's prompts have \(tokens) tokens in all, more than the \(capacity) this server queues at once",
+                code: "request_too_large")
+        }
         do {
             return try ChoiceEvents.submit(requests, to: engine)
         } catch {

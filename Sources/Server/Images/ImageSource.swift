@@ -19,12 +19,29 @@ enum ImageSource: Sendable, Equatable {
             guard url.host?.isEmpty == false else {
                 throw .invalidRequest("'\(param)' has no host", param: param, code: "invalid_image_url")
             }
+            try checkPort(string, param: param)
             return .remote(url)
         case "file":
             throw .invalidRequest("file: URLs are not allowed in '\(param)'", param: param, code: "media_url_not_allowed")
         default:
             throw .invalidRequest(
-                "unsupported URL scheme '\(scheme)' in '\(param)' (use a data: URI or http(s))", param: param,
+                "unsupported URL scheme '\(APIError.excerpt(scheme))' in '\(param)' (use a data: URI or http(s))", param: param,
+                code: "invalid_image_url")
+        }
+    }
+
+    /// A URL's port, when it names one, must be 1…65535: Foundation passes `:65536` on as is (the
+    /// HTTP client then traps or wraps it to another port) and drops one past `Int.max`.
+    private static func checkPort(_ string: String, param: String) throws(APIError) {
+        guard let start = string.range(of: "://")?.upperBound else { return }
+        let authority = string[start...].prefix { !"/?#".contains($0) }
+        let hostPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? authority[...]
+        guard !hostPort.hasSuffix("]"), let colon = hostPort.lastIndex(of: ":") else { return }
+        let port = hostPort[hostPort.index(after: colon)...]
+        guard !port.isEmpty else { return }
+        guard port.utf8.count <= 5, port.allSatisfy(\.isASCII), let number = Int(port), (1...65535).contains(number) else {
+            throw .invalidRequest(
+                "'\(param)' has port \(APIError.excerpt(String(port))); a port is a number from 1 to 65535", param: param,
                 code: "invalid_image_url")
         }
     }

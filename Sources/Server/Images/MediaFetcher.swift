@@ -28,11 +28,13 @@ public final class MediaFetcher: Sendable {
         let host = url.host?.lowercased() ?? ""
         guard allowedDomains.contains(host) else {
             throw .invalidRequest(
-                "images from '\(host)' are not allowed in '\(param)'; the server allows "
+                "images from '\(APIError.excerpt(host))' are not allowed in '\(param)'; the server allows "
                     + (allowedDomains.isEmpty ? "no remote hosts (see --allowed-media-domains)" : allowedDomains.sorted().joined(separator: ", ")),
                 param: param, code: "media_url_not_allowed")
         }
-        do {
+        // One deadline for connecting, the headers and the whole body: a trickling upstream cannot
+        // hold a request past `timeout`.
+        let download = Task { () async throws -> Data in
             let response = try await client.execute(HTTPClientRequest(url: url.absoluteString), timeout: .nanoseconds(timeout.nanoseconds))
             guard response.status.code == 200 else {
                 throw APIError.invalidRequest(
@@ -47,10 +49,22 @@ public final class MediaFetcher: Sendable {
                 if data.count > maxBytes { throw tooLarge(param) }
             }
             return data
+        }
+        let limit = timeout
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            download.cancel()
+        }
+        defer { watchdog.cancel() }
+        do {
+            return try await withTaskCancellationHandler { try await download.value } onCancel: { download.cancel() }
         } catch let error as APIError {
             throw error
         } catch {
-            throw .invalidRequest("fetching '\(param)' failed: \(error)", param: param, code: "image_fetch_failed")
+            // The cause stays out of the answer: connection errors would tell a client which
+            // ports of an allowed host are open.
+            let reason = download.isCancelled && !Task.isCancelled ? "took longer than \(limit)" : "failed"
+            throw .invalidRequest("fetching '\(param)' \(reason)", param: param, code: "image_fetch_failed")
         }
     }
 

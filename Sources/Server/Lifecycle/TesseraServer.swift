@@ -21,6 +21,13 @@ public struct TesseraServer: Sendable {
     public var logger: Logger
     /// Origins browsers may call from (`--allowed-origins`; `*` for any); empty sends no CORS headers.
     public var allowedOrigins: [String] = []
+    /// How long a client may take to send a whole request, counted from the connection opening
+    /// or its previous answer ending (slowloris, stalled bodies, idle keep-alive connections).
+    public var readTimeout: Duration = .seconds(60)
+    /// Keys a client must send as `Authorization: Bearer <key>`; empty serves everyone.
+    public var apiKeys: [String] = []
+    /// Whether the keys also guard `/health`, `/ready` and `/metrics`.
+    public var apiKeysProtectProbes = false
     let slot: ServiceSlot
     private let load: @Sendable () async throws -> OpenAIService
 
@@ -48,10 +55,12 @@ public struct TesseraServer: Sendable {
         let router = Router(context: ConnectionContext.self, options: .autoGenerateHeadEndpoints)
         router.middlewares.add(APIErrorMiddleware(allowedOrigins: allowedOrigins))
         router.middlewares.add(MetricsMiddleware())
+        if !apiKeys.isEmpty { router.middlewares.add(APIKeyMiddleware(keys: apiKeys, protectsProbes: apiKeysProtectProbes)) }
         slot.addRoutes(to: router)
+        let readTimeout = readTimeout
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [InputClosedHandler()])),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionGuard(readTimeout: readTimeout)])),
             configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -1,0 +1,50 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+@testable import Server
+
+/// Image downloads are bounded as a whole (connect, headers and body) and fail without telling the
+/// client how the upstream connection failed.
+@Suite struct MediaFetchDeadlineTests {
+    /// An upstream that sends its headers at once, then a byte every half second.
+    func trickling() -> some ApplicationProtocol {
+        let router = Router()
+        router.get("trickle") { _, _ in
+            Response(status: .ok, headers: [.contentType: "image/png"], body: ResponseBody { writer in
+                for _ in 0..<60 {
+                    try await writer.write(ByteBuffer(string: "x"))
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                try await writer.finish(nil)
+            })
+        }
+        return Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+    }
+
+    @Test func aTricklingBodyIsCutAtTheDeadline() async throws {
+        try await trickling().test(.live) { client in
+            let port = try #require(client.port)
+            let fetcher = MediaFetcher(allowedDomains: ["127.0.0.1"], maxBytes: 1 << 20, timeout: .seconds(1))
+            let start = ContinuousClock.now
+            await #expect(throws: APIError.self) {
+                _ = try await fetcher.fetch(URL(string: "http://127.0.0.1:\(port)/trickle")!, param: "p")
+            }
+            #expect(ContinuousClock.now - start < .seconds(10))
+            try await fetcher.shutdown()
+        }
+    }
+
+    @Test func connectionFailuresDoNotDescribeTheUpstream() async throws {
+        // A port nothing listens on: the answer must not tell refused from filtered or open.
+        let fetcher = MediaFetcher(allowedDomains: ["127.0.0.1"], maxBytes: 1 << 20, timeout: .seconds(5))
+        do {
+            _ = try await fetcher.fetch(URL(string: "http://127.0.0.1:1/x.png")!, param: "p")
+            Issue.record("a fetch from a closed port succeeded")
+        } catch {
+            #expect(error.code == "image_fetch_failed" && error.status == .badRequest)
+            #expect(error.message == "fetching 'p' failed", "\(error.message)")
+        }
+        try await fetcher.shutdown()
+    }
+}
