@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "FrontEnd",
             dependencies: [
-                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging",
+                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging", "KubernetesClient",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -132,7 +132,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "CoreUtilities", "ServingAPI", "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
-                "WireProtocol", "Workers", "FrontEnd", "Imaging", "ChatTemplates", "Diffusion",
+                "WireProtocol", "Workers", "FrontEnd", "KubernetesClient", "Imaging", "ChatTemplates", "Diffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -168,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FrontEndTests",
-            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "Cluster", "Imaging"]
+            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "Cluster", "Imaging", "KubernetesClient"]
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient"], exclude: ["Recorded"]),
     ]

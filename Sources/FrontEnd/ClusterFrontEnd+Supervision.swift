@@ -12,7 +12,7 @@ extension ClusterFrontEnd {
         connection.startReading(name: "tessera-worker-link", onMessage: { [weak self] message, _ in
             guard let self else { return }
             if case let .register(hello) = message {
-                if register(hello, connection) { slotBox.withLock { $0 = hello.slot } } else { connection.close() }
+                if let slot = register(hello, connection) { slotBox.withLock { $0 = slot } } else { connection.close() }
                 return
             }
             guard let slot = slotBox.withLock({ $0 }) else { return }
@@ -23,15 +23,21 @@ extension ClusterFrontEnd {
         })
     }
 
-    private func register(_ hello: WorkerHello, _ connection: Connection) -> Bool {
-        shared.withLock { s in
-            guard s.slots.indices.contains(hello.slot), s.slots[hello.slot].phase == .starting,
-                  s.slots[hello.slot].connection == nil else { return false }
-            s.slots[hello.slot].connection = connection
-            s.slots[hello.slot].hello = hello
-            s.slots[hello.slot].role = hello.role
-            s.slots[hello.slot].lastHeartbeat = .now
-            s.slots[hello.slot].phase = .active
+    /// Binds the worker to the slot it names, or an unbound one (a pod of a scaled pool) to the
+    /// oldest pending slot of its role and group; nil when there is none to take it.
+    private func register(_ hello: WorkerHello, _ connection: Connection) -> Int? {
+        let bound = shared.withLock { s -> (slot: Int, handle: InstanceHandle?)? in
+            let slot = hello.slot == WorkerHello.unbound
+                ? s.slots.first { $0.phase == .starting && $0.connection == nil && $0.handle != nil
+                    && $0.role == hello.role && $0.group == (hello.group ?? .text) }?.id
+                : hello.slot
+            guard let slot, s.slots.indices.contains(slot), s.slots[slot].phase == .starting,
+                  s.slots[slot].connection == nil else { return nil }
+            s.slots[slot].connection = connection
+            s.slots[slot].hello = hello
+            s.slots[slot].role = hello.role
+            s.slots[slot].lastHeartbeat = .now
+            s.slots[slot].phase = .active
             if s.limits.contextLength == 0 {
                 s.servedModel.imagePlaceholder = hello.imagePlaceholder
                 s.servedModel.contextLength = hello.contextLength
@@ -39,8 +45,11 @@ extension ClusterFrontEnd {
                 s.blockSize = hello.blockSize
                 s.imageTokenRule = hello.imageTokenRule
             }
-            return true
+            return (slot, s.slots[slot].handle)
         }
+        guard let bound else { return nil }
+        if let handle = bound.handle { provider.registered(handle, pod: hello.podName) }
+        return bound.slot
     }
 
     private func receive(_ message: WireMessage, from slot: Int) {

@@ -1,8 +1,8 @@
 import Cluster
 
 /// Starts and stops worker instances for the front end (ModServe's per-stage autoscaling acts
-/// through it). Local processes here; a Kubernetes provider would map each stage to a Deployment
-/// and `start`/`stop` to scaling it, without touching the policies.
+/// through it): ``LocalProcessProvider`` runs child processes, ``KubernetesInstanceProvider`` maps
+/// each (group, role) pool to a Deployment and `start`/`stop` to its `/scale`, without touching the policies.
 public protocol InstanceProvider: Sendable {
     /// Launches a worker; it registers with the front end over the control endpoint on its own.
     func start(_ instance: InstanceSpec) throws(FrontEndError) -> InstanceHandle
@@ -10,6 +10,13 @@ public protocol InstanceProvider: Sendable {
     func stop(_ handle: InstanceHandle, force: Bool)
     /// Whether the instance is still running, as far as the provider can tell.
     func isAlive(_ handle: InstanceHandle) -> Bool
+    /// The instance's worker registered, from `pod` when it runs in one (providers that learn their
+    /// instances' identity only at registration, like a scaled pool, bind it here).
+    func registered(_ handle: InstanceHandle, pod: String?)
+}
+
+extension InstanceProvider {
+    public func registered(_ handle: InstanceHandle, pod: String?) {}
 }
 
 /// What to start: a worker for a slot, with its role and group.

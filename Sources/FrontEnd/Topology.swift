@@ -120,7 +120,7 @@ public struct Topology: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         // Every key must mean something: a misspelt or retired key would otherwise leave its
         // policy silently at the default.
-        let known = Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys)
+        let known = Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys + KubernetesSettings.placementKeys)
         if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
             let hint = ["routing": " (now `router`)", "elastic": " (now a `planners` entry)", "group_balancer": " (now a `planners` entry)",
                         "autoscale": " (now a `planners` entry)"][unknown] ?? ""

@@ -62,7 +62,9 @@ public enum WireMessage: Codable, Sendable {
 
 /// What a worker says about itself when it connects.
 public struct WorkerHello: Codable, Sendable, Hashable {
-    /// The front end's slot for this worker, from its command line.
+    /// The front end's slot for this worker, from its command line; ``unbound`` for a worker started
+    /// by a scaled pool (a Kubernetes Deployment), which the front end binds to a pending slot of its
+    /// role and group.
     public var slot: Int
     public var role: InstanceRole
     public var processId: Int32
@@ -79,6 +81,14 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     public var blockSize: Int
     /// How the worker's model turns an image's size into prompt tokens; nil for text-only models.
     public var imageTokenRule: ImageTokenRule?
+    /// The worker's modality group, for binding an unbound worker.
+    public var group: ModalityGroup?
+    /// The pod the worker runs in (its name and address from the downward API), when it runs in one.
+    public var podName: String?
+    public var podAddress: String?
+
+    /// The `slot` of a worker that asks to be bound to a pending slot.
+    public static let unbound = -1
 
     public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int,
                 imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = KVLayout.defaultBlockSize, imageTokenRule: ImageTokenRule? = nil) {

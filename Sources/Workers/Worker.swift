@@ -61,12 +61,15 @@ public final class Worker: Sendable {
     /// Registers, serves until the front end goes away, then stops the engine.
     public func run() async throws {
         transfers.start()
-        let hello = WorkerHello(
+        var hello = WorkerHello(
             slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
             transfer: transferEndpoint, kvLayout: engine.kvLayout,
             kvCapacityTokens: kvCapacityTokens,
             imagePlaceholder: engine.servedModel.imagePlaceholder, limits: engine.promptLimits, blockSize: configuration.engine.blockSize,
             imageTokenRule: engine.imageTokenRule)
+        hello.group = configuration.group
+        hello.podName = configuration.podName
+        hello.podAddress = configuration.podAddress
         do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
 
         let (closed, closedContinuation) = AsyncStream<Void>.makeStream()

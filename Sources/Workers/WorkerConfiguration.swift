@@ -7,8 +7,13 @@ import WireProtocol
 /// and to its peers.
 public struct WorkerConfiguration: Sendable {
     public var role: InstanceRole
-    /// The front end's slot number for this worker.
+    /// The front end's slot number for this worker; `WorkerHello.unbound` asks the front end to bind
+    /// it to a pending slot of its role and `group`.
     public var slot: Int
+    public var group: ModalityGroup?
+    /// The pod this worker runs in (downward API), reported at registration.
+    public var podName: String?
+    public var podAddress: String?
     public var modelDirectory: URL
     public var engine: EngineConfig
     /// The front end's control endpoint.

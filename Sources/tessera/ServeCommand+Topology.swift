@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import FrontEnd
+import KubernetesClient
 import Simulator
 
 extension ServeCommand {
@@ -29,9 +30,16 @@ extension ServeCommand {
             "--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB),
         ] + (modelOptions.threads.map { ["--threads", String($0)] } ?? [])
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
-        let frontEnd = try ClusterFrontEnd(
-            topology: topology, options: options, provider: LocalProcessProvider(executable: executable, logDirectory: runtime))
-        FileHandle.standardError.write(Data("starting \(topology.slots.count) workers (logs in \(runtime.path))\n".utf8))
+        let provider: any InstanceProvider
+        if let settings = try KubernetesSettings.placement(contentsOf: URL(fileURLWithPath: topologyPath)) {
+            let kubernetes = try KubernetesInstanceProvider(settings: settings, client: KubernetesClient(try KubernetesConfig.load()))
+            FileHandle.standardError.write(Data("starting \(topology.slots.count) workers as pods in namespace \(kubernetes.namespace)\n".utf8))
+            provider = kubernetes
+        } else {
+            provider = LocalProcessProvider(executable: executable, logDirectory: runtime)
+            FileHandle.standardError.write(Data("starting \(topology.slots.count) workers (logs in \(runtime.path))\n".utf8))
+        }
+        let frontEnd = try ClusterFrontEnd(topology: topology, options: options, provider: provider)
         try await frontEnd.start()
         return frontEnd
     }

@@ -23,8 +23,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "What the worker runs: encode, prefill, decode or mono.")
     var role: String
 
-    @Option(help: "The front end's slot number for this worker.")
-    var slot: Int
+    @Option(help: "The front end's slot number for this worker; without it the front end binds the worker to a pending slot of its role and --group (pods of a scaled pool).")
+    var slot: Int?
+
+    @Option(help: "The worker's modality group: text or multimodal.")
+    var group: String?
 
     @Option(name: .customLong("front-end"), help: "The front end's control endpoint (unix:/path or tcp:HOST:PORT).")
     var frontEnd: String
@@ -60,7 +63,8 @@ struct WorkerCommand: AsyncParsableCommand {
         guard let parsed = InstanceRole(rawValue: role), parsed != .encodePrefill else {
             throw ValidationError("--role must be encode, prefill, decode or mono")
         }
-        guard slot >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0 else {
+        if let group, ModalityGroup(rawValue: group) == nil { throw ValidationError("--group must be text or multimodal") }
+        guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0 else {
             throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1 and --parked-kv-timeout > 0")
         }
         guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
@@ -82,9 +86,14 @@ struct WorkerCommand: AsyncParsableCommand {
         // An encode worker has no step loop to protect: it encodes with the whole compute pool.
         engine.backgroundImageWork = role != InstanceRole.encode.rawValue
         var configuration = WorkerConfiguration(
-            role: InstanceRole(rawValue: role) ?? .mono, slot: slot, modelDirectory: try modelOptions.modelDirectory(), engine: engine,
+            role: InstanceRole(rawValue: role) ?? .mono, slot: slot ?? WorkerHello.unbound, modelDirectory: try modelOptions.modelDirectory(), engine: engine,
             frontEnd: try Endpoint(parsing: frontEnd), transfer: try Endpoint(parsing: transfer))
         configuration.sharedMemory = !noSharedMemory
+        configuration.group = group.flatMap(ModalityGroup.init(rawValue:))
+        // Set from the downward API in a pod template (metadata.name, status.podIP).
+        let environment = ProcessInfo.processInfo.environment
+        configuration.podName = environment["TESSERA_POD_NAME"]
+        configuration.podAddress = environment["TESSERA_POD_IP"]
         configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs)
         configuration.parkedKVTimeout = parkedKVTimeout
         try await Worker(configuration: configuration).run()

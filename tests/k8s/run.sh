@@ -5,7 +5,8 @@
 # namespace joined by a veth), and runs the KubernetesClient tests against it: Deployments and /scale
 # driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion, Leases with
 # resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
-# removing exactly the drained pod; then applies deploy/kubernetes/base (an image of the tessera
+# removing exactly the drained pod; then the pd topology through KubernetesInstanceProvider (tests/k8s/pd.sh);
+# then applies deploy/kubernetes/base (an image of the tessera
 # binary just built, packed without a registry), runs the e2e openai suite against its pod, scales
 # it to one pod per node and asks each for a chat completion. Removes everything on exit and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
@@ -29,6 +30,7 @@ done
 if ((${#missing[@]})); then apt-get install -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends "${missing[@]}" >/dev/null; fi
 
 source tests/k8s/cluster.sh
+source tests/k8s/pd.sh
 work=$(mktemp -d)
 cleanup() {
     cluster_down
@@ -56,6 +58,9 @@ nodes_ready 2 || { tail -n 20 "$work"/kubelet-node-*.log >&2; k8s_log "nodes did
 export TESSERA_K8S_NAMESPACE=tessera-client-test
 kubectl create namespace "$TESSERA_K8S_NAMESPACE" >/dev/null
 TESSERA_K8S_LIVE=1 TESSERA_K8S_NODES=2 swift test --scratch-path "$scratch" --skip-build --filter "LiveAPITests|LiveNodeTests"
+
+# The pd topology with `provider: kubernetes`: a front end here, prefill and decode pools as Deployments.
+pd_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
 
 # deploy/kubernetes/base, with the fixture model from a hostPath volume and the serve flags the e2e
 # suite expects: the openai suite runs against the pod (on whichever node it landed) from this host.

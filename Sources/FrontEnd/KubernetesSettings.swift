@@ -1,0 +1,76 @@
+import Foundation
+import Yams
+
+/// Where a topology's workers run when its file says `provider: kubernetes`: one Deployment per
+/// (group, role) pool in `namespace`, running `image`.
+///
+/// ```yaml
+/// provider: kubernetes
+/// kubernetes: {namespace: tessera, image: "tessera:local", model_host_path: /models/llama}
+/// transfer: tcp
+/// control: "tcp:10.0.0.5:7000"     # the front end's address as pods reach it
+/// groups: …
+/// ```
+public struct KubernetesSettings: Sendable, Hashable, Codable {
+    /// Default: the namespace of the kubeconfig context, or the service account's.
+    public var namespace: String?
+    public var image: String
+    public var imagePullPolicy: String?
+    /// A host folder mounted read-only at the same path in every worker pod (the model directory
+    /// the front end passes to workers must exist there); none: the image holds it.
+    public var modelHostPath: String?
+    /// Deployment names are `PREFIX-GROUP-ROLE`.
+    public var namePrefix: String?
+    /// A started instance no pod registered for within this many seconds is given up and started again.
+    public var startupTimeoutSeconds: Double?
+
+    public init(namespace: String? = nil, image: String, imagePullPolicy: String? = nil, modelHostPath: String? = nil,
+                namePrefix: String? = nil, startupTimeoutSeconds: Double? = nil) {
+        self.namespace = namespace
+        self.image = image
+        self.imagePullPolicy = imagePullPolicy
+        self.modelHostPath = modelHostPath
+        self.namePrefix = namePrefix
+        self.startupTimeoutSeconds = startupTimeoutSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case namespace, image
+        case imagePullPolicy = "image_pull_policy"
+        case modelHostPath = "model_host_path"
+        case namePrefix = "name_prefix"
+        case startupTimeoutSeconds = "startup_timeout_seconds"
+    }
+
+    /// The topology-file keys ``placement(contentsOf:)`` reads.
+    static let placementKeys = ["provider", "kubernetes"]
+
+    /// The `provider` and `kubernetes` keys of a topology file: nil for the local provider (the
+    /// default), the settings for `provider: kubernetes`.
+    public static func placement(contentsOf url: URL) throws(FrontEndError) -> KubernetesSettings? {
+        struct Placement: Decodable {
+            var provider: String?
+            var kubernetes: KubernetesSettings?
+        }
+        let placement: Placement
+        do {
+            let data = try Data(contentsOf: url)
+            placement = url.pathExtension.lowercased() == "json"
+                ? try JSONDecoder().decode(Placement.self, from: data)
+                : try YAMLDecoder().decode(Placement.self, from: data)
+        } catch {
+            throw .badTopology("\(url.lastPathComponent): \(error)")
+        }
+        switch placement.provider ?? "local" {
+        case "local":
+            return nil
+        case "kubernetes":
+            guard let settings = placement.kubernetes else {
+                throw .badTopology("provider: kubernetes needs a `kubernetes:` section with at least `image`")
+            }
+            return settings
+        case let other:
+            throw .badTopology("provider \(other): use local or kubernetes")
+        }
+    }
+}

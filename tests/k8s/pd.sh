@@ -1,0 +1,77 @@
+# Sourced by tests/k8s/run.sh once the nodes are Ready and the tessera image is loaded:
+#   pd_check WORK MODEL_DIR TESSERA_BINARY
+# A front end on this host with `provider: kubernetes` and the pd topology: it creates
+# tessera-text-prefill and tessera-text-decode in a namespace of its own, scales each to one through
+# /scale, and the pods' workers register without a slot (pod name and address from the downward
+# API) and are bound to the pending slots. Checks that both pods registered, on different nodes, that
+# a chat completion is served with its prompt KV pulled from the prefill pod by the decode pod, that a
+# decode pod deleted with grace 0 is replaced and the replacement serves, and that the pools' replica
+# counts are exactly what the front end started.
+pd_check() {
+    local work=$1 model=$2 binary=$3 namespace=tessera-pd port control_port pid
+    port=$(free_port) control_port=$(free_port)
+    kubectl create namespace "$namespace" >/dev/null
+    cat >"$work/pd.yaml" <<YAML
+provider: kubernetes
+kubernetes: {namespace: $namespace, image: "tessera:local", image_pull_policy: Never, model_host_path: "$model"}
+transfer: tcp
+control: "tcp:$k8s_address:$control_port"
+heartbeat_timeout_ms: 10000
+groups:
+  - group: text
+    workers:
+      - {role: prefill, count: 1}
+      - {role: decode, count: 1}
+YAML
+    k8s_start pd-frontend "$binary" serve --topology "$work/pd.yaml" --model "$model" --host 127.0.0.1 --port "$port" \
+        --kv-cache-memory 64 --max-num-seqs 4
+    pid=${k8s_pids[-1]}
+    if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
+        tail -n 30 "$k8s_work/pd-frontend.log" >&2
+        kubectl -n "$namespace" get pods -o wide >&2 || true
+        echo "pd: the front end's workers did not register from their pods" >&2
+        return 1
+    fi
+    pd_pods() {
+        kubectl -n "$namespace" get pods -l "tessera.ai/pool=$1" --field-selector status.phase=Running \
+            -o jsonpath='{range .items[*]}{.metadata.name} {.spec.nodeName}{"\n"}{end}'
+    }
+    local prefill decode
+    prefill=$(pd_pods prefill) decode=$(pd_pods decode)
+    echo "pd: prefill pod: $prefill; decode pod: $decode"
+    [[ $(wc -l <<<"$prefill") == 1 && $(wc -l <<<"$decode") == 1 ]] || { echo "pd: expected one pod per pool" >&2; return 1; }
+    [[ ${prefill#* } != "${decode#* }" ]] || { echo "pd: prefill and decode pods share node ${prefill#* }" >&2; return 1; }
+    pd_ask() {
+        curl -fsS --max-time 120 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
+            -d '{"model": "'"$(basename "$model")"'", "max_tokens": 8, "temperature": 0, "messages": [{"role": "user", "content": "Hello there"}]}' |
+            python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["usage"]["completion_tokens"] > 0; print(r["choices"][0]["message"]["content"])'
+    }
+    pd_transferred() {
+        curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^tessera:kv_transfer_bytes_total/ {print int($2)}'
+    }
+    local first second bytes
+    first=$(pd_ask)
+    bytes=$(pd_transferred)
+    echo "pd: answered through pods on two nodes, ${bytes:-0} KV bytes pulled across nodes"
+    ((${bytes:-0} > 0)) || { echo "pd: no prompt KV moved from the prefill pod to the decode pod" >&2; return 1; }
+    # A deleted decode pod: the connection drops, the front end stops the instance (grace-0 delete,
+    # /scale -1) and starts another (/scale +1); the ReplicaSet's new pod registers and is bound.
+    kubectl -n "$namespace" delete pod "${decode%% *}" --grace-period 0 --force >/dev/null 2>&1
+    if ! wait_for 120 bash -c "[[ \$(kubectl -n $namespace get pods -l tessera.ai/pool=decode --field-selector status.phase=Running -o name | grep -v '${decode%% *}' | wc -l) == 1 ]]"; then
+        echo "pd: the deleted decode pod was not replaced" >&2; return 1
+    fi
+    # Answered once the replacement has registered and been bound.
+    local deadline=$((SECONDS + 120))
+    until second=$(pd_ask 2>/dev/null); do
+        ((SECONDS < deadline)) || { tail -n 30 "$k8s_work/pd-frontend.log" >&2; echo "pd: no answer after the decode pod was replaced" >&2; return 1; }
+        sleep 2
+    done
+    [[ $first == "$second" ]] || { echo "pd: the replacement decode pod answered '$second', not '$first'" >&2; return 1; }
+    echo "pd: decode pod ${decode%% *} deleted, replaced by $(pd_pods decode | cut -d' ' -f1), same answer"
+    local replicas
+    replicas=$(kubectl -n "$namespace" get deployments -o jsonpath='{range .items[*]}{.metadata.name}={.spec.replicas} {end}')
+    echo "pd: deployments: $replicas"
+    [[ $replicas == "tessera-text-decode=1 tessera-text-prefill=1 " ]] || { echo "pd: unexpected replica counts" >&2; return 1; }
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+}
