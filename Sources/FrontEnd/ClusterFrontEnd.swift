@@ -219,6 +219,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for slot in slots { if let handle = slot.handle { provider.stop(handle, force: true) } }
+        await provider.finishStopping()
     }
 
     func instanceSpec(slot: Int, role: InstanceRole, group: ModalityGroup, worker: Topology.WorkerSpec) -> InstanceSpec {

@@ -13,10 +13,14 @@ public protocol InstanceProvider: Sendable {
     /// The instance's worker registered, from `pod` when it runs in one (providers that learn their
     /// instances' identity only at registration, like a scaled pool, bind it here).
     func registered(_ handle: InstanceHandle, pod: String?)
+    /// Returns once the stops asked for so far have taken effect where the provider applies them
+    /// later (a cluster's API), so the front end can exit.
+    func finishStopping() async
 }
 
 extension InstanceProvider {
     public func registered(_ handle: InstanceHandle, pod: String?) {}
+    public func finishStopping() async {}
 }
 
 /// What to start: a worker for a slot, with its role and group.

@@ -144,10 +144,9 @@ public final class KubernetesInstanceProvider: InstanceProvider {
         }
     }
 
-    /// Waits until every /scale write and deletion asked for so far is done (or failed), e.g.
-    /// before the process exits after stopping its workers.
-    public func flush(timeout: Duration = .seconds(10)) async {
-        let deadline = ContinuousClock.now + timeout
+    /// Waits (10 s at most) until every /scale write and deletion asked for so far is done or failed.
+    public func finishStopping() async {
+        let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline, state.withLock({ $0.pendingOperations > 0 }) {
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -6,7 +6,7 @@
 # API) and are bound to the pending slots. Checks that both pods registered, on different nodes, that
 # a chat completion is served with its prompt KV pulled from the prefill pod by the decode pod, that a
 # decode pod deleted with grace 0 is replaced and the replacement serves, and that the pools' replica
-# counts are exactly what the front end started.
+# counts are exactly what the front end started, and that stopping the front end leaves no worker pod.
 pd_check() {
     local work=$1 model=$2 binary=$3 namespace=tessera-pd port control_port pid
     port=$(free_port) control_port=$(free_port)
@@ -32,14 +32,18 @@ YAML
         echo "pd: the front end's workers did not register from their pods" >&2
         return 1
     fi
+    # Pods of a pool that are not being deleted, as "NAME NODE" lines (the kubelet may report the
+    # Running phase after the worker has already registered).
     pd_pods() {
-        kubectl -n "$namespace" get pods -l "tessera.ai/pool=$1" --field-selector status.phase=Running \
-            -o jsonpath='{range .items[*]}{.metadata.name} {.spec.nodeName}{"\n"}{end}'
+        kubectl -n "$namespace" get pods -l "tessera.ai/pool=$1" -o json | python3 -c '
+import json, sys
+for pod in json.load(sys.stdin)["items"]:
+    if not pod["metadata"].get("deletionTimestamp"): print(pod["metadata"]["name"], pod["spec"].get("nodeName", ""))'
     }
     local prefill decode
     prefill=$(pd_pods prefill) decode=$(pd_pods decode)
     echo "pd: prefill pod: $prefill; decode pod: $decode"
-    [[ $(wc -l <<<"$prefill") == 1 && $(wc -l <<<"$decode") == 1 ]] || { echo "pd: expected one pod per pool" >&2; return 1; }
+    [[ $prefill =~ ^[^\ ]+\ node-[0-9]+$ && $decode =~ ^[^\ ]+\ node-[0-9]+$ ]] || { echo "pd: expected one scheduled pod per pool" >&2; return 1; }
     [[ ${prefill#* } != "${decode#* }" ]] || { echo "pd: prefill and decode pods share node ${prefill#* }" >&2; return 1; }
     pd_ask() {
         curl -fsS --max-time 120 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
@@ -72,6 +76,13 @@ YAML
     replicas=$(kubectl -n "$namespace" get deployments -o jsonpath='{range .items[*]}{.metadata.name}={.spec.replicas} {end}')
     echo "pd: deployments: $replicas"
     [[ $replicas == "tessera-text-decode=1 tessera-text-prefill=1 " ]] || { echo "pd: unexpected replica counts" >&2; return 1; }
+    # Stopping the front end stops its workers: every pod deleted, every pool back to 0.
     kill "$pid"
     wait "$pid" 2>/dev/null || true
+    if ! wait_for 60 bash -c "[[ -z \$(kubectl -n $namespace get pods -l app.kubernetes.io/component=worker -o name) ]]"; then
+        kubectl -n "$namespace" get pods >&2; echo "pd: worker pods outlived the front end" >&2; return 1
+    fi
+    replicas=$(kubectl -n "$namespace" get deployments -o jsonpath='{range .items[*]}{.metadata.name}={.spec.replicas} {end}')
+    [[ $replicas == "tessera-text-decode=0 tessera-text-prefill=0 " ]] || { echo "pd: after the front end stopped: $replicas" >&2; return 1; }
+    echo "pd: front end stopped; pools scaled to 0, no worker pod left"
 }
