@@ -198,6 +198,9 @@ public final class KubernetesInstanceProvider: InstanceProvider {
             "env": [
                 ["name": "TESSERA_POD_NAME", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
                 ["name": "TESSERA_POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]],
+                // From a Secret, not the template: the front end's own value is never written to the API.
+                ["name": "TESSERA_WORKER_SECRET", "valueFrom": ["secretKeyRef": [
+                    "name": .string(settings.workerSecret ?? "tessera-worker-secret"), "key": "secret"]]],
             ],
         ]
         // Workers spread over nodes where they can (prefill and decode apart: KV crosses nodes by design).

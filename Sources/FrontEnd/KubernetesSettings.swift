@@ -6,7 +6,7 @@ import Yams
 ///
 /// ```yaml
 /// provider: kubernetes
-/// kubernetes: {namespace: tessera, image: "tessera:local", model_host_path: /models/llama}
+/// kubernetes: {namespace: tessera, image: "tessera:local", model_host_path: /models/llama, worker_secret: tessera-worker-secret}
 /// transfer: tcp
 /// control: "tcp:10.0.0.5:7000"     # the front end's address as pods reach it
 /// groups: …
@@ -19,6 +19,9 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
     /// A host folder mounted read-only at the same path in every worker pod (the model directory
     /// the front end passes to workers must exist there); none: the image holds it.
     public var modelHostPath: String?
+    /// The Kubernetes Secret (key `secret`) holding the workers' ``PeerSecret``; the front end must
+    /// run with the same value in `TESSERA_WORKER_SECRET`. Default `tessera-worker-secret`.
+    public var workerSecret: String?
     /// Deployment names are `PREFIX-GROUP-ROLE`.
     public var namePrefix: String?
     /// A started instance no pod registered for within this many seconds is given up and started again.
@@ -38,6 +41,7 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
         case namespace, image
         case imagePullPolicy = "image_pull_policy"
         case modelHostPath = "model_host_path"
+        case workerSecret = "worker_secret"
         case namePrefix = "name_prefix"
         case startupTimeoutSeconds = "startup_timeout_seconds"
     }

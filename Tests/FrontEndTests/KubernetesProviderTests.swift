@@ -73,6 +73,7 @@ import Testing
         #expect(container["env"] == [
             ["name": "TESSERA_POD_NAME", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
             ["name": "TESSERA_POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]],
+            ["name": "TESSERA_WORKER_SECRET", "valueFrom": ["secretKeyRef": ["name": "tessera-worker-secret", "key": "secret"]]],
         ])
         #expect(container["volumeMounts"] == [["name": "models", "mountPath": "/models/m", "readOnly": true]])
         #expect(pod["volumes"] == [["name": "models", "hostPath": ["path": "/models/m", "type": "Directory"]]])

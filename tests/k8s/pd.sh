@@ -11,6 +11,10 @@ pd_check() {
     local work=$1 model=$2 binary=$3 namespace=tessera-pd port control_port pid
     port=$(free_port) control_port=$(free_port)
     kubectl create namespace "$namespace" >/dev/null
+    # The workers' peer secret: a Secret for the pods, the same value in the front end's environment.
+    local secret
+    secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    kubectl -n "$namespace" create secret generic tessera-worker-secret --from-literal "secret=$secret" >/dev/null
     cat >"$work/pd.yaml" <<YAML
 provider: kubernetes
 kubernetes: {namespace: $namespace, image: "tessera:local", image_pull_policy: Never, model_host_path: "$model"}
@@ -23,7 +27,7 @@ groups:
       - {role: prefill, count: 1}
       - {role: decode, count: 1}
 YAML
-    k8s_start pd-frontend "$binary" serve --topology "$work/pd.yaml" --model "$model" --host 127.0.0.1 --port "$port" \
+    TESSERA_WORKER_SECRET=$secret k8s_start pd-frontend "$binary" serve --topology "$work/pd.yaml" --model "$model" --host 127.0.0.1 --port "$port" \
         --kv-cache-memory 64 --max-num-seqs 4
     pid=${k8s_pids[-1]}
     if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
