@@ -110,15 +110,17 @@ public final class KubernetesInstanceProvider: InstanceProvider {
     }
 
     public func stop(_ handle: InstanceHandle, force: Bool) {
-        guard let (instance, deployment) = state.withLock({ s -> (Instance, Deployment?)? in
+        guard let (instance, deployment, emptied) = state.withLock({ s -> (Instance, Deployment?, Bool)? in
             guard let instance = s.instances.removeValue(forKey: handle.id) else { return nil }
             s.replicas[instance.pool, default: 1] -= 1
-            return (instance, s.pools[instance.pool])
+            return (instance, s.pools[instance.pool], s.replicas[instance.pool] == 0)
         }) else { return }
+        let delete = instance.pod.map { Operation.delete(pod: $0, gracePeriodSeconds: force ? 0 : nil) }
         // Deleting first: the ReplicaSet may start a replacement, which the lower count then removes
-        // (a pod that is not ready yet goes first).
-        if let pod = instance.pod { enqueue(.delete(pod: pod, gracePeriodSeconds: force ? 0 : nil)) }
+        // (a pod that is not ready yet goes first). A pool going to 0 is scaled first: no replacement.
+        if !emptied, let delete { enqueue(delete) }
         if let deployment { enqueue(.scale(deployment)) }
+        if emptied, let delete { enqueue(delete) }
     }
 
     public func isAlive(_ handle: InstanceHandle) -> Bool {

@@ -59,7 +59,9 @@ for pod in json.load(sys.stdin)["items"]:
     }
     local first second bytes
     first=$(pd_ask)
-    bytes=$(pd_transferred)
+    # Workers report their transfer counters with their heartbeats.
+    local deadline=$((SECONDS + 10))
+    until bytes=$(pd_transferred); ((${bytes:-0} > 0 || SECONDS > deadline)); do sleep 0.5; done
     echo "pd: answered through pods on two nodes, ${bytes:-0} KV bytes pulled across nodes"
     ((${bytes:-0} > 0)) || { echo "pd: no prompt KV moved from the prefill pod to the decode pod" >&2; return 1; }
     # A deleted decode pod: the connection drops, the front end stops the instance (grace-0 delete,
@@ -69,7 +71,7 @@ for pod in json.load(sys.stdin)["items"]:
         echo "pd: the deleted decode pod was not replaced" >&2; return 1
     fi
     # Answered once the replacement has registered and been bound.
-    local deadline=$((SECONDS + 120))
+    deadline=$((SECONDS + 120))
     until second=$(pd_ask 2>/dev/null); do
         ((SECONDS < deadline)) || { tail -n 30 "$k8s_work/pd-frontend.log" >&2; echo "pd: no answer after the decode pod was replaced" >&2; return 1; }
         sleep 2
