@@ -8,7 +8,7 @@ root=$(pwd)
 scratch="${TESSERA_SCRATCH:-.build}"
 model="${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}"
 
-python3 -c "import openai, pytest, requests, prometheus_client" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
+python3 -c "import openai, pytest, requests, prometheus_client, numpy, safetensors, PIL" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
 
 swift build --scratch-path "$scratch" --product tessera
 binary="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import Imaging
+import Tensor
+
+/// `tessera generate-image`: text to image with a diffusers Stable Diffusion folder.
+struct GenerateImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate-image",
+        abstract: "Generate an image from a prompt with a diffusers Stable Diffusion 1.x/2.x folder.",
+        discussion: """
+        The same seed gives the same initial noise as torch.Generator("cpu").manual_seed(seed) in
+        diffusers' StableDiffusionPipeline. Width, height and scheduler default to the folder's.
+        --init-latents is a safetensors file with key `latents` (float32 [1, C, h, w]: the pipeline's
+        `latents=` argument). --tensors writes `latents` (after the last scheduler step, before VAE
+        decoding) and `image` (float32 [H, W, 3] in [0, 1], as output_type="np").
+        """
+    )
+
+    @Option(help: "A diffusers pipeline folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).")
+    var model: String
+
+    @Option(help: "The prompt.")
+    var prompt: String
+
+    @Option(name: .customLong("negative-prompt"), help: "The negative prompt (default: empty).")
+    var negativePrompt: String?
+
+    @Option(help: "Denoising steps.")
+    var steps = 50
+
+    @Option(help: "Classifier-free guidance scale (≤ 1: no guidance).")
+    var guidance: Float = 7.5
+
+    @Option(help: "Scheduler: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: "|")) (default: the folder's).")
+    var scheduler: String?
+
+    @Option(help: "Image width in pixels (default: the folder's).")
+    var width: Int?
+
+    @Option(help: "Image height in pixels (default: the folder's).")
+    var height: Int?
+
+    @Option(help: "Seed of torch's CPU generator.")
+    var seed: UInt64 = 0
+
+    @Option(name: .customLong("init-latents"), help: "A safetensors file with `latents` used instead of drawn noise.")
+    var initLatents: String?
+
+    @Option(help: "The PNG to write.")
+    var output = "image.png"
+
+    @Option(help: "Also write the final latents and the float image to this safetensors file.")
+    var tensors: String?
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "A LoRA file PATH[:SCALE] (not supported yet).")
+    var lora: [String] = []
+
+    @Option(help: "A ControlNet folder (not supported yet).")
+    var controlnet: [String] = []
+
+    @Option(name: .customLong("control-image"), help: "A ControlNet conditioning image (not supported yet).")
+    var controlImage: [String] = []
+
+    @Option(name: .customLong("control-scale"), help: "A ControlNet scale (not supported yet).")
+    var controlScale: [Float] = []
+
+    @Option(help: "An input image for image-to-image (not supported yet).")
+    var image: String?
+
+    @Option(help: "Image-to-image strength (not supported yet).")
+    var strength: Float?
+
+    func validate() throws {
+        var unsupported: [String] = []
+        if !lora.isEmpty { unsupported.append("--lora") }
+        if !controlnet.isEmpty || !controlImage.isEmpty || !controlScale.isEmpty { unsupported.append("--controlnet/--control-image/--control-scale") }
+        if image != nil || strength != nil { unsupported.append("--image/--strength") }
+        if !unsupported.isEmpty {
+            throw ValidationError("\(unsupported.joined(separator: ", ")): not supported yet (text-to-image only)")
+        }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        if let scheduler, SchedulerKind(rawValue: scheduler) == nil {
+            throw ValidationError("--scheduler must be one of \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")), not '\(scheduler)'")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { ComputeThreads.set(threads) }
+        let pipeline = try StableDiffusionPipeline(directory: URL(fileURLWithPath: model))
+        var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: steps, guidanceScale: guidance,
+                                         scheduler: scheduler.flatMap(SchedulerKind.init(rawValue:)),
+                                         width: width, height: height, seed: seed)
+        if let initLatents {
+            let file = try SafetensorsFile(path: initLatents)
+            request.initialLatents = try file.floats("latents")
+        }
+        let progress = ProgressBar()
+        let result = try pipeline.generate(request) { step, total in progress.update(step: step, total: total) }
+        let png = try PNGEncoder.encode(rgb: result.rgb8, width: result.width, height: result.height)
+        try Data(png).write(to: URL(fileURLWithPath: output))
+        if let tensors {
+            let bytes = SafetensorsWriter.encode([
+                ("latents", result.latentShape, result.latents),
+                ("image", [result.height, result.width, 3], result.image),
+            ])
+            try Data(bytes).write(to: URL(fileURLWithPath: tensors))
+        }
+        FileHandle.standardError.write(Data("wrote \(output) (\(result.width)×\(result.height))\n".utf8))
+    }
+}
+
+/// A one-line progress bar on standard error: steps done and seconds per step.
+private final class ProgressBar {
+    private let start = DispatchTime.now().uptimeNanoseconds
+
+    func update(step: Int, total: Int) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let width = 30
+        let filled = width * step / max(total, 1)
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = String(format: "\r[%@] %d/%d steps, %.2f s/step", bar, step, total, elapsed / Double(step))
+        FileHandle.standardError.write(Data((line + (step == total ? "\n" : "")).utf8))
+    }
+}
