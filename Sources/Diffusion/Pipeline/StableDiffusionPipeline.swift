@@ -24,7 +24,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     public let defaultSize: Int
 
     public init(directory: URL) throws(DiffusionError) {
-        let index = try Self.readJSON(directory.appendingPathComponent("model_index.json"))
+        let index = try readConfigObject(directory.appendingPathComponent("model_index.json"))
         let className = index["_class_name"] as? String ?? "(none)"
         guard className == "StableDiffusionPipeline" else {
             throw .unsupported(file: directory.appendingPathComponent("model_index.json").path,
@@ -46,9 +46,9 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             throw .invalidConfig(file: directory.path, detail: "\(error)")
         }
         let schedulerFile = directory.appendingPathComponent("scheduler/scheduler_config.json")
-        schedulerJSON = try Self.readJSON(schedulerFile)
+        schedulerJSON = try readConfigObject(schedulerFile)
         _ = try SchedulerConfig(json: schedulerJSON, file: schedulerFile.path)
-        let unetConfig = try Self.readJSON(directory.appendingPathComponent("unet/config.json"))
+        let unetConfig = try readConfigObject(directory.appendingPathComponent("unet/config.json"))
         defaultSize = ((unetConfig["sample_size"] as? Int) ?? 64) * vae.scaleFactor
     }
 
@@ -138,14 +138,6 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         }
         let image = (0 ..< decoded.pixels.count).map { min(max(decoded.pixels.data[$0] / 2 + 0.5, 0), 1) }
         return GeneratedImage(latents: latents, latentShape: shape, image: image, width: width, height: height)
-    }
-
-    private static func readJSON(_ url: URL) throws(DiffusionError) -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw .missingFile(url.path) }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw .invalidConfig(file: url.path, detail: "not a JSON object")
-        }
-        return json
     }
 }
 

@@ -95,11 +95,7 @@ public struct SchedulerConfig: Sendable {
     /// class when `nil`).
     public static func load(directory: URL, kind: SchedulerKind? = nil) throws(DiffusionError) -> SchedulerConfig {
         let url = directory.appendingPathComponent("scheduler_config.json")
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw .missingFile(url.path) }
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw .invalidConfig(file: url.path, detail: "not a JSON object")
-        }
-        return try SchedulerConfig(json: json, kind: kind, file: url.path)
+        return try SchedulerConfig(json: readConfigObject(url), kind: kind, file: url.path)
     }
 
     /// Resolves a parsed `scheduler_config.json` for `kind` (the file's own `_class_name` when `nil`).
