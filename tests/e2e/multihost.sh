@@ -57,7 +57,7 @@ groups:
 TOPOLOGY
 
 ip netns exec "$fe" "$binary" serve --model "$model" --host 10.77.0.1 --port 8000 --topology "$work/topology.yaml" \
-    --max-queued-requests 12 --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 >"$work/server.log" 2>&1 &
+    --max-queued-requests 12 --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 --read-timeout 5 >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do
     if ip netns exec "$fe" curl -fsS http://10.77.0.1:8000/health >/dev/null 2>&1; then break; fi
@@ -66,7 +66,7 @@ for _ in $(seq 1 300); do
 done
 
 in_fe() {
-    ip netns exec "$fe" env TESSERA_BASE_URL=http://10.77.0.1:8000 TESSERA_MODEL_DIR="$root/$model" TESSERA_SERVER_PID="$server" \
+    ip netns exec "$fe" env TESSERA_BASE_URL=http://10.77.0.1:8000 TESSERA_E2E_TOPOLOGY="$work/topology.yaml" TESSERA_MODEL_DIR="$root/$model" TESSERA_SERVER_PID="$server" \
         TESSERA_BINARY="$binary" TESSERA_FIXTURES="$root/fixtures" "$@"
 }
 # Everything but the drain test, which stops the server.
