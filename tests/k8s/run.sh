@@ -74,7 +74,7 @@ patches:
       - op: replace
         path: /spec/template/spec/containers/0/args
         value: [serve, --model, /models/$(basename "$model"), --host, 0.0.0.0, --port, "8000", --max-queued-requests, "12",
-                --max-num-seqs, "4", --max-body-size, "1", --kv-cache-memory, "64", --drain-timeout, "5"]
+                --max-num-seqs, "4", --max-body-size, "1", --kv-cache-memory, "64", --drain-timeout, "5", --read-timeout, "5"]
       - op: add
         path: /spec/template/spec/volumes
         value: [{name: models, hostPath: {path: "$PWD/$(dirname "$model")", type: Directory}}]
