@@ -43,7 +43,10 @@ import Testing
             Issue.record("a fetch from a closed port succeeded")
         } catch {
             #expect(error.code == "image_fetch_failed" && error.status == .badRequest)
-            #expect(error.message == "fetching 'p' failed", "\(error.message)")
+            // The HTTP client retries a refused connection until the deadline, so on a busy machine the
+            // deadline may answer first; either way the message names only the parameter.
+            #expect(["fetching 'p' failed", "fetching 'p' took longer than 5.0 seconds"].contains(error.message),
+                    "\(error.message)")
         }
         try await fetcher.shutdown()
     }
