@@ -248,28 +248,33 @@ static float dot_q4_1(size_t n, const void *w, const void *act) {
     return sum;
 }
 
+/// One Q4_K or Q5_K super-block against its 8-bit activations; `qh` is the fifth bit plane (Q5_K) or NULL.
+static inline float dot_k_superblock(uint16_t d, uint16_t dmin, const uint8_t *scales, const uint8_t *qh,
+                                     const uint8_t *q, const act_q8_256 *y) {
+    const int8_t *a = y->qs;
+    int sumi = 0, mins = 0;
+    for (int j = 0; j < 4; j++, q += 32, a += 64) {
+        uint8_t sc0, m0, sc1, m1;
+        k_scale_min(2 * j, scales, &sc0, &m0);
+        k_scale_min(2 * j + 1, scales, &sc1, &m1);
+        int s0 = 0, s1 = 0;
+        for (int l = 0; l < 32; l++) {
+            int hi0 = qh ? ((qh[l] >> (2 * j)) & 1) * 16 : 0;
+            int hi1 = qh ? ((qh[l] >> (2 * j + 1)) & 1) * 16 : 0;
+            s0 += ((q[l] & 0xF) + hi0) * a[l];
+            s1 += ((q[l] >> 4) + hi1) * a[l + 32];
+        }
+        sumi += sc0 * s0 + sc1 * s1;
+        mins += m0 * (y->bsums[4 * j] + y->bsums[4 * j + 1]) + m1 * (y->bsums[4 * j + 2] + y->bsums[4 * j + 3]);
+    }
+    return h2f(d) * y->d * sumi - h2f(dmin) * y->d * mins;
+}
+
 static float dot_q4_K(size_t n, const void *w, const void *act) {
     const blk_q4_K *x = w;
     const act_q8_256 *y = act;
     float sum = 0;
-    for (size_t i = 0; i < n / QK256; i++) {
-        const uint8_t *q = x[i].qs;
-        const int8_t *a = y[i].qs;
-        int sumi = 0, mins = 0;
-        for (int j = 0; j < 4; j++, q += 32, a += 64) {
-            uint8_t sc0, m0, sc1, m1;
-            k_scale_min(2 * j, x[i].scales, &sc0, &m0);
-            k_scale_min(2 * j + 1, x[i].scales, &sc1, &m1);
-            int s0 = 0, s1 = 0;
-            for (int l = 0; l < 32; l++) {
-                s0 += (q[l] & 0xF) * a[l];
-                s1 += (q[l] >> 4) * a[l + 32];
-            }
-            sumi += sc0 * s0 + sc1 * s1;
-            mins += m0 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) + m1 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
-        }
-        sum += h2f(x[i].d) * y[i].d * sumi - h2f(x[i].dmin) * y[i].d * mins;
-    }
+    for (size_t i = 0; i < n / QK256; i++) sum += dot_k_superblock(x[i].d, x[i].dmin, x[i].scales, NULL, x[i].qs, &y[i]);
     return sum;
 }
 
@@ -277,24 +282,7 @@ static float dot_q5_K(size_t n, const void *w, const void *act) {
     const blk_q5_K *x = w;
     const act_q8_256 *y = act;
     float sum = 0;
-    for (size_t i = 0; i < n / QK256; i++) {
-        const uint8_t *q = x[i].qs, *qh = x[i].qh;
-        const int8_t *a = y[i].qs;
-        int sumi = 0, mins = 0;
-        for (int j = 0; j < 4; j++, q += 32, a += 64) {
-            uint8_t sc0, m0, sc1, m1;
-            k_scale_min(2 * j, x[i].scales, &sc0, &m0);
-            k_scale_min(2 * j + 1, x[i].scales, &sc1, &m1);
-            int s0 = 0, s1 = 0;
-            for (int l = 0; l < 32; l++) {
-                s0 += ((q[l] & 0xF) + ((qh[l] >> (2 * j)) & 1) * 16) * a[l];
-                s1 += ((q[l] >> 4) + ((qh[l] >> (2 * j + 1)) & 1) * 16) * a[l + 32];
-            }
-            sumi += sc0 * s0 + sc1 * s1;
-            mins += m0 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) + m1 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
-        }
-        sum += h2f(x[i].d) * y[i].d * sumi - h2f(x[i].dmin) * y[i].d * mins;
-    }
+    for (size_t i = 0; i < n / QK256; i++) sum += dot_k_superblock(x[i].d, x[i].dmin, x[i].scales, x[i].qh, x[i].qs, &y[i]);
     return sum;
 }
 
