@@ -4,14 +4,17 @@ import Foundation
 import Imaging
 import Tensor
 
-/// `tessera generate-image`: text to image with a diffusers Stable Diffusion folder.
+/// `tessera generate-image`: text to image, or image to image, with a diffusers Stable Diffusion folder.
 struct GenerateImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate-image",
-        abstract: "Generate an image from a prompt with a diffusers Stable Diffusion 1.x/2.x folder.",
+        abstract: "Generate an image from a prompt with a diffusers Stable Diffusion 1.x/2.x/XL folder.",
         discussion: """
         The same seed gives the same initial noise as torch.Generator("cpu").manual_seed(seed) in
-        diffusers' StableDiffusionPipeline. Width, height and scheduler default to the folder's.
+        diffusers' StableDiffusionPipeline (StableDiffusionXLPipeline for an SDXL folder). Width, height
+        and scheduler default to the folder's. --image starts from a PNG or JPEG (image-to-image, as
+        diffusers' img2img pipelines: its size unless --width/--height resize it; --strength defaults to
+        0.8, 0.3 for SDXL).
         --init-latents is a safetensors file with key `latents` (float32 [1, C, h, w]: the pipeline's
         `latents=` argument). --tensors writes `latents` (after the last scheduler step, before VAE
         decoding) and `image` (float32 [H, W, 3] in [0, 1], as output_type="np").
@@ -69,25 +72,27 @@ struct GenerateImageCommand: ParsableCommand {
     @Option(name: .customLong("control-scale"), help: "A ControlNet scale (not supported yet).")
     var controlScale: [Float] = []
 
-    @Option(help: "An input image for image-to-image (not supported yet).")
+    @Option(help: "An init image (PNG or JPEG) for image-to-image.")
     var image: String?
 
-    @Option(help: "Image-to-image strength (not supported yet).")
-    var strength: Float?
+    @Option(help: "Image-to-image strength in [0, 1]: the part of the schedule that runs (needs --image).")
+    var strength: Double?
 
     func validate() throws {
         var unsupported: [String] = []
         if !lora.isEmpty { unsupported.append("--lora") }
         if !controlnet.isEmpty || !controlImage.isEmpty || !controlScale.isEmpty { unsupported.append("--controlnet/--control-image/--control-scale") }
-        if image != nil || strength != nil { unsupported.append("--image/--strength") }
         if !unsupported.isEmpty {
-            throw ValidationError("\(unsupported.joined(separator: ", ")): not supported yet (text-to-image only)")
+            throw ValidationError("\(unsupported.joined(separator: ", ")): not supported yet")
         }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         if let scheduler, SchedulerKind(rawValue: scheduler) == nil {
             throw ValidationError("--scheduler must be one of \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")), not '\(scheduler)'")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let strength, !(0 ... 1).contains(strength) { throw ValidationError("--strength must be in [0, 1], got \(strength)") }
+        if strength != nil && image == nil { throw ValidationError("--strength needs --image") }
+        if image != nil && initLatents != nil { throw ValidationError("--init-latents and --image exclude each other") }
     }
 
     func run() throws {
@@ -95,7 +100,10 @@ struct GenerateImageCommand: ParsableCommand {
         let pipeline = try StableDiffusionPipeline(directory: URL(fileURLWithPath: model))
         var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: steps, guidanceScale: guidance,
                                          scheduler: scheduler.flatMap(SchedulerKind.init(rawValue:)),
-                                         width: width, height: height, seed: seed)
+                                         width: width, height: height, seed: seed, strength: strength)
+        if let image {
+            request.initImage = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: image))
+        }
         if let initLatents {
             let file = try SafetensorsFile(path: initLatents)
             request.initialLatents = try file.floats("latents")

@@ -1,4 +1,4 @@
-"""The `tessera generate-image` command-line contract on the tiny SD 1.x folder, against diffusers' references."""
+"""The `tessera generate-image` command-line contract on the tiny SD 1.x and SDXL folders, against diffusers' references."""
 
 import json
 import os
@@ -50,9 +50,53 @@ def test_init_latents_are_the_pipelines_latents_argument(tmp_path):
 
 def test_options_not_built_fail_clearly(tmp_path):
     base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--output", str(tmp_path / "x.png")]
-    for extra in (["--lora", "a.safetensors"], ["--controlnet", str(FIXTURES / "controlnet-sd1-tiny")], ["--image", "a.png", "--strength", "0.5"]):
+    for extra in (["--lora", "a.safetensors"], ["--controlnet", str(FIXTURES / "controlnet-sd1-tiny")]):
         result = generate_image(*base, *extra)
         assert result.returncode != 0 and "not supported yet" in result.stderr
         assert not (tmp_path / "x.png").exists()
     result = generate_image(*base, "--scheduler", "heun")
     assert result.returncode != 0 and "--scheduler" in result.stderr
+
+
+def reference_case(file: str, name: str) -> dict:
+    return next(c for c in json.loads((FIXTURES / "pipelines" / file).read_text())["cases"] if c["name"] == name)
+
+
+def test_sdxl_folder_matches_diffusers(tmp_path):
+    case = reference_case("xl-cases.json", "sdxl-ddim-negative")
+    tensors = tmp_path / "out.safetensors"
+    result = generate_image("--model", str(FIXTURES / "sdxl-tiny"), "--prompt", case["prompt"], "--negative-prompt",
+                            case["negative_prompt"], "--steps", "4", "--guidance", str(case["guidance_scale"]), "--scheduler", "ddim",
+                            "--width", str(case["width"]), "--height", str(case["height"]), "--seed", str(case["seed"]),
+                            "--output", str(tmp_path / "out.png"), "--tensors", str(tensors))
+    assert result.returncode == 0, result.stderr
+    out, reference = load_file(tensors), load_file(FIXTURES / "pipelines" / "sdxl-ddim-negative.safetensors")
+    assert out["image"].shape == (case["height"], case["width"], 3)
+    assert np.abs(out["image"] - reference["image"]).max() < 1e-3
+    with Image.open(tmp_path / "out.png") as decoded:
+        assert decoded.size == (case["width"], case["height"])
+
+
+def test_image_to_image_matches_diffusers(tmp_path):
+    case = reference_case("img2img-cases.json", "sd1-img2img-euler")
+    tensors = tmp_path / "out.safetensors"
+    result = generate_image("--model", str(FIXTURES / "sd1-tiny"), "--prompt", case["prompt"], "--steps", str(case["steps"]),
+                            "--guidance", str(case["guidance_scale"]), "--scheduler", "euler", "--seed", str(case["seed"]),
+                            "--image", str(FIXTURES / case["image"]), "--strength", str(case["strength"]),
+                            "--output", str(tmp_path / "out.png"), "--tensors", str(tensors))
+    assert result.returncode == 0, result.stderr
+    assert "3/3 steps" in result.stderr
+    out, reference = load_file(tensors), load_file(FIXTURES / "pipelines" / "sd1-img2img-euler.safetensors")
+    assert np.abs(out["latents"] - reference["latents"]).max() < 1e-3
+    assert np.abs(out["image"] - reference["image"]).max() < 1e-3
+
+
+def test_image_to_image_arguments_fail_clearly(tmp_path):
+    base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--steps", "4", "--output", str(tmp_path / "x.png")]
+    image = str(FIXTURES / "pipelines" / "init-image.png")
+    for extra, message in ((["--strength", "0.5"], "--strength needs --image"), (["--image", image, "--strength", "1.5"], "--strength"),
+                           (["--image", image, "--strength", "0.1"], "no denoising step"),
+                           (["--image", str(tmp_path / "missing.png")], "missing.png")):
+        result = generate_image(*base, *extra)
+        assert result.returncode != 0 and message in result.stderr, (extra, result.stderr)
+        assert not (tmp_path / "x.png").exists()

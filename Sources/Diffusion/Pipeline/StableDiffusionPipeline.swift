@@ -1,13 +1,18 @@
 import Foundation
+import Imaging
 import Models
 import Tensor
 import Tokenizers
 
-/// Text-to-image generation with a Stable Diffusion 1.x / 2.x folder, step for step as diffusers'
-/// `StableDiffusionPipeline` (prepare_latents, classifier-free guidance, scheduler step, VAE decode).
+/// Text-to-image and image-to-image generation with a Stable Diffusion 1.x / 2.x / XL folder, step
+/// for step as diffusers' `StableDiffusionPipeline`, `StableDiffusionImg2ImgPipeline`,
+/// `StableDiffusionXLPipeline` and `StableDiffusionXLImg2ImgPipeline` (prepare_latents,
+/// classifier-free guidance, scheduler step, VAE decode).
 ///
 /// The denoising step (`denoise`) is a function of the latents, the step and the conditioning
-/// only, so a batcher can advance requests at different steps; `generate` is the loop around it.
+/// only (SDXL's pooled embeddings and size conditioning travel in the conditioning), so a batcher
+/// can advance requests at different steps and of different pipelines; `prepare`, `denoise` and
+/// `decodeLatents` are the parts `generate` runs.
 ///
 /// ```swift
 /// let pipeline = try StableDiffusionPipeline(directory: folder)
@@ -16,6 +21,11 @@ import Tokenizers
 public final class StableDiffusionPipeline: @unchecked Sendable {
     public let tokenizer: CLIPTokenizer
     public let textEncoder: CLIPTextModel
+    /// SDXL's second tokenizer and text encoder (`CLIPTextModelWithProjection`); `nil` for SD 1.x/2.x.
+    public let tokenizer2: CLIPTokenizer?
+    public let textEncoder2: CLIPTextModel?
+    /// SDXL's `force_zeros_for_empty_prompt`: without a negative prompt the negative conditioning is zeros.
+    public let forceZerosForEmptyPrompt: Bool
     public let unet: UNet2DConditionModel
     public let vae: AutoencoderKL
     /// The folder's `scheduler_config.json`, resolved per request (diffusers' `from_config`).
@@ -25,23 +35,35 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
 
     public init(directory: URL) throws(DiffusionError) {
         let index = try readConfigObject(directory.appendingPathComponent("model_index.json"))
+        let indexPath = directory.appendingPathComponent("model_index.json").path
         let className = index["_class_name"] as? String ?? "(none)"
-        guard className == "StableDiffusionPipeline" else {
-            throw .unsupported(file: directory.appendingPathComponent("model_index.json").path,
-                               detail: "pipeline class \(className) (StableDiffusionPipeline is supported)")
+        guard let family = Self.pipelineClasses[className] else {
+            throw .unsupported(file: indexPath, detail: "pipeline class \(className) (supported: \(Self.pipelineClasses.keys.sorted().joined(separator: ", ")))")
         }
-        for component in ["tokenizer", "text_encoder", "unet", "vae", "scheduler"] where index[component] == nil {
-            throw .invalidConfig(file: directory.appendingPathComponent("model_index.json").path, detail: "no \(component) component")
+        let xl = family == .xl
+        let components = ["tokenizer", "text_encoder", "unet", "vae", "scheduler"] + (xl ? ["tokenizer_2", "text_encoder_2"] : [])
+        for component in components where !((index[component] as? [Any])?.first is String) {
+            throw .invalidConfig(file: indexPath, detail: "no \(component) component")
         }
+        if (index["requires_aesthetics_score"] as? Bool) == true {
+            throw .unsupported(file: indexPath, detail: "requires_aesthetics_score (SDXL refiner conditioning)")
+        }
+        forceZerosForEmptyPrompt = xl && (index["force_zeros_for_empty_prompt"] as? Bool ?? true)
         do {
             tokenizer = try CLIPTokenizer.load(directory: directory.appendingPathComponent("tokenizer"))
         } catch {
             throw .invalidConfig(file: directory.appendingPathComponent("tokenizer").path, detail: "\(error)")
         }
         do {
+            tokenizer2 = xl ? try CLIPTokenizer.load(directory: directory.appendingPathComponent("tokenizer_2")) : nil
+        } catch {
+            throw .invalidConfig(file: directory.appendingPathComponent("tokenizer_2").path, detail: "\(error)")
+        }
+        do {
             textEncoder = try CLIPTextModel(directory: directory.appendingPathComponent("text_encoder"))
             unet = try UNet2DConditionModel(directory: directory.appendingPathComponent("unet"))
             vae = try AutoencoderKL(directory: directory.appendingPathComponent("vae"))
+            textEncoder2 = xl ? try CLIPTextModel(directory: directory.appendingPathComponent("text_encoder_2")) : nil
         } catch {
             throw .invalidConfig(file: directory.path, detail: "\(error)")
         }
@@ -50,7 +72,21 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         _ = try SchedulerConfig(json: schedulerJSON, file: schedulerFile.path)
         let unetConfig = try readConfigObject(directory.appendingPathComponent("unet/config.json"))
         defaultSize = ((unetConfig["sample_size"] as? Int) ?? 64) * vae.scaleFactor
+        let vaeConfig = try readConfigObject(directory.appendingPathComponent("vae/config.json"))
+        for key in ["latents_mean", "latents_std"] where !(vaeConfig[key] == nil || vaeConfig[key] is NSNull) {
+            throw .unsupported(file: directory.appendingPathComponent("vae/config.json").path, detail: key)
+        }
+        try checkAddedConditioning(directory: directory)
     }
+
+    /// The `_class_name`s of `model_index.json` this pipeline loads (the image-to-image pipelines'
+    /// folders hold the same components).
+    static let pipelineClasses: [String: Family] = [
+        "StableDiffusionPipeline": .sd, "StableDiffusionImg2ImgPipeline": .sd,
+        "StableDiffusionXLPipeline": .xl, "StableDiffusionXLImg2ImgPipeline": .xl,
+    ]
+
+    enum Family { case sd, xl }
 
     /// The scheduler `kind` (the folder's own when `nil`) configured from the folder, with `steps` timesteps.
     public func scheduler(_ kind: SchedulerKind?, steps: Int) throws(DiffusionError) -> any DiffusionScheduler {
@@ -69,6 +105,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     /// The conditioning of `request`: prompt embeddings, and negative ones when guidance applies
     /// (guidance_scale > 1, as diffusers' `do_classifier_free_guidance`).
     public func conditioning(_ request: TextToImageRequest) throws(DiffusionError) -> DenoisingConditioning {
+        if textEncoder2 != nil { return try xlConditioning(request) }
         let positive = try encodePrompt(request.prompt)
         let negative = request.guidanceScale > 1 ? try encodePrompt(request.negativePrompt ?? "") : nil
         return DenoisingConditioning(prompt: positive, negativePrompt: negative, guidanceScale: request.guidanceScale)
@@ -84,8 +121,11 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         }
         let timestep = Float(scheduler.timesteps[step])
         let states = [conditioning.negativePrompt, conditioning.prompt].compactMap { $0 }
-        let rows = states.map {
-            DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: $0, adapters: conditioning.adapters)
+        let textTime = conditioning.textTime
+        let textEmbeds = [textTime?.negativeTextEmbeds, textTime?.textEmbeds].suffix(states.count)
+        let rows = zip(states, textEmbeds).map {
+            DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: $0, textEmbeds: $1, timeIds: textTime?.timeIds,
+                          adapters: conditioning.adapters)
         }
         let predictions: [FeatureMap]
         do {
@@ -105,40 +145,88 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     /// Runs `request` to the end; `progress(step, total)` is called after every step.
     public func generate(_ request: TextToImageRequest,
                          progress: (Int, Int) -> Void = { _, _ in }) throws(DiffusionError) -> GeneratedImage {
-        let height = request.height ?? defaultSize, width = request.width ?? defaultSize
+        var state = try prepare(request)
+        let conditioning = try conditioning(request)
+        let total = state.scheduler.timesteps.count - state.firstStep
+        for step in state.firstStep ..< state.scheduler.timesteps.count {
+            state.latents = try denoise(state.latents, height: state.latentHeight, width: state.latentWidth, step: step,
+                                        scheduler: &state.scheduler, conditioning: conditioning, generator: &state.generator)
+            progress(step + 1 - state.firstStep, total)
+        }
+        return decodeLatents(state.latents, height: state.height, width: state.width)
+    }
+
+    /// The output size of `request` in pixels: its width and height, else the init image's, else the folder's.
+    public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
+        var height = request.height ?? defaultSize, width = request.width ?? defaultSize
+        if let image = request.initImage {
+            // diffusers' VaeImageProcessor.get_default_height_width: rounded down to the VAE's factor.
+            height = request.height ?? image.height
+            width = request.width ?? image.width
+            (height, width) = (height - height % vae.scaleFactor, width - width % vae.scaleFactor)
+        }
         let multiple = vae.scaleFactor * unet.sizeMultiple
         guard height > 0, width > 0, height % multiple == 0, width % multiple == 0 else {
             throw .invalidArgument("width and height must be positive multiples of \(multiple), got \(width)×\(height)")
         }
+        return (height, width)
+    }
+
+    /// The scheduler, generator and starting latents of `request`: pure noise times
+    /// `init_noise_sigma` (text-to-image), or the init image's latents noised to the first kept
+    /// timestep (image-to-image), drawing from the seeded generator in diffusers' order.
+    public func prepare(_ request: TextToImageRequest) throws(DiffusionError) -> PreparedGeneration {
+        let (height, width) = try outputSize(request)
         let (h, w) = (height / vae.scaleFactor, width / vae.scaleFactor)
         let shape = [1, unet.inChannels, h, w]
-        var scheduler = try scheduler(request.scheduler, steps: request.steps)
-        let conditioning = try conditioning(request)
-        var generator = TorchGenerator(seed: request.seed)
-        var latents: [Float]
+        let scheduler = try scheduler(request.scheduler, steps: request.steps)
+        var state = PreparedGeneration(latents: [], scheduler: scheduler, firstStep: 0, generator: TorchGenerator(seed: request.seed),
+                                       height: height, width: width, latentHeight: h, latentWidth: w)
+        if let image = request.initImage {
+            guard request.initialLatents == nil else {
+                throw .invalidArgument("initial latents and an init image exclude each other (image-to-image draws its noise)")
+            }
+            try prepareImageToImage(&state, image: image, steps: request.steps, strength: request.strength ?? defaultStrength)
+            return state
+        }
+        guard request.strength == nil else { throw .invalidArgument("strength needs an init image") }
         if let initial = request.initialLatents {
             guard initial.count == shape.reduce(1, *) else {
                 throw .invalidArgument("initial latents have \(initial.count) values; \(shape) needs \(shape.reduce(1, *))")
             }
-            latents = initial
+            state.latents = initial
         } else {
-            latents = generator.randn(count: shape.reduce(1, *))
+            state.latents = state.generator.randn(count: shape.reduce(1, *))
         }
         let sigma = scheduler.initNoiseSigma
-        latents = latents.map { $0 * sigma }
-        for step in scheduler.timesteps.indices {
-            latents = try denoise(latents, height: h, width: w, step: step, scheduler: &scheduler,
-                                  conditioning: conditioning, generator: &generator)
-            progress(step + 1, scheduler.timesteps.count)
-        }
+        state.latents = state.latents.map { $0 * sigma }
+        return state
+    }
+
+    /// The image of final `latents` (1×C×h×w): divided by the VAE's scaling factor, decoded, mapped
+    /// to [0, 1] as `output_type="np"`.
+    public func decodeLatents(_ latents: [Float], height: Int, width: Int) -> GeneratedImage {
+        let (h, w) = (height / vae.scaleFactor, width / vae.scaleFactor)
         let scale = vae.scalingFactor
         let scaled = latents.map { $0 / scale }
         let decoded = scaled.withUnsafeBufferPointer {
             vae.decode(FeatureMap(channelsFirst: $0.baseAddress!, channels: vae.latentChannels, height: h, width: w))
         }
         let image = (0 ..< decoded.pixels.count).map { min(max(decoded.pixels.data[$0] / 2 + 0.5, 0), 1) }
-        return GeneratedImage(latents: latents, latentShape: shape, image: image, width: width, height: height)
+        return GeneratedImage(latents: latents, latentShape: [1, vae.latentChannels, h, w], image: image, width: width, height: height)
     }
+}
+
+/// A request ready for its denoising loop: run `denoise` for steps `firstStep ..< timesteps.count`.
+public struct PreparedGeneration: Sendable {
+    /// 1×C×h×w, row-major.
+    public var latents: [Float]
+    public var scheduler: any DiffusionScheduler
+    /// 0 for text-to-image; image-to-image skips the steps its strength leaves out.
+    public var firstStep: Int
+    public var generator: TorchGenerator
+    /// Output size in pixels and latent size.
+    public let height, width, latentHeight, latentWidth: Int
 }
 
 /// A text-to-image request (diffusers' pipeline arguments).
@@ -154,12 +242,18 @@ public struct TextToImageRequest: Sendable {
     public var width: Int?
     public var height: Int?
     public var seed: UInt64
-    /// diffusers' `latents=`: 1×C×h×w noise used instead of drawing it (still times init_noise_sigma).
+    /// diffusers' `latents=`: 1×C×h×w noise used instead of drawing it (still times init_noise_sigma);
+    /// with an init image, the noise added to its latents.
     public var initialLatents: [Float]?
+    /// Image-to-image: the image to start from (resized to `width`×`height` when they are given).
+    public var initImage: RGBImage?
+    /// Image-to-image: how much of the schedule runs (0…1); `nil`: the pipeline's default
+    /// (0.8 for SD 1.x/2.x, 0.3 for SDXL, as diffusers).
+    public var strength: Double?
 
     public init(prompt: String, negativePrompt: String? = nil, steps: Int = 50, guidanceScale: Float = 7.5,
                 scheduler: SchedulerKind? = nil, width: Int? = nil, height: Int? = nil, seed: UInt64 = 0,
-                initialLatents: [Float]? = nil) {
+                initialLatents: [Float]? = nil, initImage: RGBImage? = nil, strength: Double? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.steps = steps
@@ -169,6 +263,8 @@ public struct TextToImageRequest: Sendable {
         self.height = height
         self.seed = seed
         self.initialLatents = initialLatents
+        self.initImage = initImage
+        self.strength = strength
     }
 }
 
@@ -180,12 +276,16 @@ public struct DenoisingConditioning: @unchecked Sendable {
     public var guidanceScale: Float
     /// Unmerged LoRAs for this request's UNet rows.
     public var adapters: LowRankAdapters
+    /// SDXL's added conditioning (`addition_embed_type: text_time`); `nil` for SD 1.x/2.x.
+    public var textTime: TextTimeConditioning?
 
-    public init(prompt: Matrix, negativePrompt: Matrix?, guidanceScale: Float, adapters: LowRankAdapters = LowRankAdapters()) {
+    public init(prompt: Matrix, negativePrompt: Matrix?, guidanceScale: Float, adapters: LowRankAdapters = LowRankAdapters(),
+                textTime: TextTimeConditioning? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.guidanceScale = guidanceScale
         self.adapters = adapters
+        self.textTime = textTime
     }
 }
 
