@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "Bench",
             dependencies: [
-                "CoreUtilities", "Tokenizers",
+                "CoreUtilities", "Tokenizers", "Imaging",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

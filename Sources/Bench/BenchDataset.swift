@@ -1,5 +1,6 @@
 import CoreUtilities
 import Foundation
+import Imaging
 import Tokenizers
 
 /// One benchmark request: the prompt, its images (encoded), and how many tokens to ask for.
@@ -85,7 +86,7 @@ public struct BenchDataset: Sendable {
         switch kind {
         case .random, .randomMultimodal:
             var pool: [Data] = []
-            return (0..<count).map { _ in
+            return try (0..<count).map { _ in
                 let input = length(inputTokens, &random)
                 let (prompt, tokens) = randomText(tokens: input, tokenizer: tokenizer, &random)
                 var images: [Data] = []
@@ -94,7 +95,7 @@ public struct BenchDataset: Sendable {
                         if !pool.isEmpty, Double(random.nextUnitFloat()) < imageReuse {
                             images.append(pool[Int(random.next() % UInt64(pool.count))])
                         } else {
-                            let image = randomImage(&random)
+                            let image = try randomImage(&random)
                             pool.append(image)
                             images.append(image)
                         }
@@ -128,10 +129,11 @@ public struct BenchDataset: Sendable {
         return (text, tokenizer.encode(text, addSpecialTokens: false).count)
     }
 
-    private func randomImage(_ random: inout SeededRandom) -> Data {
+    private func randomImage(_ random: inout SeededRandom) throws -> Data {
         var pixels = [UInt8](repeating: 0, count: imageWidth * imageHeight * 3)
         for i in pixels.indices { pixels[i] = UInt8(truncatingIfNeeded: random.next()) }
-        return PNGWriter.encode(width: imageWidth, height: imageHeight, rgb: pixels)
+        // Random pixels barely compress, so the PNG is about as large as a photo of the same size.
+        return Data(try PNGEncoder.encode(rgb: pixels, width: imageWidth, height: imageHeight))
     }
 
     private func load(_ path: String, tokenizer: Tokenizer?) throws -> [BenchRequest] {

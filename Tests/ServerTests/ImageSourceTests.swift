@@ -6,7 +6,7 @@ import Testing
 @testable import Server
 
 @Suite struct ImageSourceTests {
-    static let png = PNGWriter.encode(width: 2, height: 2, rgb: [UInt8](repeating: 200, count: 12))
+    static let png = Data(try! PNGEncoder.encode(rgb: [UInt8](repeating: 200, count: 12), width: 2, height: 2))
 
     @Test func dataURIsDecode() throws {
         let uri = "data:image/png;base64," + Self.png.base64EncodedString()
