@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["CoreUtilities"]),
         .target(name: "ChatTemplates", dependencies: ["CoreUtilities"]),
         // Constrained decoding: JSON Schema, regexes and EBNF compiled to token masks.
-        .target(name: "Grammar"),
+        .target(name: "Grammar", dependencies: ["CoreUtilities"]),
         .target(
             name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags,
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// Turns a JSON Schema into a grammar whose every sentence is compact JSON (no whitespace) that
 /// validates against the schema, as xgrammar and outlines do for structured outputs.
 ///
@@ -16,11 +18,11 @@
 /// ```
 public struct JSONSchemaConverter {
     private var rules: [String: GrammarExpression] = [:]
-    private let root: SchemaJSON
+    private let root: JSONValue
     private var refRules: [String: String] = [:]
 
     public static func grammar(schema text: String) throws(GrammarError) -> Grammar {
-        var converter = JSONSchemaConverter(root: try SchemaJSON.parse(text))
+        var converter = JSONSchemaConverter(root: try JSONValue.schema(text))
         converter.addJSONValueRules()
         let start = try converter.expression(converter.root, path: "#")
         converter.rules["root"] = start
@@ -35,7 +37,7 @@ public struct JSONSchemaConverter {
         return Grammar(rules: converter.rules, start: "root")
     }
 
-    private init(root: SchemaJSON) {
+    private init(root: JSONValue) {
         self.root = root
     }
 
@@ -92,14 +94,14 @@ public struct JSONSchemaConverter {
     /// How pattern literals and classes are written inside a JSON string.
     static let stringContext = RegexParser.Context(
         literal: { scalar in
-            let quoted = SchemaJSON.quote(String(scalar))
+            let quoted = JSONValue.quote(String(scalar))
             return .bytes(Array(quoted.utf8.dropFirst().dropLast()))
         },
         asciiAllowed: unescapedASCII)
 
     // MARK: - Schemas
 
-    private mutating func expression(_ schema: SchemaJSON, path: String) throws(GrammarError) -> GrammarExpression {
+    private mutating func expression(_ schema: JSONValue, path: String) throws(GrammarError) -> GrammarExpression {
         switch schema {
         case let .bool(b):
             guard b else { throw GrammarError("JSON Schema at \(path): the schema 'false' accepts nothing") }
@@ -149,7 +151,7 @@ public struct JSONSchemaConverter {
         return alternatives.count == 1 ? alternatives[0] : .choice(alternatives)
     }
 
-    private func types(_ schema: SchemaJSON, path: String) throws(GrammarError) -> [String]? {
+    private func types(_ schema: JSONValue, path: String) throws(GrammarError) -> [String]? {
         let names: [String]
         switch schema["type"] {
         case nil: return nil
@@ -184,16 +186,16 @@ public struct JSONSchemaConverter {
         return .rule(name)
     }
 
-    private func integer(_ schema: SchemaJSON, _ key: String, path: String) throws(GrammarError) -> Int? {
+    private func integer(_ schema: JSONValue, _ key: String, path: String) throws(GrammarError) -> Int? {
         guard let value = schema[key] else { return nil }
-        guard case let .number(text) = value, let n = Int(text), n >= 0 else {
+        guard let n = value.int, n >= 0 else {
             throw GrammarError("JSON Schema at \(path): '\(key)' must be a non-negative integer")
         }
         guard n <= RegexParser.maxCount else { throw GrammarError("JSON Schema at \(path): '\(key)' above \(RegexParser.maxCount) is not supported") }
         return n
     }
 
-    private mutating func typed(_ type: String, _ schema: SchemaJSON, path: String) throws(GrammarError) -> GrammarExpression {
+    private mutating func typed(_ type: String, _ schema: JSONValue, path: String) throws(GrammarError) -> GrammarExpression {
         switch type {
         case "null": return .literal("null")
         case "boolean": return .choice([.literal("true"), .literal("false")])
@@ -205,7 +207,7 @@ public struct JSONSchemaConverter {
         }
     }
 
-    private mutating func string(_ schema: SchemaJSON, path: String) throws(GrammarError) -> GrammarExpression {
+    private mutating func string(_ schema: JSONValue, path: String) throws(GrammarError) -> GrammarExpression {
         let quote = GrammarExpression.literal("\"")
         var pattern = schema["pattern"]
         if pattern == nil, let format = schema["format"] { pattern = try Self.formatPattern(format, path: path) }
@@ -232,14 +234,14 @@ public struct JSONSchemaConverter {
         "hostname": #"[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?){0,6}"#,
     ]
 
-    private static func formatPattern(_ format: SchemaJSON, path: String) throws(GrammarError) -> SchemaJSON {
+    private static func formatPattern(_ format: JSONValue, path: String) throws(GrammarError) -> JSONValue {
         guard case let .string(name) = format, let regex = formats[name] else {
             throw GrammarError("unsupported JSON Schema string format '\(format.serialized)' at \(path) (supported: \(formats.keys.sorted().joined(separator: ", ")))")
         }
         return .string(regex)
     }
 
-    private mutating func array(_ schema: SchemaJSON, path: String) throws(GrammarError) -> GrammarExpression {
+    private mutating func array(_ schema: JSONValue, path: String) throws(GrammarError) -> GrammarExpression {
         var prefix: [GrammarExpression] = []
         if case let .array(items)? = schema["prefixItems"] {
             for (i, item) in items.enumerated() { prefix.append(try expression(item, path: "\(path)/prefixItems/\(i)")) }
@@ -278,8 +280,8 @@ public struct JSONSchemaConverter {
         return .sequence([.literal("[")] + body + [tail, .literal("]")])
     }
 
-    private mutating func object(_ schema: SchemaJSON, path: String) throws(GrammarError) -> GrammarExpression {
-        var properties: [(key: String, value: SchemaJSON)] = []
+    private mutating func object(_ schema: JSONValue, path: String) throws(GrammarError) -> GrammarExpression {
+        var properties: [(key: String, value: JSONValue)] = []
         if let p = schema["properties"] {
             guard case let .object(members) = p else { throw GrammarError("JSON Schema at \(path): 'properties' must be an object") }
             properties = members
@@ -308,7 +310,7 @@ public struct JSONSchemaConverter {
         }
         var members: [GrammarExpression] = []
         for (key, value) in properties {
-            members.append(.sequence([.literal(SchemaJSON.quote(key) + ":"), try expression(value, path: "\(path)/properties/\(key)")]))
+            members.append(.sequence([.literal(JSONValue.quote(key) + ":"), try expression(value, path: "\(path)/properties/\(key)")]))
         }
         // rest(i, first): the members from i on, with a comma before each unless nothing came before.
         // Rules named per (i, first) keep the grammar linear in the number of optional properties.

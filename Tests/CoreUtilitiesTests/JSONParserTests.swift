@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import CoreUtilities
 
@@ -54,4 +55,25 @@ struct JSONParserTests {
 /// A string's Unicode scalar values, so canonically equivalent strings compare unequal.
 private func scalars(_ string: String) -> [UInt32] {
     string.unicodeScalars.map(\.value)
+}
+
+extension JSONParserTests {
+    @Test func serializesCompactlyInDocumentOrder() throws {
+        let value = try parse(#"{ "z": [1, 2.5, 1E2, -0.1], "a": {"q": "x\"\n\u0001"}, "n": null, "t": true }"#)
+        #expect(value.serialized == #"{"z":[1,2.5,100.0,-0.1],"a":{"q":"x\"\n\u0001"},"n":null,"t":true}"#)
+        #expect(try parse(value.serialized).serialized == value.serialized)
+    }
+
+    @Test func valueAtPathIndexesObjectsAndArrays() throws {
+        let value = try parse(#"{"tools": [{"function": {"name": "f"}}, {"function": {"name": "g"}}]}"#)
+        #expect(value.value(at: ["tools", "1", "function", "name"])?.string == "g")
+        #expect(value.value(at: ["tools", "2"]) == nil)
+        #expect(value.value(at: ["tools", "x"]) == nil)
+        #expect(value.value(at: [])?.serialized == value.serialized)
+    }
+
+    @Test func decodesFromADecoder() throws {
+        let decoded = try JSONDecoder().decode(JSONValue.self, from: Data(#"{"a": [1, 1.5, "s", null, false, {"b": {}}]}"#.utf8))
+        #expect(decoded.value(at: ["a"])?.serialized == #"[1,1.5,"s",null,false,{"b":{}}]"#)
+    }
 }

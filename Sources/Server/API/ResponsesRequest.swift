@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 
 /// The body of `POST /v1/responses` (OpenAI's Responses API), the text and image subset: `input`

@@ -1,3 +1,4 @@
+import CoreUtilities
 import ServingAPI
 import Foundation
 import Grammar
@@ -91,20 +92,5 @@ struct StructuredOutputFields: Decodable, Sendable {
             out[id] = Float(value)
         }
         return out
-    }
-}
-
-/// Any JSON value, read only to check a field's presence and shape.
-enum JSONValue: Decodable, Sendable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let n = try? c.decode(Double.self) { self = .number(n) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 }
