@@ -40,10 +40,17 @@ public final class KubernetesInstanceProvider: InstanceProvider {
         var since: ContinuousClock.Instant
     }
 
-    private enum Operation {
+    private enum Operation: CustomStringConvertible {
         /// Create the pool's Deployment if need be, then write its desired replicas.
         case scale(Deployment)
         case delete(pod: String, gracePeriodSeconds: Int?)
+
+        var description: String {
+            switch self {
+            case let .scale(deployment): "scaling \(deployment.metadata.name ?? "")"
+            case let .delete(pod, grace): "deleting pod \(pod)" + (grace.map { " (grace \($0) s)" } ?? "")
+            }
+        }
     }
 
     private struct State {
@@ -171,7 +178,9 @@ public final class KubernetesInstanceProvider: InstanceProvider {
                 case let .scale(deployment):
                     let pool = deployment.metadata.name ?? ""
                     if !state.withLock({ $0.applied.contains(pool) }) {
-                        try await client.apply(deployment)
+                        // A pool deployed with its manifest (deploy/kubernetes) keeps its pod
+                        // template; only the worker's arguments come from here.
+                        try await client.apply(deployment, adopting: "worker")
                         state.withLock { _ = $0.applied.insert(pool) }
                     }
                     let replicas = state.withLock { $0.replicas[pool] ?? 0 }
@@ -197,6 +206,9 @@ public final class KubernetesInstanceProvider: InstanceProvider {
             "name": "worker", "image": .string(settings.image),
             "imagePullPolicy": .string(settings.imagePullPolicy ?? "IfNotPresent"),
             "args": .array(try Self.podArguments(instance).map { .string($0) }),
+            "ports": [["name": "transfer", "containerPort": .number(Double(Self.transferPort))]],
+            // The transfer listener opens once the model has loaded and the worker has reached the front end.
+            "readinessProbe": ["tcpSocket": ["port": "transfer"], "periodSeconds": 2],
             "env": [
                 ["name": "TESSERA_POD_NAME", "valueFrom": ["fieldRef": ["fieldPath": "metadata.name"]]],
                 ["name": "TESSERA_POD_IP", "valueFrom": ["fieldRef": ["fieldPath": "status.podIP"]]],
@@ -224,8 +236,11 @@ public final class KubernetesInstanceProvider: InstanceProvider {
                         template: .init(metadata: ObjectMeta(labels: labels), spec: .object(pod))))
     }
 
+    /// Where a pod's worker serves KV (and its readiness probe looks): one address per pod, so one port for all.
+    public static let transferPort = 7100
+
     /// `tessera worker …` as a pod runs it: no slot (the front end binds the pod when it registers),
-    /// its group, and KV served on the pod's address (`$(TESSERA_POD_IP)`, expanded by the kubelet).
+    /// its group, and KV served on the pod's address (`$(TESSERA_POD_IP)`, expanded by the kubelet) at ``transferPort``.
     static func podArguments(_ instance: InstanceSpec) throws(FrontEndError) -> [String] {
         var arguments = instance.arguments
         guard let slot = arguments.firstIndex(of: "--slot"), let transfer = arguments.firstIndex(of: "--transfer"),
@@ -236,7 +251,7 @@ public final class KubernetesInstanceProvider: InstanceProvider {
               !arguments[frontEnd + 1].hasPrefix("tcp:localhost") else {
             throw .launchFailed("pods cannot reach the control endpoint \(arguments[frontEnd + 1]): set the topology's `control` to tcp:ADDRESS:PORT on an address pods reach")
         }
-        arguments[transfer + 1] = "tcp:$(TESSERA_POD_IP):0"
+        arguments[transfer + 1] = "tcp:$(TESSERA_POD_IP):\(transferPort)"
         arguments.replaceSubrange(slot...(slot + 1), with: ["--group", instance.group.rawValue])
         if !arguments.contains("--no-shared-memory") { arguments.append("--no-shared-memory") }
         return arguments

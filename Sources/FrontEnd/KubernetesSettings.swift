@@ -6,7 +6,8 @@ import Yams
 ///
 /// ```yaml
 /// provider: kubernetes
-/// kubernetes: {namespace: tessera, image: "tessera:local", model_host_path: /models/llama, worker_secret: tessera-worker-secret}
+/// kubernetes: {namespace: tessera, image: "tessera:local", model_host_path: /models/llama, worker_secret: tessera-worker-secret,
+///              leader_lease: tessera-front-end}
 /// transfer: tcp
 /// control: "tcp:10.0.0.5:7000"     # the front end's address as pods reach it
 /// groups: …
@@ -26,6 +27,11 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
     public var namePrefix: String?
     /// A started instance no pod registered for within this many seconds is given up and started again.
     public var startupTimeoutSeconds: Double?
+    /// With several front-end replicas: the coordination/v1 Lease whose holder alone starts the
+    /// workers, runs the planners and writes `/scale`; none: this front end acts alone.
+    public var leaderLease: String?
+    /// How long a lease unrenewed stays its holder's (default 15 s): a new leader takes over within it.
+    public var leaseDurationSeconds: Double?
 
     public init(namespace: String? = nil, image: String, imagePullPolicy: String? = nil, modelHostPath: String? = nil,
                 namePrefix: String? = nil, startupTimeoutSeconds: Double? = nil) {
@@ -44,6 +50,8 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
         case workerSecret = "worker_secret"
         case namePrefix = "name_prefix"
         case startupTimeoutSeconds = "startup_timeout_seconds"
+        case leaderLease = "leader_lease"
+        case leaseDurationSeconds = "lease_duration_seconds"
     }
 
     /// The topology-file keys ``placement(contentsOf:)`` reads.

@@ -75,6 +75,31 @@ public final class KubernetesClient: Sendable {
         }
     }
 
+    /// Creates the Deployment, or when one of that name exists (its pod template written by whoever
+    /// deployed it, e.g. `kubectl apply -k`), sets only the arguments of its container `container`
+    /// and adds the template's labels (a strategic merge patch: the container is matched by name;
+    /// its image, environment, probes, volumes and everything else stay as they were written).
+    @discardableResult
+    public func apply(_ deployment: Deployment, adopting container: String) async throws(KubernetesError) -> Deployment {
+        let namespace = deployment.metadata.namespace
+        do {
+            return try await send(.POST, deploymentPath(namespace, nil), body: deployment)
+        } catch where error.isConflict {
+            guard let name = deployment.metadata.name else { throw error }
+            var labels: JSONObject = [:]
+            for (key, value) in deployment.spec.template.metadata.labels ?? [:] { labels[key] = .string(value) }
+            guard case let .array(containers)? = deployment.spec.template.spec["containers"],
+                  let arguments = containers.first(where: { $0["name"] == .string(container) })?["args"] else {
+                throw .configuration("the pod template of \(name) has no container \(container) with args")
+            }
+            let patch: JSONObject = ["spec": ["template": [
+                "metadata": ["labels": labels],
+                "spec": ["containers": [["name": .string(container), "args": arguments]]],
+            ]]]
+            return try await send(.PATCH, deploymentPath(namespace, name), body: patch, contentType: Self.strategicMergePatch)
+        }
+    }
+
     // MARK: Pods
 
     /// `GET …/pods?labelSelector=…`.
@@ -157,6 +182,7 @@ public final class KubernetesClient: Sendable {
     // MARK: Requests
 
     static let mergePatch = "application/merge-patch+json"
+    static let strategicMergePatch = "application/strategic-merge-patch+json"
 
     private func deploymentPath(_ namespace: String?, _ name: String?) -> String {
         "/apis/apps/v1/namespaces/\(namespace ?? config.namespace)/deployments" + (name.map { "/" + $0 } ?? "")

@@ -10,6 +10,7 @@ extension ServeCommand {
     func startFrontEnd(topologyPath: String, model: URL, name: String?) async throws -> ClusterFrontEnd {
         var topology = try Topology(contentsOf: URL(fileURLWithPath: topologyPath))
         // The planners' capacities from a measured cost model, as the simulator derives them.
+        if let control { topology.control = control }
         if let profile { topology.capacity = try CostModel.load(from: URL(fileURLWithPath: profile)).servingCapacity() }
         // A fresh directory only this user can enter (mkdtemp: 0700, a name no one can take first),
         // removed with the worker sockets and logs on shutdown.
@@ -32,7 +33,9 @@ extension ServeCommand {
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         let provider: any InstanceProvider
         if let settings = try KubernetesSettings.placement(contentsOf: URL(fileURLWithPath: topologyPath)) {
-            let kubernetes = try KubernetesInstanceProvider(settings: settings, client: KubernetesClient(try KubernetesConfig.load()))
+            let client = try KubernetesClient(try KubernetesConfig.load())
+            if let lease = settings.leaderLease { await lead(lease, settings: settings, client: client) }
+            let kubernetes = KubernetesInstanceProvider(settings: settings, client: client)
             FileHandle.standardError.write(Data("starting \(topology.slots.count) workers as pods in namespace \(kubernetes.namespace)\n".utf8))
             provider = kubernetes
         } else {
@@ -42,5 +45,35 @@ extension ServeCommand {
         let frontEnd = try ClusterFrontEnd(topology: topology, options: options, provider: provider)
         try await frontEnd.start()
         return frontEnd
+    }
+
+    /// Returns once this replica holds the Lease `lease`: of several front ends only the holder
+    /// starts workers, runs the planners and writes `/scale`; the others wait here (their `/health`
+    /// says loading, so their Service sends them nothing). A leader that loses the lease (its
+    /// renewals failed for the renew deadline) exits, as Kubernetes' own controllers do, and its pod
+    /// restarts as a follower; a follower takes an expired lease over within the lease duration.
+    private func lead(_ lease: String, settings: KubernetesSettings, client: KubernetesClient) async {
+        let environment = ProcessInfo.processInfo.environment
+        let identity = environment["TESSERA_POD_NAME"] ?? ProcessInfo.processInfo.hostName
+        let election = LeaseElection(name: lease, namespace: settings.namespace ?? client.config.namespace, identity: identity,
+                                     leaseDuration: .seconds(settings.leaseDurationSeconds ?? 15))
+        let elector = LeaderElector(client: client, election: election)
+        let (leading, leadingContinuation) = AsyncStream<Void>.makeStream()
+        Task { await elector.run() }
+        Task {
+            var led = false
+            for await change in elector.leadership {
+                if change {
+                    led = true
+                    leadingContinuation.yield()
+                } else if led {
+                    FileHandle.standardError.write(Data("lost the lease \(lease); exiting so that another front end leads\n".utf8))
+                    Foundation.exit(1)
+                }
+            }
+        }
+        FileHandle.standardError.write(Data("\(identity) waiting to hold the lease \(lease)\n".utf8))
+        for await _ in leading { break }
+        FileHandle.standardError.write(Data("\(identity) holds the lease \(lease): starting the workers\n".utf8))
     }
 }

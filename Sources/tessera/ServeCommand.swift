@@ -108,6 +108,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "With --topology: a cost model from `tessera profile` that gives the fleet planners their per-worker capacities (instead of the topology's `capacity`).")
     var profile: String?
 
+    @Option(help: "With --topology: the control endpoint workers reach this front end at, instead of the topology's `control` (in a pod: tcp:$(TESSERA_POD_IP):7000).")
+    var control: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
         guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
@@ -127,6 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
         if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
+        if control != nil, topology == nil { throw ValidationError("--control is the control endpoint of a --topology's workers; add --topology") }
     }
 
     func run() async throws {

@@ -7,6 +7,6 @@ struct Tessera: AsyncParsableCommand {
         commandName: "tessera",
         abstract: "Serve multimodal and diffusion models with disaggregated, modality-aware scheduling.",
         subcommands: [GenerateCommand.self, GenerateImageCommand.self, PerplexityCommand.self, BenchCommand.self, SimulateCommand.self, ServeCommand.self, ProfileCommand.self, WorkerCommand.self,
-                      TrainPredictorCommand.self]
+                      TrainPredictorCommand.self, SleepCommand.self]
     )
 }

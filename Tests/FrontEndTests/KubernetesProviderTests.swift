@@ -40,7 +40,7 @@ import Testing
         let arguments = try KubernetesInstanceProvider.podArguments(spec(role: .decode, group: .multimodal, frontEnd: "tcp:10.0.0.5:7000"))
         #expect(arguments == [
             "worker", "--role", "decode", "--group", "multimodal", "--model", "/models/m", "--front-end", "tcp:10.0.0.5:7000",
-            "--transfer", "tcp:$(TESSERA_POD_IP):0", "--heartbeat-interval-ms", "200", "--no-shared-memory", "--threads", "2",
+            "--transfer", "tcp:$(TESSERA_POD_IP):7100", "--heartbeat-interval-ms", "200", "--no-shared-memory", "--threads", "2",
         ])
         // Pods cannot reach the front end's loopback or Unix-socket control endpoint.
         for frontEnd in ["tcp:127.0.0.1:7000", "unix:/tmp/control.sock"] {

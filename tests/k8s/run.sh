@@ -5,10 +5,12 @@
 # namespace joined by a veth), and runs the KubernetesClient tests against it: Deployments and /scale
 # driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion, Leases with
 # resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
-# removing exactly the drained pod; then the pd topology through KubernetesInstanceProvider (tests/k8s/pd.sh);
-# then applies deploy/kubernetes/base (an image of the tessera
-# binary just built, packed without a registry), runs the e2e openai suite against its pod, scales
-# it to one pod per node and asks each for a chat completion. Removes everything on exit and checks that it did.
+# removing exactly the drained pod; then the pd topology through KubernetesInstanceProvider (tests/k8s/pd.sh)
+# and the StageAutoscaler scaling its decode pool through /scale (tests/k8s/autoscale.sh);
+# then validates every kustomization under deploy/kubernetes with the API server and applies
+# deploy/kubernetes/overlays/pd (an image of the tessera binary just built, packed without a
+# registry): the e2e openai suite through its leading front end, then the leader killed and the other
+# replica taking over (tests/k8s/overlay.sh). Removes everything on exit and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +33,8 @@ if ((${#missing[@]})); then apt-get install -o DPkg::Lock::Timeout=600 -y -qq --
 
 source tests/k8s/cluster.sh
 source tests/k8s/pd.sh
+source tests/k8s/overlay.sh
+source tests/k8s/autoscale.sh
 work=$(mktemp -d)
 cleanup() {
     cluster_down
@@ -62,51 +66,19 @@ TESSERA_K8S_LIVE=1 TESSERA_K8S_NODES=2 swift test --scratch-path "$scratch" --sk
 # The pd topology with `provider: kubernetes`: a front end here, prefill and decode pools as Deployments.
 pd_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
 
-# deploy/kubernetes/base, with the fixture model from a hostPath volume and the serve flags the e2e
-# suite expects: the openai suite runs against the pod (on whichever node it landed) from this host.
-model=${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}
-mkdir -p "$work/e2e"
-cat >"$work/e2e/kustomization.yaml" <<YAML
-resources: ["$(realpath --relative-to "$work/e2e" deploy/kubernetes/base)"]
-patches:
-  - target: {kind: Deployment, name: tessera}
-    patch: |-
-      - op: replace
-        path: /spec/template/spec/containers/0/args
-        value: [serve, --model, /models/$(basename "$model"), --host, 0.0.0.0, --port, "8000", --max-queued-requests, "12",
-                --max-num-seqs, "4", --max-body-size, "1", --kv-cache-memory, "64", --drain-timeout, "5", --read-timeout, "5"]
-      - op: add
-        path: /spec/template/spec/volumes
-        value: [{name: models, hostPath: {path: "$PWD/$(dirname "$model")", type: Directory}}]
-      - op: add
-        path: /spec/template/spec/containers/0/volumeMounts
-        value: [{name: models, mountPath: /models, readOnly: true}]
-YAML
-kubectl apply -k "$work/e2e" >/dev/null
-kubectl -n tessera rollout status deployment/tessera --timeout 300s >/dev/null
-read -r node address < <(kubectl -n tessera get pods -l app.kubernetes.io/name=tessera \
-    -o jsonpath='{range .items[*]}{.spec.nodeName} {.status.podIP}{"\n"}{end}')
-echo "openai suite against tessera in a pod on $node ($address)"
-python3 -c "import openai, pytest, requests, prometheus_client" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
-TESSERA_BASE_URL="http://$address:8000" TESSERA_MODEL_DIR="$PWD/$model" TESSERA_FIXTURES="$PWD/fixtures" \
-    TESSERA_BINARY="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera" \
-    timeout 900 python3 -m pytest -q tests/e2e -k "not sigterm"
+# The `tessera` autoscaling mode: the StageAutoscaler adds a decode pod under load through /scale and removes it when idle.
+autoscale_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
 
-# Scaled through /scale to one pod per node, each answering on its pod address.
-ask() {
-    curl -fsS --max-time 120 "http://$1:8000/v1/chat/completions" -H 'content-type: application/json' \
-        -d '{"model": "'"$(basename "$model")"'", "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]}' |
-        python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["choices"][0]["message"]["content"] is not None; print(r["usage"]["completion_tokens"])'
-}
-kubectl -n tessera scale deployment/tessera --replicas 2 >/dev/null
-kubectl -n tessera rollout status deployment/tessera --timeout 300s >/dev/null
-placements=$(kubectl -n tessera get pods -l app.kubernetes.io/name=tessera -o jsonpath='{range .items[*]}{.spec.nodeName} {.status.podIP}{"\n"}{end}' | sort)
-echo "$placements"
-[[ $(echo "$placements" | awk '{print $1}' | sort -u | wc -l) == 2 ]] || { echo "tessera pods are not on both nodes" >&2; exit 1; }
-while read -r node address; do
-    tokens=$(ask "$address")
-    echo "tessera on $node ($address) answered with $tokens tokens"
-done <<<"$placements"
+# Every kustomization under deploy/kubernetes, as the API server validates it (a dry run creates
+# no namespace: the one they name is created first, as docs/kubernetes.md says).
+kubectl create namespace tessera --save-config >/dev/null
+for kustomization in deploy/kubernetes/standalone deploy/kubernetes/overlays/*; do
+    kubectl apply -k "$kustomization" --dry-run=server >/dev/null || { echo "$kustomization does not apply" >&2; exit 1; }
+done
+echo "deploy/kubernetes: standalone and overlays $(ls deploy/kubernetes/overlays | tr '\n' ' ')pass the API server's validation"
+
+# deploy/kubernetes/overlays/pd applied: two front ends, one leading; the openai suite through it; the leader killed.
+overlay_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
 
 # Teardown check: nothing left running or configured.
 cluster_down
