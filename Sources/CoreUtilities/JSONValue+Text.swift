@@ -69,7 +69,7 @@ extension JSONValue: Decodable {
         else if let s = try? c.decode(String.self) { self = .string(s) }
         else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
         else {
-            let object = try decoder.container(keyedBy: AnyKey.self)
+            let object = try decoder.container(keyedBy: AnyCodingKey.self)
             self = .object(try object.allKeys.map { ($0.stringValue, try object.decode(JSONValue.self, forKey: $0)) })
         }
     }

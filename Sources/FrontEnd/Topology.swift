@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 import Foundation
 
 /// The workers a front end starts and supervises, grouped by modality (ElasticMM's text and
@@ -110,22 +111,10 @@ public struct Topology: Sendable, Hashable, Codable {
         case maxRetries = "max_retries"
     }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
-        // Every key must mean something: a misspelt or retired key would otherwise leave its
-        // policy silently at the default.
-        let known = Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys + KubernetesSettings.placementKeys)
-        if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            let hint = ["routing": " (now `router`)", "elastic": " (now a `planners` entry)", "group_balancer": " (now a `planners` entry)",
-                        "autoscale": " (now a `planners` entry)"][unknown] ?? ""
-            throw DecodingError.dataCorrupted(.init(codingPath: [AnyKey(stringValue: unknown)], debugDescription: "unknown key '\(unknown)'\(hint)"))
-        }
+        try decoder.rejectUnknownKeys(Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys + KubernetesSettings.placementKeys),
+                                      hints: ["routing": " (now `router`)", "elastic": " (now a `planners` entry)",
+                                              "group_balancer": " (now a `planners` entry)", "autoscale": " (now a `planners` entry)"])
         let c = try decoder.container(keyedBy: CodingKeys.self)
         policies = try PolicySpec(from: decoder)
         slo = try c.decodeIfPresent(LatencySLO.self, forKey: .slo) ?? Topology.defaultSLO

@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 
 /// One serving system to simulate: a starting deployment and the policies it runs.
 ///
@@ -53,21 +54,9 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         case name, deployment, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
     }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: any Decoder) throws {
-        // A misspelt or retired key would otherwise leave its setting silently at the default.
-        let known = Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys)
-        if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            let hint = unknown == "plannerOptions" ? " (give options per planner: {\"name\": …, \"interval\": …})" : ""
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath + [AnyKey(stringValue: unknown)],
-                                                    debugDescription: "unknown key '\(unknown)'\(hint)"))
-        }
+        try decoder.rejectUnknownKeys(Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys),
+                                      hints: ["plannerOptions": " (give options per planner: {\"name\": …, \"interval\": …})"])
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
         deployment = try c.decode(Deployment.self, forKey: .deployment)
