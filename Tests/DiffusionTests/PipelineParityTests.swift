@@ -7,47 +7,20 @@ import Testing
 /// and the `output_type="np"` image (fixtures/diffusion/pipelines/, written by
 /// scripts/fixtures/diffusion_references.py pipelines).
 @Suite struct PipelineParityTests {
-    struct Case: CustomTestStringConvertible, Sendable {
-        let name, folder, prompt: String
-        let scheduler, negativePrompt: String?
-        let guidance: Float
-        let seed: UInt64
-        let steps, width, height: Int
-        var testDescription: String { name }
-    }
-
-    static let cases: [Case] = {
-        guard let json = try? Fixtures.json("pipelines/cases.json"), let cases = json["cases"] as? [[String: Any]] else { return [] }
-        return cases.map {
-            Case(name: $0["name"] as! String, folder: $0["folder"] as! String, prompt: $0["prompt"] as! String,
-                 scheduler: $0["scheduler"] as? String, negativePrompt: $0["negative_prompt"] as? String,
-                 guidance: Float(($0["guidance_scale"] as! NSNumber).doubleValue), seed: ($0["seed"] as! NSNumber).uint64Value,
-                 steps: $0["steps"] as! Int, width: $0["width"] as! Int, height: $0["height"] as! Int)
-        }
-    }()
+    static let cases = PipelineCase.load("pipelines/cases.json")
 
     @Test func casesArePresent() { #expect(Self.cases.count >= 6) }
 
     @Test(arguments: cases)
-    func matchesDiffusers(_ c: Case) throws {
-        let pipeline = try StableDiffusionPipeline(directory: Fixtures.diffusion.appendingPathComponent(c.folder))
-        let request = TextToImageRequest(prompt: c.prompt, negativePrompt: c.negativePrompt, steps: c.steps, guidanceScale: c.guidance,
-                                         scheduler: try c.scheduler.map { try #require(SchedulerKind(rawValue: $0)) },
-                                         width: c.width, height: c.height, seed: c.seed)
+    func matchesDiffusers(_ c: PipelineCase) throws {
+        let pipeline = try c.pipeline()
+        let request = try c.request()
         var steps: [Int] = []
         let result = try pipeline.generate(request) { step, _ in steps.append(step) }
         // One progress call per UNet step (PNDM's PLMS takes steps + 1).
         #expect(steps == Array(1 ... (try pipeline.scheduler(request.scheduler, steps: c.steps)).timesteps.count))
-        let reference = try SafetensorsFile(url: Fixtures.diffusion.appendingPathComponent("pipelines/\(c.name).safetensors"))
-        let latents = try reference.floats("latents")
-        let image = try reference.floats("image")
-        #expect(result.latentShape == (try reference.info("latents")).shape)
-        let latentError = maxRelativeDifference(result.latents, latents)
-        let imageError = maxAbsDifference(result.image, image)
-        print("\(c.name): latents max rel error \(latentError), image max abs error \(imageError)")
         // Measured: latents ≤ 1e-4 relative, image ≤ 4e-5 absolute on every case.
-        #expect(latentError < 1e-3)
-        #expect(imageError < 1e-3)
+        try c.expectMatchesReference(result)
     }
 
     @Test func givenLatentsReplaceTheDrawnNoise() throws {
