@@ -48,7 +48,7 @@ let package = Package(
             name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"], cSettings: kernelFlags,
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
         ),
-        .target(name: "Imaging", dependencies: ["CImageCodecs", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Imaging", dependencies: ["CImageCodecs", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
 
         // Model code, one file per architecture.
         .target(name: "Models", dependencies: ["Tensor", "Imaging"]),
@@ -106,7 +106,7 @@ let package = Package(
         // Disaggregated serving: the wire protocol (messages, framing, sockets) that the front end and
         // the workers speak; the worker process, which holds a model and moves KV and features to its
         // peers; and the front end, which holds no model, supervises workers and routes with the Cluster policies.
-        .target(name: "WireProtocol", dependencies: ["ServingAPI", "Cluster", "Imaging", "Grammar"]),
+        .target(name: "WireProtocol", dependencies: ["ServingAPI", "CoreUtilities", "Cluster", "Imaging", "Grammar"]),
         .target(name: "Workers", dependencies: ["WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging"]),
         .target(
             name: "FrontEnd",
@@ -146,29 +146,29 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "CoreUtilities"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "ServingAPI", "Engine", "Bench", "Imaging", "Tokenizers", "ChatTemplates",
+                "Server", "ServingAPI", "CoreUtilities", "Engine", "Bench", "Imaging", "Tokenizers", "ChatTemplates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Imaging"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster"], exclude: ["Fixtures"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "CoreUtilities"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
         .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Models"]),
         .testTarget(
             name: "WorkersTests",
-            dependencies: ["Workers", "WireProtocol", "ServingAPI", "Engine", "Cluster", "Imaging", "TestFixtures"]
+            dependencies: ["Workers", "WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "TestFixtures"]
         ),
         .testTarget(
             name: "FrontEndTests",
-            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "Cluster", "Imaging", "KubernetesClient"]
+            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "KubernetesClient"]
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient"], exclude: ["Recorded"]),
     ]

@@ -148,7 +148,7 @@ struct BlockKey: Hashable {
     var images: [ImagePart]
 
     struct ImagePart: Hashable {
-        var contentId: String
+        var imageID: ImageID
         /// Offset of the block's first token relative to the image's first token (may be negative).
         var offset: Int
     }
@@ -157,7 +157,7 @@ struct BlockKey: Hashable {
         let range = index * blockSize ..< (index + 1) * blockSize
         tokens = Array(request.tokens[range])
         images = request.images.filter { $0.range.overlaps(range) }
-            .map { ImagePart(contentId: $0.contentId, offset: range.lowerBound - $0.offset) }
+            .map { ImagePart(imageID: $0.imageID, offset: range.lowerBound - $0.offset) }
     }
 
     /// FNV-1a over the parent hash and the contents; collisions are caught by comparing keys.
@@ -166,7 +166,7 @@ struct BlockKey: Hashable {
         h.mix(parent)
         for token in tokens { h.mix(UInt64(bitPattern: Int64(token))) }
         for image in images {
-            for byte in image.contentId.utf8 { h.mix(UInt64(byte)) }
+            image.imageID.mix(into: &h)
             h.mix(UInt64(bitPattern: Int64(image.offset)))
         }
         return h.value

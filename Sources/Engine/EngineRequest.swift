@@ -8,16 +8,17 @@ public enum RequestStatus: Sendable, Equatable {
 }
 
 import Cluster
+import CoreUtilities
 
 /// An image's placeholder tokens inside a prompt: `length` tokens starting at `offset`, whose
-/// content is identified by `contentId` (a hash of the decoded pixels and the preprocessing).
+/// content is identified by `imageID` (the image's one ``ImageID``).
 public struct ImageSpan: Sendable, Hashable {
-    public var contentId: String
+    public var imageID: ImageID
     public var offset: Int
     public var length: Int
 
-    public init(contentId: String, offset: Int, length: Int) {
-        self.contentId = contentId
+    public init(imageID: ImageID, offset: Int, length: Int) {
+        self.imageID = imageID
         self.offset = offset
         self.length = length
     }

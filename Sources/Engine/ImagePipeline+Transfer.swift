@@ -6,12 +6,9 @@ import Tensor
 /// features until the prefill engine holding the request confirms it has them; the prefill engine
 /// adds them to its own cache, where its normal image path finds them instead of encoding.
 extension ImagePipeline {
-    /// The cache key of `image` under this pipeline's preprocessing.
-    func contentId(of image: RGBImage) -> String { "\(image.contentHash):\(processor.cacheKey)" }
-
     /// Encodes `image` (or finds it cached) on the encoder executor; the entry stays pinned until `release`.
-    func encodePinned(_ image: RGBImage) throws -> (id: String, features: Matrix) {
-        let id = contentId(of: image)
+    func encodePinned(_ image: RGBImage) throws -> (id: ImageID, features: Matrix) {
+        let id = image.id
         return try encodeExecutor.sync { [self] in
             if let cached = cacheLock.withLock({ cache.acquire(id) }) { return (id, cached) }
             let features = try encode(processor.preprocess(image))
@@ -21,7 +18,7 @@ extension ImagePipeline {
     }
 
     /// Adds features encoded elsewhere, unpinned: the request that needs them pins them on use.
-    func provide(id: String, features: Matrix) {
+    func provide(id: ImageID, features: Matrix) {
         cacheLock.withLock { cache.touch(id, features, cost: features.rows) }
     }
 }

@@ -10,18 +10,18 @@ import Tensor
 /// Non-blocking encoding (ElasticMM §4, "non-blocking encoding"; vLLM's encoder cache): a
 /// request's images are preprocessed and encoded on the pipeline's own background threads, off the
 /// step loop and below its OS priority, so text requests keep prefilling and decoding meanwhile. Features
-/// are cached by content id (a hash of the decoded pixels and the preprocessing parameters) and
+/// are cached by the image's ``ImageID`` (an engine has one preprocessing, so the id alone names its output) and
 /// pinned until the request that uses them is retired.
 ///
 /// ```swift
 /// pipeline.prepare(tokens: ids, images: images) { result in /* hand the request to the step loop */ }
-/// pipeline.release(prepared.contentIds)   // when the request finishes
+/// pipeline.release(prepared.imageIDs)   // when the request finishes
 /// ```
 final class ImagePipeline: @unchecked Sendable {
     /// How images enter prompts (from the model's config; no weights).
     let format: ImagePromptFormat
     let processor: any ImageProcessor
-    var cache: LRUCache<String, Matrix>
+    var cache: LRUCache<ImageID, Matrix>
     let cacheLock = NSLock()
     private let preprocessExecutor: ThreadExecutor
     let encodeExecutor: ThreadExecutor
@@ -38,7 +38,7 @@ final class ImagePipeline: @unchecked Sendable {
         var spans: [ImageSpan]
         var features: [ImageFeatures]
         var timings: [ImageStageTimings]
-        var contentIds: [String] { spans.map(\.contentId) }
+        var imageIDs: [ImageID] { spans.map(\.imageID) }
     }
 
     /// `encoder` is the loaded vision side, or nil to load it with `loadEncoder` when an image
@@ -80,7 +80,7 @@ final class ImagePipeline: @unchecked Sendable {
 
     /// Placeholder tokens `image` will expand to, from its size alone (admission counts image cost
     /// before any preprocessing work starts).
-    func estimatedTokens(for image: RGBImage) throws -> Int {
+    func estimatedTokens(for image: ImageReference) throws -> Int {
         try processor.checkSize(height: image.height, width: image.width)
         if let fixedTokenCount { return fixedTokenCount }
         guard let qwen = processor as? Qwen2VLImageProcessor, let grid = try gridTHW(of: image) else { return 0 }
@@ -95,11 +95,12 @@ final class ImagePipeline: @unchecked Sendable {
     }
 
     /// Looks every image up in the encoder cache, preprocesses and encodes the ones it lacks,
-    /// expands the prompt, then calls `completion`. A repeated image costs its content hash only (on
-    /// the caller's thread, which also gets the completion when every image is cached): no resizing,
-    /// no encoding, no wait for the background threads.
-    func prepare(tokens: [Int], images: [RGBImage], completion: @escaping @Sendable (Result<Prepared, EngineError>) -> Void) {
-        let ids = images.map(contentId(of:))
+    /// expands the prompt, then calls `completion`. A repeated image costs a cache lookup by its id
+    /// only (on the caller's thread, which also gets the completion when every image is cached): no
+    /// resizing, no encoding, no wait for the background threads. An image without pixels must
+    /// be in the cache (its features were provided by an encode stage).
+    func prepare(tokens: [Int], images: [ImageReference], completion: @escaping @Sendable (Result<Prepared, EngineError>) -> Void) {
+        let ids = images.map(\.id)
         // Pinned now, so eviction cannot take them before the request is retired.
         let cached = cacheLock.withLock { ids.map { cache.acquire($0) } }
         if cached.allSatisfy({ $0 != nil }) { return prepareCached(tokens: tokens, images: images, ids: ids, cached: cached, completion: completion) }
@@ -109,7 +110,7 @@ final class ImagePipeline: @unchecked Sendable {
     /// `prepare` once the cache has been asked: lays out the prompt, preprocessing the misses, and
     /// hands them to the encoder thread (or completes at once when there are none).
     private func prepareCached(
-        tokens: [Int], images: [RGBImage], ids: [String], cached: [Matrix?],
+        tokens: [Int], images: [ImageReference], ids: [ImageID], cached: [Matrix?],
         completion: @escaping @Sendable (Result<Prepared, EngineError>) -> Void
     ) {
         var timings = [ImageStageTimings](repeating: ImageStageTimings(), count: images.count)
@@ -121,8 +122,9 @@ final class ImagePipeline: @unchecked Sendable {
                     timings[i].encoderCacheHit = true
                     return ImageLayout(tokenCount: features.rows, gridTHW: try gridTHW(of: images[i]))
                 }
+                guard let pixels = images[i].image else { throw MissingFeatures(id: ids[i]) }
                 let start = DispatchTime.now()
-                let image = try processor.preprocess(images[i])
+                let image = try processor.preprocess(pixels)
                 timings[i].preprocess = Self.seconds(since: start)
                 preprocessed[i] = image
                 return ImageLayout(tokenCount: try format.imageTokenCount(for: image), gridTHW: image.gridTHW)
@@ -130,13 +132,15 @@ final class ImagePipeline: @unchecked Sendable {
             prompt = try format.expandPrompt(tokens, layouts: layouts)
         } catch {
             release(zip(ids, cached).compactMap { $1 == nil ? nil : $0 })
+            // Features lost between the encode stage's hand-over and here are ours to retry, not the client's fault.
+            if error is MissingFeatures { return completion(.failure(.internalFailure("\(error)"))) }
             return completion(.failure(.invalidRequest("could not prepare the images: \(error)")))
         }
         let preprocessTimings = timings, toEncode = preprocessed
         let finish: @Sendable ([Matrix], [ImageStageTimings]) -> Void = { [self] features, timings in
             do {
                 let placed = try prompt.place(features)
-                let spans = zip(ids, prompt.imageSpans).map { ImageSpan(contentId: $0, offset: $1.offset, length: $1.length) }
+                let spans = zip(ids, prompt.imageSpans).map { ImageSpan(imageID: $0, offset: $1.offset, length: $1.length) }
                 completion(.success(Prepared(prompt: prompt, spans: spans, features: placed, timings: timings)))
             } catch {
                 release(ids)
@@ -175,15 +179,21 @@ final class ImagePipeline: @unchecked Sendable {
     }
 
     /// Qwen2-VL's patch grid of `image` from its size alone; nil for fixed-size encoders.
-    private func gridTHW(of image: RGBImage) throws -> [Int]? {
+    private func gridTHW(of image: ImageReference) throws -> [Int]? {
         guard let qwen = processor as? Qwen2VLImageProcessor else { return nil }
         let size = try qwen.targetSize(height: image.height, width: image.width)
         return [1, size.height / qwen.patchSize, size.width / qwen.patchSize]
     }
 
     /// Unpins the features a retired request used.
-    func release(_ ids: [String]) {
+    func release(_ ids: [ImageID]) {
         cacheLock.withLock { for id in ids { cache.release(id) } }
+    }
+
+    /// An image came without pixels, and the features that should have been provided with it are not in the cache.
+    struct MissingFeatures: Error, CustomStringConvertible {
+        var id: ImageID
+        var description: String { "the features of image \(id) were not provided and its pixels are not here" }
     }
 
     private static func seconds(since start: DispatchTime) -> Double {

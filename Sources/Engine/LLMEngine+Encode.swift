@@ -5,15 +5,15 @@ import ServingAPI
 import Tensor
 
 /// One image's vision features as they leave an encode engine: `rows` feature tokens of `cols`
-/// floats, keyed by the image's content id.
+/// floats, keyed by the image's id.
 public struct EncodedImage: Sendable, Hashable {
-    public var contentId: String
+    public var imageID: ImageID
     public var rows: Int
     public var cols: Int
     public var features: [Float]
 
-    public init(contentId: String, rows: Int, cols: Int, features: [Float]) {
-        self.contentId = contentId
+    public init(imageID: ImageID, rows: Int, cols: Int, features: [Float]) {
+        self.imageID = imageID
         self.rows = rows
         self.cols = cols
         self.features = features
@@ -26,7 +26,7 @@ public struct EncodedImage: Sendable, Hashable {
 /// ```swift
 /// let encoded = try await encoder.encodeImages(images)       // E: pinned
 /// prefillEngine.provideEncoded(encoded)                      // P: cached, found by the image path
-/// encoder.releaseEncoded(encoded.map(\.contentId))           // E: unpinned once P confirmed
+/// encoder.releaseEncoded(encoded.map(\.imageID))           // E: unpinned once P confirmed
 /// ```
 extension LLMEngine {
     /// Encodes `images` on this engine's vision encoder (cached ones are not re-encoded), pinned until `releaseEncoded`.
@@ -38,10 +38,10 @@ extension LLMEngine {
                 do {
                     for image in images {
                         let (id, m) = try pipeline.encodePinned(image)
-                        encoded.append(EncodedImage(contentId: id, rows: m.rows, cols: m.cols, features: Array(UnsafeBufferPointer(start: m.data, count: m.count))))
+                        encoded.append(EncodedImage(imageID: id, rows: m.rows, cols: m.cols, features: Array(UnsafeBufferPointer(start: m.data, count: m.count))))
                     }
                 } catch {
-                    pipeline.release(encoded.map(\.contentId))
+                    pipeline.release(encoded.map(\.imageID))
                     throw EngineError.invalidRequest("the vision encoder failed: \(error)")
                 }
                 self.publishEncoderStatistics()
@@ -55,7 +55,7 @@ extension LLMEngine {
     }
 
     /// Unpins images `encodeImages` returned.
-    public func releaseEncoded(_ contentIds: [String]) { imagePipeline?.release(contentIds) }
+    public func releaseEncoded(_ imageIDs: [ImageID]) { imagePipeline?.release(imageIDs) }
 
     /// Adds images encoded elsewhere to this engine's encoder cache; requests showing them skip encoding.
     public func provideEncoded(_ images: [EncodedImage]) {
@@ -63,12 +63,9 @@ extension LLMEngine {
         for image in images where image.rows * image.cols == image.features.count {
             let matrix = Matrix(rows: image.rows, cols: image.cols)
             image.features.withUnsafeBufferPointer { matrix.data.update(from: $0.baseAddress!, count: $0.count) }
-            pipeline.provide(id: image.contentId, features: matrix)
+            pipeline.provide(id: image.imageID, features: matrix)
         }
     }
-
-    /// The content id `image` has in this engine's encoder cache.
-    public func contentId(of image: RGBImage) -> String? { imagePipeline?.contentId(of: image) }
 
     /// Whether the vision tower and projector are in memory (loaded at start, or since an image needed them).
     public var visionEncoderLoaded: Bool { imagePipeline?.encoderLoaded ?? false }

@@ -24,10 +24,10 @@ extension LLMEngine {
     public var kvLayout: KVLayout { KVLayout(layers: textConfig.numLayers, rowWidth: textConfig.numKVHeads * textConfig.headDim) }
 
     /// Computes the KV of `prompt` (all positions; with `images`, their placeholders expanded and
-    /// encoded here) and parks its blocks under the returned handle. The stream ends with a
+    /// encoded here, or found by id among features ``provideEncoded(_:)`` gave) and parks its blocks under the returned handle. The stream ends with a
     /// `.finished` event (no tokens) once the KV is parked; `parkedPrompt` then tells the expanded
     /// prompt a decode engine continues from.
-    public func submitPrefill(prompt: [Int], images: [RGBImage] = []) throws(EngineError)
+    public func submitPrefill(prompt: [Int], images: [ImageReference] = []) throws(EngineError)
         -> (handle: Int, events: AsyncThrowingStream<InferenceEvent, any Error>)
     {
         try check(prompt)
@@ -101,7 +101,7 @@ extension LLMEngine {
         guard let state = language.scheduler.detach(id) else { return }
         active[id] = nil
         // The KV holds what the features contributed; the encoder cache need not pin them any more.
-        if let images = request.images { imagePipeline?.release(images.contentIds) }
+        if let images = request.images { imagePipeline?.release(images.imageIDs) }
         shared.withLock { s in
             // A decode engine lacks the images' grids; the offset is all its M-RoPE positions need.
             s.parked[id] = ParkedPrompt(request: state, mropeDelta: request.mrope?.delta)

@@ -141,7 +141,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         guard !request.images.isEmpty else {
             return try enqueue(prompt: prompt, parameters: request.parameters, sloClass: request.sloClass, handoff: .none).stream
         }
-        return try enqueue(prompt: prompt, images: request.images, parameters: request.parameters, sloClass: request.sloClass).stream
+        return try enqueue(prompt: prompt, images: request.images.map(ImageReference.init), parameters: request.parameters, sloClass: request.sloClass).stream
     }
 
     /// The objective of an SLO class; an unknown class is the client's error.
@@ -183,7 +183,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     /// Queues a prompt with images: admission counts their tokens from the image sizes, then the
     /// image pipeline preprocesses and encodes them off the step loop, and the request joins the
     /// scheduler once its features are ready.
-    func enqueue(prompt: [Int], images: [RGBImage], parameters: SamplingParameters, sloClass: String? = nil,
+    func enqueue(prompt: [Int], images: [ImageReference], parameters: SamplingParameters, sloClass: String? = nil,
                  handoff: KVHandoff = .none) throws(EngineError)
         -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
     {
@@ -427,7 +427,7 @@ extension LLMEngine {
     func finish(_ id: Int, reason: FinishReason?) {
         guard let request = active.removeValue(forKey: id) else { return }
         language?.scheduler.finish(id)
-        if let images = request.images { imagePipeline?.release(images.contentIds) }
+        if let images = request.images { imagePipeline?.release(images.imageIDs) }
         if let reason { request.finish(reason) } else { request.continuation.finish() }
         shared.withLock { s in
             s.liveRequests -= 1

@@ -88,7 +88,6 @@ extension ClusterFrontEnd {
         delivered: inout [Int], client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation
     ) async throws {
         let route = try await chooseRoute(id, request)
-        let (sizes, pixels) = WireImages.pack(request.images)
         var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil)
         // Prompt tokens the prefill worker found in its prefix cache; nil when the decode worker computes the prompt.
         var prefillCached: Int?
@@ -96,8 +95,11 @@ extension ClusterFrontEnd {
         if let prefill = route.prefill, request.prompt.count > 1 || !request.images.isEmpty {
             let pushTo = topology.kvHandoff == .push ? shared.withLock { $0.slots[route.decode].hello?.transfer } : nil
             job.kvPushed = pushTo != nil
+            // Pixels go only where they are encoded: the prefill worker pulls the others' features by id.
+            let pulled = Set(sources.flatMap(\.imageIDs))
+            let (images, pixels) = WireImages.pack(request.images) { !pulled.contains($0.id) }
             let endpoint = try assign(id, to: prefill, tokens: request.prompt.count, decoding: false,
-                                      message: .prefill(request: id, tokens: request.prompt, images: sizes, featureSources: sources, pushTo: pushTo),
+                                      message: .prefill(request: id, tokens: request.prompt, images: images, featureSources: sources, pushTo: pushTo),
                                       payload: pixels)
             wait: while true {
                 guard let next = await events.next() else { throw CancellationError() }
@@ -120,8 +122,7 @@ extension ClusterFrontEnd {
         }
         var payload = Data()
         if job.kvSource == nil {
-            job.images = sizes
-            payload = pixels
+            (job.images, payload) = WireImages.pack(request.images)
         }
         _ = try assign(id, to: route.decode, tokens: request.prompt.count, decoding: true, message: .generate(request: id, job), payload: payload)
         var position = 0
@@ -167,20 +168,24 @@ extension ClusterFrontEnd {
     private func encode(
         _ id: Int, _ request: PendingRequest, on shards: [EncodeShard], events: inout AsyncStream<SlotEvent>.AsyncIterator
     ) async throws -> [FeatureSource] {
-        var waiting: [Int: Endpoint] = [:]
+        var waiting: [Int: (endpoint: Endpoint, images: [ImageID])] = [:]
         for shard in shards {
             let images = shard.imageIndices.map { request.images[$0] }
-            let (sizes, pixels) = WireImages.pack(images)
-            waiting[shard.instance] = try assign(id, to: shard.instance, tokens: shard.tokens, decoding: false,
-                                                 message: .encode(request: id, images: sizes), payload: pixels)
+            let (wire, pixels) = WireImages.pack(images)
+            waiting[shard.instance] = (try assign(id, to: shard.instance, tokens: shard.tokens, decoding: false,
+                                                  message: .encode(request: id, images: wire), payload: pixels), images.map(\.id))
         }
         var sources: [FeatureSource] = []
         while !waiting.isEmpty {
             guard let next = await events.next() else { throw CancellationError() }
-            guard let endpoint = waiting[next.slot] else { continue }
+            guard let (endpoint, expected) = waiting[next.slot] else { continue }
             switch next.event {
             case let .encoded(ids):
-                sources.append(FeatureSource(endpoint: endpoint, contentIds: ids))
+                // The worker holds the features under the ids the handler computed, or the prefill worker could not find them.
+                guard ids == expected else {
+                    throw EngineError.internalFailure("encode worker \(next.slot) named the images \(ids) it was sent as \(expected)")
+                }
+                sources.append(FeatureSource(endpoint: endpoint, imageIDs: ids))
                 waiting[next.slot] = nil
                 unassign(id, from: next.slot)
             case let .failed(error): throw retryable(error, slot: next.slot)
@@ -228,8 +233,8 @@ extension ClusterFrontEnd {
             let rule = s.imageTokenRule
             var info = RequestInfo(
                 id: id, arrival: clock(), textTokens: request.prompt.count,
-                images: zip(request.images, request.imageHashes).map { image, hash in
-                    ImageInput(width: image.width, height: image.height, tokens: rule?.tokens(width: image.width, height: image.height) ?? 0, hash: hash)
+                images: request.images.map { image in
+                    ImageInput(width: image.width, height: image.height, tokens: rule?.tokens(width: image.width, height: image.height) ?? 0, id: image.id)
                 },
                 slo: topology.slo, predictedOutputTokens: request.parameters.maxTokens)
             info.promptBlockHashes = request.blockHashes
@@ -268,7 +273,7 @@ extension ClusterFrontEnd {
     /// The worker in `slot` computed the request's prompt: its images and prompt blocks are in its caches now.
     private func rememberPrefill(_ request: PendingRequest, on slot: Int) {
         shared.withLock { s in
-            s.cachedImages[slot, default: []].formUnion(request.imageHashes)
+            s.cachedImages[slot, default: []].formUnion(request.imageIDs)
             guard let hello = s.slots[slot].hello else { return }
             s.cachedPrefixes[slot, default: PrefixCacheIndex(capacityBlocks: hello.kvCapacityTokens / max(1, hello.blockSize), blockSize: hello.blockSize)]
                 .record(request.blockHashes)

@@ -70,7 +70,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         /// How the workers' model turns an image's size into prompt tokens, as the first to register says.
         var imageTokenRule: ImageTokenRule?
         /// Image hashes each slot has prefilled, for cache-aware routing; forgotten when the worker is lost.
-        var cachedImages: [Int: Set<UInt64>] = [:]
+        var cachedImages: [Int: Set<ImageID>] = [:]
         /// Prompt blocks each slot has prefilled, likewise.
         var cachedPrefixes: [Int: PrefixCacheIndex] = [:]
     }
@@ -133,6 +133,11 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     /// Restarts so far of the worker in `slot`.
     public func restarts(slot: Int) -> Int {
         shared.withLock { s in s.slots.indices.contains(slot) ? s.slots[slot].restarts : 0 }
+    }
+
+    /// The images routing remembers in the prefix and encoder caches of the worker in `slot`.
+    public func cachedImages(slot: Int) -> Set<ImageID> {
+        shared.withLock { $0.cachedImages[slot] ?? [] }
     }
 
     /// Encoder-cache lookups and hits the worker in `slot` reported last.

@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 
 /// The live cluster as the Cluster policies see it: one ``InstanceStatus`` per worker slot, built
 /// from the front end's own bookkeeping (what it has routed where, immediately) and each worker's
@@ -6,10 +7,10 @@ import Cluster
 struct LiveCluster: ClusterView {
     let now: Double
     let instances: [InstanceStatus]
-    let cachedImages: [Int: Set<UInt64>]
+    let cachedImages: [Int: Set<ImageID>]
     let cachedPrefixes: [Int: PrefixCacheIndex]
 
-    init(now: Double, slots: [WorkerSlot], predictedDecodeTokens: [Int: Int], cachedImages: [Int: Set<UInt64>], cachedPrefixes: [Int: PrefixCacheIndex]) {
+    init(now: Double, slots: [WorkerSlot], predictedDecodeTokens: [Int: Int], cachedImages: [Int: Set<ImageID>], cachedPrefixes: [Int: PrefixCacheIndex]) {
         self.now = now
         self.cachedImages = cachedImages
         self.cachedPrefixes = cachedPrefixes
@@ -24,8 +25,8 @@ struct LiveCluster: ClusterView {
         }
     }
 
-    func hasCached(imageHash: UInt64, on instance: Int) -> Bool {
-        cachedImages[instance]?.contains(imageHash) ?? false
+    func hasCached(image: ImageID, on instance: Int) -> Bool {
+        cachedImages[instance]?.contains(image) ?? false
     }
 
     func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int {

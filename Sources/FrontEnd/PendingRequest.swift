@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 import Imaging
 import ServingAPI
 
@@ -7,8 +8,8 @@ struct PendingRequest: Sendable {
     var prompt: [Int]
     var images: [RGBImage]
     var parameters: SamplingParameters
-    /// 64-bit keys of the images' content hashes, as the routing policies compare them.
-    var imageHashes: [UInt64]
+    /// The images' ids, as the handler computed them; every policy and worker keys on them.
+    var imageIDs: [ImageID] { images.map(\.id) }
     /// The prompt's chained block hashes, for prefix-cache-aware routing.
     var blockHashes: [UInt64]
 
@@ -16,7 +17,6 @@ struct PendingRequest: Sendable {
         self.prompt = prompt
         self.images = images
         self.parameters = parameters
-        imageHashes = images.map { UInt64($0.contentHash.prefix(16), radix: 16) ?? 0 }
-        blockHashes = PromptBlockHashes.chain(tokens: prompt, blockSize: blockSize, seed: PromptBlockHashes.seed(images: imageHashes))
+        blockHashes = PromptBlockHashes.chain(tokens: prompt, blockSize: blockSize, seed: PromptBlockHashes.seed(images: images.map(\.id)))
     }
 }

@@ -1,3 +1,4 @@
+import CoreUtilities
 import ServingAPI
 import WireProtocol
 
@@ -5,7 +6,7 @@ import WireProtocol
 enum WorkerEvent: Sendable {
     /// The prompt's KV is parked; `prompt` has the image placeholders expanded.
     case prefilled(handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [WireImageSpan])
-    case encoded(contentIds: [String])
+    case encoded(imageIDs: [ImageID])
     case delta(TokenDelta)
     case finished(FinishInfo)
     case failed(EngineError)

@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 
 /// Decodes PNG and JPEG bytes into upright 8-bit RGB, matching
@@ -6,19 +7,20 @@ import Foundation
 ///
 /// ```swift
 /// let image = try ImageDecoder.decode(Data(contentsOf: url))
-/// print(image.width, image.height, image.contentHash)
+/// print(image.width, image.height, image.id)   // id: the SHA-256 of the bytes
 /// ```
 public enum ImageDecoder {
     /// Decodes `data`, refusing it with a typed error when it is empty, over `limits`, not a
-    /// supported format, corrupt, truncated, or CMYK.
+    /// supported format, corrupt, truncated, or CMYK. The image is named `id`, by default
+    /// `ImageID(encoded: data)` (pass it when the caller already computed it).
     public static func decode(
-        _ data: Data, limits: ImageLimits = .default, options: DecodeOptions = .default
+        _ data: Data, id: ImageID? = nil, limits: ImageLimits = .default, options: DecodeOptions = .default
     ) throws(ImageError) -> RGBImage {
         guard !data.isEmpty else { throw .empty }
         guard data.count <= limits.maxEncodedBytes else {
             throw .encodedTooLarge(bytes: data.count, maxBytes: limits.maxEncodedBytes)
         }
-        return try decode(bytes: [UInt8](data), limits: limits, options: options)
+        return try decode(bytes: [UInt8](data), limits: limits, options: options).named(id ?? ImageID(encoded: data))
     }
 
     /// Decodes the file at `url` (checking its size before reading it).

@@ -14,8 +14,8 @@ public protocol ImageProcessor: Sendable {
     /// 1×10000 image would resize to 224×2,240,000 before a crop).
     func checkSize(height: Int, width: Int) throws(ImageProcessorError)
 
-    /// A canonical description of every parameter that affects the output. Together with
-    /// ``RGBImage/contentHash`` it identifies a preprocessed image for caching.
+    /// A canonical description of every parameter that affects the output (two processors with
+    /// equal keys preprocess alike).
     var cacheKey: String { get }
 }
 

@@ -12,7 +12,7 @@ extension ClusterSimulator {
             // Shards whose images sit in the encoder's cache need no encoding.
             shards = shards.compactMap { shard in
                 let all = shard.imageIndices.reduce(0) { $0 + info.images[$1].tokens }
-                let missing = shard.imageIndices.reduce(0) { $0 + (fleet[shard.instance].encoderCache.contains(info.images[$1].hash) ? 0 : info.images[$1].tokens) }
+                let missing = shard.imageIndices.reduce(0) { $0 + (fleet[shard.instance].encoderCache.contains(info.images[$1].id) ? 0 : info.images[$1].tokens) }
                 guard missing > 0, all > 0 else { return nil }
                 var s = shard
                 s.tokens = max(1, shard.tokens * missing / all)
@@ -47,9 +47,9 @@ extension ClusterSimulator {
         let inst = fleet[target]
         var imageTokens = 0.0, inlineTokens = 0, inlineImages = 0
         for image in info.images {
-            if system.prefixCache && inst.prefixCache.contains(image.hash) { continue }
+            if system.prefixCache && inst.prefixCache.contains(image.id) { continue }
             imageTokens += Double(image.tokens)
-            if inline && !(system.prefixCache && inst.encoderCache.contains(image.hash)) {
+            if inline && !(system.prefixCache && inst.encoderCache.contains(image.id)) {
                 inlineTokens += image.tokens
                 inlineImages += 1
             }
@@ -111,7 +111,7 @@ extension ClusterSimulator {
         for job in inst.inFlightJobs {
             inst.pendingImageTokens -= job.tokens
             let info = requests[job.request].info
-            if system.prefixCache { for k in job.imageIndices { inst.encoderCache.touch(info.images[k].hash, (), cost: info.images[k].tokens) } }
+            if system.prefixCache { for k in job.imageIndices { inst.encoderCache.touch(info.images[k].id, (), cost: info.images[k].tokens) } }
             requests[job.request].shardsLeft -= 1
             if requests[job.request].shardsLeft == 0 { encoded(job.request) }
         }
@@ -201,8 +201,8 @@ extension ClusterSimulator {
         requests[r].firstToken = now
         guard system.prefixCache else { return }
         for image in requests[r].info.images {
-            inst.prefixCache.touch(image.hash, (), cost: image.tokens)
-            if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.hash, (), cost: image.tokens) }
+            inst.prefixCache.touch(image.id, (), cost: image.tokens)
+            if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.id, (), cost: image.tokens) }
         }
     }
 

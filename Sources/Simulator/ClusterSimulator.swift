@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 import Foundation
 
 /// Trace-driven discrete-event simulator of a serving cluster.
@@ -86,9 +87,9 @@ public final class ClusterSimulator: ClusterView {
         }
     }
 
-    public func hasCached(imageHash: UInt64, on instance: Int) -> Bool {
+    public func hasCached(image: ImageID, on instance: Int) -> Bool {
         guard system.prefixCache, fleet.indices.contains(instance) else { return false }
-        return fleet[instance].prefixCache.contains(imageHash) || fleet[instance].encoderCache.contains(imageHash)
+        return fleet[instance].prefixCache.contains(image) || fleet[instance].encoderCache.contains(image)
     }
 
     /// Simulates `trace` on `system` and summarises the run.
@@ -113,7 +114,7 @@ public final class ClusterSimulator: ClusterView {
         sim.requests.reserveCapacity(trace.requests.count)
         let start = trace.requests.first?.arrival ?? 0
         for (id, r) in trace.requests.enumerated() {
-            let images = r.images.map { ImageInput(width: $0.width, height: $0.height, tokens: costModel.imageTokens.tokens(width: $0.width, height: $0.height), hash: $0.hash) }
+            let images = r.images.map { ImageInput(width: $0.width, height: $0.height, tokens: costModel.imageTokens.tokens(width: $0.width, height: $0.height), id: ImageID(number: $0.hash)) }
             var predicted = defaultPrediction
             if system.predictLengths, let predictor {
                 predicted = predictor.predictedTokens(prompt: r.prompt ?? "", promptTokens: r.textTokens + images.reduce(0) { $0 + $1.tokens })

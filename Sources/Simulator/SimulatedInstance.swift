@@ -49,8 +49,8 @@ final class SimulatedInstance {
     var pendingImageTokens = 0
     var pendingPrefillTokens = 0
 
-    var encoderCache: LRUCache<UInt64, Void>
-    var prefixCache: LRUCache<UInt64, Void>
+    var encoderCache: LRUCache<ImageID, Void>
+    var prefixCache: LRUCache<ImageID, Void>
     let launched: Double
     var retired: Double?
 

@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 import ServingAPI
 
 /// Every message between the front end, workers and their peers.
@@ -18,19 +19,20 @@ public enum WireMessage: Codable, Sendable {
     case delta(request: Int, WireDelta)
     case finished(request: Int, WireFinish)
     case failed(request: Int, WireEngineError)
-    /// An encode worker holds the request's images' features under these content ids.
-    case encoded(request: Int, contentIds: [String])
+    /// An encode worker holds the request's images' features under these ids.
+    case encoded(request: Int, imageIDs: [ImageID])
     /// The worker finished its in-flight work and now serves `role`.
     case switched(role: InstanceRole)
 
     // Front end → worker.
     case generate(request: Int, GenerateJob)
-    /// The frame's payload holds the images' pixels, in order; `featureSources` are encode workers
-    /// holding some of the images' features, to pull instead of encoding here. With `pushTo`, the
-    /// KV goes to that decode worker's transfer endpoint as soon as it is parked (push hand-off).
-    case prefill(request: Int, tokens: [Int], images: [WireImageSize], featureSources: [FeatureSource], pushTo: Endpoint?)
+    /// `featureSources` are encode workers holding some of the images' features, to pull instead
+    /// of encoding here; the frame's payload holds the pixels of the other images only, in order.
+    /// With `pushTo`, the KV goes to that decode worker's transfer endpoint as soon as it is parked
+    /// (push hand-off).
+    case prefill(request: Int, tokens: [Int], images: [WireImage], featureSources: [FeatureSource], pushTo: Endpoint?)
     /// Encode these images (pixels in the payload) and keep the features until a prefill worker pulls them.
-    case encode(request: Int, images: [WireImageSize])
+    case encode(request: Int, images: [WireImage])
     case abort(request: Int)
     /// Frees a parked KV nobody will pull (its decode worker failed or the client left).
     case releaseKV(handle: Int)
@@ -43,9 +45,9 @@ public enum WireMessage: Codable, Sendable {
     case pulled(handle: Int)
 
     // Prefill worker → encode worker.
-    case pullFeatures(contentIds: [String], sharedMemory: Bool)
+    case pullFeatures(imageIDs: [ImageID], sharedMemory: Bool)
     /// Confirms the features arrived; the encode worker unpins them.
-    case pulledFeatures(contentIds: [String])
+    case pulledFeatures(imageIDs: [ImageID])
 
     // Encode worker → prefill worker.
     /// The features, in the named shared-memory segment or as this frame's payload; `missing` ids are not held.
@@ -137,13 +139,13 @@ public struct GenerateJob: Codable, Sendable {
     /// Where the prompt's KV was prefilled; nil to compute it here.
     public var kvSource: KVSource?
     /// Images to encode here (mono), their pixels in the frame's payload.
-    public var images: [WireImageSize]
+    public var images: [WireImage]
     /// The expanded prompt's image spans (decode), so the prefix cache tells images apart.
     public var imageSpans: [WireImageSpan]
     /// The prefill worker pushes `kvSource`'s KV here instead of waiting for a pull.
     public var kvPushed: Bool
 
-    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImageSize] = [],
+    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImage] = [],
                 imageSpans: [WireImageSpan] = [], kvPushed: Bool = false) {
         self.prompt = prompt
         self.parameters = parameters
@@ -187,34 +189,34 @@ public struct KVHeader: Codable, Sendable, Hashable {
 /// Encode workers' features a prefill worker pulls.
 public struct FeatureSource: Codable, Sendable, Hashable {
     public var endpoint: Endpoint
-    public var contentIds: [String]
+    public var imageIDs: [ImageID]
 
-    public init(endpoint: Endpoint, contentIds: [String]) {
+    public init(endpoint: Endpoint, imageIDs: [ImageID]) {
         self.endpoint = endpoint
-        self.contentIds = contentIds
+        self.imageIDs = imageIDs
     }
 }
 
 /// Describes encoder outputs in a transfer: each image's rows × cols floats, concatenated in order.
 public struct FeaturesHeader: Codable, Sendable, Hashable {
     public struct Item: Codable, Sendable, Hashable {
-        public var contentId: String
+        public var imageID: ImageID
         public var rows: Int
         public var cols: Int
 
-        public init(contentId: String, rows: Int, cols: Int) {
-            self.contentId = contentId
+        public init(imageID: ImageID, rows: Int, cols: Int) {
+            self.imageID = imageID
             self.rows = rows
             self.cols = cols
         }
     }
 
     public var items: [Item]
-    public var missing: [String]
+    public var missing: [ImageID]
     public var byteCount: Int
     public var sharedMemoryName: String?
 
-    public init(items: [Item], missing: [String], byteCount: Int, sharedMemoryName: String?) {
+    public init(items: [Item], missing: [ImageID], byteCount: Int, sharedMemoryName: String?) {
         self.items = items
         self.missing = missing
         self.byteCount = byteCount

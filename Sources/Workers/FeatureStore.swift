@@ -1,3 +1,4 @@
+import CoreUtilities
 import Engine
 import Foundation
 import Synchronization
@@ -8,7 +9,7 @@ import Synchronization
 final class FeatureStore: Sendable {
     private let engine: LLMEngine
     private let timeout: Double
-    private let entries = Mutex<[String: (image: EncodedImage, uses: Int, since: ContinuousClock.Instant)]>([:])
+    private let entries = Mutex<[ImageID: (image: EncodedImage, uses: Int, since: ContinuousClock.Instant)]>([:])
 
     init(engine: LLMEngine, timeout: Double) {
         self.engine = engine
@@ -18,20 +19,20 @@ final class FeatureStore: Sendable {
     func hold(_ images: [EncodedImage]) {
         entries.withLock { map in
             for image in images {
-                let uses = (map[image.contentId]?.uses ?? 0) + 1
-                map[image.contentId] = (image, uses, .now)
+                let uses = (map[image.imageID]?.uses ?? 0) + 1
+                map[image.imageID] = (image, uses, .now)
             }
         }
     }
 
-    func lookup(_ ids: [String]) -> (found: [EncodedImage], missing: [String]) {
+    func lookup(_ ids: [ImageID]) -> (found: [EncodedImage], missing: [ImageID]) {
         entries.withLock { map in
             (ids.compactMap { map[$0]?.image }, ids.filter { map[$0] == nil })
         }
     }
 
     /// One use of each id is done: unpin it.
-    func release(_ ids: [String]) {
+    func release(_ ids: [ImageID]) {
         let released = entries.withLock { map in
             ids.filter { id in
                 guard var entry = map[id] else { return false }

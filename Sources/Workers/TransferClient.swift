@@ -106,7 +106,7 @@ final class TransferClient: Sendable {
         let reply: (WireMessage, Data)
         do {
             reply = try peer.lock.withLock { _ in
-                try peer.connection.send(.pullFeatures(contentIds: source.contentIds, sharedMemory: usesSharedMemory(with: source.endpoint)))
+                try peer.connection.send(.pullFeatures(imageIDs: source.imageIDs, sharedMemory: usesSharedMemory(with: source.endpoint)))
                 return try peer.connection.receive()
             }
         } catch {
@@ -114,7 +114,7 @@ final class TransferClient: Sendable {
             throw error
         }
         guard case let .features(header) = reply.0, header.missing.isEmpty else {
-            throw TransportError.malformedMessage("encode worker \(source.endpoint) no longer holds the features of \(source.contentIds)")
+            throw TransportError.malformedMessage("encode worker \(source.endpoint) no longer holds the features of \(source.imageIDs)")
         }
         let floats = header.items.reduce(0) { $0 + $1.rows * $1.cols }
         guard header.byteCount == floats * MemoryLayout<Float>.size else {
@@ -130,7 +130,7 @@ final class TransferClient: Sendable {
             guard reply.1.count == header.byteCount else { throw TransportError.malformedMessage("features payload of \(reply.1.count) bytes, header says \(header.byteCount)") }
             images = reply.1.withUnsafeBytes { Self.split(header, $0) }
         }
-        try? peer.connection.send(.pulledFeatures(contentIds: source.contentIds))
+        try? peer.connection.send(.pulledFeatures(imageIDs: source.imageIDs))
         counters.received(header.byteCount, seconds: (ContinuousClock.now - start).seconds)
         return images
     }
@@ -140,7 +140,7 @@ final class TransferClient: Sendable {
         var offset = 0
         return header.items.map { item in
             defer { offset += item.rows * item.cols }
-            return EncodedImage(contentId: item.contentId, rows: item.rows, cols: item.cols,
+            return EncodedImage(imageID: item.imageID, rows: item.rows, cols: item.cols,
                                 features: Array(floats[offset ..< offset + item.rows * item.cols]))
         }
     }

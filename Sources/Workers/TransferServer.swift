@@ -80,10 +80,10 @@ final class TransferServer: Sendable {
         for handle in parked.withLock({ Array($0.keys) }) { release(handle) }
     }
 
-    private func serveFeatures(_ ids: [String], sharedMemory: Bool, on connection: Connection) {
+    private func serveFeatures(_ ids: [ImageID], sharedMemory: Bool, on connection: Connection) {
         let (found, missing) = features?.lookup(ids) ?? ([], ids)
         let byteCount = found.reduce(0) { $0 + $1.features.count * MemoryLayout<Float>.size }
-        var header = FeaturesHeader(items: found.map { .init(contentId: $0.contentId, rows: $0.rows, cols: $0.cols) },
+        var header = FeaturesHeader(items: found.map { .init(imageID: $0.imageID, rows: $0.rows, cols: $0.cols) },
                                     missing: missing, byteCount: byteCount, sharedMemoryName: nil)
         let fill = { (base: UnsafeMutableRawPointer) in
             var offset = 0

@@ -3,8 +3,8 @@ import WireProtocol
 
 extension WireImageSpan {
     init(_ span: ImageSpan) {
-        self.init(contentId: span.contentId, offset: span.offset, length: span.length)
+        self.init(imageID: span.imageID, offset: span.offset, length: span.length)
     }
 
-    var value: ImageSpan { ImageSpan(contentId: contentId, offset: offset, length: length) }
+    var value: ImageSpan { ImageSpan(imageID: imageID, offset: offset, length: length) }
 }

@@ -100,7 +100,12 @@ public final class Worker: Sendable {
         switch message {
         case let .generate(id, job): start(id) { [self] in try await generate(id, job, images: WireImages.unpack(job.images, payload)) }
         case let .prefill(id, tokens, images, sources, pushTo):
-            start(id) { [self] in try await prefill(id, tokens, images: WireImages.unpack(images, payload), featureSources: sources, pushTo: pushTo) }
+            // Pixels came only for the images no encode worker holds.
+            let pulled = Set(sources.flatMap(\.imageIDs))
+            start(id) { [self] in
+                try await prefill(id, tokens, images: WireImages.references(images, payload, pixelsFor: images.map(\.id).filter { !pulled.contains($0) }),
+                                  featureSources: sources, pushTo: pushTo)
+            }
         case let .encode(id, images): start(id) { [self] in try await encode(id, images: WireImages.unpack(images, payload)) }
         case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
         case let .releaseKV(handle): transfers.release(handle)
@@ -136,10 +141,10 @@ public final class Worker: Sendable {
     private func encode(_ id: Int, images: [RGBImage]) async throws {
         let encoded = try await engine.encodeImages(images)
         features.hold(encoded)
-        send(.encoded(request: id, contentIds: encoded.map(\.contentId)))
+        send(.encoded(request: id, imageIDs: encoded.map(\.imageID)))
     }
 
-    private func prefill(_ id: Int, _ tokens: [Int], images: [RGBImage], featureSources: [FeatureSource], pushTo: Endpoint?) async throws {
+    private func prefill(_ id: Int, _ tokens: [Int], images: [ImageReference], featureSources: [FeatureSource], pushTo: Endpoint?) async throws {
         state.withLock { $0.pendingPrefill[id] = tokens.count }
         for source in featureSources {
             engine.provideEncoded(try await pullFeatures(source))

@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 import Testing
 @testable import Cluster
@@ -62,7 +63,7 @@ private let catalogCapacity = InstanceCapacity(
         var schedule = FleetSchedule(planners: [Recorder(interval: 1), Recorder(interval: 3)], start: 0)
         let view = ClusterSnapshot(now: 0, instances: [], cachedImages: [:])
         func request(_ id: Int) -> RequestInfo {
-            RequestInfo(id: id, arrival: 0, textTokens: 10, images: [ImageInput(width: 2, height: 2, tokens: 5, hash: 1)],
+            RequestInfo(id: id, arrival: 0, textTokens: 10, images: [ImageInput(width: 2, height: 2, tokens: 5, id: ImageID(number: 1))],
                         slo: LatencySLO(ttft: 1, tpot: 1), predictedOutputTokens: 20)
         }
         var order: [(Int, Double)] = []

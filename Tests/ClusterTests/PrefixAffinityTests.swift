@@ -1,3 +1,4 @@
+import CoreUtilities
 import Testing
 @testable import Cluster
 
@@ -19,7 +20,7 @@ import Testing
         let c = PromptBlockHashes.chain(tokens: [0, 0, 0, 0, 5, 6, 7, 8], blockSize: 4)
         #expect(c[1] != a[1])
         // Images seed the chain: the same text with other images shares nothing.
-        let seeded = PromptBlockHashes.chain(tokens: Array(1 ... 10), blockSize: 4, seed: PromptBlockHashes.seed(images: [42]))
+        let seeded = PromptBlockHashes.chain(tokens: Array(1 ... 10), blockSize: 4, seed: PromptBlockHashes.seed(images: [ImageID(number: 42)]))
         #expect(seeded[0] != a[0])
         #expect(PromptBlockHashes.seed(images: []) == 0)
         #expect(PromptBlockHashes.chain(tokens: [1, 2, 3], blockSize: 4).isEmpty)

@@ -3,6 +3,9 @@ import Testing
 @testable import Engine
 
 @Suite struct BlockManagerTests {
+    let cat = ImageID(number: 1)
+    let dog = ImageID(number: 2)
+
     func request(_ id: Int, _ tokens: [Int], images: [ImageSpan] = []) -> EngineRequest {
         EngineRequest(id: id, prompt: tokens, images: images, arrival: id)
     }
@@ -58,10 +61,10 @@ import Testing
     @Test func aPartialBlockNeedsTheSameImagesAtTheSamePlaces() {
         let blocks = BlockManager(blockCount: 16, blockSize: 4)
         let tokens = [5, 6, 7, 8, 9, 7, 7, 1]
-        let a = request(1, tokens, images: [ImageSpan(contentId: "cat", offset: 5, length: 2)])
+        let a = request(1, tokens, images: [ImageSpan(imageID: self.cat, offset: 5, length: 2)])
         compute(a, in: blocks)
         blocks.free(a)
-        let dog = request(2, tokens + [3], images: [ImageSpan(contentId: "dog", offset: 5, length: 2)])
+        let dog = request(2, tokens + [3], images: [ImageSpan(imageID: self.dog, offset: 5, length: 2)])
         blocks.admit(dog)
         #expect(dog.computedTokens == 4)
         blocks.free(dog)
@@ -70,7 +73,7 @@ import Testing
         blocks.admit(textOnly)
         #expect(textOnly.computedTokens == 5)
         blocks.free(textOnly)
-        let cat = request(4, tokens + [3], images: [ImageSpan(contentId: "cat", offset: 5, length: 2)])
+        let cat = request(4, tokens + [3], images: [ImageSpan(imageID: self.cat, offset: 5, length: 2)])
         blocks.admit(cat)
         #expect(cat.computedTokens == 8)
     }
@@ -78,15 +81,15 @@ import Testing
     @Test func sameTextDifferentImageIsAMiss() {
         let blocks = BlockManager(blockCount: 16, blockSize: 4)
         let tokens = [5, 7, 7, 7, 7, 7, 7, 7, 7, 1]
-        compute(request(1, tokens, images: [ImageSpan(contentId: "cat", offset: 1, length: 8)]), in: blocks)
-        let other = request(2, tokens, images: [ImageSpan(contentId: "dog", offset: 1, length: 8)])
+        compute(request(1, tokens, images: [ImageSpan(imageID: self.cat, offset: 1, length: 8)]), in: blocks)
+        let other = request(2, tokens, images: [ImageSpan(imageID: self.dog, offset: 1, length: 8)])
         blocks.admit(other)
         #expect(other.computedTokens == 0)
-        let same = request(3, tokens, images: [ImageSpan(contentId: "cat", offset: 1, length: 8)])
+        let same = request(3, tokens, images: [ImageSpan(imageID: self.cat, offset: 1, length: 8)])
         blocks.admit(same)
         #expect(same.computedTokens == 8)
         // The same image at another position is a different prefix too.
-        let shifted = request(4, tokens, images: [ImageSpan(contentId: "cat", offset: 2, length: 7)])
+        let shifted = request(4, tokens, images: [ImageSpan(imageID: self.cat, offset: 2, length: 7)])
         blocks.admit(shifted)
         #expect(shifted.computedTokens == 0)
     }

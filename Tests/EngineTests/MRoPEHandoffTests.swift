@@ -32,7 +32,7 @@ import Testing
     static func prefill(_ prompt: MultimodalEngineTests.Reference.Prompt, on prefill: LLMEngine) async throws
         -> (tokens: [Int], spans: [ImageSpan], delta: Int?, kv: (KVLayout, Range<Int>, UnsafeMutableRawPointer, Int))
     {
-        let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: images(prompt.images))
+        let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: images(prompt.images).map(ImageReference.init))
         _ = try await tokens(events)
         let parked = try #require(prefill.parkedPrompt(handle))
         let bytes = prefill.kvLayout.byteCount(positions: parked.tokens.count)

@@ -28,7 +28,7 @@ import Testing
         #expect(encoder.servedModel.imagePlaceholder == full.servedModel.imagePlaceholder)
         let images = try ["gradient.png", "tall.png"].map { try ImageDecoder.decode(contentsOf: MultimodalEngineTests.images.appendingPathComponent($0)) }
         let expected = try await full.encodeImages(images), actual = try await encoder.encodeImages(images)
-        #expect(actual.map(\.contentId) == expected.map(\.contentId))
+        #expect(actual.map(\.imageID) == expected.map(\.imageID))
         #expect(actual.map { $0.features.map(\.bitPattern) } == expected.map { $0.features.map(\.bitPattern) })
         #expect(encoder.statistics().encoderCacheQueries == 2)
         // No language model: generation is refused at once.

@@ -1,3 +1,4 @@
+import CoreUtilities
 import Cluster
 import Foundation
 import Testing
@@ -30,7 +31,7 @@ import WireProtocol
         let view = LiveCluster(now: 1, slots: [
             slot(0, .encode, assigned: [7: 576]), slot(1, .prefill, assigned: [7: 40, 8: 10]),
             slot(2, .decode, assigned: [5: 30, 6: 12], decoding: [5, 6]),
-        ], predictedDecodeTokens: [5: 20, 6: 3, 7: 100], cachedImages: [1: [42]], cachedPrefixes: [1: prefix])
+        ], predictedDecodeTokens: [5: 20, 6: 3, 7: 100], cachedImages: [1: [ImageID(number: 42)]], cachedPrefixes: [1: prefix])
         #expect(view.instances.map(\.pendingImageTokens) == [576, 0, 0])
         #expect(view.instances.map(\.pendingPrefillTokens) == [0, 50, 0])
         #expect(view.instances.map(\.runningDecodes) == [0, 0, 2])
@@ -38,18 +39,18 @@ import WireProtocol
         #expect(view.instances.map(\.predictedDecodeTokens) == [0, 0, 23])
         #expect(view.instances.map(\.queuedRequests) == [1, 2, 2])
         #expect(view.instances.allSatisfy { $0.isActive })
-        #expect(view.hasCached(imageHash: 42, on: 1) && !view.hasCached(imageHash: 42, on: 0))
+        #expect(view.hasCached(image: ImageID(number: 42), on: 1) && !view.hasCached(image: ImageID(number: 42), on: 0))
         #expect(view.cachedPrefixTokens(of: request, on: 1) == 16 && view.cachedPrefixTokens(of: request, on: 0) == 0)
     }
 
     /// ElasticMM's router on the live view: the prefill worker that already holds the image wins
     /// over an idle one while its extra load is within the slack, and loses beyond it.
     @Test func modalityRouterFollowsTheImageCache() {
-        let request = RequestInfo(id: 9, arrival: 1, textTokens: 20, images: [ImageInput(width: 8, height: 8, tokens: 1, hash: 42)],
+        let request = RequestInfo(id: 9, arrival: 1, textTokens: 20, images: [ImageInput(width: 8, height: 8, tokens: 1, id: ImageID(number: 42))],
                                   slo: LatencySLO(ttft: 1, tpot: 1), predictedOutputTokens: 8)
-        let near = LiveCluster(now: 1, slots: [slot(0, .prefill), slot(1, .prefill, assigned: [3: 100])], predictedDecodeTokens: [:], cachedImages: [1: [42]], cachedPrefixes: [:])
+        let near = LiveCluster(now: 1, slots: [slot(0, .prefill), slot(1, .prefill, assigned: [3: 100])], predictedDecodeTokens: [:], cachedImages: [1: [ImageID(number: 42)]], cachedPrefixes: [:])
         #expect(ModalityRouter().route(request, to: .prefill, candidates: [0, 1], in: near) == 1)
-        let far = LiveCluster(now: 1, slots: [slot(0, .prefill), slot(1, .prefill, assigned: [3: 10_000])], predictedDecodeTokens: [:], cachedImages: [1: [42]], cachedPrefixes: [:])
+        let far = LiveCluster(now: 1, slots: [slot(0, .prefill), slot(1, .prefill, assigned: [3: 10_000])], predictedDecodeTokens: [:], cachedImages: [1: [ImageID(number: 42)]], cachedPrefixes: [:])
         #expect(ModalityRouter().route(request, to: .prefill, candidates: [0, 1], in: far) == 0)
     }
 }

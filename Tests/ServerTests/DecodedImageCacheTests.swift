@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 import Imaging
 import Testing
@@ -12,15 +13,15 @@ import Testing
     @Test func sameBytesHitAndOtherBytesMiss() throws {
         let cache = DecodedImageCache(capacityBytes: 1 << 20)
         let red = try image(200)
-        cache.insert(red, for: .init(Data("png-a".utf8)))
-        #expect(cache.image(for: .init(Data("png-a".utf8))) == red)
-        #expect(cache.image(for: .init(Data("png-b".utf8))) == nil)
+        cache.insert(red, for: .init(encoded: Data("png-a".utf8)))
+        #expect(cache.image(for: .init(encoded: Data("png-a".utf8))) == red)
+        #expect(cache.image(for: .init(encoded: Data("png-b".utf8))) == nil)
     }
 
     /// Over capacity the least recently used image leaves; one larger than the whole cache is not kept.
     @Test func capacityEvictsTheLeastRecentlyUsed() throws {
         let cache = DecodedImageCache(capacityBytes: 2 * 48)
-        let a = DecodedImageCache.Key(Data("a".utf8)), b = DecodedImageCache.Key(Data("b".utf8)), c = DecodedImageCache.Key(Data("c".utf8))
+        let a = ImageID(encoded: Data("a".utf8)), b = ImageID(encoded: Data("b".utf8)), c = ImageID(encoded: Data("c".utf8))
         cache.insert(try image(1), for: a)
         cache.insert(try image(2), for: b)
         _ = cache.image(for: a)

@@ -33,7 +33,7 @@ import Testing
         let prompts = try Self.reference("llava-tiny").prompts
         #expect(!prompts.isEmpty)
         for prompt in prompts {
-            let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Self.images(prompt.images))
+            let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Self.images(prompt.images).map(ImageReference.init))
             _ = try await Fixtures.collect(events)
             let parked = try #require(prefill.parkedPrompt(handle))
             #expect(parked.images.count == prompt.images.count)

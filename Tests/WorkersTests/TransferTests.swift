@@ -1,3 +1,4 @@
+import CoreUtilities
 import Engine
 import Foundation
 import Imaging
@@ -132,14 +133,14 @@ import WireProtocol
         let encoded = try await encoder.encodeImages([image, image])
         #expect(encoded.count == 2 && encoded[0] == encoded[1] && encoded[0].rows > 0)
         store.hold(encoded)
-        let ids = encoded.map(\.contentId)
-        let pulled = try client.pullFeatures(FeatureSource(endpoint: server.endpoint, contentIds: [ids[0]]))
+        let ids = encoded.map(\.imageID)
+        let pulled = try client.pullFeatures(FeatureSource(endpoint: server.endpoint, imageIDs: [ids[0]]))
         #expect(pulled == [encoded[0]])
         // Two uses were held; one confirmation leaves one.
         #expect(await Fixtures.eventually { store.count == 1 })
-        _ = try client.pullFeatures(FeatureSource(endpoint: server.endpoint, contentIds: [ids[1]]))
+        _ = try client.pullFeatures(FeatureSource(endpoint: server.endpoint, imageIDs: [ids[1]]))
         #expect(await Fixtures.eventually { store.count == 0 })
-        #expect(throws: TransportError.self) { try client.pullFeatures(FeatureSource(endpoint: server.endpoint, contentIds: ["unknown"])) }
+        #expect(throws: TransportError.self) { try client.pullFeatures(FeatureSource(endpoint: server.endpoint, imageIDs: [ImageID(number: 7)])) }
         #expect(TransferTests.sharedMemorySegments("tessera-fe-").isEmpty)
         await encoder.shutdown(gracePeriod: .zero)
     }

@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// The read-only view of a cluster that every policy decides on.
 ///
 /// The simulator and the live front end both implement it; policies never see anything else,
@@ -12,7 +14,7 @@ public protocol ClusterView {
     /// All instances, indexed by ``InstanceStatus/id``, including inactive ones.
     var instances: [InstanceStatus] { get }
     /// Whether the instance holds this image's encoder output or its KV prefix in a cache.
-    func hasCached(imageHash: UInt64, on instance: Int) -> Bool
+    func hasCached(image: ImageID, on instance: Int) -> Bool
     /// Tokens at the start of the request's prompt whose KV the instance is known to hold, from
     /// ``RequestInfo/promptBlockHashes``; 0 where the view keeps no such record.
     func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int
@@ -26,12 +28,12 @@ extension ClusterView {
 public struct ClusterSnapshot: ClusterView, Sendable {
     public var now: Double
     public var instances: [InstanceStatus]
-    /// Cached image hashes per instance id.
-    public var cachedImages: [Int: Set<UInt64>]
+    /// Cached images per instance id.
+    public var cachedImages: [Int: Set<ImageID>]
     /// Prompt blocks each instance id has computed.
     public var cachedPrefixes: [Int: PrefixCacheIndex]
 
-    public init(now: Double = 0, instances: [InstanceStatus], cachedImages: [Int: Set<UInt64>] = [:],
+    public init(now: Double = 0, instances: [InstanceStatus], cachedImages: [Int: Set<ImageID>] = [:],
                 cachedPrefixes: [Int: PrefixCacheIndex] = [:]) {
         self.now = now
         self.instances = instances
@@ -43,7 +45,7 @@ public struct ClusterSnapshot: ClusterView, Sendable {
         cachedPrefixes[instance]?.cachedTokens(request.promptBlockHashes) ?? 0
     }
 
-    public func hasCached(imageHash: UInt64, on instance: Int) -> Bool {
-        cachedImages[instance]?.contains(imageHash) ?? false
+    public func hasCached(image: ImageID, on instance: Int) -> Bool {
+        cachedImages[instance]?.contains(image) ?? false
     }
 }

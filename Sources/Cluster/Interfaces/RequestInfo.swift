@@ -1,17 +1,19 @@
+import CoreUtilities
+
 /// One image of a request, as the front end sees it before encoding.
 public struct ImageInput: Sendable, Hashable, Codable {
     public var width: Int
     public var height: Int
     /// LLM-visible tokens this image expands to (computed ahead of time from its size, as ModServe does).
     public var tokens: Int
-    /// Content hash; identical images share it, which is what the encoder and prefix caches key on.
-    public var hash: UInt64
+    /// The image's identity; identical images share it, which is what the encoder and prefix caches key on.
+    public var id: ImageID
 
-    public init(width: Int, height: Int, tokens: Int, hash: UInt64) {
+    public init(width: Int, height: Int, tokens: Int, id: ImageID) {
         self.width = width
         self.height = height
         self.tokens = tokens
-        self.hash = hash
+        self.id = id
     }
 }
 

@@ -12,7 +12,7 @@ public struct EncodeShard: Sendable, Hashable {
     public var instance: Int
     /// Indices into ``RequestInfo/images`` of the images this shard covers.
     public var imageIndices: [Int]
-    /// Image tokens the shard encodes (may be a fraction of an image under intra-request parallelism).
+    /// Image tokens the shard encodes: the sum over its images.
     public var tokens: Int
 
     public init(instance: Int, imageIndices: [Int], tokens: Int) {

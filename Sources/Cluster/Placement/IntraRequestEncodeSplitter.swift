@@ -1,30 +1,41 @@
 /// EPD's intra-request parallelism (arXiv 2501.05460, §3.2 "Intra-request parallelism").
 ///
-/// One request's image tokens are cut into equal shards, one per encode worker (up to
-/// `maxShards`), so even a single large image is encoded by several workers in parallel and the
-/// prefill instance merges the pieces. Workers are taken least-loaded first.
+/// One request's images are split across encode workers (up to `maxShards`), so a request with
+/// several images is encoded by several workers in parallel; the prefill instance pulls every
+/// shard's features and merges them in the prompt's order. Images are dealt whole, largest first
+/// to the shard with the fewest tokens so far (LPT), onto workers taken least-loaded first.
+///
+/// Deviation: the paper also cuts one image's crops across workers (InternVL tiles); our vision
+/// encoders (CLIP/SigLIP, Qwen2-VL) attend over a whole image, so an image is the unit and a
+/// single-image request is one shard. The simulator and the live front end split the same way.
+///
+/// ```swift
+/// IntraRequestEncodeSplitter().shards(for: request, candidates: encoders, in: view)
+/// // 4 images of 400, 300, 200, 100 tokens over 2 idle workers: [0, 3] (500) and [1, 2] (500)
+/// ```
 public struct IntraRequestEncodeSplitter: EncodeDispatcher {
     /// Upper bound on workers per request.
     public var maxShards: Int
-    /// Shards smaller than this many tokens are not worth a worker.
-    public var minTokensPerShard: Int
 
-    public init(maxShards: Int = 8, minTokensPerShard: Int = 64) {
+    public init(maxShards: Int = 8) {
         self.maxShards = max(1, maxShards)
-        self.minTokensPerShard = max(1, minTokensPerShard)
     }
 
     public func shards(for request: RequestInfo, candidates: [Int], in cluster: some ClusterView) -> [EncodeShard] {
-        let total = request.imageTokens
-        guard total > 0, !candidates.isEmpty else { return [] }
+        guard !request.images.isEmpty, !candidates.isEmpty else { return [] }
         let all = cluster.instances
         let ordered = candidates.sorted { (all[$0].pendingImageTokens, $0) < (all[$1].pendingImageTokens, $1) }
-        let count = min(ordered.count, maxShards, max(1, total / minTokensPerShard))
-        let indices = Array(request.images.indices)
-        return (0..<count).map { k in
-            let tokens = total / count + (k < total % count ? 1 : 0)
-            // Every shard carries the image list: the prefill side merges by position.
-            return EncodeShard(instance: ordered[k], imageIndices: indices, tokens: tokens)
+        let count = min(ordered.count, maxShards, request.images.count)
+        var assigned = [[Int]](repeating: [], count: count)
+        var tokens = [Int](repeating: 0, count: count)
+        let largestFirst = request.images.indices.sorted { (-request.images[$0].tokens, $0) < (-request.images[$1].tokens, $1) }
+        for image in largestFirst {
+            let k = tokens.indices.min { (tokens[$0], $0) < (tokens[$1], $1) }!
+            assigned[k].append(image)
+            tokens[k] += request.images[image].tokens
+        }
+        return (0..<count).compactMap { k in
+            assigned[k].isEmpty ? nil : EncodeShard(instance: ordered[k], imageIndices: assigned[k].sorted(), tokens: tokens[k])
         }
     }
 }

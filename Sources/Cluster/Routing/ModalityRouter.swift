@@ -26,7 +26,7 @@ public struct ModalityRouter: RequestRouter {
         var best = least
         var bestHits = 0
         for id in candidates {
-            let imageHits = request.images.reduce(0) { $0 + (cluster.hasCached(imageHash: $1.hash, on: id) ? $1.tokens : 0) }
+            let imageHits = request.images.reduce(0) { $0 + (cluster.hasCached(image: $1.id, on: id) ? $1.tokens : 0) }
             let hits = imageHits + cluster.cachedPrefixTokens(of: request, on: id)
             guard hits > bestHits, LeastLoadedRouter.load(all[id], stage) - floor <= affinitySlack,
                   all[id].queuedRequests - all[least].queuedRequests <= queueSlack else { continue }

@@ -5,10 +5,10 @@ import CoreUtilities
 /// Block `i`'s hash covers block `i - 1`'s hash and block `i`'s token ids (FNV-1a, the chaining a
 /// worker's paged-KV prefix cache uses), so two prompts share the first `n` hashes exactly when
 /// they share the first `n` blocks of tokens. The chain starts from `seed`; a prompt with images
-/// seeds it with their content hashes, so prompts only match where their images agree too.
+/// seeds it with their ids, so prompts only match where their images agree too.
 ///
 /// ```swift
-/// let hashes = PromptBlockHashes.chain(tokens: prompt, blockSize: 16, seed: PromptBlockHashes.seed(images: [hash]))
+/// let hashes = PromptBlockHashes.chain(tokens: prompt, blockSize: 16, seed: PromptBlockHashes.seed(images: [image.id]))
 /// ```
 public enum PromptBlockHashes {
     /// One hash per full block of `tokens`; a trailing partial block is not cached, so it has none.
@@ -30,10 +30,10 @@ public enum PromptBlockHashes {
     }
 
     /// The chain's seed for a prompt with these images (in order); 0 for a text prompt.
-    public static func seed(images: [UInt64]) -> UInt64 {
+    public static func seed(images: [ImageID]) -> UInt64 {
         guard !images.isEmpty else { return 0 }
         var h = FNV1a()
-        for image in images { h.mix(image) }
+        for image in images { image.mix(into: &h) }
         return h.value
     }
 }

@@ -11,7 +11,7 @@ struct ImageLoader: Sendable {
     let limits: ImageLimits
     let fetcher: MediaFetcher
     let metrics: ServerMetrics
-    /// Images decoded before, by their encoded bytes.
+    /// Images decoded before, by their ids.
     let decoded: DecodedImageCache
 
     /// One image reference from a message, with the field it came from.
@@ -33,11 +33,12 @@ struct ImageLoader: Sendable {
                 metrics.imageFetch.record((ContinuousClock.now - start).seconds)
             }
             let start = ContinuousClock.now
-            let key = DecodedImageCache.Key(data)
-            if let image = decoded.image(for: key) {
+            // The image's one identity, computed here once; everything downstream keys on it.
+            let id = ImageID(encoded: data)
+            if let image = decoded.image(for: id) {
                 images.append(image)
             } else {
-                images.append(decoded.insert(try await decode(data, param: reference.param), for: key))
+                images.append(decoded.insert(try await decode(data, id: id, param: reference.param), for: id))
             }
             metrics.imageDecode.record((ContinuousClock.now - start).seconds)
         }
@@ -45,11 +46,11 @@ struct ImageLoader: Sendable {
     }
 
     /// Decodes on a global queue so that large images never stall the server's event loops.
-    private func decode(_ data: Data, param: String) async throws(APIError) -> RGBImage {
+    private func decode(_ data: Data, id: ImageID, param: String) async throws(APIError) -> RGBImage {
         let limits = limits
         let result: Result<RGBImage, ImageError> = await withCheckedContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: Result { () throws(ImageError) in try ImageDecoder.decode(data, limits: limits) })
+                continuation.resume(returning: Result { () throws(ImageError) in try ImageDecoder.decode(data, id: id, limits: limits) })
             }
         }
         switch result {
