@@ -9,6 +9,7 @@ Markdown table (raw results land in --out).
     python3 scripts/bench/serve_bench.py vs-llama-server   # (c') text only: Tessera vs llama.cpp's llama-server
     python3 scripts/bench/serve_bench.py overload          # (d) 3x capacity: 503s, every accepted request finishes, RSS
     python3 scripts/bench/serve_bench.py constrained       # (e) ITL of JSON-schema-constrained text requests vs unconstrained
+    python3 scripts/bench/serve_bench.py irp               # (f) EPD intra-request parallel encoding: TTFT with 1 vs 2 encode workers
 
 Without --tessera the script builds `tessera` in release mode first. Servers listen on free local
 ports and are stopped at the end of each run. See docs/benchmarks.md for the settings and results.
@@ -479,9 +480,43 @@ def overload(args, out):
                  "TTFT p99 (ms)"], rows))
 
 
+# (f) -------------------------------------------------------------------------------------------
+
+def irp(args, out):
+    """TTFT of requests with --irp-images images each, one request at a time, through encode /
+    prefill / decode worker processes whose encode stage has 1 or 2 workers; the intra-request
+    dispatcher deals each request's images across them. Alternates the two per repeat."""
+    per = {1: [], 2: []}
+    options = ["--endpoint", "chat", "--dataset", "random-mm", "--tokenizer", args.model, "--input-len",
+               str(args.image_input), "--output-len", "4", "--image-size", args.image_size,
+               "--images-per-request", str(args.irp_images), "--num-prompts", str(args.prompts), "--max-concurrency", "1"]
+    for r in range(args.repeats):
+        for encoders in (1, 2):
+            topology = os.path.join(out, f"irp-{encoders}.yaml")
+            with open(topology, "w") as f:
+                f.write("encodeDispatcher: intra-request\ngroups:\n  - group: multimodal\n    workers:\n"
+                        f"      - {{role: encode, count: {encoders}, arguments: [--threads, \"1\"]}}\n"
+                        "      - {role: prefill, count: 1, arguments: [--threads, \"1\"]}\n"
+                        "      - {role: decode, count: 1, arguments: [--threads, \"1\"]}\n")
+            log(f"irp run {r + 1}/{args.repeats}, {encoders} encode worker(s), load {load_average()}")
+            with tessera_server(args, args.model, out, f"irp-{encoders}-{r}", ["--topology", topology]) as server:
+                result = run_bench(args, server, server.model_name(), os.path.join(out, f"irp-{encoders}-{r}.json"),
+                                   options + ["--seed", str(2000 + r)])
+            per[encoders].append(result)
+            log(f"  TTFT mean {result['ttft_ms']['mean']:.1f} ms, p50 {result['ttft_ms']['median']:.1f} ms")
+
+    def med(encoders, stat):
+        return median([run["ttft_ms"][stat] for run in per[encoders]])
+
+    rows = [[f"{e} encode worker{'s' if e > 1 else ''}", ms(med(e, "mean")), ms(med(e, "median")), ms(med(e, "p99"))]
+            for e in (1, 2)]
+    rows.append(["2 / 1", f"{med(2, 'mean') / med(1, 'mean'):.0%}", f"{med(2, 'median') / med(1, 'median'):.0%}", ""])
+    print(table(["encode stage", "TTFT mean (ms)", "TTFT p50 (ms)", "TTFT p99 (ms)"], rows))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "overload", "constrained"])
+    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "overload", "constrained", "irp"])
     ap.add_argument("--tessera", help="a built tessera executable (default: build it in release mode)")
     ap.add_argument("--model", default=DEFAULT_VLM, help="the vision-language model folder (default: the embedded model)")
     ap.add_argument("--text-model", default=BENCH_LLAMA, help="vs-llama-server: the HF folder with model-f16.gguf")
@@ -496,6 +531,7 @@ def main():
     ap.add_argument("--image-size", default="448x448")
     ap.add_argument("--image-input", type=int, default=64, help="text tokens of image requests")
     ap.add_argument("--image-output", type=int, default=32)
+    ap.add_argument("--irp-images", type=int, default=4, help="irp: images per request")
     ap.add_argument("--image-rate", type=float, default=2.0)
     ap.add_argument("--image-reuse", type=float, default=0.0, help="image streams: probability an image repeats")
     ap.add_argument("--text-input", type=int, default=128)
@@ -523,7 +559,7 @@ def main():
     log(f"results in {out}")
     started = load_average()
     {"repeat-image": repeat_image, "mixed-itl": mixed_itl, "vs-hf": vs_hf, "vs-llama-server": vs_llama_server,
-     "overload": overload, "constrained": constrained}[args.experiment](args, out)
+     "overload": overload, "constrained": constrained, "irp": irp}[args.experiment](args, out)
     print()
     print(f"Load average (1/5/15 min) at start {started}, at end {load_average()}; {args.repeats} repeat(s), medians.")
 
