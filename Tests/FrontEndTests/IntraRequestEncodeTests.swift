@@ -37,10 +37,11 @@ import Testing
         let status = frontEnd.clusterStatus()
         let prefill = try #require(status.first { $0.role == .prefill }?.id)
         let encodeSlots = status.filter { $0.role == .encode }.map(\.id)
-        // Heartbeats carry the counters; wait until the prefill worker's lookups are reported.
+        // Heartbeats carry the counters; wait until every worker's are reported.
         _ = await Support.eventually { frontEnd.encoderCacheCounters(slot: prefill).queries == names.count }
-        let sending = encodeSlots.filter { frontEnd.transferTotals(slot: $0).bytesSent > 0 }.count
-        let result = (tokens, sending, frontEnd.cachedImages(slot: prefill), frontEnd.encoderCacheCounters(slot: prefill))
+        func sending() -> Int { encodeSlots.filter { frontEnd.transferTotals(slot: $0).bytesSent > 0 }.count }
+        _ = await Support.eventually { sending() == encoders }
+        let result = (tokens, sending(), frontEnd.cachedImages(slot: prefill), frontEnd.encoderCacheCounters(slot: prefill))
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         return result
     }
