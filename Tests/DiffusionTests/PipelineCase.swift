@@ -12,6 +12,8 @@ struct PipelineCase: CustomTestStringConvertible, Sendable {
     /// Image-to-image: the init image (relative to fixtures/diffusion) and the strength.
     let image: String?
     let strength: Double?
+    /// Image-to-image at `width`×`height` rather than the image's own size.
+    let resize: Bool
     let guidance: Float
     let seed: UInt64
     let steps, width, height: Int
@@ -24,6 +26,7 @@ struct PipelineCase: CustomTestStringConvertible, Sendable {
             PipelineCase(name: $0["name"] as! String, folder: $0["folder"] as! String, prompt: $0["prompt"] as! String,
                          scheduler: $0["scheduler"] as? String, negativePrompt: $0["negative_prompt"] as? String,
                          image: $0["image"] as? String, strength: ($0["strength"] as? NSNumber)?.doubleValue,
+                         resize: $0["resize"] as? Bool ?? false,
                          guidance: Float(($0["guidance_scale"] as! NSNumber).doubleValue), seed: ($0["seed"] as! NSNumber).uint64Value,
                          steps: $0["steps"] as! Int, width: $0["width"] as! Int, height: $0["height"] as! Int)
         }
@@ -39,8 +42,8 @@ struct PipelineCase: CustomTestStringConvertible, Sendable {
                                          width: width, height: height, seed: seed, strength: strength)
         if let image {
             request.initImage = try ImageDecoder.decode(contentsOf: Fixtures.diffusion.appendingPathComponent(image))
-            // The img2img pipelines take the image's own size.
-            (request.width, request.height) = (nil, nil)
+            // The img2img pipelines take the image's own size unless it was resized first.
+            if !resize { (request.width, request.height) = (nil, nil) }
         }
         return request
     }

@@ -14,7 +14,7 @@ import Testing
 
     @Test func casesArePresent() {
         #expect(Self.xlCases.count >= 4)
-        #expect(Self.imageToImageCases.count >= 7)
+        #expect(Self.imageToImageCases.count >= 8)
     }
 
     @Test(arguments: xlCases + imageToImageCases)
