@@ -168,7 +168,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FrontEndTests",
-            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "KubernetesClient"]
+            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "KubernetesClient", "Simulator"]
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient"], exclude: ["Recorded"]),
     ]

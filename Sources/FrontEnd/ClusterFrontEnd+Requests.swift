@@ -208,7 +208,14 @@ extension ClusterFrontEnd {
         let info = arrived(id, request)
         let deadline = ContinuousClock.now + options.routeTimeout
         while true {
-            if let route = shared.withLock({ s in pickRoute(info, s) }) { return route }
+            if let route = shared.withLock({ s in pickRoute(info, s) }) {
+                if let observe = options.onRoutingDecision {
+                    route.encode.forEach { observe(RoutingDecision(request: id, stage: .encode, instance: $0.instance, images: $0.imageIndices)) }
+                    if let prefill = route.prefill { observe(RoutingDecision(request: id, stage: .prefill, instance: prefill)) }
+                    observe(RoutingDecision(request: id, stage: route.prefill == nil ? .prefill : .decode, instance: route.decode))
+                }
+                return route
+            }
             guard ContinuousClock.now < deadline else {
                 throw EngineError.overloaded(retryAfterSeconds: 5)
             }

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 
 /// What the front end needs besides the topology: the model, admission limits, and how to start workers.
@@ -18,6 +19,9 @@ public struct FrontEndOptions: Sendable {
     public var startupTimeout: Duration = .seconds(180)
     /// How long a request waits for some worker to serve it (all restarting) before failing.
     public var routeTimeout: Duration = .seconds(30)
+    /// Called with every routing decision as it is taken (request ids count from 0 in submission
+    /// order), in the simulator's terms: what replaying a trace through both executors compares.
+    public var onRoutingDecision: (@Sendable (RoutingDecision) -> Void)?
 
     public init(modelDirectory: URL, runtimeDirectory: URL) {
         self.modelDirectory = modelDirectory

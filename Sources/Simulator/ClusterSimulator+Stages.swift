@@ -8,6 +8,7 @@ extension ClusterSimulator {
         let encoders = candidates(.encode, info.group)
         guard !encoders.isEmpty else { return dispatchPrefill(r, inline: true) }
         var shards = dispatcher.shards(for: info, candidates: encoders, in: self)
+        record(shards.map { RoutingDecision(request: r, stage: .encode, instance: $0.instance, images: $0.imageIndices) })
         if system.prefixCache {
             // Shards whose images sit in the encoder's cache need no encoding.
             shards = shards.compactMap { shard in
@@ -44,6 +45,7 @@ extension ClusterSimulator {
             parked.append(r)
             return
         }
+        record([RoutingDecision(request: r, stage: .prefill, instance: target)])
         let inst = fleet[target]
         var imageTokens = 0.0, inlineTokens = 0, inlineImages = 0
         for image in info.images {
@@ -220,6 +222,7 @@ extension ClusterSimulator {
             parked.append(r)
             return
         }
+        record([RoutingDecision(request: r, stage: .decode, instance: target)])
         events.push(.joinDecode(r, target), at: now + cost.transferSeconds(bytes: Double(tokens) * cost.transfer.bytesPerKVToken))
     }
 

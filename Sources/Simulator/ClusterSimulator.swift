@@ -52,6 +52,8 @@ public final class ClusterSimulator: ClusterView {
     var timeline: [FleetSample] = []
     var done = 0
     var horizon = 0.0
+    /// Every routing decision in order, when asked for (``routingDecisions(trace:system:costModel:slo:)``).
+    var decisions: [RoutingDecision]?
     let sampleInterval: Double
 
     init(system: SystemSpec, costModel: CostModel, slo: SLOPolicy, capacity: InstanceCapacity, sampleInterval: Double) throws {
@@ -99,9 +101,19 @@ public final class ClusterSimulator: ClusterView {
         return sim.summary(offeredRate: offeredRate ?? Double(trace.requests.count) / sim.horizon)
     }
 
+    /// The routing decisions the policies take on `trace`, in the order taken (request ids are
+    /// positions in the trace): what a replay of the same trace through the live front end must match.
+    public static func routingDecisions(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy) throws -> [RoutingDecision] {
+        try simulate(trace: trace, system: system, costModel: costModel, slo: slo, predictor: nil, recordDecisions: true).decisions ?? []
+    }
+
+    func record(_ made: [RoutingDecision]) {
+        decisions?.append(contentsOf: made)
+    }
+
     /// Runs the simulation and returns the engine with its per-request record.
     static func simulate(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy,
-                         predictor: OutputLengthPredictor?) throws -> ClusterSimulator {
+                         predictor: OutputLengthPredictor?, recordDecisions: Bool = false) throws -> ClusterSimulator {
         try costModel.validate()
         let stats = TraceStatistics(trace: trace, rule: costModel.imageTokens)
         let capacity = costModel.capacity(meanImageTokens: stats.meanImageTokens, meanImages: stats.meanImages,
@@ -110,6 +122,7 @@ public final class ClusterSimulator: ClusterView {
         let sim = try ClusterSimulator(system: system, costModel: costModel, slo: slo, capacity: capacity,
                                        sampleInterval: max(1, horizon / 200))
         sim.horizon = horizon
+        if recordDecisions { sim.decisions = [] }
         let defaultPrediction = max(1, Int(stats.meanOutputTokens.rounded()))
         sim.requests.reserveCapacity(trace.requests.count)
         let start = trace.requests.first?.arrival ?? 0

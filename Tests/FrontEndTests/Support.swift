@@ -26,22 +26,30 @@ enum Support {
         init(_ description: String) { self.description = description }
     }
 
-    /// A started front end over the topology given as YAML text.
-    static func frontEnd(_ yaml: String, maxQueuedRequests: Int = 256, model: URL = model) async throws -> ClusterFrontEnd {
+    /// A started front end over the topology given as YAML text; `configure` adjusts its options.
+    static func frontEnd(_ yaml: String, maxQueuedRequests: Int = 256, model: URL = model,
+                         configure: (inout FrontEndOptions) -> Void = { _ in }) async throws -> ClusterFrontEnd {
         let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-fe-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
-        let file = runtime.appendingPathComponent("topology.yaml")
-        try yaml.write(to: file, atomically: true, encoding: .utf8)
         var options = FrontEndOptions(modelDirectory: model, runtimeDirectory: runtime)
         options.maxQueuedRequests = maxQueuedRequests
         options.removeRuntimeDirectory = true
         options.workerArguments = ["--kv-cache-memory", "32", "--threads", "1"]
         options.startupTimeout = .seconds(60)
+        configure(&options)
         let frontEnd = try ClusterFrontEnd(
-            topology: try Topology(contentsOf: file), options: options,
+            topology: try topology(yaml, in: runtime), options: options,
             provider: LocalProcessProvider(executable: try executable, logDirectory: runtime))
         try await frontEnd.start()
         return frontEnd
+    }
+
+    /// The topology given as YAML text, as `tessera serve --topology` reads it (the file goes in `folder`).
+    static func topology(_ yaml: String, in folder: URL = FileManager.default.temporaryDirectory) throws -> Topology {
+        let file = folder.appendingPathComponent("topology-\(UUID().uuidString.prefix(8)).yaml")
+        try yaml.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return try Topology(contentsOf: file)
     }
 
     static func greedy(_ count: Int) -> SamplingParameters {
