@@ -112,7 +112,7 @@ let package = Package(
             name: "FrontEnd",
             dependencies: [
                 "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging", "KubernetesClient",
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 

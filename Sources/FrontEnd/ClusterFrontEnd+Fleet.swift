@@ -36,6 +36,21 @@ extension ClusterFrontEnd {
             var actions: [FleetAction] = []
             while let next = s.schedule.next, next.time <= now { actions += s.schedule.run(next.planner, at: now, on: view) }
             guard s.engineState == .ready else { return [] }
+            if provider.scaledExternally {
+                // The planners' launches and retirements become the replica counts asked of the
+                // external scaler (tessera:desired_replicas); role switches still happen here.
+                var desired = activeWorkers(s)
+                for action in actions {
+                    switch action {
+                    case let .launch(role, group): desired[provider.poolName(group: group, role: role), default: 0] += 1
+                    case let .retire(slot) where s.slots.indices.contains(slot):
+                        desired[provider.poolName(group: s.slots[slot].group, role: s.slots[slot].role), default: 0] -= 1
+                    default: break
+                    }
+                }
+                s.desiredReplicas = desired
+                return actions.filter { if case .switchRole = $0 { true } else if case .moveGroup = $0 { true } else { false } }
+            }
             // Planners count active workers only: a stage whose worker from an earlier round is
             // still starting is not launched again, or the fleet would overshoot what they asked for.
             let starting = s.slots.filter { $0.phase == .starting }.map { ($0.role, $0.group) }

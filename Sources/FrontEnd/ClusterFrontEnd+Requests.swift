@@ -312,8 +312,10 @@ extension ClusterFrontEnd {
             guard let channel = s.requests[id], let info = channel.info, !channel.counted else { return }
             s.requests[id]?.counted = true
             let first = channel.firstTokenAt ?? .now
-            s.schedule.finished(met: info.slo.isMet(ttft: (first - channel.arrival).seconds, duration: (ContinuousClock.now - first).seconds,
-                                                    outputTokens: outputTokens))
+            let met = info.slo.isMet(ttft: (first - channel.arrival).seconds, duration: (ContinuousClock.now - first).seconds,
+                                     outputTokens: outputTokens)
+            s.schedule.finished(met: met)
+            s.countSLO(met: met, group: channel.slot.map { s.slots[$0].group } ?? info.group)
         }
     }
 
@@ -335,7 +337,10 @@ extension ClusterFrontEnd {
             guard let channel = s.requests.removeValue(forKey: id) else { return nil }
             channel.events.finish()
             // A request that failed or was abandoned missed its SLO.
-            if channel.info != nil, !channel.counted { s.schedule.finished(met: false) }
+            if let info = channel.info, !channel.counted {
+                s.schedule.finished(met: false)
+                s.countSLO(met: false, group: channel.slot.map { s.slots[$0].group } ?? info.group)
+            }
             if channel.waitingForFirstToken {
                 s.queuedRequests -= 1
                 s.queuedTokens -= channel.promptTokens

@@ -27,10 +27,20 @@ extension ClusterFrontEnd {
     /// oldest pending slot of its role and group; nil when there is none to take it.
     private func register(_ hello: WorkerHello, _ connection: Connection) -> Int? {
         let bound = shared.withLock { s -> (slot: Int, handle: InstanceHandle?)? in
-            let slot = hello.slot == WorkerHello.unbound
+            var slot = hello.slot == WorkerHello.unbound
                 ? s.slots.first { $0.phase == .starting && $0.connection == nil && $0.handle != nil
                     && $0.role == hello.role && $0.group == (hello.group ?? .text) }?.id
                 : hello.slot
+            // A pod an external scaler added takes a new slot of its own.
+            if slot == nil, hello.slot == WorkerHello.unbound, let handle = provider.adopt(pod: hello.podName, role: hello.role, group: hello.group ?? .text) {
+                let id = s.slots.count
+                let group = hello.group ?? .text
+                var added = WorkerSlot(id: id, role: hello.role, group: group,
+                                       spec: instanceSpec(slot: id, role: hello.role, group: group, worker: Topology.WorkerSpec(role: hello.role, count: 1)))
+                added.handle = handle
+                s.slots.append(added)
+                slot = id
+            }
             guard let slot, s.slots.indices.contains(slot), s.slots[slot].phase == .starting,
                   s.slots[slot].connection == nil else { return nil }
             s.slots[slot].connection = connection
@@ -97,7 +107,8 @@ extension ClusterFrontEnd {
             worker.decoding = []
             s.cachedImages[slot] = nil
             s.cachedPrefixes[slot] = nil
-            let restart = s.engineState != .stopped && worker.phase != .retiring && worker.phase != .stopped
+            // Externally scaled, a lost worker's pod is replaced by its ReplicaSet and registers anew.
+            let restart = s.engineState != .stopped && worker.phase != .retiring && worker.phase != .stopped && !provider.scaledExternally
             if case let .switching(to: role) = worker.phase { worker.role = role }
             worker.phase = restart ? .starting : .stopped
             s.slots[slot] = worker
@@ -158,5 +169,17 @@ extension ClusterFrontEnd {
             slot.connection?.close()
         }
         for slot in crashed where restarts(slot: slot) < 20 { try? launch(slot) }
+        if provider.scaledExternally { drainTerminating() }
+    }
+
+    /// Externally scaled, a worker whose pod is being deleted (the external scaler lowered the
+    /// count, or an eviction) is drained: no new requests, its own finish, then it is let go.
+    func drainTerminating() {
+        shared.withLock { s in
+            for i in s.slots.indices where s.slots[i].isActive {
+                if let handle = s.slots[i].handle, !provider.isAlive(handle) { s.slots[i].phase = .retiring }
+            }
+        }
+        stopDrainedRetirees()
     }
 }

@@ -73,6 +73,15 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         var cachedImages: [Int: Set<ImageID>] = [:]
         /// Prompt blocks each slot has prefilled, likewise.
         var cachedPrefixes: [Int: PrefixCacheIndex] = [:]
+        /// Externally scaled: the workers per pool the planners asked for in their last round.
+        var desiredReplicas: [String: Int] = [:]
+        /// Requests finished per group since the pool gauges were last set, and how many met their SLO.
+        var sloOutcomes: [ModalityGroup: (met: Int, total: Int)] = [:]
+
+        mutating func countSLO(met: Bool, group: ModalityGroup) {
+            sloOutcomes[group, default: (0, 0)].total += 1
+            if met { sloOutcomes[group, default: (0, 0)].met += 1 }
+        }
     }
 
     let shared: Mutex<State>
@@ -118,6 +127,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         startSupervision()
+        startPoolMetrics()
     }
 
     /// Worker slots as the policies see them.

@@ -16,11 +16,23 @@ public protocol InstanceProvider: Sendable {
     /// Returns once the stops asked for so far have taken effect where the provider applies them
     /// later (a cluster's API), so the front end can exit.
     func finishStopping() async
+    /// Whether something else (KEDA, an HPA) decides how many workers run: the front end then
+    /// neither replaces lost workers nor carries out its planners' launches and retirements, and
+    /// takes every worker that registers (``adopt(pod:role:group:)``).
+    var scaledExternally: Bool { get }
+    /// A worker registered that no `start` asked for (a pod an external scaler added): its handle,
+    /// or nil to turn it away.
+    func adopt(pod: String?, role: InstanceRole, group: ModalityGroup) -> InstanceHandle?
+    /// The name of a (group, role) pool in metrics (a Kubernetes provider's Deployment name).
+    func poolName(group: ModalityGroup, role: InstanceRole) -> String
 }
 
 extension InstanceProvider {
     public func registered(_ handle: InstanceHandle, pod: String?) {}
     public func finishStopping() async {}
+    public var scaledExternally: Bool { false }
+    public func adopt(pod: String?, role: InstanceRole, group: ModalityGroup) -> InstanceHandle? { nil }
+    public func poolName(group: ModalityGroup, role: InstanceRole) -> String { "\(group.rawValue)-\(role.rawValue)" }
 }
 
 /// What to start: a worker for a slot, with its role and group.

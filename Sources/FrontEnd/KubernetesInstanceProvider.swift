@@ -20,6 +20,9 @@ import WireProtocol
 ///   front end's heartbeats catch a hung worker. A pending instance no pod registered for within
 ///   the startup timeout is given up.
 ///
+/// With `autoscaling: external` the provider never writes `/scale`: pods come and go as KEDA or an
+/// HPA sets the count, and each one that registers is adopted (``adopt(pod:role:group:)``).
+///
 /// The live role is the pod label `tessera.ai/role`, outside the selector (`tessera.ai/pool` is the
 /// role the pool was created for), so it can change without a pod restart.
 ///
@@ -130,6 +133,17 @@ public final class KubernetesInstanceProvider: InstanceProvider {
         if emptied, let delete { enqueue(delete) }
     }
 
+    public var scaledExternally: Bool { settings.autoscaling == .external }
+
+    /// In the `external` mode, a pod the external scaler added: an instance bound to it from the start.
+    public func adopt(pod: String?, role: InstanceRole, group: ModalityGroup) -> InstanceHandle? {
+        guard scaledExternally else { return nil }
+        let pool = poolName(group: group, role: role)
+        let id = "\(pool)#\(counter.add(1, ordering: .relaxed).newValue)"
+        state.withLock { $0.instances[id] = Instance(pool: pool, pod: pod, since: .now) }
+        return InstanceHandle(id: id, processId: nil)
+    }
+
     public func isAlive(_ handle: InstanceHandle) -> Bool {
         let timeout = Duration.seconds(settings.startupTimeoutSeconds ?? 600)
         let (alive, expired) = state.withLock { s -> (Bool, Bool) in
@@ -183,6 +197,8 @@ public final class KubernetesInstanceProvider: InstanceProvider {
                         try await client.apply(deployment, adopting: "worker")
                         state.withLock { _ = $0.applied.insert(pool) }
                     }
+                    // In the external mode the pool's count is KEDA's or the HPA's, never written here.
+                    guard !scaledExternally else { return }
                     let replicas = state.withLock { $0.replicas[pool] ?? 0 }
                     _ = try await client.setScale(deployment: pool, replicas: replicas, namespace: namespace)
                 case let .delete(pod, grace):

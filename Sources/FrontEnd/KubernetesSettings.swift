@@ -32,6 +32,17 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
     public var leaderLease: String?
     /// How long a lease unrenewed stays its holder's (default 15 s): a new leader takes over within it.
     public var leaseDurationSeconds: Double?
+    /// Who sets the pools' replica counts (default `tessera`).
+    public var autoscaling: Autoscaling?
+
+    /// `tessera`: the front end is the scale controller; its planners (the StageAutoscaler, the
+    /// role switcher, elastic partitioning, the group balancer) start and stop workers, which it
+    /// writes to the pools' `/scale`. `external`: KEDA or an HPA owns `/scale`; the front end never
+    /// writes it, takes whatever pods register, and exports per-pool metrics with the planners'
+    /// `tessera:desired_replicas{pool}` for the external scaler to follow.
+    public enum Autoscaling: String, Sendable, Hashable, Codable {
+        case tessera, external
+    }
 
     public init(namespace: String? = nil, image: String, imagePullPolicy: String? = nil, modelHostPath: String? = nil,
                 namePrefix: String? = nil, startupTimeoutSeconds: Double? = nil) {
@@ -52,6 +63,7 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
         case startupTimeoutSeconds = "startup_timeout_seconds"
         case leaderLease = "leader_lease"
         case leaseDurationSeconds = "lease_duration_seconds"
+        case autoscaling
     }
 
     /// The topology-file keys ``placement(contentsOf:)`` reads.

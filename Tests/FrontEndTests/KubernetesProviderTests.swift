@@ -78,4 +78,24 @@ import Testing
         #expect(container["volumeMounts"] == [["name": "models", "mountPath": "/models/m", "readOnly": true]])
         #expect(pod["volumes"] == [["name": "models", "hostPath": ["path": "/models/m", "type": "Directory"]]])
     }
+
+    @Test func theExternalModeAdoptsPodsItDidNotAskFor() throws {
+        let external = try #require(try placement("""
+            provider: kubernetes
+            kubernetes: {image: "tessera:1", autoscaling: external, leader_lease: tessera-front-end}
+            """ + "\n" + Self.groups))
+        #expect(external.autoscaling == .external && external.leaderLease == "tessera-front-end")
+        #expect(throws: FrontEndError.self) { try placement("provider: kubernetes\nkubernetes: {image: t, autoscaling: keda}\n" + Self.groups) }
+        let client = try KubernetesClient(KubernetesConfig(server: "https://127.0.0.1:9", namespace: "serving",
+                                                           credentials: .bearerToken("t"), certificateAuthority: nil))
+        let provider = KubernetesInstanceProvider(settings: external, client: client)
+        #expect(provider.scaledExternally)
+        let handle = try #require(provider.adopt(pod: "tessera-text-decode-7c9d-x2", role: .decode, group: .text))
+        #expect(provider.pod(of: handle) == "tessera-text-decode-7c9d-x2")
+        #expect(handle.id.hasPrefix("tessera-text-decode#"))
+        // In the tessera mode a worker no start asked for is turned away.
+        let owned = KubernetesInstanceProvider(settings: KubernetesSettings(image: "tessera:1"), client: client)
+        #expect(!owned.scaledExternally)
+        #expect(owned.adopt(pod: "p", role: .decode, group: .text) == nil)
+    }
 }

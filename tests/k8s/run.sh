@@ -6,7 +6,8 @@
 # driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion, Leases with
 # resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
 # removing exactly the drained pod; then the pd topology through KubernetesInstanceProvider (tests/k8s/pd.sh)
-# and the StageAutoscaler scaling its decode pool through /scale (tests/k8s/autoscale.sh);
+# and the StageAutoscaler scaling its decode pool through /scale (tests/k8s/autoscale.sh), and the
+# external autoscaling mode (tests/k8s/external.sh);
 # then validates every kustomization under deploy/kubernetes with the API server and applies
 # deploy/kubernetes/overlays/pd (an image of the tessera binary just built, packed without a
 # registry): the e2e openai suite through its leading front end, then the leader killed and the other
@@ -35,6 +36,7 @@ source tests/k8s/cluster.sh
 source tests/k8s/pd.sh
 source tests/k8s/overlay.sh
 source tests/k8s/autoscale.sh
+source tests/k8s/external.sh
 work=$(mktemp -d)
 cleanup() {
     cluster_down
@@ -68,6 +70,9 @@ pd_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift
 
 # The `tessera` autoscaling mode: the StageAutoscaler adds a decode pod under load through /scale and removes it when idle.
 autoscale_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
+
+# The `external` mode: the pools' /scale is the scaler's (here kubectl); the front end exports desired_replicas and follows.
+external_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
 
 # Every kustomization under deploy/kubernetes, as the API server validates it (a dry run creates
 # no namespace: the one they name is created first, as docs/kubernetes.md says).

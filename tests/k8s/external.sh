@@ -1,0 +1,90 @@
+# Sourced by tests/k8s/run.sh once the nodes are Ready and the tessera image is loaded:
+#   external_check WORK MODEL_DIR TESSERA_BINARY
+# The `external` autoscaling mode: a front end on this host runs the pd topology with
+# `autoscaling: external` and the StageAutoscaler under a TTFT objective no request meets. This
+# script plays the external scaler (KEDA, an HPA) with `kubectl scale`. Checks that the front end
+# never writes /scale (it creates the pools at 0 and they stay at whatever the scaler set), that under
+# load its planners' wish shows as tessera:desired_replicas{pool="tessera-text-decode"} = 2 in
+# /metrics while the Deployment stays at 1, that a pod the scaler adds registers without a slot
+# having been asked for and serves (tessera:pool_workers = 2), that the pod the scaler removes is
+# drained and let go (pool_workers back to 1, nothing replaced), and that no request of the load fails.
+external_check() {
+    local work=$1 model=$2 binary=$3 namespace=tessera-external port control_port pid secret
+    port=$(free_port) control_port=$(free_port)
+    kubectl create namespace "$namespace" >/dev/null
+    secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    kubectl -n "$namespace" create secret generic tessera-worker-secret --from-literal "secret=$secret" >/dev/null
+    cat >"$work/external.yaml" <<YAML
+provider: kubernetes
+kubernetes: {namespace: $namespace, image: "tessera:local", image_pull_policy: Never, model_host_path: "$model", autoscaling: external}
+transfer: tcp
+control: "tcp:$k8s_address:$control_port"
+heartbeat_timeout_ms: 10000
+slo: {ttft: 0.000001, tpot: 10}
+planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximumInstances: 3}]
+groups:
+  - group: text
+    workers:
+      - {role: prefill, count: 1}
+      - {role: decode, count: 1}
+YAML
+    TESSERA_WORKER_SECRET=$secret k8s_start external-frontend "$binary" serve --topology "$work/external.yaml" --model "$model" \
+        --host 127.0.0.1 --port "$port" --kv-cache-memory 64 --max-num-seqs 4
+    pid=${k8s_pids[-1]}
+    external_replicas() { kubectl -n "$namespace" get deployment "tessera-text-$1" -o jsonpath='{.spec.replicas}' 2>/dev/null; }
+    external_metric() {
+        curl -fsS "http://127.0.0.1:$port/metrics" | awk -v name="tessera:$1" -v pool="tessera-text-$2" \
+            'index($0, name "{") == 1 && index($0, "pool=\"" pool "\"") {print int($2)}'
+    }
+    # The front end creates the pools and leaves them at 0; the scaler brings each to 1.
+    if ! wait_for 60 bash -c "[[ \$(kubectl -n $namespace get deployments -o name | wc -l) == 2 ]]"; then
+        tail -n 20 "$k8s_work/external-frontend.log" >&2; echo "external: the front end did not create its pools" >&2; return 1
+    fi
+    [[ $(external_replicas prefill) == 0 && $(external_replicas decode) == 0 ]] || { echo "external: the front end scaled its pools" >&2; return 1; }
+    kubectl -n "$namespace" scale deployment tessera-text-prefill tessera-text-decode --replicas 1 >/dev/null
+    if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
+        tail -n 30 "$k8s_work/external-frontend.log" >&2; echo "external: the workers the scaler started did not register" >&2; return 1
+    fi
+    : >"$work/external-failures"
+    local load=()
+    for client in 1 2; do
+        (
+            while [[ ! -e $work/external-stop ]]; do
+                curl -fsS --max-time 120 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
+                    -d '{"model": "'"$(basename "$model")"'", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello"}]}' 2>&1 |
+                    python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["usage"]["completion_tokens"] > 0' >/dev/null 2>&1 ||
+                    echo "client $client: a request failed" >>"$work/external-failures"
+                echo >>"$work/external-requests"
+            done
+        ) &
+        load+=($!)
+    done
+    external_stop_load() { touch "$work/external-stop"; wait "${load[@]}"; }
+    if ! wait_for 60 bash -c "[[ \$(curl -fsS http://127.0.0.1:$port/metrics | grep -c '^tessera:desired_replicas{.*pool=\"tessera-text-decode\".* 2') == 1 ]]"; then
+        external_stop_load; curl -fsS "http://127.0.0.1:$port/metrics" | grep '^tessera:\(desired\|pool\)' >&2
+        echo "external: the planners' wish for a second decode worker does not show in /metrics" >&2; return 1
+    fi
+    echo "external: under load tessera:desired_replicas{pool=\"tessera-text-decode\"} = $(external_metric desired_replicas decode); the Deployment stays at $(external_replicas decode)"
+    [[ $(external_replicas decode) == 1 ]] || { external_stop_load; echo "external: the front end wrote /scale" >&2; return 1; }
+    # The scaler follows: a second decode pod, registered without a slot asked for.
+    kubectl -n "$namespace" scale deployment tessera-text-decode --replicas 2 >/dev/null
+    if ! wait_for 180 bash -c "[[ \$(curl -fsS http://127.0.0.1:$port/metrics | grep '^tessera:pool_workers{.*pool=\"tessera-text-decode\"' | awk '{print int(\$2)}') == 2 ]]"; then
+        external_stop_load; tail -n 20 "$k8s_work/external-frontend.log" >&2; echo "external: the added decode pod was not taken" >&2; return 1
+    fi
+    sleep 3
+    echo "external: scaled to 2 by the scaler: tessera:pool_workers{pool=\"tessera-text-decode\"} = $(external_metric pool_workers decode)"
+    # And back: the pod the ReplicaSet removes is drained and let go; nothing replaces it.
+    kubectl -n "$namespace" scale deployment tessera-text-decode --replicas 1 >/dev/null
+    local down=$SECONDS
+    if ! wait_for 90 bash -c "[[ \$(curl -fsS http://127.0.0.1:$port/metrics | grep '^tessera:pool_workers{.*pool=\"tessera-text-decode\"' | awk '{print int(\$2)}') == 1 && \
+            \$(kubectl -n $namespace get pods -l tessera.ai/pool=decode -o name | wc -l) == 1 ]]"; then
+        external_stop_load; kubectl -n "$namespace" get pods -o wide >&2; echo "external: the removed decode pod was not let go" >&2; return 1
+    fi
+    external_stop_load
+    echo "external: scaled back to 1 by the scaler: the removed pod drained and gone in $((SECONDS - down)) s; the Deployment at $(external_replicas decode); $(wc -l <"$work/external-requests") requests"
+    [[ $(external_replicas decode) == 1 && $(external_replicas prefill) == 1 ]] || { echo "external: the front end wrote /scale" >&2; return 1; }
+    if [[ -s $work/external-failures ]]; then cat "$work/external-failures" >&2; echo "external: requests were lost" >&2; return 1; fi
+    echo "external: no request lost"
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+}
