@@ -92,8 +92,9 @@ public final class CLIPTextModel: @unchecked Sendable {
         }
     }
 
-    /// Encodes one sequence of at most `maxPositions` ids.
-    public func encode(_ ids: [Int]) throws(ForwardError) -> Output {
+    /// Encodes one sequence of at most `maxPositions` ids; `adapters` (LoRAs by module path, see
+    /// `adaptableModules`) apply to this call only.
+    public func encode(_ ids: [Int], adapters: LowRankAdapters = LowRankAdapters()) throws(ForwardError) -> Output {
         guard !ids.isEmpty else { throw .emptyInput }
         guard ids.count <= maxPositions else { throw .sequenceTooLong(count: ids.count, limit: maxPositions) }
         if let bad = ids.first(where: { $0 < 0 || $0 >= vocabularySize }) {
@@ -108,8 +109,9 @@ public final class CLIPTextModel: @unchecked Sendable {
         }
         let workspace = VisionWorkspace(rows: ids.count, width: hiddenSize, intermediate: intermediateSize)
         let penultimate = Matrix(rows: ids.count, cols: hiddenSize)
-        for (index, layer) in layers.enumerated() {
-            if index == layers.count - 1 { penultimate.data.update(from: hidden.data, count: hidden.count) }
+        let adapted = layers(merging: adapters)
+        for (index, layer) in adapted.enumerated() {
+            if index == adapted.count - 1 { penultimate.data.update(from: hidden.data, count: hidden.count) }
             layer(hidden, shape: shape, activation: activation, causal: true, workspace: workspace)
         }
         let last = Matrix(rows: ids.count, cols: hiddenSize)

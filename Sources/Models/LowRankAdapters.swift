@@ -48,3 +48,18 @@ public struct LowRankAdapters: Sendable {
 
     public subscript(modulePath: String) -> [LowRankAdapter] { byModule[modulePath] ?? [] }
 }
+
+extension LowRankAdapter {
+    /// Adds scale · up · down (out × in, row-major; a convolution's kernel flattened as PyTorch
+    /// stores it) to `weights`: the merged form of this adapter.
+    public func addDelta(to weights: UnsafeMutablePointer<Float>) {
+        let (outputs, inputs) = (up.rows, down.cols)
+        // up · down as x · Wᵀ with x = up (out × rank) and W = downᵀ (in × rank).
+        let downValues = down.toFloatArray()
+        var transposed = [Float](repeating: 0, count: inputs * rank)
+        for r in 0 ..< rank { for i in 0 ..< inputs { transposed[i * rank + r] = downValues[r * inputs + i] } }
+        let delta = Matrix(rows: outputs, cols: inputs)
+        WeightMatrix(values: transposed, rows: inputs, cols: rank).multiply(Matrix(rows: outputs, cols: rank, values: up.toFloatArray()), into: delta)
+        Kernels.axpy(weights, scale, delta.data, count: outputs * inputs)
+    }
+}

@@ -12,7 +12,11 @@ import Tokenizers
 /// The denoising step (`denoise`) is a function of the latents, the step and the conditioning
 /// only (SDXL's pooled embeddings and size conditioning travel in the conditioning), so a batcher
 /// can advance requests at different steps and of different pipelines; `prepare`, `denoise` and
-/// `decodeLatents` are the parts `generate` runs.
+/// `decodeLatents` are the parts `generate` runs. Add-ons per request: LoRAs
+/// (`TextToImageRequest.loras`, diffusers/PEFT or kohya files, unmerged per row or merged into the
+/// weights, see `LoRAMode`) and, for SD 1.x/2.x text-to-image, ControlNets (`controlNets`, one or
+/// several, as `StableDiffusionControlNetPipeline`); both live in `DenoisingConditioning`, so rows
+/// of different requests can share one step.
 ///
 /// ```swift
 /// let pipeline = try StableDiffusionPipeline(directory: folder)
@@ -93,22 +97,50 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         try makeScheduler(SchedulerConfig(json: schedulerJSON, kind: kind), steps: steps)
     }
 
-    /// The text encoder's last hidden state for `text` (77 × hidden), as `encode_prompt` without clip_skip.
-    public func encodePrompt(_ text: String) throws(DiffusionError) -> Matrix {
+    /// The text encoder's last hidden state for `text` (77 × hidden), as `encode_prompt` without
+    /// clip_skip; `adapters` are the request's text-encoder LoRAs.
+    public func encodePrompt(_ text: String, adapters: LowRankAdapters = LowRankAdapters()) throws(DiffusionError) -> Matrix {
         do {
-            return try textEncoder.encode(tokenizer.encodePadded(text)).lastHiddenState
+            return try textEncoder.encode(tokenizer.encodePadded(text), adapters: adapters).lastHiddenState
         } catch {
             throw .invalidArgument("text encoder: \(error)")
         }
     }
 
-    /// The conditioning of `request`: prompt embeddings, and negative ones when guidance applies
-    /// (guidance_scale > 1, as diffusers' `do_classifier_free_guidance`).
+    /// The request's LoRAs bound to this pipeline's UNet and text encoders.
+    public func loraWeights(_ loras: [LoRARequest]) throws(DiffusionError) -> LoRAWeights {
+        var encoders: [LoRAFile.Component: CLIPTextModel] = [.textEncoder: textEncoder]
+        if let textEncoder2 { encoders[.textEncoder2] = textEncoder2 }
+        return try LoRAWeights(loras, unet: unet, textEncoders: encoders)
+    }
+
+    /// The conditioning of `request`: prompt embeddings (through its text-encoder LoRAs), and
+    /// negative ones when guidance applies (guidance_scale > 1, as diffusers'
+    /// `do_classifier_free_guidance`); its UNet LoRAs as unmerged adapters unless `loraMode` is
+    /// `.merged` (then `generate` merges them); its ControlNets with their prepared images.
     public func conditioning(_ request: TextToImageRequest) throws(DiffusionError) -> DenoisingConditioning {
-        if textEncoder2 != nil { return try xlConditioning(request) }
-        let positive = try encodePrompt(request.prompt)
-        let negative = request.guidanceScale > 1 ? try encodePrompt(request.negativePrompt ?? "") : nil
-        return DenoisingConditioning(prompt: positive, negativePrompt: negative, guidanceScale: request.guidanceScale)
+        let loras = try loraWeights(request.loras)
+        if request.loraMode == .unmerged, let path = loras.spatialConvolutions.first {
+            throw .invalidArgument("a LoRA adapts the k×k convolution '\(path)', which only the merged LoRA mode applies")
+        }
+        var conditioning: DenoisingConditioning
+        if textEncoder2 != nil {
+            conditioning = try xlConditioning(request, textAdapters: loras.textEncoders)
+        } else {
+            let textAdapters = loras.textEncoders[.textEncoder] ?? LowRankAdapters()
+            let positive = try encodePrompt(request.prompt, adapters: textAdapters)
+            let negative = request.guidanceScale > 1 ? try encodePrompt(request.negativePrompt ?? "", adapters: textAdapters) : nil
+            conditioning = DenoisingConditioning(prompt: positive, negativePrompt: negative, guidanceScale: request.guidanceScale)
+        }
+        if request.loraMode == .unmerged { conditioning.adapters = loras.unet }
+        if !request.controlNets.isEmpty {
+            guard textEncoder2 == nil, request.initImage == nil else {
+                throw .invalidArgument("ControlNets are supported for SD 1.x/2.x text-to-image only (not with SDXL or an init image)")
+            }
+            let (height, width) = try outputSize(request)
+            for control in request.controlNets { conditioning.controls.append(try ControlCondition(control, width: width, height: height)) }
+        }
+        return conditioning
     }
 
     /// One denoising step: scale the model input, predict noise (both CFG rows in one UNet call),
@@ -127,9 +159,13 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: $0, textEmbeds: $1, timeIds: textTime?.timeIds,
                           adapters: conditioning.adapters)
         }
+        var residuals: [ControlResiduals?] = []
+        for row in rows {
+            residuals.append(try conditioning.controls.residuals(for: row, step: step, of: scheduler.timesteps.count))
+        }
         let predictions: [FeatureMap]
         do {
-            predictions = try unet.predictNoise(rows)
+            predictions = try unet.predictNoise(rows, residuals: residuals)
         } catch {
             throw .invalidArgument("UNet: \(error)")
         }
@@ -147,6 +183,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
                          progress: (Int, Int) -> Void = { _, _ in }) throws(DiffusionError) -> GeneratedImage {
         var state = try prepare(request)
         let conditioning = try conditioning(request)
+        let merged = request.loraMode == .merged && !request.loras.isEmpty ? try loraWeights(request.loras).merge(into: unet) : nil
+        defer { merged?.restore() }
         let total = state.scheduler.timesteps.count - state.firstStep
         for step in state.firstStep ..< state.scheduler.timesteps.count {
             state.latents = try denoise(state.latents, height: state.latentHeight, width: state.latentWidth, step: step,
@@ -250,10 +288,16 @@ public struct TextToImageRequest: Sendable {
     /// Image-to-image: how much of the schedule runs (0…1); `nil`: the pipeline's default
     /// (0.8 for SD 1.x/2.x, 0.3 for SDXL, as diffusers).
     public var strength: Double?
+    /// LoRAs, each with its own scale, on the UNet and the text encoders.
+    public var loras: [LoRARequest]
+    public var loraMode: LoRAMode
+    /// ControlNets (several: MultiControlNet, residuals summed).
+    public var controlNets: [ControlNetRequest]
 
     public init(prompt: String, negativePrompt: String? = nil, steps: Int = 50, guidanceScale: Float = 7.5,
                 scheduler: SchedulerKind? = nil, width: Int? = nil, height: Int? = nil, seed: UInt64 = 0,
-                initialLatents: [Float]? = nil, initImage: RGBImage? = nil, strength: Double? = nil) {
+                initialLatents: [Float]? = nil, initImage: RGBImage? = nil, strength: Double? = nil,
+                loras: [LoRARequest] = [], loraMode: LoRAMode = .unmerged, controlNets: [ControlNetRequest] = []) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.steps = steps
@@ -265,6 +309,9 @@ public struct TextToImageRequest: Sendable {
         self.initialLatents = initialLatents
         self.initImage = initImage
         self.strength = strength
+        self.loras = loras
+        self.loraMode = loraMode
+        self.controlNets = controlNets
     }
 }
 
@@ -278,14 +325,18 @@ public struct DenoisingConditioning: @unchecked Sendable {
     public var adapters: LowRankAdapters
     /// SDXL's added conditioning (`addition_embed_type: text_time`); `nil` for SD 1.x/2.x.
     public var textTime: TextTimeConditioning?
+    /// ControlNets whose residuals this request's UNet rows take (each times its scale, inside its
+    /// start/end window of the steps).
+    public var controls: [ControlCondition]
 
     public init(prompt: Matrix, negativePrompt: Matrix?, guidanceScale: Float, adapters: LowRankAdapters = LowRankAdapters(),
-                textTime: TextTimeConditioning? = nil) {
+                textTime: TextTimeConditioning? = nil, controls: [ControlCondition] = []) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.guidanceScale = guidanceScale
         self.adapters = adapters
         self.textTime = textTime
+        self.controls = controls
     }
 }
 

@@ -1,0 +1,180 @@
+import Diffusion
+import Foundation
+import Imaging
+import Models
+import Tensor
+import Testing
+
+/// LoRAs and ControlNets in `StableDiffusionPipeline` against diffusers on sd1-tiny
+/// (fixtures/diffusion/addons/, written by scripts/fixtures/diffusion_references.py addons):
+/// `load_lora_weights` with `cross_attention_kwargs={"scale": s}` or `set_adapters`, and
+/// `StableDiffusionControlNetPipeline` with one ControlNet or a MultiControlNet. Serialized: the
+/// merged mode writes into the one shared pipeline's weights.
+@Suite(.serialized) struct AddonParityTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let name, prompt: String
+        let scheduler, negativePrompt: String?
+        let guidance: Float
+        let seed: UInt64
+        let steps, width, height: Int
+        let loras: [(file: String, scale: Float)]
+        let controlNets: [(folder: String, image: String, scale: Float, start: Float, end: Float)]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = {
+        guard let json = try? Fixtures.json("addons/cases.json"), let cases = json["cases"] as? [[String: Any]] else { return [] }
+        func float(_ value: Any?) -> Float { Float((value as! NSNumber).doubleValue) }
+        return cases.map {
+            Case(name: $0["name"] as! String, prompt: $0["prompt"] as! String, scheduler: $0["scheduler"] as? String,
+                 negativePrompt: $0["negative_prompt"] as? String, guidance: float($0["guidance_scale"]),
+                 seed: ($0["seed"] as! NSNumber).uint64Value, steps: $0["steps"] as! Int, width: $0["width"] as! Int, height: $0["height"] as! Int,
+                 loras: ($0["loras"] as! [[String: Any]]).map { ($0["file"] as! String, float($0["scale"])) },
+                 controlNets: ($0["controlnets"] as! [[String: Any]]).map {
+                     ($0["folder"] as! String, $0["image"] as! String, float($0["scale"]), float($0["start"]), float($0["end"]))
+                 })
+        }
+    }()
+
+    static let pipeline = Result { try StableDiffusionPipeline(directory: Fixtures.diffusion.appendingPathComponent("sd1-tiny")) }
+
+    static func request(_ c: Case, mode: LoRAMode) throws -> TextToImageRequest {
+        let loras = try c.loras.map { LoRARequest(file: try LoRAFile(url: Fixtures.diffusion.appendingPathComponent($0.file)), scale: $0.scale) }
+        let controls = try c.controlNets.map {
+            ControlNetRequest(controlNet: try ControlNetModel(directory: Fixtures.diffusion.appendingPathComponent($0.folder)),
+                              image: try ImageDecoder.decode(contentsOf: Fixtures.diffusion.appendingPathComponent($0.image)),
+                              scale: $0.scale, start: $0.start, end: $0.end)
+        }
+        return TextToImageRequest(prompt: c.prompt, negativePrompt: c.negativePrompt, steps: c.steps, guidanceScale: c.guidance,
+                                  scheduler: try c.scheduler.map { try #require(SchedulerKind(rawValue: $0)) },
+                                  width: c.width, height: c.height, seed: c.seed, loras: loras, loraMode: mode, controlNets: controls)
+    }
+
+    @Test func casesArePresent() {
+        #expect(Self.cases.count >= 6)
+        #expect(Self.cases.contains { $0.loras.count == 2 } && Self.cases.contains { $0.controlNets.count == 2 })
+    }
+
+    @Test(arguments: cases, [LoRAMode.unmerged, .merged])
+    func matchesDiffusers(_ c: Case, mode: LoRAMode) throws {
+        let pipeline = try Self.pipeline.get()
+        let result = try pipeline.generate(try Self.request(c, mode: mode))
+        let reference = try SafetensorsFile(url: Fixtures.diffusion.appendingPathComponent("addons/\(c.name).safetensors"))
+        let latentError = maxRelativeDifference(result.latents, try reference.floats("latents"))
+        let imageError = maxAbsDifference(result.image, try reference.floats("image"))
+        print("\(c.name) (\(mode)): latents max rel error \(latentError), image max abs error \(imageError)")
+        #expect(latentError < 1e-3)
+        #expect(imageError < 1e-3)
+        // The add-ons matter: without them the image is far from diffusers'.
+        var plain = try Self.request(c, mode: mode)
+        plain.loras = []
+        plain.controlNets = []
+        let without = try pipeline.generate(plain)
+        #expect(maxAbsDifference(without.image, try reference.floats("image")) > 1e-2)
+    }
+
+    @Test func mergeThenRestoreIsBitIdentical() throws {
+        let pipeline = try Self.pipeline.get()
+        let before = pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values() }
+        let loras = try ["sd1-tiny-peft", "sd1-tiny-kohya"].enumerated().map {
+            LoRARequest(file: try LoRAFile(url: Fixtures.diffusion.appendingPathComponent("loras/\($1).safetensors")), scale: [0.6, 0.9][$0])
+        }
+        let weights = try pipeline.loraWeights(loras)
+        let merged = weights.merge(into: pipeline.unet)
+        let during = pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values() }
+        let changed = zip(before, during).filter { $0 != $1 }.count
+        #expect(changed == weights.unet.byModule.count && changed > 100)
+        merged.restore()
+        let after = pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values() }
+        #expect(after.map { $0.map(\.bitPattern) } == before.map { $0.map(\.bitPattern) })
+    }
+
+    @Test func olderDiffusersNamesReadAsThePEFTFile() throws {
+        // The same LoRA under the pre-PEFT diffusers names (`lora.down`/`lora.up`, processors'
+        // `to_q_lora`, the text encoder's `text_model.` level) with alphas as tensors.
+        let peft = try SafetensorsFile(url: Fixtures.diffusion.appendingPathComponent("loras/sd1-tiny-peft.safetensors"))
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for name in peft.tensors.keys.sorted() {
+            let isDown = name.hasSuffix(".lora_A.weight")
+            var module = String(name.dropLast(".lora_A.weight".count))
+            let alpha: Float = module.hasPrefix("unet.") ? 8 : 3
+            if module.hasSuffix(".attn1.to_q") {
+                module = String(module.dropLast(".to_q".count)) + ".processor.to_q_lora"
+                tensors.append((module + (isDown ? ".down.weight" : ".up.weight"), try peft.info(name).shape, try peft.floats(name)))
+            } else {
+                tensors.append((module + (isDown ? ".lora.down.weight" : ".lora.up.weight"), try peft.info(name).shape, try peft.floats(name)))
+            }
+            if isDown { tensors.append((module + ".alpha", [], [alpha])) }
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("old-names-\(UUID().uuidString).safetensors")
+        try Data(SafetensorsWriter.encode(tensors)).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let pipeline = try Self.pipeline.get()
+        let old = try pipeline.loraWeights([LoRARequest(file: try LoRAFile(url: url), scale: 0.8)])
+        let new = try pipeline.loraWeights([LoRARequest(file: try LoRAFile(url: Fixtures.diffusion.appendingPathComponent("loras/sd1-tiny-peft.safetensors")), scale: 0.8)])
+        #expect(Set(old.unet.byModule.keys) == Set(new.unet.byModule.keys))
+        #expect(Set(old.textEncoders[.textEncoder]!.byModule.keys) == Set(new.textEncoders[.textEncoder]!.byModule.keys))
+        for (path, adapters) in new.unet.byModule {
+            #expect(old.unet[path].map(\.scale) == adapters.map(\.scale))
+            #expect(old.unet[path].map { $0.up.toFloatArray() } == adapters.map { $0.up.toFloatArray() })
+        }
+    }
+
+    static func writeLoRA(_ tensors: [(name: String, shape: [Int], values: [Float])]) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("bad-lora-\(UUID().uuidString).safetensors")
+        try Data(SafetensorsWriter.encode(tensors)).write(to: url)
+        return url
+    }
+
+    @Test func badLoRAFilesNameTheFileAndTensor() throws {
+        let pipeline = try Self.pipeline.get()
+        let path = "unet.mid_block.attentions.0.transformer_blocks.0.attn1.to_q"
+        let cases: [([(name: String, shape: [Int], values: [Float])], String)] = [
+            ([(path + ".lora_A.weight", [2, 31], .init(repeating: 0.1, count: 62)), (path + ".lora_B.weight", [32, 2], .init(repeating: 0.1, count: 64))],
+             "do not fit the layer's weight [32, 32]"),
+            ([(path + ".lora_A.weight", [2, 32], .init(repeating: 0.1, count: 64))], "has no up (lora_B) tensor"),
+            ([("unet.mid_block.nonexistent.lora_A.weight", [2, 32], .init(repeating: 0.1, count: 64)),
+              ("unet.mid_block.nonexistent.lora_B.weight", [32, 2], .init(repeating: 0.1, count: 64))], "unet has no layer 'mid_block.nonexistent'"),
+            ([("lora_unet_mid_block_attentions_0_to_x.lora_down.weight", [2, 32], .init(repeating: 0.1, count: 64)),
+              ("lora_unet_mid_block_attentions_0_to_x.lora_up.weight", [32, 2], .init(repeating: 0.1, count: 64))], "has no layer"),
+            ([(path + ".weight_thing", [2], [1, 2])], "not a LoRA tensor name"),
+            ([("lora_unet_input_blocks_1_1_proj_in.lora_down.weight", [2, 32], .init(repeating: 0.1, count: 64))], "LDM block names"),
+            ([(path + ".lora_A.weight", [2, 32], .init(repeating: .nan, count: 64)), (path + ".lora_B.weight", [32, 2], .init(repeating: 0.1, count: 64))],
+             "non-finite"),
+        ]
+        for (tensors, message) in cases {
+            let url = try Self.writeLoRA(tensors)
+            defer { try? FileManager.default.removeItem(at: url) }
+            let error = #expect(throws: DiffusionError.self) { try pipeline.loraWeights([LoRARequest(file: try LoRAFile(url: url))]) }
+            let text = error.map { "\($0)" } ?? ""
+            #expect(text.contains(url.path) && text.contains(message), "\(text)")
+            #expect(text.contains("tensor '"), "\(text)")
+        }
+        #expect(throws: DiffusionError.missingFile("/nonexistent/lora.safetensors")) {
+            try LoRAFile(url: URL(fileURLWithPath: "/nonexistent/lora.safetensors"))
+        }
+    }
+
+    @Test func badControlArgumentsAreRefused() throws {
+        let pipeline = try Self.pipeline.get()
+        let c = try #require(Self.cases.first { $0.controlNets.count == 1 })
+        var request = try Self.request(c, mode: .unmerged)
+        request.controlNets[0].start = 0.8
+        request.controlNets[0].end = 0.5
+        #expect(throws: DiffusionError.self) { try pipeline.conditioning(request) }
+        request.controlNets[0].end = 1
+        request.controlNets[0].scale = .nan
+        #expect(throws: DiffusionError.self) { try pipeline.conditioning(request) }
+    }
+
+    @Test func controlWindowFollowsDiffusersKeep() throws {
+        let c = try #require(Self.cases.first { $0.controlNets.count == 1 })
+        var request = try Self.request(c, mode: .unmerged).controlNets[0]
+        request.scale = 0.5
+        request.start = 0.25
+        request.end = 0.6
+        let condition = try ControlCondition(request, width: 64, height: 64)
+        // 4 steps: i/4 < 0.25 drops step 0, (i+1)/4 > 0.6 drops steps 2 and 3.
+        #expect((0 ..< 4).map { condition.scale(step: $0, of: 4) } == [0, 0.5, 0, 0])
+    }
+}
