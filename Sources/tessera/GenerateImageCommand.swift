@@ -2,6 +2,7 @@ import ArgumentParser
 import Diffusion
 import Foundation
 import Imaging
+import Models
 import Tensor
 
 /// `tessera generate-image`: text to image, or image to image, with a diffusers Stable Diffusion folder.
@@ -18,6 +19,11 @@ struct GenerateImageCommand: ParsableCommand {
         --init-latents is a safetensors file with key `latents` (float32 [1, C, h, w]: the pipeline's
         `latents=` argument). --tensors writes `latents` (after the last scheduler step, before VAE
         decoding) and `image` (float32 [H, W, 3] in [0, 1], as output_type="np").
+        --lora PATH[:SCALE] (repeatable) loads a diffusers/PEFT or kohya LoRA file for the UNet and
+        the text encoders, each with its own scale (default 1), merged into the weights for the run.
+        --controlnet DIR --control-image PNG (repeatable, paired in order; several form a
+        MultiControlNet; SD 1.x/2.x text-to-image) with --control-scale X given for every ControlNet
+        or for none (default 1); the control image is resized to the output size as diffusers does.
         """
     )
 
@@ -60,16 +66,16 @@ struct GenerateImageCommand: ParsableCommand {
     @Option(help: "Compute threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "A LoRA file PATH[:SCALE] (not supported yet).")
+    @Option(help: "A LoRA safetensors file PATH[:SCALE] (diffusers/PEFT or kohya; repeatable; scale default 1).")
     var lora: [String] = []
 
-    @Option(help: "A ControlNet folder (not supported yet).")
+    @Option(help: "A diffusers ControlNet folder (repeatable; the i-th takes the i-th --control-image).")
     var controlnet: [String] = []
 
-    @Option(name: .customLong("control-image"), help: "A ControlNet conditioning image (not supported yet).")
+    @Option(name: .customLong("control-image"), help: "The conditioning image (PNG or JPEG) of each --controlnet.")
     var controlImage: [String] = []
 
-    @Option(name: .customLong("control-scale"), help: "A ControlNet scale (not supported yet).")
+    @Option(name: .customLong("control-scale"), help: "controlnet_conditioning_scale of each --controlnet (all or none; default 1).")
     var controlScale: [Float] = []
 
     @Option(help: "An init image (PNG or JPEG) for image-to-image.")
@@ -79,12 +85,6 @@ struct GenerateImageCommand: ParsableCommand {
     var strength: Double?
 
     func validate() throws {
-        var unsupported: [String] = []
-        if !lora.isEmpty { unsupported.append("--lora") }
-        if !controlnet.isEmpty || !controlImage.isEmpty || !controlScale.isEmpty { unsupported.append("--controlnet/--control-image/--control-scale") }
-        if !unsupported.isEmpty {
-            throw ValidationError("\(unsupported.joined(separator: ", ")): not supported yet")
-        }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
         if let scheduler, SchedulerKind(rawValue: scheduler) == nil {
             throw ValidationError("--scheduler must be one of \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")), not '\(scheduler)'")
@@ -93,6 +93,26 @@ struct GenerateImageCommand: ParsableCommand {
         if let strength, !(0 ... 1).contains(strength) { throw ValidationError("--strength must be in [0, 1], got \(strength)") }
         if strength != nil && image == nil { throw ValidationError("--strength needs --image") }
         if image != nil && initLatents != nil { throw ValidationError("--init-latents and --image exclude each other") }
+        for argument in lora { _ = try Self.loraArgument(argument) }
+        guard controlImage.count == controlnet.count else {
+            throw ValidationError("every --controlnet needs one --control-image (got \(controlnet.count) ControlNets, \(controlImage.count) images)")
+        }
+        guard controlScale.isEmpty || controlScale.count == controlnet.count else {
+            throw ValidationError("give --control-scale for every --controlnet or for none (got \(controlnet.count) ControlNets, \(controlScale.count) scales)")
+        }
+        if let bad = controlScale.first(where: { !$0.isFinite }) { throw ValidationError("--control-scale must be a finite number, not \(bad)") }
+    }
+
+    /// `PATH[:SCALE]`: the scale is what follows the last colon when that parses as a number.
+    static func loraArgument(_ argument: String) throws -> (path: String, scale: Float) {
+        if let colon = argument.lastIndex(of: ":"), let scale = Float(argument[argument.index(after: colon)...]) {
+            guard scale.isFinite else { throw ValidationError("--lora \(argument): the scale must be a finite number") }
+            let path = String(argument[..<colon])
+            guard !path.isEmpty else { throw ValidationError("--lora \(argument): no file before the scale") }
+            return (path, scale)
+        }
+        guard !argument.isEmpty else { throw ValidationError("--lora needs a file") }
+        return (argument, 1)
     }
 
     func run() throws {
@@ -103,6 +123,17 @@ struct GenerateImageCommand: ParsableCommand {
                                          width: width, height: height, seed: seed, strength: strength)
         if let image {
             request.initImage = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: image))
+        }
+        request.loras = try lora.map {
+            let (path, scale) = try Self.loraArgument($0)
+            return LoRARequest(file: try LoRAFile(url: URL(fileURLWithPath: path)), scale: scale)
+        }
+        // One request: merging costs nothing per step and also applies k×k convolution LoRAs.
+        request.loraMode = .merged
+        request.controlNets = try controlnet.indices.map { i in
+            ControlNetRequest(controlNet: try ControlNetModel(directory: URL(fileURLWithPath: controlnet[i])),
+                              image: try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: controlImage[i])),
+                              scale: controlScale.isEmpty ? 1 : controlScale[i])
         }
         if let initLatents {
             let file = try SafetensorsFile(path: initLatents)

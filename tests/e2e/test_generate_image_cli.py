@@ -48,12 +48,47 @@ def test_init_latents_are_the_pipelines_latents_argument(tmp_path):
     assert np.array_equal(runs[0], runs[1])
 
 
-def test_options_not_built_fail_clearly(tmp_path):
-    base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--output", str(tmp_path / "x.png")]
-    for extra in (["--lora", "a.safetensors"], ["--controlnet", str(FIXTURES / "controlnet-sd1-tiny")]):
+def test_lora_and_controlnet_match_diffusers(tmp_path):
+    """A kohya LoRA at scale 0.7 and a ControlNet at scale 0.9, as the diffusers reference ran them."""
+    case = next(c for c in json.loads((FIXTURES / "addons" / "cases.json").read_text())["cases"] if c["name"] == "sd1-lora-controlnet")
+    (lora,), (control,) = case["loras"], case["controlnets"]
+    png, tensors = tmp_path / "out.png", tmp_path / "out.safetensors"
+    result = generate_image("--model", str(FIXTURES / "sd1-tiny"), "--prompt", case["prompt"], "--steps", "4",
+                            "--guidance", str(case["guidance_scale"]), "--width", "64", "--height", "64", "--seed", str(case["seed"]),
+                            "--lora", f"{FIXTURES / lora['file']}:{lora['scale']}",
+                            "--controlnet", str(FIXTURES / control["folder"]), "--control-image", str(FIXTURES / control["image"]),
+                            "--control-scale", str(control["scale"]), "--output", str(png), "--tensors", str(tensors))
+    assert result.returncode == 0, result.stderr
+    reference = load_file(FIXTURES / "addons" / "sd1-lora-controlnet.safetensors")
+    out = load_file(tensors)
+    assert np.abs(out["image"] - reference["image"]).max() < 1e-3
+    with Image.open(png) as decoded:
+        pixels = np.asarray(decoded).astype(np.int32)
+    assert np.abs(pixels - np.round(reference["image"] * 255).astype(np.int32)).max() <= 1
+    assert np.abs(pixels - np.round(out["image"] * 255).astype(np.int32)).max() == 0
+
+
+def test_bad_add_on_arguments_fail_clearly(tmp_path):
+    base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--steps", "1", "--width", "64", "--height", "64",
+            "--output", str(tmp_path / "x.png")]
+    controlnet = str(FIXTURES / "controlnet-sd1-tiny")
+    image = str(FIXTURES / "control-images" / "control-a.png")
+    cases = [
+        (["--lora", str(tmp_path / "missing.safetensors")], "missing.safetensors"),
+        (["--lora", str(FIXTURES / "sd1-tiny" / "unet" / "config.json") + ":0.5"], "config.json"),
+        (["--controlnet", controlnet], "--control-image"),
+        (["--controlnet", controlnet, "--control-image", image, "--controlnet", controlnet, "--control-image", image,
+          "--control-scale", "0.5"], "--control-scale"),
+        (["--controlnet", controlnet, "--control-image", str(tmp_path / "none.png")], "none.png"),
+    ]
+    for extra, message in cases:
         result = generate_image(*base, *extra)
-        assert result.returncode != 0 and "not supported yet" in result.stderr
+        assert result.returncode != 0 and message in result.stderr, (extra, result.stderr)
         assert not (tmp_path / "x.png").exists()
+
+
+def test_bad_options_fail_clearly(tmp_path):
+    base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--output", str(tmp_path / "x.png")]
     result = generate_image(*base, "--scheduler", "heun")
     assert result.returncode != 0 and "--scheduler" in result.stderr
 
