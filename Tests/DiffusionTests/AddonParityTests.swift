@@ -155,6 +155,48 @@ import Testing
         }
     }
 
+    /// SDXL has no diffusers LoRA reference in the fixtures: here the two modes must agree, and a LoRA
+    /// on each of the UNet and both text encoders must change what it adapts.
+    @Test func sdxlLoRAsReachTheUNetAndBothTextEncoders() throws {
+        let pipeline = try StableDiffusionPipeline(directory: Fixtures.diffusion.appendingPathComponent("sdxl-tiny"))
+        let unetPath = "down_blocks.1.attentions.0.transformer_blocks.1.attn2.to_v"
+        let unetShape = try #require(pipeline.unet.parameters.parameter(unetPath + ".weight")).shape
+        let textShape = try #require(pipeline.textEncoder.adaptableModules["encoder.layers.0.mlp.fc1"])
+        let text2Shape = try #require(pipeline.textEncoder2?.adaptableModules["encoder.layers.1.self_attn.q_proj"])
+        func pair(_ name: String, _ shape: [Int], seed: Float) -> [(name: String, shape: [Int], values: [Float])] {
+            let rank = 2
+            return [(name + ".lora_A.weight", [rank, shape[1]], (0 ..< rank * shape[1]).map { sin(Float($0) * 0.37 + seed) * 0.3 }),
+                    (name + ".lora_B.weight", [shape[0], rank], (0 ..< shape[0] * rank).map { cos(Float($0) * 0.53 + seed) * 0.3 })]
+        }
+        let url = try Self.writeLoRA(pair("unet." + unetPath, unetShape, seed: 1) + pair("text_encoder.text_model.encoder.layers.0.mlp.fc1", textShape, seed: 2)
+                                     + pair("text_encoder_2.text_model.encoder.layers.1.self_attn.q_proj", text2Shape, seed: 3))
+        defer { try? FileManager.default.removeItem(at: url) }
+        let lora = LoRARequest(file: try LoRAFile(url: url), scale: 0.7)
+        let weights = try pipeline.loraWeights([lora])
+        #expect(Array(weights.unet.byModule.keys) == [unetPath])
+        #expect(weights.textEncoders[.textEncoder]?.byModule.keys.first == "encoder.layers.0.mlp.fc1")
+        #expect(weights.textEncoders[.textEncoder2]?.byModule.keys.first == "encoder.layers.1.self_attn.q_proj")
+        var request = TextToImageRequest(prompt: "a fox", steps: 2, guidanceScale: 5, width: 64, height: 64, seed: 3)
+        let plain = try pipeline.generate(request)
+        let plainText = try pipeline.conditioning(request).prompt.toArray()
+        request.loras = [lora]
+        let unmerged = try pipeline.generate(request)
+        request.loraMode = .merged
+        let merged = try pipeline.generate(request)
+        #expect(maxAbsDifference(merged.image, unmerged.image) < 1e-4)
+        #expect(maxAbsDifference(plain.image, unmerged.image) > 1e-3)
+        // The encoders' share of the 77 × (d₁ + d₂) states both change.
+        let adapted = try pipeline.conditioning(request).prompt.toArray()
+        let width = pipeline.textEncoder.hiddenSize + pipeline.textEncoder2!.hiddenSize
+        for (range, name) in [(0 ..< pipeline.textEncoder.hiddenSize, "text_encoder"), (pipeline.textEncoder.hiddenSize ..< width, "text_encoder_2")] {
+            var change: Float = 0
+            for r in 0 ..< 77 {
+                for c in range { change = max(change, abs(adapted[r * width + c] - plainText[r * width + c])) }
+            }
+            #expect(change > 1e-3, "\(name) changes by \(change)")
+        }
+    }
+
     @Test func badControlArgumentsAreRefused() throws {
         let pipeline = try Self.pipeline.get()
         let c = try #require(Self.cases.first { $0.controlNets.count == 1 })
