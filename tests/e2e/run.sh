@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # End-to-end tests of `tessera serve` with the official openai client, on a fixture model.
 # Usage: tests/e2e/run.sh [extra pytest arguments]
-# TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml runs the same suite against worker processes.
+# TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml runs the same suite against worker processes;
+# TESSERA_E2E_SUITE and TESSERA_E2E_PYTHON run another folder's tests (tests/compat/run.sh) on the same server.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 scratch="${TESSERA_SCRATCH:-.build}"
 model="${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}"
 
-python3 -c "import openai, pytest, requests, prometheus_client, numpy, safetensors, PIL" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
+suite="${TESSERA_E2E_SUITE:-tests/e2e}"
+python="${TESSERA_E2E_PYTHON:-python3}"
+"$python" -c "import openai, pytest, requests, prometheus_client, numpy, safetensors, PIL" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
 
 swift build --scratch-path "$scratch" --product tessera
 binary="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
@@ -34,4 +37,4 @@ done
 
 export TESSERA_BASE_URL="http://127.0.0.1:$port" TESSERA_MODEL_DIR="$root/$model" TESSERA_SERVER_PID="$server" \
     TESSERA_BINARY="$binary" TESSERA_FIXTURES="$root/fixtures"
-python3 -m pytest -q tests/e2e "$@"
+"$python" -m pytest -q "$suite" "$@"

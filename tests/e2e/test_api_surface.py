@@ -1,6 +1,7 @@
 """Everything besides generation answers clearly: model lookup, tokenize/detokenize, version,
 OpenAI error objects for unknown routes and methods, HEAD/OPTIONS, CORS only when enabled,
 x-request-id, system_fingerprint, and a 400 for every request field Tessera does not implement."""
+import json
 import os
 
 import openai
@@ -31,6 +32,15 @@ def test_tokenize_and_detokenize_match_tokenizers(base_url, model, model_dir):
     assert back["prompt"] == reference.decode(plain["tokens"], skip_special_tokens=False)
     bad = requests.post(base_url + "/detokenize", json={"tokens": [10 ** 9]}, timeout=10)
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "tokens"
+
+
+def test_tokenizer_info_is_the_fixture_tokenizer_config(base_url, model_dir):
+    """vLLM's /tokenizer_info, which lm-evaluation-harness probes to tokenize through the server."""
+    config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    info = requests.get(base_url + "/tokenizer_info", timeout=10).json()
+    assert info["eos_token"] == config["eos_token"] and info["bos_token"] == config["bos_token"]
+    assert info["add_bos_token"] == config.get("add_bos_token", False) and info["model_max_length"] > 0
+    assert info["chat_template"] == config["chat_template"] and info["tokenizer_class"]
 
 
 def test_version(base_url):

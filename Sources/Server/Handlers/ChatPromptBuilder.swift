@@ -9,6 +9,8 @@ import ServingAPI
 /// each image was and text parts joined by newlines. Plain-string content is passed to the former as
 /// a single text part.
 struct ChatPromptBuilder: Sendable {
+    /// The template's Jinja text.
+    let source: String
     let template: ChatTemplate
     let usesContentParts: Bool
     /// Whether the template renders tool calls itself; others get an empty string for a null content.
@@ -22,6 +24,7 @@ struct ChatPromptBuilder: Sendable {
     static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool"]
 
     init(source: String, model: ServedModel) throws(APIError) {
+        self.source = source
         do {
             template = try ChatTemplate(source)
         } catch {

@@ -8,8 +8,8 @@ public enum TesseraVersion {
     static let fingerprint = "fp_tessera_" + current
 }
 
-/// vLLM's utility routes: `/tokenize`, `/detokenize`, `/version`; and `/v1/embeddings`, which a
-/// generative model does not serve.
+/// vLLM's utility routes: `/tokenize`, `/detokenize`, `/tokenizer_info`, `/version`; and
+/// `/v1/embeddings`, which a generative model does not serve.
 extension OpenAIService {
     struct TokenizeRequest: Decodable {
         var model: String?
@@ -63,6 +63,22 @@ extension OpenAIService {
                 "token id \(bad) is outside the vocabulary [0, \(tokenizer.vocabularySize))", param: "tokens", code: "invalid_value")
         }
         return Self.jsonObject(["prompt": tokenizer.decode(request.tokens)])
+    }
+
+    /// `GET /tokenizer_info`: the tokenizer's configuration as vLLM reports it — its special tokens,
+    /// whether encoding adds BOS, the context length and the chat template served — from which
+    /// clients such as lm-evaluation-harness learn to tokenize through `/tokenize`.
+    func tokenizerInfo() -> Response {
+        let model = engine.servedModel
+        let tokenizer = model.tokenizer
+        var object: [String: Any] = [
+            "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": model.contextLength,
+            "add_bos_token": tokenizer.bosTokenId.map { tokenizer.encode("", addSpecialTokens: true).first == $0 } ?? false,
+        ]
+        if let id = tokenizer.bosTokenId { object["bos_token"] = tokenizer.token(forId: id) }
+        if let id = tokenizer.eosTokenId { object["eos_token"] = tokenizer.token(forId: id) }
+        if let prompts { object["chat_template"] = prompts.source }
+        return Self.jsonObject(object)
     }
 
     func version() -> Response {

@@ -17,6 +17,7 @@ enum APIRoutes {
         Route(path: "/v1/embeddings", methods: [.post]),
         Route(path: "/tokenize", methods: [.post]),
         Route(path: "/detokenize", methods: [.post]),
+        Route(path: "/tokenizer_info", methods: [.get, .head]),
         Route(path: "/version", methods: [.get, .head]),
         Route(path: "/health", methods: [.get, .head]),
         Route(path: "/metrics", methods: [.get, .head]),

@@ -1,0 +1,95 @@
+"""lm-evaluation-harness's `local-completions` model against the server, on the tasks in tasks/: the
+log-likelihoods it records equal those `transformers` computes for the same token ids."""
+import math
+import pathlib
+
+import pytest
+
+TASKS = pathlib.Path(__file__).parent / "tasks"
+
+
+@pytest.fixture(scope="module")
+def reference_model(model_dir):
+    """The fixture in transformers, and a function giving log p(continuation | context) for token ids."""
+    import torch
+    import transformers
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+
+    def loglikelihood(context, continuation):
+        ids = context + continuation
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].double(), dim=-1)
+        picked = [float(logp[i - 1, ids[i]]) for i in range(len(context), len(ids))]
+        greedy = all(int(logp[i - 1].argmax()) == ids[i] for i in range(len(context), len(ids)))
+        return sum(picked), greedy
+
+    return tokenizer, loglikelihood
+
+
+def encode_pair(tokenizer, context, continuation):
+    """lm-evaluation-harness's split: trailing spaces of the context move to the continuation, the
+    pair is encoded whole and the continuation is what follows the context's own tokens."""
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
+    whole = tokenizer.encode(context + continuation, add_special_tokens=False)
+    context_ids = tokenizer.encode(context, add_special_tokens=False)
+    return context_ids, whole[len(context_ids):]
+
+
+def evaluate(base_url, model, task, **model_args):
+    import lm_eval
+    import lm_eval.tasks
+    arguments = {"model": model, "base_url": base_url + "/v1/completions", "max_length": 256, **model_args}
+    return lm_eval.simple_evaluate(
+        model="local-completions", model_args=",".join(f"{k}={v}" for k, v in arguments.items()), tasks=[task],
+        task_manager=lm_eval.tasks.TaskManager(include_path=str(TASKS), include_defaults=False), log_samples=True, random_seed=0,
+        numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+
+
+@pytest.mark.parametrize("tokenizer_args", [
+    {},  # the server's /tokenizer_info and /tokenize, as the harness finds them by itself
+    {"tokenizer_backend": "huggingface", "tokenizer": "MODEL_DIR"},
+])
+def test_multiple_choice_loglikelihoods_equal_transformers(base_url, model, model_dir, reference_model, tokenizer_args):
+    tokenizer, loglikelihood = reference_model
+    args = {k: (str(model_dir) if v == "MODEL_DIR" else v) for k, v in tokenizer_args.items()}
+    results = evaluate(base_url, model, "tessera_mc", **args)
+    samples = results["samples"]["tessera_mc"]
+    assert len(samples) == 6
+    correct = 0
+    for sample in samples:
+        doc = sample["doc"]
+        context = f"Question: {doc['question']}\nAnswer:"
+        # The harness puts its target delimiter, a space, between the question and each choice.
+        pairs = [encode_pair(tokenizer, context, " " + choice) for choice in doc["choices"]]
+        expected = [loglikelihood(*pair) for pair in pairs]
+        got = [tuple(resp[0]) for resp in sample["resps"]]
+        assert len(got) == len(expected)
+        for (value, greedy), (want, want_greedy), (_, continuation) in zip(got, expected, pairs):
+            assert abs(value - want) < 2e-3 * len(continuation), (doc, got, expected)
+            assert greedy == want_greedy
+        correct += max(range(len(expected)), key=lambda i: expected[i][0]) == doc["answer"]
+    assert results["results"]["tessera_mc"]["acc,none"] == pytest.approx(correct / len(samples))
+
+
+def test_rolling_loglikelihood_equals_transformers(base_url, model, model_dir, reference_model):
+    """Perplexity tasks: each document scored whole after the BOS token (EOS without one), as the harness asks."""
+    tokenizer, loglikelihood = reference_model
+    results = evaluate(base_url, model, "tessera_rolling")
+    samples = results["samples"]["tessera_rolling"]
+    assert len(samples) == 3
+    prefix = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
+    total, words = 0.0, 0
+    for sample in samples:
+        text = sample["doc"]["text"]
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        assert len(ids) < 255  # one window
+        want, _ = loglikelihood(prefix, ids)
+        value = sample["resps"][0][0]
+        value = value[0] if isinstance(value, (list, tuple)) else value
+        assert abs(value - want) < 2e-3 * len(ids), (text, value, want)
+        total += want
+        words += len(text.split())
+    assert results["results"]["tessera_rolling"]["word_perplexity,none"] == pytest.approx(math.exp(-total / words), rel=1e-3)
