@@ -43,6 +43,11 @@ def complete_folder() -> None:
                                 num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu",
                                 projection_dim=768, bos_token_id=0, eos_token_id=2, pad_token_id=1)
         CLIPTextModel(config).save_pretrained(MODEL / "text_encoder")
+        # Real SD 1.5 folders name the tensors `text_model.…` (transformers 5 saves them without the prefix;
+        # stable-diffusion.cpp finds the model's version only by the prefixed name).
+        from safetensors.torch import load_file, save_file
+        path = MODEL / "text_encoder" / "model.safetensors"
+        save_file({f"text_model.{name}": tensor for name, tensor in load_file(path).items()}, path, metadata={"format": "pt"})
     shutil.copytree(REPO / "fixtures" / "diffusion" / "clip-tokenizer" / "vocab-merges", MODEL / "tokenizer", dirs_exist_ok=True)
     (MODEL / "scheduler").mkdir(exist_ok=True)
     (MODEL / "scheduler" / "scheduler_config.json").write_text(json.dumps(SD15_CONFIG, indent=2))

@@ -1,6 +1,7 @@
-"""Diffusion UNet step and VAE decode: Tessera vs diffusers (torch CPU, float32), same weights, one run.
+"""Diffusion UNet step and VAE decode: Tessera vs diffusers (torch CPU, float32) and stable-diffusion.cpp, same weights, one run.
 
     python3 scripts/bench/diffusion_vs_diffusers.py [--threads 2] [--sizes 256 512] [--runs 2] [--repeats 2]
+        [--sdcpp-python PYTHON] [--sdcpp-steps 2]
 
 Writes (once) a random-weight SD 1.5-shaped pipeline to bench-work/sd15-random (UNet 859.5M parameters:
 block_out_channels 320/640/1280/1280, 8 heads, cross_attention_dim 768; VAE 128/256/512/512; float32,
@@ -8,6 +9,13 @@ block_out_channels 320/640/1280/1280, 8 heads, cross_attention_dim 768; VAE 128/
 classifier-free-guidance step; random latents at size/8, timesteps 999 and 749, random 77×768 encoder
 states) and one VAE decode, after one warm-up call each; medians of RUNS calls, the two engines
 alternating REPEATS times. Prints the load average with the table.
+
+With --sdcpp-python (a Python with `stable-diffusion-cpp-python` installed, e.g. a venv made by
+`pip install stable-diffusion-cpp-python`, which builds stable-diffusion.cpp from source), the folder is
+completed into a whole pipeline (diffusion_hand_check.py) and stable-diffusion.cpp generates one image
+per repeat with Euler, CFG 7.5 and --sdcpp-steps steps: its UNet step is its sampling time per step
+(both CFG passes, no warm-up call: the first step's graph set-up is included), its VAE decode its
+decode_first_stage time, both from its own log lines.
 
 Tessera's binary: $TESSERA, else .build/release/tessera (built with `swift build -c release` if missing).
 """
@@ -81,12 +89,22 @@ def tessera_run(binary: str, size: int, runs: int, threads: int) -> dict:
     return json.loads(out)
 
 
+def sdcpp_run(python: str, size: int, steps: int, threads: int) -> dict:
+    from diffusion_hand_check import complete_folder
+    complete_folder()
+    out = subprocess.run([python, str(Path(__file__).with_name("sdcpp_generate.py")), str(MODEL), str(size), str(steps),
+                          str(threads)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--sdcpp-python", help="a Python with stable-diffusion-cpp-python installed")
+    parser.add_argument("--sdcpp-steps", type=int, default=2)
     args = parser.parse_args()
 
     make_model()
@@ -97,7 +115,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {args.threads}, load average {os.getloadavg()}", flush=True)
     rows = []
     for size in args.sizes:
-        results = {"tessera": [], "diffusers": []}
+        results = {"tessera": [], "diffusers": []} | ({"stable-diffusion.cpp": []} if args.sdcpp_python else {})
         for _ in range(args.repeats):
             results["tessera"].append(tessera_run(binary, size, args.runs, args.threads))
             # diffusers in a child process, so each side's peak RSS is its own.
@@ -106,6 +124,8 @@ def main() -> None:
                 check=True, capture_output=True, text=True,
             )
             results["diffusers"].append(json.loads(child.stdout.strip().splitlines()[-1]))
+            if args.sdcpp_python:
+                results["stable-diffusion.cpp"].append(sdcpp_run(args.sdcpp_python, size, args.sdcpp_steps, args.threads))
         for engine, runs in results.items():
             step = statistics.median(r["unet_step_s"] for r in runs)
             decode = statistics.median(r["vae_decode_s"] for r in runs)
