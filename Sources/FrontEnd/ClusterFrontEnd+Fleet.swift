@@ -126,13 +126,15 @@ extension ClusterFrontEnd {
 
     /// A worker reported it drained and now serves `role`.
     func finishSwitch(_ slot: Int, role: InstanceRole) {
-        shared.withLock { s in
-            guard case .switching = s.slots[slot].phase else { return }
+        let handle = shared.withLock { s -> InstanceHandle? in
+            guard case .switching = s.slots[slot].phase else { return nil }
             s.slots[slot].role = role
             s.slots[slot].spec.role = role
             s.slots[slot].phase = .active
             s.roleSwitches += 1
+            return s.slots[slot].handle
         }
+        if let handle { provider.roleChanged(handle, to: role) }
     }
 
     /// Retiring workers with nothing left to do are stopped (their slot stays, stopped).

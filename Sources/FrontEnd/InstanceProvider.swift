@@ -25,6 +25,8 @@ public protocol InstanceProvider: Sendable {
     func adopt(pod: String?, role: InstanceRole, group: ModalityGroup) -> InstanceHandle?
     /// The name of a (group, role) pool in metrics (a Kubernetes provider's Deployment name).
     func poolName(group: ModalityGroup, role: InstanceRole) -> String
+    /// The instance's worker now serves `role` (an ElasticMM/EPD role switch, in place).
+    func roleChanged(_ handle: InstanceHandle, to role: InstanceRole)
 }
 
 extension InstanceProvider {
@@ -33,6 +35,7 @@ extension InstanceProvider {
     public var scaledExternally: Bool { false }
     public func adopt(pod: String?, role: InstanceRole, group: ModalityGroup) -> InstanceHandle? { nil }
     public func poolName(group: ModalityGroup, role: InstanceRole) -> String { "\(group.rawValue)-\(role.rawValue)" }
+    public func roleChanged(_ handle: InstanceHandle, to role: InstanceRole) {}
 }
 
 /// What to start: a worker for a slot, with its role and group.

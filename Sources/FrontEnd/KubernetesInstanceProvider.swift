@@ -47,9 +47,12 @@ public final class KubernetesInstanceProvider: InstanceProvider {
         /// Create the pool's Deployment if need be, then write its desired replicas.
         case scale(Deployment)
         case delete(pod: String, gracePeriodSeconds: Int?)
+        /// Set the pod's live-role label (outside the selector: the pod stays in its Deployment).
+        case relabel(pod: String, role: InstanceRole)
 
         var description: String {
             switch self {
+            case let .relabel(pod, role): "labelling pod \(pod) tessera.ai/role=\(role.rawValue)"
             case let .scale(deployment): "scaling \(deployment.metadata.name ?? "")"
             case let .delete(pod, grace): "deleting pod \(pod)" + (grace.map { " (grace \($0) s)" } ?? "")
             }
@@ -144,6 +147,12 @@ public final class KubernetesInstanceProvider: InstanceProvider {
         return InstanceHandle(id: id, processId: nil)
     }
 
+    /// A role switch happens in place: the pod's `tessera.ai/role` label follows it, the pod stays.
+    public func roleChanged(_ handle: InstanceHandle, to role: InstanceRole) {
+        guard let pod = state.withLock({ $0.instances[handle.id]?.pod }) else { return }
+        enqueue(.relabel(pod: pod, role: role))
+    }
+
     public func isAlive(_ handle: InstanceHandle) -> Bool {
         let timeout = Duration.seconds(settings.startupTimeoutSeconds ?? 600)
         let (alive, expired) = state.withLock { s -> (Bool, Bool) in
@@ -201,6 +210,8 @@ public final class KubernetesInstanceProvider: InstanceProvider {
                     guard !scaledExternally else { return }
                     let replicas = state.withLock { $0.replicas[pool] ?? 0 }
                     _ = try await client.setScale(deployment: pool, replicas: replicas, namespace: namespace)
+                case let .relabel(pod, role):
+                    do { _ = try await client.patchLabels(pod: pod, ["tessera.ai/role": role.rawValue], namespace: namespace) } catch where error.isNotFound {}
                 case let .delete(pod, grace):
                     do { try await client.deletePod(pod, gracePeriodSeconds: grace, namespace: namespace) } catch where error.isNotFound {}
                 }

@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 import Yams
 
@@ -54,7 +55,7 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
         self.startupTimeoutSeconds = startupTimeoutSeconds
     }
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case namespace, image
         case imagePullPolicy = "image_pull_policy"
         case modelHostPath = "model_host_path"
@@ -64,6 +65,22 @@ public struct KubernetesSettings: Sendable, Hashable, Codable {
         case leaderLease = "leader_lease"
         case leaseDurationSeconds = "lease_duration_seconds"
         case autoscaling
+    }
+
+    /// Refuses keys it does not know (a misspelt `autoscaling` must not silently mean `tessera`).
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(Set(CodingKeys.allCases.map(\.stringValue)))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        namespace = try c.decodeIfPresent(String.self, forKey: .namespace)
+        image = try c.decode(String.self, forKey: .image)
+        imagePullPolicy = try c.decodeIfPresent(String.self, forKey: .imagePullPolicy)
+        modelHostPath = try c.decodeIfPresent(String.self, forKey: .modelHostPath)
+        workerSecret = try c.decodeIfPresent(String.self, forKey: .workerSecret)
+        namePrefix = try c.decodeIfPresent(String.self, forKey: .namePrefix)
+        startupTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .startupTimeoutSeconds)
+        leaderLease = try c.decodeIfPresent(String.self, forKey: .leaderLease)
+        leaseDurationSeconds = try c.decodeIfPresent(Double.self, forKey: .leaseDurationSeconds)
+        autoscaling = try c.decodeIfPresent(Autoscaling.self, forKey: .autoscaling)
     }
 
     /// The topology-file keys ``placement(contentsOf:)`` reads.

@@ -6,6 +6,7 @@ import Engine
 import Foundation
 import FrontEnd
 import Imaging
+import Synchronization
 import Testing
 import ServingAPI
 
@@ -52,6 +53,44 @@ import ServingAPI
             return try await group.reduce(into: 0) { count, _ in count += 1 }
         }
         #expect(burst == Support.prompts.filter { $0.count > 1 }.count)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+}
+
+/// The local provider, telling which role changes the front end reported (a Kubernetes provider
+/// relabels the pod on each).
+final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
+    let local: LocalProcessProvider
+    /// The process of each instance reported, with its new role.
+    let reported = Mutex<[(Int32?, InstanceRole)]>([])
+    init(_ local: LocalProcessProvider) { self.local = local }
+    func start(_ instance: InstanceSpec) throws(FrontEndError) -> InstanceHandle { try local.start(instance) }
+    func stop(_ handle: InstanceHandle, force: Bool) { local.stop(handle, force: force) }
+    func isAlive(_ handle: InstanceHandle) -> Bool { local.isAlive(handle) }
+    func roleChanged(_ handle: InstanceHandle, to role: InstanceRole) { reported.withLock { $0.append((handle.processId, role)) } }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RoleReportTests {
+    /// A finished switch is reported to the provider with the worker's instance, once.
+    @Test func aFinishedSwitchIsReportedToTheProvider() async throws {
+        let reporting = Mutex<RoleReportingProvider?>(nil)
+        let frontEnd = try await Support.frontEnd("""
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 2}
+            """, provider: { local in
+                let provider = RoleReportingProvider(local)
+                reporting.withLock { $0 = provider }
+                return provider
+            })
+        let provider = try #require(reporting.withLock { $0 })
+        #expect(frontEnd.switchRole(slot: 2, to: .prefill))
+        #expect(await Support.eventually { frontEnd.completedRoleSwitches == 1 })
+        let reported = provider.reported.withLock { $0 }
+        #expect(reported.count == 1 && reported.first?.1 == .prefill)
+        #expect(reported.first?.0 == frontEnd.workerProcessId(slot: 2))
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

@@ -86,6 +86,7 @@ import Testing
             """ + "\n" + Self.groups))
         #expect(external.autoscaling == .external && external.leaderLease == "tessera-front-end")
         #expect(throws: FrontEndError.self) { try placement("provider: kubernetes\nkubernetes: {image: t, autoscaling: keda}\n" + Self.groups) }
+        #expect(throws: FrontEndError.self) { try placement("provider: kubernetes\nkubernetes: {image: t, autoscale: external}\n" + Self.groups) }
         let client = try KubernetesClient(KubernetesConfig(server: "https://127.0.0.1:9", namespace: "serving",
                                                            credentials: .bearerToken("t"), certificateAuthority: nil))
         let provider = KubernetesInstanceProvider(settings: external, client: client)

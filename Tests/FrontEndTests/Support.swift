@@ -28,7 +28,8 @@ enum Support {
 
     /// A started front end over the topology given as YAML text; `configure` adjusts its options.
     static func frontEnd(_ yaml: String, maxQueuedRequests: Int = 256, model: URL = model,
-                         configure: (inout FrontEndOptions) -> Void = { _ in }) async throws -> ClusterFrontEnd {
+                         configure: (inout FrontEndOptions) -> Void = { _ in },
+                         provider wrap: (LocalProcessProvider) -> any InstanceProvider = { $0 }) async throws -> ClusterFrontEnd {
         let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-fe-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
         var options = FrontEndOptions(modelDirectory: model, runtimeDirectory: runtime)
@@ -39,7 +40,7 @@ enum Support {
         configure(&options)
         let frontEnd = try ClusterFrontEnd(
             topology: try topology(yaml, in: runtime), options: options,
-            provider: LocalProcessProvider(executable: try executable, logDirectory: runtime))
+            provider: wrap(LocalProcessProvider(executable: try executable, logDirectory: runtime)))
         try await frontEnd.start()
         return frontEnd
     }
