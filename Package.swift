@@ -112,6 +112,7 @@ let package = Package(
             name: "FrontEnd",
             dependencies: [
                 "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging", "KubernetesClient",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),

@@ -24,6 +24,8 @@ final class ActiveRequest: @unchecked Sendable {
     let mrope: MRoPEPositions?
     /// Tokens (image tokens included) the request counted against the admission queue.
     let admissionCost: Int
+    /// The prompt's KV was imported from the engine that prefilled it, which counted its tokens.
+    var promptImported = false
     private var sampler: Sampler
     private var detokenizer: StreamingDetokenizer
     private var stops: StopStringMatcher

@@ -132,7 +132,7 @@ extension LLMEngine {
         let imported = language.scheduler.add(state, importing: end, copy: { language.copyBlocks([$0]) }) { table, positions in
             language.kvCache.copyIn(blockTable: table, positions: positions, from: kv.base, bufferPositions: kv.positions)
         }
-        if !imported { computeHere(request, language, or: .overloaded(retryAfterSeconds: 1)) }
+        if imported { request.promptImported = true } else { computeHere(request, language, or: .overloaded(retryAfterSeconds: 1)) }
     }
 
     /// Queues a request whose KV could not be imported to compute its prompt here: a text prompt

@@ -415,10 +415,12 @@ extension LLMEngine {
     /// Requests that ran for the first time leave the admission queue.
     private func dequeue(_ started: [ActiveRequest], preempted: Int) {
         let tokens = started.reduce(0) { $0 + $1.admissionCost }
+        // A prompt prefilled by another engine is counted there, once per request.
+        let computed = started.reduce(0) { $0 + ($1.promptImported ? 0 : $1.admissionCost) }
         shared.withLock { s in
             s.queuedRequests -= started.count
             s.queuedTokens -= tokens
-            s.statistics.promptTokens += tokens
+            s.statistics.promptTokens += computed
             s.statistics.preemptions += preempted
         }
     }

@@ -69,11 +69,17 @@ extension ClusterFrontEnd {
                 return
             } catch let lost as WorkerLost {
                 guard round < topology.maxRetries, !Task.isCancelled else {
+                    logger.error("request failed: its worker was lost and no retry is left", metadata: [
+                        "request": "\(id)", "lost_slot": "\(lost.slot)", "retries": "\(round)",
+                    ])
                     client.finish(throwing: EngineError.internalFailure(
                         "worker \(lost.slot) failed while serving the request, and \(topology.maxRetries) retries on other workers did not finish it"))
                     return
                 }
                 shared.withLock { $0.retries += 1 }
+                logger.info("request retried on another worker", metadata: [
+                    "request": "\(id)", "lost_slot": "\(lost.slot)", "retry": "\(round + 1)", "max_retries": "\(topology.maxRetries)",
+                ])
             } catch {
                 client.finish(throwing: error)
                 return

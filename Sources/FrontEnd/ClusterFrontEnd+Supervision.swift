@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Logging
 import ServingAPI
 import Synchronization
 import WireProtocol
@@ -48,6 +49,8 @@ extension ClusterFrontEnd {
             s.slots[slot].role = hello.role
             s.slots[slot].lastHeartbeat = .now
             s.slots[slot].phase = .active
+            s.slots[slot].activeSince = .now
+            s.slots[slot].lastFailure = nil
             if s.limits.contextLength == 0 {
                 s.servedModel.imagePlaceholder = hello.imagePlaceholder
                 s.servedModel.contextLength = hello.contextLength
@@ -86,9 +89,11 @@ extension ClusterFrontEnd {
     }
 
     /// A worker's connection closed (it exited, was killed, or was declared hung): its requests
-    /// learn it, its process is reaped, and a replacement starts unless the slot is being retired.
+    /// learn it, its process is reaped, and unless the slot is being retired a replacement is
+    /// launched after the slot's backoff (at once after a first failure).
     func workerLost(_ slot: Int, connection: Connection) {
-        let outcome: (handle: InstanceHandle?, affected: [AsyncStream<SlotEvent>.Continuation], restart: Bool)? = shared.withLock { s in
+        let now = ContinuousClock.now
+        let outcome: (handle: InstanceHandle?, affected: [AsyncStream<SlotEvent>.Continuation], worker: WorkerSlot, restart: Bool)? = shared.withLock { s in
             guard s.slots[slot].connection === connection else { return nil }
             var worker = s.slots[slot]
             if let load = worker.load {
@@ -111,13 +116,57 @@ extension ClusterFrontEnd {
             let restart = s.engineState != .stopped && worker.phase != .retiring && worker.phase != .stopped && !provider.scaledExternally
             if case let .switching(to: role) = worker.phase { worker.role = role }
             worker.phase = restart ? .starting : .stopped
+            if restart {
+                worker.lastFailure = worker.lastFailure ?? "its connection closed (the process exited or was killed)"
+                scheduleRelaunch(&worker, now: now)
+            }
+            worker.activeSince = nil
             s.slots[slot] = worker
-            return (worker.handle, affected, restart)
+            return (worker.handle, affected, worker, restart)
         }
         guard let outcome else { return }
+        if outcome.restart { logFailure(outcome.worker, now: now) }
         for events in outcome.affected { events.yield(SlotEvent(slot: slot, event: .workerLost)) }
         if let handle = outcome.handle { provider.stop(handle, force: true) }
-        if outcome.restart { try? launch(slot) }
+        launchDue(now: now)
+    }
+
+    /// Counts a failed lifetime of the slot's worker and sets when its replacement launches.
+    private func scheduleRelaunch(_ worker: inout WorkerSlot, now: ContinuousClock.Instant) {
+        let backoff = topology.restartBackoff
+        worker.failures = backoff.failures(after: worker.failures, activeSince: worker.activeSince, now: now)
+        worker.relaunchAt = now + backoff.delay(afterFailures: worker.failures)
+    }
+
+    private func logFailure(_ worker: WorkerSlot, now: ContinuousClock.Instant) {
+        let wait = worker.relaunchAt.map { max(.zero, $0 - now) } ?? .zero
+        logger.warning("worker lost; relaunching", metadata: [
+            "slot": "\(worker.id)", "role": "\(worker.role.rawValue)", "group": "\(worker.group.rawValue)",
+            "reason": "\(worker.lastFailure ?? "unknown")", "failures_in_a_row": "\(worker.failures)",
+            "relaunch_in_s": "\(wait.seconds)",
+        ])
+    }
+
+    /// Launches the replacements whose backoff has passed. A launch that fails counts as a failed
+    /// lifetime and is tried again after the next backoff: a slot is never given up.
+    func launchDue(now: ContinuousClock.Instant = .now) {
+        let due = shared.withLock { s -> [Int] in
+            guard s.engineState != .stopped else { return [] }
+            return s.slots.filter { $0.phase == .starting && ($0.relaunchAt.map { $0 <= now } ?? false) }.map(\.id)
+        }
+        for slot in due {
+            do {
+                shared.withLock { $0.slots[slot].relaunchAt = nil }
+                try launch(slot)
+            } catch {
+                let worker = shared.withLock { s -> WorkerSlot in
+                    s.slots[slot].lastFailure = "\(error)"
+                    scheduleRelaunch(&s.slots[slot], now: now)
+                    return s.slots[slot]
+                }
+                logFailure(worker, now: now)
+            }
+        }
     }
 
     /// Starts (or restarts) the worker process of a slot.
@@ -130,14 +179,24 @@ extension ClusterFrontEnd {
             return spec
         }
         let handle = try provider.start(spec)
-        shared.withLock { s in
-            if s.slots[slot].handle != nil { s.slots[slot].restarts += 1 }
-            s.slots[slot].handle = handle
-            s.slots[slot].lastHeartbeat = .now
+        let restart = shared.withLock { s -> Int? in
+            defer {
+                s.slots[slot].handle = handle
+                s.slots[slot].lastHeartbeat = .now
+            }
+            guard s.slots[slot].handle != nil else { return nil }
+            s.slots[slot].restarts += 1
+            s.workerRestarts[spec.role, default: 0] += 1
+            return s.slots[slot].restarts
+        }
+        if let restart {
+            logger.info("worker relaunched", metadata: [
+                "slot": "\(slot)", "role": "\(spec.role.rawValue)", "restarts": "\(restart)", "instance": "\(handle.id)",
+            ])
         }
     }
 
-    /// Heartbeat watchdog and fleet planners.
+    /// Heartbeat watchdog, relauncher and fleet planners.
     func startSupervision() {
         let timeout = Duration.milliseconds(topology.heartbeatTimeoutMs)
         let interval = Duration.milliseconds(topology.heartbeatIntervalMs)
@@ -145,6 +204,7 @@ extension ClusterFrontEnd {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 self?.checkHeartbeats(timeout: timeout)
+                self?.launchDue()
             }
         }
         shared.withLock { $0.tasks.append(watchdog) }
@@ -152,23 +212,32 @@ extension ClusterFrontEnd {
     }
 
     /// Declares silent workers hung: kills them so their connection closes and they are replaced.
-    /// A starting worker whose process died is relaunched.
+    /// A starting worker whose process died before registering waits out its backoff, then is relaunched.
     func checkHeartbeats(timeout: Duration) {
         let now = ContinuousClock.now
-        let (hung, crashed) = shared.withLock { s -> ([WorkerSlot], [Int]) in
+        let (hung, crashed) = shared.withLock { s -> ([WorkerSlot], [WorkerSlot]) in
             guard s.engineState != .stopped else { return ([], []) }
-            let hung = s.slots.filter { $0.connection != nil && now - $0.lastHeartbeat > timeout }
-            let crashed = s.slots.filter { slot in
-                slot.phase == .starting && slot.connection == nil && now - slot.lastHeartbeat > .seconds(1)
+            let hung = s.slots.indices.filter { s.slots[$0].connection != nil && now - s.slots[$0].lastHeartbeat > timeout }
+            for i in hung { s.slots[i].lastFailure = "no heartbeat for \(timeout) (hung)" }
+            let crashed = s.slots.indices.filter { i in
+                let slot = s.slots[i]
+                return slot.phase == .starting && slot.connection == nil && slot.relaunchAt == nil
                     && !(slot.handle.map(provider.isAlive) ?? false)
-            }.map(\.id)
-            return (hung, crashed)
+            }
+            for i in crashed {
+                s.slots[i].lastFailure = "the worker exited before registering (see its log)"
+                scheduleRelaunch(&s.slots[i], now: now)
+            }
+            return (hung.map { s.slots[$0] }, crashed.map { s.slots[$0] })
         }
+        for slot in crashed { logFailure(slot, now: now) }
         for slot in hung {
+            logger.warning("worker declared hung; killing it", metadata: [
+                "slot": "\(slot.id)", "role": "\(slot.role.rawValue)", "silent_s": "\((now - slot.lastHeartbeat).seconds)",
+            ])
             if let handle = slot.handle { provider.stop(handle, force: true) }
             slot.connection?.close()
         }
-        for slot in crashed where restarts(slot: slot) < 20 { try? launch(slot) }
         if provider.scaledExternally { drainTerminating() }
     }
 

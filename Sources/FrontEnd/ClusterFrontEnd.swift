@@ -1,6 +1,7 @@
 import Cluster
 import CoreUtilities
 import Foundation
+import Logging
 import ServingAPI
 import Synchronization
 import Tokenizers
@@ -30,6 +31,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     let dispatcher: any EncodeDispatcher
     let listener: Listener
     let started = ContinuousClock.now
+    /// Worker losses, relaunches and request retries are logged here.
+    let logger = Logger(label: "tessera.frontend")
 
     struct RequestChannel {
         var events: AsyncStream<SlotEvent>.Continuation
@@ -60,6 +63,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         var queuedRequests = 0
         var queuedTokens = 0
         var retries = 0
+        /// Relaunches of dead workers, by the role they were relaunched in.
+        var workerRestarts: [InstanceRole: Int] = [:]
         var roleSwitches = 0
         /// Counters of workers that were replaced, so totals survive restarts.
         var retiredStatistics = EngineStatistics()
@@ -108,6 +113,29 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     }
 
     public var state: EngineState { shared.withLock { $0.engineState } }
+
+    /// Why some requests cannot be served now: each group stage that no registered worker runs,
+    /// with what its slots are doing (see ``InferenceEngine/unavailableReason``).
+    public var unavailableReason: String? {
+        let now = ContinuousClock.now
+        return shared.withLock { s -> String? in
+            var missing: [String] = []
+            for group in topology.groups.map(\.group) {
+                let slots = s.slots.filter { $0.group == group && $0.phase != .stopped && $0.phase != .retiring }
+                for stage in Stage.allCases where slots.contains(where: { $0.role.runs(stage) })
+                    && !slots.contains(where: { $0.isActive && $0.role.runs(stage) }) {
+                    let why = slots.filter { $0.role.runs(stage) }.map { slot in
+                        var text = "slot \(slot.id) \(slot.phase == .starting ? "starting" : "switching")"
+                        if let failure = slot.lastFailure { text += " after \(slot.failures) failure\(slot.failures == 1 ? "" : "s") in a row: \(failure)" }
+                        if let next = slot.relaunchAt { text += String(format: ", relaunch in %.1f s", max(0, (next - now).seconds)) }
+                        return text
+                    }
+                    missing.append("group \(group.rawValue) has no live \(stage.rawValue) worker (\(why.joined(separator: "; ")))")
+                }
+            }
+            return missing.isEmpty ? nil : missing.joined(separator: "; ")
+        }
+    }
 
     /// Launches every worker and returns once all have registered.
     public func start() async throws {
@@ -201,6 +229,11 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
             total.kvTransferBytes = transfer.bytesReceived
             total.kvTransfers = transfer.transfers
             total.kvTransferMicroseconds = Int(transfer.seconds * 1e6)
+            total.requestRetries = s.retries
+            // Every role the fleet runs is listed, so the counters exist at 0 before a first restart.
+            for role in Set(s.slots.map(\.role)).union(s.workerRestarts.keys) {
+                total.workerRestarts[role.rawValue] = s.workerRestarts[role, default: 0]
+            }
             return total
         }
     }

@@ -41,6 +41,9 @@ extension Topology {
             throw .badTopology("heartbeat_timeout_ms must exceed heartbeat_interval_ms > 0")
         }
         guard maxRetries >= 0 else { throw .badTopology("max_retries must be >= 0") }
+        guard restartBackoffInitialMs > 0, restartBackoffMaxMs >= restartBackoffInitialMs else {
+            throw .badTopology("restart_backoff_max_ms must be >= restart_backoff_initial_ms > 0")
+        }
         do { try PolicyCatalog.validate(policies) } catch { throw .badTopology(error.description) }
         // Each worker's engine orders its own waiting requests; workers started by a topology run FCFS.
         guard policies.batcher == "fcfs" else {

@@ -36,6 +36,10 @@ public struct Topology: Sendable, Hashable, Codable {
     public var heartbeatTimeoutMs: Int
     /// Times a request is retried on a sibling after its worker died.
     public var maxRetries: Int
+    /// The wait before relaunching a worker that keeps dying: doubling from this…
+    public var restartBackoffInitialMs: Int
+    /// …up to this; a slot is relaunched for as long as the front end runs.
+    public var restartBackoffMaxMs: Int
     /// Per-worker throughput the planners' cost models use; `tessera serve --profile` derives it
     /// from a `tessera profile` cost model instead.
     public var capacity: InstanceCapacity
@@ -90,6 +94,7 @@ public struct Topology: Sendable, Hashable, Codable {
     public init(groups: [GroupSpec], transfer: TransferMode = .shm, kvHandoff: KVHandoffMode = .pull, control: String? = nil,
                 policies: PolicySpec = PolicySpec(), slo: LatencySLO = Topology.defaultSLO,
                 heartbeatIntervalMs: Int = 200, heartbeatTimeoutMs: Int = 3000, maxRetries: Int = 2,
+                restartBackoffInitialMs: Int = 500, restartBackoffMaxMs: Int = 30000,
                 capacity: InstanceCapacity = Topology.defaultCapacity) {
         self.groups = groups
         self.transfer = transfer
@@ -100,6 +105,8 @@ public struct Topology: Sendable, Hashable, Codable {
         self.heartbeatIntervalMs = heartbeatIntervalMs
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
         self.maxRetries = maxRetries
+        self.restartBackoffInitialMs = restartBackoffInitialMs
+        self.restartBackoffMaxMs = restartBackoffMaxMs
         self.capacity = capacity
     }
 
@@ -109,6 +116,8 @@ public struct Topology: Sendable, Hashable, Codable {
         case heartbeatIntervalMs = "heartbeat_interval_ms"
         case heartbeatTimeoutMs = "heartbeat_timeout_ms"
         case maxRetries = "max_retries"
+        case restartBackoffInitialMs = "restart_backoff_initial_ms"
+        case restartBackoffMaxMs = "restart_backoff_max_ms"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -125,6 +134,8 @@ public struct Topology: Sendable, Hashable, Codable {
         heartbeatIntervalMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatIntervalMs) ?? 200
         heartbeatTimeoutMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatTimeoutMs) ?? 3000
         maxRetries = try c.decodeIfPresent(Int.self, forKey: .maxRetries) ?? 2
+        restartBackoffInitialMs = try c.decodeIfPresent(Int.self, forKey: .restartBackoffInitialMs) ?? 500
+        restartBackoffMaxMs = try c.decodeIfPresent(Int.self, forKey: .restartBackoffMaxMs) ?? 30000
         capacity = try c.decodeIfPresent(InstanceCapacity.self, forKey: .capacity) ?? Topology.defaultCapacity
     }
 
@@ -139,7 +150,14 @@ public struct Topology: Sendable, Hashable, Codable {
         try c.encode(heartbeatIntervalMs, forKey: .heartbeatIntervalMs)
         try c.encode(heartbeatTimeoutMs, forKey: .heartbeatTimeoutMs)
         try c.encode(maxRetries, forKey: .maxRetries)
+        try c.encode(restartBackoffInitialMs, forKey: .restartBackoffInitialMs)
+        try c.encode(restartBackoffMaxMs, forKey: .restartBackoffMaxMs)
         try c.encode(capacity, forKey: .capacity)
+    }
+
+    /// How long a slot whose worker keeps dying waits before each relaunch.
+    public var restartBackoff: RestartBackoff {
+        RestartBackoff(initial: .milliseconds(restartBackoffInitialMs), maximum: .milliseconds(restartBackoffMaxMs))
     }
 
     /// Every worker the topology starts, in slot order.

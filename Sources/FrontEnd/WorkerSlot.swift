@@ -27,6 +27,14 @@ struct WorkerSlot {
     var load: WorkerLoad?
     var lastHeartbeat = ContinuousClock.now
     var restarts = 0
+    /// Lifetimes in a row that ended before the worker served for the backoff's `stableAfter`.
+    var failures = 0
+    /// When the worker registered; nil while starting.
+    var activeSince: ContinuousClock.Instant?
+    /// When the dead worker's relaunch is due; nil when none is waiting.
+    var relaunchAt: ContinuousClock.Instant?
+    /// Why the last worker in this slot ended, for `/health` while none serves.
+    var lastFailure: String?
     /// Requests whose current step runs here, with the prompt tokens each brings.
     var assigned: [Int: Int] = [:]
     /// Decode (or mono) requests among `assigned`.

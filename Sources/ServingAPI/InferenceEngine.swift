@@ -26,8 +26,16 @@ public protocol InferenceEngine: AnyObject, Sendable {
     /// Admits a request or refuses it at once (overload, invalid input, shutting down).
     func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error>
     func statistics() -> EngineStatistics
+    /// Why the engine cannot serve every request now although it runs (a stage with no live
+    /// worker); nil when it can. `/health` and `/ready` answer 503 with it.
+    var unavailableReason: String? { get }
     /// Stops admitting, lets in-flight requests finish for up to `gracePeriod`, then aborts the rest.
     func shutdown(gracePeriod: Duration) async
+}
+
+extension InferenceEngine {
+    /// A single-process engine serves whenever it is ready.
+    public var unavailableReason: String? { nil }
 }
 
 /// The model an engine serves, as the API describes it.
@@ -180,6 +188,10 @@ public struct EngineStatistics: Sendable {
     public var kvTransferBytes = 0
     public var kvTransfers = 0
     public var kvTransferMicroseconds = 0
+    /// Dead workers relaunched, by the role they were relaunched in (disaggregated serving).
+    public var workerRestarts: [String: Int] = [:]
+    /// Requests retried on another worker after theirs was lost.
+    public var requestRetries = 0
 
     public init() {}
 }

@@ -155,11 +155,21 @@ public final class OpenAIService: Sendable {
         json(status: .ok, (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
     }
 
-    func health() -> Response {
-        guard !isDraining else {
-            return Self.json(status: .serviceUnavailable, APIError.unavailable("the server is draining", retryAfterSeconds: nil).jsonBody)
-        }
-        return Response(status: .ok)
+    /// Why the server cannot take every request now: draining, or the engine's reason (a stage
+    /// with no live worker); nil when it can.
+    var unavailableReason: String? {
+        isDraining ? "the server is draining" : engine.unavailableReason
+    }
+
+    /// `GET /health`: 200 with no body while the server can serve, else 503 with the reason.
+    func health() -> Response { probe(Response(status: .ok)) }
+
+    /// `GET /ready`: `{"status": "ready"}`, or 503 with the reason, for load balancers and readiness probes.
+    func readiness() -> Response { probe(Self.jsonObject(["status": "ready"])) }
+
+    private func probe(_ ready: Response) -> Response {
+        guard let reason = unavailableReason else { return ready }
+        return Self.json(status: .serviceUnavailable, APIError.unavailable(reason, retryAfterSeconds: nil).jsonBody)
     }
 
     /// `GET /metrics`: OpenMetrics when the scraper's `Accept` asks for it, Prometheus text otherwise.

@@ -41,6 +41,7 @@ public final class ServiceSlot: Sendable {
         router.get("/tokenizer_info") { _, _ in try self.loaded().tokenizerInfo() }
         router.get("/version") { _, _ in try self.loaded().version() }
         router.get("/health") { _, _ in self.service?.health() ?? Self.loadingHealth }
+        router.get("/ready") { _, _ in self.service?.readiness() ?? Self.loadingHealth }
         router.get("/metrics") { request, _ in try self.loaded().metricsResponse(accept: request.headers[.accept]) }
     }
 

@@ -40,6 +40,8 @@ public final class ServerMetrics: Sendable {
     private let encoding: Prometheus.Gauge
     private let kvUsage: Prometheus.Gauge
     private let mirrored: [(@Sendable (EngineStatistics) -> Int, Prometheus.Counter)]
+    /// `worker_restarts_total` by role, made as roles first appear.
+    private let workerRestarts = Mutex<[String: Prometheus.Counter]>([:])
     /// The last statistics snapshot mirrored, so counters advance by the difference.
     private let last = Mutex(EngineStatistics())
 
@@ -100,6 +102,7 @@ public final class ServerMetrics: Sendable {
             ({ @Sendable in $0.kvTransferBytes }, counter("kv_transfer_bytes_total", "KV bytes moved from prefill to decode workers.")),
             ({ @Sendable in $0.kvTransfers }, counter("kv_transfers_total", "Prompt KV transfers from prefill to decode workers.")),
             ({ @Sendable in $0.kvTransferMicroseconds }, counter("kv_transfer_microseconds_total", "Time decode workers spent pulling KV.")),
+            ({ @Sendable in $0.requestRetries }, counter("request_retries_total", "Requests retried on another worker after theirs was lost.")),
         ]
     }
 
@@ -122,6 +125,17 @@ public final class ServerMetrics: Sendable {
         for (path, counter) in mirrored {
             let delta = path(statistics) - path(previous)
             if delta > 0 { counter.increment(by: Int64(delta)) }
+        }
+        workerRestarts.withLock { counters in
+            for (role, count) in statistics.workerRestarts.sorted(by: { $0.key < $1.key }) {
+                let counter = counters[role] ?? registry.makeCounter(
+                    descriptor: MetricNameDescriptor(metricName: "tessera:worker_restarts_total", unitName: "",
+                                                     helpText: "Dead workers relaunched, by the role they were relaunched in."),
+                    labels: labels + [("role", role)])
+                counters[role] = counter
+                let delta = count - (previous.workerRestarts[role] ?? 0)
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+            }
         }
     }
 

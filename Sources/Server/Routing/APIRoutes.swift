@@ -20,6 +20,7 @@ enum APIRoutes {
         Route(path: "/tokenizer_info", methods: [.get, .head]),
         Route(path: "/version", methods: [.get, .head]),
         Route(path: "/health", methods: [.get, .head]),
+        Route(path: "/ready", methods: [.get, .head]),
         Route(path: "/metrics", methods: [.get, .head]),
     ]
 
