@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the build needs, builds Tessera and runs every test suite: the Swift suites, then the
 # end-to-end suite that drives a live `tessera serve` with the official `openai` client, once on the
-# single-process engine (then the compatibility suite: LiteLLM, LangChain, lm-evaluation-harness),
-# through prefill/decode worker processes, through a text group plus an encode/prefill/decode
-# multimodal group, and with the workers in separate network namespaces (as root); last the
-# Kubernetes suite against a real control plane (as root).
+# single-process engine (then the compatibility suite: LiteLLM, LangChain, lm-evaluation-harness, and
+# schemathesis against its /openapi.json), through prefill/decode worker processes, through a text
+# group plus an encode/prefill/decode multimodal group, and with the workers in separate network
+# namespaces (as root); last the Kubernetes suite against a real control plane (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -22,6 +22,7 @@ swift test --skip-build --skip "FrontEndTests|WorkersTests"
 swift test --skip-build --filter "FrontEndTests|WorkersTests"
 tests/e2e/run.sh
 tests/compat/run.sh
+tests/schemathesis/run.sh
 TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml tests/e2e/run.sh
 TESSERA_E2E_TOPOLOGY=examples/topologies/groups-epd.yaml tests/e2e/run.sh
 if [[ $(id -u) == 0 ]]; then tests/e2e/multihost.sh; fi

@@ -43,6 +43,8 @@ public final class ServiceSlot: Sendable {
         router.get("/health") { _, _ in self.service?.health() ?? Self.loadingHealth }
         router.get("/ready") { _, _ in self.service?.readiness() ?? Self.loadingHealth }
         router.get("/metrics") { request, _ in try self.loaded().metricsResponse(accept: request.headers[.accept]) }
+        // The API's description does not depend on the model: it is served while loading too.
+        router.get("/openapi.json") { _, _ in OpenAPIDocument.response(modelName: self.service?.engine.servedModel.name) }
     }
 
     private func loaded() throws(APIError) -> OpenAIService {

@@ -22,6 +22,7 @@ enum APIRoutes {
         Route(path: "/health", methods: [.get, .head]),
         Route(path: "/ready", methods: [.get, .head]),
         Route(path: "/metrics", methods: [.get, .head]),
+        Route(path: "/openapi.json", methods: [.get, .head]),
     ]
 
     /// The route whose pattern matches `path` (`{model}` matches the rest of the path, since model names may hold `/`).

@@ -1,0 +1,2631 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The OpenAPI 3.1 document of Tessera's own API, served at `GET /openapi.json`: every route of
+/// ``APIRoutes`` with its request and answer schemas (`OpenAPIDocumentTests` keeps the two lists
+/// equal, and the test command runs schemathesis against the served document).
+///
+/// ```sh
+/// curl -s http://127.0.0.1:8000/openapi.json | jq '.paths | keys'
+/// ```
+enum OpenAPIDocument {
+    /// The document with `info.version` set to this build's version and, once the model has loaded,
+    /// its name as the one value of `ModelName` and in the examples (the document says `MODEL`).
+    static func data(modelName: String?) -> Data {
+        let text = modelName.map { name in
+            Self.text.replacingOccurrences(of: #""MODEL""#, with: String(decoding: (try? JSONEncoder().encode(name)) ?? Data(), as: UTF8.self))
+        } ?? Self.text
+        guard var object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              var info = object["info"] as? [String: Any],
+              var components = object["components"] as? [String: Any],
+              var schemas = components["schemas"] as? [String: Any],
+              var nameSchema = schemas["ModelName"] as? [String: Any] else { return Data(text.utf8) }
+        info["version"] = TesseraVersion.current
+        object["info"] = info
+        if let modelName {
+            nameSchema["enum"] = [modelName]
+            schemas["ModelName"] = nameSchema
+            components["schemas"] = schemas
+            object["components"] = components
+        }
+        return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(text.utf8)
+    }
+
+    static func response(modelName: String?) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data(modelName: modelName))))
+    }
+
+    static let text = #"""
+{
+ "openapi": "3.1.0",
+ "info": {
+  "title": "Tessera",
+  "version": "VERSION",
+  "description": "Tessera's OpenAI-compatible API with vLLM's extensions. Every route also answers HEAD (for GET) and OPTIONS; an unknown path is a 404 and a known path with another method a 405, both with an error object."
+ },
+ "paths": {
+  "/v1/chat/completions": {
+   "post": {
+    "operationId": "createChatCompletion",
+    "summary": "Chat completion (OpenAI), text and image input.",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ChatCompletionRequest"
+       },
+       "examples": {
+        "text": {
+         "value": {
+          "model": "MODEL",
+          "messages": [
+           {
+            "role": "system",
+            "content": "Be brief."
+           },
+           {
+            "role": "user",
+            "content": "Hello"
+           }
+          ],
+          "max_tokens": 8,
+          "temperature": 0
+         }
+        },
+        "image": {
+         "value": {
+          "model": "MODEL",
+          "max_tokens": 4,
+          "messages": [
+           {
+            "role": "user",
+            "content": [
+             {
+              "type": "image_url",
+              "image_url": {
+               "url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DA8J+BkYHh////DAAe9gT9Ce00PgAAAABJRU5ErkJggg=="
+              }
+             },
+             {
+              "type": "text",
+              "text": "What is in this picture?"
+             }
+            ]
+           }
+          ]
+         }
+        },
+        "stream": {
+         "value": {
+          "model": "MODEL",
+          "messages": [
+           {
+            "role": "user",
+            "content": "Hi"
+           }
+          ],
+          "max_tokens": 4,
+          "stream": true,
+          "stream_options": {
+           "include_usage": true
+          }
+         }
+        },
+        "json_schema": {
+         "value": {
+          "model": "MODEL",
+          "messages": [
+           {
+            "role": "user",
+            "content": "A person"
+           }
+          ],
+          "max_tokens": 40,
+          "response_format": {
+           "type": "json_schema",
+           "json_schema": {
+            "name": "p",
+            "schema": {
+             "type": "object",
+             "properties": {
+              "age": {
+               "type": "integer"
+              }
+             },
+             "required": [
+              "age"
+             ]
+            }
+           }
+          }
+         }
+        },
+        "tools": {
+         "value": {
+          "model": "MODEL",
+          "messages": [
+           {
+            "role": "user",
+            "content": "Weather in Paris?"
+           }
+          ],
+          "max_tokens": 30,
+          "tool_choice": "required",
+          "tools": [
+           {
+            "type": "function",
+            "function": {
+             "name": "weather",
+             "parameters": {
+              "type": "object",
+              "properties": {
+               "city": {
+                "type": "string"
+               }
+              }
+             }
+            }
+           }
+          ]
+         }
+        },
+        "logprobs": {
+         "value": {
+          "model": "MODEL",
+          "messages": [
+           {
+            "role": "user",
+            "content": "Hi"
+           }
+          ],
+          "max_tokens": 3,
+          "logprobs": true,
+          "top_logprobs": 2,
+          "seed": 7,
+          "n": 2
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The answer: one JSON object, or with `stream: true` server-sent `chat.completion.chunk` events ending in `data: [DONE]`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ChatCompletion"
+        }
+       },
+       "text/event-stream": {
+        "schema": {
+         "$ref": "#/components/schemas/ServerSentEvent"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The model named is not the one served (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is larger than `--max-body-size`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/completions": {
+   "post": {
+    "operationId": "createCompletion",
+    "summary": "Text completion (OpenAI).",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/CompletionRequest"
+       },
+       "examples": {
+        "text": {
+         "value": {
+          "model": "MODEL",
+          "prompt": "Once upon a time",
+          "max_tokens": 8,
+          "temperature": 0,
+          "stop": [
+           "."
+          ]
+         }
+        },
+        "batch": {
+         "value": {
+          "model": "MODEL",
+          "prompt": [
+           "Hello",
+           "World"
+          ],
+          "max_tokens": 4
+         }
+        },
+        "tokens": {
+         "value": {
+          "model": "MODEL",
+          "prompt": [
+           1,
+           450,
+           1483
+          ],
+          "max_tokens": 4,
+          "logprobs": 2
+         }
+        },
+        "echo": {
+         "value": {
+          "model": "MODEL",
+          "prompt": "Hello there",
+          "max_tokens": 0,
+          "echo": true,
+          "logprobs": 1
+         }
+        },
+        "regex": {
+         "value": {
+          "model": "MODEL",
+          "prompt": "Answer:",
+          "max_tokens": 8,
+          "guided_regex": "(yes|no)"
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The answer: one JSON object, or with `stream: true` server-sent `text_completion` chunks ending in `data: [DONE]`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Completion"
+        }
+       },
+       "text/event-stream": {
+        "schema": {
+         "$ref": "#/components/schemas/ServerSentEvent"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The model named is not the one served (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is larger than `--max-body-size`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/responses": {
+   "post": {
+    "operationId": "createResponse",
+    "summary": "Responses API (OpenAI), text and image input.",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/ResponsesRequest"
+       },
+       "examples": {
+        "text": {
+         "value": {
+          "model": "MODEL",
+          "input": "Hello",
+          "max_output_tokens": 8,
+          "instructions": "Be brief."
+         }
+        },
+        "messages": {
+         "value": {
+          "model": "MODEL",
+          "input": [
+           {
+            "role": "user",
+            "content": [
+             {
+              "type": "input_text",
+              "text": "Hi"
+             }
+            ]
+           }
+          ],
+          "max_output_tokens": 4,
+          "stream": true
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The answer: one JSON object, or with `stream: true` server-sent `response.*` events.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Response"
+        }
+       },
+       "text/event-stream": {
+        "schema": {
+         "$ref": "#/components/schemas/ServerSentEvent"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The model named is not the one served (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is larger than `--max-body-size`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/models": {
+   "get": {
+    "operationId": "listModels",
+    "summary": "The served model.",
+    "responses": {
+     "200": {
+      "description": "A list with the served model.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "object": {
+           "const": "list"
+          },
+          "data": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/Model"
+           }
+          }
+         },
+         "required": [
+          "object",
+          "data"
+         ],
+         "additionalProperties": false
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/models/{model}": {
+   "get": {
+    "operationId": "retrieveModel",
+    "summary": "The served model by name.",
+    "parameters": [
+     {
+      "name": "model",
+      "in": "path",
+      "required": true,
+      "schema": {
+       "$ref": "#/components/schemas/ModelName"
+      },
+      "description": "The model's name (it may contain `/`)."
+     }
+    ],
+    "responses": {
+     "200": {
+      "description": "The model.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Model"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The model named is not the one served (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/embeddings": {
+   "post": {
+    "operationId": "createEmbedding",
+    "summary": "Refused: Tessera serves generative models only.",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object"
+       }
+      }
+     }
+    },
+    "responses": {
+     "400": {
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The model named is not the one served (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is larger than `--max-body-size`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/tokenize": {
+   "post": {
+    "operationId": "tokenize",
+    "summary": "Token ids of a prompt or of chat messages (vLLM).",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/TokenizeRequest"
+       },
+       "examples": {
+        "prompt": {
+         "value": {
+          "model": "MODEL",
+          "prompt": "Hello world",
+          "return_token_strs": true
+         }
+        },
+        "messages": {
+         "value": {
+          "messages": [
+           {
+            "role": "user",
+            "content": "Hi"
+           }
+          ]
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The tokens.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "count": {
+           "type": "integer"
+          },
+          "max_model_len": {
+           "type": "integer"
+          },
+          "tokens": {
+           "type": "array",
+           "items": {
+            "type": "integer"
+           }
+          },
+          "token_strs": {
+           "type": "array",
+           "items": {
+            "type": "string"
+           }
+          }
+         },
+         "required": [
+          "count",
+          "max_model_len",
+          "tokens"
+         ],
+         "additionalProperties": false
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The model named is not the one served (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is larger than `--max-body-size`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/detokenize": {
+   "post": {
+    "operationId": "detokenize",
+    "summary": "Text of token ids (vLLM).",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/DetokenizeRequest"
+       },
+       "examples": {
+        "tokens": {
+         "value": {
+          "model": "MODEL",
+          "tokens": [
+           1,
+           450,
+           1483
+          ]
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The text.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "prompt": {
+           "type": "string"
+          }
+         },
+         "required": [
+          "prompt"
+         ],
+         "additionalProperties": false
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The model named is not the one served (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is larger than `--max-body-size`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/tokenizer_info": {
+   "get": {
+    "operationId": "tokenizerInfo",
+    "summary": "The served tokenizer's settings and chat template (vLLM).",
+    "responses": {
+     "200": {
+      "description": "The tokenizer.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "tokenizer_class": {
+           "type": "string"
+          },
+          "model_max_length": {
+           "type": "integer"
+          },
+          "add_bos_token": {
+           "type": "boolean"
+          },
+          "bos_token": {
+           "type": "string"
+          },
+          "eos_token": {
+           "type": "string"
+          },
+          "chat_template": {
+           "type": "string"
+          }
+         },
+         "required": [
+          "tokenizer_class",
+          "model_max_length",
+          "add_bos_token"
+         ],
+         "additionalProperties": false
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/version": {
+   "get": {
+    "operationId": "version",
+    "summary": "Tessera's version.",
+    "responses": {
+     "200": {
+      "description": "The version.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "version": {
+           "type": "string"
+          }
+         },
+         "required": [
+          "version"
+         ],
+         "additionalProperties": false
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/health": {
+   "get": {
+    "operationId": "health",
+    "summary": "Liveness: 200 while the server can serve.",
+    "responses": {
+     "200": {
+      "description": "The server can serve."
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "Loading, draining, or a group stage without a live worker; the message says which.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/ready": {
+   "get": {
+    "operationId": "ready",
+    "summary": "Readiness, for probes and load balancers.",
+    "responses": {
+     "200": {
+      "description": "Ready.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "properties": {
+          "status": {
+           "const": "ready"
+          }
+         },
+         "required": [
+          "status"
+         ],
+         "additionalProperties": false
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "Loading, draining, or a group stage without a live worker; the message says which.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/metrics": {
+   "get": {
+    "operationId": "metrics",
+    "summary": "Prometheus text, or OpenMetrics when `Accept` asks for it.",
+    "responses": {
+     "200": {
+      "description": "Every metric, `tessera:` and `vllm:` names.",
+      "content": {
+       "text/plain": {
+        "schema": {
+         "type": "string"
+        }
+       },
+       "application/openmetrics-text": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/openapi.json": {
+   "get": {
+    "operationId": "openapi",
+    "summary": "This document.",
+    "responses": {
+     "200": {
+      "description": "The OpenAPI 3.1 document of Tessera's API.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  }
+ },
+ "components": {
+  "schemas": {
+   "ChatCompletionRequest": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "$ref": "#/components/schemas/ModelName"
+     },
+     "messages": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ChatMessage"
+      },
+      "minItems": 1
+     },
+     "max_tokens": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 0
+     },
+     "max_completion_tokens": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 0
+     },
+     "logprobs": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "top_logprobs": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 20
+     },
+     "tools": {
+      "type": [
+       "array",
+       "null"
+      ],
+      "items": {
+       "type": "object",
+       "properties": {
+        "type": {
+         "const": "function"
+        },
+        "function": {
+         "type": "object",
+         "properties": {
+          "name": {
+           "type": "string"
+          },
+          "description": {
+           "type": "string"
+          },
+          "parameters": {
+           "type": "object"
+          },
+          "strict": {
+           "type": "boolean"
+          }
+         },
+         "required": [
+          "name"
+         ],
+         "additionalProperties": false
+        }
+       },
+       "required": [
+        "type",
+        "function"
+       ],
+       "additionalProperties": false
+      }
+     },
+     "tool_choice": {
+      "anyOf": [
+       {
+        "enum": [
+         "auto",
+         "none",
+         "required"
+        ]
+       },
+       {
+        "type": "object",
+        "properties": {
+         "type": {
+          "const": "function"
+         },
+         "function": {
+          "type": "object",
+          "properties": {
+           "name": {
+            "type": "string"
+           }
+          },
+          "required": [
+           "name"
+          ],
+          "additionalProperties": false
+         }
+        },
+        "required": [
+         "type",
+         "function"
+        ],
+        "additionalProperties": false
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "parallel_tool_calls": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "temperature": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 2
+     },
+     "top_p": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "exclusiveMinimum": 0,
+      "maximum": 1
+     },
+     "top_k": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "description": "0 or -1 disables top-k (vLLM)."
+     },
+     "min_p": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 1
+     },
+     "presence_penalty": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": -2,
+      "maximum": 2
+     },
+     "frequency_penalty": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": -2,
+      "maximum": 2
+     },
+     "n": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 1
+     },
+     "stream": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "stream_options": {
+      "type": [
+       "object",
+       "null"
+      ],
+      "properties": {
+       "include_usage": {
+        "type": [
+         "boolean",
+         "null"
+        ]
+       }
+      },
+      "additionalProperties": false
+     },
+     "stop": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "array",
+        "items": {
+         "type": "string"
+        },
+        "maxItems": 4
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "seed": {
+      "type": [
+       "integer",
+       "null"
+      ]
+     },
+     "slo_class": {
+      "type": [
+       "string",
+       "null"
+      ],
+      "description": "A latency class (`interactive`, `standard`, `batch` unless `--slo-class` defines others)."
+     },
+     "ignore_eos": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "user": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "metadata": {
+      "type": [
+       "object",
+       "null"
+      ]
+     },
+     "store": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "response_format": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ResponseFormat"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "logit_bias": {
+      "type": [
+       "object",
+       "null"
+      ],
+      "additionalProperties": {
+       "type": "number",
+       "minimum": -100,
+       "maximum": 100
+      },
+      "description": "Token id (as a string) \u2192 bias added to its logit."
+     },
+     "guided_json": {
+      "anyOf": [
+       {
+        "type": "object"
+       },
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "guided_regex": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "guided_choice": {
+      "type": [
+       "array",
+       "null"
+      ],
+      "items": {
+       "type": "string"
+      }
+     },
+     "guided_grammar": {
+      "type": [
+       "string",
+       "null"
+      ]
+     }
+    },
+    "required": [
+     "model",
+     "messages"
+    ],
+    "additionalProperties": false
+   },
+   "CompletionRequest": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "$ref": "#/components/schemas/ModelName"
+     },
+     "prompt": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "array",
+        "items": {
+         "type": "string"
+        },
+        "minItems": 1
+       },
+       {
+        "type": "array",
+        "items": {
+         "type": "integer"
+        },
+        "minItems": 1
+       },
+       {
+        "type": "array",
+        "items": {
+         "type": "array",
+         "items": {
+          "type": "integer"
+         },
+         "minItems": 1
+        },
+        "minItems": 1
+       }
+      ]
+     },
+     "max_tokens": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 0
+     },
+     "logprobs": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 20
+     },
+     "echo": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "prompt_logprobs": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 20
+     },
+     "temperature": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 2
+     },
+     "top_p": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "exclusiveMinimum": 0,
+      "maximum": 1
+     },
+     "top_k": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "description": "0 or -1 disables top-k (vLLM)."
+     },
+     "min_p": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 1
+     },
+     "presence_penalty": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": -2,
+      "maximum": 2
+     },
+     "frequency_penalty": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": -2,
+      "maximum": 2
+     },
+     "n": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 1
+     },
+     "stream": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "stream_options": {
+      "type": [
+       "object",
+       "null"
+      ],
+      "properties": {
+       "include_usage": {
+        "type": [
+         "boolean",
+         "null"
+        ]
+       }
+      },
+      "additionalProperties": false
+     },
+     "stop": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "array",
+        "items": {
+         "type": "string"
+        },
+        "maxItems": 4
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "seed": {
+      "type": [
+       "integer",
+       "null"
+      ]
+     },
+     "slo_class": {
+      "type": [
+       "string",
+       "null"
+      ],
+      "description": "A latency class (`interactive`, `standard`, `batch` unless `--slo-class` defines others)."
+     },
+     "ignore_eos": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "user": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "metadata": {
+      "type": [
+       "object",
+       "null"
+      ]
+     },
+     "store": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "response_format": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ResponseFormat"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "logit_bias": {
+      "type": [
+       "object",
+       "null"
+      ],
+      "additionalProperties": {
+       "type": "number",
+       "minimum": -100,
+       "maximum": 100
+      },
+      "description": "Token id (as a string) \u2192 bias added to its logit."
+     },
+     "guided_json": {
+      "anyOf": [
+       {
+        "type": "object"
+       },
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "guided_regex": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "guided_choice": {
+      "type": [
+       "array",
+       "null"
+      ],
+      "items": {
+       "type": "string"
+      }
+     },
+     "guided_grammar": {
+      "type": [
+       "string",
+       "null"
+      ]
+     }
+    },
+    "required": [
+     "model",
+     "prompt"
+    ],
+    "additionalProperties": false
+   },
+   "ResponsesRequest": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "$ref": "#/components/schemas/ModelName"
+     },
+     "input": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "array",
+        "items": {
+         "type": "object",
+         "properties": {
+          "type": {
+           "const": "message"
+          },
+          "role": {
+           "enum": [
+            "system",
+            "developer",
+            "user",
+            "assistant"
+           ]
+          },
+          "content": {
+           "anyOf": [
+            {
+             "type": "string"
+            },
+            {
+             "type": "array",
+             "items": {
+              "$ref": "#/components/schemas/ResponsesInputPart"
+             }
+            }
+           ]
+          }
+         },
+         "required": [
+          "role",
+          "content"
+         ],
+         "additionalProperties": false
+        }
+       }
+      ]
+     },
+     "instructions": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "max_output_tokens": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 1
+     },
+     "temperature": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 2
+     },
+     "top_p": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "exclusiveMinimum": 0,
+      "maximum": 1
+     },
+     "seed": {
+      "type": [
+       "integer",
+       "null"
+      ]
+     },
+     "stream": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "text": {
+      "type": [
+       "object",
+       "null"
+      ],
+      "properties": {
+       "format": {
+        "$ref": "#/components/schemas/ResponseFormat"
+       }
+      },
+      "additionalProperties": false
+     }
+    },
+    "required": [
+     "model",
+     "input"
+    ],
+    "additionalProperties": false
+   },
+   "ChatMessage": {
+    "type": "object",
+    "properties": {
+     "role": {
+      "enum": [
+       "system",
+       "developer",
+       "user",
+       "assistant",
+       "tool"
+      ]
+     },
+     "content": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "array",
+        "items": {
+         "$ref": "#/components/schemas/ContentPart"
+        }
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "name": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "tool_calls": {
+      "type": [
+       "array",
+       "null"
+      ],
+      "items": {
+       "$ref": "#/components/schemas/ToolCall"
+      }
+     },
+     "tool_call_id": {
+      "type": [
+       "string",
+       "null"
+      ]
+     }
+    },
+    "required": [
+     "role"
+    ],
+    "additionalProperties": false
+   },
+   "ContentPart": {
+    "oneOf": [
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "text"
+       },
+       "text": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "type",
+       "text"
+      ],
+      "additionalProperties": false
+     },
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "image_url"
+       },
+       "image_url": {
+        "anyOf": [
+         {
+          "type": "object",
+          "properties": {
+           "url": {
+            "type": "string"
+           },
+           "detail": {
+            "type": "string"
+           }
+          },
+          "required": [
+           "url"
+          ],
+          "additionalProperties": false
+         },
+         {
+          "type": "string"
+         }
+        ]
+       }
+      },
+      "required": [
+       "type",
+       "image_url"
+      ],
+      "additionalProperties": false
+     }
+    ]
+   },
+   "ResponsesInputPart": {
+    "oneOf": [
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "enum": [
+         "input_text",
+         "output_text"
+        ]
+       },
+       "text": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "type",
+       "text"
+      ],
+      "additionalProperties": false
+     },
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "input_image"
+       },
+       "image_url": {
+        "type": "string"
+       },
+       "detail": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "type",
+       "image_url"
+      ],
+      "additionalProperties": false
+     }
+    ]
+   },
+   "ToolCall": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "type": {
+      "const": "function"
+     },
+     "function": {
+      "type": "object",
+      "properties": {
+       "name": {
+        "type": "string"
+       },
+       "arguments": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "name",
+       "arguments"
+      ],
+      "additionalProperties": false
+     }
+    },
+    "required": [
+     "id",
+     "type",
+     "function"
+    ]
+   },
+   "ResponseFormat": {
+    "oneOf": [
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "enum": [
+         "text",
+         "json_object"
+        ]
+       }
+      },
+      "required": [
+       "type"
+      ],
+      "additionalProperties": false
+     },
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "json_schema"
+       },
+       "json_schema": {
+        "type": "object",
+        "properties": {
+         "name": {
+          "type": "string"
+         },
+         "schema": {
+          "type": "object"
+         },
+         "strict": {
+          "type": [
+           "boolean",
+           "null"
+          ]
+         },
+         "description": {
+          "type": "string"
+         }
+        },
+        "required": [
+         "name"
+        ],
+        "additionalProperties": false
+       }
+      },
+      "required": [
+       "type",
+       "json_schema"
+      ],
+      "additionalProperties": false
+     },
+     {
+      "type": "object",
+      "properties": {
+       "type": {
+        "const": "json_schema"
+       },
+       "name": {
+        "type": "string"
+       },
+       "schema": {
+        "type": "object"
+       },
+       "strict": {
+        "type": [
+         "boolean",
+         "null"
+        ]
+       },
+       "description": {
+        "type": "string"
+       }
+      },
+      "required": [
+       "type",
+       "name"
+      ],
+      "additionalProperties": false
+     }
+    ]
+   },
+   "TokenizeRequest": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "$ref": "#/components/schemas/ModelName"
+     },
+     "prompt": {
+      "type": "string"
+     },
+     "messages": {
+      "type": "array",
+      "items": {
+       "$ref": "#/components/schemas/ChatMessage"
+      }
+     },
+     "add_special_tokens": {
+      "type": "boolean"
+     },
+     "return_token_strs": {
+      "type": "boolean"
+     }
+    },
+    "additionalProperties": false,
+    "oneOf": [
+     {
+      "required": [
+       "prompt"
+      ],
+      "not": {
+       "required": [
+        "messages"
+       ]
+      }
+     },
+     {
+      "required": [
+       "messages"
+      ],
+      "not": {
+       "required": [
+        "prompt"
+       ]
+      }
+     }
+    ]
+   },
+   "DetokenizeRequest": {
+    "type": "object",
+    "properties": {
+     "model": {
+      "$ref": "#/components/schemas/ModelName"
+     },
+     "tokens": {
+      "type": "array",
+      "items": {
+       "type": "integer"
+      }
+     }
+    },
+    "required": [
+     "tokens"
+    ],
+    "additionalProperties": false
+   },
+   "ChatCompletion": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object": {
+      "const": "chat.completion"
+     },
+     "created": {
+      "type": "integer"
+     },
+     "model": {
+      "type": "string"
+     },
+     "system_fingerprint": {
+      "type": "string"
+     },
+     "usage": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/Usage"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "choices": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "index": {
+         "type": "integer"
+        },
+        "finish_reason": {
+         "anyOf": [
+          {
+           "enum": [
+            "stop",
+            "length",
+            "tool_calls"
+           ]
+          },
+          {
+           "type": "null"
+          }
+         ]
+        },
+        "logprobs": {
+         "type": [
+          "object",
+          "null"
+         ]
+        },
+        "message": {
+         "type": "object",
+         "properties": {
+          "role": {
+           "const": "assistant"
+          },
+          "content": {
+           "type": [
+            "string",
+            "null"
+           ]
+          },
+          "refusal": {
+           "type": "null"
+          },
+          "tool_calls": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/ToolCall"
+           }
+          }
+         },
+         "required": [
+          "role",
+          "content"
+         ]
+        }
+       },
+       "required": [
+        "index",
+        "message",
+        "finish_reason"
+       ]
+      }
+     }
+    },
+    "required": [
+     "id",
+     "object",
+     "created",
+     "model",
+     "choices"
+    ]
+   },
+   "Completion": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object": {
+      "const": "text_completion"
+     },
+     "created": {
+      "type": "integer"
+     },
+     "model": {
+      "type": "string"
+     },
+     "system_fingerprint": {
+      "type": "string"
+     },
+     "usage": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/Usage"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "choices": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "properties": {
+        "index": {
+         "type": "integer"
+        },
+        "text": {
+         "type": "string"
+        },
+        "finish_reason": {
+         "anyOf": [
+          {
+           "enum": [
+            "stop",
+            "length",
+            "tool_calls"
+           ]
+          },
+          {
+           "type": "null"
+          }
+         ]
+        },
+        "logprobs": {
+         "type": [
+          "object",
+          "null"
+         ]
+        },
+        "prompt_logprobs": {
+         "type": [
+          "array",
+          "null"
+         ]
+        }
+       },
+       "required": [
+        "index",
+        "text",
+        "finish_reason"
+       ]
+      }
+     }
+    },
+    "required": [
+     "id",
+     "object",
+     "created",
+     "model",
+     "choices"
+    ]
+   },
+   "Response": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object": {
+      "const": "response"
+     },
+     "created_at": {
+      "type": "integer"
+     },
+     "model": {
+      "type": "string"
+     },
+     "status": {
+      "enum": [
+       "completed",
+       "incomplete",
+       "in_progress"
+      ]
+     },
+     "output": {
+      "type": "array",
+      "items": {
+       "type": "object"
+      }
+     },
+     "output_text": {
+      "type": "string"
+     },
+     "usage": {
+      "type": [
+       "object",
+       "null"
+      ]
+     }
+    },
+    "required": [
+     "id",
+     "object",
+     "status",
+     "output"
+    ]
+   },
+   "Usage": {
+    "type": "object",
+    "properties": {
+     "prompt_tokens": {
+      "type": "integer"
+     },
+     "completion_tokens": {
+      "type": "integer"
+     },
+     "total_tokens": {
+      "type": "integer"
+     },
+     "prompt_tokens_details": {
+      "type": "object",
+      "properties": {
+       "cached_tokens": {
+        "type": "integer"
+       }
+      }
+     }
+    },
+    "required": [
+     "prompt_tokens",
+     "completion_tokens",
+     "total_tokens"
+    ]
+   },
+   "Model": {
+    "type": "object",
+    "properties": {
+     "id": {
+      "type": "string"
+     },
+     "object": {
+      "const": "model"
+     },
+     "created": {
+      "type": "integer"
+     },
+     "owned_by": {
+      "type": "string"
+     },
+     "root": {
+      "type": "string"
+     },
+     "max_model_len": {
+      "type": "integer"
+     }
+    },
+    "required": [
+     "id",
+     "object",
+     "created",
+     "owned_by"
+    ]
+   },
+   "ErrorResponse": {
+    "type": "object",
+    "properties": {
+     "error": {
+      "type": "object",
+      "properties": {
+       "message": {
+        "type": "string"
+       },
+       "type": {
+        "type": "string"
+       },
+       "param": {
+        "type": [
+         "string",
+         "null"
+        ]
+       },
+       "code": {
+        "type": [
+         "string",
+         "integer",
+         "null"
+        ]
+       }
+      },
+      "required": [
+       "message",
+       "type"
+      ]
+     }
+    },
+    "required": [
+     "error"
+    ]
+   },
+   "ServerSentEvent": {
+    "type": "object",
+    "properties": {
+     "event": {
+      "type": "string"
+     },
+     "data": {
+      "type": "string",
+      "description": "A JSON chunk, or `[DONE]` last."
+     },
+     "id": {
+      "type": "string"
+     },
+     "retry": {
+      "type": "integer"
+     }
+    },
+    "required": [
+     "data"
+    ],
+    "description": "One event of a streamed answer."
+   },
+   "ModelName": {
+    "type": "string",
+    "description": "The served model's name (`--served-model-name`, else the model folder's name); the served document lists it as the one value."
+   }
+  }
+ }
+}
+"""#
+}
