@@ -27,14 +27,14 @@ extension LLMEngine {
     /// encoded here, or found by id among features ``provideEncoded(_:)`` gave) and parks its blocks under the returned handle. The stream ends with a
     /// `.finished` event (no tokens) once the KV is parked; `parkedPrompt` then tells the expanded
     /// prompt a decode engine continues from.
-    public func submitPrefill(prompt: [Int], images: [ImageReference] = []) throws(EngineError)
+    public func submitPrefill(prompt: [Int], images: [ImageReference] = [], sloClass: String? = nil) throws(EngineError)
         -> (handle: Int, events: AsyncThrowingStream<InferenceEvent, any Error>)
     {
         try check(prompt)
         let parameters = SamplingParameters(temperature: 0, maxTokens: 1)
         let (id, stream) = images.isEmpty
-            ? try enqueue(prompt: prompt, parameters: parameters, handoff: .parkAfterPrefill)
-            : try enqueue(prompt: prompt, images: images, parameters: parameters, handoff: .parkAfterPrefill)
+            ? try enqueue(prompt: prompt, parameters: parameters, sloClass: sloClass, handoff: .parkAfterPrefill)
+            : try enqueue(prompt: prompt, images: images, parameters: parameters, sloClass: sloClass, handoff: .parkAfterPrefill)
         return (id, stream)
     }
 
@@ -43,7 +43,7 @@ extension LLMEngine {
     /// `kv` instead of computed; the positions `kv` lacks are computed here. A text prompt whose KV
     /// cannot be taken (another layout, no free blocks) is computed here; an image prompt then
     /// fails, since its features are not here. An M-RoPE image prompt needs `kv.mropeDelta`.
-    public func submitDecode(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, importing kv: KVBuffer)
+    public func submitDecode(prompt: [Int], imageSpans: [ImageSpan] = [], parameters: SamplingParameters, sloClass: String? = nil, importing kv: KVBuffer)
         throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error>
     {
         do { try parameters.validate() } catch { throw .invalidRequest(error.message) }
@@ -58,7 +58,7 @@ extension LLMEngine {
         if usesMRoPE, !imageSpans.isEmpty, kv.mropeDelta == nil {
             throw .invalidRequest("the handed-over KV of an image prompt lacks its M-RoPE position offset (rope_deltas)")
         }
-        return try enqueue(prompt: prompt, imageSpans: imageSpans, parameters: parameters, handoff: .importKV(kv)).stream
+        return try enqueue(prompt: prompt, imageSpans: imageSpans, parameters: parameters, sloClass: sloClass, handoff: .importKV(kv)).stream
     }
 
     /// The prompt (image placeholders expanded), image spans and M-RoPE position offset (Qwen2-VL's

@@ -16,10 +16,6 @@ extension ClusterFrontEnd {
                 "prompt log-probabilities (echo with logprobs or max_tokens 0, prompt_logprobs) are not served through worker "
                     + "processes (--topology) yet; serve the model without a topology")
         }
-        guard request.sloClass == nil else {
-            // Workers schedule first come, first served; their batch policy is not configurable yet.
-            throw .invalidRequest("slo_class is not scheduled through worker processes (--topology) yet; serve the model without a topology")
-        }
         let model = servedModel
         guard request.images.isEmpty || model.imagePlaceholder != nil else {
             throw .invalidRequest("model '\(model.name)' does not accept images")
@@ -29,6 +25,7 @@ extension ClusterFrontEnd {
         case let .tokens(ids): ids
         }
         let images = request.images
+        let sloClass = request.sloClass
         try shared.withLock { $0.limits }.check(prompt)
         var parameters = request.parameters
         // A retry replays the request from its start; a fixed seed makes sampled tokens replay too.
@@ -45,7 +42,7 @@ extension ClusterFrontEnd {
             return id
         }
         let task = Task { [self] in
-            await serve(id, prompt: prompt, images: images, parameters: parameters, inbox: inbox, to: continuation)
+            await serve(id, prompt: prompt, images: images, parameters: parameters, sloClass: sloClass, inbox: inbox, to: continuation)
         }
         continuation.onTermination = { termination in
             if case .cancelled = termination { task.cancel() }
@@ -53,11 +50,12 @@ extension ClusterFrontEnd {
         return stream
     }
 
-    private func serve(_ id: Int, prompt: [Int], images: [RGBImage], parameters: SamplingParameters, inbox: AsyncStream<SlotEvent>,
+    private func serve(_ id: Int, prompt: [Int], images: [RGBImage], parameters: SamplingParameters, sloClass: String?, inbox: AsyncStream<SlotEvent>,
                        to client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation) async {
         var events = inbox.makeAsyncIterator()
         var delivered: [Int] = []
-        let request = PendingRequest(prompt: prompt, images: images, parameters: parameters, blockSize: shared.withLock { $0.blockSize })
+        var request = PendingRequest(prompt: prompt, images: images, parameters: parameters, blockSize: shared.withLock { $0.blockSize })
+        request.sloClass = sloClass
         defer { close(id) }
         for round in 0 ... topology.maxRetries {
             do {
@@ -94,7 +92,7 @@ extension ClusterFrontEnd {
         delivered: inout [Int], client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation
     ) async throws {
         let route = try await chooseRoute(id, request)
-        var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil)
+        var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil, sloClass: request.sloClass)
         // Prompt tokens the prefill worker found in its prefix cache; nil when the decode worker computes the prompt.
         var prefillCached: Int?
         let sources = try await encode(id, request, on: route.encode, events: &events)
@@ -105,7 +103,8 @@ extension ClusterFrontEnd {
             let pulled = Set(sources.flatMap(\.imageIDs))
             let (images, pixels) = WireImages.pack(request.images) { !pulled.contains($0.id) }
             let endpoint = try assign(id, to: prefill, tokens: request.prompt.count, decoding: false,
-                                      message: .prefill(request: id, tokens: request.prompt, images: images, featureSources: sources, pushTo: pushTo),
+                                      message: .prefill(request: id, tokens: request.prompt, images: images, featureSources: sources, pushTo: pushTo,
+                                                        sloClass: request.sloClass),
                                       payload: pixels)
             wait: while true {
                 guard let next = await events.next() else { throw CancellationError() }

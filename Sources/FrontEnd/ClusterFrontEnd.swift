@@ -278,6 +278,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
                          "--heartbeat-interval-ms", String(topology.heartbeatIntervalMs)]
         if let maxModelLength = options.maxModelLength { arguments += ["--max-model-len", String(maxModelLength)] }
         if topology.transfer == .tcp { arguments.append("--no-shared-memory") }
+        // The topology's batcher orders every worker's waiting queue.
+        arguments += ["--batch-policy", topology.policies.batcher]
         arguments += options.workerArguments + (worker.arguments ?? [])
         return InstanceSpec(slot: slot, role: role, group: group, arguments: arguments, launcher: worker.launcher ?? [])
     }

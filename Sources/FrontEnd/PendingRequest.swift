@@ -8,6 +8,8 @@ struct PendingRequest: Sendable {
     var prompt: [Int]
     var images: [RGBImage]
     var parameters: SamplingParameters
+    /// The latency class the workers' batch policy orders the request by; nil for their default.
+    var sloClass: String?
     /// The images' ids, as the handler computed them; every policy and worker keys on them.
     var imageIDs: [ImageID] { images.map(\.id) }
     /// The prompt's chained block hashes, for prefix-cache-aware routing.

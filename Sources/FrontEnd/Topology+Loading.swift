@@ -44,11 +44,8 @@ extension Topology {
         guard restartBackoffInitialMs > 0, restartBackoffMaxMs >= restartBackoffInitialMs else {
             throw .badTopology("restart_backoff_max_ms must be >= restart_backoff_initial_ms > 0")
         }
+        // The batcher is each worker's engine's (`--batch-policy`), checked here like the others.
         do { try PolicyCatalog.validate(policies) } catch { throw .badTopology(error.description) }
-        // Each worker's engine orders its own waiting requests; workers started by a topology run FCFS.
-        guard policies.batcher == "fcfs" else {
-            throw .badTopology("batcher '\(policies.batcher)' is not passed to topology workers yet; they schedule FCFS")
-        }
         guard slo.ttft > 0, slo.tpot > 0 else { throw .badTopology("slo ttft and tpot must be positive") }
     }
 }

@@ -29,8 +29,8 @@ public enum WireMessage: Codable, Sendable {
     /// `featureSources` are encode workers holding some of the images' features, to pull instead
     /// of encoding here; the frame's payload holds the pixels of the other images only, in order.
     /// With `pushTo`, the KV goes to that decode worker's transfer endpoint as soon as it is parked
-    /// (push hand-off).
-    case prefill(request: Int, tokens: [Int], images: [WireImage], featureSources: [FeatureSource], pushTo: Endpoint?)
+    /// (push hand-off). `sloClass` orders the request in the worker's batch policy.
+    case prefill(request: Int, tokens: [Int], images: [WireImage], featureSources: [FeatureSource], pushTo: Endpoint?, sloClass: String?)
     /// Encode these images (pixels in the payload) and keep the features until a prefill worker pulls them.
     case encode(request: Int, images: [WireImage])
     case abort(request: Int)
@@ -144,15 +144,18 @@ public struct GenerateJob: Codable, Sendable {
     public var imageSpans: [WireImageSpan]
     /// The prefill worker pushes `kvSource`'s KV here instead of waiting for a pull.
     public var kvPushed: Bool
+    /// The request's latency class, for the worker's batch policy; nil is the worker's default class.
+    public var sloClass: String?
 
     public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImage] = [],
-                imageSpans: [WireImageSpan] = [], kvPushed: Bool = false) {
+                imageSpans: [WireImageSpan] = [], kvPushed: Bool = false, sloClass: String? = nil) {
         self.prompt = prompt
         self.parameters = parameters
         self.kvSource = kvSource
         self.images = images
         self.imageSpans = imageSpans
         self.kvPushed = kvPushed
+        self.sloClass = sloClass
     }
 }
 

@@ -99,12 +99,12 @@ public final class Worker: Sendable {
     private func handle(_ message: WireMessage, _ payload: Data) {
         switch message {
         case let .generate(id, job): start(id) { [self] in try await generate(id, job, images: WireImages.unpack(job.images, payload)) }
-        case let .prefill(id, tokens, images, sources, pushTo):
+        case let .prefill(id, tokens, images, sources, pushTo, sloClass):
             // Pixels came only for the images no encode worker holds.
             let pulled = Set(sources.flatMap(\.imageIDs))
             start(id) { [self] in
                 try await prefill(id, tokens, images: WireImages.references(images, payload, pixelsFor: images.map(\.id).filter { !pulled.contains($0) }),
-                                  featureSources: sources, pushTo: pushTo)
+                                  featureSources: sources, pushTo: pushTo, sloClass: sloClass)
             }
         case let .encode(id, images): start(id) { [self] in try await encode(id, images: WireImages.unpack(images, payload)) }
         case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
@@ -144,12 +144,13 @@ public final class Worker: Sendable {
         send(.encoded(request: id, imageIDs: encoded.map(\.imageID)))
     }
 
-    private func prefill(_ id: Int, _ tokens: [Int], images: [ImageReference], featureSources: [FeatureSource], pushTo: Endpoint?) async throws {
+    private func prefill(_ id: Int, _ tokens: [Int], images: [ImageReference], featureSources: [FeatureSource], pushTo: Endpoint?,
+                         sloClass: String?) async throws {
         state.withLock { $0.pendingPrefill[id] = tokens.count }
         for source in featureSources {
             engine.provideEncoded(try await pullFeatures(source))
         }
-        let (handle, events) = try engine.submitPrefill(prompt: tokens, images: images)
+        let (handle, events) = try engine.submitPrefill(prompt: tokens, images: images, sloClass: sloClass)
         var cached = 0
         for try await event in events {
             if case let .finished(info) = event { cached = info.cachedTokens }
@@ -170,9 +171,9 @@ public final class Worker: Sendable {
         if let source = job.kvSource {
             let kv = job.kvPushed ? try await receivePushed(source) : try await pull(source)
             events = try engine.submitDecode(
-                prompt: job.prompt, imageSpans: job.imageSpans.map(\.value), parameters: job.parameters.value, importing: kv)
+                prompt: job.prompt, imageSpans: job.imageSpans.map(\.value), parameters: job.parameters.value, sloClass: job.sloClass, importing: kv)
         } else {
-            events = try engine.submit(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters.value))
+            events = try engine.submit(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters.value, sloClass: job.sloClass))
         }
         var first = true
         for try await event in events {

@@ -45,16 +45,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-num-seqs"), help: "Requests in the running batch at once.")
     var maxRunningRequests = 64
 
-    @Option(name: .customLong("batch-policy"),
-            help: "Waiting-queue order and admission: fcfs, slo-short-first (ModServe) or slo-ordered (UELLM's SLO-ODBS).")
-    var batchPolicy = "fcfs"
-
-    @Option(name: .customLong("slo-class"),
-            help: "A latency class requests may name in slo_class, NAME=TTFT[:TPOT] in seconds (repeatable; default: interactive=1:0.1, standard=10:1, batch=60:5).")
-    var sloClasses: [String] = []
-
-    @Option(name: .customLong("default-slo-class"), help: "The class of requests without slo_class (default: standard, or the first --slo-class).")
-    var defaultSLOClass: String?
+    @OptionGroup var scheduling: SchedulingOptions
 
     @Option(name: .customLong("output-length-predictor"),
             help: "A predictor written by `tessera train-predictor`; the batch policy then sees predicted output lengths instead of max_tokens.")
@@ -121,11 +112,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard decodedImageCacheMiB >= 0 else { throw ValidationError("--decoded-image-cache must not be negative") }
         guard drainTimeoutSeconds >= 0 else { throw ValidationError("--drain-timeout must be >= 0") }
-        guard (try? PolicyCatalog.batcher(batchPolicy)) != nil else {
-            throw ValidationError("--batch-policy must be fcfs, slo-short-first or slo-ordered, got '\(batchPolicy)'")
+        if topology != nil, scheduling.batchPolicy != nil {
+            throw ValidationError("with --topology, name the batch policy in the topology's batcher")
         }
-        if topology != nil, batchPolicy != "fcfs" || !sloClasses.isEmpty || defaultSLOClass != nil || outputLengthPredictor != nil {
-            throw ValidationError("--batch-policy, --slo-class, --default-slo-class and --output-length-predictor apply to a single-process server, not yet to --topology")
+        if topology != nil, outputLengthPredictor != nil {
+            throw ValidationError("--output-length-predictor applies to a single-process server, not yet to --topology")
         }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
@@ -143,16 +134,7 @@ struct ServeCommand: AsyncParsableCommand {
         engineConfig.maxQueuedRequests = maxQueuedRequests
         engineConfig.maxQueuedTokens = maxQueuedTokens
         engineConfig.weightQuantization = try modelOptions.quantization()
-        do {
-            engineConfig.batchPolicy = try PolicyCatalog.batcher(batchPolicy)
-            if !sloClasses.isEmpty || defaultSLOClass != nil {
-                engineConfig.sloClasses = try SLOClasses(
-                    definitions: sloClasses.isEmpty ? SLOClasses.standard.definitions : sloClasses,
-                    defaultClass: defaultSLOClass ?? (sloClasses.isEmpty ? SLOClasses.standard.defaultClass : nil))
-            }
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        try scheduling.apply(to: &engineConfig)
         if let outputLengthPredictor {
             let data = try Data(contentsOf: URL(fileURLWithPath: outputLengthPredictor))
             do { engineConfig.outputLengthPredictor = try JSONDecoder().decode(OutputLengthPredictor.self, from: data) } catch {

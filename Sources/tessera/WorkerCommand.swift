@@ -59,6 +59,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-num-seqs"), help: "Requests in the running batch at once.")
     var maxRunningRequests = 64
 
+    @OptionGroup var scheduling: SchedulingOptions
+
     func validate() throws {
         guard let parsed = InstanceRole(rawValue: role), parsed != .encodePrefill else {
             throw ValidationError("--role must be encode, prefill, decode or mono")
@@ -83,6 +85,7 @@ struct WorkerCommand: AsyncParsableCommand {
         engine.maxQueuedRequests = .max
         engine.maxQueuedTokens = .max
         engine.weightQuantization = try modelOptions.quantization()
+        try scheduling.apply(to: &engine)
         // An encode worker has no step loop to protect: it encodes with the whole compute pool.
         engine.backgroundImageWork = role != InstanceRole.encode.rawValue
         var configuration = WorkerConfiguration(

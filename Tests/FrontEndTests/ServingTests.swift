@@ -83,15 +83,44 @@ import Testing
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// The topology's batcher is each worker's batch policy, and a request's slo_class reaches the
+    /// engine that schedules it (prefill and decode workers alike): known classes are served with
+    /// the single-process tokens, an unknown one is the worker engine's 400.
+    @Test(arguments: ["pd.yaml", "mono-x2.yaml"])
+    func sloClassesReachTheWorkersBatchPolicy(file: String) async throws {
+        let yaml = try String(contentsOf: Support.repository.appendingPathComponent("examples/topologies/\(file)"), encoding: .utf8)
+        let frontEnd = try await Support.frontEnd("batcher: slo-ordered\n" + yaml)
+        let prompts = Array(Support.prompts.prefix(4))
+        let expected = try await Support.singleProcess(prompts, tokens: 8)
+        let classes = ["interactive", "batch", "standard", "interactive"]
+        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask {
+                    let request = InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(8), sloClass: classes[i])
+                    return (i, try await Support.collect(try frontEnd.submit(request)).ids)
+                }
+            }
+            var result = Array(repeating: [Int](), count: prompts.count)
+            for try await (i, ids) in group { result[i] = ids }
+            return result
+        }
+        #expect(outputs == expected)
+        let unknown = try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Support.greedy(4), sloClass: "urgent"))
+        await #expect {
+            _ = try await Support.collect(unknown)
+        } throws: { error in
+            guard case let .invalidRequest(message) = error as? EngineError else { return false }
+            return message.contains("urgent")
+        }
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
     @Test func invalidRequestsAreRefusedAtOnce() async throws {
         let frontEnd = try await Support.frontEnd("groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}", maxQueuedRequests: 1)
         #expect(throws: EngineError.invalidRequest("token id 99999999 is out of range for a vocabulary of 2009")) {
             try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 99_999_999]), parameters: Support.greedy(4)))
         }
         #expect(throws: EngineError.self) { try frontEnd.submit(InferenceRequest(prompt: .tokens([]), parameters: Support.greedy(4))) }
-        #expect(throws: EngineError.self) {
-            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2]), parameters: Support.greedy(4), sloClass: "interactive"))
-        }
         let first = try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(64)))
         #expect(throws: EngineError.overloaded(retryAfterSeconds: 1)) {
             try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(4)))

@@ -56,9 +56,11 @@ import Testing
         #expect(tuned.slo == LatencySLO(ttft: 0.5, tpot: 0.1))
         // Retired keys and names are errors that say what replaced them.
         for text in ["routing: modality", "elastic: {planner: elastic-partitioner, interval_seconds: 1}", "planners: [elastic-partitioner]",
-                     "router: fastest", "planners: [{name: stage-autoscaler, speed: 2}]", "batcher: slo-ordered"] {
+                     "router: fastest", "planners: [{name: stage-autoscaler, speed: 2}]", "batcher: slo-odbs"] {
             #expect(throws: FrontEndError.self) { try load(text + "\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}") }
         }
+        // The batcher is the workers' batch policy.
+        #expect(try load("batcher: slo-ordered\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}").policies.batcher == "slo-ordered")
         let retired = #expect(throws: FrontEndError.self) {
             try load("routing: modality\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
         }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Cluster
+import Engine
+
+/// How an engine orders and admits its waiting queue: the batch policy and the latency classes
+/// requests name in `slo_class`. `serve` and `worker` take the same options; a front end hands
+/// its SLO classes on to its workers, and a topology names its batcher.
+struct SchedulingOptions: ParsableArguments {
+    @Option(name: .customLong("batch-policy"),
+            help: "Waiting-queue order and admission: fcfs, slo-short-first (ModServe) or slo-ordered (UELLM's SLO-ODBS); with --topology, the topology's batcher.")
+    var batchPolicy: String?
+
+    @Option(name: .customLong("slo-class"),
+            help: "A latency class requests may name in slo_class, NAME=TTFT[:TPOT] in seconds (repeatable; default: interactive=1:0.1, standard=10:1, batch=60:5).")
+    var sloClasses: [String] = []
+
+    @Option(name: .customLong("default-slo-class"), help: "The class of requests without slo_class (default: standard, or the first --slo-class).")
+    var defaultSLOClass: String?
+
+    func validate() throws {
+        guard (try? PolicyCatalog.batcher(batchPolicy ?? "fcfs")) != nil else {
+            throw ValidationError("--batch-policy must be fcfs, slo-short-first or slo-ordered, got '\(batchPolicy ?? "")'")
+        }
+        _ = try classes()
+    }
+
+    /// Sets the engine's batch policy and SLO classes.
+    func apply(to config: inout EngineConfig) throws {
+        do { config.batchPolicy = try PolicyCatalog.batcher(batchPolicy ?? "fcfs") } catch { throw ValidationError("\(error)") }
+        if let classes = try classes() { config.sloClasses = classes }
+    }
+
+    /// The SLO class options as `tessera worker` arguments (the batch policy comes from the topology).
+    var sloClassArguments: [String] {
+        sloClasses.flatMap { ["--slo-class", $0] } + (defaultSLOClass.map { ["--default-slo-class", $0] } ?? [])
+    }
+
+    private func classes() throws -> SLOClasses? {
+        guard !sloClasses.isEmpty || defaultSLOClass != nil else { return nil }
+        do {
+            return try SLOClasses(definitions: sloClasses.isEmpty ? SLOClasses.standard.definitions : sloClasses,
+                                  defaultClass: defaultSLOClass ?? (sloClasses.isEmpty ? SLOClasses.standard.defaultClass : nil))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
