@@ -16,6 +16,8 @@ extension ClusterFrontEnd {
                 "prompt log-probabilities (echo with logprobs or max_tokens 0, prompt_logprobs) are not served through worker "
                     + "processes (--topology) yet; serve the model without a topology")
         }
+        // The workers' batch policy schedules by the class; an unknown one is refused before anything starts.
+        do { _ = try options.sloClasses.objective(for: request.sloClass) } catch { throw .invalidRequest(error.description) }
         let model = servedModel
         guard request.images.isEmpty || model.imagePlaceholder != nil else {
             throw .invalidRequest("model '\(model.name)' does not accept images")

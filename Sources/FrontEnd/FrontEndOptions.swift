@@ -22,6 +22,8 @@ public struct FrontEndOptions: Sendable {
     /// Called with every routing decision as it is taken (request ids count from 0 in submission
     /// order), in the simulator's terms: what replaying a trace through both executors compares.
     public var onRoutingDecision: (@Sendable (RoutingDecision) -> Void)?
+    /// The latency classes requests may name (the workers get the same), checked before admission.
+    public var sloClasses = SLOClasses.standard
 
     public init(modelDirectory: URL, runtimeDirectory: URL) {
         self.modelDirectory = modelDirectory

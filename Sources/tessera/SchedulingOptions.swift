@@ -35,7 +35,8 @@ struct SchedulingOptions: ParsableArguments {
         sloClasses.flatMap { ["--slo-class", $0] } + (defaultSLOClass.map { ["--default-slo-class", $0] } ?? [])
     }
 
-    private func classes() throws -> SLOClasses? {
+    /// The classes the options define; nil keeps the engine's standard ones.
+    func classes() throws -> SLOClasses? {
         guard !sloClasses.isEmpty || defaultSLOClass != nil else { return nil }
         do {
             return try SLOClasses(definitions: sloClasses.isEmpty ? SLOClasses.standard.definitions : sloClasses,

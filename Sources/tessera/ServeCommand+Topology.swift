@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Engine
 import Foundation
 import FrontEnd
@@ -25,6 +26,7 @@ extension ServeCommand {
         options.maxModelLength = maxModelLength
         options.maxQueuedRequests = maxQueuedRequests
         options.maxQueuedTokens = maxQueuedTokens
+        options.sloClasses = try scheduling.classes() ?? SLOClasses.standard
         options.workerArguments = [
             "--kv-cache-memory", String(kvCacheMemoryMiB), "--block-size", String(blockSize),
             "--max-num-batched-tokens", String(maxBatchedTokens), "--max-num-seqs", String(maxRunningRequests),
