@@ -10,24 +10,73 @@ import Tokenizers
 
     @Test func hermesCallsWithContentBefore() {
         let text = "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\", \"unit\": \"c\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>"
-        let (content, calls) = ToolCallFormat.hermes.parse(text)
-        #expect(content == "Let me check.")
-        #expect(calls.map(\.function.name) == ["get_weather", "get_time"])
-        #expect(calls.first?.function.arguments == #"{"city":"Oslo","unit":"c"}"#)
+        let reading = ToolCallFormat.hermes.read(text, final: true)
+        #expect(reading.content == "Let me check.")
+        #expect(reading.calls.map(\.name) == ["get_weather", "get_time"])
+        // Arguments are the model's text as written, as OpenAI returns them.
+        #expect(reading.calls.map(\.arguments) == [#"{"city": "Oslo", "unit": "c"}"#, "{}"])
     }
 
     @Test func llamaAndMistralCalls() {
-        let llama = ToolCallFormat.llama3.parse(#"<|python_tag|>{"name": "f", "parameters": {"x": 1}}"#)
-        #expect(llama.content == nil && llama.calls.map(\.function.arguments) == [#"{"x":1}"#])
-        let mistral = ToolCallFormat.mistral.parse(#"[TOOL_CALLS] [{"name": "f", "arguments": {"a": "b"}}, {"name": "g", "arguments": {}}]"#)
-        #expect(mistral.calls.map(\.function.name) == ["f", "g"])
+        let llama = ToolCallFormat.llama3.read(#"<|python_tag|>{"name": "f", "parameters": {"x": 1}}; {"name": "g", "parameters": "{}"}"#, final: true)
+        #expect(llama == ToolCallReading(content: "", calls: [.init(name: "f", arguments: #"{"x": 1}"#), .init(name: "g", arguments: "{}")]))
+        let mistral = ToolCallFormat.mistral.read(#"[TOOL_CALLS] [{"name": "f", "arguments": {"a": "b"}}, {"name": "g", "arguments": {}}]"#, final: true)
+        #expect(mistral.calls.map(\.name) == ["f", "g"] && mistral.content.isEmpty)
+        #expect(ToolCallFormat.mistral.read(#"[{"name": "f", "arguments": {}}]"#, final: true).calls.map(\.name) == ["f"])
     }
 
     @Test(arguments: [ToolCallFormat.hermes, .llama3, .mistral])
     func textWithoutWellFormedCallsIsContent(_ format: ToolCallFormat) {
-        for text in ["Hello there", "<tool_call>{\"name\": oops}</tool_call>", "[TOOL_CALLS] [{]", "{\"no_name\": 1}"] {
-            let (content, calls) = format.parse(text)
-            #expect(calls.isEmpty && content == text, "\(format): \(text)")
+        for text in ["Hello there", "<tool_call>{\"name\": oops}</tool_call>", "[TOOL_CALLS] [{]", "{\"no_name\": 1}", " [1, 2]", "{\"name\": 3}"] {
+            #expect(format.read(text, final: true) == ToolCallReading(content: text), "\(format): \(text)")
+        }
+    }
+
+    static let streamedAnswers: [(ToolCallFormat, String)] = [
+        (.hermes, "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo \\\"ö\\\"\", \"days\": [1, 2]}}\n</tool_call>\n<tool_call>{\"arguments\": {}, \"name\": \"get_time\"}</tool_call>"),
+        (.hermes, "No call here, only <tool and text."),
+        (.llama3, #"<|python_tag|>{"name": "f", "parameters": {"x": 12.5, "y": null}};{"name": "g", "parameters": {"s": "a;b"}}"#),
+        (.llama3, #"{"not": "a call"}"#),
+        (.mistral, #"Sure. [TOOL_CALLS] [{"name": "f", "arguments": {"a": "b"}}, {"name": "g", "arguments": {"n": [true, false]}}]"#),
+        (.mistral, "[1, 2, 3] is a list."),
+    ]
+
+    /// Fed in pieces of every size, a streamed answer's content and call deltas add up to the whole
+    /// answer; each call's first delta names it and the later ones carry only argument fragments.
+    @Test(arguments: 0..<6)
+    func streamedDeltasAddUpToTheWholeAnswer(_ which: Int) throws {
+        let (format, text) = Self.streamedAnswers[which]
+        let plan = try #require(try ToolPlan(
+            tools: [JSONDecoder().decode(ToolDefinition.self, from: Data(#"{"type": "function", "function": {"name": "f"}}"#.utf8))],
+            choice: .auto, parallel: nil, body: "{}", format: format))
+        let whole = plan.read(text, final: true)
+        let characters = Array(text)
+        for size in 1...9 {
+            var stream = ToolCallStream(plan: plan)
+            var content = ""
+            var calls: [(id: String, name: String, arguments: String)] = []
+            var fragments = 0
+            func take(_ step: ToolCallStream.Step) {
+                content += step.content ?? ""
+                for delta in step.calls {
+                    if let id = delta.id {
+                        #expect(delta.index == calls.count && delta.name != nil)
+                        calls.append((id, delta.name ?? "", delta.arguments))
+                    } else {
+                        #expect(delta.name == nil && delta.index < calls.count)
+                        calls[delta.index].arguments += delta.arguments
+                        fragments += 1
+                    }
+                }
+            }
+            for start in stride(from: 0, to: characters.count, by: size) {
+                take(stream.append(String(characters[start..<min(start + size, characters.count)])))
+            }
+            take(stream.finish())
+            #expect(content == whole.content, "\(format) by \(size)")
+            #expect(calls.map { PartialToolCall(name: $0.name, arguments: $0.arguments) } == whole.calls, "\(format) by \(size)")
+            #expect(stream.madeCalls == !whole.calls.isEmpty)
+            if size == 1, !whole.calls.isEmpty { #expect(fragments > 4) }
         }
     }
 

@@ -101,6 +101,46 @@ def test_streamed_tool_call(qwen_client, qwen_model):
     assert set(json.loads(arguments)) == {"city", "unit"}
 
 
+# A Hermes-style answer with text and two calls, forced by a grammar so that the random-weight fixture
+# writes it (in `auto` mode the server reads the model's own text; nothing in the request names a tool).
+HERMES_ANSWER = r'''
+root  ::= "Checking." ws callw ws callt
+callw ::= "<tool_call>" ws "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"" [a-z]{1,8} "\", \"unit\": \"" ("celsius" | "fahrenheit") "\"}}" ws "</tool_call>"
+callt ::= "<tool_call>" ws "{\"name\": \"get_time\", \"arguments\": {\"zone\": \"" ("UTC" | "CET") "\"}}" ws "</tool_call>"
+ws    ::= [ \n]?
+'''
+
+
+def test_auto_tool_calls_stream_token_by_token(qwen_client, qwen_model):
+    """`auto` mode streams calls as OpenAI does: the text before them as content, then per call a first
+    delta with id, type and name and argument fragments after it; the openai client's assembly of the
+    stream equals the non-streamed answer."""
+    request = dict(model=qwen_model, messages=user("Weather and time?"), tools=[WEATHER, TIME], tool_choice="auto",
+                   temperature=1, seed=11, max_tokens=190, extra_body={"guided_grammar": HERMES_ANSWER})
+    whole = qwen_client.chat.completions.create(**request).choices[0]
+    assert whole.finish_reason == "tool_calls" and whole.message.content == "Checking."
+    assert [call.function.name for call in whole.message.tool_calls] == ["get_weather", "get_time"]
+    check_weather_call(whole.message.tool_calls[0])
+    assert json.loads(whole.message.tool_calls[1].function.arguments)["zone"] in ("UTC", "CET")
+
+    chunks = list(qwen_client.chat.completions.create(**request, stream=True))
+    deltas = [delta for chunk in chunks for choice in chunk.choices for delta in choice.delta.tool_calls or []]
+    for index, name in enumerate(["get_weather", "get_time"]):
+        mine = [delta for delta in deltas if delta.index == index]
+        assert mine[0].id and mine[0].type == "function" and mine[0].function.name == name
+        assert all(delta.id is None and delta.function.name is None for delta in mine[1:])
+        assert len([delta for delta in mine if delta.function.arguments]) > 3  # fragments, not one piece
+    content = "".join(choice.delta.content or "" for chunk in chunks for choice in chunk.choices)
+    assert content == "Checking."
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+    with qwen_client.chat.completions.stream(**request) as stream:
+        final = stream.get_final_completion().choices[0]
+    assert final.finish_reason == "tool_calls" and final.message.content == "Checking."
+    assert [(c.function.name, c.function.arguments) for c in final.message.tool_calls] == \
+        [(c.function.name, c.function.arguments) for c in whole.message.tool_calls]
+
+
 def test_agent_loop_round_trip(qwen_client, qwen_model, client, model):
     """Call a tool, send its result back, get an answer — with Qwen2.5's template and with the fixture's own."""
     first = qwen_client.chat.completions.create(

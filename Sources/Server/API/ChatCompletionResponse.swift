@@ -43,24 +43,13 @@ struct ChatCompletionChunkChoice: CompletionEnvelopeChoice {
     var content: String?
     var logprobs: ChatLogprobs?
     var finishReason: FinishReason?
-    /// Tool calls, each whole in one delta; the finish reason is then `tool_calls`.
-    var toolCalls: [ToolCall]?
+    /// Pieces of tool calls.
+    var toolCalls: [ToolCallDelta]?
+    /// Whether the choice made tool calls: its finish reason is then `tool_calls`.
+    var calledTools = false
 
     enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
     enum DeltaKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
-
-    struct IndexedToolCall: Encodable {
-        var index: Int
-        var call: ToolCall
-        enum CodingKeys: String, CodingKey { case index, id, type, function }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index)
-            try c.encode(call.id, forKey: .id)
-            try c.encode(call.type, forKey: .type)
-            try c.encode(call.function, forKey: .function)
-        }
-    }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -68,11 +57,9 @@ struct ChatCompletionChunkChoice: CompletionEnvelopeChoice {
         var delta = c.nestedContainer(keyedBy: DeltaKeys.self, forKey: .delta)
         try delta.encodeIfPresent(role, forKey: .role)
         try delta.encodeIfPresent(content, forKey: .content)
-        if let toolCalls, !toolCalls.isEmpty {
-            try delta.encode(toolCalls.enumerated().map { IndexedToolCall(index: $0, call: $1) }, forKey: .toolCalls)
-        }
+        if let toolCalls, !toolCalls.isEmpty { try delta.encode(toolCalls, forKey: .toolCalls) }
         try c.encode(logprobs, forKey: .logprobs)
-        try c.encode(finishReason?.chatName(toolCalls: toolCalls != nil), forKey: .finishReason)
+        try c.encode(finishReason?.chatName(toolCalls: calledTools), forKey: .finishReason)
     }
 }
 

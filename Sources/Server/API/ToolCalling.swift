@@ -54,9 +54,44 @@ struct ToolCall: Encodable, Sendable, Equatable {
     var type = "function"
     var function: Function
 
-    init(name: String, arguments: String) {
-        id = "call_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+    init(id: String = ToolCall.newID(), name: String, arguments: String) {
+        self.id = id
         function = Function(name: name, arguments: arguments)
+    }
+
+    static func newID() -> String {
+        "call_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+    }
+}
+
+/// A piece of a streamed tool call: the first of a call names it (`id`, `type: "function"`,
+/// `function.name`), the later ones carry the next fragment of its arguments.
+struct ToolCallDelta: Encodable, Sendable, Equatable {
+    var index: Int
+    var id: String?
+    var name: String?
+    var arguments: String
+
+    init(index: Int, id: String? = nil, name: String? = nil, arguments: String) {
+        self.index = index
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+
+    enum CodingKeys: String, CodingKey { case index, id, type, function }
+    enum FunctionKeys: String, CodingKey { case name, arguments }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(index, forKey: .index)
+        if let id {
+            try c.encode(id, forKey: .id)
+            try c.encode("function", forKey: .type)
+        }
+        var function = c.nestedContainer(keyedBy: FunctionKeys.self, forKey: .function)
+        try function.encodeIfPresent(name, forKey: .name)
+        try function.encode(arguments, forKey: .arguments)
     }
 }
 
@@ -72,69 +107,6 @@ enum ToolCallFormat: String, Sendable {
         else if t.contains("<tool_call>") { self = .hermes }
         else if t.contains("<|python_tag|>") || t.contains("ipython") { self = .llama3 }
         else { self = .hermes }
-    }
-
-    /// The content before the calls (nil when none) and the calls, or the whole text as content
-    /// when it holds no well-formed call.
-    func parse(_ text: String) -> (content: String?, calls: [ToolCall]) {
-        let calls: [ToolCall]?
-        var content: String?
-        switch self {
-        case .hermes:
-            guard let open = text.range(of: "<tool_call>") else { return (text, []) }
-            content = String(text[..<open.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
-            var found: [ToolCall] = []
-            var rest = text[open.lowerBound...]
-            var ok = true
-            while let start = rest.range(of: "<tool_call>") {
-                let after = rest[start.upperBound...]
-                let end = after.range(of: "</tool_call>")
-                let body = String(end.map { after[..<$0.lowerBound] } ?? after)
-                guard let call = Self.call(body, argumentKeys: ["arguments", "parameters"]) else { ok = false; break }
-                found.append(call)
-                rest = end.map { after[$0.upperBound...] } ?? after[after.endIndex...]
-            }
-            calls = ok ? found : nil
-        case .llama3:
-            var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if body.hasPrefix("<|python_tag|>") { body.removeFirst("<|python_tag|>".count) }
-            let parts = body.split(separator: ";").map { String($0) }
-            let parsed = parts.compactMap { Self.call($0, argumentKeys: ["parameters", "arguments"]) }
-            calls = parsed.count == parts.count && !parsed.isEmpty ? parsed : nil
-        case .mistral:
-            var body = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if let marker = body.range(of: "[TOOL_CALLS]") {
-                content = String(body[..<marker.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
-                body = String(body[marker.upperBound...])
-            }
-            calls = Self.callArray(body, argumentKeys: ["arguments", "parameters"])
-        }
-        guard let calls, !calls.isEmpty else { return (text, []) }
-        return (content?.isEmpty == false ? content : nil, calls)
-    }
-
-    /// One `{"name": …, "<argumentKey>": {…}}` object; arguments keep their text and key order.
-    static func call(_ json: String, argumentKeys: [String]) -> ToolCall? {
-        let text = json.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let name = JSONMember.string(at: ["name"], in: text) else { return nil }
-        for key in argumentKeys {
-            if let s = JSONMember.string(at: [key], in: text) { return ToolCall(name: name, arguments: s) }
-            if let args = JSONMember.text(at: [key], in: text) { return ToolCall(name: name, arguments: args) }
-        }
-        return ToolCall(name: name, arguments: "{}")
-    }
-
-    /// A JSON array of call objects.
-    static func callArray(_ json: String, argumentKeys: [String]) -> [ToolCall]? {
-        guard JSONMember.text(at: [], in: json)?.hasPrefix("[") == true else { return nil }
-        var calls: [ToolCall] = []
-        var i = 0
-        while let item = JSONMember.text(at: [String(i)], in: json) {
-            guard let call = call(item, argumentKeys: argumentKeys) else { return nil }
-            calls.append(call)
-            i += 1
-        }
-        return calls
     }
 }
 
@@ -189,15 +161,23 @@ struct ToolPlan: Sendable {
         }
     }
 
-    /// The answer's content and tool calls for the generated `text`.
-    func result(_ text: String) -> (content: String?, calls: [ToolCall]) {
+    /// The generated `text` as content and calls, whole (`final`) or as far as it has come.
+    func read(_ text: String, final: Bool) -> ToolCallReading {
         switch mode {
-        case .none: return (text, [])
-        case .auto: return format.parse(text)
-        case let .named(name): return (nil, [ToolCall(name: name, arguments: text)])
+        case .none: return ToolCallReading(content: text)
+        case .auto: return format.read(text, final: final)
+        case let .named(name): return ToolCallReading(content: "", calls: [PartialToolCall(name: name, arguments: text)])
         case .required:
-            let calls = ToolCallFormat.callArray(text, argumentKeys: ["parameters"]) ?? []
-            return calls.isEmpty ? (text, []) : (nil, calls)
+            var scanner = ToolCallScanner(text, argumentKeys: ["parameters"])
+            let (calls, _) = scanner.callArray()
+            return calls.isEmpty ? ToolCallReading(content: final ? text : "") : ToolCallReading(content: "", calls: calls)
         }
+    }
+
+    /// The answer's content (nil beside calls when empty) and tool calls for the generated `text`.
+    func result(_ text: String) -> (content: String?, calls: [ToolCall]) {
+        let reading = read(text, final: true)
+        guard !reading.calls.isEmpty else { return (reading.content, []) }
+        return (reading.content.isEmpty ? nil : reading.content, reading.calls.map { ToolCall(name: $0.name, arguments: $0.arguments) })
     }
 }

@@ -79,9 +79,9 @@ extension OpenAIService {
         _ events: ChoiceEvents, writer: any ResponseBodyWriter, tracker: ChoiceTracker,
         settings: GenerationSettings, tools: ToolPlan?, id: String, created: Int, model: String
     ) async throws {
-        // With tools the text is held until a choice ends and then sent as content or as tool calls.
-        var held = Array(repeating: "", count: settings.n)
-        let holds = tools.map { $0.mode != .none } ?? false
+        // With tools (unless `none`) each choice's text goes through a reader that sends it as
+        // content or as tool-call deltas.
+        var calls = tools.flatMap { $0.mode == .none ? nil : Array(repeating: ToolCallStream(plan: $0), count: settings.n) }
         var sse = ServerSentEvents(writer: writer)
         func chunk(_ choice: ChatCompletionChunkChoice) -> ChatCompletionChunk {
             ChatCompletionChunk(id: id, created: created, model: model, choices: [choice], usage: nil, includeUsageField: settings.includeUsage)
@@ -95,20 +95,20 @@ extension OpenAIService {
             switch event.event {
             case let .delta(delta):
                 let logprobs = settings.wantsLogprobs ? ChatLogprobs(content: self.logprobs.chat(delta.logprobs)) : nil
-                if holds { held[event.index] += delta.text }
-                guard (!delta.text.isEmpty && !holds) || logprobs != nil else { return }
-                try await sse.send(chunk(.init(index: event.index, content: holds ? nil : delta.text, logprobs: logprobs)))
-            case let .finished(info):
-                var calls: [ToolCall]?
-                if holds, let tools {
-                    let (content, parsed) = tools.result(held[event.index])
-                    if let content, !content.isEmpty { try await sse.send(chunk(.init(index: event.index, content: content))) }
-                    if !parsed.isEmpty {
-                        calls = parsed
-                        try await sse.send(chunk(.init(index: event.index, toolCalls: parsed)))
-                    }
+                guard calls != nil else {
+                    guard !delta.text.isEmpty || logprobs != nil else { return }
+                    return try await sse.send(chunk(.init(index: event.index, content: delta.text, logprobs: logprobs)))
                 }
-                try await sse.send(chunk(.init(index: event.index, finishReason: info.reason, toolCalls: calls.map { _ in [] })))
+                let step = calls![event.index].append(delta.text)
+                guard step.content != nil || !step.calls.isEmpty || logprobs != nil else { return }
+                try await sse.send(chunk(.init(
+                    index: event.index, content: step.content, logprobs: logprobs, toolCalls: step.calls.isEmpty ? nil : step.calls)))
+            case let .finished(info):
+                if let step = calls?[event.index].finish(), step.content != nil || !step.calls.isEmpty {
+                    try await sse.send(chunk(.init(index: event.index, content: step.content, toolCalls: step.calls.isEmpty ? nil : step.calls)))
+                }
+                try await sse.send(chunk(.init(
+                    index: event.index, finishReason: info.reason, calledTools: calls?[event.index].madeCalls ?? false)))
             }
         }
         if completed, settings.includeUsage {
