@@ -9,28 +9,10 @@
 # (no other pod of the pool is replaced, none is added), the pool back at 1; the decode pod left
 # answers. Every request of the load must succeed.
 autoscale_check() {
-    local work=$1 model=$2 binary=$3 namespace=tessera-scale port control_port pid secret
-    port=$(free_port) control_port=$(free_port)
-    kubectl create namespace "$namespace" >/dev/null
-    secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    kubectl -n "$namespace" create secret generic tessera-worker-secret --from-literal "secret=$secret" >/dev/null
-    cat >"$work/autoscale.yaml" <<YAML
-provider: kubernetes
-kubernetes: {namespace: $namespace, image: "tessera:local", image_pull_policy: Never, model_host_path: "$model"}
-transfer: tcp
-control: "tcp:$k8s_address:$control_port"
-heartbeat_timeout_ms: 10000
-slo: {ttft: 0.000001, tpot: 10}
-planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 45, maximumInstances: 3}]
-groups:
-  - group: text
-    workers:
-      - {role: prefill, count: 1}
-      - {role: decode, count: 1}
-YAML
-    TESSERA_WORKER_SECRET=$secret k8s_start autoscale-frontend "$binary" serve --topology "$work/autoscale.yaml" --model "$model" \
-        --host 127.0.0.1 --port "$port" --kv-cache-memory 64 --max-num-seqs 4
-    pid=${k8s_pids[-1]}
+    local work=$1 model=$2 binary=$3 namespace=tessera-scale port pid
+    frontend_start autoscale "$namespace" "$model" "$binary" "" "slo: {ttft: 0.000001, tpot: 10}
+planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 45, maximumInstances: 3}]"
+    port=$frontend_port pid=$frontend_pid
     if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
         tail -n 30 "$k8s_work/autoscale-frontend.log" >&2
         echo "autoscale: the front end's workers did not register" >&2; return 1
@@ -48,31 +30,17 @@ for pod in json.load(sys.stdin)["items"]:
     local before deadline=$((SECONDS + 30))
     until before=$(autoscale_decode_pods); [[ $(echo "$before" | wc -w) == 1 ]] || ((SECONDS > deadline)); do sleep 0.5; done
     [[ $(autoscale_replicas decode) == 1 && $(echo "$before" | wc -w) == 1 ]] || { echo "autoscale: expected one decode pod at start" >&2; return 1; }
-    # Load: two clients asking one after another until told to stop; each answer is checked.
-    : >"$work/autoscale-failures"
-    local load=() start=$SECONDS
-    for client in 1 2; do
-        (
-            while [[ ! -e $work/autoscale-stop ]]; do
-                curl -fsS --max-time 120 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
-                    -d '{"model": "'"$(basename "$model")"'", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello"}]}' 2>&1 |
-                    python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["usage"]["completion_tokens"] > 0' >/dev/null 2>&1 ||
-                    echo "client $client: a request failed" >>"$work/autoscale-failures"
-                echo >>"$work/autoscale-requests"
-            done
-        ) &
-        load+=($!)
-    done
+    local start=$SECONDS
+    load_start "$port" "$model" "$work/autoscale-load"
     local scaled=0
     if wait_for 180 bash -c "[[ \$(kubectl -n $namespace get deployment tessera-text-decode -o jsonpath='{.spec.replicas}') == 2 ]]"; then
         echo "autoscale: the StageAutoscaler set tessera-text-decode/scale to 2 after $((SECONDS - start)) s of load"
         # The new pod registered: two ready decode pods.
         wait_for 180 bash -c "[[ \$(kubectl -n $namespace get pods -l tessera.ai/pool=decode -o jsonpath='{.items[*].status.conditions[?(@.type==\"Ready\")].status}' | grep -o True | wc -l) == 2 ]]" && scaled=1
     fi
-    touch "$work/autoscale-stop"
-    wait "${load[@]}"
+    load_stop "$work/autoscale-load"
     local during; during=$(autoscale_decode_pods)
-    echo "autoscale: decode pods under load: $(echo $during); $(wc -l <"$work/autoscale-requests") requests"
+    echo "autoscale: decode pods under load: $(echo $during); $(wc -l <"$work/autoscale-load/requests") requests"
     ((scaled)) && [[ $(echo "$during" | wc -w) == 2 ]] || { tail -n 30 "$k8s_work/autoscale-frontend.log" >&2; echo "autoscale: no second decode pod registered under load" >&2; return 1; }
     local added; added=$(comm -13 <(echo "$before") <(echo "$during"))
     echo "autoscale: added decode pod $added"
@@ -87,10 +55,8 @@ for pod in json.load(sys.stdin)["items"]:
     echo "autoscale: idle for $((SECONDS - idle)) s: decode pod $removed drained and removed; $after remains; prefill pool at $(autoscale_replicas prefill)"
     [[ $(echo "$after" | wc -w) == 1 && $(comm -13 <(echo "$during") <(echo "$after")) == "" && $(autoscale_replicas prefill) == 1 ]] ||
         { echo "autoscale: the pool did not shrink by exactly the retired pod" >&2; return 1; }
-    if [[ -s $work/autoscale-failures ]]; then cat "$work/autoscale-failures" >&2; echo "autoscale: requests were lost" >&2; return 1; fi
-    curl -fsS --max-time 120 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
-        -d '{"model": "'"$(basename "$model")"'", "max_tokens": 4, "messages": [{"role": "user", "content": "Hello"}]}' |
-        python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["usage"]["completion_tokens"] > 0' ||
+    if [[ -s $work/autoscale-load/failures ]]; then cat "$work/autoscale-load/failures" >&2; echo "autoscale: requests were lost" >&2; return 1; fi
+    chat "$port" "$model" 4 >/dev/null ||
         { echo "autoscale: no answer after the scale-down" >&2; return 1; }
     echo "autoscale: no request lost; the remaining decode pod answers"
     kill "$pid"

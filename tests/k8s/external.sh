@@ -9,28 +9,10 @@
 # having been asked for and serves (tessera:pool_workers = 2), that the pod the scaler removes is
 # drained and let go (pool_workers back to 1, nothing replaced), and that no request of the load fails.
 external_check() {
-    local work=$1 model=$2 binary=$3 namespace=tessera-external port control_port pid secret
-    port=$(free_port) control_port=$(free_port)
-    kubectl create namespace "$namespace" >/dev/null
-    secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    kubectl -n "$namespace" create secret generic tessera-worker-secret --from-literal "secret=$secret" >/dev/null
-    cat >"$work/external.yaml" <<YAML
-provider: kubernetes
-kubernetes: {namespace: $namespace, image: "tessera:local", image_pull_policy: Never, model_host_path: "$model", autoscaling: external}
-transfer: tcp
-control: "tcp:$k8s_address:$control_port"
-heartbeat_timeout_ms: 10000
-slo: {ttft: 0.000001, tpot: 10}
-planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximumInstances: 3}]
-groups:
-  - group: text
-    workers:
-      - {role: prefill, count: 1}
-      - {role: decode, count: 1}
-YAML
-    TESSERA_WORKER_SECRET=$secret k8s_start external-frontend "$binary" serve --topology "$work/external.yaml" --model "$model" \
-        --host 127.0.0.1 --port "$port" --kv-cache-memory 64 --max-num-seqs 4
-    pid=${k8s_pids[-1]}
+    local work=$1 model=$2 binary=$3 namespace=tessera-external port pid
+    frontend_start external "$namespace" "$model" "$binary" ", autoscaling: external" "slo: {ttft: 0.000001, tpot: 10}
+planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximumInstances: 3}]"
+    port=$frontend_port pid=$frontend_pid
     external_replicas() { kubectl -n "$namespace" get deployment "tessera-text-$1" -o jsonpath='{.spec.replicas}' 2>/dev/null; }
     external_metric() {
         curl -fsS "http://127.0.0.1:$port/metrics" | awk -v name="tessera:$1" -v pool="tessera-text-$2" \
@@ -45,21 +27,8 @@ YAML
     if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
         tail -n 30 "$k8s_work/external-frontend.log" >&2; echo "external: the workers the scaler started did not register" >&2; return 1
     fi
-    : >"$work/external-failures"
-    local load=()
-    for client in 1 2; do
-        (
-            while [[ ! -e $work/external-stop ]]; do
-                curl -fsS --max-time 120 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
-                    -d '{"model": "'"$(basename "$model")"'", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello"}]}' 2>&1 |
-                    python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["usage"]["completion_tokens"] > 0' >/dev/null 2>&1 ||
-                    echo "client $client: a request failed" >>"$work/external-failures"
-                echo >>"$work/external-requests"
-            done
-        ) &
-        load+=($!)
-    done
-    external_stop_load() { touch "$work/external-stop"; wait "${load[@]}"; }
+    load_start "$port" "$model" "$work/external-load"
+    external_stop_load() { load_stop "$work/external-load"; }
     if ! wait_for 60 bash -c "[[ \$(curl -fsS http://127.0.0.1:$port/metrics | grep -c '^tessera:desired_replicas{.*pool=\"tessera-text-decode\".* 2') == 1 ]]"; then
         external_stop_load; curl -fsS "http://127.0.0.1:$port/metrics" | grep '^tessera:\(desired\|pool\)' >&2
         echo "external: the planners' wish for a second decode worker does not show in /metrics" >&2; return 1
@@ -81,9 +50,9 @@ YAML
         external_stop_load; kubectl -n "$namespace" get pods -o wide >&2; echo "external: the removed decode pod was not let go" >&2; return 1
     fi
     external_stop_load
-    echo "external: scaled back to 1 by the scaler: the removed pod drained and gone in $((SECONDS - down)) s; the Deployment at $(external_replicas decode); $(wc -l <"$work/external-requests") requests"
+    echo "external: scaled back to 1 by the scaler: the removed pod drained and gone in $((SECONDS - down)) s; the Deployment at $(external_replicas decode); $(wc -l <"$work/external-load/requests") requests"
     [[ $(external_replicas decode) == 1 && $(external_replicas prefill) == 1 ]] || { echo "external: the front end wrote /scale" >&2; return 1; }
-    if [[ -s $work/external-failures ]]; then cat "$work/external-failures" >&2; echo "external: requests were lost" >&2; return 1; fi
+    if [[ -s $work/external-load/failures ]]; then cat "$work/external-load/failures" >&2; echo "external: requests were lost" >&2; return 1; fi
     echo "external: no request lost"
     kill "$pid"
     wait "$pid" 2>/dev/null || true

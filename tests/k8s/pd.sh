@@ -8,28 +8,9 @@
 # decode pod deleted with grace 0 is replaced and the replacement serves, and that the pools' replica
 # counts are exactly what the front end started, and that stopping the front end leaves no worker pod.
 pd_check() {
-    local work=$1 model=$2 binary=$3 namespace=tessera-pd port control_port pid
-    port=$(free_port) control_port=$(free_port)
-    kubectl create namespace "$namespace" >/dev/null
-    # The workers' peer secret: a Secret for the pods, the same value in the front end's environment.
-    local secret
-    secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    kubectl -n "$namespace" create secret generic tessera-worker-secret --from-literal "secret=$secret" >/dev/null
-    cat >"$work/pd.yaml" <<YAML
-provider: kubernetes
-kubernetes: {namespace: $namespace, image: "tessera:local", image_pull_policy: Never, model_host_path: "$model"}
-transfer: tcp
-control: "tcp:$k8s_address:$control_port"
-heartbeat_timeout_ms: 10000
-groups:
-  - group: text
-    workers:
-      - {role: prefill, count: 1}
-      - {role: decode, count: 1}
-YAML
-    TESSERA_WORKER_SECRET=$secret k8s_start pd-frontend "$binary" serve --topology "$work/pd.yaml" --model "$model" --host 127.0.0.1 --port "$port" \
-        --kv-cache-memory 64 --max-num-seqs 4
-    pid=${k8s_pids[-1]}
+    local work=$1 model=$2 binary=$3 namespace=tessera-pd port pid
+    frontend_start pd "$namespace" "$model" "$binary"
+    port=$frontend_port pid=$frontend_pid
     if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
         tail -n 30 "$k8s_work/pd-frontend.log" >&2
         kubectl -n "$namespace" get pods -o wide >&2 || true
@@ -49,11 +30,7 @@ for pod in json.load(sys.stdin)["items"]:
     echo "pd: prefill pod: $prefill; decode pod: $decode"
     [[ $prefill =~ ^[^\ ]+\ node-[0-9]+$ && $decode =~ ^[^\ ]+\ node-[0-9]+$ ]] || { echo "pd: expected one scheduled pod per pool" >&2; return 1; }
     [[ ${prefill#* } != "${decode#* }" ]] || { echo "pd: prefill and decode pods share node ${prefill#* }" >&2; return 1; }
-    pd_ask() {
-        curl -fsS --max-time 120 "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: application/json' \
-            -d '{"model": "'"$(basename "$model")"'", "max_tokens": 8, "temperature": 0, "messages": [{"role": "user", "content": "Hello there"}]}' |
-            python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["usage"]["completion_tokens"] > 0; print(r["choices"][0]["message"]["content"])'
-    }
+    pd_ask() { chat "$port" "$model"; }
     pd_transferred() {
         curl -fsS "http://127.0.0.1:$port/metrics" | awk '/^tessera:kv_transfer_bytes_total/ {print int($2)}'
     }

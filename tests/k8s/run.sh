@@ -33,6 +33,7 @@ done
 if ((${#missing[@]})); then apt-get install -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends "${missing[@]}" >/dev/null; fi
 
 source tests/k8s/cluster.sh
+source tests/k8s/frontend.sh
 source tests/k8s/pd.sh
 source tests/k8s/overlay.sh
 source tests/k8s/autoscale.sh
