@@ -42,7 +42,7 @@ enum RequestDecoding {
 
     /// The first named integer field (or element of one) holding a number that is not an `Int`.
     static func nonInteger(in data: Data, fields: [String]) -> APIError? {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return beyondDoubles(in: data, fields: fields) }
         func check(_ value: Any, _ path: String) -> APIError? {
             if let array = value as? [Any] {
                 for (i, element) in array.enumerated() {
@@ -64,6 +64,21 @@ enum RequestDecoding {
         }
         for field in fields {
             if let value = object[field], let error = check(value, field) { return error }
+        }
+        return nil
+    }
+
+    /// Foundation's JSON reader refuses a whole body holding a number beyond Double's range
+    /// (`1e309`); such a number in a named integer field is named instead.
+    private static func beyondDoubles(in data: Data, fields: [String]) -> APIError? {
+        let text = String(decoding: data, as: UTF8.self)
+        for field in fields {
+            guard let pattern = try? Regex(#""\#(field)"\s*:\s*[\[\s]*(-?[0-9][0-9.eE+-]*)"#),
+                  let match = text.firstMatch(of: pattern), let number = match.output[1].substring,
+                  Double(number).map({ !$0.isFinite }) ?? false else { continue }
+            return .invalidRequest(
+                "invalid value for '\(field)': expected an integer between \(Int.min) and \(Int.max), got \(number.prefix(40))",
+                param: field, code: "invalid_value")
         }
         return nil
     }

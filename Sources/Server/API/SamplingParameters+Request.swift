@@ -17,18 +17,21 @@ struct GenerationSettings: Sendable {
     var reportsPromptLogprobs = false
     /// `slo_class`, which the engine checks against its classes.
     var sloClass: String?
+    /// The field the client's token limit came in (`max_tokens`, `max_completion_tokens`, `max_output_tokens`), named by its errors.
+    var maxTokensField = "max_tokens"
 
     /// Most parallel samples one request may ask for.
     static let maxN = 16
 
-    init(_ sampling: SamplingFields, maxTokens: Int?, topLogprobs: Int?, ignoreEos: Bool?, promptLogprobs: Int? = nil) throws(APIError) {
+    init(_ sampling: SamplingFields, maxTokens: Int?, maxTokensField: String = "max_tokens", topLogprobs: Int?, ignoreEos: Bool?,
+         promptLogprobs: Int? = nil) throws(APIError) {
         let n = sampling.n ?? 1
         guard n >= 1, n <= Self.maxN else {
             throw .invalidRequest("n must be between 1 and \(Self.maxN), got \(n)", param: "n", code: "invalid_value")
         }
         if let maxTokens, maxTokens < (promptLogprobs == nil ? 1 : 0) {
             throw .invalidRequest(
-                "max_tokens must be at least \(promptLogprobs == nil ? 1 : 0), got \(maxTokens)", param: "max_tokens", code: "invalid_value")
+                "\(maxTokensField) must be at least \(promptLogprobs == nil ? 1 : 0), got \(maxTokens)", param: maxTokensField, code: "invalid_value")
         }
         if sampling.streamOptions != nil, sampling.stream != true {
             throw .invalidRequest("stream_options is only allowed when stream is true", param: "stream_options")
@@ -60,6 +63,7 @@ struct GenerationSettings: Sendable {
         }
         parameters = p
         requestedMaxTokens = maxTokens
+        self.maxTokensField = maxTokensField
         self.n = n
         stream = sampling.stream ?? false
         includeUsage = sampling.streamOptions?.includeUsage ?? false
@@ -90,7 +94,7 @@ struct GenerationSettings: Sendable {
                 "This model's maximum context length is \(contextLength) tokens. However, you requested "
                     + "\(overflow ? "more than \(Int.max)" : String(total)) tokens (\(promptTokens) in the prompt, "
                     + "\(requestedMaxTokens) for the completion). Please reduce the length of the prompt or completion.",
-                param: "max_tokens", code: "context_length_exceeded")
+                param: maxTokensField, code: "context_length_exceeded")
         }
         guard room >= 1 else {
             throw .invalidRequest(
@@ -112,7 +116,7 @@ extension GenerationSettings {
         }
         try self.init(
             request.sampling, maxTokens: request.maxCompletionTokens ?? request.maxTokens,
-            topLogprobs: request.logprobs == true ? (request.topLogprobs ?? 0) : nil, ignoreEos: request.ignoreEos)
+            maxTokensField: request.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens", topLogprobs: request.logprobs == true ? (request.topLogprobs ?? 0) : nil, ignoreEos: request.ignoreEos)
     }
 
     /// With `echo`, `logprobs` also covers the prompt (its log-probabilities are computed), and

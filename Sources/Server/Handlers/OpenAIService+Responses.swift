@@ -17,7 +17,7 @@ extension OpenAIService {
         sampling.temperature = request.temperature
         sampling.topP = request.topP
         sampling.seed = request.seed
-        var settings = try GenerationSettings(sampling, maxTokens: request.maxOutputTokens, topLogprobs: nil, ignoreEos: nil)
+        var settings = try GenerationSettings(sampling, maxTokens: request.maxOutputTokens, maxTokensField: "max_output_tokens", topLogprobs: nil, ignoreEos: nil)
         settings.parameters.grammar = try Self.grammar(request.text?.format, body: body)
         let prompt = try prompts.render(try request.messages())
         let decodedImages = try await images.load(prompt.images)
