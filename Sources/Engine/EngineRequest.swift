@@ -80,6 +80,8 @@ public final class EngineRequest: @unchecked Sendable {
     public var outputTokens: ArraySlice<Int> { tokens[promptCount...] }
     /// Tokens still to run through the model before the next one can be sampled.
     public var pendingTokens: Int { count - computedTokens }
+    /// Whether its next step is a decode: the prompt is computed and one sampled token waits.
+    public var isDecoding: Bool { count > promptCount && pendingTokens == 1 }
 
     public func append(_ token: Int) { tokens.append(token) }
 

@@ -6,10 +6,16 @@ public struct SchedulerConfig: Sendable {
     public var maxBatchedTokens: Int
     /// Requests in the running batch at once.
     public var maxRunningRequests: Int
+    /// Prompt tokens (prefill chunks and new admissions) in a step that also decodes: a step's
+    /// time grows with its prefill tokens, and every decoding request waits for the whole step,
+    /// so this bounds the inter-token latency that arriving prompts add (Sarathi-Serve's chunk
+    /// budget). A step with nothing to decode may prefill up to `maxBatchedTokens`.
+    public var maxPrefillTokensWhileDecoding: Int
 
-    public init(maxBatchedTokens: Int = 2048, maxRunningRequests: Int = 64) {
+    public init(maxBatchedTokens: Int = 2048, maxRunningRequests: Int = 64, maxPrefillTokensWhileDecoding: Int = 512) {
         self.maxBatchedTokens = maxBatchedTokens
         self.maxRunningRequests = maxRunningRequests
+        self.maxPrefillTokensWhileDecoding = maxPrefillTokensWhileDecoding
     }
 }
 
@@ -30,9 +36,11 @@ public struct SchedulerOutput: Sendable, Equatable {
     public var totalTokens: Int { entries.reduce(0) { $0 + $1.tokens } }
 }
 
-/// Continuous batching with a per-step token budget: running requests first (decode, or the next
-/// chunk of a long prefill), then waiting requests with chunked prefill. When KV blocks run out, the
-/// running request last in the policy's order is preempted and recomputed later.
+/// Continuous batching with a per-step token budget: decodes first (one token for every running
+/// request that has no prompt left, so a prefill never starves them), then the next chunks of
+/// running prefills, then waiting requests with chunked prefill. While anything decodes, the
+/// prompt tokens of a step are capped by `maxPrefillTokensWhileDecoding`. When KV blocks run out,
+/// the running request last in the policy's order is preempted and recomputed later.
 ///
 /// The waiting queue is ordered by a ``BatchPolicy`` (vLLM v1's pluggable request queue): FCFS,
 /// ModServe's short-first or UELLM's SLO-ODBS. Each step admits waiting requests in that order
@@ -107,9 +115,13 @@ public final class Scheduler: @unchecked Sendable {
         var output = SchedulerOutput()
         var budget = config.maxBatchedTokens
         var scheduled: [EngineRequest] = []
+        let decoding = running.filter(\.isDecoding)
+        var prefillBudget = decoding.isEmpty ? Int.max : config.maxPrefillTokensWhileDecoding
 
-        while budget > 0, let request = running.first(where: { r in !scheduled.contains { $0 === r } }) {
-            let tokens = min(request.pendingTokens, budget)
+        // Decodes, then running prefills; a preempted request leaves `running` and is skipped.
+        for request in decoding + running.filter({ !$0.isDecoding }) where budget > 0 && request.status == .running {
+            let tokens = min(request.pendingTokens, budget, request.isDecoding ? 1 : prefillBudget)
+            guard tokens > 0 else { continue }
             while !blocks.reserve(request, tokens: tokens) {
                 let candidates = running.filter { r in !scheduled.contains { $0 === r } }
                 guard let victim = candidates.max(by: { order($0) < order($1) }) else { break }
@@ -120,16 +132,17 @@ public final class Scheduler: @unchecked Sendable {
             scheduled.append(request)
             output.entries.append(.init(requestId: request.id, start: request.computedTokens, tokens: tokens))
             budget -= tokens
+            if !request.isDecoding { prefillBudget -= tokens }
         }
 
         // Requests this step admits from the waiting queue, which the policy grows as a batch.
         var admitted = BatchSoFar()
         let limits = BatchLimits(maxRequests: config.maxRunningRequests, maxTokens: .max)
-        while budget > 0, running.count < config.maxRunningRequests, output.preempted.isEmpty, let request = waiting.first {
+        while budget > 0, prefillBudget > 0, running.count < config.maxRunningRequests, output.preempted.isEmpty, let request = waiting.first {
             let queued = request.queued
             if admitted.count > 0, !policy.admits(queued, into: admitted, limits: limits) { break }
             if request.blockTable.isEmpty { blocks.admit(request) }
-            let tokens = min(request.pendingTokens, budget)
+            let tokens = min(request.pendingTokens, budget, prefillBudget)
             guard blocks.reserve(request, tokens: tokens) else {
                 blocks.free(request)
                 break
@@ -146,6 +159,7 @@ public final class Scheduler: @unchecked Sendable {
             running.append(request)
             output.entries.append(.init(requestId: request.id, start: request.computedTokens, tokens: tokens))
             budget -= tokens
+            prefillBudget -= tokens
         }
         return output
     }

@@ -76,14 +76,16 @@ public struct EngineProfiler {
 
     /// Steps as the engine runs them when a prompt arrives while others decode: `batch` sequences
     /// at the middle context length each decode one token, and one new prompt of each length is
-    /// prefilled in the same forward pass, within the step's token budget and running-request limit.
+    /// prefilled in the same forward pass, within the step's token budget, prefill cap while
+    /// decoding and running-request limit.
     public func mixedPoints() throws(ProfileError) -> [CostModel.Measurements.Mixed] {
         try settings.validate()
         let contexts = decodeContexts
         guard !contexts.isEmpty else { return [] }
         let context = contexts[contexts.count / 2]
         let shapes = usableLengths.flatMap { length in
-            usableBatches.filter { $0 + 1 <= settings.scheduler.maxRunningRequests && $0 + length <= settings.scheduler.maxBatchedTokens }
+            usableBatches.filter { $0 + 1 <= settings.scheduler.maxRunningRequests && $0 + length <= settings.scheduler.maxBatchedTokens
+                && length <= settings.scheduler.maxPrefillTokensWhileDecoding }
                 .map { (batch: $0, length: length) }
         }
         let widest = shapes.map(\.batch).max() ?? 0

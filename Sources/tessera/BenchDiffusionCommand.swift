@@ -40,7 +40,7 @@ struct BenchDiffusionCommand: ParsableCommand {
 
     func run() throws {
         try modelOptions.applyComputeSettings()
-        guard let model = modelOptions.model else { throw ValidationError("--model (a diffusers pipeline folder) is required") }
+        guard let model = try modelOptions.singleModel() else { throw ValidationError("--model (a diffusers pipeline folder) is required") }
         let folder = URL(fileURLWithPath: model)
         var loadStart = DispatchTime.now().uptimeNanoseconds
         let unet = try UNet2DConditionModel(directory: folder.appendingPathComponent("unet"))

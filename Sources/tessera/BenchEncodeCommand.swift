@@ -45,7 +45,7 @@ struct BenchEncodeCommand: ParsableCommand {
 
     func run() throws {
         try modelOptions.applyComputeSettings()
-        guard let model = modelOptions.model else { throw ValidationError("--model is required") }
+        guard let model = try modelOptions.singleModel() else { throw ValidationError("--model is required") }
         let directory = URL(fileURLWithPath: model)
         let architecture = try ModelLoader.architecture(directory: directory)
         let encode: (PreprocessedImage) throws -> Int

@@ -29,9 +29,8 @@ extension ServeCommand {
         options.sloClasses = try scheduling.classes() ?? SLOClasses.standard
         options.workerArguments = [
             "--kv-cache-memory", String(kvCacheMemoryMiB), "--block-size", String(blockSize),
-            "--max-num-batched-tokens", String(maxBatchedTokens), "--max-num-seqs", String(maxRunningRequests),
             "--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB),
-        ] + (modelOptions.threads.map { ["--threads", String($0)] } ?? []) + scheduling.sloClassArguments
+        ] + step.arguments + (modelOptions.threads.map { ["--threads", String($0)] } ?? []) + scheduling.sloClassArguments
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         let provider: any InstanceProvider
         if let settings = try KubernetesSettings.placement(contentsOf: URL(fileURLWithPath: topologyPath)) {

@@ -8,14 +8,19 @@ import ServingAPI
 import Simulator
 import Synchronization
 
-/// `tessera serve`: the OpenAI-compatible HTTP server on one model.
+/// `tessera serve`: the OpenAI-compatible HTTP server on one model or several.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve a model over the OpenAI API (chat and text completions, streaming, /metrics).",
+        abstract: "Serve models over the OpenAI API (chat and text completions, streaming, /metrics).",
         discussion: """
             Point the official openai client at http://HOST:PORT/v1. SIGTERM or Ctrl-C stops accepting \
             requests, lets in-flight ones finish for up to --drain-timeout seconds, then exits.
+
+            Several models: repeat --model (PATH or NAME=PATH). Each gets an engine of its own with the \
+            engine options below (its own KV cache of --kv-cache-memory MiB, its own scheduler); they \
+            share the compute threads and one HTTP front, /v1/models lists them, and each request's \
+            `model` picks one.
             """
     )
 
@@ -39,11 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
     var blockSize = 16
 
-    @Option(name: .customLong("max-num-batched-tokens"), help: "Tokens per engine step (decode plus prefill chunks).")
-    var maxBatchedTokens = 2048
-
-    @Option(name: .customLong("max-num-seqs"), help: "Requests in the running batch at once.")
-    var maxRunningRequests = 64
+    @OptionGroup var step: StepOptions
 
     @OptionGroup var scheduling: SchedulingOptions
 
@@ -104,8 +105,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
-            throw ValidationError("--kv-cache-memory, --block-size, --max-num-batched-tokens and --max-num-seqs must be at least 1")
+        guard kvCacheMemoryMiB >= 1, blockSize >= 1 else {
+            throw ValidationError("--kv-cache-memory and --block-size must be at least 1")
         }
         guard maxQueuedRequests >= 1, maxQueuedTokens >= 1, maxBodyMiB >= 1, mediaMaxMiB >= 1, mediaTimeoutSeconds >= 1 else {
             throw ValidationError("queue caps, --max-body-size, --media-max-size and --media-timeout must be at least 1")
@@ -122,6 +123,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
         if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
         if control != nil, topology == nil { throw ValidationError("--control is the control endpoint of a --topology's workers; add --topology") }
+        if modelOptions.model.count > 1 {
+            if topology != nil { throw ValidationError("--topology serves one model; give one --model") }
+            if servedModelName != nil { throw ValidationError("with several models, name each as --model NAME=PATH instead of --served-model-name") }
+            if chatTemplatePath != nil { throw ValidationError("--chat-template replaces one model's template; give one --model") }
+        }
     }
 
     func run() async throws {
@@ -130,7 +136,7 @@ struct ServeCommand: AsyncParsableCommand {
         engineConfig.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
         engineConfig.blockSize = blockSize
         engineConfig.maxModelLength = maxModelLength
-        engineConfig.scheduler = SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests)
+        engineConfig.scheduler = step.config
         engineConfig.maxQueuedRequests = maxQueuedRequests
         engineConfig.maxQueuedTokens = maxQueuedTokens
         engineConfig.weightQuantization = try modelOptions.quantization()
@@ -141,9 +147,8 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ValidationError("\(outputLengthPredictor) is not a predictor written by tessera train-predictor: \(error)")
             }
         }
-        let directory = try modelOptions.modelDirectory()
-        let name = servedModelName ?? directory.standardizedFileURL.lastPathComponent
-        engineConfig.servedModelName = name
+        var models = try modelOptions.servedModels()
+        if let servedModelName { models[0].name = servedModelName }
 
         var configuration = ServerConfiguration()
         configuration.maxBodyBytes = maxBodyMiB << 20
@@ -156,30 +161,38 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.chatTemplate = try String(contentsOf: URL(fileURLWithPath: chatTemplatePath), encoding: .utf8)
         }
 
-        let metrics = ServerMetrics(modelName: name)
-        metrics.bootstrapMetricsSystem()
+        // One registry: /metrics shows every model, labelled with its model_name.
+        let first = ServerMetrics(modelName: models[0].name)
+        first.bootstrapMetricsSystem()
+        let metrics = [first] + models.dropFirst().map { ServerMetrics(modelName: $0.name, registry: first.registry) }
         let announcer = ReadyAnnouncer(host: host)
-        var server = TesseraServer(host: host, port: port) { [self, engineConfig, configuration] in
-            let engine: any InferenceEngine = if let topology {
-                try await startFrontEnd(topologyPath: topology, model: directory, name: name)
-            } else {
-                try await onOwnThread { try LLMEngine(directory: directory, config: engineConfig) }
+        var server = TesseraServer(host: host, port: port) { [self, models, engineConfig, configuration] in
+            var services: [OpenAIService] = []
+            for (model, metrics) in zip(models, metrics) {
+                var config = engineConfig
+                config.servedModelName = model.name
+                let engine: any InferenceEngine = if let topology {
+                    try await startFrontEnd(topologyPath: topology, model: model.location, name: model.name)
+                } else {
+                    try await onOwnThread { [config] in try LLMEngine(directory: model.location, config: config) }
+                }
+                services.append(try OpenAIService(engine: engine, configuration: configuration, metrics: metrics))
             }
-            return try OpenAIService(engine: engine, configuration: configuration, metrics: metrics)
+            return ServedModels(services)
         }
         server.allowedOrigins = allowedOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         server.readTimeout = .seconds(readTimeoutSeconds)
         server.apiKeys = apiKeys + (ProcessInfo.processInfo.environment["TESSERA_API_KEY"] ?? "")
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         server.apiKeysProtectProbes = apiKeyProtectsProbes
-        try await server.run(onRunning: { announcer.listening(on: $0) }, onLoaded: { announcer.loaded($0.engine.servedModel) })
+        try await server.run(onRunning: { announcer.listening(on: $0) }, onLoaded: { announcer.loaded($0.services.map(\.engine.servedModel)) })
     }
 }
 
 /// Prints when the listener is up and, once the model has also loaded, the line scripts wait for.
 private final class ReadyAnnouncer: Sendable {
     private let host: String
-    private let state = Mutex<(port: Int?, model: ServedModel?)>((nil, nil))
+    private let state = Mutex<(port: Int?, models: [ServedModel]?)>((nil, nil))
 
     init(host: String) { self.host = host }
 
@@ -188,15 +201,18 @@ private final class ReadyAnnouncer: Sendable {
         announceIfReady { $0.port = port }
     }
 
-    func loaded(_ model: ServedModel) { announceIfReady { $0.model = model } }
+    func loaded(_ models: [ServedModel]) { announceIfReady { $0.models = models } }
 
-    private func announceIfReady(_ update: (inout (port: Int?, model: ServedModel?)) -> Void) {
-        let ready = state.withLock { state -> (Int, ServedModel)? in
+    private func announceIfReady(_ update: (inout (port: Int?, models: [ServedModel]?)) -> Void) {
+        let ready = state.withLock { state -> (Int, [ServedModel])? in
             update(&state)
-            guard let port = state.port, let model = state.model else { return nil }
-            return (port, model)
+            guard let port = state.port, let models = state.models else { return nil }
+            return (port, models)
         }
-        if let (port, model) = ready { say("serving '\(model.name)' (context \(model.contextLength)) on http://\(host):\(port)/v1") }
+        if let (port, models) = ready {
+            let names = models.map { "'\($0.name)' (context \($0.contextLength))" }.joined(separator: ", ")
+            say("serving \(names) on http://\(host):\(port)/v1")
+        }
     }
 
     /// Written unbuffered so scripts waiting for these lines see them at once.

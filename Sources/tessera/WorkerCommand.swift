@@ -53,11 +53,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
     var blockSize = 16
 
-    @Option(name: .customLong("max-num-batched-tokens"), help: "Tokens per engine step.")
-    var maxBatchedTokens = 2048
-
-    @Option(name: .customLong("max-num-seqs"), help: "Requests in the running batch at once.")
-    var maxRunningRequests = 64
+    @OptionGroup var step: StepOptions
 
     @OptionGroup var scheduling: SchedulingOptions
 
@@ -69,8 +65,8 @@ struct WorkerCommand: AsyncParsableCommand {
         guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0 else {
             throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1 and --parked-kv-timeout > 0")
         }
-        guard kvCacheMemoryMiB >= 1, blockSize >= 1, maxBatchedTokens >= 1, maxRunningRequests >= 1 else {
-            throw ValidationError("--kv-cache-memory, --block-size, --max-num-batched-tokens and --max-num-seqs must be at least 1")
+        guard kvCacheMemoryMiB >= 1, blockSize >= 1 else {
+            throw ValidationError("--kv-cache-memory and --block-size must be at least 1")
         }
     }
 
@@ -80,7 +76,7 @@ struct WorkerCommand: AsyncParsableCommand {
         engine.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
         engine.blockSize = blockSize
         engine.maxModelLength = maxModelLength
-        engine.scheduler = SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests)
+        engine.scheduler = step.config
         // The front end does admission control; a worker queues whatever it is sent.
         engine.maxQueuedRequests = .max
         engine.maxQueuedTokens = .max

@@ -58,3 +58,72 @@ import Testing
         #expect(scheduler.prefixQueriedTokens == 18 && scheduler.prefixHitTokens == 8)
     }
 }
+
+/// Step composition under load: decodes are never starved by prefill, and a step that decodes
+/// carries at most `maxPrefillTokensWhileDecoding` prompt tokens.
+@Suite struct StepCompositionTests {
+    /// Runs `step` to completion as the engine does: computed tokens advance, and a request with
+    /// no prompt left gets a sampled token.
+    static func complete(_ scheduler: Scheduler, _ output: SchedulerOutput, _ requests: [EngineRequest]) {
+        scheduler.complete(output)
+        for entry in output.entries {
+            let request = requests.first { $0.id == entry.requestId }!
+            if request.pendingTokens == 0 { request.append(7) }
+        }
+    }
+
+    @Test func decodesComeFirstAndPrefillIsCappedWhileDecoding() {
+        let config = SchedulerConfig(maxBatchedTokens: 64, maxRunningRequests: 8, maxPrefillTokensWhileDecoding: 10)
+        let scheduler = Scheduler(config: config, blocks: BlockManager(blockCount: 256, blockSize: 4))
+        let long = EngineRequest(id: 1, prompt: Array(repeating: 3, count: 200), arrival: 1)
+        let short = EngineRequest(id: 2, prompt: [1, 2, 3], arrival: 2)
+        let requests = [long, short]
+        scheduler.add(long)
+        scheduler.add(short)
+        // Nothing decodes yet: the long prompt takes the whole step budget, the short one waits.
+        var out = scheduler.schedule()
+        #expect(out.entries == [.init(requestId: 1, start: 0, tokens: 64)])
+        Self.complete(scheduler, out, requests)
+        out = scheduler.schedule()
+        #expect(out.entries == [.init(requestId: 1, start: 64, tokens: 64)])
+        Self.complete(scheduler, out, requests)
+        // The long prompt's last chunk leaves room: the short prompt is admitted beside it.
+        out = scheduler.schedule()
+        #expect(out.entries == [.init(requestId: 1, start: 128, tokens: 64)])
+        Self.complete(scheduler, out, requests)
+        out = scheduler.schedule()
+        #expect(out.entries == [.init(requestId: 1, start: 192, tokens: 8), .init(requestId: 2, start: 0, tokens: 3)])
+        Self.complete(scheduler, out, requests)
+
+        // Both decode now; a new long prompt arrives behind a running prefill.
+        let third = EngineRequest(id: 3, prompt: Array(repeating: 5, count: 40), arrival: 3)
+        scheduler.add(third)
+        out = scheduler.schedule()
+        #expect(out.entries == [.init(requestId: 1, start: 200, tokens: 1), .init(requestId: 2, start: 3, tokens: 1),
+                                .init(requestId: 3, start: 0, tokens: 10)])
+        Self.complete(scheduler, out, requests + [third])
+        // The running prefill comes after the decodes and within the cap, every step.
+        for step in 1 ..< 4 {
+            out = scheduler.schedule()
+            #expect(out.entries.prefix(2).map(\.tokens) == [1, 1], "step \(step)")
+            #expect(out.entries.dropFirst(2) == [.init(requestId: 3, start: 10 * step, tokens: 10)], "step \(step)")
+            Self.complete(scheduler, out, requests + [third])
+        }
+        // Its prompt done, the third request decodes in the same step as the others.
+        out = scheduler.schedule()
+        #expect(out.entries.map(\.tokens) == [1, 1, 1])
+    }
+
+    @Test func runningRequestsAreCapped() {
+        let scheduler = Scheduler(config: SchedulerConfig(maxBatchedTokens: 100, maxRunningRequests: 2),
+                                  blocks: BlockManager(blockCount: 64, blockSize: 4))
+        let requests = (1 ... 3).map { EngineRequest(id: $0, prompt: [1, 2], arrival: $0) }
+        for request in requests { scheduler.add(request) }
+        let out = scheduler.schedule()
+        #expect(out.entries.map(\.requestId) == [1, 2])
+        Self.complete(scheduler, out, requests)
+        #expect(scheduler.schedule().entries.map(\.requestId) == [1, 2])
+        scheduler.finish(1)
+        #expect(scheduler.schedule().entries.map(\.requestId) == [2, 3])
+    }
+}

@@ -10,7 +10,7 @@ import Synchronization
 /// ```swift
 /// let service = try OpenAIService(engine: engine, configuration: ServerConfiguration())
 /// let router = Router(context: ConnectionContext.self)
-/// ServiceSlot(service).addRoutes(to: router)
+/// ServiceSlot(service).addRoutes(to: router)  // or ServiceSlot(models: ServedModels([a, b]))
 /// ```
 public final class OpenAIService: Sendable {
     public let engine: any InferenceEngine
@@ -81,20 +81,24 @@ public final class OpenAIService: Sendable {
                 metrics.recordRejection()
                 throw APIError(error)
             } }
-            let data: Data
-            do {
-                var buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-                data = buffer.readData(length: buffer.readableBytes) ?? Data()
-            } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-                throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
-            } catch is NIOTooManyBytesError {
-                throw APIError.bodyTooLarge(limit: configuration.maxBodyBytes)
-            }
-            return try await handler(data, arrival, watch)
+            var request = request
+            var buffer = try await Self.collectBody(of: &request, limit: configuration.maxBodyBytes)
+            return try await handler(buffer.readData(length: buffer.readableBytes) ?? Data(), arrival, watch)
         } catch let error as APIError {
             var response = error.response
             response.headers[.connection] = "close"
             return response
+        }
+    }
+
+    /// The whole body, 413 above `limit`; it stays readable from `request` afterwards.
+    static func collectBody(of request: inout Request, limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError.bodyTooLarge(limit: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit: limit)
         }
     }
 
@@ -133,17 +137,8 @@ public final class OpenAIService: Sendable {
         }
     }
 
-    func models() -> Response {
-        Self.jsonObject(["object": "list", "data": [modelObject]])
-    }
-
-    /// `GET /v1/models/{model}`: the served model, or 404 for any other name.
-    func model(named name: String) throws(APIError) -> Response {
-        try checkModel(name)
-        return Self.jsonObject(modelObject)
-    }
-
-    private var modelObject: [String: Any] {
+    /// This model's entry in `GET /v1/models`.
+    var modelObject: [String: Any] {
         let model = engine.servedModel
         return [
             "id": model.name, "object": "model", "created": Int(model.createdAt.timeIntervalSince1970),
@@ -170,15 +165,6 @@ public final class OpenAIService: Sendable {
     private func probe(_ ready: Response) -> Response {
         guard let reason = unavailableReason else { return ready }
         return Self.json(status: .serviceUnavailable, APIError.unavailable(reason, retryAfterSeconds: nil).jsonBody)
-    }
-
-    /// `GET /metrics`: OpenMetrics when the scraper's `Accept` asks for it, Prometheus text otherwise.
-    func metricsResponse(accept: String?) -> Response {
-        metrics.update(from: engine.statistics())
-        let format = MetricsExposition.Format(accept: accept)
-        return Response(
-            status: .ok, headers: [.contentType: format.contentType],
-            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(format))))
     }
 
     static func json(status: HTTPResponse.Status, _ data: Data) -> Response {

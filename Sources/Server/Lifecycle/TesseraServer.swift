@@ -12,7 +12,7 @@ import ServiceLifecycle
 ///
 /// ```swift
 /// try await TesseraServer(host: "127.0.0.1", port: 8000) {
-///     try OpenAIService(engine: await loadEngine(), configuration: ServerConfiguration())
+///     ServedModels([try OpenAIService(engine: await loadEngine(), configuration: ServerConfiguration())])
 /// }.run()
 /// ```
 public struct TesseraServer: Sendable {
@@ -29,11 +29,12 @@ public struct TesseraServer: Sendable {
     /// Whether the keys also guard `/health`, `/ready` and `/metrics`.
     public var apiKeysProtectProbes = false
     let slot: ServiceSlot
-    private let load: @Sendable () async throws -> OpenAIService
+    private let load: @Sendable () async throws -> ServedModels
 
-    /// A server whose service is built by `load` after the listener starts. Loading weights blocks
-    /// for seconds: `load` should run such work on a thread of its own, not on Swift's cooperative pool.
-    public init(host: String, port: Int, logger: Logger = Logger(label: "tessera.server"), load: @escaping @Sendable () async throws -> OpenAIService) {
+    /// A server whose models are loaded by `load` after the listener starts (one or several; see
+    /// ``ServedModels``). Loading weights blocks for seconds: `load` should run such work on a
+    /// thread of its own, not on Swift's cooperative pool.
+    public init(host: String, port: Int, logger: Logger = Logger(label: "tessera.server"), load: @escaping @Sendable () async throws -> ServedModels) {
         self.host = host
         self.port = port
         self.logger = logger
@@ -43,11 +44,16 @@ public struct TesseraServer: Sendable {
 
     /// A server for a service that is already loaded.
     public init(service: OpenAIService, host: String, port: Int, logger: Logger = Logger(label: "tessera.server")) {
+        self.init(models: ServedModels([service]), host: host, port: port, logger: logger)
+    }
+
+    /// A server for models that are already loaded.
+    public init(models: ServedModels, host: String, port: Int, logger: Logger = Logger(label: "tessera.server")) {
         self.host = host
         self.port = port
         self.logger = logger
-        load = { service }
-        slot = ServiceSlot(service)
+        load = { models }
+        slot = ServiceSlot(models: models)
     }
 
     /// The HTTP application with every route; `onRunning` gets the bound port (useful with port 0).
@@ -67,10 +73,10 @@ public struct TesseraServer: Sendable {
     }
 
     /// Serves until a termination signal, then drains (see the type's documentation). `onRunning`
-    /// gets the bound port as soon as the listener is up; `onLoaded` gets the service once it is ready.
+    /// gets the bound port as soon as the listener is up; `onLoaded` gets the models once they are ready.
     public func run(
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in },
-        onLoaded: @escaping @Sendable (OpenAIService) async -> Void = { _ in }
+        onLoaded: @escaping @Sendable (ServedModels) async -> Void = { _ in }
     ) async throws {
         let group = ServiceGroup(
             configuration: .init(
@@ -85,18 +91,18 @@ public struct TesseraServer: Sendable {
     }
 }
 
-/// Loads the service into the slot, then waits for graceful shutdown and drains it before the
+/// Loads the models into the slot, then waits for graceful shutdown and drains them before the
 /// HTTP listener closes. A failed load ends the server with its error.
 struct EngineService: Service {
     let slot: ServiceSlot
-    let load: @Sendable () async throws -> OpenAIService
-    let onLoaded: @Sendable (OpenAIService) async -> Void
+    let load: @Sendable () async throws -> ServedModels
+    let onLoaded: @Sendable (ServedModels) async -> Void
 
     func run() async throws {
-        let service = try await load()
-        slot.fill(service)
-        await onLoaded(service)
+        let models = try await load()
+        slot.fill(models)
+        await onLoaded(models)
         try? await gracefulShutdown()
-        await service.drain()
+        await models.drain()
     }
 }

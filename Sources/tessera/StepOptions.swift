@@ -1,0 +1,32 @@
+import ArgumentParser
+import Engine
+
+/// The engine step's limits, shared by `serve` and `worker` (see ``SchedulerConfig``).
+struct StepOptions: ParsableArguments {
+    @Option(name: .customLong("max-num-batched-tokens"), help: "Tokens per engine step (decodes plus prefill chunks).")
+    var maxBatchedTokens = 2048
+
+    @Option(name: .customLong("max-num-seqs"), help: "Requests in the running batch at once.")
+    var maxRunningRequests = 64
+
+    @Option(name: .customLong("max-prefill-tokens-while-decoding"),
+            help: "Prompt tokens in a step that also decodes: bounds how much arriving prompts delay running requests' next tokens.")
+    var maxPrefillTokensWhileDecoding = 512
+
+    func validate() throws {
+        guard maxBatchedTokens >= 1, maxRunningRequests >= 1, maxPrefillTokensWhileDecoding >= 1 else {
+            throw ValidationError("--max-num-batched-tokens, --max-num-seqs and --max-prefill-tokens-while-decoding must be at least 1")
+        }
+    }
+
+    var config: SchedulerConfig {
+        SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests,
+                        maxPrefillTokensWhileDecoding: maxPrefillTokensWhileDecoding)
+    }
+
+    /// The same options as a worker's command-line arguments.
+    var arguments: [String] {
+        ["--max-num-batched-tokens", String(maxBatchedTokens), "--max-num-seqs", String(maxRunningRequests),
+         "--max-prefill-tokens-while-decoding", String(maxPrefillTokensWhileDecoding)]
+    }
+}
