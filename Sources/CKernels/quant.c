@@ -134,7 +134,8 @@ void ck_quantize_row(ck_dtype dtype, const float *x, void *dst, size_t n) {
         }
         if (dtype == CK_Q8_0) {
             blk_q8_0 *b = (blk_q8_0 *)dst + i;
-            float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+            // 127/amax, not 1/d: ggml's SIMD quantize_row_q8_0/q8_1, which its CPU matmuls run.
+        float d = amax / 127, id = amax ? 127.f / amax : 0.0f;
             b->d = ck_f32_to_f16_scalar(d);
             for (int j = 0; j < 32; j++) b->qs[j] = (int8_t)roundf(x[j] * id);
         } else {
@@ -163,7 +164,8 @@ static void quantize_act_32(const float *x, act_q8_32 *y, size_t n) {
     for (size_t i = 0; i < n / QK32; i++, x += 32) {
         float amax = 0;
         for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        // 127/amax, not 1/d: ggml's SIMD quantize_row_q8_0/q8_1, which its CPU matmuls run.
+        float d = amax / 127, id = amax ? 127.f / amax : 0.0f;
         int sum = 0;
         for (int j = 0; j < 32; j++) {
             y[i].qs[j] = (int8_t)nearest_int(x[j] * id);
@@ -331,6 +333,17 @@ static q_dot_fn select_dot(ck_dtype dtype) {
     return portable_dot(dtype);
 }
 
+/// The four-row form where the thread's level has one (SIMD, 32-element block types), else NULL.
+static q_dot4_fn select_dot4(ck_dtype dtype) {
+#if CK_X86
+    int level = ck_simd_level();
+    if (level >= 2) return ck_q_dot4_vnni(dtype);
+    if (level >= 1) return ck_q_dot4_avx2(dtype);
+#endif
+    (void)dtype;
+    return NULL;
+}
+
 // MARK: Matrix product
 
 typedef struct {
@@ -352,19 +365,29 @@ static void quantize_task(void *context, int index, int count) {
         quantize_act(j->dtype, j->x + v * j->ldx, (void *)(j->act + v * j->act_bytes), j->k);
 }
 
-/// Rows [r0, r1) against every activation row; four activation rows share each weight row while
-/// it is in L1.
+static inline void qmatmul_store(const qmatmul_job *j, size_t v, size_t r, float s) {
+    float *out = j->y + v * j->ldy + r;
+    *out = j->accumulate ? *out + s : s;
+}
+
+/// Rows [r0, r1) against every activation row; sixteen activation rows share each weight row while
+/// it is in L1, unpacked once per four of them where a four-row dot product exists.
 static void qmatmul_rows(const qmatmul_job *j, size_t r0, size_t r1) {
     q_dot_fn dot = select_dot(j->dtype);
+    q_dot4_fn dot4 = select_dot4(j->dtype);
     for (size_t v0 = 0; v0 < j->nvec; v0 += 16) {
         size_t v1 = v0 + 16 < j->nvec ? v0 + 16 : j->nvec;
         for (size_t r = r0; r < r1; r++) {
             const char *row = j->w + r * j->row_bytes;
-            for (size_t v = v0; v < v1; v++) {
-                float s = dot(j->k, row, j->act + v * j->act_bytes);
-                float *out = j->y + v * j->ldy + r;
-                *out = j->accumulate ? *out + s : s;
+            size_t v = v0;
+            if (dot4) {
+                for (; v + 4 <= v1; v += 4) {
+                    float s[4];
+                    dot4(j->k, row, j->act + v * j->act_bytes, j->act_bytes, s);
+                    for (int i = 0; i < 4; i++) qmatmul_store(j, v + i, r, s[i]);
+                }
             }
+            for (; v < v1; v++) qmatmul_store(j, v, r, dot(j->k, row, j->act + v * j->act_bytes));
         }
     }
 }

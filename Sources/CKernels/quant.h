@@ -39,10 +39,14 @@ static inline void k_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) 
 
 /// Dot product of one quantized weight row (n elements) with its quantized activations.
 typedef float (*q_dot_fn)(size_t n, const void *w, const void *act);
+/// One weight row against four activation rows `stride` bytes apart: out[0..3], each equal to q_dot_fn's.
+typedef void (*q_dot4_fn)(size_t n, const void *w, const void *act, size_t stride, float *out);
 
 #if CK_X86
 q_dot_fn ck_q_dot_avx2(ck_dtype dtype);
 q_dot_fn ck_q_dot_vnni(ck_dtype dtype);
+q_dot4_fn ck_q_dot4_avx2(ck_dtype dtype);
+q_dot4_fn ck_q_dot4_vnni(ck_dtype dtype);
 #endif
 
 #endif

@@ -55,6 +55,57 @@ QD_TARGET static float QD_NAME(dot_q4_1)(size_t n, const void *w, const void *ac
     return QD_NAME(hsum)(acc) + offsets;
 }
 
+// One weight row against four activation rows (`stride` bytes apart), for prefill: each weight
+// block is loaded and unpacked once for the four. Per row the arithmetic is the one-row dot's, in
+// the same order, so the results are identical.
+
+QD_TARGET static void QD_NAME(dot4_q8_0)(size_t n, const void *w, const void *act, size_t stride, float *out) {
+    const blk_q8_0 *x = w;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (size_t i = 0; i < n / QK32; i++) {
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i ax = _mm256_sign_epi8(qx, qx);
+        for (int r = 0; r < 4; r++) {
+            const act_q8_32 *y = (const act_q8_32 *)((const char *)act + r * stride) + i;
+            __m256i p = QD_DOT(_mm256_setzero_si256(), ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx));
+            acc[r] = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y->d), _mm256_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) out[r] = QD_NAME(hsum)(acc[r]);
+}
+
+QD_TARGET static void QD_NAME(dot4_q4_0)(size_t n, const void *w, const void *act, size_t stride, float *out) {
+    const blk_q4_0 *x = w;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (size_t i = 0; i < n / QK32; i++) {
+        __m256i qx = _mm256_sub_epi8(QD_NAME(nibbles)(x[i].qs), _mm256_set1_epi8(8));
+        __m256i ax = _mm256_sign_epi8(qx, qx);
+        for (int r = 0; r < 4; r++) {
+            const act_q8_32 *y = (const act_q8_32 *)((const char *)act + r * stride) + i;
+            __m256i p = QD_DOT(_mm256_setzero_si256(), ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx));
+            acc[r] = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y->d), _mm256_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) out[r] = QD_NAME(hsum)(acc[r]);
+}
+
+QD_TARGET static void QD_NAME(dot4_q4_1)(size_t n, const void *w, const void *act, size_t stride, float *out) {
+    const blk_q4_1 *x = w;
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    float offsets[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < n / QK32; i++) {
+        __m256i qx = QD_NAME(nibbles)(x[i].qs);
+        float m = _cvtsh_ss(x[i].m);
+        for (int r = 0; r < 4; r++) {
+            const act_q8_32 *y = (const act_q8_32 *)((const char *)act + r * stride) + i;
+            __m256i p = QD_DOT(_mm256_setzero_si256(), qx, _mm256_loadu_si256((const __m256i *)y->qs));
+            acc[r] = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y->d), _mm256_cvtepi32_ps(p), acc[r]);
+            offsets[r] += m * y->s;
+        }
+    }
+    for (int r = 0; r < 4; r++) out[r] = QD_NAME(hsum)(acc[r]) + offsets[r];
+}
+
 /// Σ m_j · (sum of sub-block j's activations) for a Q4_K/Q5_K block.
 static inline int QD_NAME(k_mins)(const uint8_t *scales, const int16_t *bsums, uint8_t *sc) {
     int mins = 0;
@@ -157,6 +208,15 @@ q_dot_fn QD_NAME(ck_q_dot)(ck_dtype dtype) {
     case CK_Q4_K: return QD_NAME(dot_q4_K);
     case CK_Q5_K: return QD_NAME(dot_q5_K);
     case CK_Q6_K: return QD_NAME(dot_q6_K);
+    default: return NULL;
+    }
+}
+
+q_dot4_fn QD_NAME(ck_q_dot4)(ck_dtype dtype) {
+    switch (dtype) {
+    case CK_Q8_0: return QD_NAME(dot4_q8_0);
+    case CK_Q4_0: return QD_NAME(dot4_q4_0);
+    case CK_Q4_1: return QD_NAME(dot4_q4_1);
     default: return NULL;
     }
 }

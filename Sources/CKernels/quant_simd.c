@@ -8,6 +8,7 @@
 #define QD_DOT(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
 #include "quant_dot.h"
 q_dot_fn ck_q_dot_avx2(ck_dtype dtype) { return ck_q_dot_avx2_(dtype); }
+q_dot4_fn ck_q_dot4_avx2(ck_dtype dtype) { return ck_q_dot4_avx2_(dtype); }
 #undef QD_TARGET
 #undef QD_NAME
 #undef QD_DOT
@@ -17,4 +18,5 @@ q_dot_fn ck_q_dot_avx2(ck_dtype dtype) { return ck_q_dot_avx2_(dtype); }
 #define QD_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #include "quant_dot.h"
 q_dot_fn ck_q_dot_vnni(ck_dtype dtype) { return ck_q_dot_vnni_(dtype); }
+q_dot4_fn ck_q_dot4_vnni(ck_dtype dtype) { return ck_q_dot4_vnni_(dtype); }
 #endif
