@@ -79,8 +79,8 @@ struct LlamaCppReference {
     let prompts: [String]
     let files: [String: [Prompt]]
 
-    static func load() throws -> LlamaCppReference {
-        let data = try Data(contentsOf: GGUFParityTests.root.appendingPathComponent("references.json"))
+    static func load(_ name: String = "references.json") throws -> LlamaCppReference {
+        let data = try Data(contentsOf: GGUFParityTests.root.appendingPathComponent(name))
         guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let prompts = json["prompts"] as? [String], let files = json["files"] as? [String: [[String: Any]]] else {
             throw ReferenceError.malformed("references.json")
