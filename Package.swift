@@ -57,6 +57,9 @@ let package = Package(
         // Diffusion: schedulers, torch's CPU generator, LoRA and the text-to-image pipeline.
         .target(name: "Diffusion", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
 
+        // Diffusion serving: the step-level batching engine behind /v1/images/generations.
+        .target(name: "DiffusionServing", dependencies: ["Diffusion", "CoreUtilities"]),
+
         // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
         .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging", "Grammar"]),
 
@@ -67,7 +70,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers", "Grammar",
+                "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers", "Grammar", "Diffusion", "DiffusionServing",
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -134,7 +137,7 @@ let package = Package(
             name: "tessera",
             dependencies: [
                 "CoreUtilities", "ServingAPI", "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
-                "WireProtocol", "Workers", "FrontEnd", "KubernetesClient", "Imaging", "ChatTemplates", "Diffusion",
+                "WireProtocol", "Workers", "FrontEnd", "KubernetesClient", "Imaging", "ChatTemplates", "Diffusion", "DiffusionServing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -151,6 +154,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
+        .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(
             name: "ServerTests",

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Cluster
 import CoreUtilities
+import Diffusion
+import DiffusionServing
 import Engine
 import Foundation
 import Server
@@ -94,6 +96,26 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .customLong("api-key-protects-probes"), help: "Require the API key on /health, /ready and /metrics too.")
     var apiKeyProtectsProbes = false
 
+    @Option(name: .customLong("image-model"),
+            help: "A diffusers Stable Diffusion 1.x/2.x folder served by POST /v1/images/generations, next to the language model.")
+    var imageModel: String?
+
+    @Option(name: .customLong("served-image-model-name"), help: "The image model's name (default: its folder's name).")
+    var servedImageModelName: String?
+
+    @Option(name: .customLong("max-image-batch"),
+            help: "Images denoised together in one UNet call; they join and leave at step boundaries (1: one image at a time).")
+    var maxImageBatch = 8
+
+    @Option(name: .customLong("max-queued-images"), help: "Images waiting for a batch slot before new image requests get 503.")
+    var maxQueuedImages = 32
+
+    @Option(name: .customLong("max-image-steps"), help: "Most num_inference_steps an image request may ask for.")
+    var maxImageSteps = 150
+
+    @Option(name: .customLong("max-image-pixels"), help: "Largest image (width × height) a request may ask for.")
+    var maxImagePixels = 1024 * 1024
+
     @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
     var topology: String?
 
@@ -121,6 +143,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
+        guard maxImageBatch >= 1, maxQueuedImages >= 1, maxImageSteps >= 1, maxImagePixels >= 64 else {
+            throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
+        }
+        if imageModel != nil, topology != nil { throw ValidationError("--image-model is served by a single-process server, not yet through --topology") }
         if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
         if control != nil, topology == nil { throw ValidationError("--control is the control endpoint of a --topology's workers; add --topology") }
         if modelOptions.model.count > 1 {
@@ -166,7 +192,20 @@ struct ServeCommand: AsyncParsableCommand {
         first.bootstrapMetricsSystem()
         let metrics = [first] + models.dropFirst().map { ServerMetrics(modelName: $0.name, registry: first.registry) }
         let announcer = ReadyAnnouncer(host: host)
+        let imageEngineConfig = DiffusionEngineConfig(
+            maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels)
         var server = TesseraServer(host: host, port: port) { [self, models, engineConfig, configuration] in
+            // The image model is served beside the first language model.
+            let images: ServedImageModel? = if let imageModel {
+                try await onOwnThread {
+                    let folder = URL(fileURLWithPath: imageModel)
+                    let pipeline = try StableDiffusionPipeline(directory: folder)
+                    return ServedImageModel(name: servedImageModelName ?? folder.standardizedFileURL.lastPathComponent,
+                                            engine: DiffusionEngine(pipeline: pipeline, config: imageEngineConfig))
+                }
+            } else {
+                nil
+            }
             var services: [OpenAIService] = []
             for (model, metrics) in zip(models, metrics) {
                 var config = engineConfig
@@ -176,7 +215,8 @@ struct ServeCommand: AsyncParsableCommand {
                 } else {
                     try await onOwnThread { [config] in try LLMEngine(directory: model.location, config: config) }
                 }
-                services.append(try OpenAIService(engine: engine, configuration: configuration, metrics: metrics))
+                services.append(try OpenAIService(engine: engine, configuration: configuration, metrics: metrics,
+                                                  imageModel: services.isEmpty ? images : nil))
             }
             return ServedModels(services)
         }

@@ -9,10 +9,10 @@ import Tokenizers
 /// `StableDiffusionXLPipeline` and `StableDiffusionXLImg2ImgPipeline` (prepare_latents,
 /// classifier-free guidance, scheduler step, VAE decode).
 ///
-/// The denoising step (`denoise`) is a function of the latents, the step and the conditioning
-/// only (SDXL's pooled embeddings and size conditioning travel in the conditioning), so a batcher
-/// can advance requests at different steps and of different pipelines; `prepare`, `denoise` and
-/// `decodeLatents` are the parts `generate` runs. Add-ons per request: LoRAs
+/// The denoising step (`denoise`) is a function of each request's ``DenoisingState`` only (SDXL's
+/// pooled embeddings and size conditioning travel in the conditioning), so a batcher can advance
+/// requests at different steps and of different pipelines in one UNet call; `start` (`prepare` and
+/// the conditioning), `denoise` and `decode` are the parts `generate` runs. Add-ons per request: LoRAs
 /// (`TextToImageRequest.loras`, diffusers/PEFT or kohya files, unmerged per row or merged into the
 /// weights, see `LoRAMode`) and, for SD 1.x/2.x text-to-image, ControlNets (`controlNets`, one or
 /// several, as `StableDiffusionControlNetPipeline`); both live in `DenoisingConditioning`, so rows
@@ -143,25 +143,40 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         return conditioning
     }
 
-    /// One denoising step: scale the model input, predict noise (both CFG rows in one UNet call),
-    /// combine `uncond + g·(text − uncond)` and step the scheduler. `latents` are 1×C×h×w, row-major.
-    public func denoise(_ latents: [Float], height: Int, width: Int, step: Int, scheduler: inout any DiffusionScheduler,
-                        conditioning: DenoisingConditioning, generator: inout TorchGenerator) throws(DiffusionError) -> [Float] {
-        let input = scheduler.scaleModelInput(latents, step: step)
-        let sample = input.withUnsafeBufferPointer {
-            FeatureMap(channelsFirst: $0.baseAddress!, channels: unet.inChannels, height: height, width: width)
-        }
-        let timestep = Float(scheduler.timesteps[step])
-        let states = [conditioning.negativePrompt, conditioning.prompt].compactMap { $0 }
-        let textTime = conditioning.textTime
-        let textEmbeds = [textTime?.negativeTextEmbeds, textTime?.textEmbeds].suffix(states.count)
-        let rows = zip(states, textEmbeds).map {
-            DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: $0, textEmbeds: $1, timeIds: textTime?.timeIds,
-                          adapters: conditioning.adapters)
-        }
+    /// The state of `request` before its first step: `prepare`'s latents, scheduler and generator,
+    /// and the conditioning (text, unmerged LoRAs, ControlNets).
+    public func start(_ request: TextToImageRequest) throws(DiffusionError) -> DenoisingState {
+        let generation = try prepare(request)
+        return DenoisingState(generation: generation, conditioning: try conditioning(request), step: generation.firstStep)
+    }
+
+    /// One denoising step of every state in `batch`, each at its own step: scale the model input,
+    /// run each row's ControlNets, predict noise for all rows (both CFG rows of every state) in one
+    /// UNet call, combine `uncond + g·(text − uncond)` and step each state's scheduler. States may
+    /// differ in size, timestep, conditioning, adapters and ControlNets; each result is the one it
+    /// would have alone.
+    public func denoise(_ batch: inout [DenoisingState]) throws(DiffusionError) {
+        var rows: [DenoiserInput] = []
         var residuals: [ControlResiduals?] = []
-        for row in rows {
-            residuals.append(try conditioning.controls.residuals(for: row, step: step, of: scheduler.timesteps.count))
+        for state in batch {
+            precondition(!state.isFinished, "a finished state was stepped")
+            let generation = state.generation
+            let input = generation.scheduler.scaleModelInput(generation.latents, step: state.step)
+            let sample = input.withUnsafeBufferPointer {
+                FeatureMap(channelsFirst: $0.baseAddress!, channels: unet.inChannels, height: generation.latentHeight,
+                           width: generation.latentWidth)
+            }
+            let timestep = Float(generation.scheduler.timesteps[state.step])
+            let conditioning = state.conditioning
+            let states = [conditioning.negativePrompt, conditioning.prompt].compactMap { $0 }
+            let textTime = conditioning.textTime
+            let textEmbeds = [textTime?.negativeTextEmbeds, textTime?.textEmbeds].suffix(states.count)
+            for (hidden, embeds) in zip(states, textEmbeds) {
+                let row = DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: hidden, textEmbeds: embeds,
+                                        timeIds: textTime?.timeIds, adapters: conditioning.adapters)
+                rows.append(row)
+                residuals.append(try conditioning.controls.residuals(for: row, step: state.step, of: generation.scheduler.timesteps.count))
+            }
         }
         let predictions: [FeatureMap]
         do {
@@ -169,30 +184,44 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         } catch {
             throw .invalidArgument("UNet: \(error)")
         }
-        var noise = predictions[predictions.count - 1].channelsFirst()
-        if predictions.count == 2 {
-            let uncond = predictions[0].channelsFirst()
-            let g = conditioning.guidanceScale
-            for i in noise.indices { noise[i] = uncond[i] + g * (noise[i] - uncond[i]) }
+        var row = 0
+        for i in batch.indices {
+            var state = batch[i]
+            let guided = state.conditioning.negativePrompt != nil
+            var noise = predictions[row + (guided ? 1 : 0)].channelsFirst()
+            if guided {
+                let uncond = predictions[row].channelsFirst()
+                let g = state.conditioning.guidanceScale
+                for j in noise.indices { noise[j] = uncond[j] + g * (noise[j] - uncond[j]) }
+            }
+            row += guided ? 2 : 1
+            state.generation.latents = state.generation.scheduler.step(
+                modelOutput: noise, step: state.step, sample: state.generation.latents, generator: &state.generation.generator)
+            state.step += 1
+            batch[i] = state
         }
-        return scheduler.step(modelOutput: noise, step: step, sample: latents, generator: &generator)
+    }
+
+    /// The image of a finished state.
+    public func decode(_ state: DenoisingState) -> GeneratedImage {
+        decodeLatents(state.generation.latents, height: state.generation.height, width: state.generation.width)
     }
 
     /// Runs `request` to the end; `progress(step, total)` is called after every step.
     public func generate(_ request: TextToImageRequest,
                          progress: (Int, Int) -> Void = { _, _ in }) throws(DiffusionError) -> GeneratedImage {
-        var state = try prepare(request)
-        let conditioning = try conditioning(request)
+        var batch = [try start(request)]
         let merged = request.loraMode == .merged && !request.loras.isEmpty ? try loraWeights(request.loras).merge(into: unet) : nil
         defer { merged?.restore() }
-        let total = state.scheduler.timesteps.count - state.firstStep
-        for step in state.firstStep ..< state.scheduler.timesteps.count {
-            state.latents = try denoise(state.latents, height: state.latentHeight, width: state.latentWidth, step: step,
-                                        scheduler: &state.scheduler, conditioning: conditioning, generator: &state.generator)
-            progress(step + 1 - state.firstStep, total)
+        while !batch[0].isFinished {
+            try denoise(&batch)
+            progress(batch[0].stepsDone, batch[0].stepsTotal)
         }
-        return decodeLatents(state.latents, height: state.height, width: state.width)
+        return decode(batch[0])
     }
+
+    /// Image sides must be multiples of this (the VAE's scale factor times the UNet's down-sampling).
+    public var sizeMultiple: Int { vae.scaleFactor * unet.sizeMultiple }
 
     /// The output size of `request` in pixels: its width and height, else the init image's, else the folder's.
     public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
@@ -203,7 +232,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             width = request.width ?? image.width
             (height, width) = (height - height % vae.scaleFactor, width - width % vae.scaleFactor)
         }
-        let multiple = vae.scaleFactor * unet.sizeMultiple
+        let multiple = sizeMultiple
         guard height > 0, width > 0, height % multiple == 0, width % multiple == 0 else {
             throw .invalidArgument("width and height must be positive multiples of \(multiple), got \(width)×\(height)")
         }
@@ -265,6 +294,23 @@ public struct PreparedGeneration: Sendable {
     public var generator: TorchGenerator
     /// Output size in pixels and latent size.
     public let height, width, latentHeight, latentWidth: Int
+}
+
+/// One request between steps: its prepared generation (latents, scheduler with a multistep
+/// solver's history, generator), its conditioning and the next step. A batcher holds many and steps
+/// them together.
+public struct DenoisingState: @unchecked Sendable {
+    public internal(set) var generation: PreparedGeneration
+    public let conditioning: DenoisingConditioning
+    /// The next step to run (image-to-image starts past the steps its strength leaves out).
+    public internal(set) var step: Int
+
+    public var isFinished: Bool { step == generation.scheduler.timesteps.count }
+    /// Steps done and to do in all, counted from the first step this request runs.
+    public var stepsDone: Int { step - generation.firstStep }
+    public var stepsTotal: Int { generation.scheduler.timesteps.count - generation.firstStep }
+    public var latentHeight: Int { generation.latentHeight }
+    public var latentWidth: Int { generation.latentWidth }
 }
 
 /// A text-to-image request (diffusers' pipeline arguments).

@@ -37,7 +37,10 @@ public func makeScheduler(_ config: SchedulerConfig, steps: Int) throws(Diffusio
     }
     switch config.kind {
     case .ddim: return DDIMScheduler(config, steps: steps)
-    case .pndm: return PNDMScheduler(config, steps: steps)
+    case .pndm:
+        // PLMS's second step looks one stride past the first timestep: with one step that is past the schedule (diffusers raises IndexError).
+        guard steps >= 2 else { throw .invalidArgument("the PNDM scheduler needs at least 2 steps, got \(steps)") }
+        return PNDMScheduler(config, steps: steps)
     case .euler, .eulerAncestral: return EulerScheduler(config, steps: steps)
     case .dpmSolverMultistep: return DPMSolverMultistepScheduler(config, steps: steps)
     }

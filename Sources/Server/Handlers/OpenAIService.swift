@@ -16,14 +16,18 @@ public final class OpenAIService: Sendable {
     public let engine: any InferenceEngine
     public let configuration: ServerConfiguration
     public let metrics: ServerMetrics
+    /// The diffusion model served by `/v1/images/generations`, when there is one.
+    public let imageModel: ServedImageModel?
     let prompts: ChatPromptBuilder?
     let images: ImageLoader
     let logprobs: LogprobFormatter
     let fetcher: MediaFetcher
     private let drainingFlag = Atomic<Bool>(false)
 
-    public init(engine: any InferenceEngine, configuration: ServerConfiguration, metrics: ServerMetrics? = nil) throws(APIError) {
+    public init(engine: any InferenceEngine, configuration: ServerConfiguration, metrics: ServerMetrics? = nil,
+                imageModel: ServedImageModel? = nil) throws(APIError) {
         self.engine = engine
+        self.imageModel = imageModel
         self.configuration = configuration
         let model = engine.servedModel
         let metrics = metrics ?? ServerMetrics(modelName: model.name)
@@ -44,7 +48,9 @@ public final class OpenAIService: Sendable {
     /// Marks the server as draining and lets in-flight requests finish for up to the drain timeout.
     public func drain() async {
         drainingFlag.store(true, ordering: .relaxed)
+        async let images: Void? = imageModel?.engine.shutdown(gracePeriod: configuration.drainTimeout)
         await engine.shutdown(gracePeriod: configuration.drainTimeout)
+        _ = await images
         try? await fetcher.shutdown()
     }
 
@@ -70,7 +76,7 @@ public final class OpenAIService: Sendable {
 
     /// Reads the body and runs `handler` on it, with the `ClientWatch` a handler that waits for the
     /// whole generation needs. Errors close the connection: their request's body may be unread.
-    private func respond(
+    func respond(
         _ request: Request, watch: ClientWatch, admitting: Bool = true,
         _ handler: @escaping @Sendable (Data, ContinuousClock.Instant, ClientWatch) async throws -> Response
     ) async throws -> Response {
@@ -134,6 +140,13 @@ public final class OpenAIService: Sendable {
         } catch {
             if error.status == .serviceUnavailable { metrics.recordRejection() }
             throw error
+        }
+    }
+
+    /// The image model as `/v1/models` lists it (no context length: it takes one 77-token prompt).
+    var imageModelObject: [String: Any]? {
+        imageModel.map {
+            ["id": $0.name, "object": "model", "created": Int($0.createdAt.timeIntervalSince1970), "owned_by": "tessera", "root": $0.name]
         }
     }
 

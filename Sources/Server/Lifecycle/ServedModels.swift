@@ -38,7 +38,7 @@ public final class ServedModels: Sendable {
 
     /// `GET /v1/models`: every served model.
     func models() -> Response {
-        OpenAIService.jsonObject(["object": "list", "data": services.map(\.modelObject)])
+        OpenAIService.jsonObject(["object": "list", "data": services.map(\.modelObject) + services.compactMap(\.imageModelObject)])
     }
 
     /// The model named `name` (404 for another name), or the first without a name.
@@ -50,7 +50,10 @@ public final class ServedModels: Sendable {
 
     /// `GET /v1/models/{model}`: that model, or 404.
     func model(named name: String) throws(APIError) -> Response {
-        OpenAIService.jsonObject(try service(named: name).modelObject)
+        if let image = services.lazy.compactMap(\.imageModelObject).first(where: { $0["id"] as? String == name }) {
+            return OpenAIService.jsonObject(image)
+        }
+        return OpenAIService.jsonObject(try service(named: name).modelObject)
     }
 
     /// `GET /health`: 200 while every model can serve, else 503 with the first reason.
@@ -70,6 +73,7 @@ public final class ServedModels: Sendable {
         var text = ""
         for service in services {
             service.metrics.update(from: service.engine.statistics())
+            if let imageModel = service.imageModel { service.metrics.update(from: imageModel.engine.statistics()) }
             if seen.insert(ObjectIdentifier(service.metrics.registry)).inserted { text += service.metrics.exposition(format) }
         }
         return Response(status: .ok, headers: [.contentType: format.contentType], body: .init(byteBuffer: ByteBuffer(string: text)))

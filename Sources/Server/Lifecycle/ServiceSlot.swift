@@ -40,6 +40,8 @@ public final class ServiceSlot: Sendable {
         router.post("/v1/responses") { request, context in
             try await self.service(for: request) { service, request in try await service.responses(request, context) }
         }
+        // The image model is served beside the first model (`--image-model`).
+        router.post("/v1/images/generations") { request, context in try await self.loaded().services[0].imageGenerations(request, context) }
         router.get("/v1/models") { _, _ in try self.loaded().models() }
         router.get("/v1/models/**") { _, context in
             try self.loaded().model(named: context.parameters.getCatchAll().joined(separator: "/"))

@@ -1,4 +1,5 @@
 import CoreUtilities
+import DiffusionServing
 import Foundation
 import Metrics
 import Prometheus
@@ -34,6 +35,7 @@ public final class ServerMetrics: Sendable {
     private let finishedLength: Prometheus.Counter
     private let aborted: Prometheus.Counter
     private let rejected: Prometheus.Counter
+    private let images: ImageMetrics
 
     private let running: Prometheus.Gauge
     private let waiting: Prometheus.Gauge
@@ -87,6 +89,7 @@ public final class ServerMetrics: Sendable {
         finishedLength = counter("request_success_total", "Requests that finished.", [("finished_reason", "length")])
         aborted = counter("request_aborted_total", "Requests that ended before finishing (client gone or engine error).")
         rejected = counter("request_rejected_total", "Requests refused with 503 because the engine's queues were full.")
+        images = ImageMetrics(registry: registry, labels: labels)
         running = gauge("num_requests_running", "Requests in prefill or decode.")
         waiting = gauge("num_requests_waiting", "Requests waiting for their first step.")
         encoding = gauge("num_requests_encoding", "Requests whose images are being preprocessed or encoded.")
@@ -170,6 +173,12 @@ public final class ServerMetrics: Sendable {
     }
 
     func recordRejection() { rejected.increment() }
+
+    /// Records one generated image's timing.
+    func recordImage(_ timing: ImageTiming) { images.record(timing) }
+
+    /// Sets the image gauges and advances the image counters to a diffusion engine snapshot.
+    public func update(from statistics: ImageEngineStatistics) { images.update(from: statistics) }
 }
 
 /// When one engine request's events reached the server.

@@ -1,0 +1,138 @@
+import Diffusion
+import DiffusionServing
+import Foundation
+import Hummingbird
+import Imaging
+import NIOCore
+
+/// A diffusion model served next to the language model, by ``DiffusionEngine``.
+public struct ServedImageModel: Sendable {
+    public let name: String
+    public let engine: DiffusionEngine
+    public let createdAt: Date
+
+    public init(name: String, engine: DiffusionEngine, createdAt: Date = Date()) {
+        self.name = name
+        self.engine = engine
+        self.createdAt = createdAt
+    }
+}
+
+/// `POST /v1/images/generations` as OpenAI defines it, with `b64_json` PNGs, plus diffusers'
+/// arguments as extension fields. `stream: true` sends a progress event per denoising step of each
+/// image and then each image; a client that leaves cancels its images at the next step boundary.
+///
+/// ```
+/// curl localhost:8000/v1/images/generations -d '{"prompt": "a cat", "size": "64x64", "seed": 1, "num_inference_steps": 20}'
+/// ```
+extension OpenAIService {
+    func imageGenerations(_ request: Request, _ context: ConnectionContext) async throws -> Response {
+        try await respond(request, watch: ClientWatch(channel: context.channel), admitting: false, generateImages)
+    }
+
+    @Sendable func generateImages(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
+        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+           let field = ImageGenerationRequest.unsupported.keys.sorted().first(where: { object[$0] != nil }) {
+            throw APIError.invalidRequest(ImageGenerationRequest.unsupported[field]!, param: field, code: "unsupported_parameter")
+        }
+        let request = try RequestDecoding.decode(ImageGenerationRequest.self, from: body, fields: ImageGenerationRequest.fields)
+        let served = try imageModel(named: request.model)
+        let requests = try request.pipelineRequests(defaultSize: served.engine.pipeline.defaultSize)
+        let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
+        do {
+            events = try served.engine.submit(requests)
+        } catch {
+            if case .overloaded = error { metrics.recordRejection() }
+            throw APIError(error)
+        }
+        let created = Int(Date().timeIntervalSince1970)
+        let size = "\(requests[0].width!)x\(requests[0].height!)"
+        if request.stream == true {
+            return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { [self] writer in
+                var sse = ServerSentEvents(writer: writer)
+                do {
+                    for try await event in events {
+                        switch event {
+                        case let .progress(index, step, total, elapsed):
+                            try await sse.send(raw: Self.jsonData([
+                                "type": "image_generation.progress", "index": index, "step": step, "total": total,
+                                "elapsed": elapsed,
+                            ]))
+                        case let .image(index, image, timing):
+                            metrics.recordImage(timing)
+                            var object = try Self.imageObject(image)
+                            object.merge(["type": "image_generation.completed", "index": index, "created_at": created, "size": size,
+                                          "output_format": "png", "background": "opaque", "quality": "auto"]) { $1 }
+                            try await sse.send(raw: Self.jsonData(object))
+                        }
+                    }
+                } catch let error as ImageGenerationError {
+                    try await sse.send(raw: APIError(error).jsonBody)
+                }
+                try await sse.finish()
+            })
+        }
+        let images: [Int: [String: Any]]
+        do { images = try await watch.run { [metrics] in
+            var images: [Int: [String: Any]] = [:]
+            for try await event in events {
+                if case let .image(index, image, timing) = event {
+                    metrics.recordImage(timing)
+                    images[index] = try Self.imageObject(image)
+                }
+            }
+            try Task.checkCancellation()
+            return Self.SendableBox(images)
+        }.value } catch let error as ImageGenerationError {
+            throw APIError(error)
+        }
+        return Self.jsonObject([
+            "created": created, "data": images.keys.sorted().map { images[$0]! }, "size": size, "output_format": "png",
+            "background": "opaque", "quality": "auto",
+        ])
+    }
+
+    /// The served image model `name` asks for (any when `nil`); 404 for other names.
+    func imageModel(named name: String?) throws(APIError) -> ServedImageModel {
+        guard let imageModel else {
+            throw APIError(status: .notFound, message: "this server serves no image model; start tessera serve with --image-model DIR",
+                           type: "invalid_request_error", param: "model", code: "model_not_found")
+        }
+        if let name, name != imageModel.name {
+            if name == engine.servedModel.name {
+                throw APIError.invalidRequest("the model '\(APIError.excerpt(name))' is a language model; the image model is '\(imageModel.name)'",
+                                              param: "model", code: "model_not_supported")
+            }
+            throw APIError.modelNotFound(name)
+        }
+        return imageModel
+    }
+
+    /// `{"b64_json": PNG}` for an image.
+    static func imageObject(_ image: GeneratedImage) throws -> [String: Any] {
+        let png = try PNGEncoder.encode(rgb: image.rgb8, width: image.width, height: image.height)
+        return ["b64_json": Data(png).base64EncodedString(), "revised_prompt": NSNull()]
+    }
+
+    static func jsonData(_ object: [String: Any]) -> Data {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+    }
+
+    /// Carries JSON objects (made of Sendable values) out of a task.
+    struct SendableBox: @unchecked Sendable {
+        let value: [Int: [String: Any]]
+        init(_ value: [Int: [String: Any]]) { self.value = value }
+    }
+}
+
+extension APIError {
+    /// How an image engine refusal reads to an API client.
+    init(_ error: ImageGenerationError) {
+        switch error {
+        case let .overloaded(seconds): self = .unavailable(error.description, retryAfterSeconds: seconds)
+        case let .invalidRequest(message, param): self = .invalidRequest(message, param: param, code: "invalid_value")
+        case .shuttingDown: self = .unavailable(error.description, retryAfterSeconds: nil)
+        case let .failed(message): self = .internalError(message)
+        }
+    }
+}
