@@ -23,23 +23,33 @@ public struct BenchRunner: Sendable {
 
     /// Outcomes in request order and the wall time of the whole run.
     public func run(_ requests: [BenchRequest], progress: @escaping @Sendable (Int) -> Void) async -> ([BenchOutcome], Double) {
+        await Self.run(schedule: schedule, maxConcurrency: maxConcurrency, arrivals: requests.map(\.arrival),
+                       send: { [client] in await client.send(requests[$0]) }, progress: progress)
+    }
+
+    /// Sends request `i` with `send(i)` at its arrival (the schedule's when `nil`), at most
+    /// `maxConcurrency` at a time; the outcomes in request order and the wall time of the whole run.
+    public static func run<Outcome: Sendable>(
+        schedule: ArrivalSchedule, maxConcurrency: Int?, arrivals: [Double?], send: @escaping @Sendable (Int) async -> Outcome,
+        progress: @escaping @Sendable (Int) -> Void
+    ) async -> ([Outcome], Double) {
         var schedule = schedule
         let limiter = ConcurrencyLimiter(limit: maxConcurrency ?? Int.max)
         let start = ContinuousClock.now
-        let outcomes = await withTaskGroup(of: (Int, BenchOutcome).self) { group in
+        let outcomes = await withTaskGroup(of: (Int, Outcome).self) { group in
             var sendAt = start
-            for (index, request) in requests.enumerated() {
-                if let arrival = request.arrival { sendAt = start.advanced(by: .seconds(arrival)) }
+            for (index, arrival) in arrivals.enumerated() {
+                if let arrival { sendAt = start.advanced(by: .seconds(arrival)) }
                 try? await Task.sleep(until: sendAt, clock: .continuous)
                 sendAt = sendAt.advanced(by: .seconds(schedule.nextGap()))
                 await limiter.acquire()
                 group.addTask {
-                    let outcome = await client.send(request)
+                    let outcome = await send(index)
                     await limiter.release()
                     return (index, outcome)
                 }
             }
-            var outcomes = [BenchOutcome?](repeating: nil, count: requests.count)
+            var outcomes = [Outcome?](repeating: nil, count: arrivals.count)
             var done = 0
             for await (index, outcome) in group {
                 outcomes[index] = outcome

@@ -110,10 +110,9 @@ public final class DiffusionEngine: @unchecked Sendable {
             throw .invalidRequest("a batched image takes its LoRAs unmerged (per row), not merged into the shared weights", param: "loras")
         }
         guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
-        let width = request.width ?? pipeline.defaultSize, height = request.height ?? pipeline.defaultSize
-        let multiple = pipeline.sizeMultiple
-        guard width > 0, height > 0, width % multiple == 0, height % multiple == 0 else {
-            throw .invalidRequest("size must be WIDTHxHEIGHT with both sides positive multiples of \(multiple), got \(width)x\(height)", param: "size")
+        let width: Int, height: Int
+        do { (height, width) = try pipeline.outputSize(request) } catch {
+            throw .invalidRequest("size: \(error)", param: "size")
         }
         guard width * height <= config.maxPixels else {
             throw .invalidRequest("size \(width)x\(height) has more than the \(config.maxPixels) pixels this server generates", param: "size")

@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark parts of Tessera.",
-        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchEncodeCommand.self, BenchDiffusionCommand.self]
+        subcommands: [BenchEngineCommand.self, BenchServeCommand.self, BenchEncodeCommand.self, BenchDiffusionCommand.self, BenchImagesCommand.self]
     )
 }

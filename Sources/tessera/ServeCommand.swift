@@ -97,7 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
     var apiKeyProtectsProbes = false
 
     @Option(name: .customLong("image-model"),
-            help: "A diffusers Stable Diffusion 1.x/2.x folder served by POST /v1/images/generations, next to the language model.")
+            help: "A diffusers Stable Diffusion 1.x/2.x/XL folder served by POST /v1/images/generations, next to the language model.")
     var imageModel: String?
 
     @Option(name: .customLong("served-image-model-name"), help: "The image model's name (default: its folder's name).")

@@ -111,7 +111,7 @@ import Testing
         }
         bad = request
         bad.width = 60
-        #expect(throws: ImageGenerationError.invalidRequest("size must be WIDTHxHEIGHT with both sides positive multiples of 8, got 60x64", param: "size")) {
+        #expect(throws: ImageGenerationError.invalidRequest("size: width and height must be positive multiples of 8, got 60×64", param: "size")) {
             try engine.submit([bad])
         }
         for stream in accepted { _ = try await Self.images(stream) }

@@ -23,6 +23,8 @@ pytestmark = pytest.mark.skipif(
 
 SD1 = pathlib.Path(os.environ["TESSERA_FIXTURES"]) / "diffusion" / "sd1-tiny"
 IMAGE_MODEL = SD1.name
+INIT_IMAGE = pathlib.Path(os.environ["TESSERA_FIXTURES"]) / "diffusion" / "pipelines" / "init-image.png"
+INIT_IMAGE_URI = "data:image/png;base64," + base64.b64encode(INIT_IMAGE.read_bytes()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,15 @@ def test_same_seed_gives_the_png_of_generate_image(images_client, tmp_path):
     expected = cli_pixels(tmp_path, "--prompt", "a red cube on a table", "--negative-prompt", "blurry", "--steps", "5",
                           "--guidance", "6.5", "--seed", "1234", "--scheduler", "euler-a", "--width", "64", "--height", "48")
     assert np.array_equal(served, expected)
+
+
+def test_image_to_image_gives_the_png_of_generate_image(images_client, tmp_path):
+    out = images_client.images.generate(
+        prompt="a house by a river", extra_body={"image": INIT_IMAGE_URI, "strength": 0.6, "num_inference_steps": 5, "seed": 3,
+                                                 "scheduler": "ddim"})
+    expected = cli_pixels(tmp_path, "--prompt", "a house by a river", "--image", str(INIT_IMAGE), "--strength", "0.6", "--steps", "5",
+                          "--seed", "3", "--scheduler", "ddim")
+    assert np.array_equal(pixels(out.data[0].b64_json), expected)
 
 
 def test_openai_fields_alone_and_n_images_with_consecutive_seeds(images_client, tmp_path):
@@ -143,7 +154,10 @@ def test_a_client_leaving_cancels_its_image(image_base):
     ({"partial_images": 2}, 400, "partial_images"),
     ({"loras": [{"name": "style", "scale": 0.8}]}, 400, "loras"),
     ({"controlnets": [{"name": "canny", "image": "data:image/png;base64,!!!"}]}, 400, "controlnets"),
-    ({"image": "data:image/png;base64,not base64", "strength": 0.5}, 400, "image"),
+    ({"image": "data:image/png;base64,not base64!", "strength": 0.5}, 400, "image"),
+    ({"image": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}, 400, "image"),
+    ({"image": INIT_IMAGE_URI, "strength": 1.5}, 400, "strength"),
+    ({"strength": 0.5}, 400, "strength"),
     ({"mystery": 1}, 400, "mystery"),
     ({"model": "no-such-model"}, 404, "model"),
 ])

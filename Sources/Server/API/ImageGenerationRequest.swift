@@ -1,9 +1,10 @@
 import Diffusion
 import Foundation
+import Imaging
 
 /// The body of `POST /v1/images/generations`: OpenAI's fields plus the diffusers pipeline
 /// arguments peers take as extensions (`negative_prompt`, `num_inference_steps`, `guidance_scale`,
-/// `seed`, `scheduler`).
+/// `seed`, `scheduler`, and `image` + `strength` for image-to-image).
 struct ImageGenerationRequest: Decodable, IntegerFields {
     var model: String?
     var prompt: String
@@ -20,9 +21,12 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
     var guidanceScale: Double?
     var seed: Int?
     var scheduler: String?
+    /// Image-to-image: the image to start from (a `data:` URI, or an allowed URL) and how much of the schedule runs.
+    var image: String?
+    var strength: Double?
 
     enum CodingKeys: String, CodingKey {
-        case model, prompt, n, size, stream, quality, background, seed, scheduler
+        case model, prompt, n, size, stream, quality, background, seed, scheduler, image, strength
         case responseFormat = "response_format"
         case outputFormat = "output_format"
         case partialImages = "partial_images"
@@ -33,16 +37,14 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
 
     static let integerFields = ["n", "num_inference_steps", "seed", "partial_images"]
 
-    /// Every field read; `user` is accepted as everywhere. The add-on and image-to-image fields are
-    /// named so that their refusal says what is missing instead of "unknown parameter".
-    static let fields: Set<String> = Set(CodingKeys.allNames + ["loras", "controlnets", "image", "strength"])
+    /// Every field read; `user` is accepted as everywhere. The add-on fields are named so that their
+    /// refusal says what is missing instead of "unknown parameter".
+    static let fields: Set<String> = Set(CodingKeys.allNames + ["loras", "controlnets"])
 
     /// Fields of the API that this server's pipeline cannot honour yet, refused by name.
     static let unsupported: [String: String] = [
         "loras": "LoRA adapters are not supported by this server's diffusion pipeline yet",
         "controlnets": "ControlNets are not supported by this server's diffusion pipeline yet",
-        "image": "image-to-image ('image' + 'strength') is not supported by this server's diffusion pipeline yet",
-        "strength": "image-to-image ('image' + 'strength') is not supported by this server's diffusion pipeline yet",
     ]
 
     static let maxImages = 10
@@ -52,8 +54,9 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
     static let defaultGuidance = 7.5
 
     /// The pipeline requests (one per image; image `i` uses `seed + i`), after every check that
-    /// needs no model. `defaultSize` answers `size: "auto"` or no size.
-    func pipelineRequests(defaultSize: Int) throws(APIError) -> [TextToImageRequest] {
+    /// needs no model. `defaultSize` answers `size: "auto"` or no size (without an init image, whose
+    /// size it then is); `initImage` is `image` decoded.
+    func pipelineRequests(defaultSize: Int, initImage: RGBImage?) throws(APIError) -> [TextToImageRequest] {
         let n = n ?? 1
         guard (1 ... Self.maxImages).contains(n) else {
             throw .invalidRequest("n must be between 1 and \(Self.maxImages), got \(n)", param: "n", code: "invalid_value")
@@ -81,7 +84,17 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
             throw .invalidRequest("partial_images (previews while streaming) are not supported; streams send progress events and the final image",
                                   param: "partial_images", code: "unsupported_value")
         }
-        let (width, height) = try Self.dimensions(size, defaultSize: defaultSize)
+        if let strength, !(0 ... 1).contains(strength) {
+            throw .invalidRequest("strength must be between 0 and 1, got \(strength)", param: "strength", code: "invalid_value")
+        }
+        if strength != nil, image == nil {
+            throw .invalidRequest("strength applies to image-to-image; give 'image' too", param: "strength", code: "invalid_value")
+        }
+        let (width, height): (Int?, Int?) = if initImage != nil, size == nil || size == "auto" {
+            (nil, nil)
+        } else {
+            try Self.dimensions(size, defaultSize: defaultSize)
+        }
         let scheduler: SchedulerKind? = try self.scheduler.map { name throws(APIError) in
             guard let kind = SchedulerKind(rawValue: name) else {
                 throw .invalidRequest(
@@ -100,7 +113,8 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
         }
         return (0 ..< n).map { i in
             TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: numInferenceSteps ?? Self.defaultSteps,
-                               guidanceScale: Float(guidance), scheduler: scheduler, width: width, height: height, seed: UInt64(seed + i))
+                               guidanceScale: Float(guidance), scheduler: scheduler, width: width, height: height, seed: UInt64(seed + i),
+                               initImage: initImage, strength: strength)
         }
     }
 

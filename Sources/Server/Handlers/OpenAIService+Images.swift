@@ -37,7 +37,9 @@ extension OpenAIService {
         }
         let request = try RequestDecoding.decode(ImageGenerationRequest.self, from: body, fields: ImageGenerationRequest.fields)
         let served = try imageModel(named: request.model)
-        let requests = try request.pipelineRequests(defaultSize: served.engine.pipeline.defaultSize)
+        var initImage: RGBImage?
+        if let url = request.image { initImage = try await images.load([ImageLoader.Reference(url: url, param: "image")])[0] }
+        let requests = try request.pipelineRequests(defaultSize: served.engine.pipeline.defaultSize, initImage: initImage)
         let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
         do {
             events = try served.engine.submit(requests)
@@ -46,7 +48,8 @@ extension OpenAIService {
             throw APIError(error)
         }
         let created = Int(Date().timeIntervalSince1970)
-        let size = "\(requests[0].width!)x\(requests[0].height!)"
+        let output = try? served.engine.pipeline.outputSize(requests[0])
+        let size = output.map { "\($0.width)x\($0.height)" } ?? "auto"
         if request.stream == true {
             return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { [self] writer in
                 var sse = ServerSentEvents(writer: writer)
@@ -72,8 +75,8 @@ extension OpenAIService {
                 try await sse.finish()
             })
         }
-        let images: [Int: [String: Any]]
-        do { images = try await watch.run { [metrics] in
+        let generated: [Int: [String: Any]]
+        do { generated = try await watch.run { [metrics] in
             var images: [Int: [String: Any]] = [:]
             for try await event in events {
                 if case let .image(index, image, timing) = event {
@@ -87,7 +90,7 @@ extension OpenAIService {
             throw APIError(error)
         }
         return Self.jsonObject([
-            "created": created, "data": images.keys.sorted().map { images[$0]! }, "size": size, "output_format": "png",
+            "created": created, "data": generated.keys.sorted().map { generated[$0]! }, "size": size, "output_format": "png",
             "background": "opaque", "quality": "auto",
         ])
     }
