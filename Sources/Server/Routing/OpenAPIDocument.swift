@@ -659,6 +659,241 @@ enum OpenAPIDocument {
     }
    }
   },
+  "/v1/images/generations": {
+   "post": {
+    "operationId": "createImage",
+    "summary": "Generate images with the diffusion model of --image-model (OpenAI's images API, with diffusers' arguments as extension fields).",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "type": "object",
+        "required": [
+         "prompt"
+        ],
+        "properties": {
+         "model": {
+          "type": "string",
+          "description": "The image model's name (default: it)."
+         },
+         "prompt": {
+          "type": "string"
+         },
+         "n": {
+          "type": "integer",
+          "minimum": 1,
+          "maximum": 10,
+          "description": "Images; image i uses seed + i."
+         },
+         "size": {
+          "type": "string",
+          "description": "WIDTHxHEIGHT (multiples of 8 on SD) or auto."
+         },
+         "response_format": {
+          "type": "string",
+          "enum": [
+           "b64_json",
+           "url"
+          ],
+          "description": "url is refused: there is no output store."
+         },
+         "stream": {
+          "type": "boolean",
+          "description": "SSE progress events per denoising step, then the images."
+         },
+         "quality": {
+          "type": "string",
+          "enum": [
+           "auto"
+          ]
+         },
+         "background": {
+          "type": "string",
+          "enum": [
+           "auto",
+           "opaque"
+          ]
+         },
+         "output_format": {
+          "type": "string",
+          "enum": [
+           "png"
+          ]
+         },
+         "partial_images": {
+          "type": "integer",
+          "enum": [
+           0
+          ]
+         },
+         "user": {
+          "type": "string"
+         },
+         "negative_prompt": {
+          "type": "string"
+         },
+         "num_inference_steps": {
+          "type": "integer",
+          "minimum": 1
+         },
+         "guidance_scale": {
+          "type": "number"
+         },
+         "seed": {
+          "type": "integer",
+          "minimum": 0
+         },
+         "scheduler": {
+          "type": "string",
+          "enum": [
+           "ddim",
+           "euler",
+           "euler-a",
+           "dpmpp-2m",
+           "pndm"
+          ]
+         },
+         "image": {
+          "type": "string",
+          "description": "Image-to-image: a data: URI (or an allowed URL) of a PNG or JPEG."
+         },
+         "strength": {
+          "type": "number",
+          "minimum": 0,
+          "maximum": 1
+         }
+        },
+        "additionalProperties": false
+       },
+       "examples": {
+        "text-to-image": {
+         "value": {
+          "prompt": "a red cube",
+          "size": "64x64",
+          "seed": 7,
+          "num_inference_steps": 20
+         }
+        }
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "The images as base64 PNGs, or with stream: true an event stream of progress events and images.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "created",
+          "data"
+         ],
+         "properties": {
+          "created": {
+           "type": "integer"
+          },
+          "data": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "required": [
+             "b64_json"
+            ],
+            "properties": {
+             "b64_json": {
+              "type": "string"
+             },
+             "revised_prompt": {
+              "type": "null"
+             }
+            }
+           }
+          },
+          "size": {
+           "type": "string"
+          },
+          "output_format": {
+           "type": "string"
+          },
+          "background": {
+           "type": "string"
+          },
+          "quality": {
+           "type": "string"
+          }
+         }
+        }
+       },
+       "text/event-stream": {
+        "schema": {
+         "type": "string"
+        }
+       }
+      }
+     },
+     "400": {
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field (`loras`, `controlnets`), a size that is not a multiple of 8, too many steps, an unknown scheduler, an undecodable image, or the language model's name.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The server serves no image model, or another name was given (`code: model_not_found`).",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "413": {
+      "description": "The body is larger than `--max-body-size`.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or the image queue is full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
   "/v1/embeddings": {
    "post": {
     "operationId": "createEmbedding",
