@@ -14,6 +14,7 @@
 #define CK_MAX_THREADS 256
 #define CK_SPIN_LIMIT 20000
 #define CK_COMPUTE_NICE 5
+#define CK_JOB_CLOSED UINT32_MAX  // next-task index of a finished job: above any count
 
 static inline void cpu_relax(void) {
 #if CK_X86
@@ -58,7 +59,7 @@ static void run_tasks(uint32_t generation) {
         // While this generation's job has an unclaimed task, its count/fn/context are still current.
         int count = atomic_load(&pool.count);
         uint32_t index = state_next(s);
-        if ((int)index >= count) return;
+        if (index >= (uint32_t)count) return;
         if (!atomic_compare_exchange_weak(&pool.state, &s, make_state(generation, index + 1))) continue;
         ck_task_fn fn = atomic_load(&pool.fn);
         int own = ck_simd_enabled();
@@ -162,6 +163,10 @@ void ck_parallel_for(ck_task_fn fn, void *context, int count) {
         if (++spins < CK_SPIN_LIMIT) cpu_relax();
         else sched_yield();
     }
+    // Close the job before the next submitter changes `count`: a worker that read this job's
+    // state (all tasks claimed) and then the next job's larger count would otherwise claim a task
+    // that does not exist, run it with whichever context it finds and count it done for the next job.
+    atomic_store(&pool.state, make_state(generation, CK_JOB_CLOSED));
     pthread_mutex_unlock(&pool.submit_lock);
 }
 

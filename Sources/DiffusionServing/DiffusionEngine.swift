@@ -33,6 +33,8 @@ public final class DiffusionEngine: @unchecked Sendable {
     private var lastStepSeconds = 0.0
     /// Changed by the loop thread only, under the lock (so statistics can read it).
     private var running: [Job] = []
+    /// Images out of `running` whose decode and answer are under way (shutdown waits for them).
+    private var completing = 0
 
     public init(pipeline: StableDiffusionPipeline, config: DiffusionEngineConfig = DiffusionEngineConfig()) {
         precondition(config.maxBatchSize >= 1 && config.maxQueuedImages >= 1 && config.maxSteps >= 1)
@@ -75,7 +77,7 @@ public final class DiffusionEngine: @unchecked Sendable {
     public func shutdown(gracePeriod: Duration) async {
         locked { $0.stopping = true }
         let deadline = ContinuousClock.now + gracePeriod
-        while ContinuousClock.now < deadline, statistics().waitingImages + statistics().runningImages > 0 {
+        while ContinuousClock.now < deadline, statistics().waitingImages + statistics().runningImages + inFlightCompletions() > 0 {
             try? await Task.sleep(for: .milliseconds(20))
         }
         locked { $0.aborting = true }
@@ -87,6 +89,12 @@ public final class DiffusionEngine: @unchecked Sendable {
         change(self)
         condition.signal()
         condition.unlock()
+    }
+
+    private func inFlightCompletions() -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return completing
     }
 
     public func statistics() -> ImageEngineStatistics {
@@ -210,10 +218,13 @@ public final class DiffusionEngine: @unchecked Sendable {
                 index: job.index, step: states[k].stepsDone, total: states[k].stepsTotal, elapsed: (ContinuousClock.now - job.group.arrival).seconds))
             if states[k].isFinished { finished.append(i) }
         }
-        for i in finished { complete(running[i]) }
+        // Bookkeeping before the answer: a client that has its image sees it counted as finished.
+        let completed = finished.map { running[$0] }
         condition.lock()
         running = running.enumerated().filter { !finished.contains($0.offset) }.map(\.element)
+        completing += completed.count
         condition.unlock()
+        for job in completed { complete(job) }
     }
 
     private func complete(_ job: Job) {
@@ -225,13 +236,14 @@ public final class DiffusionEngine: @unchecked Sendable {
             secondsPerStep: job.stepSeconds / Double(max(state.stepsTotal, 1)),
             endToEndSeconds: (now - job.group.arrival).seconds)
         job.state = nil
-        job.group.continuation.yield(.image(index: job.index, image, timing))
         condition.lock()
         counters.finishedImages += 1
         job.group.remaining -= 1
         let done = job.group.remaining == 0 && !job.group.cancelled
         condition.unlock()
+        job.group.continuation.yield(.image(index: job.index, image, timing))
         if done { job.group.continuation.finish() }
+        locked { $0.completing -= 1 }
     }
 
     /// Ends `group` with `error` and cancels its other images.
