@@ -59,17 +59,22 @@ QD_TARGET static float QD_NAME(dot_q4_1)(size_t n, const void *w, const void *ac
 // block is loaded and unpacked once for the four. Per row the arithmetic is the one-row dot's, in
 // the same order, so the results are identical.
 
+// One block of signed 8-bit weights `qx` (scale `d`) against block `i` of four activation rows.
+QD_TARGET static inline void QD_NAME(accumulate4)(__m256i qx, uint16_t d, const void *act, size_t stride, size_t i, __m256 acc[4]) {
+    __m256i ax = _mm256_sign_epi8(qx, qx);
+    for (int r = 0; r < 4; r++) {
+        const act_q8_32 *y = (const act_q8_32 *)((const char *)act + r * stride) + i;
+        __m256i p = QD_DOT(_mm256_setzero_si256(), ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx));
+        acc[r] = _mm256_fmadd_ps(QD_NAME(scale)(d, y->d), _mm256_cvtepi32_ps(p), acc[r]);
+    }
+}
+
 QD_TARGET static void QD_NAME(dot4_q8_0)(size_t n, const void *w, const void *act, size_t stride, float *out) {
     const blk_q8_0 *x = w;
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (size_t i = 0; i < n / QK32; i++) {
         __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i ax = _mm256_sign_epi8(qx, qx);
-        for (int r = 0; r < 4; r++) {
-            const act_q8_32 *y = (const act_q8_32 *)((const char *)act + r * stride) + i;
-            __m256i p = QD_DOT(_mm256_setzero_si256(), ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx));
-            acc[r] = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y->d), _mm256_cvtepi32_ps(p), acc[r]);
-        }
+        QD_NAME(accumulate4)(qx, x[i].d, act, stride, i, acc);
     }
     for (int r = 0; r < 4; r++) out[r] = QD_NAME(hsum)(acc[r]);
 }
@@ -79,12 +84,7 @@ QD_TARGET static void QD_NAME(dot4_q4_0)(size_t n, const void *w, const void *ac
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (size_t i = 0; i < n / QK32; i++) {
         __m256i qx = _mm256_sub_epi8(QD_NAME(nibbles)(x[i].qs), _mm256_set1_epi8(8));
-        __m256i ax = _mm256_sign_epi8(qx, qx);
-        for (int r = 0; r < 4; r++) {
-            const act_q8_32 *y = (const act_q8_32 *)((const char *)act + r * stride) + i;
-            __m256i p = QD_DOT(_mm256_setzero_si256(), ax, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y->qs), qx));
-            acc[r] = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y->d), _mm256_cvtepi32_ps(p), acc[r]);
-        }
+        QD_NAME(accumulate4)(qx, x[i].d, act, stride, i, acc);
     }
     for (int r = 0; r < 4; r++) out[r] = QD_NAME(hsum)(acc[r]);
 }
