@@ -115,20 +115,26 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     public var state: EngineState { shared.withLock { $0.engineState } }
 
     /// Why some requests cannot be served now: each group stage that no registered worker runs,
-    /// with what its slots are doing (see ``InferenceEngine/unavailableReason``).
+    /// with what its slots are doing (see ``InferenceEngine/unavailableReason``). Externally scaled,
+    /// every pool the topology declares is a stage its group needs, also when none of its pods is left.
     public var unavailableReason: String? {
         let now = ContinuousClock.now
         return shared.withLock { s -> String? in
             var missing: [String] = []
-            for group in topology.groups.map(\.group) {
+            for spec in topology.groups {
+                let group = spec.group
                 let slots = s.slots.filter { $0.group == group && $0.phase != .stopped && $0.phase != .retiring }
-                for stage in Stage.allCases where slots.contains(where: { $0.role.runs(stage) })
+                let pools = provider.scaledExternally ? spec.workers.map(\.role) : []
+                for stage in Stage.allCases where (slots.contains { $0.role.runs(stage) } || pools.contains { $0.runs(stage) })
                     && !slots.contains(where: { $0.isActive && $0.role.runs(stage) }) {
-                    let why = slots.filter { $0.role.runs(stage) }.map { slot in
+                    var why = slots.filter { $0.role.runs(stage) }.map { slot in
                         var text = "slot \(slot.id) \(slot.phase == .starting ? "starting" : "switching")"
                         if let failure = slot.lastFailure { text += " after \(slot.failures) failure\(slot.failures == 1 ? "" : "s") in a row: \(failure)" }
                         if let next = slot.relaunchAt { text += String(format: ", relaunch in %.1f s", max(0, (next - now).seconds)) }
                         return text
+                    }
+                    if why.isEmpty {
+                        why = pools.filter { $0.runs(stage) }.map { "no pod of pool \(provider.poolName(group: group, role: $0)) is registered" }
                     }
                     missing.append("group \(group.rawValue) has no live \(stage.rawValue) worker (\(why.joined(separator: "; ")))")
                 }

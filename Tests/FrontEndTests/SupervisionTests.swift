@@ -1,9 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Cluster
 import Foundation
 import FrontEnd
 import ServingAPI
+import Synchronization
 import Testing
 
 /// A slot whose worker keeps dying is relaunched with backoff for as long as it takes, the outage
@@ -56,6 +58,55 @@ import Testing
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// Externally scaled (KEDA or an HPA owns the pool sizes), a lost worker is not replaced by the
+    /// front end: when every pod of a pool is gone its stage is reported until the scaler adds one.
+    @Test func anExternallyScaledPoolWithNoPodLeftIsReportedUntilOneRegisters() async throws {
+        let scaler = Mutex<ExternallyScaledProvider?>(nil)
+        let frontEnd = try await Support.frontEnd("""
+            transfer: tcp
+            heartbeat_interval_ms: 50
+            groups:
+              - group: text
+                workers:
+                  - {role: prefill, count: 1}
+                  - {role: decode, count: 2}
+            """, provider: { local in
+                let provider = ExternallyScaledProvider(local)
+                scaler.withLock { $0 = provider }
+                return provider
+            })
+        let provider = try #require(scaler.withLock { $0 })
+        let decode = frontEnd.clusterStatus().filter { $0.role == .decode }.map(\.id)
+        #expect(decode.count == 2 && frontEnd.unavailableReason == nil)
+
+        // One pod of two vanishing leaves the stage served.
+        kill(try #require(frontEnd.workerProcessId(slot: decode[0])), SIGKILL)
+        #expect(await Support.eventually { !frontEnd.clusterStatus()[decode[0]].isActive })
+        #expect(frontEnd.unavailableReason == nil)
+        // The last one vanishing takes the stage down, and nothing relaunches it.
+        kill(try #require(frontEnd.workerProcessId(slot: decode[1])), SIGKILL)
+        #expect(await Support.eventually { !frontEnd.clusterStatus()[decode[1]].isActive })
+        try await Task.sleep(for: .milliseconds(300))
+        let reason = try #require(frontEnd.unavailableReason)
+        #expect(reason.contains("group text has no live decode worker"))
+        #expect(reason.contains("no pod of pool text-decode is registered"))
+        #expect(!reason.contains("prefill"))
+        #expect(frontEnd.statistics().workerRestarts["decode"] == 0)
+
+        // The scaler adds a pod: it registers without a slot, is adopted, and the stage serves again.
+        var spec = try #require(provider.started.withLock { $0[decode[0]] })
+        let slotArgument = try #require(spec.arguments.firstIndex(of: "--slot"))
+        spec.arguments.removeSubrange(slotArgument...(slotArgument + 1))
+        let pod = try provider.local.start(spec)
+        provider.pod.withLock { $0 = pod }
+        #expect(await Support.eventually(30) { frontEnd.unavailableReason == nil })
+        #expect(frontEnd.clusterStatus().filter { $0.role == .decode && $0.isActive }.count == 1)
+        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(3))))
+        #expect(out.ids.count == 3)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+        provider.local.stop(pod, force: true)
+    }
+
     /// With prefill and decode workers, each request's prompt is counted once, where it was prefilled.
     @Test func promptTokensAreCountedOncePerRequest() async throws {
         let frontEnd = try await Support.frontEnd(FaultTests.decodePair)
@@ -72,4 +123,23 @@ import Testing
         #expect(frontEnd.statistics().promptTokens - before == expected)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
+}
+
+/// Local worker processes standing in for the pods of pools an external scaler sizes: the front end
+/// starts the first ones, and adopts `pod` when a worker registers without a slot.
+final class ExternallyScaledProvider: InstanceProvider, @unchecked Sendable {
+    let local: LocalProcessProvider
+    /// What the front end started, by slot.
+    let started = Mutex<[Int: InstanceSpec]>([:])
+    /// The instance the next unbound worker to register runs in.
+    let pod = Mutex<InstanceHandle?>(nil)
+    init(_ local: LocalProcessProvider) { self.local = local }
+    var scaledExternally: Bool { true }
+    func start(_ instance: InstanceSpec) throws(FrontEndError) -> InstanceHandle {
+        started.withLock { $0[instance.slot] = instance }
+        return try local.start(instance)
+    }
+    func stop(_ handle: InstanceHandle, force: Bool) { local.stop(handle, force: force) }
+    func isAlive(_ handle: InstanceHandle) -> Bool { local.isAlive(handle) }
+    func adopt(pod name: String?, role: InstanceRole, group: ModalityGroup) -> InstanceHandle? { pod.withLock { $0 } }
 }
