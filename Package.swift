@@ -140,6 +140,7 @@ let package = Package(
                 "WireProtocol", "Workers", "FrontEnd", "KubernetesClient", "Imaging", "ChatTemplates", "Diffusion", "DiffusionServing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources/DefaultModel")]
         ),

@@ -137,10 +137,11 @@ extension ClusterFrontEnd {
         if let handle { provider.roleChanged(handle, to: role) }
     }
 
-    /// Retiring workers with nothing left to do are stopped (their slot stays, stopped).
+    /// Retiring and leaving workers with nothing left to do are let go: their connection closes,
+    /// and the worker exits (a retiring slot stays stopped, a leaving one is replaced).
     func stopDrainedRetirees() {
         let done = shared.withLock { s in
-            s.slots.filter { $0.phase == .retiring && $0.assigned.isEmpty && ($0.load?.parkedKV ?? 0) == 0 }
+            s.slots.filter { ($0.phase == .retiring || $0.phase == .leaving) && $0.assigned.isEmpty && ($0.load?.parkedKV ?? 0) == 0 }
         }
         for slot in done { slot.connection?.close() }
     }

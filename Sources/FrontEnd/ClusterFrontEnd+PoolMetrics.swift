@@ -47,7 +47,7 @@ extension ClusterFrontEnd {
                     gauges.kvCapacity += status.kvCapacityTokens
                 }
                 switch slot.phase {
-                case .starting, .active, .switching: gauges.desired += 1
+                case .starting, .active, .switching, .leaving: gauges.desired += 1
                 case .retiring, .stopped: break
                 }
                 if let outcomes = s.sloOutcomes[slot.group], outcomes.total > 0 {

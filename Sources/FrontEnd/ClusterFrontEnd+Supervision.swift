@@ -79,8 +79,28 @@ extension ClusterFrontEnd {
         case let .finished(id, info): deliver(id, from: slot, .finished(info.value))
         case let .failed(id, error): deliver(id, from: slot, .failed(error.value))
         case let .switched(role): finishSwitch(slot, role: role)
+        case .draining: workerDraining(slot)
         default: break
         }
+    }
+
+    /// The worker is stopping (SIGTERM): see ``beginLeaving(_:_:)``.
+    private func workerDraining(_ slot: Int) {
+        if shared.withLock({ beginLeaving(&$0, slot) }) { logger.info("worker draining on SIGTERM", metadata: ["slot": "\(slot)"]) }
+    }
+
+    /// A worker about to go (its process got SIGTERM, its pod is being deleted) gets no new
+    /// requests and is let go once it has nothing left (``stopDrainedRetirees()``); unless the pool
+    /// is scaled externally (then its ReplicaSet decides), a replacement starts once it has gone.
+    func beginLeaving(_ s: inout State, _ slot: Int) -> Bool {
+        switch s.slots[slot].phase {
+        case .active: break
+        // The replacement serves the role the planner chose.
+        case let .switching(to: role): s.slots[slot].role = role
+        case .starting, .retiring, .leaving, .stopped: return false
+        }
+        s.slots[slot].phase = provider.scaledExternally ? .retiring : .leaving
+        return true
     }
 
     private func deliver(_ id: Int, from slot: Int, _ event: WorkerEvent) {
@@ -90,7 +110,8 @@ extension ClusterFrontEnd {
 
     /// A worker's connection closed (it exited, was killed, or was declared hung): its requests
     /// learn it, its process is reaped, and unless the slot is being retired a replacement is
-    /// launched after the slot's backoff (at once after a first failure).
+    /// launched after the slot's backoff (at once after a first failure, or after a worker that
+    /// left on SIGTERM, which is no failure).
     func workerLost(_ slot: Int, connection: Connection) {
         let now = ContinuousClock.now
         let outcome: (handle: InstanceHandle?, affected: [AsyncStream<SlotEvent>.Continuation], worker: WorkerSlot, restart: Bool)? = shared.withLock { s in
@@ -115,14 +136,17 @@ extension ClusterFrontEnd {
             // Externally scaled, a lost worker's pod is replaced by its ReplicaSet and registers anew.
             let restart = s.engineState != .stopped && worker.phase != .retiring && worker.phase != .stopped && !provider.scaledExternally
             if case let .switching(to: role) = worker.phase { worker.role = role }
+            let left = worker.phase == .leaving
             worker.phase = restart ? .starting : .stopped
-            if restart {
+            if restart && left {
+                worker.relaunchAt = now
+            } else if restart {
                 worker.lastFailure = worker.lastFailure ?? "its connection closed (the process exited or was killed)"
                 scheduleRelaunch(&worker, now: now)
             }
             worker.activeSince = nil
             s.slots[slot] = worker
-            return (worker.handle, affected, worker, restart)
+            return (worker.handle, affected, worker, restart && !left)
         }
         guard let outcome else { return }
         if outcome.restart { logFailure(outcome.worker, now: now) }
@@ -238,17 +262,17 @@ extension ClusterFrontEnd {
             if let handle = slot.handle { provider.stop(handle, force: true) }
             slot.connection?.close()
         }
-        if provider.scaledExternally { drainTerminating() }
+        drainLeaving()
+        stopDrainedRetirees()
     }
 
-    /// Externally scaled, a worker whose pod is being deleted (the external scaler lowered the
-    /// count, or an eviction) is drained: no new requests, its own finish, then it is let go.
-    func drainTerminating() {
+    /// Workers whose instance someone else is stopping (a pod deleted by an external scaler's lower
+    /// count, an eviction, a lost node) leave (``beginLeaving(_:_:)``).
+    func drainLeaving() {
         shared.withLock { s in
-            for i in s.slots.indices where s.slots[i].isActive {
-                if let handle = s.slots[i].handle, !provider.isAlive(handle) { s.slots[i].phase = .retiring }
+            for i in s.slots.indices where s.slots[i].connection != nil {
+                if let handle = s.slots[i].handle, provider.isLeaving(handle) { _ = beginLeaving(&s, i) }
             }
         }
-        stopDrainedRetirees()
     }
 }

@@ -128,7 +128,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
                 for stage in Stage.allCases where (slots.contains { $0.role.runs(stage) } || pools.contains { $0.runs(stage) })
                     && !slots.contains(where: { $0.isActive && $0.role.runs(stage) }) {
                     var why = slots.filter { $0.role.runs(stage) }.map { slot in
-                        var text = "slot \(slot.id) \(slot.phase == .starting ? "starting" : "switching")"
+                        var text = "slot \(slot.id) \(slot.phase == .starting ? "starting" : slot.phase == .leaving ? "leaving" : "switching")"
                         if let failure = slot.lastFailure { text += " after \(slot.failures) failure\(slot.failures == 1 ? "" : "s") in a row: \(failure)" }
                         if let next = slot.relaunchAt { text += String(format: ", relaunch in %.1f s", max(0, (next - now).seconds)) }
                         return text

@@ -10,6 +10,10 @@ public protocol InstanceProvider: Sendable {
     func stop(_ handle: InstanceHandle, force: Bool)
     /// Whether the instance is still running, as far as the provider can tell.
     func isAlive(_ handle: InstanceHandle) -> Bool
+    /// Whether someone else is stopping the instance while its worker may still serve (a pod
+    /// deleted: scaled down by an external scaler, evicted, its node lost): the front end drains
+    /// it and lets it go. A local process that died is not leaving; it is dead (``isAlive``).
+    func isLeaving(_ handle: InstanceHandle) -> Bool
     /// The instance's worker registered, from `pod` when it runs in one (providers that learn their
     /// instances' identity only at registration, like a scaled pool, bind it here).
     func registered(_ handle: InstanceHandle, pod: String?)
@@ -31,6 +35,7 @@ public protocol InstanceProvider: Sendable {
 
 extension InstanceProvider {
     public func registered(_ handle: InstanceHandle, pod: String?) {}
+    public func isLeaving(_ handle: InstanceHandle) -> Bool { false }
     public func finishStopping() async {}
     public var scaledExternally: Bool { false }
     public func adopt(pod: String?, role: InstanceRole, group: ModalityGroup) -> InstanceHandle? { nil }

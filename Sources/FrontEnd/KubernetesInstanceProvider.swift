@@ -18,7 +18,9 @@ import WireProtocol
 ///   (the ReplicaSet drops a not-yet-ready pod first).
 /// - Liveness: a bound instance lives while its pod is in the Pod watch and not terminating; the
 ///   front end's heartbeats catch a hung worker. A pending instance no pod registered for within
-///   the startup timeout is given up.
+///   the startup timeout is given up. A bound worker whose pod someone else deletes (an eviction,
+///   a lost node, a rollout) is leaving (``isLeaving(_:)``): the front end drains it, lets it go and
+///   starts a replacement, which the ReplicaSet's next pod fills.
 ///
 /// With `autoscaling: external` the provider never writes `/scale`: pods come and go as KEDA or an
 /// HPA sets the count, and each one that registers is adopted (``adopt(pod:role:group:)``).
@@ -161,12 +163,25 @@ public final class KubernetesInstanceProvider: InstanceProvider {
                 let expired = ContinuousClock.now - instance.since > timeout
                 return (!expired, expired)
             }
-            // Registered before the watch reported its pod: give the watch a moment.
-            guard let seen = s.pods[pod] else { return (ContinuousClock.now - instance.since < .seconds(10), false) }
-            return (!seen.isTerminating, false)
+            return (!Self.leaving(instance, pod: pod, pods: s.pods), false)
         }
         if expired { stop(handle, force: true) }
         return alive
+    }
+
+    /// A bound instance whose pod is terminating or gone from the watch: the worker may still
+    /// serve (a pod's grace period, or a node that stopped answering keeps its containers).
+    public func isLeaving(_ handle: InstanceHandle) -> Bool {
+        state.withLock { s in
+            guard let instance = s.instances[handle.id], let pod = instance.pod else { return false }
+            return Self.leaving(instance, pod: pod, pods: s.pods)
+        }
+    }
+
+    private static func leaving(_ instance: Instance, pod: String, pods: [String: Pod]) -> Bool {
+        // Registered before the watch reported its pod: give the watch a moment.
+        guard let seen = pods[pod] else { return ContinuousClock.now - instance.since >= .seconds(10) }
+        return seen.isTerminating
     }
 
     public func registered(_ handle: InstanceHandle, pod: String?) {

@@ -13,6 +13,9 @@ struct WorkerSlot {
         case switching(to: InstanceRole)
         /// Finishing in-flight work before stopping for good.
         case retiring
+        /// Its process is stopping (SIGTERM: a pod scaled down, rolled or evicted): finishing
+        /// in-flight work; a replacement starts once it has gone.
+        case leaving
         case stopped
     }
 

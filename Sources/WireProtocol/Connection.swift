@@ -109,6 +109,12 @@ public final class Connection: @unchecked Sendable {
         thread.start()
     }
 
+    /// Ends the connection once the frames queued so far have been written (``close()`` drops
+    /// them); a peer that stopped reading holds it up, so callers that must end it close it too.
+    public func closeAfterQueuedFrames() {
+        writer.async { [self] in close() }
+    }
+
     /// Ends the connection in both directions: a blocked reader wakes up and reports `.closed`, a
     /// blocked write fails, and frames still queued are dropped.
     public func close() {

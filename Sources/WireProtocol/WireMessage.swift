@@ -23,6 +23,9 @@ public enum WireMessage: Codable, Sendable {
     case encoded(request: Int, imageIDs: [ImageID])
     /// The worker finished its in-flight work and now serves `role`.
     case switched(role: InstanceRole)
+    /// The worker is stopping (SIGTERM): send it nothing new; it finishes what it has, or hands it
+    /// back by closing the connection when its drain timeout runs out.
+    case draining
 
     // Front end → worker.
     case generate(request: Int, GenerateJob)

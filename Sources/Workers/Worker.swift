@@ -15,7 +15,11 @@ import WireProtocol
 ///
 /// A prefill worker parks each prompt's KV and reports its handle; a decode worker pulls that KV
 /// from the prefill worker when it takes the request, then streams tokens back to the front end.
-/// The worker exits when the front end's connection closes.
+/// The worker exits when the front end's connection closes. On `drain(timeout:)` (SIGTERM: a pod
+/// scaled down, rolled or evicted) it leaves as the front end's own drain does: it tells the front
+/// end, which sends it nothing new and closes the connection once its requests finished and its
+/// parked KV was pulled; what still runs at the timeout is handed back by closing the connection
+/// itself, and the front end retries those requests on a sibling.
 ///
 /// ```swift
 /// let worker = try Worker(configuration: config)
@@ -37,6 +41,8 @@ public final class Worker: Sendable {
         /// Prompt tokens of requests admitted and not yet through prefill.
         var pendingPrefill: [Int: Int] = [:]
         var switchingTo: InstanceRole?
+        var registered = false
+        var draining = false
         var closed = false
     }
 
@@ -71,6 +77,8 @@ public final class Worker: Sendable {
         hello.podName = configuration.podName
         hello.podAddress = configuration.podAddress
         do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
+        // Told to drain before it had registered: the front end hears it now.
+        if state.withLock({ s in s.registered = true; return s.draining }) { send(.draining) }
 
         let (closed, closedContinuation) = AsyncStream<Void>.makeStream()
         control.startReading(name: "tessera-worker-control", onMessage: { [self] message, payload in
@@ -203,6 +211,25 @@ public final class Worker: Sendable {
     private func pull(_ source: KVSource) async throws -> KVBuffer {
         let layout = engine.kvLayout
         return try await onOwnThread { [client] in try client.pull(source, expecting: layout) }
+    }
+
+    /// Leaves within `timeout` (see the type's documentation); `run()` returns once the connection
+    /// has closed. Idempotent: a second signal does not restart the clock.
+    public func drain(timeout: Duration) {
+        let (first, registered) = state.withLock { s in
+            defer { s.draining = true }
+            return (!s.draining && !s.closed, s.registered)
+        }
+        guard first else { return }
+        if registered { send(.draining) }
+        Task { [control] in
+            try? await Task.sleep(for: timeout)
+            // The drain notice and the tokens already made go first; a front end that stopped
+            // reading does not hold the worker up for long.
+            control.closeAfterQueuedFrames()
+            try? await Task.sleep(for: .seconds(2))
+            control.close()
+        }
     }
 
     /// Stops taking work (the front end already routes elsewhere), lets in-flight requests finish,

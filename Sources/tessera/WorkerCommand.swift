@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Engine
 import Foundation
+import UnixSignals
 import WireProtocol
 import Workers
 
@@ -14,7 +15,9 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             The worker connects to --front-end, registers, sends heartbeats and serves what it is sent. \
             Decode workers pull prompt KV from prefill workers at their --transfer endpoints (shared memory \
-            between Unix-socket endpoints, TCP payloads otherwise). The worker exits when the front end goes away.
+            between Unix-socket endpoints, TCP payloads otherwise). The worker exits when the front end goes away. \
+            On SIGTERM it drains: the front end sends it nothing new, its requests finish (or, after \
+            --drain-timeout, go back to the front end to be retried on a sibling), then it exits.
             """
     )
 
@@ -44,6 +47,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("parked-kv-timeout"), help: "Seconds parked KV waits for its decode worker before it is freed.")
     var parkedKVTimeout = 60.0
 
+    @Option(name: .customLong("drain-timeout"),
+            help: "Seconds in-flight requests may run after SIGTERM before they are handed back to the front end (below the pod's termination grace period, 30 s by default).")
+    var drainTimeout = 25.0
+
     @Option(name: .customLong("max-model-len"), help: "Longest prompt + output in tokens (default: the model's).")
     var maxModelLength: Int?
 
@@ -62,8 +69,8 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--role must be encode, prefill, decode or mono")
         }
         if let group, ModalityGroup(rawValue: group) == nil { throw ValidationError("--group must be text or multimodal") }
-        guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0 else {
-            throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1 and --parked-kv-timeout > 0")
+        guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0, drainTimeout >= 0 else {
+            throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1, --parked-kv-timeout > 0 and --drain-timeout >= 0")
         }
         guard kvCacheMemoryMiB >= 1, blockSize >= 1 else {
             throw ValidationError("--kv-cache-memory and --block-size must be at least 1")
@@ -71,6 +78,10 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Trapped first: as a container's first process the worker would otherwise ignore SIGTERM
+        // (the kernel's default for PID 1) and be killed at the end of the grace period. A signal
+        // that comes while the model loads waits in the sequence and is answered once it has.
+        let signals = await UnixSignalsSequence(trapping: .sigterm)
         try modelOptions.applyComputeSettings()
         var engine = EngineConfig()
         engine.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
@@ -95,6 +106,12 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.podAddress = environment["TESSERA_POD_IP"]
         configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs)
         configuration.parkedKVTimeout = parkedKVTimeout
-        try await Worker(configuration: configuration).run()
+        let worker = try Worker(configuration: configuration)
+        let drainTimeout = Duration.milliseconds(Int(drainTimeout * 1000))
+        let watch = Task {
+            for await _ in signals { worker.drain(timeout: drainTimeout) }
+        }
+        defer { watch.cancel() }
+        try await worker.run()
     }
 }
