@@ -111,11 +111,11 @@ let package = Package(
         // the workers speak; the worker process, which holds a model and moves KV and features to its
         // peers; and the front end, which holds no model, supervises workers and routes with the Cluster policies.
         .target(name: "WireProtocol", dependencies: ["ServingAPI", "CoreUtilities", "Cluster", "Imaging", "Grammar"]),
-        .target(name: "Workers", dependencies: ["WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging"]),
+        .target(name: "Workers", dependencies: ["WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "Diffusion", "DiffusionServing", "Models", "Tensor"]),
         .target(
             name: "FrontEnd",
             dependencies: [
-                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging", "KubernetesClient",
+                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging", "KubernetesClient", "Diffusion", "DiffusionServing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -176,7 +176,8 @@ let package = Package(
         ),
         .testTarget(
             name: "FrontEndTests",
-            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "KubernetesClient", "Simulator"]
+            dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "KubernetesClient", "Simulator",
+                           "Diffusion", "DiffusionServing"]
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient"], exclude: ["Recorded"]),
     ]

@@ -10,13 +10,14 @@ extension ClusterFrontEnd {
     /// A worker connected: its first message must be `register`; later ones are routed by slot.
     func accept(_ connection: Connection) {
         let slotBox = Mutex<Int?>(nil)
-        connection.startReading(name: "tessera-worker-link", onMessage: { [weak self] message, _ in
+        connection.startReading(name: "tessera-worker-link", onMessage: { [weak self] message, payload in
             guard let self else { return }
             if case let .register(hello) = message {
                 if let slot = register(hello, connection) { slotBox.withLock { $0 = slot } } else { connection.close() }
                 return
             }
             guard let slot = slotBox.withLock({ $0 }) else { return }
+            if receiveImageMessage(message, payload, from: slot) { return }
             receive(message, from: slot)
         }, onClose: { [weak self] _ in
             guard let self, let slot = slotBox.withLock({ $0 }) else { return }
@@ -51,7 +52,8 @@ extension ClusterFrontEnd {
             s.slots[slot].phase = .active
             s.slots[slot].activeSince = .now
             s.slots[slot].lastFailure = nil
-            if s.limits.contextLength == 0 {
+            // The language model's limits; a diffusion worker has none.
+            if s.limits.contextLength == 0, hello.role != .image {
                 s.servedModel.imagePlaceholder = hello.imagePlaceholder
                 s.servedModel.contextLength = hello.contextLength
                 s.limits = PromptLimits(contextLength: hello.contextLength, vocabSize: hello.vocabularySize)
@@ -61,6 +63,7 @@ extension ClusterFrontEnd {
             return (slot, s.slots[slot].handle)
         }
         guard let bound else { return nil }
+        registeredImageWorker(hello)
         if let handle = bound.handle { provider.registered(handle, pod: hello.podName) }
         return bound.slot
     }
@@ -149,6 +152,7 @@ extension ClusterFrontEnd {
             return (worker.handle, affected, worker, restart && !left)
         }
         guard let outcome else { return }
+        imageRequests.workerLost(slot)
         if outcome.restart { logFailure(outcome.worker, now: now) }
         for events in outcome.affected { events.yield(SlotEvent(slot: slot, event: .workerLost)) }
         if let handle = outcome.handle { provider.stop(handle, force: true) }

@@ -31,6 +31,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     let dispatcher: any EncodeDispatcher
     let listener: Listener
     let started = ContinuousClock.now
+    /// Image requests on the topology's diffusion workers.
+    let imageRequests = ImageRequestTable()
     /// Worker losses, relaunches and request retries are logged here.
     let logger = Logger(label: "tessera.frontend")
 
@@ -286,6 +288,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         if topology.transfer == .tcp { arguments.append("--no-shared-memory") }
         // The topology's batcher orders every worker's waiting queue.
         arguments += ["--batch-policy", topology.policies.batcher]
+        if role == .image, let images = options.imageModelDirectory { arguments += ["--image-model", images.path] + options.imageWorkerArguments }
         arguments += options.workerArguments + (worker.arguments ?? [])
         return InstanceSpec(slot: slot, role: role, group: group, arguments: arguments, launcher: worker.launcher ?? [])
     }

@@ -12,6 +12,9 @@ public struct FrontEndOptions: Sendable {
     public var maxQueuedTokens = 1 << 20
     /// Arguments every `tessera worker` gets after the ones the front end sets (KV memory, threads…).
     public var workerArguments: [String] = []
+    /// The diffusers folder the `image` pool's workers serve, and the arguments only they get (batch size, queue, limits).
+    public var imageModelDirectory: URL?
+    public var imageWorkerArguments: [String] = []
     /// Where Unix sockets (and worker logs) go.
     public var runtimeDirectory: URL
     /// Delete `runtimeDirectory` (worker logs included) once shut down.

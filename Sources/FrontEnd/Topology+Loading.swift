@@ -26,6 +26,12 @@ extension Topology {
             if let bad = group.workers.first(where: { $0.count < 0 }) {
                 throw .badTopology("group \(group.group.rawValue): \(bad.role.rawValue) count \(bad.count) is negative")
             }
+            if group.cfgSplit != nil, group.group != .image { throw .badTopology("group \(group.group.rawValue): cfg_split applies to the image group") }
+            if group.group == .image {
+                guard roles == [.image] else { throw .badTopology("group image needs image workers, and only those") }
+                continue
+            }
+            if roles.contains(.image) { throw .badTopology("group \(group.group.rawValue): image workers belong in the image group") }
             guard roles.contains(.mono) || (roles.contains(.prefill) && roles.contains(.decode)) else {
                 throw .badTopology("group \(group.group.rawValue) needs a mono worker, or prefill and decode workers")
             }

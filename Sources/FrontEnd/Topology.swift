@@ -53,10 +53,19 @@ public struct Topology: Sendable, Hashable, Codable {
     public struct GroupSpec: Sendable, Hashable, Codable {
         public var group: ModalityGroup
         public var workers: [WorkerSpec]
+        /// The `image` pool's CFG split (Katz latent parallelism): each guided image's
+        /// unconditional UNet passes run on a second worker, noise predictions exchanged every step.
+        public var cfgSplit: Bool?
 
-        public init(group: ModalityGroup, workers: [WorkerSpec]) {
+        public init(group: ModalityGroup, workers: [WorkerSpec], cfgSplit: Bool? = nil) {
             self.group = group
             self.workers = workers
+            self.cfgSplit = cfgSplit
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case group, workers
+            case cfgSplit = "cfg_split"
         }
     }
 

@@ -87,6 +87,9 @@ extension ClusterSimulator {
             } else if !startPrefill(i) {
                 startDecode(i)
             }
+        case .image:
+            // Image generation is served by the diffusion engine, not modelled by this simulator.
+            break
         }
         if inst.phase == .draining && !inst.hasWork { beginSwitch(i) }
     }

@@ -26,6 +26,11 @@ public enum WireMessage: Codable, Sendable {
     /// The worker is stopping (SIGTERM): send it nothing new; it finishes what it has, or hands it
     /// back by closing the connection when its drain timeout runs out.
     case draining
+    /// A diffusion worker finished step `step` of `total` of an image.
+    case imageProgress(request: Int, step: Int, total: Int)
+    /// The image, its latents and pixels in the payload (see ``WireGeneratedImage``).
+    case imageGenerated(request: Int, WireGeneratedImage)
+    case imageFailed(request: Int, WireImageError)
 
     // Front end → worker.
     case generate(request: Int, GenerateJob)
@@ -41,11 +46,20 @@ public enum WireMessage: Codable, Sendable {
     case releaseKV(handle: Int)
     /// Stop admitting, finish in-flight requests, then serve `role`.
     case switchRole(InstanceRole)
+    /// Generate one image on a diffusion worker (an init image's pixels in the payload).
+    case generateImage(request: Int, WireImageJob)
 
     // Decode worker → prefill worker.
     case pull(handle: Int, sharedMemory: Bool)
     /// Confirms the bytes arrived; the sender frees the blocks and the shared-memory segment.
     case pulled(handle: Int)
+
+    // Diffusion worker → its CFG-split peer, and the answer.
+    /// Run these UNet rows (sample and text conditioning in the payload) and answer `predictedNoise`.
+    case predictNoise(call: Int, WireDenoiserRows)
+    /// The rows' noise predictions in order, each channels × height × width Float32, as the payload.
+    case predictedNoise(call: Int, channels: Int)
+    case predictNoiseFailed(call: Int, String)
 
     // Prefill worker → encode worker.
     case pullFeatures(imageIDs: [ImageID], sharedMemory: Bool)
@@ -91,6 +105,8 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     /// The pod the worker runs in (its name and address from the downward API), when it runs in one.
     public var podName: String?
     public var podAddress: String?
+    /// What a diffusion (`image`) worker generates; nil for language-model workers.
+    public var imageModel: WireImageModel?
 
     /// The `slot` of a worker that asks to be bound to a pending slot.
     public static let unbound = -1
@@ -127,6 +143,12 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     public var kvTransferSeconds = 0.0
     public var kvTransfers = 0
     public var statistics: WireStatistics
+    /// A diffusion worker's images finished, and its UNet calls with the image-steps they advanced.
+    public var finishedImages = 0
+    public var batchedCalls = 0
+    public var batchedSteps = 0
+    /// UNet rows this diffusion worker ran for CFG-split peers.
+    public var guidanceRowsServed = 0
 
     public init(role: InstanceRole, statistics: WireStatistics) {
         self.role = role

@@ -34,6 +34,8 @@ public struct WorkerConfiguration: Sendable {
         case .encode: .visionEncoder
         case .prefill, .decode: .languageModel
         case .mono, .encodePrefill: .all
+        // An image worker loads a diffusion pipeline instead (`ImageWorker`), no language model.
+        case .image: []
         }
     }
 

@@ -27,6 +27,13 @@ extension ServeCommand {
         options.maxQueuedRequests = maxQueuedRequests
         options.maxQueuedTokens = maxQueuedTokens
         options.sloClasses = try scheduling.classes() ?? SLOClasses.standard
+        let servesImages = topology.groups.contains { $0.group == .image }
+        if servesImages != (imageModel != nil) {
+            throw ValidationError(servesImages ? "the topology has an image group: give its model with --image-model DIR"
+                                               : "with --topology, --image-model is served by the topology's image group; add one (- group: image, workers: [{role: image, count: 1}])")
+        }
+        options.imageModelDirectory = imageModel.map { URL(fileURLWithPath: $0).standardizedFileURL }
+        options.imageWorkerArguments = imageLimits.arguments
         options.workerArguments = [
             "--kv-cache-memory", String(kvCacheMemoryMiB), "--block-size", String(blockSize),
             "--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB),

@@ -5,6 +5,7 @@ import Diffusion
 import DiffusionServing
 import Engine
 import Foundation
+import FrontEnd
 import Server
 import ServingAPI
 import Simulator
@@ -103,18 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("served-image-model-name"), help: "The image model's name (default: its folder's name).")
     var servedImageModelName: String?
 
-    @Option(name: .customLong("max-image-batch"),
-            help: "Images denoised together in one UNet call; they join and leave at step boundaries (1: one image at a time).")
-    var maxImageBatch = 8
-
-    @Option(name: .customLong("max-queued-images"), help: "Images waiting for a batch slot before new image requests get 503.")
-    var maxQueuedImages = 32
-
-    @Option(name: .customLong("max-image-steps"), help: "Most num_inference_steps an image request may ask for.")
-    var maxImageSteps = 150
-
-    @Option(name: .customLong("max-image-pixels"), help: "Largest image (width × height) a request may ask for.")
-    var maxImagePixels = 1024 * 1024
+    @OptionGroup var imageLimits: ImageEngineOptions
 
     @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
     var topology: String?
@@ -143,10 +133,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
-        guard maxImageBatch >= 1, maxQueuedImages >= 1, maxImageSteps >= 1, maxImagePixels >= 64 else {
-            throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
-        }
-        if imageModel != nil, topology != nil { throw ValidationError("--image-model is served by a single-process server, not yet through --topology") }
         if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
         if control != nil, topology == nil { throw ValidationError("--control is the control endpoint of a --topology's workers; add --topology") }
         if modelOptions.model.count > 1 {
@@ -192,11 +178,10 @@ struct ServeCommand: AsyncParsableCommand {
         first.bootstrapMetricsSystem()
         let metrics = [first] + models.dropFirst().map { ServerMetrics(modelName: $0.name, registry: first.registry) }
         let announcer = ReadyAnnouncer(host: host)
-        let imageEngineConfig = DiffusionEngineConfig(
-            maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels)
+        let imageEngineConfig = try imageLimits.config()
         var server = TesseraServer(host: host, port: port) { [self, models, engineConfig, configuration] in
             // The image model is served beside the first language model.
-            let images: ServedImageModel? = if let imageModel {
+            let images: ServedImageModel? = if let imageModel, topology == nil {
                 try await onOwnThread {
                     let folder = URL(fileURLWithPath: imageModel)
                     let pipeline = try StableDiffusionPipeline(directory: folder)
@@ -210,13 +195,21 @@ struct ServeCommand: AsyncParsableCommand {
             for (model, metrics) in zip(models, metrics) {
                 var config = engineConfig
                 config.servedModelName = model.name
-                let engine: any InferenceEngine = if let topology {
-                    try await startFrontEnd(topologyPath: topology, model: model.location, name: model.name)
+                var served = services.isEmpty ? images : nil
+                let engine: any InferenceEngine
+                if let topology {
+                    let frontEnd = try await startFrontEnd(topologyPath: topology, model: model.location, name: model.name)
+                    // The topology's image pool serves the image model.
+                    if let imageModel {
+                        let folder = URL(fileURLWithPath: imageModel)
+                        served = ServedImageModel(name: servedImageModelName ?? folder.standardizedFileURL.lastPathComponent,
+                                                  engine: ClusterImageService(frontEnd: frontEnd))
+                    }
+                    engine = frontEnd
                 } else {
-                    try await onOwnThread { [config] in try LLMEngine(directory: model.location, config: config) }
+                    engine = try await onOwnThread { [config] in try LLMEngine(directory: model.location, config: config) }
                 }
-                services.append(try OpenAIService(engine: engine, configuration: configuration, metrics: metrics,
-                                                  imageModel: services.isEmpty ? images : nil))
+                services.append(try OpenAIService(engine: engine, configuration: configuration, metrics: metrics, imageModel: served))
             }
             return ServedModels(services)
         }

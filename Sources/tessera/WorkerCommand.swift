@@ -11,7 +11,7 @@ import Workers
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run one encode, prefill, decode or mono worker for a front end started with `tessera serve --topology`.",
+        abstract: "Run one encode, prefill, decode, mono or image (diffusion) worker for a front end started with `tessera serve --topology`.",
         discussion: """
             The worker connects to --front-end, registers, sends heartbeats and serves what it is sent. \
             Decode workers pull prompt KV from prefill workers at their --transfer endpoints (shared memory \
@@ -23,8 +23,13 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "What the worker runs: encode, prefill, decode or mono.")
+    @Option(help: "What the worker runs: encode, prefill, decode or mono (a language model), or image (a diffusion model, --image-model).")
     var role: String
+
+    @Option(name: .customLong("image-model"), help: "An image worker's diffusers Stable Diffusion folder.")
+    var imageModel: String?
+
+    @OptionGroup var imageLimits: ImageEngineOptions
 
     @Option(help: "The front end's slot number for this worker; without it the front end binds the worker to a pending slot of its role and --group (pods of a scaled pool).")
     var slot: Int?
@@ -66,9 +71,10 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard let parsed = InstanceRole(rawValue: role), parsed != .encodePrefill else {
-            throw ValidationError("--role must be encode, prefill, decode or mono")
+            throw ValidationError("--role must be encode, prefill, decode, mono or image")
         }
-        if let group, ModalityGroup(rawValue: group) == nil { throw ValidationError("--group must be text or multimodal") }
+        if (parsed == .image) != (imageModel != nil) { throw ValidationError("--image-model goes with --role image, and only there") }
+        if let group, ModalityGroup(rawValue: group) == nil { throw ValidationError("--group must be text, multimodal or image") }
         guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0, drainTimeout >= 0 else {
             throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1, --parked-kv-timeout > 0 and --drain-timeout >= 0")
         }
@@ -83,6 +89,23 @@ struct WorkerCommand: AsyncParsableCommand {
         // that comes while the model loads waits in the sequence and is answered once it has.
         let signals = await UnixSignalsSequence(trapping: .sigterm)
         try modelOptions.applyComputeSettings()
+        if let imageModel {
+            var configuration = ImageWorkerConfiguration(
+                slot: slot ?? WorkerHello.unbound, modelDirectory: URL(fileURLWithPath: imageModel), engine: try imageLimits.config(),
+                frontEnd: try Endpoint(parsing: frontEnd), transfer: try Endpoint(parsing: transfer))
+            configuration.group = group.flatMap(ModalityGroup.init(rawValue:))
+            let environment = ProcessInfo.processInfo.environment
+            configuration.podName = environment["TESSERA_POD_NAME"]
+            configuration.podAddress = environment["TESSERA_POD_IP"]
+            configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs)
+            let worker = try ImageWorker(configuration: configuration)
+            let drainTimeout = Duration.milliseconds(Int(drainTimeout * 1000))
+            let watch = Task {
+                for await _ in signals { worker.drain(timeout: drainTimeout) }
+            }
+            defer { watch.cancel() }
+            return try await worker.run()
+        }
         var engine = EngineConfig()
         engine.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
         engine.blockSize = blockSize

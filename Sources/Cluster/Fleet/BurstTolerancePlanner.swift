@@ -40,7 +40,7 @@ public struct BurstTolerancePlanner: FleetPlanner {
     /// Greedy max–min burst-tolerance split of `total` instances over groups with the given required
     /// instance counts. Every group gets at least one instance when `total` allows.
     public static func allocate(total: Int, required: [ModalityGroup: Double]) -> [ModalityGroup: Int] {
-        let groups = ModalityGroup.allCases
+        let groups = ModalityGroup.language
         var allocated = Dictionary(uniqueKeysWithValues: groups.map { ($0, 0) })
         guard total > 0 else { return allocated }
         for g in groups.prefix(total) { allocated[g] = 1 }
@@ -72,14 +72,14 @@ public struct BurstTolerancePlanner: FleetPlanner {
     }
 
     public mutating func plan(_ cluster: some ClusterView, load: LoadObservation) -> [FleetAction] {
-        for g in ModalityGroup.allCases {
+        for g in ModalityGroup.language {
             history[g, default: []].append(requiredInstances(load.perGroup[g] ?? StageLoad()))
             if history[g, default: []].count > historyLength { history[g]?.removeFirst() }
         }
         sinceProactive += load.window
         let fleet = cluster.instances.filter(\.isActive)
         let members = Dictionary(grouping: fleet, by: \.group)
-        let required = Dictionary(uniqueKeysWithValues: ModalityGroup.allCases.map { ($0, predictedRequirement($0)) })
+        let required = Dictionary(uniqueKeysWithValues: ModalityGroup.language.map { ($0, predictedRequirement($0)) })
         let historyFull = (history[.multimodal]?.count ?? 0) >= historyLength
         if historyFull && (sinceProactive >= proactivePeriod || !startedProactive) {
             startedProactive = true
@@ -105,7 +105,7 @@ public struct BurstTolerancePlanner: FleetPlanner {
     /// receiving group is shortest of. A donor never gives up the last instance of a role.
     private func rebalance(members: [ModalityGroup: [InstanceStatus]], target: [ModalityGroup: Int]) -> [FleetAction] {
         var donors: [InstanceStatus] = []
-        for g in ModalityGroup.allCases {
+        for g in ModalityGroup.language {
             let have = members[g] ?? []
             let surplus = have.count - target[g, default: have.count]
             guard surplus > 0 else { continue }
@@ -117,7 +117,7 @@ public struct BurstTolerancePlanner: FleetPlanner {
             }
         }
         var actions: [FleetAction] = []
-        for g in ModalityGroup.allCases {
+        for g in ModalityGroup.language {
             var have = members[g] ?? []
             for _ in 0..<max(0, target[g, default: 0] - have.count) {
                 guard !donors.isEmpty else { break }

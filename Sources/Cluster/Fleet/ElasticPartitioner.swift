@@ -55,7 +55,7 @@ public struct ElasticPartitioner: FleetPlanner {
 
     public mutating func plan(_ cluster: some ClusterView, load: LoadObservation) -> [FleetAction] {
         var actions: [FleetAction] = []
-        for group in ModalityGroup.allCases {
+        for group in ModalityGroup.language {
             let members = cluster.active(group: group)
             guard members.count > 1 else { continue }
             actions += planGroup(members)

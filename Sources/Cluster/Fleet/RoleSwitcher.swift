@@ -22,7 +22,7 @@ public struct RoleSwitcher: FleetPlanner {
 
     public mutating func plan(_ cluster: some ClusterView, load: LoadObservation) -> [FleetAction] {
         var actions: [FleetAction] = []
-        for group in ModalityGroup.allCases {
+        for group in ModalityGroup.language {
             if let wait = cooldown[group], wait > 0 {
                 cooldown[group] = wait - 1
                 continue

@@ -16,6 +16,9 @@ public enum InstanceRole: String, Sendable, Codable, CaseIterable, Hashable {
     case decode
     /// Everything on one instance.
     case mono
+    /// A diffusion worker: text encoding, the denoising loop (step-level batched) and VAE decode of
+    /// image requests; it runs none of the language-model stages.
+    case image
 
     /// The stages this role can execute.
     public func runs(_ stage: Stage) -> Bool {
@@ -28,7 +31,12 @@ public enum InstanceRole: String, Sendable, Codable, CaseIterable, Hashable {
     }
 }
 
-/// ElasticMM's modality level: text-only requests and requests with images are served by separate groups.
+/// ElasticMM's modality level: text-only requests and requests with images are served by separate
+/// groups; image generation (diffusion) requests by a third pool of `image` workers.
 public enum ModalityGroup: String, Sendable, Codable, CaseIterable, Hashable {
-    case text, multimodal
+    case text, multimodal, image
+
+    /// The groups of language-model requests, which the fleet planners balance (ElasticMM's
+    /// modality groups); the image pool is planned apart.
+    public static let language: [ModalityGroup] = [.text, .multimodal]
 }

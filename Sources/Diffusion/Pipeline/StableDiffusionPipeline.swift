@@ -36,6 +36,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     public let schedulerJSON: [String: Any]
     /// The default image side: the UNet's `sample_size` times the VAE's scale factor.
     public let defaultSize: Int
+    /// One UNet call at a time: the denoising loop's and those a CFG-split peer asks for (``predictNoise(_:)``).
+    let unetLock = NSLock()
 
     public init(directory: URL) throws(DiffusionError) {
         let index = try readConfigObject(directory.appendingPathComponent("model_index.json"))
@@ -140,6 +142,10 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             let (height, width) = try outputSize(request)
             for control in request.controlNets { conditioning.controls.append(try ControlCondition(control, width: width, height: height)) }
         }
+        if let peer = request.guidancePeer {
+            if let refusal = conditioning.guidanceSplitRefusal { throw .invalidArgument(refusal) }
+            conditioning.guidancePeer = peer
+        }
         return conditioning
     }
 
@@ -158,6 +164,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     public func denoise(_ batch: inout [DenoisingState]) throws(DiffusionError) {
         var rows: [DenoiserInput] = []
         var residuals: [ControlResiduals?] = []
+        var split = GuidanceSplit()
         for state in batch {
             precondition(!state.isFinished, "a finished state was stepped")
             let generation = state.generation
@@ -171,30 +178,38 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             let states = [conditioning.negativePrompt, conditioning.prompt].compactMap { $0 }
             let textTime = conditioning.textTime
             let textEmbeds = [textTime?.negativeTextEmbeds, textTime?.textEmbeds].suffix(states.count)
-            for (hidden, embeds) in zip(states, textEmbeds) {
+            for (k, (hidden, embeds)) in zip(states, textEmbeds).enumerated() {
                 let row = DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: hidden, textEmbeds: embeds,
                                         timeIds: textTime?.timeIds, adapters: conditioning.adapters)
+                if k == 0, states.count == 2, let peer = conditioning.guidancePeer {
+                    split.add(row, peer: peer)
+                    continue
+                }
                 rows.append(row)
                 residuals.append(try conditioning.controls.residuals(for: row, step: state.step, of: generation.scheduler.timesteps.count))
             }
         }
+        // The peers' unconditional rows run while this process runs the rest.
+        let remote = try split.start()
         let predictions: [FeatureMap]
         do {
-            predictions = try unet.predictNoise(rows, residuals: residuals)
+            predictions = try unetLock.withLock { () throws(DenoiserInputError) in try unet.predictNoise(rows, residuals: residuals) }
         } catch {
             throw .invalidArgument("UNet: \(error)")
         }
+        var unconditional = try remote.wait()
         var row = 0
         for i in batch.indices {
             var state = batch[i]
             let guided = state.conditioning.negativePrompt != nil
-            var noise = predictions[row + (guided ? 1 : 0)].channelsFirst()
+            let local = guided && state.conditioning.guidancePeer == nil
+            var noise = predictions[row + (local ? 1 : 0)].channelsFirst()
             if guided {
-                let uncond = predictions[row].channelsFirst()
+                let uncond = local ? predictions[row].channelsFirst() : unconditional.removeFirst().channelsFirst()
                 let g = state.conditioning.guidanceScale
                 for j in noise.indices { noise[j] = uncond[j] + g * (noise[j] - uncond[j]) }
             }
-            row += guided ? 2 : 1
+            row += local ? 2 : 1
             state.generation.latents = state.generation.scheduler.step(
                 modelOutput: noise, step: state.step, sample: state.generation.latents, generator: &state.generation.generator)
             state.step += 1
@@ -225,14 +240,20 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
 
     /// The output size of `request` in pixels: its width and height, else the init image's, else the folder's.
     public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
+        try Self.outputSize(request, defaultSize: defaultSize, vaeScaleFactor: vae.scaleFactor, sizeMultiple: sizeMultiple)
+    }
+
+    /// ``outputSize(_:)`` for a model known by its default side, VAE scale factor and size multiple
+    /// (a front end whose diffusion workers hold the model).
+    public static func outputSize(_ request: TextToImageRequest, defaultSize: Int, vaeScaleFactor: Int,
+                                  sizeMultiple multiple: Int) throws(DiffusionError) -> (height: Int, width: Int) {
         var height = request.height ?? defaultSize, width = request.width ?? defaultSize
         if let image = request.initImage {
             // diffusers' VaeImageProcessor.get_default_height_width: rounded down to the VAE's factor.
             height = request.height ?? image.height
             width = request.width ?? image.width
-            (height, width) = (height - height % vae.scaleFactor, width - width % vae.scaleFactor)
+            (height, width) = (height - height % vaeScaleFactor, width - width % vaeScaleFactor)
         }
-        let multiple = sizeMultiple
         guard height > 0, width > 0, height % multiple == 0, width % multiple == 0 else {
             throw .invalidArgument("width and height must be positive multiples of \(multiple), got \(width)×\(height)")
         }
@@ -339,6 +360,8 @@ public struct TextToImageRequest: Sendable {
     public var loraMode: LoRAMode
     /// ControlNets (several: MultiControlNet, residuals summed).
     public var controlNets: [ControlNetRequest]
+    /// CFG split: the peer that runs the unconditional UNet row each step (see ``GuidancePeer``).
+    public var guidancePeer: (any GuidancePeer)?
 
     public init(prompt: String, negativePrompt: String? = nil, steps: Int = 50, guidanceScale: Float = 7.5,
                 scheduler: SchedulerKind? = nil, width: Int? = nil, height: Int? = nil, seed: UInt64 = 0,
@@ -374,6 +397,8 @@ public struct DenoisingConditioning: @unchecked Sendable {
     /// ControlNets whose residuals this request's UNet rows take (each times its scale, inside its
     /// start/end window of the steps).
     public var controls: [ControlCondition]
+    /// CFG split: where the unconditional row runs each step; nil runs it in the batch here.
+    public var guidancePeer: (any GuidancePeer)?
 
     public init(prompt: Matrix, negativePrompt: Matrix?, guidanceScale: Float, adapters: LowRankAdapters = LowRankAdapters(),
                 textTime: TextTimeConditioning? = nil, controls: [ControlCondition] = []) {
@@ -395,6 +420,14 @@ public struct GeneratedImage: Sendable {
     public let image: [Float]
     public let width: Int
     public let height: Int
+
+    public init(latents: [Float], latentShape: [Int], image: [Float], width: Int, height: Int) {
+        self.latents = latents
+        self.latentShape = latentShape
+        self.image = image
+        self.width = width
+        self.height = height
+    }
 
     /// 8-bit RGB as diffusers' `numpy_to_pil`: (x·255).round(), ties to even as NumPy.
     public var rgb8: [UInt8] { image.map { UInt8(($0 * 255).rounded(.toNearestOrEven)) } }

@@ -5,13 +5,14 @@ import Hummingbird
 import Imaging
 import NIOCore
 
-/// A diffusion model served next to the language model, by ``DiffusionEngine``.
+/// A diffusion model served next to the language model, by a ``DiffusionEngine`` in this process
+/// or by the diffusion workers of a `--topology` cluster.
 public struct ServedImageModel: Sendable {
     public let name: String
-    public let engine: DiffusionEngine
+    public let engine: any ImageGenerationService
     public let createdAt: Date
 
-    public init(name: String, engine: DiffusionEngine, createdAt: Date = Date()) {
+    public init(name: String, engine: any ImageGenerationService, createdAt: Date = Date()) {
         self.name = name
         self.engine = engine
         self.createdAt = createdAt
@@ -39,7 +40,7 @@ extension OpenAIService {
         let served = try imageModel(named: request.model)
         var initImage: RGBImage?
         if let url = request.image { initImage = try await images.load([ImageLoader.Reference(url: url, param: "image")])[0] }
-        let requests = try request.pipelineRequests(defaultSize: served.engine.pipeline.defaultSize, initImage: initImage)
+        let requests = try request.pipelineRequests(defaultSize: served.engine.defaultSize, initImage: initImage)
         let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
         do {
             events = try served.engine.submit(requests)
@@ -48,7 +49,7 @@ extension OpenAIService {
             throw APIError(error)
         }
         let created = Int(Date().timeIntervalSince1970)
-        let output = try? served.engine.pipeline.outputSize(requests[0])
+        let output = try? served.engine.outputSize(requests[0])
         let size = output.map { "\($0.width)x\($0.height)" } ?? "auto"
         if request.stream == true {
             return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { [self] writer in

@@ -1,0 +1,27 @@
+import Diffusion
+
+/// What the images API needs of whatever generates its images: the single-process
+/// ``DiffusionEngine``, or a front end that sends each image to a diffusion worker process.
+///
+/// ```swift
+/// let service: any ImageGenerationService = DiffusionEngine(pipeline: pipeline)
+/// for try await event in try service.submit([TextToImageRequest(prompt: "a cat", steps: 20, seed: 1)]) { … }
+/// ```
+public protocol ImageGenerationService: Sendable {
+    /// The model's default side in pixels (`size: "auto"`).
+    var defaultSize: Int { get }
+    /// The output size of `request` in pixels, or why it cannot be generated.
+    func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int)
+    /// Queues one image per request; see ``DiffusionEngine/submit(_:)``.
+    func submit(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error>
+    func statistics() -> ImageEngineStatistics
+    func shutdown(gracePeriod: Duration) async
+}
+
+extension DiffusionEngine: ImageGenerationService {
+    public var defaultSize: Int { pipeline.defaultSize }
+
+    public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
+        try pipeline.outputSize(request)
+    }
+}

@@ -1,0 +1,303 @@
+import Cluster
+import Diffusion
+import DiffusionServing
+import Foundation
+import Imaging
+import Synchronization
+import WireProtocol
+
+/// What a diffusion worker reports about one image, tagged with the worker's slot.
+enum ImageWorkerEvent {
+    case progress(step: Int, total: Int)
+    case generated(GeneratedImage, secondsPerStep: Double)
+    case failed(ImageGenerationError)
+    case workerLost
+}
+
+/// The image requests in flight on diffusion workers, and what those workers serve.
+final class ImageRequestTable: Sendable {
+    struct State {
+        var inboxes: [Int: AsyncStream<(slot: Int, event: ImageWorkerEvent)>.Continuation] = [:]
+        /// Slots each image runs on (its worker and, split, its guidance peer).
+        var slots: [Int: [Int]] = [:]
+        /// The model the image workers said they serve (all load the same folder).
+        var model: WireImageModel?
+    }
+
+    let state = Mutex(State())
+
+    func deliver(_ id: Int, from slot: Int, _ event: ImageWorkerEvent) {
+        _ = state.withLock { $0.inboxes[id] }?.yield((slot, event))
+    }
+
+    /// Every image running on `slot` learns its worker was lost.
+    func workerLost(_ slot: Int) {
+        let affected = state.withLock { s in s.slots.filter { $0.value.contains(slot) }.compactMap { s.inboxes[$0.key] } }
+        for inbox in affected { inbox.yield((slot, .workerLost)) }
+    }
+}
+
+/// Image generation through the topology's `image` pool: each image of a request goes to a
+/// diffusion worker (``DiffusionRouter``: the least loaded; with the pool's `cfg_split`, its
+/// unconditional UNet rows to a second one), which batches it at step level with the others it
+/// runs; progress and the finished image come back over the control connection. An image whose
+/// worker dies is replayed on another (the seed makes it the same image), up to `max_retries`.
+///
+/// ```swift
+/// let images = ClusterImageService(frontEnd: frontEnd)
+/// for try await event in try images.submit([TextToImageRequest(prompt: "a cat", steps: 20, seed: 1)]) { … }
+/// ```
+public struct ClusterImageService: ImageGenerationService {
+    public let frontEnd: ClusterFrontEnd
+
+    public init(frontEnd: ClusterFrontEnd) { self.frontEnd = frontEnd }
+
+    var model: WireImageModel? { frontEnd.imageRequests.state.withLock { $0.model } }
+
+    public var defaultSize: Int { model?.defaultSize ?? 512 }
+
+    public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
+        guard let model else { throw .invalidArgument("no diffusion worker has registered yet") }
+        return try StableDiffusionPipeline.outputSize(request, defaultSize: model.defaultSize, vaeScaleFactor: model.vaeScaleFactor,
+                                                      sizeMultiple: model.sizeMultiple)
+    }
+
+    public func submit(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
+        try frontEnd.submitImages(requests)
+    }
+
+    public func statistics() -> ImageEngineStatistics { frontEnd.imageStatistics() }
+
+    /// The workers stop with the front end.
+    public func shutdown(gracePeriod: Duration) async {}
+}
+
+extension ClusterFrontEnd {
+    /// Whether the topology has an image pool.
+    public var servesImages: Bool { topology.groups.contains { $0.group == .image } }
+
+    func submitImages(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
+        precondition(!requests.isEmpty)
+        guard servesImages else { throw .invalidRequest("this cluster has no image workers", param: "model") }
+        guard let model = imageRequests.state.withLock({ $0.model }) else { throw .overloaded(retryAfterSeconds: 1) }
+        var jobs: [(WireImageJob, Data)] = []
+        for request in requests {
+            guard (1 ... model.maxSteps).contains(request.steps) else {
+                throw .invalidRequest("num_inference_steps must be between 1 and \(model.maxSteps), got \(request.steps)", param: "num_inference_steps")
+            }
+            guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
+            guard request.loras.isEmpty, request.controlNets.isEmpty, request.initialLatents == nil else {
+                throw .invalidRequest("LoRAs, ControlNets and initial latents are not sent to diffusion workers yet", param: nil)
+            }
+            let size: (height: Int, width: Int)
+            do { size = try StableDiffusionPipeline.outputSize(request, defaultSize: model.defaultSize, vaeScaleFactor: model.vaeScaleFactor,
+                                                               sizeMultiple: model.sizeMultiple) } catch {
+                throw .invalidRequest("size: \(error)", param: "size")
+            }
+            guard size.width * size.height <= model.maxPixels else {
+                throw .invalidRequest("size \(size.width)x\(size.height) has more than the \(model.maxPixels) pixels this server generates", param: "size")
+            }
+            let (images, pixels) = WireImages.pack(request.initImage.map { [$0] } ?? [])
+            jobs.append((WireImageJob(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
+                                      guidanceScale: request.guidanceScale, scheduler: request.scheduler?.rawValue, width: request.width,
+                                      height: request.height, seed: request.seed, strength: request.strength, initImage: images.first), pixels))
+        }
+        let (stream, continuation) = AsyncThrowingStream<ImageGenerationEvent, any Error>.makeStream()
+        let group = ImageGroup(continuation: continuation, count: jobs.count)
+        let split = topology.groups.first { $0.group == .image }?.cfgSplit ?? false
+        let tasks = jobs.enumerated().map { index, job in
+            let (inbox, events) = AsyncStream<(slot: Int, event: ImageWorkerEvent)>.makeStream()
+            let id = shared.withLock { s in
+                defer { s.nextRequestId += 1 }
+                return s.nextRequestId
+            }
+            imageRequests.state.withLock { $0.inboxes[id] = events }
+            return Task { [self] in
+                await serveImage(id, index: index, job: job.0, payload: job.1, split: split && job.0.guidanceScale > 1, group: group, inbox: inbox)
+            }
+        }
+        // A client that left, or another image of the request that failed, stops the images still running.
+        continuation.onTermination = { _ in tasks.forEach { $0.cancel() } }
+        return stream
+    }
+
+    /// One image from routing to its answer, replayed on other workers when its worker is lost.
+    private func serveImage(_ id: Int, index: Int, job: WireImageJob, payload: Data, split: Bool, group: ImageGroup,
+                            inbox: AsyncStream<(slot: Int, event: ImageWorkerEvent)>) async {
+        var events = inbox.makeAsyncIterator()
+        defer { forgetImage(id) }
+        for round in 0 ... topology.maxRetries {
+            do {
+                let image = try await withTaskCancellationHandler {
+                    try await attemptImage(id, job, payload: payload, split: split, events: &events) { step, total in
+                        group.continuation.yield(.progress(index: index, step: step, total: total, elapsed: (ContinuousClock.now - group.arrival).seconds))
+                    }
+                } onCancel: {
+                    abortImage(id)
+                }
+                let timing = ImageTiming(queueSeconds: 0, secondsPerStep: image.secondsPerStep, endToEndSeconds: (ContinuousClock.now - group.arrival).seconds)
+                group.finished(index: index, image.image, timing)
+                return
+            } catch let lost as WorkerLost {
+                guard round < topology.maxRetries, !Task.isCancelled else {
+                    group.fail(.failed("diffusion worker \(lost.slot) failed while generating the image, and \(topology.maxRetries) retries did not finish it"))
+                    return
+                }
+                shared.withLock { $0.retries += 1 }
+                logger.info("image retried on another worker", metadata: ["request": "\(id)", "lost_slot": "\(lost.slot)", "retry": "\(round + 1)"])
+            } catch let error as ImageGenerationError {
+                group.fail(error)
+                return
+            } catch {
+                group.fail(.failed("\(error)"))
+                return
+            }
+        }
+    }
+
+    private func attemptImage(_ id: Int, _ job: WireImageJob, payload: Data, split: Bool,
+                              events: inout AsyncStream<(slot: Int, event: ImageWorkerEvent)>.AsyncIterator,
+                              progress: (Int, Int) -> Void) async throws -> (image: GeneratedImage, secondsPerStep: Double) {
+        let route = try await routeImage(id, split: split)
+        var job = job
+        job.guidancePeer = route.peer
+        guard let connection = shared.withLock({ $0.slots[route.worker].connection }) else { throw WorkerLost(slot: route.worker) }
+        do { try connection.send(.generateImage(request: id, job), payload: payload) } catch { throw WorkerLost(slot: route.worker) }
+        while let (slot, event) = await events.next() {
+            switch event {
+            case .workerLost:
+                // A lost guidance peer fails the image's next step on its worker: stop it and replay.
+                if slot != route.worker { try? connection.send(.abort(request: id)) }
+                throw WorkerLost(slot: slot)
+            case let .progress(step, total) where slot == route.worker: progress(step, total)
+            case let .generated(image, seconds) where slot == route.worker: return (image, seconds)
+            case let .failed(error) where slot == route.worker:
+                // The worker survived but its peer did not answer (the peer's loss arrives as well).
+                if case .failed = error, let peer = route.peerSlot, !shared.withLock({ $0.slots[peer].isActive }) { throw WorkerLost(slot: peer) }
+                throw error
+            default: continue
+            }
+        }
+        throw CancellationError()
+    }
+
+    /// The image's worker (and guidance peer) by ``DiffusionRouter``, waiting up to the route
+    /// timeout for one to be active; the image counts on both from now on.
+    private func routeImage(_ id: Int, split: Bool) async throws -> (worker: Int, peer: Endpoint?, peerSlot: Int?) {
+        let deadline = ContinuousClock.now + options.routeTimeout
+        let router = DiffusionRouter()
+        while true {
+            try Task.checkCancellation()
+            let route = shared.withLock { s -> (Int, Endpoint?, Int?)? in
+                let pool = liveCluster(s).instances.filter { $0.group == .image }
+                guard let route = router.route(pool, splitGuidance: split) else { return nil }
+                let slots = [route.worker] + (route.guidancePeer.map { [$0] } ?? [])
+                for slot in slots { s.slots[slot].assigned[id] = 0 }
+                imageRequests.state.withLock { $0.slots[id] = slots }
+                return (route.worker, route.guidancePeer.flatMap { s.slots[$0].hello?.transfer }, route.guidancePeer)
+            }
+            if let route { return (route.0, route.1, route.2) }
+            guard ContinuousClock.now < deadline else { throw ImageGenerationError.overloaded(retryAfterSeconds: 5) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private func abortImage(_ id: Int) {
+        let connections = shared.withLock { s in
+            (imageRequests.state.withLock { $0.slots[id] } ?? []).compactMap { s.slots[$0].connection }
+        }
+        for connection in connections { try? connection.send(.abort(request: id)) }
+    }
+
+    private func forgetImage(_ id: Int) {
+        let inbox = imageRequests.state.withLock { s in
+            s.slots[id] = nil
+            return s.inboxes.removeValue(forKey: id)
+        }
+        inbox?.finish()
+        shared.withLock { s in
+            for slot in s.slots.indices { s.slots[slot].assigned[id] = nil }
+        }
+    }
+
+    /// Routes a diffusion worker's message to its image; false for other messages.
+    func receiveImageMessage(_ message: WireMessage, _ payload: Data, from slot: Int) -> Bool {
+        switch message {
+        case let .imageProgress(id, step, total): imageRequests.deliver(id, from: slot, .progress(step: step, total: total))
+        case let .imageGenerated(id, header):
+            let latentCount = header.latentShape.reduce(1, *)
+            guard let arrays = try? WireFloats.unpack(payload, counts: [latentCount, header.width * header.height * 3]) else {
+                imageRequests.deliver(id, from: slot, .failed(.failed("the diffusion worker sent a malformed image")))
+                return true
+            }
+            let image = GeneratedImage(latents: arrays[0], latentShape: header.latentShape, image: arrays[1], width: header.width, height: header.height)
+            imageRequests.deliver(id, from: slot, .generated(image, secondsPerStep: header.secondsPerStep))
+        case let .imageFailed(id, error): imageRequests.deliver(id, from: slot, .failed(error.value))
+        default: return false
+        }
+        return true
+    }
+
+    /// A diffusion worker registered: the model it serves.
+    func registeredImageWorker(_ hello: WorkerHello) {
+        guard let model = hello.imageModel else { return }
+        imageRequests.state.withLock { $0.model = model }
+    }
+
+    /// UNet rows the image workers ran for their CFG-split peers, as their last heartbeats said.
+    public var guidanceRowsServed: Int {
+        shared.withLock { s in s.slots.reduce(0) { $0 + ($1.load?.guidanceRowsServed ?? 0) } }
+    }
+
+    /// The image pool's counters, summed over its workers' last heartbeats.
+    func imageStatistics() -> ImageEngineStatistics {
+        var total = ImageEngineStatistics()
+        shared.withLock { s in
+            for slot in s.slots where slot.role == .image {
+                guard let load = slot.load else { continue }
+                total.runningImages += load.running
+                total.waitingImages += load.waiting
+                total.finishedImages += load.finishedImages
+                total.batchedCalls += load.batchedCalls
+                total.batchedSteps += load.batchedSteps
+            }
+        }
+        return total
+    }
+}
+
+/// The images of one submission, sharing one event stream.
+final class ImageGroup: Sendable {
+    let continuation: AsyncThrowingStream<ImageGenerationEvent, any Error>.Continuation
+    let arrival = ContinuousClock.now
+    private let remaining: Mutex<Int>
+
+    init(continuation: AsyncThrowingStream<ImageGenerationEvent, any Error>.Continuation, count: Int) {
+        self.continuation = continuation
+        remaining = Mutex(count)
+    }
+
+    func finished(index: Int, _ image: GeneratedImage, _ timing: ImageTiming) {
+        continuation.yield(.image(index: index, image, timing))
+        if remaining.withLock({ r in
+            r -= 1
+            return r == 0
+        }) { continuation.finish() }
+    }
+
+    func fail(_ error: ImageGenerationError) {
+        continuation.finish(throwing: error)
+    }
+}
+
+extension WireImageError {
+    /// A diffusion worker's refusal as the images API reports it.
+    var value: ImageGenerationError {
+        switch self {
+        case let .overloaded(seconds): .overloaded(retryAfterSeconds: seconds)
+        case let .invalidRequest(message, param): .invalidRequest(message, param: param)
+        case .shuttingDown: .shuttingDown
+        case let .failed(message): .failed(message)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+
+/// One image of an image generation request as the front end sends it to a diffusion worker
+/// (`generateImage`): the fields of the pipeline's `TextToImageRequest` that travel by value. An
+/// init image's RGB pixels are the frame's payload.
+public struct WireImageJob: Codable, Sendable, Hashable {
+    public var prompt: String
+    public var negativePrompt: String?
+    public var steps: Int
+    public var guidanceScale: Float
+    /// A `SchedulerKind` raw value; nil for the model folder's own scheduler.
+    public var scheduler: String?
+    public var width: Int?
+    public var height: Int?
+    public var seed: UInt64
+    public var strength: Double?
+    public var initImage: WireImage?
+    /// CFG split (latent parallelism): the diffusion worker whose UNet predicts this image's
+    /// unconditional rows each step, at its transfer endpoint; nil runs both rows here.
+    public var guidancePeer: Endpoint?
+
+    public init(prompt: String, negativePrompt: String?, steps: Int, guidanceScale: Float, scheduler: String?, width: Int?, height: Int?,
+                seed: UInt64, strength: Double? = nil, initImage: WireImage? = nil, guidancePeer: Endpoint? = nil) {
+        self.prompt = prompt
+        self.negativePrompt = negativePrompt
+        self.steps = steps
+        self.guidanceScale = guidanceScale
+        self.scheduler = scheduler
+        self.width = width
+        self.height = height
+        self.seed = seed
+        self.strength = strength
+        self.initImage = initImage
+        self.guidancePeer = guidancePeer
+    }
+}
+
+/// A generated image (`imageGenerated`); the frame's payload holds its final latents and then its
+/// height × width × 3 float image in [0, 1], as little-endian Float32.
+public struct WireGeneratedImage: Codable, Sendable, Hashable {
+    public var width: Int
+    public var height: Int
+    public var latentShape: [Int]
+    /// Seconds per denoising step on the worker.
+    public var secondsPerStep: Double
+
+    public init(width: Int, height: Int, latentShape: [Int], secondsPerStep: Double) {
+        self.width = width
+        self.height = height
+        self.latentShape = latentShape
+        self.secondsPerStep = secondsPerStep
+    }
+}
+
+/// Why a diffusion worker refused or failed an image (the engine's `ImageGenerationError`).
+public enum WireImageError: Codable, Sendable, Hashable, Error {
+    case overloaded(retryAfterSeconds: Int)
+    case invalidRequest(message: String, param: String?)
+    case shuttingDown
+    case failed(String)
+}
+
+/// What a diffusion worker serves, said at registration.
+public struct WireImageModel: Codable, Sendable, Hashable {
+    /// The model's default side in pixels.
+    public var defaultSize: Int
+    /// Image sides must be multiples of this.
+    public var sizeMultiple: Int
+    /// Pixels per latent position (an init image's size is rounded down to it).
+    public var vaeScaleFactor: Int
+    public var maxSteps: Int
+    public var maxPixels: Int
+
+    public init(defaultSize: Int, sizeMultiple: Int, vaeScaleFactor: Int, maxSteps: Int, maxPixels: Int) {
+        self.defaultSize = defaultSize
+        self.sizeMultiple = sizeMultiple
+        self.vaeScaleFactor = vaeScaleFactor
+        self.maxSteps = maxSteps
+        self.maxPixels = maxPixels
+    }
+}
+
+/// UNet rows one diffusion worker asks a peer to run (`predictNoise`: the unconditional rows of a
+/// CFG split). Per row the payload holds the sample (channels × height × width) and then the text
+/// conditioning (tokens × width), Float32.
+public struct WireDenoiserRows: Codable, Sendable, Hashable {
+    public struct Row: Codable, Sendable, Hashable {
+        public var channels: Int
+        public var height: Int
+        public var width: Int
+        public var timestep: Float
+        public var tokens: Int
+        public var hiddenWidth: Int
+        /// SDXL's added conditioning.
+        public var textEmbeds: [Float]?
+        public var timeIds: [Float]?
+
+        public init(channels: Int, height: Int, width: Int, timestep: Float, tokens: Int, hiddenWidth: Int,
+                    textEmbeds: [Float]? = nil, timeIds: [Float]? = nil) {
+            self.channels = channels
+            self.height = height
+            self.width = width
+            self.timestep = timestep
+            self.tokens = tokens
+            self.hiddenWidth = hiddenWidth
+            self.textEmbeds = textEmbeds
+            self.timeIds = timeIds
+        }
+
+        /// Floats of this row in the payload.
+        public var floatCount: Int { channels * height * width + tokens * hiddenWidth }
+    }
+
+    public var rows: [Row]
+
+    public init(rows: [Row]) { self.rows = rows }
+}
+
+/// Float32 arrays in a frame's payload.
+public enum WireFloats {
+    public static func pack(_ arrays: [[Float]]) -> Data {
+        var data = Data(capacity: arrays.reduce(0) { $0 + $1.count } * 4)
+        for array in arrays { array.withUnsafeBytes { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    /// Splits `payload` into arrays of `counts` floats; throws when the sizes do not add up.
+    public static func unpack(_ payload: Data, counts: [Int]) throws(TransportError) -> [[Float]] {
+        guard counts.allSatisfy({ $0 >= 0 }), counts.reduce(0, +) * 4 == payload.count else {
+            throw .malformedMessage("a payload of \(payload.count) bytes does not hold \(counts) floats")
+        }
+        var offset = payload.startIndex
+        return counts.map { count in
+            defer { offset += count * 4 }
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                _ = payload[offset ..< offset + count * 4].copyBytes(to: buffer)
+                initialized = count
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import DiffusionServing
+
+/// The diffusion engine's limits, shared by `serve --image-model` and `worker --role image`
+/// (see ``DiffusionEngineConfig``).
+struct ImageEngineOptions: ParsableArguments {
+    @Option(name: .customLong("max-image-batch"),
+            help: "Images denoised together in one UNet call; they join and leave at step boundaries (1: one image at a time).")
+    var maxImageBatch = 8
+
+    @Option(name: .customLong("max-queued-images"), help: "Images waiting for a batch slot before new image requests get 503.")
+    var maxQueuedImages = 32
+
+    @Option(name: .customLong("max-image-steps"), help: "Most num_inference_steps an image request may ask for.")
+    var maxImageSteps = 150
+
+    @Option(name: .customLong("max-image-pixels"), help: "Largest image (width × height) a request may ask for.")
+    var maxImagePixels = 1024 * 1024
+
+    func validate() throws {
+        guard maxImageBatch >= 1, maxQueuedImages >= 1, maxImageSteps >= 1, maxImagePixels >= 64 else {
+            throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
+        }
+    }
+
+    func config() throws -> DiffusionEngineConfig {
+        try validate()
+        return DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels)
+    }
+
+    /// The same options as a worker's command-line arguments.
+    var arguments: [String] {
+        ["--max-image-batch", String(maxImageBatch), "--max-queued-images", String(maxQueuedImages),
+         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels)]
+    }
+}

@@ -1,0 +1,135 @@
+import Cluster
+import Diffusion
+import DiffusionServing
+import Foundation
+import FrontEnd
+import Testing
+
+/// Diffusion workers as the `image` pool of a topology: images generated through worker processes
+/// (one worker, several at once, and with the CFG split across two workers) equal the
+/// single-process pipeline's for the same seed, and language-model requests are served beside them.
+@Suite(.serialized) struct ImageServingTests {
+    static let folder = Support.repository.appendingPathComponent("fixtures/diffusion/sd1-tiny")
+
+    static func frontEnd(_ yaml: String) async throws -> ClusterFrontEnd {
+        try await Support.frontEnd(yaml) { options in
+            options.imageModelDirectory = folder
+            options.imageWorkerArguments = ["--max-image-batch", "4"]
+        }
+    }
+
+    /// Every image of the stream by index, and the progress steps of each.
+    static func collect(_ stream: AsyncThrowingStream<ImageGenerationEvent, any Error>) async throws -> (images: [Int: GeneratedImage], steps: [Int: [Int]]) {
+        var images: [Int: GeneratedImage] = [:], steps: [Int: [Int]] = [:]
+        for try await event in stream {
+            switch event {
+            case let .progress(index, step, _, _): steps[index, default: []].append(step)
+            case let .image(index, image, _): images[index] = image
+            }
+        }
+        return (images, steps)
+    }
+
+    static let requests = [
+        TextToImageRequest(prompt: "a red cube", negativePrompt: "blurry", steps: 4, guidanceScale: 7.5, scheduler: .eulerAncestral,
+                           width: 64, height: 64, seed: 11),
+        TextToImageRequest(prompt: "a blue sphere", steps: 3, guidanceScale: 1, scheduler: .dpmSolverMultistep, width: 64, height: 64, seed: 12),
+        TextToImageRequest(prompt: "a green cone", steps: 5, guidanceScale: 4, scheduler: .pndm, width: 32, height: 48, seed: 13),
+    ]
+
+    /// Each request generated alone in this process, with the steps its progress reported.
+    static func alone(_ requests: [TextToImageRequest]) throws -> (images: [GeneratedImage], steps: [[Int]]) {
+        let pipeline = try StableDiffusionPipeline(directory: folder)
+        var steps: [[Int]] = []
+        let images = try requests.map { request in
+            var reported: [Int] = []
+            defer { steps.append(reported) }
+            return try pipeline.generate(request) { step, _ in reported.append(step) }
+        }
+        return (images, steps)
+    }
+
+    static func expectSame(_ served: [Int: GeneratedImage], as alone: [GeneratedImage]) throws {
+        for (i, expected) in alone.enumerated() {
+            let image = try #require(served[i])
+            #expect(image.width == expected.width && image.height == expected.height)
+            #expect(image.latents == expected.latents, "image \(i): latents differ")
+            #expect(image.rgb8 == expected.rgb8, "image \(i): pixels differ")
+        }
+    }
+
+    @Test func imagesThroughWorkersEqualTheSingleProcessPipeline() async throws {
+        let (alone, aloneSteps) = try Self.alone(Self.requests)
+        let frontEnd = try await Self.frontEnd("""
+            groups:
+              - group: text
+                workers: [{role: mono, count: 1}]
+              - group: image
+                workers: [{role: image, count: 2}]
+            """)
+        let images = ClusterImageService(frontEnd: frontEnd)
+        #expect(images.defaultSize == (try StableDiffusionPipeline(directory: Self.folder).defaultSize))
+        // Language-model requests are served beside the images, by their own pool.
+        async let text = Support.collect(try frontEnd.submit(.init(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(4))))
+        let (served, steps) = try await Self.collect(try images.submit(Self.requests))
+        try Self.expectSame(served, as: alone)
+        #expect((0 ..< 3).map { steps[$0] ?? [] } == aloneSteps)
+        #expect(try await text.ids == Support.singleProcess([Support.prompts[0]], tokens: 4)[0])
+        // Both image workers served (least-loaded routing spreads the three images).
+        let counted = await Support.eventually { images.statistics().finishedImages == 3 }
+        #expect(counted)
+        let perWorker = frontEnd.clusterStatus().filter { $0.group == .image }
+        #expect(perWorker.count == 2)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func cfgSplitAcrossTwoWorkersGivesTheSameImage() async throws {
+        let guided = [Self.requests[0], Self.requests[2]]
+        let (alone, steps) = try Self.alone(guided)
+        let frontEnd = try await Self.frontEnd("""
+            groups:
+              - group: text
+                workers: [{role: mono, count: 1}]
+              - group: image
+                cfg_split: true
+                workers: [{role: image, count: 2}]
+            """)
+        #expect(frontEnd.guidanceRowsServed == 0)
+        let (served, _) = try await Self.collect(try ClusterImageService(frontEnd: frontEnd).submit(guided))
+        try Self.expectSame(served, as: alone)
+        // Every step of both images sent its unconditional row to the other worker.
+        let split = await Support.eventually { frontEnd.guidanceRowsServed == steps.joined().count }
+        #expect(split, "rows served by CFG-split peers: \(frontEnd.guidanceRowsServed)")
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func refusalsComeBackAsClientErrors() async throws {
+        let frontEnd = try await Self.frontEnd("""
+            groups:
+              - group: text
+                workers: [{role: mono, count: 1}]
+              - group: image
+                workers: [{role: image, count: 1}]
+            """)
+        let images = ClusterImageService(frontEnd: frontEnd)
+        #expect(throws: ImageGenerationError.self) {
+            _ = try images.submit([TextToImageRequest(prompt: "x", steps: 4, width: 60, height: 64)])
+        }
+        #expect(throws: ImageGenerationError.self) { _ = try images.submit([TextToImageRequest(prompt: "x", steps: 1000)]) }
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func topologyChecksTheImagePool() throws {
+        #expect(throws: FrontEndError.self) {
+            try Support.topology("groups: [{group: image, workers: [{role: mono, count: 1}]}]")
+        }
+        #expect(throws: FrontEndError.self) {
+            try Support.topology("groups: [{group: text, workers: [{role: mono, count: 1}, {role: image, count: 1}]}]")
+        }
+        #expect(throws: FrontEndError.self) {
+            try Support.topology("groups: [{group: text, cfg_split: true, workers: [{role: mono, count: 1}]}]")
+        }
+        let topology = try Support.topology("groups: [{group: text, workers: [{role: mono, count: 1}]}, {group: image, cfg_split: true, workers: [{role: image, count: 2}]}]")
+        #expect(topology.groups[1].cfgSplit == true)
+    }
+}

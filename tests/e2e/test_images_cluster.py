@@ -1,0 +1,74 @@
+"""POST /v1/images/generations through the official openai client on `tessera serve --topology`: the
+tiny SD 1.x folder on diffusion worker processes (the image pool of a mixed deployment, and a CFG split
+across two workers) gives the PNG of single-process `tessera generate-image` for the same seed."""
+
+import json
+import os
+import pathlib
+
+import numpy as np
+import openai
+import pytest
+import requests
+
+from conftest import extra_server
+from test_images import IMAGE_MODEL, SD1, cli_pixels, pixels
+
+# These start their own clusters; a run of the whole suite against a topology need not repeat them.
+pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="runs in the single-process suite")
+
+TOPOLOGIES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "topologies"
+# The workers and the command line compute with the same number of threads: the GEMMs' blocking
+# follows the thread count, which can move a pixel by one level.
+THREADS = ("--threads", "1")
+
+
+@pytest.fixture(scope="module", params=["images.yaml", "images-cfg-split.yaml"])
+def cluster_base(request, model_dir):
+    with extra_server(model_dir, "--topology", str(TOPOLOGIES / request.param), "--image-model", str(SD1),
+                      "--max-image-batch", "4", *THREADS) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def cluster_client(cluster_base):
+    return openai.OpenAI(base_url=cluster_base + "/v1", api_key="unused", max_retries=0, timeout=300)
+
+
+def test_cluster_png_equals_generate_image(cluster_client, tmp_path):
+    out = cluster_client.images.generate(
+        model=IMAGE_MODEL, prompt="a red cube on a table", size="64x48", response_format="b64_json", n=2,
+        extra_body={"negative_prompt": "blurry", "num_inference_steps": 5, "guidance_scale": 6.5, "seed": 1234, "scheduler": "euler-a"})
+    assert len(out.data) == 2
+    for i, image in enumerate(out.data):
+        expected = cli_pixels(tmp_path, "--prompt", "a red cube on a table", "--negative-prompt", "blurry", "--steps", "5",
+                              "--guidance", "6.5", "--seed", str(1234 + i), "--scheduler", "euler-a", "--width", "64", "--height", "48", *THREADS)
+        assert np.array_equal(pixels(image.b64_json), expected)
+
+
+def test_cluster_streams_progress_and_the_image(cluster_base, tmp_path):
+    body = {"model": IMAGE_MODEL, "prompt": "a tree", "size": "32x32", "num_inference_steps": 3, "seed": 7, "stream": True}
+    with requests.post(cluster_base + "/v1/images/generations", json=body, stream=True, timeout=300) as response:
+        assert response.status_code == 200
+        events = [json.loads(line[len(b"data: "):]) for line in response.iter_lines() if line.startswith(b"data: {")]
+    progress = [e for e in events if e["type"] == "image_generation.progress"]
+    # The folder's PNDM scheduler makes one more UNet call than it has steps.
+    assert [e["step"] for e in progress] == list(range(1, progress[0]["total"] + 1)) and progress[0]["total"] >= 3
+    completed = [e for e in events if e["type"] == "image_generation.completed"]
+    assert len(completed) == 1
+    expected = cli_pixels(tmp_path, "--prompt", "a tree", "--steps", "3", "--seed", "7", "--width", "32", "--height", "32", *THREADS)
+    assert np.array_equal(pixels(completed[0]["b64_json"]), expected)
+
+
+def test_cluster_serves_chat_beside_images(cluster_client, model):
+    reply = cluster_client.completions.create(model=model, prompt="Hello", max_tokens=4, temperature=0)
+    assert reply.usage.completion_tokens == 4
+    assert [m.id for m in cluster_client.models.list().data] == [model, IMAGE_MODEL]
+
+
+def test_cluster_client_errors(cluster_client):
+    with pytest.raises(openai.BadRequestError) as error:
+        cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="60x64", extra_body={"num_inference_steps": 2})
+    assert error.value.body["param"] == "size"
+    with pytest.raises(openai.BadRequestError):
+        cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"num_inference_steps": 2, "scheduler": "nope"})
