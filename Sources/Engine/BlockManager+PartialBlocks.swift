@@ -3,6 +3,12 @@ public struct BlockCopy: Sendable, Equatable {
     public var source: Int
     public var destination: Int
     public var positions: Int
+
+    public init(source: Int, destination: Int, positions: Int) {
+        self.source = source
+        self.destination = destination
+        self.positions = positions
+    }
 }
 
 /// What a cached block holds that a request's partial block can be seeded from: the tokens whose

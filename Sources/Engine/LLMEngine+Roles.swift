@@ -20,8 +20,13 @@ extension LLMEngine {
     /// What prompts this engine admits (front ends routing to it check the same).
     public var promptLimits: PromptLimits { PromptLimits(contextLength: servedModel.contextLength, vocabSize: textConfig.vocabSize) }
 
-    /// The shape of this engine's KV rows.
-    public var kvLayout: KVLayout { KVLayout(layers: textConfig.numLayers, rowWidth: textConfig.numKVHeads * textConfig.headDim) }
+    /// Positions the KV cache's blocks hold; none without a language model.
+    public var kvCapacityTokens: Int { (language?.kvCache.blockCount ?? 0) * config.blockSize }
+
+    /// The shape of this engine's KV rows (a pipeline's first stage keeps only its layers').
+    public var kvLayout: KVLayout {
+        KVLayout(layers: language?.kvCache.numLayers ?? textConfig.numLayers, rowWidth: textConfig.numKVHeads * textConfig.headDim)
+    }
 
     /// Computes the KV of `prompt` (all positions; with `images`, their placeholders expanded and
     /// encoded here, or found by id among features ``provideEncoded(_:)`` gave) and parks its blocks under the returned handle. The stream ends with a

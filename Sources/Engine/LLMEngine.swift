@@ -38,10 +38,19 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         let model: any CausalLanguageModel
         let kvCache: PagedKVCache
         let scheduler: Scheduler
+        /// The later stages of a layer-split model whose first stage this engine runs.
+        var next: (any PipelineLink)?
 
         /// Carries out the block manager's copies that seed partial blocks, before the tokens they serve run.
         func copyBlocks(_ copies: [BlockCopy]) {
             for c in copies { kvCache.copy(block: c.source, to: c.destination, positions: c.positions) }
+        }
+
+        /// One step's logits: the copies, then the model, or this stage's units and the later stages.
+        func forward(_ batch: [BatchSequence], copies: [BlockCopy]) throws -> [[Float]] {
+            copyBlocks(copies)
+            guard let next, let decoder = model as? DecoderLanguageModel else { return try model.forward(batch: batch, cache: kvCache) }
+            return try PipelineStage.handOn(decoder.forward(batch: batch, hidden: nil, cache: kvCache), batch, copies: copies, to: next)
         }
     }
 
@@ -76,8 +85,9 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     /// prefill and decode (a vision-language model's tower then loads when an image first needs
     /// encoding here); only `.visionEncoder` for an engine that encodes images for others
     /// (`encodeImages`), with no language model, KV cache or step loop. A text model is always
-    /// loaded whole (`parts` is then `.languageModel`).
-    public init(directory: URL, config: EngineConfig = EngineConfig(), parts: ModelParts = .all) throws {
+    /// loaded whole (`parts` is then `.languageModel`). With `firstStage` the engine runs only the
+    /// first units of a layer-split model and hands each step's hidden states to the later stages.
+    public init(directory: URL, config: EngineConfig = EngineConfig(), parts: ModelParts = .all, firstStage: PipelineFirstStage? = nil) throws {
         self.config = config
         let multimodal = ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory))
         self.parts = multimodal ? parts : .languageModel
@@ -106,21 +116,30 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         if stops.isEmpty, let eos = tokenizer.eosTokenId { stops.insert(eos) }
         stopTokenIds = stops
 
-        guard let model else {
+        guard var model else {
             language = nil
             return
         }
-        let bytesPerBlock = PagedKVCache.bytesPerBlock(config: model.config, blockSize: config.blockSize)
-        let blockCount = config.kvCacheMemoryBytes / bytesPerBlock
+        var blockCount = config.kvCacheMemoryBytes / PagedKVCache.bytesPerBlock(config: model.config, blockSize: config.blockSize)
+        if let firstStage {
+            guard let decoder = model as? DecoderLanguageModel, firstStage.units.hasEmbedding else {
+                throw EngineError.invalidRequest("a pipeline's first stage runs a decoder's first units, from the embedding; got \(firstStage.units)")
+            }
+            let stage = try decoder.slice(firstStage.units)
+            blockCount = PipelineStage.blockCount(stage, memory: config.kvCacheMemoryBytes, blockSize: config.blockSize, next: firstStage.next)
+            model = stage
+        }
         guard blockCount * config.blockSize >= contextLength else {
             throw EngineError.invalidRequest(
                 "--kv-cache-memory of \(config.kvCacheMemoryBytes) bytes holds \(blockCount * config.blockSize) tokens, "
                     + "less than the context length \(contextLength); give more memory or a smaller --max-model-len")
         }
         language = LanguageSide(
-            model: model, kvCache: PagedKVCache(config: model.config, blockCount: blockCount, blockSize: config.blockSize),
+            model: model, kvCache: PagedKVCache(config: model.config, blockCount: blockCount, blockSize: config.blockSize,
+                                                layers: (model as? DecoderLanguageModel)?.kvLayers),
             scheduler: Scheduler(config: config.scheduler, blocks: BlockManager(blockCount: blockCount, blockSize: config.blockSize),
-                                 policy: config.batchPolicy))
+                                 policy: config.batchPolicy),
+            next: firstStage?.next)
         let thread = Thread { [unowned self, language] in self.runLoop(language) }
         thread.name = "tessera-engine"
         loopThread = thread
@@ -374,10 +393,9 @@ extension LLMEngine {
             if request.markScheduled() { started.append(request) }
         }
         dequeue(started, preempted: output.preempted.count)
-        language.copyBlocks(output.copies)
         let logits: [[Float]]
         do {
-            logits = try language.model.forward(batch: batch, cache: language.kvCache)
+            logits = try language.forward(batch, copies: output.copies)
         } catch {
             for request in output.entries.compactMap({ active[$0.requestId] }) {
                 request.fail(.internalFailure("the model failed on this batch: \(error)"))

@@ -156,6 +156,7 @@ extension ClusterFrontEnd {
         if outcome.restart { logFailure(outcome.worker, now: now) }
         for events in outcome.affected { events.yield(SlotEvent(slot: slot, event: .workerLost)) }
         if let handle = outcome.handle { provider.stop(handle, force: true) }
+        for handle in outcome.worker.stageHandles { provider.stop(handle, force: true) }
         launchDue(now: now)
     }
 
@@ -206,6 +207,7 @@ extension ClusterFrontEnd {
             s.slots[slot].spec = spec
             return spec
         }
+        try launchStages(slot)
         let handle = try provider.start(spec)
         let restart = shared.withLock { s -> Int? in
             defer {

@@ -149,8 +149,10 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     public func start() async throws {
         listener.start(name: "tessera-control") { [weak self] connection in self?.accept(connection) }
         for (index, entry) in topology.slots.enumerated() {
-            let spec = instanceSpec(slot: index, role: entry.spec.role, group: entry.group, worker: entry.spec)
-            shared.withLock { $0.slots.append(WorkerSlot(id: index, role: entry.spec.role, group: entry.group, spec: spec)) }
+            var slot = WorkerSlot(id: index, role: entry.spec.role, group: entry.group,
+                                  spec: instanceSpec(slot: index, role: entry.spec.role, group: entry.group, worker: entry.spec))
+            if let stages = entry.spec.pipeline { try split(&slot, over: stages, worker: entry.spec) }
+            shared.withLock { [slot] in $0.slots.append(slot) }
             try launch(index)
         }
         let deadline = ContinuousClock.now + options.startupTimeout
@@ -274,7 +276,10 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         while ContinuousClock.now < deadline, slots.contains(where: { $0.handle.map(provider.isAlive) ?? false }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for slot in slots { if let handle = slot.handle { provider.stop(handle, force: true) } }
+        for slot in slots {
+            if let handle = slot.handle { provider.stop(handle, force: true) }
+            for handle in slot.stageHandles { provider.stop(handle, force: true) }
+        }
         await provider.finishStopping()
     }
 

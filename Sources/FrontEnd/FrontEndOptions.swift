@@ -27,6 +27,9 @@ public struct FrontEndOptions: Sendable {
     public var onRoutingDecision: (@Sendable (RoutingDecision) -> Void)?
     /// The latency classes requests may name (the workers get the same), checked before admission.
     public var sloClasses = SLOClasses.standard
+    /// The model's placement units (`PipelineStage.placementUnits(directory:)`), which a topology
+    /// with a `pipeline` worker splits over its stages.
+    public var placementUnits: [LayerPlacement.Layer]?
 
     public init(modelDirectory: URL, runtimeDirectory: URL) {
         self.modelDirectory = modelDirectory

@@ -52,13 +52,17 @@ public struct InstanceSpec: Sendable, Hashable {
     public var arguments: [String]
     /// Command prefix placing the process (e.g. `ip netns exec host2`), empty for none.
     public var launcher: [String]
+    /// For a later stage of a pipelined worker (`tessera pipeline-stage`), its place in the
+    /// pipeline (1, 2…); nil for the worker itself.
+    public var stage: Int?
 
-    public init(slot: Int, role: InstanceRole, group: ModalityGroup, arguments: [String], launcher: [String] = []) {
+    public init(slot: Int, role: InstanceRole, group: ModalityGroup, arguments: [String], launcher: [String] = [], stage: Int? = nil) {
         self.slot = slot
         self.role = role
         self.group = group
         self.arguments = arguments
         self.launcher = launcher
+        self.stage = stage
     }
 }
 

@@ -35,14 +35,14 @@ public final class LocalProcessProvider: InstanceProvider {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         if let logDirectory {
-            let log = logDirectory.appendingPathComponent("worker-\(instance.slot).log")
+            let log = logDirectory.appendingPathComponent("worker-\(instance.slot)\(instance.stage.map { "-stage\($0)" } ?? "").log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             if let handle = try? FileHandle(forWritingTo: log) {
                 handle.seekToEndOfFile()
                 process.standardError = handle
             }
         }
-        let id = "local-\(instance.slot)-\(counter.add(1, ordering: .relaxed).newValue)"
+        let id = "local-\(instance.slot)\(instance.stage.map { "-stage\($0)" } ?? "")-\(counter.add(1, ordering: .relaxed).newValue)"
         // Foundation reaps the child on its own monitoring thread; forgetting it there means no
         // caller ever waits for an exit.
         process.terminationHandler = { [weak self] _ in self?.processes.withLock { _ = $0.removeValue(forKey: id) } }

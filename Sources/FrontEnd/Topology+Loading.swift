@@ -38,6 +38,14 @@ extension Topology {
             if roles.contains(.encode), !(roles.contains(.prefill) && roles.contains(.decode)) {
                 throw .badTopology("group \(group.group.rawValue): encode workers need prefill and decode workers beside them")
             }
+            for worker in group.workers {
+                guard let stages = worker.pipeline else { continue }
+                guard worker.role == .mono else { throw .badTopology("group \(group.group.rawValue): only mono workers take a pipeline") }
+                guard (2 ... LayerPlacement.maxDevices).contains(stages.count),
+                      stages.allSatisfy({ $0.memoryMiB > 0 && $0.gflops > 0 && ($0.linkGBps ?? 1) > 0 }) else {
+                    throw .badTopology("group \(group.group.rawValue): a pipeline needs 2...\(LayerPlacement.maxDevices) stages with positive memory_mib, gflops and link_gbps")
+                }
+            }
             if roles.contains(.encodePrefill) {
                 throw .badTopology("group \(group.group.rawValue): use prefill workers (they encode inline when no encode worker is free)")
             }

@@ -78,13 +78,69 @@ public struct Topology: Sendable, Hashable, Codable {
         public var transfer: String?
         /// Extra `tessera worker` arguments (threads, KV memory…).
         public var arguments: [String]?
+        /// The processes a mono worker's model may be split over by layers (UELLM's HELR): the
+        /// front end's ``LayerPlacement`` picks the split from their memory budgets and links.
+        public var pipeline: [PipelineStageSpec]?
 
-        public init(role: InstanceRole, count: Int, launcher: [String]? = nil, transfer: String? = nil, arguments: [String]? = nil) {
+        public init(role: InstanceRole, count: Int, launcher: [String]? = nil, transfer: String? = nil, arguments: [String]? = nil,
+                    pipeline: [PipelineStageSpec]? = nil) {
             self.role = role
             self.count = count
             self.launcher = launcher
             self.transfer = transfer
             self.arguments = arguments
+            self.pipeline = pipeline
+        }
+    }
+
+    /// One process a pipelined worker may place layers on, in the terms of ``PipelineSplit/Stage``.
+    ///
+    /// ```yaml
+    /// - role: mono
+    ///   count: 1
+    ///   pipeline:
+    ///     - {memory_mib: 4096}
+    ///     - {memory_mib: 4096, launcher: [ip, netns, exec, host2], transfer: "tcp:10.0.0.2:7100"}
+    /// ```
+    public struct PipelineStageSpec: Sendable, Hashable, Codable {
+        /// MiB of weights the process may hold.
+        public var memoryMiB: Double
+        /// Its compute speed; equal by default.
+        public var gflops: Double
+        /// Its link's bandwidth in GB/s; default 10 over shared memory, 1 over TCP.
+        public var linkGBps: Double?
+        /// Command prefix placing the process; default: the worker's.
+        public var launcher: [String]?
+        /// Where a later stage listens (`tcp:HOST:PORT`); default per `transfer`.
+        public var transfer: String?
+        /// Extra arguments for this stage's process (`--kv-cache-memory`, `--threads`).
+        public var arguments: [String]?
+
+        public init(memoryMiB: Double, gflops: Double = 1, linkGBps: Double? = nil, launcher: [String]? = nil, transfer: String? = nil,
+                    arguments: [String]? = nil) {
+            self.memoryMiB = memoryMiB
+            self.gflops = gflops
+            self.linkGBps = linkGBps
+            self.launcher = launcher
+            self.transfer = transfer
+            self.arguments = arguments
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case gflops, launcher, transfer, arguments
+            case memoryMiB = "memory_mib"
+            case linkGBps = "link_gbps"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(Set(CodingKeys.allCases.map(\.stringValue)))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            memoryMiB = try c.decode(Double.self, forKey: .memoryMiB)
+            gflops = try c.decodeIfPresent(Double.self, forKey: .gflops) ?? 1
+            linkGBps = try c.decodeIfPresent(Double.self, forKey: .linkGBps)
+            launcher = try c.decodeIfPresent([String].self, forKey: .launcher)
+            transfer = try c.decodeIfPresent(String.self, forKey: .transfer)
+            arguments = try c.decodeIfPresent([String].self, forKey: .arguments)
         }
     }
 

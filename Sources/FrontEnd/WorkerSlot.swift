@@ -42,6 +42,10 @@ struct WorkerSlot {
     var assigned: [Int: Int] = [:]
     /// Decode (or mono) requests among `assigned`.
     var decoding: Set<Int> = []
+    /// A pipelined worker's split and the processes of its later stages, launched with it.
+    var pipeline: LayerPlacement?
+    var stages: [InstanceSpec] = []
+    var stageHandles: [InstanceHandle] = []
 
     var isActive: Bool { phase == .active && connection != nil }
 }

@@ -10,6 +10,8 @@ public enum ForwardError: Error, Equatable, CustomStringConvertible {
     case incompatibleCache(detail: String)
     /// Image features or M-RoPE positions that do not fit the model or the tokens.
     case invalidMultimodalInput(detail: String)
+    /// A pipeline stage's units or input that do not fit the model or each other.
+    case invalidStage(detail: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum ForwardError: Error, Equatable, CustomStringConvertible {
         case let .cacheFull(required, capacity): "sequence needs \(required) positions but the KV cache holds \(capacity)"
         case let .incompatibleCache(detail): "KV cache does not fit this model: \(detail)"
         case let .invalidMultimodalInput(detail): "invalid multimodal input: \(detail)"
+        case let .invalidStage(detail): "invalid pipeline stage: \(detail)"
         }
     }
 }

@@ -12,10 +12,11 @@ public final class PagedKVCache: @unchecked Sendable {
     let keys: [UnsafeMutablePointer<Float>]
     let values: [UnsafeMutablePointer<Float>]
 
-    public init(config: LanguageModelConfig, blockCount: Int, blockSize: Int) {
+    /// `layers` defaults to all of the model's; a pipeline stage keeps only its own.
+    public init(config: LanguageModelConfig, blockCount: Int, blockSize: Int, layers: Int? = nil) {
         self.blockCount = blockCount
         self.blockSize = blockSize
-        numLayers = config.numLayers
+        numLayers = layers ?? config.numLayers
         rowWidth = config.numKVHeads * config.headDim
         let size = max(1, blockCount * blockSize * rowWidth)
         keys = (0 ..< numLayers).map { _ in .allocate(capacity: size) }
@@ -27,9 +28,9 @@ public final class PagedKVCache: @unchecked Sendable {
         values.forEach { $0.deallocate() }
     }
 
-    /// Bytes one block takes over all layers, keys and values.
-    public static func bytesPerBlock(config: LanguageModelConfig, blockSize: Int) -> Int {
-        2 * config.numLayers * blockSize * config.numKVHeads * config.headDim * MemoryLayout<Float>.size
+    /// Bytes one block takes over all layers (or `layers` of them), keys and values.
+    public static func bytesPerBlock(config: LanguageModelConfig, blockSize: Int, layers: Int? = nil) -> Int {
+        2 * (layers ?? config.numLayers) * blockSize * config.numKVHeads * config.headDim * MemoryLayout<Float>.size
     }
 
     /// Copies the first `positions` positions of block `source` into block `destination`, every

@@ -153,7 +153,7 @@ extension ClusterSimulator {
         inst.inFlight = chosen
         inst.busy = true
         let seconds = inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
-            + cost.prefillSeconds(tokens: Double(batch.totalTokens), squaredLengths: squares)
+            + split(cost.prefillSeconds(tokens: Double(batch.totalTokens), squaredLengths: squares), tokens: batch.totalTokens, logitRows: chosen.count)
         events.push(.prefillDone(i, inst.version), at: now + seconds)
         refresh(i)
         return true
@@ -270,7 +270,15 @@ extension ClusterSimulator {
     func decodeSeconds(_ run: SimulatedInstance.DecodeRun, steps m: Int) -> Double {
         let first = cost.decodeStepSeconds(batch: run.batch, contextTokens: run.context)
         let growth = cost.decodeStepGrowthSeconds(batch: run.batch)
-        return Double(m) * first + growth * Double(m) * Double(m - 1) / 2
+        return split(Double(m) * first + growth * Double(m) * Double(m - 1) / 2, tokens: m * run.batch, logitRows: m * run.batch)
+    }
+
+    /// What `seconds` of whole-model steps take on the instance's layer split (``PipelineSplit``):
+    /// `tokens` hidden-state rows go forward over every hop and `logitRows` logits rows come back.
+    func split(_ seconds: Double, tokens: Int, logitRows: Int) -> Double {
+        guard let pipeline else { return seconds }
+        return pipeline.split.stepSeconds(unsplit: seconds, tokens: tokens, logitRows: logitRows, plan: pipeline.plan,
+                                          referenceFlopsPerSecond: pipeline.reference)
     }
 
     /// Ends the current decode run at the next step boundary so new work can join.
@@ -356,7 +364,8 @@ extension ClusterSimulator {
         let run = SimulatedInstance.DecodeRun(start: now, steps: 1, batch: inst.running.count, context: inst.context)
         // Chunks and decodes run as one forward pass, as in the engine's step.
         let seconds = inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
-            + cost.stepSeconds(prefillTokens: Double(total), squaredLengths: squares, decodeBatch: run.batch, contextTokens: run.context)
+            + split(cost.stepSeconds(prefillTokens: Double(total), squaredLengths: squares, decodeBatch: run.batch, contextTokens: run.context),
+                    tokens: total + run.batch, logitRows: run.batch + chunks.count)
         inst.stepChunks = chunks
         inst.decodeRun = run
         inst.busy = true
@@ -412,7 +421,8 @@ extension ClusterSimulator {
         guard !chosen.isEmpty else { return }
         let b = chosen.count
         let prefillEnd = now + inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
-            + cost.prefillSeconds(tokens: Double(b * maxPrompt), squaredLengths: Double(b) * Double(maxPrompt) * Double(maxPrompt))
+            + split(cost.prefillSeconds(tokens: Double(b * maxPrompt), squaredLengths: Double(b) * Double(maxPrompt) * Double(maxPrompt)),
+                    tokens: b * maxPrompt, logitRows: b)
         let run = SimulatedInstance.DecodeRun(start: prefillEnd, steps: maxOutput - 1, batch: b, context: b * maxPrompt)
         for r in chosen {
             inst.pendingPrefillTokens -= requests[r].prefillTokens

@@ -40,6 +40,8 @@ public final class ClusterSimulator: ClusterView {
     let chunkedPrefill: Bool
     /// Seconds of in-step CPU preprocessing per inline-encoded image.
     let blockingPreprocessSeconds: Double
+    /// The layer split every instance runs, and its plan; nil for whole-model instances.
+    let pipeline: (split: PipelineSplit, plan: LayerPlacement, reference: Double)?
 
     public internal(set) var now = 0.0
     public internal(set) var instances: [InstanceStatus] = []
@@ -65,6 +67,16 @@ public final class ClusterSimulator: ClusterView {
         guard preprocess >= 0, preprocess.isFinite else { throw SimulationError.invalidConfig("blockingPreprocessMsPerImage must be non-negative") }
         guard ["chunked", "continuous", "static"].contains(system.batching) else {
             throw SimulationError.invalidConfig("batching must be 'chunked', 'continuous' or 'static', got '\(system.batching)'")
+        }
+        if let spec = system.pipeline {
+            guard system.deployment.slots.allSatisfy({ $0.role == .mono }), spec.referenceFlopsPerSecond > 0 else {
+                throw SimulationError.invalidConfig("system '\(system.name)': a pipeline splits mono instances, measured at a positive referenceFlopsPerSecond")
+            }
+            do { pipeline = (spec.split, try spec.split.plan(), spec.referenceFlopsPerSecond) } catch {
+                throw SimulationError.invalidConfig("system '\(system.name)' pipeline: \(error)")
+            }
+        } else {
+            pipeline = nil
         }
         cost = costModel
         self.system = system

@@ -36,6 +36,25 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     /// prompt token and samples the first output token in its next step (Tessera's worker
     /// processes). False: the prefill instance samples it (DistServe, vLLM's disaggregated prefill).
     public var firstTokenOnDecode: Bool = false
+    /// Every instance is one mono worker split by layers over these stages (UELLM's HELR), by the
+    /// plan the live front end launches; its steps cost what ``PipelineSplit`` says.
+    public var pipeline: Pipeline?
+
+    /// A layer-split instance: the model's shape, the stages' budgets, and the compute speed of the
+    /// hardware the cost model was measured on (which ran the model whole).
+    public struct Pipeline: Sendable, Hashable, Codable {
+        public var model: PipelineSplit.DecoderShape
+        public var stages: [PipelineSplit.Stage]
+        public var referenceFlopsPerSecond: Double
+
+        public init(model: PipelineSplit.DecoderShape, stages: [PipelineSplit.Stage], referenceFlopsPerSecond: Double) {
+            self.model = model
+            self.stages = stages
+            self.referenceFlopsPerSecond = referenceFlopsPerSecond
+        }
+
+        public var split: PipelineSplit { PipelineSplit(units: PipelineSplit.units(of: model), stages: stages) }
+    }
 
     /// Search settings for ``optimizeSplit``: batch limits to try, the rate (req/s) to maximise
     /// goodput at (default: the first swept rate), and the price per instance.
@@ -52,6 +71,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, deployment, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
+        case pipeline
     }
 
     public init(from decoder: any Decoder) throws {
@@ -70,6 +90,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         roleSwitchSeconds = try c.decodeIfPresent(Double.self, forKey: .roleSwitchSeconds)
         blockingPreprocessMsPerImage = try c.decodeIfPresent(Double.self, forKey: .blockingPreprocessMsPerImage)
         firstTokenOnDecode = try c.decodeIfPresent(Bool.self, forKey: .firstTokenOnDecode) ?? firstTokenOnDecode
+        pipeline = try c.decodeIfPresent(Pipeline.self, forKey: .pipeline)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -86,5 +107,6 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         try c.encodeIfPresent(roleSwitchSeconds, forKey: .roleSwitchSeconds)
         try c.encodeIfPresent(blockingPreprocessMsPerImage, forKey: .blockingPreprocessMsPerImage)
         try c.encode(firstTokenOnDecode, forKey: .firstTokenOnDecode)
+        try c.encodeIfPresent(pipeline, forKey: .pipeline)
     }
 }

@@ -77,6 +77,20 @@ public enum WireMessage: Codable, Sendable {
     /// Push hand-off: the parked KV of `source`, unasked; the receiver keeps it for the request's
     /// generate job and confirms with `pulled`.
     case pushedKV(source: KVSource, KVHeader)
+
+    // Pipeline stage → the next stage of a layer-split model (one connection per pair of stages).
+    /// Asks how many KV blocks the rest of the pipeline holds, once, before serving; every stage
+    /// indexes its KV by the first stage's blocks, so they must be of one size.
+    case stageHello(blockSize: Int)
+    case stageReady(kvBlocks: Int)
+    /// One step's hidden states, for the next stage's layers; answered with `stageOutput`.
+    case stageForward(StageStep)
+    /// The last stage's logits for the step, relayed back stage by stage.
+    case stageOutput(StageTensor)
+    /// The step failed on a later stage; the pipeline does not serve any more.
+    case stageFailed(String)
+    /// Asks whether the rest of the pipeline is up while no step runs; answered the same way.
+    case stagePing
 }
 
 /// What a worker says about itself when it connects.
@@ -249,5 +263,69 @@ public struct FeaturesHeader: Codable, Sendable, Hashable {
         self.missing = missing
         self.byteCount = byteCount
         self.sharedMemoryName = sharedMemoryName
+    }
+}
+
+/// A float matrix between pipeline stages: in the named shared-memory segment, or as the frame's payload.
+public struct StageTensor: Codable, Sendable, Hashable {
+    public var rows: Int
+    public var cols: Int
+    public var sharedMemoryName: String?
+
+    public init(rows: Int, cols: Int, sharedMemoryName: String?) {
+        self.rows = rows
+        self.cols = cols
+        self.sharedMemoryName = sharedMemoryName
+    }
+
+    public var byteCount: Int { rows * cols * MemoryLayout<Float>.size }
+}
+
+/// One engine step as a later pipeline stage runs it: the batch's sequences (positions, block
+/// tables, which rows want logits) as the first stage scheduled them, the partial-block copies to
+/// repeat in this stage's KV, and the hidden states (one row per batch token).
+public struct StageStep: Codable, Sendable {
+    public struct Sequence: Codable, Sendable, Hashable {
+        public var tokens: [Int]
+        public var start: Int
+        public var blockTable: [Int]
+        public var wantsLogits: Bool
+        public var allLogits: Bool
+        /// Qwen2-VL's M-RoPE positions of the prompt (`[temporal, height, width]`) and their delta.
+        public var mropeAxes: [[Int]]?
+        public var mropeDelta: Int?
+
+        public init(tokens: [Int], start: Int, blockTable: [Int], wantsLogits: Bool, allLogits: Bool, mropeAxes: [[Int]]?, mropeDelta: Int?) {
+            self.tokens = tokens
+            self.start = start
+            self.blockTable = blockTable
+            self.wantsLogits = wantsLogits
+            self.allLogits = allLogits
+            self.mropeAxes = mropeAxes
+            self.mropeDelta = mropeDelta
+        }
+    }
+
+    /// A copy of the first `positions` positions of block `source` into `destination`.
+    public struct Copy: Codable, Sendable, Hashable {
+        public var source: Int
+        public var destination: Int
+        public var positions: Int
+
+        public init(source: Int, destination: Int, positions: Int) {
+            self.source = source
+            self.destination = destination
+            self.positions = positions
+        }
+    }
+
+    public var sequences: [Sequence]
+    public var copies: [Copy]
+    public var hidden: StageTensor
+
+    public init(sequences: [Sequence], copies: [Copy], hidden: StageTensor) {
+        self.sequences = sequences
+        self.copies = copies
+        self.hidden = hidden
     }
 }

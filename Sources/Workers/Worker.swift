@@ -53,9 +53,19 @@ public final class Worker: Sendable {
             throw WorkerError.unsupportedRole(configuration.role)
         }
         self.configuration = configuration
-        engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine, parts: configuration.modelParts)
+        // A pipeline's later stages first: the engine takes as many KV blocks as they all hold.
+        let link = try configuration.pipeline.map { pipeline in
+            guard configuration.role == .mono else { throw WorkerError.pipelineNeedsMono(configuration.role) }
+            return try StageLink(connecting: pipeline.next, blockSize: configuration.engine.blockSize, sharedMemory: configuration.sharedMemory,
+                                 within: configuration.pipelineTimeout)
+        }
+        engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine, parts: configuration.modelParts,
+                               firstStage: link.map { PipelineFirstStage(units: configuration.pipeline!.units, next: $0) })
         // The front end first: without it there is nothing to serve, and no socket file is left behind.
         control = try Connection.connect(to: configuration.frontEnd)
+        // Without its later stages the worker cannot serve: it leaves, and the front end relaunches the pipeline.
+        link?.onLost.withLock { [control] in $0 = { _ in control.close() } }
+        link?.watch(every: configuration.heartbeatInterval)
         let listener = try Listener(endpoint: configuration.transfer)
         transferEndpoint = listener.endpoint
         features = FeatureStore(engine: engine, timeout: configuration.parkedKVTimeout)
@@ -256,9 +266,7 @@ public final class Worker: Sendable {
     }
 
     /// Tokens the KV cache holds; none without a language model.
-    private var kvCapacityTokens: Int {
-        engine.parts.contains(.languageModel) ? configuration.engine.kvCacheMemoryBytes / max(1, engine.kvLayout.byteCount(positions: 1)) : 0
-    }
+    private var kvCapacityTokens: Int { engine.kvCapacityTokens }
 
     private func sendHeartbeat() {
         let statistics = engine.statistics()

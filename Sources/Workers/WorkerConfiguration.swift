@@ -1,6 +1,7 @@
 import Cluster
 import Engine
 import Foundation
+import Models
 import WireProtocol
 
 /// How a worker process runs: its role, model, engine limits, and where it talks to the front end
@@ -25,6 +26,11 @@ public struct WorkerConfiguration: Sendable {
     public var heartbeatInterval: Duration = .milliseconds(200)
     /// Parked KV that no decode worker pulled within this many seconds is freed.
     public var parkedKVTimeout = 60.0
+    /// The first stage of a layer-split model: this worker runs `units` of it and hands each step
+    /// to the stage listening at `next` (a mono worker only).
+    public var pipeline: (units: DecoderSlice, next: Endpoint)?
+    /// How long the first stage waits for the next one to answer.
+    public var pipelineTimeout: Duration = .seconds(180)
 
     /// What the worker loads of its model (EPD §3): an encode worker only the vision encoder (no
     /// language model or KV cache); prefill and decode workers the language model, a prefill worker
@@ -53,11 +59,13 @@ public struct WorkerConfiguration: Sendable {
 public enum WorkerError: Error, CustomStringConvertible {
     case unsupportedRole(InstanceRole)
     case registrationFailed(String)
+    case pipelineNeedsMono(InstanceRole)
 
     public var description: String {
         switch self {
         case let .unsupportedRole(role): "role '\(role.rawValue)' is not a worker role; use encode, prefill, decode or mono"
         case let .registrationFailed(detail): "could not register with the front end: \(detail)"
+        case let .pipelineNeedsMono(role): "a pipeline's first stage serves whole requests (mono), not \(role.rawValue)"
         }
     }
 }

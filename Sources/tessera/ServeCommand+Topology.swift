@@ -34,6 +34,9 @@ extension ServeCommand {
         }
         options.imageModelDirectory = imageModel.map { URL(fileURLWithPath: $0).standardizedFileURL }
         options.imageWorkerArguments = imageLimits.arguments
+        if topology.groups.contains(where: { $0.workers.contains { $0.pipeline != nil } }) {
+            options.placementUnits = try PipelineStage.placementUnits(directory: model)
+        }
         options.workerArguments = [
             "--kv-cache-memory", String(kvCacheMemoryMiB), "--block-size", String(blockSize),
             "--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB),

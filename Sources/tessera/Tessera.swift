@@ -6,7 +6,7 @@ struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Serve multimodal and diffusion models with disaggregated, modality-aware scheduling.",
-        subcommands: [GenerateCommand.self, GenerateImageCommand.self, PerplexityCommand.self, BenchCommand.self, SimulateCommand.self, ServeCommand.self, ProfileCommand.self, WorkerCommand.self,
+        subcommands: [GenerateCommand.self, GenerateImageCommand.self, PerplexityCommand.self, BenchCommand.self, SimulateCommand.self, ServeCommand.self, ProfileCommand.self, WorkerCommand.self, PipelineStageCommand.self,
                       TrainPredictorCommand.self, SleepCommand.self]
     )
 }

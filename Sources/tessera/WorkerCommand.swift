@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Engine
 import Foundation
+import Models
 import UnixSignals
 import WireProtocol
 import Workers
@@ -65,6 +66,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
     var blockSize = 16
 
+    @Option(name: .customLong("pipeline-units"), help: "Run only these units of a layer-split model (a:b; 0 is the embedding, L+1 the LM head) as its first stage; needs --pipeline-next.")
+    var pipelineUnits: String?
+
+    @Option(name: .customLong("pipeline-next"), help: "The next pipeline stage's endpoint (a `tessera pipeline-stage --listen`).")
+    var pipelineNext: String?
+
     @OptionGroup var step: StepOptions
 
     @OptionGroup var scheduling: SchedulingOptions
@@ -80,6 +87,9 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         guard kvCacheMemoryMiB >= 1, blockSize >= 1 else {
             throw ValidationError("--kv-cache-memory and --block-size must be at least 1")
+        }
+        guard (pipelineUnits == nil) == (pipelineNext == nil), pipelineUnits.map({ DecoderSlice(parsing: $0) != nil }) ?? true else {
+            throw ValidationError("--pipeline-units a:b (a < b) and --pipeline-next go together")
         }
     }
 
@@ -129,6 +139,9 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.podAddress = environment["TESSERA_POD_IP"]
         configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs)
         configuration.parkedKVTimeout = parkedKVTimeout
+        if let pipelineUnits, let units = DecoderSlice(parsing: pipelineUnits), let pipelineNext {
+            configuration.pipeline = (units, try Endpoint(parsing: pipelineNext))
+        }
         let worker = try Worker(configuration: configuration)
         let drainTimeout = Duration.milliseconds(Int(drainTimeout * 1000))
         let watch = Task {

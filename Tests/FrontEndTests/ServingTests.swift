@@ -14,16 +14,7 @@ import Testing
         let frontEnd = try await Support.frontEnd(yaml)
         let expected = try await Support.singleProcess(Support.prompts, tokens: 12)
         // Concurrently, so batching on the workers is exercised too.
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, prompt) in Support.prompts.enumerated() {
-                group.addTask {
-                    (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(12)))).ids)
-                }
-            }
-            var result = Array(repeating: [Int](), count: Support.prompts.count)
-            for try await (i, ids) in group { result[i] = ids }
-            return result
-        }
+        let outputs = try await Support.concurrently(Support.prompts, tokens: 12, on: frontEnd)
         #expect(outputs == expected)
         if file.hasPrefix("pd") {
             // Every prompt longer than one token moved its KV once; the heartbeats report it.

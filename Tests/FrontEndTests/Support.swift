@@ -75,6 +75,18 @@ enum Support {
         return outputs
     }
 
+    /// The greedy outputs of `prompts` submitted all at once, in prompt order.
+    static func concurrently(_ prompts: [[Int]], tokens: Int, on engine: some InferenceEngine) async throws -> [[Int]] {
+        try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask { (i, try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: greedy(tokens)))).ids) }
+            }
+            var result = Array(repeating: [Int](), count: prompts.count)
+            for try await (i, ids) in group { result[i] = ids }
+            return result
+        }
+    }
+
     static func collect(_ stream: AsyncThrowingStream<InferenceEvent, any Error>, onDelta: (Int) -> Void = { _ in }) async throws
         -> (ids: [Int], text: String, info: FinishInfo?)
     {

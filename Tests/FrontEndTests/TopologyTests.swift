@@ -83,6 +83,11 @@ import Testing
             "heartbeat_interval_ms: 500\nheartbeat_timeout_ms: 100\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}",
             "groups:\n  - group: pictures\n    workers:\n      - {role: mono, count: 1}",
             "groups: [",
+            // A pipeline splits a mono worker over 2 or more stages with positive budgets, known keys only.
+            "groups:\n  - group: text\n    workers:\n      - {role: prefill, count: 1, pipeline: [{memory_mib: 1}, {memory_mib: 1}]}\n      - {role: decode, count: 1}",
+            "groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1, pipeline: [{memory_mib: 1}]}",
+            "groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1, pipeline: [{memory_mib: 1}, {memory_mib: 0}]}",
+            "groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1, pipeline: [{memory_mib: 1}, {memory: 1}]}",
         ]
         for text in cases {
             #expect(throws: FrontEndError.self) { try load(text) }

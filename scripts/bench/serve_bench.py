@@ -10,6 +10,7 @@ Markdown table (raw results land in --out).
     python3 scripts/bench/serve_bench.py overload          # (d) 3x capacity: 503s, every accepted request finishes, RSS
     python3 scripts/bench/serve_bench.py constrained       # (e) ITL of JSON-schema-constrained text requests vs unconstrained
     python3 scripts/bench/serve_bench.py irp               # (f) EPD intra-request parallel encoding: TTFT with 1 vs 2 encode workers
+    python3 scripts/bench/serve_bench.py pipeline          # (g) HELR layer split: throughput of 2 and 3 pipeline stages vs one worker
 
 Without --tessera the script builds `tessera` in release mode first. Servers listen on free local
 ports and are stopped at the end of each run. See docs/benchmarks.md for the settings and results.
@@ -514,9 +515,54 @@ def irp(args, out):
     print(table(["encode stage", "TTFT mean (ms)", "TTFT p50 (ms)", "TTFT p99 (ms)"], rows))
 
 
+def pipeline(args, out):
+    """Text throughput of one mono worker whose model is whole, or split by layers over 2 or 3
+    processes (`pipeline:` stages whose memory budgets admit only that split; HELR's
+    LayerPlacement picks it). Same requests for each, alternating per repeat."""
+    with open(os.path.join(args.model, "config.json")) as f:
+        config = json.load(f)
+    c = config.get("text_config", config)
+    heads = c["num_attention_heads"]
+    head_dim = c.get("head_dim", c["hidden_size"] // heads)
+    h, i, vocab = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+    q, kv = heads * head_dim, c.get("num_key_value_heads", heads) * head_dim
+    # PipelineSplit.units(of:): float32 embedding, layers and LM head.
+    layer = (h * q + 2 * h * kv + q * h + 3 * h * i + 2 * h) * 4
+    total_mib = (vocab * h * 4 + c["num_hidden_layers"] * layer + (vocab * h + h) * 4) / 1048576
+    shares = {1: None, 2: 0.55, 3: 0.4}
+    per = {n: [] for n in shares}
+    options = ["--endpoint", "completions", "--dataset", "random", "--tokenizer", args.model, "--input-len",
+               str(args.text_input), "--output-len", str(args.text_output), "--num-prompts", str(args.text_prompts),
+               "--max-concurrency", str(args.pipeline_concurrency)]
+    worker = '[--threads, "%d"]' % args.threads
+    for r in range(args.repeats):
+        for n, share in shares.items():
+            topology = os.path.join(out, f"pipeline-{n}.yaml")
+            with open(topology, "w") as f:
+                f.write(f"groups:\n  - group: multimodal\n    workers:\n      - role: mono\n        count: 1\n        arguments: {worker}\n")
+                if share:
+                    stage = f"{{memory_mib: {total_mib * share:.4f}, arguments: {worker}}}"
+                    f.write(f"        pipeline: [{', '.join([stage] * n)}]\n")
+            log(f"pipeline run {r + 1}/{args.repeats}, {n} stage(s), load {load_average()}")
+            with tessera_server(args, args.model, out, f"pipeline-{n}-{r}", ["--topology", topology]) as server:
+                result = run_bench(args, server, server.model_name(), os.path.join(out, f"pipeline-{n}-{r}.json"),
+                                   options + ["--seed", str(3000 + r)])
+            per[n].append(result)
+            log(f"  {result['output_throughput']:.1f} output tok/s, TTFT p50 {result['ttft_ms']['median']:.1f} ms, "
+                f"TPOT p50 {result['tpot_ms']['median']:.1f} ms, failed {result['failed']}")
+
+    def med(n, key, stat=None):
+        return median([run[key][stat] if stat else run[key] for run in per[n]])
+
+    rows = [[f"{n} stage{'s' if n > 1 else ''}" + (" (whole model)" if n == 1 else ""), f"{med(n, 'output_throughput'):.1f}",
+             f"{med(n, 'output_throughput') / med(1, 'output_throughput'):.0%}", ms(med(n, "ttft_ms", "median")),
+             ms(med(n, "tpot_ms", "median")), int(sum(run["failed"] for run in per[n]))] for n in shares]
+    print(table(["worker", "output tok/s", "vs one worker", "TTFT p50 (ms)", "TPOT p50 (ms)", "failed"], rows))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "overload", "constrained", "irp"])
+    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "overload", "constrained", "irp", "pipeline"])
     ap.add_argument("--tessera", help="a built tessera executable (default: build it in release mode)")
     ap.add_argument("--model", default=DEFAULT_VLM, help="the vision-language model folder (default: the embedded model)")
     ap.add_argument("--text-model", default=BENCH_LLAMA, help="vs-llama-server: the HF folder with model-f16.gguf")
@@ -532,6 +578,7 @@ def main():
     ap.add_argument("--image-input", type=int, default=64, help="text tokens of image requests")
     ap.add_argument("--image-output", type=int, default=32)
     ap.add_argument("--irp-images", type=int, default=4, help="irp: images per request")
+    ap.add_argument("--pipeline-concurrency", type=int, default=4, help="pipeline: requests in flight")
     ap.add_argument("--image-rate", type=float, default=2.0)
     ap.add_argument("--image-reuse", type=float, default=0.0, help="image streams: probability an image repeats")
     ap.add_argument("--text-input", type=int, default=128)
@@ -559,7 +606,7 @@ def main():
     log(f"results in {out}")
     started = load_average()
     {"repeat-image": repeat_image, "mixed-itl": mixed_itl, "vs-hf": vs_hf, "vs-llama-server": vs_llama_server,
-     "overload": overload, "constrained": constrained, "irp": irp}[args.experiment](args, out)
+     "overload": overload, "constrained": constrained, "irp": irp, "pipeline": pipeline}[args.experiment](args, out)
     print()
     print(f"Load average (1/5/15 min) at start {started}, at end {load_average()}; {args.repeats} repeat(s), medians.")
 
