@@ -8,6 +8,9 @@
 #   cluster_down            # stops every process it started and removes the bridge
 #
 # Everything binds to loopback or to the address of a bridge the test creates (10.79.0.1/24).
+# A lost node is found quickly: kubelets renew their node lease every 2 s, a node silent for 24 s is
+# unreachable, and pods tolerate an unreachable or not-ready node for 5 s before they are evicted
+# (300 s by default), so tests/k8s/node.sh sees a node's pods replaced within a minute.
 
 k8s_bridge=${TESSERA_K8S_BRIDGE:-tsk8s0}
 k8s_address=10.79.0.1
@@ -122,7 +125,8 @@ cluster_up() {
         --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
         --service-account-issuer https://kubernetes.default.svc.cluster.local \
         --service-cluster-ip-range 10.96.0.0/24 --endpoint-reconciler-type none \
-        --kubelet-preferred-address-types InternalIP --allow-privileged=true --profiling=false
+        --kubelet-preferred-address-types InternalIP --allow-privileged=true --profiling=false \
+        --default-not-ready-toleration-seconds 5 --default-unreachable-toleration-seconds 5
     k8s_kubeconfig "$k8s_work/admin.kubeconfig" token
     k8s_kubeconfig "$k8s_work/admin-cert.kubeconfig" cert
     export KUBECONFIG=$k8s_work/admin.kubeconfig TESSERA_K8S_KUBECONFIG_CERT=$k8s_work/admin-cert.kubeconfig
@@ -133,7 +137,8 @@ cluster_up() {
     fi
     k8s_start kube-controller-manager "$k8s_bin/kube-controller-manager" --kubeconfig "$KUBECONFIG" \
         --bind-address 127.0.0.1 --secure-port "$(free_port)" --port 0 --leader-elect=false \
-        --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" --profiling=false
+        --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" --profiling=false \
+        --node-monitor-period 2s --node-monitor-grace-period 24s
     k8s_start kube-scheduler "$k8s_bin/kube-scheduler" --kubeconfig "$KUBECONFIG" \
         --bind-address 127.0.0.1 --secure-port "$(free_port)" --port 0 --leader-elect=false --profiling=false
     # The token controller has run once the default namespace's service account exists.
@@ -255,6 +260,7 @@ registerNode: true
 fileCheckFrequency: 1s
 syncFrequency: 2s
 nodeStatusUpdateFrequency: 2s
+nodeLeaseDurationSeconds: 8
 YAML
     k8s_start "kubelet-$name" "${run[@]}" "$k8s_bin/kubelet" --config "$dir/kubelet.yaml" --kubeconfig "$KUBECONFIG" \
         --container-runtime remote --container-runtime-endpoint "unix://$dir/containerd.sock" \

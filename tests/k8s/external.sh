@@ -14,10 +14,6 @@ external_check() {
 planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximumInstances: 3}]"
     port=$frontend_port pid=$frontend_pid
     external_replicas() { kubectl -n "$namespace" get deployment "tessera-text-$1" -o jsonpath='{.spec.replicas}' 2>/dev/null; }
-    external_metric() {
-        curl -fsS "http://127.0.0.1:$port/metrics" | awk -v name="tessera:$1" -v pool="tessera-text-$2" \
-            'index($0, name "{") == 1 && index($0, "pool=\"" pool "\"") {print int($2)}'
-    }
     # The front end creates the pools and leaves them at 0; the scaler brings each to 1.
     if ! wait_for 60 bash -c "[[ \$(kubectl -n $namespace get deployments -o name | wc -l) == 2 ]]"; then
         tail -n 20 "$k8s_work/external-frontend.log" >&2; echo "external: the front end did not create its pools" >&2; return 1
@@ -33,7 +29,7 @@ planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximum
         external_stop_load; curl -fsS "http://127.0.0.1:$port/metrics" | grep '^tessera:\(desired\|pool\)' >&2
         echo "external: the planners' wish for a second decode worker does not show in /metrics" >&2; return 1
     fi
-    echo "external: under load tessera:desired_replicas{pool=\"tessera-text-decode\"} = $(external_metric desired_replicas decode); the Deployment stays at $(external_replicas decode)"
+    echo "external: under load tessera:desired_replicas{pool=\"tessera-text-decode\"} = $(pool_metric "$port" desired_replicas decode); the Deployment stays at $(external_replicas decode)"
     [[ $(external_replicas decode) == 1 ]] || { external_stop_load; echo "external: the front end wrote /scale" >&2; return 1; }
     # The scaler follows: a second decode pod, registered without a slot asked for.
     kubectl -n "$namespace" scale deployment tessera-text-decode --replicas 2 >/dev/null
@@ -41,7 +37,7 @@ planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximum
         external_stop_load; tail -n 20 "$k8s_work/external-frontend.log" >&2; echo "external: the added decode pod was not taken" >&2; return 1
     fi
     sleep 3
-    echo "external: scaled to 2 by the scaler: tessera:pool_workers{pool=\"tessera-text-decode\"} = $(external_metric pool_workers decode)"
+    echo "external: scaled to 2 by the scaler: tessera:pool_workers{pool=\"tessera-text-decode\"} = $(pool_metric "$port" pool_workers decode)"
     # And back: the pod the ReplicaSet removes is drained and let go; nothing replaces it.
     kubectl -n "$namespace" scale deployment tessera-text-decode --replicas 1 >/dev/null
     local down=$SECONDS

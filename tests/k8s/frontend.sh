@@ -37,6 +37,12 @@ chat() {
         python3 -c 'import json, sys; r = json.load(sys.stdin); assert r["usage"]["completion_tokens"] > 0; print(r["choices"][0]["message"]["content"])'
 }
 
+# pool_metric PORT NAME ROLE: the front end's tessera:NAME gauge for the pool tessera-text-ROLE.
+pool_metric() {
+    curl -fsS "http://127.0.0.1:$1/metrics" | awk -v name="tessera:$2" -v pool="tessera-text-$3" \
+        'index($0, name "{") == 1 && index($0, "pool=\"" pool "\"") {print int($2)}'
+}
+
 # load_start PORT MODEL DIR: two clients asking one chat completion after another until
 # `load_stop DIR`; a failed request is noted in DIR/failures, every request in DIR/requests.
 load_start() {

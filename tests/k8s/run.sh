@@ -5,14 +5,16 @@
 # namespace joined by a veth), and runs the KubernetesClient tests against it: Deployments and /scale
 # driving real ReplicaSets, Pod list+watch and 410 Gone, label patches, pod deletion, Leases with
 # resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
-# removing exactly the drained pod; then the pd topology through KubernetesInstanceProvider (tests/k8s/pd.sh)
-# and the StageAutoscaler scaling its decode pool through /scale (tests/k8s/autoscale.sh), and the
-# external autoscaling mode (tests/k8s/external.sh);
-# then validates every kustomization under deploy/kubernetes with the API server and applies
-# deploy/kubernetes/overlays/pd (an image of the tessera binary just built, packed without a
-# registry): the e2e openai suite through its leading front end, then the leader killed and the other
-# replica taking over (tests/k8s/overlay.sh). Removes everything on exit and checks that it did.
+# removing exactly the drained pod; then the pd topology through KubernetesInstanceProvider (tests/k8s/pd.sh),
+# the StageAutoscaler scaling its decode pool through /scale (tests/k8s/autoscale.sh), the
+# external autoscaling mode (tests/k8s/external.sh), and a node whose kubelet stops while serving
+# (tests/k8s/node.sh); then validates every kustomization under deploy/kubernetes with the API
+# server and applies deploy/kubernetes/overlays/pd (an image of the tessera binary just built, packed
+# without a registry): the e2e openai suite through its leading front end, then the leader killed and
+# the other replica taking over (tests/k8s/overlay.sh). Removes everything on exit and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
+# TESSERA_K8S_ONLY="pd node" runs only the named parts (client pd autoscale external node
+# validate overlay) on the cluster, for working on one of them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scratch="${TESSERA_SCRATCH:-.build}"
@@ -38,6 +40,9 @@ source tests/k8s/pd.sh
 source tests/k8s/overlay.sh
 source tests/k8s/autoscale.sh
 source tests/k8s/external.sh
+source tests/k8s/node.sh
+# Whether the part named $1 runs (all of them unless TESSERA_K8S_ONLY names some).
+selected() { [[ -z ${TESSERA_K8S_ONLY:-} || " $TESSERA_K8S_ONLY " == *" $1 "* ]]; }
 work=$(mktemp -d)
 cleanup() {
     cluster_down
@@ -64,27 +69,30 @@ nodes_ready 2 || { tail -n 20 "$work"/kubelet-node-*.log >&2; k8s_log "nodes did
 
 export TESSERA_K8S_NAMESPACE=tessera-client-test
 kubectl create namespace "$TESSERA_K8S_NAMESPACE" >/dev/null
-TESSERA_K8S_LIVE=1 TESSERA_K8S_NODES=2 swift test --scratch-path "$scratch" --skip-build --filter "LiveAPITests|LiveNodeTests"
+if selected client; then TESSERA_K8S_LIVE=1 TESSERA_K8S_NODES=2 swift test --scratch-path "$scratch" --skip-build --filter "LiveAPITests|LiveNodeTests"; fi
 
 # The pd topology with `provider: kubernetes`: a front end here, prefill and decode pools as Deployments.
-pd_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
+if selected pd; then pd_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
 
 # The `tessera` autoscaling mode: the StageAutoscaler adds a decode pod under load through /scale and removes it when idle.
-autoscale_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
+if selected autoscale; then autoscale_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
 
 # The `external` mode: the pools' /scale is the scaler's (here kubectl); the front end exports desired_replicas and follows.
-external_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
+if selected external; then external_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
+
+# A node lost while serving: its kubelet stopped, its decode pod evicted, drained and replaced on the other node.
+if selected node; then node_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
 
 # Every kustomization under deploy/kubernetes, as the API server validates it (a dry run creates
 # no namespace: the one they name is created first, as docs/kubernetes.md says).
 kubectl create namespace tessera --save-config >/dev/null
-for kustomization in deploy/kubernetes/standalone deploy/kubernetes/overlays/*; do
+for kustomization in $(selected validate && echo deploy/kubernetes/standalone deploy/kubernetes/overlays/*); do
     kubectl apply -k "$kustomization" --dry-run=server >/dev/null || { echo "$kustomization does not apply" >&2; exit 1; }
 done
-echo "deploy/kubernetes: standalone and overlays $(ls deploy/kubernetes/overlays | tr '\n' ' ')pass the API server's validation"
+if selected validate; then echo "deploy/kubernetes: standalone and overlays $(ls deploy/kubernetes/overlays | tr '\n' ' ')pass the API server's validation"; fi
 
 # deploy/kubernetes/overlays/pd applied: two front ends, one leading; the openai suite through it; the leader killed.
-overlay_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
+if selected overlay; then overlay_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
 
 # Teardown check: nothing left running or configured.
 cluster_down
