@@ -7,13 +7,14 @@
 # resourceVersion preconditions and leader failover, and on the nodes drain-then-scale-down
 # removing exactly the drained pod; then the pd topology through KubernetesInstanceProvider (tests/k8s/pd.sh),
 # the StageAutoscaler scaling its decode pool through /scale (tests/k8s/autoscale.sh), the
-# external autoscaling mode (tests/k8s/external.sh), and a node whose kubelet stops while serving
+# external autoscaling mode (tests/k8s/external.sh), the elastic partitioner switching a decode pod
+# to prefill in place (tests/k8s/roles.sh), and a node whose kubelet stops while serving
 # (tests/k8s/node.sh); then validates every kustomization under deploy/kubernetes with the API
 # server and applies deploy/kubernetes/overlays/pd (an image of the tessera binary just built, packed
 # without a registry): the e2e openai suite through its leading front end, then the leader killed and
 # the other replica taking over (tests/k8s/overlay.sh). Removes everything on exit and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
-# TESSERA_K8S_ONLY="pd node" runs only the named parts (client pd autoscale external node
+# TESSERA_K8S_ONLY="pd node" runs only the named parts (client pd autoscale external roles node
 # validate overlay) on the cluster, for working on one of them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -40,6 +41,7 @@ source tests/k8s/pd.sh
 source tests/k8s/overlay.sh
 source tests/k8s/autoscale.sh
 source tests/k8s/external.sh
+source tests/k8s/roles.sh
 source tests/k8s/node.sh
 # Whether the part named $1 runs (all of them unless TESSERA_K8S_ONLY names some).
 selected() { [[ -z ${TESSERA_K8S_ONLY:-} || " $TESSERA_K8S_ONLY " == *" $1 "* ]]; }
@@ -79,6 +81,9 @@ if selected autoscale; then autoscale_check "$work" "$PWD/${TESSERA_E2E_MODEL:-f
 
 # The `external` mode: the pools' /scale is the scaler's (here kubectl); the front end exports desired_replicas and follows.
 if selected external; then external_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
+
+# A role switch on pods: the elastic partitioner moves a decode worker to prefill; its pod is relabelled in place.
+if selected roles; then roles_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
 
 # A node lost while serving: its kubelet stopped, its decode pod evicted, drained and replaced on the other node.
 if selected node; then node_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
