@@ -133,6 +133,11 @@ let package = Package(
             ]
         ),
 
+        // Coverage-guided fuzzing of the parsers that read untrusted bytes (tests/fuzz/run.sh builds
+        // `tessera-fuzz` with libFuzzer and AddressSanitizer; plainly built, it replays inputs).
+        .target(name: "FuzzTargets", dependencies: ["CoreUtilities", "Tokenizers", "ChatTemplates", "Imaging", "WireProtocol"]),
+        .executableTarget(name: "tessera-fuzz", dependencies: ["FuzzTargets"]),
+
         .executableTarget(
             name: "tessera",
             dependencies: [
@@ -148,6 +153,7 @@ let package = Package(
         // The committed model fixtures and their `transformers` references, for the test targets that run them.
         .target(name: "TestFixtures", dependencies: ["Engine", "ServingAPI"], path: "Tests/TestFixtures"),
         .testTarget(name: "CoreUtilitiesTests", dependencies: ["CoreUtilities"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CoreUtilities"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "CoreUtilities"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),

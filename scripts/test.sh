@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the build needs, builds Tessera and runs every test suite: the Swift suites, then the
-# end-to-end suite that drives a live `tessera serve` with the official `openai` client, once on the
-# single-process engine (then the compatibility suite: LiteLLM, LangChain, lm-evaluation-harness, and
-# schemathesis against its /openapi.json), through prefill/decode worker processes, through a text
+# Installs what the build needs, builds Tessera and runs every test suite: the Swift suites, the
+# fuzz targets for a bounded time each (tests/fuzz/run.sh), then the end-to-end suite that drives a
+# live `tessera serve` with the official `openai` client, once on the single-process engine (then
+# the compatibility suite: LiteLLM, LangChain, lm-evaluation-harness, and schemathesis against its
+# /openapi.json), through prefill/decode worker processes, through a text
 # group plus an encode/prefill/decode multimodal group, and with the workers in separate network
 # namespaces (as root); last the Kubernetes suite against a real control plane (as root).
 set -euo pipefail
@@ -20,6 +21,8 @@ swift build --build-tests
 # cores their processes start too slowly for the suites' time limits.
 swift test --skip-build --skip "FrontEndTests|WorkersTests"
 swift test --skip-build --filter "FrontEndTests|WorkersTests"
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of the parsers of untrusted bytes, 40 s a target.
+tests/fuzz/run.sh
 tests/e2e/run.sh
 tests/compat/run.sh
 tests/schemathesis/run.sh

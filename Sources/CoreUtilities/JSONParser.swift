@@ -149,6 +149,8 @@ public struct JSONParser {
         // Integers too large for `Int` become doubles, as in Python's `json.loads` followed by `float`.
         if isInteger, let value = Int(text) { return .int(value) }
         guard let value = Double(text) else { throw JSONParseError(offset: start, message: "invalid number") }
+        // Past Double's range (1e309) there is no number to hold, and no JSON text writes infinity back.
+        guard value.isFinite else { throw JSONParseError(offset: start, message: "number out of range") }
         return .double(value)
     }
 

@@ -1,10 +1,8 @@
 import Foundation
 import Synchronization
 
-/// A framed, bidirectional message channel over a ``Socket``: each frame is a JSON-encoded
-/// ``WireMessage`` plus an optional binary payload (KV bytes on the TCP transfer path).
-///
-/// Frame layout: 4-byte big-endian header length, 8-byte big-endian payload length, header, payload.
+/// A framed, bidirectional message channel over a ``Socket``: each frame (``WireFrame``) is a
+/// JSON-encoded ``WireMessage`` plus an optional binary payload (KV bytes on the TCP transfer path).
 ///
 /// Sending never blocks the caller: frames go, in order, through the connection's own serial
 /// writer queue, so a peer that stops reading (a stopped or hung process with a full socket buffer)
@@ -17,11 +15,6 @@ import Synchronization
 /// connection.startReading(name: "control", onMessage: { message, payload in … }, onClose: { _ in … })
 /// ```
 public final class Connection: @unchecked Sendable {
-    /// Largest JSON header accepted (a prompt's token ids travel in it).
-    static let maxHeaderBytes = 64 << 20
-    /// Largest binary payload accepted.
-    static let maxPayloadBytes = 16 << 30
-
     private let socket: Socket
     private let writer: DispatchQueue
     private let closed = Atomic<Bool>(false)
@@ -43,14 +36,7 @@ public final class Connection: @unchecked Sendable {
     /// is already closed; a later write failure closes the connection instead.
     public func send(_ message: WireMessage, payload: Data = Data()) throws(TransportError) {
         guard !isClosed else { throw .closed }
-        let header: Data
-        do { header = try JSONEncoder().encode(message) } catch { throw .malformedMessage("cannot encode \(message): \(error)") }
-        var frame = Data(count: 12)
-        frame.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: UInt32(header.count).bigEndian, toByteOffset: 0, as: UInt32.self)
-            raw.storeBytes(of: UInt64(payload.count).bigEndian, toByteOffset: 4, as: UInt64.self)
-        }
-        frame.append(header)
+        let frame = try WireFrame.encode(message, payloadCount: payload.count)
         writer.async { [self, frame] in
             guard !isClosed else { return }
             do {
@@ -68,23 +54,7 @@ public final class Connection: @unchecked Sendable {
 
     /// Blocks for the next message; throws `.closed` when the peer has gone.
     public func receive() throws -> (WireMessage, Data) {
-        var prefix = [UInt8](repeating: 0, count: 12)
-        try prefix.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in try socket.readAll(raw) }
-        let headerLength = prefix.withUnsafeBytes { Int(UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt32.self))) }
-        let payloadLength = prefix.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self)) }
-        guard headerLength <= Self.maxHeaderBytes else { throw TransportError.frameTooLarge(headerLength) }
-        guard payloadLength <= UInt64(Self.maxPayloadBytes) else { throw TransportError.frameTooLarge(Int(clamping: payloadLength)) }
-        var header = Data(count: headerLength)
-        try header.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in try socket.readAll(raw) }
-        var payload = Data(count: Int(payloadLength))
-        if payloadLength > 0 {
-            try payload.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) in try socket.readAll(raw) }
-        }
-        do {
-            return (try JSONDecoder().decode(WireMessage.self, from: header), payload)
-        } catch {
-            throw TransportError.malformedMessage("\(error)")
-        }
+        try WireFrame.read { try socket.readAll($0) }
     }
 
     /// Reads on a thread of its own until the peer goes away or a frame is malformed, then calls
