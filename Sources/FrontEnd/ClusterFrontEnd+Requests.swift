@@ -76,6 +76,9 @@ extension ClusterFrontEnd {
                         "worker \(lost.slot) failed while serving the request, and \(topology.maxRetries) retries on other workers did not finish it"))
                     return
                 }
+                // The retry prefills anew: KV the failed try parked and no decode worker took is freed now
+                // rather than when the prefill worker's parked-KV timeout passes.
+                releaseParked(id)
                 shared.withLock { $0.retries += 1 }
                 logger.info("request retried on another worker", metadata: [
                     "request": "\(id)", "lost_slot": "\(lost.slot)", "retry": "\(round + 1)", "max_retries": "\(topology.maxRetries)",
@@ -328,20 +331,29 @@ extension ClusterFrontEnd {
 
     /// The client left: abort the request where it runs and free KV parked for it.
     private func abandon(_ id: Int) {
-        let (target, parked) = shared.withLock { s -> ((Connection, Int)?, (Connection, Int)?) in
-            guard let channel = s.requests[id] else { return (nil, nil) }
-            let target = channel.slot.flatMap { slot in s.slots[slot].connection.map { ($0, id) } }
-            let parked = channel.parked.flatMap { p in s.slots[p.slot].connection.map { ($0, p.handle) } }
-            return (target, parked)
+        let target = shared.withLock { s -> (Connection, Int)? in
+            s.requests[id]?.slot.flatMap { slot in s.slots[slot].connection.map { ($0, id) } }
         }
         if let (connection, id) = target { try? connection.send(.abort(request: id)) }
+        releaseParked(id)
+    }
+
+    /// Frees the KV parked for the request on its prefill worker, unless a decode worker took it
+    /// (its first token clears the record; a release after a pull is a no-op on the worker).
+    private func releaseParked(_ id: Int) {
+        let parked = shared.withLock { s -> (Connection, Int)? in
+            guard let p = s.requests[id]?.parked else { return nil }
+            s.requests[id]?.parked = nil
+            return s.slots[p.slot].connection.map { ($0, p.handle) }
+        }
         if let (connection, handle) = parked { try? connection.send(.releaseKV(handle: handle)) }
     }
 
     /// Forgets a request: releases KV parked for it that no decode worker pulled, and its queue slot.
     private func close(_ id: Int) {
-        let parked = shared.withLock { s -> (Connection, Int)? in
-            guard let channel = s.requests.removeValue(forKey: id) else { return nil }
+        releaseParked(id)
+        shared.withLock { s in
+            guard let channel = s.requests.removeValue(forKey: id) else { return }
             channel.events.finish()
             // A request that failed or was abandoned missed its SLO.
             if let info = channel.info, !channel.counted {
@@ -356,8 +368,6 @@ extension ClusterFrontEnd {
                 s.slots[slot].assigned[id] = nil
                 s.slots[slot].decoding.remove(id)
             }
-            return channel.parked.flatMap { p in s.slots[p.slot].connection.map { ($0, p.handle) } }
         }
-        if let (connection, handle) = parked { try? connection.send(.releaseKV(handle: handle)) }
     }
 }

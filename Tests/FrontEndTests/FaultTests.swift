@@ -22,6 +22,20 @@ import ServingAPI
               - {role: decode, count: 2}
         """
 
+    /// One prefill and one decode worker: a lost decode worker leaves no sibling to retry on.
+    static func onePair(maxRetries: Int) -> String {
+        """
+        heartbeat_interval_ms: 100
+        heartbeat_timeout_ms: 1000
+        max_retries: \(maxRetries)
+        groups:
+          - group: text
+            workers:
+              - {role: prefill, count: 1}
+              - {role: decode, count: 1}
+        """
+    }
+
     /// The decode slot running the request right now.
     static func busyDecodeSlot(_ frontEnd: ClusterFrontEnd) -> Int? {
         frontEnd.clusterStatus().first { $0.role == .decode && $0.runningDecodes > 0 }?.id
@@ -64,16 +78,7 @@ import ServingAPI
     }
 
     @Test func losingTheOnlyDecodeWorkerWithoutRetriesIsAClearError() async throws {
-        let frontEnd = try await Support.frontEnd("""
-            heartbeat_interval_ms: 100
-            heartbeat_timeout_ms: 1000
-            max_retries: 0
-            groups:
-              - group: text
-                workers:
-                  - {role: prefill, count: 1}
-                  - {role: decode, count: 1}
-            """)
+        let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 0))
         let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(200)))
         let killed = Mutex(false)
         await #expect {
@@ -118,6 +123,23 @@ import ServingAPI
         #expect(frontEnd.retriedRequests == prompts.count)
         #expect(frontEnd.restarts(slot: prefill) == 1 && frontEnd.workerProcessId(slot: prefill) != pid)
         #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// The only decode worker hangs before pulling a prompt's KV: the request is retried once it is
+    /// replaced, and the KV the failed try parked on the prefill worker is freed then, not when the
+    /// prefill worker's parked-KV timeout (60 s) passes.
+    @Test func kvParkedForAFailedTryIsFreedWhenTheRequestIsRetried() async throws {
+        let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 2))
+        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let decode = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
+        let prompt = try #require(Support.prompts.max { $0.count < $1.count })
+        let expected = try await Support.singleProcess([prompt], tokens: 5)[0]
+        kill(try #require(frontEnd.workerProcessId(slot: decode)), SIGSTOP)
+        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(5))))
+        #expect(out.ids == expected)
+        #expect(frontEnd.retriedRequests == 1 && frontEnd.restarts(slot: decode) == 1)
+        #expect(await Support.eventually(10) { frontEnd.clusterStatus()[prefill].kvUsedTokens == 0 })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
