@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Soak test of a topology under faults (scripts/soak/soak.py says what is checked).
+#   scripts/soak/run.sh [TOPOLOGY (pd, groups-epd, or a file)] [SECONDS, default 600]
+# TESSERA_SOAK_CONFIGURATION=release soaks a release build (default: debug); TESSERA_SOAK_WARMUP sets
+# the warm-up seconds (default 60).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+name=${1:-pd}
+seconds=${2:-600}
+topology=$name
+if [[ ! -f $topology ]]; then topology=examples/topologies/$name.yaml; fi
+model=fixtures/models/llava-tiny
+configuration=${TESSERA_SOAK_CONFIGURATION:-debug}
+python3 -c "import requests, prometheus_client" 2>/dev/null || python3 -m pip install --quiet --user -r tests/e2e/requirements.txt
+# TESSERA_SOAK_BINARY soaks an already built binary instead.
+binary=${TESSERA_SOAK_BINARY:-}
+if [[ -z $binary ]]; then
+    swift build -c "$configuration" --product tessera >&2
+    binary="$(swift build -c "$configuration" --show-bin-path)/tessera"
+fi
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=$(mktemp /tmp/tessera-soak-XXXXXX.log)
+# Capacity per decode worker: 4 running + 12 queued at the front end.
+"$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --topology "$topology" --max-num-seqs 4 \
+    --max-queued-requests 12 --kv-cache-memory 64 --read-timeout 30 >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do
+    if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$server" 2>/dev/null; then cat "$log"; echo "tessera serve exited before becoming healthy" >&2; exit 1; fi
+    sleep 0.2
+done
+decoders=$(grep -cE 'role: *decode' "$topology")
+echo "soak: $topology for $seconds s on the $configuration build, model $model, server log $log (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+python3 scripts/soak/soak.py --base-url "http://127.0.0.1:$port" --model llava-tiny --server-pid "$server" \
+    --duration "$seconds" --warmup "${TESSERA_SOAK_WARMUP:-60}" --capacity $((decoders * 4 + 12))
