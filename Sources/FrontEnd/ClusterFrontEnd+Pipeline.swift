@@ -12,7 +12,8 @@ extension ClusterFrontEnd {
 
     /// Plans the split of a pipelined worker's slot over `stages` and sets the processes it runs.
     func split(_ slot: inout WorkerSlot, over stages: [Topology.PipelineStageSpec], worker: Topology.WorkerSpec) throws {
-        guard !provider.scaledExternally else { throw FrontEndError.badTopology("pipelined workers need a provider that starts each process") }
+        // A Kubernetes provider scales pools of one pod template; a stage needs its own command line.
+        guard provider is LocalProcessProvider else { throw FrontEndError.badTopology("pipelined workers run as local processes (launcher places them)") }
         guard let units = options.placementUnits else {
             throw FrontEndError.badTopology("a pipeline needs the model's placement units (FrontEndOptions.placementUnits)")
         }
@@ -28,6 +29,10 @@ extension ClusterFrontEnd {
         }
         slot.pipeline = plan
         let blocks = plan.blocks
+        logger.info("pipeline planned", metadata: [
+            "slot": "\(slot.id)", "units": "\(blocks.map { Self.units($0) + " on stage \($0.device)" }.joined(separator: ", "))",
+            "forward_seconds_per_token": "\(plan.latency)",
+        ])
         let endpoints = try blocks.indices.map { k in try k == 0 ? "" : listenEndpoint(stages[blocks[k].device], slot: slot.id, stage: k) }
         let first = stages[blocks[0].device]
         slot.spec.arguments += first.arguments ?? []

@@ -529,7 +529,7 @@ def pipeline(args, out):
     # PipelineSplit.units(of:): float32 embedding, layers and LM head.
     layer = (h * q + 2 * h * kv + q * h + 3 * h * i + 2 * h) * 4
     total_mib = (vocab * h * 4 + c["num_hidden_layers"] * layer + (vocab * h + h) * 4) / 1048576
-    shares = {1: None, 2: 0.55, 3: 0.4}
+    shares = {1: None, 2: 0.55, 3: 0.45}
     per = {n: [] for n in shares}
     options = ["--endpoint", "completions", "--dataset", "random", "--tokenizer", args.model, "--input-len",
                str(args.text_input), "--output-len", str(args.text_output), "--num-prompts", str(args.text_prompts),
