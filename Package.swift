@@ -178,7 +178,7 @@ let package = Package(
         .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Models"]),
         .testTarget(
             name: "WorkersTests",
-            dependencies: ["Workers", "WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "TestFixtures"]
+            dependencies: ["Workers", "WireProtocol", "ServingAPI", "Engine", "Models", "Tensor", "CoreUtilities", "Cluster", "Imaging", "TestFixtures"]
         ),
         .testTarget(
             name: "FrontEndTests",

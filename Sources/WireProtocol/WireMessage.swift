@@ -80,8 +80,9 @@ public enum WireMessage: Codable, Sendable {
 
     // Pipeline stage → the next stage of a layer-split model (one connection per pair of stages).
     /// Asks how many KV blocks the rest of the pipeline holds, once, before serving; every stage
-    /// indexes its KV by the first stage's blocks, so they must be of one size.
-    case stageHello(blockSize: Int)
+    /// indexes its KV by the first stage's blocks, so they must be of one size, and the next
+    /// stage's units must start at `nextUnit`, where the asking stage's end.
+    case stageHello(blockSize: Int, nextUnit: Int)
     case stageReady(kvBlocks: Int)
     /// One step's hidden states, for the next stage's layers; answered with `stageOutput`.
     case stageForward(StageStep)

@@ -16,7 +16,7 @@ import WireProtocol
 /// payload over TCP, like KV transfers) and the logits come back, relayed by every later stage.
 ///
 /// ```swift
-/// let link = try StageLink(connecting: next, blockSize: 16, sharedMemory: true, within: .seconds(60))
+/// let link = try StageLink(connecting: next, nextUnit: 3, blockSize: 16, sharedMemory: true, within: .seconds(60))
 /// let engine = try LLMEngine(directory: model, firstStage: PipelineFirstStage(units: units, next: link))
 /// ```
 final class StageLink: PipelineLink {
@@ -28,9 +28,9 @@ final class StageLink: PipelineLink {
     /// Called once when the next stage is gone or failed: the pipeline cannot serve any more.
     let onLost = Mutex<(@Sendable (String) -> Void)?>(nil)
 
-    /// Connects to the next stage (retrying while it starts, up to `within`) and asks how many KV
-    /// blocks the rest of the pipeline holds.
-    init(connecting endpoint: Endpoint, blockSize: Int, sharedMemory: Bool, within timeout: Duration) throws {
+    /// Connects to the next stage (retrying while it starts, up to `within`), checks that it runs
+    /// the units from `nextUnit` on, and asks how many KV blocks the rest of the pipeline holds.
+    init(connecting endpoint: Endpoint, nextUnit: Int, blockSize: Int, sharedMemory: Bool, within timeout: Duration) throws {
         let deadline = ContinuousClock.now + timeout
         var connection: Connection?
         while connection == nil {
@@ -41,12 +41,17 @@ final class StageLink: PipelineLink {
         }
         self.connection = connection!
         self.sharedMemory = sharedMemory && endpoint.isLocal
-        try self.connection.send(.stageHello(blockSize: blockSize))
-        let reply = try self.connection.receive().0
-        guard case let .stageReady(blocks) = reply else {
-            throw TransportError.malformedMessage("the next pipeline stage at \(endpoint) answered its hello with \(reply)")
+        do {
+            try self.connection.send(.stageHello(blockSize: blockSize, nextUnit: nextUnit))
+            let reply = try self.connection.receive().0
+            guard case let .stageReady(blocks) = reply else {
+                throw TransportError.malformedMessage("the next pipeline stage at \(endpoint) answered its hello with \(reply)")
+            }
+            kvBlocks = blocks
+        } catch {
+            self.connection.close()
+            throw error
         }
-        kvBlocks = blocks
     }
 
     func forward(_ batch: [BatchSequence], copies: [BlockCopy], hidden: Matrix) throws -> [[Float]] {

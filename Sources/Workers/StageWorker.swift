@@ -53,12 +53,16 @@ public final class StageWorker: Sendable {
         self.configuration = configuration
         listener = try Listener(endpoint: configuration.listen)
         link = try configuration.next.map {
-            try StageLink(connecting: $0, blockSize: configuration.blockSize, sharedMemory: configuration.sharedMemory, within: configuration.startupTimeout)
+            try StageLink(connecting: $0, nextUnit: configuration.units.units.upperBound, blockSize: configuration.blockSize,
+                          sharedMemory: configuration.sharedMemory, within: configuration.startupTimeout)
         }
         stage = try PipelineStage(directory: configuration.modelDirectory, units: configuration.units,
                                   kvCacheMemoryBytes: configuration.kvCacheMemoryBytes, blockSize: configuration.blockSize,
                                   quantization: configuration.quantization, next: link)
     }
+
+    /// Where the stage before connects (with the real port when port 0 was asked for).
+    public var endpoint: Endpoint { listener.endpoint }
 
     /// Serves the first connection from the stage before until it closes.
     public func run() async throws {
@@ -94,9 +98,10 @@ public final class StageWorker: Sendable {
             switch message {
             case .stagePing:
                 try? connection.send(.stagePing)
-            case let .stageHello(blockSize):
-                guard blockSize == configuration.blockSize else {
-                    try? connection.send(.stageFailed("the first stage's blocks hold \(blockSize) tokens, this stage's \(configuration.blockSize) (--block-size)"))
+            case let .stageHello(blockSize, nextUnit):
+                guard blockSize == configuration.blockSize, nextUnit == configuration.units.units.lowerBound else {
+                    try? connection.send(.stageFailed("the stage before ends at unit \(nextUnit) with blocks of \(blockSize) tokens; "
+                        + "this stage runs units \(configuration.units) with blocks of \(configuration.blockSize)"))
                     continue
                 }
                 try? connection.send(.stageReady(kvBlocks: stage.kvBlocks))

@@ -56,8 +56,8 @@ public final class Worker: Sendable {
         // A pipeline's later stages first: the engine takes as many KV blocks as they all hold.
         let link = try configuration.pipeline.map { pipeline in
             guard configuration.role == .mono else { throw WorkerError.pipelineNeedsMono(configuration.role) }
-            return try StageLink(connecting: pipeline.next, blockSize: configuration.engine.blockSize, sharedMemory: configuration.sharedMemory,
-                                 within: configuration.pipelineTimeout)
+            return try StageLink(connecting: pipeline.next, nextUnit: pipeline.units.units.upperBound, blockSize: configuration.engine.blockSize,
+                                 sharedMemory: configuration.sharedMemory, within: configuration.pipelineTimeout)
         }
         engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine, parts: configuration.modelParts,
                                firstStage: link.map { PipelineFirstStage(units: configuration.pipeline!.units, next: $0) })
