@@ -69,3 +69,11 @@ def extra_server(model_dir, *arguments):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def hermes_client(model_dir):
+    """A second server on the same fixture with a tool-aware Hermes-style chat template."""
+    template = os.path.join(os.path.dirname(__file__), "hermes_tools.jinja")
+    with extra_server(model_dir, "--chat-template", template) as base:
+        yield openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=120)

@@ -2,12 +2,9 @@
 tool-call histories render with a tool-aware Hermes-style template (via --chat-template; Qwen2.5's
 own template is checked against transformers in ToolCallingTests), and an agent loop runs end to end."""
 import json
-import os
 
 import openai
 import pytest
-
-from conftest import extra_server
 
 WEATHER = {
     "type": "function",
@@ -28,11 +25,8 @@ def qwen_model(model):
 
 
 @pytest.fixture(scope="module")
-def qwen_client(model_dir):
-    """A second server on the same fixture with a tool-aware Hermes-style chat template."""
-    template = os.path.join(os.path.dirname(__file__), "hermes_tools.jinja")
-    with extra_server(model_dir, "--chat-template", template) as base:
-        yield openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=120)
+def qwen_client(hermes_client):
+    return hermes_client
 
 
 def user(text):

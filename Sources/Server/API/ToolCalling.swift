@@ -121,7 +121,10 @@ struct ToolPlan: Sendable {
     var format: ToolCallFormat
     var grammar: GrammarSpec?
 
-    init?(tools: [ToolDefinition]?, choice: ToolChoice?, parallel: Bool?, body: String, format: ToolCallFormat) throws(APIError) {
+    /// `body` is the request as sent; each tool's parameters schema is read from it verbatim (key
+    /// order kept) at `tools[i]` + `parametersPath` (chat completions nest it in `function`).
+    init?(tools: [ToolDefinition]?, choice: ToolChoice?, parallel: Bool?, body: String, format: ToolCallFormat,
+          parametersPath: [String] = ["function", "parameters"]) throws(APIError) {
         guard let tools, !tools.isEmpty else {
             if let choice, choice != .none {
                 throw .invalidRequest("tool_choice needs a non-empty 'tools' list", param: "tool_choice")
@@ -133,7 +136,7 @@ struct ToolPlan: Sendable {
         }
         self.format = format
         func parameters(_ i: Int) -> String {
-            JSONMember.text(at: ["tools", String(i), "function", "parameters"], in: body) ?? #"{"type":"object"}"#
+            JSONMember.text(at: ["tools", String(i)] + parametersPath, in: body) ?? #"{"type":"object"}"#
         }
         switch choice ?? .auto {
         case .none: mode = .none

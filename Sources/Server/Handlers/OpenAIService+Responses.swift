@@ -1,11 +1,12 @@
+import ChatTemplates
 import Foundation
 import Grammar
 import Hummingbird
 import ServingAPI
 
-/// `POST /v1/responses`: OpenAI's Responses API for text and image input, on the same prompt
-/// rendering, engine and grammar masks as chat completions; non-streaming, or streamed as
-/// `response.*` events.
+/// `POST /v1/responses`: OpenAI's Responses API for text and image input and function tools, on the
+/// same prompt rendering, engine, grammar masks and tool-call readers as chat completions;
+/// non-streaming, or streamed as `response.*` events.
 extension OpenAIService {
     @Sendable func responses(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
         let request = try RequestDecoding.decode(ResponsesRequest.self, from: body, fields: ResponsesRequest.fields)
@@ -19,19 +20,31 @@ extension OpenAIService {
         sampling.seed = request.seed
         var settings = try GenerationSettings(sampling, maxTokens: request.maxOutputTokens, maxTokensField: "max_output_tokens", topLogprobs: nil, ignoreEos: nil)
         settings.parameters.grammar = try Self.grammar(request.text?.format, body: body)
-        let prompt = try prompts.render(try request.messages())
+        let document = String(decoding: body, as: UTF8.self)
+        let functions = try request.functionTools()
+        let tools = try ToolPlan(
+            tools: functions, choice: request.toolChoice?.value, parallel: request.parallelToolCalls, body: document,
+            format: prompts.toolCallFormat, parametersPath: ["parameters"])
+        if let grammar = tools?.grammar {
+            guard settings.parameters.grammar == nil else {
+                throw APIError.invalidRequest("text.format cannot be combined with tool_choice 'required' or a named function", param: "tool_choice")
+            }
+            settings.parameters.grammar = grammar
+        }
+        let prompt = try prompts.render(try request.messages(), tools: tools == nil ? nil : Self.templateTools(functions ?? [], document: document))
         let decodedImages = try await images.load(prompt.images)
         let tokens = engine.servedModel.tokenizer.encode(prompt.text, addSpecialTokens: false)
         let parameters = try settings.parameters(promptTokens: tokens.count, contextLength: engine.servedModel.contextLength, index: 0)
         let events = try submit([InferenceRequest(prompt: .tokens(tokens), images: decodedImages, parameters: parameters)])
         let tracker = ChoiceTracker(count: 1, arrival: arrival, metrics: metrics)
         let response = ResponseObject(
-            id: Self.requestID("resp_"), messageID: Self.requestID("msg_"), createdAt: Int(Date().timeIntervalSince1970),
-            model: request.model, request: request)
+            id: Self.requestID("resp_"), createdAt: Int(Date().timeIntervalSince1970), model: request.model, request: request,
+            toolsJSON: JSONMember.text(at: ["tools"], in: document))
+        let reader = ResponseOutput.Reader(plan: tools)
         if request.stream == true {
             return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
                 defer { tracker.close() }
-                try await self.streamResponse(events, writer: writer, tracker: tracker, response: response)
+                try await self.streamResponse(events, writer: writer, tracker: tracker, response: response, reader: reader)
             })
         }
         defer { tracker.close() }
@@ -45,8 +58,23 @@ extension OpenAIService {
             throw Self.error(from: error)
         }
         let finish = tracker.finishes[0]
-        return Self.jsonObject(response.object(
-            status: finish?.reason == .length ? "incomplete" : "completed", text: text, finish: finish, usage: tracker.usage(choicesPerPrompt: 1)))
+        let status = ResponseObject.status(finish)
+        var output = ResponseOutput(reader: reader)
+        _ = output.append(text)
+        _ = output.finish(status: status)
+        return Self.jsonObject(response.object(status: status, output: output.items(status: status), usage: tracker.usage(choicesPerPrompt: 1)))
+    }
+
+    /// The function tools as chat templates list them (`{"type": "function", "function": {…}}`), each
+    /// parameters schema as sent.
+    static func templateTools(_ tools: [ToolDefinition], document: String) -> TemplateValue {
+        .array(tools.indices.map { i in
+            let schema = JSONMember.text(at: ["tools", String(i), "parameters"], in: document).flatMap { try? TemplateValue(json: $0) }
+            var function: [(String, TemplateValue)] = [("name", .string(tools[i].function.name))]
+            if let description = tools[i].function.description { function.append(("description", .string(description))) }
+            function.append(("parameters", schema ?? .object([("type", .string("object"))])))
+            return .object([("type", .string("function")), ("function", .object(function))])
+        })
     }
 
     /// `text.format`: `text`, `json_object`, or `json_schema` with its `schema`.
@@ -68,46 +96,31 @@ extension OpenAIService {
         return spec
     }
 
-    private func streamResponse(_ events: ChoiceEvents, writer: any ResponseBodyWriter, tracker: ChoiceTracker, response: ResponseObject) async throws {
+    private func streamResponse(_ events: ChoiceEvents, writer: any ResponseBodyWriter, tracker: ChoiceTracker, response: ResponseObject,
+                                reader: ResponseOutput.Reader) async throws {
         var sse = ServerSentEvents(writer: writer)
         var sequence = 0
-        func event(_ type: String, _ fields: [String: Any]) -> Data {
+        func event(_ item: ResponseOutput.Event) -> Data {
             defer { sequence += 1 }
-            var object = fields
-            object["type"] = type
+            var object = item.fields
+            object["type"] = item.type
             object["sequence_number"] = sequence
             return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         }
-        let inProgress = response.object(status: "in_progress", text: nil, finish: nil, usage: nil)
-        sse.hold(raw: event("response.created", ["response": inProgress]))
-        sse.hold(raw: event("response.in_progress", ["response": inProgress]))
-        sse.hold(raw: event("response.output_item.added", [
-            "output_index": 0, "item": response.message(text: nil, status: "in_progress"),
-        ]))
-        sse.hold(raw: event("response.content_part.added", [
-            "item_id": response.messageID, "output_index": 0, "content_index": 0, "part": ResponseObject.textPart(""),
-        ]))
-        var text = ""
+        let inProgress = response.object(status: "in_progress", output: [], usage: nil)
+        sse.hold(raw: event(.init(type: "response.created", fields: ["response": inProgress])))
+        sse.hold(raw: event(.init(type: "response.in_progress", fields: ["response": inProgress])))
+        var output = ResponseOutput(reader: reader)
         let completed = try await ServerSentEvents.forEach(events, sse: &sse) { choice, sse in
             tracker.record(choice)
             guard case let .delta(delta) = choice.event, !delta.text.isEmpty else { return }
-            text += delta.text
-            try await sse.send(raw: event("response.output_text.delta", [
-                "item_id": response.messageID, "output_index": 0, "content_index": 0, "delta": delta.text, "logprobs": [Any](),
-            ]))
+            for item in output.append(delta.text) { try await sse.send(raw: event(item)) }
         }
         if completed {
-            let finish = tracker.finishes[0]
-            let status = finish?.reason == .length ? "incomplete" : "completed"
-            try await sse.send(raw: event("response.output_text.done", [
-                "item_id": response.messageID, "output_index": 0, "content_index": 0, "text": text, "logprobs": [Any](),
-            ]))
-            try await sse.send(raw: event("response.content_part.done", [
-                "item_id": response.messageID, "output_index": 0, "content_index": 0, "part": ResponseObject.textPart(text),
-            ]))
-            try await sse.send(raw: event("response.output_item.done", ["output_index": 0, "item": response.message(text: text, status: status)]))
-            let final = response.object(status: status, text: text, finish: finish, usage: tracker.usage(choicesPerPrompt: 1))
-            try await sse.send(raw: event(status == "completed" ? "response.completed" : "response.incomplete", ["response": final]))
+            let status = ResponseObject.status(tracker.finishes[0])
+            for item in output.finish(status: status) { try await sse.send(raw: event(item)) }
+            let final = response.object(status: status, output: output.items(status: status), usage: tracker.usage(choicesPerPrompt: 1))
+            try await sse.send(raw: event(.init(type: status == "completed" ? "response.completed" : "response.incomplete", fields: ["response": final])))
         }
         try await sse.finish()
     }
@@ -116,28 +129,31 @@ extension OpenAIService {
 /// The `response` object, built as JSON (its many optional members mirror the request).
 struct ResponseObject: Sendable {
     let id: String
-    let messageID: String
     let createdAt: Int
     let model: String
     let request: ResponsesRequest
+    /// The request's `tools` as sent, echoed in the response.
+    let toolsJSON: String?
 
-    static func textPart(_ text: String) -> [String: Any] { ["type": "output_text", "text": text, "annotations": [Any]()] }
+    /// `incomplete` when the output hit `max_output_tokens`.
+    static func status(_ finish: FinishInfo?) -> String { finish?.reason == .length ? "incomplete" : "completed" }
 
-    func message(text: String?, status: String) -> [String: Any] {
-        ["type": "message", "id": messageID, "status": status, "role": "assistant",
-         "content": text.map { [Self.textPart($0)] } ?? [Any]()]
-    }
-
-    func object(status: String, text: String?, finish: FinishInfo?, usage: Usage?) -> [String: Any] {
+    func object(status: String, output: [[String: Any]], usage: Usage?) -> [String: Any] {
         var format: [String: Any] = ["type": request.text?.format?.type ?? "text"]
         if let name = request.text?.format?.name { format["name"] = name }
+        let tools = toolsJSON.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? [Any]()
+        let toolChoice: Any = switch request.toolChoice?.value ?? (request.tools?.isEmpty == false ? .auto : .none) {
+        case .none: "none"
+        case .auto: "auto"
+        case .required: "required"
+        case let .named(name): ["type": "function", "name": name]
+        }
         var object: [String: Any] = [
-            "id": id, "object": "response", "created_at": createdAt, "status": status, "model": model,
-            "output": text.map { [message(text: $0, status: status)] } ?? [Any](),
+            "id": id, "object": "response", "created_at": createdAt, "status": status, "model": model, "output": output,
             "error": NSNull(), "incomplete_details": status == "incomplete" ? ["reason": "max_output_tokens"] : NSNull(),
             "instructions": request.instructions ?? NSNull(), "max_output_tokens": request.maxOutputTokens ?? NSNull(),
-            "temperature": request.temperature ?? 1, "top_p": request.topP ?? 1, "parallel_tool_calls": false,
-            "tool_choice": "none", "tools": [Any](), "text": ["format": format], "metadata": [String: Any](),
+            "temperature": request.temperature ?? 1, "top_p": request.topP ?? 1, "parallel_tool_calls": request.parallelToolCalls ?? true,
+            "tool_choice": toolChoice, "tools": tools, "text": ["format": format], "metadata": [String: Any](),
             "previous_response_id": NSNull(), "reasoning": NSNull(), "store": false, "truncation": "disabled",
         ]
         if let usage {
@@ -151,5 +167,4 @@ struct ResponseObject: Sendable {
         }
         return object
     }
-
 }

@@ -414,7 +414,7 @@ enum OpenAPIDocument {
   "/v1/responses": {
    "post": {
     "operationId": "createResponse",
-    "summary": "Responses API (OpenAI), text and image input.",
+    "summary": "Responses API (OpenAI): text and image input, function tools.",
     "requestBody": {
      "required": true,
      "content": {
@@ -2086,38 +2086,108 @@ enum OpenAPIDocument {
        {
         "type": "array",
         "items": {
-         "type": "object",
-         "properties": {
-          "type": {
-           "const": "message"
+         "anyOf": [
+          {
+           "type": "object",
+           "properties": {
+            "type": {
+             "const": "message"
+            },
+            "role": {
+             "enum": [
+              "system",
+              "developer",
+              "user",
+              "assistant"
+             ]
+            },
+            "content": {
+             "anyOf": [
+              {
+               "type": "string"
+              },
+              {
+               "type": "array",
+               "items": {
+                "$ref": "#/components/schemas/ResponsesInputPart"
+               }
+              }
+             ]
+            }
+           },
+           "required": [
+            "role",
+            "content"
+           ],
+           "additionalProperties": false
           },
-          "role": {
-           "enum": [
-            "system",
-            "developer",
-            "user",
-            "assistant"
-           ]
-          },
-          "content": {
-           "anyOf": [
-            {
+          {
+           "type": "object",
+           "properties": {
+            "type": {
+             "const": "function_call"
+            },
+            "call_id": {
              "type": "string"
             },
-            {
-             "type": "array",
-             "items": {
-              "$ref": "#/components/schemas/ResponsesInputPart"
-             }
+            "name": {
+             "type": "string"
+            },
+            "arguments": {
+             "type": "string"
+            },
+            "id": {
+             "type": "string"
+            },
+            "status": {
+             "type": "string"
             }
-           ]
+           },
+           "required": [
+            "type",
+            "call_id",
+            "name",
+            "arguments"
+           ],
+           "additionalProperties": false
+          },
+          {
+           "type": "object",
+           "properties": {
+            "type": {
+             "const": "function_call_output"
+            },
+            "call_id": {
+             "type": "string"
+            },
+            "output": {
+             "anyOf": [
+              {
+               "type": "string"
+              },
+              {
+               "type": "array",
+               "items": {
+                "$ref": "#/components/schemas/ResponsesInputPart"
+               }
+              }
+             ]
+            },
+            "id": {
+             "type": "string"
+            },
+            "status": {
+             "type": "string"
+            }
+           },
+           "required": [
+            "type",
+            "call_id",
+            "output"
+           ],
+           "additionalProperties": false
           }
-         },
-         "required": [
-          "role",
-          "content"
-         ],
-         "additionalProperties": false
+         ]
         }
        }
       ]
@@ -2134,6 +2204,82 @@ enum OpenAPIDocument {
        "null"
       ],
       "minimum": 1
+     },
+     "tools": {
+      "type": [
+       "array",
+       "null"
+      ],
+      "items": {
+       "type": "object",
+       "properties": {
+        "type": {
+         "const": "function"
+        },
+        "name": {
+         "type": "string"
+        },
+        "description": {
+         "type": [
+          "string",
+          "null"
+         ]
+        },
+        "parameters": {
+         "type": [
+          "object",
+          "null"
+         ]
+        },
+        "strict": {
+         "type": [
+          "boolean",
+          "null"
+         ]
+        }
+       },
+       "required": [
+        "type",
+        "name"
+       ],
+       "additionalProperties": false
+      }
+     },
+     "tool_choice": {
+      "anyOf": [
+       {
+        "enum": [
+         "auto",
+         "none",
+         "required"
+        ]
+       },
+       {
+        "type": "object",
+        "properties": {
+         "type": {
+          "const": "function"
+         },
+         "name": {
+          "type": "string"
+         }
+        },
+        "required": [
+         "type",
+         "name"
+        ],
+        "additionalProperties": false
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "parallel_tool_calls": {
+      "type": [
+       "boolean",
+       "null"
+      ]
      },
      "temperature": {
       "type": [
