@@ -81,6 +81,12 @@ final class ActiveRequest: @unchecked Sendable {
 
     private var promptSent = false
 
+    /// Streams the prompt log-probabilities alone, when asked: a prefill-only request samples nothing.
+    func sendPromptLogprobs() {
+        guard let prompt = takePromptLogprobs() else { return }
+        continuation.yield(.delta(TokenDelta(tokenIds: [], text: "", promptLogprobs: prompt)))
+    }
+
     private var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - arrival.uptimeNanoseconds) / 1e9 }
 
     /// Whether a step has run any of this request's tokens yet; until then it counts as queued.

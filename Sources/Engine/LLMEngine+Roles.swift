@@ -31,12 +31,15 @@ extension LLMEngine {
     /// Computes the KV of `prompt` (all positions; with `images`, their placeholders expanded and
     /// encoded here, or found by id among features ``provideEncoded(_:)`` gave) and parks its blocks under the returned handle. The stream ends with a
     /// `.finished` event (no tokens) once the KV is parked; `parkedPrompt` then tells the expanded
-    /// prompt a decode engine continues from.
-    public func submitPrefill(prompt: [Int], images: [ImageReference] = [], sloClass: String? = nil) throws(EngineError)
+    /// prompt a decode engine continues from. With `promptLogprobs`, a `.delta` without tokens
+    /// carrying the prompt's log-probabilities (top `promptLogprobs` alternatives) comes first: only
+    /// the prefilling engine sees the prompt's logits.
+    public func submitPrefill(prompt: [Int], images: [ImageReference] = [], sloClass: String? = nil, promptLogprobs: Int? = nil) throws(EngineError)
         -> (handle: Int, events: AsyncThrowingStream<InferenceEvent, any Error>)
     {
         try check(prompt)
-        let parameters = SamplingParameters(temperature: 0, maxTokens: 1)
+        let parameters = SamplingParameters(temperature: 0, maxTokens: 1, promptLogprobs: promptLogprobs)
+        do { try parameters.validate() } catch { throw .invalidRequest(error.message) }
         let (id, stream) = images.isEmpty
             ? try enqueue(prompt: prompt, parameters: parameters, sloClass: sloClass, handoff: .parkAfterPrefill)
             : try enqueue(prompt: prompt, images: images, parameters: parameters, sloClass: sloClass, handoff: .parkAfterPrefill)
@@ -112,6 +115,7 @@ extension LLMEngine {
             s.parked[id] = ParkedPrompt(request: state, mropeDelta: request.mrope?.delta)
             s.liveRequests -= 1
         }
+        request.sendPromptLogprobs()
         request.finish(.length)
     }
 

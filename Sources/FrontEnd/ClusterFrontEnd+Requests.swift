@@ -10,12 +10,6 @@ import WireProtocol
 extension ClusterFrontEnd {
     public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
         do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
-        guard request.parameters.promptLogprobs == nil else {
-            // A prefill worker hands the prompt's KV on, not its logits.
-            throw .invalidRequest(
-                "prompt log-probabilities (echo with logprobs or max_tokens 0, prompt_logprobs) are not served through worker "
-                    + "processes (--topology) yet; serve the model without a topology")
-        }
         // The workers' batch policy schedules by the class; an unknown one is refused before anything starts.
         do { _ = try options.sloClasses.objective(for: request.sloClass) } catch { throw .invalidRequest(error.description) }
         let model = servedModel
@@ -91,7 +85,9 @@ extension ClusterFrontEnd {
     }
 
     /// One try: route, prefill (when the group disaggregates), decode. Tokens a previous try already
-    /// delivered are checked against the replay and not sent again.
+    /// delivered are checked against the replay and not sent again. Prompt log-probabilities come
+    /// from whichever worker computes the prompt: the prefill worker's go out with the decode
+    /// worker's first token, or alone when no token was asked for (`maxTokens` 0: decode is skipped).
     private func attempt(
         _ id: Int, _ request: PendingRequest, events: inout AsyncStream<SlotEvent>.AsyncIterator,
         delivered: inout [Int], client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation
@@ -100,21 +96,25 @@ extension ClusterFrontEnd {
         var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil, sloClass: request.sloClass)
         // Prompt tokens the prefill worker found in its prefix cache; nil when the decode worker computes the prompt.
         var prefillCached: Int?
+        var promptLogprobs: [TokenLogprobs]?
         let sources = try await encode(id, request, on: route.encode, events: &events)
         if let prefill = route.prefill, request.prompt.count > 1 || !request.images.isEmpty {
-            let pushTo = topology.kvHandoff == .push ? shared.withLock { $0.slots[route.decode].hello?.transfer } : nil
+            // Nothing is pushed for a request that will not decode (prompt log-probabilities only).
+            let decodes = request.parameters.promptLogprobs == nil || request.parameters.maxTokens > 0
+            let pushTo = topology.kvHandoff == .push && decodes ? shared.withLock { $0.slots[route.decode].hello?.transfer } : nil
             job.kvPushed = pushTo != nil
             // Pixels go only where they are encoded: the prefill worker pulls the others' features by id.
             let pulled = Set(sources.flatMap(\.imageIDs))
             let (images, pixels) = WireImages.pack(request.images) { !pulled.contains($0.id) }
             let endpoint = try assign(id, to: prefill, tokens: request.prompt.count, decoding: false,
                                       message: .prefill(request: id, tokens: request.prompt, images: images, featureSources: sources, pushTo: pushTo,
-                                                        sloClass: request.sloClass),
+                                                        sloClass: request.sloClass, promptLogprobs: request.parameters.promptLogprobs),
                                       payload: pixels)
             wait: while true {
                 guard let next = await events.next() else { throw CancellationError() }
                 guard next.slot == prefill else { continue }
                 switch next.event {
+                case let .delta(delta): promptLogprobs = delta.promptLogprobs
                 case let .prefilled(handle, _, cached, expanded, spans):
                     job.kvSource = KVSource(endpoint: endpoint, handle: handle)
                     job.prompt = expanded
@@ -129,6 +129,12 @@ extension ClusterFrontEnd {
                 }
             }
             unassign(id, from: prefill)
+            if request.parameters.promptLogprobs != nil {
+                guard request.parameters.maxTokens > 0 else { return finishWithPrompt(id, request, promptLogprobs ?? [], client: client) }
+                var parameters = request.parameters
+                parameters.promptLogprobs = nil
+                job.parameters = WireSamplingParameters(parameters)
+            }
         }
         var payload = Data()
         if job.kvSource == nil {
@@ -143,6 +149,8 @@ extension ClusterFrontEnd {
                 shared.withLock { $0.requests[id]?.parked = nil }
                 if position == 0, prefillCached == nil { rememberPrefill(request, on: route.decode) }
                 var fresh = delta
+                // A delta without tokens (prompt log-probabilities, text held back) is new unless the replay is still behind.
+                let replayed = position < delivered.count
                 for token in delta.tokenIds {
                     if position < delivered.count {
                         guard delivered[position] == token else {
@@ -152,8 +160,12 @@ extension ClusterFrontEnd {
                     }
                     position += 1
                 }
-                guard !fresh.tokenIds.isEmpty else { continue }
-                if fresh.tokenIds.count < delta.tokenIds.count { fresh.logprobs = Array(delta.logprobs.suffix(fresh.tokenIds.count)) }
+                guard delta.tokenIds.isEmpty ? !replayed : !fresh.tokenIds.isEmpty else { continue }
+                if fresh.tokenIds.count < delta.tokenIds.count {
+                    fresh.logprobs = Array(delta.logprobs.suffix(fresh.tokenIds.count))
+                    fresh.promptLogprobs = nil
+                }
+                if delivered.isEmpty, let promptLogprobs { fresh.promptLogprobs = promptLogprobs }
                 delivered += fresh.tokenIds
                 generated(id, tokens: fresh.tokenIds.count)
                 client.yield(.delta(fresh))
@@ -171,6 +183,21 @@ extension ClusterFrontEnd {
             }
         }
         throw CancellationError()
+    }
+
+    /// Answers a request that asked for its prompt's log-probabilities and no tokens: the prefill
+    /// worker computed them; the KV it parked is released unused when the request closes.
+    private func finishWithPrompt(_ id: Int, _ request: PendingRequest, _ promptLogprobs: [TokenLogprobs],
+                                  client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation) {
+        let arrival = shared.withLock { $0.requests[id]?.arrival ?? .now }
+        generated(id, tokens: 0)
+        finished(id, outputTokens: 0)
+        var timings = RequestTimings()
+        timings.firstToken = (ContinuousClock.now - arrival).seconds
+        timings.total = timings.firstToken
+        client.yield(.delta(TokenDelta(tokenIds: [], text: "", promptLogprobs: promptLogprobs)))
+        client.yield(.finished(FinishInfo(reason: .length, promptTokens: request.prompt.count, completionTokens: 0, cachedTokens: 0, timings: timings)))
+        client.finish()
     }
 
     /// EPD's encode stage: the images go to encode workers as the dispatcher splits them (one

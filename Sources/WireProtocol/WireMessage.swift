@@ -37,8 +37,11 @@ public enum WireMessage: Codable, Sendable {
     /// `featureSources` are encode workers holding some of the images' features, to pull instead
     /// of encoding here; the frame's payload holds the pixels of the other images only, in order.
     /// With `pushTo`, the KV goes to that decode worker's transfer endpoint as soon as it is parked
-    /// (push hand-off). `sloClass` orders the request in the worker's batch policy.
-    case prefill(request: Int, tokens: [Int], images: [WireImage], featureSources: [FeatureSource], pushTo: Endpoint?, sloClass: String?)
+    /// (push hand-off). `sloClass` orders the request in the worker's batch policy. With
+    /// `promptLogprobs`, the worker computes the prompt's log-probabilities and sends them as a
+    /// `delta` without tokens before `prefilled`.
+    case prefill(request: Int, tokens: [Int], images: [WireImage], featureSources: [FeatureSource], pushTo: Endpoint?, sloClass: String?,
+                 promptLogprobs: Int? = nil)
     /// Encode these images (pixels in the payload) and keep the features until a prefill worker pulls them.
     case encode(request: Int, images: [WireImage])
     case abort(request: Int)

@@ -117,12 +117,12 @@ public final class Worker: Sendable {
     private func handle(_ message: WireMessage, _ payload: Data) {
         switch message {
         case let .generate(id, job): start(id) { [self] in try await generate(id, job, images: WireImages.unpack(job.images, payload)) }
-        case let .prefill(id, tokens, images, sources, pushTo, sloClass):
+        case let .prefill(id, tokens, images, sources, pushTo, sloClass, promptLogprobs):
             // Pixels came only for the images no encode worker holds.
             let pulled = Set(sources.flatMap(\.imageIDs))
             start(id) { [self] in
                 try await prefill(id, tokens, images: WireImages.references(images, payload, pixelsFor: images.map(\.id).filter { !pulled.contains($0) }),
-                                  featureSources: sources, pushTo: pushTo, sloClass: sloClass)
+                                  featureSources: sources, pushTo: pushTo, sloClass: sloClass, promptLogprobs: promptLogprobs)
             }
         case let .encode(id, images): start(id) { [self] in try await encode(id, images: WireImages.unpack(images, payload)) }
         case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
@@ -163,20 +163,25 @@ public final class Worker: Sendable {
     }
 
     private func prefill(_ id: Int, _ tokens: [Int], images: [ImageReference], featureSources: [FeatureSource], pushTo: Endpoint?,
-                         sloClass: String?) async throws {
+                         sloClass: String?, promptLogprobs: Int?) async throws {
         state.withLock { $0.pendingPrefill[id] = tokens.count }
         for source in featureSources {
             engine.provideEncoded(try await pullFeatures(source))
         }
-        let (handle, events) = try engine.submitPrefill(prompt: tokens, images: images, sloClass: sloClass)
+        let (handle, events) = try engine.submitPrefill(prompt: tokens, images: images, sloClass: sloClass, promptLogprobs: promptLogprobs)
         var cached = 0
+        var prompt: TokenDelta?
         for try await event in events {
-            if case let .finished(info) = event { cached = info.cachedTokens }
+            switch event {
+            case let .delta(delta): prompt = delta
+            case let .finished(info): cached = info.cachedTokens
+            }
         }
         guard !Task.isCancelled, let parked = engine.parkedPrompt(handle) else {
             engine.releaseParkedKV(handle)
             throw CancellationError()
         }
+        if let prompt { send(.delta(request: id, WireDelta(prompt))) }
         transfers.announce(handle)
         if let pushTo { transfers.push(handle, to: pushTo, via: client) }
         send(.prefilled(request: id, handle: handle, positions: parked.tokens.count, cachedTokens: cached,

@@ -125,17 +125,47 @@ def test_echo_is_the_prompt_as_sent(client, model):
     assert out.choices[0].text.startswith("Once upon")
 
 
-# Worker processes hand a prompt's KV from prefill to decode, not its logits.
-through_workers = pytest.mark.skipif(
-    bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="prompt log-probabilities are refused with --topology")
+@pytest.mark.skipif(not os.environ.get("TESSERA_E2E_TOPOLOGY"), reason="served without worker processes")
+@pytest.mark.parametrize("body", [
+    {"max_tokens": 0, "echo": True, "logprobs": 3},
+    {"max_tokens": 4, "echo": True, "logprobs": 2, "ignore_eos": True},
+    {"max_tokens": 2, "prompt_logprobs": 2, "logprobs": 1},
+    {"max_tokens": 0, "prompt_logprobs": 0, "echo": True},
+    {"max_tokens": 0, "echo": True, "logprobs": 1, "stream": True},
+    {"max_tokens": 3, "prompt_logprobs": 1, "stream": True, "ignore_eos": True},
+])
+def test_prompt_logprobs_through_workers_equal_a_single_process(base_url, model, model_dir, body):
+    """The prefill worker computes the prompt's log-probabilities and the front end relays them:
+    the answer equals a single-process server's on the same model (ids, top alternatives, values)."""
+    request = {"model": model, "prompt": "The quick brown fox jumps over the lazy dog", "temperature": 0, **body}
 
+    def answer(base):
+        response = requests.post(base + "/v1/completions", json=request, stream=bool(body.get("stream")), timeout=120)
+        assert response.status_code == 200, response.text
+        if not body.get("stream"):
+            return [response.json()["choices"]]
+        chunks = [json.loads(line[6:]) for line in response.iter_lines(decode_unicode=True) if line.startswith("data: {")]
+        return [chunk["choices"] for chunk in chunks]
 
-def test_prompt_logprobs_through_workers_are_refused(client, model):
-    if not os.environ.get("TESSERA_E2E_TOPOLOGY"):
-        pytest.skip("served without worker processes")
-    with pytest.raises(openai.BadRequestError) as info:
-        client.completions.create(model=model, prompt="a", max_tokens=0, echo=True, logprobs=1)
-    assert "--topology" in info.value.body["message"]
+    def close(a, b, path="$"):
+        if isinstance(a, float) and isinstance(b, float):
+            assert abs(a - b) < 2e-3, (path, a, b)
+        elif isinstance(a, dict) and isinstance(b, dict):
+            assert a.keys() == b.keys(), (path, a.keys(), b.keys())
+            for key in a:
+                close(a[key], b[key], f"{path}.{key}")
+        elif isinstance(a, list) and isinstance(b, list):
+            assert len(a) == len(b), (path, len(a), len(b))
+            for i, (x, y) in enumerate(zip(a, b)):
+                close(x, y, f"{path}[{i}]")
+        else:
+            assert a == b, (path, a, b)
+
+    workers = answer(base_url)
+    with extra_server(model_dir) as single:
+        close(workers, answer(single))
+    assert any(choice.get("prompt_logprobs") or (choice.get("logprobs") or {}).get("token_logprobs")
+               for choices in workers for choice in choices)
 
 
 def _transformers_prompt_logprobs(model_dir, ids):
@@ -147,7 +177,6 @@ def _transformers_prompt_logprobs(model_dir, ids):
     return [float(logp[i - 1, ids[i]]) for i in range(1, len(ids))]
 
 
-@through_workers
 @pytest.mark.parametrize("as_tokens", [False, True])
 def test_echo_logprobs_match_transformers(client, model, model_dir, as_tokens):
     """What lm-evaluation-harness's log-likelihood requests ask: echo, logprobs, max_tokens 0."""
@@ -167,7 +196,6 @@ def test_echo_logprobs_match_transformers(client, model, model_dir, as_tokens):
         assert out.usage.completion_tokens == 0
 
 
-@through_workers
 def test_echo_logprobs_with_generation_and_vllm_prompt_logprobs(client, model, model_dir):
     text = "Once upon a time"
     ids = tokenizers.Tokenizer.from_file(str(model_dir / "tokenizer.json")).encode(text).ids
