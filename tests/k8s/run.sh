@@ -10,12 +10,14 @@
 # external autoscaling mode (tests/k8s/external.sh), the elastic partitioner switching a decode pod
 # to prefill in place (tests/k8s/roles.sh), and a node whose kubelet stops while serving
 # (tests/k8s/node.sh); then validates every kustomization under deploy/kubernetes with the API
-# server and applies deploy/kubernetes/overlays/pd (an image of the tessera binary just built, packed
-# without a registry): the e2e openai suite through its leading front end, then the leader killed and
-# the other replica taking over (tests/k8s/overlay.sh). Removes everything on exit and checks that it did.
+# server, applies deploy/kubernetes/overlays/epd and overlays/groups (an image of the tessera binary
+# just built, packed without a registry), serves the e2e openai completions tests through each and
+# deletes it, and applies overlays/pd: the whole openai suite through its leading front end, then the
+# leader killed and the other replica taking over (tests/k8s/overlay.sh). Removes everything on exit
+# and checks that it did.
 # Needs root; skipped with a message when not root or when Kubernetes cannot be built here.
-# TESSERA_K8S_ONLY="pd node" runs only the named parts (client pd autoscale external roles node
-# validate overlay) on the cluster, for working on one of them.
+# TESSERA_K8S_ONLY="roles node" runs only the named parts (client pd autoscale external roles node
+# validate epd groups overlay) on the cluster, for working on one of them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scratch="${TESSERA_SCRATCH:-.build}"
@@ -95,6 +97,14 @@ for kustomization in $(selected validate && echo deploy/kubernetes/standalone de
     kubectl apply -k "$kustomization" --dry-run=server >/dev/null || { echo "$kustomization does not apply" >&2; exit 1; }
 done
 if selected validate; then echo "deploy/kubernetes: standalone and overlays $(ls deploy/kubernetes/overlays | tr '\n' ' ')pass the API server's validation"; fi
+
+# deploy/kubernetes/overlays/epd and overlays/groups applied, serving the openai completions tests, deleted.
+for overlay in epd groups; do
+    if selected "$overlay"; then
+        overlay_serve_check "$overlay" "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" \
+            "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera" tests/e2e/test_completions.py
+    fi
+done
 
 # deploy/kubernetes/overlays/pd applied: two front ends, one leading; the openai suite through it; the leader killed.
 if selected overlay; then overlay_check "$work" "$PWD/${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}" "$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"; fi
