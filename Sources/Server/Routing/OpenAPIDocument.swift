@@ -1497,6 +1497,11 @@ enum OpenAPIDocument {
   "schemas": {
    "ChatCompletionRequest": {
     "type": "object",
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/GenerationParameters"
+     }
+    ],
     "properties": {
      "model": {
       "$ref": "#/components/schemas/ModelName"
@@ -1507,13 +1512,6 @@ enum OpenAPIDocument {
        "$ref": "#/components/schemas/ChatMessage"
       },
       "minItems": 1
-     },
-     "max_tokens": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 0
      },
      "max_completion_tokens": {
       "type": [
@@ -1621,188 +1619,9 @@ enum OpenAPIDocument {
        "null"
       ]
      },
-     "temperature": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 2
-     },
-     "top_p": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "exclusiveMinimum": 0,
-      "maximum": 1
-     },
-     "top_k": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "description": "0 or -1 disables top-k (vLLM)."
-     },
-     "min_p": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 1
-     },
-     "presence_penalty": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": -2,
-      "maximum": 2
-     },
-     "frequency_penalty": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": -2,
-      "maximum": 2
-     },
-     "n": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 1
-     },
      "stream": {
       "type": [
        "boolean",
-       "null"
-      ]
-     },
-     "stream_options": {
-      "type": [
-       "object",
-       "null"
-      ],
-      "properties": {
-       "include_usage": {
-        "type": [
-         "boolean",
-         "null"
-        ]
-       }
-      },
-      "additionalProperties": false
-     },
-     "stop": {
-      "anyOf": [
-       {
-        "type": "string"
-       },
-       {
-        "type": "array",
-        "items": {
-         "type": "string"
-        },
-        "maxItems": 4
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
-     "seed": {
-      "type": [
-       "integer",
-       "null"
-      ]
-     },
-     "slo_class": {
-      "type": [
-       "string",
-       "null"
-      ],
-      "description": "A latency class (`interactive`, `standard`, `batch` unless `--slo-class` defines others)."
-     },
-     "ignore_eos": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "user": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "metadata": {
-      "type": [
-       "object",
-       "null"
-      ]
-     },
-     "store": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "response_format": {
-      "anyOf": [
-       {
-        "$ref": "#/components/schemas/ResponseFormat"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
-     "logit_bias": {
-      "type": [
-       "object",
-       "null"
-      ],
-      "additionalProperties": {
-       "type": "number",
-       "minimum": -100,
-       "maximum": 100
-      },
-      "description": "Token id (as a string) \u2192 bias added to its logit."
-     },
-     "guided_json": {
-      "anyOf": [
-       {
-        "type": "object"
-       },
-       {
-        "type": "string"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
-     "guided_regex": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "guided_choice": {
-      "type": [
-       "array",
-       "null"
-      ],
-      "items": {
-       "type": "string"
-      }
-     },
-     "guided_grammar": {
-      "type": [
-       "string",
        "null"
       ]
      }
@@ -1811,10 +1630,15 @@ enum OpenAPIDocument {
      "model",
      "messages"
     ],
-    "additionalProperties": false
+    "unevaluatedProperties": false
    },
    "CompletionRequest": {
     "type": "object",
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/GenerationParameters"
+     }
+    ],
     "properties": {
      "model": {
       "$ref": "#/components/schemas/ModelName"
@@ -1851,13 +1675,6 @@ enum OpenAPIDocument {
        }
       ]
      },
-     "max_tokens": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 0
-     },
      "logprobs": {
       "type": [
        "integer",
@@ -1880,188 +1697,9 @@ enum OpenAPIDocument {
       "minimum": 0,
       "maximum": 20
      },
-     "temperature": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 2
-     },
-     "top_p": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "exclusiveMinimum": 0,
-      "maximum": 1
-     },
-     "top_k": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "description": "0 or -1 disables top-k (vLLM)."
-     },
-     "min_p": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 1
-     },
-     "presence_penalty": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": -2,
-      "maximum": 2
-     },
-     "frequency_penalty": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": -2,
-      "maximum": 2
-     },
-     "n": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 1
-     },
      "stream": {
       "type": [
        "boolean",
-       "null"
-      ]
-     },
-     "stream_options": {
-      "type": [
-       "object",
-       "null"
-      ],
-      "properties": {
-       "include_usage": {
-        "type": [
-         "boolean",
-         "null"
-        ]
-       }
-      },
-      "additionalProperties": false
-     },
-     "stop": {
-      "anyOf": [
-       {
-        "type": "string"
-       },
-       {
-        "type": "array",
-        "items": {
-         "type": "string"
-        },
-        "maxItems": 4
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
-     "seed": {
-      "type": [
-       "integer",
-       "null"
-      ]
-     },
-     "slo_class": {
-      "type": [
-       "string",
-       "null"
-      ],
-      "description": "A latency class (`interactive`, `standard`, `batch` unless `--slo-class` defines others)."
-     },
-     "ignore_eos": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "user": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "metadata": {
-      "type": [
-       "object",
-       "null"
-      ]
-     },
-     "store": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "response_format": {
-      "anyOf": [
-       {
-        "$ref": "#/components/schemas/ResponseFormat"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
-     "logit_bias": {
-      "type": [
-       "object",
-       "null"
-      ],
-      "additionalProperties": {
-       "type": "number",
-       "minimum": -100,
-       "maximum": 100
-      },
-      "description": "Token id (as a string) \u2192 bias added to its logit."
-     },
-     "guided_json": {
-      "anyOf": [
-       {
-        "type": "object"
-       },
-       {
-        "type": "string"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
-     "guided_regex": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "guided_choice": {
-      "type": [
-       "array",
-       "null"
-      ],
-      "items": {
-       "type": "string"
-      }
-     },
-     "guided_grammar": {
-      "type": [
-       "string",
        "null"
       ]
      }
@@ -2070,10 +1708,15 @@ enum OpenAPIDocument {
      "model",
      "prompt"
     ],
-    "additionalProperties": false
+    "unevaluatedProperties": false
    },
    "ResponsesRequest": {
     "type": "object",
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/SamplingParameters"
+     }
+    ],
     "properties": {
      "model": {
       "$ref": "#/components/schemas/ModelName"
@@ -2281,28 +1924,6 @@ enum OpenAPIDocument {
        "null"
       ]
      },
-     "temperature": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 2
-     },
-     "top_p": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "exclusiveMinimum": 0,
-      "maximum": 1
-     },
-     "seed": {
-      "type": [
-       "integer",
-       "null"
-      ]
-     },
      "stream": {
       "type": [
        "boolean",
@@ -2326,7 +1947,210 @@ enum OpenAPIDocument {
      "model",
      "input"
     ],
-    "additionalProperties": false
+    "unevaluatedProperties": false
+   },
+   "GenerationParameters": {
+    "type": "object",
+    "description": "The parameters chat and completion requests share: the sampling parameters, length, penalties, stops, structured outputs and scheduling.",
+    "allOf": [
+     {
+      "$ref": "#/components/schemas/SamplingParameters"
+     }
+    ],
+    "properties": {
+     "max_tokens": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 0
+     },
+     "top_k": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "description": "0 or -1 disables top-k (vLLM)."
+     },
+     "min_p": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 1
+     },
+     "presence_penalty": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": -2,
+      "maximum": 2
+     },
+     "frequency_penalty": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": -2,
+      "maximum": 2
+     },
+     "n": {
+      "type": [
+       "integer",
+       "null"
+      ],
+      "minimum": 1
+     },
+     "stream_options": {
+      "type": [
+       "object",
+       "null"
+      ],
+      "properties": {
+       "include_usage": {
+        "type": [
+         "boolean",
+         "null"
+        ]
+       }
+      },
+      "additionalProperties": false
+     },
+     "stop": {
+      "anyOf": [
+       {
+        "type": "string"
+       },
+       {
+        "type": "array",
+        "items": {
+         "type": "string"
+        },
+        "maxItems": 4
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "slo_class": {
+      "type": [
+       "string",
+       "null"
+      ],
+      "description": "A latency class (`interactive`, `standard`, `batch` unless `--slo-class` defines others)."
+     },
+     "ignore_eos": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "user": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "metadata": {
+      "type": [
+       "object",
+       "null"
+      ]
+     },
+     "store": {
+      "type": [
+       "boolean",
+       "null"
+      ]
+     },
+     "response_format": {
+      "anyOf": [
+       {
+        "$ref": "#/components/schemas/ResponseFormat"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "logit_bias": {
+      "type": [
+       "object",
+       "null"
+      ],
+      "additionalProperties": {
+       "type": "number",
+       "minimum": -100,
+       "maximum": 100
+      },
+      "description": "Token id (as a string) \u2192 bias added to its logit."
+     },
+     "guided_json": {
+      "anyOf": [
+       {
+        "type": "object"
+       },
+       {
+        "type": "string"
+       },
+       {
+        "type": "null"
+       }
+      ]
+     },
+     "guided_regex": {
+      "type": [
+       "string",
+       "null"
+      ]
+     },
+     "guided_choice": {
+      "type": [
+       "array",
+       "null"
+      ],
+      "items": {
+       "type": "string"
+      }
+     },
+     "guided_grammar": {
+      "type": [
+       "string",
+       "null"
+      ]
+     }
+    }
+   },
+   "SamplingParameters": {
+    "type": "object",
+    "description": "The sampling parameters every generation request takes (chat, completion and responses).",
+    "properties": {
+     "temperature": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "minimum": 0,
+      "maximum": 2
+     },
+     "top_p": {
+      "type": [
+       "number",
+       "null"
+      ],
+      "exclusiveMinimum": 0,
+      "maximum": 1
+     },
+     "seed": {
+      "type": [
+       "integer",
+       "null"
+      ]
+     }
+    }
    },
    "ChatMessage": {
     "type": "object",
