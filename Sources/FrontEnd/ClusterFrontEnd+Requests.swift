@@ -11,7 +11,8 @@ extension ClusterFrontEnd {
     public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
         do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
         // The workers' batch policy schedules by the class; an unknown one is refused before anything starts.
-        do { _ = try options.sloClasses.objective(for: request.sloClass) } catch { throw .invalidRequest(error.description) }
+        let objective: LatencySLO
+        do { objective = try options.sloClasses.objective(for: request.sloClass) } catch { throw .invalidRequest(error.description) }
         let model = servedModel
         guard request.images.isEmpty || model.imagePlaceholder != nil else {
             throw .invalidRequest("model '\(model.name)' does not accept images")
@@ -21,7 +22,7 @@ extension ClusterFrontEnd {
         case let .tokens(ids): ids
         }
         let images = request.images
-        let sloClass = request.sloClass
+        let sloClass = (request.sloClass, objective)
         try shared.withLock { $0.limits }.check(prompt)
         var parameters = request.parameters
         // A retry replays the request from its start; a fixed seed makes sampled tokens replay too.
@@ -46,12 +47,12 @@ extension ClusterFrontEnd {
         return stream
     }
 
-    private func serve(_ id: Int, prompt: [Int], images: [RGBImage], parameters: SamplingParameters, sloClass: String?, inbox: AsyncStream<SlotEvent>,
+    private func serve(_ id: Int, prompt: [Int], images: [RGBImage], parameters: SamplingParameters, sloClass: (name: String?, objective: LatencySLO), inbox: AsyncStream<SlotEvent>,
                        to client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation) async {
         var events = inbox.makeAsyncIterator()
         var delivered: [Int] = []
-        var request = PendingRequest(prompt: prompt, images: images, parameters: parameters, blockSize: shared.withLock { $0.blockSize })
-        request.sloClass = sloClass
+        let request = PendingRequest(prompt: prompt, images: images, parameters: parameters, sloClass: sloClass.name, slo: sloClass.objective,
+                                     blockSize: shared.withLock { $0.blockSize })
         defer { close(id) }
         for round in 0 ... topology.maxRetries {
             do {
@@ -269,7 +270,7 @@ extension ClusterFrontEnd {
     }
 
     /// The request as the policies see it, in the simulator's units: image tokens by the workers'
-    /// image-token rule, the topology's SLO, the predicted output length. Counted once in every
+    /// image-token rule, the objective of its SLO class, the predicted output length. Counted once in every
     /// planner's load window, whatever its retries.
     private func arrived(_ id: Int, _ request: PendingRequest) -> RequestInfo {
         shared.withLock { s in
@@ -280,7 +281,7 @@ extension ClusterFrontEnd {
                 images: request.images.map { image in
                     ImageInput(width: image.width, height: image.height, tokens: rule?.tokens(width: image.width, height: image.height) ?? 0, id: image.id)
                 },
-                slo: topology.slo, predictedOutputTokens: request.parameters.maxTokens)
+                slo: request.slo, predictedOutputTokens: request.parameters.maxTokens)
             info.promptBlockHashes = request.blockHashes
             s.requests[id]?.info = info
             s.schedule.arrived(info)

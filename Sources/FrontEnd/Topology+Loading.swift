@@ -60,7 +60,6 @@ extension Topology {
         }
         // The batcher is each worker's engine's (`--batch-policy`), checked here like the others.
         do { try PolicyCatalog.validate(policies) } catch { throw .badTopology(error.description) }
-        guard slo.ttft > 0, slo.tpot > 0 else { throw .badTopology("slo ttft and tpot must be positive") }
     }
 }
 

@@ -28,9 +28,6 @@ public struct Topology: Sendable, Hashable, Codable {
     public var control: String?
     /// Router, encode dispatcher, batcher and fleet planners, by their ``PolicyCatalog`` names.
     public var policies: PolicySpec
-    /// The latency objective every request is held to: SLO attainment for the planners, slack for
-    /// SLO-aware policies.
-    public var slo: LatencySLO
     public var heartbeatIntervalMs: Int
     /// A worker silent for this long is declared hung, killed and replaced.
     public var heartbeatTimeoutMs: Int
@@ -153,11 +150,8 @@ public struct Topology: Sendable, Hashable, Codable {
         case pull, push
     }
 
-    /// Two seconds to the first token, a second per token after it.
-    public static let defaultSLO = LatencySLO(ttft: 2, tpot: 1)
-
     public init(groups: [GroupSpec], transfer: TransferMode = .shm, kvHandoff: KVHandoffMode = .pull, control: String? = nil,
-                policies: PolicySpec = PolicySpec(), slo: LatencySLO = Topology.defaultSLO,
+                policies: PolicySpec = PolicySpec(),
                 heartbeatIntervalMs: Int = 200, heartbeatTimeoutMs: Int = 3000, maxRetries: Int = 2,
                 restartBackoffInitialMs: Int = 500, restartBackoffMaxMs: Int = 30000,
                 capacity: InstanceCapacity = Topology.defaultCapacity) {
@@ -166,7 +160,6 @@ public struct Topology: Sendable, Hashable, Codable {
         self.kvHandoff = kvHandoff
         self.control = control
         self.policies = policies
-        self.slo = slo
         self.heartbeatIntervalMs = heartbeatIntervalMs
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
         self.maxRetries = maxRetries
@@ -176,7 +169,7 @@ public struct Topology: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case groups, transfer, control, slo, capacity
+        case groups, transfer, control, capacity
         case kvHandoff = "kv_handoff"
         case heartbeatIntervalMs = "heartbeat_interval_ms"
         case heartbeatTimeoutMs = "heartbeat_timeout_ms"
@@ -188,10 +181,10 @@ public struct Topology: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(Set(CodingKeys.allCases.map(\.stringValue) + PolicySpec.keys + KubernetesSettings.placementKeys),
                                       hints: ["routing": " (now `router`)", "elastic": " (now a `planners` entry)",
-                                              "group_balancer": " (now a `planners` entry)", "autoscale": " (now a `planners` entry)"])
+                                              "group_balancer": " (now a `planners` entry)", "autoscale": " (now a `planners` entry)",
+                                              "slo": " (requests name an SLO class, defined by `tessera serve --slo-class`)"])
         let c = try decoder.container(keyedBy: CodingKeys.self)
         policies = try PolicySpec(from: decoder)
-        slo = try c.decodeIfPresent(LatencySLO.self, forKey: .slo) ?? Topology.defaultSLO
         groups = try c.decode([GroupSpec].self, forKey: .groups)
         transfer = try c.decodeIfPresent(TransferMode.self, forKey: .transfer) ?? .shm
         kvHandoff = try c.decodeIfPresent(KVHandoffMode.self, forKey: .kvHandoff) ?? .pull
@@ -211,7 +204,6 @@ public struct Topology: Sendable, Hashable, Codable {
         try c.encode(transfer, forKey: .transfer)
         try c.encode(kvHandoff, forKey: .kvHandoff)
         try c.encodeIfPresent(control, forKey: .control)
-        try c.encode(slo, forKey: .slo)
         try c.encode(heartbeatIntervalMs, forKey: .heartbeatIntervalMs)
         try c.encode(heartbeatTimeoutMs, forKey: .heartbeatTimeoutMs)
         try c.encode(maxRetries, forKey: .maxRetries)

@@ -29,7 +29,7 @@ public final class ClusterSimulator: ClusterView {
 
     let cost: CostModel
     let system: SystemSpec
-    let slo: SLOPolicy
+    let slo: SLOClasses
     let router: any RequestRouter
     let dispatcher: any EncodeDispatcher
     let batcher: any BatchPolicy
@@ -58,7 +58,7 @@ public final class ClusterSimulator: ClusterView {
     var decisions: [RoutingDecision]?
     let sampleInterval: Double
 
-    init(system: SystemSpec, costModel: CostModel, slo: SLOPolicy, capacity: InstanceCapacity, sampleInterval: Double) throws {
+    init(system: SystemSpec, costModel: CostModel, slo: SLOClasses, capacity: InstanceCapacity, sampleInterval: Double) throws {
         guard system.deployment.size > 0, system.deployment.slots.allSatisfy({ $0.count >= 0 }) else {
             throw SimulationError.invalidConfig("system '\(system.name)' has no instances")
         }
@@ -107,7 +107,7 @@ public final class ClusterSimulator: ClusterView {
     }
 
     /// Simulates `trace` on `system` and summarises the run.
-    public static func run(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy,
+    public static func run(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOClasses,
                            predictor: OutputLengthPredictor? = nil, offeredRate: Double? = nil) throws -> SimulationResult {
         let sim = try simulate(trace: trace, system: system, costModel: costModel, slo: slo, predictor: predictor)
         return sim.summary(offeredRate: offeredRate ?? Double(trace.requests.count) / sim.horizon)
@@ -115,7 +115,7 @@ public final class ClusterSimulator: ClusterView {
 
     /// The routing decisions the policies take on `trace`, in the order taken (request ids are
     /// positions in the trace): what a replay of the same trace through the live front end must match.
-    public static func routingDecisions(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy) throws -> [RoutingDecision] {
+    public static func routingDecisions(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOClasses) throws -> [RoutingDecision] {
         try simulate(trace: trace, system: system, costModel: costModel, slo: slo, predictor: nil, recordDecisions: true).decisions ?? []
     }
 
@@ -124,7 +124,7 @@ public final class ClusterSimulator: ClusterView {
     }
 
     /// Runs the simulation and returns the engine with its per-request record.
-    static func simulate(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOPolicy,
+    static func simulate(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOClasses,
                          predictor: OutputLengthPredictor?, recordDecisions: Bool = false) throws -> ClusterSimulator {
         try costModel.validate()
         let stats = TraceStatistics(trace: trace, rule: costModel.imageTokens)
@@ -144,8 +144,10 @@ public final class ClusterSimulator: ClusterView {
             if system.predictLengths, let predictor {
                 predicted = predictor.predictedTokens(prompt: r.prompt ?? "", promptTokens: r.textTokens + images.reduce(0) { $0 + $1.tokens })
             }
+            let objective: LatencySLO
+            do { objective = try slo.objective(for: r.sloClass) } catch { throw SimulationError.invalidConfig("trace request \(id): \(error)") }
             let info = RequestInfo(id: id, arrival: r.arrival - start, textTokens: r.textTokens, images: images,
-                                   slo: slo.objective(for: r.sloClass), predictedOutputTokens: predicted)
+                                   slo: objective, predictedOutputTokens: predicted)
             sim.requests.append(SimulatedRequest(info: info, output: r.outputTokens))
         }
         if !sim.requests.isEmpty { sim.events.push(.arrival(0), at: sim.requests[0].info.arrival) }

@@ -20,8 +20,8 @@ public struct ExperimentReport: Sendable, Hashable, Codable {
     public var name: String
     public var model: String
     public var hardware: String
-    public var ttftSLOSeconds: Double
-    public var tpotSLOSeconds: Double
+    /// The SLO classes the runs were judged by, in seconds.
+    public var slo: SLOClasses
     /// Held-out accuracy of the output-length predictor, when one was trained.
     public var predictorAccuracy: Double?
     public var runs: [SimulationResult]
@@ -54,7 +54,7 @@ public enum ExperimentRunner {
         let rates: [Double] = sweep ?? config.sweep ?? []
         var runs: [SimulationResult] = []
         // Objectives come from the first trace so every rate is judged by the same bar.
-        let slo = try config.slo.resolved(trace: buildTrace(config.trace, rate: rates.first, baseDirectory: baseDirectory), costModel: cost)
+        let slo = config.slo.resolved(config.sloUnit ?? .seconds, trace: try buildTrace(config.trace, rate: rates.first, baseDirectory: baseDirectory), costModel: cost)
         var systems = config.systems
         var splits: [String: ConfigOptimizer.Candidate] = [:]
         for (k, system) in systems.enumerated() {
@@ -96,8 +96,8 @@ public enum ExperimentRunner {
                     instanceHoursRatio: ratio(run.instanceHours, base.instanceHours)))
             }
         }
-        return ExperimentReport(name: config.name, model: cost.model, hardware: cost.hardware, ttftSLOSeconds: slo.ttftSeconds ?? 0,
-                                tpotSLOSeconds: slo.tpotSeconds ?? 0, predictorAccuracy: accuracy, runs: runs,
+        return ExperimentReport(name: config.name, model: cost.model, hardware: cost.hardware, slo: slo,
+                                predictorAccuracy: accuracy, runs: runs,
                                 maxRateUnderSLO: maxRate, comparisons: comparisons, optimizedSplits: splits)
     }
 

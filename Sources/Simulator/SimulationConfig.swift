@@ -1,11 +1,15 @@
+import Cluster
 import Foundation
 
-/// A simulation experiment: one trace, one cost model, one SLO, several systems compared on it.
+/// A simulation experiment: one trace, one cost model, one set of SLO classes, several systems
+/// compared on it. `slo` is the ``SLOClasses`` a live server takes (a trace request's `slo_class`
+/// picks one, none the default; an unknown class is an error), in seconds or, with
+/// `"sloUnit": "lone-request"`, in multiples of the lone-request latencies (``SLOUnit``).
 ///
 /// ```json
 /// {"name": "epd-vs-pd", "costModel": "costmodels/internvl2-26b-a100.json",
 ///  "trace": {"synthetic": {"durationSeconds": 600, "ratePerSecond": 1}},
-///  "slo": {"ttftScale": 5, "tpotScale": 5}, "baseline": "pd",
+///  "slo": {"classes": {"standard": {"ttft": 5, "tpot": 5}}}, "sloUnit": "lone-request", "baseline": "pd",
 ///  "systems": [{"name": "pd", "deployment": {"slots": [...]}}], "sweep": [0.5, 1, 2]}
 /// ```
 public struct SimulationConfig: Sendable, Hashable, Codable {
@@ -26,7 +30,9 @@ public struct SimulationConfig: Sendable, Hashable, Codable {
     /// Path of the cost-model file, relative to the config file.
     public var costModel: String
     public var trace: TraceSource
-    public var slo: SLOPolicy
+    public var slo: SLOClasses
+    /// What `slo` is measured in; default seconds.
+    public var sloUnit: SLOUnit?
     public var systems: [SystemSpec]
     /// System the others are compared with.
     public var baseline: String?

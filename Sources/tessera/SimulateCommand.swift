@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Simulator
 
@@ -44,7 +45,8 @@ struct SimulateCommand: ParsableCommand {
     }
 
     static func table(_ r: ExperimentReport) -> String {
-        var lines = ["\(r.name) — \(r.model) on \(r.hardware); SLO TTFT \(f(r.ttftSLOSeconds)) s, TPOT \(f(r.tpotSLOSeconds)) s"]
+        let classes = r.slo.objectives.sorted { $0.key < $1.key }.map { "\($0.key) TTFT \(f($0.value.ttft)) s, TPOT \(f($0.value.tpot)) s" }
+        var lines = ["\(r.name) — \(r.model) on \(r.hardware); SLO \(classes.joined(separator: "; "))"]
         if let a = r.predictorAccuracy { lines.append("output-length predictor held-out accuracy: \(f(a))") }
         lines.append("system                 rate   done/all       TTFT p50  TTFT p99  TPOT p50  TPOT p99  SLO att  goodput  inst-h  reconf")
         // Left-aligned in `width` columns, never cut.

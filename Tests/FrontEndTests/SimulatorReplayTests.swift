@@ -92,7 +92,7 @@ import Testing
             TraceRequest(arrival: Double(i) * 1000, textTokens: request.1,
                          images: request.0.map { TraceImage(width: $0.width, height: $0.height, hash: $0.id.words.0) }, outputTokens: 4)
         })
-        let simulated = try ClusterSimulator.routingDecisions(trace: trace, system: system, costModel: costModel, slo: SLOPolicy(ttftSeconds: 2, tpotSeconds: 1))
+        let simulated = try ClusterSimulator.routingDecisions(trace: trace, system: system, costModel: costModel, slo: SLOClasses.standard)
 
         #expect(simulated.count == live.count && simulated.count > Self.entries.count * 2)
         #expect(live == simulated, "live:\n\(live.map(\.description).joined(separator: "\n"))\nsimulated:\n\(simulated.map(\.description).joined(separator: "\n"))")

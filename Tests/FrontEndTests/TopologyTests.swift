@@ -38,12 +38,11 @@ import Testing
     /// The policies are the simulator's: the same keys, names and defaults, checked against the catalog.
     @Test func policiesUseTheCatalogNamesAndDefaults() throws {
         let plain = try load("groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
-        #expect(plain.policies == PolicySpec() && plain.slo == Topology.defaultSLO)
+        #expect(plain.policies == PolicySpec())
         let tuned = try load("""
             router: modality
             encodeDispatcher: intra-request
             planners: [burst-tolerance, {name: role-switcher, interval: 1, cooldownRounds: 2}]
-            slo: {ttft: 0.5, tpot: 0.1}
             groups:
               - group: multimodal
                 workers:
@@ -53,7 +52,6 @@ import Testing
             """)
         #expect(tuned.policies == PolicySpec(router: "modality", encodeDispatcher: "intra-request",
                                              planners: ["burst-tolerance", PlannerSpec("role-switcher", options: ["interval": 1, "cooldownRounds": 2])]))
-        #expect(tuned.slo == LatencySLO(ttft: 0.5, tpot: 0.1))
         // Retired keys and names are errors that say what replaced them.
         for text in ["routing: modality", "elastic: {planner: elastic-partitioner, interval_seconds: 1}", "planners: [elastic-partitioner]",
                      "router: fastest", "planners: [{name: stage-autoscaler, speed: 2}]", "batcher: slo-odbs"] {
@@ -65,6 +63,11 @@ import Testing
             try load("routing: modality\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
         }
         #expect(retired.map { "\($0)".contains("unknown key 'routing' (now `router`)") } == true)
+        // Objectives come from the SLO classes requests name, as in the simulator, not from the topology.
+        let slo = #expect(throws: FrontEndError.self) {
+            try load("slo: {ttft: 0.5, tpot: 0.1}\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
+        }
+        #expect(slo.map { "\($0)".contains("--slo-class") } == true)
     }
 
     @Test func everyExampleTopologyLoads() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Cluster
 import Models
 import Simulator
 import Testing
@@ -72,7 +73,7 @@ private func settings() -> ProfileSettings {
     // is encoded, its features shipped, then 20 text + 16 image tokens prefilled.
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 20, images: [TraceImage(width: 640, height: 480, hash: 1)], outputTokens: 2)])
     let run = try ClusterSimulator.run(trace: trace, system: SystemSpec(name: "epd", deployment: .staticEPD(encode: 1, prefill: 1, decode: 1)),
-                                       costModel: model, slo: SLOPolicy(ttftSeconds: 100, tpotSeconds: 100))
+                                       costModel: model, slo: SLOClasses(LatencySLO(ttft: 100, tpot: 100)))
     let expected = model.encodeSeconds(images: 1, tokens: 16) + model.transferSeconds(bytes: 16 * model.transfer.bytesPerImageToken)
         + model.prefillSeconds(tokens: 36, squaredLengths: 36 * 36)
     #expect(abs(run.ttft.mean - expected) < 1e-12)

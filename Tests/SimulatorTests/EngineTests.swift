@@ -115,7 +115,7 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     system.prefixCache = true
     system.policies.planners = ["burst-tolerance", "elastic-partition"]
     let model = roundCostModel()
-    let slo = SLOPolicy(ttftSeconds: 2, tpotSeconds: 0.05)
+    let slo = SLOClasses(LatencySLO(ttft: 2, tpot: 0.05))
     let a = try ClusterSimulator.run(trace: SyntheticTraceGenerator(options).generate(), system: system, costModel: model, slo: slo)
     let b = try ClusterSimulator.run(trace: SyntheticTraceGenerator(options).generate(), system: system, costModel: model, slo: slo)
     #expect(a == b)

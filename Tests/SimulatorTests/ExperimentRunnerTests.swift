@@ -17,7 +17,7 @@ private func writeExperiment(_ json: String) throws -> URL {
     let url = try writeExperiment("""
     {"name": "t", "costModel": "cost.json",
      "trace": {"synthetic": {"durationSeconds": 120, "ratePerSecond": 2, "seed": 4}},
-     "slo": {"ttftSeconds": 2, "tpotSeconds": 0.05}, "baseline": "mono", "sweep": [1, 3],
+     "slo": {"classes": {"standard": {"ttft": 2, "tpot": 0.05}}}, "baseline": "mono", "sweep": [1, 3],
      "systems": [{"name": "mono", "deployment": {"slots": [{"role": "mono", "group": "multimodal", "count": 2}]}},
                  {"name": "epd", "encodeDispatcher": "intra-request",
                   "deployment": {"slots": [{"role": "encode", "group": "multimodal", "count": 1},
@@ -44,7 +44,7 @@ private func writeExperiment(_ json: String) throws -> URL {
     let url = try writeExperiment("""
     {"name": "opt", "costModel": "cost.json",
      "trace": {"synthetic": {"durationSeconds": 60, "ratePerSecond": 3, "multimodalFraction": 1, "minImages": 4, "maxImages": 4, "seed": 2}},
-     "slo": {"ttftSeconds": 1.5, "tpotSeconds": 0.05}, "sweep": [3],
+     "slo": {"classes": {"standard": {"ttft": 1.5, "tpot": 0.05}}}, "sweep": [3],
      "systems": [{"name": "epd", "optimizeSplit": {"batchLimits": [4]},
                   "deployment": {"slots": [{"role": "encode", "group": "multimodal", "count": 1},
                                            {"role": "prefill", "group": "multimodal", "count": 1},
@@ -57,7 +57,7 @@ private func writeExperiment(_ json: String) throws -> URL {
     let config = try SimulationConfig.load(from: url)
     let cost = try CostModel.load(from: url.deletingLastPathComponent().appendingPathComponent("cost.json"))
     let trace = try ExperimentRunner.buildTrace(config.trace, rate: 3, baseDirectory: url.deletingLastPathComponent())
-    let slo = try config.slo.resolved(trace: trace, costModel: cost)
+    let slo = config.slo.resolved(config.sloUnit ?? .seconds, trace: trace, costModel: cost)
     var best = -1.0
     for c in try ConfigOptimizer().candidates(instances: 5, batchLimits: [4]) {
         var s = config.systems[0]
@@ -70,11 +70,11 @@ private func writeExperiment(_ json: String) throws -> URL {
 
 @Test func badExperimentsAreRejected() throws {
     let noSystems = try writeExperiment("""
-    {"name": "x", "costModel": "cost.json", "trace": {"synthetic": {}}, "slo": {"ttftSeconds": 1, "tpotSeconds": 1}, "systems": []}
+    {"name": "x", "costModel": "cost.json", "trace": {"synthetic": {}}, "slo": {"classes": {"standard": {"ttft": 1, "tpot": 1}}}, "systems": []}
     """)
     #expect(throws: SimulationError.self) { try ExperimentRunner.run(config: SimulationConfig.load(from: noSystems), baseDirectory: noSystems.deletingLastPathComponent()) }
     let badOption = try writeExperiment("""
-    {"name": "x", "costModel": "cost.json", "trace": {"synthetic": {"durationSeconds": 10}}, "slo": {"ttftSeconds": 1, "tpotSeconds": 1},
+    {"name": "x", "costModel": "cost.json", "trace": {"synthetic": {"durationSeconds": 10}}, "slo": {"classes": {"standard": {"ttft": 1, "tpot": 1}}},
      "systems": [{"name": "a", "planners": [{"name": "stage-autoscaler", "speed": 2}],
                   "deployment": {"slots": [{"role": "mono", "group": "multimodal", "count": 1}]}}]}
     """)
@@ -102,7 +102,7 @@ private func writeExperiment(_ json: String) throws -> URL {
     var system = SystemSpec(name: "auto", deployment: Deployment(slots: [.init(role: .encode, group: .multimodal, count: 4), .init(role: .mono, group: .multimodal, count: 8)]))
     system.policies.planners = [PlannerSpec("stage-autoscaler", options: ["targetUtilization": 0.5])]
     let fixed = SystemSpec(name: "fixed", deployment: system.deployment)
-    let slo = SLOPolicy(ttftSeconds: 5, tpotSeconds: 0.1)
+    let slo = SLOClasses(LatencySLO(ttft: 5, tpot: 0.1))
     let scaled = try ClusterSimulator.run(trace: trace, system: system, costModel: roundCostModel(), slo: slo)
     let baseline = try ClusterSimulator.run(trace: trace, system: fixed, costModel: roundCostModel(), slo: slo)
     #expect(scaled.reconfigurations > 0)

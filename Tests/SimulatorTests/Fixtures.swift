@@ -1,4 +1,5 @@
 import Foundation
+import Cluster
 @testable import Simulator
 
 /// A cost model with round numbers so expected times can be worked out by hand.
@@ -14,7 +15,7 @@ func roundCostModel(kvCapacity: Int = 100_000) -> CostModel {
         lifecycle: .init(startupSeconds: 30, roleSwitchSeconds: 0.5))
 }
 
-let looseSLO = SLOPolicy(ttftSeconds: 100, tpotSeconds: 100)
+let looseSLO = SLOClasses(LatencySLO(ttft: 100, tpot: 100))
 
 func fixtureURL(_ name: String) -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")

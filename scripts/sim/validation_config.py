@@ -36,7 +36,7 @@ def main():
     config = {
         "name": "live-validation", "costModel": "profile.json",
         "trace": {"file": "trace.jsonl", "format": "jsonl"},
-        "slo": {"ttftSeconds": 1000, "tpotSeconds": 1000},
+        "slo": {"classes": {"standard": {"ttft": 1000, "tpot": 1000}}},
         # Tessera's decode workers sample a handed-over request's first token.
         "systems": [{"name": "tessera-serve", "deployment": {"slots": slots(a.topology)}, "firstTokenOnDecode": True}],
     }

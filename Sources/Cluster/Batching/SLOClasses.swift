@@ -1,12 +1,18 @@
-/// Named latency objectives a request picks by class (its `slo_class`), as the SLO-aware batch
-/// policies need them: UELLM's SLO-ODBS (arXiv 2409.14961, §4.2) orders by the TTFT objective,
-/// ModServe's short-first scheduling (arXiv 2502.00937, §5.3) by a virtual deadline from it.
+/// Named latency objectives a request picks by class (its `slo_class`): what a request is held to
+/// for SLO attainment (the planners' and the benchmarks'), and what the SLO-aware batch policies
+/// order by: UELLM's SLO-ODBS (arXiv 2409.14961, §4.2) by the TTFT objective, ModServe's
+/// short-first scheduling (arXiv 2502.00937, §5.3) by a virtual deadline from it. The one SLO
+/// concept of both executors: `tessera serve` (`--slo-class`) and its workers take it live, a
+/// simulation config's `slo` decodes into it.
 ///
 /// ```swift
 /// let classes = try SLOClasses(definitions: ["tight=0.5:0.05", "relaxed=20"])
 /// let slo = try classes.objective(for: "tight")   // LatencySLO(ttft: 0.5, tpot: 0.05)
 /// let fallback = try classes.objective(for: nil)  // the first definition's (tight)
 /// ```
+///
+/// As JSON: `{"classes": {"tight": {"ttft": 0.5, "tpot": 0.05}, "relaxed": {"ttft": 20, "tpot": 2}},
+/// "defaultClass": "tight"}` (`defaultClass` may be left out when there is one class).
 public struct SLOClasses: Sendable, Hashable, Codable {
     /// Objectives by class name.
     public private(set) var objectives: [String: LatencySLO]
@@ -52,6 +58,42 @@ public struct SLOClasses: Sendable, Hashable, Codable {
             throw .invalidArgument("unknown slo_class '\(name ?? "")'; this server knows \(objectives.keys.sorted().joined(separator: ", "))")
         }
         return slo
+    }
+
+    /// One class, `name`, the default.
+    public init(_ objective: LatencySLO, name: String = "standard") {
+        self.init(objectives: [name: objective], defaultClass: name)
+    }
+
+    /// Every objective multiplied: TTFTs by `ttft`, TPOTs by `tpot` (objectives written in units
+    /// of a reference latency, made seconds).
+    public func scaled(ttft: Double, tpot: Double) -> SLOClasses {
+        SLOClasses(objectives: objectives.mapValues { LatencySLO(ttft: $0.ttft * ttft, tpot: $0.tpot * tpot) }, defaultClass: defaultClass)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case classes, defaultClass
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let objectives = try c.decode([String: LatencySLO].self, forKey: .classes)
+        let named = try c.decodeIfPresent(String.self, forKey: .defaultClass)
+        guard let fallback = named ?? (objectives.count == 1 ? objectives.keys.first : nil), objectives[fallback] != nil else {
+            throw DecodingError.dataCorruptedError(forKey: .defaultClass, in: c, debugDescription: named.map {
+                "the default SLO class '\($0)' is not among the defined ones (\(objectives.keys.sorted().joined(separator: ", ")))"
+            } ?? "name the defaultClass of several SLO classes")
+        }
+        guard objectives.values.allSatisfy({ $0.ttft > 0 && $0.tpot > 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .classes, in: c, debugDescription: "SLO objectives must be positive")
+        }
+        self.init(objectives: objectives, defaultClass: fallback)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(objectives, forKey: .classes)
+        try c.encode(defaultClass, forKey: .defaultClass)
     }
 
     /// The classes as `NAME=TTFT:TPOT` definitions, sorted by name.

@@ -1,0 +1,25 @@
+import Cluster
+
+/// Mean request shape of a trace, for the planners' reference capacities.
+struct TraceStatistics {
+    var meanImageTokens = 0.0
+    var meanImages = 0.0
+    var meanPromptTokens = 1.0
+    var meanOutputTokens = 1.0
+
+    init(trace: Trace, rule: ImageTokenRule) {
+        let n = Double(max(trace.requests.count, 1))
+        var image = 0.0, images = 0.0, prompt = 0.0, output = 0.0
+        for r in trace.requests {
+            let t = Double(r.images.reduce(0) { $0 + rule.tokens(width: $1.width, height: $1.height) })
+            image += t
+            images += Double(r.images.count)
+            prompt += Double(r.textTokens) + t
+            output += Double(r.outputTokens)
+        }
+        meanImageTokens = image / n
+        meanImages = images / n
+        meanPromptTokens = max(1, prompt / n)
+        meanOutputTokens = max(1, output / n)
+    }
+}
