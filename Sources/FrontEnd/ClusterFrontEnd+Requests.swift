@@ -276,12 +276,17 @@ extension ClusterFrontEnd {
         shared.withLock { s in
             if let info = s.requests[id]?.info { return info }
             let rule = s.imageTokenRule
-            var info = RequestInfo(
-                id: id, arrival: clock(), textTokens: request.prompt.count,
-                images: request.images.map { image in
-                    ImageInput(width: image.width, height: image.height, tokens: rule?.tokens(width: image.width, height: image.height) ?? 0, id: image.id)
-                },
-                slo: request.slo, predictedOutputTokens: request.parameters.maxTokens)
+            let images = request.images.map { image in
+                ImageInput(width: image.width, height: image.height, tokens: rule?.tokens(width: image.width, height: image.height) ?? 0, id: image.id)
+            }
+            // As a worker's engine predicts: from the prompt's text and its length with each image placeholder expanded.
+            let predicted = options.outputLengthPredictor.map { predictor in
+                min(request.parameters.maxTokens, predictor.predictedTokens(
+                    prompt: s.servedModel.tokenizer.decode(request.prompt, skipSpecialTokens: true),
+                    promptTokens: request.prompt.count + images.reduce(0) { $0 + max(0, $1.tokens - 1) }))
+            }
+            var info = RequestInfo(id: id, arrival: clock(), textTokens: request.prompt.count, images: images,
+                                   slo: request.slo, predictedOutputTokens: predicted ?? request.parameters.maxTokens)
             info.promptBlockHashes = request.blockHashes
             s.requests[id]?.info = info
             s.schedule.arrived(info)

@@ -30,6 +30,9 @@ public struct FrontEndOptions: Sendable {
     /// The model's placement units (`PipelineStage.placementUnits(directory:)`), which a topology
     /// with a `pipeline` worker splits over its stages.
     public var placementUnits: [LayerPlacement.Layer]?
+    /// UELLM's output-length predictor (the workers load the same): the policies and planners see
+    /// each request's predicted output tokens, capped at its `max_tokens`, instead of `max_tokens`.
+    public var outputLengthPredictor: OutputLengthPredictor?
 
     public init(modelDirectory: URL, runtimeDirectory: URL) {
         self.modelDirectory = modelDirectory

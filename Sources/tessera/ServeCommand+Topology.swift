@@ -37,10 +37,12 @@ extension ServeCommand {
         if topology.groups.contains(where: { $0.workers.contains { $0.pipeline != nil } }) {
             options.placementUnits = try PipelineStage.placementUnits(directory: model)
         }
+        // The workers load the predictor from its path too; one they could not load is refused here.
+        options.outputLengthPredictor = try scheduling.predictor()
         options.workerArguments = [
             "--kv-cache-memory", String(kvCacheMemoryMiB), "--block-size", String(blockSize),
             "--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB),
-        ] + step.arguments + (modelOptions.threads.map { ["--threads", String($0)] } ?? []) + scheduling.sloClassArguments
+        ] + step.arguments + (modelOptions.threads.map { ["--threads", String($0)] } ?? []) + scheduling.workerArguments
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         let provider: any InstanceProvider
         if let settings = try KubernetesSettings.placement(contentsOf: URL(fileURLWithPath: topologyPath)) {

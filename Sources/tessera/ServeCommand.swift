@@ -51,10 +51,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var scheduling: SchedulingOptions
 
-    @Option(name: .customLong("output-length-predictor"),
-            help: "A predictor written by `tessera train-predictor`; the batch policy then sees predicted output lengths instead of max_tokens.")
-    var outputLengthPredictor: String?
-
     @Option(name: .customLong("max-queued-requests"), help: "Waiting requests before new ones get 503.")
     var maxQueuedRequests = 256
 
@@ -128,9 +124,6 @@ struct ServeCommand: AsyncParsableCommand {
         if topology != nil, scheduling.batchPolicy != nil {
             throw ValidationError("with --topology, name the batch policy in the topology's batcher")
         }
-        if topology != nil, outputLengthPredictor != nil {
-            throw ValidationError("--output-length-predictor applies to a single-process server, not yet to --topology")
-        }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
         if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
@@ -153,12 +146,6 @@ struct ServeCommand: AsyncParsableCommand {
         engineConfig.maxQueuedTokens = maxQueuedTokens
         engineConfig.weightQuantization = try modelOptions.quantization()
         try scheduling.apply(to: &engineConfig)
-        if let outputLengthPredictor {
-            let data = try Data(contentsOf: URL(fileURLWithPath: outputLengthPredictor))
-            do { engineConfig.outputLengthPredictor = try JSONDecoder().decode(OutputLengthPredictor.self, from: data) } catch {
-                throw ValidationError("\(outputLengthPredictor) is not a predictor written by tessera train-predictor: \(error)")
-            }
-        }
         var models = try modelOptions.servedModels()
         if let servedModelName { models[0].name = servedModelName }
 

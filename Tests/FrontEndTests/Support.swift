@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import FrontEnd
 import ServingAPI
+import Synchronization
 
 /// Starting front ends with real worker processes of the built `tessera` executable.
 enum Support {
@@ -101,6 +102,45 @@ enum Support {
             }
         }
         return (ids, text, info)
+    }
+
+    /// Queues `requests` together behind a blocker on a topology's one worker that runs one
+    /// request at a time (`--max-num-seqs 1`; the blocker's SLO class `blocker` must come first
+    /// under the worker's policy; heartbeats every 20 ms): submits the blocker, then the requests
+    /// once it streams, cancels it once the worker's heartbeat reports all of them waiting, and returns the indices of `requests` in the order their
+    /// first tokens came, which is the order the worker's batch policy admitted them. Nil when the
+    /// blocker finished by itself before that (a loaded machine), so the order says nothing.
+    static func startOrder(_ frontEnd: ClusterFrontEnd, _ requests: [InferenceRequest]) async throws -> [Int]? {
+        final class Shared: Sendable {
+            let streaming = Mutex(false)
+            let order = Mutex<[Int]>([])
+        }
+        let shared = Shared()
+        let blocker = try frontEnd.submit(InferenceRequest(
+            prompt: .tokens([1, 7]), parameters: greedy(frontEnd.servedModel.contextLength - 8), sloClass: "blocker"))
+        let blocking = Task { () -> FinishReason? in
+            var reason: FinishReason?
+            do {
+                for try await event in blocker {
+                    shared.streaming.withLock { $0 = true }
+                    if case let .finished(info) = event { reason = info.reason }
+                }
+            } catch is CancellationError {}  // cancelled below, as intended
+            return reason
+        }
+        _ = await eventually { shared.streaming.withLock { $0 } }
+        let streams = try requests.map { try frontEnd.submit($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, stream) in streams.enumerated() {
+                group.addTask { _ = try await collect(stream) { n in if n == 1 { shared.order.withLock { $0.append(i) } } } }
+            }
+            // Waiting: those the worker reports queued plus those the front end has seen no token of.
+            _ = await eventually { frontEnd.statistics().waitingRequests >= 2 * requests.count }
+            blocking.cancel()
+            try await group.waitForAll()
+        }
+        guard try await blocking.value == nil else { return nil }
+        return shared.order.withLock { $0 }
     }
 
     static func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
