@@ -149,6 +149,7 @@ extension ClusterSimulator {
             inlineImages += req.inlineImages
         }
         guard !chosen.isEmpty else { refresh(i); return false }
+        record(admitted: chosen, on: i)
         if reserves { inst.kvUsed += kv }
         inst.inFlight = chosen
         inst.busy = true
@@ -339,6 +340,7 @@ extension ClusterSimulator {
             budget -= take
         }
         var batch = BatchSoFar()
+        var admitted: [Int] = []
         while budget > 0, inst.running.count + inst.prefilling.count < cost.decode.maxBatch, let r = inst.prefillQueue.peek() {
             if dropIfNeverFits(r, on: inst) { continue }
             let req = requests[r]
@@ -347,6 +349,7 @@ extension ClusterSimulator {
             guard inst.kvUsed + req.kvTokens <= cost.memory.kvCapacityTokens else { break }
             _ = inst.prefillQueue.pop()
             batch.add(q)
+            admitted.append(r)
             inst.kvUsed += req.kvTokens
             inst.prefilling.append(r)
             // The encoder runs when a request's first chunk is scheduled, inside the step.
@@ -357,6 +360,7 @@ extension ClusterSimulator {
             budget -= take
         }
         guard !chunks.isEmpty else { return false }
+        record(admitted: admitted, on: i)
         for (r, take) in chunks {
             total += take
             squares += Double(take) * Double(requests[r].prefilled + take)
@@ -419,6 +423,7 @@ extension ClusterSimulator {
             inlineImages += req.inlineImages
         }
         guard !chosen.isEmpty else { return }
+        record(admitted: chosen, on: i)
         let b = chosen.count
         let prefillEnd = now + inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
             + split(cost.prefillSeconds(tokens: Double(b * maxPrompt), squaredLengths: Double(b) * Double(maxPrompt) * Double(maxPrompt)),

@@ -54,8 +54,9 @@ public final class ClusterSimulator: ClusterView {
     var timeline: [FleetSample] = []
     var done = 0
     var horizon = 0.0
-    /// Every routing decision in order, when asked for (``routingDecisions(trace:system:costModel:slo:)``).
+    /// Every routing and batching decision in order, when asked for (``decisions(trace:system:costModel:slo:predictor:)``).
     var decisions: [RoutingDecision]?
+    var batchDecisions: [BatchDecision]?
     let sampleInterval: Double
 
     init(system: SystemSpec, costModel: CostModel, slo: SLOClasses, capacity: InstanceCapacity, sampleInterval: Double) throws {
@@ -113,14 +114,22 @@ public final class ClusterSimulator: ClusterView {
         return sim.summary(offeredRate: offeredRate ?? Double(trace.requests.count) / sim.horizon)
     }
 
-    /// The routing decisions the policies take on `trace`, in the order taken (request ids are
-    /// positions in the trace): what a replay of the same trace through the live front end must match.
-    public static func routingDecisions(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOClasses) throws -> [RoutingDecision] {
-        try simulate(trace: trace, system: system, costModel: costModel, slo: slo, predictor: nil, recordDecisions: true).decisions ?? []
+    /// The routing and batching decisions the policies take on `trace`, each in the order taken
+    /// (request ids are positions in the trace): what a replay of the same trace through the live
+    /// front end and its workers must match.
+    public static func decisions(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOClasses,
+                                 predictor: OutputLengthPredictor? = nil) throws -> (routing: [RoutingDecision], batching: [BatchDecision]) {
+        let sim = try simulate(trace: trace, system: system, costModel: costModel, slo: slo, predictor: predictor, recordDecisions: true)
+        return (sim.decisions ?? [], sim.batchDecisions ?? [])
     }
 
     func record(_ made: [RoutingDecision]) {
         decisions?.append(contentsOf: made)
+    }
+
+    /// Records the requests instance `i` admitted from its waiting queue into one batch.
+    func record(admitted: [Int], on i: Int) {
+        if !admitted.isEmpty { batchDecisions?.append(BatchDecision(instance: i, requests: admitted)) }
     }
 
     /// Runs the simulation and returns the engine with its per-request record.
@@ -134,7 +143,10 @@ public final class ClusterSimulator: ClusterView {
         let sim = try ClusterSimulator(system: system, costModel: costModel, slo: slo, capacity: capacity,
                                        sampleInterval: max(1, horizon / 200))
         sim.horizon = horizon
-        if recordDecisions { sim.decisions = [] }
+        if recordDecisions {
+            sim.decisions = []
+            sim.batchDecisions = []
+        }
         let defaultPrediction = max(1, Int(stats.meanOutputTokens.rounded()))
         sim.requests.reserveCapacity(trace.requests.count)
         let start = trace.requests.first?.arrival ?? 0

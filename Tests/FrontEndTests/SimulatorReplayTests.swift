@@ -15,8 +15,16 @@ import Testing
 /// worker and images. Both are built from one topology (its slots are the simulator's deployment,
 /// its policies the simulator's), and the simulator counts image tokens by the rule the model's
 /// workers report. Requests are replayed one at a time, so each decision sees the same idle state
-/// in both; decisions under concurrent load are not compared here.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct SimulatorReplayTests {
+/// in both.
+///
+/// Batching decisions are compared on a queue: a worker that runs one request at a time
+/// (`--max-num-seqs 1`, the simulator's decode batch 1) gets a blocker and then five requests of
+/// different SLO classes and prompt lengths, all queued behind it; each later step admits the
+/// request its batch policy puts first. The live admissions are the order of the requests' first
+/// tokens; the simulator records its own. The five are chosen so that FCFS, short-first and
+/// SLO-ODBS admit them in three different orders, so an executor that ordered its queue by
+/// another policy than the one it was given fails the comparison.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct SimulatorReplayTests {
     static let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
     static let topology = """
         router: least-loaded
@@ -92,7 +100,7 @@ import Testing
             TraceRequest(arrival: Double(i) * 1000, textTokens: request.1,
                          images: request.0.map { TraceImage(width: $0.width, height: $0.height, hash: $0.id.words.0) }, outputTokens: 4)
         })
-        let simulated = try ClusterSimulator.routingDecisions(trace: trace, system: system, costModel: costModel, slo: SLOClasses.standard)
+        let simulated = try ClusterSimulator.decisions(trace: trace, system: system, costModel: costModel, slo: SLOClasses.standard).routing
 
         #expect(simulated.count == live.count && simulated.count > Self.entries.count * 2)
         #expect(live == simulated, "live:\n\(live.map(\.description).joined(separator: "\n"))\nsimulated:\n\(simulated.map(\.description).joined(separator: "\n"))")
@@ -100,5 +108,61 @@ import Testing
         #expect(Set(live.filter { $0.stage == .prefill }.map(\.instance)).count == 2)
         #expect(live.contains { $0.request == 4 && $0.stage == .encode && $0.images.count == 2 })
         #expect(Set(live.filter { $0.stage == .encode }.map(\.instance)).count == 2)
+    }
+
+    /// The queued requests: (SLO class, prompt tokens). TTFT objectives 60, 1, 20, 5 and 2 s.
+    static let queued: [(sloClass: String, tokens: Int)] = [("c60", 12), ("c1", 300), ("c20", 60), ("c5", 16), ("c2", 200)]
+    static let classes = ["blocker=0.01", "c1=1", "c2=2", "c5=5", "c20=20", "c60=60"]
+
+    /// Admissions, in order, of a worker running `batcher` one request at a time over the blocker
+    /// (request 0) and `queued` (1…5); nil when the blocker ended before all were queued behind it.
+    func liveAdmissions(_ batcher: String) async throws -> (routing: [RoutingDecision], batching: [BatchDecision])? {
+        let recorder = Recorder()
+        let frontEnd = try await Support.frontEnd("batcher: \(batcher)\nheartbeat_interval_ms: 20\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}",
+                                                  model: Support.repository.appendingPathComponent("fixtures/models/llama-sp")) { options in
+            options.workerArguments += ["--max-num-seqs", "1"] + Self.classes.flatMap { ["--slo-class", $0] }
+            options.sloClasses = try! SLOClasses(definitions: Self.classes)
+            options.onRoutingDecision = { decision in recorder.decisions.withLock { $0.append(decision) } }
+        }
+        let order = try await Support.startOrder(frontEnd, Self.queued.enumerated().map { i, request in
+            let prompt = [1] + (1 ..< request.tokens).map { (i * 389 + $0 * 7) % 1400 + 20 }
+            return InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(4), sloClass: request.sloClass)
+        })
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+        guard let order else { return nil }
+        // The blocker is request 0 and was admitted first; the queued ones are 1…5.
+        let routing = recorder.decisions.withLock { $0 }
+        let instance = Dictionary(routing.map { ($0.request, $0.instance) }, uniquingKeysWith: { a, _ in a })
+        return (routing, ([0] + order.map { $0 + 1 }).map { BatchDecision(instance: instance[$0] ?? -1, requests: [$0]) })
+    }
+
+    /// The same requests in the simulator: one monolithic instance that runs one request at a
+    /// time, the blocker long enough that the five arrive (1 ms apart) while it runs.
+    static func simulatedAdmissions(_ batcher: String) throws -> (routing: [RoutingDecision], batching: [BatchDecision]) {
+        var system = SystemSpec(name: "replay", deployment: Deployment(slots: [.init(role: .mono, group: .text, count: 1)]))
+        system.policies.batcher = batcher
+        var costModel = try CostModel.load(from: Support.repository.appendingPathComponent("examples/sim/costmodels/qwen2.5-vl-7b-a100.json"))
+        costModel.decode.maxBatch = 1
+        let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 2, images: [], outputTokens: 500, sloClass: "blocker")]
+            + queued.enumerated().map { i, request in
+                TraceRequest(arrival: 0.001 * Double(i + 1), textTokens: request.tokens, images: [], outputTokens: 4, sloClass: request.sloClass)
+            })
+        return try ClusterSimulator.decisions(trace: trace, system: system, costModel: costModel, slo: SLOClasses(definitions: classes))
+    }
+
+    @Test(arguments: ["slo-short-first", "slo-ordered"])
+    func liveWorkersTakeTheSimulatorsBatchingDecisions(batcher: String) async throws {
+        var live: (routing: [RoutingDecision], batching: [BatchDecision])?
+        for _ in 0 ..< 4 where live == nil { live = try await liveAdmissions(batcher) }
+        let observed = try #require(live, "the blocker always finished before every request was queued")
+        let simulated = try Self.simulatedAdmissions(batcher)
+        #expect(observed.routing == simulated.routing)
+        #expect(observed.batching == simulated.batching,
+                "live:\n\(observed.batching.map(\.description).joined(separator: "\n"))\nsimulated:\n\(simulated.batching.map(\.description).joined(separator: "\n"))")
+        #expect(simulated.batching.count == Self.queued.count + 1)
+        // Another policy in either executor would not match: the three policies order the queue differently.
+        for other in ["fcfs", "slo-short-first", "slo-ordered"] where other != batcher {
+            #expect(try Self.simulatedAdmissions(other).batching != observed.batching)
+        }
     }
 }
