@@ -227,7 +227,8 @@ def main():
     warm = idle(base)
     warm_kv = kv_usage(warm)
     warm_rss = rss_kib(args.server_pid)
-    warm_total = warm_rss + sum(rss_kib(pid) for pid in workers(args.server_pid))
+    warm_workers = {pid: (role, rss_kib(pid)) for pid, role in workers(args.server_pid).items()}
+    warm_total = warm_rss + sum(rss for _, rss in warm_workers.values())
     restarts_before = sum(values(warm, "tessera:worker_restarts_total").values())
     warm_outcomes = Counter(load.outcomes)
     print(f"warm-up: {sum(warm_outcomes.values())} requests {dict(warm_outcomes)}; KV {warm_kv}; RSS front end {warm_rss} KiB, total {warm_total} KiB", flush=True)
@@ -293,7 +294,11 @@ def main():
     settled_after = time.monotonic() - settle_start
     final_kv = kv_usage(final)
     final_rss = rss_kib(args.server_pid)
-    final_total = final_rss + sum(rss_kib(pid) for pid in workers(args.server_pid))
+    final_workers = {pid: (role, rss_kib(pid)) for pid, role in workers(args.server_pid).items()}
+    final_total = final_rss + sum(rss for _, rss in final_workers.values())
+    for pid, (role, rss) in sorted(final_workers.items(), key=lambda item: item[1][0]):
+        before = f"{warm_workers[pid][1] / 1024:.0f} MiB after warm-up" if pid in warm_workers else "started during the soak"
+        print(f"worker {pid} ({role}): {rss / 1024:.0f} MiB ({before})")
     restarts = int(sum(values(final, "tessera:worker_restarts_total").values()) - restarts_before)
     outcomes = load.outcomes - warm_outcomes
     accepted = sum(v for k, v in outcomes.items() if k != "refused")
