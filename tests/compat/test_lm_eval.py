@@ -1,7 +1,9 @@
 """lm-evaluation-harness's `local-completions` model against the server, on the tasks in tasks/: the
-log-likelihoods it records equal those `transformers` computes for the same token ids."""
+log-likelihoods it records equal those `transformers` computes for the same token ids, and its free
+generations equal transformers' greedy ones."""
 import math
 import pathlib
+import string
 
 import pytest
 
@@ -93,3 +95,35 @@ def test_rolling_loglikelihood_equals_transformers(base_url, model, model_dir, r
         total += want
         words += len(text.split())
     assert results["results"]["tessera_rolling"]["word_perplexity,none"] == pytest.approx(math.exp(-total / words), rel=1e-3)
+
+
+def test_generate_until_equals_transformers_greedy(base_url, model, model_dir):
+    """Free generation (`generate_until`): each answer the harness records is the fixture's greedy
+    continuation in transformers, cut before the first stop sequence, and its exact-match score follows."""
+    import torch
+    import transformers
+    reference = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
+    results = evaluate(base_url, model, "tessera_gen", tokenizer_backend="huggingface", tokenizer=str(model_dir))
+    samples = results["samples"]["tessera_gen"]
+    assert len(samples) == 4
+    matches, stopped = 0, 0
+    for sample in samples:
+        doc = sample["doc"]
+        context = f"Q: {doc['question']}\nA:"
+        ids = tokenizer.encode(context, add_special_tokens=False)
+        with torch.no_grad():
+            out = reference.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False,
+                                     eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)
+        whole = tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)
+        text = whole
+        for stop in ["\n", "."]:  # the task's `until`
+            text = text.split(stop)[0]
+        got = sample["resps"][0][0]
+        assert got == text, (context, got, text)
+        stopped += text != whole
+        # The harness's exact_match with ignore_case and ignore_punctuation.
+        normalize = lambda s: s.lower().translate(str.maketrans("", "", string.punctuation))  # noqa: E731
+        matches += normalize(got) == normalize(doc["answer"])
+    assert stopped > 0  # a stop sequence cut an answer short
+    assert results["results"]["tessera_gen"]["exact_match,none"] == pytest.approx(matches / len(samples))
