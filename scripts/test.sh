@@ -27,6 +27,7 @@ tests/e2e/run.sh
 tests/compat/run.sh
 tests/schemathesis/run.sh
 TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml tests/e2e/run.sh
+TESSERA_E2E_TOPOLOGY=examples/topologies/pd.yaml tests/compat/run.sh
 TESSERA_E2E_TOPOLOGY=examples/topologies/groups-epd.yaml tests/e2e/run.sh
 if [[ $(id -u) == 0 ]]; then tests/e2e/multihost.sh; fi
 tests/k8s/run.sh
