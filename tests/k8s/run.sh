@@ -64,8 +64,9 @@ install -m 0755 "$bin/pause" "$work/rootfs/pause/pause"
 pack_image "$work/rootfs/pause" tessera/pause:test "$k8s_images/pause.tar" /pause
 install -m 0755 "$(command -v busybox)" "$work/rootfs/probe/bin/busybox"
 pack_image "$work/rootfs/probe" tessera/probe:test "$k8s_images/probe.tar" /bin/busybox sh
-# Tessera itself, from the build the Swift suites ran on.
-TESSERA_IMAGE_BINARY="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera" \
+# Tessera itself, from the build the Swift suites ran on, or TESSERA_K8S_IMAGE_BINARY (another build
+# of the same sources, e.g. one linked with --static-swift-stdlib; its resource bundle beside it).
+TESSERA_IMAGE_BINARY="${TESSERA_K8S_IMAGE_BINARY:-$(swift build --scratch-path "$scratch" --show-bin-path)/tessera}" \
     scripts/build-image.sh "$k8s_images/tessera.tar" tessera:local >/dev/null
 node_up 1
 node_up 2
