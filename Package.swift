@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "FrontEndTests",
             dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "KubernetesClient", "Simulator",
-                           "Diffusion", "DiffusionServing"]
+                           "Diffusion", "DiffusionServing", "Models"]
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient"], exclude: ["Recorded"]),
     ]

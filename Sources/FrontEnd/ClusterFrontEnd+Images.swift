@@ -244,6 +244,18 @@ extension ClusterFrontEnd {
         imageRequests.state.withLock { $0.model = model }
     }
 
+    /// The transfer endpoint of the worker in `slot` (where its peers reach it).
+    public func workerEndpoint(slot: Int) -> Endpoint? {
+        shared.withLock { s in s.slots.indices.contains(slot) ? s.slots[slot].hello?.transfer : nil }
+    }
+
+    /// Residual calls the `controlnet` workers answered and the ControlNets they loaded, as their last heartbeats said.
+    public var controlNetCounters: (calls: Int, loads: Int) {
+        shared.withLock { s in
+            s.slots.reduce((0, 0)) { ($0.0 + ($1.load?.controlNetCalls ?? 0), $0.1 + ($1.load?.controlNetLoads ?? 0)) }
+        }
+    }
+
     /// UNet rows the image workers ran for their CFG-split peers, as their last heartbeats said.
     public var guidanceRowsServed: Int {
         shared.withLock { s in s.slots.reduce(0) { $0 + ($1.load?.guidanceRowsServed ?? 0) } }

@@ -15,6 +15,8 @@ public struct FrontEndOptions: Sendable {
     /// The diffusers folder the `image` pool's workers serve, and the arguments only they get (batch size, queue, limits).
     public var imageModelDirectory: URL?
     public var imageWorkerArguments: [String] = []
+    /// What `controlnet` workers get: their ControlNets (`--controlnet NAME=DIR`…) and memory budget.
+    public var controlNetWorkerArguments: [String] = []
     /// Where Unix sockets (and worker logs) go.
     public var runtimeDirectory: URL
     /// Delete `runtimeDirectory` (worker logs included) once shut down.

@@ -28,10 +28,14 @@ extension Topology {
             }
             if group.cfgSplit != nil, group.group != .image { throw .badTopology("group \(group.group.rawValue): cfg_split applies to the image group") }
             if group.group == .image {
-                guard roles == [.image] else { throw .badTopology("group image needs image workers, and only those") }
+                guard roles.contains(.image), roles.isSubset(of: [.image, .controlnet]) else {
+                    throw .badTopology("group image needs image workers, and takes only those and controlnet workers")
+                }
                 continue
             }
-            if roles.contains(.image) { throw .badTopology("group \(group.group.rawValue): image workers belong in the image group") }
+            if !roles.isDisjoint(with: [.image, .controlnet]) {
+                throw .badTopology("group \(group.group.rawValue): image and controlnet workers belong in the image group")
+            }
             guard roles.contains(.mono) || (roles.contains(.prefill) && roles.contains(.decode)) else {
                 throw .badTopology("group \(group.group.rawValue) needs a mono worker, or prefill and decode workers")
             }

@@ -87,7 +87,7 @@ extension ClusterSimulator {
             } else if !startPrefill(i) {
                 startDecode(i)
             }
-        case .image:
+        case .image, .controlnet:
             // Image generation is served by the diffusion engine, not modelled by this simulator.
             break
         }

@@ -139,3 +139,23 @@ public enum WireFloats {
         }
     }
 }
+
+/// One ControlNet's residuals a diffusion worker asks a `controlnet` worker for
+/// (`controlResiduals`): the named ControlNet, its scale at this step, and the row. The payload holds
+/// the sample (channels × height × width), the text conditioning (tokens × width) and the control
+/// image (imageHeight × imageWidth × 3, channels-last, in [0, 1]), Float32.
+public struct WireControlCall: Codable, Sendable, Hashable {
+    public var controlNet: String
+    public var scale: Float
+    public var row: WireDenoiserRows.Row
+    public var imageHeight: Int
+    public var imageWidth: Int
+
+    public init(controlNet: String, scale: Float, row: WireDenoiserRows.Row, imageHeight: Int, imageWidth: Int) {
+        self.controlNet = controlNet
+        self.scale = scale
+        self.row = row
+        self.imageHeight = imageHeight
+        self.imageWidth = imageWidth
+    }
+}

@@ -64,6 +64,13 @@ public enum WireMessage: Codable, Sendable {
     case predictedNoise(call: Int, channels: Int)
     case predictNoiseFailed(call: Int, String)
 
+    // Diffusion worker → `controlnet` worker (ControlNet as a service), and the answer.
+    case controlResiduals(call: Int, WireControlCall)
+    /// The residuals (down ones in order, then the mid one), each height × width × channels as
+    /// `shapes` says, channels-last Float32, as the payload.
+    case controlResidualsReady(call: Int, shapes: [[Int]])
+    case controlResidualsFailed(call: Int, String)
+
     // Prefill worker → encode worker.
     case pullFeatures(imageIDs: [ImageID], sharedMemory: Bool)
     /// Confirms the features arrived; the encode worker unpins them.
@@ -167,6 +174,9 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     public var batchedSteps = 0
     /// UNet rows this diffusion worker ran for CFG-split peers.
     public var guidanceRowsServed = 0
+    /// A `controlnet` worker's residual calls answered, and its ControlNet loads (misses of its resident set).
+    public var controlNetCalls = 0
+    public var controlNetLoads = 0
 
     public init(role: InstanceRole, statistics: WireStatistics) {
         self.role = role

@@ -49,7 +49,7 @@ public final class Worker: Sendable {
     private let state: Mutex<State>
 
     public init(configuration: WorkerConfiguration) throws {
-        guard configuration.role != .encodePrefill, configuration.role != .image else {
+        guard configuration.role != .encodePrefill, configuration.role != .image, configuration.role != .controlnet else {
             throw WorkerError.unsupportedRole(configuration.role)
         }
         self.configuration = configuration

@@ -41,7 +41,7 @@ public struct WorkerConfiguration: Sendable {
         case .prefill, .decode: .languageModel
         case .mono, .encodePrefill: .all
         // An image worker loads a diffusion pipeline instead (`ImageWorker`), no language model.
-        case .image: []
+        case .image, .controlnet: []
         }
     }
 

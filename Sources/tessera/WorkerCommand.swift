@@ -30,6 +30,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("image-model"), help: "An image worker's diffusers Stable Diffusion folder.")
     var imageModel: String?
 
+    @Option(name: .customLong("controlnet"), help: "A controlnet worker's ControlNet, as NAME=DIR (repeat for several).")
+    var controlNets: [String] = []
+
+    @Option(name: .customLong("controlnet-memory"), help: "MiB of ControlNet weights a controlnet worker keeps loaded (the least recently used go first).")
+    var controlNetMemoryMiB = 4096.0
+
     @OptionGroup var imageLimits: ImageEngineOptions
 
     @Option(help: "The front end's slot number for this worker; without it the front end binds the worker to a pending slot of its role and --group (pods of a scaled pool).")
@@ -81,6 +87,9 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--role must be encode, prefill, decode, mono or image")
         }
         if (parsed == .image) != (imageModel != nil) { throw ValidationError("--image-model goes with --role image, and only there") }
+        if (parsed == .controlnet) != !controlNets.isEmpty { throw ValidationError("--controlnet NAME=DIR goes with --role controlnet, and only there") }
+        if controlNets.contains(where: { !$0.contains("=") }) { throw ValidationError("--controlnet takes NAME=DIR") }
+        guard controlNetMemoryMiB > 0 else { throw ValidationError("--controlnet-memory must be positive") }
         if let group, ModalityGroup(rawValue: group) == nil { throw ValidationError("--group must be text, multimodal or image") }
         guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0, drainTimeout >= 0 else {
             throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1, --parked-kv-timeout > 0 and --drain-timeout >= 0")
@@ -99,10 +108,16 @@ struct WorkerCommand: AsyncParsableCommand {
         // that comes while the model loads waits in the sequence and is answered once it has.
         let signals = await UnixSignalsSequence(trapping: .sigterm)
         try modelOptions.applyComputeSettings()
-        if let imageModel {
+        if imageModel != nil || !controlNets.isEmpty {
             var configuration = ImageWorkerConfiguration(
-                slot: slot ?? WorkerHello.unbound, modelDirectory: URL(fileURLWithPath: imageModel), engine: try imageLimits.config(),
+                slot: slot ?? WorkerHello.unbound, modelDirectory: URL(fileURLWithPath: imageModel ?? "/"), engine: try imageLimits.config(),
                 frontEnd: try Endpoint(parsing: frontEnd), transfer: try Endpoint(parsing: transfer))
+            configuration.role = imageModel != nil ? .image : .controlnet
+            configuration.controlNets = Dictionary(controlNets.map { entry in
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                return (String(parts[0]), URL(fileURLWithPath: String(parts[1])))
+            }, uniquingKeysWith: { _, last in last })
+            configuration.controlNetMemoryBytes = Int(controlNetMemoryMiB * 1_048_576)
             configuration.group = group.flatMap(ModalityGroup.init(rawValue:))
             let environment = ProcessInfo.processInfo.environment
             configuration.podName = environment["TESSERA_POD_NAME"]

@@ -3,7 +3,11 @@ import Diffusion
 import DiffusionServing
 import Foundation
 import FrontEnd
+import Imaging
+import Models
 import Testing
+import WireProtocol
+import Workers
 
 /// Diffusion workers as the `image` pool of a topology: images generated through worker processes
 /// (one worker, several at once, and with the CFG split across two workers) equal the
@@ -131,5 +135,49 @@ import Testing
         }
         let topology = try Support.topology("groups: [{group: text, workers: [{role: mono, count: 1}]}, {group: image, cfg_split: true, workers: [{role: image, count: 2}]}]")
         #expect(topology.groups[1].cfgSplit == true)
+    }
+
+    /// ControlNet as a service: a `controlnet` worker process runs the ControlNets, the UNet gets
+    /// their residuals each step over the worker's transfer endpoint, and the image equals the one
+    /// with the ControlNets in process. Its resident set holds one of the two registered names
+    /// (the budget fits one), so alternating between them loads each time.
+    @Test func controlNetServiceGivesTheInProcessImage() async throws {
+        let fixtures = Support.repository.appendingPathComponent("fixtures/diffusion")
+        let folder = fixtures.appendingPathComponent("controlnet-sd1-tiny")
+        let frontEnd = try await Support.frontEnd("""
+            groups:
+              - group: text
+                workers: [{role: mono, count: 1}]
+              - group: image
+                workers: [{role: image, count: 1}, {role: controlnet, count: 1}]
+            """) { options in
+            options.imageModelDirectory = Self.folder
+            options.controlNetWorkerArguments = ["--controlnet", "canny=\(folder.path)", "--controlnet", "depth=\(folder.path)", "--controlnet-memory", "0.75"]
+        }
+        let slot = try #require(frontEnd.clusterStatus().first { $0.role == .controlnet }?.id)
+        let service = try ControlNetServiceConnection(endpoint: try #require(frontEnd.workerEndpoint(slot: slot)))
+        let pipeline = try StableDiffusionPipeline(directory: Self.folder)
+        let local = try ControlNetModel(directory: folder)
+        let images = [try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent("control-images/control-a.png")),
+                      try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent("control-images/control-b.png"))]
+        func request(_ nets: [any ControlNetRunner]) -> TextToImageRequest {
+            TextToImageRequest(prompt: "a house", negativePrompt: "fog", steps: 3, guidanceScale: 5, scheduler: .ddim, width: 64, height: 64, seed: 5,
+                               controlNets: zip(nets, images).enumerated().map { i, pair in
+                                   ControlNetRequest(controlNet: pair.0, image: pair.1, scale: i == 0 ? 0.8 : 0.5, start: 0, end: i == 0 ? 1 : 0.7)
+                               })
+        }
+        let inProcess = try pipeline.generate(request([local, local]))
+        let served = try pipeline.generate(request([RemoteControlNet(name: "canny", service: service), RemoteControlNet(name: "depth", service: service)]))
+        #expect(served.latents == inProcess.latents)
+        #expect(served.rgb8 == inProcess.rgb8)
+        // Without the ControlNets the image differs: the residuals mattered.
+        #expect(try pipeline.generate(request([])).rgb8 != served.rgb8)
+        // 3 steps × 2 CFG rows × (2 ControlNets, the second inside its window for 2 of the 3 steps).
+        let counted = await Support.eventually { frontEnd.controlNetCounters.calls == 2 * (3 + 2) }
+        #expect(counted, "calls: \(frontEnd.controlNetCounters.calls)")
+        // One resident at a time: every switch between the two names loads again.
+        #expect(frontEnd.controlNetCounters.loads > 2)
+        service.close()
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

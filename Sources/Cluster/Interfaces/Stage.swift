@@ -19,6 +19,9 @@ public enum InstanceRole: String, Sendable, Codable, CaseIterable, Hashable {
     /// A diffusion worker: text encoding, the denoising loop (step-level batched) and VAE decode of
     /// image requests; it runs none of the language-model stages.
     case image
+    /// A ControlNet service for the image workers (Katz/SwiftDiffusion §ControlNet-as-a-Service):
+    /// keeps popular ControlNets resident and returns their residuals each step.
+    case controlnet
 
     /// The stages this role can execute.
     public func runs(_ stage: Stage) -> Bool {

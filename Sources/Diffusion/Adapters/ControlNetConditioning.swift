@@ -7,13 +7,14 @@ import Tensor
 /// form a MultiControlNet): the control image, `controlnet_conditioning_scale`, and
 /// `control_guidance_start` / `control_guidance_end` as fractions of the denoising steps.
 public struct ControlNetRequest: Sendable {
-    public var controlNet: ControlNetModel
+    /// The model in this process, or a ControlNet service that runs it (see ``ControlNetRunner``).
+    public var controlNet: any ControlNetRunner
     public var image: RGBImage
     public var scale: Float
     public var start: Float
     public var end: Float
 
-    public init(controlNet: ControlNetModel, image: RGBImage, scale: Float = 1, start: Float = 0, end: Float = 1) {
+    public init(controlNet: any ControlNetRunner, image: RGBImage, scale: Float = 1, start: Float = 0, end: Float = 1) {
         self.controlNet = controlNet
         self.image = image
         self.scale = scale
@@ -24,7 +25,7 @@ public struct ControlNetRequest: Sendable {
 
 /// A ControlNet with its preprocessed control image, as one denoising step reads it.
 public struct ControlCondition: @unchecked Sendable {
-    public let controlNet: ControlNetModel
+    public let controlNet: any ControlNetRunner
     /// The control image at the output size, channels-last, in [0, 1].
     public let image: FeatureMap
     public let scale: Float
@@ -63,24 +64,55 @@ public struct ControlCondition: @unchecked Sendable {
 }
 
 extension Array where Element == ControlCondition {
-    /// The summed residuals of every ControlNet active at `step` for one UNet row (nil when none
-    /// is): MultiControlNet semantics, each net's residuals times its own scale. ControlNets run
-    /// without the row's LoRA adapters, which belong to the UNet.
-    func residuals(for row: DenoiserInput, step: Int, of total: Int) throws(DiffusionError) -> ControlResiduals? {
-        var sum: ControlResiduals?
+    /// Starts the residuals of every ControlNet active at `step` for one UNet row and returns the
+    /// wait for their sum (nil when none is active): MultiControlNet semantics, each net's residuals
+    /// times its own scale, summed in order. A ControlNet service computes while the caller runs the
+    /// UNet's down pass. ControlNets run without the row's LoRA adapters, which belong to the UNet.
+    func startResiduals(for row: DenoiserInput, step: Int, of total: Int) throws(DiffusionError) -> PendingResiduals {
         let plain = DenoiserInput(sample: row.sample, timestep: row.timestep, encoderHiddenStates: row.encoderHiddenStates,
                                   textEmbeds: row.textEmbeds, timeIds: row.timeIds)
+        var waits: [@Sendable () throws(DiffusionError) -> ControlResiduals] = []
         for condition in self {
             let scale = condition.scale(step: step, of: total)
             guard scale != 0 else { continue }
-            let residuals: ControlResiduals
-            do {
-                residuals = try condition.controlNet.residuals(plain, condition: condition.image, scale: scale)
-            } catch {
-                throw .invalidArgument("ControlNet: \(error)")
-            }
+            waits.append(try condition.controlNet.startResiduals(plain, condition: condition.image, scale: scale))
+        }
+        return PendingResiduals(waits: waits)
+    }
+}
+
+/// One row's ControlNet residuals under way.
+struct PendingResiduals {
+    let waits: [@Sendable () throws(DiffusionError) -> ControlResiduals]
+
+    func wait() throws(DiffusionError) -> ControlResiduals? {
+        var sum: ControlResiduals?
+        for wait in waits {
+            let residuals = try wait()
             sum = sum.map { $0 + residuals } ?? residuals
         }
         return sum
+    }
+}
+
+/// Where a ControlNet runs: its model in this process, or a ControlNet service (Katz/SwiftDiffusion
+/// §ControlNet-as-a-Service) that a diffusion worker calls each step.
+public protocol ControlNetRunner: Sendable {
+    /// Channels of the control image (3: RGB).
+    var conditioningChannels: Int { get }
+    /// Starts the residuals of `row` (a row without adapters) and returns the wait for them.
+    func startResiduals(_ row: DenoiserInput, condition: FeatureMap, scale: Float) throws(DiffusionError)
+        -> @Sendable () throws(DiffusionError) -> ControlResiduals
+}
+
+extension ControlNetModel: ControlNetRunner {
+    /// Computed when waited for: in this process there is nothing to overlap with.
+    public func startResiduals(_ row: DenoiserInput, condition: FeatureMap, scale: Float) throws(DiffusionError)
+        -> @Sendable () throws(DiffusionError) -> ControlResiduals {
+        return { () throws(DiffusionError) -> ControlResiduals in
+            do { return try self.residuals(row, condition: condition, scale: scale) } catch {
+                throw .invalidArgument("ControlNet: \(error)")
+            }
+        }
     }
 }

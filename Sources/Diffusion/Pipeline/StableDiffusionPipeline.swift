@@ -163,7 +163,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     /// would have alone.
     public func denoise(_ batch: inout [DenoisingState]) throws(DiffusionError) {
         var rows: [DenoiserInput] = []
-        var residuals: [ControlResiduals?] = []
+        var residuals: [PendingResiduals] = []
         var split = GuidanceSplit()
         for state in batch {
             precondition(!state.isFinished, "a finished state was stepped")
@@ -186,16 +186,24 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
                     continue
                 }
                 rows.append(row)
-                residuals.append(try conditioning.controls.residuals(for: row, step: state.step, of: generation.scheduler.timesteps.count))
+                residuals.append(try conditioning.controls.startResiduals(for: row, step: state.step, of: generation.scheduler.timesteps.count))
             }
         }
         // The peers' unconditional rows run while this process runs the rest.
         let remote = try split.start()
-        let predictions: [FeatureMap]
+        // Each row's down pass runs while its ControlNets' residuals are computed (by a service),
+        // its up pass once they are in.
+        var predictions: [FeatureMap] = []
         do {
-            predictions = try unetLock.withLock { () throws(DenoiserInputError) in try unet.predictNoise(rows, residuals: residuals) }
-        } catch {
-            throw .invalidArgument("UNet: \(error)")
+            // Released before waiting for a CFG-split peer, whose own loop may be waiting for this worker's UNet.
+            unetLock.lock()
+            defer { unetLock.unlock() }
+            for (row, pending) in zip(rows, residuals) {
+                let down: UNet2DConditionModel.DownPassState
+                do { down = try unet.downPass(row) } catch { throw .invalidArgument("UNet: \(error)") }
+                let sum = try pending.wait()
+                do { predictions.append(try unet.upPass(down, residuals: sum)) } catch { throw .invalidArgument("UNet: \(error)") }
+            }
         }
         var unconditional = try remote.wait()
         var row = 0

@@ -7,9 +7,11 @@ import ServingAPI
 import Synchronization
 import WireProtocol
 
-/// How a diffusion worker process runs: its slot, its model folder and engine limits, and where it
-/// talks to the front end and to CFG-split peers.
+/// How a diffusion worker process runs: its role (`image`: the denoising engine; `controlnet`: a
+/// ControlNet service), its slot, its model folder and engine limits or its ControlNets and their
+/// memory budget, and where it talks to the front end and to its peers.
 public struct ImageWorkerConfiguration: Sendable {
+    public var role: InstanceRole = .image
     public var slot: Int
     public var group: ModalityGroup?
     public var podName: String?
@@ -18,9 +20,13 @@ public struct ImageWorkerConfiguration: Sendable {
     public var modelDirectory: URL
     public var engine: DiffusionEngineConfig
     public var frontEnd: Endpoint
-    /// Where CFG-split leaders send this worker unconditional UNet rows.
+    /// Where CFG-split leaders send this worker unconditional UNet rows, and diffusion workers a
+    /// `controlnet` worker their residual calls.
     public var transfer: Endpoint
     public var heartbeatInterval: Duration = .milliseconds(200)
+    /// A `controlnet` worker's ControlNets by name, and the bytes of them it keeps loaded.
+    public var controlNets: [String: URL] = [:]
+    public var controlNetMemoryBytes = 4 << 30
 
     public init(slot: Int, modelDirectory: URL, engine: DiffusionEngineConfig, frontEnd: Endpoint, transfer: Endpoint) {
         self.slot = slot
@@ -37,12 +43,17 @@ public struct ImageWorkerConfiguration: Sendable {
 /// connection. Its transfer endpoint answers CFG-split leaders' unconditional rows; an image whose
 /// job names a `guidancePeer` sends its own there each step.
 ///
+/// A `controlnet` worker (Katz/SwiftDiffusion §ControlNet-as-a-Service) loads no pipeline: it keeps
+/// the ControlNets of its registry resident within its memory budget (``ResidentControlNets``) and
+/// answers diffusion workers' per-step residual calls on its transfer endpoint.
+///
 /// ```swift
 /// try await ImageWorker(configuration: config).run()
 /// ```
 public final class ImageWorker: Sendable {
     public let configuration: ImageWorkerConfiguration
-    private let engine: DiffusionEngine
+    private let engine: DiffusionEngine?
+    private let controlNets: ResidentControlNets?
     private let control: Connection
     private let listener: Listener
 
@@ -56,28 +67,49 @@ public final class ImageWorker: Sendable {
 
     private let state = Mutex(State())
     private let guidanceRowsServed = Atomic<Int>(0)
+    private let controlNetCalls = Atomic<Int>(0)
 
     public init(configuration: ImageWorkerConfiguration) throws {
         self.configuration = configuration
-        engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: configuration.modelDirectory), config: configuration.engine)
+        if configuration.role == .controlnet {
+            engine = nil
+            controlNets = ResidentControlNets(registry: configuration.controlNets, budgetBytes: configuration.controlNetMemoryBytes)
+        } else {
+            engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: configuration.modelDirectory), config: configuration.engine)
+            controlNets = nil
+        }
         control = try Connection.connect(to: configuration.frontEnd)
         listener = try Listener(endpoint: configuration.transfer)
     }
 
     /// Registers, serves until the front end goes away, then stops the engine.
     public func run() async throws {
-        let pipeline = engine.pipeline
         listener.start(name: "tessera-image-peers") { [self] connection in
-            GuidancePeerService.serve(connection, pipeline: pipeline) { self.guidanceRowsServed.add($0, ordering: .relaxed) }
+            connection.startReading(name: "tessera-diffusion-peer", onMessage: { message, payload in
+                switch message {
+                case let .predictNoise(call, header):
+                    guard let pipeline = self.engine?.pipeline else { return }
+                    GuidancePeerService.answer(call, header, payload, on: connection, pipeline: pipeline) {
+                        self.guidanceRowsServed.add($0, ordering: .relaxed)
+                    }
+                case let .controlResiduals(call, header):
+                    guard let controlNets = self.controlNets else { return }
+                    controlNets.answer(call, header, payload, on: connection)
+                    self.controlNetCalls.add(1, ordering: .relaxed)
+                default: break
+                }
+            }, onClose: { _ in })
         }
-        var hello = WorkerHello(slot: configuration.slot, role: .image, processId: ProcessInfo.processInfo.processIdentifier,
+        var hello = WorkerHello(slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
                                 transfer: listener.endpoint, kvLayout: KVLayout(layers: 0, rowWidth: 0), kvCapacityTokens: 0,
                                 imagePlaceholder: nil, limits: PromptLimits(contextLength: 0, vocabSize: 0))
         hello.group = configuration.group ?? .image
         hello.podName = configuration.podName
         hello.podAddress = configuration.podAddress
-        hello.imageModel = WireImageModel(defaultSize: pipeline.defaultSize, sizeMultiple: pipeline.sizeMultiple, vaeScaleFactor: pipeline.vae.scaleFactor,
-                                          maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels)
+        if let pipeline = engine?.pipeline {
+            hello.imageModel = WireImageModel(defaultSize: pipeline.defaultSize, sizeMultiple: pipeline.sizeMultiple, vaeScaleFactor: pipeline.vae.scaleFactor,
+                                              maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels)
+        }
         do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
         // Told to drain before it had registered: the front end hears it now.
         if state.withLock({ s in s.registered = true; return s.draining }) { send(.draining) }
@@ -101,7 +133,7 @@ public final class ImageWorker: Sendable {
         tasks.forEach { $0.cancel() }
         peers.forEach { $0.close() }
         listener.close()
-        await engine.shutdown(gracePeriod: .zero)
+        await engine?.shutdown(gracePeriod: .zero)
     }
 
     private func handle(_ message: WireMessage, _ payload: Data) {
@@ -137,6 +169,7 @@ public final class ImageWorker: Sendable {
             width: job.width, height: job.height, seed: job.seed, strength: job.strength)
         if let image = job.initImage { request.initImage = try WireImages.unpack([image], payload)[0] }
         if let endpoint = job.guidancePeer { request.guidancePeer = try peer(endpoint) }
+        guard let engine else { throw ImageGenerationError.invalidRequest("a controlnet worker generates no images", param: nil) }
         // Ending the iteration (an abort cancels this task) cancels the image at its next step boundary.
         for try await event in try engine.submit([request]) {
             switch event {
@@ -176,14 +209,16 @@ public final class ImageWorker: Sendable {
     }
 
     private func sendHeartbeat() {
-        let statistics = engine.statistics()
-        var load = WorkerLoad(role: .image, statistics: WireStatistics(EngineStatistics()))
+        let statistics = engine?.statistics() ?? ImageEngineStatistics()
+        var load = WorkerLoad(role: configuration.role, statistics: WireStatistics(EngineStatistics()))
         load.running = statistics.runningImages
         load.waiting = statistics.waitingImages
         load.finishedImages = statistics.finishedImages
         load.batchedCalls = statistics.batchedCalls
         load.batchedSteps = statistics.batchedSteps
         load.guidanceRowsServed = guidanceRowsServed.load(ordering: .relaxed)
+        load.controlNetCalls = controlNetCalls.load(ordering: .relaxed)
+        load.controlNetLoads = controlNets?.statistics.loads ?? 0
         send(.heartbeat(load))
     }
 
