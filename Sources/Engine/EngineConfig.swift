@@ -32,6 +32,13 @@ public struct EngineConfig: Sendable {
     /// The name the API reports; nil uses the model folder's name.
     public var servedModelName: String?
 
+    /// Reuse cached KV of earlier prompts' prefixes (vLLM's `enable_prefix_caching`); off, every
+    /// prompt is computed whole (`tessera profile`, whose shaped steps must compute what they say).
+    public var prefixCaching = true
+    /// Called on the step loop after every step's sampling (before the requests it finished end)
+    /// with what it ran and how long it took; requests it submits join the next step (`tessera profile` shapes its steps this way).
+    public var onStep: (@Sendable (EngineStep) -> Void)?
+
     /// Quantizes a safetensors model's weight matrices at load time (Q8_0 or Q4_0; `--quantize`).
     public var weightQuantization: DType?
 

@@ -176,9 +176,11 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
             min(maxTokens, predictor.predictedTokens(
                 prompt: servedModel.tokenizer.decode(prompt, skipSpecialTokens: true), promptTokens: expanded.count))
         }
-        return EngineRequest(id: id, prompt: expanded, images: images, arrival: id,
-                             arrivalSeconds: Double(DispatchTime.now().uptimeNanoseconds) / 1e9, slo: slo,
-                             predictedOutputTokens: predicted ?? maxTokens)
+        let request = EngineRequest(id: id, prompt: expanded, images: images, arrival: id,
+                                    arrivalSeconds: Double(DispatchTime.now().uptimeNanoseconds) / 1e9, slo: slo,
+                                    predictedOutputTokens: predicted ?? maxTokens)
+        request.bypassesPrefixCache = !config.prefixCaching
+        return request
     }
 
     /// Queues a checked prompt; returns the request's id and event stream.
@@ -375,7 +377,9 @@ extension LLMEngine {
     /// One engine step: schedule, run the batch through the model, sample, stream, retire.
     private func step(_ language: LanguageSide) {
         let scheduler = language.scheduler
+        let stepStart = DispatchTime.now().uptimeNanoseconds
         let output = scheduler.schedule()
+        var shape = EngineStep()
         var batch: [BatchSequence] = []
         var sampling: [ActiveRequest] = []
         var started: [ActiveRequest] = []
@@ -389,6 +393,14 @@ extension LLMEngine {
             // Prompt log-probabilities need the logits of every prompt position.
             sequence.allLogits = request.parameters.promptLogprobs != nil && entry.start < s.promptCount
             batch.append(sequence)
+            if entry.start >= s.promptCount {
+                shape.decodeSequences += 1
+                shape.contextTokens += entry.start + 1
+            } else {
+                shape.prefillSequences += 1
+                shape.prefillTokens += entry.tokens
+                shape.squaredLengths += Double(entry.tokens) * Double(entry.start + entry.tokens)
+            }
             if wantsLogits { sampling.append(request) }
             if request.markScheduled() { started.append(request) }
         }
@@ -425,6 +437,11 @@ extension LLMEngine {
                 continue
             }
             if let reason = request.accept(logits: row) { finished.append((request.state.id, reason)) }
+        }
+        // Reported before the finished requests' streams end, so whoever waits on them sees the step.
+        if let onStep = config.onStep {
+            shape.seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+            onStep(shape)
         }
         for (id, reason) in finished { finish(id, reason: reason) }
         publishStatistics(generated: sampling.count)

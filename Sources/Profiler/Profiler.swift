@@ -8,12 +8,13 @@ import Simulator
 import Tensor
 
 /// Profiles a model on this machine and writes the simulator's cost model (`tessera-cost-model/1`)
-/// from the measurements: prefill, decode and mixed steps on the engine's batched forward, fitted
-/// with one fixed cost per forward pass; for vision-language models the image pipeline's
-/// preprocessing and encoding; same-host copies for transfers; the model load for start-up.
+/// from the measurements: prefill, decode and mixed steps of an `LLMEngine` serving shaped
+/// requests (the path the server runs), fitted with one fixed cost per step; for vision-language
+/// models the image pipeline's preprocessing and encoding; same-host copies for transfers; the
+/// engine's start (model load) for start-up.
 ///
 /// ```swift
-/// let costModel = try Profiler.profile(directory: URL(fileURLWithPath: "fixtures/models/llava-tiny"), settings: ProfileSettings())
+/// let costModel = try await Profiler.profile(directory: URL(fileURLWithPath: "fixtures/models/llava-tiny"), settings: ProfileSettings())
 /// try Profiler.write(costModel, to: URL(fileURLWithPath: "profile.json"))
 /// ```
 ///
@@ -30,32 +31,39 @@ public enum Profiler {
         }
     }
 
-    /// Loads the model as the engine does (timing the load as the start-up time) and profiles it;
-    /// a vision-language folder also gets its encoder profiled.
-    public static func profile(directory: URL, settings: ProfileSettings) throws -> CostModel {
+    /// Starts an engine on the model (timing its start as the start-up time) and profiles it; a
+    /// vision-language folder also gets its encoder profiled.
+    public static func profile(directory: URL, settings: ProfileSettings) async throws -> CostModel {
+        try settings.validate()
+        let config = try ModelLoader.languageModelConfig(directory: directory)
+        let recorder = EngineProfiler.Recorder()
         let start = DispatchTime.now().uptimeNanoseconds
-        let model: any CausalLanguageModel
-        var vision: Vision?
-        if ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory)) {
-            let vlm = try ModelLoader.loadVisionLanguageModel(directory: directory)
-            model = vlm.languageModel
-            vision = Vision(model: vlm, processor: try ImageProcessorLoader.load(directory: directory))
-        } else {
-            model = try ModelLoader.load(directory: directory)
-        }
+        let engine = try LLMEngine(directory: directory, config: EngineProfiler.engineConfig(settings, model: config, recorder: recorder),
+                                   parts: .languageModel)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return try profile(model: model, vision: vision, name: directory.standardizedFileURL.lastPathComponent,
-                           loadSeconds: loadSeconds, settings: settings)
+        do {
+            var vision: Vision?
+            if ModelLoader.visionLanguageArchitectures.contains(try ModelLoader.architecture(directory: directory)) {
+                vision = Vision(model: try ModelLoader.loadVisionLanguageModel(directory: directory),
+                                processor: try ImageProcessorLoader.load(directory: directory))
+            }
+            let model = try await profile(EngineProfiler(engine: engine, recorder: recorder, settings: settings), config: config,
+                                          vision: vision, name: directory.standardizedFileURL.lastPathComponent, loadSeconds: loadSeconds)
+            await engine.shutdown(gracePeriod: .zero)
+            return model
+        } catch {
+            await engine.shutdown(gracePeriod: .zero)
+            throw error
+        }
     }
 
-    /// Profiles a loaded model.
-    public static func profile(model: any CausalLanguageModel, vision: Vision? = nil, name: String, loadSeconds: Double,
-                               settings: ProfileSettings) throws(ProfileError) -> CostModel {
-        try settings.validate()
-        let engine = EngineProfiler(model: model, settings: settings)
-        let prefillPoints = try engine.prefillPoints()
-        let decodePoints = try engine.decodePoints()
-        let mixedPoints = try engine.mixedPoints()
+    /// Profiles a started engine whose decoder has `config`.
+    static func profile(_ engine: EngineProfiler, config: LanguageModelConfig, vision: Vision?, name: String,
+                        loadSeconds: Double) async throws -> CostModel {
+        let settings = engine.settings
+        let prefillPoints = try await engine.prefillPoints()
+        let decodePoints = try await engine.decodePoints()
+        let mixedPoints = try await engine.mixedPoints()
         // Steps of at most `matvecRowLimit` tokens run the weight-streaming kernels, larger ones SGEMM
         // on widened weights: each regime gets its own fit when at least three points fall in the small one.
         let limit = WeightMatrix.matvecRowLimit
@@ -76,17 +84,17 @@ public enum Profiler {
         let transfer = try CostModelFit.transfer(copyPoints)
         let encoder = try vision.map { v throws(ProfileError) in try profileEncoder(v, settings: settings) }
 
-        let config = model.config
         let bytesPerBlock = PagedKVCache.bytesPerBlock(config: config, blockSize: settings.blockSize)
         let kvTokens = settings.kvCacheMemoryBytes / bytesPerBlock * settings.blockSize
         let limits = settings.scheduler
-        var notes = "Prefill, decode and mixed steps: LLMEngine's batched forward over its paged KV cache plus greedy sampling, "
+        var notes = "Prefill, decode and mixed steps: LLMEngine's steps (scheduling, the batched forward over its paged KV cache, "
+            + "greedy sampling) on requests shaped for each point, timed by the engine's step hook, "
             + "fitted together by non-negative least squares on relative error with one fixed cost per forward pass "
             + "(prefill.fixedMs = decode.fixedMs), so a step mixing prompt chunks and decodes pays it once; steps of at most "
             + "\(limit) tokens, which run the weight-streaming matrix-vector kernels instead of SGEMM, are fitted on their own "
             + "(smallStep). Transfer: a "
             + "same-host memcpy of the bytes (KV rows in float32), standing in until shared-memory and TCP transfers "
-            + "between worker processes are measured. Start-up: the model load. Not measured: role switches (zero)."
+            + "between worker processes are measured. Start-up: the engine's start (model load). Not measured: role switches (zero)."
         notes += encoder == nil
             ? " Text-only model: no encoder (encode coefficients are zero)."
             : " Encode: the image pipeline's preprocessing and encodeImage, one image after another as the engine runs "

@@ -3,7 +3,7 @@ import Foundation
 import Profiler
 
 /// `tessera profile`: measure a model on this machine's engine and write the simulator's cost model.
-struct ProfileCommand: ParsableCommand {
+struct ProfileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
         abstract: "Measure prefill, decode, mixed-step, image-encode and transfer latency on the real engine and write a tessera-cost-model/1 file."
@@ -38,7 +38,7 @@ struct ProfileCommand: ParsableCommand {
     @Option(name: .customLong("kv-cache-memory"), help: "The serving engine's KV cache memory in MiB (sets the KV capacity).")
     var kvCacheMemoryMiB = 512
 
-    func run() throws {
+    func run() async throws {
         try modelOptions.applyComputeSettings()
         var settings = ProfileSettings()
         settings.batchSizes = try Self.integers(batchSizes, option: "--batch-sizes")
@@ -50,7 +50,7 @@ struct ProfileCommand: ParsableCommand {
         settings.scheduler.maxRunningRequests = maxRunningRequests
         guard kvCacheMemoryMiB >= 1 else { throw ValidationError("--kv-cache-memory must be at least 1 MiB") }
         settings.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
-        let model = try Profiler.profile(directory: try modelOptions.modelDirectory(), settings: settings)
+        let model = try await Profiler.profile(directory: try modelOptions.modelDirectory(), settings: settings)
         try Profiler.write(model, to: URL(fileURLWithPath: out))
         let f = { (v: Double) in String(format: "%.4g", v) }
         var lines = [

@@ -22,8 +22,8 @@ private func settings() -> ProfileSettings {
     return s
 }
 
-@Test func profilesARealCheckpointIntoACostModel() throws {
-    let model = try Profiler.profile(directory: modelDirectory, settings: settings())
+@Test func profilesARealCheckpointIntoACostModel() async throws {
+    let model = try await Profiler.profile(directory: modelDirectory, settings: settings())
     let m = try #require(model.measurements)
     // 3 lengths × 4 batches, minus 8×200, over the 1024-token budget.
     #expect(m.prefill.count == 11)
@@ -52,12 +52,12 @@ private func settings() -> ProfileSettings {
     // itself on exact synthetic points.
 }
 
-@Test func profilesTheEncoderOfAVisionLanguageModel() throws {
+@Test func profilesTheEncoderOfAVisionLanguageModel() async throws {
     var s = settings()
     s.imageSizes = [(48, 48), (96, 64)]
     s.imagesPerRequest = [1, 2]
     s.runs = 3
-    let model = try Profiler.profile(directory: modelsDirectory.appendingPathComponent("llava-tiny"), settings: s)
+    let model = try await Profiler.profile(directory: modelsDirectory.appendingPathComponent("llava-tiny"), settings: s)
     let points = try #require(model.measurements?.encode)
     // 48-px CLIP tower, 12-px patches: 16 tokens per image (class token dropped), whatever the input size.
     #expect(points.count == 4)
@@ -79,13 +79,13 @@ private func settings() -> ProfileSettings {
     #expect(abs(run.ttft.mean - expected) < 1e-12)
 }
 
-@Test func qwen2VLProfileCarriesTheProcessorsTokenRule() throws {
+@Test func qwen2VLProfileCarriesTheProcessorsTokenRule() async throws {
     var s = settings()
     s.batchSizes = [1, 2, 4]
     s.imageSizes = [(56, 56), (112, 112), (200, 150)]
     s.imagesPerRequest = [1]
     s.runs = 1
-    let model = try Profiler.profile(directory: modelsDirectory.appendingPathComponent("qwen2-vl-tiny"), settings: s)
+    let model = try await Profiler.profile(directory: modelsDirectory.appendingPathComponent("qwen2-vl-tiny"), settings: s)
     #expect(model.imageTokens == .qwen2VL(patch: 14, merge: 2, minPixels: 3136, maxPixels: 12544))
     // The simulator's rule gives the tokens the model's processor produced for every measured size.
     let points = try #require(model.measurements?.encode)
@@ -93,8 +93,8 @@ private func settings() -> ProfileSettings {
     for p in points { #expect(model.imageTokens.tokens(width: p.width, height: p.height) == p.tokens) }
 }
 
-@Test func writtenProfileLoadsAsAValidCostModel() throws {
-    let model = try Profiler.profile(directory: modelDirectory, settings: settings())
+@Test func writtenProfileLoadsAsAValidCostModel() async throws {
+    let model = try await Profiler.profile(directory: modelDirectory, settings: settings())
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("profile-\(UUID().uuidString).json")
     defer { try? FileManager.default.removeItem(at: url) }
     try Profiler.write(model, to: url)
@@ -114,16 +114,15 @@ private func settings() -> ProfileSettings {
     #expect(model.measurements == nil)
 }
 
-@Test func promptLengthsBeyondTheContextAreRejected() throws {
-    let model = try ModelLoader.load(directory: modelDirectory)
+@Test func promptLengthsBeyondTheContextAreRejected() async throws {
     var s = settings()
     s.promptLengths = [300, 1000]
-    #expect(throws: ProfileError.tooFewPoints(stage: "prefill", points: 0, needed: 3)) {
-        try Profiler.profile(model: model, name: "t", loadSeconds: 0, settings: s)
+    await #expect(throws: ProfileError.tooFewPoints(stage: "prefill", points: 0, needed: 3)) {
+        try await Profiler.profile(directory: modelDirectory, settings: s)
     }
     s.promptLengths = [16]
     s.runs = 0
-    #expect(throws: ProfileError.invalidSettings("runs must be at least 1")) {
-        try Profiler.profile(model: model, name: "t", loadSeconds: 0, settings: s)
+    await #expect(throws: ProfileError.invalidSettings("runs must be at least 1")) {
+        try await Profiler.profile(directory: modelDirectory, settings: s)
     }
 }
