@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
 
         // Diffusion serving: the step-level batching engine behind /v1/images/generations.
-        .target(name: "DiffusionServing", dependencies: ["Diffusion", "CoreUtilities"]),
+        .target(name: "DiffusionServing", dependencies: ["Diffusion", "CoreUtilities", "Imaging", "Models", "Tensor"]),
 
         // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
         .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging", "Grammar"]),

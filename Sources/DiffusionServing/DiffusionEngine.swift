@@ -1,6 +1,7 @@
 import CoreUtilities
 import Diffusion
 import Foundation
+import Models
 
 /// Serves text-to-image requests with step-level continuous batching: images join the running
 /// batch at any step boundary and leave it when their last step is done (or their client left), so
@@ -12,6 +13,14 @@ import Foundation
 /// Each image's result is exactly the one it would have alone: rows are independent in the UNet and
 /// every image keeps its own scheduler and generator.
 ///
+/// Add-ons are named (``ImageRequest``) and resolved through the ``AdapterRegistry``. LoRAs load on
+/// the registry's loader thread while the image's first steps run on the base weights (bounded
+/// asynchronous loading, Katz et al. §BAL); they join at step `loraStartStep` (see
+/// ``DiffusionEngineConfig``), and a step whose LoRA is still loading waits for it. A batch whose
+/// images all use the same LoRAs (or none) runs on weights with those LoRAs merged in; a batch that
+/// mixes them runs each image's rows with its LoRAs unmerged (low-rank, per row), on pristine
+/// weights. Merged weights are restored bit for bit when the batch changes and when it empties.
+///
 /// ```swift
 /// let engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: folder))
 /// for try await event in try engine.submit([TextToImageRequest(prompt: "a cat", steps: 20, seed: 1)]) {
@@ -21,6 +30,7 @@ import Foundation
 public final class DiffusionEngine: @unchecked Sendable {
     public let pipeline: StableDiffusionPipeline
     public let config: DiffusionEngineConfig
+    public let registry: AdapterRegistry
 
     /// Guards `waiting`, `stopping`, `aborting`, `counters`, `lastStepSeconds`, every group's
     /// `cancelled` and `remaining`, and changes to `running`.
@@ -35,11 +45,15 @@ public final class DiffusionEngine: @unchecked Sendable {
     private var running: [Job] = []
     /// Images out of `running` whose decode and answer are under way (shutdown waits for them).
     private var completing = 0
+    /// The LoRAs merged into the UNet's weights now (loop thread only), with what restores them.
+    private var merged: (key: [LoRAUse], restore: MergedLoRAs)?
 
-    public init(pipeline: StableDiffusionPipeline, config: DiffusionEngineConfig = DiffusionEngineConfig()) {
-        precondition(config.maxBatchSize >= 1 && config.maxQueuedImages >= 1 && config.maxSteps >= 1)
+    public init(pipeline: StableDiffusionPipeline, config: DiffusionEngineConfig = DiffusionEngineConfig(),
+                registry: AdapterRegistry = AdapterRegistry()) {
+        precondition(config.maxBatchSize >= 1 && config.maxQueuedImages >= 1 && config.maxSteps >= 1 && config.loraStartStep >= 0)
         self.pipeline = pipeline
         self.config = config
+        self.registry = registry
         let thread = Thread { [self] in loop() }
         thread.name = "tessera-diffusion"
         thread.start()
@@ -49,6 +63,11 @@ public final class DiffusionEngine: @unchecked Sendable {
     /// come on the returned stream, which finishes after the last image; ending the iteration
     /// (the client left) cancels the images still queued or running at their next step boundary.
     public func submit(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
+        try submit(requests.map { ImageRequest($0) })
+    }
+
+    /// Queues images with named add-ons; an unregistered name is ``ImageGenerationError/adapterNotFound(_:param:)``.
+    public func submit(_ requests: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
         precondition(!requests.isEmpty)
         for request in requests { try validate(request) }
         let (stream, continuation) = AsyncThrowingStream<ImageGenerationEvent, any Error>.makeStream()
@@ -64,7 +83,7 @@ public final class DiffusionEngine: @unchecked Sendable {
             let queuedSteps = waiting.reduce(0) { $0 + $1.request.steps }
             throw .overloaded(retryAfterSeconds: max(1, Int((Double(queuedSteps) * lastStepSeconds / Double(config.maxBatchSize)).rounded(.up))))
         }
-        waiting += requests.enumerated().map { Job(group: group, index: $0.offset, request: $0.element) }
+        waiting += requests.enumerated().map { Job(group: group, index: $0.offset, image: $0.element, loraStartStep: config.loraStartStep) }
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination { self?.cancel(group) }
         }
@@ -103,10 +122,34 @@ public final class DiffusionEngine: @unchecked Sendable {
         var snapshot = counters
         snapshot.waitingImages = waiting.count
         snapshot.runningImages = running.count
+        (snapshot.loraCache, snapshot.controlNetCache) = registry.cacheCounters()
         return snapshot
     }
 
-    private func validate(_ request: TextToImageRequest) throws(ImageGenerationError) {
+    private func validate(_ image: ImageRequest) throws(ImageGenerationError) {
+        let request = image.request
+        for (i, lora) in image.loras.enumerated() {
+            guard registry.entry(.lora, named: lora.name) != nil else {
+                throw .adapterNotFound("no LoRA named '\(lora.name)' is registered on this server (GET /v1/adapters lists them)", param: "loras[\(i)].name")
+            }
+            guard lora.scale.isFinite else { throw .invalidRequest("a LoRA scale must be a finite number", param: "loras[\(i)].scale") }
+        }
+        if Set(image.loras.map(\.name)).count < image.loras.count {
+            throw .invalidRequest("a LoRA is named twice; give each LoRA once with its scale", param: "loras")
+        }
+        for (i, control) in image.controlNets.enumerated() {
+            guard registry.entry(.controlNet, named: control.name) != nil else {
+                throw .adapterNotFound("no ControlNet named '\(control.name)' is registered on this server (GET /v1/adapters lists them)",
+                                       param: "controlnets[\(i)].name")
+            }
+            guard control.scale.isFinite else { throw .invalidRequest("a ControlNet scale must be a finite number", param: "controlnets[\(i)].scale") }
+            guard control.start >= 0, control.end <= 1, control.start < control.end else {
+                throw .invalidRequest("ControlNet start \(control.start) and end \(control.end) need 0 ≤ start < end ≤ 1", param: "controlnets[\(i)]")
+            }
+        }
+        if !image.controlNets.isEmpty, pipeline.textEncoder2 != nil || request.initImage != nil {
+            throw .invalidRequest("ControlNets are supported with SD 1.x/2.x text-to-image only (not with SDXL or an init image)", param: "controlnets")
+        }
         guard (1 ... config.maxSteps).contains(request.steps) else {
             throw .invalidRequest("num_inference_steps must be between 1 and \(config.maxSteps), got \(request.steps)", param: "num_inference_steps")
         }
@@ -179,23 +222,70 @@ public final class DiffusionEngine: @unchecked Sendable {
         return admitted
     }
 
-    /// Text encoding and initial noise of a newly admitted image.
+    /// Text encoding and initial noise of a newly admitted image, its ControlNets from the cache or
+    /// disk, and its LoRAs set loading (it starts on the base weights unless they are due at step 0).
     private func begin(_ job: Job) {
         do {
+            for control in job.image.controlNets {
+                let (model, seconds) = try registry.controlNet(control.name)
+                job.controlNetSeconds += seconds
+                job.request.controlNets.append(ControlNetRequest(controlNet: model, image: control.image, scale: control.scale,
+                                                                 start: control.start, end: control.end))
+            }
             job.state = try pipeline.start(job.request)
             job.started = ContinuousClock.now
+            if !job.image.loras.isEmpty {
+                job.pending = job.image.loras.map { registry.loadLoRA($0.name) }
+                job.loraActivation = pipeline.loraActivationStep(job.request, stepsTotal: job.state!.stepsTotal)
+            }
         } catch {
             fail(job.group, .invalidRequest(error.description, param: nil))
         }
     }
 
-    private func step() {
-        let chosen = StepBatch.select(
-            sizes: running.map { ($0.state!.latentHeight, $0.state!.latentWidth) }, maxBatchSize: config.maxBatchSize)
-        var states = chosen.map { running[$0].state! }
+    /// Puts the LoRAs of `job` into its conditioning (re-encoding its text through their text-encoder
+    /// parts), waiting for a load still under way.
+    private func activateLoRAs(_ job: Job) throws(DiffusionError) {
         let start = ContinuousClock.now
+        let files = try job.pending.map { pending throws(DiffusionError) in try pending.wait() }
+        job.loraWaitSeconds += (ContinuousClock.now - start).seconds
+        job.loraLoadSeconds += job.pending.reduce(0) { $0 + $1.loadSeconds }
+        job.request.loras = zip(files, job.image.loras).map { LoRARequest(file: $0, scale: $1.scale) }
+        let weights = try pipeline.loraWeights(job.request.loras)
+        job.state!.conditioning = try pipeline.conditioning(job.request, loras: weights)
+        job.loraWeights = weights
+        job.pending = []
+    }
+
+    /// Merges `key`'s LoRAs into the weights (restoring others first), or with `nil` restores the
+    /// pristine weights; returns the seconds it took.
+    private func setMerged(_ key: [LoRAUse]?, weights: LoRAWeights?) -> Double {
+        guard merged?.key != key else { return 0 }
+        let start = ContinuousClock.now
+        merged?.restore.restore()
+        merged = nil
+        if let key, let weights { merged = (key, weights.merge(into: pipeline.unet)) }
+        return (ContinuousClock.now - start).seconds
+    }
+
+    private func step() {
+        var chosen = StepBatch.select(
+            sizes: running.map { ($0.state!.latentHeight, $0.state!.latentWidth) }, maxBatchSize: config.maxBatchSize)
+        for i in chosen where running[i].state!.stepsDone == running[i].loraActivation {
+            do { try activateLoRAs(running[i]) } catch { fail(running[i].group, .invalidRequest("LoRA: \(error)", param: "loras")) }
+        }
+        chosen.removeAll { running[$0].group.cancelled }
+        guard !chosen.isEmpty else { return }
+        // One LoRA set for the whole batch: merged weights; several: each row's own, unmerged.
+        let keys = chosen.map { running[$0].activeLoRAs }
+        let homogeneous = keys.allSatisfy { $0 == keys[0] }
+        let mergeSeconds = setMerged(homogeneous && !keys[0].isEmpty ? keys[0] : nil, weights: running[chosen[0]].loraWeights)
+        var states = chosen.map { running[$0].state! }
+        if merged != nil { for k in states.indices { states[k].conditioning.adapters = LowRankAdapters() } }
+        let start = ContinuousClock.now
+        let controlNetSeconds: [Double]
         do {
-            try pipeline.denoise(&states)
+            controlNetSeconds = try pipeline.denoise(&states)
         } catch {
             for i in chosen { fail(running[i].group, .failed(error.description)) }
             condition.lock()
@@ -207,13 +297,18 @@ public final class DiffusionEngine: @unchecked Sendable {
         condition.lock()
         counters.batchedCalls += 1
         counters.batchedSteps += chosen.count
+        if merged != nil { counters.mergedLoRACalls += 1 } else if keys.contains(where: { !$0.isEmpty }) { counters.unmergedLoRACalls += 1 }
         lastStepSeconds = seconds
         condition.unlock()
         var finished: [Int] = []
         for (k, i) in chosen.enumerated() {
             let job = running[i]
+            let adapters = job.state!.conditioning.adapters
             job.state = states[k]
+            job.state!.conditioning.adapters = adapters
             job.stepSeconds += seconds
+            job.loraMergeSeconds += mergeSeconds
+            job.controlNetSeconds += controlNetSeconds[k]
             job.group.continuation.yield(.progress(
                 index: job.index, step: states[k].stepsDone, total: states[k].stepsTotal, elapsed: (ContinuousClock.now - job.group.arrival).seconds))
             if states[k].isFinished { finished.append(i) }
@@ -224,6 +319,8 @@ public final class DiffusionEngine: @unchecked Sendable {
         running = running.enumerated().filter { !finished.contains($0.offset) }.map(\.element)
         completing += completed.count
         condition.unlock()
+        // Pristine weights once no running image uses the merged LoRAs.
+        if let key = merged?.key, !running.contains(where: { $0.activeLoRAs == key }) { _ = setMerged(nil, weights: nil) }
         for job in completed { complete(job) }
     }
 
@@ -231,10 +328,14 @@ public final class DiffusionEngine: @unchecked Sendable {
         let state = job.state!
         let image = pipeline.decode(state)
         let now = ContinuousClock.now
-        let timing = ImageTiming(
+        var timing = ImageTiming(
             queueSeconds: ((job.started ?? now) - job.group.arrival).seconds,
             secondsPerStep: job.stepSeconds / Double(max(state.stepsTotal, 1)),
             endToEndSeconds: (now - job.group.arrival).seconds)
+        timing.loraLoadSeconds = job.loraLoadSeconds
+        timing.loraWaitSeconds = job.loraWaitSeconds
+        timing.loraMergeSeconds = job.loraMergeSeconds
+        timing.controlNetSeconds = job.controlNetSeconds
         job.state = nil
         condition.lock()
         counters.finishedImages += 1
@@ -272,15 +373,26 @@ public final class DiffusionEngine: @unchecked Sendable {
     private final class Job {
         let group: Group
         let index: Int
-        let request: TextToImageRequest
+        let image: ImageRequest
+        /// `image.request` with its add-ons filled in as they are resolved.
+        var request: TextToImageRequest
         var state: DenoisingState?
         var started: ContinuousClock.Instant?
-        var stepSeconds = 0.0
+        /// LoRAs loading; joined into the conditioning at step `loraActivation` (counted from the first).
+        var pending: [PendingLoRA] = []
+        var loraActivation: Int?
+        var loraWeights: LoRAWeights?
+        var stepSeconds = 0.0, loraLoadSeconds = 0.0, loraWaitSeconds = 0.0, loraMergeSeconds = 0.0, controlNetSeconds = 0.0
 
-        init(group: Group, index: Int, request: TextToImageRequest) {
+        init(group: Group, index: Int, image: ImageRequest, loraStartStep: Int) {
             self.group = group
             self.index = index
-            self.request = request
+            self.image = image
+            request = image.request
+            request.loraStartStep = loraStartStep
         }
+
+        /// The LoRAs its rows take now: none before they are activated.
+        var activeLoRAs: [LoRAUse] { loraWeights == nil ? [] : image.loras }
     }
 }

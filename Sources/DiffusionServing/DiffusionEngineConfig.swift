@@ -9,11 +9,19 @@ public struct DiffusionEngineConfig: Sendable {
     public var maxSteps = 150
     /// Largest image, width × height in pixels.
     public var maxPixels = 1024 * 1024
+    /// Bounded asynchronous LoRA loading (Katz et al., §BAL): an image's first `loraStartStep`
+    /// steps run on the base weights while its LoRAs load, and its LoRAs apply from that step on
+    /// (a step whose LoRA is still loading waits). 0 applies them from the first step, as diffusers
+    /// (the first step then waits for a load). Choose it from a profile as docs/diffusion-addons.md says: the
+    /// first step whose output with and without the LoRA diverges.
+    public var loraStartStep = 0
 
-    public init(maxBatchSize: Int = 8, maxQueuedImages: Int = 32, maxSteps: Int = 150, maxPixels: Int = 1024 * 1024) {
+    public init(maxBatchSize: Int = 8, maxQueuedImages: Int = 32, maxSteps: Int = 150, maxPixels: Int = 1024 * 1024,
+                loraStartStep: Int = 0) {
         self.maxBatchSize = maxBatchSize
         self.maxQueuedImages = maxQueuedImages
         self.maxSteps = maxSteps
         self.maxPixels = maxPixels
+        self.loraStartStep = loraStartStep
     }
 }

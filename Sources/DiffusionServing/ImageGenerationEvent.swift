@@ -16,6 +16,14 @@ public struct ImageTiming: Sendable, Equatable {
     public var secondsPerStep: Double
     /// Arrival to the decoded image.
     public var endToEndSeconds: Double
+    /// Reading and parsing its LoRA files (0 when all came from the cache), done while steps ran.
+    public var loraLoadSeconds = 0.0
+    /// How long its steps waited for LoRAs still loading when they were due (late loads).
+    public var loraWaitSeconds = 0.0
+    /// Merging LoRAs into the weights and restoring them, in the batches it rode in.
+    public var loraMergeSeconds = 0.0
+    /// Loading its ControlNets (0 on cache hits) and running them, over all its steps.
+    public var controlNetSeconds = 0.0
 
     public init(queueSeconds: Double, secondsPerStep: Double, endToEndSeconds: Double) {
         self.queueSeconds = queueSeconds
@@ -30,6 +38,8 @@ public enum ImageGenerationError: Error, Equatable, CustomStringConvertible {
     case overloaded(retryAfterSeconds: Int)
     /// The request cannot be served as asked (the client's mistake); `param` names the field.
     case invalidRequest(String, param: String?)
+    /// The request names an adapter this server has not registered; `param` names the field.
+    case adapterNotFound(String, param: String)
     case shuttingDown
     /// The pipeline failed on a valid request.
     case failed(String)
@@ -37,7 +47,7 @@ public enum ImageGenerationError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .overloaded(seconds): "the image queue is full; retry in about \(seconds) s"
-        case let .invalidRequest(message, _): message
+        case let .invalidRequest(message, _), let .adapterNotFound(message, _): message
         case .shuttingDown: "the server is shutting down"
         case let .failed(message): "image generation failed: \(message)"
         }
@@ -55,6 +65,13 @@ public struct ImageEngineStatistics: Sendable, Equatable {
     /// UNet calls made and the image-steps they advanced (their ratio is the mean batch size).
     public var batchedCalls = 0
     public var batchedSteps = 0
+    /// UNet calls whose rows shared one LoRA set merged into the weights, and those with rows'
+    /// LoRAs unmerged (mixed batches); calls without LoRAs count in neither.
+    public var mergedLoRACalls = 0
+    public var unmergedLoRACalls = 0
+    /// Add-on cache lookups answered from memory and those that loaded, per kind.
+    public var loraCache = AdapterCache.Counters()
+    public var controlNetCache = AdapterCache.Counters()
 
     public init() {}
 }

@@ -12,14 +12,20 @@ public protocol ImageGenerationService: Sendable {
     var defaultSize: Int { get }
     /// The output size of `request` in pixels, or why it cannot be generated.
     func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int)
-    /// Queues one image per request; see ``DiffusionEngine/submit(_:)``.
-    func submit(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error>
+    /// Largest image, width × height in pixels.
+    var maxPixels: Int { get }
+    /// The LoRAs and ControlNets requests may name.
+    var adapters: AdapterRegistry { get }
+    /// Queues one image per request; see ``DiffusionEngine/submit(_:)-([ImageRequest])``.
+    func submit(_ requests: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error>
     func statistics() -> ImageEngineStatistics
     func shutdown(gracePeriod: Duration) async
 }
 
 extension DiffusionEngine: ImageGenerationService {
     public var defaultSize: Int { pipeline.defaultSize }
+    public var maxPixels: Int { config.maxPixels }
+    public var adapters: AdapterRegistry { registry }
 
     public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
         try pipeline.outputSize(request)

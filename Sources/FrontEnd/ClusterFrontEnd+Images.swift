@@ -62,8 +62,17 @@ public struct ClusterImageService: ImageGenerationService {
                                                       sizeMultiple: model.sizeMultiple)
     }
 
-    public func submit(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
-        try frontEnd.submitImages(requests)
+    public var maxPixels: Int { model?.maxPixels ?? 1024 * 1024 }
+
+    /// No add-ons are registered for the workers yet.
+    public var adapters: AdapterRegistry { AdapterRegistry() }
+
+    public func submit(_ requests: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
+        if let image = requests.first(where: { !$0.loras.isEmpty || !$0.controlNets.isEmpty }) {
+            throw .adapterNotFound("LoRAs and ControlNets are not registered on diffusion workers yet (GET /v1/adapters lists none)",
+                                   param: image.loras.isEmpty ? "controlnets[0].name" : "loras[0].name")
+        }
+        return try frontEnd.submitImages(requests.map(\.request))
     }
 
     public func statistics() -> ImageEngineStatistics { frontEnd.imageStatistics() }

@@ -69,6 +69,10 @@ struct GenerateImageCommand: ParsableCommand {
     @Option(help: "A LoRA safetensors file PATH[:SCALE] (diffusers/PEFT or kohya; repeatable; scale default 1).")
     var lora: [String] = []
 
+    @Option(name: .customLong("lora-start-step"),
+            help: "Run the first K steps without the LoRAs and apply them from step K on, as `serve --lora-start-step K` does.")
+    var loraStartStep = 0
+
     @Option(help: "A diffusers ControlNet folder (repeatable; the i-th takes the i-th --control-image).")
     var controlnet: [String] = []
 
@@ -94,6 +98,7 @@ struct GenerateImageCommand: ParsableCommand {
         if strength != nil && image == nil { throw ValidationError("--strength needs --image") }
         if image != nil && initLatents != nil { throw ValidationError("--init-latents and --image exclude each other") }
         for argument in lora { _ = try Self.loraArgument(argument) }
+        guard loraStartStep >= 0 else { throw ValidationError("--lora-start-step must not be negative") }
         guard controlImage.count == controlnet.count else {
             throw ValidationError("every --controlnet needs one --control-image (got \(controlnet.count) ControlNets, \(controlImage.count) images)")
         }
@@ -130,6 +135,7 @@ struct GenerateImageCommand: ParsableCommand {
         }
         // One request: merging costs nothing per step and also applies k×k convolution LoRAs.
         request.loraMode = .merged
+        request.loraStartStep = loraStartStep
         request.controlNets = try controlnet.indices.map { i in
             ControlNetRequest(controlNet: try ControlNetModel(directory: URL(fileURLWithPath: controlnet[i])),
                               image: try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: controlImage[i])),

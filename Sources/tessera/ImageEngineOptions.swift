@@ -17,20 +17,26 @@ struct ImageEngineOptions: ParsableArguments {
     @Option(name: .customLong("max-image-pixels"), help: "Largest image (width × height) a request may ask for.")
     var maxImagePixels = 1024 * 1024
 
+    @Option(name: .customLong("lora-start-step"),
+            help: "Bounded asynchronous LoRA loading: images run their first K steps on the base weights while their LoRAs load (0: LoRAs from the first step).")
+    var loraStartStep = 0
+
     func validate() throws {
         guard maxImageBatch >= 1, maxQueuedImages >= 1, maxImageSteps >= 1, maxImagePixels >= 64 else {
             throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
         }
+        guard loraStartStep >= 0 else { throw ValidationError("--lora-start-step must not be negative") }
     }
 
     func config() throws -> DiffusionEngineConfig {
         try validate()
-        return DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels)
+        return DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels,
+                                     loraStartStep: loraStartStep)
     }
 
     /// The same options as a worker's command-line arguments.
     var arguments: [String] {
         ["--max-image-batch", String(maxImageBatch), "--max-queued-images", String(maxQueuedImages),
-         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels)]
+         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels), "--lora-start-step", String(loraStartStep)]
     }
 }

@@ -25,12 +25,25 @@ SD1 = pathlib.Path(os.environ["TESSERA_FIXTURES"]) / "diffusion" / "sd1-tiny"
 IMAGE_MODEL = SD1.name
 INIT_IMAGE = pathlib.Path(os.environ["TESSERA_FIXTURES"]) / "diffusion" / "pipelines" / "init-image.png"
 INIT_IMAGE_URI = "data:image/png;base64," + base64.b64encode(INIT_IMAGE.read_bytes()).decode()
+DIFFUSION = pathlib.Path(os.environ["TESSERA_FIXTURES"]) / "diffusion"
+LORA_PEFT = DIFFUSION / "loras" / "sd1-tiny-peft.safetensors"
+LORA_KOHYA = DIFFUSION / "loras" / "sd1-tiny-kohya.safetensors"
+CONTROLNET = DIFFUSION / "controlnet-sd1-tiny"
+CONTROL_IMAGE = DIFFUSION / "control-images" / "control-a.png"
+CONTROL_URI = "data:image/png;base64," + base64.b64encode(CONTROL_IMAGE.read_bytes()).decode()
+ADAPTERS = ("--lora", f"peft={LORA_PEFT}", "--lora", f"kohya={LORA_KOHYA}", "--controlnet", f"edges={CONTROLNET}")
+
+
+def png_uri(width: int, height: int) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @pytest.fixture(scope="module")
 def image_base(model_dir):
     with extra_server(model_dir, "--image-model", str(SD1), "--max-image-batch", "4", "--max-queued-images", "4",
-                      "--max-image-steps", "200") as base:
+                      "--max-image-steps", "200", *ADAPTERS) as base:
         yield base
 
 
@@ -99,6 +112,49 @@ def test_openai_fields_alone_and_n_images_with_consecutive_seeds(images_client, 
     assert pixels(auto.data[0].b64_json).shape == (16, 16, 3)
 
 
+def test_adapters_are_listed_by_name(image_base):
+    listing = requests.get(image_base + "/v1/adapters", timeout=10).json()
+    assert listing["object"] == "list"
+    assert [(a["id"], a["type"], a["object"], a["model"]) for a in listing["data"]] == [
+        ("kohya", "lora", "adapter", IMAGE_MODEL), ("peft", "lora", "adapter", IMAGE_MODEL), ("edges", "controlnet", "adapter", IMAGE_MODEL)]
+
+
+def test_loras_and_controlnets_give_the_png_of_generate_image(images_client, image_base, tmp_path):
+    hits_before = metric(image_base, "tessera:lora_cache_hits_total")
+    args = dict(model=IMAGE_MODEL, prompt="a watercolor fox", size="64x64", extra_body={
+        "negative_prompt": "blurry", "num_inference_steps": 4, "guidance_scale": 6, "seed": 5, "scheduler": "ddim",
+        "loras": [{"name": "peft", "scale": 0.8}, {"name": "kohya", "scale": 0.5}],
+        "controlnets": [{"name": "edges", "image": CONTROL_URI, "scale": 0.7}]})
+    served = pixels(images_client.images.generate(**args).data[0].b64_json)
+    expected = cli_pixels(tmp_path, "--prompt", "a watercolor fox", "--negative-prompt", "blurry", "--steps", "4", "--guidance", "6",
+                          "--seed", "5", "--scheduler", "ddim", "--width", "64", "--height", "64", "--lora", f"{LORA_PEFT}:0.8",
+                          "--lora", f"{LORA_KOHYA}:0.5", "--controlnet", str(CONTROLNET), "--control-image", str(CONTROL_IMAGE),
+                          "--control-scale", "0.7")
+    assert np.array_equal(served, expected)
+    plain = cli_pixels(tmp_path, "--prompt", "a watercolor fox", "--negative-prompt", "blurry", "--steps", "4", "--guidance", "6",
+                       "--seed", "5", "--scheduler", "ddim", "--width", "64", "--height", "64")
+    assert not np.array_equal(served, plain)
+    # The second time the LoRAs come from the cache.
+    again = pixels(images_client.images.generate(**args).data[0].b64_json)
+    assert np.array_equal(again, served)
+    assert metric(image_base, "tessera:lora_cache_hits_total") >= hits_before + 2
+    assert metric(image_base, "tessera:image_controlnet_seconds_count") >= 2
+    assert metric(image_base, "tessera:image_unet_calls_merged_lora_total") >= 8
+
+
+def test_a_lora_start_step_gives_the_png_of_generate_image_with_it(model_dir, tmp_path):
+    with extra_server(model_dir, "--image-model", str(SD1), "--lora-start-step", "2", *ADAPTERS) as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+        out = client.images.generate(prompt="a lighthouse", size="64x64", extra_body={
+            "num_inference_steps": 5, "seed": 21, "scheduler": "euler", "loras": [{"name": "peft", "scale": 1.0}]})
+        assert metric(base, "tessera:image_lora_load_seconds_count") == 1
+    common = ("--prompt", "a lighthouse", "--steps", "5", "--seed", "21", "--scheduler", "euler", "--width", "64", "--height", "64",
+              "--lora", f"{LORA_PEFT}:1")
+    served = pixels(out.data[0].b64_json)
+    assert np.array_equal(served, cli_pixels(tmp_path, *common, "--lora-start-step", "2"))
+    assert not np.array_equal(served, cli_pixels(tmp_path, *common))
+
+
 def test_streaming_sends_progress_then_the_image(images_client):
     args = dict(model=IMAGE_MODEL, prompt="a blue sphere", size="64x64", extra_body={"num_inference_steps": 4, "seed": 5, "scheduler": "ddim"})
     events = list(images_client.images.generate(stream=True, **args))
@@ -152,8 +208,21 @@ def test_a_client_leaving_cancels_its_image(image_base):
     ({"quality": "hd"}, 400, "quality"),
     ({"output_format": "webp"}, 400, "output_format"),
     ({"partial_images": 2}, 400, "partial_images"),
-    ({"loras": [{"name": "style", "scale": 0.8}]}, 400, "loras"),
-    ({"controlnets": [{"name": "canny", "image": "data:image/png;base64,!!!"}]}, 400, "controlnets"),
+    ({"loras": [{"name": "style", "scale": 0.8}]}, 404, "loras[0].name"),
+    ({"loras": [{"name": "peft", "weight": 0.8}]}, 400, "loras[0].weight"),
+    ({"loras": [{"name": "peft"}, {"name": "peft", "scale": 0.5}]}, 400, "loras"),
+    ({"loras": [{"name": "peft", "scale": 1e300}]}, 400, "loras[0].scale"),
+    ({"loras": [{"name": "peft", "scale": "strong"}]}, 400, "loras"),
+    ({"loras": ["peft"]}, 400, "loras[0]"),
+    ({"controlnets": [{"name": "canny", "image": CONTROL_URI}]}, 404, "controlnets[0].name"),
+    ({"controlnets": [{"name": "edges", "image": "data:image/png;base64,!!!"}]}, 400, "controlnets[0].image"),
+    ({"controlnets": [{"name": "edges", "image": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}]},
+     400, "controlnets[0].image"),
+    ({"controlnets": [{"name": "edges", "image": png_uri(2100, 2100)}]}, 400, "controlnets[0].image"),
+    ({"controlnets": [{"name": "edges", "image": CONTROL_URI, "scale": -1e300}]}, 400, "controlnets[0].scale"),
+    ({"controlnets": [{"name": "edges", "image": CONTROL_URI, "start": 0.8, "end": 0.2}]}, 400, "controlnets[0].start"),
+    ({"controlnets": [{"name": "edges"}]}, 400, "controlnets"),
+    ({"controlnets": [{"name": "edges", "image": CONTROL_URI}], "image": INIT_IMAGE_URI}, 400, "controlnets"),
     ({"image": "data:image/png;base64,not base64!", "strength": 0.5}, 400, "image"),
     ({"image": "data:image/png;base64," + base64.b64encode(b"not a png").decode()}, 400, "image"),
     ({"image": INIT_IMAGE_URI, "strength": 1.5}, 400, "strength"),

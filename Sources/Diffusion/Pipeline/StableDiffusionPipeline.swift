@@ -121,7 +121,11 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     /// `do_classifier_free_guidance`); its UNet LoRAs as unmerged adapters unless `loraMode` is
     /// `.merged` (then `generate` merges them); its ControlNets with their prepared images.
     public func conditioning(_ request: TextToImageRequest) throws(DiffusionError) -> DenoisingConditioning {
-        let loras = try loraWeights(request.loras)
+        try conditioning(request, loras: try loraWeights(request.loras))
+    }
+
+    /// The conditioning of `request` with its LoRAs already bound (`loraWeights(request.loras)`).
+    public func conditioning(_ request: TextToImageRequest, loras: LoRAWeights) throws(DiffusionError) -> DenoisingConditioning {
         if request.loraMode == .unmerged, let path = loras.spatialConvolutions.first {
             throw .invalidArgument("a LoRA adapts the k×k convolution '\(path)', which only the merged LoRA mode applies")
         }
@@ -156,15 +160,24 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         return DenoisingState(generation: generation, conditioning: try conditioning(request), step: generation.firstStep)
     }
 
+    /// The step (counted from the request's first) from which a request whose LoRAs start late
+    /// (`loraStartStep`, bounded asynchronous loading) runs with them: `loraStartStep`, but never
+    /// past the last step, so every LoRA of a request acts on at least one step.
+    public func loraActivationStep(_ request: TextToImageRequest, stepsTotal: Int) -> Int {
+        min(request.loraStartStep, max(stepsTotal - 1, 0))
+    }
+
     /// One denoising step of every state in `batch`, each at its own step: scale the model input,
     /// run each row's ControlNets, predict noise for all rows (both CFG rows of every state) in one
     /// UNet call, combine `uncond + g·(text − uncond)` and step each state's scheduler. States may
     /// differ in size, timestep, conditioning, adapters and ControlNets; each result is the one it
-    /// would have alone.
-    public func denoise(_ batch: inout [DenoisingState]) throws(DiffusionError) {
+    /// would have alone. Returns each state's seconds in its ControlNets.
+    @discardableResult
+    public func denoise(_ batch: inout [DenoisingState]) throws(DiffusionError) -> [Double] {
         var rows: [DenoiserInput] = []
         var residuals: [PendingResiduals] = []
         var split = GuidanceSplit()
+        var controlNetSeconds: [Double] = []
         for state in batch {
             precondition(!state.isFinished, "a finished state was stepped")
             let generation = state.generation
@@ -178,6 +191,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             let states = [conditioning.negativePrompt, conditioning.prompt].compactMap { $0 }
             let textTime = conditioning.textTime
             let textEmbeds = [textTime?.negativeTextEmbeds, textTime?.textEmbeds].suffix(states.count)
+            let controlStart = ContinuousClock.now
             for (k, (hidden, embeds)) in zip(states, textEmbeds).enumerated() {
                 let row = DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: hidden, textEmbeds: embeds,
                                         timeIds: textTime?.timeIds, adapters: conditioning.adapters)
@@ -188,6 +202,9 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
                 rows.append(row)
                 residuals.append(try conditioning.controls.startResiduals(for: row, step: state.step, of: generation.scheduler.timesteps.count))
             }
+            let controlTime = ContinuousClock.now - controlStart
+            controlNetSeconds.append(conditioning.controls.isEmpty ? 0
+                : Double(controlTime.components.seconds) + Double(controlTime.components.attoseconds) * 1e-18)
         }
         // The peers' unconditional rows run while this process runs the rest.
         let remote = try split.start()
@@ -223,6 +240,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             state.step += 1
             batch[i] = state
         }
+        return controlNetSeconds
     }
 
     /// The image of a finished state.
@@ -231,12 +249,23 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     }
 
     /// Runs `request` to the end; `progress(step, total)` is called after every step.
+    /// With `loraStartStep` K > 0 the steps before K run on the base weights and text encoders, and
+    /// from step K on with the LoRAs (text re-encoded through theirs), as a server that loads the
+    /// LoRAs while the first steps run does.
     public func generate(_ request: TextToImageRequest,
                          progress: (Int, Int) -> Void = { _, _ in }) throws(DiffusionError) -> GeneratedImage {
-        var batch = [try start(request)]
-        let merged = request.loraMode == .merged && !request.loras.isEmpty ? try loraWeights(request.loras).merge(into: unet) : nil
+        var base = request
+        base.loras = []
+        var batch = [try start(request.loras.isEmpty ? request : base)]
+        let activation = request.loras.isEmpty ? nil : loraActivationStep(request, stepsTotal: batch[0].stepsTotal)
+        var merged: MergedLoRAs?
         defer { merged?.restore() }
         while !batch[0].isFinished {
+            if batch[0].stepsDone == activation {
+                let loras = try loraWeights(request.loras)
+                batch[0].conditioning = try conditioning(request, loras: loras)
+                if request.loraMode == .merged { merged = loras.merge(into: unet) }
+            }
             try denoise(&batch)
             progress(batch[0].stepsDone, batch[0].stepsTotal)
         }
@@ -330,7 +359,8 @@ public struct PreparedGeneration: Sendable {
 /// them together.
 public struct DenoisingState: @unchecked Sendable {
     public internal(set) var generation: PreparedGeneration
-    public let conditioning: DenoisingConditioning
+    /// Replaced between steps when add-ons arrive late (a LoRA loaded while the first steps ran).
+    public var conditioning: DenoisingConditioning
     /// The next step to run (image-to-image starts past the steps its strength leaves out).
     public internal(set) var step: Int
 
@@ -370,6 +400,9 @@ public struct TextToImageRequest: Sendable {
     public var controlNets: [ControlNetRequest]
     /// CFG split: the peer that runs the unconditional UNet row each step (see ``GuidancePeer``).
     public var guidancePeer: (any GuidancePeer)?
+    /// Bounded asynchronous LoRA loading (Katz et al., §BAL): the steps before this one run without
+    /// the LoRAs (see `loraActivationStep`); 0 applies them from the first step, as diffusers.
+    public var loraStartStep = 0
 
     public init(prompt: String, negativePrompt: String? = nil, steps: Int = 50, guidanceScale: Float = 7.5,
                 scheduler: SchedulerKind? = nil, width: Int? = nil, height: Int? = nil, seed: UInt64 = 0,

@@ -1,10 +1,12 @@
 import Diffusion
+import DiffusionServing
 import Foundation
 import Imaging
 
 /// The body of `POST /v1/images/generations`: OpenAI's fields plus the diffusers pipeline
 /// arguments peers take as extensions (`negative_prompt`, `num_inference_steps`, `guidance_scale`,
-/// `seed`, `scheduler`, and `image` + `strength` for image-to-image).
+/// `seed`, `scheduler`, `image` + `strength` for image-to-image, and the registered add-ons
+/// `loras: [{name, scale}]` and `controlnets: [{name, image, scale, start, end}]`).
 struct ImageGenerationRequest: Decodable, IntegerFields {
     var model: String?
     var prompt: String
@@ -24,9 +26,29 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
     /// Image-to-image: the image to start from (a `data:` URI, or an allowed URL) and how much of the schedule runs.
     var image: String?
     var strength: Double?
+    var loras: [LoRAField]?
+    var controlnets: [ControlNetField]?
+
+    /// A registered LoRA and its scale (default 1).
+    struct LoRAField: Decodable {
+        var name: String
+        var scale: Double?
+        static let fields: Set<String> = ["name", "scale"]
+    }
+
+    /// A registered ControlNet, its control image (a `data:` URI or an allowed URL), its scale
+    /// (default 1) and the fraction of the steps it acts on (default 0 to 1).
+    struct ControlNetField: Decodable {
+        var name: String
+        var image: String
+        var scale: Double?
+        var start: Double?
+        var end: Double?
+        static let fields: Set<String> = ["name", "image", "scale", "start", "end"]
+    }
 
     enum CodingKeys: String, CodingKey {
-        case model, prompt, n, size, stream, quality, background, seed, scheduler, image, strength
+        case model, prompt, n, size, stream, quality, background, seed, scheduler, image, strength, loras, controlnets
         case responseFormat = "response_format"
         case outputFormat = "output_format"
         case partialImages = "partial_images"
@@ -37,15 +59,51 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
 
     static let integerFields = ["n", "num_inference_steps", "seed", "partial_images"]
 
-    /// Every field read; `user` is accepted as everywhere. The add-on fields are named so that their
-    /// refusal says what is missing instead of "unknown parameter".
-    static let fields: Set<String> = Set(CodingKeys.allNames + ["loras", "controlnets"])
+    /// Every field read; `user` is accepted as everywhere.
+    static let fields: Set<String> = Set(CodingKeys.allNames)
 
-    /// Fields of the API that this server's pipeline cannot honour yet, refused by name.
-    static let unsupported: [String: String] = [
-        "loras": "LoRA adapters are not supported by this server's diffusion pipeline yet",
-        "controlnets": "ControlNets are not supported by this server's diffusion pipeline yet",
-    ]
+    /// The fields of each `loras` and `controlnets` entry are checked too: none is ignored.
+    static func checkAddOnFields(_ body: Data) throws(APIError) {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return }
+        for (field, known) in [("loras", LoRAField.fields), ("controlnets", ControlNetField.fields)] {
+            guard let entries = object[field] as? [Any] else { continue }
+            for (i, entry) in entries.enumerated() {
+                guard let entry = entry as? [String: Any] else {
+                    throw .invalidRequest("\(field)[\(i)] must be an object", param: "\(field)[\(i)]", code: "invalid_type")
+                }
+                if let unknown = entry.keys.filter({ !known.contains($0) }).sorted().first {
+                    throw .invalidRequest("unsupported parameter '\(APIError.excerpt(unknown))' in \(field)[\(i)]; its fields are \(known.sorted().joined(separator: ", "))",
+                                          param: "\(field)[\(i)].\(APIError.excerpt(unknown))", code: "unsupported_parameter")
+                }
+            }
+        }
+    }
+
+    /// The add-ons as the engine takes them; `controlImages` are the decoded `controlnets[i].image`.
+    func addOns(controlImages: [RGBImage]) throws(APIError) -> (loras: [LoRAUse], controlNets: [ControlNetUse]) {
+        func number(_ value: Double?, _ fallback: Double, _ param: String) throws(APIError) -> Float {
+            let value = value ?? fallback
+            guard value.isFinite, abs(value) < 1e6 else {
+                throw .invalidRequest("\(param) must be a finite number", param: param, code: "invalid_value")
+            }
+            return Float(value)
+        }
+        var loraUses: [LoRAUse] = []
+        for (i, lora) in (loras ?? []).enumerated() {
+            loraUses.append(LoRAUse(name: lora.name, scale: try number(lora.scale, 1, "loras[\(i)].scale")))
+        }
+        var controls: [ControlNetUse] = []
+        for (i, control) in (controlnets ?? []).enumerated() {
+            let scale = try number(control.scale, 1, "controlnets[\(i)].scale")
+            let start = try number(control.start, 0, "controlnets[\(i)].start"), end = try number(control.end, 1, "controlnets[\(i)].end")
+            guard start >= 0, end <= 1, start < end else {
+                throw .invalidRequest("controlnets[\(i)]: start \(start) and end \(end) must satisfy 0 ≤ start < end ≤ 1",
+                                      param: "controlnets[\(i)].start", code: "invalid_value")
+            }
+            controls.append(ControlNetUse(name: control.name, image: controlImages[i], scale: scale, start: start, end: end))
+        }
+        return (loraUses, controls)
+    }
 
     static let maxImages = 10
 

@@ -32,15 +32,23 @@ extension OpenAIService {
     }
 
     @Sendable func generateImages(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
-        if let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-           let field = ImageGenerationRequest.unsupported.keys.sorted().first(where: { object[$0] != nil }) {
-            throw APIError.invalidRequest(ImageGenerationRequest.unsupported[field]!, param: field, code: "unsupported_parameter")
-        }
         let request = try RequestDecoding.decode(ImageGenerationRequest.self, from: body, fields: ImageGenerationRequest.fields)
+        try ImageGenerationRequest.checkAddOnFields(body)
         let served = try imageModel(named: request.model)
         var initImage: RGBImage?
         if let url = request.image { initImage = try await images.load([ImageLoader.Reference(url: url, param: "image")])[0] }
+        let controlImages = try await images.load((request.controlnets ?? []).enumerated().map {
+            ImageLoader.Reference(url: $1.image, param: "controlnets[\($0)].image")
+        })
+        let maxControlPixels = Self.maxControlImageScale * served.engine.maxPixels
+        if let (i, image) = controlImages.enumerated().first(where: { $1.width * $1.height > maxControlPixels }) {
+            throw APIError.invalidRequest(
+                "the control image of controlnets[\(i)] has \(image.width)x\(image.height) pixels, more than the \(maxControlPixels) this server takes "
+                    + "(\(Self.maxControlImageScale)× its largest output)", param: "controlnets[\(i)].image", code: "image_too_large")
+        }
+        let addOns = try request.addOns(controlImages: controlImages)
         let requests = try request.pipelineRequests(defaultSize: served.engine.defaultSize, initImage: initImage)
+            .map { ImageRequest($0, loras: addOns.loras, controlNets: addOns.controlNets) }
         let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
         do {
             events = try served.engine.submit(requests)
@@ -49,7 +57,7 @@ extension OpenAIService {
             throw APIError(error)
         }
         let created = Int(Date().timeIntervalSince1970)
-        let output = try? served.engine.outputSize(requests[0])
+        let output = try? served.engine.outputSize(requests[0].request)
         let size = output.map { "\($0.width)x\($0.height)" } ?? "auto"
         if request.stream == true {
             return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { [self] writer in
@@ -112,6 +120,23 @@ extension OpenAIService {
         return imageModel
     }
 
+    /// A control image may have this many times the pixels of the largest image the server makes
+    /// (it is resized to the output size; a larger one only costs decoding time and memory).
+    static let maxControlImageScale = 4
+
+    /// `GET /v1/adapters`: the LoRAs and ControlNets registered for the image model, by name.
+    func adapters() throws -> Response {
+        let served = try imageModel(named: nil)
+        let registry = served.engine.adapters
+        return Self.jsonObject([
+            "object": "list",
+            "data": registry.entries.map { entry -> [String: Any] in
+                ["id": entry.name, "object": "adapter", "type": entry.kind.rawValue, "model": served.name,
+                 "cached": registry.isCached(entry)]
+            },
+        ])
+    }
+
     /// `{"b64_json": PNG}` for an image.
     static func imageObject(_ image: GeneratedImage) throws -> [String: Any] {
         let png = try PNGEncoder.encode(rgb: image.rgb8, width: image.width, height: image.height)
@@ -135,6 +160,8 @@ extension APIError {
         switch error {
         case let .overloaded(seconds): self = .unavailable(error.description, retryAfterSeconds: seconds)
         case let .invalidRequest(message, param): self = .invalidRequest(message, param: param, code: "invalid_value")
+        case let .adapterNotFound(message, param):
+            self = APIError(status: .notFound, message: message, type: "invalid_request_error", param: param, code: "adapter_not_found")
         case .shuttingDown: self = .unavailable(error.description, retryAfterSeconds: nil)
         case let .failed(message): self = .internalError(message)
         }

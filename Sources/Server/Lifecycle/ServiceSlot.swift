@@ -42,6 +42,7 @@ public final class ServiceSlot: Sendable {
         }
         // The image model is served beside the first model (`--image-model`).
         router.post("/v1/images/generations") { request, context in try await self.loaded().services[0].imageGenerations(request, context) }
+        router.get("/v1/adapters") { _, _ in try self.loaded().services[0].adapters() }
         router.get("/v1/models") { _, _ in try self.loaded().models() }
         router.get("/v1/models/**") { _, context in
             try self.loaded().model(named: context.parameters.getCatchAll().joined(separator: "/"))

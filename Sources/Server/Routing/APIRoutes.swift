@@ -13,6 +13,7 @@ enum APIRoutes {
         Route(path: "/v1/completions", methods: [.post]),
         Route(path: "/v1/responses", methods: [.post]),
         Route(path: "/v1/images/generations", methods: [.post]),
+        Route(path: "/v1/adapters", methods: [.get, .head]),
         Route(path: "/v1/models", methods: [.get, .head]),
         Route(path: "/v1/models/{model}", methods: [.get, .head]),
         Route(path: "/v1/embeddings", methods: [.post]),

@@ -762,6 +762,63 @@ enum OpenAPIDocument {
           "type": "number",
           "minimum": 0,
           "maximum": 1
+         },
+         "loras": {
+          "type": "array",
+          "description": "Registered LoRAs (GET /v1/adapters) applied together, each with its scale; an unknown name is a 404 (`code: adapter_not_found`).",
+          "items": {
+           "type": "object",
+           "required": [
+            "name"
+           ],
+           "additionalProperties": false,
+           "properties": {
+            "name": {
+             "type": "string"
+            },
+            "scale": {
+             "type": "number",
+             "description": "Default 1."
+            }
+           }
+          }
+         },
+         "controlnets": {
+          "type": "array",
+          "description": "Registered ControlNets (GET /v1/adapters), several forming a MultiControlNet; SD 1.x/2.x text-to-image.",
+          "items": {
+           "type": "object",
+           "required": [
+            "name",
+            "image"
+           ],
+           "additionalProperties": false,
+           "properties": {
+            "name": {
+             "type": "string"
+            },
+            "image": {
+             "type": "string",
+             "description": "The control image: a data: URI (or an allowed URL) of a PNG or JPEG, at most 4x the pixels of --max-image-pixels."
+            },
+            "scale": {
+             "type": "number",
+             "description": "controlnet_conditioning_scale, default 1."
+            },
+            "start": {
+             "type": "number",
+             "minimum": 0,
+             "maximum": 1,
+             "description": "control_guidance_start, default 0."
+            },
+            "end": {
+             "type": "number",
+             "minimum": 0,
+             "maximum": 1,
+             "description": "control_guidance_end, default 1."
+            }
+           }
+          }
          }
         },
         "additionalProperties": false
@@ -773,6 +830,20 @@ enum OpenAPIDocument {
           "size": "64x64",
           "seed": 7,
           "num_inference_steps": 20
+         }
+        },
+        "with-add-ons": {
+         "value": {
+          "prompt": "a red cube",
+          "size": "64x64",
+          "seed": 7,
+          "num_inference_steps": 20,
+          "loras": [
+           {
+            "name": "watercolor",
+            "scale": 0.8
+           }
+          ]
          }
         }
        }
@@ -834,7 +905,7 @@ enum OpenAPIDocument {
       }
      },
      "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field (`loras`, `controlnets`), a size that is not a multiple of 8, too many steps, an unknown scheduler, an undecodable image, or the language model's name.",
+      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a size that is not a multiple of 8, too many steps, an unknown scheduler, an undecodable or oversized image or control image, a bad add-on scale or start/end, or the language model's name.",
       "content": {
        "application/json": {
         "schema": {
@@ -854,7 +925,7 @@ enum OpenAPIDocument {
       }
      },
      "404": {
-      "description": "The server serves no image model, or another name was given (`code: model_not_found`).",
+      "description": "The server serves no image model, another name was given (`code: model_not_found`), or a LoRA or ControlNet name is not registered (`code: adapter_not_found`).",
       "content": {
        "application/json": {
         "schema": {
@@ -875,6 +946,110 @@ enum OpenAPIDocument {
      },
      "503": {
       "description": "The model is loading, the server is draining, or the image queue is full (`Retry-After` says when to come back).",
+      "headers": {
+       "Retry-After": {
+        "schema": {
+         "type": "string"
+        },
+        "description": "Seconds to wait before retrying, when known."
+       }
+      },
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     }
+    }
+   }
+  },
+  "/v1/adapters": {
+   "get": {
+    "operationId": "listAdapters",
+    "summary": "The LoRAs and ControlNets registered for the image model (--lora, --controlnet, --adapter-dir), by the names requests use.",
+    "responses": {
+     "200": {
+      "description": "A list of adapters.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "object",
+          "data"
+         ],
+         "additionalProperties": false,
+         "properties": {
+          "object": {
+           "const": "list"
+          },
+          "data": {
+           "type": "array",
+           "items": {
+            "type": "object",
+            "required": [
+             "id",
+             "object",
+             "type",
+             "model",
+             "cached"
+            ],
+            "additionalProperties": false,
+            "properties": {
+             "id": {
+              "type": "string",
+              "description": "The name requests give in loras[].name or controlnets[].name."
+             },
+             "object": {
+              "const": "adapter"
+             },
+             "type": {
+              "type": "string",
+              "enum": [
+               "lora",
+               "controlnet"
+              ]
+             },
+             "model": {
+              "type": "string",
+              "description": "The image model it applies to."
+             },
+             "cached": {
+              "type": "boolean",
+              "description": "Loaded in the in-memory adapter cache now."
+             }
+            }
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "401": {
+      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "404": {
+      "description": "The server serves no image model.",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/ErrorResponse"
+        }
+       }
+      }
+     },
+     "503": {
+      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
       "headers": {
        "Retry-After": {
         "schema": {

@@ -1,0 +1,178 @@
+import Diffusion
+import Foundation
+import Imaging
+import Models
+import Testing
+@testable import DiffusionServing
+
+/// Named add-ons in the step-batching engine on the tiny SD 1.x folder: registration and lookup,
+/// LoRAs and ControlNets giving the pipeline's own image, mixed-LoRA batches (unmerged per row)
+/// against one image at a time (merged), bounded asynchronous LoRA loading (the start step is
+/// honoured, a late load makes the step wait), and pristine weights afterwards.
+@Suite struct AddonServingTests {
+    static let fixtures = StepBatchingTests.folder.deletingLastPathComponent()
+    static let peft = fixtures.appendingPathComponent("loras/sd1-tiny-peft.safetensors").path
+    static let kohya = fixtures.appendingPathComponent("loras/sd1-tiny-kohya.safetensors").path
+    static let controlNet = fixtures.appendingPathComponent("controlnet-sd1-tiny").path
+
+    static func registry() throws -> AdapterRegistry {
+        try AdapterRegistry(loras: ["peft": peft, "kohya": kohya], controlNets: ["edges": controlNet])
+    }
+
+    static func controlImage() throws -> RGBImage {
+        try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent("control-images/control-a.png"))
+    }
+
+    static func request(_ prompt: String, seed: UInt64, steps: Int = 4) -> TextToImageRequest {
+        TextToImageRequest(prompt: prompt, negativePrompt: "blurry", steps: steps, guidanceScale: 6, scheduler: .ddim, width: 64, height: 64, seed: seed)
+    }
+
+    /// `image` as the pipeline makes it alone with the add-ons loaded directly (LoRAs merged, as `tessera generate-image`).
+    static func alone(_ pipeline: StableDiffusionPipeline, _ image: ImageRequest, loraStartStep: Int = 0,
+                      mode: LoRAMode = .merged) throws -> GeneratedImage {
+        var request = image.request
+        request.loras = try image.loras.map {
+            LoRARequest(file: try LoRAFile(url: URL(fileURLWithPath: $0.name == "peft" ? peft : kohya)), scale: $0.scale)
+        }
+        request.loraMode = mode
+        request.loraStartStep = loraStartStep
+        request.controlNets = try image.controlNets.map {
+            ControlNetRequest(controlNet: try ControlNetModel(directory: URL(fileURLWithPath: controlNet)), image: $0.image,
+                              scale: $0.scale, start: $0.start, end: $0.end)
+        }
+        return try pipeline.generate(request)
+    }
+
+    static func weights(_ pipeline: StableDiffusionPipeline) -> [[UInt32]] {
+        pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values().map(\.bitPattern) }
+    }
+
+    @Test func registrationScansAFolderAndRefusesDuplicatesAndStrangers() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("adapters-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(atPath: Self.peft, toPath: folder.appendingPathComponent("water.safetensors").path)
+        try FileManager.default.copyItem(atPath: Self.controlNet, toPath: folder.appendingPathComponent("depth").path)
+        try Data("not a model".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+        let registry = try AdapterRegistry(loras: ["peft": Self.peft], controlNets: [:], directories: [folder.path])
+        #expect(registry.entries.map { "\($0.kind.rawValue):\($0.name)" } == ["lora:peft", "lora:water", "controlnet:depth"])
+        #expect(registry.entry(.lora, named: "depth") == nil && registry.entry(.controlNet, named: "depth") != nil)
+        #expect(throws: DiffusionError.self) { try AdapterRegistry(loras: ["water": Self.kohya], controlNets: [:], directories: [folder.path]) }
+        #expect(throws: DiffusionError.self) { try AdapterRegistry(loras: ["x": folder.appendingPathComponent("notes.txt").path], controlNets: [:]) }
+        #expect(throws: DiffusionError.self) { try AdapterRegistry(loras: [:], controlNets: ["x": folder.path]) }
+    }
+
+    @Test func unknownNamesAndBadValuesAreRefusedAtSubmission() throws {
+        let engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: StepBatchingTests.folder), registry: try Self.registry())
+        let base = Self.request("x", seed: 1)
+        func refusal(_ image: ImageRequest) -> ImageGenerationError? {
+            do { _ = try engine.submit([image]) } catch { return error }
+            return nil
+        }
+        #expect(refusal(ImageRequest(base, loras: [LoRAUse(name: "nope")])) == .adapterNotFound(
+            "no LoRA named 'nope' is registered on this server (GET /v1/adapters lists them)", param: "loras[0].name"))
+        #expect(refusal(ImageRequest(base, controlNets: [ControlNetUse(name: "peft", image: try Self.controlImage())]))
+            == .adapterNotFound("no ControlNet named 'peft' is registered on this server (GET /v1/adapters lists them)", param: "controlnets[0].name"))
+        if case .invalidRequest(_, "loras[0].scale")? = refusal(ImageRequest(base, loras: [LoRAUse(name: "peft", scale: .nan)])) {} else {
+            Issue.record("a NaN LoRA scale was not refused")
+        }
+        if case .invalidRequest(_, "loras")? = refusal(ImageRequest(base, loras: [LoRAUse(name: "peft"), LoRAUse(name: "peft")])) {} else {
+            Issue.record("a LoRA named twice was not refused")
+        }
+        if case .invalidRequest(_, "controlnets[0]")? = refusal(ImageRequest(base, controlNets: [
+            ControlNetUse(name: "edges", image: try Self.controlImage(), start: 0.6, end: 0.5),
+        ])) {} else {
+            Issue.record("start after end was not refused")
+        }
+        #expect(engine.statistics().waitingImages == 0)
+    }
+
+    @Test func namedAddOnsGiveThePipelinesImageAndLeavePristineWeights() async throws {
+        let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
+        let pristine = Self.weights(pipeline)
+        let engine = DiffusionEngine(pipeline: pipeline, registry: try Self.registry())
+        let image = ImageRequest(Self.request("a watercolor fox", seed: 5), loras: [LoRAUse(name: "peft", scale: 0.8), LoRAUse(name: "kohya", scale: 0.5)],
+                                 controlNets: [ControlNetUse(name: "edges", image: try Self.controlImage(), scale: 0.7, start: 0, end: 0.75)])
+        let served = try #require(try await StepBatchingTests.images(try engine.submit([image])).images[0])
+        #expect(Self.weights(pipeline) == pristine, "the merged LoRAs were not restored bit for bit")
+        let expected = try Self.alone(pipeline, image)
+        #expect(served.latents == expected.latents && served.rgb8 == expected.rgb8)
+        var plain = image
+        plain.loras = []
+        #expect(try Self.alone(pipeline, plain).rgb8 != served.rgb8, "the LoRAs changed nothing")
+        let statistics = engine.statistics()
+        #expect(statistics.mergedLoRACalls == 4 && statistics.unmergedLoRACalls == 0)
+        #expect(statistics.loraCache.misses == 2 && statistics.controlNetCache.misses == 1)
+        // Again: everything from the cache.
+        _ = try await StepBatchingTests.images(try engine.submit([image]))
+        #expect(engine.statistics().loraCache.hits == 2 && engine.statistics().controlNetCache.hits == 1)
+    }
+
+    @Test func aMixedLoRABatchGivesEachImageAsAlone() async throws {
+        let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
+        let pristine = Self.weights(pipeline)
+        let images = [
+            ImageRequest(Self.request("a red cube", seed: 11), loras: [LoRAUse(name: "peft", scale: 0.9)]),
+            ImageRequest(Self.request("a blue sphere", seed: 12), loras: [LoRAUse(name: "kohya", scale: 1)]),
+            ImageRequest(Self.request("a green cone", seed: 13)),
+        ]
+        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3), registry: try Self.registry())
+        let batched = try await StepBatchingTests.images(try engine.submit(images)).images
+        #expect(Self.weights(pipeline) == pristine)
+        let statistics = engine.statistics()
+        // All three rode together (unmerged, per row) for every step.
+        #expect(statistics.batchedCalls == 4 && statistics.unmergedLoRACalls == 4 && statistics.mergedLoRACalls == 0)
+        for (i, image) in images.enumerated() {
+            let result = try #require(batched[i])
+            // Exactly as alone on the same (unmerged) arithmetic; as alone with merged weights up to rounding.
+            #expect(result.latents == (try Self.alone(pipeline, image, mode: .unmerged)).latents, "image \(i)")
+            let merged = try Self.alone(pipeline, image)
+            let gap = zip(result.latents, merged.latents).map { abs($0 - $1) }.max()!
+            #expect(gap < 5e-4, "image \(i): \(gap) from the merged image")
+            #expect(zip(result.rgb8, merged.rgb8).allSatisfy { abs(Int($0) - Int($1)) <= 1 }, "image \(i)")
+        }
+    }
+
+    @Test func loRAsJoinAtTheStartStepAndALateLoadMakesTheStepWait() async throws {
+        let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
+        let pristine = Self.weights(pipeline)
+        let registry = try Self.registry()
+        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(loraStartStep: 2), registry: registry)
+        let image = ImageRequest(Self.request("a lighthouse", seed: 21, steps: 5), loras: [LoRAUse(name: "peft", scale: 1)])
+        registry.pauseLoading()
+        var events = try engine.submit([image]).makeAsyncIterator()
+        var steps: [Int] = []
+        while steps.count < 2, case let .progress(_, step, _, _)? = try await events.next() { steps.append(step) }
+        #expect(steps == [1, 2], "the first two steps run on the base weights while the LoRA loads")
+        // Step 3 is due with the LoRA, which cannot load: the image waits there.
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(engine.statistics().batchedSteps == 2)
+        registry.resumeLoading()
+        var served: GeneratedImage?, timing: ImageTiming?
+        while let event = try await events.next() {
+            switch event {
+            case let .progress(_, step, _, _): steps.append(step)
+            case let .image(_, result, times): (served, timing) = (result, times)
+            }
+        }
+        #expect(steps == Array(1 ... 5))
+        #expect(try #require(timing).loraWaitSeconds >= 0.3)
+        #expect(Self.weights(pipeline) == pristine)
+        let expected = try Self.alone(pipeline, image, loraStartStep: 2)
+        #expect(try #require(served).latents == expected.latents)
+        // The start step matters: from step 0 the image differs.
+        #expect(try Self.alone(pipeline, image).latents != expected.latents)
+    }
+
+    @Test func theCacheKeepsTheMostRecentlyUsedWithinItsBudget() throws {
+        let files = try [Self.peft, Self.kohya].map { try LoRAFile(url: URL(fileURLWithPath: $0)) }
+        let cache = AdapterCache(budgetBytes: max(files[0].byteCount, files[1].byteCount) + 16)
+        cache.insert(.lora(files[0]), bytes: files[0].byteCount, kind: .lora, name: "a")
+        #expect(cache.value(for: .lora, name: "a") != nil)
+        cache.insert(.lora(files[1]), bytes: files[1].byteCount, kind: .lora, name: "b")
+        #expect(!cache.contains(.lora, name: "a") && cache.contains(.lora, name: "b"))
+        #expect(cache.value(for: .lora, name: "a") == nil)
+        #expect(cache.counters[.lora] == AdapterCache.Counters(hits: 1, misses: 1))
+        #expect(cache.usedBytes == files[1].byteCount)
+    }
+}
