@@ -19,6 +19,9 @@ import Testing
         let steps, width, height: Int
         let loras: [(file: String, scale: Float)]
         let controlNets: [(folder: String, image: String, scale: Float, start: Float, end: Float)]
+        /// Image-to-image (`StableDiffusionControlNetImg2ImgPipeline`): the init image and strength.
+        let initImage: String?
+        let strength: Double?
         var testDescription: String { name }
     }
 
@@ -32,7 +35,8 @@ import Testing
                  loras: ($0["loras"] as! [[String: Any]]).map { ($0["file"] as! String, float($0["scale"])) },
                  controlNets: ($0["controlnets"] as! [[String: Any]]).map {
                      ($0["folder"] as! String, $0["image"] as! String, float($0["scale"]), float($0["start"]), float($0["end"]))
-                 })
+                 },
+                 initImage: $0["init_image"] as? String, strength: ($0["strength"] as? NSNumber)?.doubleValue)
         }
     }()
 
@@ -47,12 +51,15 @@ import Testing
         }
         return TextToImageRequest(prompt: c.prompt, negativePrompt: c.negativePrompt, steps: c.steps, guidanceScale: c.guidance,
                                   scheduler: try c.scheduler.map { try #require(SchedulerKind(rawValue: $0)) },
-                                  width: c.width, height: c.height, seed: c.seed, loras: loras, loraMode: mode, controlNets: controls)
+                                  width: c.width, height: c.height, seed: c.seed,
+                                  initImage: try c.initImage.map { try ImageDecoder.decode(contentsOf: Fixtures.diffusion.appendingPathComponent($0)) },
+                                  strength: c.strength, loras: loras, loraMode: mode, controlNets: controls)
     }
 
     @Test func casesArePresent() {
         #expect(Self.cases.count >= 6)
         #expect(Self.cases.contains { $0.loras.count == 2 } && Self.cases.contains { $0.controlNets.count == 2 })
+        #expect(Self.cases.contains { $0.initImage != nil && !$0.controlNets.isEmpty && !$0.loras.isEmpty })
     }
 
     @Test(arguments: cases, [LoRAMode.unmerged, .merged])

@@ -14,9 +14,9 @@ import Tokenizers
 /// requests at different steps and of different pipelines in one UNet call; `start` (`prepare` and
 /// the conditioning), `denoise` and `decode` are the parts `generate` runs. Add-ons per request: LoRAs
 /// (`TextToImageRequest.loras`, diffusers/PEFT or kohya files, unmerged per row or merged into the
-/// weights, see `LoRAMode`) and, for SD 1.x/2.x text-to-image, ControlNets (`controlNets`, one or
-/// several, as `StableDiffusionControlNetPipeline`); both live in `DenoisingConditioning`, so rows
-/// of different requests can share one step.
+/// weights, see `LoRAMode`) and, for SD 1.x/2.x, ControlNets (`controlNets`, one or several, as
+/// `StableDiffusionControlNetPipeline`, with an init image `StableDiffusionControlNetImg2ImgPipeline`);
+/// both live in `DenoisingConditioning`, so rows of different requests can share one step.
 ///
 /// ```swift
 /// let pipeline = try StableDiffusionPipeline(directory: folder)
@@ -140,8 +140,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         }
         if request.loraMode == .unmerged { conditioning.adapters = loras.unet }
         if !request.controlNets.isEmpty {
-            guard textEncoder2 == nil, request.initImage == nil else {
-                throw .invalidArgument("ControlNets are supported for SD 1.x/2.x text-to-image only (not with SDXL or an init image)")
+            guard textEncoder2 == nil else {
+                throw .invalidArgument("ControlNets are supported for SD 1.x/2.x (text-to-image and image-to-image), not with SDXL")
             }
             let (height, width) = try outputSize(request)
             for control in request.controlNets { conditioning.controls.append(try ControlCondition(control, width: width, height: height)) }
@@ -200,7 +200,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
                     continue
                 }
                 rows.append(row)
-                residuals.append(try conditioning.controls.startResiduals(for: row, step: state.step, of: generation.scheduler.timesteps.count))
+                // Image-to-image counts the ControlNet window over the steps it runs (diffusers' controlnet_keep after get_timesteps).
+                residuals.append(try conditioning.controls.startResiduals(for: row, step: state.stepsDone, of: state.stepsTotal))
             }
             let controlTime = ContinuousClock.now - controlStart
             controlNetSeconds.append(conditioning.controls.isEmpty ? 0
