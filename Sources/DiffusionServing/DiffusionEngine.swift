@@ -62,11 +62,8 @@ public final class DiffusionEngine: @unchecked Sendable {
     /// Queues one image per request (OpenAI's `n` images are `n` requests). Events of all of them
     /// come on the returned stream, which finishes after the last image; ending the iteration
     /// (the client left) cancels the images still queued or running at their next step boundary.
-    public func submit(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
-        try submit(requests.map { ImageRequest($0) })
-    }
-
-    /// Queues images with named add-ons; an unregistered name is ``ImageGenerationError/adapterNotFound(_:param:)``.
+    /// Add-ons are named (an unregistered name is ``ImageGenerationError/adapterNotFound(_:param:)``);
+    /// `submit([TextToImageRequest])` queues images without them.
     public func submit(_ requests: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
         precondition(!requests.isEmpty)
         for request in requests { try validate(request) }

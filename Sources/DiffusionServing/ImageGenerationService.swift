@@ -22,6 +22,13 @@ public protocol ImageGenerationService: Sendable {
     func shutdown(gracePeriod: Duration) async
 }
 
+extension ImageGenerationService {
+    /// Queues images without add-ons.
+    public func submit(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
+        try submit(requests.map { ImageRequest($0) })
+    }
+}
+
 extension DiffusionEngine: ImageGenerationService {
     public var defaultSize: Int { pipeline.defaultSize }
     public var maxPixels: Int { config.maxPixels }

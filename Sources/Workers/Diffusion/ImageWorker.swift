@@ -233,6 +233,8 @@ extension WireImageError {
         switch error {
         case let .overloaded(seconds): self = .overloaded(retryAfterSeconds: seconds)
         case let .invalidRequest(message, param): self = .invalidRequest(message: message, param: param)
+        // The front end refuses named add-ons before they reach a worker (none are registered there).
+        case let .adapterNotFound(message, param): self = .invalidRequest(message: message, param: param)
         case .shuttingDown: self = .shuttingDown
         case let .failed(message): self = .failed(message)
         }
