@@ -4,6 +4,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import ServingAPI
+import Simulator
 import Testing
 
 /// Layer-split (pipeline-parallel) workers: HELR's ``LayerPlacement`` splits the model over worker
@@ -33,6 +34,15 @@ import Testing
         let plan = try #require(frontEnd.pipelinePlan(slot: 0))
         #expect(plan.blocks.count == stages)
         #expect(plan.blocks.first?.layers.lowerBound == 0 && plan.blocks.last?.layers.upperBound == 4)
+        // The simulator plans the same split from the same model and budgets (llama-gqa: 2 layers,
+        // 4 query and 2 KV heads of 32 dims; the topology's default speed and link).
+        let shape = PipelineSplit.DecoderShape(layers: 2, hiddenSize: 64, intermediateSize: 160, vocabSize: 2009, queryWidth: 128, kvWidth: 64)
+        let units = try PipelineStage.placementUnits(directory: Support.model)
+        #expect(PipelineSplit.units(of: shape) == units)
+        let budget = units.reduce(0) { $0 + $1.memoryBytes } / 1_048_576 * share * 1_048_576
+        let stage = PipelineSplit.Stage(memoryBytes: budget, flopsPerSecond: 1e9, linkBytesPerSecond: transfer == "tcp" ? 1e9 : 1e10)
+        let simulated = SystemSpec.Pipeline(model: shape, stages: Array(repeating: stage, count: stages), referenceFlopsPerSecond: 1e9)
+        #expect(try simulated.split.plan() == plan)
         let expected = try await Support.singleProcess(Support.prompts, tokens: 12)
         // Concurrently, so the stages run batches of several sequences.
         let outputs = try await Support.concurrently(Support.prompts, tokens: 12, on: frontEnd)
