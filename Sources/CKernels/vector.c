@@ -58,9 +58,9 @@ void ck_add(float *y, const float *x, size_t n) {
 // MARK: normalisation
 
 void ck_rmsnorm(const float *x, const float *weight, float *out, size_t n, float eps) {
-    // Sum of squares in double: independent of the summation order, so both paths agree.
+    // Squares in float summed in double, as ggml does: the sum is then independent of the order.
     double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (double)x[i] * (double)x[i];
+    for (size_t i = 0; i < n; i++) ss += (double)(x[i] * x[i]);
     float variance = (float)(ss / (double)n);
     float r = 1.0f / sqrtf(variance + eps);
     for (size_t i = 0; i < n; i++) out[i] = weight[i] * (x[i] * r);
@@ -109,13 +109,70 @@ CK_AVX2 static void softmax_avx2(float *x, size_t n) {
     for (; i < n; i++) x[i] *= 1.0f / s;
 }
 
+// SiLU as ggml computes it (ggml_v_silu over ggml_v_expf, Arm's optimized-routines expf, in its
+// AVX-512 and AVX2 forms), so a gated MLP rounds as llama.cpp's CPU backend does on the same CPU:
+// a last-bit difference here moves quantized models' near-tied greedy tokens.
+
+/// ggml_v_expf, AVX2 form (inputs above 88.38 give infinity, below -103.97 zero).
+CK_AVX2 static inline __m256 ggml_expf256(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+    const __m256i c = _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(126), _CMP_GT_OQ));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                                                     _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+                                     u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(_mm256_castsi256_ps(c))) return _mm256_fmadd_ps(j, k, k);
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)), _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256i d = _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.f), n), _mm256_set1_ps(192), _CMP_GT_OQ));
+    return _mm256_or_ps(_mm256_and_ps(_mm256_castsi256_ps(d), _mm256_mul_ps(s1, s1)),
+                        _mm256_andnot_ps(_mm256_castsi256_ps(d),
+                                         _mm256_or_ps(_mm256_and_ps(_mm256_castsi256_ps(c), _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                                                      _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
+}
+
 CK_AVX2 static void silu_mul_avx2(const float *gate, const float *up, float *out, size_t n) {
     __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 g = _mm256_loadu_ps(gate + i);
-        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, ck_exp256(_mm256_sub_ps(zero, g))));
+        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, ggml_expf256(_mm256_sub_ps(zero, g))));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+/// ggml_v_expf, AVX-512 form (its polynomial keeps the 1 inside and scales by 2^n with scalef).
+CK_AVX512VNNI static inline __m512 ggml_expf512(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __mmask16 d = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                                                     _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+                                     u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    const __m512 res = _mm512_scalef_ps(j, n);
+    if (_mm512_kortestz(d, d)) return res;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ), _mm512_set1_ps(INFINITY), zero);
+    return _mm512_mask_blend_ps(d, res, alt);
+}
+
+CK_AVX512VNNI static void silu_mul_avx512(const float *gate, const float *up, float *out, size_t n) {
+    __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 g = _mm512_loadu_ps(gate + i);
+        __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, ggml_expf512(_mm512_sub_ps(zero, g))));
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
     }
     for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
@@ -137,8 +194,57 @@ void ck_softmax(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] *= inv;
 }
 
+// MARK: attention with an online softmax
+
+#if CK_X86
+/// ggml_vec_dot_f32 in its AVX-512 form: four 16-lane accumulators per 64 elements, folded
+/// pairwise, then _mm512_reduce_add_ps's halving order; leftovers added one at a time.
+CK_AVX512VNNI static float dot_ggml_avx512(const float *x, const float *y, size_t n) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    size_t np = n & ~(size_t)63;
+    for (size_t i = 0; i < np; i += 64)
+        for (int j = 0; j < 4; j++) acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16 * j), _mm512_loadu_ps(y + i + 16 * j), acc[j]);
+    acc[0] = _mm512_add_ps(acc[0], acc[2]);
+    acc[1] = _mm512_add_ps(acc[1], acc[3]);
+    acc[0] = _mm512_add_ps(acc[0], acc[1]);
+    __m256 h = _mm256_add_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[0]), 1)), _mm512_castps512_ps256(acc[0]));
+    __m128 q = _mm_add_ps(_mm256_extractf128_ps(h, 1), _mm256_castps256_ps128(h));
+    __m128 p = _mm_add_ps(q, _mm_shuffle_ps(q, q, _MM_SHUFFLE(1, 0, 3, 2)));
+    float sum = _mm_cvtss_f32(p) + _mm_cvtss_f32(_mm_shuffle_ps(p, p, 1));
+    for (size_t i = np; i < n; i++) sum = fmaf(x[i], y[i], sum);
+    return sum;
+}
+#endif
+
+void ck_attention_online(const float *q, const float *keys, const float *values, size_t n, size_t stride, size_t d,
+                         float scale, float *m, float *s, float *acc) {
+    float max = *m, sum = *s;
+    for (size_t j = 0; j < n; j++) {
+        const float *k = keys + j * stride, *v = values + j * stride;
+#if CK_X86
+        float score = (ck_simd_level() >= 2 ? dot_ggml_avx512(k, q, d) : ck_dot(k, q, d)) * scale;
+#else
+        float score = ck_dot(k, q, d) * scale;
+#endif
+        float ms = 1.0f, vs = 1.0f;
+        if (score > max) {
+            float old = max;
+            max = score;
+            ms = expf(old - max);
+            ck_scale(acc, ms, d);
+        } else {
+            vs = expf(score - max);
+        }
+        ck_axpy(acc, vs, v, d);
+        sum = fmaf(sum, ms, vs);
+    }
+    *m = max;
+    *s = sum;
+}
+
 void ck_silu_mul(const float *gate, const float *up, float *out, size_t n) {
 #if CK_X86
+    if (ck_simd_level() >= 2) { silu_mul_avx512(gate, up, out, n); return; }
     if (ck_use_simd()) { silu_mul_avx2(gate, up, out, n); return; }
 #endif
     for (size_t i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
@@ -159,14 +265,19 @@ void ck_gelu_tanh(float *x, size_t n) {
 // MARK: rotary embedding
 
 void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim, const float *cos_table,
-                   const float *sin_table) {
+                   const float *sin_table, int fused) {
     size_t half = head_dim / 2;
     for (size_t h = 0; h < heads; h++) {
         float *v = x + h * head_stride;
         for (size_t i = 0; i < half; i++) {
             float x1 = v[i], x2 = v[i + half];
-            v[i] = x1 * cos_table[i] - x2 * sin_table[i];
-            v[i + half] = x2 * cos_table[i] + x1 * sin_table[i];
+            if (fused) {
+                v[i] = fmaf(x1, cos_table[i], -(x2 * sin_table[i]));
+                v[i + half] = fmaf(x1, sin_table[i], x2 * cos_table[i]);
+            } else {
+                v[i] = x1 * cos_table[i] - x2 * sin_table[i];
+                v[i + half] = x2 * cos_table[i] + x1 * sin_table[i];
+            }
         }
     }
 }

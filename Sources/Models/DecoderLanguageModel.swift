@@ -52,7 +52,8 @@ public final class DecoderLanguageModel: CausalLanguageModel {
         lmHead = c.tieWordEmbeddings ? embedding : try weights.matrix(lmHeadName, rows: c.vocabSize, cols: c.hiddenSize)
         self.embedding = embedding
         rope = RotaryEmbedding(config: c)
-        shape = AttentionShape(numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim)
+        shape = AttentionShape(numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim,
+                               softmax: c.operationOrder == .llamaCpp ? .online : .blocked)
     }
 
     private init(_ whole: DecoderLanguageModel, units: DecoderSlice) {

@@ -92,7 +92,7 @@ struct GGUFModel {
             tieWordEmbeddings: file.tensors["output.weight"] == nil,
             attentionBias: architecture == "llama" && file.tensors["blk.0.attn_q.bias"] != nil, mlpBias: false,
             hiddenActivation: .silu, useSlidingWindow: false, dtype: nil,
-            bosTokenId: file.metadata["tokenizer.ggml.bos_token_id"]?.int, eosTokenIds: eos)
+            bosTokenId: file.metadata["tokenizer.ggml.bos_token_id"]?.int, eosTokenIds: eos, operationOrder: .llamaCpp)
     }
 
     /// The GGUF name of a transformers tensor name ("model.layers.3.self_attn.q_proj.weight" → "blk.3.attn_q.weight").

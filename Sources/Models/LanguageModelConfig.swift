@@ -11,6 +11,16 @@ public enum RopeScaling: Sendable, Equatable {
     case frequencyFactors([Float])
 }
 
+/// Whose float32 operation order the RoPE tables and attention follow, so each model rounds as the
+/// implementation it is compared with does (quantized models' near-tied greedy tokens move with the
+/// last bits): transformers' for Hugging Face folders (`inv_freq` one power per frequency, softmax
+/// over all scores), llama.cpp's for GGUF files (ggml's rope cache multiplying θ up by
+/// `base^(-2/d)` one frequency at a time, and its flash attention's online softmax).
+public enum OperationOrder: Sendable, Equatable {
+    case transformers
+    case llamaCpp
+}
+
 /// The MLP activation applied to the gate projection.
 public enum HiddenActivation: String, Sendable {
     case silu
@@ -52,4 +62,5 @@ public struct LanguageModelConfig: Sendable, Equatable {
     public var dtype: String?
     public var bosTokenId: Int?
     public var eosTokenIds: [Int]
+    public var operationOrder: OperationOrder = .transformers
 }

@@ -1,12 +1,14 @@
 import Foundation
 import Tensor
 
-/// Rotary position embedding tables, computed with the float32 operation order transformers uses
-/// so that cos/sin match it bit for bit in most positions.
+/// Rotary position embedding tables, computed with the float32 operation order of the
+/// implementation the model is compared with (`OperationOrder`): transformers' for Hugging Face
+/// folders, so that cos/sin match it bit for bit in most positions, and ggml's rope cache for GGUF files.
 struct RotaryEmbedding: Sendable {
     let headDim: Int
     let theta: Double
     let scaling: RopeScaling
+    let order: OperationOrder
     let maxPositionEmbeddings: Int
     /// Frequencies for positions within maxPositionEmbeddings (headDim/2 values).
     let inverseFrequencies: [Float]
@@ -15,6 +17,7 @@ struct RotaryEmbedding: Sendable {
         headDim = config.headDim
         theta = config.ropeTheta
         scaling = config.ropeScaling
+        order = config.operationOrder
         maxPositionEmbeddings = config.maxPositionEmbeddings
         inverseFrequencies = Self.frequencies(headDim: headDim, theta: theta, scaling: scaling, sequenceLength: nil, maxPositionEmbeddings: maxPositionEmbeddings)
     }
@@ -56,6 +59,7 @@ struct RotaryEmbedding: Sendable {
 
     /// cos and sin tables (positions.count × headDim/2) for the given absolute positions.
     func tables(for positions: Range<Int>) -> (cos: Matrix, sin: Matrix) {
+        if order == .llamaCpp, let tables = ggmlTables(for: positions) { return tables }
         var frequencies = inverseFrequencies
         if case .dynamic = scaling, positions.upperBound > maxPositionEmbeddings {
             frequencies = Self.frequencies(headDim: headDim, theta: theta, scaling: scaling, sequenceLength: positions.upperBound,
@@ -70,6 +74,35 @@ struct RotaryEmbedding: Sendable {
                 let angle = Double(Float(position) * frequencies[i])
                 cosTable[row, i] = Float(Foundation.cos(angle))
                 sinTable[row, i] = Float(Foundation.sin(angle))
+            }
+        }
+        return (cosTable, sinTable)
+    }
+
+    /// ggml's rope cache (ggml_rope_cache_init): θ starts at the position and is multiplied by
+    /// powf(base, -2/d) per frequency in float32, then divided by the frequency factor or scaled
+    /// linearly; cosf/sinf of it. nil for the scalings llama.cpp treats otherwise (YaRN, dynamic NTK).
+    private func ggmlTables(for positions: Range<Int>) -> (cos: Matrix, sin: Matrix)? {
+        var freqScale: Float = 1
+        var factors: [Float]? = nil
+        switch scaling {
+        case .none: break
+        case let .linear(factor): freqScale = 1 / Float(factor)
+        case let .frequencyFactors(f): factors = f
+        case .dynamic, .llama3: return nil
+        }
+        let half = headDim / 2
+        let thetaScale = powf(Float(theta), -2 / Float(headDim))
+        let cosTable = Matrix(rows: positions.count, cols: half)
+        let sinTable = Matrix(rows: positions.count, cols: half)
+        for (row, position) in positions.enumerated() {
+            var angle = Float(position)
+            for i in 0 ..< half {
+                let extrapolated = factors.map { angle / $0[i] } ?? angle
+                let interpolated = freqScale * extrapolated
+                cosTable[row, i] = cosf(interpolated)
+                sinTable[row, i] = sinf(interpolated)
+                angle *= thetaScale
             }
         }
         return (cosTable, sinTable)

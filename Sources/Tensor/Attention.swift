@@ -25,20 +25,34 @@ public struct AttentionShape: Sendable {
     public let headDim: Int
     /// Multiplier of q·k, usually 1/√headDim.
     public let scale: Float
+    public let softmax: SoftmaxOrder
 
-    public init(numHeads: Int, numKVHeads: Int, headDim: Int, scale: Float? = nil) {
+    public init(numHeads: Int, numKVHeads: Int, headDim: Int, scale: Float? = nil, softmax: SoftmaxOrder = .blocked) {
         precondition(numKVHeads > 0 && numHeads % numKVHeads == 0, "heads must be a multiple of KV heads")
         self.numHeads = numHeads
         self.numKVHeads = numKVHeads
         self.headDim = headDim
         self.scale = scale ?? 1 / Float(headDim).squareRoot()
+        self.softmax = softmax
     }
+}
+
+/// How attention forms its softmax; both give the same values up to rounding.
+public enum SoftmaxOrder: Sendable, Equatable {
+    /// All scores of a row first (blocked matrix products for prompts), as transformers does.
+    case blocked
+    /// One key at a time with a running maximum and sum, in ggml's flash-attention order, as
+    /// llama.cpp's CPU backend does for fewer than `Attention.onlineRowLimit` query rows (for more it
+    /// switches to a tiled kernel, which is not reproduced: those prompts use the blocked form).
+    case online
 }
 
 /// Causal scaled-dot-product attention over cached keys/values.
 public enum Attention {
     /// Query rows per prefill task: bounds the score buffer and balances heads over threads.
     static let queryBlock = 128
+    /// Query rows from which `.online` attention uses the blocked form (ggml's GGML_FA_TILE_Q).
+    public static let onlineRowLimit = 64
 
     /// Attends `queries` (T × numHeads·headDim, the T newest positions) to the keys/values in `segments`
     /// (all positions so far, the T new ones last), writing T × numHeads·headDim into `output`.
@@ -50,6 +64,15 @@ public enum Attention {
         let width = shape.numHeads * shape.headDim
         precondition(queries.cols == width && output.cols == width && output.rows == queries.rows, "attention shape mismatch")
         precondition(total >= queries.rows, "cache holds fewer positions than queries")
+        if shape.softmax == .online && queries.rows < onlineRowLimit {
+            let past = total - queries.rows
+            Parallel.forEach(shape.numHeads * queries.rows) { task in
+                let row = task / shape.numHeads
+                onlineRow(task % shape.numHeads, query: queries.row(row), visible: past + row + 1, segments: segments,
+                          shape: shape, output: output.row(row))
+            }
+            return
+        }
         if queries.rows == 1 {
             Parallel.forEach(shape.numHeads) { head in
                 decodeHead(head, query: queries.data, segments: segments, total: total, shape: shape, output: output.data)
@@ -64,6 +87,24 @@ public enum Attention {
             prefillBlock(head: head, queryRows: first ..< min(queries.rows, first + queryBlock),
                          queries: queries, segments: segments, total: total, shape: shape, output: output)
         }
+    }
+
+    /// One head of one query row over its first `visible` keys, with an online softmax.
+    private static func onlineRow(_ head: Int, query: UnsafePointer<Float>, visible: Int, segments: [KVSegment],
+                                  shape: AttentionShape, output: UnsafeMutablePointer<Float>) {
+        let d = shape.headDim
+        let kvOffset = head / (shape.numHeads / shape.numKVHeads) * d
+        let out = output + head * d
+        out.initialize(repeating: 0, count: d)
+        var maximum = -Float.infinity, sum: Float = 0
+        var position = 0
+        for segment in segments where position < visible {
+            let n = min(segment.count, visible - position)
+            ck_attention_online(query + head * d, segment.keys + kvOffset, segment.values + kvOffset, n, segment.rowStride, d,
+                                shape.scale, &maximum, &sum, out)
+            position += n
+        }
+        ck_scale(out, sum == 0 ? 0 : 1 / sum, d)
     }
 
     private static func decodeHead(_ head: Int, query: UnsafePointer<Float>, segments: [KVSegment], total: Int,

@@ -69,10 +69,11 @@ public enum Kernels {
     }
 
     /// Rotates each row of `x` (heads of `headDim` floats) by the row's cos/sin table
-    /// (`cos`/`sin`: x.rows × headDim/2, half-split layout as in Llama).
-    public static func applyRoPE(_ x: Matrix, heads: Int, headDim: Int, cos: Matrix, sin: Matrix) {
+    /// (`cos`/`sin`: x.rows × headDim/2, half-split layout as in Llama); `fused` rounds each output
+    /// through one fused multiply-add, as llama.cpp's compiled rope does.
+    public static func applyRoPE(_ x: Matrix, heads: Int, headDim: Int, cos: Matrix, sin: Matrix, fused: Bool = false) {
         precondition(x.cols >= heads * headDim && cos.rows == x.rows && cos.cols == headDim / 2, "rope shape mismatch")
-        for r in 0 ..< x.rows { ck_rope_apply(x.row(r), heads, headDim, headDim, cos.row(r), sin.row(r)) }
+        for r in 0 ..< x.rows { ck_rope_apply(x.row(r), heads, headDim, headDim, cos.row(r), sin.row(r), fused ? 1 : 0) }
     }
 
     /// Dot product of two float buffers.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Models
 import Bench
 import Tokenizers
 
@@ -56,7 +57,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(help: "SLOs for goodput, e.g. ttft:500,tpot:50 (milliseconds; ttft, tpot, e2el).")
     var goodput: String?
 
-    @Option(help: "A model folder whose tokenizer.json makes random prompts of exact token lengths (default: random words).")
+    @Option(help: "A model folder (tokenizer.json) or GGUF file whose tokenizer makes random prompts of exact token lengths (default: random words).")
     var tokenizer: String?
 
     @Option(help: "Seed for prompts, images and arrival times.")
@@ -103,7 +104,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let tokenizer = try self.tokenizer.map { try Tokenizer.load(directory: URL(fileURLWithPath: $0)) }
+        let tokenizer = try self.tokenizer.map { try ModelLoader.loadTokenizer(at: URL(fileURLWithPath: $0)) }
         let (width, height) = parsedImageSize ?? (448, 448)
         var requests = try BenchDataset(
             kind: BenchDatasetKind(dataset), count: numPrompts, inputTokens: inputLength, outputTokens: outputLength,

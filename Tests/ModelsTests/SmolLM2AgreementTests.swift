@@ -8,15 +8,23 @@ import Testing
 /// equal llama.cpp's. Quantized near-ties move with kernel details (the order of sums, how
 /// activations are rounded to 8 bits), and one flipped token changes the rest of a continuation,
 /// so bit-equality is not the measure: two llama.cpp builds (February 2025 and October 2026) gave
-/// the same continuation for 4, 3 and 2 of 5 prompts on Q4_1, Q8_0 and Q4_0. Measured here on
-/// these prompts: 1, 3 and 2 of 5 (the first differing step is printed with llama.cpp's top-2 gap
-/// there) — Q8_0 and Q4_0 reach the builds' agreement, Q4_1 does not. The floors below are the
-/// measured counts, so a change that loses agreement fails. The model files are not committed:
+/// the same continuation for 4, 3 and 2 of 5 prompts on Q4_1, Q8_0 and Q4_0. How sensitive these
+/// files are: the October 2026 build against itself with flash attention off instead of on (only
+/// the order of the attention sums changes) agrees on 0 and 2 of 5 (Q4_1, Q8_0), its step-0
+/// log-probabilities moving by 0.004–0.10. Tessera's integer dot products and 8-bit activation
+/// rounding equal ggml's (vec_dot_q4_1_q8_1 and quantize_row_q8_1, checked op by op), and GGUF models
+/// follow llama.cpp's order elsewhere too (`OperationOrder.llamaCpp`: ggml's rope cache and fused
+/// rotation, its online-softmax attention, its SiLU, squares in float for RMSNorm). Measured here: 2,
+/// 3 and 2 of 5 (1, 3 and 2 before the llama.cpp operation order), step-0 log-probabilities within
+/// 0.01–0.32 of llama.cpp's — Q8_0 and Q4_0 reach the builds' agreement, Q4_1 does not (what still
+/// differs is not found: the q·k sums run over un-permuted rows here, interleaved ones in ggml, and
+/// the output head may be repacked by llama.cpp). The floors below are the measured counts, so a
+/// change that loses agreement fails. The model files are not committed:
 /// `scripts/fetch-smollm2.sh` fetches them; without them these tests are skipped.
 @Suite(.enabled(if: SmolLM2Files.present, SmolLM2Files.missingMessage))
 struct SmolLM2AgreementTests {
     /// Continuations equal to llama.cpp's, per file (of 5), as measured.
-    static let measuredAgreement = ["Q4_1": 1, "Q8_0": 3, "Q4_0": 2]
+    static let measuredAgreement = ["Q4_1": 2, "Q8_0": 3, "Q4_0": 2]
 
     @Test(arguments: ["Q4_1", "Q8_0", "Q4_0"])
     func greedyContinuationsAgreeWithLlamaCpp(type: String) throws {

@@ -115,9 +115,11 @@ struct KernelTests {
                 }
             }
         }
-        let m = Matrix(rows: 2, cols: heads * dim, values: x)
-        Kernels.applyRoPE(m, heads: heads, headDim: dim, cos: cosTable, sin: sinTable)
-        #expect(maxAbsDifference(m.toArray(), expected) < 1e-6)
+        for fused in [false, true] {
+            let m = Matrix(rows: 2, cols: heads * dim, values: x)
+            Kernels.applyRoPE(m, heads: heads, headDim: dim, cos: cosTable, sin: sinTable, fused: fused)
+            #expect(maxAbsDifference(m.toArray(), expected) < 1e-6, "fused: \(fused)")
+        }
     }
 
     @Test func halfConversionsMatchSwiftFloat16() {

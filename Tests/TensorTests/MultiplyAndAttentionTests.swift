@@ -68,28 +68,36 @@ struct AttentionTests {
         return out
     }
 
-    /// Decode (1 row), prefill, prefill across the 128-row block, with past positions and a cache split in segments.
+    /// Decode (1 row), prefill, prefill across the 128-row block, with past positions and a cache split
+    /// in segments; both softmax orders (online: ggml's order, 64-wide heads through its AVX-512 dot
+    /// product, and the blocked form from 64 rows on), on every kernel path.
     @Test(arguments: [(1, 9), (5, 5), (6, 20), (131, 140)])
     func causalMatchesNaive(tokens: Int, total: Int) {
-        let (heads, kvHeads, dim) = (4, 2, 12)
-        let q = randomFloats(tokens * heads * dim, seed: 30)
-        let k = randomFloats(total * kvHeads * dim, seed: 31)
-        let v = randomFloats(total * kvHeads * dim, seed: 32)
-        let expected = naive(queries: q, keys: k, values: v, tokens: tokens, total: total, heads: heads, kvHeads: kvHeads, dim: dim)
-        let shape = AttentionShape(numHeads: heads, numKVHeads: kvHeads, headDim: dim)
-        k.withUnsafeBufferPointer { kp in
-            v.withUnsafeBufferPointer { vp in
-                let stride = kvHeads * dim
-                let whole = [KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: total, rowStride: stride)]
-                let split = total / 3
-                let pieces = [
-                    KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: split, rowStride: stride),
-                    KVSegment(keys: kp.baseAddress! + split * stride, values: vp.baseAddress! + split * stride, count: total - split, rowStride: stride),
-                ]
-                for segments in [whole, pieces] {
-                    let out = Matrix(rows: tokens, cols: heads * dim)
-                    Attention.causal(queries: Matrix(rows: tokens, cols: heads * dim, values: q), segments: segments, shape: shape, output: out)
-                    #expect(maxAbsDifference(out.toArray(), expected) < 1e-5, "\(segments.count) segment(s)")
+        for dim in [12, 70] {
+            let (heads, kvHeads) = (4, 2)
+            let q = randomFloats(tokens * heads * dim, seed: 30)
+            let k = randomFloats(total * kvHeads * dim, seed: 31)
+            let v = randomFloats(total * kvHeads * dim, seed: 32)
+            let expected = naive(queries: q, keys: k, values: v, tokens: tokens, total: total, heads: heads, kvHeads: kvHeads, dim: dim)
+            k.withUnsafeBufferPointer { kp in
+                v.withUnsafeBufferPointer { vp in
+                    let stride = kvHeads * dim
+                    let whole = [KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: total, rowStride: stride)]
+                    let split = total / 3
+                    let pieces = [
+                        KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: split, rowStride: stride),
+                        KVSegment(keys: kp.baseAddress! + split * stride, values: vp.baseAddress! + split * stride, count: total - split, rowStride: stride),
+                    ]
+                    withEachKernelPath { path in
+                        for softmax in [SoftmaxOrder.blocked, .online] {
+                            let shape = AttentionShape(numHeads: heads, numKVHeads: kvHeads, headDim: dim, softmax: softmax)
+                            for segments in [whole, pieces] {
+                                let out = Matrix(rows: tokens, cols: heads * dim)
+                                Attention.causal(queries: Matrix(rows: tokens, cols: heads * dim, values: q), segments: segments, shape: shape, output: out)
+                                #expect(maxAbsDifference(out.toArray(), expected) < 1e-5, "\(segments.count) segment(s), d=\(dim), \(softmax), \(path)")
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -141,10 +141,10 @@ def hf_server(args, model, out, name):
     return Server(command, port, os.path.join(out, f"{name}.log"))
 
 
-def llama_server(args, gguf, out, name, slots, context):
+def llama_server(args, gguf, out, name, slots, context, mmproj=None):
     port = free_port()
     command = [os.path.join(args.llama_cpp, "llama-server"), "-m", gguf, "--port", str(port), "-t", str(args.threads),
-               "-np", str(slots), "-c", str(context * slots), "--no-webui"]
+               "-np", str(slots), "-c", str(context * slots), "--no-webui", *(["--mmproj", mmproj] if mmproj else [])]
     return Server(command, port, os.path.join(out, f"{name}.log"))
 
 
@@ -216,9 +216,9 @@ def image_stream(args, model, seed, rate, count):
             "--request-rate", str(rate), "--num-prompts", str(count), "--seed", str(seed)]
 
 
-def overlapping_image_count(args):
+def overlapping_image_count(args, text_rate=None):
     """Enough image requests to outlast the text stream (it starts a second after them)."""
-    return math.ceil(args.image_rate * (args.text_prompts / args.text_rate + 4))
+    return math.ceil(args.image_rate * (args.text_prompts / (text_rate or args.text_rate) + 4))
 
 
 # (a) -------------------------------------------------------------------------------------------
@@ -376,9 +376,13 @@ def constrained(args, out):
 
 # (c) -------------------------------------------------------------------------------------------
 
+SIDE_BY_SIDE_HEADER = ["server", "stream", "completed", "goodput (req/s)", "req/s", "output tok/s", "TTFT p50 (ms)",
+                       "TTFT p99 (ms)", "ITL p50 (ms)", "ITL p99 (ms)"]
+
+
 def side_by_side(args, out, servers, streams, title):
     """Runs `streams(seed)` -> [(label, options)] at once against each server, alternating servers per
-    repeat; prints a table of per-stream medians per server."""
+    repeat; returns table rows (SIDE_BY_SIDE_HEADER) of per-stream medians per server."""
     results = {label: {} for label, _ in servers}
     for r in range(args.repeats):
         order = servers if r % 2 == 0 else servers[::-1]
@@ -399,8 +403,7 @@ def side_by_side(args, out, servers, streams, title):
                          f"{med('request_throughput'):.2f}", f"{med('output_throughput'):.1f}",
                          ms(med("ttft_ms", "median")), ms(med("ttft_ms", "p99")),
                          ms(med("itl_ms", "median")), ms(med("itl_ms", "p99"))])
-    print(table(["server", "stream", "completed", "goodput (req/s)", "req/s", "output tok/s", "TTFT p50 (ms)",
-                 "TTFT p99 (ms)", "ITL p50 (ms)", "ITL p99 (ms)"], rows))
+    return rows
 
 
 def vs_hf(args, out):
@@ -410,29 +413,45 @@ def vs_hf(args, out):
         return [("image", image_stream(args, args.model, seed + 500, args.image_rate, overlapping_image_count(args)) + slo),
                 ("text", text_stream(args, args.model, seed, args.text_rate, args.text_prompts) + slo)]
 
-    side_by_side(args, out, [("tessera", lambda tag: tessera_server(args, args.model, out, tag)),
-                             ("transformers", lambda tag: hf_server(args, args.model, out, tag))], streams, "vs-hf")
+    print(table(SIDE_BY_SIDE_HEADER, side_by_side(args, out, [
+        ("tessera", lambda tag: tessera_server(args, args.model, out, tag)),
+        ("transformers", lambda tag: hf_server(args, args.model, out, tag))], streams, "vs-hf")))
     print()
     print(f"Goodput SLO: {args.goodput} (ms).")
 
 
 def vs_llama_server(args, out):
-    model = args.text_model
-    gguf = os.path.join(model, "model-f16.gguf")
-    if not os.path.exists(gguf):
-        subprocess.run([sys.executable, os.path.join(ROOT, "scripts/bench/make_bench_model.py"), "--out", model], check=True)
-    context = args.text_input + args.text_output + 64
+    """At each of --text-rates: Tessera and llama-server on the same weights. Text only on one GGUF
+    file served by both (--gguf), or on the 125M bench model (Tessera on its F16 folder, llama-server
+    on its F16 GGUF); with --mmproj, the mixed text + image workload of vs-hf, Tessera on the
+    vision-language folder (--model) and llama-server on its GGUF conversion (--gguf + --mmproj)."""
+    if args.gguf:
+        gguf = os.path.abspath(args.gguf)
+        model = args.model if args.mmproj else gguf
+    else:
+        model = args.text_model
+        gguf = os.path.join(model, "model-f16.gguf")
+        if not os.path.exists(gguf):
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts/bench/make_bench_model.py"), "--out", model], check=True)
+    mmproj = args.mmproj and os.path.abspath(args.mmproj)
+    context = max(args.text_input + args.text_output, args.image_input + args.image_output + 256 if mmproj else 0) + 64
     slo = ["--goodput", args.goodput]
+    rows = []
+    for rate in [float(r) for r in (args.text_rates or str(args.text_rate)).split(",")]:
+        def streams(seed):
+            text = [("text", text_stream(args, model, seed, rate, args.text_prompts) + slo)]
+            if not mmproj:
+                return text
+            return [("image", image_stream(args, model, seed + 500, args.image_rate, overlapping_image_count(args, rate)) + slo)] + text
 
-    def streams(seed):
-        return [("text", text_stream(args, model, seed, args.text_rate, args.text_prompts) + slo)]
-
-    side_by_side(args, out, [
-        ("tessera", lambda tag: tessera_server(args, model, out, tag)),
-        ("llama-server", lambda tag: llama_server(args, gguf, out, tag, args.slots, context)),
-    ], streams, "vs-llama-server")
+        rows += [[f"{rate:g}"] + row for row in side_by_side(args, out, [
+            ("tessera", lambda tag: tessera_server(args, model, out, tag)),
+            ("llama-server", lambda tag: llama_server(args, gguf, out, tag, args.slots, context, mmproj)),
+        ], streams, f"vs-llama-server-{rate:g}")]
+    print(table(["text rate (req/s)"] + SIDE_BY_SIDE_HEADER, rows))
     print()
-    print(f"Goodput SLO: {args.goodput} (ms); llama-server with {args.slots} slots of {context} tokens.")
+    print(f"Goodput SLO: {args.goodput} (ms); llama-server with {args.slots} slots of {context} tokens; "
+          f"{args.threads} thread(s) each.")
 
 
 # (d) -------------------------------------------------------------------------------------------
@@ -584,6 +603,9 @@ def main():
     ap.add_argument("--text-input", type=int, default=128)
     ap.add_argument("--text-output", type=int, default=64)
     ap.add_argument("--text-rate", type=float, default=4.0)
+    ap.add_argument("--text-rates", help="vs-llama-server: comma-separated Poisson rates, one side-by-side run each")
+    ap.add_argument("--gguf", help="vs-llama-server: one GGUF file served by both (default: the 125M bench model)")
+    ap.add_argument("--mmproj", help="vs-llama-server: llama.cpp's vision projector for --gguf (mixed text + image workload)")
     ap.add_argument("--text-prompts", type=int, default=80)
     ap.add_argument("--goodput", default="ttft:1000,tpot:100", help="SLOs for vs-hf and vs-llama-server")
     ap.add_argument("--slots", type=int, default=8, help="vs-llama-server: llama-server's parallel slots")

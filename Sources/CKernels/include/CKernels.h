@@ -114,6 +114,12 @@ void ck_rmsnorm(const float *x, const float *weight, float *out, size_t n, float
 void ck_layernorm(const float *x, const float *weight, const float *bias, float *out, size_t n, float eps);
 /// In-place numerically stable softmax over n elements.
 void ck_softmax(float *x, size_t n);
+/// One query row against `n` keys and values (rows `stride` floats apart, `d` wide) with an online
+/// softmax, in ggml's flash-attention order (ggml_compute_forward_flash_attn_ext_f16_one_chunk):
+/// running maximum `*m` (start at -INFINITY), sum `*s` (start at 0) and unnormalised output `acc`
+/// (d floats, start at 0) carry across calls; divide `acc` by `*s` after the last.
+void ck_attention_online(const float *q, const float *keys, const float *values, size_t n, size_t stride, size_t d,
+                         float scale, float *m, float *s, float *acc);
 /// out = silu(gate) * up, with silu(g) = g / (1 + exp(-g)).
 void ck_silu_mul(const float *gate, const float *up, float *out, size_t n);
 /// In-place GELU, exact erf form: 0.5 x (1 + erf(x / sqrt 2)).
@@ -125,8 +131,9 @@ void ck_gelu_tanh(float *x, size_t n);
 
 /// Rotates `heads` vectors of `head_dim` floats (the i-th head at x + i*head_stride) in the
 /// half-split layout: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), with cos/sin of length head_dim/2.
+/// `fused` rounds as ggml's compiled rope does: fma(x1, cos, -(x2 sin)) and fma(x1, sin, x2 cos).
 void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim,
-                   const float *cos_table, const float *sin_table);
+                   const float *cos_table, const float *sin_table, int fused);
 
 // MARK: Convolutional models (feature maps channels-last: pixel y*width+x holds `channels` floats)
 
