@@ -85,6 +85,18 @@ public final class Connection: @unchecked Sendable {
         writer.async { [self] in close() }
     }
 
+    /// Ends the connection `timeout` from now, as a draining worker leaves: the frames queued by then
+    /// (its drain notice, tokens already made) go first; a peer that stopped reading holds it up
+    /// for 2 s at most.
+    public func close(after timeout: Duration) {
+        Task { [self] in
+            try? await Task.sleep(for: timeout)
+            closeAfterQueuedFrames()
+            try? await Task.sleep(for: .seconds(2))
+            close()
+        }
+    }
+
     /// Ends the connection in both directions: a blocked reader wakes up and reports `.closed`, a
     /// blocked write fails, and frames still queued are dropped.
     public func close() {

@@ -237,14 +237,7 @@ public final class Worker: Sendable {
         }
         guard first else { return }
         if registered { send(.draining) }
-        Task { [control] in
-            try? await Task.sleep(for: timeout)
-            // The drain notice and the tokens already made go first; a front end that stopped
-            // reading does not hold the worker up for long.
-            control.closeAfterQueuedFrames()
-            try? await Task.sleep(for: .seconds(2))
-            control.close()
-        }
+        control.close(after: timeout)
     }
 
     /// Stops taking work (the front end already routes elsewhere), lets in-flight requests finish,

@@ -192,12 +192,7 @@ public final class ImageWorker: Sendable {
         }
         guard first else { return }
         if registered { send(.draining) }
-        Task { [control] in
-            try? await Task.sleep(for: timeout)
-            control.closeAfterQueuedFrames()
-            try? await Task.sleep(for: .seconds(2))
-            control.close()
-        }
+        control.close(after: timeout)
     }
 
     /// The connection to a CFG-split peer, opened on first use and again after it closed.
