@@ -1,7 +1,7 @@
 """Diffusion UNet step and VAE decode: Tessera vs diffusers (torch CPU, float32) and stable-diffusion.cpp, same weights, one run.
 
     python3 scripts/bench/diffusion_vs_diffusers.py [--threads 2] [--sizes 256 512] [--runs 2] [--repeats 2]
-        [--sdcpp-python PYTHON] [--sdcpp-steps 2]
+        [--sdcpp-python PYTHON] [--sdcpp-steps 2] [--e2e-steps 4]
 
 Writes (once) a random-weight SD 1.5-shaped pipeline to bench-work/sd15-random (UNet 859.5M parameters:
 block_out_channels 320/640/1280/1280, 8 heads, cross_attention_dim 768; VAE 128/256/512/512; float32,
@@ -17,15 +17,22 @@ per repeat with Euler, CFG 7.5 and --sdcpp-steps steps: its UNet step is its sam
 (both CFG passes, no warm-up call: the first step's graph set-up is included), its VAE decode its
 decode_first_stage time, both from its own log lines.
 
+With --e2e-steps S, each engine also generates one whole image on the completed folder (prompt, Euler, CFG
+7.5, S steps, seed 0) and its end-to-end time is reported: text encoding, S denoising steps and the VAE
+decode, without loading (Tessera's `generate-image` prints it; diffusers' pipeline call; stable-diffusion.cpp's
+`generate_image` call, whose S-step run then also gives its step and decode times).
+
 Tessera's binary: $TESSERA, else .build/release/tessera (built with `swift build -c release` if missing).
 """
 
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,6 +90,22 @@ def diffusers_run(size: int, runs: int) -> dict:
     return {"unet_step_s": statistics.median(step), "vae_decode_s": statistics.median(decode), "peak_rss_mib": rss}
 
 
+def diffusers_e2e(size: int, steps: int) -> float:
+    from diffusion_hand_check import run_diffusers
+    with tempfile.TemporaryDirectory() as work:
+        return run_diffusers(size, steps, 0, Path(work) / "image.safetensors")
+
+
+def tessera_e2e(binary: str, size: int, steps: int, threads: int) -> float:
+    from diffusion_hand_check import PROMPT
+    with tempfile.TemporaryDirectory() as work:
+        log = subprocess.run([binary, "generate-image", "--model", str(MODEL), "--prompt", PROMPT, "--steps", str(steps),
+                              "--guidance", "7.5", "--scheduler", "euler", "--width", str(size), "--height", str(size),
+                              "--seed", "0", "--threads", str(threads), "--output", str(Path(work) / "image.png")],
+                             check=True, capture_output=True, text=True).stderr
+    return float(re.findall(r"generated in ([0-9.]+) s", log)[-1])
+
+
 def tessera_run(binary: str, size: int, runs: int, threads: int) -> dict:
     out = subprocess.run([binary, "bench", "diffusion", "--model", str(MODEL), "--size", str(size), "--runs", str(runs),
                           "--threads", str(threads), "--json"], check=True, capture_output=True, text=True).stdout
@@ -105,9 +128,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--sdcpp-python", help="a Python with stable-diffusion-cpp-python installed")
     parser.add_argument("--sdcpp-steps", type=int, default=2)
+    parser.add_argument("--e2e-steps", type=int, default=0, help="also time one whole S-step image per engine")
     args = parser.parse_args()
 
     make_model()
+    if args.e2e_steps:
+        from diffusion_hand_check import complete_folder
+        complete_folder()
     binary = os.environ.get("TESSERA", str(REPO / ".build" / "release" / "tessera"))
     if not Path(binary).exists():
         subprocess.run(["swift", "build", "-c", "release", "--product", "tessera"], cwd=REPO, check=True)
@@ -118,31 +145,39 @@ def main() -> None:
         results = {"tessera": [], "diffusers": []} | ({"stable-diffusion.cpp": []} if args.sdcpp_python else {})
         for _ in range(args.repeats):
             results["tessera"].append(tessera_run(binary, size, args.runs, args.threads))
+            if args.e2e_steps:
+                results["tessera"][-1]["end_to_end_s"] = tessera_e2e(binary, size, args.e2e_steps, args.threads)
             # diffusers in a child process, so each side's peak RSS is its own.
             child = subprocess.run(
-                ["python3", __file__, "--child", str(size), str(args.runs), str(args.threads)],
+                ["python3", __file__, "--child", str(size), str(args.runs), str(args.threads), str(args.e2e_steps)],
                 check=True, capture_output=True, text=True,
             )
             results["diffusers"].append(json.loads(child.stdout.strip().splitlines()[-1]))
             if args.sdcpp_python:
-                results["stable-diffusion.cpp"].append(sdcpp_run(args.sdcpp_python, size, args.sdcpp_steps, args.threads))
+                results["stable-diffusion.cpp"].append(
+                    sdcpp_run(args.sdcpp_python, size, args.e2e_steps or args.sdcpp_steps, args.threads))
         for engine, runs in results.items():
             step = statistics.median(r["unet_step_s"] for r in runs)
             decode = statistics.median(r["vae_decode_s"] for r in runs)
-            rows.append((size, engine, step, decode, max(r["peak_rss_mib"] for r in runs),
+            e2e = f"{statistics.median(r['end_to_end_s'] for r in runs):.2f}" if args.e2e_steps else "–"
+            rows.append((size, engine, step, decode, e2e, max(r["peak_rss_mib"] for r in runs),
                          GFLOP["unet"].get(size, 0) / step, GFLOP["vae"].get(size, 0) / decode))
     print(f"load average after: {os.getloadavg()}")
-    print("| size | engine | UNet step (CFG batch 2) s | VAE decode s | peak RSS MiB | UNet GFLOP/s | VAE GFLOP/s |")
-    print("|---|---|---|---|---|---|---|")
-    for size, engine, step, decode, rss, unet_rate, vae_rate in rows:
-        print(f"| {size}² | {engine} | {step:.2f} | {decode:.2f} | {rss:.0f} | {unet_rate:.0f} | {vae_rate:.0f} |")
+    print(f"| size | engine | UNet step (CFG batch 2) s | VAE decode s | end to end ({args.e2e_steps} steps) s | peak RSS MiB "
+          "| UNet GFLOP/s | VAE GFLOP/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size, engine, step, decode, e2e, rss, unet_rate, vae_rate in rows:
+        print(f"| {size}² | {engine} | {step:.2f} | {decode:.2f} | {e2e} | {rss:.0f} | {unet_rate:.0f} | {vae_rate:.0f} |")
 
 
 if __name__ == "__main__":
     import sys
 
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
         torch.set_num_threads(int(sys.argv[4]))
-        print(json.dumps(diffusers_run(int(sys.argv[2]), int(sys.argv[3]))))
+        result = diffusers_run(int(sys.argv[2]), int(sys.argv[3]))
+        if int(sys.argv[5]):
+            result["end_to_end_s"] = diffusers_e2e(int(sys.argv[2]), int(sys.argv[5]))
+        print(json.dumps(result))
     else:
         main()
