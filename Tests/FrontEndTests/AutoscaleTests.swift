@@ -37,13 +37,12 @@ import ServingAPI
     @Test func missedSLOLaunchesAWorker() async throws {
         let frontEnd = try await Support.frontEnd("""
             planners: [{name: stage-autoscaler, interval: 0.3, evaluationPeriod: 1000, maximumInstances: 3}]
-            slo: {ttft: 0.000001, tpot: 1}
             groups:
               - group: text
                 workers:
                   - {role: prefill, count: 1}
                   - {role: decode, count: 1}
-            """)
+            """) { $0.sloClasses = SLOClasses(objectives: ["unmeetable": LatencySLO(ttft: 0.000001, tpot: 1)], defaultClass: "unmeetable") }
         #expect(frontEnd.clusterStatus().count == 2)
         // Every first token misses a one-microsecond objective; keep traffic flowing across planning rounds.
         let deadline = ContinuousClock.now + .seconds(15)

@@ -10,8 +10,7 @@
 # answers. Every request of the load must succeed.
 autoscale_check() {
     local work=$1 model=$2 binary=$3 namespace=tessera-scale port pid
-    frontend_start autoscale "$namespace" "$model" "$binary" "" "slo: {ttft: 0.000001, tpot: 10}
-planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 45, maximumInstances: 3}]"
+    frontend_start autoscale "$namespace" "$model" "$binary" "" "planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 45, maximumInstances: 3}]" 1 "--slo-class unmeetable=0.000001:10"
     port=$frontend_port pid=$frontend_pid
     if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
         tail -n 30 "$k8s_work/autoscale-frontend.log" >&2

@@ -10,8 +10,7 @@
 # drained and let go (pool_workers back to 1, nothing replaced), and that no request of the load fails.
 external_check() {
     local work=$1 model=$2 binary=$3 namespace=tessera-external port pid
-    frontend_start external "$namespace" "$model" "$binary" ", autoscaling: external" "slo: {ttft: 0.000001, tpot: 10}
-planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximumInstances: 3}]"
+    frontend_start external "$namespace" "$model" "$binary" ", autoscaling: external" "planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 1000, maximumInstances: 3}]" 1 "--slo-class unmeetable=0.000001:10"
     port=$frontend_port pid=$frontend_pid
     external_replicas() { kubectl -n "$namespace" get deployment "tessera-text-$1" -o jsonpath='{.spec.replicas}' 2>/dev/null; }
     # The front end creates the pools and leaves them at 0; the scaler brings each to 1.

@@ -1,13 +1,13 @@
 # Sourced by tests/k8s/run.sh: a front end on this host whose prefill and decode workers run as
 # pods (`provider: kubernetes`), and load clients for it.
 #
-#   frontend_start NAME NAMESPACE MODEL BINARY [SETTINGS [TOPOLOGY_LINES [DECODE_COUNT]]]
+#   frontend_start NAME NAMESPACE MODEL BINARY [SETTINGS [TOPOLOGY_LINES [DECODE_COUNT [SERVE_ARGUMENTS]]]]
 # creates NAMESPACE with the workers' peer secret, writes $k8s_work/NAME.yaml (the pd topology, one
 # prefill and DECODE_COUNT (1) decode workers; SETTINGS adds to its `kubernetes:` map, e.g.
-# ", autoscaling: external"; TOPOLOGY_LINES to the file) and
+# ", autoscaling: external"; TOPOLOGY_LINES to the file; SERVE_ARGUMENTS to the `tessera serve` command) and
 # starts `tessera serve` on it, its log in $k8s_work/NAME-frontend.log; sets frontend_port and frontend_pid.
 frontend_start() {
-    local name=$1 namespace=$2 model=$3 binary=$4 settings=${5:-} lines=${6:-} decode=${7:-1} secret control_port
+    local name=$1 namespace=$2 model=$3 binary=$4 settings=${5:-} lines=${6:-} decode=${7:-1} serve_arguments=${8:-} secret control_port
     frontend_port=$(free_port) control_port=$(free_port)
     kubectl create namespace "$namespace" >/dev/null
     # The workers' peer secret: a Secret for the pods, the same value in the front end's environment.
@@ -27,7 +27,7 @@ groups:
       - {role: decode, count: $decode}
 YAML
     TESSERA_WORKER_SECRET=$secret k8s_start "$name-frontend" "$binary" serve --topology "$k8s_work/$name.yaml" --model "$model" \
-        --host 127.0.0.1 --port "$frontend_port" --kv-cache-memory 64 --max-num-seqs 4
+        --host 127.0.0.1 --port "$frontend_port" --kv-cache-memory 64 --max-num-seqs 4 $serve_arguments
     frontend_pid=${k8s_pids[-1]}
 }
 
