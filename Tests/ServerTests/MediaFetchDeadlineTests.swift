@@ -26,11 +26,11 @@ import Testing
         try await trickling().test(.live) { client in
             let port = try #require(client.port)
             let fetcher = MediaFetcher(allowedDomains: ["127.0.0.1"], maxBytes: 1 << 20, timeout: .seconds(1))
-            let start = ContinuousClock.now
-            await #expect(throws: APIError.self) {
+            let error = await #expect(throws: APIError.self) {
                 _ = try await fetcher.fetch(URL(string: "http://127.0.0.1:\(port)/trickle")!, param: "p")
             }
-            #expect(ContinuousClock.now - start < .seconds(10))
+            // Cut by the deadline (the 30 s body would otherwise arrive whole).
+            #expect(String(describing: error).contains("took longer than"), "\(String(describing: error))")
             try await fetcher.shutdown()
         }
     }
