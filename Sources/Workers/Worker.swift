@@ -8,18 +8,16 @@ import Synchronization
 import WireProtocol
 
 /// One worker process: an `LLMEngine` serving a stage (`encode`, `prefill`, `decode`) or everything
-/// (`mono`), registered with the front end over its control connection.
+/// (`mono`), registered with the front end by its ``WorkerSession``.
 ///
 /// An encode worker loads only the vision encoder and holds its outputs until prefill workers pull
 /// them; prefill and decode workers load the language model (see `WorkerConfiguration.modelParts`).
 ///
 /// A prefill worker parks each prompt's KV and reports its handle; a decode worker pulls that KV
 /// from the prefill worker when it takes the request, then streams tokens back to the front end.
-/// The worker exits when the front end's connection closes. On `drain(timeout:)` (SIGTERM: a pod
-/// scaled down, rolled or evicted) it leaves as the front end's own drain does: it tells the front
-/// end, which sends it nothing new and closes the connection once its requests finished and its
-/// parked KV was pulled; what still runs at the timeout is handed back by closing the connection
-/// itself, and the front end retries those requests on a sibling.
+/// The worker exits when the front end's connection closes. On `drain(timeout:)` (SIGTERM) it
+/// leaves as ``WorkerSession/drain(timeout:)`` says; the front end closes the connection once its
+/// requests finished and its parked KV was pulled.
 ///
 /// ```swift
 /// let worker = try Worker(configuration: config)
@@ -28,7 +26,7 @@ import WireProtocol
 public final class Worker: Sendable {
     public let configuration: WorkerConfiguration
     private let engine: LLMEngine
-    private let control: Connection
+    private let session: WorkerSession
     private let transfers: TransferServer
     private let features: FeatureStore
     private let client: TransferClient
@@ -37,13 +35,9 @@ public final class Worker: Sendable {
 
     private struct State {
         var role: InstanceRole
-        var tasks: [Int: Task<Void, Never>] = [:]
         /// Prompt tokens of requests admitted and not yet through prefill.
         var pendingPrefill: [Int: Int] = [:]
         var switchingTo: InstanceRole?
-        var registered = false
-        var draining = false
-        var closed = false
     }
 
     private let state: Mutex<State>
@@ -62,9 +56,9 @@ public final class Worker: Sendable {
         engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine, parts: configuration.modelParts,
                                firstStage: link.map { PipelineFirstStage(units: configuration.pipeline!.units, next: $0) })
         // The front end first: without it there is nothing to serve, and no socket file is left behind.
-        control = try Connection.connect(to: configuration.frontEnd)
+        session = try WorkerSession(frontEnd: configuration.frontEnd)
         // Without its later stages the worker cannot serve: it leaves, and the front end relaunches the pipeline.
-        link?.onLost.withLock { [control] in $0 = { _ in control.close() } }
+        link?.onLost.withLock { [session] in $0 = { _ in session.close() } }
         link?.watch(every: configuration.heartbeatInterval)
         let listener = try Listener(endpoint: configuration.transfer)
         transferEndpoint = listener.endpoint
@@ -86,29 +80,11 @@ public final class Worker: Sendable {
         hello.group = configuration.group
         hello.podName = configuration.podName
         hello.podAddress = configuration.podAddress
-        do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
-        // Told to drain before it had registered: the front end hears it now.
-        if state.withLock({ s in s.registered = true; return s.draining }) { send(.draining) }
-
-        let (closed, closedContinuation) = AsyncStream<Void>.makeStream()
-        control.startReading(name: "tessera-worker-control", onMessage: { [self] message, payload in
-            handle(message, payload)
-        }, onClose: { _ in closedContinuation.finish() })
-
-        let heartbeat = Task { [self] in
-            while !Task.isCancelled {
-                sendHeartbeat()
-                transfers.expire()
-                try? await Task.sleep(for: configuration.heartbeatInterval)
-            }
-        }
-        for await _ in closed {}
-        heartbeat.cancel()
-        let tasks = state.withLock { s in
-            s.closed = true
-            return Array(s.tasks.values)
-        }
-        tasks.forEach { $0.cancel() }
+        try await session.run(registering: hello, readerName: "tessera-worker-control", heartbeatEvery: configuration.heartbeatInterval,
+                              heartbeat: { [self] in
+                                  defer { transfers.expire() }
+                                  return load()
+                              }, handle: { [self] in handle($0, $1) })
         transfers.close()
         client.closeAll()
         await engine.shutdown(gracePeriod: .zero)
@@ -125,7 +101,6 @@ public final class Worker: Sendable {
                                   featureSources: sources, pushTo: pushTo, sloClass: sloClass, promptLogprobs: promptLogprobs)
             }
         case let .encode(id, images): start(id) { [self] in try await encode(id, images: WireImages.unpack(images, payload)) }
-        case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
         case let .releaseKV(handle): transfers.release(handle)
         case let .switchRole(role): switchRole(to: role)
         default: break
@@ -134,25 +109,12 @@ public final class Worker: Sendable {
 
     /// Runs one request's work as a task the front end can cancel with `abort`.
     private func start(_ id: Int, _ work: @escaping @Sendable () async throws -> Void) {
-        let task = Task { [self] in
-            do {
-                try await work()
-            } catch let error as EngineError {
-                send(.failed(request: id, WireEngineError(error)))
-            } catch is CancellationError {
-            } catch {
-                send(.failed(request: id, .internalFailure("\(error)")))
-            }
-            state.withLock { s in
-                s.tasks[id] = nil
-                s.pendingPrefill[id] = nil
-            }
+        session.start(id, failed: { error in
+            .failed(request: id, (error as? EngineError).map(WireEngineError.init) ?? .internalFailure("\(error)"))
+        }, finished: { [self] in
+            state.withLock { _ = $0.pendingPrefill.removeValue(forKey: id) }
             finishSwitchIfDrained()
-        }
-        state.withLock { s in
-            guard !s.closed else { return task.cancel() }
-            s.tasks[id] = task
-        }
+        }, work)
     }
 
     /// Encodes a request's images and holds their features for the prefill worker that will pull them.
@@ -230,15 +192,7 @@ public final class Worker: Sendable {
 
     /// Leaves within `timeout` (see the type's documentation); `run()` returns once the connection
     /// has closed. Idempotent: a second signal does not restart the clock.
-    public func drain(timeout: Duration) {
-        let (first, registered) = state.withLock { s in
-            defer { s.draining = true }
-            return (!s.draining && !s.closed, s.registered)
-        }
-        guard first else { return }
-        if registered { send(.draining) }
-        control.close(after: timeout)
-    }
+    public func drain(timeout: Duration) { session.drain(timeout: timeout) }
 
     /// Stops taking work (the front end already routes elsewhere), lets in-flight requests finish,
     /// then serves the new role on the loaded model. A worker started without the language model
@@ -255,7 +209,7 @@ public final class Worker: Sendable {
 
     private func finishSwitchIfDrained() {
         let switched: InstanceRole? = state.withLock { s in
-            guard let target = s.switchingTo, s.tasks.isEmpty else { return nil }
+            guard let target = s.switchingTo, session.isIdle else { return nil }
             s.switchingTo = nil
             s.role = target
             return target
@@ -266,7 +220,7 @@ public final class Worker: Sendable {
     /// Tokens the KV cache holds; none without a language model.
     private var kvCapacityTokens: Int { engine.kvCapacityTokens }
 
-    private func sendHeartbeat() {
+    private func load() -> WorkerLoad {
         let statistics = engine.statistics()
         var load = WorkerLoad(role: state.withLock { $0.role }, statistics: WireStatistics(statistics))
         load.running = statistics.runningRequests
@@ -279,10 +233,8 @@ public final class Worker: Sendable {
         load.kvBytesReceived = totals.bytesReceived
         load.kvTransferSeconds = totals.seconds
         load.kvTransfers = totals.transfers
-        send(.heartbeat(load))
+        return load
     }
 
-    private func send(_ message: WireMessage) {
-        try? control.send(message)
-    }
+    private func send(_ message: WireMessage) { session.send(message) }
 }

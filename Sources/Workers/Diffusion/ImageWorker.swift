@@ -38,7 +38,8 @@ public struct ImageWorkerConfiguration: Sendable {
 }
 
 /// One diffusion worker process (role `image`): a ``DiffusionEngine`` with step-level batching,
-/// registered with the front end like the language-model workers (heartbeats, aborts, restarts).
+/// registered with the front end by a ``WorkerSession`` like the language-model workers
+/// (heartbeats, aborts, drain, restarts).
 /// Each `generateImage` is one image; its progress and the finished image go back on the control
 /// connection. Its transfer endpoint answers CFG-split leaders' unconditional rows; an image whose
 /// job names a `guidancePeer` sends its own there each step.
@@ -54,18 +55,10 @@ public final class ImageWorker: Sendable {
     public let configuration: ImageWorkerConfiguration
     private let engine: DiffusionEngine?
     private let controlNets: ResidentControlNets?
-    private let control: Connection
+    private let session: WorkerSession
     private let listener: Listener
 
-    private struct State {
-        var tasks: [Int: Task<Void, Never>] = [:]
-        var peers: [Endpoint: GuidancePeerConnection] = [:]
-        var registered = false
-        var draining = false
-        var closed = false
-    }
-
-    private let state = Mutex(State())
+    private let peers = Mutex<[Endpoint: GuidancePeerConnection]>([:])
     private let guidanceRowsServed = Atomic<Int>(0)
     private let controlNetCalls = Atomic<Int>(0)
 
@@ -78,7 +71,7 @@ public final class ImageWorker: Sendable {
             engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: configuration.modelDirectory), config: configuration.engine)
             controlNets = nil
         }
-        control = try Connection.connect(to: configuration.frontEnd)
+        session = try WorkerSession(frontEnd: configuration.frontEnd)
         listener = try Listener(endpoint: configuration.transfer)
     }
 
@@ -110,28 +103,9 @@ public final class ImageWorker: Sendable {
             hello.imageModel = WireImageModel(defaultSize: pipeline.defaultSize, sizeMultiple: pipeline.sizeMultiple, vaeScaleFactor: pipeline.vae.scaleFactor,
                                               maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels)
         }
-        do { try control.send(.register(hello)) } catch { throw WorkerError.registrationFailed("\(error)") }
-        // Told to drain before it had registered: the front end hears it now.
-        if state.withLock({ s in s.registered = true; return s.draining }) { send(.draining) }
-
-        let (closed, closedContinuation) = AsyncStream<Void>.makeStream()
-        control.startReading(name: "tessera-image-worker-control", onMessage: { [self] message, payload in
-            handle(message, payload)
-        }, onClose: { _ in closedContinuation.finish() })
-        let heartbeat = Task { [self] in
-            while !Task.isCancelled {
-                sendHeartbeat()
-                try? await Task.sleep(for: configuration.heartbeatInterval)
-            }
-        }
-        for await _ in closed {}
-        heartbeat.cancel()
-        let (tasks, peers) = state.withLock { s in
-            s.closed = true
-            return (Array(s.tasks.values), Array(s.peers.values))
-        }
-        tasks.forEach { $0.cancel() }
-        peers.forEach { $0.close() }
+        try await session.run(registering: hello, readerName: "tessera-image-worker-control", heartbeatEvery: configuration.heartbeatInterval,
+                              heartbeat: { [self] in load() }, handle: { [self] in handle($0, $1) })
+        peers.withLock { Array($0.values) }.forEach { $0.close() }
         listener.close()
         await engine?.shutdown(gracePeriod: .zero)
     }
@@ -139,22 +113,10 @@ public final class ImageWorker: Sendable {
     private func handle(_ message: WireMessage, _ payload: Data) {
         switch message {
         case let .generateImage(id, job):
-            let task = Task { [self] in
-                do {
-                    try await generate(id, job, payload)
-                } catch is CancellationError {
-                } catch let error as ImageGenerationError {
-                    send(.imageFailed(request: id, WireImageError(error)))
-                } catch {
-                    send(.imageFailed(request: id, .invalidRequest(message: "\(error)", param: nil)))
-                }
-                state.withLock { _ = $0.tasks.removeValue(forKey: id) }
-            }
-            state.withLock { s in
-                guard !s.closed else { return task.cancel() }
-                s.tasks[id] = task
-            }
-        case let .abort(id): state.withLock { $0.tasks[id] }?.cancel()
+            session.start(id, failed: { error in
+                .imageFailed(request: id, (error as? ImageGenerationError).map(WireImageError.init)
+                    ?? .invalidRequest(message: "\(error)", param: nil))
+            }) { [self] in try await generate(id, job, payload) }
         default: break
         }
     }
@@ -182,28 +144,20 @@ public final class ImageWorker: Sendable {
         }
     }
 
-    /// Leaves as a language-model worker does on SIGTERM (``Worker/drain(timeout:)``): the front
-    /// end sends nothing new and lets it go once its images finished; after `timeout` the worker
-    /// closes its connection and the front end replays what still runs on another worker.
-    public func drain(timeout: Duration) {
-        let (first, registered) = state.withLock { s in
-            defer { s.draining = true }
-            return (!s.draining && !s.closed, s.registered)
-        }
-        guard first else { return }
-        if registered { send(.draining) }
-        control.close(after: timeout)
-    }
+    /// Leaves as ``WorkerSession/drain(timeout:)`` says: the front end sends nothing new and lets
+    /// it go once its images finished; after `timeout` the worker closes its connection and the
+    /// front end replays what still runs on another worker.
+    public func drain(timeout: Duration) { session.drain(timeout: timeout) }
 
     /// The connection to a CFG-split peer, opened on first use and again after it closed.
     private func peer(_ endpoint: Endpoint) throws -> GuidancePeerConnection {
-        if let open = state.withLock({ $0.peers[endpoint] }), !open.isClosed { return open }
+        if let open = peers.withLock({ $0[endpoint] }), !open.isClosed { return open }
         let connection = try GuidancePeerConnection(endpoint: endpoint)
-        state.withLock { $0.peers[endpoint] = connection }
+        peers.withLock { $0[endpoint] = connection }
         return connection
     }
 
-    private func sendHeartbeat() {
+    private func load() -> WorkerLoad {
         let statistics = engine?.statistics() ?? ImageEngineStatistics()
         var load = WorkerLoad(role: configuration.role, statistics: WireStatistics(EngineStatistics()))
         load.running = statistics.runningImages
@@ -214,12 +168,10 @@ public final class ImageWorker: Sendable {
         load.guidanceRowsServed = guidanceRowsServed.load(ordering: .relaxed)
         load.controlNetCalls = controlNetCalls.load(ordering: .relaxed)
         load.controlNetLoads = controlNets?.statistics.loads ?? 0
-        send(.heartbeat(load))
+        return load
     }
 
-    private func send(_ message: WireMessage, payload: Data = Data()) {
-        try? control.send(message, payload: payload)
-    }
+    private func send(_ message: WireMessage, payload: Data = Data()) { session.send(message, payload: payload) }
 }
 
 extension WireImageError {
