@@ -2,7 +2,8 @@
 # Soak test of a topology under faults (scripts/soak/soak.py says what is checked).
 #   scripts/soak/run.sh [TOPOLOGY (pd, groups-epd, or a file)] [SECONDS, default 600]
 # TESSERA_SOAK_CONFIGURATION=release soaks a release build (default: debug); TESSERA_SOAK_WARMUP sets
-# the warm-up seconds (default 60).
+# the warm-up seconds (default 60); TESSERA_SOAK_SAMPLES=FILE writes each process's memory and the
+# server's gauges there every 5 s (JSON lines).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=${1:-pd}
@@ -33,4 +34,5 @@ done
 decoders=$(grep -cE 'role: *decode' "$topology")
 echo "soak: $topology for $seconds s on the $configuration build, model $model, server log $log (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 python3 scripts/soak/soak.py --base-url "http://127.0.0.1:$port" --model llava-tiny --server-pid "$server" \
-    --duration "$seconds" --warmup "${TESSERA_SOAK_WARMUP:-60}" --capacity $((decoders * 4 + 12))
+    --duration "$seconds" --warmup "${TESSERA_SOAK_WARMUP:-60}" --capacity $((decoders * 4 + 12)) \
+    ${TESSERA_SOAK_SAMPLES:+--samples "$TESSERA_SOAK_SAMPLES"}

@@ -8,8 +8,11 @@ processes are killed (SIGKILL) or stopped for a while (SIGSTOP, then SIGCONT), t
 2. no KV blocks leak: once idle, the KV cache usage (`tessera:kv_cache_usage_perc` and each pool's
    `tessera:pool_kv_cache_usage_perc`) is back to its idle level after the warm-up, at the latest
    when the workers' parked-KV timeout (60 s) has freed KV that no decode worker pulled;
-3. RSS (the front end's, and the front end's plus its workers') is within 20% of its level after
-   the warm-up, once idle;
+3. RSS (the front end's, each worker's, and the front end's plus its workers') is within 20% of its
+   level after the warm-up, once idle. The warm-up ends by making the workers' KV pools resident
+   (`fill_kv`): a pool's pages are touched one block at a time as the block manager cycles through
+   its free blocks, which in a ten-minute soak grows each prefill or decode worker by up to its
+   `--kv-cache-memory` (64 MiB here) and is bounded, not a leak;
 4. no restart storm: at most one worker restart per injected fault, and /health is 200 again
    within a minute of the last one.
 
@@ -58,6 +61,49 @@ def rss_kib(pid):
     except OSError:
         pass
     return 0
+
+
+def memory_kib(pid):
+    """{field: KiB} of the process's resident memory: VmRSS and its anonymous, file-backed and shared
+    parts (/proc/PID/status), and its proportional share (Pss, /proc/PID/smaps_rollup)."""
+    found = {}
+    try:
+        for path in (f"/proc/{pid}/status", f"/proc/{pid}/smaps_rollup"):
+            for line in pathlib.Path(path).read_text().splitlines():
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "Pss", "Pss_Anon", "Pss_File", "Private_Dirty"):
+                    found[key] = int(rest.split()[0])
+    except OSError:
+        pass
+    return found
+
+
+class Sampler(threading.Thread):
+    """Every `period` seconds, appends one JSON line to `path`: the time, each process's memory
+    (`memory_kib`, the front end under pid 0's role "front-end") and the server's gauges."""
+
+    def __init__(self, base, server, path, period=5):
+        super().__init__(daemon=True)
+        self.base, self.server, self.path, self.period = base, server, path, period
+        self.stop = threading.Event()
+        self.phase = "warm-up"
+
+    def run(self):
+        start = time.monotonic()
+        with open(self.path, "w") as out:
+            while not self.stop.wait(self.period):
+                processes = {str(self.server): {"role": "front-end", **memory_kib(self.server)}}
+                for pid, role in workers(self.server).items():
+                    processes[str(pid)] = {"role": role, **memory_kib(pid)}
+                try:
+                    gauges = {name + ("{" + ",".join(f"{k}={v}" for k, v in labels) + "}" if labels else ""): value
+                              for (name, labels), value in metrics(self.base).items()
+                              if not name.endswith(("_bucket", "_sum", "_count", "_created"))}
+                except Exception as error:
+                    gauges = {"error": str(error)}
+                out.write(json.dumps({"t": round(time.monotonic() - start, 1), "phase": self.phase,
+                                      "processes": processes, "metrics": gauges}) + "\n")
+                out.flush()
 
 
 def workers(server):
@@ -176,6 +222,49 @@ class Load:
             t.join()
 
 
+def anon_kib(server):
+    """The anonymous resident memory (RssAnon) of the server's workers together."""
+    return sum(memory_kib(pid).get("RssAnon", 0) for pid in workers(server))
+
+
+def fill_kv(base, model, server, images, seed, limit=300):
+    """Sends rounds of long, distinct prompts (text and with an image, so every group's prefill and
+    decode workers get some) until the workers' anonymous memory stops growing: a worker's KV pool
+    (`--kv-cache-memory`) is allocated untouched, and its block manager hands out the least recently
+    freed block first, so its pages become resident one block at a time until every block has been
+    used once. After this the pools are resident and later RSS growth is not theirs.
+    Returns (rounds, MiB the workers grew)."""
+    rng = random.Random(seed)
+    start, before, previous, flat, rounds = time.monotonic(), anon_kib(server), anon_kib(server), 0, 0
+    words = 80
+
+    def one(i):
+        nonlocal words
+        text = " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 8))) for _ in range(words))
+        content = text
+        if i % 2:
+            mime, data = rng.choice(images)
+            content = [{"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}, {"type": "text", "text": text}]
+        response = requests.post(base + "/v1/chat/completions", timeout=300, json={
+            "model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 1, "temperature": 0})
+        if response.status_code == 200 and i == 0:
+            # Aim at about 400 prompt tokens of the 512-token context (an image's tokens included).
+            words = max(8, int(words * 400 / max(1, response.json()["usage"]["prompt_tokens"])))
+
+    while time.monotonic() - start < limit and flat < 3:
+        one(0)
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(1, 12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        rounds += 1
+        now = anon_kib(server)
+        flat = flat + 1 if now - previous < 512 else 0
+        previous = now
+    return rounds, (previous - before) / 1024
+
+
 def idle(base, timeout=120):
     """Waits until no request runs or waits; returns the settled metrics."""
     deadline = time.monotonic() + timeout
@@ -211,9 +300,13 @@ def main():
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--capacity", type=int, required=True, help="requests the server runs plus queues (max-num-seqs x decode workers + max-queued-requests)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--samples", help="a JSON-lines file for the memory and gauge samples (Sampler)")
     args = parser.parse_args()
     base, rng = args.base_url, random.Random(args.seed)
     load = Load(base, args.model, args.seed)
+    sampler = Sampler(base, args.server_pid, args.samples) if args.samples else None
+    if sampler:
+        sampler.start()
 
     # Warm-up: the same load without faults, then the idle baselines.
     stop = threading.Event()
@@ -224,6 +317,8 @@ def main():
     stop.set()
     for t in clients:
         t.join()
+    rounds, grown = fill_kv(base, args.model, args.server_pid, load.images, args.seed)
+    print(f"KV pools made resident: {rounds} rounds of long prompts, workers' anonymous memory +{grown:.0f} MiB", flush=True)
     warm = idle(base)
     warm_kv = kv_usage(warm)
     warm_rss = rss_kib(args.server_pid)
@@ -234,6 +329,8 @@ def main():
     print(f"warm-up: {sum(warm_outcomes.values())} requests {dict(warm_outcomes)}; KV {warm_kv}; RSS front end {warm_rss} KiB, total {warm_total} KiB", flush=True)
 
     # The soak: load, bursts of 3x capacity, and faults.
+    if sampler:
+        sampler.phase = "soak"
     stop = threading.Event()
     clients = [threading.Thread(target=load.client, args=(stop, args.seed * 1000 + i)) for i in range(args.clients)]
     for t in clients:
@@ -271,10 +368,12 @@ def main():
     stop.set()
     for t in clients:
         t.join()
-    while threading.active_count() > 1:  # a burst still running
+    while any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.current_thread()):  # a burst still running
         time.sleep(1)
 
     # Recovery and the checks.
+    if sampler:
+        sampler.phase = "recovery"
     healthy_after = None
     while time.monotonic() - last_fault < 60:
         if requests.get(base + "/health", timeout=30).status_code == 200:
@@ -298,7 +397,17 @@ def main():
     final_total = final_rss + sum(rss for _, rss in final_workers.values())
     for pid, (role, rss) in sorted(final_workers.items(), key=lambda item: item[1][0]):
         before = f"{warm_workers[pid][1] / 1024:.0f} MiB after warm-up" if pid in warm_workers else "started during the soak"
-        print(f"worker {pid} ({role}): {rss / 1024:.0f} MiB ({before})")
+        print(f"worker {pid} ({role}): {rss / 1024:.0f} MiB ({before}); {memory_kib(pid)}")
+    # Each process against its own post-warm-up RSS if it lived through the soak, else against the
+    # largest post-warm-up RSS of its role (a replacement has had less time to grow, never more room).
+    role_warm = {}
+    for role, rss in warm_workers.values():
+        role_warm[role] = max(role_warm.get(role, 0), rss)
+    compared = {args.server_pid: ("front end", warm_rss, final_rss)}
+    for pid, (role, rss) in final_workers.items():
+        compared[pid] = (role if pid in warm_workers else f"{role} (replacement)", warm_workers[pid][1] if pid in warm_workers else role_warm[role], rss)
+    grew = {f"{role} {pid}": f"{before / 1024:.0f} -> {after / 1024:.0f} MiB ({100 * (after / before - 1):+.0f}%)"
+            for pid, (role, before, after) in sorted(compared.items(), key=lambda item: item[1][0])}
     restarts = int(sum(values(final, "tessera:worker_restarts_total").values()) - restarts_before)
     outcomes = load.outcomes - warm_outcomes
     accepted = sum(v for k, v in outcomes.items() if k != "refused")
@@ -312,6 +421,8 @@ def main():
          kv_settled(final_kv, warm_kv), f"after warm-up {warm_kv}; after the soak {final_kv}, {settled_after:.0f} s after going idle"),
         ("front-end RSS within 20% of post-warm-up",
          final_rss <= 1.2 * warm_rss, f"{warm_rss / 1024:.0f} MiB -> {final_rss / 1024:.0f} MiB ({100 * (final_rss / warm_rss - 1):+.0f}%)"),
+        ("every process within 20% of its post-warm-up RSS (a replacement: of its role's)",
+         all(after <= 1.2 * before for _, before, after in compared.values()), "; ".join(f"{k}: {v}" for k, v in grew.items())),
         ("front end + workers RSS within 20% of post-warm-up",
          final_total <= 1.2 * warm_total, f"{warm_total / 1024:.0f} MiB -> {final_total / 1024:.0f} MiB ({100 * (final_total / warm_total - 1):+.0f}%)"),
         ("no restart storm (restarts <= faults; /health 200 within 60 s of the last fault)",
