@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "FrontEnd",
             dependencies: [
-                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Tokenizers", "Imaging", "KubernetesClient", "Diffusion", "DiffusionServing",
+                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Simulator", "Tokenizers", "Imaging", "KubernetesClient", "Diffusion", "DiffusionServing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics"),
             ]

@@ -2,6 +2,7 @@ import Cluster
 import CoreUtilities
 import Foundation
 import Logging
+import Metrics
 import ServingAPI
 import Synchronization
 import Tokenizers
@@ -166,6 +167,12 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         }
         startSupervision()
         startPoolMetrics()
+        if let split = topology.chosenSplit {
+            for (role, count) in zip(Topology.splitRoles, [split.encode, split.prefill, split.decode]) {
+                Gauge(label: "tessera:epd_split_workers", dimensions: [("role", role.rawValue)]).record(count)
+            }
+            Gauge(label: "tessera:epd_split_prefill_batch_limit").record(split.maxBatch)
+        }
     }
 
     /// Worker slots as the policies see them.

@@ -62,6 +62,7 @@ extension Topology {
         guard restartBackoffInitialMs > 0, restartBackoffMaxMs >= restartBackoffInitialMs else {
             throw .badTopology("restart_backoff_max_ms must be >= restart_backoff_initial_ms > 0")
         }
+        try validateSplitOptimization()
         // The batcher is each worker's engine's (`--batch-policy`), checked here like the others.
         do { try PolicyCatalog.validate(policies) } catch { throw .badTopology(error.description) }
     }

@@ -40,6 +40,11 @@ public struct Topology: Sendable, Hashable, Codable {
     /// Per-worker throughput the planners' cost models use; `tessera serve --profile` derives it
     /// from a `tessera profile` cost model instead.
     public var capacity: InstanceCapacity
+    /// EPD's configuration search for the multimodal group's split, run at launch on the
+    /// `--profile` cost model (``SplitOptimization``).
+    public var optimizeSplit: SplitOptimization?
+    /// The split ``applying(_:)`` set: what the search chose, in `/metrics` as `tessera:epd_split_workers`.
+    public var chosenSplit: ConfigOptimizer.Candidate?
 
     /// Measured on the fixture model with 2 CPU threads per worker (`tessera bench engine`); replace
     /// with a profile of the deployed model and hardware.
@@ -169,7 +174,7 @@ public struct Topology: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case groups, transfer, control, capacity
+        case groups, transfer, control, capacity, optimizeSplit
         case kvHandoff = "kv_handoff"
         case heartbeatIntervalMs = "heartbeat_interval_ms"
         case heartbeatTimeoutMs = "heartbeat_timeout_ms"
@@ -195,6 +200,7 @@ public struct Topology: Sendable, Hashable, Codable {
         restartBackoffInitialMs = try c.decodeIfPresent(Int.self, forKey: .restartBackoffInitialMs) ?? 500
         restartBackoffMaxMs = try c.decodeIfPresent(Int.self, forKey: .restartBackoffMaxMs) ?? 30000
         capacity = try c.decodeIfPresent(InstanceCapacity.self, forKey: .capacity) ?? Topology.defaultCapacity
+        optimizeSplit = try c.decodeIfPresent(SplitOptimization.self, forKey: .optimizeSplit)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -210,6 +216,7 @@ public struct Topology: Sendable, Hashable, Codable {
         try c.encode(restartBackoffInitialMs, forKey: .restartBackoffInitialMs)
         try c.encode(restartBackoffMaxMs, forKey: .restartBackoffMaxMs)
         try c.encode(capacity, forKey: .capacity)
+        try c.encodeIfPresent(optimizeSplit, forKey: .optimizeSplit)
     }
 
     /// How long a slot whose worker keeps dying waits before each relaunch.

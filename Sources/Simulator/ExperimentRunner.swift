@@ -60,12 +60,7 @@ public enum ExperimentRunner {
         for (k, system) in systems.enumerated() {
             guard let search = system.optimizeSplit else { continue }
             let trace = try buildTrace(config.trace, rate: search.rate ?? rates.first, baseDirectory: baseDirectory)
-            let ranked = try ConfigOptimizer(beta: search.beta ?? 0).optimize(instances: system.deployment.size, batchLimits: search.batchLimits) { candidate in
-                var trial = system
-                trial.deployment = candidate.deployment
-                trial.maxPrefillBatch = candidate.maxBatch
-                return try ClusterSimulator.run(trace: trace, system: trial, costModel: cost, slo: slo, predictor: predictor).goodput
-            }
+            let ranked = try system.rankSplits(search, instances: system.deployment.size, trace: trace, costModel: cost, slo: slo, predictor: predictor)
             guard let best = ranked.first?.candidate else { continue }
             systems[k].deployment = best.deployment
             systems[k].maxPrefillBatch = best.maxBatch
@@ -101,7 +96,8 @@ public enum ExperimentRunner {
                                 maxRateUnderSLO: maxRate, comparisons: comparisons, optimizedSplits: splits)
     }
 
-    static func buildTrace(_ source: SimulationConfig.TraceSource, rate: Double?, baseDirectory: URL) throws -> Trace {
+    /// The trace `source` describes, at `rate` requests/s when given (a file's arrivals rescaled to it).
+    public static func buildTrace(_ source: SimulationConfig.TraceSource, rate: Double?, baseDirectory: URL) throws -> Trace {
         if var options = source.synthetic {
             if let rate { options.ratePerSecond = rate }
             return try SyntheticTraceGenerator(options).generate()

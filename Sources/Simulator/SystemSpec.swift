@@ -62,6 +62,12 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         public var batchLimits: [Int]
         public var rate: Double?
         public var beta: Double?
+
+        public init(batchLimits: [Int], rate: Double? = nil, beta: Double? = nil) {
+            self.batchLimits = batchLimits
+            self.rate = rate
+            self.beta = beta
+        }
     }
 
     public init(name: String, deployment: Deployment) {

@@ -12,7 +12,19 @@ extension ServeCommand {
         var topology = try Topology(contentsOf: URL(fileURLWithPath: topologyPath))
         // The planners' capacities from a measured cost model, as the simulator derives them.
         if let control { topology.control = control }
-        if let profile { topology.capacity = try CostModel.load(from: URL(fileURLWithPath: profile)).servingCapacity() }
+        let costModel = try profile.map { try CostModel.load(from: URL(fileURLWithPath: $0)) }
+        if let costModel { topology.capacity = costModel.servingCapacity() }
+        let sloClasses = try scheduling.classes() ?? SLOClasses.standard
+        // EPD's configuration search: the multimodal group's split, simulated on the profile.
+        if topology.optimizeSplit != nil {
+            guard let costModel else { throw ValidationError("the topology's optimizeSplit simulates its candidates on a cost model: add --profile FILE (`tessera profile` output)") }
+            let directory = URL(fileURLWithPath: topologyPath).deletingLastPathComponent()
+            if let optimized = try topology.optimizingSplit(costModel: costModel, slo: sloClasses, baseDirectory: directory) {
+                topology = optimized.topology
+                let chosen = optimized.chosen, c = chosen.candidate
+                FileHandle.standardError.write(Data("optimizeSplit chose E\(c.encode)/P\(c.prefill)/D\(c.decode), prefill batch ≤ \(c.maxBatch) (simulated goodput \(chosen.goodput) req/s)\n".utf8))
+            }
+        }
         // A fresh directory only this user can enter (mkdtemp: 0700, a name no one can take first),
         // removed with the worker sockets and logs on shutdown.
         var template = Array(FileManager.default.temporaryDirectory.appendingPathComponent("tessera-XXXXXX").path.utf8CString)
@@ -26,7 +38,7 @@ extension ServeCommand {
         options.maxModelLength = maxModelLength
         options.maxQueuedRequests = maxQueuedRequests
         options.maxQueuedTokens = maxQueuedTokens
-        options.sloClasses = try scheduling.classes() ?? SLOClasses.standard
+        options.sloClasses = sloClasses
         let servesImages = topology.groups.contains { $0.group == .image }
         if servesImages != (imageModel != nil) {
             throw ValidationError(servesImages ? "the topology has an image group: give its model with --image-model DIR"

@@ -118,7 +118,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
     var topology: String?
 
-    @Option(help: "With --topology: a cost model from `tessera profile` that gives the fleet planners their per-worker capacities (instead of the topology's `capacity`).")
+    @Option(help: "With --topology: a cost model from `tessera profile` that gives the fleet planners their per-worker capacities (instead of the topology's `capacity`), and on which a topology's `optimizeSplit` simulates its candidate splits.")
     var profile: String?
 
     @Option(help: "With --topology: the control endpoint workers reach this front end at, instead of the topology's `control` (in a pod: tcp:$(TESSERA_POD_IP):7000).")

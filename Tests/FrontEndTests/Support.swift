@@ -27,9 +27,11 @@ enum Support {
         init(_ description: String) { self.description = description }
     }
 
-    /// A started front end over the topology given as YAML text; `configure` adjusts its options.
+    /// A started front end over the topology given as YAML text, as `prepare` turns it (`tessera
+    /// serve` applies a profile there); `configure` adjusts its options.
     static func frontEnd(_ yaml: String, maxQueuedRequests: Int = 256, model: URL = model,
                          configure: (inout FrontEndOptions) -> Void = { _ in },
+                         prepare: (Topology) throws -> Topology = { $0 },
                          provider wrap: (LocalProcessProvider) -> any InstanceProvider = { $0 }) async throws -> ClusterFrontEnd {
         let runtime = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-fe-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: runtime, withIntermediateDirectories: true)
@@ -40,7 +42,7 @@ enum Support {
         options.startupTimeout = .seconds(60)
         configure(&options)
         let frontEnd = try ClusterFrontEnd(
-            topology: try topology(yaml, in: runtime), options: options,
+            topology: try prepare(try topology(yaml, in: runtime)), options: options,
             provider: wrap(LocalProcessProvider(executable: try executable, logDirectory: runtime)))
         try await frontEnd.start()
         return frontEnd
