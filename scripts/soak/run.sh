@@ -32,7 +32,7 @@ for _ in $(seq 1 600); do
     sleep 0.2
 done
 decoders=$(grep -cE 'role: *decode' "$topology")
-echo "soak: $topology for $seconds s on the $configuration build, model $model, server log $log (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "soak: $topology for $seconds s on $binary, model $model, server log $log (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 python3 scripts/soak/soak.py --base-url "http://127.0.0.1:$port" --model llava-tiny --server-pid "$server" \
     --duration "$seconds" --warmup "${TESSERA_SOAK_WARMUP:-60}" --capacity $((decoders * 4 + 12)) \
     ${TESSERA_SOAK_SAMPLES:+--samples "$TESSERA_SOAK_SAMPLES"}
