@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
 
         // Diffusion serving: the step-level batching engine behind /v1/images/generations.
-        .target(name: "DiffusionServing", dependencies: ["Diffusion", "CoreUtilities", "Imaging", "Models", "Tensor"]),
+        .target(name: "DiffusionServing", dependencies: ["Diffusion", "Cluster", "CoreUtilities", "Imaging", "Models", "Tensor"]),
 
         // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
         .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging", "Grammar"]),
@@ -105,7 +105,7 @@ let package = Package(
             ]
         ),
         // Measures the real engine and writes the simulator's cost model.
-        .target(name: "Profiler", dependencies: ["Engine", "CoreUtilities", "Cluster", "Models", "Imaging", "Simulator", "Tensor"]),
+        .target(name: "Profiler", dependencies: ["Engine", "CoreUtilities", "Cluster", "Models", "Imaging", "Simulator", "Tensor", "Diffusion"]),
 
         // Disaggregated serving: the wire protocol (messages, framing, sockets) that the front end and
         // the workers speak; the worker process, which holds a model and moves KV and features to its
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion"]),
+        .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion", "Cluster"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(
             name: "ServerTests",

@@ -36,6 +36,9 @@ public struct LRUCache<Key: Hashable, Value> {
 
     public func contains(_ key: Key) -> Bool { entries[key] != nil }
 
+    /// The keys cached now, in no particular order.
+    public var keys: [Key] { Array(entries.keys) }
+
     /// The cached value, pinned until `release`; nil (a miss) if absent. Counts a query.
     public mutating func acquire(_ key: Key) -> Value? {
         queries += 1

@@ -1,3 +1,4 @@
+import Cluster
 import CoreUtilities
 import Diffusion
 import Foundation

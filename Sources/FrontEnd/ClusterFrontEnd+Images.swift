@@ -38,8 +38,9 @@ final class ImageRequestTable: Sendable {
 }
 
 /// Image generation through the topology's `image` pool: each image of a request goes to a
-/// diffusion worker (``DiffusionRouter``: the least loaded; with the pool's `cfg_split`, its
-/// unconditional UNet rows to a second one), which batches it at step level with the others it
+/// diffusion worker chosen by the topology's `imageRouter` (``DiffusionRouter``, the least loaded,
+/// by default; ``AdapterAffinityRouter`` reads the LoRAs the workers' heartbeats say they cache;
+/// with the pool's `cfg_split`, its unconditional UNet rows go to a second one), which batches it at step level with the others it
 /// runs; progress and the finished image come back over the control connection. An image whose
 /// worker dies is replayed on another (the seed makes it the same image), up to `max_retries`.
 ///
@@ -90,6 +91,7 @@ extension ClusterFrontEnd {
         guard servesImages else { throw .invalidRequest("this cluster has no image workers", param: "model") }
         guard let model = imageRequests.state.withLock({ $0.model }) else { throw .overloaded(retryAfterSeconds: 1) }
         var jobs: [(WireImageJob, Data)] = []
+        var shapes: [(steps: Int, width: Int, height: Int, guidance: Double)] = []
         for request in requests {
             guard (1 ... model.maxSteps).contains(request.steps) else {
                 throw .invalidRequest("num_inference_steps must be between 1 and \(model.maxSteps), got \(request.steps)", param: "num_inference_steps")
@@ -106,6 +108,7 @@ extension ClusterFrontEnd {
             guard size.width * size.height <= model.maxPixels else {
                 throw .invalidRequest("size \(size.width)x\(size.height) has more than the \(model.maxPixels) pixels this server generates", param: "size")
             }
+            shapes.append((request.steps, size.width, size.height, Double(request.guidanceScale)))
             let (images, pixels) = WireImages.pack(request.initImage.map { [$0] } ?? [])
             jobs.append((WireImageJob(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
                                       guidanceScale: request.guidanceScale, scheduler: request.scheduler?.rawValue, width: request.width,
@@ -116,13 +119,18 @@ extension ClusterFrontEnd {
         let split = topology.groups.first { $0.group == .image }?.cfgSplit ?? false
         let tasks = jobs.enumerated().map { index, job in
             let (inbox, events) = AsyncStream<(slot: Int, event: ImageWorkerEvent)>.makeStream()
-            let id = shared.withLock { s in
+            let shape = shapes[index]
+            // What the image router and the fleet planners see of the image (named add-ons do not reach the workers yet).
+            let info = shared.withLock { s in
                 defer { s.nextRequestId += 1 }
-                return s.nextRequestId
+                let info = ImageRequestInfo(id: s.nextRequestId, arrival: clock(), steps: shape.steps, width: shape.width, height: shape.height,
+                                            guidanceScale: shape.guidance)
+                s.schedule.arrived(info)
+                return info
             }
-            imageRequests.state.withLock { $0.inboxes[id] = events }
+            imageRequests.state.withLock { $0.inboxes[info.id] = events }
             return Task { [self] in
-                await serveImage(id, index: index, job: job.0, payload: job.1, split: split && job.0.guidanceScale > 1, group: group, inbox: inbox)
+                await serveImage(info, index: index, job: job.0, payload: job.1, split: split && job.0.guidanceScale > 1, group: group, inbox: inbox)
             }
         }
         // A client that left, or another image of the request that failed, stops the images still running.
@@ -131,14 +139,15 @@ extension ClusterFrontEnd {
     }
 
     /// One image from routing to its answer, replayed on other workers when its worker is lost.
-    private func serveImage(_ id: Int, index: Int, job: WireImageJob, payload: Data, split: Bool, group: ImageGroup,
+    private func serveImage(_ info: ImageRequestInfo, index: Int, job: WireImageJob, payload: Data, split: Bool, group: ImageGroup,
                             inbox: AsyncStream<(slot: Int, event: ImageWorkerEvent)>) async {
+        let id = info.id
         var events = inbox.makeAsyncIterator()
         defer { forgetImage(id) }
         for round in 0 ... topology.maxRetries {
             do {
                 let image = try await withTaskCancellationHandler {
-                    try await attemptImage(id, job, payload: payload, split: split, events: &events) { step, total in
+                    try await attemptImage(info, job, payload: payload, split: split, events: &events) { step, total in
                         group.continuation.yield(.progress(index: index, step: step, total: total, elapsed: (ContinuousClock.now - group.arrival).seconds))
                     }
                 } onCancel: {
@@ -164,10 +173,11 @@ extension ClusterFrontEnd {
         }
     }
 
-    private func attemptImage(_ id: Int, _ job: WireImageJob, payload: Data, split: Bool,
+    private func attemptImage(_ info: ImageRequestInfo, _ job: WireImageJob, payload: Data, split: Bool,
                               events: inout AsyncStream<(slot: Int, event: ImageWorkerEvent)>.AsyncIterator,
                               progress: (Int, Int) -> Void) async throws -> (image: GeneratedImage, secondsPerStep: Double) {
-        let route = try await routeImage(id, split: split)
+        let id = info.id
+        let route = try await routeImage(info, split: split)
         var job = job
         job.guidancePeer = route.peer
         guard let connection = shared.withLock({ $0.slots[route.worker].connection }) else { throw WorkerLost(slot: route.worker) }
@@ -190,22 +200,27 @@ extension ClusterFrontEnd {
         throw CancellationError()
     }
 
-    /// The image's worker (and guidance peer) by ``DiffusionRouter``, waiting up to the route
-    /// timeout for one to be active; the image counts on both from now on.
-    private func routeImage(_ id: Int, split: Bool) async throws -> (worker: Int, peer: Endpoint?, peerSlot: Int?) {
+    /// The image's worker (and guidance peer) by the topology's image router, over the active
+    /// image workers (``ClusterView/imageWorkers``), waiting up to the route timeout for one to be
+    /// active; the image counts on both from now on.
+    private func routeImage(_ info: ImageRequestInfo, split: Bool) async throws -> (worker: Int, peer: Endpoint?, peerSlot: Int?) {
+        let id = info.id
         let deadline = ContinuousClock.now + options.routeTimeout
-        let router = DiffusionRouter()
         while true {
             try Task.checkCancellation()
-            let route = shared.withLock { s -> (Int, Endpoint?, Int?)? in
-                let pool = liveCluster(s).instances.filter { $0.group == .image }
-                guard let route = router.route(pool, splitGuidance: split) else { return nil }
+            let route = shared.withLock { s -> ImageRoute? in
+                let view = liveCluster(s)
+                guard let route = imageRouter.route(info, candidates: view.imageWorkers, splitGuidance: split, in: view) else { return nil }
                 let slots = [route.worker] + (route.guidancePeer.map { [$0] } ?? [])
                 for slot in slots { s.slots[slot].assigned[id] = 0 }
                 imageRequests.state.withLock { $0.slots[id] = slots }
-                return (route.worker, route.guidancePeer.flatMap { s.slots[$0].hello?.transfer }, route.guidancePeer)
+                return route
             }
-            if let route { return (route.0, route.1, route.2) }
+            if let route {
+                options.onImageRoute?(ImageRoutingDecision(request: id, route: route))
+                let peer = shared.withLock { s in route.guidancePeer.flatMap { s.slots[$0].hello?.transfer } }
+                return (route.worker, peer, route.guidancePeer)
+            }
             guard ContinuousClock.now < deadline else { throw ImageGenerationError.overloaded(retryAfterSeconds: 5) }
             try await Task.sleep(for: .milliseconds(50))
         }

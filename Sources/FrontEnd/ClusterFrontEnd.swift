@@ -30,6 +30,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     /// The topology's router and encode dispatcher, from the ``PolicyCatalog``.
     let router: any RequestRouter
     let dispatcher: any EncodeDispatcher
+    let imageRouter: any ImageRouter
     let listener: Listener
     let started = ContinuousClock.now
     /// Image requests on the topology's diffusion workers.
@@ -107,6 +108,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
             tokenizer: tokenizer, chatTemplate: tokenizer.chatTemplate, imagePlaceholder: nil)))
         router = try PolicyCatalog.router(topology.policies.router)
         dispatcher = try PolicyCatalog.encodeDispatcher(topology.policies.encodeDispatcher)
+        imageRouter = try PolicyCatalog.imageRouter(topology.policies.imageRouter)
         let planners = try topology.policies.planners.map { try PolicyCatalog.planner($0, capacity: topology.capacity) }
         let control = try topology.control.map { text throws(TransportError) in try Endpoint(parsing: text) }
             ?? (topology.transfer == .tcp ? .tcp(host: "127.0.0.1", port: 0)

@@ -27,6 +27,8 @@ public struct FrontEndOptions: Sendable {
     /// Called with every routing decision as it is taken (request ids count from 0 in submission
     /// order), in the simulator's terms: what replaying a trace through both executors compares.
     public var onRoutingDecision: (@Sendable (RoutingDecision) -> Void)?
+    /// Called with every image's route as it is taken (the image router's decision).
+    public var onImageRoute: (@Sendable (ImageRoutingDecision) -> Void)?
     /// The latency classes requests may name (the workers get the same), checked before admission.
     public var sloClasses = SLOClasses.standard
     /// The model's placement units (`PipelineStage.placementUnits(directory:)`), which a topology

@@ -86,7 +86,9 @@ extension ClusterSimulator {
         let waiting = parked
         parked.removeAll()
         for r in waiting {
-            if requests[r].firstToken >= 0 {
+            if requests[r].image != nil {
+                routeImage(r)
+            } else if requests[r].firstToken >= 0 {
                 dispatchDecode(r, tokens: requests[r].info.promptTokens + requests[r].decoded)
             } else {
                 dispatchPrefill(r, inline: requests[r].inlineTokens != 0)
@@ -112,13 +114,17 @@ extension ClusterSimulator {
     }
 
     func summary(offeredRate: Double) -> SimulationResult {
-        var ttft: [Double] = [], tpot: [Double] = []
+        var ttft: [Double] = [], tpot: [Double] = [], images: [Double] = []
         var completed = 0, met = 0
         for r in requests where !r.dropped && r.finish >= 0 {
             completed += 1
+            if meetsSLO(r) { met += 1 }
+            if r.image != nil {
+                images.append(r.finish - r.info.arrival)
+                continue
+            }
             ttft.append(r.firstToken - r.info.arrival)
             if r.output > 1 { tpot.append((r.finish - r.firstToken) / Double(r.output - 1)) }
-            if meetsSLO(r) { met += 1 }
         }
         var hours = 0.0
         for inst in fleet {
@@ -131,6 +137,7 @@ extension ClusterSimulator {
             system: system.name, offeredRate: offeredRate, requests: requests.count, completed: completed,
             ttft: LatencySummary(ttft), tpot: LatencySummary(tpot), sloAttainment: Double(met) / Double(n),
             goodput: Double(met) / horizon, throughput: Double(completed) / horizon, instanceHours: hours,
-            gpuHours: hours * Double(cost.gpusPerInstance), reconfigurations: reconfigurations, timeline: timeline)
+            gpuHours: hours * Double(cost.gpusPerInstance), reconfigurations: reconfigurations, timeline: timeline,
+            imageLatency: requests.contains { $0.image != nil } ? LatencySummary(images) : nil)
     }
 }

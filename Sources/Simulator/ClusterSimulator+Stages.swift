@@ -87,8 +87,10 @@ extension ClusterSimulator {
             } else if !startPrefill(i) {
                 startDecode(i)
             }
-        case .image, .controlnet:
-            // Image generation is served by the diffusion engine, not modelled by this simulator.
+        case .image:
+            kickImages(i)
+        case .controlnet:
+            // Answers residual calls; their cost is in the image workers' steps.
             break
         }
         if inst.phase == .draining && !inst.hasWork { beginSwitch(i) }

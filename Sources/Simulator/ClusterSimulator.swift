@@ -22,6 +22,8 @@ public final class ClusterSimulator: ClusterView {
         case decodeDone(Int, Int)
         case staticDone(Int, Int)
         case joinDecode(Int, Int)
+        case imageStepDone(Int, Int)
+        case imageDecoded(Int, Int)
         case ready(Int)
         case plannerTick(Int)
         case sample
@@ -32,6 +34,7 @@ public final class ClusterSimulator: ClusterView {
     let slo: SLOClasses
     let router: any RequestRouter
     let dispatcher: any EncodeDispatcher
+    let imageRouter: any ImageRouter
     let batcher: any BatchPolicy
     /// The fleet planners, each on its own interval and load window.
     var schedule: FleetSchedule
@@ -57,11 +60,15 @@ public final class ClusterSimulator: ClusterView {
     /// Every routing and batching decision in order, when asked for (``decisions(trace:system:costModel:slo:predictor:)``).
     var decisions: [RoutingDecision]?
     var batchDecisions: [BatchDecision]?
+    var imageRoutes: [ImageRoutingDecision]?
     let sampleInterval: Double
 
     init(system: SystemSpec, costModel: CostModel, slo: SLOClasses, capacity: InstanceCapacity, sampleInterval: Double) throws {
         guard system.deployment.size > 0, system.deployment.slots.allSatisfy({ $0.count >= 0 }) else {
             throw SimulationError.invalidConfig("system '\(system.name)' has no instances")
+        }
+        guard (system.maxImageBatch ?? 1) >= 1, (system.loraStartStep ?? 0) >= 0 else {
+            throw SimulationError.invalidConfig("system '\(system.name)': maxImageBatch must be at least 1 and loraStartStep non-negative")
         }
         guard (system.roleSwitchSeconds ?? 0) >= 0 else { throw SimulationError.invalidConfig("roleSwitchSeconds must be non-negative") }
         let preprocess = system.blockingPreprocessMsPerImage ?? 0
@@ -86,6 +93,7 @@ public final class ClusterSimulator: ClusterView {
             let policies = system.policies
             router = try PolicyCatalog.router(policies.router)
             dispatcher = try PolicyCatalog.encodeDispatcher(policies.encodeDispatcher)
+            imageRouter = try PolicyCatalog.imageRouter(policies.imageRouter)
             batcher = try PolicyCatalog.batcher(policies.batcher)
             let planners = try policies.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: system.maxInstances ?? .max) }
             schedule = FleetSchedule(planners: planners, start: 0)
@@ -105,6 +113,17 @@ public final class ClusterSimulator: ClusterView {
     public func hasCached(image: ImageID, on instance: Int) -> Bool {
         guard system.prefixCache, fleet.indices.contains(instance) else { return false }
         return fleet[instance].prefixCache.contains(image) || fleet[instance].encoderCache.contains(image)
+    }
+
+    public func cachedLoRAs(on instance: Int) -> Set<String> {
+        guard fleet.indices.contains(instance) else { return [] }
+        return Set(fleet[instance].loras.keys)
+    }
+
+    /// The image router's decisions on `trace`'s images to generate, in the order taken: what a
+    /// replay through the live front end and its image workers must match.
+    public static func imageRoutes(trace: Trace, system: SystemSpec, costModel: CostModel, slo: SLOClasses) throws -> [ImageRoutingDecision] {
+        try simulate(trace: trace, system: system, costModel: costModel, slo: slo, predictor: nil, recordDecisions: true).imageRoutes ?? []
     }
 
     /// Simulates `trace` on `system` and summarises the run.
@@ -146,6 +165,10 @@ public final class ClusterSimulator: ClusterView {
         if recordDecisions {
             sim.decisions = []
             sim.batchDecisions = []
+            sim.imageRoutes = []
+        }
+        if trace.requests.contains(where: { $0.imageGeneration != nil }), costModel.diffusion == nil {
+            throw SimulationError.invalidConfig("the trace has images to generate but the cost model has no diffusion section (tessera profile --image-model)")
         }
         let defaultPrediction = max(1, Int(stats.meanOutputTokens.rounded()))
         sim.requests.reserveCapacity(trace.requests.count)
@@ -160,7 +183,12 @@ public final class ClusterSimulator: ClusterView {
             do { objective = try slo.objective(for: r.sloClass) } catch { throw SimulationError.invalidConfig("trace request \(id): \(error)") }
             let info = RequestInfo(id: id, arrival: r.arrival - start, textTokens: r.textTokens, images: images,
                                    slo: objective, predictedOutputTokens: predicted)
-            sim.requests.append(SimulatedRequest(info: info, output: r.outputTokens))
+            var request = SimulatedRequest(info: info, output: r.outputTokens)
+            request.image = r.imageGeneration.map {
+                ImageRequestInfo(id: id, arrival: info.arrival, steps: $0.steps, width: $0.width, height: $0.height,
+                                 guidanceScale: $0.guidanceScale, loras: $0.loras, controlNets: $0.controlNets)
+            }
+            sim.requests.append(request)
         }
         if !sim.requests.isEmpty { sim.events.push(.arrival(0), at: sim.requests[0].info.arrival) }
         for (p, time) in sim.schedule.due.enumerated() { sim.events.push(.plannerTick(p), at: time) }
@@ -177,13 +205,19 @@ public final class ClusterSimulator: ClusterView {
             switch event {
             case let .arrival(r):
                 if r + 1 < requests.count { events.push(.arrival(r + 1), at: requests[r + 1].info.arrival) }
-                arrive(r)
+                if requests[r].image != nil { arriveImage(r) } else { arrive(r) }
             case let .encoded(r): dispatchPrefill(r, inline: false)
             case let .encodeDone(i, v): if fleet[i].version == v { finishEncode(i) }
             case let .prefillDone(i, v): if fleet[i].version == v { finishPrefill(i) }
             case let .decodeDone(i, v): if fleet[i].version == v { finishDecode(i) }
             case let .staticDone(i, v): if fleet[i].version == v { finishStatic(i) }
             case let .joinDecode(r, i): joinDecode(r, i)
+            case let .imageStepDone(i, v): if fleet[i].version == v { finishImageStep(i) }
+            case let .imageDecoded(i, v):
+                if fleet[i].version == v {
+                    fleet[i].busy = false
+                    kick(i)
+                }
             case let .ready(i): becomeReady(i)
             case let .plannerTick(p): tick(p)
             case .sample: sample()
@@ -198,7 +232,8 @@ public final class ClusterSimulator: ClusterView {
         let id = fleet.count
         fleet.append(SimulatedInstance(id: id, role: role, group: group, phase: phase, launched: now,
                                        encoderCacheTokens: system.prefixCache ? cost.memory.encoderCacheTokens : 0,
-                                       prefixCacheTokens: system.prefixCache ? cost.memory.prefixCacheTokens : 0))
+                                       prefixCacheTokens: system.prefixCache ? cost.memory.prefixCacheTokens : 0,
+                                       loraCacheEntries: cost.diffusion?.loraCacheEntries ?? 0))
         instances.append(InstanceStatus(id: id, role: role, group: group, isActive: phase == .active, kvCapacityTokens: cost.memory.kvCapacityTokens))
         candidateCache.removeAll()
         return id
@@ -212,6 +247,7 @@ public final class ClusterSimulator: ClusterView {
         s.group = inst.group
         s.isActive = inst.phase == .active
         s.queuedRequests = inst.queuedEncodeJobs + inst.prefillQueue.count + inst.prefilling.count + inst.running.count + inst.waiting.count + inst.inFlight.count
+            + inst.imageQueue.count + inst.imageRunning.count + inst.peerImages
         s.pendingImageTokens = inst.pendingImageTokens
         s.pendingPrefillTokens = inst.pendingPrefillTokens
         s.runningDecodes = inst.running.count

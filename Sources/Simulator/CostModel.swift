@@ -144,12 +144,14 @@ public struct CostModel: Sendable, Hashable, Codable {
     public var transfer: Transfer
     public var memory: Memory
     public var lifecycle: Lifecycle
+    /// Image workers (a diffusion model); absent in language-model-only files.
+    public var diffusion: Diffusion?
     /// The points a profiler measured and fitted this model to; absent in hand-derived files.
     public var measurements: Measurements?
 
     public init(format: String = CostModel.formatTag, model: String, hardware: String, gpusPerInstance: Int, sources: [String],
                 notes: String?, imageTokens: ImageTokenRule, encode: Encode, prefill: Prefill, decode: Decode, smallStep: SmallStep? = nil,
-                transfer: Transfer, memory: Memory, lifecycle: Lifecycle, measurements: Measurements? = nil) {
+                transfer: Transfer, memory: Memory, lifecycle: Lifecycle, diffusion: Diffusion? = nil, measurements: Measurements? = nil) {
         self.format = format
         self.model = model
         self.hardware = hardware
@@ -164,6 +166,7 @@ public struct CostModel: Sendable, Hashable, Codable {
         self.transfer = transfer
         self.memory = memory
         self.lifecycle = lifecycle
+        self.diffusion = diffusion
         self.measurements = measurements
     }
 
@@ -251,6 +254,7 @@ public struct CostModel: Sendable, Hashable, Codable {
             }
         }
         do { try imageTokens.validate() } catch { throw SimulationError.invalidConfig(error.description) }
+        try diffusion?.validate()
     }
 
     /// Per-instance capacities the planners use (ModServe's profiled "MC"), at a reference batch:
@@ -280,6 +284,7 @@ public struct CostModel: Sendable, Hashable, Codable {
             encodeTokensPerSecond: encodeRate, prefillTokensPerSecond: prefillRate, decodeTokensPerSecond: decodeRate,
             requestsPerSecond: 1 / perRequest, kvTransferSecondsPerToken: transfer.bytesPerKVToken / (transfer.bandwidthGBps * 1e9),
             decodeStepSeconds: (decode.fixedMs + decode.perContextTokenMs * Double(context)) / 1000,
-            decodeStepSecondsPerSequence: (decode.perSequenceMs + decode.perContextTokenMs * Double(context)) / 1000)
+            decodeStepSecondsPerSequence: (decode.perSequenceMs + decode.perContextTokenMs * Double(context)) / 1000,
+            controlNetSecondsPerCall: diffusion.map { $0.controlNetSeconds(width: $0.referenceWidth, height: $0.referenceHeight) })
     }
 }

@@ -49,12 +49,25 @@ final class SimulatedInstance {
     var pendingImageTokens = 0
     var pendingPrefillTokens = 0
 
+    /// Image workers: images routed here and not yet admitted, admitted ones (oldest first), the
+    /// step in flight, images whose unconditional rows run here for a CFG-split peer.
+    var imageQueue = Deque<Int>()
+    var imageRunning: [Int] = []
+    var imageStep: [Int] = []
+    var peerImages = 0
+    /// LoRA names in the adapter cache, when its loader is next free, what is merged into the weights.
+    var loras: LRUCache<String, Void>
+    var loaderFree = 0.0
+    var mergedLoRAs: [String]?
+
     var encoderCache: LRUCache<ImageID, Void>
     var prefixCache: LRUCache<ImageID, Void>
     let launched: Double
     var retired: Double?
 
-    init(id: Int, role: InstanceRole, group: ModalityGroup, phase: Phase, launched: Double, encoderCacheTokens: Int, prefixCacheTokens: Int) {
+    init(id: Int, role: InstanceRole, group: ModalityGroup, phase: Phase, launched: Double, encoderCacheTokens: Int, prefixCacheTokens: Int,
+         loraCacheEntries: Int) {
+        loras = LRUCache(budget: loraCacheEntries)
         self.id = id
         self.role = role
         self.group = group
@@ -65,7 +78,10 @@ final class SimulatedInstance {
     }
 
     var queuedEncodeJobs: Int { encodeQueue.count }
-    var hasWork: Bool { busy || queuedEncodeJobs > 0 || !prefillQueue.isEmpty || !prefilling.isEmpty || !running.isEmpty || !waiting.isEmpty }
+    var hasWork: Bool {
+        busy || queuedEncodeJobs > 0 || !prefillQueue.isEmpty || !prefilling.isEmpty || !running.isEmpty || !waiting.isEmpty
+            || !imageQueue.isEmpty || !imageRunning.isEmpty
+    }
 }
 
 /// Per-request bookkeeping of the engine.
@@ -85,6 +101,14 @@ struct SimulatedRequest {
     var firstToken = -1.0
     var finish = -1.0
     var dropped = false
+    /// An image to generate: its denoising steps done, when its LoRAs are loaded, the step they
+    /// join at and whether they have, and its CFG-split peer.
+    var image: ImageRequestInfo?
+    var stepsDone = 0
+    var loraReady = 0.0
+    var loraActivation = 0
+    var loraActive = false
+    var guidancePeer: Int?
 
     var kvTokens: Int { info.promptTokens + output }
     /// Output tokens after the first that are still to generate.

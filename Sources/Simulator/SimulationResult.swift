@@ -42,4 +42,7 @@ public struct SimulationResult: Sendable, Hashable, Codable {
     public var gpuHours: Double
     public var reconfigurations: Int
     public var timeline: [FleetSample]
+    /// Images to generate: arrival to decoded image, seconds (`ttft` and `tpot` cover the language
+    /// requests); nil without images in the trace.
+    public var imageLatency: LatencySummary?
 }

@@ -45,12 +45,14 @@ public struct SyntheticTraceGenerator: Sendable {
         public var imageSizes: [ImageSize]?
         /// Fraction of requests in the `batch` SLO class (the rest are `interactive`).
         public var batchClassFraction: Double = 0
+        /// Images to generate among the requests, with their add-on mix; nil: none.
+        public var imageGeneration: ImageGenerationMix?
         public var seed: UInt64 = 1
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case durationSeconds, ratePerSecond, diurnalAmplitude, diurnalPeriodSeconds, burstsPerHour, burstMultiplier, burstSeconds, multimodalFraction, minImages, maxImages, meanExtraImages, uniformImageCount, contextMedianTokens, contextSigma, fixedTextTokens, fixedOutputTokens, imageReuseProbability, imagePoolSize, imageSizes, batchClassFraction, seed
+            case durationSeconds, ratePerSecond, diurnalAmplitude, diurnalPeriodSeconds, burstsPerHour, burstMultiplier, burstSeconds, multimodalFraction, minImages, maxImages, meanExtraImages, uniformImageCount, contextMedianTokens, contextSigma, fixedTextTokens, fixedOutputTokens, imageReuseProbability, imagePoolSize, imageSizes, batchClassFraction, imageGeneration, seed
         }
 
         /// Absent keys keep their defaults.
@@ -76,7 +78,75 @@ public struct SyntheticTraceGenerator: Sendable {
             imagePoolSize = try c.decodeIfPresent(Int.self, forKey: .imagePoolSize) ?? imagePoolSize
             imageSizes = try c.decodeIfPresent([ImageSize].self, forKey: .imageSizes)
             batchClassFraction = try c.decodeIfPresent(Double.self, forKey: .batchClassFraction) ?? batchClassFraction
+            imageGeneration = try c.decodeIfPresent(ImageGenerationMix.self, forKey: .imageGeneration)
             seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+        }
+    }
+
+    /// Images to generate with the Katz/SwiftDiffusion trace's add-on mix (arXiv 2407.02031 §2: >98%
+    /// of requests use a ControlNet, ~70% two or more, >95% a LoRA, a handful of ControlNets serve
+    /// almost every call while LoRAs have a long tail): a request is an image with probability
+    /// `fraction`; it takes 1…`maxLoRAs` LoRAs with probability `loraProbability`, and
+    /// 1…`maxControlNets` ControlNets with probability `controlNetProbability`, each named
+    /// `lora-K` / `controlnet-K` with K drawn Zipf-popular (exponent `zipfExponent`) from its pool.
+    public struct ImageGenerationMix: Sendable, Hashable, Codable {
+        public var fraction: Double = 1
+        public var steps: Int = 20
+        public var width: Int = 512
+        public var height: Int = 512
+        public var guidanceScale: Double = 7.5
+        public var loraProbability: Double = 0.95
+        public var maxLoRAs: Int = 2
+        public var loraPool: Int = 1000
+        public var controlNetProbability: Double = 0.98
+        public var maxControlNets: Int = 3
+        public var controlNetPool: Int = 20
+        public var zipfExponent: Double = 1.1
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case fraction, steps, width, height, guidanceScale, loraProbability, maxLoRAs, loraPool, controlNetProbability, maxControlNets, controlNetPool, zipfExponent
+        }
+
+        /// Absent keys keep their defaults.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            fraction = try c.decodeIfPresent(Double.self, forKey: .fraction) ?? fraction
+            steps = try c.decodeIfPresent(Int.self, forKey: .steps) ?? steps
+            width = try c.decodeIfPresent(Int.self, forKey: .width) ?? width
+            height = try c.decodeIfPresent(Int.self, forKey: .height) ?? height
+            guidanceScale = try c.decodeIfPresent(Double.self, forKey: .guidanceScale) ?? guidanceScale
+            loraProbability = try c.decodeIfPresent(Double.self, forKey: .loraProbability) ?? loraProbability
+            maxLoRAs = try c.decodeIfPresent(Int.self, forKey: .maxLoRAs) ?? maxLoRAs
+            loraPool = try c.decodeIfPresent(Int.self, forKey: .loraPool) ?? loraPool
+            controlNetProbability = try c.decodeIfPresent(Double.self, forKey: .controlNetProbability) ?? controlNetProbability
+            maxControlNets = try c.decodeIfPresent(Int.self, forKey: .maxControlNets) ?? maxControlNets
+            controlNetPool = try c.decodeIfPresent(Int.self, forKey: .controlNetPool) ?? controlNetPool
+            zipfExponent = try c.decodeIfPresent(Double.self, forKey: .zipfExponent) ?? zipfExponent
+        }
+
+        var isValid: Bool {
+            (0...1).contains(fraction) && (0...1).contains(loraProbability) && (0...1).contains(controlNetProbability)
+                && steps >= 1 && width >= 1 && height >= 1 && maxLoRAs >= 1 && loraPool >= 1 && maxControlNets >= 1
+                && controlNetPool >= 1 && zipfExponent > 0 && guidanceScale.isFinite
+        }
+
+        /// `count` distinct names drawn Zipf-popular from `prefix-0…prefix-(pool-1)`.
+        func names(_ prefix: String, count: Int, pool weights: [Double], rng: inout SplitMix64) -> [String] {
+            var chosen: [Int] = []
+            while chosen.count < min(count, weights.count) {
+                let k = rng.weightedIndex(weights)
+                if !chosen.contains(k) { chosen.append(k) }
+            }
+            return chosen.map { "\(prefix)-\($0)" }
+        }
+
+        func draw(_ rng: inout SplitMix64, loraWeights: [Double], controlNetWeights: [Double]) -> TraceImageGeneration {
+            let loras = rng.uniform() < loraProbability ? names("lora", count: 1 + Int(rng.next() % UInt64(maxLoRAs)), pool: loraWeights, rng: &rng) : []
+            let controls = rng.uniform() < controlNetProbability
+                ? names("controlnet", count: 1 + Int(rng.next() % UInt64(maxControlNets)), pool: controlNetWeights, rng: &rng) : []
+            return TraceImageGeneration(steps: steps, width: width, height: height, guidanceScale: guidanceScale, loras: loras, controlNets: controls)
         }
     }
 
@@ -131,6 +201,12 @@ public struct SyntheticTraceGenerator: Sendable {
         var pool: [TraceImage] = []
         let peak = o.ratePerSecond * (1 + o.diurnalAmplitude) * o.burstMultiplier
         var requests: [TraceRequest] = []
+        if let mix = o.imageGeneration, !mix.isValid {
+            throw SimulationError.invalidConfig("synthetic trace: imageGeneration needs fractions in 0...1, positive steps, size, pools and counts")
+        }
+        let zipfWeights = { (n: Int) in (1...n).map { 1 / pow(Double($0), o.imageGeneration?.zipfExponent ?? 1) } }
+        let loraWeights = o.imageGeneration.map { zipfWeights($0.loraPool) } ?? []
+        let controlNetWeights = o.imageGeneration.map { zipfWeights($0.controlNetPool) } ?? []
         var t = 0.0
         var burstIndex = 0
         while true {
@@ -140,6 +216,12 @@ public struct SyntheticTraceGenerator: Sendable {
             let inBurst = burstIndex < bursts.count && bursts[burstIndex] <= t
             let rate = baseRate(at: t) * (inBurst ? o.burstMultiplier : 1)
             guard rng.uniform() * peak < rate else { continue }
+            if let mix = o.imageGeneration, rng.uniform() < mix.fraction {
+                let sloClass = rng.uniform() < o.batchClassFraction ? "batch" : nil
+                requests.append(TraceRequest(arrival: t, imageGeneration: mix.draw(&rng, loraWeights: loraWeights, controlNetWeights: controlNetWeights),
+                                             sloClass: sloClass))
+                continue
+            }
 
             let (prompt, sampledOutput) = SyntheticPrompts.sample(&rng)
             var images: [TraceImage] = []

@@ -39,6 +39,12 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     /// Every instance is one mono worker split by layers over these stages (UELLM's HELR), by the
     /// plan the live front end launches; its steps cost what ``PipelineSplit`` says.
     public var pipeline: Pipeline?
+    /// Image workers: the step-batch cap (default the cost model's `diffusion.maxBatchSize`; 1 runs
+    /// one image at a time), the step a LoRA joins at (the server's `--lora-start-step`, Katz §BAL),
+    /// and the CFG split of the image pool (a topology's `cfg_split`).
+    public var maxImageBatch: Int?
+    public var loraStartStep: Int?
+    public var cfgSplit: Bool = false
 
     /// A layer-split instance: the model's shape, the stages' budgets, and the compute speed of the
     /// hardware the cost model was measured on (which ran the model whole).
@@ -77,7 +83,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, deployment, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
-        case pipeline
+        case pipeline, maxImageBatch, loraStartStep, cfgSplit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,6 +103,9 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         blockingPreprocessMsPerImage = try c.decodeIfPresent(Double.self, forKey: .blockingPreprocessMsPerImage)
         firstTokenOnDecode = try c.decodeIfPresent(Bool.self, forKey: .firstTokenOnDecode) ?? firstTokenOnDecode
         pipeline = try c.decodeIfPresent(Pipeline.self, forKey: .pipeline)
+        maxImageBatch = try c.decodeIfPresent(Int.self, forKey: .maxImageBatch)
+        loraStartStep = try c.decodeIfPresent(Int.self, forKey: .loraStartStep)
+        cfgSplit = try c.decodeIfPresent(Bool.self, forKey: .cfgSplit) ?? cfgSplit
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -114,5 +123,8 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         try c.encodeIfPresent(blockingPreprocessMsPerImage, forKey: .blockingPreprocessMsPerImage)
         try c.encode(firstTokenOnDecode, forKey: .firstTokenOnDecode)
         try c.encodeIfPresent(pipeline, forKey: .pipeline)
+        try c.encodeIfPresent(maxImageBatch, forKey: .maxImageBatch)
+        try c.encodeIfPresent(loraStartStep, forKey: .loraStartStep)
+        try c.encode(cfgSplit, forKey: .cfgSplit)
     }
 }

@@ -8,9 +8,11 @@ struct TraceStatistics {
     var meanOutputTokens = 1.0
 
     init(trace: Trace, rule: ImageTokenRule) {
-        let n = Double(max(trace.requests.count, 1))
+        // Images to generate are planned apart (the image pool); these are the language requests' means.
+        let language = trace.requests.filter { $0.imageGeneration == nil }
+        let n = Double(max(language.count, 1))
         var image = 0.0, images = 0.0, prompt = 0.0, output = 0.0
-        for r in trace.requests {
+        for r in language {
             let t = Double(r.images.reduce(0) { $0 + rule.tokens(width: $1.width, height: $1.height) })
             image += t
             images += Double(r.images.count)

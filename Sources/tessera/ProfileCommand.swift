@@ -1,12 +1,18 @@
 import ArgumentParser
 import Foundation
 import Profiler
+import Simulator
 
 /// `tessera profile`: measure a model on this machine's engine and write the simulator's cost model.
 struct ProfileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profile",
-        abstract: "Measure prefill, decode, mixed-step, image-encode and transfer latency on the real engine and write a tessera-cost-model/1 file."
+        abstract: "Measure prefill, decode, mixed-step, image-encode and transfer latency on the real engine and write a tessera-cost-model/1 file.",
+        discussion: """
+        With --image-model, a diffusers Stable Diffusion folder's image-worker costs go into the file's `diffusion` section too: \
+        UNet steps by batch size and size, VAE decode, text encoding, and with --lora / --controlnet LoRA load and merge and \
+        ControlNet call times. --base FILE takes the language-model sections from an existing cost model instead of profiling one.
+        """
     )
 
     @OptionGroup var modelOptions: ModelOptions
@@ -38,6 +44,33 @@ struct ProfileCommand: AsyncParsableCommand {
     @Option(name: .customLong("kv-cache-memory"), help: "The serving engine's KV cache memory in MiB (sets the KV capacity).")
     var kvCacheMemoryMiB = 512
 
+    @Option(name: .customLong("image-model"), help: "A diffusers Stable Diffusion folder whose image-worker costs to profile into the `diffusion` section.")
+    var imageModel: String?
+
+    @Option(help: "With --image-model: a cost model whose language-model sections to keep (instead of profiling --model).")
+    var base: String?
+
+    @Option(name: .customLong("diffusion-sizes"), help: "With --image-model: comma-separated WxH image sizes (default: the folder's size and twice it).")
+    var diffusionSizes: String?
+
+    @Option(name: .customLong("diffusion-batch-sizes"), help: "With --image-model: comma-separated guided images per UNet call.")
+    var diffusionBatchSizes = "1,2,4"
+
+    @Option(help: "With --image-model: a LoRA file to time loading and merging.")
+    var lora: String?
+
+    @Option(help: "With --image-model: a ControlNet folder to time one call (with --control-image).")
+    var controlnet: String?
+
+    @Option(name: .customLong("control-image"), help: "The control image for --controlnet.")
+    var controlImage: String?
+
+    @Option(name: .customLong("max-image-batch"), help: "With --image-model: the image workers' step-batch cap, written into the costs.")
+    var maxImageBatch = 8
+
+    @Option(name: .customLong("adapter-cache-memory"), help: "With --image-model: the image workers' adapter cache in MiB (sets the LoRAs a worker keeps).")
+    var adapterCacheMiB = 1024
+
     func run() async throws {
         try modelOptions.applyComputeSettings()
         var settings = ProfileSettings()
@@ -50,7 +83,28 @@ struct ProfileCommand: AsyncParsableCommand {
         settings.scheduler.maxRunningRequests = maxRunningRequests
         guard kvCacheMemoryMiB >= 1 else { throw ValidationError("--kv-cache-memory must be at least 1 MiB") }
         settings.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
-        let model = try await Profiler.profile(directory: try modelOptions.modelDirectory(), settings: settings)
+        guard base == nil || imageModel != nil else { throw ValidationError("--base adds a diffusion profile: give --image-model too") }
+        var model: CostModel
+        if let base {
+            model = try CostModel.load(from: URL(fileURLWithPath: base))
+        } else {
+            model = try await Profiler.profile(directory: try modelOptions.modelDirectory(), settings: settings)
+        }
+        if let imageModel {
+            var image = DiffusionProfileSettings()
+            image.batchSizes = try Self.integers(diffusionBatchSizes, option: "--diffusion-batch-sizes")
+            image.sizes = try diffusionSizes.map { try Self.sizes($0, option: "--diffusion-sizes") }
+            image.runs = runs
+            image.lora = lora.map { URL(fileURLWithPath: $0) }
+            image.controlNet = controlnet.map { URL(fileURLWithPath: $0) }
+            image.controlImage = controlImage.map { URL(fileURLWithPath: $0) }
+            image.maxBatchSize = maxImageBatch
+            guard adapterCacheMiB >= 0 else { throw ValidationError("--adapter-cache-memory must be non-negative") }
+            image.loraCacheBytes = adapterCacheMiB << 20
+            model.diffusion = try DiffusionProfiler.profile(directory: URL(fileURLWithPath: imageModel), settings: image)
+            model.sources.append("diffusion: \(URL(fileURLWithPath: imageModel).lastPathComponent) measured by `tessera profile --image-model` on "
+                + "this machine: medians of \(runs) runs per point")
+        }
         try Profiler.write(model, to: URL(fileURLWithPath: out))
         let f = { (v: Double) in String(format: "%.4g", v) }
         var lines = [
@@ -65,7 +119,12 @@ struct ProfileCommand: AsyncParsableCommand {
             lines.append("encode ms = \(f(model.encode.fixedMs)) + \(f(model.encode.perImageMs))·images + \(f(model.encode.perTokenMs))·image tokens")
         }
         lines.append("transfer ms = \(f(model.transfer.latencyMs)) + bytes / \(f(model.transfer.bandwidthGBps)) GB/s (same-host copy)")
-        for (stage, errors) in CostModelFit.relativeErrors(of: model) {
+        if let d = model.diffusion {
+            lines.append("image worker: UNet step ms = \(f(d.stepFixedMs)) + \(f(d.stepPerRowPixelMs))·Σ rows·pixels; VAE decode ms = \(f(d.vaeDecodeFixedMs)) + "
+                + "\(f(d.vaeDecodePerPixelMs))·pixels; ControlNet call ms = \(f(d.controlNetFixedMs)) + \(f(d.controlNetPerPixelMs))·pixels; "
+                + "text encoding \(f(d.textEncodeMs)) ms; LoRA load \(f(d.loraLoadMs)) ms, merge \(f(d.loraMergeMs)) ms")
+        }
+        for (stage, errors) in CostModelFit.relativeErrors(of: model) + (model.diffusion.map(DiffusionProfiler.relativeErrors) ?? []) {
             let sorted = errors.sorted()
             lines.append("\(stage): \(errors.count) points, relative error of the fit median \(f(sorted[sorted.count / 2] * 100)) %, worst \(f((sorted.last ?? 0) * 100)) %")
         }
@@ -73,11 +132,11 @@ struct ProfileCommand: AsyncParsableCommand {
         print(lines.joined(separator: "\n"))
     }
 
-    static func sizes(_ text: String) throws -> [(width: Int, height: Int)] {
+    static func sizes(_ text: String, option: String = "--image-sizes") throws -> [(width: Int, height: Int)] {
         try text.split(separator: ",").map { item in
             let parts = item.trimmingCharacters(in: .whitespaces).split(separator: "x").map { Int($0) }
             guard parts.count == 2, let w = parts[0], let h = parts[1], w >= 1, h >= 1 else {
-                throw ValidationError("--image-sizes takes WxH sizes separated by commas, e.g. 224x224,640x480, got '\(text)'")
+                throw ValidationError("\(option) takes WxH sizes separated by commas, e.g. 224x224,640x480, got '\(text)'")
             }
             return (w, h)
         }

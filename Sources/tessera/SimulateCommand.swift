@@ -56,6 +56,14 @@ struct SimulateCommand: ParsableCommand {
                           f(run.ttft.p50, 9), f(run.ttft.p99, 9), f(run.tpot.p50, 9), f(run.tpot.p99, 9),
                           f(run.sloAttainment, 8), f(run.goodput, 8), f(run.instanceHours, 7), String(run.reconfigurations)].joined(separator: " "))
         }
+        let imageRuns = r.runs.filter { $0.imageLatency != nil }
+        if !imageRuns.isEmpty {
+            lines.append("images: system         rate   latency mean  p50       p90       p99")
+            for run in imageRuns {
+                let l = run.imageLatency!
+                lines.append([cell("        " + run.system, 20), f(run.offeredRate, 6), f(l.mean, 13), f(l.p50, 9), f(l.p90, 9), f(l.p99, 9)].joined(separator: " "))
+            }
+        }
         for (name, c) in r.optimizedSplits.sorted(by: { $0.key < $1.key }) {
             lines.append("optimised split, \(name): E\(c.encode)/P\(c.prefill)/D\(c.decode), prefill batch ≤ \(c.maxBatch)")
         }

@@ -5,7 +5,7 @@ import Testing
 
 private let catalogCapacity = InstanceCapacity(
     encodeTokensPerSecond: 1000, prefillTokensPerSecond: 4000, decodeTokensPerSecond: 400, requestsPerSecond: 4,
-    kvTransferSecondsPerToken: 2e-6, decodeStepSeconds: 0.004, decodeStepSecondsPerSequence: 0.0005)
+    kvTransferSecondsPerToken: 2e-6, decodeStepSeconds: 0.004, decodeStepSecondsPerSequence: 0.0005, controlNetSecondsPerCall: 0.05)
 
 /// One catalog for the live front end and the simulator: names, options and defaults.
 @Suite struct PolicyCatalogTests {

@@ -1,3 +1,4 @@
+import Cluster
 import Diffusion
 import DiffusionServing
 import Foundation

@@ -11,6 +11,8 @@ public enum PolicyCatalog {
     /// Request routers: least loaded (vLLM-like baseline), ElasticMM's modality-aware,
     /// cache-affine router, ModServe's least pending image tokens.
     public static let routers = ["least-loaded", "modality", "least-pending-image-tokens"]
+    /// Image routers (diffusion workers): the fewest images queued, Katz-style adapter affinity.
+    public static let imageRouters = ["least-queued-images", "adapter-affinity"]
     /// How a request's images are spread over encode instances: whole requests to the least loaded,
     /// ModServe's least pending image tokens, EPD's intra-request split.
     public static let encodeDispatchers = ["least-loaded", "least-pending-image-tokens", "intra-request"]
@@ -24,6 +26,7 @@ public enum PolicyCatalog {
         "elastic-partition": ["interval", "decodeSlowdownWeight", "backlogSeconds", "decodePressure"],
         "stage-autoscaler": ["interval", "evaluationPeriod", "attainmentTarget", "minimumPerRole", "targetUtilization", "maximumInstances"],
         "role-switcher": ["interval", "minimumQueue", "cooldownRounds"],
+        "controlnet-scaler": ["interval", "targetUtilization", "minimumInstances", "maximumInstances"],
     ]
 
     public static func router(_ name: String) throws(ClusterError) -> any RequestRouter {
@@ -32,6 +35,14 @@ public enum PolicyCatalog {
         case "modality": ModalityRouter()
         case "least-pending-image-tokens": LeastPendingImageTokensRouter()
         default: throw unknown("router", name, routers)
+        }
+    }
+
+    public static func imageRouter(_ name: String) throws(ClusterError) -> any ImageRouter {
+        switch name {
+        case "least-queued-images": DiffusionRouter()
+        case "adapter-affinity": AdapterAffinityRouter()
+        default: throw unknown("image router", name, imageRouters)
         }
     }
 
@@ -77,6 +88,16 @@ public enum PolicyCatalog {
                 capacity: capacity, interval: o["interval"] ?? d.interval, evaluationPeriod: o["evaluationPeriod"] ?? d.evaluationPeriod,
                 attainmentTarget: o["attainmentTarget"] ?? d.attainmentTarget, minimumPerRole: int("minimumPerRole", d.minimumPerRole),
                 targetUtilization: o["targetUtilization"] ?? d.targetUtilization, maximumInstances: int("maximumInstances", maxInstances))
+        case "controlnet-scaler":
+            guard let seconds = capacity.controlNetSecondsPerCall, seconds > 0 else {
+                throw .invalidArgument("planner 'controlnet-scaler' needs the seconds of one ControlNet call: a cost model with a diffusion section "
+                    + "(tessera profile --image-model DIR), or controlNetSecondsPerCall in the capacity")
+            }
+            let d = ControlNetPoolScaler(secondsPerCall: seconds)
+            return ControlNetPoolScaler(secondsPerCall: seconds, interval: o["interval"] ?? d.interval,
+                                        targetUtilization: o["targetUtilization"] ?? d.targetUtilization,
+                                        minimumInstances: int("minimumInstances", d.minimumInstances),
+                                        maximumInstances: int("maximumInstances", maxInstances))
         default:
             let d = RoleSwitcher()
             return RoleSwitcher(interval: o["interval"] ?? d.interval, minimumQueue: o["minimumQueue"] ?? d.minimumQueue,
@@ -88,6 +109,7 @@ public enum PolicyCatalog {
     public static func validate(_ spec: PolicySpec) throws(ClusterError) {
         _ = try router(spec.router)
         _ = try encodeDispatcher(spec.encodeDispatcher)
+        _ = try imageRouter(spec.imageRouter)
         _ = try batcher(spec.batcher)
         for planner in spec.planners { try check(planner) }
     }

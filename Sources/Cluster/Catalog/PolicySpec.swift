@@ -1,5 +1,5 @@
 /// The policies one serving system runs, by their ``PolicyCatalog`` names: how requests are routed
-/// to instances, how a request's images are spread over encoders, how waiting prefills are ordered,
+/// to instances, how images to generate are routed to diffusion workers, how a request's images are spread over encoders, how waiting prefills are ordered,
 /// and which fleet planners adapt the fleet, each on its own schedule.
 ///
 /// Topology files (`tessera serve --topology`) and simulation configs (`tessera simulate`) decode
@@ -8,6 +8,7 @@
 /// ```yaml
 /// router: modality
 /// encodeDispatcher: least-pending-image-tokens
+/// imageRouter: adapter-affinity
 /// planners:
 ///   - elastic-partition                                   # the paper's defaults
 ///   - {name: stage-autoscaler, interval: 30, maximumInstances: 8}
@@ -15,18 +16,21 @@
 public struct PolicySpec: Sendable, Hashable, Codable {
     public var router = "least-loaded"
     public var encodeDispatcher = "least-loaded"
+    public var imageRouter = "least-queued-images"
     public var batcher = "fcfs"
     public var planners: [PlannerSpec] = []
 
-    public init(router: String = "least-loaded", encodeDispatcher: String = "least-loaded", batcher: String = "fcfs", planners: [PlannerSpec] = []) {
+    public init(router: String = "least-loaded", encodeDispatcher: String = "least-loaded", imageRouter: String = "least-queued-images",
+                batcher: String = "fcfs", planners: [PlannerSpec] = []) {
         self.router = router
         self.encodeDispatcher = encodeDispatcher
+        self.imageRouter = imageRouter
         self.batcher = batcher
         self.planners = planners
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case router, encodeDispatcher, batcher, planners
+        case router, encodeDispatcher, imageRouter, batcher, planners
     }
 
     /// The keys these fields take in a config, beside the config's own.
@@ -38,6 +42,7 @@ public struct PolicySpec: Sendable, Hashable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         router = try c.decodeIfPresent(String.self, forKey: .router) ?? router
         encodeDispatcher = try c.decodeIfPresent(String.self, forKey: .encodeDispatcher) ?? encodeDispatcher
+        imageRouter = try c.decodeIfPresent(String.self, forKey: .imageRouter) ?? imageRouter
         batcher = try c.decodeIfPresent(String.self, forKey: .batcher) ?? batcher
         planners = try c.decodeIfPresent([PlannerSpec].self, forKey: .planners) ?? planners
         do {

@@ -31,6 +31,11 @@ public struct FleetSchedule: Sendable {
         for w in windows.indices { windows[w].arrived(request) }
     }
 
+    /// An image to generate arrived: every window counts it in the image pool's load.
+    public mutating func arrived(_ image: ImageRequestInfo) {
+        for w in windows.indices { windows[w].arrived(image) }
+    }
+
     /// A request finished, or was dropped (`met: false`): every window counts it for SLO attainment.
     public mutating func finished(met: Bool) {
         for w in windows.indices { windows[w].finished(met: met) }
@@ -66,6 +71,13 @@ public struct LoadWindow: Sendable, Hashable {
         totals[request.group] = load
     }
 
+    public mutating func arrived(_ image: ImageRequestInfo) {
+        var load = totals[.image] ?? StageLoad()
+        load.requestsPerSecond += 1
+        load.controlNetCallsPerSecond += Double(image.controlNetCalls)
+        totals[.image] = load
+    }
+
     public mutating func finished(met: Bool) {
         finished += 1
         if met { self.met += 1 }
@@ -76,7 +88,8 @@ public struct LoadWindow: Sendable, Hashable {
         let seconds = max(now - start, 1e-9)
         let perGroup = totals.mapValues { t in
             StageLoad(requestsPerSecond: t.requestsPerSecond / seconds, imageTokensPerSecond: t.imageTokensPerSecond / seconds,
-                      prefillTokensPerSecond: t.prefillTokensPerSecond / seconds, decodeTokensPerSecond: t.decodeTokensPerSecond / seconds)
+                      prefillTokensPerSecond: t.prefillTokensPerSecond / seconds, decodeTokensPerSecond: t.decodeTokensPerSecond / seconds,
+                      controlNetCallsPerSecond: t.controlNetCallsPerSecond / seconds)
         }
         let observation = LoadObservation(window: seconds, perGroup: perGroup,
                                           sloAttainment: finished > 0 ? Double(met) / Double(finished) : nil)

@@ -18,10 +18,14 @@ public protocol ClusterView {
     /// Tokens at the start of the request's prompt whose KV the instance is known to hold, from
     /// ``RequestInfo/promptBlockHashes``; 0 where the view keeps no such record.
     func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int
+    /// The LoRA names a diffusion worker holds in its adapter cache (live: as its last heartbeat
+    /// said); empty where the view keeps no such record.
+    func cachedLoRAs(on instance: Int) -> Set<String>
 }
 
 extension ClusterView {
     public func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int { 0 }
+    public func cachedLoRAs(on instance: Int) -> Set<String> { [] }
 }
 
 /// A plain snapshot conforming to ``ClusterView``: handy for tests and for one-shot decisions.
@@ -32,14 +36,19 @@ public struct ClusterSnapshot: ClusterView, Sendable {
     public var cachedImages: [Int: Set<ImageID>]
     /// Prompt blocks each instance id has computed.
     public var cachedPrefixes: [Int: PrefixCacheIndex]
+    /// LoRA names in each diffusion worker's adapter cache.
+    public var loras: [Int: Set<String>]
 
     public init(now: Double = 0, instances: [InstanceStatus], cachedImages: [Int: Set<ImageID>] = [:],
-                cachedPrefixes: [Int: PrefixCacheIndex] = [:]) {
+                cachedPrefixes: [Int: PrefixCacheIndex] = [:], loras: [Int: Set<String>] = [:]) {
         self.now = now
         self.instances = instances
         self.cachedImages = cachedImages
         self.cachedPrefixes = cachedPrefixes
+        self.loras = loras
     }
+
+    public func cachedLoRAs(on instance: Int) -> Set<String> { loras[instance] ?? [] }
 
     public func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int {
         cachedPrefixes[instance]?.cachedTokens(request.promptBlockHashes) ?? 0

@@ -18,12 +18,16 @@ public struct StageLoad: Sendable, Hashable, Codable {
     public var imageTokensPerSecond: Double
     public var prefillTokensPerSecond: Double
     public var decodeTokensPerSecond: Double
+    /// Image generation: ControlNet residual calls demanded (``ImageRequestInfo/controlNetCalls``).
+    public var controlNetCallsPerSecond: Double
 
-    public init(requestsPerSecond: Double = 0, imageTokensPerSecond: Double = 0, prefillTokensPerSecond: Double = 0, decodeTokensPerSecond: Double = 0) {
+    public init(requestsPerSecond: Double = 0, imageTokensPerSecond: Double = 0, prefillTokensPerSecond: Double = 0, decodeTokensPerSecond: Double = 0,
+                controlNetCallsPerSecond: Double = 0) {
         self.requestsPerSecond = requestsPerSecond
         self.imageTokensPerSecond = imageTokensPerSecond
         self.prefillTokensPerSecond = prefillTokensPerSecond
         self.decodeTokensPerSecond = decodeTokensPerSecond
+        self.controlNetCallsPerSecond = controlNetCallsPerSecond
     }
 
     /// Load of one stage in its natural unit.
@@ -57,6 +61,7 @@ public struct LoadObservation: Sendable, Hashable {
             $0.imageTokensPerSecond += $1.imageTokensPerSecond
             $0.prefillTokensPerSecond += $1.prefillTokensPerSecond
             $0.decodeTokensPerSecond += $1.decodeTokensPerSecond
+            $0.controlNetCallsPerSecond += $1.controlNetCallsPerSecond
         }
     }
 }
@@ -74,9 +79,14 @@ public struct InstanceCapacity: Sendable, Hashable, Codable {
     /// Decode step latency: `decodeStepSeconds + decodeStepSecondsPerSequence × batch`.
     public var decodeStepSeconds: Double
     public var decodeStepSecondsPerSequence: Double
+    /// Seconds of one ControlNet residual call of one UNet row at the profile's reference size (a
+    /// cost model's `diffusion` section); nil where no diffusion model was profiled.
+    public var controlNetSecondsPerCall: Double?
 
     public init(encodeTokensPerSecond: Double, prefillTokensPerSecond: Double, decodeTokensPerSecond: Double,
-                requestsPerSecond: Double, kvTransferSecondsPerToken: Double, decodeStepSeconds: Double, decodeStepSecondsPerSequence: Double) {
+                requestsPerSecond: Double, kvTransferSecondsPerToken: Double, decodeStepSeconds: Double, decodeStepSecondsPerSequence: Double,
+                controlNetSecondsPerCall: Double? = nil) {
+        self.controlNetSecondsPerCall = controlNetSecondsPerCall
         self.encodeTokensPerSecond = encodeTokensPerSecond
         self.prefillTokensPerSecond = prefillTokensPerSecond
         self.decodeTokensPerSecond = decodeTokensPerSecond

@@ -1,0 +1,47 @@
+import Cluster
+import Foundation
+import Testing
+@testable import Profiler
+@testable import Simulator
+
+private let diffusion = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("fixtures/diffusion")
+
+/// `tessera profile --image-model` on the tiny SD 1.x fixture: every point measured on the real
+/// pipeline, the fit non-negative, and the costs usable by the simulator.
+@Test func profilesTheTinySDFixtureIntoDiffusionCosts() throws {
+    var settings = DiffusionProfileSettings()
+    settings.batchSizes = [1, 2]
+    settings.runs = 2
+    settings.lora = diffusion.appendingPathComponent("loras/sd1-tiny-peft.safetensors")
+    settings.controlNet = diffusion.appendingPathComponent("controlnet-sd1-tiny")
+    settings.controlImage = diffusion.appendingPathComponent("control-images/control-a.png")
+    let costs = try DiffusionProfiler.profile(directory: diffusion.appendingPathComponent("sd1-tiny"), settings: settings)
+    let m = try #require(costs.measurements)
+    // The folder's size (16) and twice it, one and two guided images per call.
+    #expect(m.steps.map { [$0.width, $0.images, $0.rows] } == [[16, 1, 2], [16, 2, 4], [32, 1, 2], [32, 2, 4]])
+    #expect(m.vaeDecode.map(\.width) == [16, 32] && m.controlNet.map(\.width) == [16, 32])
+    #expect((m.steps.map(\.ms) + m.vaeDecode.map(\.ms) + m.controlNet.map(\.ms)).allSatisfy { $0 > 0 })
+    #expect(m.textEncodeMs > 0 && m.loraLoadMs > 0 && m.loraMergeMs > 0)
+    // Four times the pixels cost more per UNet call and per decode.
+    #expect(costs.stepSeconds(rowPixels: 2 * 32 * 32) > costs.stepSeconds(rowPixels: 2 * 16 * 16))
+    #expect(costs.vaeDecodeSeconds(width: 32, height: 32) > costs.vaeDecodeSeconds(width: 16, height: 16))
+    #expect(costs.referenceWidth == 16 && costs.maxBatchSize == 8 && costs.loraCacheEntries >= 1)
+    try costs.validate()
+    // The simulator runs an image on the profiled costs.
+    let model = CostModel(model: "sd1-tiny", hardware: "test", gpusPerInstance: 1, sources: [], notes: nil, imageTokens: .fixed(tokens: 1),
+                          encode: .init(fixedMs: 0, perImageMs: 0, perTokenMs: 0, maxBatchTokens: 1),
+                          prefill: .init(fixedMs: 1, perTokenMs: 1, perTokenSquaredMs: 0, imageTokenWeight: 1, maxBatchTokens: 1, maxBatchRequests: 1),
+                          decode: .init(fixedMs: 1, perSequenceMs: 1, perContextTokenMs: 0, maxBatch: 1),
+                          transfer: .init(latencyMs: 0, bandwidthGBps: 1, bytesPerImageToken: 1, bytesPerKVToken: 1),
+                          memory: .init(kvCapacityTokens: 1, encoderCacheTokens: 0, prefixCacheTokens: 0),
+                          lifecycle: .init(startupSeconds: 0, roleSwitchSeconds: 0), diffusion: costs)
+    try model.validate()
+    let trace = Trace(requests: [TraceRequest(arrival: 0, imageGeneration: TraceImageGeneration(steps: 4, width: 16, height: 16))])
+    let system = SystemSpec(name: "one", deployment: Deployment(slots: [.init(role: .image, group: .image, count: 1)]))
+    let result = try ClusterSimulator.run(trace: trace, system: system, costModel: model, slo: SLOClasses(LatencySLO(ttft: 100, tpot: 100)))
+    let expected = costs.textEncodeMs / 1000 + 4 * costs.stepSeconds(rowPixels: 2 * 16 * 16) + costs.vaeDecodeSeconds(width: 16, height: 16)
+    let latency = try #require(result.imageLatency).mean
+    #expect(abs(latency - expected) < 1e-9, "simulated \(latency) s, the profile's costs add up to \(expected) s")
+}

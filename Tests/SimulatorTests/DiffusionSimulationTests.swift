@@ -1,0 +1,122 @@
+import Cluster
+import Foundation
+import Testing
+@testable import Simulator
+
+/// Image generation in the simulator: step-level batching, the LoRA cache and loader, the image
+/// routers and the ControlNet pool scaler, on hand-computable costs.
+@Suite struct DiffusionSimulationTests {
+    /// UNet call: 300 ms + 0.5 ms per row-pixel, so one guided 10×10 image adds 100 ms; nothing else costs.
+    static func costModel(loraLoadMs: Double = 0, controlNetFixedMs: Double = 0, maxBatch: Int = 8) -> CostModel {
+        var model = roundCostModel()
+        model.diffusion = .init(stepFixedMs: 300, stepPerRowPixelMs: 0.5, controlNetFixedMs: controlNetFixedMs, controlNetPerPixelMs: 0,
+                                vaeDecodeFixedMs: 0, vaeDecodePerPixelMs: 0, textEncodeMs: 0, loraLoadMs: loraLoadMs, loraMergeMs: 0,
+                                maxBatchSize: maxBatch, loraCacheEntries: 4, referenceWidth: 10, referenceHeight: 10)
+        return model
+    }
+
+    static func image(at arrival: Double, steps: Int = 10, loras: [String] = [], controlNets: [String] = []) -> TraceRequest {
+        TraceRequest(arrival: arrival, imageGeneration: TraceImageGeneration(steps: steps, width: 10, height: 10, guidanceScale: 7.5,
+                                                                              loras: loras, controlNets: controlNets))
+    }
+
+    static func system(_ name: String, workers: Int = 1, controlNets: Int = 0, imageRouter: String = "least-queued-images",
+                       maxImageBatch: Int? = nil) -> SystemSpec {
+        var slots = [Deployment.Slot(role: .image, group: .image, count: workers)]
+        if controlNets > 0 { slots.append(.init(role: .controlnet, group: .image, count: controlNets)) }
+        var spec = SystemSpec(name: name, deployment: Deployment(slots: slots))
+        spec.policies.imageRouter = imageRouter
+        spec.maxImageBatch = maxImageBatch
+        return spec
+    }
+
+    static func latencies(_ trace: Trace, _ system: SystemSpec, _ model: CostModel) throws -> [Double] {
+        let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: model, slo: looseSLO, predictor: nil)
+        return sim.requests.map { $0.finish - $0.info.arrival }
+    }
+
+    @Test func stepBatchingBeatsOneImageAtATime() throws {
+        let trace = Trace(requests: (0..<4).map { _ in Self.image(at: 0) })
+        // Batched: the first image's first step starts alone on its arrival (0.4 s); the others join
+        // at its end, nine steps of four (300 + 4·100 ms) follow, and three finish with one step of three.
+        let batched = try Self.latencies(trace, Self.system("batched"), Self.costModel())
+        #expect(zip(batched, [6.7, 7.3, 7.3, 7.3]).allSatisfy { abs($0 - $1) < 1e-9 })
+        // One at a time: 400 ms steps, images end at 4, 8, 12, 16 s.
+        let alone = try Self.latencies(trace, Self.system("alone", maxImageBatch: 1), Self.costModel())
+        #expect(zip(alone, [4.0, 8, 12, 16]).allSatisfy { abs($0 - $1) < 1e-9 })
+        let result = try ClusterSimulator.run(trace: trace, system: Self.system("batched"), costModel: Self.costModel(), slo: looseSLO)
+        #expect(result.imageLatency.map { abs($0.mean - 7.15) < 1e-9 } == true && result.completed == 4)
+    }
+
+    @Test func imagesJoinAtStepBoundaries() throws {
+        // The second image arrives mid-step: it joins at the next boundary (0.4 s), runs its ten steps in batches of two.
+        let trace = Trace(requests: [Self.image(at: 0), Self.image(at: 0.1)])
+        let latencies = try Self.latencies(trace, Self.system("join"), Self.costModel())
+        // Image 0: one 0.4 s step alone, nine 0.5 s steps shared → 4.9 s. Image 1: from 0.4 s, nine shared then one alone: 4.9 + 0.4 − 0.1.
+        #expect(abs(latencies[0] - 4.9) < 1e-9)
+        #expect(abs(latencies[1] - (4.9 + 0.4 - 0.1)) < 1e-9)
+    }
+
+    @Test func aCachedLoRALoadsOnce() throws {
+        // Two images with LoRA "x" one after the other on one worker: only the first waits for its 1 s load (at step 0).
+        let trace = Trace(requests: [Self.image(at: 0, loras: ["x"]), Self.image(at: 10, loras: ["x"])])
+        let latencies = try Self.latencies(trace, Self.system("cache"), Self.costModel(loraLoadMs: 1000))
+        #expect(abs(latencies[0] - 5) < 1e-9)
+        #expect(abs(latencies[1] - 4) < 1e-9)
+        // Started late (Katz's bounded asynchronous loading): the load hides behind the first three steps.
+        var late = Self.system("late")
+        late.loraStartStep = 3
+        let hidden = try Self.latencies(Trace(requests: [Self.image(at: 0, loras: ["x"])]), late, Self.costModel(loraLoadMs: 1000))
+        #expect(abs(hidden[0] - 4) < 1e-9)
+    }
+
+    @Test func adapterAffinityRoutesToTheWorkerHoldingTheLoRA() throws {
+        // Image 0 (LoRA x) goes to worker 0; at 1 s image 1 (LoRA x) finds worker 0 busy and worker 1 idle.
+        let trace = Trace(requests: [Self.image(at: 0, steps: 100, loras: ["x"]), Self.image(at: 1, loras: ["x"])])
+        let least = try ClusterSimulator.imageRoutes(trace: trace, system: Self.system("least", workers: 2), costModel: Self.costModel(), slo: looseSLO)
+        #expect(least.map(\.route.worker) == [0, 1])
+        let affine = try ClusterSimulator.imageRoutes(trace: trace, system: Self.system("affine", workers: 2, imageRouter: "adapter-affinity"),
+                                                      costModel: Self.costModel(), slo: looseSLO)
+        #expect(affine.map(\.route.worker) == [0, 0])
+    }
+
+    @Test func controlNetScalerGrowsThePoolWithItsLoad() throws {
+        // 2 images/s × 10 steps × 2 rows × 2 ControlNets × 0.1 s per call = 8 s of ControlNet work per second.
+        let trace = Trace(requests: (0..<60).map { Self.image(at: (Double($0) + 0.25) / 2, controlNets: ["c", "d"]) })
+        var spec = Self.system("scaled", workers: 4, controlNets: 1)
+        spec.policies.planners = [PlannerSpec("controlnet-scaler", options: ["interval": 5, "targetUtilization": 1, "maximumInstances": 12])]
+        var model = Self.costModel(controlNetFixedMs: 100)
+        model.lifecycle.startupSeconds = 1
+        let sim = try ClusterSimulator.simulate(trace: trace, system: spec, costModel: model, slo: looseSLO, predictor: nil)
+        // The first round (at 5 s) launches seven; they are up a second later.
+        #expect(sim.timeline.map { $0.byRole["controlnet"] ?? 0 }.max() == 8)
+        #expect(sim.done == 60)
+    }
+
+    @Test func imageTraceLinesRoundTrip() throws {
+        let line = #"{"arrival": 1.5, "image_generation": {"steps": 20, "width": 512, "height": 512, "loras": ["lora-3"], "controlnets": ["canny"]}}"#
+        let trace = try Trace.parseJSONL(line)
+        #expect(trace.requests[0].imageGeneration == TraceImageGeneration(steps: 20, width: 512, height: 512, guidanceScale: 7.5,
+                                                                           loras: ["lora-3"], controlNets: ["canny"]))
+        #expect(try Trace.parseJSONL(try trace.jsonl()) == trace)
+        #expect(throws: SimulationError.self) { try Trace.parseJSONL(#"{"arrival": 0, "image_generation": {"steps": 0, "width": 8, "height": 8}}"#) }
+        // Without a diffusion section, a trace with images is refused rather than mis-simulated.
+        #expect(throws: SimulationError.self) {
+            try ClusterSimulator.run(trace: trace, system: Self.system("none"), costModel: roundCostModel(), slo: looseSLO)
+        }
+    }
+
+    @Test func katzMixDrawsAddOnsAsConfigured() throws {
+        var options = SyntheticTraceGenerator.Options()
+        options.durationSeconds = 200
+        options.ratePerSecond = 5
+        options.imageGeneration = SyntheticTraceGenerator.ImageGenerationMix()
+        let trace = try SyntheticTraceGenerator(options).generate()
+        let images = trace.requests.compactMap(\.imageGeneration)
+        #expect(images.count == trace.requests.count && images.count > 800)
+        let withLoRA = Double(images.count { !$0.loras.isEmpty }) / Double(images.count)
+        let withControlNet = Double(images.count { !$0.controlNets.isEmpty }) / Double(images.count)
+        #expect(withLoRA > 0.92 && withLoRA < 0.98 && withControlNet > 0.96)
+        #expect(images.allSatisfy { $0.loras.count <= 2 && $0.controlNets.count <= 3 && Set($0.loras).count == $0.loras.count })
+    }
+}
