@@ -54,6 +54,12 @@ public final class AdapterCache: @unchecked Sendable {
 
     public func contains(_ kind: AdapterRegistry.Kind, name: String) -> Bool { entries[Self.key(kind, name)] != nil }
 
+    /// The names of the cached add-ons of `kind`, sorted.
+    public func names(_ kind: AdapterRegistry.Kind) -> [String] {
+        let prefix = kind.rawValue + "/"
+        return entries.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }.sorted()
+    }
+
     /// Keeps `value`, evicting the least recently used entries until it fits.
     public func insert(_ value: Value, bytes: Int, kind: AdapterRegistry.Kind, name: String) {
         let key = Self.key(kind, name)

@@ -107,6 +107,13 @@ public final class AdapterRegistry: @unchecked Sendable {
     }
 
     /// The cache's hit and miss counts for LoRAs and ControlNets.
+    /// The names of the add-ons of `kind` held in memory now (a worker's heartbeat reports its LoRAs').
+    public func cachedNames(_ kind: Kind) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return cache.names(kind)
+    }
+
     public func cacheCounters() -> (lora: AdapterCache.Counters, controlNet: AdapterCache.Counters) {
         lock.lock()
         defer { lock.unlock() }

@@ -177,6 +177,8 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     /// A `controlnet` worker's residual calls answered, and its ControlNet loads (misses of its resident set).
     public var controlNetCalls = 0
     public var controlNetLoads = 0
+    /// The LoRA names in a diffusion worker's adapter cache, which adapter-affine routing reads.
+    public var cachedLoRAs: [String] = []
 
     public init(role: InstanceRole, statistics: WireStatistics) {
         self.role = role

@@ -168,6 +168,7 @@ public final class ImageWorker: Sendable {
         load.guidanceRowsServed = guidanceRowsServed.load(ordering: .relaxed)
         load.controlNetCalls = controlNetCalls.load(ordering: .relaxed)
         load.controlNetLoads = controlNets?.statistics.loads ?? 0
+        load.cachedLoRAs = engine?.registry.cachedNames(.lora) ?? []
         return load
     }
 
