@@ -20,7 +20,8 @@ import Testing
     for f in files {
         let model = try CostModel.load(from: dir.appendingPathComponent(f))
         #expect(!model.sources.isEmpty)
-        #expect(model.decodeStepSeconds(batch: 1, contextTokens: 1000) > 0.005)
+        // The hand-derived GPU files are of 7B+ models; profiled ones (tessera profile) carry their points.
+        if model.measurements == nil { #expect(model.decodeStepSeconds(batch: 1, contextTokens: 1000) > 0.005) }
     }
     var bad = roundCostModel()
     bad.format = "other"
