@@ -1,6 +1,7 @@
 import CoreUtilities
 import Cluster
 import Foundation
+import ServingAPI
 import Testing
 import WireProtocol
 @testable import FrontEnd
@@ -52,5 +53,25 @@ import WireProtocol
         #expect(ModalityRouter().route(request, to: .prefill, candidates: [0, 1], in: near) == 1)
         let far = LiveCluster(now: 1, slots: [slot(0, .prefill), slot(1, .prefill, assigned: [3: 10_000])], predictedDecodeTokens: [:], cachedImages: [1: [ImageID(number: 42)]], cachedPrefixes: [:])
         #expect(ModalityRouter().route(request, to: .prefill, candidates: [0, 1], in: far) == 0)
+    }
+
+    /// Adapter-affine image routing on the live view: the LoRA names an image worker's last heartbeat
+    /// reported are its cache; the worker holding the image's LoRA wins within the imbalance bound.
+    @Test func adapterAffinityReadsTheWorkersHeartbeats() {
+        func worker(_ id: Int, queued: Int, loras: [String]) -> WorkerSlot {
+            var s = slot(id, .image, assigned: Dictionary(uniqueKeysWithValues: (0 ..< queued).map { (100 * id + $0, 0) }))
+            var load = WorkerLoad(role: .image, statistics: WireStatistics(EngineStatistics()))
+            load.cachedLoRAs = loras
+            s.load = load
+            return s
+        }
+        let image = ImageRequestInfo(id: 1, arrival: 1, steps: 4, width: 64, height: 64, guidanceScale: 7.5, loras: ["watercolor"])
+        let near = LiveCluster(now: 1, slots: [worker(0, queued: 0, loras: []), worker(1, queued: 2, loras: ["watercolor"])],
+                               predictedDecodeTokens: [:], cachedImages: [:], cachedPrefixes: [:])
+        #expect(near.cachedLoRAs(on: 1) == ["watercolor"] && near.imageWorkers == [0, 1])
+        #expect(AdapterAffinityRouter().route(image, candidates: near.imageWorkers, splitGuidance: false, in: near)?.worker == 1)
+        let far = LiveCluster(now: 1, slots: [worker(0, queued: 0, loras: []), worker(1, queued: 3, loras: ["watercolor"])],
+                              predictedDecodeTokens: [:], cachedImages: [:], cachedPrefixes: [:])
+        #expect(AdapterAffinityRouter().route(image, candidates: far.imageWorkers, splitGuidance: false, in: far)?.worker == 0)
     }
 }
