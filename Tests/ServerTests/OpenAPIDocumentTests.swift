@@ -31,7 +31,7 @@ import Testing
     }
 
     @Test func everyReferenceResolves() throws {
-        let schemas = try #require((try Self.document()["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        let components = try #require(try Self.document()["components"] as? [String: [String: Any]])
         func references(in value: Any) -> [String] {
             switch value {
             case let object as [String: Any]:
@@ -41,12 +41,16 @@ import Testing
             }
         }
         let all = references(in: try Self.document())
-        #expect(all.allSatisfy { $0.hasPrefix("#/components/schemas/") }, "\(all)")
-        let references = Set(all.map { String($0.dropFirst("#/components/schemas/".count)) })
-        #expect(!references.isEmpty)
-        #expect(references.subtracting(schemas.keys).isEmpty, "\(references.subtracting(schemas.keys))")
-        // No schema is left unused either.
-        #expect(Set(schemas.keys).subtracting(references).isEmpty, "\(Set(schemas.keys).subtracting(references))")
+        #expect(!all.isEmpty)
+        // Every reference names a schema or a shared response, and each of those is referred to.
+        for section in ["schemas", "responses"] {
+            let prefix = "#/components/\(section)/"
+            let named = Set(try #require(components[section]).keys)
+            let referenced = Set(all.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
+            #expect(referenced.subtracting(named).isEmpty, "\(referenced.subtracting(named))")
+            #expect(named.subtracting(referenced).isEmpty, "\(named.subtracting(referenced))")
+        }
+        #expect(all.allSatisfy { $0.hasPrefix("#/components/schemas/") || $0.hasPrefix("#/components/responses/") }, "\(all)")
     }
 
     /// Each documented operation reaches a handler of the running router (no 404 naming the path,

@@ -36,6 +36,29 @@ enum OpenAPIDocument {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data(modelName: modelName))))
     }
 
+    /// The error answers of every operation whose body names the model.
+    private static let modelRequestErrors = #"""
+        "400": {"$ref": "#/components/responses/InvalidRequest"},
+             "401": {"$ref": "#/components/responses/Unauthorized"},
+             "404": {"$ref": "#/components/responses/ModelNotFound"},
+             "413": {"$ref": "#/components/responses/BodyTooLarge"},
+             "503": {"$ref": "#/components/responses/Unavailable"}
+        """#
+
+    /// The 200 answer of a generating operation: one `schema` object, or with `stream: true` the
+    /// server-sent events `streamed` describes.
+    private static func streamedAnswer(_ schema: String, streamed: String) -> String {
+        #"""
+        "200": {
+              "description": "The answer: one JSON object, or with `stream: true` server-sent \#(streamed)",
+              "content": {
+               "application/json": {"schema": {"$ref": "#/components/schemas/\#(schema)"}},
+               "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}
+              }
+             }
+        """#
+    }
+
     static let text = #"""
 {
  "openapi": "3.1.0",
@@ -53,23 +76,12 @@ enum OpenAPIDocument {
      "required": true,
      "content": {
       "application/json": {
-       "schema": {
-        "$ref": "#/components/schemas/ChatCompletionRequest"
-       },
+       "schema": {"$ref": "#/components/schemas/ChatCompletionRequest"},
        "examples": {
         "text": {
          "value": {
           "model": "MODEL",
-          "messages": [
-           {
-            "role": "system",
-            "content": "Be brief."
-           },
-           {
-            "role": "user",
-            "content": "Hello"
-           }
-          ],
+          "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
           "max_tokens": 8,
           "temperature": 0
          }
@@ -88,10 +100,7 @@ enum OpenAPIDocument {
                "url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DA8J+BkYHh////DAAe9gT9Ce00PgAAAABJRU5ErkJggg=="
               }
              },
-             {
-              "type": "text",
-              "text": "What is in this picture?"
-             }
+             {"type": "text", "text": "What is in this picture?"}
             ]
            }
           ]
@@ -100,44 +109,22 @@ enum OpenAPIDocument {
         "stream": {
          "value": {
           "model": "MODEL",
-          "messages": [
-           {
-            "role": "user",
-            "content": "Hi"
-           }
-          ],
+          "messages": [{"role": "user", "content": "Hi"}],
           "max_tokens": 4,
           "stream": true,
-          "stream_options": {
-           "include_usage": true
-          }
+          "stream_options": {"include_usage": true}
          }
         },
         "json_schema": {
          "value": {
           "model": "MODEL",
-          "messages": [
-           {
-            "role": "user",
-            "content": "A person"
-           }
-          ],
+          "messages": [{"role": "user", "content": "A person"}],
           "max_tokens": 40,
           "response_format": {
            "type": "json_schema",
            "json_schema": {
             "name": "p",
-            "schema": {
-             "type": "object",
-             "properties": {
-              "age": {
-               "type": "integer"
-              }
-             },
-             "required": [
-              "age"
-             ]
-            }
+            "schema": {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
            }
           }
          }
@@ -145,12 +132,7 @@ enum OpenAPIDocument {
         "tools": {
          "value": {
           "model": "MODEL",
-          "messages": [
-           {
-            "role": "user",
-            "content": "Weather in Paris?"
-           }
-          ],
+          "messages": [{"role": "user", "content": "Weather in Paris?"}],
           "max_tokens": 30,
           "tool_choice": "required",
           "tools": [
@@ -158,14 +140,7 @@ enum OpenAPIDocument {
             "type": "function",
             "function": {
              "name": "weather",
-             "parameters": {
-              "type": "object",
-              "properties": {
-               "city": {
-                "type": "string"
-               }
-              }
-             }
+             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}
             }
            }
           ]
@@ -174,12 +149,7 @@ enum OpenAPIDocument {
         "logprobs": {
          "value": {
           "model": "MODEL",
-          "messages": [
-           {
-            "role": "user",
-            "content": "Hi"
-           }
-          ],
+          "messages": [{"role": "user", "content": "Hi"}],
           "max_tokens": 3,
           "logprobs": true,
           "top_logprobs": 2,
@@ -192,79 +162,8 @@ enum OpenAPIDocument {
      }
     },
     "responses": {
-     "200": {
-      "description": "The answer: one JSON object, or with `stream: true` server-sent `chat.completion.chunk` events ending in `data: [DONE]`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ChatCompletion"
-        }
-       },
-       "text/event-stream": {
-        "schema": {
-         "$ref": "#/components/schemas/ServerSentEvent"
-        }
-       }
-      }
-     },
-     "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "404": {
-      "description": "The model named is not the one served (`code: model_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "413": {
-      "description": "The body is larger than `--max-body-size`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     \#(streamedAnswer("ChatCompletion", streamed: "`chat.completion.chunk` events ending in `data: [DONE]`.")),
+     \#(modelRequestErrors)
     }
    }
   },
@@ -276,9 +175,7 @@ enum OpenAPIDocument {
      "required": true,
      "content": {
       "application/json": {
-       "schema": {
-        "$ref": "#/components/schemas/CompletionRequest"
-       },
+       "schema": {"$ref": "#/components/schemas/CompletionRequest"},
        "examples": {
         "text": {
          "value": {
@@ -286,128 +183,24 @@ enum OpenAPIDocument {
           "prompt": "Once upon a time",
           "max_tokens": 8,
           "temperature": 0,
-          "stop": [
-           "."
-          ]
+          "stop": ["."]
          }
         },
-        "batch": {
-         "value": {
-          "model": "MODEL",
-          "prompt": [
-           "Hello",
-           "World"
-          ],
-          "max_tokens": 4
-         }
-        },
-        "tokens": {
-         "value": {
-          "model": "MODEL",
-          "prompt": [
-           1,
-           450,
-           1483
-          ],
-          "max_tokens": 4,
-          "logprobs": 2
-         }
-        },
+        "batch": {"value": {"model": "MODEL", "prompt": ["Hello", "World"], "max_tokens": 4}},
+        "tokens": {"value": {"model": "MODEL", "prompt": [1, 450, 1483], "max_tokens": 4, "logprobs": 2}},
         "echo": {
-         "value": {
-          "model": "MODEL",
-          "prompt": "Hello there",
-          "max_tokens": 0,
-          "echo": true,
-          "logprobs": 1
-         }
+         "value": {"model": "MODEL", "prompt": "Hello there", "max_tokens": 0, "echo": true, "logprobs": 1}
         },
         "regex": {
-         "value": {
-          "model": "MODEL",
-          "prompt": "Answer:",
-          "max_tokens": 8,
-          "guided_regex": "(yes|no)"
-         }
+         "value": {"model": "MODEL", "prompt": "Answer:", "max_tokens": 8, "guided_regex": "(yes|no)"}
         }
        }
       }
      }
     },
     "responses": {
-     "200": {
-      "description": "The answer: one JSON object, or with `stream: true` server-sent `text_completion` chunks ending in `data: [DONE]`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Completion"
-        }
-       },
-       "text/event-stream": {
-        "schema": {
-         "$ref": "#/components/schemas/ServerSentEvent"
-        }
-       }
-      }
-     },
-     "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "404": {
-      "description": "The model named is not the one served (`code: model_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "413": {
-      "description": "The body is larger than `--max-body-size`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     \#(streamedAnswer("Completion", streamed: "`text_completion` chunks ending in `data: [DONE]`.")),
+     \#(modelRequestErrors)
     }
    }
   },
@@ -419,32 +212,15 @@ enum OpenAPIDocument {
      "required": true,
      "content": {
       "application/json": {
-       "schema": {
-        "$ref": "#/components/schemas/ResponsesRequest"
-       },
+       "schema": {"$ref": "#/components/schemas/ResponsesRequest"},
        "examples": {
         "text": {
-         "value": {
-          "model": "MODEL",
-          "input": "Hello",
-          "max_output_tokens": 8,
-          "instructions": "Be brief."
-         }
+         "value": {"model": "MODEL", "input": "Hello", "max_output_tokens": 8, "instructions": "Be brief."}
         },
         "messages": {
          "value": {
           "model": "MODEL",
-          "input": [
-           {
-            "role": "user",
-            "content": [
-             {
-              "type": "input_text",
-              "text": "Hi"
-             }
-            ]
-           }
-          ],
+          "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
           "max_output_tokens": 4,
           "stream": true
          }
@@ -454,79 +230,8 @@ enum OpenAPIDocument {
      }
     },
     "responses": {
-     "200": {
-      "description": "The answer: one JSON object, or with `stream: true` server-sent `response.*` events.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Response"
-        }
-       },
-       "text/event-stream": {
-        "schema": {
-         "$ref": "#/components/schemas/ServerSentEvent"
-        }
-       }
-      }
-     },
-     "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "404": {
-      "description": "The model named is not the one served (`code: model_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "413": {
-      "description": "The body is larger than `--max-body-size`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     \#(streamedAnswer("Response", streamed: "`response.*` events.")),
+     \#(modelRequestErrors)
     }
    }
   },
@@ -542,53 +247,17 @@ enum OpenAPIDocument {
         "schema": {
          "type": "object",
          "properties": {
-          "object": {
-           "const": "list"
-          },
-          "data": {
-           "type": "array",
-           "items": {
-            "$ref": "#/components/schemas/Model"
-           }
-          }
+          "object": {"const": "list"},
+          "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}
          },
-         "required": [
-          "object",
-          "data"
-         ],
+         "required": ["object", "data"],
          "additionalProperties": false
         }
        }
       }
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "401": {"$ref": "#/components/responses/Unauthorized"},
+     "503": {"$ref": "#/components/responses/Unavailable"}
     }
    }
   },
@@ -601,61 +270,18 @@ enum OpenAPIDocument {
       "name": "model",
       "in": "path",
       "required": true,
-      "schema": {
-       "$ref": "#/components/schemas/ModelName"
-      },
+      "schema": {"$ref": "#/components/schemas/ModelName"},
       "description": "The model's name (it may contain `/`)."
      }
     ],
     "responses": {
      "200": {
       "description": "The model.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/Model"
-        }
-       }
-      }
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "404": {
-      "description": "The model named is not the one served (`code: model_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "401": {"$ref": "#/components/responses/Unauthorized"},
+     "404": {"$ref": "#/components/responses/ModelNotFound"},
+     "503": {"$ref": "#/components/responses/Unavailable"}
     }
    }
   },
@@ -669,118 +295,49 @@ enum OpenAPIDocument {
       "application/json": {
        "schema": {
         "type": "object",
-        "required": [
-         "prompt"
-        ],
+        "required": ["prompt"],
         "properties": {
-         "model": {
-          "type": "string",
-          "description": "The image model's name (default: it)."
-         },
-         "prompt": {
-          "type": "string"
-         },
+         "model": {"type": "string", "description": "The image model's name (default: it)."},
+         "prompt": {"type": "string"},
          "n": {
           "type": "integer",
           "minimum": 1,
           "maximum": 10,
           "description": "Images; image i uses seed + i."
          },
-         "size": {
-          "type": "string",
-          "description": "WIDTHxHEIGHT (multiples of 8 on SD) or auto."
-         },
+         "size": {"type": "string", "description": "WIDTHxHEIGHT (multiples of 8 on SD) or auto."},
          "response_format": {
           "type": "string",
-          "enum": [
-           "b64_json",
-           "url"
-          ],
+          "enum": ["b64_json", "url"],
           "description": "url is refused: there is no output store."
          },
          "stream": {
           "type": "boolean",
           "description": "SSE progress events per denoising step, then the images."
          },
-         "quality": {
-          "type": "string",
-          "enum": [
-           "auto"
-          ]
-         },
-         "background": {
-          "type": "string",
-          "enum": [
-           "auto",
-           "opaque"
-          ]
-         },
-         "output_format": {
-          "type": "string",
-          "enum": [
-           "png"
-          ]
-         },
-         "partial_images": {
-          "type": "integer",
-          "enum": [
-           0
-          ]
-         },
-         "user": {
-          "type": "string"
-         },
-         "negative_prompt": {
-          "type": "string"
-         },
-         "num_inference_steps": {
-          "type": "integer",
-          "minimum": 1
-         },
-         "guidance_scale": {
-          "type": "number"
-         },
-         "seed": {
-          "type": "integer",
-          "minimum": 0
-         },
-         "scheduler": {
-          "type": "string",
-          "enum": [
-           "ddim",
-           "euler",
-           "euler-a",
-           "dpmpp-2m",
-           "pndm"
-          ]
-         },
+         "quality": {"type": "string", "enum": ["auto"]},
+         "background": {"type": "string", "enum": ["auto", "opaque"]},
+         "output_format": {"type": "string", "enum": ["png"]},
+         "partial_images": {"type": "integer", "enum": [0]},
+         "user": {"type": "string"},
+         "negative_prompt": {"type": "string"},
+         "num_inference_steps": {"type": "integer", "minimum": 1},
+         "guidance_scale": {"type": "number"},
+         "seed": {"type": "integer", "minimum": 0},
+         "scheduler": {"type": "string", "enum": ["ddim", "euler", "euler-a", "dpmpp-2m", "pndm"]},
          "image": {
           "type": "string",
           "description": "Image-to-image: a data: URI (or an allowed URL) of a PNG or JPEG."
          },
-         "strength": {
-          "type": "number",
-          "minimum": 0,
-          "maximum": 1
-         },
+         "strength": {"type": "number", "minimum": 0, "maximum": 1},
          "loras": {
           "type": "array",
           "description": "Registered LoRAs (GET /v1/adapters) applied together, each with its scale; an unknown name is a 404 (`code: adapter_not_found`).",
           "items": {
            "type": "object",
-           "required": [
-            "name"
-           ],
+           "required": ["name"],
            "additionalProperties": false,
-           "properties": {
-            "name": {
-             "type": "string"
-            },
-            "scale": {
-             "type": "number",
-             "description": "Default 1."
-            }
-           }
+           "properties": {"name": {"type": "string"}, "scale": {"type": "number", "description": "Default 1."}}
           }
          },
          "controlnets": {
@@ -788,23 +345,15 @@ enum OpenAPIDocument {
           "description": "Registered ControlNets (GET /v1/adapters), several forming a MultiControlNet; SD 1.x/2.x text-to-image.",
           "items": {
            "type": "object",
-           "required": [
-            "name",
-            "image"
-           ],
+           "required": ["name", "image"],
            "additionalProperties": false,
            "properties": {
-            "name": {
-             "type": "string"
-            },
+            "name": {"type": "string"},
             "image": {
              "type": "string",
              "description": "The control image: a data: URI (or an allowed URL) of a PNG or JPEG, at most 4x the pixels of --max-image-pixels."
             },
-            "scale": {
-             "type": "number",
-             "description": "controlnet_conditioning_scale, default 1."
-            },
+            "scale": {"type": "number", "description": "controlnet_conditioning_scale, default 1."},
             "start": {
              "type": "number",
              "minimum": 0,
@@ -824,26 +373,14 @@ enum OpenAPIDocument {
         "additionalProperties": false
        },
        "examples": {
-        "text-to-image": {
-         "value": {
-          "prompt": "a red cube",
-          "size": "64x64",
-          "seed": 7,
-          "num_inference_steps": 20
-         }
-        },
+        "text-to-image": {"value": {"prompt": "a red cube", "size": "64x64", "seed": 7, "num_inference_steps": 20}},
         "with-add-ons": {
          "value": {
           "prompt": "a red cube",
           "size": "64x64",
           "seed": 7,
           "num_inference_steps": 20,
-          "loras": [
-           {
-            "name": "watercolor",
-            "scale": 0.8
-           }
-          ]
+          "loras": [{"name": "watercolor", "scale": 0.8}]
          }
         }
        }
@@ -857,110 +394,43 @@ enum OpenAPIDocument {
        "application/json": {
         "schema": {
          "type": "object",
-         "required": [
-          "created",
-          "data"
-         ],
+         "required": ["created", "data"],
          "properties": {
-          "created": {
-           "type": "integer"
-          },
+          "created": {"type": "integer"},
           "data": {
            "type": "array",
            "items": {
             "type": "object",
-            "required": [
-             "b64_json"
-            ],
-            "properties": {
-             "b64_json": {
-              "type": "string"
-             },
-             "revised_prompt": {
-              "type": "null"
-             }
-            }
+            "required": ["b64_json"],
+            "properties": {"b64_json": {"type": "string"}, "revised_prompt": {"type": "null"}}
            }
           },
-          "size": {
-           "type": "string"
-          },
-          "output_format": {
-           "type": "string"
-          },
-          "background": {
-           "type": "string"
-          },
-          "quality": {
-           "type": "string"
-          }
+          "size": {"type": "string"},
+          "output_format": {"type": "string"},
+          "background": {"type": "string"},
+          "quality": {"type": "string"}
          }
         }
        },
-       "text/event-stream": {
-        "schema": {
-         "type": "string"
-        }
-       }
+       "text/event-stream": {"schema": {"type": "string"}}
       }
      },
      "400": {
       "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a size that is not a multiple of 8, too many steps, an unknown scheduler, an undecodable or oversized image or control image, a bad add-on scale or start/end, or the language model's name.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
+     "401": {"$ref": "#/components/responses/Unauthorized"},
      "404": {
       "description": "The server serves no image model, another name was given (`code: model_not_found`), or a LoRA or ControlNet name is not registered (`code: adapter_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
      },
-     "413": {
-      "description": "The body is larger than `--max-body-size`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
+     "413": {"$ref": "#/components/responses/BodyTooLarge"},
      "503": {
       "description": "The model is loading, the server is draining, or the image queue is full (`Retry-After` says when to come back).",
       "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
+       "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before retrying, when known."}
       },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
      }
     }
    }
@@ -976,50 +446,25 @@ enum OpenAPIDocument {
        "application/json": {
         "schema": {
          "type": "object",
-         "required": [
-          "object",
-          "data"
-         ],
+         "required": ["object", "data"],
          "additionalProperties": false,
          "properties": {
-          "object": {
-           "const": "list"
-          },
+          "object": {"const": "list"},
           "data": {
            "type": "array",
            "items": {
             "type": "object",
-            "required": [
-             "id",
-             "object",
-             "type",
-             "model",
-             "cached"
-            ],
+            "required": ["id", "object", "type", "model", "cached"],
             "additionalProperties": false,
             "properties": {
              "id": {
               "type": "string",
               "description": "The name requests give in loras[].name or controlnets[].name."
              },
-             "object": {
-              "const": "adapter"
-             },
-             "type": {
-              "type": "string",
-              "enum": [
-               "lora",
-               "controlnet"
-              ]
-             },
-             "model": {
-              "type": "string",
-              "description": "The image model it applies to."
-             },
-             "cached": {
-              "type": "boolean",
-              "description": "Loaded in the in-memory adapter cache now."
-             }
+             "object": {"const": "adapter"},
+             "type": {"type": "string", "enum": ["lora", "controlnet"]},
+             "model": {"type": "string", "description": "The image model it applies to."},
+             "cached": {"type": "boolean", "description": "Loaded in the in-memory adapter cache now."}
             }
            }
           }
@@ -1028,44 +473,12 @@ enum OpenAPIDocument {
        }
       }
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
+     "401": {"$ref": "#/components/responses/Unauthorized"},
      "404": {
       "description": "The server serves no image model.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
+      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
      },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "503": {"$ref": "#/components/responses/Unavailable"}
     }
    }
   },
@@ -1073,75 +486,9 @@ enum OpenAPIDocument {
    "post": {
     "operationId": "createEmbedding",
     "summary": "Refused: Tessera serves generative models only.",
-    "requestBody": {
-     "required": true,
-     "content": {
-      "application/json": {
-       "schema": {
-        "type": "object"
-       }
-      }
-     }
-    },
+    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
     "responses": {
-     "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "404": {
-      "description": "The model named is not the one served (`code: model_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "413": {
-      "description": "The body is larger than `--max-body-size`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     \#(modelRequestErrors)
     }
    }
   },
@@ -1153,27 +500,10 @@ enum OpenAPIDocument {
      "required": true,
      "content": {
       "application/json": {
-       "schema": {
-        "$ref": "#/components/schemas/TokenizeRequest"
-       },
+       "schema": {"$ref": "#/components/schemas/TokenizeRequest"},
        "examples": {
-        "prompt": {
-         "value": {
-          "model": "MODEL",
-          "prompt": "Hello world",
-          "return_token_strs": true
-         }
-        },
-        "messages": {
-         "value": {
-          "messages": [
-           {
-            "role": "user",
-            "content": "Hi"
-           }
-          ]
-         }
-        }
+        "prompt": {"value": {"model": "MODEL", "prompt": "Hello world", "return_token_strs": true}},
+        "messages": {"value": {"messages": [{"role": "user", "content": "Hi"}]}}
        }
       }
      }
@@ -1186,93 +516,18 @@ enum OpenAPIDocument {
         "schema": {
          "type": "object",
          "properties": {
-          "count": {
-           "type": "integer"
-          },
-          "max_model_len": {
-           "type": "integer"
-          },
-          "tokens": {
-           "type": "array",
-           "items": {
-            "type": "integer"
-           }
-          },
-          "token_strs": {
-           "type": "array",
-           "items": {
-            "type": "string"
-           }
-          }
+          "count": {"type": "integer"},
+          "max_model_len": {"type": "integer"},
+          "tokens": {"type": "array", "items": {"type": "integer"}},
+          "token_strs": {"type": "array", "items": {"type": "string"}}
          },
-         "required": [
-          "count",
-          "max_model_len",
-          "tokens"
-         ],
+         "required": ["count", "max_model_len", "tokens"],
          "additionalProperties": false
         }
        }
       }
      },
-     "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "404": {
-      "description": "The model named is not the one served (`code: model_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "413": {
-      "description": "The body is larger than `--max-body-size`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     \#(modelRequestErrors)
     }
    }
   },
@@ -1284,21 +539,8 @@ enum OpenAPIDocument {
      "required": true,
      "content": {
       "application/json": {
-       "schema": {
-        "$ref": "#/components/schemas/DetokenizeRequest"
-       },
-       "examples": {
-        "tokens": {
-         "value": {
-          "model": "MODEL",
-          "tokens": [
-           1,
-           450,
-           1483
-          ]
-         }
-        }
-       }
+       "schema": {"$ref": "#/components/schemas/DetokenizeRequest"},
+       "examples": {"tokens": {"value": {"model": "MODEL", "tokens": [1, 450, 1483]}}}
       }
      }
     },
@@ -1309,77 +551,14 @@ enum OpenAPIDocument {
        "application/json": {
         "schema": {
          "type": "object",
-         "properties": {
-          "prompt": {
-           "type": "string"
-          }
-         },
-         "required": [
-          "prompt"
-         ],
+         "properties": {"prompt": {"type": "string"}},
+         "required": ["prompt"],
          "additionalProperties": false
         }
        }
       }
      },
-     "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "404": {
-      "description": "The model named is not the one served (`code: model_not_found`).",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "413": {
-      "description": "The body is larger than `--max-body-size`.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     \#(modelRequestErrors)
     }
    }
   },
@@ -1395,63 +574,21 @@ enum OpenAPIDocument {
         "schema": {
          "type": "object",
          "properties": {
-          "tokenizer_class": {
-           "type": "string"
-          },
-          "model_max_length": {
-           "type": "integer"
-          },
-          "add_bos_token": {
-           "type": "boolean"
-          },
-          "bos_token": {
-           "type": "string"
-          },
-          "eos_token": {
-           "type": "string"
-          },
-          "chat_template": {
-           "type": "string"
-          }
+          "tokenizer_class": {"type": "string"},
+          "model_max_length": {"type": "integer"},
+          "add_bos_token": {"type": "boolean"},
+          "bos_token": {"type": "string"},
+          "eos_token": {"type": "string"},
+          "chat_template": {"type": "string"}
          },
-         "required": [
-          "tokenizer_class",
-          "model_max_length",
-          "add_bos_token"
-         ],
+         "required": ["tokenizer_class", "model_max_length", "add_bos_token"],
          "additionalProperties": false
         }
        }
       }
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "401": {"$ref": "#/components/responses/Unauthorized"},
+     "503": {"$ref": "#/components/responses/Unavailable"}
     }
    }
   },
@@ -1466,47 +603,15 @@ enum OpenAPIDocument {
        "application/json": {
         "schema": {
          "type": "object",
-         "properties": {
-          "version": {
-           "type": "string"
-          }
-         },
-         "required": [
-          "version"
-         ],
+         "properties": {"version": {"type": "string"}},
+         "required": ["version"],
          "additionalProperties": false
         }
        }
       }
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "401": {"$ref": "#/components/responses/Unauthorized"},
+     "503": {"$ref": "#/components/responses/Unavailable"}
     }
    }
   },
@@ -1515,29 +620,9 @@ enum OpenAPIDocument {
     "operationId": "health",
     "summary": "Liveness: 200 while the server can serve.",
     "responses": {
-     "200": {
-      "description": "The server can serve."
-     },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "Loading, draining, or a group stage without a live worker; the message says which.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "200": {"description": "The server can serve."},
+     "401": {"$ref": "#/components/responses/Unauthorized"},
+     "503": {"$ref": "#/components/responses/NotReady"}
     }
    }
   },
@@ -1552,39 +637,15 @@ enum OpenAPIDocument {
        "application/json": {
         "schema": {
          "type": "object",
-         "properties": {
-          "status": {
-           "const": "ready"
-          }
-         },
-         "required": [
-          "status"
-         ],
+         "properties": {"status": {"const": "ready"}},
+         "required": ["status"],
          "additionalProperties": false
         }
        }
       }
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "Loading, draining, or a group stage without a live worker; the message says which.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "401": {"$ref": "#/components/responses/Unauthorized"},
+     "503": {"$ref": "#/components/responses/NotReady"}
     }
    }
   },
@@ -1596,46 +657,12 @@ enum OpenAPIDocument {
      "200": {
       "description": "Every metric, `tessera:` and `vllm:` names.",
       "content": {
-       "text/plain": {
-        "schema": {
-         "type": "string"
-        }
-       },
-       "application/openmetrics-text": {
-        "schema": {
-         "type": "string"
-        }
-       }
+       "text/plain": {"schema": {"type": "string"}},
+       "application/openmetrics-text": {"schema": {"type": "string"}}
       }
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     },
-     "503": {
-      "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {
-        "schema": {
-         "type": "string"
-        },
-        "description": "Seconds to wait before retrying, when known."
-       }
-      },
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "401": {"$ref": "#/components/responses/Unauthorized"},
+     "503": {"$ref": "#/components/responses/Unavailable"}
     }
    }
   },
@@ -1646,261 +673,134 @@ enum OpenAPIDocument {
     "responses": {
      "200": {
       "description": "The OpenAPI 3.1 document of Tessera's API.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object"
-        }
-       }
-      }
+      "content": {"application/json": {"schema": {"type": "object"}}}
      },
-     "401": {
-      "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "$ref": "#/components/schemas/ErrorResponse"
-        }
-       }
-      }
-     }
+     "401": {"$ref": "#/components/responses/Unauthorized"}
     }
    }
   }
  },
  "components": {
+  "responses": {
+   "BodyTooLarge": {
+    "description": "The body is larger than `--max-body-size`.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+   },
+   "InvalidRequest": {
+    "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+   },
+   "ModelNotFound": {
+    "description": "The model named is not the one served (`code: model_not_found`).",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+   },
+   "NotReady": {
+    "description": "Loading, draining, or a group stage without a live worker; the message says which.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+   },
+   "Unauthorized": {
+    "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+   },
+   "Unavailable": {
+    "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
+    "headers": {
+     "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before retrying, when known."}
+    },
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+   }
+  },
   "schemas": {
    "ChatCompletionRequest": {
     "type": "object",
-    "allOf": [
-     {
-      "$ref": "#/components/schemas/GenerationParameters"
-     }
-    ],
+    "allOf": [{"$ref": "#/components/schemas/GenerationParameters"}],
     "properties": {
-     "model": {
-      "$ref": "#/components/schemas/ModelName"
-     },
-     "messages": {
-      "type": "array",
-      "items": {
-       "$ref": "#/components/schemas/ChatMessage"
-      },
-      "minItems": 1
-     },
-     "max_completion_tokens": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 0
-     },
-     "logprobs": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "top_logprobs": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 20
-     },
+     "model": {"$ref": "#/components/schemas/ModelName"},
+     "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}, "minItems": 1},
+     "max_completion_tokens": {"type": ["integer", "null"], "minimum": 0},
+     "logprobs": {"type": ["boolean", "null"]},
+     "top_logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
      "tools": {
-      "type": [
-       "array",
-       "null"
-      ],
+      "type": ["array", "null"],
       "items": {
        "type": "object",
        "properties": {
-        "type": {
-         "const": "function"
-        },
+        "type": {"const": "function"},
         "function": {
          "type": "object",
          "properties": {
-          "name": {
-           "type": "string"
-          },
-          "description": {
-           "type": "string"
-          },
-          "parameters": {
-           "type": "object"
-          },
-          "strict": {
-           "type": "boolean"
-          }
+          "name": {"type": "string"},
+          "description": {"type": "string"},
+          "parameters": {"type": "object"},
+          "strict": {"type": "boolean"}
          },
-         "required": [
-          "name"
-         ],
+         "required": ["name"],
          "additionalProperties": false
         }
        },
-       "required": [
-        "type",
-        "function"
-       ],
+       "required": ["type", "function"],
        "additionalProperties": false
       }
      },
      "tool_choice": {
       "anyOf": [
-       {
-        "enum": [
-         "auto",
-         "none",
-         "required"
-        ]
-       },
+       {"enum": ["auto", "none", "required"]},
        {
         "type": "object",
         "properties": {
-         "type": {
-          "const": "function"
-         },
+         "type": {"const": "function"},
          "function": {
           "type": "object",
-          "properties": {
-           "name": {
-            "type": "string"
-           }
-          },
-          "required": [
-           "name"
-          ],
+          "properties": {"name": {"type": "string"}},
+          "required": ["name"],
           "additionalProperties": false
          }
         },
-        "required": [
-         "type",
-         "function"
-        ],
+        "required": ["type", "function"],
         "additionalProperties": false
        },
-       {
-        "type": "null"
-       }
+       {"type": "null"}
       ]
      },
-     "parallel_tool_calls": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "stream": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     }
+     "parallel_tool_calls": {"type": ["boolean", "null"]},
+     "stream": {"type": ["boolean", "null"]}
     },
-    "required": [
-     "model",
-     "messages"
-    ],
+    "required": ["model", "messages"],
     "unevaluatedProperties": false
    },
    "CompletionRequest": {
     "type": "object",
-    "allOf": [
-     {
-      "$ref": "#/components/schemas/GenerationParameters"
-     }
-    ],
+    "allOf": [{"$ref": "#/components/schemas/GenerationParameters"}],
     "properties": {
-     "model": {
-      "$ref": "#/components/schemas/ModelName"
-     },
+     "model": {"$ref": "#/components/schemas/ModelName"},
      "prompt": {
       "anyOf": [
-       {
-        "type": "string"
-       },
-       {
-        "type": "array",
-        "items": {
-         "type": "string"
-        },
-        "minItems": 1
-       },
+       {"type": "string"},
+       {"type": "array", "items": {"type": "string"}, "minItems": 1},
+       {"type": "array", "items": {"type": "integer"}, "minItems": 1},
        {
         "type": "array",
-        "items": {
-         "type": "integer"
-        },
-        "minItems": 1
-       },
-       {
-        "type": "array",
-        "items": {
-         "type": "array",
-         "items": {
-          "type": "integer"
-         },
-         "minItems": 1
-        },
+        "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
         "minItems": 1
        }
       ]
      },
-     "logprobs": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 20
-     },
-     "echo": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "prompt_logprobs": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 20
-     },
-     "stream": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     }
+     "logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
+     "echo": {"type": ["boolean", "null"]},
+     "prompt_logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
+     "stream": {"type": ["boolean", "null"]}
     },
-    "required": [
-     "model",
-     "prompt"
-    ],
+    "required": ["model", "prompt"],
     "unevaluatedProperties": false
    },
    "ResponsesRequest": {
     "type": "object",
-    "allOf": [
-     {
-      "$ref": "#/components/schemas/SamplingParameters"
-     }
-    ],
+    "allOf": [{"$ref": "#/components/schemas/SamplingParameters"}],
     "properties": {
-     "model": {
-      "$ref": "#/components/schemas/ModelName"
-     },
+     "model": {"$ref": "#/components/schemas/ModelName"},
      "input": {
       "anyOf": [
-       {
-        "type": "string"
-       },
+       {"type": "string"},
        {
         "type": "array",
         "items": {
@@ -1908,101 +808,46 @@ enum OpenAPIDocument {
           {
            "type": "object",
            "properties": {
-            "type": {
-             "const": "message"
-            },
-            "role": {
-             "enum": [
-              "system",
-              "developer",
-              "user",
-              "assistant"
-             ]
-            },
+            "type": {"const": "message"},
+            "role": {"enum": ["system", "developer", "user", "assistant"]},
             "content": {
              "anyOf": [
-              {
-               "type": "string"
-              },
-              {
-               "type": "array",
-               "items": {
-                "$ref": "#/components/schemas/ResponsesInputPart"
-               }
-              }
+              {"type": "string"},
+              {"type": "array", "items": {"$ref": "#/components/schemas/ResponsesInputPart"}}
              ]
             }
            },
-           "required": [
-            "role",
-            "content"
-           ],
+           "required": ["role", "content"],
            "additionalProperties": false
           },
           {
            "type": "object",
            "properties": {
-            "type": {
-             "const": "function_call"
-            },
-            "call_id": {
-             "type": "string"
-            },
-            "name": {
-             "type": "string"
-            },
-            "arguments": {
-             "type": "string"
-            },
-            "id": {
-             "type": "string"
-            },
-            "status": {
-             "type": "string"
-            }
+            "type": {"const": "function_call"},
+            "call_id": {"type": "string"},
+            "name": {"type": "string"},
+            "arguments": {"type": "string"},
+            "id": {"type": "string"},
+            "status": {"type": "string"}
            },
-           "required": [
-            "type",
-            "call_id",
-            "name",
-            "arguments"
-           ],
+           "required": ["type", "call_id", "name", "arguments"],
            "additionalProperties": false
           },
           {
            "type": "object",
            "properties": {
-            "type": {
-             "const": "function_call_output"
-            },
-            "call_id": {
-             "type": "string"
-            },
+            "type": {"const": "function_call_output"},
+            "call_id": {"type": "string"},
             "output": {
              "anyOf": [
-              {
-               "type": "string"
-              },
-              {
-               "type": "array",
-               "items": {
-                "$ref": "#/components/schemas/ResponsesInputPart"
-               }
-              }
+              {"type": "string"},
+              {"type": "array", "items": {"$ref": "#/components/schemas/ResponsesInputPart"}}
              ]
             },
-            "id": {
-             "type": "string"
-            },
-            "status": {
-             "type": "string"
-            }
+            "id": {"type": "string"},
+            "status": {"type": "string"}
            },
-           "required": [
-            "type",
-            "call_id",
-            "output"
-           ],
+           "required": ["type", "call_id", "output"],
            "additionalProperties": false
           }
          ]
@@ -2010,429 +855,141 @@ enum OpenAPIDocument {
        }
       ]
      },
-     "instructions": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "max_output_tokens": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 1
-     },
+     "instructions": {"type": ["string", "null"]},
+     "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
      "tools": {
-      "type": [
-       "array",
-       "null"
-      ],
+      "type": ["array", "null"],
       "items": {
        "type": "object",
        "properties": {
-        "type": {
-         "const": "function"
-        },
-        "name": {
-         "type": "string"
-        },
-        "description": {
-         "type": [
-          "string",
-          "null"
-         ]
-        },
-        "parameters": {
-         "type": [
-          "object",
-          "null"
-         ]
-        },
-        "strict": {
-         "type": [
-          "boolean",
-          "null"
-         ]
-        }
+        "type": {"const": "function"},
+        "name": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "parameters": {"type": ["object", "null"]},
+        "strict": {"type": ["boolean", "null"]}
        },
-       "required": [
-        "type",
-        "name"
-       ],
+       "required": ["type", "name"],
        "additionalProperties": false
       }
      },
      "tool_choice": {
       "anyOf": [
-       {
-        "enum": [
-         "auto",
-         "none",
-         "required"
-        ]
-       },
+       {"enum": ["auto", "none", "required"]},
        {
         "type": "object",
-        "properties": {
-         "type": {
-          "const": "function"
-         },
-         "name": {
-          "type": "string"
-         }
-        },
-        "required": [
-         "type",
-         "name"
-        ],
+        "properties": {"type": {"const": "function"}, "name": {"type": "string"}},
+        "required": ["type", "name"],
         "additionalProperties": false
        },
-       {
-        "type": "null"
-       }
+       {"type": "null"}
       ]
      },
-     "parallel_tool_calls": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "stream": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
+     "parallel_tool_calls": {"type": ["boolean", "null"]},
+     "stream": {"type": ["boolean", "null"]},
      "text": {
-      "type": [
-       "object",
-       "null"
-      ],
-      "properties": {
-       "format": {
-        "$ref": "#/components/schemas/ResponseFormat"
-       }
-      },
+      "type": ["object", "null"],
+      "properties": {"format": {"$ref": "#/components/schemas/ResponseFormat"}},
       "additionalProperties": false
      }
     },
-    "required": [
-     "model",
-     "input"
-    ],
+    "required": ["model", "input"],
     "unevaluatedProperties": false
    },
    "GenerationParameters": {
     "type": "object",
     "description": "The parameters chat and completion requests share: the sampling parameters, length, penalties, stops, structured outputs and scheduling.",
-    "allOf": [
-     {
-      "$ref": "#/components/schemas/SamplingParameters"
-     }
-    ],
+    "allOf": [{"$ref": "#/components/schemas/SamplingParameters"}],
     "properties": {
-     "max_tokens": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 0
-     },
-     "top_k": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "description": "0 or -1 disables top-k (vLLM)."
-     },
-     "min_p": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 1
-     },
-     "presence_penalty": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": -2,
-      "maximum": 2
-     },
-     "frequency_penalty": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": -2,
-      "maximum": 2
-     },
-     "n": {
-      "type": [
-       "integer",
-       "null"
-      ],
-      "minimum": 1
-     },
+     "max_tokens": {"type": ["integer", "null"], "minimum": 0},
+     "top_k": {"type": ["integer", "null"], "description": "0 or -1 disables top-k (vLLM)."},
+     "min_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+     "presence_penalty": {"type": ["number", "null"], "minimum": -2, "maximum": 2},
+     "frequency_penalty": {"type": ["number", "null"], "minimum": -2, "maximum": 2},
+     "n": {"type": ["integer", "null"], "minimum": 1},
      "stream_options": {
-      "type": [
-       "object",
-       "null"
-      ],
-      "properties": {
-       "include_usage": {
-        "type": [
-         "boolean",
-         "null"
-        ]
-       }
-      },
+      "type": ["object", "null"],
+      "properties": {"include_usage": {"type": ["boolean", "null"]}},
       "additionalProperties": false
      },
      "stop": {
       "anyOf": [
-       {
-        "type": "string"
-       },
-       {
-        "type": "array",
-        "items": {
-         "type": "string"
-        },
-        "maxItems": 4
-       },
-       {
-        "type": "null"
-       }
+       {"type": "string"},
+       {"type": "array", "items": {"type": "string"}, "maxItems": 4},
+       {"type": "null"}
       ]
      },
      "slo_class": {
-      "type": [
-       "string",
-       "null"
-      ],
+      "type": ["string", "null"],
       "description": "A latency class (`interactive`, `standard`, `batch` unless `--slo-class` defines others)."
      },
-     "ignore_eos": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "user": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "metadata": {
-      "type": [
-       "object",
-       "null"
-      ]
-     },
-     "store": {
-      "type": [
-       "boolean",
-       "null"
-      ]
-     },
-     "response_format": {
-      "anyOf": [
-       {
-        "$ref": "#/components/schemas/ResponseFormat"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
+     "ignore_eos": {"type": ["boolean", "null"]},
+     "user": {"type": ["string", "null"]},
+     "metadata": {"type": ["object", "null"]},
+     "store": {"type": ["boolean", "null"]},
+     "response_format": {"anyOf": [{"$ref": "#/components/schemas/ResponseFormat"}, {"type": "null"}]},
      "logit_bias": {
-      "type": [
-       "object",
-       "null"
-      ],
-      "additionalProperties": {
-       "type": "number",
-       "minimum": -100,
-       "maximum": 100
-      },
+      "type": ["object", "null"],
+      "additionalProperties": {"type": "number", "minimum": -100, "maximum": 100},
       "description": "Token id (as a string) \u2192 bias added to its logit."
      },
-     "guided_json": {
-      "anyOf": [
-       {
-        "type": "object"
-       },
-       {
-        "type": "string"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
-     "guided_regex": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "guided_choice": {
-      "type": [
-       "array",
-       "null"
-      ],
-      "items": {
-       "type": "string"
-      }
-     },
-     "guided_grammar": {
-      "type": [
-       "string",
-       "null"
-      ]
-     }
+     "guided_json": {"anyOf": [{"type": "object"}, {"type": "string"}, {"type": "null"}]},
+     "guided_regex": {"type": ["string", "null"]},
+     "guided_choice": {"type": ["array", "null"], "items": {"type": "string"}},
+     "guided_grammar": {"type": ["string", "null"]}
     }
    },
    "SamplingParameters": {
     "type": "object",
     "description": "The sampling parameters every generation request takes (chat, completion and responses).",
     "properties": {
-     "temperature": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "minimum": 0,
-      "maximum": 2
-     },
-     "top_p": {
-      "type": [
-       "number",
-       "null"
-      ],
-      "exclusiveMinimum": 0,
-      "maximum": 1
-     },
-     "seed": {
-      "type": [
-       "integer",
-       "null"
-      ]
-     }
+     "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
+     "top_p": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 1},
+     "seed": {"type": ["integer", "null"]}
     }
    },
    "ChatMessage": {
     "type": "object",
     "properties": {
-     "role": {
-      "enum": [
-       "system",
-       "developer",
-       "user",
-       "assistant",
-       "tool"
-      ]
-     },
+     "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
      "content": {
       "anyOf": [
-       {
-        "type": "string"
-       },
-       {
-        "type": "array",
-        "items": {
-         "$ref": "#/components/schemas/ContentPart"
-        }
-       },
-       {
-        "type": "null"
-       }
+       {"type": "string"},
+       {"type": "array", "items": {"$ref": "#/components/schemas/ContentPart"}},
+       {"type": "null"}
       ]
      },
-     "name": {
-      "type": [
-       "string",
-       "null"
-      ]
-     },
-     "tool_calls": {
-      "type": [
-       "array",
-       "null"
-      ],
-      "items": {
-       "$ref": "#/components/schemas/ToolCall"
-      }
-     },
-     "tool_call_id": {
-      "type": [
-       "string",
-       "null"
-      ]
-     }
+     "name": {"type": ["string", "null"]},
+     "tool_calls": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/ToolCall"}},
+     "tool_call_id": {"type": ["string", "null"]}
     },
-    "required": [
-     "role"
-    ],
+    "required": ["role"],
     "additionalProperties": false
    },
    "ContentPart": {
     "oneOf": [
      {
       "type": "object",
-      "properties": {
-       "type": {
-        "const": "text"
-       },
-       "text": {
-        "type": "string"
-       }
-      },
-      "required": [
-       "type",
-       "text"
-      ],
+      "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+      "required": ["type", "text"],
       "additionalProperties": false
      },
      {
       "type": "object",
       "properties": {
-       "type": {
-        "const": "image_url"
-       },
+       "type": {"const": "image_url"},
        "image_url": {
         "anyOf": [
          {
           "type": "object",
-          "properties": {
-           "url": {
-            "type": "string"
-           },
-           "detail": {
-            "type": "string"
-           }
-          },
-          "required": [
-           "url"
-          ],
+          "properties": {"url": {"type": "string"}, "detail": {"type": "string"}},
+          "required": ["url"],
           "additionalProperties": false
          },
-         {
-          "type": "string"
-         }
+         {"type": "string"}
         ]
        }
       },
-      "required": [
-       "type",
-       "image_url"
-      ],
+      "required": ["type", "image_url"],
       "additionalProperties": false
      }
     ]
@@ -2441,40 +998,18 @@ enum OpenAPIDocument {
     "oneOf": [
      {
       "type": "object",
-      "properties": {
-       "type": {
-        "enum": [
-         "input_text",
-         "output_text"
-        ]
-       },
-       "text": {
-        "type": "string"
-       }
-      },
-      "required": [
-       "type",
-       "text"
-      ],
+      "properties": {"type": {"enum": ["input_text", "output_text"]}, "text": {"type": "string"}},
+      "required": ["type", "text"],
       "additionalProperties": false
      },
      {
       "type": "object",
       "properties": {
-       "type": {
-        "const": "input_image"
-       },
-       "image_url": {
-        "type": "string"
-       },
-       "detail": {
-        "type": "string"
-       }
+       "type": {"const": "input_image"},
+       "image_url": {"type": "string"},
+       "detail": {"type": "string"}
       },
-      "required": [
-       "type",
-       "image_url"
-      ],
+      "required": ["type", "image_url"],
       "additionalProperties": false
      }
     ]
@@ -2482,115 +1017,54 @@ enum OpenAPIDocument {
    "ToolCall": {
     "type": "object",
     "properties": {
-     "id": {
-      "type": "string"
-     },
-     "type": {
-      "const": "function"
-     },
+     "id": {"type": "string"},
+     "type": {"const": "function"},
      "function": {
       "type": "object",
-      "properties": {
-       "name": {
-        "type": "string"
-       },
-       "arguments": {
-        "type": "string"
-       }
-      },
-      "required": [
-       "name",
-       "arguments"
-      ],
+      "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
+      "required": ["name", "arguments"],
       "additionalProperties": false
      }
     },
-    "required": [
-     "id",
-     "type",
-     "function"
-    ]
+    "required": ["id", "type", "function"]
    },
    "ResponseFormat": {
     "oneOf": [
      {
       "type": "object",
-      "properties": {
-       "type": {
-        "enum": [
-         "text",
-         "json_object"
-        ]
-       }
-      },
-      "required": [
-       "type"
-      ],
+      "properties": {"type": {"enum": ["text", "json_object"]}},
+      "required": ["type"],
       "additionalProperties": false
      },
      {
       "type": "object",
       "properties": {
-       "type": {
-        "const": "json_schema"
-       },
+       "type": {"const": "json_schema"},
        "json_schema": {
         "type": "object",
         "properties": {
-         "name": {
-          "type": "string"
-         },
-         "schema": {
-          "type": "object"
-         },
-         "strict": {
-          "type": [
-           "boolean",
-           "null"
-          ]
-         },
-         "description": {
-          "type": "string"
-         }
+         "name": {"type": "string"},
+         "schema": {"type": "object"},
+         "strict": {"type": ["boolean", "null"]},
+         "description": {"type": "string"}
         },
-        "required": [
-         "name"
-        ],
+        "required": ["name"],
         "additionalProperties": false
        }
       },
-      "required": [
-       "type",
-       "json_schema"
-      ],
+      "required": ["type", "json_schema"],
       "additionalProperties": false
      },
      {
       "type": "object",
       "properties": {
-       "type": {
-        "const": "json_schema"
-       },
-       "name": {
-        "type": "string"
-       },
-       "schema": {
-        "type": "object"
-       },
-       "strict": {
-        "type": [
-         "boolean",
-         "null"
-        ]
-       },
-       "description": {
-        "type": "string"
-       }
+       "type": {"const": "json_schema"},
+       "name": {"type": "string"},
+       "schema": {"type": "object"},
+       "strict": {"type": ["boolean", "null"]},
+       "description": {"type": "string"}
       },
-      "required": [
-       "type",
-       "name"
-      ],
+      "required": ["type", "name"],
       "additionalProperties": false
      }
     ]
@@ -2598,349 +1072,123 @@ enum OpenAPIDocument {
    "TokenizeRequest": {
     "type": "object",
     "properties": {
-     "model": {
-      "$ref": "#/components/schemas/ModelName"
-     },
-     "prompt": {
-      "type": "string"
-     },
-     "messages": {
-      "type": "array",
-      "items": {
-       "$ref": "#/components/schemas/ChatMessage"
-      }
-     },
-     "add_special_tokens": {
-      "type": "boolean"
-     },
-     "return_token_strs": {
-      "type": "boolean"
-     }
+     "model": {"$ref": "#/components/schemas/ModelName"},
+     "prompt": {"type": "string"},
+     "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}},
+     "add_special_tokens": {"type": "boolean"},
+     "return_token_strs": {"type": "boolean"}
     },
     "additionalProperties": false,
     "oneOf": [
-     {
-      "required": [
-       "prompt"
-      ],
-      "not": {
-       "required": [
-        "messages"
-       ]
-      }
-     },
-     {
-      "required": [
-       "messages"
-      ],
-      "not": {
-       "required": [
-        "prompt"
-       ]
-      }
-     }
+     {"required": ["prompt"], "not": {"required": ["messages"]}},
+     {"required": ["messages"], "not": {"required": ["prompt"]}}
     ]
    },
    "DetokenizeRequest": {
     "type": "object",
     "properties": {
-     "model": {
-      "$ref": "#/components/schemas/ModelName"
-     },
-     "tokens": {
-      "type": "array",
-      "items": {
-       "type": "integer"
-      }
-     }
+     "model": {"$ref": "#/components/schemas/ModelName"},
+     "tokens": {"type": "array", "items": {"type": "integer"}}
     },
-    "required": [
-     "tokens"
-    ],
+    "required": ["tokens"],
     "additionalProperties": false
    },
    "ChatCompletion": {
     "type": "object",
     "properties": {
-     "id": {
-      "type": "string"
-     },
-     "object": {
-      "const": "chat.completion"
-     },
-     "created": {
-      "type": "integer"
-     },
-     "model": {
-      "type": "string"
-     },
-     "system_fingerprint": {
-      "type": "string"
-     },
-     "usage": {
-      "anyOf": [
-       {
-        "$ref": "#/components/schemas/Usage"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
+     "id": {"type": "string"},
+     "object": {"const": "chat.completion"},
+     "created": {"type": "integer"},
+     "model": {"type": "string"},
+     "system_fingerprint": {"type": "string"},
+     "usage": {"anyOf": [{"$ref": "#/components/schemas/Usage"}, {"type": "null"}]},
      "choices": {
       "type": "array",
       "items": {
        "type": "object",
        "properties": {
-        "index": {
-         "type": "integer"
-        },
-        "finish_reason": {
-         "anyOf": [
-          {
-           "enum": [
-            "stop",
-            "length",
-            "tool_calls"
-           ]
-          },
-          {
-           "type": "null"
-          }
-         ]
-        },
-        "logprobs": {
-         "type": [
-          "object",
-          "null"
-         ]
-        },
+        "index": {"type": "integer"},
+        "finish_reason": {"$ref": "#/components/schemas/FinishReason"},
+        "logprobs": {"type": ["object", "null"]},
         "message": {
          "type": "object",
          "properties": {
-          "role": {
-           "const": "assistant"
-          },
-          "content": {
-           "type": [
-            "string",
-            "null"
-           ]
-          },
-          "refusal": {
-           "type": "null"
-          },
-          "tool_calls": {
-           "type": "array",
-           "items": {
-            "$ref": "#/components/schemas/ToolCall"
-           }
-          }
+          "role": {"const": "assistant"},
+          "content": {"type": ["string", "null"]},
+          "refusal": {"type": "null"},
+          "tool_calls": {"type": "array", "items": {"$ref": "#/components/schemas/ToolCall"}}
          },
-         "required": [
-          "role",
-          "content"
-         ]
+         "required": ["role", "content"]
         }
        },
-       "required": [
-        "index",
-        "message",
-        "finish_reason"
-       ]
+       "required": ["index", "message", "finish_reason"]
       }
      }
     },
-    "required": [
-     "id",
-     "object",
-     "created",
-     "model",
-     "choices"
-    ]
+    "required": ["id", "object", "created", "model", "choices"]
    },
    "Completion": {
     "type": "object",
     "properties": {
-     "id": {
-      "type": "string"
-     },
-     "object": {
-      "const": "text_completion"
-     },
-     "created": {
-      "type": "integer"
-     },
-     "model": {
-      "type": "string"
-     },
-     "system_fingerprint": {
-      "type": "string"
-     },
-     "usage": {
-      "anyOf": [
-       {
-        "$ref": "#/components/schemas/Usage"
-       },
-       {
-        "type": "null"
-       }
-      ]
-     },
+     "id": {"type": "string"},
+     "object": {"const": "text_completion"},
+     "created": {"type": "integer"},
+     "model": {"type": "string"},
+     "system_fingerprint": {"type": "string"},
+     "usage": {"anyOf": [{"$ref": "#/components/schemas/Usage"}, {"type": "null"}]},
      "choices": {
       "type": "array",
       "items": {
        "type": "object",
        "properties": {
-        "index": {
-         "type": "integer"
-        },
-        "text": {
-         "type": "string"
-        },
-        "finish_reason": {
-         "anyOf": [
-          {
-           "enum": [
-            "stop",
-            "length",
-            "tool_calls"
-           ]
-          },
-          {
-           "type": "null"
-          }
-         ]
-        },
-        "logprobs": {
-         "type": [
-          "object",
-          "null"
-         ]
-        },
-        "prompt_logprobs": {
-         "type": [
-          "array",
-          "null"
-         ]
-        }
+        "index": {"type": "integer"},
+        "text": {"type": "string"},
+        "finish_reason": {"$ref": "#/components/schemas/FinishReason"},
+        "logprobs": {"type": ["object", "null"]},
+        "prompt_logprobs": {"type": ["array", "null"]}
        },
-       "required": [
-        "index",
-        "text",
-        "finish_reason"
-       ]
+       "required": ["index", "text", "finish_reason"]
       }
      }
     },
-    "required": [
-     "id",
-     "object",
-     "created",
-     "model",
-     "choices"
-    ]
+    "required": ["id", "object", "created", "model", "choices"]
    },
    "Response": {
     "type": "object",
     "properties": {
-     "id": {
-      "type": "string"
-     },
-     "object": {
-      "const": "response"
-     },
-     "created_at": {
-      "type": "integer"
-     },
-     "model": {
-      "type": "string"
-     },
-     "status": {
-      "enum": [
-       "completed",
-       "incomplete",
-       "in_progress"
-      ]
-     },
-     "output": {
-      "type": "array",
-      "items": {
-       "type": "object"
-      }
-     },
-     "output_text": {
-      "type": "string"
-     },
-     "usage": {
-      "type": [
-       "object",
-       "null"
-      ]
-     }
+     "id": {"type": "string"},
+     "object": {"const": "response"},
+     "created_at": {"type": "integer"},
+     "model": {"type": "string"},
+     "status": {"enum": ["completed", "incomplete", "in_progress"]},
+     "output": {"type": "array", "items": {"type": "object"}},
+     "output_text": {"type": "string"},
+     "usage": {"type": ["object", "null"]}
     },
-    "required": [
-     "id",
-     "object",
-     "status",
-     "output"
-    ]
+    "required": ["id", "object", "status", "output"]
    },
    "Usage": {
     "type": "object",
     "properties": {
-     "prompt_tokens": {
-      "type": "integer"
-     },
-     "completion_tokens": {
-      "type": "integer"
-     },
-     "total_tokens": {
-      "type": "integer"
-     },
-     "prompt_tokens_details": {
-      "type": "object",
-      "properties": {
-       "cached_tokens": {
-        "type": "integer"
-       }
-      }
-     }
+     "prompt_tokens": {"type": "integer"},
+     "completion_tokens": {"type": "integer"},
+     "total_tokens": {"type": "integer"},
+     "prompt_tokens_details": {"type": "object", "properties": {"cached_tokens": {"type": "integer"}}}
     },
-    "required": [
-     "prompt_tokens",
-     "completion_tokens",
-     "total_tokens"
-    ]
+    "required": ["prompt_tokens", "completion_tokens", "total_tokens"]
    },
+   "FinishReason": {"anyOf": [{"enum": ["stop", "length", "tool_calls"]}, {"type": "null"}]},
    "Model": {
     "type": "object",
     "properties": {
-     "id": {
-      "type": "string"
-     },
-     "object": {
-      "const": "model"
-     },
-     "created": {
-      "type": "integer"
-     },
-     "owned_by": {
-      "type": "string"
-     },
-     "root": {
-      "type": "string"
-     },
-     "max_model_len": {
-      "type": "integer"
-     }
+     "id": {"type": "string"},
+     "object": {"const": "model"},
+     "created": {"type": "integer"},
+     "owned_by": {"type": "string"},
+     "root": {"type": "string"},
+     "max_model_len": {"type": "integer"}
     },
-    "required": [
-     "id",
-     "object",
-     "created",
-     "owned_by"
-    ]
+    "required": ["id", "object", "created", "owned_by"]
    },
    "ErrorResponse": {
     "type": "object",
@@ -2948,56 +1196,25 @@ enum OpenAPIDocument {
      "error": {
       "type": "object",
       "properties": {
-       "message": {
-        "type": "string"
-       },
-       "type": {
-        "type": "string"
-       },
-       "param": {
-        "type": [
-         "string",
-         "null"
-        ]
-       },
-       "code": {
-        "type": [
-         "string",
-         "integer",
-         "null"
-        ]
-       }
+       "message": {"type": "string"},
+       "type": {"type": "string"},
+       "param": {"type": ["string", "null"]},
+       "code": {"type": ["string", "integer", "null"]}
       },
-      "required": [
-       "message",
-       "type"
-      ]
+      "required": ["message", "type"]
      }
     },
-    "required": [
-     "error"
-    ]
+    "required": ["error"]
    },
    "ServerSentEvent": {
     "type": "object",
     "properties": {
-     "event": {
-      "type": "string"
-     },
-     "data": {
-      "type": "string",
-      "description": "A JSON chunk, or `[DONE]` last."
-     },
-     "id": {
-      "type": "string"
-     },
-     "retry": {
-      "type": "integer"
-     }
+     "event": {"type": "string"},
+     "data": {"type": "string", "description": "A JSON chunk, or `[DONE]` last."},
+     "id": {"type": "string"},
+     "retry": {"type": "integer"}
     },
-    "required": [
-     "data"
-    ],
+    "required": ["data"],
     "description": "One event of a streamed answer."
    },
    "ModelName": {
