@@ -1,5 +1,5 @@
 /// The body of `POST /v1/chat/completions`, with the OpenAI field names.
-public struct ChatCompletionRequest: IntegerFields, Sendable {
+public struct ChatCompletionRequest: CompletionBody, Sendable {
     static let integerFields = ["max_tokens", "max_completion_tokens", "top_logprobs", "n", "seed", "top_k"]
 
     public var model: String
@@ -17,11 +17,6 @@ public struct ChatCompletionRequest: IntegerFields, Sendable {
     var tools: [ToolDefinition]?
     var toolChoice: ToolChoice?
     var parallelToolCalls: Bool?
-
-    /// Every top-level member this endpoint reads.
-    static var fields: Set<String> {
-        Set(CodingKeys.allCases.map(\.rawValue)).union(SamplingFields.names).union(StructuredOutputFields.names)
-    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, messages, logprobs, tools

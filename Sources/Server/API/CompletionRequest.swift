@@ -1,5 +1,5 @@
 /// The body of `POST /v1/completions` (the legacy text completion API).
-public struct CompletionRequest: IntegerFields, Sendable {
+public struct CompletionRequest: CompletionBody, Sendable {
     static let integerFields = ["max_tokens", "logprobs", "n", "seed", "top_k", "prompt"]
 
     public var model: String
@@ -17,11 +17,7 @@ public struct CompletionRequest: IntegerFields, Sendable {
     /// `response_format`, `logit_bias` and vLLM's `guided_*` fields.
     var structured: StructuredOutputFields
 
-    /// Every top-level member this endpoint reads (`suffix` is not one of them: Tessera does no insertion).
-    static var fields: Set<String> {
-        Set(CodingKeys.allCases.map(\.rawValue)).union(SamplingFields.names).union(StructuredOutputFields.names)
-    }
-
+    // `suffix` is not among the members read: Tessera does no insertion.
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, logprobs, echo
         case maxTokens = "max_tokens"

@@ -8,6 +8,19 @@ protocol IntegerFields: Decodable {
     static var integerFields: [String] { get }
 }
 
+/// A completion request body (`/v1/chat/completions`, `/v1/completions`): its own members, named by
+/// `CodingKeys`, beside the sampling and structured-output members they share at the top level.
+protocol CompletionBody: IntegerFields {
+    associatedtype CodingKeys: CodingKey & CaseIterable
+}
+
+extension CompletionBody {
+    /// Every top-level member the endpoint reads.
+    static var fields: Set<String> {
+        Set(CodingKeys.allCases.map(\.stringValue)).union(SamplingFields.names).union(StructuredOutputFields.names)
+    }
+}
+
 /// Decodes a JSON body into a request type, turning decoder failures into 400s that name the field.
 enum RequestDecoding {
     /// Accepted by every endpoint for compatibility with OpenAI clients, with no effect: Tessera

@@ -78,6 +78,16 @@ struct GenerationSettings: Sendable {
         parameters.grammar = try fields.grammar(body: body)
     }
 
+    /// Applies the grammar that forces a tool call (tool_choice `required` or a named function);
+    /// `format` names the request's own output-format fields, which cannot be combined with it.
+    mutating func constrain(_ tools: ToolPlan?, format: String) throws(APIError) {
+        guard let grammar = tools?.grammar else { return }
+        guard parameters.grammar == nil else {
+            throw .invalidRequest("\(format) cannot be combined with tool_choice 'required' or a named function", param: "tool_choice")
+        }
+        parameters.grammar = grammar
+    }
+
     /// The field a validation message is about: its first word, when that is a field name.
     private static func param(of message: String) -> String? {
         let first = message.prefix { $0 != " " }

@@ -1,3 +1,4 @@
+import Hummingbird
 import ServingAPI
 
 /// An engine event of one choice of a fanned-out request, stamped with when the server saw it.
@@ -100,6 +101,28 @@ final class ChoiceTracker: @unchecked Sendable {
     /// Records every choice into the metrics; choices without a finish count as aborted.
     func close() {
         for (timeline, finish) in zip(timelines, finishes) { metrics.recordRequest(timeline, finish: finish) }
+    }
+
+    /// A streamed answer: `send` writes its server-sent events; the choices are recorded into the
+    /// metrics when it ends.
+    func stream(_ send: @escaping @Sendable (any ResponseBodyWriter) async throws -> Void) -> Response {
+        Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
+            defer { self.close() }
+            try await send(writer)
+        })
+    }
+
+    /// Reads every event of a non-streamed answer, recording each and handing each delta to `body`
+    /// with its choice's index; a failure is thrown as the API error it stands for.
+    func collect(_ events: ChoiceEvents, watch: ClientWatch, _ body: (Int, TokenDelta) -> Void) async throws {
+        do {
+            for event in try await watch.collect(events) {
+                record(event)
+                if case let .delta(delta) = event.event { body(event.index, delta) }
+            }
+        } catch {
+            throw OpenAIService.error(from: error)
+        }
     }
 
     /// Usage over all choices: prompts counted once per prompt (every `n`-th choice).

@@ -18,12 +18,7 @@ extension OpenAIService {
         let tools = try ToolPlan(
             tools: chat.tools, choice: chat.toolChoice, parallel: chat.parallelToolCalls, body: document,
             format: prompts.toolCallFormat)
-        if let grammar = tools?.grammar {
-            guard constrained.parameters.grammar == nil else {
-                throw APIError.invalidRequest("response_format and guided_* cannot be combined with tool_choice 'required' or a named function", param: "tool_choice")
-            }
-            constrained.parameters.grammar = grammar
-        }
+        try constrained.constrain(tools, format: "response_format and guided_*")
         let settings = constrained
         let toolValues = tools == nil ? nil : (try? TemplateValue(jsonData: body))?["tools"]
         try checkFits(sequences: settings.n, param: "n")
@@ -43,25 +38,17 @@ extension OpenAIService {
         let created = Int(Date().timeIntervalSince1970)
         let model = chat.model
         if settings.stream {
-            return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-                defer { tracker.close() }
+            return tracker.stream { writer in
                 try await self.streamChat(
                     events, writer: writer, tracker: tracker, settings: settings, tools: tools, id: id, created: created, model: model)
-            })
+            }
         }
         defer { tracker.close() }
         var texts = Array(repeating: "", count: settings.n)
         var logprobEntries = Array(repeating: [ChatTokenLogprob](), count: settings.n)
-        do {
-            for event in try await watch.collect(events) {
-                tracker.record(event)
-                if case let .delta(delta) = event.event {
-                    texts[event.index] += delta.text
-                    if settings.wantsLogprobs { logprobEntries[event.index] += logprobs.chat(delta.logprobs) }
-                }
-            }
-        } catch {
-            throw Self.error(from: error)
+        try await tracker.collect(events, watch: watch) { index, delta in
+            texts[index] += delta.text
+            if settings.wantsLogprobs { logprobEntries[index] += logprobs.chat(delta.logprobs) }
         }
         let choices = (0..<settings.n).map { index in
             let (content, calls) = tools?.result(texts[index]) ?? (texts[index], [])

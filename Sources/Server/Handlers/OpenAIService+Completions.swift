@@ -49,37 +49,28 @@ extension OpenAIService {
         let created = Int(Date().timeIntervalSince1970)
         let name = completion.model
         if settings.stream {
-            return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-                defer { tracker.close() }
+            return tracker.stream { writer in
                 try await self.streamCompletion(
                     events, writer: writer, tracker: tracker, settings: settings, echoes: echoes, prompts: prompts, id: id,
                     created: created, model: name)
-            })
+            }
         }
         defer { tracker.close() }
         var texts = (0..<requests.count).map { echoes?[$0 / settings.n] ?? "" }
         var logprobs = Array(repeating: CompletionLogprobs(), count: requests.count)
         var offsets = texts.map { settings.echoesPromptLogprobs ? 0 : $0.count }
         var promptLists = Array(repeating: [[String: PromptLogprob]?](), count: requests.count)
-        do {
-            for event in try await watch.collect(events) {
-                tracker.record(event)
-                if case let .delta(delta) = event.event {
-                    texts[event.index] += delta.text
-                    if let prompt = delta.promptLogprobs {
-                        if settings.echoesPromptLogprobs {
-                            self.logprobs.appendPrompt(
-                                prompts[event.index / settings.n], prompt, to: &logprobs[event.index], offset: &offsets[event.index])
-                        }
-                        if settings.reportsPromptLogprobs { promptLists[event.index] = self.logprobs.promptList(prompt) }
-                    }
-                    if settings.wantsLogprobs {
-                        self.logprobs.appendCompletion(delta.logprobs, to: &logprobs[event.index], offset: &offsets[event.index])
-                    }
+        try await tracker.collect(events, watch: watch) { index, delta in
+            texts[index] += delta.text
+            if let prompt = delta.promptLogprobs {
+                if settings.echoesPromptLogprobs {
+                    self.logprobs.appendPrompt(prompts[index / settings.n], prompt, to: &logprobs[index], offset: &offsets[index])
                 }
+                if settings.reportsPromptLogprobs { promptLists[index] = self.logprobs.promptList(prompt) }
             }
-        } catch {
-            throw Self.error(from: error)
+            if settings.wantsLogprobs {
+                self.logprobs.appendCompletion(delta.logprobs, to: &logprobs[index], offset: &offsets[index])
+            }
         }
         let choices = (0..<requests.count).map { index in
             TextCompletionChoice(

@@ -25,12 +25,7 @@ extension OpenAIService {
         let tools = try ToolPlan(
             tools: functions, choice: request.toolChoice?.value, parallel: request.parallelToolCalls, body: document,
             format: prompts.toolCallFormat, parametersPath: ["parameters"])
-        if let grammar = tools?.grammar {
-            guard settings.parameters.grammar == nil else {
-                throw APIError.invalidRequest("text.format cannot be combined with tool_choice 'required' or a named function", param: "tool_choice")
-            }
-            settings.parameters.grammar = grammar
-        }
+        try settings.constrain(tools, format: "text.format")
         let prompt = try prompts.render(try request.messages(), tools: tools == nil ? nil : Self.templateTools(functions ?? [], document: document))
         let decodedImages = try await images.load(prompt.images)
         let tokens = engine.servedModel.tokenizer.encode(prompt.text, addSpecialTokens: false)
@@ -42,21 +37,13 @@ extension OpenAIService {
             toolsJSON: JSONMember.text(at: ["tools"], in: document))
         let reader = ResponseOutput.Reader(plan: tools)
         if request.stream == true {
-            return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
-                defer { tracker.close() }
+            return tracker.stream { writer in
                 try await self.streamResponse(events, writer: writer, tracker: tracker, response: response, reader: reader)
-            })
+            }
         }
         defer { tracker.close() }
         var text = ""
-        do {
-            for event in try await watch.collect(events) {
-                tracker.record(event)
-                if case let .delta(delta) = event.event { text += delta.text }
-            }
-        } catch {
-            throw Self.error(from: error)
-        }
+        try await tracker.collect(events, watch: watch) { _, delta in text += delta.text }
         let finish = tracker.finishes[0]
         let status = ResponseObject.status(finish)
         var output = ResponseOutput(reader: reader)

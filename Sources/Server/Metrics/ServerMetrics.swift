@@ -19,7 +19,7 @@ import Synchronization
 /// ```
 public final class ServerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let labels: [(String, String)]
+    private let make: MetricFactory
 
     let timeToFirstToken: Prometheus.ValueHistogram
     let interTokenLatency: Prometheus.ValueHistogram
@@ -41,11 +41,9 @@ public final class ServerMetrics: Sendable {
     private let waiting: Prometheus.Gauge
     private let encoding: Prometheus.Gauge
     private let kvUsage: Prometheus.Gauge
-    private let mirrored: [(@Sendable (EngineStatistics) -> Int, Prometheus.Counter)]
+    private let mirrored: MirroredCounters<EngineStatistics>
     /// `worker_restarts_total` by role, made as roles first appear.
     private let workerRestarts = Mutex<[String: Prometheus.Counter]>([:])
-    /// The last statistics snapshot mirrored, so counters advance by the difference.
-    private let last = Mutex(EngineStatistics())
 
     static let latencyBuckets: [Double] = [
         0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640,
@@ -55,58 +53,46 @@ public final class ServerMetrics: Sendable {
 
     public init(modelName: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        let labels = [("model_name", modelName)]
-        self.labels = labels
-        func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
-            MetricNameDescriptor(metricName: "tessera:\(name)", unitName: "", helpText: help)
-        }
-        func histogram(_ name: String, _ buckets: [Double], _ help: String) -> Prometheus.ValueHistogram {
-            registry.makeValueHistogram(descriptor: descriptor(name, help), labels: labels, buckets: buckets)
-        }
-        func counter(_ name: String, _ help: String, _ extra: [(String, String)] = []) -> Prometheus.Counter {
-            registry.makeCounter(descriptor: descriptor(name, help), labels: labels + extra)
-        }
-        func gauge(_ name: String, _ help: String) -> Prometheus.Gauge {
-            registry.makeGauge(descriptor: descriptor(name, help), labels: labels)
-        }
-        timeToFirstToken = histogram(
+        let make = MetricFactory(registry: registry, labels: [("model_name", modelName)])
+        self.make = make
+        timeToFirstToken = make.histogram(
             "time_to_first_token_seconds", Self.latencyBuckets, "Seconds from arrival at the server to the first generated token.")
-        interTokenLatency = histogram(
+        interTokenLatency = make.histogram(
             "inter_token_latency_seconds", Self.latencyBuckets, "Seconds between successive streamed outputs of a request.")
-        endToEndLatency = histogram(
+        endToEndLatency = make.histogram(
             "e2e_request_latency_seconds", Self.latencyBuckets, "Seconds from arrival at the server to the last token.")
-        queueTime = histogram("request_queue_time_seconds", Self.latencyBuckets, "Seconds a request waited before its first step.")
-        promptTokensPerRequest = histogram("request_prompt_tokens", Self.tokenBuckets, "Prompt tokens per finished request.")
-        generationTokensPerRequest = histogram(
+        queueTime = make.histogram("request_queue_time_seconds", Self.latencyBuckets, "Seconds a request waited before its first step.")
+        promptTokensPerRequest = make.histogram("request_prompt_tokens", Self.tokenBuckets, "Prompt tokens per finished request.")
+        generationTokensPerRequest = make.histogram(
             "request_generation_tokens", Self.tokenBuckets, "Generated tokens per finished request.")
-        imageFetch = histogram("image_fetch_seconds", Self.stageBuckets, "Seconds to download an image from its URL.")
-        imageDecode = histogram("image_decode_seconds", Self.stageBuckets, "Seconds to decode an image's PNG or JPEG bytes.")
-        imagePreprocess = histogram(
+        imageFetch = make.histogram("image_fetch_seconds", Self.stageBuckets, "Seconds to download an image from its URL.")
+        imageDecode = make.histogram("image_decode_seconds", Self.stageBuckets, "Seconds to decode an image's PNG or JPEG bytes.")
+        imagePreprocess = make.histogram(
             "image_preprocess_seconds", Self.stageBuckets, "Seconds to resize and normalise an image for the vision encoder.")
-        imageEncode = histogram(
+        imageEncode = make.histogram(
             "image_encode_seconds", Self.stageBuckets, "Seconds of vision encoding per image (0 on an encoder-cache hit).")
-        finishedStop = counter("request_success_total", "Requests that finished.", [("finished_reason", "stop")])
-        finishedLength = counter("request_success_total", "Requests that finished.", [("finished_reason", "length")])
-        aborted = counter("request_aborted_total", "Requests that ended before finishing (client gone or engine error).")
-        rejected = counter("request_rejected_total", "Requests refused with 503 because the engine's queues were full.")
-        images = ImageMetrics(registry: registry, labels: labels)
-        running = gauge("num_requests_running", "Requests in prefill or decode.")
-        waiting = gauge("num_requests_waiting", "Requests waiting for their first step.")
-        encoding = gauge("num_requests_encoding", "Requests whose images are being preprocessed or encoded.")
-        kvUsage = gauge("kv_cache_usage_perc", "Fraction of KV cache blocks in use (1 = full).")
-        mirrored = [
-            ({ @Sendable in $0.prefixCacheQueriedTokens }, counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.")),
-            ({ @Sendable in $0.prefixCacheHitTokens }, counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.")),
-            ({ @Sendable in $0.encoderCacheQueries }, counter("encoder_cache_queries_total", "Images looked up in the encoder cache.")),
-            ({ @Sendable in $0.encoderCacheHits }, counter("encoder_cache_hits_total", "Images found in the encoder cache.")),
-            ({ @Sendable in $0.preemptions }, counter("num_preemptions_total", "Requests preempted (recomputed) for lack of KV blocks.")),
-            ({ @Sendable in $0.promptTokens }, counter("prompt_tokens_total", "Prompt tokens processed.")),
-            ({ @Sendable in $0.generatedTokens }, counter("generation_tokens_total", "Tokens generated.")),
-            ({ @Sendable in $0.kvTransferBytes }, counter("kv_transfer_bytes_total", "KV bytes moved from prefill to decode workers.")),
-            ({ @Sendable in $0.kvTransfers }, counter("kv_transfers_total", "Prompt KV transfers from prefill to decode workers.")),
-            ({ @Sendable in $0.kvTransferMicroseconds }, counter("kv_transfer_microseconds_total", "Time decode workers spent pulling KV.")),
-            ({ @Sendable in $0.requestRetries }, counter("request_retries_total", "Requests retried on another worker after theirs was lost.")),
-        ]
+        finishedStop = make.counter("request_success_total", "Requests that finished.", [("finished_reason", "stop")])
+        finishedLength = make.counter("request_success_total", "Requests that finished.", [("finished_reason", "length")])
+        aborted = make.counter("request_aborted_total", "Requests that ended before finishing (client gone or engine error).")
+        rejected = make.counter("request_rejected_total", "Requests refused with 503 because the engine's queues were full.")
+        images = ImageMetrics(make)
+        running = make.gauge("num_requests_running", "Requests in prefill or decode.")
+        waiting = make.gauge("num_requests_waiting", "Requests waiting for their first step.")
+        encoding = make.gauge("num_requests_encoding", "Requests whose images are being preprocessed or encoded.")
+        kvUsage = make.gauge("kv_cache_usage_perc", "Fraction of KV cache blocks in use (1 = full).")
+        mirrored = MirroredCounters(from: EngineStatistics(), [
+            ({ @Sendable in $0.prefixCacheQueriedTokens }, make.counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.")),
+            ({ @Sendable in $0.prefixCacheHitTokens }, make.counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.")),
+            ({ @Sendable in $0.encoderCacheQueries }, make.counter("encoder_cache_queries_total", "Images looked up in the encoder cache.")),
+            ({ @Sendable in $0.encoderCacheHits }, make.counter("encoder_cache_hits_total", "Images found in the encoder cache.")),
+            ({ @Sendable in $0.preemptions }, make.counter("num_preemptions_total", "Requests preempted (recomputed) for lack of KV blocks.")),
+            ({ @Sendable in $0.promptTokens }, make.counter("prompt_tokens_total", "Prompt tokens processed.")),
+            ({ @Sendable in $0.generatedTokens }, make.counter("generation_tokens_total", "Tokens generated.")),
+            ({ @Sendable in $0.kvTransferBytes }, make.counter("kv_transfer_bytes_total", "KV bytes moved from prefill to decode workers.")),
+            ({ @Sendable in $0.kvTransfers }, make.counter("kv_transfers_total", "Prompt KV transfers from prefill to decode workers.")),
+            ({ @Sendable in $0.kvTransferMicroseconds }, make.counter("kv_transfer_microseconds_total", "Time decode workers spent pulling KV.")),
+            ({ @Sendable in $0.requestRetries }, make.counter("request_retries_total", "Requests retried on another worker after theirs was lost.")),
+        ])
     }
 
     /// Routes swift-metrics (Hummingbird's HTTP request metrics among them) into this registry.
@@ -121,20 +107,11 @@ public final class ServerMetrics: Sendable {
         waiting.set(Double(statistics.waitingRequests))
         encoding.set(Double(statistics.encodingRequests))
         kvUsage.set(statistics.kvCacheUsage)
-        let previous = last.withLock { last in
-            defer { last = statistics }
-            return last
-        }
-        for (path, counter) in mirrored {
-            let delta = path(statistics) - path(previous)
-            if delta > 0 { counter.increment(by: Int64(delta)) }
-        }
+        let previous = mirrored.advance(to: statistics)
         workerRestarts.withLock { counters in
             for (role, count) in statistics.workerRestarts.sorted(by: { $0.key < $1.key }) {
-                let counter = counters[role] ?? registry.makeCounter(
-                    descriptor: MetricNameDescriptor(metricName: "tessera:worker_restarts_total", unitName: "",
-                                                     helpText: "Dead workers relaunched, by the role they were relaunched in."),
-                    labels: labels + [("role", role)])
+                let counter = counters[role] ?? make.counter(
+                    "worker_restarts_total", "Dead workers relaunched, by the role they were relaunched in.", [("role", role)])
                 counters[role] = counter
                 let delta = count - (previous.workerRestarts[role] ?? 0)
                 if delta > 0 { counter.increment(by: Int64(delta)) }
