@@ -24,14 +24,7 @@ struct BenchImagesCommand: AsyncParsableCommand {
     @Option(name: .customLong("num-requests"))
     var numRequests = 20
 
-    @Option(name: .customLong("request-rate"), help: "Requests per second, or inf to send all at once.")
-    var requestRate = "inf"
-
-    @Option(help: "Gamma shape of the arrival gaps: 1 is Poisson, lower is burstier.")
-    var burstiness = 1.0
-
-    @Option(name: .customLong("max-concurrency"), help: "Most requests in flight at once.")
-    var maxConcurrency: Int?
+    @OptionGroup var arrivals: ArrivalOptions
 
     @Option(help: "WIDTHxHEIGHT of every image.")
     var size = "512x512"
@@ -56,16 +49,7 @@ struct BenchImagesCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard numRequests >= 1, n >= 1, seed >= 0 else { throw ValidationError("--num-requests and -n must be at least 1, --seed >= 0") }
-        guard rate != nil else { throw ValidationError("--request-rate must be a positive number or inf") }
-        guard burstiness > 0 else { throw ValidationError("--burstiness must be > 0") }
-        if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1") }
         if let extraBody, BenchClient.extraMembers(extraBody) == nil { throw ValidationError("--extra-body must be a JSON object") }
-    }
-
-    private var rate: Double? {
-        if requestRate == "inf" { return .infinity }
-        guard let value = Double(requestRate), value > 0 else { return nil }
-        return value
     }
 
     func run() async throws {
@@ -80,15 +64,13 @@ struct BenchImagesCommand: AsyncParsableCommand {
             (0 ..< 8).map { _ in vocabulary[Int(words.next() % UInt64(vocabulary.count))] }.joined(separator: " ")
         }
         print("load average before: \(Self.loadAverage)")
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, maxConcurrency ?? numRequests)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let http = arrivals.httpClient(requests: numRequests)
         let client = ImageBenchClient(baseURL: baseURL, model: model, fields: fields, client: http)
         let progress = ProgressBar(total: numRequests)
         let seed = seed
         let (outcomes, duration) = await BenchRunner.run(
-            schedule: ArrivalSchedule(rate: rate ?? .infinity, burstiness: burstiness, seed: UInt64(seed) &+ 1),
-            maxConcurrency: maxConcurrency, arrivals: [Double?](repeating: nil, count: numRequests),
+            schedule: arrivals.schedule(seed: UInt64(seed)), maxConcurrency: arrivals.maxConcurrency,
+            arrivals: [Double?](repeating: nil, count: numRequests),
             send: { await client.send(prompt: prompts[$0], seed: seed + $0) }, progress: { progress.update($0) })
         try await http.shutdown()
         let report = ImageBenchReport(outcomes: outcomes, duration: duration)

@@ -27,14 +27,7 @@ struct BenchServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("num-prompts"))
     var numPrompts = 100
 
-    @Option(name: .customLong("request-rate"), help: "Requests per second, or inf to send all at once.")
-    var requestRate = "inf"
-
-    @Option(help: "Gamma shape of the arrival gaps: 1 is Poisson, lower is burstier.")
-    var burstiness = 1.0
-
-    @Option(name: .customLong("max-concurrency"), help: "Most requests in flight at once.")
-    var maxConcurrency: Int?
+    @OptionGroup var arrivals: ArrivalOptions
 
     @Option(name: .customLong("input-len"), help: "Prompt tokens of random datasets.")
     var inputLength = 256
@@ -75,9 +68,6 @@ struct BenchServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
-        guard rate != nil else { throw ValidationError("--request-rate must be a positive number or inf") }
-        guard burstiness > 0 else { throw ValidationError("--burstiness must be > 0") }
-        if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1") }
         guard inputLength >= 1, outputLength >= 1, (0..<1).contains(rangeRatio) else {
             throw ValidationError("--input-len and --output-len must be at least 1, --range-ratio in [0, 1)")
         }
@@ -89,12 +79,6 @@ struct BenchServeCommand: AsyncParsableCommand {
         if let goodput { _ = try GoodputObjectives(parsing: goodput) }
         if let sloMix { _ = try SLOMix(parsing: sloMix) }
         if let extraBody, BenchClient.extraMembers(extraBody) == nil { throw ValidationError("--extra-body must be a JSON object") }
-    }
-
-    private var rate: Double? {
-        if requestRate == "inf" { return .infinity }
-        guard let value = Double(requestRate), value > 0 else { return nil }
-        return value
     }
 
     private var parsedImageSize: (Int, Int)? {
@@ -116,14 +100,11 @@ struct BenchServeCommand: AsyncParsableCommand {
         for (i, name) in classes.enumerated() { requests[i].sloClass = name }
         let objectives = try goodput.map { try GoodputObjectives(parsing: $0) }
 
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, maxConcurrency ?? numPrompts)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let http = arrivals.httpClient(requests: numPrompts)
         let client = BenchClient(baseURL: baseURL, model: model, endpoint: BenchClient.Endpoint(name: endpoint) ?? .chat, client: http,
                                  extraBody: extraBody)
         let runner = BenchRunner(
-            client: client, schedule: ArrivalSchedule(rate: rate ?? .infinity, burstiness: burstiness, seed: seed &+ 1),
-            maxConcurrency: maxConcurrency)
+            client: client, schedule: arrivals.schedule(seed: seed), maxConcurrency: arrivals.maxConcurrency)
         let progress = ProgressBar(total: requests.count)
         let (outcomes, duration) = await runner.run(requests) { progress.update($0) }
         try await http.shutdown()
