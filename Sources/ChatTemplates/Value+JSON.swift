@@ -1,3 +1,5 @@
+import CoreUtilities
+
 /// `json.dumps` as transformers' `tojson` filter calls it.
 struct JSONDumpOptions {
     var ensureASCII = false
@@ -29,7 +31,7 @@ extension Value {
             } else {
                 output += PythonFloat.repr(number)
             }
-        case let .string(text): output += Self.jsonQuote(text, ensureASCII: options.ensureASCII)
+        case let .string(text): output += JSONValue.quote(text, python: true, ensureASCII: options.ensureASCII)
         case let .array(items):
             try writeContainer(into: &output, open: "[", close: "]", count: items.count, options: options, depth: depth) { output, index in
                 try items[index].writeJSON(into: &output, options: options, depth: depth + 1)
@@ -38,7 +40,7 @@ extension Value {
             var pairs = object.pairs
             if options.sortKeys { pairs.sort { $0.0.unicodeScalars.lexicographicallyPrecedes($1.0.unicodeScalars) } }
             try writeContainer(into: &output, open: "{", close: "}", count: pairs.count, options: options, depth: depth) { output, index in
-                output += Self.jsonQuote(pairs[index].0, ensureASCII: options.ensureASCII) + options.keySeparator
+                output += JSONValue.quote(pairs[index].0, python: true, ensureASCII: options.ensureASCII) + options.keySeparator
                 try pairs[index].1.writeJSON(into: &output, options: options, depth: depth + 1)
             }
         case .undefined, .namespace, .callable:
@@ -65,37 +67,5 @@ extension Value {
         }
         if let indent = options.indent { output += "\n" + String(repeating: indent, count: depth) }
         output += close
-    }
-
-    static func jsonQuote(_ text: String, ensureASCII: Bool) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\u{08}": result += "\\b"
-            case "\u{0C}": result += "\\f"
-            default:
-                if scalar.value < 0x20 || (ensureASCII && scalar.value > 0x7E) {
-                    if scalar.value > 0xFFFF {
-                        let offset = scalar.value - 0x10000
-                        result += hex4(0xD800 + (offset >> 10)) + hex4(0xDC00 + (offset & 0x3FF))
-                    } else {
-                        result += hex4(scalar.value)
-                    }
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
-    }
-
-    private static func hex4(_ value: UInt32) -> String {
-        let digits = String(value, radix: 16)
-        return "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
     }
 }

@@ -17,8 +17,15 @@ extension JSONValue {
         }
     }
 
-    /// `text` as a JSON string literal (quotes, backslashes and control characters escaped).
-    public static func quote(_ text: String) -> String {
+    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped (`\n`,
+    /// `\r`, `\t`, the others as `\u00XX`). `python` writes it as Python's `json.dumps` does: `\b` and
+    /// `\f` short too, and with `ensureASCII` every scalar outside printable ASCII as `\uXXXX` (a
+    /// UTF-16 surrogate pair above U+FFFF).
+    ///
+    /// ```swift
+    /// JSONValue.quote("é\u{8}", python: true, ensureASCII: true)  // #""\u00e9\b""#
+    /// ```
+    public static func quote(_ text: String, python: Bool = false, ensureASCII: Bool = false) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -27,13 +34,24 @@ extension JSONValue {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\r": out += "\\r"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            case "\u{08}" where python: out += "\\b"
+            case "\u{0C}" where python: out += "\\f"
+            case _ where scalar.value < 0x20 || (ensureASCII && scalar.value > 0x7E):
+                if scalar.value > 0xFFFF {
+                    let offset = scalar.value - 0x10000
+                    out += hex4(0xD800 + (offset >> 10)) + hex4(0xDC00 + (offset & 0x3FF))
+                } else {
+                    out += hex4(scalar.value)
+                }
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""
+    }
+
+    private static func hex4(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
     }
 
     /// The value at `path` (object keys; integer components index arrays), or nil.

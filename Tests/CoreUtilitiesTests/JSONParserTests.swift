@@ -66,6 +66,14 @@ extension JSONParserTests {
         #expect(try parse(value.serialized).serialized == value.serialized)
     }
 
+    /// The compact form escapes only what JSON requires; the Python form writes what `json.dumps` does.
+    @Test func quotesAsJSONAndAsPythonsJSONDumps() {
+        let text = "a\"\\\n\u{8}\u{C}\u{1}é😀"
+        #expect(JSONValue.quote(text) == #""a\"\\\n\u0008\u000c\u0001é😀""#)
+        #expect(JSONValue.quote(text, python: true) == #""a\"\\\n\b\f\u0001é😀""#)
+        #expect(JSONValue.quote(text, python: true, ensureASCII: true) == #""a\"\\\n\b\f\u0001\u00e9\ud83d\ude00""#)
+    }
+
     @Test func valueAtPathIndexesObjectsAndArrays() throws {
         let value = try parse(#"{"tools": [{"function": {"name": "f"}}, {"function": {"name": "g"}}]}"#)
         #expect(value.value(at: ["tools", "1", "function", "name"])?.string == "g")
