@@ -4,25 +4,20 @@ public struct DDIMScheduler: DiffusionScheduler {
     public let config: SchedulerConfig
     public let timesteps: [Double]
     public let initNoiseSigma: Float = 1
-    let alphasCumprod: [Float]
-    let finalAlphaCumprod: Float
-    let stride: Int
+    let alphas: SteppedAlphas
 
     init(_ config: SchedulerConfig, steps: Int) {
         self.config = config
-        alphasCumprod = NoiseSchedule(config).alphasCumprod
-        finalAlphaCumprod = config.setAlphaToOne ? 1 : alphasCumprod[0]
+        alphas = SteppedAlphas(config, steps: steps)
         timesteps = integerTimesteps(config, steps: steps).map(Double.init)
-        stride = config.numTrainTimesteps / steps
     }
 
     public func scaleModelInput(_ sample: [Float], step: Int) -> [Float] { sample }
 
     public mutating func step(modelOutput: [Float], step: Int, sample: [Float], generator: inout TorchGenerator) -> [Float] {
         let t = Int(timesteps[step])
-        let previous = t - stride
-        let alpha = alphasCumprod[t]
-        let alphaPrevious = previous >= 0 ? alphasCumprod[previous] : finalAlphaCumprod
+        let alpha = alphas[t]
+        let alphaPrevious = alphas[t - alphas.stride]
         let beta = 1 - alpha
         let sqrtAlpha = alpha.squareRoot()
         let sqrtBeta = beta.squareRoot()
@@ -46,11 +41,6 @@ public struct DDIMScheduler: DiffusionScheduler {
     }
 
     public func addNoise(_ original: [Float], noise: [Float], step: Int) -> [Float] {
-        addNoiseByAlpha(alphasCumprod[Int(timesteps[step])], original, noise)
+        alphas.addNoise(original, noise, timestep: Int(timesteps[step]))
     }
-}
-
-/// √ᾱ·x + √(1 − ᾱ)·noise, as DDIM and PNDM noise an image.
-func addNoiseByAlpha(_ alpha: Float, _ original: [Float], _ noise: [Float]) -> [Float] {
-    Elementwise.combine(alpha.squareRoot(), original, (1 - alpha).squareRoot(), noise)
 }

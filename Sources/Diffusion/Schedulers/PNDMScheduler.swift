@@ -7,9 +7,7 @@ public struct PNDMScheduler: DiffusionScheduler {
     public let config: SchedulerConfig
     public let timesteps: [Double]
     public let initNoiseSigma: Float = 1
-    let alphasCumprod: [Float]
-    let finalAlphaCumprod: Float
-    let stride: Int
+    let alphas: SteppedAlphas
     /// Earlier predictions, newest last (at most four).
     private var history: [[Float]] = []
     private var counter = 0
@@ -18,9 +16,7 @@ public struct PNDMScheduler: DiffusionScheduler {
 
     init(_ config: SchedulerConfig, steps: Int) {
         self.config = config
-        alphasCumprod = NoiseSchedule(config).alphasCumprod
-        finalAlphaCumprod = config.setAlphaToOne ? 1 : alphasCumprod[0]
-        stride = config.numTrainTimesteps / steps
+        alphas = SteppedAlphas(config, steps: steps)
         // `_timesteps` ascending, then diffusers' plms order: all but the last, the second to last again, the last.
         let ascending = Array(integerTimesteps(config, steps: steps).reversed())
         let plms = Array(ascending.dropLast()) + ascending.suffix(2).prefix(1) + ascending.suffix(1)
@@ -31,13 +27,13 @@ public struct PNDMScheduler: DiffusionScheduler {
 
     public mutating func step(modelOutput: [Float], step: Int, sample: [Float], generator: inout TorchGenerator) -> [Float] {
         var timestep = Int(timesteps[step])
-        var previous = timestep - stride
+        var previous = timestep - alphas.stride
         if counter != 1 {
             history = Array(history.suffix(3))
             history.append(modelOutput)
         } else {
             previous = timestep
-            timestep += stride
+            timestep += alphas.stride
         }
         var output: [Float]
         var input = sample
@@ -66,8 +62,8 @@ public struct PNDMScheduler: DiffusionScheduler {
     }
 
     private func previousSample(_ sample: [Float], timestep: Int, previous: Int, output: [Float]) -> [Float] {
-        let alpha = alphasCumprod[timestep]
-        let alphaPrevious = previous >= 0 ? alphasCumprod[previous] : finalAlphaCumprod
+        let alpha = alphas[timestep]
+        let alphaPrevious = alphas[previous]
         let beta = 1 - alpha
         let betaPrevious = 1 - alphaPrevious
         var epsilon = output
@@ -81,6 +77,6 @@ public struct PNDMScheduler: DiffusionScheduler {
     }
 
     public func addNoise(_ original: [Float], noise: [Float], step: Int) -> [Float] {
-        addNoiseByAlpha(alphasCumprod[Int(timesteps[step])], original, noise)
+        alphas.addNoise(original, noise, timestep: Int(timesteps[step]))
     }
 }
