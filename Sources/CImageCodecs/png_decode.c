@@ -1,6 +1,7 @@
 // PNG decoding through libpng. libpng reports errors with longjmp, which must never unwind
 // through Swift frames, so every libpng call lives here behind setjmp.
 #include "CImageCodecs.h"
+#include "png_errors.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -14,17 +15,6 @@ typedef struct {
     size_t offset;
     TesseraPNGInfo *info;
 } PNGSource;
-
-static void png_on_error(png_structp png, png_const_charp message) {
-    PNGSource *source = (PNGSource *)png_get_io_ptr(png);
-    snprintf(source->info->message, TESSERA_CODEC_MESSAGE_LENGTH, "%s", message);
-    png_longjmp(png, 1);
-}
-
-static void png_on_warning(png_structp png, png_const_charp message) {
-    (void)png;
-    (void)message;
-}
 
 static void png_read_from_memory(png_structp png, png_bytep out, png_size_t length) {
     PNGSource *source = (PNGSource *)png_get_io_ptr(png);
@@ -64,7 +54,7 @@ static void png_configure(png_structp png, png_infop header, TesseraPNGInfo *inf
 }
 
 static png_structp png_create(PNGSource *source, png_infop *header) {
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, source, png_on_error, png_on_warning);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, source->info->message, tessera_png_on_error, tessera_png_on_warning);
     if (!png) {
         return NULL;
     }

@@ -1,6 +1,7 @@
 // PNG encoding through libpng, behind setjmp like the decoder (libpng's longjmp must never unwind
 // through Swift frames).
 #include "CImageCodecs.h"
+#include "png_errors.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -12,20 +13,7 @@ typedef struct {
     uint8_t *data;
     size_t size;
     size_t capacity;
-    int failed;
-    char *message;
 } PNGSink;
-
-static void png_encode_on_error(png_structp png, png_const_charp message) {
-    PNGSink *sink = (PNGSink *)png_get_io_ptr(png);
-    snprintf(sink->message, TESSERA_CODEC_MESSAGE_LENGTH, "%s", message);
-    png_longjmp(png, 1);
-}
-
-static void png_encode_on_warning(png_structp png, png_const_charp message) {
-    (void)png;
-    (void)message;
-}
 
 static void png_write_to_memory(png_structp png, png_bytep bytes, png_size_t length) {
     PNGSink *sink = (PNGSink *)png_get_io_ptr(png);
@@ -45,14 +33,14 @@ static void png_flush_memory(png_structp png) { (void)png; }
 
 int tessera_png_encode(const uint8_t *pixels, uint32_t width, uint32_t height, int channels,
                        uint8_t **out, size_t *out_size, char *message) {
-    PNGSink sink = {NULL, 0, 0, 0, message};
+    PNGSink sink = {NULL, 0, 0};
     *out = NULL;
     *out_size = 0;
     if (channels != 3 && channels != 4) {
         snprintf(message, TESSERA_CODEC_MESSAGE_LENGTH, "unsupported channel count %d", channels);
         return -1;
     }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_encode_on_error, png_encode_on_warning);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, message, tessera_png_on_error, tessera_png_on_warning);
     if (!png) {
         snprintf(message, TESSERA_CODEC_MESSAGE_LENGTH, "cannot create the libpng writer");
         return -1;
