@@ -73,19 +73,13 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
 @Suite(.serialized, .timeLimit(.minutes(3))) struct RoleReportTests {
     /// A finished switch is reported to the provider with the worker's instance, once.
     @Test func aFinishedSwitchIsReportedToTheProvider() async throws {
-        let reporting = Mutex<RoleReportingProvider?>(nil)
-        let frontEnd = try await Support.frontEnd("""
+        let (frontEnd, provider) = try await Support.frontEnd("""
             groups:
               - group: text
                 workers:
                   - {role: prefill, count: 1}
                   - {role: decode, count: 2}
-            """, provider: { local in
-                let provider = RoleReportingProvider(local)
-                reporting.withLock { $0 = provider }
-                return provider
-            })
-        let provider = try #require(reporting.withLock { $0 })
+            """, wrappedBy: RoleReportingProvider.init)
         #expect(frontEnd.switchRole(slot: 2, to: .prefill))
         #expect(await Support.eventually { frontEnd.completedRoleSwitches == 1 })
         let reported = provider.reported.withLock { $0 }

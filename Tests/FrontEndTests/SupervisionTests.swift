@@ -61,8 +61,7 @@ import Testing
     /// Externally scaled (KEDA or an HPA owns the pool sizes), a lost worker is not replaced by the
     /// front end: when every pod of a pool is gone its stage is reported until the scaler adds one.
     @Test func anExternallyScaledPoolWithNoPodLeftIsReportedUntilOneRegisters() async throws {
-        let scaler = Mutex<ExternallyScaledProvider?>(nil)
-        let frontEnd = try await Support.frontEnd("""
+        let (frontEnd, provider) = try await Support.frontEnd("""
             transfer: tcp
             heartbeat_interval_ms: 50
             groups:
@@ -70,12 +69,7 @@ import Testing
                 workers:
                   - {role: prefill, count: 1}
                   - {role: decode, count: 2}
-            """, provider: { local in
-                let provider = ExternallyScaledProvider(local)
-                scaler.withLock { $0 = provider }
-                return provider
-            })
-        let provider = try #require(scaler.withLock { $0 })
+            """, wrappedBy: ExternallyScaledProvider.init)
         let decode = frontEnd.clusterStatus().filter { $0.role == .decode }.map(\.id)
         #expect(decode.count == 2 && frontEnd.unavailableReason == nil)
 

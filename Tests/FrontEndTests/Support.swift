@@ -4,6 +4,7 @@ import Foundation
 import FrontEnd
 import ServingAPI
 import Synchronization
+import Testing
 
 /// Starting front ends with real worker processes of the built `tessera` executable.
 enum Support {
@@ -46,6 +47,20 @@ enum Support {
             provider: wrap(LocalProcessProvider(executable: try executable, logDirectory: runtime)))
         try await frontEnd.start()
         return frontEnd
+    }
+
+    /// A front end whose instance provider `wrap` makes around the local one, returned with it (a
+    /// provider that records or changes what the front end asks of it).
+    static func frontEnd<Provider: InstanceProvider>(
+        _ yaml: String, wrappedBy wrap: (LocalProcessProvider) -> Provider
+    ) async throws -> (ClusterFrontEnd, Provider) {
+        var made: Provider?
+        let frontEnd = try await frontEnd(yaml, provider: { local in
+            let provider = wrap(local)
+            made = provider
+            return provider
+        })
+        return (frontEnd, try #require(made))
     }
 
     /// The topology given as YAML text, as `tessera serve --topology` reads it (the file goes in `folder`).

@@ -63,11 +63,7 @@ import WireProtocol
             _ = try await Fixtures.collect(events)
             let parked = try #require(prefill.parkedPrompt(handle))
             #expect(parked.images.map(\.imageID) == images.map(\.id))
-            let bytes = prefill.kvLayout.byteCount(positions: parked.tokens.count)
-            let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            #expect(prefill.copyParkedKV(handle, to: memory))
-            prefill.releaseParkedKV(handle)
-            let kv = KVBuffer(layout: prefill.kvLayout, positions: 0 ..< parked.tokens.count, base: memory, byteCount: bytes) { memory.deallocate() }
+            let kv = Fixtures.parkedKV(handle, positions: parked.tokens.count, of: prefill)
             let out = try await Fixtures.collect(try decode.submitDecode(
                 prompt: parked.tokens, imageSpans: parked.images, parameters: Fixtures.greedy(prompt.greedy_token_ids.count), importing: kv))
             #expect(out.ids == prompt.greedy_token_ids, "\(prompt.images)")

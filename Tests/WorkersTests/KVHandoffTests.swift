@@ -13,11 +13,7 @@ import Testing
         #expect(done.ids.isEmpty && done.info?.completionTokens == 0)
         let positions = try #require(prefill.parkedPositions(handle))
         #expect(positions == 0 ..< prompt.count)
-        let bytes = prefill.kvLayout.byteCount(positions: positions.count)
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        #expect(prefill.copyParkedKV(handle, to: memory))
-        prefill.releaseParkedKV(handle)
-        return KVBuffer(layout: prefill.kvLayout, positions: positions, base: memory, byteCount: bytes) { memory.deallocate() }
+        return Fixtures.parkedKV(handle, positions: positions.count, of: prefill)
     }
 
     @Test(arguments: ["llama-gqa", "qwen2-tied", "llama-sp"])

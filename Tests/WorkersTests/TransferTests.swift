@@ -30,15 +30,13 @@ import WireProtocol
         let (handle, events) = try prefill.submitPrefill(prompt: prompt)
         _ = try await Fixtures.collect(events)
         transfers.announce(handle)
-        let bytes = prefill.kvLayout.byteCount(positions: prompt.count)
-        let expected = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        defer { expected.deallocate() }
-        #expect(prefill.copyParkedKV(handle, to: expected))
+        let expected = Fixtures.parkedKV(handle, positions: prompt.count, of: prefill, release: false)
+        let bytes = expected.byteCount
 
         let kv = try client.pull(KVSource(endpoint: try #require(endpointOf(transfers, endpoint)), handle: handle), expecting: prefill.kvLayout)
         #expect(kv.positions == 0 ..< prompt.count)
         #expect(kv.byteCount == bytes)
-        #expect(memcmp(kv.base, expected, bytes) == 0)
+        #expect(memcmp(kv.base, expected.base, bytes) == 0)
         #expect(received.snapshot.bytesReceived == bytes && received.snapshot.transfers == 1)
         #expect(await Fixtures.eventually { sent.snapshot.bytesSent == bytes })
         // The confirmation frees the parked blocks and removes the segment's name.
@@ -88,10 +86,8 @@ import WireProtocol
         let (handle, events) = try prefill.submitPrefill(prompt: prompt)
         _ = try await Fixtures.collect(events)
         sender.announce(handle)
-        let bytes = prefill.kvLayout.byteCount(positions: prompt.count)
-        let expected = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-        defer { expected.deallocate() }
-        #expect(prefill.copyParkedKV(handle, to: expected))
+        let expected = Fixtures.parkedKV(handle, positions: prompt.count, of: prefill, release: false)
+        let bytes = expected.byteCount
 
         let source = KVSource(endpoint: sender.endpoint, handle: handle)
         // Nothing was pushed yet: the wait ends empty-handed.
@@ -99,7 +95,7 @@ import WireProtocol
         sender.push(handle, to: receiver.endpoint, via: client)
         let kv = try #require(await receiver.takePushed(source, timeout: .seconds(10)))
         #expect(kv.positions == 0 ..< prompt.count && kv.byteCount == bytes)
-        #expect(memcmp(kv.base, expected, bytes) == 0)
+        #expect(memcmp(kv.base, expected.base, bytes) == 0)
         #expect(received.snapshot.bytesReceived == bytes && received.snapshot.transfers == 1)
         #expect(await Fixtures.eventually { sent.snapshot.bytesSent == bytes })
         #expect(await Fixtures.eventually { prefill.parkedCount == 0 && Self.sharedMemorySegments().isEmpty })
