@@ -6,6 +6,7 @@
 # server's gauges there every 5 s (JSON lines).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/lib/serve.sh
 name=${1:-pd}
 seconds=${2:-600}
 topology=$name
@@ -19,20 +20,14 @@ if [[ -z $binary ]]; then
     swift build -c "$configuration" --product tessera >&2
     binary="$(swift build -c "$configuration" --show-bin-path)/tessera"
 fi
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$(mktemp /tmp/tessera-soak-XXXXXX.log)
-# Capacity per decode worker: 4 running + 12 queued at the front end.
-"$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --topology "$topology" --max-num-seqs 4 \
-    --max-queued-requests 12 --kv-cache-memory 64 --read-timeout 30 >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 1 600); do
-    if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$server" 2>/dev/null; then cat "$log"; echo "tessera serve exited before becoming healthy" >&2; exit 1; fi
-    sleep 0.2
-done
+port=$(free_port)
+# Capacity per decode worker: 4 running + 12 queued at the front end. The server log stays for reading.
+keep_server_log=1
+serve_in_background "$(mktemp /tmp/tessera-soak-XXXXXX.log)" "$binary" serve --model "$model" --host 127.0.0.1 --port "$port" \
+    --topology "$topology" --max-num-seqs 4 --max-queued-requests 12 --kv-cache-memory 64 --read-timeout 30
+wait_healthy "$port" 600
 decoders=$(grep -cE 'role: *decode' "$topology")
-echo "soak: $topology for $seconds s on $binary, model $model, server log $log (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "soak: $topology for $seconds s on $binary, model $model, server log $server_log (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 python3 scripts/soak/soak.py --base-url "http://127.0.0.1:$port" --model llava-tiny --server-pid "$server" \
     --duration "$seconds" --warmup "${TESSERA_SOAK_WARMUP:-60}" --capacity $((decoders * 4 + 12)) \
     ${TESSERA_SOAK_SAMPLES:+--samples "$TESSERA_SOAK_SAMPLES"}

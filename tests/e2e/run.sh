@@ -5,6 +5,7 @@
 # TESSERA_E2E_SUITE and TESSERA_E2E_PYTHON run another folder's tests (tests/compat/run.sh) on the same server.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/lib/serve.sh
 root=$(pwd)
 scratch="${TESSERA_SCRATCH:-.build}"
 model="${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}"
@@ -19,21 +20,13 @@ binary="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
 topology=()
 if [[ -n "${TESSERA_E2E_TOPOLOGY:-}" ]]; then topology=(--topology "$TESSERA_E2E_TOPOLOGY"); fi
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$(mktemp)
+port=$(free_port)
 # Small caps so back-pressure and body-size limits are reachable from the tests: with at most four
 # requests running, a burst of requests is bound to leave more than twelve waiting. A short read
 # timeout, so that stalled clients are seen disconnected within a test.
-"$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --max-queued-requests 12 --max-num-seqs 4 \
-    --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 --read-timeout 5 "${topology[@]}" >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-
-for _ in $(seq 1 300); do
-    if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$server" 2>/dev/null; then cat "$log"; echo "tessera serve exited before becoming healthy" >&2; exit 1; fi
-    sleep 0.2
-done
+serve_in_background "$(mktemp)" "$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --max-queued-requests 12 \
+    --max-num-seqs 4 --max-body-size 1 --kv-cache-memory 64 --drain-timeout 5 --read-timeout 5 "${topology[@]}"
+wait_healthy "$port"
 
 export TESSERA_BASE_URL="http://127.0.0.1:$port" TESSERA_MODEL_DIR="$root/$model" TESSERA_SERVER_PID="$server" \
     TESSERA_BINARY="$binary" TESSERA_FIXTURES="$root/fixtures"

@@ -12,10 +12,7 @@ autoscale_check() {
     local work=$1 model=$2 binary=$3 namespace=tessera-scale port pid
     frontend_start autoscale "$namespace" "$model" "$binary" "" "planners: [{name: stage-autoscaler, interval: 1, evaluationPeriod: 45, maximumInstances: 3}]" 1 "--slo-class unmeetable=0.000001:10"
     port=$frontend_port pid=$frontend_pid
-    if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
-        tail -n 30 "$k8s_work/autoscale-frontend.log" >&2
-        echo "autoscale: the front end's workers did not register" >&2; return 1
-    fi
+    frontend_registered autoscale "$namespace" || return 1
     autoscale_replicas() { kubectl -n "$namespace" get deployment "tessera-text-$1" -o jsonpath='{.spec.replicas}'; }
     # Ready decode pods that are not being deleted (ready = the worker registered and serves KV).
     autoscale_decode_pods() {

@@ -31,6 +31,16 @@ YAML
     frontend_pid=${k8s_pids[-1]}
 }
 
+# frontend_registered NAME NAMESPACE: waits (up to 240 s) until the front end started as NAME is
+# healthy, its workers registered; otherwise prints its log's tail and the pods, and fails.
+frontend_registered() {
+    wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$frontend_port/health" && return 0
+    tail -n 30 "$k8s_work/$1-frontend.log" >&2
+    kubectl -n "$2" get pods -o wide >&2 || true
+    echo "$1: the front end's workers did not register" >&2
+    return 1
+}
+
 # chat PORT MODEL [MAX_TOKENS]: one greedy chat completion; prints its text, fails without tokens.
 chat() {
     curl -fsS --max-time 120 "http://127.0.0.1:$1/v1/chat/completions" -H 'content-type: application/json' \

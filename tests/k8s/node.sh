@@ -14,10 +14,7 @@ node_check() {
     local work=$1 model=$2 binary=$3 namespace=tessera-node port pid
     frontend_start node "$namespace" "$model" "$binary"
     port=$frontend_port pid=$frontend_pid
-    if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
-        tail -n 30 "$k8s_work/node-frontend.log" >&2
-        echo "node: the front end's workers did not register" >&2; return 1
-    fi
+    frontend_registered node "$namespace" || return 1
     # Bound pods of a pool that are not being deleted, as "NAME NODE" lines.
     node_pods() {
         kubectl -n "$namespace" get pods -l "tessera.ai/pool=$1" -o json | python3 -c '

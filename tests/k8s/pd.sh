@@ -11,12 +11,7 @@ pd_check() {
     local work=$1 model=$2 binary=$3 namespace=tessera-pd port pid
     frontend_start pd "$namespace" "$model" "$binary"
     port=$frontend_port pid=$frontend_pid
-    if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
-        tail -n 30 "$k8s_work/pd-frontend.log" >&2
-        kubectl -n "$namespace" get pods -o wide >&2 || true
-        echo "pd: the front end's workers did not register from their pods" >&2
-        return 1
-    fi
+    frontend_registered pd "$namespace" || return 1
     # Pods of a pool that are not being deleted, as "NAME NODE" lines (the kubelet may report the
     # Running phase after the worker has already registered).
     pd_pods() {

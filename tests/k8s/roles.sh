@@ -13,10 +13,7 @@ roles_check() {
     frontend_start roles "$namespace" "$model" "$binary" "" \
         "planners: [{name: elastic-partition, interval: 1, backlogSeconds: 0.000001}]" 2
     port=$frontend_port pid=$frontend_pid
-    if ! wait_for 240 curl -fsS -o /dev/null "http://127.0.0.1:$port/health"; then
-        tail -n 30 "$k8s_work/roles-frontend.log" >&2
-        echo "roles: the front end's workers did not register" >&2; return 1
-    fi
+    frontend_registered roles "$namespace" || return 1
     # "NAME UID ROLE RESTARTS" for each pod of a pool not being deleted.
     roles_pods() {
         kubectl -n "$namespace" get pods -l "tessera.ai/pool=$1" -o json | python3 -c '

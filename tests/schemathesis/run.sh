@@ -5,6 +5,7 @@
 # Usage: tests/schemathesis/run.sh [extra schemathesis arguments]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/lib/serve.sh
 scratch="${TESSERA_SCRATCH:-.build}"
 model="${TESSERA_E2E_MODEL:-fixtures/models/llama-gqa}"
 version=$(cat tests/schemathesis/requirements.txt)
@@ -14,24 +15,17 @@ python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesi
 
 swift build --scratch-path "$scratch" --product tessera
 binary="$(swift build --scratch-path "$scratch" --show-bin-path)/tessera"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log=$(mktemp)
+port=$(free_port)
 # A short context bounds every generation, so thousands of generated requests run in a couple of minutes.
-"$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --max-model-len 64 --max-queued-requests 16 --max-num-seqs 4 \
-    --max-body-size 1 --kv-cache-memory 32 --read-timeout 10 >"$log" 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 300); do
-    if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$server" 2>/dev/null; then cat "$log"; echo "tessera serve exited before becoming healthy" >&2; exit 1; fi
-    sleep 0.2
-done
+serve_in_background "$(mktemp)" "$binary" serve --model "$model" --host 127.0.0.1 --port "$port" --max-model-len 64 \
+    --max-queued-requests 16 --max-num-seqs 4 --max-body-size 1 --kv-cache-memory 32 --read-timeout 10
+wait_healthy "$port"
 
 status=0
 "${schemathesis[@]}" run "http://127.0.0.1:$port/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing --max-examples "${TESSERA_SCHEMATHESIS_EXAMPLES:-40}" --seed 15 \
     --workers 2 --request-timeout 60 --generation-database none --no-color "$@" || status=$?
-if ! kill -0 "$server" 2>/dev/null; then echo "tessera serve died during the run:" >&2; cat "$log" >&2; exit 1; fi
-if [[ $status != 0 ]]; then echo "--- server log (last 40 lines)"; tail -40 "$log"; fi
+if ! kill -0 "$server" 2>/dev/null; then echo "tessera serve died during the run:" >&2; cat "$server_log" >&2; exit 1; fi
+if [[ $status != 0 ]]; then echo "--- server log (last 40 lines)"; tail -40 "$server_log"; fi
 exit "$status"
