@@ -62,16 +62,9 @@ public final class KubernetesClient: Sendable {
     /// whoever scales it.
     @discardableResult
     public func apply(_ deployment: Deployment) async throws(KubernetesError) -> Deployment {
-        let namespace = deployment.metadata.namespace
-        do {
-            return try await send(.POST, deploymentPath(namespace, nil), body: deployment)
-        } catch where error.isConflict {
-            guard let name = deployment.metadata.name else { throw error }
-            var labels: JSONObject = [:]
-            for (key, value) in deployment.metadata.labels ?? [:] { labels[key] = .string(value) }
+        try await create(deployment, orPatchWith: Self.mergePatch) { () throws(KubernetesError) in
             let template = try Self.jsonObject(deployment.spec.template)
-            let patch: JSONObject = ["metadata": ["labels": labels], "spec": ["template": template]]
-            return try await send(.PATCH, deploymentPath(namespace, name), body: patch, contentType: Self.mergePatch)
+            return ["metadata": ["labels": Self.labels(deployment.metadata.labels)], "spec": ["template": template]]
         }
     }
 
@@ -81,23 +74,35 @@ public final class KubernetesClient: Sendable {
     /// its image, environment, probes, volumes and everything else stay as they were written).
     @discardableResult
     public func apply(_ deployment: Deployment, adopting container: String) async throws(KubernetesError) -> Deployment {
+        try await create(deployment, orPatchWith: Self.strategicMergePatch) { () throws(KubernetesError) in
+            guard case let .array(containers)? = deployment.spec.template.spec["containers"],
+                  let arguments = containers.first(where: { $0["name"] == .string(container) })?["args"] else {
+                throw .configuration("the pod template of \(deployment.metadata.name ?? "") has no container \(container) with args")
+            }
+            return ["spec": ["template": [
+                "metadata": ["labels": Self.labels(deployment.spec.template.metadata.labels)],
+                "spec": ["containers": [["name": .string(container), "args": arguments]]],
+            ]]]
+        }
+    }
+
+    /// `POST`s the Deployment; when one of its name exists, `PATCH`es that one with `patch()` instead.
+    private func create(
+        _ deployment: Deployment, orPatchWith contentType: String, _ patch: () throws(KubernetesError) -> JSONObject
+    ) async throws(KubernetesError) -> Deployment {
         let namespace = deployment.metadata.namespace
         do {
             return try await send(.POST, deploymentPath(namespace, nil), body: deployment)
         } catch where error.isConflict {
             guard let name = deployment.metadata.name else { throw error }
-            var labels: JSONObject = [:]
-            for (key, value) in deployment.spec.template.metadata.labels ?? [:] { labels[key] = .string(value) }
-            guard case let .array(containers)? = deployment.spec.template.spec["containers"],
-                  let arguments = containers.first(where: { $0["name"] == .string(container) })?["args"] else {
-                throw .configuration("the pod template of \(name) has no container \(container) with args")
-            }
-            let patch: JSONObject = ["spec": ["template": [
-                "metadata": ["labels": labels],
-                "spec": ["containers": [["name": .string(container), "args": arguments]]],
-            ]]]
-            return try await send(.PATCH, deploymentPath(namespace, name), body: patch, contentType: Self.strategicMergePatch)
+            return try await send(.PATCH, deploymentPath(namespace, name), body: try patch(), contentType: contentType)
         }
+    }
+
+    private static func labels(_ labels: [String: String]?) -> JSONObject {
+        var object: JSONObject = [:]
+        for (key, value) in labels ?? [:] { object[key] = .string(value) }
+        return object
     }
 
     // MARK: Pods

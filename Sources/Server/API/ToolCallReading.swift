@@ -128,6 +128,18 @@ struct ToolCallScanner {
         }
     }
 
+    /// Call objects one after another from the current position, `separator` reading what stands
+    /// between two (`.complete` when another call follows): the calls, and how the last one ended.
+    mutating func callSequence(separator: (inout ToolCallScanner) -> Outcome) -> (calls: [PartialToolCall], outcome: Outcome) {
+        var calls: [PartialToolCall] = []
+        while true {
+            let (call, outcome) = callObject()
+            guard let call else { return (calls, outcome) }
+            calls.append(call)
+            guard outcome == .complete, separator(&self) == .complete else { return (calls, outcome) }
+        }
+    }
+
     /// Calls in a JSON array (`[{…}, {…}]`) at the current position.
     mutating func callArray() -> (calls: [PartialToolCall], outcome: Outcome) {
         let open = expect("[")
@@ -221,19 +233,14 @@ extension ToolCallFormat {
             return ToolCallReading(content: final ? text : scanner.content(before: scanner.bytes.count, holding: open))
         }
         scanner.i = start + open.utf8.count
-        var calls: [PartialToolCall] = []
-        var outcome = ToolCallScanner.Outcome.complete
-        while true {
+        scanner.skipSpace()
+        let (calls, outcome) = scanner.callSequence { scanner in
             scanner.skipSpace()
-            let (call, read) = scanner.callObject()
-            outcome = read
-            guard let call else { break }
-            calls.append(call)
-            guard read == .complete else { break }
+            if scanner.expect("</tool_call>") == .partial { return .partial }
             scanner.skipSpace()
-            if scanner.expect("</tool_call>") == .partial { break }
+            let next = scanner.expect(open)
             scanner.skipSpace()
-            guard scanner.expect(open) == .complete else { break }
+            return next
         }
         if calls.isEmpty, final || outcome != .partial { return ToolCallReading(content: text) }
         return ToolCallReading(content: scanner.content(before: start), calls: calls)
@@ -247,17 +254,11 @@ extension ToolCallFormat {
         let tag = scanner.expect("<|python_tag|>")
         scanner.skipSpace()
         if scanner.atEnd || tag == .partial { return ToolCallReading(content: final ? text : "") }
-        var calls: [PartialToolCall] = []
-        var outcome = ToolCallScanner.Outcome.complete
-        while true {
-            let (call, read) = scanner.callObject()
-            outcome = read
-            guard let call else { break }
-            calls.append(call)
-            guard read == .complete else { break }
+        let (calls, outcome) = scanner.callSequence { scanner in
             scanner.skipSpace()
-            guard scanner.expect(";") == .complete else { break }
+            let next = scanner.expect(";")
             scanner.skipSpace()
+            return next
         }
         if calls.isEmpty { return ToolCallReading(content: final || outcome == .invalid ? text : "") }
         return ToolCallReading(content: "", calls: calls)

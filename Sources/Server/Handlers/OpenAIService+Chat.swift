@@ -32,8 +32,7 @@ extension OpenAIService {
                 parameters: try settings.parameters(promptTokens: tokens.count, contextLength: contextLength, index: index),
                 sloClass: settings.sloClass)
         }
-        let events = try submit(requests)
-        let tracker = ChoiceTracker(count: settings.n, arrival: arrival, metrics: metrics)
+        let (events, tracker) = try submit(requests, arrival: arrival)
         let id = Self.requestID("chatcmpl-")
         let created = Int(Date().timeIntervalSince1970)
         let model = chat.model

@@ -43,8 +43,7 @@ extension OpenAIService {
         case (true?, _): prompts.map { model.tokenizer.decode($0, skipSpecialTokens: false) }
         default: nil
         }
-        let events = try submit(requests)
-        let tracker = ChoiceTracker(count: requests.count, arrival: arrival, metrics: metrics)
+        let (events, tracker) = try submit(requests, arrival: arrival)
         let id = Self.requestID("cmpl-")
         let created = Int(Date().timeIntervalSince1970)
         let name = completion.model

@@ -30,8 +30,8 @@ extension OpenAIService {
         let decodedImages = try await images.load(prompt.images)
         let tokens = engine.servedModel.tokenizer.encode(prompt.text, addSpecialTokens: false)
         let parameters = try settings.parameters(promptTokens: tokens.count, contextLength: engine.servedModel.contextLength, index: 0)
-        let events = try submit([InferenceRequest(prompt: .tokens(tokens), images: decodedImages, parameters: parameters)])
-        let tracker = ChoiceTracker(count: 1, arrival: arrival, metrics: metrics)
+        let (events, tracker) = try submit([InferenceRequest(prompt: .tokens(tokens), images: decodedImages, parameters: parameters)],
+                                           arrival: arrival)
         let response = ResponseObject(
             id: Self.requestID("resp_"), createdAt: Int(Date().timeIntervalSince1970), model: request.model, request: request,
             toolsJSON: JSONMember.text(at: ["tools"], in: document))

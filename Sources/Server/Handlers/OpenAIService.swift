@@ -123,9 +123,10 @@ public final class OpenAIService: Sendable {
         }
     }
 
-    /// Admits the requests, counting refusals for back-pressure in the metrics. Requests whose
-    /// prompts together exceed the engine's token queue are refused as too large (400).
-    func submit(_ requests: [InferenceRequest]) throws(APIError) -> ChoiceEvents {
+    /// Admits the requests, counting refusals for back-pressure in the metrics, with a tracker that
+    /// records each one's choice (arrived at `arrival`) into the metrics. Requests whose prompts
+    /// together exceed the engine's token queue are refused as too large (400).
+    func submit(_ requests: [InferenceRequest], arrival: ContinuousClock.Instant) throws(APIError) -> (ChoiceEvents, ChoiceTracker) {
         let tokens = requests.reduce(0) { total, request in
             if case let .tokens(ids) = request.prompt { total + ids.count } else { total }
         }
@@ -136,7 +137,8 @@ public final class OpenAIService: Sendable {
                 code: "request_too_large")
         }
         do {
-            return try ChoiceEvents.submit(requests, to: engine)
+            let events = try ChoiceEvents.submit(requests, to: engine)
+            return (events, ChoiceTracker(count: requests.count, arrival: arrival, metrics: metrics))
         } catch {
             if error.status == .serviceUnavailable { metrics.recordRejection() }
             throw error
