@@ -29,7 +29,7 @@ extension CostModel {
         public var loraMergeMs: Double
         public var maxBatchSize: Int
         public var loraCacheEntries: Int
-        /// The size capacities are quoted at (the model's default size).
+        /// The model's default size.
         public var referenceWidth: Int
         public var referenceHeight: Int
         /// What the profiler measured; absent in hand-written sections.

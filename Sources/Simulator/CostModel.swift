@@ -285,6 +285,6 @@ public struct CostModel: Sendable, Hashable, Codable {
             requestsPerSecond: 1 / perRequest, kvTransferSecondsPerToken: transfer.bytesPerKVToken / (transfer.bandwidthGBps * 1e9),
             decodeStepSeconds: (decode.fixedMs + decode.perContextTokenMs * Double(context)) / 1000,
             decodeStepSecondsPerSequence: (decode.perSequenceMs + decode.perContextTokenMs * Double(context)) / 1000,
-            controlNetSecondsPerCall: diffusion.map { $0.controlNetSeconds(width: $0.referenceWidth, height: $0.referenceHeight) })
+            controlNetSecondsPerCall: diffusion.map { $0.controlNetFixedMs / 1000 }, controlNetSecondsPerCallPixel: diffusion.map { $0.controlNetPerPixelMs / 1000 })
     }
 }

@@ -62,6 +62,11 @@ import Testing
         #expect(scaler.required(load: StageLoad(controlNetCallsPerSecond: 16)) == 1)   // exactly 1
         #expect(scaler.required(load: StageLoad()) == 1)
         #expect(scaler.required(load: StageLoad(controlNetCallsPerSecond: 1000)) == 5)
+        // A per-pixel cost prices each call by its image's size: 10 calls/s of 64×64 at 1 µs per pixel.
+        let sized = ControlNetPoolScaler(secondsPerCall: 0, secondsPerCallPixel: 1e-6, targetUtilization: 0.8)
+        #expect(sized.required(load: StageLoad(controlNetCallsPerSecond: 10, controlNetCallPixelsPerSecond: 10 * 4096)) == 1)
+        #expect(sized.required(load: StageLoad(controlNetCallsPerSecond: 100, controlNetCallPixelsPerSecond: 100 * 4096)) == 1)
+        #expect(sized.required(load: StageLoad(controlNetCallsPerSecond: 400, controlNetCallPixelsPerSecond: 400 * 4096)) == 3)   // 1.64 s/s ÷ 0.8
         let load = { (calls: Double) in LoadObservation(window: 10, perGroup: [.image: StageLoad(controlNetCallsPerSecond: calls)]) }
         // One worker up, three needed: two launches, not repeated while they start.
         let one = Self.pool(queued: [0], controlNets: 1)
@@ -79,7 +84,8 @@ import Testing
         window.arrived(Self.image(controlNets: ["c"]))
         window.arrived(Self.image(controlNets: ["c", "d"], guidance: 1))
         let observed = window.close(at: 10)
-        #expect(observed.perGroup[.image] == StageLoad(requestsPerSecond: 0.2, controlNetCallsPerSecond: (20 + 20) / 10.0))
+        #expect(observed.perGroup[.image] == StageLoad(requestsPerSecond: 0.2, controlNetCallsPerSecond: (20 + 20) / 10.0,
+                                                       controlNetCallPixelsPerSecond: (20 + 20) * 4096 / 10.0))
     }
 
     @Test func catalogNamesTheDiffusionPolicies() throws {

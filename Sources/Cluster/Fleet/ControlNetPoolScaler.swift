@@ -2,9 +2,9 @@
 /// arXiv 2407.02031 §4.1, scaled as ModServe scales a stage, arXiv 2502.00937 §5.4): every
 /// `interval` seconds the pool is set to `ceil(demand / (capacity × targetUtilization))` workers,
 /// within `minimumInstances…maximumInstances`, where demand is the ControlNet seconds per second
-/// the window's images ask for (their residual calls, ``ImageRequestInfo/controlNetCalls``, times
-/// `secondsPerCall`, the profiled seconds of one call) and one worker supplies one second per
-/// second. Launches are counted until they come up, so a slow start is not launched twice; scaling
+/// the window's images ask for (their residual calls, ``ImageRequestInfo/controlNetCalls``, each
+/// priced at the profiled `secondsPerCall + secondsPerCallPixel · width · height`) and one worker
+/// supplies one second per second. Launches are counted until they come up, so a slow start is not launched twice; scaling
 /// down retires the idlest workers first. Catalog name: `controlnet-scaler`.
 ///
 /// ```swift
@@ -14,6 +14,7 @@
 /// ```
 public struct ControlNetPoolScaler: FleetPlanner {
     public var secondsPerCall: Double
+    public var secondsPerCallPixel: Double
     public var interval: Double
     /// Fraction of a worker's time the pool is loaded to, 0 < u ≤ 1.
     public var targetUtilization: Double
@@ -22,9 +23,10 @@ public struct ControlNetPoolScaler: FleetPlanner {
     /// The pool size last asked for while launches are still starting.
     private var launching: Int?
 
-    public init(secondsPerCall: Double, interval: Double = 10, targetUtilization: Double = 0.8, minimumInstances: Int = 1,
+    public init(secondsPerCall: Double, secondsPerCallPixel: Double = 0, interval: Double = 10, targetUtilization: Double = 0.8, minimumInstances: Int = 1,
                 maximumInstances: Int = .max) {
         self.secondsPerCall = secondsPerCall
+        self.secondsPerCallPixel = secondsPerCallPixel
         self.interval = interval
         self.targetUtilization = min(1, max(0.01, targetUtilization))
         self.minimumInstances = minimumInstances
@@ -33,7 +35,7 @@ public struct ControlNetPoolScaler: FleetPlanner {
 
     /// Workers the image pool's ControlNet load needs.
     public func required(load: StageLoad) -> Int {
-        let demand = load.controlNetCallsPerSecond * secondsPerCall
+        let demand = load.controlNetCallsPerSecond * secondsPerCall + load.controlNetCallPixelsPerSecond * secondsPerCallPixel
         // Round away float noise so an exact fit does not add a worker.
         let needed = Int((demand / targetUtilization - 1e-9).rounded(.up))
         return min(maximumInstances, max(minimumInstances, needed))

@@ -75,6 +75,7 @@ public struct LoadWindow: Sendable, Hashable {
         var load = totals[.image] ?? StageLoad()
         load.requestsPerSecond += 1
         load.controlNetCallsPerSecond += Double(image.controlNetCalls)
+        load.controlNetCallPixelsPerSecond += image.controlNetCallPixels
         totals[.image] = load
     }
 
@@ -89,7 +90,8 @@ public struct LoadWindow: Sendable, Hashable {
         let perGroup = totals.mapValues { t in
             StageLoad(requestsPerSecond: t.requestsPerSecond / seconds, imageTokensPerSecond: t.imageTokensPerSecond / seconds,
                       prefillTokensPerSecond: t.prefillTokensPerSecond / seconds, decodeTokensPerSecond: t.decodeTokensPerSecond / seconds,
-                      controlNetCallsPerSecond: t.controlNetCallsPerSecond / seconds)
+                      controlNetCallsPerSecond: t.controlNetCallsPerSecond / seconds,
+                      controlNetCallPixelsPerSecond: t.controlNetCallPixelsPerSecond / seconds)
         }
         let observation = LoadObservation(window: seconds, perGroup: perGroup,
                                           sloAttainment: finished > 0 ? Double(met) / Double(finished) : nil)

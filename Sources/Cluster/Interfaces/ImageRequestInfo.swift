@@ -38,4 +38,7 @@ public struct ImageRequestInfo: Sendable, Hashable {
     /// ControlNet residual calls the image demands over its whole schedule: one per ControlNet per
     /// UNet row per step (a ControlNet's start/end window is not counted: the full schedule).
     public var controlNetCalls: Int { steps * cfgRows * controlNets.count }
+
+    /// Those calls weighted by the image's pixels, which a call's per-pixel cost multiplies.
+    public var controlNetCallPixels: Double { Double(controlNetCalls) * Double(width * height) }
 }
