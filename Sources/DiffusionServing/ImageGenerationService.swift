@@ -15,11 +15,25 @@ public protocol ImageGenerationService: Sendable {
     /// Largest image, width × height in pixels.
     var maxPixels: Int { get }
     /// The LoRAs and ControlNets requests may name.
-    var adapters: AdapterRegistry { get }
+    var adapters: [AdapterListing] { get }
     /// Queues one image per request; see ``DiffusionEngine/submit(_:)-([ImageRequest])``.
     func submit(_ requests: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error>
     func statistics() -> ImageEngineStatistics
     func shutdown(gracePeriod: Duration) async
+}
+
+/// An add-on requests may name, as `GET /v1/adapters` lists it.
+public struct AdapterListing: Sendable, Hashable {
+    public var name: String
+    public var kind: AdapterRegistry.Kind
+    /// Whether it is loaded in memory now; nil where the server does not know (diffusion workers hold it).
+    public var cached: Bool?
+
+    public init(name: String, kind: AdapterRegistry.Kind, cached: Bool?) {
+        self.name = name
+        self.kind = kind
+        self.cached = cached
+    }
 }
 
 extension ImageGenerationService {
@@ -32,7 +46,9 @@ extension ImageGenerationService {
 extension DiffusionEngine: ImageGenerationService {
     public var defaultSize: Int { pipeline.defaultSize }
     public var maxPixels: Int { config.maxPixels }
-    public var adapters: AdapterRegistry { registry }
+    public var adapters: [AdapterListing] {
+        registry.entries.map { AdapterListing(name: $0.name, kind: $0.kind, cached: registry.isCached($0)) }
+    }
 
     public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
         try pipeline.outputSize(request)

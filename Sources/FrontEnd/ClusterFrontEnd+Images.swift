@@ -44,6 +44,12 @@ final class ImageRequestTable: Sendable {
 /// runs; progress and the finished image come back over the control connection. An image whose
 /// worker dies is replayed on another (the seed makes it the same image), up to `max_retries`.
 ///
+/// Add-ons are named as the workers registered them (`--lora`, `--controlnet`, `--adapter-dir`
+/// in their arguments): an image goes to a worker that has its LoRAs, and its ControlNets run on a
+/// `controlnet` worker that has them all (Katz/SwiftDiffusion §ControlNet-as-a-Service), else in
+/// the image worker from its own registry. A name no worker has is `adapterNotFound`. An image
+/// with add-ons runs both of its CFG rows on one worker (the split's peer runs the base UNet only).
+///
 /// ```swift
 /// let images = ClusterImageService(frontEnd: frontEnd)
 /// for try await event in try images.submit([TextToImageRequest(prompt: "a cat", steps: 20, seed: 1)]) { … }
@@ -65,15 +71,15 @@ public struct ClusterImageService: ImageGenerationService {
 
     public var maxPixels: Int { model?.maxPixels ?? 1024 * 1024 }
 
-    /// No add-ons are registered for the workers yet.
-    public var adapters: AdapterRegistry { AdapterRegistry() }
+    /// What the image pool's workers registered (whether loaded there is not known here).
+    public var adapters: [AdapterListing] {
+        let names = frontEnd.imagePoolAdapters()
+        return names.loras.map { AdapterListing(name: $0, kind: .lora, cached: nil) }
+            + names.controlNets.map { AdapterListing(name: $0, kind: .controlNet, cached: nil) }
+    }
 
     public func submit(_ requests: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
-        if let image = requests.first(where: { !$0.loras.isEmpty || !$0.controlNets.isEmpty }) {
-            throw .adapterNotFound("LoRAs and ControlNets are not registered on diffusion workers yet (GET /v1/adapters lists none)",
-                                   param: image.loras.isEmpty ? "controlnets[0].name" : "loras[0].name")
-        }
-        return try frontEnd.submitImages(requests.map(\.request))
+        try frontEnd.submitImages(requests)
     }
 
     public func statistics() -> ImageEngineStatistics { frontEnd.imageStatistics() }
@@ -86,19 +92,34 @@ extension ClusterFrontEnd {
     /// Whether the topology has an image pool.
     public var servesImages: Bool { topology.groups.contains { $0.group == .image } }
 
-    func submitImages(_ requests: [TextToImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
-        precondition(!requests.isEmpty)
+    func submitImages(_ images: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
+        precondition(!images.isEmpty)
         guard servesImages else { throw .invalidRequest("this cluster has no image workers", param: "model") }
         guard let model = imageRequests.state.withLock({ $0.model }) else { throw .overloaded(retryAfterSeconds: 1) }
+        let registered = imagePoolAdapters()
         var jobs: [(WireImageJob, Data)] = []
         var shapes: [(steps: Int, width: Int, height: Int, guidance: Double)] = []
-        for request in requests {
+        for image in images {
+            let request = image.request
+            for (i, lora) in image.loras.enumerated() where !registered.loras.contains(lora.name) {
+                throw .adapterNotFound("no LoRA named '\(lora.name)' is registered on this server's image workers (GET /v1/adapters lists them)",
+                                       param: "loras[\(i)].name")
+            }
+            for (i, control) in image.controlNets.enumerated() where !registered.controlNets.contains(control.name) {
+                throw .adapterNotFound("no ControlNet named '\(control.name)' is registered on this server's image or controlnet workers (GET /v1/adapters lists them)",
+                                       param: "controlnets[\(i)].name")
+            }
+            let (loras, controlNets) = (Set(image.loras.map(\.name)), Set(image.controlNets.map(\.name)))
+            guard shared.withLock({ s in Self.adapterRoute(s.slots, loras: loras, controlNets: controlNets, active: false) }) != nil else {
+                throw .adapterNotFound("no image worker has all of this image's LoRAs and, unless a controlnet worker has them all, its ControlNets",
+                                       param: image.loras.isEmpty ? "controlnets" : "loras")
+            }
             guard (1 ... model.maxSteps).contains(request.steps) else {
                 throw .invalidRequest("num_inference_steps must be between 1 and \(model.maxSteps), got \(request.steps)", param: "num_inference_steps")
             }
             guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
             guard request.loras.isEmpty, request.controlNets.isEmpty, request.initialLatents == nil else {
-                throw .invalidRequest("LoRAs, ControlNets and initial latents are not sent to diffusion workers yet", param: nil)
+                throw .invalidRequest("LoRA files, ControlNet models and initial latents are not sent to diffusion workers; name registered add-ons", param: nil)
             }
             let size: (height: Int, width: Int)
             do { size = try StableDiffusionPipeline.outputSize(request, defaultSize: model.defaultSize, vaeScaleFactor: model.vaeScaleFactor,
@@ -109,10 +130,19 @@ extension ClusterFrontEnd {
                 throw .invalidRequest("size \(size.width)x\(size.height) has more than the \(model.maxPixels) pixels this server generates", param: "size")
             }
             shapes.append((request.steps, size.width, size.height, Double(request.guidanceScale)))
-            let (images, pixels) = WireImages.pack(request.initImage.map { [$0] } ?? [])
-            jobs.append((WireImageJob(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
-                                      guidanceScale: request.guidanceScale, scheduler: request.scheduler?.rawValue, width: request.width,
-                                      height: request.height, seed: request.seed, strength: request.strength, initImage: images.first), pixels))
+            // The init image's pixels first, then each control image's.
+            let (pictures, pixels) = WireImages.pack((request.initImage.map { [$0] } ?? []) + image.controlNets.map(\.image))
+            var job = WireImageJob(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
+                                   guidanceScale: request.guidanceScale, scheduler: request.scheduler?.rawValue, width: request.width,
+                                   height: request.height, seed: request.seed, strength: request.strength,
+                                   initImage: request.initImage == nil ? nil : pictures.first)
+            if !image.loras.isEmpty { job.loras = image.loras.map { WireLoRAUse(name: $0.name, scale: $0.scale) } }
+            if !image.controlNets.isEmpty {
+                job.controlNets = zip(image.controlNets, pictures.suffix(image.controlNets.count)).map { control, picture in
+                    WireControlNetUse(name: control.name, scale: control.scale, start: control.start, end: control.end, image: picture)
+                }
+            }
+            jobs.append((job, pixels))
         }
         let (stream, continuation) = AsyncThrowingStream<ImageGenerationEvent, any Error>.makeStream()
         let group = ImageGroup(continuation: continuation, count: jobs.count)
@@ -120,17 +150,19 @@ extension ClusterFrontEnd {
         let tasks = jobs.enumerated().map { index, job in
             let (inbox, events) = AsyncStream<(slot: Int, event: ImageWorkerEvent)>.makeStream()
             let shape = shapes[index]
-            // What the image router and the fleet planners see of the image (named add-ons do not reach the workers yet).
+            // What the image router and the fleet planners see of the image, its add-ons by name.
             let info = shared.withLock { s in
                 defer { s.nextRequestId += 1 }
                 let info = ImageRequestInfo(id: s.nextRequestId, arrival: clock(), steps: shape.steps, width: shape.width, height: shape.height,
-                                            guidanceScale: shape.guidance)
+                                            guidanceScale: shape.guidance, loras: (job.0.loras ?? []).map(\.name),
+                                            controlNets: (job.0.controlNets ?? []).map(\.name))
                 s.schedule.arrived(info)
                 return info
             }
             imageRequests.state.withLock { $0.inboxes[info.id] = events }
             return Task { [self] in
-                await serveImage(info, index: index, job: job.0, payload: job.1, split: split && job.0.guidanceScale > 1, group: group, inbox: inbox)
+                let addOns = job.0.loras != nil || job.0.controlNets != nil
+                await serveImage(info, index: index, job: job.0, payload: job.1, split: split && job.0.guidanceScale > 1 && !addOns, group: group, inbox: inbox)
             }
         }
         // A client that left, or another image of the request that failed, stops the images still running.
@@ -180,6 +212,7 @@ extension ClusterFrontEnd {
         let route = try await routeImage(info, split: split)
         var job = job
         job.guidancePeer = route.peer
+        job.controlNetService = route.service
         guard let connection = shared.withLock({ $0.slots[route.worker].connection }) else { throw WorkerLost(slot: route.worker) }
         do { try connection.send(.generateImage(request: id, job), payload: payload) } catch { throw WorkerLost(slot: route.worker) }
         while let (slot, event) = await events.next() {
@@ -192,7 +225,9 @@ extension ClusterFrontEnd {
             case let .generated(image, seconds) where slot == route.worker: return (image, seconds)
             case let .failed(error) where slot == route.worker:
                 // The worker survived but its peer did not answer (the peer's loss arrives as well).
-                if case .failed = error, let peer = route.peerSlot, !shared.withLock({ $0.slots[peer].isActive }) { throw WorkerLost(slot: peer) }
+                if case .failed = error, let helper = route.helpers.first(where: { helper in !shared.withLock { $0.slots[helper].isActive } }) {
+                    throw WorkerLost(slot: helper)
+                }
                 throw error
             default: continue
             }
@@ -201,29 +236,46 @@ extension ClusterFrontEnd {
     }
 
     /// The image's worker (and guidance peer) by the topology's image router, over the active
-    /// image workers (``ClusterView/imageWorkers``), waiting up to the route timeout for one to be
-    /// active; the image counts on both from now on.
-    private func routeImage(_ info: ImageRequestInfo, split: Bool) async throws -> (worker: Int, peer: Endpoint?, peerSlot: Int?) {
+    /// image workers (``ClusterView/imageWorkers``) that have the image's add-ons, and the
+    /// `controlnet` worker for its ControlNets, waiting up to the route timeout for them to be
+    /// active; the image counts on each from now on.
+    private func routeImage(_ info: ImageRequestInfo, split: Bool) async throws -> ImageDispatch {
         let id = info.id
         let deadline = ContinuousClock.now + options.routeTimeout
         while true {
             try Task.checkCancellation()
-            let route = shared.withLock { s -> ImageRoute? in
+            let dispatch = shared.withLock { s -> ImageDispatch? in
                 let view = liveCluster(s)
-                guard let route = imageRouter.route(info, candidates: view.imageWorkers, splitGuidance: split, in: view) else { return nil }
-                let slots = [route.worker] + (route.guidancePeer.map { [$0] } ?? [])
-                for slot in slots { s.slots[slot].assigned[id] = 0 }
-                imageRequests.state.withLock { $0.slots[id] = slots }
-                return route
+                guard let (workers, service) = Self.adapterRoute(s.slots, loras: Set(info.loras), controlNets: Set(info.controlNets), active: true),
+                      let route = imageRouter.route(info, candidates: view.imageWorkers.filter(workers.contains), splitGuidance: split, in: view)
+                else { return nil }
+                let helpers = [route.guidancePeer, service].compactMap { $0 }
+                for slot in [route.worker] + helpers { s.slots[slot].assigned[id] = 0 }
+                imageRequests.state.withLock { $0.slots[id] = [route.worker] + helpers }
+                return ImageDispatch(route: route, peer: route.guidancePeer.flatMap { s.slots[$0].hello?.transfer },
+                                     service: service.flatMap { s.slots[$0].hello?.transfer }, helpers: helpers)
             }
-            if let route {
-                options.onImageRoute?(ImageRoutingDecision(request: id, route: route))
-                let peer = shared.withLock { s in route.guidancePeer.flatMap { s.slots[$0].hello?.transfer } }
-                return (route.worker, peer, route.guidancePeer)
+            if let dispatch {
+                options.onImageRoute?(ImageRoutingDecision(request: id, route: dispatch.route))
+                return dispatch
             }
             guard ContinuousClock.now < deadline else { throw ImageGenerationError.overloaded(retryAfterSeconds: 5) }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// The image workers that can run an image with these add-ons, and the `controlnet` worker for
+    /// its ControlNets: the least busy one that has them all, else none (the image worker runs them
+    /// and must have them). Nil when no worker can; `active` counts only workers serving now.
+    static func adapterRoute(_ slots: [WorkerSlot], loras: Set<String>, controlNets: Set<String>, active: Bool) -> (workers: Set<Int>, service: Int?)? {
+        func has(_ slot: WorkerSlot, _ loras: Set<String>, _ controlNets: Set<String>) -> Bool {
+            let names = slot.hello?.adapters ?? WireAdapterNames()
+            return slot.group == .image && (slot.isActive || !active) && loras.isSubset(of: names.loras) && controlNets.isSubset(of: names.controlNets)
+        }
+        let service = controlNets.isEmpty ? nil : slots.filter { $0.role == .controlnet && has($0, [], controlNets) }
+            .min { ($0.assigned.count, $0.id) < ($1.assigned.count, $1.id) }?.id
+        let workers = Set(slots.filter { $0.role == .image && has($0, loras, service == nil ? controlNets : []) }.map(\.id))
+        return workers.isEmpty ? nil : (workers, service)
     }
 
     private func abortImage(_ id: Int) {
@@ -260,6 +312,14 @@ extension ClusterFrontEnd {
         default: return false
         }
         return true
+    }
+
+    /// The LoRAs and ControlNets the image pool's workers registered, each list by name.
+    func imagePoolAdapters() -> (loras: [String], controlNets: [String]) {
+        shared.withLock { s in
+            let names = s.slots.filter { $0.group == .image }.compactMap(\.hello?.adapters)
+            return (Set(names.flatMap(\.loras)).sorted(), Set(names.flatMap(\.controlNets)).sorted())
+        }
     }
 
     /// A diffusion worker registered: the model it serves.
@@ -302,6 +362,17 @@ extension ClusterFrontEnd {
     }
 }
 
+/// Where one image runs: the router's choice, the transfer endpoints of its CFG-split peer and
+/// `controlnet` worker, and the slots of those helpers (whose loss replays the image).
+struct ImageDispatch {
+    let route: ImageRoute
+    let peer: Endpoint?
+    let service: Endpoint?
+    let helpers: [Int]
+
+    var worker: Int { route.worker }
+}
+
 /// The images of one submission, sharing one event stream.
 final class ImageGroup: Sendable {
     let continuation: AsyncThrowingStream<ImageGenerationEvent, any Error>.Continuation
@@ -332,6 +403,7 @@ extension WireImageError {
         switch self {
         case let .overloaded(seconds): .overloaded(retryAfterSeconds: seconds)
         case let .invalidRequest(message, param): .invalidRequest(message, param: param)
+        case let .adapterNotFound(message, param): .adapterNotFound(message, param: param ?? "")
         case .shuttingDown: .shuttingDown
         case let .failed(message): .failed(message)
         }

@@ -1,8 +1,9 @@
 import Foundation
 
 /// One image of an image generation request as the front end sends it to a diffusion worker
-/// (`generateImage`): the fields of the pipeline's `TextToImageRequest` that travel by value. An
-/// init image's RGB pixels are the frame's payload.
+/// (`generateImage`): the fields of the pipeline's `TextToImageRequest` that travel by value, and
+/// the add-ons the request names. The frame's payload holds the RGB pixels of the init image and
+/// then of each ControlNet's control image, in order.
 public struct WireImageJob: Codable, Sendable, Hashable {
     public var prompt: String
     public var negativePrompt: String?
@@ -18,6 +19,13 @@ public struct WireImageJob: Codable, Sendable, Hashable {
     /// CFG split (latent parallelism): the diffusion worker whose UNet predicts this image's
     /// unconditional rows each step, at its transfer endpoint; nil runs both rows here.
     public var guidancePeer: Endpoint?
+    /// Registered LoRAs by name (the worker's `--lora`/`--adapter-dir`), applied together.
+    public var loras: [WireLoRAUse]?
+    /// Registered ControlNets by name with their control images (a MultiControlNet when several).
+    public var controlNets: [WireControlNetUse]?
+    /// The `controlnet` worker (its transfer endpoint) that runs `controlNets` each step; nil runs
+    /// them in the diffusion worker, from its own registry.
+    public var controlNetService: Endpoint?
 
     public init(prompt: String, negativePrompt: String?, steps: Int, guidanceScale: Float, scheduler: String?, width: Int?, height: Int?,
                 seed: UInt64, strength: Double? = nil, initImage: WireImage? = nil, guidancePeer: Endpoint? = nil) {
@@ -32,6 +40,47 @@ public struct WireImageJob: Codable, Sendable, Hashable {
         self.strength = strength
         self.initImage = initImage
         self.guidancePeer = guidancePeer
+    }
+}
+
+/// A LoRA an image names, at its scale.
+public struct WireLoRAUse: Codable, Sendable, Hashable {
+    public var name: String
+    public var scale: Float
+
+    public init(name: String, scale: Float) {
+        self.name = name
+        self.scale = scale
+    }
+}
+
+/// A ControlNet an image names: its scale, its `start`/`end` window (fractions of the steps) and
+/// its control image (pixels in the job's payload).
+public struct WireControlNetUse: Codable, Sendable, Hashable {
+    public var name: String
+    public var scale: Float
+    public var start: Float
+    public var end: Float
+    public var image: WireImage
+
+    public init(name: String, scale: Float, start: Float, end: Float, image: WireImage) {
+        self.name = name
+        self.scale = scale
+        self.start = start
+        self.end = end
+        self.image = image
+    }
+}
+
+/// The add-ons a diffusion worker serves by name, said at registration: an `image` worker's
+/// LoRAs and in-process ControlNets, a `controlnet` worker's ControlNets.
+public struct WireAdapterNames: Codable, Sendable, Hashable {
+    public var loras: [String]
+    public var controlNets: [String]
+
+    public init(loras: [String] = [], controlNets: [String] = []) {
+        self.loras = loras
+        self.controlNets = controlNets
     }
 }
 
@@ -56,6 +105,7 @@ public struct WireGeneratedImage: Codable, Sendable, Hashable {
 public enum WireImageError: Codable, Sendable, Hashable, Error {
     case overloaded(retryAfterSeconds: Int)
     case invalidRequest(message: String, param: String?)
+    case adapterNotFound(message: String, param: String?)
     case shuttingDown
     case failed(String)
 }

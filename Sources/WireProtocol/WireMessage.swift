@@ -132,6 +132,8 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     public var podAddress: String?
     /// What a diffusion (`image`) worker generates; nil for language-model workers.
     public var imageModel: WireImageModel?
+    /// The LoRAs and ControlNets a diffusion (`image` or `controlnet`) worker serves by name.
+    public var adapters: WireAdapterNames?
 
     /// The `slot` of a worker that asks to be bound to a pending slot.
     public static let unbound = -1

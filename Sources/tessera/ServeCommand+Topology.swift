@@ -45,7 +45,9 @@ extension ServeCommand {
                                                : "with --topology, --image-model is served by the topology's image group; add one (- group: image, workers: [{role: image, count: 1}])")
         }
         options.imageModelDirectory = imageModel.map { URL(fileURLWithPath: $0).standardizedFileURL }
-        options.imageWorkerArguments = imageLimits.arguments
+        // Add-ons given here go to the whole image pool; a worker entry's `arguments` add its own.
+        options.imageWorkerArguments = imageLimits.arguments + adapters.arguments
+        options.controlNetWorkerArguments = adapters.controlNets.flatMap { ["--controlnet", $0] }
         if topology.groups.contains(where: { $0.workers.contains { $0.pipeline != nil } }) {
             options.placementUnits = try PipelineStage.placementUnits(directory: model)
         }

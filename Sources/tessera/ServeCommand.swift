@@ -102,18 +102,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var imageLimits: ImageEngineOptions
 
-    @Option(name: .customLong("lora"), help: "A LoRA requests may name, NAME=PATH to a safetensors file (diffusers/PEFT or kohya; repeatable).")
-    var loras: [String] = []
-
-    @Option(name: .customLong("controlnet"), help: "A ControlNet requests may name, NAME=DIR of a diffusers ControlNet folder (repeatable).")
-    var controlNets: [String] = []
-
-    @Option(name: .customLong("adapter-dir"),
-            help: "A folder scanned at start: NAME.safetensors files are LoRAs, NAME/ ControlNet folders ControlNets (repeatable).")
-    var adapterDirectories: [String] = []
-
-    @Option(name: .customLong("adapter-cache"), help: "MiB of loaded LoRAs and ControlNets kept in memory (least recently used out first).")
-    var adapterCacheMiB = 1024
+    /// With --topology they go to every image worker (and the ControlNets to `controlnet` workers).
+    @OptionGroup var adapters: AdapterOptions
 
     @Option(help: "A topology file (YAML or JSON) of worker processes to start and serve through (see examples/topologies).")
     var topology: String?
@@ -123,20 +113,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "With --topology: the control endpoint workers reach this front end at, instead of the topology's `control` (in a pod: tcp:$(TESSERA_POD_IP):7000).")
     var control: String?
-
-    /// `NAME=PATH` arguments by name; a name given twice is an error.
-    static func namedPaths(_ arguments: [String], option: String) throws -> [String: String] {
-        var table: [String: String] = [:]
-        for argument in arguments {
-            guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex, argument.index(after: equals) != argument.endIndex else {
-                throw ValidationError("\(option) takes NAME=PATH, got '\(argument)'")
-            }
-            let name = String(argument[..<equals])
-            guard table[name] == nil else { throw ValidationError("\(option): the name '\(name)' is given twice") }
-            table[name] = String(argument[argument.index(after: equals)...])
-        }
-        return table
-    }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
@@ -153,12 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
-        _ = try Self.namedPaths(loras, option: "--lora")
-        _ = try Self.namedPaths(controlNets, option: "--controlnet")
-        guard adapterCacheMiB >= 0 else { throw ValidationError("--adapter-cache must not be negative") }
-        if imageModel == nil || topology != nil, !(loras.isEmpty && controlNets.isEmpty && adapterDirectories.isEmpty) {
-            throw ValidationError("--lora, --controlnet and --adapter-dir add to a single-process --image-model (diffusion workers take no add-ons yet)")
-        }
+        if imageModel == nil, !adapters.isEmpty { throw ValidationError("--lora, --controlnet and --adapter-dir add to an --image-model") }
         if profile != nil, topology == nil { throw ValidationError("--profile gives worker capacities to a --topology's planners; add --topology") }
         if control != nil, topology == nil { throw ValidationError("--control is the control endpoint of a --topology's workers; add --topology") }
         if modelOptions.model.count > 1 {
@@ -205,9 +176,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try await onOwnThread {
                     let folder = URL(fileURLWithPath: imageModel)
                     let pipeline = try StableDiffusionPipeline(directory: folder)
-                    let registry = try AdapterRegistry(loras: try Self.namedPaths(loras, option: "--lora"),
-                                                       controlNets: try Self.namedPaths(controlNets, option: "--controlnet"),
-                                                       directories: adapterDirectories, cacheBytes: adapterCacheMiB << 20)
+                    let registry = try adapters.registry()
                     return ServedImageModel(name: servedImageModelName ?? folder.standardizedFileURL.lastPathComponent,
                                             engine: DiffusionEngine(pipeline: pipeline, config: imageEngineConfig, registry: registry))
                 }

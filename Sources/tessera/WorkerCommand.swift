@@ -30,8 +30,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("image-model"), help: "An image worker's diffusers Stable Diffusion folder.")
     var imageModel: String?
 
-    @Option(name: .customLong("controlnet"), help: "A controlnet worker's ControlNet, as NAME=DIR (repeat for several).")
-    var controlNets: [String] = []
+    /// An image worker's add-ons; a controlnet worker takes --controlnet NAME=DIR only.
+    @OptionGroup var adapters: AdapterOptions
 
     @Option(name: .customLong("controlnet-memory"), help: "MiB of ControlNet weights a controlnet worker keeps loaded (the least recently used go first).")
     var controlNetMemoryMiB = 4096.0
@@ -87,8 +87,12 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--role must be encode, prefill, decode, mono or image")
         }
         if (parsed == .image) != (imageModel != nil) { throw ValidationError("--image-model goes with --role image, and only there") }
-        if (parsed == .controlnet) != !controlNets.isEmpty { throw ValidationError("--controlnet NAME=DIR goes with --role controlnet, and only there") }
-        if controlNets.contains(where: { !$0.contains("=") }) { throw ValidationError("--controlnet takes NAME=DIR") }
+        if parsed == .controlnet, adapters.controlNets.isEmpty || !adapters.loras.isEmpty || !adapters.directories.isEmpty {
+            throw ValidationError("a controlnet worker takes its ControlNets as --controlnet NAME=DIR (one or more), and no --lora or --adapter-dir")
+        }
+        if ![.image, .controlnet].contains(parsed), !adapters.isEmpty {
+            throw ValidationError("--lora, --controlnet and --adapter-dir go with --role image or controlnet")
+        }
         guard controlNetMemoryMiB > 0 else { throw ValidationError("--controlnet-memory must be positive") }
         if let group, ModalityGroup(rawValue: group) == nil { throw ValidationError("--group must be text, multimodal or image") }
         guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0, drainTimeout >= 0 else {
@@ -108,15 +112,15 @@ struct WorkerCommand: AsyncParsableCommand {
         // that comes while the model loads waits in the sequence and is answered once it has.
         let signals = await UnixSignalsSequence(trapping: .sigterm)
         try modelOptions.applyComputeSettings()
-        if imageModel != nil || !controlNets.isEmpty {
+        if imageModel != nil || !adapters.controlNets.isEmpty {
             var configuration = ImageWorkerConfiguration(
                 slot: slot ?? WorkerHello.unbound, modelDirectory: URL(fileURLWithPath: imageModel ?? "/"), engine: try imageLimits.config(),
                 frontEnd: try Endpoint(parsing: frontEnd), transfer: try Endpoint(parsing: transfer))
             configuration.role = imageModel != nil ? .image : .controlnet
-            configuration.controlNets = Dictionary(controlNets.map { entry in
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                return (String(parts[0]), URL(fileURLWithPath: String(parts[1])))
-            }, uniquingKeysWith: { _, last in last })
+            configuration.controlNets = try AdapterOptions.namedPaths(adapters.controlNets, option: "--controlnet").mapValues { URL(fileURLWithPath: $0) }
+            configuration.loras = try AdapterOptions.namedPaths(adapters.loras, option: "--lora")
+            configuration.adapterDirectories = adapters.directories
+            configuration.adapterCacheBytes = adapters.cacheMiB << 20
             configuration.controlNetMemoryBytes = Int(controlNetMemoryMiB * 1_048_576)
             configuration.group = group.flatMap(ModalityGroup.init(rawValue:))
             let environment = ProcessInfo.processInfo.environment

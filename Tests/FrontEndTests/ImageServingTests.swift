@@ -180,4 +180,50 @@ import Workers
         service.close()
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
+
+    /// Named add-ons through the image pool: the LoRA registered on the image worker, the
+    /// ControlNet only on the `controlnet` worker (so its residuals can only come from there). The
+    /// image equals the pipeline's with the add-ons loaded in this process (the LoRA merged, as
+    /// `tessera generate-image` does), and a name no worker registered is refused.
+    @Test func namedAddOnsThroughWorkersEqualTheSingleProcessPipeline() async throws {
+        let fixtures = Support.repository.appendingPathComponent("fixtures/diffusion")
+        let peft = fixtures.appendingPathComponent("loras/sd1-tiny-peft.safetensors")
+        let controlNet = fixtures.appendingPathComponent("controlnet-sd1-tiny")
+        let frontEnd = try await Support.frontEnd("""
+            groups:
+              - group: text
+                workers: [{role: mono, count: 1}]
+              - group: image
+                workers: [{role: image, count: 1}, {role: controlnet, count: 1}]
+            """) { options in
+            options.imageModelDirectory = Self.folder
+            options.imageWorkerArguments = ["--lora", "peft=\(peft.path)"]
+            options.controlNetWorkerArguments = ["--controlnet", "edges=\(controlNet.path)"]
+        }
+        let images = ClusterImageService(frontEnd: frontEnd)
+        #expect(images.adapters.map(\.name) == ["peft", "edges"])
+        let control = try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent("control-images/control-a.png"))
+        let base = TextToImageRequest(prompt: "a house", negativePrompt: "fog", steps: 3, guidanceScale: 5, scheduler: .ddim, width: 64, height: 64, seed: 5)
+        let named = ImageRequest(base, loras: [LoRAUse(name: "peft", scale: 0.8)], controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.7)])
+        let (served, _) = try await Self.collect(try images.submit([named]))
+        var local = base
+        local.loras = [LoRARequest(file: try LoRAFile(url: peft), scale: 0.8)]
+        local.loraMode = .merged
+        local.controlNets = [ControlNetRequest(controlNet: try ControlNetModel(directory: controlNet), image: control, scale: 0.7)]
+        let pipeline = try StableDiffusionPipeline(directory: Self.folder)
+        try Self.expectSame(served, as: [try pipeline.generate(local)])
+        #expect(try pipeline.generate(base).rgb8 != served[0]?.rgb8)
+        // 3 steps × 2 CFG rows, every one answered by the controlnet worker.
+        let counted = await Support.eventually { frontEnd.controlNetCounters.calls == 6 }
+        #expect(counted, "calls: \(frontEnd.controlNetCounters.calls)")
+        for unknown in [ImageRequest(base, loras: [LoRAUse(name: "style")]), ImageRequest(base, controlNets: [ControlNetUse(name: "canny", image: control)])] {
+            do {
+                _ = try images.submit([unknown])
+                Issue.record("an unregistered add-on was accepted")
+            } catch {
+                guard case .adapterNotFound = error else { Issue.record("\(error)"); continue }
+            }
+        }
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
 }

@@ -1,6 +1,7 @@
 """POST /v1/images/generations through the official openai client on `tessera serve --topology`: the
-tiny SD 1.x folder on diffusion worker processes (the image pool of a mixed deployment, and a CFG split
-across two workers) gives the PNG of single-process `tessera generate-image` for the same seed."""
+tiny SD 1.x folder on diffusion worker processes (the image pool of a mixed deployment, a CFG split
+across two workers, and ControlNets as a service on a controlnet worker) gives the PNG of single-process
+`tessera generate-image` for the same seed, with and without named LoRAs and ControlNets."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pytest
 import requests
 
 from conftest import extra_server
-from test_images import IMAGE_MODEL, SD1, cli_pixels, pixels
+from test_images import ADAPTERS, CONTROL_IMAGE, CONTROL_URI, CONTROLNET, IMAGE_MODEL, LORA_KOHYA, LORA_PEFT, SD1, cli_pixels, pixels
 
 # These start their own clusters; a run of the whole suite against a topology need not repeat them.
 pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="runs in the single-process suite")
@@ -23,10 +24,16 @@ TOPOLOGIES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "topolog
 THREADS = ("--threads", "1")
 
 
-@pytest.fixture(scope="module", params=["images.yaml", "images-cfg-split.yaml"])
+# The add-ons go to the whole image pool from the serve command line (images.yaml, the CFG split), or
+# per pool from the topology file (images-controlnet.yaml: the LoRAs on the image worker, the ControlNet
+# only on the controlnet worker, so an image with it can only come from the service).
+CLUSTERS = {"images.yaml": ADAPTERS, "images-cfg-split.yaml": ADAPTERS, "images-controlnet.yaml": ()}
+
+
+@pytest.fixture(scope="module", params=list(CLUSTERS))
 def cluster_base(request, model_dir):
     with extra_server(model_dir, "--topology", str(TOPOLOGIES / request.param), "--image-model", str(SD1),
-                      "--max-image-batch", "4", *THREADS) as base:
+                      "--max-image-batch", "4", *THREADS, *CLUSTERS[request.param]) as base:
         yield base
 
 
@@ -72,3 +79,45 @@ def test_cluster_client_errors(cluster_client):
     assert error.value.body["param"] == "size"
     with pytest.raises(openai.BadRequestError):
         cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"num_inference_steps": 2, "scheduler": "nope"})
+
+
+def test_cluster_lists_the_adapters_its_workers_registered(cluster_base):
+    listing = requests.get(cluster_base + "/v1/adapters", timeout=10).json()
+    assert listing["object"] == "list"
+    assert [(a["id"], a["type"], a["model"]) for a in listing["data"]] == [
+        ("kohya", "lora", IMAGE_MODEL), ("peft", "lora", IMAGE_MODEL), ("edges", "controlnet", IMAGE_MODEL)]
+
+
+ADDONS = {
+    "lora": ({"loras": [{"name": "peft", "scale": 0.8}]}, ("--lora", f"{LORA_PEFT}:0.8")),
+    "controlnet": ({"controlnets": [{"name": "edges", "image": CONTROL_URI, "scale": 0.9}]},
+                   ("--controlnet", str(CONTROLNET), "--control-image", str(CONTROL_IMAGE), "--control-scale", "0.9")),
+    "both": ({"loras": [{"name": "peft", "scale": 0.8}, {"name": "kohya", "scale": 0.5}],
+              "controlnets": [{"name": "edges", "image": CONTROL_URI, "scale": 0.7}]},
+             ("--lora", f"{LORA_PEFT}:0.8", "--lora", f"{LORA_KOHYA}:0.5", "--controlnet", str(CONTROLNET),
+              "--control-image", str(CONTROL_IMAGE), "--control-scale", "0.7")),
+}
+
+
+@pytest.mark.parametrize("addons", list(ADDONS))
+def test_cluster_addons_give_the_png_of_generate_image(cluster_client, tmp_path, addons):
+    fields, flags = ADDONS[addons]
+    out = cluster_client.images.generate(
+        model=IMAGE_MODEL, prompt="a watercolor fox", size="64x64", response_format="b64_json",
+        extra_body={"negative_prompt": "blurry", "num_inference_steps": 4, "guidance_scale": 6, "seed": 5, "scheduler": "ddim", **fields})
+    common = ("--prompt", "a watercolor fox", "--negative-prompt", "blurry", "--steps", "4", "--guidance", "6", "--seed", "5",
+              "--scheduler", "ddim", "--width", "64", "--height", "64", *THREADS)
+    served = pixels(out.data[0].b64_json)
+    assert np.array_equal(served, cli_pixels(tmp_path, *common, *flags))
+    assert not np.array_equal(served, cli_pixels(tmp_path, *common))
+
+
+@pytest.mark.parametrize("fields, param", [
+    ({"loras": [{"name": "style", "scale": 0.8}]}, "loras[0].name"),
+    ({"controlnets": [{"name": "canny", "image": CONTROL_URI}]}, "controlnets[0].name"),
+])
+def test_cluster_unknown_adapters_are_404(cluster_client, fields, param):
+    with pytest.raises(openai.NotFoundError) as error:
+        cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"num_inference_steps": 2, **fields})
+    assert error.value.body["code"] == "adapter_not_found" and error.value.body["param"] == param
+    assert error.value.body["type"] == "invalid_request_error"

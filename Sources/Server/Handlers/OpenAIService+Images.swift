@@ -127,12 +127,12 @@ extension OpenAIService {
     /// `GET /v1/adapters`: the LoRAs and ControlNets registered for the image model, by name.
     func adapters() throws -> Response {
         let served = try imageModel(named: nil)
-        let registry = served.engine.adapters
         return Self.jsonObject([
             "object": "list",
-            "data": registry.entries.map { entry -> [String: Any] in
-                ["id": entry.name, "object": "adapter", "type": entry.kind.rawValue, "model": served.name,
-                 "cached": registry.isCached(entry)]
+            "data": served.engine.adapters.map { adapter -> [String: Any] in
+                var object: [String: Any] = ["id": adapter.name, "object": "adapter", "type": adapter.kind.rawValue, "model": served.name]
+                object["cached"] = adapter.cached
+                return object
             },
         ])
     }

@@ -24,9 +24,15 @@ public struct ImageWorkerConfiguration: Sendable {
     /// `controlnet` worker their residual calls.
     public var transfer: Endpoint
     public var heartbeatInterval: Duration = .milliseconds(200)
-    /// A `controlnet` worker's ControlNets by name, and the bytes of them it keeps loaded.
+    /// A `controlnet` worker's ControlNets by name, and the bytes of them it keeps loaded; an
+    /// `image` worker's in-process ControlNets (run when a job names no ControlNet service).
     public var controlNets: [String: URL] = [:]
     public var controlNetMemoryBytes = 4 << 30
+    /// An `image` worker's LoRAs by name (safetensors files), folders scanned for LoRAs and
+    /// ControlNets, and the bytes of loaded add-ons it keeps (``AdapterRegistry``).
+    public var loras: [String: String] = [:]
+    public var adapterDirectories: [String] = []
+    public var adapterCacheBytes = 1 << 30
 
     public init(slot: Int, modelDirectory: URL, engine: DiffusionEngineConfig, frontEnd: Endpoint, transfer: Endpoint) {
         self.slot = slot
@@ -42,7 +48,9 @@ public struct ImageWorkerConfiguration: Sendable {
 /// (heartbeats, aborts, drain, restarts).
 /// Each `generateImage` is one image; its progress and the finished image go back on the control
 /// connection. Its transfer endpoint answers CFG-split leaders' unconditional rows; an image whose
-/// job names a `guidancePeer` sends its own there each step.
+/// job names a `guidancePeer` sends its own there each step. A job's LoRAs and ControlNets are
+/// named from the worker's ``AdapterRegistry`` (reported at registration); with a
+/// `controlNetService` its ControlNets run on that `controlnet` worker instead.
 ///
 /// A `controlnet` worker (Katz/SwiftDiffusion §ControlNet-as-a-Service) loads no pipeline: it keeps
 /// the ControlNets of its registry resident within its memory budget (``ResidentControlNets``) and
@@ -59,6 +67,7 @@ public final class ImageWorker: Sendable {
     private let listener: Listener
 
     private let peers = Mutex<[Endpoint: GuidancePeerConnection]>([:])
+    private let controlNetServices = Mutex<[Endpoint: ControlNetServiceConnection]>([:])
     private let guidanceRowsServed = Atomic<Int>(0)
     private let controlNetCalls = Atomic<Int>(0)
 
@@ -68,7 +77,10 @@ public final class ImageWorker: Sendable {
             engine = nil
             controlNets = ResidentControlNets(registry: configuration.controlNets, budgetBytes: configuration.controlNetMemoryBytes)
         } else {
-            engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: configuration.modelDirectory), config: configuration.engine)
+            let registry = try AdapterRegistry(loras: configuration.loras, controlNets: configuration.controlNets.mapValues(\.path),
+                                               directories: configuration.adapterDirectories, cacheBytes: configuration.adapterCacheBytes)
+            engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: configuration.modelDirectory), config: configuration.engine,
+                                     registry: registry)
             controlNets = nil
         }
         session = try WorkerSession(frontEnd: configuration.frontEnd)
@@ -103,9 +115,16 @@ public final class ImageWorker: Sendable {
             hello.imageModel = WireImageModel(defaultSize: pipeline.defaultSize, sizeMultiple: pipeline.sizeMultiple, vaeScaleFactor: pipeline.vae.scaleFactor,
                                               maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels)
         }
+        if let registry = engine?.registry {
+            hello.adapters = WireAdapterNames(loras: registry.entries.filter { $0.kind == .lora }.map(\.name),
+                                              controlNets: registry.entries.filter { $0.kind == .controlNet }.map(\.name))
+        } else if let controlNets {
+            hello.adapters = WireAdapterNames(controlNets: controlNets.registry.keys.sorted())
+        }
         try await session.run(registering: hello, readerName: "tessera-image-worker-control", heartbeatEvery: configuration.heartbeatInterval,
                               heartbeat: { [self] in load() }, handle: { [self] in handle($0, $1) })
         peers.withLock { Array($0.values) }.forEach { $0.close() }
+        controlNetServices.withLock { Array($0.values) }.forEach { $0.close() }
         listener.close()
         await engine?.shutdown(gracePeriod: .zero)
     }
@@ -129,11 +148,26 @@ public final class ImageWorker: Sendable {
                 return kind
             },
             width: job.width, height: job.height, seed: job.seed, strength: job.strength)
-        if let image = job.initImage { request.initImage = try WireImages.unpack([image], payload)[0] }
+        let controls = job.controlNets ?? []
+        var images = try WireImages.unpack((job.initImage.map { [$0] } ?? []) + controls.map(\.image), payload)
+        if job.initImage != nil { request.initImage = images.removeFirst() }
         if let endpoint = job.guidancePeer { request.guidancePeer = try peer(endpoint) }
         guard let engine else { throw ImageGenerationError.invalidRequest("a controlnet worker generates no images", param: nil) }
+        var named = ImageRequest(request, loras: (job.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) })
+        if let endpoint = job.controlNetService {
+            // Run by a `controlnet` worker: each step's residuals come back over its connection.
+            let service = try controlNetService(endpoint)
+            named.request.controlNets = zip(controls, images).map { control, picture in
+                ControlNetRequest(controlNet: RemoteControlNet(name: control.name, service: service), image: picture,
+                                  scale: control.scale, start: control.start, end: control.end)
+            }
+        } else {
+            named.controlNets = zip(controls, images).map { control, picture in
+                ControlNetUse(name: control.name, image: picture, scale: control.scale, start: control.start, end: control.end)
+            }
+        }
         // Ending the iteration (an abort cancels this task) cancels the image at its next step boundary.
-        for try await event in try engine.submit([request]) {
+        for try await event in try engine.submit([named]) {
             switch event {
             case let .progress(_, step, total, _): send(.imageProgress(request: id, step: step, total: total))
             case let .image(_, image, timing):
@@ -154,6 +188,14 @@ public final class ImageWorker: Sendable {
         if let open = peers.withLock({ $0[endpoint] }), !open.isClosed { return open }
         let connection = try GuidancePeerConnection(endpoint: endpoint)
         peers.withLock { $0[endpoint] = connection }
+        return connection
+    }
+
+    /// The connection to a `controlnet` worker, opened on first use and again after it closed.
+    private func controlNetService(_ endpoint: Endpoint) throws -> ControlNetServiceConnection {
+        if let open = controlNetServices.withLock({ $0[endpoint] }), !open.isClosed { return open }
+        let connection = try ControlNetServiceConnection(endpoint: endpoint)
+        controlNetServices.withLock { $0[endpoint] = connection }
         return connection
     }
 
@@ -181,8 +223,7 @@ extension WireImageError {
         switch error {
         case let .overloaded(seconds): self = .overloaded(retryAfterSeconds: seconds)
         case let .invalidRequest(message, param): self = .invalidRequest(message: message, param: param)
-        // The front end refuses named add-ons before they reach a worker (none are registered there).
-        case let .adapterNotFound(message, param): self = .invalidRequest(message: message, param: param)
+        case let .adapterNotFound(message, param): self = .adapterNotFound(message: message, param: param)
         case .shuttingDown: self = .shuttingDown
         case let .failed(message): self = .failed(message)
         }
