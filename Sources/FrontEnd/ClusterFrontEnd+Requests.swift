@@ -97,6 +97,8 @@ extension ClusterFrontEnd {
         var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil, sloClass: request.sloClass)
         // Prompt tokens the prefill worker found in its prefix cache; nil when the decode worker computes the prompt.
         var prefillCached: Int?
+        // The prefill worker holding the prompt's KV until the decode worker pulls it.
+        var kvHolder: (slot: Int, connection: Connection?)?
         var promptLogprobs: [TokenLogprobs]?
         let sources = try await encode(id, request, on: route.encode, events: &events)
         if let prefill = route.prefill, request.prompt.count > 1 || !request.images.isEmpty {
@@ -121,7 +123,10 @@ extension ClusterFrontEnd {
                     job.prompt = expanded
                     job.imageSpans = spans
                     prefillCached = cached
-                    shared.withLock { $0.requests[id]?.parked = (prefill, handle) }
+                    kvHolder = shared.withLock { s in
+                        s.requests[id]?.parked = (prefill, handle)
+                        return (prefill, s.slots[prefill].connection)
+                    }
                     rememberPrefill(request, on: prefill)
                     break wait
                 case let .failed(error): throw retryable(error, slot: prefill)
@@ -178,7 +183,10 @@ extension ClusterFrontEnd {
                 client.yield(.finished(info))
                 client.finish()
                 return
-            case let .failed(error): throw retryable(error, slot: route.decode)
+            case let .failed(error):
+                // Before its first token the decode worker was pulling the prompt's KV.
+                if case .internalFailure = error, position == 0, let kvHolder, await isLost(kvHolder) { throw WorkerLost(slot: kvHolder.slot) }
+                throw retryable(error, slot: route.decode)
             case .workerLost: throw WorkerLost(slot: route.decode)
             case .prefilled, .encoded: continue
             }
@@ -238,6 +246,23 @@ extension ClusterFrontEnd {
     private func retryable(_ error: EngineError, slot: Int) -> any Error {
         if case .internalFailure = error { return WorkerLost(slot: slot) }
         return error
+    }
+
+    /// Whether the worker that was in `slot` on `connection` is gone or going: its connection
+    /// closes within the heartbeat timeout. A decode worker whose KV pull failed because its prefill
+    /// worker died can report the failure before the front end sees the death; waiting for it
+    /// makes the retry prefill anew on a live (or the relaunched) prefill worker, and charges the
+    /// loss to the prefill worker, rather than counting the decode worker lost and sending the
+    /// retry straight back to the dying slot.
+    private func isLost(_ worker: (slot: Int, connection: Connection?)) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(topology.heartbeatTimeoutMs)
+        while true {
+            let gone = shared.withLock { s in worker.connection == nil || s.slots[worker.slot].connection !== worker.connection
+                || s.slots[worker.slot].phase != .active }
+            if gone { return true }
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Picks the workers for a request's next try with the topology's router, waiting while no

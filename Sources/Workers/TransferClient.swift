@@ -35,17 +35,7 @@ final class TransferClient: Sendable {
     /// gone or no longer holds it.
     func pull(_ source: KVSource, expecting layout: KVLayout) throws -> KVBuffer {
         let start = ContinuousClock.now
-        let peer = try connection(to: source.endpoint)
-        let reply: (WireMessage, Data)
-        do {
-            reply = try peer.lock.withLock { _ in
-                try peer.connection.send(.pull(handle: source.handle, sharedMemory: usesSharedMemory(with: source.endpoint)))
-                return try peer.connection.receive()
-            }
-        } catch {
-            drop(source.endpoint)
-            throw error
-        }
+        let (peer, reply) = try roundTrip(.pull(handle: source.handle, sharedMemory: usesSharedMemory(with: source.endpoint)), to: source.endpoint)
         guard case let .kv(handle, header) = reply.0, handle == source.handle else {
             throw TransportError.malformedMessage("prefill worker \(source.endpoint) no longer holds KV \(source.handle)")
         }
@@ -58,17 +48,7 @@ final class TransferClient: Sendable {
     /// Push hand-off: sends a parked KV (`pushedKV`) to a decode worker and blocks until it confirms.
     func push(_ message: WireMessage, payload: Data, to endpoint: Endpoint) throws {
         guard case let .pushedKV(source, _) = message else { throw TransportError.malformedMessage("\(message) is not a KV push") }
-        let peer = try connection(to: endpoint)
-        let reply: (WireMessage, Data)
-        do {
-            reply = try peer.lock.withLock { _ in
-                try peer.connection.send(message, payload: payload)
-                return try peer.connection.receive()
-            }
-        } catch {
-            drop(endpoint)
-            throw error
-        }
+        let (_, reply) = try roundTrip(message, payload: payload, to: endpoint)
         guard case let .pulled(handle) = reply.0, handle == source.handle else {
             throw TransportError.malformedMessage("decode worker \(endpoint) did not confirm KV \(source.handle)")
         }
@@ -102,17 +82,7 @@ final class TransferClient: Sendable {
     /// Fetches encoder outputs from an encode worker and confirms them, so it unpins them.
     func pullFeatures(_ source: FeatureSource) throws -> [EncodedImage] {
         let start = ContinuousClock.now
-        let peer = try connection(to: source.endpoint)
-        let reply: (WireMessage, Data)
-        do {
-            reply = try peer.lock.withLock { _ in
-                try peer.connection.send(.pullFeatures(imageIDs: source.imageIDs, sharedMemory: usesSharedMemory(with: source.endpoint)))
-                return try peer.connection.receive()
-            }
-        } catch {
-            drop(source.endpoint)
-            throw error
-        }
+        let (peer, reply) = try roundTrip(.pullFeatures(imageIDs: source.imageIDs, sharedMemory: usesSharedMemory(with: source.endpoint)), to: source.endpoint)
         guard case let .features(header) = reply.0, header.missing.isEmpty else {
             throw TransportError.malformedMessage("encode worker \(source.endpoint) no longer holds the features of \(source.imageIDs)")
         }
@@ -149,20 +119,46 @@ final class TransferClient: Sendable {
         for peer in connections.withLock({ Array($0.values) }) { peer.connection.close() }
     }
 
-    private func connection(to endpoint: Endpoint) throws(TransportError) -> PeerConnection {
-        if let existing = connections.withLock({ $0[endpoint] }) { return existing }
+    /// Sends `message` to the peer at `endpoint` and waits for its reply. A connection kept from an
+    /// earlier transfer may lead to a worker that has since died: its endpoint (a slot's Unix socket)
+    /// is reused by the worker relaunched in its place, so a round trip that fails on a kept
+    /// connection is tried once more on a fresh one before the transfer fails.
+    private func roundTrip(_ message: WireMessage, payload: Data = Data(), to endpoint: Endpoint) throws -> (PeerConnection, (WireMessage, Data)) {
+        for fresh in [false, true] {
+            let (peer, kept) = try connection(to: endpoint)
+            do {
+                let reply = try peer.lock.withLock { _ in
+                    try peer.connection.send(message, payload: payload)
+                    return try peer.connection.receive()
+                }
+                return (peer, reply)
+            } catch {
+                drop(peer, at: endpoint)
+                if fresh || !kept { throw error }
+            }
+        }
+        preconditionFailure("the second round trip returns or throws")
+    }
+
+    /// The connection to `endpoint`, and whether it was kept from an earlier transfer.
+    private func connection(to endpoint: Endpoint) throws(TransportError) -> (PeerConnection, kept: Bool) {
+        if let existing = connections.withLock({ $0[endpoint] }) { return (existing, true) }
         let peer = PeerConnection(try Connection.connect(to: endpoint))
         return connections.withLock { map in
             if let raced = map[endpoint] {
                 peer.connection.close()
-                return raced
+                return (raced, true)
             }
             map[endpoint] = peer
-            return peer
+            return (peer, false)
         }
     }
 
-    private func drop(_ endpoint: Endpoint) {
-        connections.withLock { $0.removeValue(forKey: endpoint) }?.connection.close()
+    /// Forgets a failed connection, unless another transfer already replaced it with a fresh one.
+    private func drop(_ peer: PeerConnection, at endpoint: Endpoint) {
+        connections.withLock { map in
+            if map[endpoint] === peer { map[endpoint] = nil }
+        }
+        peer.connection.close()
     }
 }

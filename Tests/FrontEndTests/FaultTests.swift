@@ -126,6 +126,61 @@ import ServingAPI
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// The only prefill worker dies while its prompts' KV waits for the decode worker's pull (the
+    /// decode worker is stopped meanwhile): each pull fails, and the requests are prefilled again on
+    /// the replacement, a prefill loss, not the decode worker's, with one retry each.
+    @Test func killingThePrefillWorkerBeforeTheDecodePullRePrefillsOnItsReplacement() async throws {
+        let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 1)
+            .replacingOccurrences(of: "heartbeat_timeout_ms: 1000", with: "heartbeat_timeout_ms: 60000"))
+        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let decode = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
+        let prefillPid = try #require(frontEnd.workerProcessId(slot: prefill))
+        let decodePid = try #require(frontEnd.workerProcessId(slot: decode))
+        let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(3))
+        let expected = try await Support.singleProcess(prompts, tokens: 10)
+        // The decode worker has pulled from the prefill worker before: it holds a connection to it.
+        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Support.greedy(10)))).ids == expected[0])
+        #expect(kill(decodePid, SIGSTOP) == 0)
+        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
+            for (i, prompt) in prompts.enumerated() {
+                group.addTask { (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10)))).ids) }
+            }
+            // Every prompt is prefilled and its KV parked; the decode worker has its job but has not pulled.
+            #expect(await Support.eventually { frontEnd.clusterStatus()[decode].runningDecodes == prompts.count })
+            kill(prefillPid, SIGKILL)
+            kill(decodePid, SIGCONT)
+            var result = Array(repeating: [Int](), count: prompts.count)
+            for try await (i, ids) in group { result[i] = ids }
+            return result
+        }
+        #expect(outputs == expected)
+        #expect(frontEnd.retriedRequests == prompts.count)
+        #expect(frontEnd.restarts(slot: prefill) == 1 && frontEnd.restarts(slot: decode) == 0)
+        #expect(frontEnd.workerProcessId(slot: decode) == decodePid)
+        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// The prefill worker's replacement listens on the dead worker's transfer socket: the decode
+    /// worker's connection kept from before the death is not the replacement's, and the first
+    /// request after the restart is served without a retry (none is allowed here).
+    @Test func thePrefillWorkersReplacementIsPulledFromWithoutARetry() async throws {
+        let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 0))
+        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let prefillPid = try #require(frontEnd.workerProcessId(slot: prefill))
+        let prompt = try #require(Support.prompts.first { $0.count > 1 })
+        let expected = try await Support.singleProcess([prompt], tokens: 10)[0]
+        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10)))).ids == expected)
+        kill(prefillPid, SIGKILL)
+        #expect(await Support.eventually {
+            frontEnd.restarts(slot: prefill) == 1 && frontEnd.clusterStatus()[prefill].isActive && frontEnd.workerProcessId(slot: prefill) != prefillPid
+        })
+        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10))))
+        #expect(out.ids == expected)
+        #expect(frontEnd.retriedRequests == 0)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
     /// The only decode worker hangs before pulling a prompt's KV: the request is retried once it is
     /// replaced, and the KV the failed try parked on the prefill worker is freed then, not when the
     /// prefill worker's parked-KV timeout (60 s) passes.
