@@ -344,6 +344,15 @@ static q_dot4_fn select_dot4(ck_dtype dtype) {
     return NULL;
 }
 
+/// The 4 × 4 register tile where the thread's level has one (AVX-512 VNNI, Q8_0/Q4_0/Q4_1), else NULL.
+static q_tile_fn select_tile(ck_dtype dtype) {
+#if CK_X86
+    if (ck_simd_level() >= 2) return ck_q_tile_vnni(dtype);
+#endif
+    (void)dtype;
+    return NULL;
+}
+
 // MARK: Matrix product
 
 typedef struct {
@@ -370,25 +379,42 @@ static inline void qmatmul_store(const qmatmul_job *j, size_t v, size_t r, float
     *out = j->accumulate ? *out + s : s;
 }
 
-/// Rows [r0, r1) against every activation row; sixteen activation rows share each weight row while
-/// it is in L1, unpacked once per four of them where a four-row dot product exists.
+/// Weight row r against activation rows [v, v1): four at a time where a four-row dot product exists.
+static void qmatmul_row(const qmatmul_job *j, q_dot_fn dot, q_dot4_fn dot4, size_t r, size_t v, size_t v1) {
+    const char *row = j->w + r * j->row_bytes;
+    if (dot4) {
+        for (; v + 4 <= v1; v += 4) {
+            float s[4];
+            dot4(j->k, row, j->act + v * j->act_bytes, j->act_bytes, s);
+            for (int i = 0; i < 4; i++) qmatmul_store(j, v + i, r, s[i]);
+        }
+    }
+    for (; v < v1; v++) qmatmul_store(j, v, r, dot(j->k, row, j->act + v * j->act_bytes));
+}
+
+/// Rows [r0, r1) against every activation row, a chunk of activation rows at a time (they stay in
+/// L2 while the weight rows stream past): 4 × 4 register tiles where the level has them, the rest
+/// row by row.
 static void qmatmul_rows(const qmatmul_job *j, size_t r0, size_t r1) {
     q_dot_fn dot = select_dot(j->dtype);
     q_dot4_fn dot4 = select_dot4(j->dtype);
-    for (size_t v0 = 0; v0 < j->nvec; v0 += 16) {
-        size_t v1 = v0 + 16 < j->nvec ? v0 + 16 : j->nvec;
-        for (size_t r = r0; r < r1; r++) {
-            const char *row = j->w + r * j->row_bytes;
-            size_t v = v0;
-            if (dot4) {
+    q_tile_fn tile = select_tile(j->dtype);
+    for (size_t v0 = 0; v0 < j->nvec; v0 += 64) {
+        size_t v1 = v0 + 64 < j->nvec ? v0 + 64 : j->nvec;
+        size_t r = r0;
+        if (tile && v1 - v0 >= 4) {
+            for (; r + 4 <= r1; r += 4) {
+                size_t v = v0;
                 for (; v + 4 <= v1; v += 4) {
-                    float s[4];
-                    dot4(j->k, row, j->act + v * j->act_bytes, j->act_bytes, s);
-                    for (int i = 0; i < 4; i++) qmatmul_store(j, v + i, r, s[i]);
+                    float s[16];
+                    tile(j->k, j->w + r * j->row_bytes, j->row_bytes, j->act + v * j->act_bytes, j->act_bytes, s);
+                    for (int a = 0; a < 4; a++)
+                        for (int c = 0; c < 4; c++) qmatmul_store(j, v + c, r + a, s[a * 4 + c]);
                 }
+                for (int a = 0; a < 4; a++) qmatmul_row(j, dot, dot4, r + a, v, v1);
             }
-            for (; v < v1; v++) qmatmul_store(j, v, r, dot(j->k, row, j->act + v * j->act_bytes));
         }
+        for (; r < r1; r++) qmatmul_row(j, dot, dot4, r, v0, v1);
     }
 }
 

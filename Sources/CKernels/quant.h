@@ -42,7 +42,12 @@ typedef float (*q_dot_fn)(size_t n, const void *w, const void *act);
 /// One weight row against four activation rows `stride` bytes apart: out[0..3], each equal to q_dot_fn's.
 typedef void (*q_dot4_fn)(size_t n, const void *w, const void *act, size_t stride, float *out);
 
+/// Four weight rows (`w_stride` bytes apart) against four activation rows (`act_stride` apart):
+/// out[4·r + c] for weight row r and activation row c, each equal to q_dot_fn's.
+typedef void (*q_tile_fn)(size_t n, const void *w, size_t w_stride, const void *act, size_t act_stride, float *out);
+
 #if CK_X86
+q_tile_fn ck_q_tile_vnni(ck_dtype dtype);
 q_dot_fn ck_q_dot_avx2(ck_dtype dtype);
 q_dot_fn ck_q_dot_vnni(ck_dtype dtype);
 q_dot4_fn ck_q_dot4_avx2(ck_dtype dtype);

@@ -106,6 +106,78 @@ QD_TARGET static void QD_NAME(dot4_q4_1)(size_t n, const void *w, const void *ac
     for (int r = 0; r < 4; r++) out[r] = QD_NAME(hsum)(acc[r]) + offsets[r];
 }
 
+#ifdef QD_TILE
+// Four weight rows × four activation rows, for prefill: each weight block is unpacked and each
+// activation block loaded once for the sixteen products held in registers. vpdpbusd multiplies
+// unsigned by signed bytes into int32 without saturating, so the signed products are formed
+// exactly in integers: Q8_0's x·a as (a + 128)·x − 128·x, Q4_0's (q − 8)·a as q·a − 8·a, lane by
+// lane (the lane sums equal the one-row dot's). Per pair the float arithmetic is then the one-row
+// dot's in its order, so every result equals q_dot_fn's bit for bit.
+QD_TARGET static inline __attribute__((always_inline)) void QD_NAME(tile4x4)(ck_dtype dtype, size_t n, const void *w, size_t w_stride,
+                                                                           const void *act, size_t a_stride, float *out) {
+    const size_t block = dtype == CK_Q8_0 ? sizeof(blk_q8_0) : dtype == CK_Q4_0 ? sizeof(blk_q4_0) : sizeof(blk_q4_1);
+    const __m256i eight = _mm256_set1_epi8(8), bias = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
+    __m256 acc[4][4];
+    float offsets[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) { acc[r][c] = _mm256_setzero_ps(); offsets[r][c] = 0; }
+    for (size_t i = 0; i < n / QK32; i++) {
+        __m256i a[4], base[4];
+        float da[4], sa[4];
+        for (int c = 0; c < 4; c++) {
+            const act_q8_32 *y = (const act_q8_32 *)((const char *)act + c * a_stride) + i;
+            a[c] = _mm256_loadu_si256((const __m256i *)y->qs);
+            da[c] = y->d;
+            sa[c] = y->s;
+            if (dtype == CK_Q4_0) base[c] = _mm256_sub_epi32(zero, QD_DOT(zero, eight, a[c]));
+            if (dtype == CK_Q8_0) a[c] = _mm256_xor_si256(a[c], bias);
+        }
+        for (int r = 0; r < 4; r++) {
+            const char *b = (const char *)w + r * w_stride + i * block;
+            float dw = _cvtsh_ss(*(const uint16_t *)b);
+            __m256i q, init = zero;
+            float m = 0;
+            if (dtype == CK_Q8_0) {
+                q = _mm256_loadu_si256((const __m256i *)((const blk_q8_0 *)b)->qs);
+                init = _mm256_sub_epi32(zero, QD_DOT(zero, bias, q));
+            } else if (dtype == CK_Q4_0) {
+                q = QD_NAME(nibbles)(((const blk_q4_0 *)b)->qs);
+            } else {
+                q = QD_NAME(nibbles)(((const blk_q4_1 *)b)->qs);
+                m = _cvtsh_ss(((const blk_q4_1 *)b)->m);
+            }
+            for (int c = 0; c < 4; c++) {
+                __m256i p = dtype == CK_Q8_0 ? QD_DOT(init, a[c], q) : QD_DOT(dtype == CK_Q4_0 ? base[c] : zero, q, a[c]);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(dw * da[c]), _mm256_cvtepi32_ps(p), acc[r][c]);
+                if (dtype == CK_Q4_1) offsets[r][c] += m * sa[c];
+            }
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+            out[r * 4 + c] = dtype == CK_Q4_1 ? QD_NAME(hsum)(acc[r][c]) + offsets[r][c] : QD_NAME(hsum)(acc[r][c]);
+}
+
+QD_TARGET static void QD_NAME(tile_q8_0)(size_t n, const void *w, size_t ws, const void *act, size_t as, float *out) {
+    QD_NAME(tile4x4)(CK_Q8_0, n, w, ws, act, as, out);
+}
+QD_TARGET static void QD_NAME(tile_q4_0)(size_t n, const void *w, size_t ws, const void *act, size_t as, float *out) {
+    QD_NAME(tile4x4)(CK_Q4_0, n, w, ws, act, as, out);
+}
+QD_TARGET static void QD_NAME(tile_q4_1)(size_t n, const void *w, size_t ws, const void *act, size_t as, float *out) {
+    QD_NAME(tile4x4)(CK_Q4_1, n, w, ws, act, as, out);
+}
+
+q_tile_fn QD_NAME(ck_q_tile)(ck_dtype dtype) {
+    switch (dtype) {
+    case CK_Q8_0: return QD_NAME(tile_q8_0);
+    case CK_Q4_0: return QD_NAME(tile_q4_0);
+    case CK_Q4_1: return QD_NAME(tile_q4_1);
+    default: return NULL;
+    }
+}
+#endif
+
 /// Σ m_j · (sum of sub-block j's activations) for a Q4_K/Q5_K block.
 static inline int QD_NAME(k_mins)(const uint8_t *scales, const int16_t *bsums, uint8_t *sc) {
     int mins = 0;

@@ -16,7 +16,9 @@ q_dot4_fn ck_q_dot4_avx2(ck_dtype dtype) { return ck_q_dot4_avx2_(dtype); }
 #define QD_TARGET CK_AVX512VNNI
 #define QD_NAME(x) x##_vnni_
 #define QD_DOT(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#define QD_TILE
 #include "quant_dot.h"
+q_tile_fn ck_q_tile_vnni(ck_dtype dtype) { return ck_q_tile_vnni_(dtype); }
 q_dot_fn ck_q_dot_vnni(ck_dtype dtype) { return ck_q_dot_vnni_(dtype); }
 q_dot4_fn ck_q_dot4_vnni(ck_dtype dtype) { return ck_q_dot4_vnni_(dtype); }
 #endif

@@ -216,26 +216,70 @@ CK_AVX512VNNI static float dot_ggml_avx512(const float *x, const float *y, size_
 }
 #endif
 
+/// x rounded through float16 (round to nearest even), as ggml stores a float16 tensor.
+static inline float round_f16(float x) { return ck_f16_to_f32_scalar(ck_f32_to_f16_scalar(x)); }
+
+#if CK_X86
+/// y = round16(y * a) (ggml_vec_scale_f16) or y = round16(fma(x, a, y)) (ggml_vec_mad_f16), 16 lanes at a time.
+CK_AVX512VNNI static void f16_update_avx512(float *y, const float *x, float a, size_t d) {
+    const __m512 va = _mm512_set1_ps(a);
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        __m512 vy = _mm512_loadu_ps(y + i);
+        vy = x ? _mm512_fmadd_ps(_mm512_loadu_ps(x + i), va, vy) : _mm512_mul_ps(vy, va);
+        _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm512_cvtps_ph(vy, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    }
+    for (; i < d; i++) y[i] = round_f16(x ? fmaf(x[i], a, y[i]) : y[i] * a);
+}
+
+/// n floats rounded through float16 into `out`.
+CK_AVX512VNNI static void round_f16_avx512(const float *x, float *out, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    for (; i < n; i++) out[i] = round_f16(x[i]);
+}
+#endif
+
+static void f16_update(float *y, const float *x, float a, size_t d) {
+#if CK_X86
+    if (ck_simd_level() >= 2) { f16_update_avx512(y, x, a, d); return; }
+#endif
+    for (size_t i = 0; i < d; i++) y[i] = round_f16(x ? fmaf(x[i], a, y[i]) : y[i] * a);
+}
+
+static void round_f16_row(const float *x, float *out, size_t n) {
+#if CK_X86
+    if (ck_simd_level() >= 2) { round_f16_avx512(x, out, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) out[i] = round_f16(x[i]);
+}
+
 void ck_attention_online(const float *q, const float *keys, const float *values, size_t n, size_t stride, size_t d,
                          float scale, float *m, float *s, float *acc) {
     float max = *m, sum = *s;
+    // llama.cpp casts a float32 KV cache to float16 for its flash attention: queries, keys, values
+    // and the running output are float16 numbers there (the products and sums float32).
+    float qh[d], kh[d], vh[d];
+    round_f16_row(q, qh, d);
     for (size_t j = 0; j < n; j++) {
-        const float *k = keys + j * stride, *v = values + j * stride;
+        round_f16_row(keys + j * stride, kh, d);
+        round_f16_row(values + j * stride, vh, d);
 #if CK_X86
-        float score = (ck_simd_level() >= 2 ? dot_ggml_avx512(k, q, d) : ck_dot(k, q, d)) * scale;
+        float score = (ck_simd_level() >= 2 ? dot_ggml_avx512(kh, qh, d) : ck_dot(kh, qh, d)) * scale;
 #else
-        float score = ck_dot(k, q, d) * scale;
+        float score = ck_dot(kh, qh, d) * scale;
 #endif
         float ms = 1.0f, vs = 1.0f;
         if (score > max) {
             float old = max;
             max = score;
             ms = expf(old - max);
-            ck_scale(acc, ms, d);
+            f16_update(acc, NULL, ms, d);
         } else {
             vs = expf(score - max);
         }
-        ck_axpy(acc, vs, v, d);
+        f16_update(acc, vh, vs, d);
         sum = fmaf(sum, ms, vs);
     }
     *m = max;
@@ -265,18 +309,21 @@ void ck_gelu_tanh(float *x, size_t n) {
 // MARK: rotary embedding
 
 void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim, const float *cos_table,
-                   const float *sin_table, int fused) {
+                   const float *sin_table, int flags) {
     size_t half = head_dim / 2;
+    // Pair i is (v[i], v[i + half]) in the half-split layout, (v[2i], v[2i + 1]) interleaved.
+    size_t step = (flags & CK_ROPE_INTERLEAVED) ? 2 : 1, partner = (flags & CK_ROPE_INTERLEAVED) ? 1 : half;
     for (size_t h = 0; h < heads; h++) {
         float *v = x + h * head_stride;
         for (size_t i = 0; i < half; i++) {
-            float x1 = v[i], x2 = v[i + half];
-            if (fused) {
-                v[i] = fmaf(x1, cos_table[i], -(x2 * sin_table[i]));
-                v[i + half] = fmaf(x1, sin_table[i], x2 * cos_table[i]);
+            float *a = v + i * step, *b = a + partner;
+            float x1 = *a, x2 = *b;
+            if (flags & CK_ROPE_FUSED) {
+                *a = fmaf(x1, cos_table[i], -(x2 * sin_table[i]));
+                *b = fmaf(x1, sin_table[i], x2 * cos_table[i]);
             } else {
-                v[i] = x1 * cos_table[i] - x2 * sin_table[i];
-                v[i + half] = x2 * cos_table[i] + x1 * sin_table[i];
+                *a = x1 * cos_table[i] - x2 * sin_table[i];
+                *b = x2 * cos_table[i] + x1 * sin_table[i];
             }
         }
     }

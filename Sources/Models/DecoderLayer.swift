@@ -81,8 +81,8 @@ extension DecoderLayer {
         Kernels.rmsNorm(hidden, weight: inputNorm, eps: c.rmsNormEps, into: w.normed)
         Linear.apply([(q, w.normed, w.queries), (k, w.normed, w.keys), (v, w.normed, w.values)])
         let fused = c.operationOrder == .llamaCpp
-        Kernels.applyRoPE(w.queries, heads: c.numHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin, fused: fused)
-        Kernels.applyRoPE(w.keys, heads: c.numKVHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin, fused: fused)
+        Kernels.applyRoPE(w.queries, heads: c.numHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin, fused: fused, pairs: c.rotaryPairs)
+        Kernels.applyRoPE(w.keys, heads: c.numKVHeads, headDim: c.headDim, cos: rope.cos, sin: rope.sin, fused: fused, pairs: c.rotaryPairs)
         for (index, s) in sequences.enumerated() {
             kv.store(layer: layer, sequence: index, at: s.start, keys: w.keys.row(s.rows.lowerBound),
                      values: w.values.row(s.rows.lowerBound), count: s.rows.count)

@@ -5,8 +5,8 @@ import Tokenizers
 /// A GGUF model file read as the Llama-family decoder Tessera runs: hyper-parameters from the
 /// `{arch}.*` metadata, tensors under their Hugging Face names, and the tokenizer and chat template
 /// from `tokenizer.*`. Supports llama.cpp's `llama` and `qwen2` architectures; the q/k rows that
-/// llama.cpp's converter permutes for `llama` (interleaved rotary pairs) are put back in
-/// transformers' order, so one rotary embedding serves both formats.
+/// llama.cpp's converter permutes for `llama` stay permuted and rotate as interleaved pairs
+/// (`RotaryPairs.interleaved`), so q·k sums run over the elements in ggml's order.
 ///
 /// ```swift
 /// let model = try ModelLoader.load(directory: URL(fileURLWithPath: "SmolLM2-135M-Instruct.Q4_1.gguf"))
@@ -92,7 +92,8 @@ struct GGUFModel {
             tieWordEmbeddings: file.tensors["output.weight"] == nil,
             attentionBias: architecture == "llama" && file.tensors["blk.0.attn_q.bias"] != nil, mlpBias: false,
             hiddenActivation: .silu, useSlidingWindow: false, dtype: nil,
-            bosTokenId: file.metadata["tokenizer.ggml.bos_token_id"]?.int, eosTokenIds: eos, operationOrder: .llamaCpp)
+            bosTokenId: file.metadata["tokenizer.ggml.bos_token_id"]?.int, eosTokenIds: eos, operationOrder: .llamaCpp,
+            rotaryPairs: architecture == "llama" ? .interleaved : .halves)
     }
 
     /// The GGUF name of a transformers tensor name ("model.layers.3.self_attn.q_proj.weight" → "blk.3.attn_q.weight").
@@ -112,36 +113,13 @@ struct GGUFModel {
         return "blk.\(layer).\(g).\(suffix)"
     }
 
-    /// The tensor behind a transformers name, with llama's q/k rows back in transformers' order.
-    func tensor(_ name: String, config c: LanguageModelConfig) throws(ModelLoadingError) -> WeightMatrix {
+    /// The tensor behind a transformers name (llama's q/k rows as the converter permuted them).
+    func tensor(_ name: String) throws(ModelLoadingError) -> WeightMatrix {
         guard let gguf = Self.ggufName(name), let info = file.tensors[gguf] else { throw .missingTensor(name: name, path: file.path) }
         guard info.dtype != nil, let matrix = file.matrix(gguf) else {
             throw .unsupportedDType(tensor: gguf, path: file.path, dtype: info.typeName)
         }
-        guard architecture == "llama" else { return matrix }
-        if gguf.hasSuffix("attn_q.weight") || gguf.hasSuffix("attn_q.bias") { return Self.unpermute(matrix, heads: c.numHeads) }
-        if gguf.hasSuffix("attn_k.weight") || gguf.hasSuffix("attn_k.bias") { return Self.unpermute(matrix, heads: c.numKVHeads) }
         return matrix
-    }
-
-    /// Inverts convert_hf_to_gguf's `permute`: within each head, GGUF row 2i + a holds transformers
-    /// row a·(headDim/2) + i. Rows are copied whole (quantized blocks included). A bias is one row
-    /// of `heads · headDim` elements, permuted the same way.
-    static func unpermute(_ m: WeightMatrix, heads: Int) -> WeightMatrix {
-        let isVector = m.rows == 1
-        let rows = isVector ? m.cols : m.rows
-        let headDim = rows / heads, half = headDim / 2
-        let element = isVector ? m.dtype.byteCount(1) : m.rowBytes
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: rows * element, alignment: 64)
-        for h in 0 ..< heads {
-            for a in 0 ..< 2 {
-                for i in 0 ..< half {
-                    (storage + (h * headDim + a * half + i) * element).copyMemory(from: m.base + (h * headDim + 2 * i + a) * element, byteCount: element)
-                }
-            }
-        }
-        let owner = RawAllocation(storage)
-        return WeightMatrix(base: UnsafeRawPointer(storage), dtype: m.dtype, rows: m.rows, cols: m.cols, owner: owner)
     }
 
     /// The tokenizer and chat template of the metadata.
@@ -167,11 +145,4 @@ struct GGUFModel {
         v.chatTemplate = meta["tokenizer.chat_template"]?.string
         return v
     }
-}
-
-/// Heap memory freed with its last reference (row-permuted copies of q/k).
-final class RawAllocation: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
-    init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
-    deinit { pointer.deallocate() }
 }

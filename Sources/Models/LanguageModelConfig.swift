@@ -1,3 +1,5 @@
+import Tensor
+
 /// How rotary position frequencies are scaled (transformers' `rope_type`).
 public enum RopeScaling: Sendable, Equatable {
     case none
@@ -63,4 +65,7 @@ public struct LanguageModelConfig: Sendable, Equatable {
     public var bosTokenId: Int?
     public var eosTokenIds: [Int]
     public var operationOrder: OperationOrder = .transformers
+    /// How q/k rows pair their rotary elements: halves for Hugging Face folders, interleaved for
+    /// `llama` GGUF files (whose q/k rows stay as llama.cpp's converter permuted them).
+    public var rotaryPairs: RotaryPairs = .halves
 }

@@ -22,7 +22,7 @@ public enum ModelLoader {
         if GGUFModel.isGGUF(directory) {
             let gguf = try GGUFModel(path: directory.path)
             let config = try gguf.config()
-            let weights = WeightStore(gguf: gguf, config: config)
+            let weights = WeightStore(gguf: gguf)
             return config.architecture == "LlamaForCausalLM" ? try Llama.load(config: config, weights: weights)
                 : try Qwen2.load(config: config, weights: weights, configPath: directory.path)
         }

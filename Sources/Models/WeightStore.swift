@@ -19,14 +19,14 @@ final class WeightStore: @unchecked Sendable {
     private var files: [String: SafetensorsFile]
     /// Names of the tensors read so far. Guarded by `lock`.
     private var read: Set<String> = []
-    /// Set for a GGUF file: its tensors and the hyper-parameters their layout depends on.
-    private let gguf: (model: GGUFModel, config: LanguageModelConfig)?
+    /// Set for a GGUF file: its tensors.
+    private let gguf: GGUFModel?
     /// Weight matrices re-quantized at load time (`--quantize`), or nil to keep the stored type.
     let quantization: DType?
 
     /// The tensors of a GGUF file.
-    init(gguf model: GGUFModel, config: LanguageModelConfig, quantization: DType? = nil) {
-        gguf = (model, config)
+    init(gguf model: GGUFModel, quantization: DType? = nil) {
+        gguf = model
         self.quantization = quantization
         directory = URL(fileURLWithPath: model.file.path)
         singleFile = directory
@@ -79,16 +79,16 @@ final class WeightStore: @unchecked Sendable {
     }
 
     func contains(_ name: String) -> Bool {
-        if let gguf { return GGUFModel.ggufName(name).map { gguf.model.file.tensors[$0] != nil } ?? false }
+        if let gguf { return GGUFModel.ggufName(name).map { gguf.file.tensors[$0] != nil } ?? false }
         return locations[name] != nil
     }
 
     /// A GGUF tensor by its transformers name, checked against `shape` (rows × cols, or [count] for a vector).
     private func ggufTensor(_ name: String, shape: [Int]) throws(ModelLoadingError) -> WeightMatrix? {
         guard let gguf else { return nil }
-        let m = try gguf.model.tensor(name, config: gguf.config)
+        let m = try gguf.tensor(name)
         let actual = m.rows == 1 && shape.count == 1 ? [m.cols] : [m.rows, m.cols]
-        guard actual == shape else { throw .shapeMismatch(tensor: name, path: gguf.model.file.path, expected: shape, actual: actual) }
+        guard actual == shape else { throw .shapeMismatch(tensor: name, path: gguf.file.path, expected: shape, actual: actual) }
         lock.withLock { _ = read.insert(name) }
         return m
     }

@@ -41,9 +41,11 @@ public struct AttentionShape: Sendable {
 public enum SoftmaxOrder: Sendable, Equatable {
     /// All scores of a row first (blocked matrix products for prompts), as transformers does.
     case blocked
-    /// One key at a time with a running maximum and sum, in ggml's flash-attention order, as
-    /// llama.cpp's CPU backend does for fewer than `Attention.onlineRowLimit` query rows (for more it
-    /// switches to a tiled kernel, which is not reproduced: those prompts use the blocked form).
+    /// One key at a time with a running maximum and sum, in ggml's flash-attention order and with
+    /// its float16 queries, keys, values and output accumulator (llama.cpp casts a float32 KV cache
+    /// to float16 for it), as llama.cpp's CPU backend does for fewer than `Attention.onlineRowLimit`
+    /// query rows (for more it switches to a tiled kernel, which is not reproduced: those prompts
+    /// use the blocked form).
     case online
 }
 

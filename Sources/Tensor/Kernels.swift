@@ -69,11 +69,13 @@ public enum Kernels {
     }
 
     /// Rotates each row of `x` (heads of `headDim` floats) by the row's cos/sin table
-    /// (`cos`/`sin`: x.rows × headDim/2, half-split layout as in Llama); `fused` rounds each output
-    /// through one fused multiply-add, as llama.cpp's compiled rope does.
-    public static func applyRoPE(_ x: Matrix, heads: Int, headDim: Int, cos: Matrix, sin: Matrix, fused: Bool = false) {
+    /// (`cos`/`sin`: x.rows × headDim/2, pair i by angle i, pairs laid out as `pairs` says); `fused`
+    /// rounds each output through one fused multiply-add, as llama.cpp's compiled rope does.
+    public static func applyRoPE(_ x: Matrix, heads: Int, headDim: Int, cos: Matrix, sin: Matrix, fused: Bool = false,
+                                 pairs: RotaryPairs = .halves) {
         precondition(x.cols >= heads * headDim && cos.rows == x.rows && cos.cols == headDim / 2, "rope shape mismatch")
-        for r in 0 ..< x.rows { ck_rope_apply(x.row(r), heads, headDim, headDim, cos.row(r), sin.row(r), fused ? 1 : 0) }
+        let flags = (fused ? Int32(CK_ROPE_FUSED) : 0) | (pairs == .interleaved ? Int32(CK_ROPE_INTERLEAVED) : 0)
+        for r in 0 ..< x.rows { ck_rope_apply(x.row(r), heads, headDim, headDim, cos.row(r), sin.row(r), flags) }
     }
 
     /// Dot product of two float buffers.
@@ -83,4 +85,13 @@ public enum Kernels {
     public static func axpy(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, count: Int) {
         ck_axpy(y, a, x, count)
     }
+}
+
+/// Which elements of a head a rotary embedding turns together.
+public enum RotaryPairs: Sendable, Equatable {
+    /// (x[i], x[i + headDim/2]): transformers' `rotate_half`.
+    case halves
+    /// (x[2i], x[2i + 1]): llama.cpp's `llama` GGUF files, whose converter permutes the q/k rows
+    /// this way. Keeping that layout keeps q·k summed in ggml's element order.
+    case interleaved
 }

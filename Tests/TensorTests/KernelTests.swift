@@ -122,6 +122,32 @@ struct KernelTests {
         }
     }
 
+    /// Interleaved pairs rotate exactly as halves do once each head's elements are permuted
+    /// (pair i at 2i, 2i + 1 instead of i, i + half), bit for bit.
+    @Test func ropeRotatesInterleavedPairsAsPermutedHalves() {
+        let heads = 3, dim = 10, half = 5
+        let x = randomFloats(2 * heads * dim, seed: 11)
+        let angles = randomFloats(2 * half, seed: 12, scale: 3)
+        let cosTable = Matrix(rows: 2, cols: half, values: angles.map { cos($0) })
+        let sinTable = Matrix(rows: 2, cols: half, values: angles.map { sin($0) })
+        // Element e of an interleaved head is element (e even ? e/2 : half + e/2) of the halves head.
+        let halvesIndex = (0 ..< 2 * heads * dim).map { i in
+            let head = i / dim, e = i % dim
+            return head * dim + (e % 2 == 0 ? e / 2 : half + e / 2)
+        }
+        for fused in [false, true] {
+            let halves = Matrix(rows: 2, cols: heads * dim, values: x)
+            let interleaved = Matrix(rows: 2, cols: heads * dim, values: (0 ..< 2 * heads * dim).map { i in
+                x[i / (heads * dim) * heads * dim + halvesIndex[i % (heads * dim)]]
+            })
+            Kernels.applyRoPE(halves, heads: heads, headDim: dim, cos: cosTable, sin: sinTable, fused: fused)
+            Kernels.applyRoPE(interleaved, heads: heads, headDim: dim, cos: cosTable, sin: sinTable, fused: fused, pairs: .interleaved)
+            let h = halves.toArray(), v = interleaved.toArray()
+            let mismatched = v.indices.filter { i in v[i].bitPattern != h[i / (heads * dim) * heads * dim + halvesIndex[i % (heads * dim)]].bitPattern }
+            #expect(mismatched.isEmpty, "fused: \(fused), mismatched elements \(mismatched.prefix(5))")
+        }
+    }
+
     @Test func halfConversionsMatchSwiftFloat16() {
         withEachKernelPath { path in
             let bits = (0 ... UInt16.max).map { $0 }

@@ -75,6 +75,32 @@ struct QuantizedKernelTests {
         }
     }
 
+    /// Prefill's product (many activation rows at once: 4 × 4 register tiles on AVX-512 VNNI, four-row
+    /// dot products on AVX2) equals decode's one row at a time bit for bit on every path, odd row
+    /// and vector counts included, so a token's logits do not depend on how many rows shared its step.
+    @Test(arguments: DType.quantizedTypes)
+    func manyRowsEqualOneRowAtATime(dtype: DType) {
+        let paths = (0 ... Int(ck_simd_best_level())).map(Int32.init)
+        defer { ck_set_simd_level(2) }
+        for (index, (rows, blocks, vectors)) in [(13, 3, 9), (64, 18, 21), (40, 6, 70)].enumerated() {
+            let cols = blocks * dtype.blockElements
+            let w = Self.randomMatrix(dtype, rows: rows, cols: cols, seed: 100 + UInt64(index))
+            let x = randomFloats(vectors * cols, seed: 200 + UInt64(index))
+            for level in paths {
+                ck_set_simd_level(level)
+                let all = Matrix(rows: vectors, cols: rows)
+                w.multiply(Matrix(rows: vectors, cols: cols, values: x), into: all)
+                var mismatched = 0
+                for v in 0 ..< vectors {
+                    let one = Matrix(rows: 1, cols: rows)
+                    w.multiply(Matrix(rows: 1, cols: cols, values: Array(x[v * cols ..< (v + 1) * cols])), into: one)
+                    mismatched += (0 ..< rows).filter { one.data[$0].bitPattern != all.row(v)[$0].bitPattern }.count
+                }
+                #expect(mismatched == 0, "\(dtype) \(rows)×\(cols), \(vectors) vectors, level \(level): \(mismatched) results differ")
+            }
+        }
+    }
+
     /// Q8_0/Q4_0 quantization at load time (`--quantize`): values round-trip within half a step of
     /// their block scale (Q4_0: one step, as ggml maps the block's extreme to -8 and clamps its opposite at 7).
     @Test(arguments: [DType.q8_0, .q4_0])

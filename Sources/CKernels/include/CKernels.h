@@ -117,7 +117,9 @@ void ck_softmax(float *x, size_t n);
 /// One query row against `n` keys and values (rows `stride` floats apart, `d` wide) with an online
 /// softmax, in ggml's flash-attention order (ggml_compute_forward_flash_attn_ext_f16_one_chunk):
 /// running maximum `*m` (start at -INFINITY), sum `*s` (start at 0) and unnormalised output `acc`
-/// (d floats, start at 0) carry across calls; divide `acc` by `*s` after the last.
+/// (d floats, start at 0) carry across calls; divide `acc` by `*s` after the last. Queries, keys,
+/// values and `acc` are rounded through float16 as llama.cpp's flash attention holds them (it casts
+/// a float32 KV cache to float16 before the kernel).
 void ck_attention_online(const float *q, const float *keys, const float *values, size_t n, size_t stride, size_t d,
                          float scale, float *m, float *s, float *acc);
 /// out = silu(gate) * up, with silu(g) = g / (1 + exp(-g)).
@@ -129,11 +131,15 @@ void ck_gelu_tanh(float *x, size_t n);
 
 // MARK: Rotary position embedding
 
-/// Rotates `heads` vectors of `head_dim` floats (the i-th head at x + i*head_stride) in the
-/// half-split layout: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), with cos/sin of length head_dim/2.
-/// `fused` rounds as ggml's compiled rope does: fma(x1, cos, -(x2 sin)) and fma(x1, sin, x2 cos).
+/// `ck_rope_apply` flags. FUSED rounds as ggml's compiled rope does: fma(x1, cos, -(x2 sin)) and
+/// fma(x1, sin, x2 cos). INTERLEAVED pairs adjacent elements (x[2i], x[2i+1]), the layout of
+/// llama.cpp's `llama` GGUF q/k rows, instead of transformers' halves (x[i], x[i + head_dim/2]).
+enum { CK_ROPE_FUSED = 1, CK_ROPE_INTERLEAVED = 2 };
+
+/// Rotates `heads` vectors of `head_dim` floats (the i-th head at x + i*head_stride), pair i by
+/// angle i: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin), with cos/sin of length head_dim/2.
 void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim,
-                   const float *cos_table, const float *sin_table, int fused);
+                   const float *cos_table, const float *sin_table, int flags);
 
 // MARK: Convolutional models (feature maps channels-last: pixel y*width+x holds `channels` floats)
 
