@@ -91,6 +91,10 @@ struct AdaptedLinear {
 
     /// x · Wᵀ + b, plus every adapter listed for this path.
     func callAsFunction(_ x: Matrix, _ adapters: LowRankAdapters) -> Matrix {
+        OpProfile.measure(.linear) { apply(x, adapters) }
+    }
+
+    private func apply(_ x: Matrix, _ adapters: LowRankAdapters) -> Matrix {
         let y = Matrix(rows: x.rows, cols: outputs)
         weight.matrix.multiply(x, into: y)
         if let bias { ImageKernels.addRowVector(y, bias.data) }
@@ -108,13 +112,16 @@ struct AdaptedLinear {
     }
 }
 
-/// A k×k convolution (k > 1): padding (top, left, bottom, right).
+/// A k×k convolution (k > 1): padding (top, left, bottom, right). 3×3 stride-1 convolutions on
+/// maps large enough run as Winograd F(4×4, 3×3) (`ImageKernels.prefersWinograd`), the others as
+/// im2col + sgemm.
 struct Conv2d {
     let weight: Parameter
     let bias: Parameter
     let kernel: Int
     let stride: Int
     let padding: (top: Int, left: Int, bottom: Int, right: Int)
+    private let winograd = WinogradCache()
 
     init(_ store: ParameterStore, _ path: String, in inputs: Int, out outputs: Int, kernel: Int = 3, stride: Int = 1,
          padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) throws(ModelLoadingError) {
@@ -127,8 +134,32 @@ struct Conv2d {
     }
 
     func callAsFunction(_ x: FeatureMap) -> FeatureMap {
-        ImageKernels.conv2d(x, weight: weight.data, bias: bias.data, outChannels: weight.shape[0], kernel: kernel,
-                            stride: stride, padding: padding)
+        if ImageKernels.prefersWinograd(height: x.height, width: x.width, kernel: kernel, stride: stride, padding: padding) {
+            return OpProfile.measure(.convolution3x3Winograd) {
+                ImageKernels.winogradConv3x3(x, weights: winograd.weights(of: weight), bias: bias.data)
+            }
+        }
+        return OpProfile.measure(.convolutionIm2col) {
+            ImageKernels.conv2d(x, weight: weight.data, bias: bias.data, outChannels: weight.shape[0], kernel: kernel,
+                                stride: stride, padding: padding)
+        }
+    }
+}
+
+/// A 3×3 weight's Winograd transform, made on its first use (only layers that run at a size
+/// Winograd serves pay its 4× memory) and remade when the weight's `version` moves (a LoRA merged
+/// into it or restored).
+final class WinogradCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cached: (version: Int, weights: WinogradWeights)?
+
+    func weights(of parameter: Parameter) -> WinogradWeights {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached, cached.version == parameter.version { return cached.weights }
+        let weights = WinogradWeights(weight: parameter.data, outChannels: parameter.shape[0], inChannels: parameter.shape[1])
+        cached = (parameter.version, weights)
+        return weights
     }
 }
 
@@ -150,7 +181,9 @@ struct GroupNorm {
 
     func callAsFunction(_ x: FeatureMap, silu: Bool = false) -> FeatureMap {
         let out = FeatureMap(height: x.height, width: x.width, channels: x.channels)
-        ImageKernels.groupNorm(x, groups: groups, weight: weight.data, bias: bias.data, eps: eps, silu: silu, into: out)
+        OpProfile.measure(.normalization) {
+            ImageKernels.groupNorm(x, groups: groups, weight: weight.data, bias: bias.data, eps: eps, silu: silu, into: out)
+        }
         return out
     }
 }
@@ -168,7 +201,9 @@ struct LayerNorm {
 
     func callAsFunction(_ x: Matrix) -> Matrix {
         let out = Matrix(rows: x.rows, cols: x.cols)
-        Kernels.layerNorm(x, weight: weight.values(), bias: bias.values(), eps: eps, into: out)
+        OpProfile.measure(.normalization) {
+            Kernels.layerNorm(x, weight: weight.values(), bias: bias.values(), eps: eps, into: out)
+        }
         return out
     }
 }
@@ -248,9 +283,11 @@ struct MultiHeadAttention {
         let (q, k, v) = (query(x, adapters), key(source, adapters), value(source, adapters))
         let attended = Matrix(rows: x.rows, cols: q.cols)
         let shape = AttentionShape(numHeads: heads, numKVHeads: heads, headDim: q.cols / heads)
-        Attention.bidirectional(queries: .init(base: q.data, rowStride: q.cols), queryCount: q.rows,
-                                keys: .init(base: k.data, rowStride: k.cols), values: .init(base: v.data, rowStride: v.cols),
-                                keyCount: k.rows, shape: shape, output: attended)
+        OpProfile.measure(.attention) {
+            Attention.bidirectional(queries: .init(base: q.data, rowStride: q.cols), queryCount: q.rows,
+                                    keys: .init(base: k.data, rowStride: k.cols), values: .init(base: v.data, rowStride: v.cols),
+                                    keyCount: k.rows, shape: shape, output: attended)
+        }
         return output(attended, adapters)
     }
 }

@@ -20,6 +20,13 @@ public final class Parameter: @unchecked Sendable {
 
     public var count: Int { shape.reduce(1, *) }
 
+    /// Counts writes to the values (`assign`, `markModified`), so forms derived from them (a
+    /// convolution's Winograd transform) know when to be remade.
+    public private(set) var version = 0
+
+    /// Records that `data` was written in place (a merged LoRA).
+    public func markModified() { version += 1 }
+
     /// A copy of the values (keep one before merging, to restore exactly).
     public func values() -> [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 
@@ -27,6 +34,7 @@ public final class Parameter: @unchecked Sendable {
     public func assign(_ values: [Float]) {
         precondition(values.count == count, "parameter \(name) holds \(count) values, got \(values.count)")
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+        markModified()
     }
 
     /// The parameter as a rows × (rest) weight matrix view, sharing its memory.

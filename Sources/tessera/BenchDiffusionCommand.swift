@@ -14,8 +14,16 @@ struct BenchDiffusionCommand: ParsableCommand {
         (2: one classifier-free-guidance step) on random latents of --size/8 (the VAE's scale factor),
         random 77-token encoder states and, for SDXL, random text_embeds and time_ids. One warm-up
         call of each precedes timing. Peak RSS is the process's high-water mark.
+        --convolution both times each part with Winograd (auto) and with every convolution as
+        im2col + sgemm (the path before Winograd), alternating call by call in this one process;
+        --profile adds one profiled call of each part per path, with seconds per class of operation.
         """
     )
+
+    /// Which convolution path the timed calls take.
+    enum ConvolutionPath: String, ExpressibleByArgument, CaseIterable {
+        case auto, im2col, both
+    }
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -33,6 +41,12 @@ struct BenchDiffusionCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object.")
     var json = false
+
+    @Option(help: "Convolution path: auto (Winograd where faster), im2col, or both (alternating).")
+    var convolution = ConvolutionPath.auto
+
+    @Flag(help: "Also profile one call of each part per path: seconds per class of operation.")
+    var profile = false
 
     func validate() throws {
         guard size > 0, batch >= 1, runs >= 1 else { throw ValidationError("--size, --batch and --runs must be positive") }
@@ -62,44 +76,91 @@ struct BenchDiffusionCommand: ParsableCommand {
                 timeIds: unet.textEmbedsDim.map { _ in [Float(size), Float(size), 0, 0, Float(size), Float(size)] }
             )
         }
-        let step = try time(runs) { _ = try unet.predictNoise(rows) }
-        var decode: [Double] = []
-        if let vae {
-            let latents = FeatureMap(height: side, width: side, pixels: random.matrix(rows: side * side, cols: vae.latentChannels))
-            decode = try time(runs) { _ = vae.decode(latents) }
+        let latents = vae.map { FeatureMap(height: side, width: side, pixels: random.matrix(rows: side * side, cols: $0.latentChannels)) }
+        let paths: [ConvolutionPath] = convolution == .both ? [.auto, .im2col] : [convolution]
+        let step = try time(runs, paths) { _ = try unet.predictNoise(rows) }
+        let decode = try vae.map { vae in try time(runs, paths) { _ = vae.decode(latents!) } } ?? [:]
+        var profiles: [String: [String: [String: Double]]] = [:]
+        if profile {
+            for path in paths {
+                profiles[path.rawValue, default: [:]]["unet"] = try profiled(path) { _ = try unet.predictNoise(rows) }
+                if let vae { profiles[path.rawValue, default: [:]]["vae"] = try profiled(path) { _ = vae.decode(latents!) } }
+            }
         }
+        ImageKernels.winogradAllowed = true
         let rss = peakResidentMiB()
         let threads = ComputeThreads.count
+        let primary = paths[0]
         if json {
             var object: [String: Any] = [
-                "size": size, "batch": batch, "threads": threads, "runs": runs, "unet_step_s": median(step),
-                "unet_step_all_s": step, "peak_rss_mib": rss, "unet_load_s": unetLoad,
+                "size": size, "batch": batch, "threads": threads, "runs": runs, "unet_step_s": median(step[primary]!),
+                "unet_step_all_s": step[primary]!, "peak_rss_mib": rss, "unet_load_s": unetLoad, "convolution": primary.rawValue,
             ]
-            if !decode.isEmpty {
-                object["vae_decode_s"] = median(decode)
-                object["vae_decode_all_s"] = decode
+            if let times = decode[primary] {
+                object["vae_decode_s"] = median(times)
+                object["vae_decode_all_s"] = times
                 object["vae_load_s"] = vaeLoad
             }
+            if convolution == .both {
+                object["im2col_unet_step_s"] = median(step[.im2col]!)
+                object["im2col_unet_step_all_s"] = step[.im2col]!
+                if let times = decode[.im2col] {
+                    object["im2col_vae_decode_s"] = median(times)
+                    object["im2col_vae_decode_all_s"] = times
+                }
+            }
+            if profile { object["profile"] = profiles }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("threads: \(threads), \(size)x\(size) (latents \(side)x\(side)), UNet batch \(batch), median of \(runs)")
-            print(String(format: "UNet step %.3f s (load %.1f s)", median(step), unetLoad))
-            if !decode.isEmpty { print(String(format: "VAE decode %.3f s (load %.1f s)", median(decode), vaeLoad)) }
+            for path in paths {
+                print(String(format: "[\(path.rawValue)] UNet step %.3f s (load %.1f s)", median(step[path]!), unetLoad))
+                if let times = decode[path] { print(String(format: "[\(path.rawValue)] VAE decode %.3f s (load %.1f s)", median(times), vaeLoad)) }
+            }
+            for (path, parts) in profiles.sorted(by: { $0.key < $1.key }) {
+                for (part, classes) in parts.sorted(by: { $0.key > $1.key }) {
+                    let line = classes.sorted { $0.value > $1.value }.map { String(format: "%@ %.3f", $0.key, $0.value) }
+                    print("[\(path)] \(part) profile (s): " + line.joined(separator: ", "))
+                }
+            }
             print(String(format: "peak RSS %.0f MiB", rss))
         }
     }
 
+    /// One call of `body` on `path` with the operation profile on: seconds per class, its total,
+    /// and "other" (the total less the classes).
+    private func profiled(_ path: ConvolutionPath, _ body: () throws -> Void) throws -> [String: Double] {
+        ImageKernels.winogradAllowed = path != .im2col
+        let start = DispatchTime.now().uptimeNanoseconds
+        OpProfile.start()
+        try body()
+        let classes = OpProfile.stop()
+        let total = seconds(since: start)
+        var result = Dictionary(uniqueKeysWithValues: classes.map { ($0.key.rawValue, $0.value) })
+        result["total"] = total
+        result["other"] = total - classes.values.reduce(0, +)
+        return result
+    }
+
     private func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
-    /// One warm-up call, then `runs` timed calls.
-    private func time(_ runs: Int, _ body: () throws -> Void) throws -> [Double] {
-        try body()
-        return try (0 ..< runs).map { _ in
-            let start = DispatchTime.now().uptimeNanoseconds
+    /// One warm-up call per path, then `runs` timed calls per path, the paths alternating call by call.
+    private func time(_ runs: Int, _ paths: [ConvolutionPath], _ body: () throws -> Void) throws -> [ConvolutionPath: [Double]] {
+        var times: [ConvolutionPath: [Double]] = [:]
+        for path in paths {
+            ImageKernels.winogradAllowed = path != .im2col
             try body()
-            return seconds(since: start)
         }
+        for _ in 0 ..< runs {
+            for path in paths {
+                ImageKernels.winogradAllowed = path != .im2col
+                let start = DispatchTime.now().uptimeNanoseconds
+                try body()
+                times[path, default: []].append(seconds(since: start))
+            }
+        }
+        return times
     }
 
     private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }

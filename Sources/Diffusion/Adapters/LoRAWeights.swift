@@ -97,6 +97,7 @@ public struct LoRAWeights: Sendable {
             let weight = model.parameters.parameter(path + ".weight")!
             pristine.append((weight, weight.values()))
             for adapter in unet[path] { adapter.addDelta(to: weight.data) }
+            weight.markModified()
         }
         return MergedLoRAs(pristine: pristine)
     }

@@ -1,0 +1,69 @@
+import Testing
+@testable import Tensor
+
+/// Winograd F(4×4, 3×3) against a direct convolution in double on random data, on both kernel
+/// paths. Serialized because the kernel path is a process-wide switch.
+@Suite(.serialized)
+struct WinogradTests {
+    /// Sizes that are not multiples of the 4×4 tile, channel counts that are not multiples of 16,
+    /// a map with more tile blocks than one, and one small enough to split output channels.
+    static let shapes: [(height: Int, width: Int, inputs: Int, outputs: Int)] = [
+        (13, 11, 20, 24), (16, 16, 16, 16), (48, 44, 32, 48), (17, 23, 5, 3), (16, 20, 64, 160),
+    ]
+
+    /// Inputs in [−1, 1] and weights scaled by 1/√(9·in) keep the outputs of order 1, so the
+    /// bound is float32 rounding through the transforms: 5e-5 absolute (F(4×4, 3×3)'s transform
+    /// constants up to 8 and 1/24 cost about 10 ulps of an order-1 output).
+    @Test func matchesDirectConvolution() {
+        for (index, shape) in Self.shapes.enumerated() {
+            let x = randomFloats(shape.height * shape.width * shape.inputs, seed: 10 + UInt64(index))
+            let w = randomFloats(shape.outputs * shape.inputs * 9, seed: 20 + UInt64(index),
+                                 scale: 1 / Float(9 * shape.inputs).squareRoot())
+            let b = randomFloats(shape.outputs, seed: 30 + UInt64(index))
+            let expected = directConvolution(x, w, b, shape)
+            let map = FeatureMap(height: shape.height, width: shape.width, pixels: Matrix(rows: shape.height * shape.width, cols: shape.inputs, values: x))
+            withEachKernelPath { path in
+                let transformed = WinogradWeights(weight: w, outChannels: shape.outputs, inChannels: shape.inputs)
+                let y = b.withUnsafeBufferPointer { ImageKernels.winogradConv3x3(map, weights: transformed, bias: $0.baseAddress) }
+                #expect(maxAbsDifference(y.pixels.toArray(), expected) < 5e-5, "\(shape) \(path)")
+                let im2col = ImageKernels.conv2d(map, weight: w, bias: b, outChannels: shape.outputs, kernel: 3, padding: (1, 1, 1, 1))
+                #expect(maxAbsDifference(im2col.pixels.toArray(), expected) < 5e-5, "im2col \(shape) \(path)")
+            }
+        }
+    }
+
+    @Test func servesOnlyPaddedStrideOneThreeByThreeOnLargeEnoughMaps() {
+        let same = (top: 1, left: 1, bottom: 1, right: 1)
+        #expect(ImageKernels.prefersWinograd(height: 16, width: 16, kernel: 3, stride: 1, padding: same))
+        #expect(ImageKernels.prefersWinograd(height: 13, width: 13, kernel: 3, stride: 1, padding: same))
+        #expect(!ImageKernels.prefersWinograd(height: 8, width: 8, kernel: 3, stride: 1, padding: same))
+        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, kernel: 3, stride: 2, padding: same))
+        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, kernel: 3, stride: 1, padding: (0, 0, 1, 1)))
+        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, kernel: 1, stride: 1, padding: (0, 0, 0, 0)))
+    }
+
+    private func directConvolution(_ x: [Float], _ w: [Float], _ b: [Float],
+                                   _ shape: (height: Int, width: Int, inputs: Int, outputs: Int)) -> [Float] {
+        var y = [Float](repeating: 0, count: shape.height * shape.width * shape.outputs)
+        for oy in 0 ..< shape.height {
+            for ox in 0 ..< shape.width {
+                for o in 0 ..< shape.outputs {
+                    var sum = Double(b[o])
+                    for ky in 0 ..< 3 {
+                        let iy = oy + ky - 1
+                        guard iy >= 0, iy < shape.height else { continue }
+                        for kx in 0 ..< 3 {
+                            let ix = ox + kx - 1
+                            guard ix >= 0, ix < shape.width else { continue }
+                            for i in 0 ..< shape.inputs {
+                                sum += Double(x[(iy * shape.width + ix) * shape.inputs + i]) * Double(w[((o * shape.inputs + i) * 3 + ky) * 3 + kx])
+                            }
+                        }
+                    }
+                    y[(oy * shape.width + ox) * shape.outputs + o] = Float(sum)
+                }
+            }
+        }
+        return y
+    }
+}
