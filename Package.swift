@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "CoreUtilities", "ServingAPI", "Engine", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
+                "CoreUtilities", "ServingAPI", "Engine", "Grammar", "Models", "Tensor", "Tokenizers", "Cluster", "Simulator", "Server", "Bench", "Profiler",
                 "WireProtocol", "Workers", "FrontEnd", "KubernetesClient", "Imaging", "ChatTemplates", "Diffusion", "DiffusionServing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

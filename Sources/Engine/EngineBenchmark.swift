@@ -1,5 +1,6 @@
 import CoreUtilities
 import Foundation
+import Grammar
 import Models
 import ServingAPI
 
@@ -7,7 +8,9 @@ import ServingAPI
 /// (`LLMEngine`: scheduler, paged KV, sampler): prefill of `promptTokens` random tokens (a fresh
 /// prompt each run, so the prefix cache never hits) to one greedy token, and greedy decode of
 /// `generatedTokens` tokens one at a time after a one-token prompt. Each phase runs `runs` times
-/// after one warm-up; medians are reported.
+/// after one warm-up; medians are reported. With a `grammar`, each decode run is paired with a run
+/// constrained by it (alternating which goes first), so that both see the same machine load; their
+/// inter-token latencies give the cost of the token mask per step.
 ///
 /// ```swift
 /// let engine = try LLMEngine(directory: url, config: EngineBenchmark(promptTokens: 512).engineConfig(model: textConfig))
@@ -17,11 +20,13 @@ public struct EngineBenchmark: Sendable {
     public var promptTokens: Int
     public var generatedTokens: Int
     public var runs: Int
+    public var grammar: GrammarSpec?
 
-    public init(promptTokens: Int = 512, generatedTokens: Int = 128, runs: Int = 5) {
+    public init(promptTokens: Int = 512, generatedTokens: Int = 128, runs: Int = 5, grammar: GrammarSpec? = nil) {
         self.promptTokens = promptTokens
         self.generatedTokens = generatedTokens
         self.runs = runs
+        self.grammar = grammar
     }
 
     public struct Result: Sendable, Codable {
@@ -29,6 +34,9 @@ public struct EngineBenchmark: Sendable {
         public var decodeTokensPerSecond: Double
         public var prefillSeconds: [Double]
         public var decodeSeconds: [Double]
+        /// Mean seconds between tokens of each decode run, and of its constrained twin (with a grammar).
+        public var interTokenSeconds: [Double]
+        public var constrainedInterTokenSeconds: [Double]
     }
 
     /// An engine configuration for one request at a time of this benchmark's sizes on `model`:
@@ -46,26 +54,49 @@ public struct EngineBenchmark: Sendable {
     public func run(engine: LLMEngine, seed: UInt64 = 0) async throws -> Result {
         var random = SeededRandom(seed: seed)
         let vocab = engine.promptLimits.vocabSize
-        func request(_ count: Int, tokens: Int) -> InferenceRequest {
+        func request(_ count: Int, tokens: Int, grammar: GrammarSpec? = nil) -> InferenceRequest {
             InferenceRequest(prompt: .tokens((0 ..< count).map { _ in Int(random.next() % UInt64(vocab)) }),
-                             parameters: SamplingParameters(temperature: 0, maxTokens: tokens, ignoreStopTokens: true))
+                             parameters: SamplingParameters(temperature: 0, maxTokens: tokens, ignoreStopTokens: true, grammar: grammar))
         }
-        func timed(_ request: InferenceRequest) async throws -> Double {
+        /// Wall seconds of the request and its mean inter-token latency.
+        func timed(_ request: InferenceRequest) async throws -> (seconds: Double, interToken: Double) {
             let start = DispatchTime.now().uptimeNanoseconds
-            for try await _ in try engine.submit(request) {}
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            var finish: FinishInfo?
+            for try await event in try engine.submit(request) {
+                if case let .finished(info) = event { finish = info }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            guard let finish, finish.completionTokens > 1 else { return (seconds, .nan) }
+            return (seconds, (finish.timings.total - finish.timings.firstToken) / Double(finish.completionTokens - 1))
         }
         _ = try await timed(request(promptTokens, tokens: 1))
         _ = try await timed(request(1, tokens: generatedTokens))
+        // The grammar's positions and their token masks are computed when first reached and cached.
+        if let grammar { _ = try await timed(request(1, tokens: generatedTokens, grammar: grammar)) }
         var prefillTimes: [Double] = []
         var decodeTimes: [Double] = []
-        for _ in 0 ..< runs { prefillTimes.append(try await timed(request(promptTokens, tokens: 1))) }
-        for _ in 0 ..< runs { decodeTimes.append(try await timed(request(1, tokens: generatedTokens))) }
+        var interToken: [Double] = []
+        var constrainedInterToken: [Double] = []
+        for _ in 0 ..< runs { prefillTimes.append(try await timed(request(promptTokens, tokens: 1)).seconds) }
+        for run in 0 ..< runs {
+            let constrainedFirst = grammar != nil && run % 2 == 1
+            if constrainedFirst, let grammar {
+                constrainedInterToken.append(try await timed(request(1, tokens: generatedTokens, grammar: grammar)).interToken)
+            }
+            let plain = try await timed(request(1, tokens: generatedTokens))
+            decodeTimes.append(plain.seconds)
+            interToken.append(plain.interToken)
+            if !constrainedFirst, let grammar {
+                constrainedInterToken.append(try await timed(request(1, tokens: generatedTokens, grammar: grammar)).interToken)
+            }
+        }
         return Result(
             prefillTokensPerSecond: Double(promptTokens) / Self.median(prefillTimes),
             decodeTokensPerSecond: Double(generatedTokens) / Self.median(decodeTimes),
             prefillSeconds: prefillTimes,
-            decodeSeconds: decodeTimes
+            decodeSeconds: decodeTimes,
+            interTokenSeconds: interToken,
+            constrainedInterTokenSeconds: constrainedInterToken
         )
     }
 
@@ -75,7 +106,7 @@ public struct EngineBenchmark: Sendable {
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    static func median(_ values: [Double]) -> Double {
+    public static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         let mid = sorted.count / 2
         return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
