@@ -11,6 +11,10 @@ public struct EngineConfig: Sendable {
     /// Longest prompt + output; nil uses the model's `max_position_embeddings`.
     public var maxModelLength: Int?
     public var scheduler = SchedulerConfig()
+    /// Request ids (and so parked-KV handles) count up from here. A worker process starts at a random
+    /// one, so that a handle its dead predecessor in the same slot gave out never names another
+    /// request's KV on the relaunched worker.
+    public var firstRequestID = 0
     /// Orders the scheduler's waiting queue and decides how many waiting requests join a step
     /// (`PolicyCatalog.batcher`: `fcfs`, `slo-short-first`, `slo-ordered`).
     public var batchPolicy: any BatchPolicy = FCFSBatcher()

@@ -294,7 +294,7 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         }
         let id = try shared.withLock { (s: inout Shared) throws(EngineError) -> Int in
             try checkQueues(s, cost: cost)
-            let id = s.nextId
+            let id = config.firstRequestID &+ s.nextId
             s.nextId += 1
             s.queuedRequests += 1
             s.queuedTokens += cost

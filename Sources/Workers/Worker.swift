@@ -53,7 +53,9 @@ public final class Worker: Sendable {
             return try StageLink(connecting: pipeline.next, nextUnit: pipeline.units.units.upperBound, blockSize: configuration.engine.blockSize,
                                  sharedMemory: configuration.sharedMemory, within: configuration.pipelineTimeout)
         }
-        engine = try LLMEngine(directory: configuration.modelDirectory, config: configuration.engine, parts: configuration.modelParts,
+        var engineConfig = configuration.engine
+        engineConfig.firstRequestID = Int.random(in: 0 ..< 1 << 48)
+        engine = try LLMEngine(directory: configuration.modelDirectory, config: engineConfig, parts: configuration.modelParts,
                                firstStage: link.map { PipelineFirstStage(units: configuration.pipeline!.units, next: $0) })
         // The front end first: without it there is nothing to serve, and no socket file is left behind.
         session = try WorkerSession(frontEnd: configuration.frontEnd)
