@@ -256,30 +256,36 @@ static void round_f16_row(const float *x, float *out, size_t n) {
 }
 
 void ck_attention_online(const float *q, const float *keys, const float *values, size_t n, size_t stride, size_t d,
-                         float scale, float *m, float *s, float *acc) {
+                         float scale, float *m, float *s, float *acc, int half) {
     float max = *m, sum = *s;
     // llama.cpp casts a float32 KV cache to float16 for its flash attention: queries, keys, values
     // and the running output are float16 numbers there (the products and sums float32).
     float qh[d], kh[d], vh[d];
-    round_f16_row(q, qh, d);
+    if (half) round_f16_row(q, qh, d);
+    const float *query = half ? qh : q;
     for (size_t j = 0; j < n; j++) {
-        round_f16_row(keys + j * stride, kh, d);
-        round_f16_row(values + j * stride, vh, d);
+        const float *k = keys + j * stride, *v = values + j * stride;
+        if (half) {
+            round_f16_row(k, kh, d);
+            round_f16_row(v, vh, d);
+            k = kh;
+            v = vh;
+        }
 #if CK_X86
-        float score = (ck_simd_level() >= 2 ? dot_ggml_avx512(kh, qh, d) : ck_dot(kh, qh, d)) * scale;
+        float score = (ck_simd_level() >= 2 ? dot_ggml_avx512(k, query, d) : ck_dot(k, query, d)) * scale;
 #else
-        float score = ck_dot(kh, qh, d) * scale;
+        float score = ck_dot(k, query, d) * scale;
 #endif
         float ms = 1.0f, vs = 1.0f;
         if (score > max) {
             float old = max;
             max = score;
             ms = expf(old - max);
-            f16_update(acc, NULL, ms, d);
+            if (half) f16_update(acc, NULL, ms, d); else ck_scale(acc, ms, d);
         } else {
             vs = expf(score - max);
         }
-        f16_update(acc, vh, vs, d);
+        if (half) f16_update(acc, v, vs, d); else ck_axpy(acc, vs, v, d);
         sum = fmaf(sum, ms, vs);
     }
     *m = max;

@@ -53,7 +53,7 @@ public final class DecoderLanguageModel: CausalLanguageModel {
         self.embedding = embedding
         rope = RotaryEmbedding(config: c)
         shape = AttentionShape(numHeads: c.numHeads, numKVHeads: c.numKVHeads, headDim: c.headDim,
-                               softmax: c.operationOrder == .llamaCpp ? .online : .blocked)
+                               softmax: c.operationOrder != .llamaCpp ? .blocked : c.float16Attention ? .onlineFloat16 : .online)
     }
 
     private init(_ whole: DecoderLanguageModel, units: DecoderSlice) {

@@ -81,7 +81,7 @@ struct GGUFModel {
         for key in ["eos_token_id", "eot_token_id", "eom_token_id"] {
             if let id = file.metadata["tokenizer.ggml.\(key)"]?.int, !eos.contains(id) { eos.append(id) }
         }
-        return LanguageModelConfig(
+        var config = LanguageModelConfig(
             architecture: Self.architectures[architecture]!, modelType: architecture,
             vocabSize: embedding.shape[0] > 0 ? embedding.shape[0] : (tokens ?? 0),
             hiddenSize: hidden, intermediateSize: try int("feed_forward_length"), numLayers: try int("block_count"),
@@ -94,6 +94,8 @@ struct GGUFModel {
             hiddenActivation: .silu, useSlidingWindow: false, dtype: nil,
             bosTokenId: file.metadata["tokenizer.ggml.bos_token_id"]?.int, eosTokenIds: eos, operationOrder: .llamaCpp,
             rotaryPairs: architecture == "llama" ? .interleaved : .halves)
+        config.float16Attention = file.tensors.values.contains { $0.dtype?.isQuantized ?? false }
+        return config
     }
 
     /// The GGUF name of a transformers tensor name ("model.layers.3.self_attn.q_proj.weight" → "blk.3.attn_q.weight").

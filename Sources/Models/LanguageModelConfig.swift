@@ -68,4 +68,8 @@ public struct LanguageModelConfig: Sendable, Equatable {
     /// How q/k rows pair their rotary elements: halves for Hugging Face folders, interleaved for
     /// `llama` GGUF files (whose q/k rows stay as llama.cpp's converter permuted them).
     public var rotaryPairs: RotaryPairs = .halves
+    /// Attention in float16, as llama.cpp's flash attention runs it: for quantized GGUF files, whose
+    /// outputs are compared with llama.cpp's. Float GGUF files attend in float32, so that their
+    /// logits equal the safetensors model's.
+    public var float16Attention = false
 }

@@ -41,12 +41,13 @@ public struct AttentionShape: Sendable {
 public enum SoftmaxOrder: Sendable, Equatable {
     /// All scores of a row first (blocked matrix products for prompts), as transformers does.
     case blocked
-    /// One key at a time with a running maximum and sum, in ggml's flash-attention order and with
-    /// its float16 queries, keys, values and output accumulator (llama.cpp casts a float32 KV cache
-    /// to float16 for it), as llama.cpp's CPU backend does for fewer than `Attention.onlineRowLimit`
-    /// query rows (for more it switches to a tiled kernel, which is not reproduced: those prompts
-    /// use the blocked form).
+    /// One key at a time with a running maximum and sum, in ggml's flash-attention order, as
+    /// llama.cpp's CPU backend does for fewer than `Attention.onlineRowLimit` query rows (for more it
+    /// switches to a tiled kernel, which is not reproduced: those prompts use the blocked form).
     case online
+    /// `online` with float16 queries, keys, values and output accumulator, as llama.cpp's flash
+    /// attention holds them (it casts a float32 KV cache to float16 for it).
+    case onlineFloat16
 }
 
 /// Causal scaled-dot-product attention over cached keys/values.
@@ -66,7 +67,7 @@ public enum Attention {
         let width = shape.numHeads * shape.headDim
         precondition(queries.cols == width && output.cols == width && output.rows == queries.rows, "attention shape mismatch")
         precondition(total >= queries.rows, "cache holds fewer positions than queries")
-        if shape.softmax == .online && queries.rows < onlineRowLimit {
+        if shape.softmax != .blocked && queries.rows < onlineRowLimit {
             let past = total - queries.rows
             Parallel.forEach(shape.numHeads * queries.rows) { task in
                 let row = task / shape.numHeads
@@ -103,7 +104,7 @@ public enum Attention {
         for segment in segments where position < visible {
             let n = min(segment.count, visible - position)
             ck_attention_online(query + head * d, segment.keys + kvOffset, segment.values + kvOffset, n, segment.rowStride, d,
-                                shape.scale, &maximum, &sum, out)
+                                shape.scale, &maximum, &sum, out, shape.softmax == .onlineFloat16 ? 1 : 0)
             position += n
         }
         ck_scale(out, sum == 0 ? 0 : 1 / sum, d)

@@ -89,13 +89,13 @@ struct AttentionTests {
                         KVSegment(keys: kp.baseAddress! + split * stride, values: vp.baseAddress! + split * stride, count: total - split, rowStride: stride),
                     ]
                     withEachKernelPath { path in
-                        for softmax in [SoftmaxOrder.blocked, .online] {
+                        for softmax in [SoftmaxOrder.blocked, .online, .onlineFloat16] {
                             let shape = AttentionShape(numHeads: heads, numKVHeads: kvHeads, headDim: dim, softmax: softmax)
                             for segments in [whole, pieces] {
                                 let out = Matrix(rows: tokens, cols: heads * dim)
                                 Attention.causal(queries: Matrix(rows: tokens, cols: heads * dim, values: q), segments: segments, shape: shape, output: out)
-                                // .online holds queries, keys, values and its output in float16, as llama.cpp's flash attention does.
-                                let tolerance: Float = softmax == .online ? 4e-3 : 1e-5
+                                // .onlineFloat16 holds queries, keys, values and its output in float16, as llama.cpp's flash attention does.
+                                let tolerance: Float = softmax == .onlineFloat16 ? 4e-3 : 1e-5
                                 #expect(maxAbsDifference(out.toArray(), expected) < tolerance, "\(segments.count) segment(s), d=\(dim), \(softmax), \(path)")
                             }
                         }
@@ -106,7 +106,8 @@ struct AttentionTests {
     }
 }
 
-/// The first query row of online attention sees one key: its output is that value rounded to float16.
+/// The first query row of online attention sees one key: its output is that value, rounded to
+/// float16 by `.onlineFloat16` and exact with `.online`.
 @Test func onlineAttentionHoldsValuesInFloat16() {
     let dim = 40
     let q = randomFloats(dim, seed: 41), k = randomFloats(dim, seed: 42), v = randomFloats(dim, seed: 43)
@@ -116,9 +117,14 @@ struct AttentionTests {
                 let out = Matrix(rows: 1, cols: dim)
                 Attention.causal(queries: Matrix(rows: 1, cols: dim, values: q),
                                  segments: [KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: 1, rowStride: dim)],
-                                 shape: AttentionShape(numHeads: 1, numKVHeads: 1, headDim: dim, softmax: .online), output: out)
+                                 shape: AttentionShape(numHeads: 1, numKVHeads: 1, headDim: dim, softmax: .onlineFloat16), output: out)
                 #expect(out.toArray().map(\.bitPattern) == v.map { Float(Float16($0)).bitPattern }, "\(path)")
                 #expect(out.toArray() != v, "values must be rounded")
+                let exact = Matrix(rows: 1, cols: dim)
+                Attention.causal(queries: Matrix(rows: 1, cols: dim, values: q),
+                                 segments: [KVSegment(keys: kp.baseAddress!, values: vp.baseAddress!, count: 1, rowStride: dim)],
+                                 shape: AttentionShape(numHeads: 1, numKVHeads: 1, headDim: dim, softmax: .online), output: exact)
+                #expect(exact.toArray() == v, "\(path)")
             }
         }
     }

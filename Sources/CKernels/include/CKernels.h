@@ -117,11 +117,11 @@ void ck_softmax(float *x, size_t n);
 /// One query row against `n` keys and values (rows `stride` floats apart, `d` wide) with an online
 /// softmax, in ggml's flash-attention order (ggml_compute_forward_flash_attn_ext_f16_one_chunk):
 /// running maximum `*m` (start at -INFINITY), sum `*s` (start at 0) and unnormalised output `acc`
-/// (d floats, start at 0) carry across calls; divide `acc` by `*s` after the last. Queries, keys,
-/// values and `acc` are rounded through float16 as llama.cpp's flash attention holds them (it casts
-/// a float32 KV cache to float16 before the kernel).
+/// (d floats, start at 0) carry across calls; divide `acc` by `*s` after the last. With `half`,
+/// queries, keys, values and `acc` are rounded through float16 as llama.cpp's flash attention holds
+/// them (it casts a float32 KV cache to float16 before the kernel).
 void ck_attention_online(const float *q, const float *keys, const float *values, size_t n, size_t stride, size_t d,
-                         float scale, float *m, float *s, float *acc);
+                         float scale, float *m, float *s, float *acc, int half);
 /// out = silu(gate) * up, with silu(g) = g / (1 + exp(-g)).
 void ck_silu_mul(const float *gate, const float *up, float *out, size_t n);
 /// In-place GELU, exact erf form: 0.5 x (1 + erf(x / sqrt 2)).
