@@ -52,7 +52,7 @@ public final class AdapterRegistry: @unchecked Sendable {
     /// what `directories` hold; a name given twice for one kind, a missing file or a folder that
     /// is not a ControlNet is an error naming it.
     public init(loras: [String: String], controlNets: [String: String], directories: [String] = [],
-                cacheBytes: Int = 1 << 30) throws(DiffusionError) {
+                cacheBytes: Int = 1 << 30, eviction: AdapterCache.Eviction = .lru) throws(DiffusionError) {
         var table: [Kind: [String: Entry]] = [.lora: [:], .controlNet: [:]]
         func add(_ name: String, _ kind: Kind, _ path: String) throws(DiffusionError) {
             guard !name.isEmpty, !name.contains("/") else {
@@ -88,7 +88,7 @@ public final class AdapterRegistry: @unchecked Sendable {
         }
         byName = table
         entries = Kind.allCases.flatMap { kind in table[kind]!.values.sorted { $0.name < $1.name } }
-        cache = AdapterCache(budgetBytes: cacheBytes)
+        cache = AdapterCache(budgetBytes: cacheBytes, eviction: eviction)
     }
 
     public func entry(_ kind: Kind, named name: String) -> Entry? { byName[kind]?[name] }

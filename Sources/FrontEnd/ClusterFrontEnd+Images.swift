@@ -22,6 +22,13 @@ final class ImageRequestTable: Sendable {
         var slots: [Int: [Int]] = [:]
         /// The model the image workers said they serve (all load the same folder).
         var model: WireImageModel?
+        /// Images admitted and not yet answered, routed or not (``ClusterFrontEnd/admitImages(_:)``).
+        var admitted = 0
+        /// Seconds the last finished image took on its worker, for `Retry-After`.
+        var lastImageSeconds = 0.0
+
+        /// The images whose worker (not guidance peer or `controlnet` helper) is `slot`.
+        func images(on slot: Int) -> Int { slots.values.reduce(0) { $0 + ($1.first == slot ? 1 : 0) } }
     }
 
     let state = Mutex(State())
@@ -49,6 +56,10 @@ final class ImageRequestTable: Sendable {
 /// `controlnet` worker that has them all (Katz/SwiftDiffusion §ControlNet-as-a-Service), else in
 /// the image worker from its own registry. A name no worker has is `adapterNotFound`. An image
 /// with add-ons runs both of its CFG rows on one worker (the split's peer runs the base UNet only).
+///
+/// Images are admitted before the request is answered, up to the queues of the active image
+/// workers (`--max-queued-images` each), so a full pool is a 503 with `Retry-After` as in one
+/// process, never an error inside a started stream; an image goes to a worker with room in its queue.
 ///
 /// ```swift
 /// let images = ClusterImageService(frontEnd: frontEnd)
@@ -144,6 +155,7 @@ extension ClusterFrontEnd {
             }
             jobs.append((job, pixels))
         }
+        try admitImages(jobs.count)
         let (stream, continuation) = AsyncThrowingStream<ImageGenerationEvent, any Error>.makeStream()
         let group = ImageGroup(continuation: continuation, count: jobs.count)
         let split = topology.groups.first { $0.group == .image }?.cfgSplit ?? false
@@ -171,36 +183,48 @@ extension ClusterFrontEnd {
     }
 
     /// One image from routing to its answer, replayed on other workers when its worker is lost.
+    /// The image leaves the pool's queue before its answer goes out, so a client that saw it may
+    /// send the next one at once.
     private func serveImage(_ info: ImageRequestInfo, index: Int, job: WireImageJob, payload: Data, split: Bool, group: ImageGroup,
                             inbox: AsyncStream<(slot: Int, event: ImageWorkerEvent)>) async {
         let id = info.id
         var events = inbox.makeAsyncIterator()
-        defer { forgetImage(id) }
-        for round in 0 ... topology.maxRetries {
+        let outcome = await generateImage(info, job: job, payload: payload, split: split, events: &events) { step, total in
+            group.continuation.yield(.progress(index: index, step: step, total: total, elapsed: (ContinuousClock.now - group.arrival).seconds))
+        }
+        forgetImage(id)
+        switch outcome {
+        case let .success(image):
+            imageRequests.state.withLock { $0.lastImageSeconds = image.secondsPerStep * Double(info.steps) }
+            let timing = ImageTiming(queueSeconds: 0, secondsPerStep: image.secondsPerStep, endToEndSeconds: (ContinuousClock.now - group.arrival).seconds)
+            group.finished(index: index, image.image, timing)
+        case let .failure(error): group.fail(error)
+        }
+    }
+
+    private func generateImage(_ info: ImageRequestInfo, job: WireImageJob, payload: Data, split: Bool,
+                               events: inout AsyncStream<(slot: Int, event: ImageWorkerEvent)>.AsyncIterator,
+                               progress: (Int, Int) -> Void) async -> Result<(image: GeneratedImage, secondsPerStep: Double), ImageGenerationError> {
+        let id = info.id
+        var round = 0
+        while true {
             do {
-                let image = try await withTaskCancellationHandler {
-                    try await attemptImage(info, job, payload: payload, split: split, events: &events) { step, total in
-                        group.continuation.yield(.progress(index: index, step: step, total: total, elapsed: (ContinuousClock.now - group.arrival).seconds))
-                    }
+                return .success(try await withTaskCancellationHandler {
+                    try await attemptImage(info, job, payload: payload, split: split, events: &events, progress: progress)
                 } onCancel: {
                     abortImage(id)
-                }
-                let timing = ImageTiming(queueSeconds: 0, secondsPerStep: image.secondsPerStep, endToEndSeconds: (ContinuousClock.now - group.arrival).seconds)
-                group.finished(index: index, image.image, timing)
-                return
+                })
             } catch let lost as WorkerLost {
                 guard round < topology.maxRetries, !Task.isCancelled else {
-                    group.fail(.failed("diffusion worker \(lost.slot) failed while generating the image, and \(topology.maxRetries) retries did not finish it"))
-                    return
+                    return .failure(.failed("diffusion worker \(lost.slot) failed while generating the image, and \(topology.maxRetries) retries did not finish it"))
                 }
+                round += 1
                 shared.withLock { $0.retries += 1 }
-                logger.info("image retried on another worker", metadata: ["request": "\(id)", "lost_slot": "\(lost.slot)", "retry": "\(round + 1)"])
+                logger.info("image retried on another worker", metadata: ["request": "\(id)", "lost_slot": "\(lost.slot)", "retry": "\(round)"])
             } catch let error as ImageGenerationError {
-                group.fail(error)
-                return
+                return .failure(error)
             } catch {
-                group.fail(.failed("\(error)"))
-                return
+                return .failure(.failed("\(error)"))
             }
         }
     }
@@ -235,8 +259,32 @@ extension ClusterFrontEnd {
         throw CancellationError()
     }
 
+    /// Takes `count` images into the image pool, or refuses them before anything is answered:
+    /// `overloaded` while the active image workers' queues hold the images admitted so far, an
+    /// invalid `n` when more than all the registered workers' queues together.
+    func admitImages(_ count: Int) throws(ImageGenerationError) {
+        let (ready, active, registered) = shared.withLock { s in
+            let queues = s.slots.filter { $0.role == .image }.map { (active: $0.isActive, size: $0.hello?.imageModel?.maxQueuedImages ?? 0) }
+            return (s.engineState == .ready, queues.filter(\.active).map(\.size), queues.reduce(0) { $0 + $1.size })
+        }
+        guard ready else { throw .shuttingDown }
+        guard count <= registered else {
+            throw .invalidRequest("this request asks for \(count) images, more than the \(registered) the image workers queue at once", param: "n")
+        }
+        let capacity = active.reduce(0, +)
+        try imageRequests.state.withLock { (t: inout ImageRequestTable.State) throws(ImageGenerationError) in
+            guard t.admitted + count <= capacity else {
+                // The admitted images spread over the active workers, each as long as the last one took.
+                let seconds = Double(t.admitted) * t.lastImageSeconds / Double(max(1, active.count))
+                throw .overloaded(retryAfterSeconds: max(1, Int(seconds.rounded(.up))))
+            }
+            t.admitted += count
+        }
+    }
+
     /// The image's worker (and guidance peer) by the topology's image router, over the active
-    /// image workers (``ClusterView/imageWorkers``) that have the image's add-ons, and the
+    /// image workers (``ClusterView/imageWorkers``) that have the image's add-ons and room in
+    /// their queues (``WireImageModel/maxQueuedImages``), and the
     /// `controlnet` worker for its ControlNets, waiting up to the route timeout for them to be
     /// active; the image counts on each from now on.
     private func routeImage(_ info: ImageRequestInfo, split: Bool) async throws -> ImageDispatch {
@@ -246,8 +294,10 @@ extension ClusterFrontEnd {
             try Task.checkCancellation()
             let dispatch = shared.withLock { s -> ImageDispatch? in
                 let view = liveCluster(s)
+                let queued = imageRequests.state.withLock { t in view.imageWorkers.map { t.images(on: $0) } }
+                let roomy = zip(view.imageWorkers, queued).filter { slot, images in images < s.slots[slot].hello?.imageModel?.maxQueuedImages ?? 0 }.map(\.0)
                 guard let (workers, service) = Self.adapterRoute(s.slots, loras: Set(info.loras), controlNets: Set(info.controlNets), active: true),
-                      let route = imageRouter.route(info, candidates: view.imageWorkers.filter(workers.contains), splitGuidance: split, in: view)
+                      let route = imageRouter.route(info, candidates: roomy.filter(workers.contains), splitGuidance: split, in: view)
                 else { return nil }
                 let helpers = [route.guidancePeer, service].compactMap { $0 }
                 for slot in [route.worker] + helpers { s.slots[slot].assigned[id] = 0 }
@@ -288,6 +338,7 @@ extension ClusterFrontEnd {
     private func forgetImage(_ id: Int) {
         let inbox = imageRequests.state.withLock { s in
             s.slots[id] = nil
+            s.admitted -= 1
             return s.inboxes.removeValue(forKey: id)
         }
         inbox?.finish()

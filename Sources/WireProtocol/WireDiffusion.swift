@@ -120,13 +120,17 @@ public struct WireImageModel: Codable, Sendable, Hashable {
     public var vaeScaleFactor: Int
     public var maxSteps: Int
     public var maxPixels: Int
+    /// Images the worker always takes: its queue (in a burst all of them wait before a step
+    /// boundary moves some into the batch). The front end admits no more than its workers' sum.
+    public var maxQueuedImages: Int
 
-    public init(defaultSize: Int, sizeMultiple: Int, vaeScaleFactor: Int, maxSteps: Int, maxPixels: Int) {
+    public init(defaultSize: Int, sizeMultiple: Int, vaeScaleFactor: Int, maxSteps: Int, maxPixels: Int, maxQueuedImages: Int) {
         self.defaultSize = defaultSize
         self.sizeMultiple = sizeMultiple
         self.vaeScaleFactor = vaeScaleFactor
         self.maxSteps = maxSteps
         self.maxPixels = maxPixels
+        self.maxQueuedImages = maxQueuedImages
     }
 }
 

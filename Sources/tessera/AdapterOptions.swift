@@ -16,8 +16,12 @@ struct AdapterOptions: ParsableArguments {
             help: "A folder scanned at start: NAME.safetensors files are LoRAs, NAME/ ControlNet folders ControlNets (repeatable).")
     var directories: [String] = []
 
-    @Option(name: .customLong("adapter-cache"), help: "MiB of loaded LoRAs and ControlNets kept in memory (least recently used out first).")
+    @Option(name: .customLong("adapter-cache"), help: "MiB of loaded LoRAs and ControlNets kept in memory (see --adapter-cache-eviction).")
     var cacheMiB = 1024
+
+    @Option(name: .customLong("adapter-cache-eviction"),
+            help: "Which loaded LoRA or ControlNet leaves the cache first: lru (least recently used) or lfu (least frequently used).")
+    var eviction = AdapterCache.Eviction.lru
 
     var isEmpty: Bool { loras.isEmpty && controlNets.isEmpty && directories.isEmpty }
 
@@ -30,13 +34,13 @@ struct AdapterOptions: ParsableArguments {
     /// The registry of these add-ons (headers read, nothing loaded yet).
     func registry() throws -> AdapterRegistry {
         try AdapterRegistry(loras: try Self.namedPaths(loras, option: "--lora"), controlNets: try Self.namedPaths(controlNets, option: "--controlnet"),
-                            directories: directories, cacheBytes: cacheMiB << 20)
+                            directories: directories, cacheBytes: cacheMiB << 20, eviction: eviction)
     }
 
     /// The same options as a worker's command-line arguments.
     var arguments: [String] {
         loras.flatMap { ["--lora", $0] } + controlNets.flatMap { ["--controlnet", $0] } + directories.flatMap { ["--adapter-dir", $0] }
-            + ["--adapter-cache", String(cacheMiB)]
+            + ["--adapter-cache", String(cacheMiB), "--adapter-cache-eviction", eviction.rawValue]
     }
 
     /// `NAME=PATH` arguments by name; a name given twice is an error.
@@ -53,3 +57,5 @@ struct AdapterOptions: ParsableArguments {
         return table
     }
 }
+
+extension AdapterCache.Eviction: ExpressibleByArgument {}

@@ -47,7 +47,7 @@ extension ServeCommand {
         options.imageModelDirectory = imageModel.map { URL(fileURLWithPath: $0).standardizedFileURL }
         // Add-ons given here go to the whole image pool; a worker entry's `arguments` add its own.
         options.imageWorkerArguments = imageLimits.arguments + adapters.arguments
-        options.controlNetWorkerArguments = adapters.controlNets.flatMap { ["--controlnet", $0] }
+        options.controlNetWorkerArguments = adapters.controlNets.flatMap { ["--controlnet", $0] } + adapters.directories.flatMap { ["--adapter-dir", $0] }
         if topology.groups.contains(where: { $0.workers.contains { $0.pipeline != nil } }) {
             options.placementUnits = try PipelineStage.placementUnits(directory: model)
         }

@@ -84,11 +84,11 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard let parsed = InstanceRole(rawValue: role), parsed != .encodePrefill else {
-            throw ValidationError("--role must be encode, prefill, decode, mono or image")
+            throw ValidationError("--role must be encode, prefill, decode, mono, image or controlnet")
         }
         if (parsed == .image) != (imageModel != nil) { throw ValidationError("--image-model goes with --role image, and only there") }
-        if parsed == .controlnet, adapters.controlNets.isEmpty || !adapters.loras.isEmpty || !adapters.directories.isEmpty {
-            throw ValidationError("a controlnet worker takes its ControlNets as --controlnet NAME=DIR (one or more), and no --lora or --adapter-dir")
+        if parsed == .controlnet, adapters.controlNets.isEmpty && adapters.directories.isEmpty || !adapters.loras.isEmpty {
+            throw ValidationError("a controlnet worker takes its ControlNets as --controlnet NAME=DIR or from --adapter-dir DIR (one or more), and no --lora")
         }
         if ![.image, .controlnet].contains(parsed), !adapters.isEmpty {
             throw ValidationError("--lora, --controlnet and --adapter-dir go with --role image or controlnet")
@@ -112,7 +112,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // that comes while the model loads waits in the sequence and is answered once it has.
         let signals = await UnixSignalsSequence(trapping: .sigterm)
         try modelOptions.applyComputeSettings()
-        if imageModel != nil || !adapters.controlNets.isEmpty {
+        if imageModel != nil || role == InstanceRole.controlnet.rawValue {
             var configuration = ImageWorkerConfiguration(
                 slot: slot ?? WorkerHello.unbound, modelDirectory: URL(fileURLWithPath: imageModel ?? "/"), engine: try imageLimits.config(),
                 frontEnd: try Endpoint(parsing: frontEnd), transfer: try Endpoint(parsing: transfer))
@@ -121,6 +121,7 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration.loras = try AdapterOptions.namedPaths(adapters.loras, option: "--lora")
             configuration.adapterDirectories = adapters.directories
             configuration.adapterCacheBytes = adapters.cacheMiB << 20
+            configuration.adapterCacheEviction = adapters.eviction
             configuration.controlNetMemoryBytes = Int(controlNetMemoryMiB * 1_048_576)
             configuration.group = group.flatMap(ModalityGroup.init(rawValue:))
             let environment = ProcessInfo.processInfo.environment

@@ -175,4 +175,17 @@ import Testing
         #expect(cache.counters[.lora] == AdapterCache.Counters(hits: 1, misses: 1))
         #expect(cache.usedBytes == files[1].byteCount)
     }
+
+    /// "a" is used three times, then "b" once (the more recent): a third add-on evicts "a" by
+    /// recency and "b" by frequency.
+    @Test(arguments: [(AdapterCache.Eviction.lru, "b"), (.lfu, "a")])
+    func theEvictionPolicyChoosesWhichStays(eviction: AdapterCache.Eviction, kept: String) throws {
+        let file = try LoRAFile(url: URL(fileURLWithPath: Self.peft))
+        let cache = AdapterCache(budgetBytes: 2 * file.byteCount + 16, eviction: eviction)
+        cache.insert(.lora(file), bytes: file.byteCount, kind: .lora, name: "a")
+        for _ in 0 ..< 2 { _ = cache.value(for: .lora, name: "a") }
+        cache.insert(.lora(file), bytes: file.byteCount, kind: .lora, name: "b")
+        cache.insert(.lora(file), bytes: file.byteCount, kind: .lora, name: "c")
+        #expect(cache.names(.lora) == [kept, "c"].sorted())
+    }
 }

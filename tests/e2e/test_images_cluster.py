@@ -6,6 +6,7 @@ across two workers, and ControlNets as a service on a controlnet worker) gives t
 import json
 import os
 import pathlib
+import threading
 
 import numpy as np
 import openai
@@ -121,3 +122,61 @@ def test_cluster_unknown_adapters_are_404(cluster_client, fields, param):
         cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"num_inference_steps": 2, **fields})
     assert error.value.body["code"] == "adapter_not_found" and error.value.body["param"] == param
     assert error.value.body["type"] == "invalid_request_error"
+
+
+def test_a_full_image_pool_answers_503_before_the_stream(model_dir):
+    """Two image workers queue two images each: of a burst of streamed requests the pool takes four
+    and refuses the rest with 503 + Retry-After, never with an error inside a 200 stream; once the
+    burst is done, the pool takes images again."""
+    body = {"model": IMAGE_MODEL, "prompt": "x", "size": "64x64", "num_inference_steps": 10, "stream": True}
+    with extra_server(model_dir, "--topology", str(TOPOLOGIES / "images.yaml"), "--image-model", str(SD1),
+                      "--max-image-batch", "1", "--max-queued-images", "2", *THREADS) as base:
+        results = []
+
+        def post():
+            with requests.post(base + "/v1/images/generations", json=body, stream=True, timeout=300) as response:
+                lines = [line for line in response.iter_lines() if line]
+                results.append((response.status_code, response.headers.get("retry-after"), lines))
+
+        threads = [threading.Thread(target=post) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = [status for status, _, _ in results]
+        assert set(statuses) <= {200, 503} and statuses.count(200) >= 4 and statuses.count(503) >= 1, statuses
+        for status, retry_after, lines in results:
+            if status == 503:
+                assert retry_after and int(retry_after) >= 1
+                assert json.loads(b"".join(lines))["error"]["type"] == "service_unavailable_error"
+            else:
+                events = [json.loads(line[len(b"data: "):]) for line in lines if line.startswith(b"data: {")]
+                assert [e["type"] for e in events if e["type"] != "image_generation.progress"] == ["image_generation.completed"], events
+        with requests.post(base + "/v1/images/generations", json={**body, "stream": False, "n": 4}, timeout=300) as response:
+            assert response.status_code == 200 and len(response.json()["data"]) == 4
+        with requests.post(base + "/v1/images/generations", json={**body, "n": 5}, timeout=300) as response:
+            assert response.status_code == 400 and response.json()["error"]["param"] == "n"
+
+
+def test_a_controlnet_worker_takes_its_controlnets_from_an_adapter_dir(model_dir, tmp_path):
+    """The controlnet worker scans a folder (a ControlNet folder and a LoRA file: it takes the
+    ControlNet); the image worker has no ControlNets, so the image's come from the service."""
+    adapters = tmp_path / "adapters"
+    adapters.mkdir()
+    (adapters / "edges").symlink_to(CONTROLNET)
+    (adapters / "peft.safetensors").symlink_to(LORA_PEFT)
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"groups": [
+        {"group": "text", "workers": [{"role": "mono", "count": 1}]},
+        {"group": "image", "workers": [{"role": "image", "count": 1}, {"role": "controlnet", "count": 1, "arguments": ["--adapter-dir", str(adapters)]}]},
+    ]}))
+    with extra_server(model_dir, "--topology", str(topology), "--image-model", str(SD1), *THREADS) as base:
+        listing = requests.get(base + "/v1/adapters", timeout=10).json()
+        assert [(a["id"], a["type"]) for a in listing["data"]] == [("edges", "controlnet")]
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+        fields, flags = ADDONS["controlnet"]
+        out = client.images.generate(model=IMAGE_MODEL, prompt="a watercolor fox", size="64x64", response_format="b64_json",
+                                     extra_body={"num_inference_steps": 3, "seed": 9, **fields})
+    expected = cli_pixels(tmp_path, "--prompt", "a watercolor fox", "--steps", "3", "--seed", "9", "--width", "64", "--height", "64",
+                          *flags, *THREADS)
+    assert np.array_equal(pixels(out.data[0].b64_json), expected)

@@ -29,10 +29,12 @@ public struct ImageWorkerConfiguration: Sendable {
     public var controlNets: [String: URL] = [:]
     public var controlNetMemoryBytes = 4 << 30
     /// An `image` worker's LoRAs by name (safetensors files), folders scanned for LoRAs and
-    /// ControlNets, and the bytes of loaded add-ons it keeps (``AdapterRegistry``).
+    /// ControlNets (a `controlnet` worker takes the ControlNets), and the bytes of loaded add-ons
+    /// an `image` worker keeps (``AdapterRegistry``).
     public var loras: [String: String] = [:]
     public var adapterDirectories: [String] = []
     public var adapterCacheBytes = 1 << 30
+    public var adapterCacheEviction = AdapterCache.Eviction.lru
 
     public init(slot: Int, modelDirectory: URL, engine: DiffusionEngineConfig, frontEnd: Endpoint, transfer: Endpoint) {
         self.slot = slot
@@ -73,12 +75,19 @@ public final class ImageWorker: Sendable {
 
     public init(configuration: ImageWorkerConfiguration) throws {
         self.configuration = configuration
+        let registry = try AdapterRegistry(loras: configuration.loras, controlNets: configuration.controlNets.mapValues(\.path),
+                                           directories: configuration.adapterDirectories, cacheBytes: configuration.adapterCacheBytes,
+                                           eviction: configuration.adapterCacheEviction)
         if configuration.role == .controlnet {
+            // The ControlNets named and those the folders hold (their LoRAs are for image workers).
+            let named = registry.entries.filter { $0.kind == .controlNet }
+            guard !named.isEmpty else {
+                throw DiffusionError.invalidArgument("a controlnet worker needs ControlNets: --controlnet NAME=DIR, or an --adapter-dir holding ControlNet folders")
+            }
             engine = nil
-            controlNets = ResidentControlNets(registry: configuration.controlNets, budgetBytes: configuration.controlNetMemoryBytes)
+            controlNets = ResidentControlNets(registry: Dictionary(uniqueKeysWithValues: named.map { ($0.name, URL(fileURLWithPath: $0.path)) }),
+                                              budgetBytes: configuration.controlNetMemoryBytes)
         } else {
-            let registry = try AdapterRegistry(loras: configuration.loras, controlNets: configuration.controlNets.mapValues(\.path),
-                                               directories: configuration.adapterDirectories, cacheBytes: configuration.adapterCacheBytes)
             engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: configuration.modelDirectory), config: configuration.engine,
                                      registry: registry)
             controlNets = nil
@@ -113,7 +122,8 @@ public final class ImageWorker: Sendable {
         hello.podAddress = configuration.podAddress
         if let pipeline = engine?.pipeline {
             hello.imageModel = WireImageModel(defaultSize: pipeline.defaultSize, sizeMultiple: pipeline.sizeMultiple, vaeScaleFactor: pipeline.vae.scaleFactor,
-                                              maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels)
+                                              maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels,
+                                              maxQueuedImages: configuration.engine.maxQueuedImages)
         }
         if let registry = engine?.registry {
             hello.adapters = WireAdapterNames(loras: registry.entries.filter { $0.kind == .lora }.map(\.name),
