@@ -438,11 +438,10 @@ extension LLMEngine {
             }
             if let reason = request.accept(logits: row) { finished.append((request.state.id, reason)) }
         }
+        shape.seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+        scheduler.observe(shape)
         // Reported before the finished requests' streams end, so whoever waits on them sees the step.
-        if let onStep = config.onStep {
-            shape.seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
-            onStep(shape)
-        }
+        config.onStep?(shape)
         for (id, reason) in finished { finish(id, reason: reason) }
         publishStatistics(generated: sampling.count)
     }

@@ -11,11 +11,18 @@ public struct SchedulerConfig: Sendable {
     /// so this bounds the inter-token latency that arriving prompts add (Sarathi-Serve's chunk
     /// budget). A step with nothing to decode may prefill up to `maxBatchedTokens`.
     public var maxPrefillTokensWhileDecoding: Int
+    /// Seconds a step that decodes should take at most: its prompt tokens are cut further to what
+    /// the engine's measured step times (``StepTimeModel``) say fits beside the decodes, but never
+    /// below one KV block, so waiting prompts still advance when decoding alone fills the time.
+    /// Nil: the token cap alone. A step with nothing to decode is not limited by time.
+    public var stepTimeTarget: Double?
 
-    public init(maxBatchedTokens: Int = 2048, maxRunningRequests: Int = 64, maxPrefillTokensWhileDecoding: Int = 512) {
+    public init(maxBatchedTokens: Int = 2048, maxRunningRequests: Int = 64, maxPrefillTokensWhileDecoding: Int = 512,
+                stepTimeTarget: Double? = nil) {
         self.maxBatchedTokens = maxBatchedTokens
         self.maxRunningRequests = maxRunningRequests
         self.maxPrefillTokensWhileDecoding = maxPrefillTokensWhileDecoding
+        self.stepTimeTarget = stepTimeTarget
     }
 }
 
@@ -63,6 +70,8 @@ public final class Scheduler: @unchecked Sendable {
     /// Prefix-cache statistics in prompt tokens over all admissions, as vLLM reports them.
     public private(set) var prefixQueriedTokens = 0
     public private(set) var prefixHitTokens = 0
+    /// Step times seen so far (``observe(_:)``), which size prefill chunks under `stepTimeTarget`.
+    public private(set) var stepTimes = StepTimeModel()
 
     public init(config: SchedulerConfig, blocks: BlockManager, policy: any BatchPolicy = FCFSBatcher()) {
         self.config = config
@@ -116,7 +125,7 @@ public final class Scheduler: @unchecked Sendable {
         var budget = config.maxBatchedTokens
         var scheduled: [EngineRequest] = []
         let decoding = running.filter(\.isDecoding)
-        var prefillBudget = decoding.isEmpty ? Int.max : config.maxPrefillTokensWhileDecoding
+        var prefillBudget = decoding.isEmpty ? Int.max : prefillTokensWhileDecoding(decoding.count)
 
         // Decodes, then running prefills; a preempted request leaves `running` and is skipped.
         for request in decoding + running.filter({ !$0.isDecoding }) where budget > 0 && request.status == .running {
@@ -162,6 +171,20 @@ public final class Scheduler: @unchecked Sendable {
             prefillBudget -= tokens
         }
         return output
+    }
+
+    /// Prompt tokens a step that decodes `sequences` sequences may carry.
+    private func prefillTokensWhileDecoding(_ sequences: Int) -> Int {
+        guard let target = config.stepTimeTarget,
+              let fits = stepTimes.prefillTokens(within: target, decodeSequences: sequences) else {
+            return config.maxPrefillTokensWhileDecoding
+        }
+        return min(config.maxPrefillTokensWhileDecoding, max(fits, blocks.blockSize))
+    }
+
+    /// Records how long a step of this shape took, for `stepTimeTarget`.
+    public func observe(_ step: EngineStep) {
+        stepTimes.observe(prefillTokens: step.prefillTokens, decodeSequences: step.decodeSequences, seconds: step.seconds)
     }
 
     /// Records that the step ran: computed tokens advance and newly full blocks enter the prefix cache.

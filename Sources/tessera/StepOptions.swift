@@ -13,20 +13,29 @@ struct StepOptions: ParsableArguments {
             help: "Prompt tokens in a step that also decodes: bounds how much arriving prompts delay running requests' next tokens.")
     var maxPrefillTokensWhileDecoding = 512
 
+    @Option(name: .customLong("step-time-target-ms"),
+            help: "Milliseconds a step that also decodes should take: its prompt tokens are cut to what the measured step times leave beside the decodes (0: only --max-prefill-tokens-while-decoding).")
+    var stepTimeTargetMs = 50.0
+
     func validate() throws {
         guard maxBatchedTokens >= 1, maxRunningRequests >= 1, maxPrefillTokensWhileDecoding >= 1 else {
             throw ValidationError("--max-num-batched-tokens, --max-num-seqs and --max-prefill-tokens-while-decoding must be at least 1")
+        }
+        guard stepTimeTargetMs >= 0, stepTimeTargetMs.isFinite else {
+            throw ValidationError("--step-time-target-ms must be 0 or more")
         }
     }
 
     var config: SchedulerConfig {
         SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests,
-                        maxPrefillTokensWhileDecoding: maxPrefillTokensWhileDecoding)
+                        maxPrefillTokensWhileDecoding: maxPrefillTokensWhileDecoding,
+                        stepTimeTarget: stepTimeTargetMs > 0 ? stepTimeTargetMs / 1000 : nil)
     }
 
     /// The same options as a worker's command-line arguments.
     var arguments: [String] {
         ["--max-num-batched-tokens", String(maxBatchedTokens), "--max-num-seqs", String(maxRunningRequests),
-         "--max-prefill-tokens-while-decoding", String(maxPrefillTokensWhileDecoding)]
+         "--max-prefill-tokens-while-decoding", String(maxPrefillTokensWhileDecoding),
+         "--step-time-target-ms", String(stepTimeTargetMs)]
     }
 }

@@ -114,6 +114,81 @@ import Testing
         #expect(out.entries.map(\.tokens) == [1, 1, 1])
     }
 
+    /// Feeds the scheduler steps that took exactly 10 ms + 2 ms per prompt token + 4.5 ms per decode.
+    static func teach(_ scheduler: Scheduler) {
+        for (prefill, decodes) in [(64, 0), (16, 2), (8, 5), (32, 1), (0, 3), (4, 8)] {
+            var step = EngineStep()
+            step.prefillTokens = prefill
+            step.decodeSequences = decodes
+            step.seconds = 0.010 + 0.002 * Double(prefill) + 0.0045 * Double(decodes)
+            scheduler.observe(step)
+        }
+    }
+
+    @Test func stepTimeModelRecoversTheCostOfAStep() throws {
+        let scheduler = Scheduler(config: SchedulerConfig(), blocks: BlockManager(blockCount: 8, blockSize: 4))
+        #expect(scheduler.stepTimes.coefficients == nil)
+        Self.teach(scheduler)
+        let c = try #require(scheduler.stepTimes.coefficients)
+        #expect(abs(c.fixed - 0.010) < 1e-6 && abs(c.perPromptToken - 0.002) < 1e-7 && abs(c.perDecode - 0.0045) < 1e-6)
+        // (50 − 10 − 2 × 4.5) ms of room at 2 ms a token.
+        #expect(scheduler.stepTimes.prefillTokens(within: 0.05, decodeSequences: 2) == 15)
+        #expect(scheduler.stepTimes.prefillTokens(within: 0.05, decodeSequences: 20) == 0)
+    }
+
+    /// A burst of four 20-token prompts arrives while one request decodes, with a 50 ms step target:
+    /// every step decodes every running request first, and its prompt tokens are what the fitted
+    /// step time leaves (17, 17, 15, 13 tokens as 1, 1, 2, 3 requests decode), admitted in arrival
+    /// order up to the running cap.
+    @Test func aBurstIsPrefilledWithinTheStepTimeTarget() {
+        let config = SchedulerConfig(maxBatchedTokens: 64, maxRunningRequests: 4, maxPrefillTokensWhileDecoding: 32,
+                                     stepTimeTarget: 0.05)
+        let scheduler = Scheduler(config: config, blocks: BlockManager(blockCount: 64, blockSize: 4))
+        Self.teach(scheduler)
+        let first = EngineRequest(id: 1, prompt: [1, 2, 3], arrival: 1)
+        scheduler.add(first)
+        var out = scheduler.schedule()
+        #expect(out.entries == [.init(requestId: 1, start: 0, tokens: 3)])
+        var requests = [first]
+        Self.complete(scheduler, out, requests)
+
+        let burst = (2 ... 5).map { EngineRequest(id: $0, prompt: Array(repeating: 9, count: 20), arrival: $0) }
+        requests += burst
+        for request in burst { scheduler.add(request) }
+        let expected: [[SchedulerOutput.Entry]] = [
+            [.init(requestId: 1, start: 3, tokens: 1), .init(requestId: 2, start: 0, tokens: 17)],
+            [.init(requestId: 1, start: 4, tokens: 1), .init(requestId: 2, start: 17, tokens: 3),
+             .init(requestId: 3, start: 0, tokens: 14)],
+            [.init(requestId: 1, start: 5, tokens: 1), .init(requestId: 2, start: 20, tokens: 1),
+             .init(requestId: 3, start: 14, tokens: 6), .init(requestId: 4, start: 0, tokens: 9)],
+            [.init(requestId: 1, start: 6, tokens: 1), .init(requestId: 2, start: 21, tokens: 1),
+             .init(requestId: 3, start: 20, tokens: 1), .init(requestId: 4, start: 9, tokens: 11)],
+            // Four running: the fifth waits for a slot; everyone decodes.
+            [.init(requestId: 1, start: 7, tokens: 1), .init(requestId: 2, start: 22, tokens: 1),
+             .init(requestId: 3, start: 21, tokens: 1), .init(requestId: 4, start: 20, tokens: 1)],
+        ]
+        for (step, entries) in expected.enumerated() {
+            out = scheduler.schedule()
+            #expect(out.entries == entries, "step \(step)")
+            Self.complete(scheduler, out, requests)
+        }
+        scheduler.finish(1)
+        out = scheduler.schedule()
+        #expect(out.entries.map(\.tokens) == [1, 1, 1, 13])
+    }
+
+    @Test func promptsAdvanceByABlockWhenDecodingAloneFillsTheTarget() {
+        let config = SchedulerConfig(maxBatchedTokens: 64, maxRunningRequests: 8, stepTimeTarget: 0.012)
+        let scheduler = Scheduler(config: config, blocks: BlockManager(blockCount: 64, blockSize: 4))
+        Self.teach(scheduler)
+        let running = EngineRequest(id: 1, prompt: [1], arrival: 1)
+        let waiting = EngineRequest(id: 2, prompt: Array(repeating: 2, count: 10), arrival: 2)
+        scheduler.add(running)
+        Self.complete(scheduler, scheduler.schedule(), [running])
+        scheduler.add(waiting)
+        #expect(scheduler.schedule().entries == [.init(requestId: 1, start: 1, tokens: 1), .init(requestId: 2, start: 0, tokens: 4)])
+    }
+
     @Test func runningRequestsAreCapped() {
         let scheduler = Scheduler(config: SchedulerConfig(maxBatchedTokens: 100, maxRunningRequests: 2),
                                   blocks: BlockManager(blockCount: 64, blockSize: 4))

@@ -424,7 +424,9 @@ def vs_llama_server(args, out):
     """At each of --text-rates: Tessera and llama-server on the same weights. Text only on one GGUF
     file served by both (--gguf), or on the 125M bench model (Tessera on its F16 folder, llama-server
     on its F16 GGUF); with --mmproj, the mixed text + image workload of vs-hf, Tessera on the
-    vision-language folder (--model) and llama-server on its GGUF conversion (--gguf + --mmproj)."""
+    vision-language folder (--model) and llama-server on its GGUF conversion (--gguf + --mmproj), at
+    the image rates of --image-rates paired with the text rates. With --arrival-seconds every stream
+    sends rate x seconds requests, so each rate offers load for the same time."""
     if args.gguf:
         gguf = os.path.abspath(args.gguf)
         model = args.model if args.mmproj else gguf
@@ -436,19 +438,37 @@ def vs_llama_server(args, out):
     mmproj = args.mmproj and os.path.abspath(args.mmproj)
     context = max(args.text_input + args.text_output, args.image_input + args.image_output + 256 if mmproj else 0) + 64
     slo = ["--goodput", args.goodput]
-    rows = []
-    for rate in [float(r) for r in (args.text_rates or str(args.text_rate)).split(",")]:
+    text_rates = [float(r) for r in (args.text_rates or str(args.text_rate)).split(",")]
+    image_rates = [float(r) for r in args.image_rates.split(",")] if args.image_rates else [args.image_rate] * len(text_rates)
+    if mmproj and len(image_rates) != len(text_rates):
+        sys.exit("--image-rates needs as many rates as --text-rates")
+
+    def count(rate, default):
+        return math.ceil(rate * args.arrival_seconds) if args.arrival_seconds else default
+
+    rows, summary = [], []
+    for rate, image_rate in zip(text_rates, image_rates):
         def streams(seed):
-            text = [("text", text_stream(args, model, seed, rate, args.text_prompts) + slo)]
+            text = [("text", text_stream(args, model, seed, rate, count(rate, args.text_prompts)) + slo)]
             if not mmproj:
                 return text
-            return [("image", image_stream(args, model, seed + 500, args.image_rate, overlapping_image_count(args, rate)) + slo)] + text
+            images = count(image_rate, math.ceil(image_rate * (args.text_prompts / rate + 4)))
+            return [("image", image_stream(args, model, seed + 500, image_rate, images) + slo)] + text
 
-        rows += [[f"{rate:g}"] + row for row in side_by_side(args, out, [
+        level = f"{image_rate:g} + {rate:g}" if mmproj else f"{rate:g}"
+        load = load_average()
+        level_rows = side_by_side(args, out, [
             ("tessera", lambda tag: tessera_server(args, model, out, tag)),
             ("llama-server", lambda tag: llama_server(args, gguf, out, tag, args.slots, context, mmproj)),
-        ], streams, f"vs-llama-server-{rate:g}")]
-    print(table(["text rate (req/s)"] + SIDE_BY_SIDE_HEADER, rows))
+        ], streams, f"vs-llama-server-{level.replace(' + ', '+')}")
+        rows += [[level, load] + row for row in level_rows]
+        goodput = {server: sum(float(row[3]) for row in level_rows if row[0] == server) for server in ("tessera", "llama-server")}
+        ratio = goodput["tessera"] / goodput["llama-server"] if goodput["llama-server"] else float("inf")
+        summary.append([level, f"{goodput['tessera']:.2f}", f"{goodput['llama-server']:.2f}", f"{ratio:.2f}"])
+    rate_header = "image + text rate (req/s)" if mmproj else "rate (req/s)"
+    print(table([rate_header, "load at start"] + SIDE_BY_SIDE_HEADER, rows))
+    print()
+    print(table([rate_header, "tessera goodput (req/s)", "llama-server goodput (req/s)", "ratio"], summary))
     print()
     print(f"Goodput SLO: {args.goodput} (ms); llama-server with {args.slots} slots of {context} tokens; "
           f"{args.threads} thread(s) each.")
@@ -604,6 +624,9 @@ def main():
     ap.add_argument("--text-output", type=int, default=64)
     ap.add_argument("--text-rate", type=float, default=4.0)
     ap.add_argument("--text-rates", help="vs-llama-server: comma-separated Poisson rates, one side-by-side run each")
+    ap.add_argument("--image-rates", help="vs-llama-server --mmproj: image rates paired with --text-rates")
+    ap.add_argument("--arrival-seconds", type=float,
+                    help="vs-llama-server: each stream sends rate x this many requests (instead of --text-prompts)")
     ap.add_argument("--gguf", help="vs-llama-server: one GGUF file served by both (default: the 125M bench model)")
     ap.add_argument("--mmproj", help="vs-llama-server: llama.cpp's vision projector for --gguf (mixed text + image workload)")
     ap.add_argument("--text-prompts", type=int, default=80)
