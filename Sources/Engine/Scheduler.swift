@@ -12,9 +12,11 @@ public struct SchedulerConfig: Sendable {
     /// budget). A step with nothing to decode may prefill up to `maxBatchedTokens`.
     public var maxPrefillTokensWhileDecoding: Int
     /// Seconds a step that decodes should take at most: its prompt tokens are cut further to what
-    /// the engine's measured step times (``StepTimeModel``) say fits beside the decodes, but never
-    /// below one KV block, so waiting prompts still advance when decoding alone fills the time.
-    /// Nil: the token cap alone. A step with nothing to decode is not limited by time.
+    /// the engine's measured step times (``StepTimeModel``) say fits beside the decodes. When
+    /// decoding alone fills the time, no waiting request is admitted (the running batch is as large
+    /// as the target allows) and running prefills advance by one KV block a step. A model too slow
+    /// for the target gets twice its one-sequence decode step instead, so it still batches. Nil:
+    /// the token cap alone. A step with nothing to decode is not limited by time.
     public var stepTimeTarget: Double?
 
     public init(maxBatchedTokens: Int = 2048, maxRunningRequests: Int = 64, maxPrefillTokensWhileDecoding: Int = 512,
@@ -125,7 +127,8 @@ public final class Scheduler: @unchecked Sendable {
         var budget = config.maxBatchedTokens
         var scheduled: [EngineRequest] = []
         let decoding = running.filter(\.isDecoding)
-        var prefillBudget = decoding.isEmpty ? Int.max : prefillTokensWhileDecoding(decoding.count)
+        let room = decoding.isEmpty ? (tokens: Int.max, admits: true) : promptRoom(decoding: decoding.count)
+        var prefillBudget = room.tokens
 
         // Decodes, then running prefills; a preempted request leaves `running` and is skipped.
         for request in decoding + running.filter({ !$0.isDecoding }) where budget > 0 && request.status == .running {
@@ -147,7 +150,8 @@ public final class Scheduler: @unchecked Sendable {
         // Requests this step admits from the waiting queue, which the policy grows as a batch.
         var admitted = BatchSoFar()
         let limits = BatchLimits(maxRequests: config.maxRunningRequests, maxTokens: .max)
-        while budget > 0, prefillBudget > 0, running.count < config.maxRunningRequests, output.preempted.isEmpty, let request = waiting.first {
+        while room.admits, budget > 0, prefillBudget > 0, running.count < config.maxRunningRequests, output.preempted.isEmpty,
+              let request = waiting.first {
             let queued = request.queued
             if admitted.count > 0, !policy.admits(queued, into: admitted, limits: limits) { break }
             if request.blockTable.isEmpty { blocks.admit(request) }
@@ -173,13 +177,13 @@ public final class Scheduler: @unchecked Sendable {
         return output
     }
 
-    /// Prompt tokens a step that decodes `sequences` sequences may carry.
-    private func prefillTokensWhileDecoding(_ sequences: Int) -> Int {
-        guard let target = config.stepTimeTarget,
-              let fits = stepTimes.prefillTokens(within: target, decodeSequences: sequences) else {
-            return config.maxPrefillTokensWhileDecoding
+    /// Prompt tokens a step that decodes `decoding` sequences may carry, and whether it may admit.
+    private func promptRoom(decoding: Int) -> (tokens: Int, admits: Bool) {
+        guard let target = config.stepTimeTarget, let single = stepTimes.seconds(prefillTokens: 0, decodeSequences: 1),
+              let fits = stepTimes.prefillTokens(within: max(target, 2 * single), decodeSequences: decoding) else {
+            return (config.maxPrefillTokensWhileDecoding, true)
         }
-        return min(config.maxPrefillTokensWhileDecoding, max(fits, blocks.blockSize))
+        return (min(config.maxPrefillTokensWhileDecoding, max(fits, blocks.blockSize)), fits > 0)
     }
 
     /// Records how long a step of this shape took, for `stepTimeTarget`.

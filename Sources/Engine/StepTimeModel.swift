@@ -41,12 +41,18 @@ public struct StepTimeModel: Sendable {
         return (max(0, solution[0]), max(0, solution[1]), max(0, solution[2]))
     }
 
+    /// The predicted seconds of a step of this shape; nil before any step with prompt tokens.
+    public func seconds(prefillTokens: Int, decodeSequences: Int) -> Double? {
+        coefficients.map { $0.fixed + $0.perPromptToken * Double(prefillTokens) + $0.perDecode * Double(decodeSequences) }
+    }
+
     /// The most prompt tokens a step that decodes `decodeSequences` sequences can carry and still take
     /// at most `seconds`: 0 when decoding alone fills the time; nil when the model has not seen a
     /// step with prompt tokens yet, or prompt tokens seem free.
     public func prefillTokens(within seconds: Double, decodeSequences: Int) -> Int? {
-        guard let (fixed, perToken, perDecode) = coefficients, perToken > 0 else { return nil }
-        let left = seconds - fixed - perDecode * Double(decodeSequences)
+        guard let perToken = coefficients?.perPromptToken, perToken > 0,
+              let decoding = self.seconds(prefillTokens: 0, decodeSequences: decodeSequences) else { return nil }
+        let left = seconds - decoding
         return left <= 0 ? 0 : Int(min(left / perToken, Double(Int.max / 2)))
     }
 

@@ -177,16 +177,46 @@ import Testing
         #expect(out.entries.map(\.tokens) == [1, 1, 1, 13])
     }
 
-    @Test func promptsAdvanceByABlockWhenDecodingAloneFillsTheTarget() {
-        let config = SchedulerConfig(maxBatchedTokens: 64, maxRunningRequests: 8, stepTimeTarget: 0.012)
+    /// Nine decodes fill the 50 ms target (10 + 9 × 4.5 ms): nothing is admitted, and a running
+    /// prefill advances by a block.
+    @Test func aFullTargetAdmitsNothingAndPrefillsAdvanceByABlock() {
+        let config = SchedulerConfig(maxBatchedTokens: 64, maxRunningRequests: 16, maxPrefillTokensWhileDecoding: 6,
+                                     stepTimeTarget: 0.05)
+        let scheduler = Scheduler(config: config, blocks: BlockManager(blockCount: 64, blockSize: 4))
+        let decoders = (1 ... 9).map { EngineRequest(id: $0, prompt: [1], arrival: $0) }
+        let b = EngineRequest(id: 10, prompt: Array(repeating: 2, count: 10), arrival: 10)
+        let c = EngineRequest(id: 11, prompt: [3, 3], arrival: 11)
+        let requests = decoders + [b, c]
+        for request in decoders { scheduler.add(request) }
+        Self.complete(scheduler, scheduler.schedule(), requests)
+        // No step times yet: the token cap alone.
+        scheduler.add(b)
+        var out = scheduler.schedule()
+        #expect(out.entries.map(\.tokens) == Array(repeating: 1, count: 9) + [6])
+        Self.complete(scheduler, out, requests)
+        Self.teach(scheduler)
+        scheduler.add(c)
+        out = scheduler.schedule()
+        #expect(out.entries.map(\.requestId) == Array(1 ... 10) && out.entries.last == .init(requestId: 10, start: 6, tokens: 4))
+        Self.complete(scheduler, out, requests)
+        #expect(scheduler.schedule().entries.map(\.requestId) == Array(1 ... 10))
+        // With nothing decoding, the waiting request runs.
+        for request in decoders + [b] { scheduler.finish(request.id) }
+        #expect(scheduler.schedule().entries == [.init(requestId: 11, start: 0, tokens: 2)])
+    }
+
+    /// A 1 ms target is below twice a one-sequence decode step (2 × 14.5 ms): that is the target
+    /// instead, so the step beside one decode carries (29 − 14.5) / 2 = 7 prompt tokens.
+    @Test func aTargetTheModelCannotMeetBecomesTwoDecodeSteps() {
+        let config = SchedulerConfig(maxBatchedTokens: 64, stepTimeTarget: 0.001)
         let scheduler = Scheduler(config: config, blocks: BlockManager(blockCount: 64, blockSize: 4))
         Self.teach(scheduler)
-        let running = EngineRequest(id: 1, prompt: [1], arrival: 1)
-        let waiting = EngineRequest(id: 2, prompt: Array(repeating: 2, count: 10), arrival: 2)
-        scheduler.add(running)
-        Self.complete(scheduler, scheduler.schedule(), [running])
-        scheduler.add(waiting)
-        #expect(scheduler.schedule().entries == [.init(requestId: 1, start: 1, tokens: 1), .init(requestId: 2, start: 0, tokens: 4)])
+        let a = EngineRequest(id: 1, prompt: [1], arrival: 1)
+        let b = EngineRequest(id: 2, prompt: Array(repeating: 2, count: 20), arrival: 2)
+        scheduler.add(a)
+        Self.complete(scheduler, scheduler.schedule(), [a])
+        scheduler.add(b)
+        #expect(scheduler.schedule().entries == [.init(requestId: 1, start: 1, tokens: 1), .init(requestId: 2, start: 0, tokens: 7)])
     }
 
     @Test func runningRequestsAreCapped() {

@@ -6,7 +6,8 @@ Markdown table (raw results land in --out).
     python3 scripts/bench/serve_bench.py repeat-image      # (a) TTFT of a repeated image vs its first time
     python3 scripts/bench/serve_bench.py mixed-itl         # (b) text ITL with and without concurrent image requests
     python3 scripts/bench/serve_bench.py vs-hf             # (c) the mixed workload: Tessera vs transformers on CPU
-    python3 scripts/bench/serve_bench.py vs-llama-server   # (c') text only: Tessera vs llama.cpp's llama-server
+    python3 scripts/bench/serve_bench.py vs-llama-server   # (c') Tessera vs llama.cpp's llama-server, rising rates
+    python3 scripts/bench/serve_bench.py step-target       # (c'') TTFT and ITL with and without the step time target
     python3 scripts/bench/serve_bench.py overload          # (d) 3x capacity: 503s, every accepted request finishes, RSS
     python3 scripts/bench/serve_bench.py constrained       # (e) ITL of JSON-schema-constrained text requests vs unconstrained
     python3 scripts/bench/serve_bench.py irp               # (f) EPD intra-request parallel encoding: TTFT with 1 vs 2 encode workers
@@ -463,8 +464,9 @@ def vs_llama_server(args, out):
         ], streams, f"vs-llama-server-{level.replace(' + ', '+')}")
         rows += [[level, load] + row for row in level_rows]
         goodput = {server: sum(float(row[3]) for row in level_rows if row[0] == server) for server in ("tessera", "llama-server")}
-        ratio = goodput["tessera"] / goodput["llama-server"] if goodput["llama-server"] else float("inf")
-        summary.append([level, f"{goodput['tessera']:.2f}", f"{goodput['llama-server']:.2f}", f"{ratio:.2f}"])
+        ratio = (f"{goodput['tessera'] / goodput['llama-server']:.2f}" if goodput["llama-server"]
+                 else "inf" if goodput["tessera"] else "n/a")
+        summary.append([level, f"{goodput['tessera']:.2f}", f"{goodput['llama-server']:.2f}", ratio])
     rate_header = "image + text rate (req/s)" if mmproj else "rate (req/s)"
     print(table([rate_header, "load at start"] + SIDE_BY_SIDE_HEADER, rows))
     print()
@@ -472,6 +474,26 @@ def vs_llama_server(args, out):
     print()
     print(f"Goodput SLO: {args.goodput} (ms); llama-server with {args.slots} slots of {context} tokens; "
           f"{args.threads} thread(s) each.")
+
+
+def step_target(args, out):
+    """Tessera alone on one text stream (a GGUF file with --gguf, else the 125M bench model), with the
+    step time target off (prompt tokens per decoding step capped by count only) and at
+    --step-targets milliseconds: what the step composition does to TTFT and ITL under a burst."""
+    model = os.path.abspath(args.gguf) if args.gguf else args.text_model
+    slo = ["--goodput", args.goodput]
+
+    def streams(seed):
+        return [("text", text_stream(args, model, seed, args.text_rate, args.text_prompts) + ["--burstiness", str(args.burstiness)] + slo)]
+
+    def server(target):
+        return lambda tag: tessera_server(args, model, out, tag, ["--step-time-target-ms", target])
+
+    servers = [(f"target {t} ms" if float(t) else "no target", server(t)) for t in args.step_targets.split(",")]
+    print(table(SIDE_BY_SIDE_HEADER, side_by_side(args, out, servers, streams, "step-target")))
+    print()
+    print(f"{args.text_prompts} requests at {args.text_rate:g} req/s (burstiness {args.burstiness:g}); "
+          f"goodput SLO {args.goodput} (ms); {args.threads} thread(s).")
 
 
 # (d) -------------------------------------------------------------------------------------------
@@ -601,7 +623,8 @@ def pipeline(args, out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "overload", "constrained", "irp", "pipeline"])
+    ap.add_argument("experiment", choices=["repeat-image", "mixed-itl", "vs-hf", "vs-llama-server", "step-target", "overload",
+                                           "constrained", "irp", "pipeline"])
     ap.add_argument("--tessera", help="a built tessera executable (default: build it in release mode)")
     ap.add_argument("--model", default=DEFAULT_VLM, help="the vision-language model folder (default: the embedded model)")
     ap.add_argument("--text-model", default=BENCH_LLAMA, help="vs-llama-server: the HF folder with model-f16.gguf")
@@ -631,6 +654,8 @@ def main():
     ap.add_argument("--mmproj", help="vs-llama-server: llama.cpp's vision projector for --gguf (mixed text + image workload)")
     ap.add_argument("--text-prompts", type=int, default=80)
     ap.add_argument("--goodput", default="ttft:1000,tpot:100", help="SLOs for vs-hf and vs-llama-server")
+    ap.add_argument("--step-targets", default="0,50", help="step-target: --step-time-target-ms values to compare (0: off)")
+    ap.add_argument("--burstiness", type=float, default=1.0, help="step-target: gamma arrivals' shape (below 1 is burstier)")
     ap.add_argument("--slots", type=int, default=8, help="vs-llama-server: llama-server's parallel slots")
     ap.add_argument("--capacity-prompts", type=int, default=200, help="overload: requests of the capacity probe")
     ap.add_argument("--capacity-concurrency", type=int, default=64)
@@ -651,7 +676,7 @@ def main():
     log(f"results in {out}")
     started = load_average()
     {"repeat-image": repeat_image, "mixed-itl": mixed_itl, "vs-hf": vs_hf, "vs-llama-server": vs_llama_server,
-     "overload": overload, "constrained": constrained, "irp": irp, "pipeline": pipeline}[args.experiment](args, out)
+     "step-target": step_target, "overload": overload, "constrained": constrained, "irp": irp, "pipeline": pipeline}[args.experiment](args, out)
     print()
     print(f"Load average (1/5/15 min) at start {started}, at end {load_average()}; {args.repeats} repeat(s), medians.")
 
