@@ -152,7 +152,8 @@ import Testing
         var requests = [first]
         Self.complete(scheduler, out, requests)
 
-        let burst = (2 ... 5).map { EngineRequest(id: $0, prompt: Array(repeating: 9, count: 20), arrival: $0) }
+        // Distinct prompts, so that the prefix cache does not shorten them.
+        let burst = (2 ... 5).map { EngineRequest(id: $0, prompt: Array(repeating: 10 * $0, count: 20), arrival: $0) }
         requests += burst
         for request in burst { scheduler.add(request) }
         let expected: [[SchedulerOutput.Entry]] = [
