@@ -36,29 +36,6 @@ enum OpenAPIDocument {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data(modelName: modelName))))
     }
 
-    /// The error answers of every operation whose body names the model.
-    private static let modelRequestErrors = #"""
-        "400": {"$ref": "#/components/responses/InvalidRequest"},
-             "401": {"$ref": "#/components/responses/Unauthorized"},
-             "404": {"$ref": "#/components/responses/ModelNotFound"},
-             "413": {"$ref": "#/components/responses/BodyTooLarge"},
-             "503": {"$ref": "#/components/responses/Unavailable"}
-        """#
-
-    /// The 200 answer of a generating operation: one `schema` object, or with `stream: true` the
-    /// server-sent events `streamed` describes.
-    private static func streamedAnswer(_ schema: String, streamed: String) -> String {
-        #"""
-        "200": {
-              "description": "The answer: one JSON object, or with `stream: true` server-sent \#(streamed)",
-              "content": {
-               "application/json": {"schema": {"$ref": "#/components/schemas/\#(schema)"}},
-               "text/event-stream": {"schema": {"$ref": "#/components/schemas/ServerSentEvent"}}
-              }
-             }
-        """#
-    }
-
     static let text = #"""
 {
  "openapi": "3.1.0",
@@ -68,736 +45,221 @@ enum OpenAPIDocument {
   "description": "Tessera's OpenAI-compatible API with vLLM's extensions. Every route also answers HEAD (for GET) and OPTIONS; an unknown path is a 404 and a known path with another method a 405, both with an error object."
  },
  "paths": {
-  "/v1/chat/completions": {
-   "post": {
-    "operationId": "createChatCompletion",
-    "summary": "Chat completion (OpenAI), text and image input.",
-    "requestBody": {
-     "required": true,
-     "content": {
-      "application/json": {
-       "schema": {"$ref": "#/components/schemas/ChatCompletionRequest"},
-       "examples": {
-        "text": {
-         "value": {
-          "model": "MODEL",
-          "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
-          "max_tokens": 8,
-          "temperature": 0
-         }
-        },
-        "image": {
-         "value": {
-          "model": "MODEL",
-          "max_tokens": 4,
-          "messages": [
-           {
-            "role": "user",
-            "content": [
-             {
-              "type": "image_url",
-              "image_url": {
-               "url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DA8J+BkYHh////DAAe9gT9Ce00PgAAAABJRU5ErkJggg=="
-              }
-             },
-             {"type": "text", "text": "What is in this picture?"}
-            ]
-           }
-          ]
-         }
-        },
-        "stream": {
-         "value": {
-          "model": "MODEL",
-          "messages": [{"role": "user", "content": "Hi"}],
-          "max_tokens": 4,
-          "stream": true,
-          "stream_options": {"include_usage": true}
-         }
-        },
-        "json_schema": {
-         "value": {
-          "model": "MODEL",
-          "messages": [{"role": "user", "content": "A person"}],
-          "max_tokens": 40,
-          "response_format": {
-           "type": "json_schema",
-           "json_schema": {
-            "name": "p",
-            "schema": {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}
-           }
-          }
-         }
-        },
-        "tools": {
-         "value": {
-          "model": "MODEL",
-          "messages": [{"role": "user", "content": "Weather in Paris?"}],
-          "max_tokens": 30,
-          "tool_choice": "required",
-          "tools": [
-           {
-            "type": "function",
-            "function": {
-             "name": "weather",
-             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}
-            }
-           }
-          ]
-         }
-        },
-        "logprobs": {
-         "value": {
-          "model": "MODEL",
-          "messages": [{"role": "user", "content": "Hi"}],
-          "max_tokens": 3,
-          "logprobs": true,
-          "top_logprobs": 2,
-          "seed": 7,
-          "n": 2
-         }
+  "/v1/chat/completions": {"post": \#(operation("createChatCompletion", "Chat completion (OpenAI), text and image input.",
+   body: jsonRequest(ref("ChatCompletionRequest"), examples: #"""
+    {
+     "text": {"value": {"model": "MODEL", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}], "max_tokens": 8, "temperature": 0}},
+     "image": {
+      "value": {
+       "model": "MODEL",
+       "max_tokens": 4,
+       "messages": [
+        {
+         "role": "user",
+         "content": [
+          {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DA8J+BkYHh////DAAe9gT9Ce00PgAAAABJRU5ErkJggg=="}},
+          {"type": "text", "text": "What is in this picture?"}
+         ]
         }
-       }
-      }
-     }
-    },
-    "responses": {
-     \#(streamedAnswer("ChatCompletion", streamed: "`chat.completion.chunk` events ending in `data: [DONE]`.")),
-     \#(modelRequestErrors)
-    }
-   }
-  },
-  "/v1/completions": {
-   "post": {
-    "operationId": "createCompletion",
-    "summary": "Text completion (OpenAI).",
-    "requestBody": {
-     "required": true,
-     "content": {
-      "application/json": {
-       "schema": {"$ref": "#/components/schemas/CompletionRequest"},
-       "examples": {
-        "text": {
-         "value": {
-          "model": "MODEL",
-          "prompt": "Once upon a time",
-          "max_tokens": 8,
-          "temperature": 0,
-          "stop": ["."]
-         }
-        },
-        "batch": {"value": {"model": "MODEL", "prompt": ["Hello", "World"], "max_tokens": 4}},
-        "tokens": {"value": {"model": "MODEL", "prompt": [1, 450, 1483], "max_tokens": 4, "logprobs": 2}},
-        "echo": {
-         "value": {"model": "MODEL", "prompt": "Hello there", "max_tokens": 0, "echo": true, "logprobs": 1}
-        },
-        "regex": {
-         "value": {"model": "MODEL", "prompt": "Answer:", "max_tokens": 8, "guided_regex": "(yes|no)"}
-        }
-       }
-      }
-     }
-    },
-    "responses": {
-     \#(streamedAnswer("Completion", streamed: "`text_completion` chunks ending in `data: [DONE]`.")),
-     \#(modelRequestErrors)
-    }
-   }
-  },
-  "/v1/responses": {
-   "post": {
-    "operationId": "createResponse",
-    "summary": "Responses API (OpenAI): text and image input, function tools.",
-    "requestBody": {
-     "required": true,
-     "content": {
-      "application/json": {
-       "schema": {"$ref": "#/components/schemas/ResponsesRequest"},
-       "examples": {
-        "text": {
-         "value": {"model": "MODEL", "input": "Hello", "max_output_tokens": 8, "instructions": "Be brief."}
-        },
-        "messages": {
-         "value": {
-          "model": "MODEL",
-          "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}],
-          "max_output_tokens": 4,
-          "stream": true
-         }
-        }
-       }
-      }
-     }
-    },
-    "responses": {
-     \#(streamedAnswer("Response", streamed: "`response.*` events.")),
-     \#(modelRequestErrors)
-    }
-   }
-  },
-  "/v1/models": {
-   "get": {
-    "operationId": "listModels",
-    "summary": "The served model.",
-    "responses": {
-     "200": {
-      "description": "A list with the served model.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "properties": {
-          "object": {"const": "list"},
-          "data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}}
-         },
-         "required": ["object", "data"],
-         "additionalProperties": false
-        }
-       }
+       ]
       }
      },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "503": {"$ref": "#/components/responses/Unavailable"}
-    }
-   }
-  },
-  "/v1/models/{model}": {
-   "get": {
-    "operationId": "retrieveModel",
-    "summary": "The served model by name.",
-    "parameters": [
-     {
-      "name": "model",
-      "in": "path",
-      "required": true,
-      "schema": {"$ref": "#/components/schemas/ModelName"},
-      "description": "The model's name (it may contain `/`)."
-     }
-    ],
-    "responses": {
-     "200": {
-      "description": "The model.",
-      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Model"}}}
+     "stream": {"value": {"model": "MODEL", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "stream": true, "stream_options": {"include_usage": true}}},
+     "json_schema": {
+      "value": {
+       "model": "MODEL", "messages": [{"role": "user", "content": "A person"}], "max_tokens": 40,
+       "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object", "properties": {"age": {"type": "integer"}}, "required": ["age"]}}}
+      }
      },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "404": {"$ref": "#/components/responses/ModelNotFound"},
-     "503": {"$ref": "#/components/responses/Unavailable"}
+     "tools": {
+      "value": {
+       "model": "MODEL", "messages": [{"role": "user", "content": "Weather in Paris?"}], "max_tokens": 30, "tool_choice": "required",
+       "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+      }
+     },
+     "logprobs": {"value": {"model": "MODEL", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 3, "logprobs": true, "top_logprobs": 2, "seed": 7, "n": 2}}
     }
-   }
-  },
-  "/v1/images/generations": {
-   "post": {
-    "operationId": "createImage",
-    "summary": "Generate images with the diffusion model of --image-model (OpenAI's images API, with diffusers' arguments as extension fields).",
-    "requestBody": {
-     "required": true,
+    """#),
+   answers: streamedAnswer("ChatCompletion", streamed: "`chat.completion.chunk` events ending in `data: [DONE]`."), modelRequestErrors))},
+  "/v1/completions": {"post": \#(operation("createCompletion", "Text completion (OpenAI).",
+   body: jsonRequest(ref("CompletionRequest"), examples: #"""
+    {
+     "text": {"value": {"model": "MODEL", "prompt": "Once upon a time", "max_tokens": 8, "temperature": 0, "stop": ["."]}},
+     "batch": {"value": {"model": "MODEL", "prompt": ["Hello", "World"], "max_tokens": 4}},
+     "tokens": {"value": {"model": "MODEL", "prompt": [1, 450, 1483], "max_tokens": 4, "logprobs": 2}},
+     "echo": {"value": {"model": "MODEL", "prompt": "Hello there", "max_tokens": 0, "echo": true, "logprobs": 1}},
+     "regex": {"value": {"model": "MODEL", "prompt": "Answer:", "max_tokens": 8, "guided_regex": "(yes|no)"}}
+    }
+    """#),
+   answers: streamedAnswer("Completion", streamed: "`text_completion` chunks ending in `data: [DONE]`."), modelRequestErrors))},
+  "/v1/responses": {"post": \#(operation("createResponse", "Responses API (OpenAI): text and image input, function tools.",
+   body: jsonRequest(ref("ResponsesRequest"), examples: #"""
+    {
+     "text": {"value": {"model": "MODEL", "input": "Hello", "max_output_tokens": 8, "instructions": "Be brief."}},
+     "messages": {"value": {"model": "MODEL", "input": [{"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}], "max_output_tokens": 4, "stream": true}}
+    }
+    """#),
+   answers: streamedAnswer("Response", streamed: "`response.*` events."), modelRequestErrors))},
+  "/v1/models": {"get": \#(operation("listModels", "The served model.", answers: jsonAnswer("A list with the served model.", list(of: ref("Model"))), readErrors))},
+  "/v1/models/{model}": {"get": \#(operation("retrieveModel", "The served model by name.",
+   parameters: #"[{"name": "model", "in": "path", "required": true, "schema": \#(ref("ModelName")), "description": "The model's name (it may contain `/`)."}]"#,
+   answers: jsonAnswer("The model.", ref("Model")), sharedAnswers([(401, "Unauthorized"), (404, "ModelNotFound"), (503, "Unavailable")])))},
+  "/v1/images/generations": {"post": \#(operation("createImage",
+   "Generate images with the diffusion model of --image-model (OpenAI's images API, with diffusers' arguments as extension fields).",
+   body: jsonRequest(#"""
+    {
+     "type": "object",
+     "required": ["prompt"],
+     "properties": {
+      "model": {"type": "string", "description": "The image model's name (default: it)."},
+      "prompt": {"type": "string"},
+      "n": {"type": "integer", "minimum": 1, "maximum": 10, "description": "Images; image i uses seed + i."},
+      "size": {"type": "string", "description": "WIDTHxHEIGHT (multiples of 8 on SD) or auto."},
+      "response_format": {"type": "string", "enum": ["b64_json", "url"], "description": "url is refused: there is no output store."},
+      "stream": {"type": "boolean", "description": "SSE progress events per denoising step, then the images."},
+      "quality": {"type": "string", "enum": ["auto"]}, "background": {"type": "string", "enum": ["auto", "opaque"]},
+      "output_format": {"type": "string", "enum": ["png"]}, "partial_images": {"type": "integer", "enum": [0]},
+      "user": {"type": "string"}, "negative_prompt": {"type": "string"},
+      "num_inference_steps": {"type": "integer", "minimum": 1}, "guidance_scale": {"type": "number"}, "seed": {"type": "integer", "minimum": 0},
+      "scheduler": {"type": "string", "enum": ["ddim", "euler", "euler-a", "dpmpp-2m", "pndm"]},
+      "image": {"type": "string", "description": "Image-to-image: a data: URI (or an allowed URL) of a PNG or JPEG."},
+      "strength": {"type": "number", "minimum": 0, "maximum": 1},
+      "loras": {
+       "type": "array",
+       "description": "Registered LoRAs (GET /v1/adapters) applied together, each with its scale; an unknown name is a 404 (`code: adapter_not_found`).",
+       "items": \#(closedObject(#""name": {"type": "string"}, "scale": {"type": "number", "description": "Default 1."}"#, required: #""name""#))
+      },
+      "controlnets": {
+       "type": "array",
+       "description": "Registered ControlNets (GET /v1/adapters), several forming a MultiControlNet; SD 1.x/2.x text-to-image.",
+       "items": \#(closedObject(#"""
+        "name": {"type": "string"},
+        "image": {"type": "string", "description": "The control image: a data: URI (or an allowed URL) of a PNG or JPEG, at most 4x the pixels of --max-image-pixels."},
+        "scale": {"type": "number", "description": "controlnet_conditioning_scale, default 1."},
+        "start": {"type": "number", "minimum": 0, "maximum": 1, "description": "control_guidance_start, default 0."},
+        "end": {"type": "number", "minimum": 0, "maximum": 1, "description": "control_guidance_end, default 1."}
+        """#, required: #""name", "image""#))
+      }
+     },
+     "additionalProperties": false
+    }
+    """#, examples: #"""
+    {
+     "text-to-image": {"value": {"prompt": "a red cube", "size": "64x64", "seed": 7, "num_inference_steps": 20}},
+     "with-add-ons": {"value": {"prompt": "a red cube", "size": "64x64", "seed": 7, "num_inference_steps": 20, "loras": [{"name": "watercolor", "scale": 0.8}]}}
+    }
+    """#),
+   answers: #"""
+    "200": {
+     "description": "The images as base64 PNGs, or with stream: true an event stream of progress events and images.",
      "content": {
       "application/json": {
        "schema": {
         "type": "object",
-        "required": ["prompt"],
+        "required": ["created", "data"],
         "properties": {
-         "model": {"type": "string", "description": "The image model's name (default: it)."},
-         "prompt": {"type": "string"},
-         "n": {
-          "type": "integer",
-          "minimum": 1,
-          "maximum": 10,
-          "description": "Images; image i uses seed + i."
-         },
-         "size": {"type": "string", "description": "WIDTHxHEIGHT (multiples of 8 on SD) or auto."},
-         "response_format": {
-          "type": "string",
-          "enum": ["b64_json", "url"],
-          "description": "url is refused: there is no output store."
-         },
-         "stream": {
-          "type": "boolean",
-          "description": "SSE progress events per denoising step, then the images."
-         },
-         "quality": {"type": "string", "enum": ["auto"]},
-         "background": {"type": "string", "enum": ["auto", "opaque"]},
-         "output_format": {"type": "string", "enum": ["png"]},
-         "partial_images": {"type": "integer", "enum": [0]},
-         "user": {"type": "string"},
-         "negative_prompt": {"type": "string"},
-         "num_inference_steps": {"type": "integer", "minimum": 1},
-         "guidance_scale": {"type": "number"},
-         "seed": {"type": "integer", "minimum": 0},
-         "scheduler": {"type": "string", "enum": ["ddim", "euler", "euler-a", "dpmpp-2m", "pndm"]},
-         "image": {
-          "type": "string",
-          "description": "Image-to-image: a data: URI (or an allowed URL) of a PNG or JPEG."
-         },
-         "strength": {"type": "number", "minimum": 0, "maximum": 1},
-         "loras": {
-          "type": "array",
-          "description": "Registered LoRAs (GET /v1/adapters) applied together, each with its scale; an unknown name is a 404 (`code: adapter_not_found`).",
-          "items": {
-           "type": "object",
-           "required": ["name"],
-           "additionalProperties": false,
-           "properties": {"name": {"type": "string"}, "scale": {"type": "number", "description": "Default 1."}}
-          }
-         },
-         "controlnets": {
-          "type": "array",
-          "description": "Registered ControlNets (GET /v1/adapters), several forming a MultiControlNet; SD 1.x/2.x text-to-image.",
-          "items": {
-           "type": "object",
-           "required": ["name", "image"],
-           "additionalProperties": false,
-           "properties": {
-            "name": {"type": "string"},
-            "image": {
-             "type": "string",
-             "description": "The control image: a data: URI (or an allowed URL) of a PNG or JPEG, at most 4x the pixels of --max-image-pixels."
-            },
-            "scale": {"type": "number", "description": "controlnet_conditioning_scale, default 1."},
-            "start": {
-             "type": "number",
-             "minimum": 0,
-             "maximum": 1,
-             "description": "control_guidance_start, default 0."
-            },
-            "end": {
-             "type": "number",
-             "minimum": 0,
-             "maximum": 1,
-             "description": "control_guidance_end, default 1."
-            }
-           }
-          }
-         }
-        },
-        "additionalProperties": false
-       },
-       "examples": {
-        "text-to-image": {"value": {"prompt": "a red cube", "size": "64x64", "seed": 7, "num_inference_steps": 20}},
-        "with-add-ons": {
-         "value": {
-          "prompt": "a red cube",
-          "size": "64x64",
-          "seed": 7,
-          "num_inference_steps": 20,
-          "loras": [{"name": "watercolor", "scale": 0.8}]
-         }
+         "created": {"type": "integer"},
+         "data": {"type": "array", "items": {"type": "object", "required": ["b64_json"], "properties": {"b64_json": {"type": "string"}, "revised_prompt": {"type": "null"}}}},
+         "size": {"type": "string"}, "output_format": {"type": "string"}, "background": {"type": "string"}, "quality": {"type": "string"}
         }
        }
-      }
-     }
-    },
-    "responses": {
-     "200": {
-      "description": "The images as base64 PNGs, or with stream: true an event stream of progress events and images.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "required": ["created", "data"],
-         "properties": {
-          "created": {"type": "integer"},
-          "data": {
-           "type": "array",
-           "items": {
-            "type": "object",
-            "required": ["b64_json"],
-            "properties": {"b64_json": {"type": "string"}, "revised_prompt": {"type": "null"}}
-           }
-          },
-          "size": {"type": "string"},
-          "output_format": {"type": "string"},
-          "background": {"type": "string"},
-          "quality": {"type": "string"}
-         }
-        }
-       },
-       "text/event-stream": {"schema": {"type": "string"}}
-      }
-     },
-     "400": {
-      "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a size that is not a multiple of 8, too many steps, an unknown scheduler, an undecodable or oversized image or control image, a bad add-on scale or start/end, or the language model's name.",
-      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-     },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "404": {
-      "description": "The server serves no image model, another name was given (`code: model_not_found`), or a LoRA or ControlNet name is not registered (`code: adapter_not_found`).",
-      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-     },
-     "413": {"$ref": "#/components/responses/BodyTooLarge"},
-     "503": {
-      "description": "The model is loading, the server is draining, or the image queue is full (`Retry-After` says when to come back).",
-      "headers": {
-       "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before retrying, when known."}
       },
-      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+      "text/event-stream": {"schema": {"type": "string"}}
      }
     }
-   }
-  },
-  "/v1/adapters": {
-   "get": {
-    "operationId": "listAdapters",
-    "summary": "The LoRAs and ControlNets registered for the image model (--lora, --controlnet, --adapter-dir), by the names requests use.",
-    "responses": {
-     "200": {
-      "description": "A list of adapters.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "required": ["object", "data"],
-         "additionalProperties": false,
-         "properties": {
-          "object": {"const": "list"},
-          "data": {
-           "type": "array",
-           "items": {
-            "type": "object",
-            "required": ["id", "object", "type", "model", "cached"],
-            "additionalProperties": false,
-            "properties": {
-             "id": {
-              "type": "string",
-              "description": "The name requests give in loras[].name or controlnets[].name."
-             },
-             "object": {"const": "adapter"},
-             "type": {"type": "string", "enum": ["lora", "controlnet"]},
-             "model": {"type": "string", "description": "The image model it applies to."},
-             "cached": {"type": "boolean", "description": "Loaded in the in-memory adapter cache now."}
-            }
-           }
-          }
-         }
-        }
-       }
-      }
-     },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "404": {
-      "description": "The server serves no image model.",
-      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-     },
-     "503": {"$ref": "#/components/responses/Unavailable"}
+    """#,
+   #""400": \#(errorAnswer("The request is invalid: malformed JSON, an unknown or unsupported field, a size that is not a multiple of 8, too many steps, an unknown scheduler, an undecodable or oversized image or control image, a bad add-on scale or start/end, or the language model's name."))"#,
+   #""404": \#(errorAnswer("The server serves no image model, another name was given (`code: model_not_found`), or a LoRA or ControlNet name is not registered (`code: adapter_not_found`)."))"#,
+   sharedAnswers([(401, "Unauthorized"), (413, "BodyTooLarge")]),
+   #""503": \#(errorAnswer("The model is loading, the server is draining, or the image queue is full (`Retry-After` says when to come back).", retryAfter: true))"#))},
+  "/v1/adapters": {"get": \#(operation("listAdapters",
+   "The LoRAs and ControlNets registered for the image model (--lora, --controlnet, --adapter-dir), by the names requests use.",
+   answers: jsonAnswer("A list of adapters.", list(of: closedObject(#"""
+    "id": {"type": "string", "description": "The name requests give in loras[].name or controlnets[].name."},
+    "object": {"const": "adapter"},
+    "type": {"type": "string", "enum": ["lora", "controlnet"]},
+    "model": {"type": "string", "description": "The image model it applies to."},
+    "cached": {"type": "boolean", "description": "Loaded in the in-memory adapter cache now."}
+    """#, required: #""id", "object", "type", "model", "cached""#))),
+   #""404": \#(errorAnswer("The server serves no image model."))"#, readErrors))},
+  "/v1/embeddings": {"post": \#(operation("createEmbedding", "Refused: Tessera serves generative models only.",
+   body: jsonRequest(#"{"type": "object"}"#), answers: modelRequestErrors))},
+  "/tokenize": {"post": \#(operation("tokenize", "Token ids of a prompt or of chat messages (vLLM).",
+   body: jsonRequest(ref("TokenizeRequest"), examples: #"""
+    {
+     "prompt": {"value": {"model": "MODEL", "prompt": "Hello world", "return_token_strs": true}},
+     "messages": {"value": {"messages": [{"role": "user", "content": "Hi"}]}}
     }
-   }
-  },
-  "/v1/embeddings": {
-   "post": {
-    "operationId": "createEmbedding",
-    "summary": "Refused: Tessera serves generative models only.",
-    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
-    "responses": {
-     \#(modelRequestErrors)
+    """#),
+   answers: jsonAnswer("The tokens.", closedObject(#"""
+    "count": {"type": "integer"}, "max_model_len": {"type": "integer"},
+    "tokens": {"type": "array", "items": {"type": "integer"}}, "token_strs": {"type": "array", "items": {"type": "string"}}
+    """#, required: #""count", "max_model_len", "tokens""#)), modelRequestErrors))},
+  "/detokenize": {"post": \#(operation("detokenize", "Text of token ids (vLLM).",
+   body: jsonRequest(ref("DetokenizeRequest"), examples: #"{"tokens": {"value": {"model": "MODEL", "tokens": [1, 450, 1483]}}}"#),
+   answers: jsonAnswer("The text.", closedObject(#""prompt": {"type": "string"}"#, required: #""prompt""#)), modelRequestErrors))},
+  "/tokenizer_info": {"get": \#(operation("tokenizerInfo", "The served tokenizer's settings and chat template (vLLM).",
+   answers: jsonAnswer("The tokenizer.", closedObject(#"""
+    "tokenizer_class": {"type": "string"}, "model_max_length": {"type": "integer"}, "add_bos_token": {"type": "boolean"},
+    "bos_token": {"type": "string"}, "eos_token": {"type": "string"}, "chat_template": {"type": "string"}
+    """#, required: #""tokenizer_class", "model_max_length", "add_bos_token""#)), readErrors))},
+  "/version": {"get": \#(operation("version", "Tessera's version.",
+   answers: jsonAnswer("The version.", closedObject(#""version": {"type": "string"}"#, required: #""version""#)), readErrors))},
+  "/health": {"get": \#(operation("health", "Liveness: 200 while the server can serve.",
+   answers: #""200": {"description": "The server can serve."}"#, sharedAnswers([(401, "Unauthorized"), (503, "NotReady")])))},
+  "/ready": {"get": \#(operation("ready", "Readiness, for probes and load balancers.",
+   answers: jsonAnswer("Ready.", closedObject(#""status": {"const": "ready"}"#, required: #""status""#)), sharedAnswers([(401, "Unauthorized"), (503, "NotReady")])))},
+  "/metrics": {"get": \#(operation("metrics", "Prometheus text, or OpenMetrics when `Accept` asks for it.",
+   answers: #"""
+    "200": {
+     "description": "Every metric, `tessera:` and `vllm:` names.",
+     "content": {"text/plain": {"schema": {"type": "string"}}, "application/openmetrics-text": {"schema": {"type": "string"}}}
     }
-   }
-  },
-  "/tokenize": {
-   "post": {
-    "operationId": "tokenize",
-    "summary": "Token ids of a prompt or of chat messages (vLLM).",
-    "requestBody": {
-     "required": true,
-     "content": {
-      "application/json": {
-       "schema": {"$ref": "#/components/schemas/TokenizeRequest"},
-       "examples": {
-        "prompt": {"value": {"model": "MODEL", "prompt": "Hello world", "return_token_strs": true}},
-        "messages": {"value": {"messages": [{"role": "user", "content": "Hi"}]}}
-       }
-      }
-     }
-    },
-    "responses": {
-     "200": {
-      "description": "The tokens.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "properties": {
-          "count": {"type": "integer"},
-          "max_model_len": {"type": "integer"},
-          "tokens": {"type": "array", "items": {"type": "integer"}},
-          "token_strs": {"type": "array", "items": {"type": "string"}}
-         },
-         "required": ["count", "max_model_len", "tokens"],
-         "additionalProperties": false
-        }
-       }
-      }
-     },
-     \#(modelRequestErrors)
-    }
-   }
-  },
-  "/detokenize": {
-   "post": {
-    "operationId": "detokenize",
-    "summary": "Text of token ids (vLLM).",
-    "requestBody": {
-     "required": true,
-     "content": {
-      "application/json": {
-       "schema": {"$ref": "#/components/schemas/DetokenizeRequest"},
-       "examples": {"tokens": {"value": {"model": "MODEL", "tokens": [1, 450, 1483]}}}
-      }
-     }
-    },
-    "responses": {
-     "200": {
-      "description": "The text.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "properties": {"prompt": {"type": "string"}},
-         "required": ["prompt"],
-         "additionalProperties": false
-        }
-       }
-      }
-     },
-     \#(modelRequestErrors)
-    }
-   }
-  },
-  "/tokenizer_info": {
-   "get": {
-    "operationId": "tokenizerInfo",
-    "summary": "The served tokenizer's settings and chat template (vLLM).",
-    "responses": {
-     "200": {
-      "description": "The tokenizer.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "properties": {
-          "tokenizer_class": {"type": "string"},
-          "model_max_length": {"type": "integer"},
-          "add_bos_token": {"type": "boolean"},
-          "bos_token": {"type": "string"},
-          "eos_token": {"type": "string"},
-          "chat_template": {"type": "string"}
-         },
-         "required": ["tokenizer_class", "model_max_length", "add_bos_token"],
-         "additionalProperties": false
-        }
-       }
-      }
-     },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "503": {"$ref": "#/components/responses/Unavailable"}
-    }
-   }
-  },
-  "/version": {
-   "get": {
-    "operationId": "version",
-    "summary": "Tessera's version.",
-    "responses": {
-     "200": {
-      "description": "The version.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "properties": {"version": {"type": "string"}},
-         "required": ["version"],
-         "additionalProperties": false
-        }
-       }
-      }
-     },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "503": {"$ref": "#/components/responses/Unavailable"}
-    }
-   }
-  },
-  "/health": {
-   "get": {
-    "operationId": "health",
-    "summary": "Liveness: 200 while the server can serve.",
-    "responses": {
-     "200": {"description": "The server can serve."},
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "503": {"$ref": "#/components/responses/NotReady"}
-    }
-   }
-  },
-  "/ready": {
-   "get": {
-    "operationId": "ready",
-    "summary": "Readiness, for probes and load balancers.",
-    "responses": {
-     "200": {
-      "description": "Ready.",
-      "content": {
-       "application/json": {
-        "schema": {
-         "type": "object",
-         "properties": {"status": {"const": "ready"}},
-         "required": ["status"],
-         "additionalProperties": false
-        }
-       }
-      }
-     },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "503": {"$ref": "#/components/responses/NotReady"}
-    }
-   }
-  },
-  "/metrics": {
-   "get": {
-    "operationId": "metrics",
-    "summary": "Prometheus text, or OpenMetrics when `Accept` asks for it.",
-    "responses": {
-     "200": {
-      "description": "Every metric, `tessera:` and `vllm:` names.",
-      "content": {
-       "text/plain": {"schema": {"type": "string"}},
-       "application/openmetrics-text": {"schema": {"type": "string"}}
-      }
-     },
-     "401": {"$ref": "#/components/responses/Unauthorized"},
-     "503": {"$ref": "#/components/responses/Unavailable"}
-    }
-   }
-  },
-  "/openapi.json": {
-   "get": {
-    "operationId": "openapi",
-    "summary": "This document.",
-    "responses": {
-     "200": {
-      "description": "The OpenAPI 3.1 document of Tessera's API.",
-      "content": {"application/json": {"schema": {"type": "object"}}}
-     },
-     "401": {"$ref": "#/components/responses/Unauthorized"}
-    }
-   }
-  }
+    """#, readErrors))},
+  "/openapi.json": {"get": \#(operation("openapi", "This document.",
+   answers: jsonAnswer("The OpenAPI 3.1 document of Tessera's API.", #"{"type": "object"}"#), sharedAnswers([(401, "Unauthorized")])))}
  },
  "components": {
   "responses": {
-   "BodyTooLarge": {
-    "description": "The body is larger than `--max-body-size`.",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-   },
-   "InvalidRequest": {
-    "description": "The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-   },
-   "ModelNotFound": {
-    "description": "The model named is not the one served (`code: model_not_found`).",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-   },
-   "NotReady": {
-    "description": "Loading, draining, or a group stage without a live worker; the message says which.",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-   },
-   "Unauthorized": {
-    "description": "An API key is set (`--api-key`) and the request has none or a wrong one.",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-   },
-   "Unavailable": {
-    "description": "The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).",
-    "headers": {
-     "Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait before retrying, when known."}
-    },
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
-   }
+   "BodyTooLarge": \#(errorAnswer("The body is larger than `--max-body-size`.")),
+   "InvalidRequest": \#(errorAnswer("The request is invalid: malformed JSON, an unknown or unsupported field, a value out of range, or a prompt that does not fit the context (`code: context_length_exceeded`).")),
+   "ModelNotFound": \#(errorAnswer("The model named is not the one served (`code: model_not_found`).")),
+   "NotReady": \#(errorAnswer("Loading, draining, or a group stage without a live worker; the message says which.")),
+   "Unauthorized": \#(errorAnswer("An API key is set (`--api-key`) and the request has none or a wrong one.")),
+   "Unavailable": \#(errorAnswer("The model is loading, the server is draining, or its queues are full (`Retry-After` says when to come back).", retryAfter: true))
   },
   "schemas": {
-   "ChatCompletionRequest": {
-    "type": "object",
-    "allOf": [{"$ref": "#/components/schemas/GenerationParameters"}],
-    "properties": {
-     "model": {"$ref": "#/components/schemas/ModelName"},
-     "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}, "minItems": 1},
+   "ChatCompletionRequest": \#(generationRequest(base: "GenerationParameters", #"""
+     "messages": {"type": "array", "items": \#(ref("ChatMessage")), "minItems": 1},
      "max_completion_tokens": {"type": ["integer", "null"], "minimum": 0},
      "logprobs": {"type": ["boolean", "null"]},
      "top_logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
      "tools": {
       "type": ["array", "null"],
-      "items": {
-       "type": "object",
-       "properties": {
-        "type": {"const": "function"},
-        "function": {
-         "type": "object",
-         "properties": {
-          "name": {"type": "string"},
-          "description": {"type": "string"},
-          "parameters": {"type": "object"},
-          "strict": {"type": "boolean"}
-         },
-         "required": ["name"],
-         "additionalProperties": false
-        }
-       },
-       "required": ["type", "function"],
-       "additionalProperties": false
-      }
+      "items": \#(closedObject(#"""
+       "type": {"const": "function"},
+       "function": \#(closedObject(#""name": {"type": "string"}, "description": {"type": "string"}, "parameters": {"type": "object"}, "strict": {"type": "boolean"}"#, required: #""name""#))
+       """#, required: #""type", "function""#))
      },
-     "tool_choice": {
-      "anyOf": [
-       {"enum": ["auto", "none", "required"]},
-       {
-        "type": "object",
-        "properties": {
-         "type": {"const": "function"},
-         "function": {
-          "type": "object",
-          "properties": {"name": {"type": "string"}},
-          "required": ["name"],
-          "additionalProperties": false
-         }
-        },
-        "required": ["type", "function"],
-        "additionalProperties": false
-       },
-       {"type": "null"}
-      ]
-     },
-     "parallel_tool_calls": {"type": ["boolean", "null"]},
-     "stream": {"type": ["boolean", "null"]}
-    },
-    "required": ["model", "messages"],
-    "unevaluatedProperties": false
-   },
-   "CompletionRequest": {
-    "type": "object",
-    "allOf": [{"$ref": "#/components/schemas/GenerationParameters"}],
-    "properties": {
-     "model": {"$ref": "#/components/schemas/ModelName"},
+     "tool_choice": \#(toolChoice(named: closedObject(#"""
+      "type": {"const": "function"}, "function": \#(closedObject(#""name": {"type": "string"}"#, required: #""name""#))
+      """#, required: #""type", "function""#))),
+     "parallel_tool_calls": {"type": ["boolean", "null"]}
+     """#, required: #""messages""#)),
+   "CompletionRequest": \#(generationRequest(base: "GenerationParameters", #"""
      "prompt": {
       "anyOf": [
        {"type": "string"},
        {"type": "array", "items": {"type": "string"}, "minItems": 1},
        {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-       {
-        "type": "array",
-        "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-        "minItems": 1
-       }
+       {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1}, "minItems": 1}
       ]
      },
      "logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
      "echo": {"type": ["boolean", "null"]},
-     "prompt_logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20},
-     "stream": {"type": ["boolean", "null"]}
-    },
-    "required": ["model", "prompt"],
-    "unevaluatedProperties": false
-   },
-   "ResponsesRequest": {
-    "type": "object",
-    "allOf": [{"$ref": "#/components/schemas/SamplingParameters"}],
-    "properties": {
-     "model": {"$ref": "#/components/schemas/ModelName"},
+     "prompt_logprobs": {"type": ["integer", "null"], "minimum": 0, "maximum": 20}
+     """#, required: #""prompt""#)),
+   "ResponsesRequest": \#(generationRequest(base: "SamplingParameters", #"""
      "input": {
       "anyOf": [
        {"type": "string"},
@@ -805,51 +267,17 @@ enum OpenAPIDocument {
         "type": "array",
         "items": {
          "anyOf": [
-          {
-           "type": "object",
-           "properties": {
-            "type": {"const": "message"},
-            "role": {"enum": ["system", "developer", "user", "assistant"]},
-            "content": {
-             "anyOf": [
-              {"type": "string"},
-              {"type": "array", "items": {"$ref": "#/components/schemas/ResponsesInputPart"}}
-             ]
-            }
-           },
-           "required": ["role", "content"],
-           "additionalProperties": false
-          },
-          {
-           "type": "object",
-           "properties": {
-            "type": {"const": "function_call"},
-            "call_id": {"type": "string"},
-            "name": {"type": "string"},
-            "arguments": {"type": "string"},
-            "id": {"type": "string"},
-            "status": {"type": "string"}
-           },
-           "required": ["type", "call_id", "name", "arguments"],
-           "additionalProperties": false
-          },
-          {
-           "type": "object",
-           "properties": {
-            "type": {"const": "function_call_output"},
-            "call_id": {"type": "string"},
-            "output": {
-             "anyOf": [
-              {"type": "string"},
-              {"type": "array", "items": {"$ref": "#/components/schemas/ResponsesInputPart"}}
-             ]
-            },
-            "id": {"type": "string"},
-            "status": {"type": "string"}
-           },
-           "required": ["type", "call_id", "output"],
-           "additionalProperties": false
-          }
+          \#(closedObject(#"""
+           "type": {"const": "message"}, "role": {"enum": ["system", "developer", "user", "assistant"]}, "content": \#(textOrParts("ResponsesInputPart"))
+           """#, required: #""role", "content""#)),
+          \#(closedObject(#"""
+           "type": {"const": "function_call"}, "call_id": {"type": "string"}, "name": {"type": "string"}, "arguments": {"type": "string"},
+           "id": {"type": "string"}, "status": {"type": "string"}
+           """#, required: #""type", "call_id", "name", "arguments""#)),
+          \#(closedObject(#"""
+           "type": {"const": "function_call_output"}, "call_id": {"type": "string"}, "output": \#(textOrParts("ResponsesInputPart")),
+           "id": {"type": "string"}, "status": {"type": "string"}
+           """#, required: #""type", "call_id", "output""#))
          ]
         }
        }
@@ -859,46 +287,19 @@ enum OpenAPIDocument {
      "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
      "tools": {
       "type": ["array", "null"],
-      "items": {
-       "type": "object",
-       "properties": {
-        "type": {"const": "function"},
-        "name": {"type": "string"},
-        "description": {"type": ["string", "null"]},
-        "parameters": {"type": ["object", "null"]},
-        "strict": {"type": ["boolean", "null"]}
-       },
-       "required": ["type", "name"],
-       "additionalProperties": false
-      }
+      "items": \#(closedObject(#"""
+       "type": {"const": "function"}, "name": {"type": "string"}, "description": {"type": ["string", "null"]},
+       "parameters": {"type": ["object", "null"]}, "strict": {"type": ["boolean", "null"]}
+       """#, required: #""type", "name""#))
      },
-     "tool_choice": {
-      "anyOf": [
-       {"enum": ["auto", "none", "required"]},
-       {
-        "type": "object",
-        "properties": {"type": {"const": "function"}, "name": {"type": "string"}},
-        "required": ["type", "name"],
-        "additionalProperties": false
-       },
-       {"type": "null"}
-      ]
-     },
+     "tool_choice": \#(toolChoice(named: closedObject(#""type": {"const": "function"}, "name": {"type": "string"}"#, required: #""type", "name""#))),
      "parallel_tool_calls": {"type": ["boolean", "null"]},
-     "stream": {"type": ["boolean", "null"]},
-     "text": {
-      "type": ["object", "null"],
-      "properties": {"format": {"$ref": "#/components/schemas/ResponseFormat"}},
-      "additionalProperties": false
-     }
-    },
-    "required": ["model", "input"],
-    "unevaluatedProperties": false
-   },
+     "text": {"type": ["object", "null"], "properties": {"format": \#(ref("ResponseFormat"))}, "additionalProperties": false}
+     """#, required: #""input""#)),
    "GenerationParameters": {
     "type": "object",
     "description": "The parameters chat and completion requests share: the sampling parameters, length, penalties, stops, structured outputs and scheduling.",
-    "allOf": [{"$ref": "#/components/schemas/SamplingParameters"}],
+    "allOf": [\#(ref("SamplingParameters"))],
     "properties": {
      "max_tokens": {"type": ["integer", "null"], "minimum": 0},
      "top_k": {"type": ["integer", "null"], "description": "0 or -1 disables top-k (vLLM)."},
@@ -906,18 +307,8 @@ enum OpenAPIDocument {
      "presence_penalty": {"type": ["number", "null"], "minimum": -2, "maximum": 2},
      "frequency_penalty": {"type": ["number", "null"], "minimum": -2, "maximum": 2},
      "n": {"type": ["integer", "null"], "minimum": 1},
-     "stream_options": {
-      "type": ["object", "null"],
-      "properties": {"include_usage": {"type": ["boolean", "null"]}},
-      "additionalProperties": false
-     },
-     "stop": {
-      "anyOf": [
-       {"type": "string"},
-       {"type": "array", "items": {"type": "string"}, "maxItems": 4},
-       {"type": "null"}
-      ]
-     },
+     "stream_options": {"type": ["object", "null"], "properties": {"include_usage": {"type": ["boolean", "null"]}}, "additionalProperties": false},
+     "stop": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}, {"type": "null"}]},
      "slo_class": {
       "type": ["string", "null"],
       "description": "A latency class (`interactive`, `standard`, `batch` unless `--slo-class` defines others)."
@@ -926,7 +317,7 @@ enum OpenAPIDocument {
      "user": {"type": ["string", "null"]},
      "metadata": {"type": ["object", "null"]},
      "store": {"type": ["boolean", "null"]},
-     "response_format": {"anyOf": [{"$ref": "#/components/schemas/ResponseFormat"}, {"type": "null"}]},
+     "response_format": {"anyOf": [\#(ref("ResponseFormat")), {"type": "null"}]},
      "logit_bias": {
       "type": ["object", "null"],
       "additionalProperties": {"type": "number", "minimum": -100, "maximum": 100},
@@ -947,71 +338,26 @@ enum OpenAPIDocument {
      "seed": {"type": ["integer", "null"]}
     }
    },
-   "ChatMessage": {
-    "type": "object",
-    "properties": {
-     "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
-     "content": {
-      "anyOf": [
-       {"type": "string"},
-       {"type": "array", "items": {"$ref": "#/components/schemas/ContentPart"}},
-       {"type": "null"}
-      ]
-     },
-     "name": {"type": ["string", "null"]},
-     "tool_calls": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/ToolCall"}},
-     "tool_call_id": {"type": ["string", "null"]}
-    },
-    "required": ["role"],
-    "additionalProperties": false
-   },
+   "ChatMessage": \#(closedObject(#"""
+    "role": {"enum": ["system", "developer", "user", "assistant", "tool"]},
+    "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": \#(ref("ContentPart"))}, {"type": "null"}]},
+    "name": {"type": ["string", "null"]},
+    "tool_calls": {"type": ["array", "null"], "items": \#(ref("ToolCall"))},
+    "tool_call_id": {"type": ["string", "null"]}
+    """#, required: #""role""#)),
    "ContentPart": {
     "oneOf": [
-     {
-      "type": "object",
-      "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
-      "required": ["type", "text"],
-      "additionalProperties": false
-     },
-     {
-      "type": "object",
-      "properties": {
-       "type": {"const": "image_url"},
-       "image_url": {
-        "anyOf": [
-         {
-          "type": "object",
-          "properties": {"url": {"type": "string"}, "detail": {"type": "string"}},
-          "required": ["url"],
-          "additionalProperties": false
-         },
-         {"type": "string"}
-        ]
-       }
-      },
-      "required": ["type", "image_url"],
-      "additionalProperties": false
-     }
+     \#(closedObject(#""type": {"const": "text"}, "text": {"type": "string"}"#, required: #""type", "text""#)),
+     \#(closedObject(#"""
+      "type": {"const": "image_url"},
+      "image_url": {"anyOf": [\#(closedObject(#""url": {"type": "string"}, "detail": {"type": "string"}"#, required: #""url""#)), {"type": "string"}]}
+      """#, required: #""type", "image_url""#))
     ]
    },
    "ResponsesInputPart": {
     "oneOf": [
-     {
-      "type": "object",
-      "properties": {"type": {"enum": ["input_text", "output_text"]}, "text": {"type": "string"}},
-      "required": ["type", "text"],
-      "additionalProperties": false
-     },
-     {
-      "type": "object",
-      "properties": {
-       "type": {"const": "input_image"},
-       "image_url": {"type": "string"},
-       "detail": {"type": "string"}
-      },
-      "required": ["type", "image_url"],
-      "additionalProperties": false
-     }
+     \#(closedObject(#""type": {"enum": ["input_text", "output_text"]}, "text": {"type": "string"}"#, required: #""type", "text""#)),
+     \#(closedObject(#""type": {"const": "input_image"}, "image_url": {"type": "string"}, "detail": {"type": "string"}"#, required: #""type", "image_url""#))
     ]
    },
    "ToolCall": {
@@ -1019,160 +365,58 @@ enum OpenAPIDocument {
     "properties": {
      "id": {"type": "string"},
      "type": {"const": "function"},
-     "function": {
-      "type": "object",
-      "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
-      "required": ["name", "arguments"],
-      "additionalProperties": false
-     }
+     "function": \#(closedObject(#""name": {"type": "string"}, "arguments": {"type": "string"}"#, required: #""name", "arguments""#))
     },
     "required": ["id", "type", "function"]
    },
    "ResponseFormat": {
     "oneOf": [
-     {
-      "type": "object",
-      "properties": {"type": {"enum": ["text", "json_object"]}},
-      "required": ["type"],
-      "additionalProperties": false
-     },
-     {
-      "type": "object",
-      "properties": {
-       "type": {"const": "json_schema"},
-       "json_schema": {
-        "type": "object",
-        "properties": {
-         "name": {"type": "string"},
-         "schema": {"type": "object"},
-         "strict": {"type": ["boolean", "null"]},
-         "description": {"type": "string"}
-        },
-        "required": ["name"],
-        "additionalProperties": false
-       }
-      },
-      "required": ["type", "json_schema"],
-      "additionalProperties": false
-     },
-     {
-      "type": "object",
-      "properties": {
-       "type": {"const": "json_schema"},
-       "name": {"type": "string"},
-       "schema": {"type": "object"},
-       "strict": {"type": ["boolean", "null"]},
-       "description": {"type": "string"}
-      },
-      "required": ["type", "name"],
-      "additionalProperties": false
-     }
+     \#(closedObject(#""type": {"enum": ["text", "json_object"]}"#, required: #""type""#)),
+     \#(closedObject(#""type": {"const": "json_schema"}, "json_schema": \#(closedObject(jsonSchemaMembers, required: #""name""#))"#, required: #""type", "json_schema""#)),
+     \#(closedObject(#""type": {"const": "json_schema"}, \#(jsonSchemaMembers)"#, required: #""type", "name""#))
     ]
    },
    "TokenizeRequest": {
     "type": "object",
     "properties": {
-     "model": {"$ref": "#/components/schemas/ModelName"},
+     "model": \#(ref("ModelName")),
      "prompt": {"type": "string"},
-     "messages": {"type": "array", "items": {"$ref": "#/components/schemas/ChatMessage"}},
+     "messages": {"type": "array", "items": \#(ref("ChatMessage"))},
      "add_special_tokens": {"type": "boolean"},
      "return_token_strs": {"type": "boolean"}
     },
     "additionalProperties": false,
-    "oneOf": [
-     {"required": ["prompt"], "not": {"required": ["messages"]}},
-     {"required": ["messages"], "not": {"required": ["prompt"]}}
-    ]
+    "oneOf": [{"required": ["prompt"], "not": {"required": ["messages"]}}, {"required": ["messages"], "not": {"required": ["prompt"]}}]
    },
-   "DetokenizeRequest": {
-    "type": "object",
-    "properties": {
-     "model": {"$ref": "#/components/schemas/ModelName"},
-     "tokens": {"type": "array", "items": {"type": "integer"}}
-    },
-    "required": ["tokens"],
-    "additionalProperties": false
-   },
-   "ChatCompletion": {
-    "type": "object",
-    "properties": {
-     "id": {"type": "string"},
-     "object": {"const": "chat.completion"},
-     "created": {"type": "integer"},
-     "model": {"type": "string"},
-     "system_fingerprint": {"type": "string"},
-     "usage": {"anyOf": [{"$ref": "#/components/schemas/Usage"}, {"type": "null"}]},
-     "choices": {
-      "type": "array",
-      "items": {
-       "type": "object",
-       "properties": {
-        "index": {"type": "integer"},
-        "finish_reason": {"$ref": "#/components/schemas/FinishReason"},
-        "logprobs": {"type": ["object", "null"]},
-        "message": {
-         "type": "object",
-         "properties": {
-          "role": {"const": "assistant"},
-          "content": {"type": ["string", "null"]},
-          "refusal": {"type": "null"},
-          "tool_calls": {"type": "array", "items": {"$ref": "#/components/schemas/ToolCall"}}
-         },
-         "required": ["role", "content"]
-        }
-       },
-       "required": ["index", "message", "finish_reason"]
-      }
-     }
-    },
-    "required": ["id", "object", "created", "model", "choices"]
-   },
-   "Completion": {
-    "type": "object",
-    "properties": {
-     "id": {"type": "string"},
-     "object": {"const": "text_completion"},
-     "created": {"type": "integer"},
-     "model": {"type": "string"},
-     "system_fingerprint": {"type": "string"},
-     "usage": {"anyOf": [{"$ref": "#/components/schemas/Usage"}, {"type": "null"}]},
-     "choices": {
-      "type": "array",
-      "items": {
-       "type": "object",
-       "properties": {
-        "index": {"type": "integer"},
-        "text": {"type": "string"},
-        "finish_reason": {"$ref": "#/components/schemas/FinishReason"},
-        "logprobs": {"type": ["object", "null"]},
-        "prompt_logprobs": {"type": ["array", "null"]}
-       },
-       "required": ["index", "text", "finish_reason"]
-      }
-     }
-    },
-    "required": ["id", "object", "created", "model", "choices"]
-   },
+   "DetokenizeRequest": \#(closedObject(#""model": \#(ref("ModelName")), "tokens": {"type": "array", "items": {"type": "integer"}}"#, required: #""tokens""#)),
+   "ChatCompletion": \#(completionObject("chat.completion", choice: #"""
+    "index": {"type": "integer"}, "finish_reason": \#(ref("FinishReason")), "logprobs": {"type": ["object", "null"]},
+    "message": {
+     "type": "object",
+     "properties": {
+      "role": {"const": "assistant"}, "content": {"type": ["string", "null"]}, "refusal": {"type": "null"},
+      "tool_calls": {"type": "array", "items": \#(ref("ToolCall"))}
+     },
+     "required": ["role", "content"]
+    }
+    """#, choiceRequired: #""index", "message", "finish_reason""#)),
+   "Completion": \#(completionObject("text_completion", choice: #"""
+    "index": {"type": "integer"}, "text": {"type": "string"}, "finish_reason": \#(ref("FinishReason")),
+    "logprobs": {"type": ["object", "null"]}, "prompt_logprobs": {"type": ["array", "null"]}
+    """#, choiceRequired: #""index", "text", "finish_reason""#)),
    "Response": {
     "type": "object",
     "properties": {
-     "id": {"type": "string"},
-     "object": {"const": "response"},
-     "created_at": {"type": "integer"},
-     "model": {"type": "string"},
+     "id": {"type": "string"}, "object": {"const": "response"}, "created_at": {"type": "integer"}, "model": {"type": "string"},
      "status": {"enum": ["completed", "incomplete", "in_progress"]},
-     "output": {"type": "array", "items": {"type": "object"}},
-     "output_text": {"type": "string"},
-     "usage": {"type": ["object", "null"]}
+     "output": {"type": "array", "items": {"type": "object"}}, "output_text": {"type": "string"}, "usage": {"type": ["object", "null"]}
     },
     "required": ["id", "object", "status", "output"]
    },
    "Usage": {
     "type": "object",
     "properties": {
-     "prompt_tokens": {"type": "integer"},
-     "completion_tokens": {"type": "integer"},
-     "total_tokens": {"type": "integer"},
+     "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"},
      "prompt_tokens_details": {"type": "object", "properties": {"cached_tokens": {"type": "integer"}}}
     },
     "required": ["prompt_tokens", "completion_tokens", "total_tokens"]
@@ -1181,12 +425,8 @@ enum OpenAPIDocument {
    "Model": {
     "type": "object",
     "properties": {
-     "id": {"type": "string"},
-     "object": {"const": "model"},
-     "created": {"type": "integer"},
-     "owned_by": {"type": "string"},
-     "root": {"type": "string"},
-     "max_model_len": {"type": "integer"}
+     "id": {"type": "string"}, "object": {"const": "model"}, "created": {"type": "integer"}, "owned_by": {"type": "string"},
+     "root": {"type": "string"}, "max_model_len": {"type": "integer"}
     },
     "required": ["id", "object", "created", "owned_by"]
    },
@@ -1195,12 +435,7 @@ enum OpenAPIDocument {
     "properties": {
      "error": {
       "type": "object",
-      "properties": {
-       "message": {"type": "string"},
-       "type": {"type": "string"},
-       "param": {"type": ["string", "null"]},
-       "code": {"type": ["string", "integer", "null"]}
-      },
+      "properties": {"message": {"type": "string"}, "type": {"type": "string"}, "param": {"type": ["string", "null"]}, "code": {"type": ["string", "integer", "null"]}},
       "required": ["message", "type"]
      }
     },
@@ -1209,10 +444,8 @@ enum OpenAPIDocument {
    "ServerSentEvent": {
     "type": "object",
     "properties": {
-     "event": {"type": "string"},
-     "data": {"type": "string", "description": "A JSON chunk, or `[DONE]` last."},
-     "id": {"type": "string"},
-     "retry": {"type": "integer"}
+     "event": {"type": "string"}, "data": {"type": "string", "description": "A JSON chunk, or `[DONE]` last."},
+     "id": {"type": "string"}, "retry": {"type": "integer"}
     },
     "required": ["data"],
     "description": "One event of a streamed answer."
