@@ -29,11 +29,8 @@ struct PipelineStageCommand: AsyncParsableCommand {
     @Option(help: "The next stage's endpoint; none for the stage with the LM head.")
     var next: String?
 
-    @Option(name: .customLong("kv-cache-memory"), help: "Memory for this stage's KV cache, in MiB.")
-    var kvCacheMemoryMiB = 256
-
-    @Option(name: .customLong("block-size"), help: "Tokens per KV cache block (the first stage's).")
-    var blockSize = 16
+    /// The stage's own KV cache; its block size is the first stage's.
+    @OptionGroup var kvCache: KVCacheOptions<WorkerKVCacheDefault>
 
     @Option(name: .customLong("startup-timeout"), help: "Seconds to wait for the next stage and for the stage before.")
     var startupTimeout = 180
@@ -43,16 +40,14 @@ struct PipelineStageCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard DecoderSlice(parsing: units) != nil else { throw ValidationError("--units must be a:b with a < b") }
-        guard kvCacheMemoryMiB >= 1, blockSize >= 1, startupTimeout >= 1 else {
-            throw ValidationError("--kv-cache-memory, --block-size and --startup-timeout must be at least 1")
-        }
+        guard startupTimeout >= 1 else { throw ValidationError("--startup-timeout must be at least 1") }
     }
 
     func run() async throws {
         try modelOptions.applyComputeSettings()
         var configuration = StageWorker.Configuration(
             modelDirectory: try modelOptions.modelDirectory(), units: DecoderSlice(parsing: units)!,
-            kvCacheMemoryBytes: kvCacheMemoryMiB << 20, blockSize: blockSize, listen: try Endpoint(parsing: listen),
+            kvCacheMemoryBytes: kvCache.memoryBytes, blockSize: kvCache.blockSize, listen: try Endpoint(parsing: listen),
             next: try next.map { text throws(TransportError) in try Endpoint(parsing: text) })
         configuration.quantization = try modelOptions.quantization()
         configuration.sharedMemory = !noSharedMemory

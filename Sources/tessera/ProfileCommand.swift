@@ -41,8 +41,8 @@ struct ProfileCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-num-seqs"), help: "The serving engine's running-request limit.")
     var maxRunningRequests = 64
 
-    @Option(name: .customLong("kv-cache-memory"), help: "The serving engine's KV cache memory in MiB (sets the KV capacity).")
-    var kvCacheMemoryMiB = 512
+    /// The serving engine's KV cache (its memory sets the KV capacity).
+    @OptionGroup var kvCache: KVCacheOptions<EngineKVCacheDefault>
 
     @Option(name: .customLong("image-model"), help: "A diffusers Stable Diffusion folder whose image-worker costs to profile into the `diffusion` section.")
     var imageModel: String?
@@ -81,8 +81,8 @@ struct ProfileCommand: AsyncParsableCommand {
         settings.runs = runs
         settings.scheduler.maxBatchedTokens = maxBatchedTokens
         settings.scheduler.maxRunningRequests = maxRunningRequests
-        guard kvCacheMemoryMiB >= 1 else { throw ValidationError("--kv-cache-memory must be at least 1 MiB") }
-        settings.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
+        settings.kvCacheMemoryBytes = kvCache.memoryBytes
+        settings.blockSize = kvCache.blockSize
         guard base == nil || imageModel != nil else { throw ValidationError("--base adds a diffusion profile: give --image-model too") }
         var model: CostModel
         if let base {

@@ -53,10 +53,8 @@ extension ServeCommand {
         }
         // The workers load the predictor from its path too; one they could not load is refused here.
         options.outputLengthPredictor = try scheduling.predictor()
-        options.workerArguments = [
-            "--kv-cache-memory", String(kvCacheMemoryMiB), "--block-size", String(blockSize),
-            "--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB),
-        ] + step.arguments + (modelOptions.threads.map { ["--threads", String($0)] } ?? []) + scheduling.workerArguments
+        options.workerArguments = kvCache.arguments + ["--widened-weight-memory", String(modelOptions.widenedWeightMemoryMiB)]
+            + step.arguments + (modelOptions.threads.map { ["--threads", String($0)] } ?? []) + scheduling.workerArguments
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         let provider: any InstanceProvider
         if let settings = try KubernetesSettings.placement(contentsOf: URL(fileURLWithPath: topologyPath)) {

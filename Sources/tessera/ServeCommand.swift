@@ -41,11 +41,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-model-len"), help: "Longest prompt + output in tokens (default: the model's).")
     var maxModelLength: Int?
 
-    @Option(name: .customLong("kv-cache-memory"), help: "Memory for the paged KV cache, in MiB.")
-    var kvCacheMemoryMiB = 512
-
-    @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
-    var blockSize = 16
+    @OptionGroup var kvCache: KVCacheOptions<EngineKVCacheDefault>
 
     @OptionGroup var step: StepOptions
 
@@ -116,9 +112,6 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535") }
-        guard kvCacheMemoryMiB >= 1, blockSize >= 1 else {
-            throw ValidationError("--kv-cache-memory and --block-size must be at least 1")
-        }
         guard maxQueuedRequests >= 1, maxQueuedTokens >= 1, maxBodyMiB >= 1, mediaMaxMiB >= 1, mediaTimeoutSeconds >= 1 else {
             throw ValidationError("queue caps, --max-body-size, --media-max-size and --media-timeout must be at least 1")
         }
@@ -142,8 +135,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         try modelOptions.applyComputeSettings()
         var engineConfig = EngineConfig()
-        engineConfig.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
-        engineConfig.blockSize = blockSize
+        engineConfig.kvCacheMemoryBytes = kvCache.memoryBytes
+        engineConfig.blockSize = kvCache.blockSize
         engineConfig.maxModelLength = maxModelLength
         engineConfig.scheduler = step.config
         engineConfig.maxQueuedRequests = maxQueuedRequests

@@ -66,11 +66,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-model-len"), help: "Longest prompt + output in tokens (default: the model's).")
     var maxModelLength: Int?
 
-    @Option(name: .customLong("kv-cache-memory"), help: "Memory for the paged KV cache, in MiB.")
-    var kvCacheMemoryMiB = 256
-
-    @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
-    var blockSize = 16
+    @OptionGroup var kvCache: KVCacheOptions<WorkerKVCacheDefault>
 
     @Option(name: .customLong("pipeline-units"), help: "Run only these units of a layer-split model (a:b; 0 is the embedding, L+1 the LM head) as its first stage; needs --pipeline-next.")
     var pipelineUnits: String?
@@ -97,9 +93,6 @@ struct WorkerCommand: AsyncParsableCommand {
         if let group, ModalityGroup(rawValue: group) == nil { throw ValidationError("--group must be text, multimodal or image") }
         guard (slot ?? 0) >= 0, heartbeatIntervalMs >= 1, parkedKVTimeout > 0, drainTimeout >= 0 else {
             throw ValidationError("--slot must be >= 0, --heartbeat-interval-ms >= 1, --parked-kv-timeout > 0 and --drain-timeout >= 0")
-        }
-        guard kvCacheMemoryMiB >= 1, blockSize >= 1 else {
-            throw ValidationError("--kv-cache-memory and --block-size must be at least 1")
         }
         guard (pipelineUnits == nil) == (pipelineNext == nil), pipelineUnits.map({ DecoderSlice(parsing: $0) != nil }) ?? true else {
             throw ValidationError("--pipeline-units a:b (a < b) and --pipeline-next go together")
@@ -137,8 +130,8 @@ struct WorkerCommand: AsyncParsableCommand {
             return try await worker.run()
         }
         var engine = EngineConfig()
-        engine.kvCacheMemoryBytes = kvCacheMemoryMiB << 20
-        engine.blockSize = blockSize
+        engine.kvCacheMemoryBytes = kvCache.memoryBytes
+        engine.blockSize = kvCache.blockSize
         engine.maxModelLength = maxModelLength
         engine.scheduler = step.config
         // The front end does admission control; a worker queues whatever it is sent.
