@@ -12,6 +12,12 @@ protocol IntegerFields: Decodable {
 /// `CodingKeys`, beside the sampling and structured-output members they share at the top level.
 protocol CompletionBody: IntegerFields {
     associatedtype CodingKeys: CodingKey & CaseIterable
+
+    var model: String { get }
+    /// `response_format`, `logit_bias` and vLLM's `guided_*` fields.
+    var structured: StructuredOutputFields { get }
+    /// The request's settings before its structured-output fields are applied.
+    func settings() throws(APIError) -> GenerationSettings
 }
 
 extension CompletionBody {

@@ -119,6 +119,14 @@ struct GenerationSettings: Sendable {
     }
 }
 
+extension ChatCompletionRequest {
+    func settings() throws(APIError) -> GenerationSettings { try GenerationSettings(self) }
+}
+
+extension CompletionRequest {
+    func settings() throws(APIError) -> GenerationSettings { try GenerationSettings(self) }
+}
+
 extension GenerationSettings {
     init(_ request: ChatCompletionRequest) throws(APIError) {
         if request.topLogprobs != nil, request.logprobs != true {

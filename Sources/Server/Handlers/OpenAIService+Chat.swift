@@ -6,10 +6,8 @@ import ServingAPI
 extension OpenAIService {
     /// `POST /v1/chat/completions`.
     @Sendable func chatCompletions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
-        let chat = try RequestDecoding.decode(ChatCompletionRequest.self, from: body, fields: ChatCompletionRequest.fields)
-        try checkModel(chat.model)
-        var constrained = try GenerationSettings(chat)
-        try constrained.constrain(chat.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
+        let (chat, decoded) = try decodeCompletionBody(ChatCompletionRequest.self, from: body)
+        var constrained = decoded
         guard let prompts else {
             throw APIError.invalidRequest(
                 "model '\(chat.model)' has no chat template; use /v1/completions", code: "chat_template_missing")

@@ -5,11 +5,7 @@ import ServingAPI
 extension OpenAIService {
     /// `POST /v1/completions`: one or more prompts (text or token ids), `n` choices each.
     @Sendable func completions(_ body: Data, arrival: ContinuousClock.Instant, watch: ClientWatch) async throws -> Response {
-        let completion = try RequestDecoding.decode(CompletionRequest.self, from: body, fields: CompletionRequest.fields)
-        try checkModel(completion.model)
-        var constrained = try GenerationSettings(completion)
-        try constrained.constrain(completion.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
-        let settings = constrained
+        let (completion, settings) = try decodeCompletionBody(CompletionRequest.self, from: body)
         let model = engine.servedModel
         let count = completion.prompt.count
         try checkFits(sequences: count * settings.n, param: count > 1 ? "prompt" : "n")

@@ -112,6 +112,16 @@ public final class OpenAIService: Sendable {
         guard name == engine.servedModel.name else { throw .modelNotFound(name) }
     }
 
+    /// Decodes a chat or completion body, checks its model and builds its settings with its
+    /// structured-output fields applied.
+    func decodeCompletionBody<Body: CompletionBody>(_ type: Body.Type, from body: Data) throws -> (Body, GenerationSettings) {
+        let request = try RequestDecoding.decode(Body.self, from: body, fields: Body.fields)
+        try checkModel(request.model)
+        var settings = try request.settings()
+        try settings.constrain(request.structured, body: body, vocabularySize: engine.servedModel.tokenizer.vocabularySize)
+        return (request, settings)
+    }
+
     /// Refuses a call of `count` sequences (prompts × `n`) that is larger than the engine's queue:
     /// retrying cannot help it, so it gets a 400, not a 503.
     func checkFits(sequences count: Int, param: String) throws(APIError) {
