@@ -3,9 +3,40 @@ import CoreUtilities
 // Parsing of the pipeline components of `tokenizer.json`. Unknown `type`s fail
 // loudly rather than being skipped, since skipping would silently change ids.
 
-extension Normalizer {
+/// A `tokenizer.json` pipeline component: an object tagged by `type`, or a `Sequence` of
+/// components of its kind listed under `sequenceKey`.
+protocol PipelineComponent {
+    /// The component's kind in errors, e.g. `normalizer`.
+    static var kind: String { get }
+    /// The member of a `Sequence` that lists its steps, e.g. `normalizers`.
+    static var sequenceKey: String { get }
+    static func sequence(_ steps: [Self]) -> Self
+    /// The component of a `type` other than `Sequence`; nil when Tessera does not implement it.
+    init?(type: String, json: JSONValue, at path: String) throws(TokenizerError)
+}
+
+extension PipelineComponent {
     init(json: JSONValue, at path: String) throws(TokenizerError) {
         let type = try json.componentType(at: path)
+        if type == "Sequence" {
+            var steps: [Self] = []
+            for (index, element) in try json.requiredArray(Self.sequenceKey, at: path).enumerated() {
+                steps.append(try Self(json: element, at: "\(path).\(Self.sequenceKey)[\(index)]"))
+            }
+            self = .sequence(steps)
+        } else if let component = try Self(type: type, json: json, at: path) {
+            self = component
+        } else {
+            throw .unsupportedComponent(kind: Self.kind, type: type)
+        }
+    }
+}
+
+extension Normalizer: PipelineComponent {
+    static let kind = "normalizer"
+    static let sequenceKey = "normalizers"
+
+    init?(type: String, json: JSONValue, at path: String) throws(TokenizerError) {
         switch type {
         case "NFC": self = .nfc
         case "NFD": self = .nfd
@@ -26,17 +57,16 @@ extension Normalizer {
                 left: try json.optionalBool("strip_left", default: true, at: path),
                 right: try json.optionalBool("strip_right", default: true, at: path)
             )
-        case "Sequence":
-            self = .sequence(try componentList(json, key: "normalizers", at: path, Normalizer.init))
-        default:
-            throw .unsupportedComponent(kind: "normalizer", type: type)
+        default: return nil
         }
     }
 }
 
-extension PreTokenizer {
-    init(json: JSONValue, at path: String) throws(TokenizerError) {
-        let type = try json.componentType(at: path)
+extension PreTokenizer: PipelineComponent {
+    static let kind = "pre-tokenizer"
+    static let sequenceKey = "pretokenizers"
+
+    init?(type: String, json: JSONValue, at path: String) throws(TokenizerError) {
         switch type {
         case "ByteLevel":
             self = .byteLevel(
@@ -63,17 +93,16 @@ extension PreTokenizer {
         case "WhitespaceSplit": self = .whitespaceSplit
         case "Digits":
             self = .digits(individual: try json.optionalBool("individual_digits", default: false, at: path))
-        case "Sequence":
-            self = .sequence(try componentList(json, key: "pretokenizers", at: path, PreTokenizer.init))
-        default:
-            throw .unsupportedComponent(kind: "pre-tokenizer", type: type)
+        default: return nil
         }
     }
 }
 
-extension PostProcessor {
-    init(json: JSONValue, at path: String) throws(TokenizerError) {
-        let type = try json.componentType(at: path)
+extension PostProcessor: PipelineComponent {
+    static let kind = "post-processor"
+    static let sequenceKey = "processors"
+
+    init?(type: String, json: JSONValue, at path: String) throws(TokenizerError) {
         switch type {
         case "TemplateProcessing":
             self = .template(try Self.singleTemplate(json, at: path))
@@ -88,15 +117,7 @@ extension PostProcessor {
                 return id
             }
             self = .wrap(prefix: try special("cls"), suffix: try special("sep"))
-        case "Sequence":
-            let steps = try json.requiredArray("processors", at: path)
-            var processors: [PostProcessor] = []
-            for (index, step) in steps.enumerated() {
-                processors.append(try PostProcessor(json: step, at: "\(path).processors[\(index)]"))
-            }
-            self = .sequence(processors)
-        default:
-            throw .unsupportedComponent(kind: "post-processor", type: type)
+        default: return nil
         }
     }
 
@@ -127,9 +148,11 @@ extension PostProcessor {
     }
 }
 
-extension TokenDecoder {
-    init(json: JSONValue, at path: String) throws(TokenizerError) {
-        let type = try json.componentType(at: path)
+extension TokenDecoder: PipelineComponent {
+    static let kind = "decoder"
+    static let sequenceKey = "decoders"
+
+    init?(type: String, json: JSONValue, at path: String) throws(TokenizerError) {
         switch type {
         case "ByteLevel": self = .byteLevel
         case "Metaspace":
@@ -150,24 +173,9 @@ extension TokenDecoder {
                 start: try json.optionalInt("start", default: 0, at: path),
                 stop: try json.optionalInt("stop", default: 0, at: path)
             )
-        case "Sequence":
-            self = .sequence(try componentList(json, key: "decoders", at: path, TokenDecoder.init))
-        default:
-            throw .unsupportedComponent(kind: "decoder", type: type)
+        default: return nil
         }
     }
-}
-
-/// Parses `json[key]` as a list of components.
-private func componentList<Component>(
-    _ json: JSONValue, key: String, at path: String,
-    _ parse: (JSONValue, String) throws(TokenizerError) -> Component
-) throws(TokenizerError) -> [Component] {
-    var result: [Component] = []
-    for (index, element) in try json.requiredArray(key, at: path).enumerated() {
-        result.append(try parse(element, "\(path).\(key)[\(index)]"))
-    }
-    return result
 }
 
 /// The `pattern` of a `Split`: `{"String": …}` or `{"Regex": …}`.

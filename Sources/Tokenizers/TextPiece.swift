@@ -27,44 +27,12 @@ enum SplitBehavior: String, Sendable {
         }
         if position < piece.scalars.count { segments.append((position..<piece.scalars.count, invert)) }
 
-        var kept: [Range<Int>] = []
-        kept.reserveCapacity(segments.count)
-        switch self {
-        case .isolated:
-            kept = segments.map(\.range)
-        case .removed:
-            kept = segments.filter { !$0.isMatch }.map(\.range)
-        case .contiguous:
-            var previousIsMatch: Bool? = nil
-            for segment in segments {
-                if segment.isMatch == previousIsMatch, let last = kept.popLast() {
-                    kept.append(last.lowerBound..<segment.range.upperBound)
-                } else {
-                    kept.append(segment.range)
-                }
-                previousIsMatch = segment.isMatch
-            }
-        case .mergedWithPrevious:
-            var previousIsMatch = false
-            for segment in segments {
-                if segment.isMatch, !previousIsMatch, let last = kept.popLast() {
-                    kept.append(last.lowerBound..<segment.range.upperBound)
-                } else {
-                    kept.append(segment.range)
-                }
-                previousIsMatch = segment.isMatch
-            }
-        case .mergedWithNext:
-            var previousIsMatch = false
-            for segment in segments.reversed() {
-                if segment.isMatch, !previousIsMatch, let last = kept.popLast() {
-                    kept.append(segment.range.lowerBound..<last.upperBound)
-                } else {
-                    kept.append(segment.range)
-                }
-                previousIsMatch = segment.isMatch
-            }
-            kept.reverse()
+        let kept: [Range<Int>] = switch self {
+        case .isolated: segments.map(\.range)
+        case .removed: segments.filter { !$0.isMatch }.map(\.range)
+        case .contiguous: Self.joining(segments, backwards: false) { previous, current in current == previous }
+        case .mergedWithPrevious: Self.joining(segments, backwards: false) { previous, current in current && previous != true }
+        case .mergedWithNext: Self.joining(segments, backwards: true) { previous, current in current && previous != true }
         }
         return kept.compactMap { range in
             range.isEmpty ? nil : TextPiece(
@@ -72,5 +40,25 @@ enum SplitBehavior: String, Sendable {
                 startsInput: piece.startsInput && range.lowerBound == 0
             )
         }
+    }
+
+    /// The segments' ranges, each joined to the range kept before it (walking `backwards` for
+    /// MergedWithNext) where `joins(previous segment's isMatch, its own)` holds; `previous` is
+    /// nil for the first segment.
+    private static func joining(
+        _ segments: [(range: Range<Int>, isMatch: Bool)], backwards: Bool, joins: (Bool?, Bool) -> Bool
+    ) -> [Range<Int>] {
+        var kept: [Range<Int>] = []
+        kept.reserveCapacity(segments.count)
+        var previousIsMatch: Bool? = nil
+        for segment in backwards ? Array(segments.reversed()) : segments {
+            if joins(previousIsMatch, segment.isMatch), let last = kept.popLast() {
+                kept.append(backwards ? segment.range.lowerBound..<last.upperBound : last.lowerBound..<segment.range.upperBound)
+            } else {
+                kept.append(segment.range)
+            }
+            previousIsMatch = segment.isMatch
+        }
+        return backwards ? kept.reversed() : kept
     }
 }
