@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "DiffusionServing", dependencies: ["Diffusion", "Cluster", "CoreUtilities", "Imaging", "Models", "Tensor"]),
 
         // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
-        .target(name: "ServingAPI", dependencies: ["Tokenizers", "Imaging", "Grammar"]),
+        .target(name: "ServingAPI", dependencies: ["CoreUtilities", "Tokenizers", "Imaging", "Grammar"]),
 
         // Generation: scheduler, block manager, caches, sampler, runner.
         .target(name: "Engine", dependencies: ["ServingAPI", "CoreUtilities", "Cluster", "Models", "Tensor", "Tokenizers", "Imaging", "Grammar"]),

@@ -1,3 +1,5 @@
+import ServingAPI
+
 /// A KV copy of a block's first `positions` positions into another block of the same cache.
 public struct BlockCopy: Sendable, Equatable {
     public var source: Int

@@ -9,22 +9,7 @@ public enum RequestStatus: Sendable, Equatable {
 
 import Cluster
 import CoreUtilities
-
-/// An image's placeholder tokens inside a prompt: `length` tokens starting at `offset`, whose
-/// content is identified by `imageID` (the image's one ``ImageID``).
-public struct ImageSpan: Sendable, Hashable {
-    public var imageID: ImageID
-    public var offset: Int
-    public var length: Int
-
-    public init(imageID: ImageID, offset: Int, length: Int) {
-        self.imageID = imageID
-        self.offset = offset
-        self.length = length
-    }
-
-    var range: Range<Int> { offset ..< offset + length }
-}
+import ServingAPI
 
 /// One request's tokens and KV blocks as the scheduler and block manager see them.
 ///

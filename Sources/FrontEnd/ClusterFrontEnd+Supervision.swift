@@ -80,7 +80,7 @@ extension ClusterFrontEnd {
         case let .encoded(id, ids): deliver(id, from: slot, .encoded(imageIDs: ids))
         case let .delta(id, delta): deliver(id, from: slot, .delta(delta.value))
         case let .finished(id, info): deliver(id, from: slot, .finished(info.value))
-        case let .failed(id, error): deliver(id, from: slot, .failed(error.value))
+        case let .failed(id, error): deliver(id, from: slot, .failed(error))
         case let .switched(role): finishSwitch(slot, role: role)
         case .draining: workerDraining(slot)
         default: break

@@ -5,7 +5,7 @@ import WireProtocol
 /// A worker's news about one request, as the request's pipeline receives it.
 enum WorkerEvent: Sendable {
     /// The prompt's KV is parked; `prompt` has the image placeholders expanded.
-    case prefilled(handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [WireImageSpan])
+    case prefilled(handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan])
     case encoded(imageIDs: [ImageID])
     case delta(TokenDelta)
     case finished(FinishInfo)

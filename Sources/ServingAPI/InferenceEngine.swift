@@ -196,8 +196,8 @@ public struct EngineStatistics: Sendable {
     public init() {}
 }
 
-/// Why an engine refused or failed a request.
-public enum EngineError: Error, CustomStringConvertible, Equatable {
+/// Why an engine refused or failed a request (sent as is from a worker to the front end).
+public enum EngineError: Error, CustomStringConvertible, Equatable, Codable {
     /// Too many queued requests or tokens; the client should retry after the given seconds.
     case overloaded(retryAfterSeconds: Int)
     /// The request cannot run on this model (prompt too long, token ids out of range, images on a text model, bad image).

@@ -16,19 +16,6 @@ public struct WireImage: Codable, Sendable, Hashable {
     }
 }
 
-/// An image's placeholder tokens in a prompt (the engine's `ImageSpan`) on the wire.
-public struct WireImageSpan: Codable, Sendable, Hashable {
-    public var imageID: ImageID
-    public var offset: Int
-    public var length: Int
-
-    public init(imageID: ImageID, offset: Int, length: Int) {
-        self.imageID = imageID
-        self.offset = offset
-        self.length = length
-    }
-}
-
 /// Images as ids and sizes plus one payload of concatenated RGB pixels.
 public enum WireImages {
     /// Every image's id and size; the payload holds the pixels of the images `withPixels` accepts, in order.

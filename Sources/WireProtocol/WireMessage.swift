@@ -15,10 +15,10 @@ public enum WireMessage: Codable, Sendable {
     case heartbeat(WorkerLoad)
     /// A prefill finished; its KV is parked on the worker under `handle`.
     /// `prompt` is the prompt with image placeholders expanded, which decode continues from.
-    case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [WireImageSpan])
+    case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan])
     case delta(request: Int, WireDelta)
     case finished(request: Int, WireFinish)
-    case failed(request: Int, WireEngineError)
+    case failed(request: Int, EngineError)
     /// An encode worker holds the request's images' features under these ids.
     case encoded(request: Int, imageIDs: [ImageID])
     /// The worker finished its in-flight work and now serves `role`.
@@ -198,14 +198,14 @@ public struct GenerateJob: Codable, Sendable {
     /// Images to encode here (mono), their pixels in the frame's payload.
     public var images: [WireImage]
     /// The expanded prompt's image spans (decode), so the prefix cache tells images apart.
-    public var imageSpans: [WireImageSpan]
+    public var imageSpans: [ImageSpan]
     /// The prefill worker pushes `kvSource`'s KV here instead of waiting for a pull.
     public var kvPushed: Bool
     /// The request's latency class, for the worker's batch policy; nil is the worker's default class.
     public var sloClass: String?
 
     public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImage] = [],
-                imageSpans: [WireImageSpan] = [], kvPushed: Bool = false, sloClass: String? = nil) {
+                imageSpans: [ImageSpan] = [], kvPushed: Bool = false, sloClass: String? = nil) {
         self.prompt = prompt
         self.parameters = parameters
         self.kvSource = kvSource

@@ -100,35 +100,6 @@ public struct WireFinish: Codable, Sendable {
     }
 }
 
-/// `EngineError` on the wire.
-public enum WireEngineError: Codable, Sendable, Equatable {
-    case overloaded(retryAfterSeconds: Int)
-    case invalidRequest(String)
-    case contextLengthExceeded(String)
-    case shuttingDown
-    case internalFailure(String)
-
-    public init(_ e: EngineError) {
-        switch e {
-        case let .overloaded(s): self = .overloaded(retryAfterSeconds: s)
-        case let .invalidRequest(m): self = .invalidRequest(m)
-        case let .contextLengthExceeded(m): self = .contextLengthExceeded(m)
-        case .shuttingDown: self = .shuttingDown
-        case let .internalFailure(m): self = .internalFailure(m)
-        }
-    }
-
-    public var value: EngineError {
-        switch self {
-        case let .overloaded(s): .overloaded(retryAfterSeconds: s)
-        case let .invalidRequest(m): .invalidRequest(m)
-        case let .contextLengthExceeded(m): .contextLengthExceeded(m)
-        case .shuttingDown: .shuttingDown
-        case let .internalFailure(m): .internalFailure(m)
-        }
-    }
-}
-
 /// `EngineStatistics` on the wire.
 public struct WireStatistics: Codable, Sendable, Hashable {
     var runningRequests: Int

@@ -112,7 +112,7 @@ public final class Worker: Sendable {
     /// Runs one request's work as a task the front end can cancel with `abort`.
     private func start(_ id: Int, _ work: @escaping @Sendable () async throws -> Void) {
         session.start(id, failed: { error in
-            .failed(request: id, (error as? EngineError).map(WireEngineError.init) ?? .internalFailure("\(error)"))
+            .failed(request: id, (error as? EngineError) ?? .internalFailure("\(error)"))
         }, finished: { [self] in
             state.withLock { _ = $0.pendingPrefill.removeValue(forKey: id) }
             finishSwitchIfDrained()
@@ -149,7 +149,7 @@ public final class Worker: Sendable {
         transfers.announce(handle)
         if let pushTo { transfers.push(handle, to: pushTo, via: client) }
         send(.prefilled(request: id, handle: handle, positions: parked.tokens.count, cachedTokens: cached,
-                        prompt: parked.tokens, imageSpans: parked.images.map(WireImageSpan.init)))
+                        prompt: parked.tokens, imageSpans: parked.images))
     }
 
     private func generate(_ id: Int, _ job: GenerateJob, images: [RGBImage]) async throws {
@@ -158,7 +158,7 @@ public final class Worker: Sendable {
         if let source = job.kvSource {
             let kv = job.kvPushed ? try await receivePushed(source) : try await pull(source)
             events = try engine.submitDecode(
-                prompt: job.prompt, imageSpans: job.imageSpans.map(\.value), parameters: job.parameters.value, sloClass: job.sloClass, importing: kv)
+                prompt: job.prompt, imageSpans: job.imageSpans, parameters: job.parameters.value, sloClass: job.sloClass, importing: kv)
         } else {
             events = try engine.submit(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters.value, sloClass: job.sloClass))
         }

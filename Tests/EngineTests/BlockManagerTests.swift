@@ -1,4 +1,5 @@
 import CoreUtilities
+import ServingAPI
 import Testing
 @testable import Engine
 
