@@ -1,18 +1,5 @@
 import ServingAPI
 
-/// A KV copy of a block's first `positions` positions into another block of the same cache.
-public struct BlockCopy: Sendable, Equatable {
-    public var source: Int
-    public var destination: Int
-    public var positions: Int
-
-    public init(source: Int, destination: Int, positions: Int) {
-        self.source = source
-        self.destination = destination
-        self.positions = positions
-    }
-}
-
 /// What a cached block holds that a request's partial block can be seeded from: the tokens whose
 /// KV it has, from absolute position `start`, and the image spans among them.
 struct PartialBlockSource {

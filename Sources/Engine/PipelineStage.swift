@@ -1,6 +1,7 @@
 import Cluster
 import Foundation
 import Models
+import ServingAPI
 import Tensor
 
 /// The stages after this one of a layer-split (pipeline-parallel) model, as this stage sees them:

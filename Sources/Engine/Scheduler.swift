@@ -1,4 +1,5 @@
 import Cluster
+import ServingAPI
 
 /// Limits of one engine step.
 public struct SchedulerConfig: Sendable {

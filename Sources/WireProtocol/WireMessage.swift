@@ -324,24 +324,11 @@ public struct StageStep: Codable, Sendable {
         }
     }
 
-    /// A copy of the first `positions` positions of block `source` into `destination`.
-    public struct Copy: Codable, Sendable, Hashable {
-        public var source: Int
-        public var destination: Int
-        public var positions: Int
-
-        public init(source: Int, destination: Int, positions: Int) {
-            self.source = source
-            self.destination = destination
-            self.positions = positions
-        }
-    }
-
     public var sequences: [Sequence]
-    public var copies: [Copy]
+    public var copies: [BlockCopy]
     public var hidden: StageTensor
 
-    public init(sequences: [Sequence], copies: [Copy], hidden: StageTensor) {
+    public init(sequences: [Sequence], copies: [BlockCopy], hidden: StageTensor) {
         self.sequences = sequences
         self.copies = copies
         self.hidden = hidden

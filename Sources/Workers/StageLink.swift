@@ -7,6 +7,7 @@ import CoreUtilities
 import Engine
 import Foundation
 import Models
+import ServingAPI
 import Synchronization
 import Tensor
 import WireProtocol
@@ -57,7 +58,7 @@ final class StageLink: PipelineLink {
     func forward(_ batch: [BatchSequence], copies: [BlockCopy], hidden: Matrix) throws -> [[Float]] {
         do {
             let (tensor, payload) = try StageTensors.pack(hidden, sharedMemory: sharedMemory)
-            let step = StageStep(sequences: batch.map(StageStep.Sequence.init), copies: copies.map(StageStep.Copy.init), hidden: tensor)
+            let step = StageStep(sequences: batch.map(StageStep.Sequence.init), copies: copies, hidden: tensor)
             let (reply, data) = try exchange.withLock { _ in
                 try connection.send(.stageForward(step), payload: payload)
                 return try connection.receive()
@@ -166,9 +167,4 @@ extension StageStep.Sequence {
         }
         return s
     }
-}
-
-extension StageStep.Copy {
-    init(_ c: BlockCopy) { self.init(source: c.source, destination: c.destination, positions: c.positions) }
-    var value: BlockCopy { BlockCopy(source: source, destination: destination, positions: positions) }
 }

@@ -109,7 +109,7 @@ public final class StageWorker: Sendable {
                 do {
                     let hidden = try StageTensors.unpack(step.hidden, payload)
                     let batch = try step.sequences.map { try $0.value() }
-                    let logits = try stage.run(batch, copies: step.copies.map(\.value), hidden: hidden)
+                    let logits = try stage.run(batch, copies: step.copies, hidden: hidden)
                     let matrix = Matrix(rows: logits.count, cols: logits.first?.count ?? 0)
                     for (i, row) in logits.enumerated() { matrix.row(i).update(from: row, count: row.count) }
                     let (tensor, data) = try StageTensors.pack(matrix, sharedMemory: sharedMemory)
