@@ -121,11 +121,11 @@ extension ClusterFrontEnd {
             guard s.slots[slot].connection === connection else { return nil }
             var worker = s.slots[slot]
             if let load = worker.load {
-                s.retiredStatistics.promptTokens += load.statistics.value.promptTokens
-                s.retiredStatistics.generatedTokens += load.statistics.value.generatedTokens
-                s.retiredStatistics.prefixCacheQueriedTokens += load.statistics.value.prefixCacheQueriedTokens
-                s.retiredStatistics.prefixCacheHitTokens += load.statistics.value.prefixCacheHitTokens
-                s.retiredStatistics.preemptions += load.statistics.value.preemptions
+                s.retiredStatistics.promptTokens += load.statistics.promptTokens
+                s.retiredStatistics.generatedTokens += load.statistics.generatedTokens
+                s.retiredStatistics.prefixCacheQueriedTokens += load.statistics.prefixCacheQueriedTokens
+                s.retiredStatistics.prefixCacheHitTokens += load.statistics.prefixCacheHitTokens
+                s.retiredStatistics.preemptions += load.statistics.preemptions
                 s.retiredTransfer = s.retiredTransfer + TransferTotals(load)
             }
             let affected = worker.assigned.keys.compactMap { s.requests[$0]?.events }

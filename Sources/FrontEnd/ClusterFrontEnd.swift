@@ -200,7 +200,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
     /// Encoder-cache lookups and hits the worker in `slot` reported last.
     public func encoderCacheCounters(slot: Int) -> (queries: Int, hits: Int) {
         shared.withLock { s in
-            guard s.slots.indices.contains(slot), let stats = s.slots[slot].load?.statistics.value else { return (0, 0) }
+            guard s.slots.indices.contains(slot), let stats = s.slots[slot].load?.statistics else { return (0, 0) }
             return (stats.encoderCacheQueries, stats.encoderCacheHits)
         }
     }
@@ -228,7 +228,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
             var total = s.retiredStatistics
             var usage = 0.0, kvSlots = 0
             for slot in s.slots {
-                guard let load = slot.load?.statistics.value else { continue }
+                guard let load = slot.load?.statistics else { continue }
                 total.runningRequests += load.runningRequests
                 total.waitingRequests += load.waitingRequests
                 total.prefixCacheQueriedTokens += load.prefixCacheQueriedTokens

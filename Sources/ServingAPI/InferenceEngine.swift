@@ -171,8 +171,9 @@ public struct ImageStageTimings: Sendable {
     public init() {}
 }
 
-/// A snapshot of an engine's counters and gauges, for `/metrics`.
-public struct EngineStatistics: Sendable {
+/// A snapshot of an engine's counters and gauges, for `/metrics` (a worker sends its engine's in
+/// each load report; the front end sums the fields a fleet shares).
+public struct EngineStatistics: Sendable, Hashable, Codable {
     public var runningRequests = 0
     public var waitingRequests = 0
     public var encodingRequests = 0

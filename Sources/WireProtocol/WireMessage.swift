@@ -169,7 +169,7 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     /// Seconds decode-side pulls took, summed.
     public var kvTransferSeconds = 0.0
     public var kvTransfers = 0
-    public var statistics: WireStatistics
+    public var statistics: EngineStatistics
     /// A diffusion worker's images finished, and its UNet calls with the image-steps they advanced.
     public var finishedImages = 0
     public var batchedCalls = 0
@@ -182,7 +182,7 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     /// The LoRA names in a diffusion worker's adapter cache, which adapter-affine routing reads.
     public var cachedLoRAs: [String] = []
 
-    public init(role: InstanceRole, statistics: WireStatistics) {
+    public init(role: InstanceRole, statistics: EngineStatistics) {
         self.role = role
         self.statistics = statistics
     }

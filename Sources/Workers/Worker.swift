@@ -224,7 +224,7 @@ public final class Worker: Sendable {
 
     private func load() -> WorkerLoad {
         let statistics = engine.statistics()
-        var load = WorkerLoad(role: state.withLock { $0.role }, statistics: WireStatistics(statistics))
+        var load = WorkerLoad(role: state.withLock { $0.role }, statistics: statistics)
         load.running = statistics.runningRequests
         load.waiting = statistics.waitingRequests
         load.pendingPrefillTokens = state.withLock { $0.pendingPrefill.values.reduce(0, +) }

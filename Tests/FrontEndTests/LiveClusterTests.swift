@@ -60,7 +60,7 @@ import WireProtocol
     @Test func adapterAffinityReadsTheWorkersHeartbeats() {
         func worker(_ id: Int, queued: Int, loras: [String]) -> WorkerSlot {
             var s = slot(id, .image, assigned: Dictionary(uniqueKeysWithValues: (0 ..< queued).map { (100 * id + $0, 0) }))
-            var load = WorkerLoad(role: .image, statistics: WireStatistics(EngineStatistics()))
+            var load = WorkerLoad(role: .image, statistics: EngineStatistics())
             load.cachedLoRAs = loras
             s.load = load
             return s

@@ -211,7 +211,7 @@ public final class ImageWorker: Sendable {
 
     private func load() -> WorkerLoad {
         let statistics = engine?.statistics() ?? ImageEngineStatistics()
-        var load = WorkerLoad(role: configuration.role, statistics: WireStatistics(EngineStatistics()))
+        var load = WorkerLoad(role: configuration.role, statistics: EngineStatistics())
         load.running = statistics.runningImages
         load.waiting = statistics.waitingImages
         load.finishedImages = statistics.finishedImages
