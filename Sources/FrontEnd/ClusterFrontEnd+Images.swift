@@ -165,9 +165,9 @@ extension ClusterFrontEnd {
             // What the image router and the fleet planners see of the image, its add-ons by name.
             let info = shared.withLock { s in
                 defer { s.nextRequestId += 1 }
-                let info = ImageRequestInfo(id: s.nextRequestId, arrival: clock(), steps: shape.steps, width: shape.width, height: shape.height,
-                                            guidanceScale: shape.guidance, loras: (job.0.loras ?? []).map(\.name),
-                                            controlNets: (job.0.controlNets ?? []).map(\.name))
+                let generation = ImageGeneration(steps: shape.steps, width: shape.width, height: shape.height, guidanceScale: shape.guidance,
+                                                 loras: (job.0.loras ?? []).map(\.name), controlNets: (job.0.controlNets ?? []).map(\.name))
+                let info = ImageRequestInfo(id: s.nextRequestId, arrival: clock(), generation: generation)
                 s.schedule.arrived(info)
                 return info
             }

@@ -184,10 +184,7 @@ public final class ClusterSimulator: ClusterView {
             let info = RequestInfo(id: id, arrival: r.arrival - start, textTokens: r.textTokens, images: images,
                                    slo: objective, predictedOutputTokens: predicted)
             var request = SimulatedRequest(info: info, output: r.outputTokens)
-            request.image = r.imageGeneration.map {
-                ImageRequestInfo(id: id, arrival: info.arrival, steps: $0.steps, width: $0.width, height: $0.height,
-                                 guidanceScale: $0.guidanceScale, loras: $0.loras, controlNets: $0.controlNets)
-            }
+            request.image = r.imageGeneration.map { ImageRequestInfo(id: id, arrival: info.arrival, generation: $0) }
             sim.requests.append(request)
         }
         if !sim.requests.isEmpty { sim.events.push(.arrival(0), at: sim.requests[0].info.arrival) }

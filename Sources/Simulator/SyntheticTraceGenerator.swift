@@ -1,3 +1,4 @@
+import Cluster
 import CoreUtilities
 import Foundation
 
@@ -142,11 +143,11 @@ public struct SyntheticTraceGenerator: Sendable {
             return chosen.map { "\(prefix)-\($0)" }
         }
 
-        func draw(_ rng: inout SplitMix64, loraWeights: [Double], controlNetWeights: [Double]) -> TraceImageGeneration {
+        func draw(_ rng: inout SplitMix64, loraWeights: [Double], controlNetWeights: [Double]) -> ImageGeneration {
             let loras = rng.uniform() < loraProbability ? names("lora", count: 1 + Int(rng.next() % UInt64(maxLoRAs)), pool: loraWeights, rng: &rng) : []
             let controls = rng.uniform() < controlNetProbability
                 ? names("controlnet", count: 1 + Int(rng.next() % UInt64(maxControlNets)), pool: controlNetWeights, rng: &rng) : []
-            return TraceImageGeneration(steps: steps, width: width, height: height, guidanceScale: guidanceScale, loras: loras, controlNets: controls)
+            return ImageGeneration(steps: steps, width: width, height: height, guidanceScale: guidanceScale, loras: loras, controlNets: controls)
         }
     }
 

@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 
 /// One image of a trace request.
@@ -11,42 +12,6 @@ public struct TraceImage: Sendable, Hashable, Codable {
         self.width = width
         self.height = height
         self.hash = hash
-    }
-}
-
-/// An image to generate (`/v1/images/generations`, one image): the Katz/SwiftDiffusion trace's
-/// fields (arXiv 2407.02031 §2: `loras[]`, `controlnets[]`, by name) with the denoising shape.
-public struct TraceImageGeneration: Sendable, Hashable, Codable {
-    public var steps: Int
-    public var width: Int
-    public var height: Int
-    public var guidanceScale: Double
-    public var loras: [String]
-    public var controlNets: [String]
-
-    public init(steps: Int, width: Int, height: Int, guidanceScale: Double = 7.5, loras: [String] = [], controlNets: [String] = []) {
-        self.steps = steps
-        self.width = width
-        self.height = height
-        self.guidanceScale = guidanceScale
-        self.loras = loras
-        self.controlNets = controlNets
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case steps, width, height, loras
-        case guidanceScale = "guidance_scale"
-        case controlNets = "controlnets"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        steps = try c.decode(Int.self, forKey: .steps)
-        width = try c.decode(Int.self, forKey: .width)
-        height = try c.decode(Int.self, forKey: .height)
-        guidanceScale = try c.decodeIfPresent(Double.self, forKey: .guidanceScale) ?? 7.5
-        loras = try c.decodeIfPresent([String].self, forKey: .loras) ?? []
-        controlNets = try c.decodeIfPresent([String].self, forKey: .controlNets) ?? []
     }
 }
 
@@ -72,7 +37,7 @@ public struct TraceRequest: Sendable, Hashable, Codable {
     /// Instruction text, when known; the output-length predictor reads it.
     public var prompt: String?
     /// An image to generate; nil for language-model requests.
-    public var imageGeneration: TraceImageGeneration?
+    public var imageGeneration: ImageGeneration?
 
     public init(arrival: Double, textTokens: Int, images: [TraceImage], outputTokens: Int, sloClass: String? = nil, prompt: String? = nil) {
         self.arrival = arrival
@@ -84,7 +49,7 @@ public struct TraceRequest: Sendable, Hashable, Codable {
     }
 
     /// An image-generation request.
-    public init(arrival: Double, imageGeneration: TraceImageGeneration, sloClass: String? = nil, prompt: String? = nil) {
+    public init(arrival: Double, imageGeneration: ImageGeneration, sloClass: String? = nil, prompt: String? = nil) {
         self.init(arrival: arrival, textTokens: 0, images: [], outputTokens: 1, sloClass: sloClass, prompt: prompt)
         self.imageGeneration = imageGeneration
     }
@@ -100,7 +65,7 @@ public struct TraceRequest: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         arrival = try c.decode(Double.self, forKey: .arrival)
-        imageGeneration = try c.decodeIfPresent(TraceImageGeneration.self, forKey: .imageGeneration)
+        imageGeneration = try c.decodeIfPresent(ImageGeneration.self, forKey: .imageGeneration)
         // An image to generate has no tokens of its own.
         let isImage = imageGeneration != nil
         textTokens = try isImage ? c.decodeIfPresent(Int.self, forKey: .textTokens) ?? 0 : c.decode(Int.self, forKey: .textTokens)

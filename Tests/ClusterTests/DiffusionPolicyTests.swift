@@ -5,7 +5,7 @@ import Testing
 /// imbalance, and the ControlNet pool sized to its load.
 @Suite struct DiffusionPolicyTests {
     static func image(loras: [String] = [], controlNets: [String] = [], guidance: Double = 7.5) -> ImageRequestInfo {
-        ImageRequestInfo(id: 0, arrival: 0, steps: 10, width: 64, height: 64, guidanceScale: guidance, loras: loras, controlNets: controlNets)
+        ImageRequestInfo(id: 0, arrival: 0, generation: ImageGeneration(steps: 10, width: 64, height: 64, guidanceScale: guidance, loras: loras, controlNets: controlNets))
     }
 
     static func pool(queued: [Int], loras: [Int: Set<String>] = [:], controlNets: Int = 0) -> ClusterSnapshot {

@@ -56,7 +56,7 @@ import Testing
                                     vaeDecodePerPixelMs: 0, textEncodeMs: 5, loraLoadMs: 0, loraMergeMs: 0, maxBatchSize: 8, loraCacheEntries: 1,
                                     referenceWidth: 64, referenceHeight: 64)
         let trace = Trace(requests: Self.bursts.enumerated().flatMap { b, count in
-            (0 ..< count).map { _ in TraceRequest(arrival: Double(b) * 1000, imageGeneration: TraceImageGeneration(steps: 4, width: 64, height: 64)) }
+            (0 ..< count).map { _ in TraceRequest(arrival: Double(b) * 1000, imageGeneration: ImageGeneration(steps: 4, width: 64, height: 64)) }
         })
         let simulated = try ClusterSimulator.imageRoutes(trace: trace, system: system, costModel: costModel, slo: .standard).map(\.route)
         #expect(simulated.map(\.worker) == [1, 2, 3, 1, 2, 1, 2])

@@ -65,7 +65,7 @@ import WireProtocol
             s.load = load
             return s
         }
-        let image = ImageRequestInfo(id: 1, arrival: 1, steps: 4, width: 64, height: 64, guidanceScale: 7.5, loras: ["watercolor"])
+        let image = ImageRequestInfo(id: 1, arrival: 1, generation: ImageGeneration(steps: 4, width: 64, height: 64, loras: ["watercolor"]))
         let near = LiveCluster(now: 1, slots: [worker(0, queued: 0, loras: []), worker(1, queued: 2, loras: ["watercolor"])],
                                predictedDecodeTokens: [:], cachedImages: [:], cachedPrefixes: [:])
         #expect(near.cachedLoRAs(on: 1) == ["watercolor"] && near.imageWorkers == [0, 1])

@@ -38,7 +38,7 @@ private let diffusion = URL(fileURLWithPath: #filePath)
                           memory: .init(kvCapacityTokens: 1, encoderCacheTokens: 0, prefixCacheTokens: 0),
                           lifecycle: .init(startupSeconds: 0, roleSwitchSeconds: 0), diffusion: costs)
     try model.validate()
-    let trace = Trace(requests: [TraceRequest(arrival: 0, imageGeneration: TraceImageGeneration(steps: 4, width: 16, height: 16))])
+    let trace = Trace(requests: [TraceRequest(arrival: 0, imageGeneration: ImageGeneration(steps: 4, width: 16, height: 16))])
     let system = SystemSpec(name: "one", deployment: Deployment(slots: [.init(role: .image, group: .image, count: 1)]))
     let result = try ClusterSimulator.run(trace: trace, system: system, costModel: model, slo: SLOClasses(LatencySLO(ttft: 100, tpot: 100)))
     let expected = costs.textEncodeMs / 1000 + 4 * costs.stepSeconds(rowPixels: 2 * 16 * 16) + costs.vaeDecodeSeconds(width: 16, height: 16)

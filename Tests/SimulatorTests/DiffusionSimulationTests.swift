@@ -16,7 +16,7 @@ import Testing
     }
 
     static func image(at arrival: Double, steps: Int = 10, loras: [String] = [], controlNets: [String] = []) -> TraceRequest {
-        TraceRequest(arrival: arrival, imageGeneration: TraceImageGeneration(steps: steps, width: 10, height: 10, guidanceScale: 7.5,
+        TraceRequest(arrival: arrival, imageGeneration: ImageGeneration(steps: steps, width: 10, height: 10, guidanceScale: 7.5,
                                                                               loras: loras, controlNets: controlNets))
     }
 
@@ -96,7 +96,7 @@ import Testing
     @Test func imageTraceLinesRoundTrip() throws {
         let line = #"{"arrival": 1.5, "image_generation": {"steps": 20, "width": 512, "height": 512, "loras": ["lora-3"], "controlnets": ["canny"]}}"#
         let trace = try Trace.parseJSONL(line)
-        #expect(trace.requests[0].imageGeneration == TraceImageGeneration(steps: 20, width: 512, height: 512, guidanceScale: 7.5,
+        #expect(trace.requests[0].imageGeneration == ImageGeneration(steps: 20, width: 512, height: 512, guidanceScale: 7.5,
                                                                            loras: ["lora-3"], controlNets: ["canny"]))
         #expect(try Trace.parseJSONL(try trace.jsonl()) == trace)
         #expect(throws: SimulationError.self) { try Trace.parseJSONL(#"{"arrival": 0, "image_generation": {"steps": 0, "width": 8, "height": 8}}"#) }
