@@ -110,7 +110,7 @@ let package = Package(
         // Disaggregated serving: the wire protocol (messages, framing, sockets) that the front end and
         // the workers speak; the worker process, which holds a model and moves KV and features to its
         // peers; and the front end, which holds no model, supervises workers and routes with the Cluster policies.
-        .target(name: "WireProtocol", dependencies: ["ServingAPI", "CoreUtilities", "Cluster", "Imaging", "Grammar"]),
+        .target(name: "WireProtocol", dependencies: ["ServingAPI", "CoreUtilities", "Cluster", "Imaging"]),
         .target(name: "Workers", dependencies: ["WireProtocol", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "Diffusion", "DiffusionServing", "Models", "Tensor"]),
         .target(
             name: "FrontEnd",

@@ -94,7 +94,7 @@ extension ClusterFrontEnd {
         delivered: inout [Int], client: AsyncThrowingStream<InferenceEvent, any Error>.Continuation
     ) async throws {
         let route = try await chooseRoute(id, request)
-        var job = GenerateJob(prompt: request.prompt, parameters: WireSamplingParameters(request.parameters), kvSource: nil, sloClass: request.sloClass)
+        var job = GenerateJob(prompt: request.prompt, parameters: request.parameters, kvSource: nil, sloClass: request.sloClass)
         // Prompt tokens the prefill worker found in its prefix cache; nil when the decode worker computes the prompt.
         var prefillCached: Int?
         // The prefill worker holding the prompt's KV until the decode worker pulls it.
@@ -139,7 +139,7 @@ extension ClusterFrontEnd {
                 guard request.parameters.maxTokens > 0 else { return finishWithPrompt(id, request, promptLogprobs ?? [], client: client) }
                 var parameters = request.parameters
                 parameters.promptLogprobs = nil
-                job.parameters = WireSamplingParameters(parameters)
+                job.parameters = parameters
             }
         }
         var payload = Data()

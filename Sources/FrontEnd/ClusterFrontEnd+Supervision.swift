@@ -78,7 +78,7 @@ extension ClusterFrontEnd {
         case let .prefilled(id, handle, positions, cached, prompt, spans):
             deliver(id, from: slot, .prefilled(handle: handle, positions: positions, cachedTokens: cached, prompt: prompt, imageSpans: spans))
         case let .encoded(id, ids): deliver(id, from: slot, .encoded(imageIDs: ids))
-        case let .delta(id, delta): deliver(id, from: slot, .delta(delta.value))
+        case let .delta(id, delta): deliver(id, from: slot, .delta(delta))
         case let .finished(id, info): deliver(id, from: slot, .finished(info.value))
         case let .failed(id, error): deliver(id, from: slot, .failed(error))
         case let .switched(role): finishSwitch(slot, role: role)

@@ -106,7 +106,7 @@ public enum InferenceEvent: Sendable {
     case finished(FinishInfo)
 }
 
-public struct TokenDelta: Sendable {
+public struct TokenDelta: Sendable, Codable {
     public var tokenIds: [Int]
     public var text: String
     /// One entry per token in `tokenIds` when logprobs were requested.
@@ -123,7 +123,7 @@ public struct TokenDelta: Sendable {
 }
 
 /// A generated token's log-probability and the most likely alternatives at its step.
-public struct TokenLogprobs: Sendable, Equatable {
+public struct TokenLogprobs: Sendable, Equatable, Codable {
     public var token: TokenLogprob
     public var top: [TokenLogprob]
 

@@ -10,7 +10,7 @@ import Grammar
 /// p.maxTokens = 64
 /// p.stopStrings = ["\n\n"]
 /// ```
-public struct SamplingParameters: Sendable, Equatable {
+public struct SamplingParameters: Sendable, Hashable, Codable {
     public var temperature: Float
     /// Keep only the `topK` most likely tokens; 0 disables the filter.
     public var topK: Int

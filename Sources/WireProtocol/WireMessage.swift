@@ -16,7 +16,7 @@ public enum WireMessage: Codable, Sendable {
     /// A prefill finished; its KV is parked on the worker under `handle`.
     /// `prompt` is the prompt with image placeholders expanded, which decode continues from.
     case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan])
-    case delta(request: Int, WireDelta)
+    case delta(request: Int, TokenDelta)
     case finished(request: Int, WireFinish)
     case failed(request: Int, EngineError)
     /// An encode worker holds the request's images' features under these ids.
@@ -192,7 +192,7 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
 public struct GenerateJob: Codable, Sendable {
     /// Token ids; with `kvSource`, image placeholders already expanded (as `prefilled` reported them).
     public var prompt: [Int]
-    public var parameters: WireSamplingParameters
+    public var parameters: SamplingParameters
     /// Where the prompt's KV was prefilled; nil to compute it here.
     public var kvSource: KVSource?
     /// Images to encode here (mono), their pixels in the frame's payload.
@@ -204,7 +204,7 @@ public struct GenerateJob: Codable, Sendable {
     /// The request's latency class, for the worker's batch policy; nil is the worker's default class.
     public var sloClass: String?
 
-    public init(prompt: [Int], parameters: WireSamplingParameters, kvSource: KVSource?, images: [WireImage] = [],
+    public init(prompt: [Int], parameters: SamplingParameters, kvSource: KVSource?, images: [WireImage] = [],
                 imageSpans: [ImageSpan] = [], kvPushed: Bool = false, sloClass: String? = nil) {
         self.prompt = prompt
         self.parameters = parameters

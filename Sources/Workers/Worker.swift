@@ -145,7 +145,7 @@ public final class Worker: Sendable {
             engine.releaseParkedKV(handle)
             throw CancellationError()
         }
-        if let prompt { send(.delta(request: id, WireDelta(prompt))) }
+        if let prompt { send(.delta(request: id, prompt)) }
         transfers.announce(handle)
         if let pushTo { transfers.push(handle, to: pushTo, via: client) }
         send(.prefilled(request: id, handle: handle, positions: parked.tokens.count, cachedTokens: cached,
@@ -158,9 +158,9 @@ public final class Worker: Sendable {
         if let source = job.kvSource {
             let kv = job.kvPushed ? try await receivePushed(source) : try await pull(source)
             events = try engine.submitDecode(
-                prompt: job.prompt, imageSpans: job.imageSpans, parameters: job.parameters.value, sloClass: job.sloClass, importing: kv)
+                prompt: job.prompt, imageSpans: job.imageSpans, parameters: job.parameters, sloClass: job.sloClass, importing: kv)
         } else {
-            events = try engine.submit(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters.value, sloClass: job.sloClass))
+            events = try engine.submit(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters, sloClass: job.sloClass))
         }
         var first = true
         for try await event in events {
@@ -169,7 +169,7 @@ public final class Worker: Sendable {
                 state.withLock { _ = $0.pendingPrefill.removeValue(forKey: id) }
             }
             switch event {
-            case let .delta(delta): send(.delta(request: id, WireDelta(delta)))
+            case let .delta(delta): send(.delta(request: id, delta))
             case let .finished(info): send(.finished(request: id, WireFinish(info)))
             }
         }
