@@ -132,7 +132,7 @@ void ck_matvec_parallel(ck_dtype dtype, const void *w, size_t ldw, size_t rows, 
                         size_t nvec, float *y, size_t ldy, int accumulate) {
     if (dtype > CK_BF16) {
         // Quantized rows are read whole (ldw == k): the integer kernels.
-        ck_qmatmul_parallel(dtype, w, rows, k, x, ldx, nvec, y, ldy, accumulate);
+        ck_qmatmul_parallel(dtype, w, NULL, rows, k, x, ldx, nvec, y, ldy, accumulate);
         return;
     }
     matvec_job job = {dtype, w, ldw, rows, k, x, ldx, nvec, y, ldy, accumulate};

@@ -173,6 +173,7 @@ static void quantize_act_32(const float *x, act_q8_32 *y, size_t n) {
         }
         y[i].d = h2f(ck_f32_to_f16_scalar(d));
         y[i].s = h2f(ck_f32_to_f16_scalar(d * (float)sum));
+        y[i].sum = sum;
     }
 }
 
@@ -344,6 +345,43 @@ static q_dot4_fn select_dot4(ck_dtype dtype) {
     return NULL;
 }
 
+/// The interleaved Q4_0 kernel where the thread's level has one (AVX2 or AVX-512 VNNI), else NULL
+/// (the portable path reads the rows as stored).
+static q_x8_fn select_x8(ck_dtype dtype) {
+#if CK_X86
+    int level = ck_simd_level();
+    if (dtype == CK_Q4_0 && level >= 2) return ck_q4_0_x8_vnni();
+    if (dtype == CK_Q4_0 && level >= 1) return ck_q4_0_x8_avx2();
+#endif
+    (void)dtype;
+    return NULL;
+}
+
+size_t ck_q4_0_x8_bytes(size_t rows, size_t k) { return rows / 8 * (k / QK32) * Q4_0_X8_BLOCK; }
+
+void ck_q4_0_x8_pack(const void *w, size_t rows, size_t k, void *packed) {
+    size_t blocks = k / QK32;
+    uint8_t *out = packed;
+    for (size_t g = 0; g + 8 <= rows; g += 8) {
+        for (size_t i = 0; i < blocks; i++, out += Q4_0_X8_BLOCK) {
+            uint8_t q[8][32];
+            for (int l = 0; l < 8; l++) {
+                const blk_q4_0 *b = (const blk_q4_0 *)w + (g + l) * blocks + i;
+                memcpy(out + 2 * l, &b->d, 2);
+                for (int m = 0; m < 16; m++) {
+                    q[l][m] = b->qs[m] & 0xF;
+                    q[l][m + 16] = b->qs[m] >> 4;
+                }
+            }
+            // Bytes 16 + 32j + 4l + t: row l's value 8j + t (low nibble) and 8j + 4 + t (high).
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 8; l++)
+                    for (int t = 0; t < 4; t++)
+                        out[16 + 32 * j + 4 * l + t] = (uint8_t)(q[l][8 * j + t] | q[l][8 * j + 4 + t] << 4);
+        }
+    }
+}
+
 /// The 4 × 4 register tile where the thread's level has one (AVX-512 VNNI, Q8_0/Q4_0/Q4_1), else NULL.
 static q_tile_fn select_tile(ck_dtype dtype) {
 #if CK_X86
@@ -358,6 +396,7 @@ static q_tile_fn select_tile(ck_dtype dtype) {
 typedef struct {
     ck_dtype dtype;
     const char *w;
+    const char *packed;
     size_t rows, k, row_bytes, act_bytes;
     const char *act;
     const float *x;
@@ -399,9 +438,21 @@ static void qmatmul_rows(const qmatmul_job *j, size_t r0, size_t r1) {
     q_dot_fn dot = select_dot(j->dtype);
     q_dot4_fn dot4 = select_dot4(j->dtype);
     q_tile_fn tile = select_tile(j->dtype);
+    q_x8_fn x8 = j->packed ? select_x8(j->dtype) : NULL;
     for (size_t v0 = 0; v0 < j->nvec; v0 += 64) {
         size_t v1 = v0 + 64 < j->nvec ? v0 + 64 : j->nvec;
         size_t r = r0;
+        // Whole interleaved groups (r0 is a multiple of 8), four activation rows at a time.
+        for (; x8 && r + 8 <= r1 && r + 8 <= j->rows / 8 * 8; r += 8) {
+            const char *group = j->packed + r / 8 * (j->row_bytes * 8);
+            for (size_t v = v0; v < v1; v += 4) {
+                int count = v1 - v < 4 ? (int)(v1 - v) : 4;
+                float s[32];
+                x8(j->k, group, j->act + v * j->act_bytes, j->act_bytes, count, s);
+                for (int c = 0; c < count; c++)
+                    for (int a = 0; a < 8; a++) qmatmul_store(j, v + c, r + a, s[8 * c + a]);
+            }
+        }
         if (tile && v1 - v0 >= 4) {
             for (; r + 4 <= r1; r += 4) {
                 size_t v = v0;
@@ -427,7 +478,7 @@ static void qmatmul_task(void *context, int index, int count) {
     if (begin < end) qmatmul_rows(j, begin, end);
 }
 
-void ck_qmatmul_parallel(ck_dtype dtype, const void *w, size_t rows, size_t k,
+void ck_qmatmul_parallel(ck_dtype dtype, const void *w, const void *packed, size_t rows, size_t k,
                          const float *x, size_t ldx, size_t nvec, float *y, size_t ldy, int accumulate) {
     if (rows == 0 || nvec == 0) return;
     size_t act_bytes = act_row_bytes(dtype, k);
@@ -442,7 +493,7 @@ void ck_qmatmul_parallel(ck_dtype dtype, const void *w, size_t rows, size_t k,
         if (!scratch) return;
     }
     size_t row_bytes = k / ck_block_elements(dtype) * ck_block_bytes(dtype);
-    qmatmul_job job = {dtype, w, rows, k, row_bytes, act_bytes, scratch, x, ldx, nvec, y, ldy, accumulate, 0};
+    qmatmul_job job = {dtype, w, dtype == CK_Q4_0 ? packed : NULL, rows, k, row_bytes, act_bytes, scratch, x, ldx, nvec, y, ldy, accumulate, 0};
     int threads = ck_pool_threads();
     if (nvec > 1 && threads > 1) ck_parallel_for(quantize_task, &job, (size_t)threads < nvec ? threads : (int)nvec);
     else quantize_task(&job, 0, 1);

@@ -14,8 +14,9 @@ typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } blk_q4
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } blk_q5_K;
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } blk_q6_K;
 
-/// 32 activations: d is rounded through float16 as ggml stores it; s = d · Σqs (for Q4_1's offset).
-typedef struct { float d, s; int8_t qs[32]; } act_q8_32;
+/// 32 activations: d is rounded through float16 as ggml stores it; s = d · Σqs (for Q4_1's offset);
+/// sum = Σqs exactly (for Q4_0's −8 offset in the interleaved kernel).
+typedef struct { float d, s; int32_t sum; int8_t qs[32]; } act_q8_32;
 /// 256 activations with the sums of each 16 (for the K-quants' minimums).
 typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } act_q8_256;
 
@@ -46,7 +47,16 @@ typedef void (*q_dot4_fn)(size_t n, const void *w, const void *act, size_t strid
 /// out[4·r + c] for weight row r and activation row c, each equal to q_dot_fn's.
 typedef void (*q_tile_fn)(size_t n, const void *w, size_t w_stride, const void *act, size_t act_stride, float *out);
 
+/// Bytes of one block column of a Q4_0 row group (8 rows interleaved, see ck_q4_0_x8_pack).
+#define Q4_0_X8_BLOCK (8 * sizeof(blk_q4_0))
+
+/// A group of 8 interleaved Q4_0 rows (Q4_0_X8_BLOCK bytes per block column) against `count` (1…4)
+/// activation rows `stride` bytes apart: out[8·c + r] for activation row c and weight row r.
+typedef void (*q_x8_fn)(size_t n, const void *group, const void *act, size_t stride, int count, float *out);
+
 #if CK_X86
+q_x8_fn ck_q4_0_x8_avx2(void);
+q_x8_fn ck_q4_0_x8_vnni(void);
 q_tile_fn ck_q_tile_vnni(ck_dtype dtype);
 q_dot_fn ck_q_dot_avx2(ck_dtype dtype);
 q_dot_fn ck_q_dot_vnni(ck_dtype dtype);

@@ -106,6 +106,44 @@ QD_TARGET static void QD_NAME(dot4_q4_1)(size_t n, const void *w, const void *ac
     for (int r = 0; r < 4; r++) out[r] = QD_NAME(hsum)(acc[r]) + offsets[r];
 }
 
+// Q4_0 in the interleaved layout of ck_q4_0_x8_pack, for decode and prefill alike: one int32 lane
+// per weight row, so a block column of 8 rows costs 8 byte dot products against broadcast groups
+// of 4 activations, one float16 → float conversion of the 8 scales and one fused multiply-add,
+// with no horizontal sums. (q − 8)·a is formed exactly as q·a − 8·Σa (Σa kept with the activation
+// block); per row the float arithmetic is sum = fma(s, d·d_a, sum) block after block, whatever
+// `count` is, so prefill and decode results are equal bit for bit.
+QD_TARGET static inline __attribute__((always_inline)) void QD_NAME(q4_0_x8_rows)(int count, size_t n, const uint8_t *g,
+                                                                                const char *act, size_t stride, float *out) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (size_t i = 0; i < n / QK32; i++, g += Q4_0_X8_BLOCK) {
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        __m256i q[8];
+        for (int j = 0; j < 4; j++) {
+            __m256i b = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * j));
+            q[2 * j] = _mm256_and_si256(b, low);
+            q[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(b, 4), low);
+        }
+        for (int c = 0; c < count; c++) {
+            const act_q8_32 *y = (const act_q8_32 *)(act + c * stride) + i;
+            __m256i p = _mm256_set1_epi32(-8 * y->sum);
+            for (int e = 0; e < 8; e++) {
+                int32_t four;
+                memcpy(&four, y->qs + 4 * e, 4);
+                p = QD_DOT(p, q[e], _mm256_set1_epi32(four));
+            }
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, _mm256_set1_ps(y->d)), acc[c]);
+        }
+    }
+    for (int c = 0; c < count; c++) _mm256_storeu_ps(out + 8 * c, acc[c]);
+}
+
+QD_TARGET static void QD_NAME(q4_0_x8)(size_t n, const void *group, const void *act, size_t stride, int count, float *out) {
+    if (count == 4) QD_NAME(q4_0_x8_rows)(4, n, group, act, stride, out);
+    else
+        for (int c = 0; c < count; c++) QD_NAME(q4_0_x8_rows)(1, n, group, (const char *)act + c * stride, stride, out + 8 * c);
+}
+
 #ifdef QD_TILE
 // Four weight rows × four activation rows, for prefill: each weight block is unpacked and each
 // activation block loaded once for the sixteen products held in registers. vpdpbusd multiplies

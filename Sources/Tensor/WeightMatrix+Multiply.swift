@@ -7,7 +7,8 @@ extension WeightMatrix {
 
     /// y = x · Wᵀ (or y += x · Wᵀ when `accumulate`): x is T × cols, y is T × rows.
     ///
-    /// Quantized weights always run the integer block kernels (activations quantized to 8 bits).
+    /// Quantized weights always run the integer block kernels (activations quantized to 8 bits);
+    /// Q4_0 reads its interleaved copy on the SIMD paths.
     /// Few rows (decode) stream the weights in their stored type; larger T (prefill) runs OpenBLAS
     /// SGEMM split across the compute pool, on the matrix's kept float32 copy (`WidenedWeights`) or,
     /// past that budget, on weights widened for this call.
@@ -21,7 +22,7 @@ extension WeightMatrix {
         guard count > 0, rows > 0 else { return }
         ComputeThreads.configureOnce()
         if dtype.isQuantized {
-            ck_qmatmul_parallel(dtype.kernelType, base, rows, cols, x, cols, count, y, rows, accumulate ? 1 : 0)
+            ck_qmatmul_parallel(dtype.kernelType, base, interleaved.map { UnsafeRawPointer($0.pointer) }, rows, cols, x, cols, count, y, rows, accumulate ? 1 : 0)
             return
         }
         if count <= Self.matvecRowLimit || cols == 0 {

@@ -17,6 +17,10 @@ public struct WeightMatrix: @unchecked Sendable {
     private let owner: AnyObject
     /// The float32 copy prefill uses (16-bit matrices only).
     let widened: WidenedCopy?
+    /// Q4_0 only: the whole groups of 8 rows reordered once at load into the interleaved layout the
+    /// SIMD kernels read (`ck_q4_0_x8_pack`, as many bytes as those rows; never a float copy).
+    /// Row lookups and the rows after the last group read `base`.
+    let interleaved: OwnedBytes?
 
     /// Wraps memory owned by `owner` (e.g. a memory-mapped file).
     public init(base: UnsafeRawPointer, dtype: DType, rows: Int, cols: Int, owner: AnyObject) {
@@ -28,6 +32,13 @@ public struct WeightMatrix: @unchecked Sendable {
         precondition(cols % dtype.blockElements == 0, "\(dtype) rows hold whole blocks of \(dtype.blockElements)")
         // Quantized matrices run their own integer kernels for any number of rows, never a float copy.
         widened = dtype == .f32 || dtype.isQuantized ? nil : WidenedCopy()
+        interleaved = dtype == .q4_0 && rows >= 8 ? Self.interleave(base, rows: rows, cols: cols) : nil
+    }
+
+    private static func interleave(_ base: UnsafeRawPointer, rows: Int, cols: Int) -> OwnedBytes {
+        let copy = OwnedBytes(count: ck_q4_0_x8_bytes(rows, cols))
+        ck_q4_0_x8_pack(base, rows, cols, copy.pointer)
+        return copy
     }
 
     /// A float32 weight matrix holding a copy of `values` (row-major).

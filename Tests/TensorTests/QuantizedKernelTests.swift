@@ -5,7 +5,8 @@ import Testing
 @testable import Tensor
 
 /// The quantized block kernels against a dequantize-then-float reference, on random blocks, odd
-/// row and vector counts, and every dispatch path (portable, AVX2, AVX-512 VNNI where the CPU has it).
+/// row and vector counts, and every dispatch path (portable, AVX2, AVX-512 VNNI where the CPU has it;
+/// Q4_0's SIMD paths on its interleaved copy for whole groups of 8 rows, the stored rows after them).
 ///
 /// Activations are drawn so that their 8-bit quantization is exact (integers times 2⁻⁶ with a
 /// ±127 in every block), which makes the reference exact too: any difference is the kernel's.
@@ -99,6 +100,36 @@ struct QuantizedKernelTests {
                 #expect(mismatched == 0, "\(dtype) \(rows)×\(cols), \(vectors) vectors, level \(level): \(mismatched) results differ")
             }
         }
+    }
+
+    /// Q4_0's SIMD paths read the interleaved copy made at load for whole groups of 8 rows, and
+    /// the stored rows for the rest: with the stored bytes of the grouped rows cleared afterwards,
+    /// the AVX2/AVX-512 results are unchanged while the portable path (stored rows) sees zeros.
+    @Test func q4_0SIMDPathsReadTheInterleavedCopy() {
+        let (rows, cols, vectors) = (19, 96, 6)
+        let w = Self.randomMatrix(.q4_0, rows: rows, cols: cols, seed: 77)
+        #expect(w.interleaved != nil && ck_q4_0_x8_bytes(rows, cols) == 16 * w.rowBytes)
+        let x = Matrix(rows: vectors, cols: cols, values: Self.exactActivations(count: vectors, cols: cols, seed: 78))
+        let levels = (1 ... Int(ck_simd_best_level())).map(Int32.init)
+        defer { ck_set_simd_level(2) }
+        var before: [[Float]] = []
+        for level in levels {
+            ck_set_simd_level(level)
+            let y = Matrix(rows: vectors, cols: rows)
+            w.multiply(x, into: y)
+            before.append(y.toArray())
+        }
+        UnsafeMutableRawPointer(mutating: w.base).initializeMemory(as: UInt8.self, repeating: 0, count: 16 * w.rowBytes)
+        for (level, expected) in zip(levels, before) {
+            ck_set_simd_level(level)
+            let y = Matrix(rows: vectors, cols: rows)
+            w.multiply(x, into: y)
+            #expect(y.toArray() == expected, "level \(level)")
+        }
+        ck_set_simd_level(0)
+        let portable = Matrix(rows: vectors, cols: rows)
+        w.multiply(x, into: portable)
+        #expect((0 ..< vectors).allSatisfy { v in (0 ..< 16).allSatisfy { portable.row(v)[$0] == 0 } })
     }
 
     /// Q8_0/Q4_0 quantization at load time (`--quantize`): values round-trip within half a step of

@@ -81,13 +81,16 @@ int main(int argc, char **argv) {
             ggml_gallocr_alloc_graph(galloc, gf);
             ggml_backend_tensor_set(X, x.data(), 0, x.size() * 4);
 
+            // Tessera's load-time interleaved copy of Q4_0 (WeightMatrix.interleaved); NULL for the others.
+            std::vector<uint8_t> packed(t.c == CK_Q4_0 ? ck_q4_0_x8_bytes(rows, k) : 0);
+            if (!packed.empty()) ck_q4_0_x8_pack(wq.data(), rows, k, packed.data());
             std::vector<float> yt((size_t)tokens * rows), yg((size_t)tokens * rows);
             std::vector<double> tg, tt;
             for (int rep = 0; rep < repeats + 1; rep++) {
                 double a = now();
                 ggml_backend_graph_compute(backend, gf);
                 double b = now();
-                ck_qmatmul_parallel(t.c, wq.data(), rows, k, x.data(), k, tokens, yt.data(), rows, 0);
+                ck_qmatmul_parallel(t.c, wq.data(), packed.empty() ? nullptr : packed.data(), rows, k, x.data(), k, tokens, yt.data(), rows, 0);
                 double c = now();
                 if (rep) { tg.push_back(b - a); tt.push_back(c - b); }  // the first round warms up
             }

@@ -92,9 +92,20 @@ size_t ck_block_bytes(ck_dtype dtype);
 void ck_quantize_row(ck_dtype dtype, const float *src, void *dst, size_t n);
 /// y[v*ldy + r] (+)= row r of quantized W · x[v*ldx ...] for all `rows`, split across the pool.
 /// Activations are quantized to 8-bit blocks first (as llama.cpp does) and the products are
-/// integer dot products on the blocks; `k` must be a multiple of the block size.
-void ck_qmatmul_parallel(ck_dtype dtype, const void *w, size_t rows, size_t k,
+/// integer dot products on the blocks; `k` must be a multiple of the block size. `packed` is
+/// NULL or, for Q4_0, W's interleaved copy from ck_q4_0_x8_pack, which the SIMD paths then read
+/// for its whole groups of 8 rows (the rest of W, and the portable path, read `w`).
+void ck_qmatmul_parallel(ck_dtype dtype, const void *w, const void *packed, size_t rows, size_t k,
                          const float *x, size_t ldx, size_t nvec, float *y, size_t ldy, int accumulate);
+/// Bytes of the interleaved copy of a rows × k Q4_0 matrix: its whole groups of 8 rows, as many
+/// bytes as those rows take in `w` (0 when rows < 8).
+size_t ck_q4_0_x8_bytes(size_t rows, size_t k);
+/// Writes the interleaved copy of a Q4_0 matrix (like llama.cpp's repacked block_q4_0x8, in a
+/// layout of our own): per group of 8 rows and block column, the 8 rows' float16 scales, then 128
+/// bytes of 4-bit values in which each 32-bit lane holds 8 values of one row, so the AVX2/AVX-512
+/// kernels keep one int32 lane per row and need no horizontal sums. Rows after the last whole
+/// group are not copied.
+void ck_q4_0_x8_pack(const void *w, size_t rows, size_t k, void *packed);
 
 // MARK: Vector helpers
 
