@@ -4,11 +4,15 @@ import Foundation
 import NIOCore
 
 /// Sends `POST /v1/images/generations` requests (`response_format: b64_json`) to any server that
-/// has the route and times each to its last byte.
+/// has the route and times each to its last byte. A request of an add-on trace names its LoRAs
+/// (scale 1) and ControlNets (each with the same control image) by the server's names.
 ///
 /// ```swift
 /// let client = ImageBenchClient(baseURL: "http://127.0.0.1:8000", model: "sd1-tiny", fields: ["size": "64x64"], client: http)
 /// let outcome = await client.send(prompt: "a cat", seed: 1)
+/// let styled = await client.send(prompt: "a cat", seed: 2, addOns: AddOnTraceEntry(timestamp: 0, baseModelId: "sd1-tiny",
+///                                                                                 controlnets: ["edges"], loras: ["peft"]),
+///                                controlImage: "data:image/png;base64,…")
 /// ```
 public struct ImageBenchClient: Sendable {
     public let baseURL: String
@@ -24,12 +28,18 @@ public struct ImageBenchClient: Sendable {
         self.client = client
     }
 
-    public func send(prompt: String, seed: Int) async -> ImageBenchOutcome {
+    /// With `addOns`, its base model is the request's `model`, and `controlImage` (a data URI)
+    /// conditions each of its ControlNets.
+    public func send(prompt: String, seed: Int, addOns: AddOnTraceEntry? = nil, controlImage: String? = nil) async -> ImageBenchOutcome {
         var body = (try? JSONSerialization.jsonObject(with: Data(fields.utf8))) as? [String: Any] ?? [:]
-        body["model"] = model
+        body["model"] = addOns?.baseModelId ?? model
         body["prompt"] = prompt
         body["seed"] = seed
         body["response_format"] = "b64_json"
+        if let addOns {
+            if !addOns.loras.isEmpty { body["loras"] = addOns.loras.map { ["name": $0, "scale": 1.0] as [String: Any] } }
+            if !addOns.controlnets.isEmpty { body["controlnets"] = addOns.controlnets.map { ["name": $0, "image": controlImage ?? ""] } }
+        }
         var outcome = ImageBenchOutcome(success: false, error: nil, latency: 0, images: 0)
         let payload: Data
         do { payload = try JSONSerialization.data(withJSONObject: body) } catch {
@@ -117,5 +127,20 @@ public struct ImageBenchReport: Sendable, Encodable {
         ]
         lines += errors.map { "error: \($0)" }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension ImageBenchClient {
+    /// The LoRA and ControlNet names `GET /v1/adapters` lists, each kind in the server's order.
+    public func adapters() async throws -> (loras: [String], controlNets: [String]) {
+        let response = try await client.execute(HTTPClientRequest(url: baseURL + "/v1/adapters"), timeout: .seconds(60))
+        let bytes = try await response.body.collect(upTo: 1 << 24)
+        guard response.status == .ok,
+              let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any],
+              let data = object["data"] as? [[String: Any]] else {
+            throw AddOnTraceError("GET /v1/adapters answered HTTP \(response.status.code): \(String(decoding: Data(bytes.readableBytesView).prefix(300), as: UTF8.self))")
+        }
+        let names = { (kind: String) in data.filter { $0["type"] as? String == kind }.compactMap { $0["id"] as? String } }
+        return (names("lora"), names("controlnet"))
     }
 }
