@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Add-on serving, benchmark (b): one Katz-like add-on trace (`tessera bench images --katz-trace`:
+# 98% of requests name 1-3 ControlNets, 95% 1-2 LoRAs, each Zipf-popular over the adapters the
+# server lists) against two deployments of the same image model and add-ons:
+#   inline   `tessera serve --image-model` with --lora/--controlnet: ControlNets run in the image
+#            process and LoRAs are merged before the first step (--lora-start-step 0), as diffusers does;
+#   service  `tessera serve --topology examples/topologies/images-controlnet.yaml`: ControlNets on a
+#            controlnet worker, residuals per step over its transfer endpoint, and bounded asynchronous
+#            LoRA loading (--lora-start-step $LORA_START_STEP, default 2).
+# The first run writes the trace, the second replays it (same arrivals, add-ons and seeds). Both use
+# $THREADS_TOTAL cores in all (default 2): the inline server all of them, the service's image and
+# controlnet workers half each. Prints a markdown table; JSON results go to $OUT (default bench-work/addons).
+# Usage: TESSERA_BINARY=.build/debug/tessera scripts/bench/images_addons.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib/tessera_binary.sh
+source scripts/lib/serve.sh
+binary=$(tessera_binary)
+out="${OUT:-bench-work/addons}"
+mkdir -p "$out"
+model=fixtures/diffusion/sd1-tiny
+total="${THREADS_TOTAL:-2}"
+addons=(--lora peft=fixtures/diffusion/loras/sd1-tiny-peft.safetensors --lora kohya=fixtures/diffusion/loras/sd1-tiny-kohya.safetensors
+        --controlnet edges=fixtures/diffusion/controlnet-sd1-tiny)
+bench=(--model sd1-tiny --size "${SIZE:-64x64}" --steps "${STEPS:-10}" --seed 1 --control-image fixtures/diffusion/control-images/control-a.png)
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| deployment | images/s | latency mean (ms) | p50 (ms) | p90 (ms) | p99 (ms) | failed |"
+echo "|---|---|---|---|---|---|---|"
+for deployment in inline service; do
+    port=$(free_port)
+    if [[ $deployment == inline ]]; then
+        serve_in_background "$out/$deployment.server.log" "$binary" serve --image-model "$model" --port "$port" --threads "$total" \
+            --max-queued-images 256 --kv-cache-memory 16 --lora-start-step 0 "${addons[@]}"
+        trace=(--katz-trace --num-requests "${NUM_REQUESTS:-16}" --request-rate "${RATE:-0.5}" --trace-out "$out/trace.jsonl")
+    else
+        serve_in_background "$out/$deployment.server.log" "$binary" serve --model fixtures/models/llama-gqa --image-model "$model" \
+            --topology examples/topologies/images-controlnet.yaml --port "$port" --threads $((total > 1 ? total / 2 : 1)) \
+            --max-queued-images 256 --kv-cache-memory 16 --lora-start-step "${LORA_START_STEP:-2}"
+        trace=(--trace "$out/trace.jsonl")
+    fi
+    keep_server_log=1
+    wait_healthy "$port"
+    "$binary" bench images --base-url "http://127.0.0.1:$port" "${bench[@]}" "${trace[@]}" --result-json "$out/$deployment.json" \
+        >"$out/$deployment.bench.log" 2>&1
+    kill "$server"; wait "$server" 2>/dev/null || true
+    python3 - "$out/$deployment.json" "$deployment" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+l = r["latency_ms"]
+print(f"| {sys.argv[2]} | {r['image_throughput']:.3f} | {l['mean']:.0f} | {l['median']:.0f} | {r['p90_latency_ms']:.0f} | {l['p99']:.0f} | {r['failed']} |")
+PY
+done
+grep '^add-on trace' "$out/inline.bench.log"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
