@@ -125,6 +125,18 @@ void ck_rmsnorm(const float *x, const float *weight, float *out, size_t n, float
 void ck_layernorm(const float *x, const float *weight, const float *bias, float *out, size_t n, float eps);
 /// In-place numerically stable softmax over n elements.
 void ck_softmax(float *x, size_t n);
+/// Non-zero when ck_attention_tile runs its AVX-512 register tiles (else it is a slow portable loop).
+int ck_attention_tile_available(void);
+/// Every head's keys (n rows at k_stride, heads × d columns) transposed into panels of 32 keys
+/// for ck_attention_tile: ck_attention_tile_keys(n, heads, d) floats, head h at h · that / heads.
+void ck_attention_pack_keys(const float *k, size_t k_stride, size_t n, size_t heads, size_t d, float *kt);
+size_t ck_attention_tile_keys(size_t n, size_t heads, size_t d);
+/// One head, m queries over n keys: out (m × d, row stride out_stride) = softmax(scale · q kᵀ) v,
+/// q and v rows at their strides, kt that head's packed keys; scores: m · ck_attention_tile_stride(n) floats.
+void ck_attention_tile(const float *q, size_t q_stride, size_t m, const float *kt, const float *v, size_t v_stride, size_t n,
+                       size_t d, float scale, float *out, size_t out_stride, float *scores);
+/// The row stride of the scores scratch.
+size_t ck_attention_tile_stride(size_t n);
 /// One query row against `n` keys and values (rows `stride` floats apart, `d` wide) with an online
 /// softmax, in ggml's flash-attention order (ggml_compute_forward_flash_attn_ext_f16_one_chunk):
 /// running maximum `*m` (start at -INFINITY), sum `*s` (start at 0) and unnormalised output `acc`
