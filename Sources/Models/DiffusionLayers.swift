@@ -134,7 +134,7 @@ struct Conv2d {
     }
 
     func callAsFunction(_ x: FeatureMap) -> FeatureMap {
-        if ImageKernels.prefersWinograd(height: x.height, width: x.width, kernel: kernel, stride: stride, padding: padding) {
+        if ImageKernels.prefersWinograd(height: x.height, width: x.width, inChannels: x.channels, kernel: kernel, stride: stride, padding: padding) {
             return OpProfile.measure(.convolution3x3Winograd) {
                 ImageKernels.winogradConv3x3(x, weights: winograd.weights(of: weight), bias: bias.data)
             }

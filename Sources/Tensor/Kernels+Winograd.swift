@@ -26,15 +26,19 @@ public final class WinogradWeights: @unchecked Sendable {
 
 extension ImageKernels {
     /// Whether `winogradConv3x3` serves this convolution, and is the faster path: 3×3, stride 1,
-    /// one pixel of zero padding all round, and at least 16 output tiles of 4×4. Measured at 1
+    /// one pixel of zero padding all round, at least 16 input channels and at least 16 output tiles
+    /// of 4×4. Measured at 1
     /// thread against im2col + sgemm (docs/benchmarks.md, diffusion section): 2.3–4× faster on every
     /// SD 1.5 UNet and VAE shape from 16×16 up (1280 channels at 16×16 included), slower at 8×8
-    /// (4 tiles: the 36 GEMMs have 4 rows and stream 36·in·out weights for them).
+    /// (4 tiles: the 36 GEMMs have 4 rows and stream 36·in·out weights for them), and slower with
+    /// 4 or 8 input channels (the latent conv_in: 0.5–0.7×, the transforms outweigh 36 GEMMs with
+    /// k = 4), 2.6× faster with 16 (a ControlNet's conditioning embedding at 512×512).
     /// `winogradAllowed` false (process-wide) sends every convolution to im2col, for comparing the two
     /// in one process (`tessera bench diffusion --convolution im2col`).
-    public static func prefersWinograd(height: Int, width: Int, kernel: Int, stride: Int,
+    public static func prefersWinograd(height: Int, width: Int, inChannels: Int, kernel: Int, stride: Int,
                                        padding: (top: Int, left: Int, bottom: Int, right: Int)) -> Bool {
-        winogradAllowed && kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && ((height + 3) / 4) * ((width + 3) / 4) >= 16
+        winogradAllowed && kernel == 3 && stride == 1 && padding == (1, 1, 1, 1) && inChannels >= 16
+            && ((height + 3) / 4) * ((width + 3) / 4) >= 16
     }
 
     nonisolated(unsafe) public static var winogradAllowed = true

@@ -32,14 +32,15 @@ struct WinogradTests {
         }
     }
 
-    @Test func servesOnlyPaddedStrideOneThreeByThreeOnLargeEnoughMaps() {
+    @Test func servesOnlyPaddedStrideOneThreeByThreeOnLargeEnoughMapsWithSixteenChannels() {
         let same = (top: 1, left: 1, bottom: 1, right: 1)
-        #expect(ImageKernels.prefersWinograd(height: 16, width: 16, kernel: 3, stride: 1, padding: same))
-        #expect(ImageKernels.prefersWinograd(height: 13, width: 13, kernel: 3, stride: 1, padding: same))
-        #expect(!ImageKernels.prefersWinograd(height: 8, width: 8, kernel: 3, stride: 1, padding: same))
-        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, kernel: 3, stride: 2, padding: same))
-        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, kernel: 3, stride: 1, padding: (0, 0, 1, 1)))
-        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, kernel: 1, stride: 1, padding: (0, 0, 0, 0)))
+        #expect(ImageKernels.prefersWinograd(height: 16, width: 16, inChannels: 16, kernel: 3, stride: 1, padding: same))
+        #expect(ImageKernels.prefersWinograd(height: 13, width: 13, inChannels: 16, kernel: 3, stride: 1, padding: same))
+        #expect(!ImageKernels.prefersWinograd(height: 8, width: 8, inChannels: 16, kernel: 3, stride: 1, padding: same))
+        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, inChannels: 16, kernel: 3, stride: 2, padding: same))
+        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, inChannels: 16, kernel: 3, stride: 1, padding: (0, 0, 1, 1)))
+        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, inChannels: 16, kernel: 1, stride: 1, padding: (0, 0, 0, 0)))
+        #expect(!ImageKernels.prefersWinograd(height: 64, width: 64, inChannels: 8, kernel: 3, stride: 1, padding: same))
     }
 
     private func directConvolution(_ x: [Float], _ w: [Float], _ b: [Float],

@@ -1,10 +1,11 @@
 // One 3×3 stride-1 padding-1 convolution of a channels-last H×W×C map to K channels, timed both
 // ways in one process, alternating: im2col (tiles of 128 pixels) + sgemm, the path before
 // Winograd, and Winograd F(4×4, 3×3) (tiles of 128, 36 position sgemms), one thread each, with
-// the max abs difference between them. Built from the repository's kernel sources:
+// the max abs difference between them; CPU time of the calling thread, so other processes on a
+// shared machine do not count. Built from the repository's kernel sources:
 //
-//   clang -O3 -I Sources/CKernels/include -I /usr/include/x86_64-linux-gnu/openblas-pthread \
-//       scripts/bench/conv3x3_winograd.c Sources/CKernels/{winograd,image,vector,cpu}.c -lopenblas -lm -o /tmp/conv3x3
+//   clang -O3 -I Sources/CKernels/include -I /usr/include/x86_64-linux-gnu/openblas-pthread scripts/bench/conv3x3_winograd.c \
+//       Sources/CKernels/{winograd,image,vector,cpu,convert,quant,quant_simd,pool}.c -lopenblas -lm -lpthread -o /tmp/conv3x3
 //   /tmp/conv3x3 64 64 320 320 [rounds]
 #include "CKernels.h"
 #include <cblas.h>
@@ -15,7 +16,7 @@
 
 static double now(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
