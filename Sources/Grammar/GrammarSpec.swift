@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// What a request constrains its output to, as the API fields name it: `response_format`
@@ -26,8 +27,9 @@ public enum GrammarSpec: Sendable, Hashable, Codable {
     }
 }
 
-/// Compiled grammars over one vocabulary, by spec: a schema is compiled once, and its masks are
-/// shared by every request that uses it. Least recently used entries go beyond `capacity`.
+/// Compiled grammars over one vocabulary, by spec: a schema is compiled once, its masks are computed
+/// ahead on a thread of their own, and shared by every request that uses it. Least recently used
+/// entries go beyond `capacity`.
 public final class GrammarCache: Sendable {
     public let vocabulary: TokenVocabulary
     private let capacity: Int
@@ -46,13 +48,19 @@ public final class GrammarCache: Sendable {
             return g
         }) { return hit }
         let compiled = TokenGrammar(automaton: try GrammarAutomaton(try spec.grammar()), vocabulary: vocabulary)
-        entries.withLock { e in
-            if e.grammars[spec] == nil {
+        let added = entries.withLock { e in
+            defer { while e.order.count > capacity { e.grammars[e.order.removeFirst()] = nil } }
+            guard let existing = e.grammars[spec] else {
                 e.grammars[spec] = compiled
                 e.order.append(spec)
+                return compiled
             }
-            while e.order.count > capacity { e.grammars[e.order.removeFirst()] = nil }
+            return existing
         }
-        return compiled
+        // The masks are computed ahead on a thread of their own, while this request starts on the lazy path.
+        if added === compiled {
+            Thread.detachNewThread { compiled.precomputeMasks(limit: compiled.precomputeLimit) }
+        }
+        return added
     }
 }

@@ -74,8 +74,8 @@ public struct TokenMask: Sendable, Equatable {
 /// A compiled grammar over one model's vocabulary, shared by every request that uses it.
 ///
 /// The pushdown automaton's positions are numbered as requests reach them, with their byte
-/// transitions and allowed-token masks: a deterministic automaton built lazily, so that after a
-/// schema's first requests each step costs a table lookup per byte and a cached mask. A mask is
+/// transitions and allowed-token masks: a deterministic automaton built lazily (and ahead, by
+/// ``precomputeMasks(limit:)``), so that each step costs a table lookup per byte and a cached mask. A mask is
 /// computed by walking a trie of the token bytes, so tokens that share a dead prefix are dropped
 /// together. Past `maxStates` numbered positions (deeply nested free-form JSON) the table starts
 /// over; matchers keep their position and are renumbered on their next step.
@@ -153,10 +153,53 @@ public final class TokenGrammar: Sendable {
         table.withLock { t in
             let s = state(cursor, &t)
             if let mask = t.masks[Int(s)] { return mask }
-            let mask = computeMask(s, &t)
+            let mask = computeMask(s, &t).mask
             t.masks[Int(s)] = mask
             return mask
         }
+    }
+
+    /// Whether the mask at `cursor` is already computed (it is then a lookup).
+    func hasMask(_ cursor: Cursor) -> Bool {
+        table.withLock { t in t.masks[Int(state(cursor, &t))] != nil }
+    }
+
+    /// Computes ahead the masks of the positions that whole tokens reach from the start, breadth
+    /// first, up to `limit` positions: requests with different prompts take different paths through
+    /// a schema, and a mask computed when a request first reaches its position (a walk of the token
+    /// trie) costs that request's step far more than the forward pass of a small model. One position
+    /// per lock, so a step that needs the table waits for at most one mask. Returns whether every
+    /// reachable position has its mask (false past `limit`, or when the table starts over).
+    @discardableResult
+    public func precomputeMasks(limit: Int) -> Bool {
+        let (start, epoch) = table.withLock { t in
+            t.startOverIfFull()
+            return (t.number(automaton.initialPosition), t.epoch)
+        }
+        var seen: Set<Int32> = [start]
+        var queue = [start]
+        var head = 0
+        while head < queue.count {
+            guard head < limit else { return false }
+            let state = queue[head]
+            head += 1
+            let successors = table.withLock { t -> [Int32]? in
+                guard t.epoch == epoch else { return nil }
+                let (mask, successors) = computeMask(state, &t)
+                if t.masks[Int(state)] == nil { t.masks[Int(state)] = mask }
+                return successors
+            }
+            guard let successors else { return false }
+            for s in successors where seen.insert(s).inserted { queue.append(s) }
+        }
+        return true
+    }
+
+    /// How many positions ``precomputeMasks(limit:)`` covers when a ``GrammarCache`` compiles a grammar:
+    /// as many masks as fit in 64 MiB, within a quarter of the table (the positions inside tokens
+    /// are numbered too).
+    var precomputeLimit: Int {
+        min(Self.maxStates / 4, max(1024, (64 << 20) / max(1, (vocabulary.count + 7) / 8)))
     }
 
     /// The cursor after `bytes`, or nil when the grammar does not allow them.
@@ -172,8 +215,10 @@ public final class TokenGrammar: Sendable {
         }
     }
 
-    private func computeMask(_ state: Int32, _ t: inout PositionTable) -> TokenMask {
+    /// The mask at `state`, and the positions its tokens lead to.
+    private func computeMask(_ state: Int32, _ t: inout PositionTable) -> (mask: TokenMask, successors: [Int32]) {
         var mask = TokenMask(count: vocabulary.count)
+        var successors = Set<Int32>()
         if t.positions[Int(state)].accepting {
             for id in vocabulary.endTokens where id < vocabulary.count { mask.insert(id) }
         }
@@ -184,11 +229,14 @@ public final class TokenGrammar: Sendable {
             for child in trie[Int(node)].children where bytes.contains(child.byte) {
                 let after = next(at, child.byte, &t)
                 guard after != PositionTable.dead else { continue }
-                for id in trie[Int(child.node)].tokens { mask.insert(Int(id)) }
+                if !trie[Int(child.node)].tokens.isEmpty {
+                    for id in trie[Int(child.node)].tokens { mask.insert(Int(id)) }
+                    successors.insert(after)
+                }
                 if !trie[Int(child.node)].children.isEmpty { work.append((child.node, after)) }
             }
         }
-        return mask
+        return (mask, Array(successors))
     }
 }
 
