@@ -167,29 +167,27 @@ public final class TokenGrammar: Sendable {
     /// Computes ahead the masks of the positions that whole tokens reach from the start, breadth
     /// first, up to `limit` positions: requests with different prompts take different paths through
     /// a schema, and a mask computed when a request first reaches its position (a walk of the token
-    /// trie) costs that request's step far more than the forward pass of a small model. One position
-    /// per lock, so a step that needs the table waits for at most one mask. Returns whether every
-    /// reachable position has its mask (false past `limit`, or when the table starts over).
+    /// trie) costs that request's step far more than the forward pass of a small model. The walks run
+    /// on a table of their own, without the lock: each finished mask is published under it in a
+    /// moment, so a step never waits for a walk. Returns whether every reachable position has its
+    /// mask (false past `limit`).
     @discardableResult
     public func precomputeMasks(limit: Int) -> Bool {
-        let (start, epoch) = table.withLock { t in
-            t.startOverIfFull()
-            return (t.number(automaton.initialPosition), t.epoch)
-        }
-        var seen: Set<Int32> = [start]
-        var queue = [start]
+        var local = PositionTable()
+        var queue = [local.number(automaton.initialPosition)]
+        var seen = Set(queue)
         var head = 0
         while head < queue.count {
-            guard head < limit else { return false }
+            guard head < limit, local.positions.count <= Self.maxStates else { return false }
             let state = queue[head]
             head += 1
-            let successors = table.withLock { t -> [Int32]? in
-                guard t.epoch == epoch else { return nil }
-                let (mask, successors) = computeMask(state, &t)
-                if t.masks[Int(state)] == nil { t.masks[Int(state)] = mask }
-                return successors
+            let (mask, successors) = computeMask(state, &local)
+            let position = local.positions[Int(state)]
+            table.withLock { t in
+                t.startOverIfFull()
+                let shared = Int(t.number(position))
+                if t.masks[shared] == nil { t.masks[shared] = mask }
             }
-            guard let successors else { return false }
             for s in successors where seen.insert(s).inserted { queue.append(s) }
         }
         return true
