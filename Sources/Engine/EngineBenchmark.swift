@@ -37,6 +37,14 @@ public struct EngineBenchmark: Sendable {
         /// Mean seconds between tokens of each decode run, and of its constrained twin (with a grammar).
         public var interTokenSeconds: [Double]
         public var constrainedInterTokenSeconds: [Double]
+        /// With a grammar: seconds to compute its masks ahead on one thread, how many, and whether that was all of them.
+        public var maskPrecompute: MaskPrecompute?
+    }
+
+    public struct MaskPrecompute: Sendable, Codable {
+        public var seconds: Double
+        public var positions: Int
+        public var complete: Bool
     }
 
     /// An engine configuration for one request at a time of this benchmark's sizes on `model`:
@@ -71,7 +79,15 @@ public struct EngineBenchmark: Sendable {
         }
         _ = try await timed(request(promptTokens, tokens: 1))
         _ = try await timed(request(1, tokens: generatedTokens))
-        // The grammar's positions and their token masks are computed when first reached and cached.
+        // What the engine's grammar cache starts on a thread of its own, timed here on a fresh copy.
+        var maskPrecompute: MaskPrecompute?
+        if let grammar, let compiled = try engine.tokenGrammar(SamplingParameters(grammar: grammar)) {
+            let fresh = TokenGrammar(automaton: compiled.automaton, vocabulary: compiled.vocabulary)
+            var outcome = (positions: 0, complete: false)
+            let seconds = Self.seconds { outcome = fresh.precomputeMasks(limit: fresh.precomputeLimit) }
+            maskPrecompute = MaskPrecompute(seconds: seconds, positions: outcome.positions, complete: outcome.complete)
+        }
+        // Positions the precompute has not reached yet get their masks when first reached.
         if let grammar { _ = try await timed(request(1, tokens: generatedTokens, grammar: grammar)) }
         var prefillTimes: [Double] = []
         var decodeTimes: [Double] = []
@@ -96,7 +112,8 @@ public struct EngineBenchmark: Sendable {
             prefillSeconds: prefillTimes,
             decodeSeconds: decodeTimes,
             interTokenSeconds: interToken,
-            constrainedInterTokenSeconds: constrainedInterToken
+            constrainedInterTokenSeconds: constrainedInterToken,
+            maskPrecompute: maskPrecompute
         )
     }
 

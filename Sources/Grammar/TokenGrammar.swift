@@ -169,16 +169,16 @@ public final class TokenGrammar: Sendable {
     /// a schema, and a mask computed when a request first reaches its position (a walk of the token
     /// trie) costs that request's step far more than the forward pass of a small model. The walks run
     /// on a table of their own, without the lock: each finished mask is published under it in a
-    /// moment, so a step never waits for a walk. Returns whether every reachable position has its
-    /// mask (false past `limit`).
+    /// moment, so a step never waits for a walk. Returns how many masks it computed, and whether
+    /// every reachable position has its mask (false past `limit`).
     @discardableResult
-    public func precomputeMasks(limit: Int) -> Bool {
+    public func precomputeMasks(limit: Int) -> (positions: Int, complete: Bool) {
         var local = PositionTable()
         var queue = [local.number(automaton.initialPosition)]
         var seen = Set(queue)
         var head = 0
         while head < queue.count {
-            guard head < limit, local.positions.count <= Self.maxStates else { return false }
+            guard head < limit, local.positions.count <= Self.maxStates else { return (head, false) }
             let state = queue[head]
             head += 1
             let (mask, successors) = computeMask(state, &local)
@@ -190,13 +190,13 @@ public final class TokenGrammar: Sendable {
             }
             for s in successors where seen.insert(s).inserted { queue.append(s) }
         }
-        return true
+        return (head, true)
     }
 
     /// How many positions ``precomputeMasks(limit:)`` covers when a ``GrammarCache`` compiles a grammar:
     /// as many masks as fit in 64 MiB, within a quarter of the table (the positions inside tokens
     /// are numbered too).
-    var precomputeLimit: Int {
+    public var precomputeLimit: Int {
         min(Self.maxStates / 4, max(1024, (64 << 20) / max(1, (vocabulary.count + 7) / 8)))
     }
 

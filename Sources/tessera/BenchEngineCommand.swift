@@ -70,6 +70,9 @@ struct BenchEngineCommand: AsyncParsableCommand {
                 object["itl_ms_runs"] = result.interTokenSeconds.map { $0 * 1000 }
                 object["constrained_itl_ms_runs"] = result.constrainedInterTokenSeconds.map { $0 * 1000 }
             }
+            if let p = result.maskPrecompute {
+                object["mask_precompute"] = ["seconds": p.seconds, "positions": p.positions, "complete": p.complete] as [String: Any]
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
@@ -79,6 +82,10 @@ struct BenchEngineCommand: AsyncParsableCommand {
             if let constrainedITL {
                 print(String(format: "ITL unconstrained %.3f ms, constrained %.3f ms: %.2fx (medians of %d paired runs)",
                              itl * 1000, constrainedITL * 1000, constrainedITL / itl, runs))
+            }
+            if let p = result.maskPrecompute {
+                print(String(format: "grammar masks computed ahead: %d positions in %.2f s%@", p.positions, p.seconds,
+                             p.complete ? "" : " (stopped at the limit)"))
             }
         }
     }
