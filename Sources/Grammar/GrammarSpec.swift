@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import Synchronization
 
@@ -62,14 +59,9 @@ public final class GrammarCache: Sendable {
         }
         // The masks are computed ahead on a thread of their own, while this request starts on the lazy path.
         if added === compiled {
-            Thread.detachNewThread {
-                // Below the step loop's priority (on Linux a thread's nice value is its own): the
-                // lazy path answers until the masks are in.
-                #if canImport(Glibc)
-                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
-                #endif
-                compiled.precomputeMasks(limit: compiled.precomputeLimit)
-            }
+            // At the step loop's priority: a step waits for the lock that this thread takes to
+            // publish, and a thread of lower priority was preempted holding it.
+            Thread.detachNewThread { compiled.precomputeMasks(limit: compiled.precomputeLimit) }
         }
         return added
     }

@@ -168,26 +168,36 @@ public final class TokenGrammar: Sendable {
     /// first, up to `limit` positions: requests with different prompts take different paths through
     /// a schema, and a mask computed when a request first reaches its position (a walk of the token
     /// trie) costs that request's step far more than the forward pass of a small model. The walks run
-    /// on a table of their own, without the lock: each finished mask is published under it in a
-    /// moment, so a step never waits for a walk. Returns how many masks it computed, and whether
-    /// every reachable position has its mask (false past `limit`).
+    /// on a table of their own, without the lock, and finished masks are published under it in
+    /// batches of `batch`: a step needs the lock for every token, so the lock is taken rarely and
+    /// briefly.
+    /// Returns how many masks it computed, and whether every reachable position has its mask
+    /// (false past `limit`).
     @discardableResult
-    public func precomputeMasks(limit: Int) -> (positions: Int, complete: Bool) {
+    public func precomputeMasks(limit: Int, batch: Int = 256) -> (positions: Int, complete: Bool) {
         var local = PositionTable()
         var queue = [local.number(automaton.initialPosition)]
         var seen = Set(queue)
+        var done: [(position: MatcherPosition, mask: TokenMask)] = []
+        func publish() {
+            table.withLock { t in
+                t.startOverIfFull()
+                for (position, mask) in done {
+                    let shared = Int(t.number(position))
+                    if t.masks[shared] == nil { t.masks[shared] = mask }
+                }
+            }
+            done.removeAll(keepingCapacity: true)
+        }
+        defer { publish() }
         var head = 0
         while head < queue.count {
             guard head < limit, local.positions.count <= Self.maxStates else { return (head, false) }
             let state = queue[head]
             head += 1
             let (mask, successors) = computeMask(state, &local)
-            let position = local.positions[Int(state)]
-            table.withLock { t in
-                t.startOverIfFull()
-                let shared = Int(t.number(position))
-                if t.masks[shared] == nil { t.masks[shared] = mask }
-            }
+            done.append((local.positions[Int(state)], mask))
+            if done.count >= batch { publish() }
             for s in successors where seen.insert(s).inserted { queue.append(s) }
         }
         return (head, true)
