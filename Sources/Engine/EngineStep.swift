@@ -17,6 +17,11 @@ public struct EngineStep: Sendable, Hashable {
     public var contextTokens = 0
     /// From scheduling to the last sampled token of the step.
     public var seconds = 0.0
+    /// The step's batching decision: the request ids it admitted from the waiting queue, in
+    /// admission order, those left waiting, in the queue's order, and those already running.
+    public var admitted: [Int] = []
+    public var waiting: [Int] = []
+    public var running: [Int] = []
 
     public init() {}
 }

@@ -151,6 +151,13 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
     public func statistics() -> EngineStatistics { shared.withLock { $0.statistics } }
 
     public func submit(_ request: InferenceRequest) throws(EngineError) -> AsyncThrowingStream<InferenceEvent, any Error> {
+        try submitIdentified(request).stream
+    }
+
+    /// Submits `request` and returns the id its steps report it by (``EngineStep/admitted``) with its event stream.
+    public func submitIdentified(_ request: InferenceRequest) throws(EngineError)
+        -> (id: Int, stream: AsyncThrowingStream<InferenceEvent, any Error>)
+    {
         do { try request.parameters.validate() } catch { throw .invalidRequest(error.message) }
         let prompt = switch request.prompt {
         case let .text(text): servedModel.tokenizer.encode(text)
@@ -158,9 +165,9 @@ public final class LLMEngine: InferenceEngine, @unchecked Sendable {
         }
         try check(prompt)
         guard !request.images.isEmpty else {
-            return try enqueue(prompt: prompt, parameters: request.parameters, sloClass: request.sloClass, handoff: .none).stream
+            return try enqueue(prompt: prompt, parameters: request.parameters, sloClass: request.sloClass, handoff: .none)
         }
-        return try enqueue(prompt: prompt, images: request.images.map(ImageReference.init), parameters: request.parameters, sloClass: request.sloClass).stream
+        return try enqueue(prompt: prompt, images: request.images.map(ImageReference.init), parameters: request.parameters, sloClass: request.sloClass)
     }
 
     /// The objective of an SLO class; an unknown class is the client's error.
@@ -441,7 +448,12 @@ extension LLMEngine {
         shape.seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
         scheduler.observe(shape)
         // Reported before the finished requests' streams end, so whoever waits on them sees the step.
-        config.onStep?(shape)
+        if let onStep = config.onStep {
+            shape.admitted = output.admitted
+            shape.waiting = scheduler.waiting.map(\.id)
+            shape.running = scheduler.running.map(\.id).filter { !output.admitted.contains($0) }
+            onStep(shape)
+        }
         for (id, reason) in finished { finish(id, reason: reason) }
         publishStatistics(generated: sampling.count)
     }

@@ -39,6 +39,8 @@ public struct SchedulerOutput: Sendable, Equatable {
     }
 
     public var entries: [Entry] = []
+    /// Requests this step admitted from the waiting queue, in the policy's order (the batching decision).
+    public var admitted: [Int] = []
     /// Requests that lost their KV this step and went back to the waiting queue.
     public var preempted: [Int] = []
     /// KV copies that seed admitted requests' partial blocks; they run before the step's tokens.
@@ -163,6 +165,7 @@ public final class Scheduler: @unchecked Sendable {
             }
             waiting.removeFirst()
             admitted.add(queued)
+            output.admitted.append(request.id)
             if let copy = request.pendingCopy {
                 output.copies.append(copy)
                 request.pendingCopy = nil

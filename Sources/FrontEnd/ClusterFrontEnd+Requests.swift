@@ -146,13 +146,18 @@ extension ClusterFrontEnd {
         if job.kvSource == nil {
             (job.images, payload) = WireImages.pack(request.images)
         }
-        _ = try assign(id, to: route.decode, tokens: request.prompt.count, decoding: true, message: .generate(request: id, job), payload: payload)
+        // With its prompt's KV handed over it decodes at once; a worker that computes the prompt
+        // (mono) holds it as pending prefill until its first token, as the simulator counts it.
+        _ = try assign(id, to: route.decode, tokens: request.prompt.count, decoding: job.kvSource != nil, message: .generate(request: id, job), payload: payload)
         var position = 0
         while let next = await events.next() {
             guard next.slot == route.decode else { continue }
             switch next.event {
             case let .delta(delta):
-                shared.withLock { $0.requests[id]?.parked = nil }
+                shared.withLock { s in
+                    s.requests[id]?.parked = nil
+                    if !delta.tokenIds.isEmpty { s.slots[route.decode].decoding.insert(id) }
+                }
                 if position == 0, prefillCached == nil { rememberPrefill(request, on: route.decode) }
                 var fresh = delta
                 // A delta without tokens (prompt log-probabilities, text held back) is new unless the replay is still behind.

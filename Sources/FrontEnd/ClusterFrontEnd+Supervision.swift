@@ -81,6 +81,8 @@ extension ClusterFrontEnd {
         case let .delta(id, delta): deliver(id, from: slot, .delta(delta))
         case let .finished(id, info): deliver(id, from: slot, .finished(info.value))
         case let .failed(id, error): deliver(id, from: slot, .failed(error))
+        case let .admitted(requests, waiting, running):
+            options.onBatchDecision?(BatchDecision(instance: slot, requests: requests, waiting: waiting, running: running))
         case let .switched(role): finishSwitch(slot, role: role)
         case .draining: workerDraining(slot)
         default: break

@@ -27,6 +27,9 @@ public struct FrontEndOptions: Sendable {
     /// Called with every routing decision as it is taken (request ids count from 0 in submission
     /// order), in the simulator's terms: what replaying a trace through both executors compares.
     public var onRoutingDecision: (@Sendable (RoutingDecision) -> Void)?
+    /// Called with every batching decision a language-model worker's scheduler takes (its slot as
+    /// the instance, the same request ids), in the simulator's terms.
+    public var onBatchDecision: (@Sendable (BatchDecision) -> Void)?
     /// Called with every image's route as it is taken (the image router's decision).
     public var onImageRoute: (@Sendable (ImageRoutingDecision) -> Void)?
     /// The latency classes requests may name (the workers get the same), checked before admission.

@@ -146,9 +146,12 @@ public final class ClusterSimulator: ClusterView {
         decisions?.append(contentsOf: made)
     }
 
-    /// Records the requests instance `i` admitted from its waiting queue into one batch.
+    /// Records the requests instance `i` admitted from its waiting queue into one batch, those it
+    /// left waiting and those already running.
     func record(admitted: [Int], on i: Int) {
-        if !admitted.isEmpty { batchDecisions?.append(BatchDecision(instance: i, requests: admitted)) }
+        guard !admitted.isEmpty, batchDecisions != nil else { return }
+        let running = Set(fleet[i].running + fleet[i].prefilling).subtracting(admitted).sorted()
+        batchDecisions?.append(BatchDecision(instance: i, requests: admitted, waiting: fleet[i].prefillQueue.ordered, running: running))
     }
 
     /// Runs the simulation and returns the engine with its per-request record.

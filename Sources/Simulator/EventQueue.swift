@@ -43,9 +43,12 @@ struct PriorityQueue {
     func peek() -> Int? { heap.min?.id }
     mutating func pop() -> Int? { heap.popMin()?.id }
 
+    /// The ids in the order they would pop.
+    var ordered: [Int] { heap.unordered.sorted().map(\.id) }
+
     /// Empties the queue, returning its ids in order.
     mutating func removeAll() -> [Int] {
         defer { heap = Heap() }
-        return heap.unordered.sorted().map(\.id)
+        return ordered
     }
 }

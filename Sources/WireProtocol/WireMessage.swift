@@ -19,6 +19,9 @@ public enum WireMessage: Codable, Sendable {
     case delta(request: Int, TokenDelta)
     case finished(request: Int, WireFinish)
     case failed(request: Int, EngineError)
+    /// The worker's engine admitted `requests` from its waiting queue into one step, in admission
+    /// order, beside `running`, and left `waiting` queued, in the queue's order (the batch policy's decision).
+    case admitted(requests: [Int], waiting: [Int], running: [Int])
     /// An encode worker holds the request's images' features under these ids.
     case encoded(request: Int, imageIDs: [ImageID])
     /// The worker finished its in-flight work and now serves `role`.

@@ -32,6 +32,7 @@ public final class Worker: Sendable {
     private let client: TransferClient
     private let counters = TransferCounters()
     private let transferEndpoint: Endpoint
+    private let batches = BatchReporter()
 
     private struct State {
         var role: InstanceRole
@@ -55,10 +56,15 @@ public final class Worker: Sendable {
         }
         var engineConfig = configuration.engine
         engineConfig.firstRequestID = Int.random(in: 0 ..< 1 << 48)
+        engineConfig.onStep = { [batches, onStep = engineConfig.onStep] step in
+            onStep?(step)
+            batches.report(step)
+        }
         engine = try LLMEngine(directory: configuration.modelDirectory, config: engineConfig, parts: configuration.modelParts,
                                firstStage: link.map { PipelineFirstStage(units: configuration.pipeline!.units, next: $0) })
         // The front end first: without it there is nothing to serve, and no socket file is left behind.
         session = try WorkerSession(frontEnd: configuration.frontEnd)
+        batches.attach(session)
         // Without its later stages the worker cannot serve: it leaves, and the front end relaunches the pipeline.
         link?.onLost.withLock { [session] in $0 = { _ in session.close() } }
         link?.watch(every: configuration.heartbeatInterval)
@@ -94,7 +100,25 @@ public final class Worker: Sendable {
 
     private func handle(_ message: WireMessage, _ payload: Data) {
         switch message {
-        case let .generate(id, job): start(id) { [self] in try await generate(id, job, images: WireImages.unpack(job.images, payload)) }
+        case let .generate(id, job):
+            state.withLock { $0.pendingPrefill[id] = job.prompt.count }
+            if let source = job.kvSource {
+                start(id) { [self] in try await decode(id, job, from: source) }
+            } else {
+                // The prompt is computed here: it joins the engine's queue now, in the order the front end
+                // sent it (the batch policy's arrival order), not when the request's task happens to run.
+                let submitted = Result { () throws -> (Int, AsyncThrowingStream<InferenceEvent, any Error>) in
+                    let images = try WireImages.unpack(job.images, payload)
+                    return try batches.track(id) { [engine] () throws(EngineError) in
+                        try engine.submitIdentified(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters, sloClass: job.sloClass))
+                    }
+                }
+                start(id) { [self] in
+                    let (engineID, events) = try submitted.get()
+                    defer { batches.forget(engineID) }
+                    try await stream(id, events)
+                }
+            }
         case let .prefill(id, tokens, images, sources, pushTo, sloClass, promptLogprobs):
             // Pixels came only for the images no encode worker holds.
             let pulled = Set(sources.flatMap(\.imageIDs))
@@ -132,7 +156,10 @@ public final class Worker: Sendable {
         for source in featureSources {
             engine.provideEncoded(try await pullFeatures(source))
         }
-        let (handle, events) = try engine.submitPrefill(prompt: tokens, images: images, sloClass: sloClass, promptLogprobs: promptLogprobs)
+        let (handle, events) = try batches.track(id) { [engine] () throws(EngineError) in
+            try engine.submitPrefill(prompt: tokens, images: images, sloClass: sloClass, promptLogprobs: promptLogprobs)
+        }
+        defer { batches.forget(handle) }
         var cached = 0
         var prompt: TokenDelta?
         for try await event in events {
@@ -152,16 +179,15 @@ public final class Worker: Sendable {
                         prompt: parked.tokens, imageSpans: parked.images))
     }
 
-    private func generate(_ id: Int, _ job: GenerateJob, images: [RGBImage]) async throws {
-        state.withLock { $0.pendingPrefill[id] = job.prompt.count }
-        let events: AsyncThrowingStream<InferenceEvent, any Error>
-        if let source = job.kvSource {
-            let kv = job.kvPushed ? try await receivePushed(source) : try await pull(source)
-            events = try engine.submitDecode(
-                prompt: job.prompt, imageSpans: job.imageSpans, parameters: job.parameters, sloClass: job.sloClass, importing: kv)
-        } else {
-            events = try engine.submit(InferenceRequest(prompt: .tokens(job.prompt), images: images, parameters: job.parameters, sloClass: job.sloClass))
-        }
+    /// Continues a request whose prompt's KV the prefill worker in `job` holds.
+    private func decode(_ id: Int, _ job: GenerateJob, from source: KVSource) async throws {
+        let kv = job.kvPushed ? try await receivePushed(source) : try await pull(source)
+        try await stream(id, try engine.submitDecode(
+            prompt: job.prompt, imageSpans: job.imageSpans, parameters: job.parameters, sloClass: job.sloClass, importing: kv))
+    }
+
+    /// Sends a request's events to the front end.
+    private func stream(_ id: Int, _ events: AsyncThrowingStream<InferenceEvent, any Error>) async throws {
         var first = true
         for try await event in events {
             if first {

@@ -48,10 +48,8 @@ import Testing
         await frontEnd.shutdown(gracePeriod: .seconds(1))
 
         // Simulated: the same slots and policies; the bursts far apart.
-        let topology = try Support.topology(Self.topology)
-        var system = SystemSpec(name: "replay", deployment: Deployment(slots: topology.slots.map { Deployment.Slot(role: $0.spec.role, group: $0.group, count: 1) }))
-        system.policies = topology.policies
-        var costModel = try CostModel.load(from: Support.repository.appendingPathComponent("examples/sim/costmodels/qwen2.5-vl-7b-a100.json"))
+        let system = try Support.simulatedSystem(Self.topology)
+        var costModel = try Support.replayCostModel()
         costModel.diffusion = .init(stepFixedMs: 50, stepPerRowPixelMs: 0.001, controlNetFixedMs: 0, controlNetPerPixelMs: 0, vaeDecodeFixedMs: 10,
                                     vaeDecodePerPixelMs: 0, textEncodeMs: 5, loraLoadMs: 0, loraMergeMs: 0, maxBatchSize: 8, loraCacheEntries: 1,
                                     referenceWidth: 64, referenceHeight: 64)

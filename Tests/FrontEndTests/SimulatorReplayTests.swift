@@ -20,8 +20,8 @@ import Testing
 /// Batching decisions are compared on a queue: a worker that runs one request at a time
 /// (`--max-num-seqs 1`, the simulator's decode batch 1) gets a blocker and then five requests of
 /// different SLO classes and prompt lengths, all queued behind it; each later step admits the
-/// request its batch policy puts first. The live admissions are the order of the requests' first
-/// tokens; the simulator records its own. The five are chosen so that FCFS, short-first and
+/// request its batch policy puts first. Both executors record each admission and the queue it
+/// leaves (the worker reports its scheduler's). The five are chosen so that FCFS, short-first and
 /// SLO-ODBS admit them in three different orders, so an executor that ordered its queue by
 /// another policy than the one it was given fails the comparison.
 @Suite(.serialized, .timeLimit(.minutes(6))) struct SimulatorReplayTests {
@@ -60,10 +60,6 @@ import Testing
         "USER: " + String(repeating: "<image>\n", count: images) + "What is shown here? ASSISTANT:"
     }
 
-    final class Recorder: Sendable {
-        let decisions = Mutex<[RoutingDecision]>([])
-    }
-
     @Test func liveFrontEndTakesTheSimulatorsRoutingDecisions() async throws {
         let folder = Support.repository.appendingPathComponent("fixtures/images/good")
         let images = try Self.entries.map { entry in
@@ -71,9 +67,9 @@ import Testing
         }
 
         // Live: the topology's workers, one request at a time.
-        let recorder = Recorder()
+        let recorder = DecisionRecorder()
         let frontEnd = try await Support.frontEnd(Self.topology, model: Self.llava) { options in
-            options.onRoutingDecision = { decision in recorder.decisions.withLock { $0.append(decision) } }
+            recorder.observe(&options)
         }
         let tokenizer = frontEnd.servedModel.tokenizer
         var textTokens: [Int] = []
@@ -87,10 +83,8 @@ import Testing
         await frontEnd.shutdown(gracePeriod: .seconds(1))
 
         // Simulated: the same slots and policies, requests far apart so each finds the cluster idle.
-        let topology = try Support.topology(Self.topology)
-        var system = SystemSpec(name: "replay", deployment: Deployment(slots: topology.slots.map { Deployment.Slot(role: $0.spec.role, group: $0.group, count: 1) }))
-        system.policies = topology.policies
-        var costModel = try CostModel.load(from: Support.repository.appendingPathComponent("examples/sim/costmodels/qwen2.5-vl-7b-a100.json"))
+        let system = try Support.simulatedSystem(Self.topology)
+        var costModel = try Support.replayCostModel()
         var config = EngineConfig()
         config.kvCacheMemoryBytes = 8 << 20
         let engine = try LLMEngine(directory: Self.llava, config: config, parts: .visionEncoder)
@@ -117,12 +111,11 @@ import Testing
     /// Admissions, in order, of a worker running `batcher` one request at a time over the blocker
     /// (request 0) and `queued` (1…5); nil when the blocker ended before all were queued behind it.
     func liveAdmissions(_ batcher: String) async throws -> (routing: [RoutingDecision], batching: [BatchDecision])? {
-        let recorder = Recorder()
-        let frontEnd = try await Support.frontEnd("batcher: \(batcher)\nheartbeat_interval_ms: 20\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}",
-                                                  model: Support.repository.appendingPathComponent("fixtures/models/llama-sp")) { options in
+        let recorder = DecisionRecorder()
+        let frontEnd = try await Support.frontEnd(Support.monoWorkers(batcher: batcher), model: Support.repository.appendingPathComponent("fixtures/models/llama-sp")) { options in
             options.workerArguments += ["--max-num-seqs", "1"] + Self.classes.flatMap { ["--slo-class", $0] }
             options.sloClasses = try! SLOClasses(definitions: Self.classes)
-            options.onRoutingDecision = { decision in recorder.decisions.withLock { $0.append(decision) } }
+            recorder.observe(&options)
         }
         let order = try await Support.startOrder(frontEnd, Self.queued.enumerated().map { i, request in
             let prompt = [1] + (1 ..< request.tokens).map { (i * 389 + $0 * 7) % 1400 + 20 }
@@ -130,18 +123,17 @@ import Testing
         })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         guard let order else { return nil }
-        // The blocker is request 0 and was admitted first; the queued ones are 1…5.
-        let routing = recorder.decisions.withLock { $0 }
-        let instance = Dictionary(routing.map { ($0.request, $0.instance) }, uniquingKeysWith: { a, _ in a })
-        return (routing, ([0] + order.map { $0 + 1 }).map { BatchDecision(instance: instance[$0] ?? -1, requests: [$0]) })
+        // The worker's own decisions: the blocker (request 0) first, then the queued ones (1…5) in the order their first tokens came.
+        let batching = recorder.batches.withLock { $0 }
+        #expect(batching.map(\.requests) == ([0] + order.map { $0 + 1 }).map { [$0] })
+        return (recorder.decisions.withLock { $0 }, batching)
     }
 
     /// The same requests in the simulator: one monolithic instance that runs one request at a
     /// time, the blocker long enough that the five arrive (1 ms apart) while it runs.
     static func simulatedAdmissions(_ batcher: String) throws -> (routing: [RoutingDecision], batching: [BatchDecision]) {
-        var system = SystemSpec(name: "replay", deployment: Deployment(slots: [.init(role: .mono, group: .text, count: 1)]))
-        system.policies.batcher = batcher
-        var costModel = try CostModel.load(from: Support.repository.appendingPathComponent("examples/sim/costmodels/qwen2.5-vl-7b-a100.json"))
+        let system = try Support.simulatedSystem(Support.monoWorkers(batcher: batcher))
+        var costModel = try Support.replayCostModel()
         costModel.decode.maxBatch = 1
         let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 2, images: [], outputTokens: 500, sloClass: "blocker")]
             + queued.enumerated().map { i, request in

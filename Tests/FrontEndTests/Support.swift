@@ -3,8 +3,21 @@ import Engine
 import Foundation
 import FrontEnd
 import ServingAPI
+import Simulator
 import Synchronization
 import Testing
+
+/// What a live front end reports as it runs: its routing decisions and its workers' batching
+/// decisions, in the order taken (the simulator's terms, for replays to compare).
+final class DecisionRecorder: Sendable {
+    let decisions = Mutex<[RoutingDecision]>([])
+    let batches = Mutex<[BatchDecision]>([])
+
+    func observe(_ options: inout FrontEndOptions) {
+        options.onRoutingDecision = { decision in self.decisions.withLock { $0.append(decision) } }
+        options.onBatchDecision = { decision in self.batches.withLock { $0.append(decision) } }
+    }
+}
 
 /// Starting front ends with real worker processes of the built `tessera` executable.
 enum Support {
@@ -69,6 +82,25 @@ enum Support {
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         return try Topology(contentsOf: file)
+    }
+
+    /// A topology of `count` monolithic workers whose schedulers order their queues by `batcher`,
+    /// with heartbeats every 20 ms (YAML, for the live front end and ``simulatedSystem(_:)`` alike).
+    static func monoWorkers(_ count: Int = 1, batcher: String) -> String {
+        "batcher: \(batcher)\nheartbeat_interval_ms: 20\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: \(count)}"
+    }
+
+    /// The simulator's system for a topology given as YAML: each of its slots one instance, its policies.
+    static func simulatedSystem(_ yaml: String) throws -> SystemSpec {
+        let topology = try topology(yaml)
+        var system = SystemSpec(name: "replay", deployment: Deployment(slots: topology.slots.map { Deployment.Slot(role: $0.spec.role, group: $0.group, count: 1) }))
+        system.policies = topology.policies
+        return system
+    }
+
+    /// The cost model the replays simulate with (only the policies' decisions are compared, not times).
+    static func replayCostModel() throws -> CostModel {
+        try CostModel.load(from: repository.appendingPathComponent("examples/sim/costmodels/qwen2.5-vl-7b-a100.json"))
     }
 
     static func greedy(_ count: Int) -> SamplingParameters {
@@ -160,11 +192,11 @@ enum Support {
         return shared.order.withLock { $0 }
     }
 
-    static func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
+    static func eventually(_ seconds: Double = 10, every interval: Duration = .milliseconds(20), _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: interval)
         }
         return condition()
     }
