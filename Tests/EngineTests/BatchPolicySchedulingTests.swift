@@ -52,19 +52,11 @@ import Testing
     }
 
     @Test func aPreemptedRequestReturnsToItsPlaceInThePolicyOrder() {
-        let blocks = BlockManager(blockCount: 4, blockSize: 2)
-        let scheduler = Scheduler(config: SchedulerConfig(maxBatchedTokens: 16), blocks: blocks, policy: SLOOrderedBatcher())
         let loose = EngineRequest(id: 1, prompt: [1, 2, 3, 4], arrival: 1, slo: Self.relaxed, predictedOutputTokens: 8)
         let urgent = EngineRequest(id: 2, prompt: [5, 6, 7, 8], arrival: 2, slo: Self.tight, predictedOutputTokens: 8)
-        scheduler.add(loose)
-        scheduler.add(urgent)
-        var out = scheduler.schedule()
-        #expect(out.entries.map(\.requestId) == [2, 1])
-        scheduler.complete(out)
-        loose.append(0)
-        urgent.append(0)
+        let (_, blocks, prefill, out) = SchedulerTests.outOfBlocks(loose, urgent, policy: SLOOrderedBatcher())
+        #expect(prefill.entries.map(\.requestId) == [2, 1])
         // Each needs a third block; the one last in policy order (the relaxed one, though it arrived first) yields.
-        out = scheduler.schedule()
         #expect(out.preempted == [1] && out.entries.map(\.requestId) == [2])
         #expect(blocks.checkInvariants(live: [urgent]))
     }

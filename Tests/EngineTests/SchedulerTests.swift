@@ -1,3 +1,4 @@
+import Cluster
 import Testing
 @testable import Engine
 
@@ -22,25 +23,32 @@ import Testing
         #expect(out.entries == [.init(requestId: 1, start: 4, tokens: 1), .init(requestId: 2, start: 7, tokens: 7)])
     }
 
-    @Test func runningOutOfBlocksPreemptsTheLatestArrival() {
+    /// Two 4-token prompts (ids 1 and 2) in 4 blocks of 2 under `policy`: the prefill step, then
+    /// the step where each needs a third block for its decode token and only one can have it.
+    static func outOfBlocks(_ first: EngineRequest, _ second: EngineRequest, policy: any BatchPolicy = FCFSBatcher())
+        -> (scheduler: Scheduler, blocks: BlockManager, prefill: SchedulerOutput, decode: SchedulerOutput)
+    {
         let blocks = BlockManager(blockCount: 4, blockSize: 2)
-        let scheduler = Scheduler(config: SchedulerConfig(maxBatchedTokens: 16), blocks: blocks)
-        let first = EngineRequest(id: 1, prompt: [1, 2, 3, 4], arrival: 1)
-        let second = EngineRequest(id: 2, prompt: [5, 6, 7, 8], arrival: 2)
+        let scheduler = Scheduler(config: SchedulerConfig(maxBatchedTokens: 16), blocks: blocks, policy: policy)
         scheduler.add(first)
         scheduler.add(second)
-        var out = scheduler.schedule()
-        #expect(out.entries.map(\.requestId) == [1, 2])
-        scheduler.complete(out)
+        let prefill = scheduler.schedule()
+        scheduler.complete(prefill)
         first.append(0)
         second.append(0)
-        // Each needs a third block for its decode token; only one can have it.
-        out = scheduler.schedule()
-        #expect(out.preempted == [2])
-        #expect(out.entries == [.init(requestId: 1, start: 4, tokens: 1)])
+        return (scheduler, blocks, prefill, scheduler.schedule())
+    }
+
+    @Test func runningOutOfBlocksPreemptsTheLatestArrival() {
+        let first = EngineRequest(id: 1, prompt: [1, 2, 3, 4], arrival: 1)
+        let second = EngineRequest(id: 2, prompt: [5, 6, 7, 8], arrival: 2)
+        let (scheduler, blocks, prefill, decode) = Self.outOfBlocks(first, second)
+        #expect(prefill.entries.map(\.requestId) == [1, 2])
+        #expect(decode.preempted == [2])
+        #expect(decode.entries == [.init(requestId: 1, start: 4, tokens: 1)])
         #expect(scheduler.waiting.map(\.id) == [2] && second.computedTokens == 0)
         scheduler.finish(1)
-        out = scheduler.schedule()
+        let out = scheduler.schedule()
         // Recompute: the preempted request runs its whole sequence again (prompt + output so far),
         // reusing its own cached full blocks.
         #expect(out.entries.first?.requestId == 2)

@@ -10,17 +10,23 @@ import ServingAPI
 
 /// ModServe's per-stage autoscaler running live through the local-process instance provider.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct AutoscaleTests {
-    /// Light load needs one worker per stage: the first evaluation retires the spare decode workers
-    /// (idle ones first), whose processes exit, and the rest keeps serving.
-    @Test func evaluationRetiresSpareWorkers() async throws {
-        let frontEnd = try await Support.frontEnd("""
-            planners: [{name: stage-autoscaler, interval: 0.3, evaluationPeriod: 0.3, maximumInstances: 4}]
+    /// One prefill and `decodeWorkers` decode workers under the stage autoscaler, planning every 0.3 s.
+    static func autoscaled(evaluationPeriod: Double, maximumInstances: Int, decodeWorkers: Int,
+                           configure: (inout FrontEndOptions) -> Void = { _ in }) async throws -> ClusterFrontEnd {
+        try await Support.frontEnd("""
+            planners: [{name: stage-autoscaler, interval: 0.3, evaluationPeriod: \(evaluationPeriod), maximumInstances: \(maximumInstances)}]
             groups:
               - group: text
                 workers:
                   - {role: prefill, count: 1}
-                  - {role: decode, count: 3}
-            """)
+                  - {role: decode, count: \(decodeWorkers)}
+            """, configure: configure)
+    }
+
+    /// Light load needs one worker per stage: the first evaluation retires the spare decode workers
+    /// (idle ones first), whose processes exit, and the rest keeps serving.
+    @Test func evaluationRetiresSpareWorkers() async throws {
+        let frontEnd = try await Self.autoscaled(evaluationPeriod: 0.3, maximumInstances: 4, decodeWorkers: 3)
         let pids = (0 ..< 4).compactMap { frontEnd.workerProcessId(slot: $0) }
         #expect(pids.count == 4)
         #expect(await Support.eventually { frontEnd.clusterStatus().filter(\.isActive).count == 2 })
@@ -35,14 +41,7 @@ import ServingAPI
 
     /// SLO attainment under the target launches a worker of the bottleneck stage, which registers and serves.
     @Test func missedSLOLaunchesAWorker() async throws {
-        let frontEnd = try await Support.frontEnd("""
-            planners: [{name: stage-autoscaler, interval: 0.3, evaluationPeriod: 1000, maximumInstances: 3}]
-            groups:
-              - group: text
-                workers:
-                  - {role: prefill, count: 1}
-                  - {role: decode, count: 1}
-            """) { $0.sloClasses = SLOClasses(objectives: ["unmeetable": LatencySLO(ttft: 0.000001, tpot: 1)], defaultClass: "unmeetable") }
+        let frontEnd = try await Self.autoscaled(evaluationPeriod: 1000, maximumInstances: 3, decodeWorkers: 1) { $0.sloClasses = SLOClasses(objectives: ["unmeetable": LatencySLO(ttft: 0.000001, tpot: 1)], defaultClass: "unmeetable") }
         #expect(frontEnd.clusterStatus().count == 2)
         // Every first token misses a one-microsecond objective; keep traffic flowing across planning rounds.
         let deadline = ContinuousClock.now + .seconds(15)

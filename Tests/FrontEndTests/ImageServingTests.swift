@@ -137,6 +137,20 @@ import Workers
         #expect(topology.groups[1].cfgSplit == true)
     }
 
+    /// A front end with a text worker, an image worker and a `controlnet` worker; `configure` gives their add-ons.
+    static func withControlNetWorker(_ configure: (inout FrontEndOptions) -> Void) async throws -> ClusterFrontEnd {
+        try await Support.frontEnd("""
+            groups:
+              - group: text
+                workers: [{role: mono, count: 1}]
+              - group: image
+                workers: [{role: image, count: 1}, {role: controlnet, count: 1}]
+            """) { options in
+            options.imageModelDirectory = folder
+            configure(&options)
+        }
+    }
+
     /// ControlNet as a service: a `controlnet` worker process runs the ControlNets, the UNet gets
     /// their residuals each step over the worker's transfer endpoint, and the image equals the one
     /// with the ControlNets in process. Its resident set holds one of the two registered names
@@ -144,14 +158,7 @@ import Workers
     @Test func controlNetServiceGivesTheInProcessImage() async throws {
         let fixtures = Support.repository.appendingPathComponent("fixtures/diffusion")
         let folder = fixtures.appendingPathComponent("controlnet-sd1-tiny")
-        let frontEnd = try await Support.frontEnd("""
-            groups:
-              - group: text
-                workers: [{role: mono, count: 1}]
-              - group: image
-                workers: [{role: image, count: 1}, {role: controlnet, count: 1}]
-            """) { options in
-            options.imageModelDirectory = Self.folder
+        let frontEnd = try await Self.withControlNetWorker { options in
             options.controlNetWorkerArguments = ["--controlnet", "canny=\(folder.path)", "--controlnet", "depth=\(folder.path)", "--controlnet-memory", "0.75"]
         }
         let slot = try #require(frontEnd.clusterStatus().first { $0.role == .controlnet }?.id)
@@ -189,14 +196,7 @@ import Workers
         let fixtures = Support.repository.appendingPathComponent("fixtures/diffusion")
         let peft = fixtures.appendingPathComponent("loras/sd1-tiny-peft.safetensors")
         let controlNet = fixtures.appendingPathComponent("controlnet-sd1-tiny")
-        let frontEnd = try await Support.frontEnd("""
-            groups:
-              - group: text
-                workers: [{role: mono, count: 1}]
-              - group: image
-                workers: [{role: image, count: 1}, {role: controlnet, count: 1}]
-            """) { options in
-            options.imageModelDirectory = Self.folder
+        let frontEnd = try await Self.withControlNetWorker { options in
             options.imageWorkerArguments = ["--lora", "peft=\(peft.path)"]
             options.controlNetWorkerArguments = ["--controlnet", "edges=\(controlNet.path)"]
         }

@@ -98,12 +98,16 @@ struct KernelTests {
         }
     }
 
+    /// Two rows of 3 heads of 10 random elements, and each row's 5 random angles as cos and sin tables.
+    static func ropeInputs(seed: UInt64) -> (x: [Float], angles: [Float], cos: Matrix, sin: Matrix) {
+        let angles = randomFloats(2 * 5, seed: seed + 1, scale: 3)
+        return (randomFloats(2 * 3 * 10, seed: seed), angles,
+                Matrix(rows: 2, cols: 5, values: angles.map { cos($0) }), Matrix(rows: 2, cols: 5, values: angles.map { sin($0) }))
+    }
+
     @Test func ropeRotatesHalves() {
         let heads = 3, dim = 10, half = 5
-        let x = randomFloats(2 * heads * dim, seed: 9)
-        let angles = randomFloats(2 * half, seed: 10, scale: 3)
-        let cosTable = Matrix(rows: 2, cols: half, values: angles.map { cos($0) })
-        let sinTable = Matrix(rows: 2, cols: half, values: angles.map { sin($0) })
+        let (x, angles, cosTable, sinTable) = Self.ropeInputs(seed: 9)
         var expected = x
         for r in 0 ..< 2 {
             for h in 0 ..< heads {
@@ -126,10 +130,7 @@ struct KernelTests {
     /// (pair i at 2i, 2i + 1 instead of i, i + half), bit for bit.
     @Test func ropeRotatesInterleavedPairsAsPermutedHalves() {
         let heads = 3, dim = 10, half = 5
-        let x = randomFloats(2 * heads * dim, seed: 11)
-        let angles = randomFloats(2 * half, seed: 12, scale: 3)
-        let cosTable = Matrix(rows: 2, cols: half, values: angles.map { cos($0) })
-        let sinTable = Matrix(rows: 2, cols: half, values: angles.map { sin($0) })
+        let (x, _, cosTable, sinTable) = Self.ropeInputs(seed: 11)
         // Element e of an interleaved head is element (e even ? e/2 : half + e/2) of the halves head.
         let halvesIndex = (0 ..< 2 * heads * dim).map { i in
             let head = i / dim, e = i % dim

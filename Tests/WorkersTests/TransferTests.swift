@@ -2,6 +2,7 @@ import CoreUtilities
 import Engine
 import Foundation
 import Imaging
+import ServingAPI
 import TestFixtures
 import Testing
 import WireProtocol
@@ -12,6 +13,18 @@ import WireProtocol
     /// This process's shared-memory segments of one kind (`tessera-kv-` or `tessera-fe-`).
     static func sharedMemorySegments(_ kind: String = "tessera-kv-") -> Set<String> {
         Set(((try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []).filter { $0.hasPrefix("\(kind)\(getpid())-") })
+    }
+
+    /// Prefills the llama-gqa reference's second prompt on `engine`, announces the parked KV on
+    /// `server`, and returns it with its handle and a copy of the bytes a transfer must deliver.
+    static func parkReferencePrompt(on engine: LLMEngine, announcingOn server: TransferServer) async throws
+        -> (prompt: [Int], handle: Int, expected: KVBuffer)
+    {
+        let prompt = try Fixtures.reference("llama-gqa").prompts[1].prompt_token_ids
+        let (handle, events) = try engine.submitPrefill(prompt: prompt)
+        _ = try await Fixtures.collect(events)
+        server.announce(handle)
+        return (prompt, handle, Fixtures.parkedKV(handle, positions: prompt.count, of: engine, release: false))
     }
 
     @Test(arguments: [true, false])
@@ -26,11 +39,7 @@ import WireProtocol
             transfers.close()
             client.closeAll()
         }
-        let prompt = try Fixtures.reference("llama-gqa").prompts[1].prompt_token_ids
-        let (handle, events) = try prefill.submitPrefill(prompt: prompt)
-        _ = try await Fixtures.collect(events)
-        transfers.announce(handle)
-        let expected = Fixtures.parkedKV(handle, positions: prompt.count, of: prefill, release: false)
+        let (prompt, handle, expected) = try await Self.parkReferencePrompt(on: prefill, announcingOn: transfers)
         let bytes = expected.byteCount
 
         let kv = try client.pull(KVSource(endpoint: try #require(endpointOf(transfers, endpoint)), handle: handle), expecting: prefill.kvLayout)
@@ -82,11 +91,7 @@ import WireProtocol
             receiver.close()
             client.closeAll()
         }
-        let prompt = try Fixtures.reference("llama-gqa").prompts[1].prompt_token_ids
-        let (handle, events) = try prefill.submitPrefill(prompt: prompt)
-        _ = try await Fixtures.collect(events)
-        sender.announce(handle)
-        let expected = Fixtures.parkedKV(handle, positions: prompt.count, of: prefill, release: false)
+        let (prompt, handle, expected) = try await Self.parkReferencePrompt(on: prefill, announcingOn: sender)
         let bytes = expected.byteCount
 
         let source = KVSource(endpoint: sender.endpoint, handle: handle)

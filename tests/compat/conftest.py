@@ -2,7 +2,10 @@
 module name so that this folder's tests use them as the e2e tests do."""
 import importlib.util
 import pathlib
+import sys
 
+# The e2e suite's tool fixture (weather_tool) is this folder's too.
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "e2e"))
 _spec = importlib.util.spec_from_file_location("e2e_conftest", pathlib.Path(__file__).parents[1] / "e2e" / "conftest.py")
 e2e = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e)

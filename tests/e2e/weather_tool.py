@@ -1,5 +1,6 @@
-"""What the compatibility tests ask the fixture for: a tool and a schema small enough that a random-weight
-model's output, forced by the grammar, always ends within a few dozen tokens."""
+"""What the tool-calling tests (this suite's and the compatibility suite's) ask the fixture for: a tool and a
+schema small enough that a random-weight model's output, forced by the grammar, always ends within a few
+dozen tokens."""
 import json
 from typing import Literal
 

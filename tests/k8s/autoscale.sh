@@ -15,13 +15,7 @@ autoscale_check() {
     frontend_registered autoscale "$namespace" || return 1
     autoscale_replicas() { kubectl -n "$namespace" get deployment "tessera-text-$1" -o jsonpath='{.spec.replicas}'; }
     # Ready decode pods that are not being deleted (ready = the worker registered and serves KV).
-    autoscale_decode_pods() {
-        kubectl -n "$namespace" get pods -l tessera.ai/pool=decode -o json | python3 -c '
-import json, sys
-for pod in json.load(sys.stdin)["items"]:
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
-    if ready and not pod["metadata"].get("deletionTimestamp"): print(pod["metadata"]["name"])' | sort
-    }
+    autoscale_decode_pods() { pool_pods "$namespace" decode ready | cut -d' ' -f1 | sort; }
     # The kubelet's probe sees the registered worker's KV port within its period.
     local before deadline=$((SECONDS + 30))
     until before=$(autoscale_decode_pods); [[ $(echo "$before" | wc -w) == 1 ]] || ((SECONDS > deadline)); do sleep 0.5; done

@@ -42,6 +42,18 @@ frontend_registered() {
 }
 
 # chat PORT MODEL [MAX_TOKENS]: one greedy chat completion; prints its text, fails without tokens.
+# The pods of POOL in NAMESPACE that are not being deleted, as "NAME NODE" lines; with `ready`,
+# only those the kubelet reports Ready (the worker registered and serves KV).
+#   pool_pods NAMESPACE POOL [ready]
+pool_pods() {
+    kubectl -n "$1" get pods -l "tessera.ai/pool=$2" -o json | python3 -c '
+import json, sys
+ready_only = sys.argv[1] == "ready"
+for pod in json.load(sys.stdin)["items"]:
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+    if (ready or not ready_only) and not pod["metadata"].get("deletionTimestamp"): print(pod["metadata"]["name"], pod["spec"].get("nodeName", ""))' "${3:-any}"
+}
+
 chat() {
     curl -fsS --max-time 120 "http://127.0.0.1:$1/v1/chat/completions" -H 'content-type: application/json' \
         -d '{"model": "'"$(basename "$2")"'", "max_tokens": '"${3:-8}"', "temperature": 0, "messages": [{"role": "user", "content": "Hello there"}]}' |

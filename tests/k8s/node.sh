@@ -15,14 +15,8 @@ node_check() {
     frontend_start node "$namespace" "$model" "$binary"
     port=$frontend_port pid=$frontend_pid
     frontend_registered node "$namespace" || return 1
-    # Bound pods of a pool that are not being deleted, as "NAME NODE" lines.
-    node_pods() {
-        kubectl -n "$namespace" get pods -l "tessera.ai/pool=$1" -o json | python3 -c '
-import json, sys
-for pod in json.load(sys.stdin)["items"]:
-    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
-    if ready and not pod["metadata"].get("deletionTimestamp"): print(pod["metadata"]["name"], pod["spec"].get("nodeName", ""))'
-    }
+    # Ready pods of a pool that are not being deleted, as "NAME NODE" lines.
+    node_pods() { pool_pods "$namespace" "$1" ready; }
     local decode stopped first deadline=$((SECONDS + 30))
     # The kubelet's probe sees the registered worker's KV port within its period.
     until decode=$(node_pods decode); [[ -n $decode ]] || ((SECONDS > deadline)); do sleep 0.5; done

@@ -21,6 +21,23 @@
 # address, their replica counts stay as the topology says) and serves.
 overlay_namespace=tessera
 
+# The JSON-patch operations every Deployment of an overlay gets here: the image loaded on the
+# nodes, the fixture models from a hostPath (volume VOLUME_INDEX), the short grace period.
+#   overlay_local_ops VOLUME_INDEX MODELS_DIR
+overlay_local_ops() {
+    cat <<YAML
+      - op: replace
+        path: /spec/template/spec/containers/0/imagePullPolicy
+        value: Never
+      - op: replace
+        path: /spec/template/spec/volumes/$1
+        value: {name: models, hostPath: {path: "$2", type: Directory}}
+      - op: add
+        path: /spec/template/spec/terminationGracePeriodSeconds
+        value: 10
+YAML
+}
+
 overlay_apply() {
     local overlay=$1 model=$2 namespace=$overlay_namespace dir=$k8s_work/overlay-$1
     mkdir -p "$dir"
@@ -46,26 +63,10 @@ patches:
       - op: add
         path: /spec/template/spec/containers/0/env/-
         value: {name: KUBERNETES_SERVICE_PORT, value: "$k8s_api_port"}
-      - op: replace
-        path: /spec/template/spec/containers/0/imagePullPolicy
-        value: Never
-      - op: replace
-        path: /spec/template/spec/volumes/1
-        value: {name: models, hostPath: {path: "$models", type: Directory}}
-      - op: add
-        path: /spec/template/spec/terminationGracePeriodSeconds
-        value: 10
+$(overlay_local_ops 1 "$models")
   - target: {kind: Deployment, labelSelector: app.kubernetes.io/component=worker}
     patch: |-
-      - op: replace
-        path: /spec/template/spec/containers/0/imagePullPolicy
-        value: Never
-      - op: replace
-        path: /spec/template/spec/volumes/0
-        value: {name: models, hostPath: {path: "$models", type: Directory}}
-      - op: add
-        path: /spec/template/spec/terminationGracePeriodSeconds
-        value: 10
+$(overlay_local_ops 0 "$models")
 YAML
     kubectl apply -k "$dir" >/dev/null
     local start=$SECONDS

@@ -12,14 +12,9 @@ pd_check() {
     frontend_start pd "$namespace" "$model" "$binary"
     port=$frontend_port pid=$frontend_pid
     frontend_registered pd "$namespace" || return 1
-    # Pods of a pool that are not being deleted, as "NAME NODE" lines (the kubelet may report the
-    # Running phase after the worker has already registered).
-    pd_pods() {
-        kubectl -n "$namespace" get pods -l "tessera.ai/pool=$1" -o json | python3 -c '
-import json, sys
-for pod in json.load(sys.stdin)["items"]:
-    if not pod["metadata"].get("deletionTimestamp"): print(pod["metadata"]["name"], pod["spec"].get("nodeName", ""))'
-    }
+    # Pods of a pool that are not being deleted, ready or not (the kubelet may report the Running
+    # phase after the worker has already registered), as "NAME NODE" lines.
+    pd_pods() { pool_pods "$namespace" "$1"; }
     local prefill decode
     prefill=$(pd_pods prefill) decode=$(pd_pods decode)
     echo "pd: prefill pod: $prefill; decode pod: $decode"
