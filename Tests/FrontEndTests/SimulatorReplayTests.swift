@@ -122,11 +122,9 @@ import Testing
             return InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(4), sloClass: request.sloClass)
         })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
-        guard let order else { return nil }
-        // The worker's own decisions: the blocker (request 0) first, then the queued ones (1…5) in the order their first tokens came.
-        let batching = recorder.batches.withLock { $0 }
-        #expect(batching.map(\.requests) == ([0] + order.map { $0 + 1 }).map { [$0] })
-        return (recorder.decisions.withLock { $0 }, batching)
+        guard order != nil else { return nil }
+        // The worker's own decisions (the order of first tokens at the client need not be theirs: the streams are read concurrently).
+        return (recorder.decisions.withLock { $0 }, recorder.batches.withLock { $0 })
     }
 
     /// The same requests in the simulator: one monolithic instance that runs one request at a
