@@ -30,6 +30,8 @@ public final class CLIPTextModel: @unchecked Sendable {
     let tokenEmbedding: WeightMatrix
     let positionEmbedding: WeightMatrix
     let layers: [VisionEncoderLayer]
+    /// The weights LoRAs adapt, owned in float32 by module path (a merge writes into them).
+    let adaptableWeights: [String: Parameter]
     let finalNorm: LayerNormWeights
     let projection: Linear?
     let intermediateSize: Int
@@ -80,7 +82,7 @@ public final class CLIPTextModel: @unchecked Sendable {
             layers.append(try VisionEncoderLayer(weights, names: .clip(p + "encoder.layers.\(index)."), width: hiddenSize,
                                                  intermediate: intermediateSize, eps: eps))
         }
-        self.layers = layers
+        (self.layers, adaptableWeights) = Self.owningAdaptableWeights(layers)
         finalNorm = try LayerNormWeights(weights, p + "final_layer_norm", count: hiddenSize, eps: eps)
         if architecture == "CLIPTextModelWithProjection" {
             let size = try config.positiveInt("projection_dim", default: 512)

@@ -80,20 +80,47 @@ import Testing
         #expect(maxAbsDifference(without.image, try reference.floats("image")) > 1e-2)
     }
 
+    /// Every weight the merge may touch: the UNet's and the text encoder's adaptable ones.
+    static func weights(_ pipeline: StableDiffusionPipeline) -> [[Float]] {
+        pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values() }
+            + pipeline.textEncoder.adaptableModules.keys.sorted().map { pipeline.textEncoder.adaptableWeight($0)!.values() }
+    }
+
     @Test func mergeThenRestoreIsBitIdentical() throws {
         let pipeline = try Self.pipeline.get()
-        let before = pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values() }
+        let before = Self.weights(pipeline)
         let loras = try ["sd1-tiny-peft", "sd1-tiny-kohya"].enumerated().map {
             LoRARequest(file: try LoRAFile(url: Fixtures.diffusion.appendingPathComponent("loras/\($1).safetensors")), scale: [0.6, 0.9][$0])
         }
         let weights = try pipeline.loraWeights(loras)
-        let merged = weights.merge(into: pipeline.unet)
-        let during = pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values() }
+        let merged = weights.merge(into: pipeline)
+        let during = Self.weights(pipeline)
         let changed = zip(before, during).filter { $0 != $1 }.count
-        #expect(changed == weights.unet.byModule.count && changed > 100)
+        let textModules = try #require(weights.textEncoders[.textEncoder]).byModule.count
+        #expect(changed == weights.unet.byModule.count + textModules && changed > 100 && textModules >= 10)
         merged.restore()
-        let after = pipeline.unet.parameters.names.map { pipeline.unet.parameters.parameter($0)!.values() }
+        let after = Self.weights(pipeline)
         #expect(after.map { $0.map(\.bitPattern) } == before.map { $0.map(\.bitPattern) })
+    }
+
+    /// The prompt embeddings through the LoRAs' text-encoder parts (merged in place, or per call
+    /// unmerged) against diffusers' `encode_prompt` with the LoRAs loaded (addons/text/*.safetensors).
+    @Test(arguments: cases.filter { !$0.loras.isEmpty }, [LoRAMode.unmerged, .merged])
+    func textEmbeddingsMatchDiffusers(_ c: Case, mode: LoRAMode) throws {
+        let pipeline = try Self.pipeline.get()
+        let request = try Self.request(c, mode: mode)
+        let weights = try pipeline.loraWeights(request.loras)
+        let merged = mode == .merged ? weights.merge(into: pipeline) : nil
+        let conditioning = try pipeline.conditioning(request, loras: weights)
+        merged?.restore()
+        let reference = try SafetensorsFile(url: Fixtures.diffusion.appendingPathComponent("addons/text/\(c.name).safetensors"))
+        let prompt = try reference.floats("prompt_embeds"), negative = try reference.floats("negative_prompt_embeds")
+        let errors = [maxAbsDifference(conditioning.prompt.toArray(), prompt),
+                      maxAbsDifference(try #require(conditioning.negativePrompt).toArray(), negative)]
+        print("\(c.name) (\(mode)): text embeddings max abs error \(errors)")
+        #expect(errors.allSatisfy { $0 < 1e-4 })
+        // Without the LoRAs the embeddings are far from diffusers'.
+        #expect(maxAbsDifference(try pipeline.encodePrompt(c.prompt).toArray(), prompt) > 1e-2)
     }
 
     @Test func olderDiffusersNamesReadAsThePEFTFile() throws {
@@ -193,6 +220,7 @@ import Testing
         #expect(maxAbsDifference(merged.image, unmerged.image) < 1e-4)
         #expect(maxAbsDifference(plain.image, unmerged.image) > 1e-3)
         // The encoders' share of the 77 × (d₁ + d₂) states both change.
+        request.loraMode = .unmerged
         let adapted = try pipeline.conditioning(request).prompt.toArray()
         let width = pipeline.textEncoder.hiddenSize + pipeline.textEncoder2!.hiddenSize
         for (range, name) in [(0 ..< pipeline.textEncoder.hiddenSize, "text_encoder"), (pipeline.textEncoder.hiddenSize ..< width, "text_encoder_2")] {

@@ -15,13 +15,13 @@ public struct LoRARequest: Sendable {
     }
 }
 
-/// How a request's UNet LoRAs are applied.
+/// How a request's LoRAs are applied.
 public enum LoRAMode: String, Sendable {
     /// As rows' unmerged adapters, y = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ: weights untouched, so rows with
     /// different LoRAs share one UNet call. Linear layers and 1×1 convolutions only.
     case unmerged
-    /// Merged into the UNet's weights in place for the whole request (W += scale·(alpha/r)·B·A) and
-    /// restored from a pristine copy afterwards: no per-step cost, 3×3 convolution LoRAs too, but
+    /// Merged into the UNet's and the text encoders' weights in place for the whole request
+    /// (W += scale·(alpha/r)·B·A) and restored from a pristine copy afterwards: no per-step cost, 3×3 convolution LoRAs too, but
     /// the pipeline serves nothing else meanwhile.
     case merged
 }
@@ -32,7 +32,7 @@ public enum LoRAMode: String, Sendable {
 ///
 /// ```swift
 /// let weights = try LoRAWeights([LoRARequest(file: lora, scale: 0.8)], unet: unet, textEncoders: [.textEncoder: encoder])
-/// let merged = weights.merge(into: unet)     // or: rows carry weights.unet unmerged
+/// let merged = weights.merge(into: pipeline) // UNet and text encoders; or: rows carry weights.unet unmerged
 /// defer { merged.restore() }                 // bit-identical weights again
 /// ```
 public struct LoRAWeights: Sendable {
@@ -92,12 +92,30 @@ public struct LoRAWeights: Sendable {
     /// Merges the UNet adapters into `model`'s weights in place; `restore()` the result when done.
     /// No forward pass may run on `model` meanwhile.
     public func merge(into model: UNet2DConditionModel) -> MergedLoRAs {
+        Self.merge([(unet, { model.parameters.parameter($0 + ".weight")! })])
+    }
+
+    /// Merges every adapter into `pipeline`'s weights in place: the UNet's and the text encoders'
+    /// (whose prompts are then encoded without adapters); `restore()` the result when done. No
+    /// forward pass may run on the pipeline meanwhile.
+    public func merge(into pipeline: StableDiffusionPipeline) -> MergedLoRAs {
+        let encoders = pipeline.textEncoders
+        return Self.merge([(unet, { pipeline.unet.parameters.parameter($0 + ".weight")! })]
+            + textEncoders.sorted { $0.key.rawValue < $1.key.rawValue }.map { component, adapters in
+                (adapters, { encoders[component]!.adaptableWeight($0)! })
+            })
+    }
+
+    /// Adds each adapter's delta to the weight its path names, keeping the untouched values first.
+    private static func merge(_ targets: [(LowRankAdapters, (String) -> Parameter)]) -> MergedLoRAs {
         var pristine: [(Parameter, [Float])] = []
-        for path in unet.byModule.keys.sorted() {
-            let weight = model.parameters.parameter(path + ".weight")!
-            pristine.append((weight, weight.values()))
-            for adapter in unet[path] { adapter.addDelta(to: weight.data) }
-            weight.markModified()
+        for (adapters, weightOf) in targets {
+            for path in adapters.byModule.keys.sorted() {
+                let weight = weightOf(path)
+                pristine.append((weight, weight.values()))
+                for adapter in adapters[path] { adapter.addDelta(to: weight.data) }
+                weight.markModified()
+            }
         }
         return MergedLoRAs(pristine: pristine)
     }

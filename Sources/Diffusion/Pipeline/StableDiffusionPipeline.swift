@@ -111,15 +111,22 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
 
     /// The request's LoRAs bound to this pipeline's UNet and text encoders.
     public func loraWeights(_ loras: [LoRARequest]) throws(DiffusionError) -> LoRAWeights {
+        try LoRAWeights(loras, unet: unet, textEncoders: textEncoders)
+    }
+
+    /// The text encoders by the LoRA component that adapts them.
+    var textEncoders: [LoRAFile.Component: CLIPTextModel] {
         var encoders: [LoRAFile.Component: CLIPTextModel] = [.textEncoder: textEncoder]
         if let textEncoder2 { encoders[.textEncoder2] = textEncoder2 }
-        return try LoRAWeights(loras, unet: unet, textEncoders: encoders)
+        return encoders
     }
 
     /// The conditioning of `request`: prompt embeddings (through its text-encoder LoRAs), and
     /// negative ones when guidance applies (guidance_scale > 1, as diffusers'
     /// `do_classifier_free_guidance`); its UNet LoRAs as unmerged adapters unless `loraMode` is
-    /// `.merged` (then `generate` merges them); its ControlNets with their prepared images.
+    /// `.merged` (then the caller merges them into the UNet and text encoders first, as `generate`
+    /// does with `LoRAWeights.merge(into:)`, and the text is encoded through the merged weights); its
+    /// ControlNets with their prepared images.
     public func conditioning(_ request: TextToImageRequest) throws(DiffusionError) -> DenoisingConditioning {
         try conditioning(request, loras: try loraWeights(request.loras))
     }
@@ -130,10 +137,11 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             throw .invalidArgument("a LoRA adapts the k×k convolution '\(path)', which only the merged LoRA mode applies")
         }
         var conditioning: DenoisingConditioning
+        let textEncoderAdapters = request.loraMode == .unmerged ? loras.textEncoders : [:]
         if textEncoder2 != nil {
-            conditioning = try xlConditioning(request, textAdapters: loras.textEncoders)
+            conditioning = try xlConditioning(request, textAdapters: textEncoderAdapters)
         } else {
-            let textAdapters = loras.textEncoders[.textEncoder] ?? LowRankAdapters()
+            let textAdapters = textEncoderAdapters[.textEncoder] ?? LowRankAdapters()
             let positive = try encodePrompt(request.prompt, adapters: textAdapters)
             let negative = request.guidanceScale > 1 ? try encodePrompt(request.negativePrompt ?? "", adapters: textAdapters) : nil
             conditioning = DenoisingConditioning(prompt: positive, negativePrompt: negative, guidanceScale: request.guidanceScale)
@@ -264,8 +272,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         while !batch[0].isFinished {
             if batch[0].stepsDone == activation {
                 let loras = try loraWeights(request.loras)
+                if request.loraMode == .merged { merged = loras.merge(into: self) }
                 batch[0].conditioning = try conditioning(request, loras: loras)
-                if request.loraMode == .merged { merged = loras.merge(into: unet) }
             }
             try denoise(&batch)
             progress(batch[0].stepsDone, batch[0].stepsTotal)
