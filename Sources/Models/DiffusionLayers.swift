@@ -114,8 +114,10 @@ struct AdaptedLinear {
 
 /// A k×k convolution (k > 1): padding (top, left, bottom, right). 3×3 stride-1 convolutions on
 /// maps large enough run as Winograd F(4×4, 3×3) (`ImageKernels.prefersWinograd`), the others as
-/// im2col + sgemm.
+/// im2col + sgemm. Unmerged LoCon adapters listed for its path add scale · up(down(x)): down a k×k
+/// convolution to `rank` channels with the layer's stride and padding, up a 1×1 one.
 struct Conv2d {
+    let path: String
     let weight: Parameter
     let bias: Parameter
     let kernel: Int
@@ -125,6 +127,7 @@ struct Conv2d {
 
     init(_ store: ParameterStore, _ path: String, in inputs: Int, out outputs: Int, kernel: Int = 3, stride: Int = 1,
          padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) throws(ModelLoadingError) {
+        self.path = path
         weight = try store.load(path + ".weight", shape: [outputs, inputs, kernel, kernel])
         bias = try store.load(path + ".bias", shape: [outputs])
         self.kernel = kernel
@@ -133,7 +136,22 @@ struct Conv2d {
         self.padding = padding ?? (p, p, p, p)
     }
 
-    func callAsFunction(_ x: FeatureMap) -> FeatureMap {
+    func callAsFunction(_ x: FeatureMap, _ adapters: LowRankAdapters = LowRankAdapters()) -> FeatureMap {
+        let y = convolve(x)
+        for adapter in adapters[path] {
+            let low = OpProfile.measure(.convolutionIm2col) {
+                ImageKernels.conv2d(x, weight: adapter.down.base.assumingMemoryBound(to: Float.self), bias: nil, outChannels: adapter.rank,
+                                    kernel: kernel, stride: stride, padding: padding)
+            }
+            OpProfile.measure(.linear) {
+                ImageKernels.scale(low.pixels, by: adapter.scale)
+                adapter.up.multiply(low.pixels, into: y.pixels, accumulate: true)
+            }
+        }
+        return y
+    }
+
+    private func convolve(_ x: FeatureMap) -> FeatureMap {
         if ImageKernels.prefersWinograd(height: x.height, width: x.width, inChannels: x.channels, kernel: kernel, stride: stride, padding: padding) {
             return OpProfile.measure(.convolution3x3Winograd) {
                 ImageKernels.winogradConv3x3(x, weights: winograd.weights(of: weight), bias: bias.data)
@@ -248,12 +266,12 @@ struct ResnetBlock2D {
 
     /// `activatedTime` is SiLU(temb), 1 × timeChannels (nil in the VAE).
     func callAsFunction(_ x: FeatureMap, activatedTime: Matrix?, _ adapters: LowRankAdapters) -> FeatureMap {
-        var h = conv1(norm1(x, silu: true))
+        var h = conv1(norm1(x, silu: true), adapters)
         if let timeProjection, let activatedTime {
             let t = timeProjection(activatedTime, adapters)
             ImageKernels.addRowVector(h.pixels, t.data)
         }
-        h = conv2(norm2(h, silu: true))
+        h = conv2(norm2(h, silu: true), adapters)
         let residual = shortcut.map { $0(x, adapters) } ?? x
         Kernels.add(h.pixels, residual.pixels)
         return h
@@ -363,7 +381,7 @@ struct Downsample {
                           padding: asymmetricPadding ? (0, 0, 1, 1) : (1, 1, 1, 1))
     }
 
-    func callAsFunction(_ x: FeatureMap) -> FeatureMap { conv(x) }
+    func callAsFunction(_ x: FeatureMap, _ adapters: LowRankAdapters = LowRankAdapters()) -> FeatureMap { conv(x, adapters) }
 }
 
 /// diffusers `Upsample2D`: nearest 2× then a 3×3 convolution.
@@ -374,5 +392,7 @@ struct Upsample {
         conv = try Conv2d(store, path + ".conv", in: channels, out: channels)
     }
 
-    func callAsFunction(_ x: FeatureMap) -> FeatureMap { conv(ImageKernels.upsampleNearest2x(x)) }
+    func callAsFunction(_ x: FeatureMap, _ adapters: LowRankAdapters = LowRankAdapters()) -> FeatureMap {
+        conv(ImageKernels.upsampleNearest2x(x), adapters)
+    }
 }

@@ -25,9 +25,10 @@ public struct LowRankAdapter: @unchecked Sendable {
 /// Every linear layer and every 1×1 convolution of the diffusion models (attention projections,
 /// `ff.net.0.proj`, `ff.net.2`, `proj_in`/`proj_out`, `time_emb_proj`, 1×1 shortcuts, a ControlNet's
 /// zero convolutions) applies the adapters listed for its path: y = x·Wᵀ + b + Σ scale·(x·Aᵀ)·Bᵀ.
+/// The UNet's k×k convolutions (conv_in, conv_out, resnets' conv1/conv2, down- and upsamplers)
+/// take LoCon adapters: y = conv(x, W) + b + Σ scale·conv1×1(conv(x, A), B), A a k×k convolution to
+/// `rank` channels with the layer's stride and padding ([rank, in·k·k]), B [out, rank].
 /// Paths no layer has are never consulted (check them against the model's `parameterNames`).
-/// 3×3 convolutions take no unmerged adapters; merge those into the weights instead (see
-/// `ParameterStore`).
 ///
 /// ```swift
 /// var adapters = LowRankAdapters()

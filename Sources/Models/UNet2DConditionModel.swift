@@ -135,9 +135,9 @@ public final class UNet2DConditionModel: @unchecked Sendable {
                 sample = resnet(sample.concatenatingChannels(skips.removeLast()), activatedTime: state.time, row.adapters)
                 if !block.attentions.isEmpty { sample = block.attentions[j](sample, context: row.encoderHiddenStates, row.adapters) }
             }
-            if let upsample = block.upsample { sample = upsample(sample) }
+            if let upsample = block.upsample { sample = upsample(sample, row.adapters) }
         }
-        return convOut(normOut(sample, silu: true))
+        return convOut(normOut(sample, silu: true), row.adapters)
     }
 
     /// One call over a batch of rows (each with its own timestep, conditioning and adapters), with

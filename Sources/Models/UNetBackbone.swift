@@ -246,7 +246,7 @@ final class UNetBackbone: @unchecked Sendable {
     /// the mid block: returns the skip connections and the mid block's output.
     func downAndMid(_ row: DenoiserInput, time: Matrix, addAfterConvIn: FeatureMap? = nil) -> (skips: [FeatureMap], mid: FeatureMap) {
         let context = row.encoderHiddenStates
-        var sample = convIn(row.sample)
+        var sample = convIn(row.sample, row.adapters)
         if let addAfterConvIn { Kernels.add(sample.pixels, addAfterConvIn.pixels) }
         var skips = [sample]
         for block in down {
@@ -256,7 +256,7 @@ final class UNetBackbone: @unchecked Sendable {
                 skips.append(sample)
             }
             if let downsample = block.downsample {
-                sample = downsample(sample)
+                sample = downsample(sample, row.adapters)
                 skips.append(sample)
             }
         }

@@ -36,6 +36,12 @@ struct GenerateImageCommand: ParsableCommand {
     @Option(name: .customLong("negative-prompt"), help: "The negative prompt (default: empty).")
     var negativePrompt: String?
 
+    @Option(name: .customLong("prompt-2"), help: "SDXL: the prompt for the second text encoder (default: --prompt).")
+    var prompt2: String?
+
+    @Option(name: .customLong("negative-prompt-2"), help: "SDXL: the negative prompt for the second text encoder (default: --negative-prompt).")
+    var negativePrompt2: String?
+
     @Option(help: "Denoising steps.")
     var steps = 50
 
@@ -125,7 +131,8 @@ struct GenerateImageCommand: ParsableCommand {
         let pipeline = try StableDiffusionPipeline(directory: URL(fileURLWithPath: model))
         var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: steps, guidanceScale: guidance,
                                          scheduler: scheduler.flatMap(SchedulerKind.init(rawValue:)),
-                                         width: width, height: height, seed: seed, strength: strength)
+                                         width: width, height: height, seed: seed, strength: strength,
+                                         prompt2: prompt2, negativePrompt2: negativePrompt2)
         if let image {
             request.initImage = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: image))
         }
@@ -133,7 +140,7 @@ struct GenerateImageCommand: ParsableCommand {
             let (path, scale) = try Self.loraArgument($0)
             return LoRARequest(file: try LoRAFile(url: URL(fileURLWithPath: path)), scale: scale)
         }
-        // One request: merging costs nothing per step and also applies k×k convolution LoRAs.
+        // One request: merged weights cost nothing per step.
         request.loraMode = .merged
         request.loraStartStep = loraStartStep
         request.controlNets = try controlnet.indices.map { i in

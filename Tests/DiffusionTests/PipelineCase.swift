@@ -9,6 +9,8 @@ import Testing
 struct PipelineCase: CustomTestStringConvertible, Sendable {
     let name, folder, prompt: String
     let scheduler, negativePrompt: String?
+    /// SDXL's `prompt_2` / `negative_prompt_2` (nil: not passed).
+    let prompt2, negativePrompt2: String?
     /// Image-to-image: the init image (relative to fixtures/diffusion) and the strength.
     let image: String?
     let strength: Double?
@@ -25,6 +27,7 @@ struct PipelineCase: CustomTestStringConvertible, Sendable {
         return cases.map {
             PipelineCase(name: $0["name"] as! String, folder: $0["folder"] as! String, prompt: $0["prompt"] as! String,
                          scheduler: $0["scheduler"] as? String, negativePrompt: $0["negative_prompt"] as? String,
+                         prompt2: $0["prompt_2"] as? String, negativePrompt2: $0["negative_prompt_2"] as? String,
                          image: $0["image"] as? String, strength: ($0["strength"] as? NSNumber)?.doubleValue,
                          resize: $0["resize"] as? Bool ?? false,
                          guidance: Float(($0["guidance_scale"] as! NSNumber).doubleValue), seed: ($0["seed"] as! NSNumber).uint64Value,
@@ -39,7 +42,8 @@ struct PipelineCase: CustomTestStringConvertible, Sendable {
     func request() throws -> TextToImageRequest {
         var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: steps, guidanceScale: guidance,
                                          scheduler: try scheduler.map { try #require(SchedulerKind(rawValue: $0)) },
-                                         width: width, height: height, seed: seed, strength: strength)
+                                         width: width, height: height, seed: seed, strength: strength,
+                                         prompt2: prompt2, negativePrompt2: negativePrompt2)
         if let image {
             request.initImage = try ImageDecoder.decode(contentsOf: Fixtures.diffusion.appendingPathComponent(image))
             // The img2img pipelines take the image's own size unless it was resized first.

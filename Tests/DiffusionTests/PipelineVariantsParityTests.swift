@@ -11,13 +11,17 @@ import Testing
 @Suite struct PipelineVariantsParityTests {
     static let xlCases = PipelineCase.load("pipelines/xl-cases.json")
     static let imageToImageCases = PipelineCase.load("pipelines/img2img-cases.json")
+    /// `prompt_2` / `negative_prompt_2` (pipelines-xl-prompt2).
+    static let prompt2Cases = PipelineCase.load("pipelines/xl-prompt2-cases.json")
 
     @Test func casesArePresent() {
         #expect(Self.xlCases.count >= 4)
+        #expect(Self.prompt2Cases.count >= 3)
+        #expect(Self.prompt2Cases.contains { $0.prompt2 != nil && $0.negativePrompt2 != nil })
         #expect(Self.imageToImageCases.count >= 8)
     }
 
-    @Test(arguments: xlCases + imageToImageCases)
+    @Test(arguments: xlCases + prompt2Cases + imageToImageCases)
     func matchesDiffusers(_ c: PipelineCase) throws {
         let pipeline = try c.pipeline()
         let request = try c.request()
@@ -29,6 +33,25 @@ import Testing
         #expect(steps == Array(1 ... scheduler.timesteps.count - skipped))
         // Measured: latents ≤ 8.5e-5 relative, image ≤ 4.2e-5 absolute on every case.
         try c.expectMatchesReference(result)
+    }
+
+    /// The second encoder's texts matter: without them the image is far from diffusers'.
+    @Test(arguments: prompt2Cases.filter { $0.prompt2 != nil })
+    func secondPromptChangesTheImage(_ c: PipelineCase) throws {
+        var request = try c.request()
+        (request.prompt2, request.negativePrompt2) = (nil, nil)
+        let result = try c.pipeline().generate(request)
+        let reference = try SafetensorsFile(url: Fixtures.diffusion.appendingPathComponent("pipelines/\(c.name).safetensors"))
+        #expect(maxAbsDifference(result.image, try reference.floats("image")) > 1e-2)
+    }
+
+    @Test func secondPromptsNeedSDXL() throws {
+        let pipeline = try StableDiffusionPipeline(directory: Fixtures.diffusion.appendingPathComponent("sd1-tiny"))
+        for (prompt2, negative2) in [("a dog", nil), (nil, "blurry")] as [(String?, String?)] {
+            let request = TextToImageRequest(prompt: "a cat", steps: 2, width: 64, height: 64, prompt2: prompt2, negativePrompt2: negative2)
+            let error = #expect(throws: DiffusionError.self) { try pipeline.conditioning(request) }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("prompt_2"))
+        }
     }
 
     @Test func forceZerosGivesZeroNegativeConditioning() throws {

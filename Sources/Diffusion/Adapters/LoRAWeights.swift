@@ -17,11 +17,12 @@ public struct LoRARequest: Sendable {
 
 /// How a request's LoRAs are applied.
 public enum LoRAMode: String, Sendable {
-    /// As rows' unmerged adapters, y = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ: weights untouched, so rows with
-    /// different LoRAs share one UNet call. Linear layers and 1×1 convolutions only.
+    /// As rows' unmerged adapters, y = x·Wᵀ + scale·(x·Aᵀ)·Bᵀ (for k×k convolutions, LoCon,
+    /// conv(x, W) + scale·conv1×1(conv(x, A), B)): weights untouched, so rows with different LoRAs
+    /// share one UNet call.
     case unmerged
     /// Merged into the UNet's and the text encoders' weights in place for the whole request
-    /// (W += scale·(alpha/r)·B·A) and restored from a pristine copy afterwards: no per-step cost, 3×3 convolution LoRAs too, but
+    /// (W += scale·(alpha/r)·B·A) and restored from a pristine copy afterwards: no per-step cost, but
     /// the pipeline serves nothing else meanwhile.
     case merged
 }
@@ -40,8 +41,6 @@ public struct LoRAWeights: Sendable {
     public let unet: LowRankAdapters
     /// The text encoders' adapters by module path (`encoder.layers.0.self_attn.q_proj`).
     public let textEncoders: [LoRAFile.Component: LowRankAdapters]
-    /// UNet module paths whose weight is a k×k convolution with k > 1 (merged form only).
-    public let spatialConvolutions: [String]
 
     public init(_ loras: [LoRARequest], unet model: UNet2DConditionModel,
                 textEncoders encoders: [LoRAFile.Component: CLIPTextModel]) throws(DiffusionError) {
@@ -57,7 +56,6 @@ public struct LoRAWeights: Sendable {
             kohyaNames[component] = Dictionary(table.keys.map { ($0.replacingOccurrences(of: ".", with: "_"), $0) }, uniquingKeysWith: { a, _ in a })
         }
         var adapters: [LoRAFile.Component: LowRankAdapters] = [:]
-        var spatial: Set<String> = []
         for lora in loras {
             guard lora.scale.isFinite else { throw .invalidArgument("LoRA \(lora.file.path): scale must be a finite number") }
             for module in lora.file.modules {
@@ -77,7 +75,6 @@ public struct LoRAWeights: Sendable {
                       shape.count == 2 ? module.downShape.count == 2 : module.downShape.count == 4 && Array(module.downShape[2...]) == Array(shape[2...]) else {
                     throw fail("down \(module.downShape) and up \(module.upShape) do not fit the layer's weight \(shape)")
                 }
-                if shape.count == 4, shape[2] * shape[3] > 1 { spatial.insert(path) }
                 let adapter = LowRankAdapter(down: WeightMatrix(values: module.down, rows: module.rank, cols: inputs),
                                              up: WeightMatrix(values: module.up, rows: outputs, cols: module.rank),
                                              scale: lora.scale * module.alphaOverRank)
@@ -86,7 +83,6 @@ public struct LoRAWeights: Sendable {
         }
         unet = adapters[.unet] ?? LowRankAdapters()
         textEncoders = adapters.filter { $0.key != .unet }
-        spatialConvolutions = spatial.sorted()
     }
 
     /// Merges the UNet adapters into `model`'s weights in place; `restore()` the result when done.

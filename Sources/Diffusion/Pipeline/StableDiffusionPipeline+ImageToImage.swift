@@ -7,8 +7,12 @@ import Tensor
 /// timestep, then denoised over the rest of the schedule, as diffusers'
 /// `StableDiffusionImg2ImgPipeline` and `StableDiffusionXLImg2ImgPipeline` do it.
 extension StableDiffusionPipeline {
-    /// diffusers' default `strength`: 0.8 for SD 1.x/2.x, 0.3 for SDXL.
-    public var defaultStrength: Double { textEncoder2 == nil ? 0.8 : 0.3 }
+    /// diffusers' default `strength` for `request`: 0.3 for SDXL without ControlNets
+    /// (`StableDiffusionXLImg2ImgPipeline`), else 0.8 (the SD 1.x/2.x pipelines and both ControlNet
+    /// image-to-image pipelines).
+    public func defaultStrength(_ request: TextToImageRequest) -> Double {
+        textEncoder2 != nil && request.controlNets.isEmpty ? 0.3 : 0.8
+    }
 
     /// The init image as the VAE takes it (`VaeImageProcessor.preprocess`): resized to
     /// `width`×`height` with Pillow's Lanczos filter when it differs, then x/255·2 − 1.

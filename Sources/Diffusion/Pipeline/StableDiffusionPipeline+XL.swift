@@ -8,15 +8,15 @@ import Tensor
 /// six size/crop numbers (original size, crop top-left, target size) as `time_ids`.
 extension StableDiffusionPipeline {
     /// The 77 × (d₁ + d₂) cross-attention states and the pooled projection (`text_embeds`) of `text`
-    /// (the same text for both encoders: diffusers' `prompt_2` defaults to `prompt`); `adapters` are
-    /// the request's text-encoder LoRAs per encoder.
-    public func encodePromptXL(_ text: String, adapters: [LoRAFile.Component: LowRankAdapters] = [:])
+    /// through the first encoder and `text2` through the second (diffusers' `prompt_2`: `nil` or
+    /// empty takes `text`); `adapters` are the request's text-encoder LoRAs per encoder.
+    public func encodePromptXL(_ text: String, text2: String? = nil, adapters: [LoRAFile.Component: LowRankAdapters] = [:])
         throws(DiffusionError) -> (hiddenStates: Matrix, pooled: [Float]) {
         guard let tokenizer2, let textEncoder2 else { throw .invalidArgument("SDXL prompt encoding needs text_encoder_2") }
         let first: CLIPTextModel.Output, second: CLIPTextModel.Output
         do {
             first = try textEncoder.encode(tokenizer.encodePadded(text), adapters: adapters[.textEncoder] ?? LowRankAdapters())
-            second = try textEncoder2.encode(tokenizer2.encodePadded(text), adapters: adapters[.textEncoder2] ?? LowRankAdapters())
+            second = try textEncoder2.encode(tokenizer2.encodePadded(text2.orIfEmpty(text)), adapters: adapters[.textEncoder2] ?? LowRankAdapters())
         } catch {
             throw .invalidArgument("text encoder: \(error)")
         }
@@ -32,19 +32,21 @@ extension StableDiffusionPipeline {
         return (joined, pooled)
     }
 
-    /// The conditioning of an SDXL request: with guidance, the negative prompt's states, or zeros
-    /// when there is none and the folder sets `force_zeros_for_empty_prompt`.
+    /// The conditioning of an SDXL request: with guidance, the negative prompts' states, or zeros
+    /// when there is no `negativePrompt` and the folder sets `force_zeros_for_empty_prompt` (as
+    /// diffusers, a `negativePrompt2` alone does not count).
     func xlConditioning(_ request: TextToImageRequest,
                         textAdapters: [LoRAFile.Component: LowRankAdapters] = [:]) throws(DiffusionError) -> DenoisingConditioning {
         let (height, width) = try outputSize(request)
-        let positive = try encodePromptXL(request.prompt, adapters: textAdapters)
+        let positive = try encodePromptXL(request.prompt, text2: request.prompt2, adapters: textAdapters)
         var negative: (hiddenStates: Matrix, pooled: [Float])?
         if request.guidanceScale > 1 {
             if request.negativePrompt == nil && forceZerosForEmptyPrompt {
                 negative = (Matrix(rows: positive.hiddenStates.rows, cols: positive.hiddenStates.cols),
                             [Float](repeating: 0, count: positive.pooled.count))
             } else {
-                negative = try encodePromptXL(request.negativePrompt ?? "", adapters: textAdapters)
+                let text = request.negativePrompt ?? ""
+                negative = try encodePromptXL(text, text2: request.negativePrompt2.orIfEmpty(text), adapters: textAdapters)
             }
         }
         // original_size = target_size = (height, width), crops_coords_top_left = (0, 0).
@@ -87,5 +89,13 @@ public struct TextTimeConditioning: Sendable {
         self.textEmbeds = textEmbeds
         self.negativeTextEmbeds = negativeTextEmbeds
         self.timeIds = timeIds
+    }
+}
+
+extension Optional where Wrapped == String {
+    /// Python's `text or fallback` for an optional prompt: `nil` and "" give `fallback`.
+    func orIfEmpty(_ fallback: String) -> String {
+        guard let self, !self.isEmpty else { return fallback }
+        return self
     }
 }

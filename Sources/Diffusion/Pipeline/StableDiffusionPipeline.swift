@@ -14,8 +14,9 @@ import Tokenizers
 /// requests at different steps and of different pipelines in one UNet call; `start` (`prepare` and
 /// the conditioning), `denoise` and `decode` are the parts `generate` runs. Add-ons per request: LoRAs
 /// (`TextToImageRequest.loras`, diffusers/PEFT or kohya files, unmerged per row or merged into the
-/// weights, see `LoRAMode`) and, for SD 1.x/2.x, ControlNets (`controlNets`, one or several, as
-/// `StableDiffusionControlNetPipeline`, with an init image `StableDiffusionControlNetImg2ImgPipeline`);
+/// weights, see `LoRAMode`) and ControlNets (`controlNets`, one or several, as
+/// `StableDiffusionControlNetPipeline` / `StableDiffusionXLControlNetPipeline`, with an init image
+/// `StableDiffusionControlNetImg2ImgPipeline`);
 /// both live in `DenoisingConditioning`, so rows of different requests can share one step.
 ///
 /// ```swift
@@ -133,14 +134,14 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
 
     /// The conditioning of `request` with its LoRAs already bound (`loraWeights(request.loras)`).
     public func conditioning(_ request: TextToImageRequest, loras: LoRAWeights) throws(DiffusionError) -> DenoisingConditioning {
-        if request.loraMode == .unmerged, let path = loras.spatialConvolutions.first {
-            throw .invalidArgument("a LoRA adapts the k×k convolution '\(path)', which only the merged LoRA mode applies")
-        }
         var conditioning: DenoisingConditioning
         let textEncoderAdapters = request.loraMode == .unmerged ? loras.textEncoders : [:]
         if textEncoder2 != nil {
             conditioning = try xlConditioning(request, textAdapters: textEncoderAdapters)
         } else {
+            if request.prompt2 != nil || request.negativePrompt2 != nil {
+                throw .invalidArgument("prompt_2 and negative_prompt_2 need an SDXL pipeline (a second text encoder)")
+            }
             let textAdapters = textEncoderAdapters[.textEncoder] ?? LowRankAdapters()
             let positive = try encodePrompt(request.prompt, adapters: textAdapters)
             let negative = request.guidanceScale > 1 ? try encodePrompt(request.negativePrompt ?? "", adapters: textAdapters) : nil
@@ -148,9 +149,6 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         }
         if request.loraMode == .unmerged { conditioning.adapters = loras.unet }
         if !request.controlNets.isEmpty {
-            guard textEncoder2 == nil else {
-                throw .invalidArgument("ControlNets are supported for SD 1.x/2.x (text-to-image and image-to-image), not with SDXL")
-            }
             let (height, width) = try outputSize(request)
             for control in request.controlNets { conditioning.controls.append(try ControlCondition(control, width: width, height: height)) }
         }
@@ -320,7 +318,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             guard request.initialLatents == nil else {
                 throw .invalidArgument("initial latents and an init image exclude each other (image-to-image draws its noise)")
             }
-            try prepareImageToImage(&state, image: image, steps: request.steps, strength: request.strength ?? defaultStrength)
+            try prepareImageToImage(&state, image: image, steps: request.steps, strength: request.strength ?? defaultStrength(request))
             return state
         }
         guard request.strength == nil else { throw .invalidArgument("strength needs an init image") }
@@ -386,6 +384,10 @@ public struct TextToImageRequest: Sendable {
     public var prompt: String
     /// `nil`: the empty prompt, as diffusers.
     public var negativePrompt: String?
+    /// SDXL's text for the second text encoder (diffusers' `prompt_2`); `nil` or empty: `prompt`.
+    public var prompt2: String?
+    /// SDXL's negative text for the second text encoder (`negative_prompt_2`); `nil` or empty: the negative prompt.
+    public var negativePrompt2: String?
     public var steps: Int
     public var guidanceScale: Float
     /// `nil`: the folder's scheduler.
@@ -416,9 +418,12 @@ public struct TextToImageRequest: Sendable {
     public init(prompt: String, negativePrompt: String? = nil, steps: Int = 50, guidanceScale: Float = 7.5,
                 scheduler: SchedulerKind? = nil, width: Int? = nil, height: Int? = nil, seed: UInt64 = 0,
                 initialLatents: [Float]? = nil, initImage: RGBImage? = nil, strength: Double? = nil,
-                loras: [LoRARequest] = [], loraMode: LoRAMode = .unmerged, controlNets: [ControlNetRequest] = []) {
+                loras: [LoRARequest] = [], loraMode: LoRAMode = .unmerged, controlNets: [ControlNetRequest] = [],
+                prompt2: String? = nil, negativePrompt2: String? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
+        self.prompt2 = prompt2
+        self.negativePrompt2 = negativePrompt2
         self.steps = steps
         self.guidanceScale = guidanceScale
         self.scheduler = scheduler
