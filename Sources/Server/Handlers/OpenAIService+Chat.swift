@@ -30,33 +30,28 @@ extension OpenAIService {
                 parameters: try settings.parameters(promptTokens: tokens.count, contextLength: contextLength, index: index),
                 sloClass: settings.sloClass)
         }
-        let (events, tracker) = try submit(requests, arrival: arrival)
-        let id = Self.requestID("chatcmpl-")
-        let created = Int(Date().timeIntervalSince1970)
         let model = chat.model
-        if settings.stream {
-            return tracker.stream { writer in
-                try await self.streamChat(
-                    events, writer: writer, tracker: tracker, settings: settings, tools: tools, id: id, created: created, model: model)
+        return try await answer(requests, arrival: arrival, idPrefix: "chatcmpl-", stream: settings.stream) { events, writer, tracker, id, created in
+            try await self.streamChat(
+                events, writer: writer, tracker: tracker, settings: settings, tools: tools, id: id, created: created, model: model)
+        } whole: { events, tracker, id, created in
+            var texts = Array(repeating: "", count: settings.n)
+            var logprobEntries = Array(repeating: [ChatTokenLogprob](), count: settings.n)
+            try await tracker.collect(events, watch: watch) { index, delta in
+                texts[index] += delta.text
+                if settings.wantsLogprobs { logprobEntries[index] += logprobs.chat(delta.logprobs) }
             }
+            let choices = (0..<settings.n).map { index in
+                let (content, calls) = tools?.result(texts[index]) ?? (texts[index], [])
+                return ChatCompletionChoice(
+                    index: index, content: content,
+                    logprobs: settings.wantsLogprobs ? ChatLogprobs(content: logprobEntries[index]) : nil,
+                    finishReason: tracker.finishes[index]?.reason ?? .stop, toolCalls: calls)
+            }
+            return try Self.json(ChatCompletionResponse(
+                id: id, created: created, model: model, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
+                includeUsageField: true))
         }
-        defer { tracker.close() }
-        var texts = Array(repeating: "", count: settings.n)
-        var logprobEntries = Array(repeating: [ChatTokenLogprob](), count: settings.n)
-        try await tracker.collect(events, watch: watch) { index, delta in
-            texts[index] += delta.text
-            if settings.wantsLogprobs { logprobEntries[index] += logprobs.chat(delta.logprobs) }
-        }
-        let choices = (0..<settings.n).map { index in
-            let (content, calls) = tools?.result(texts[index]) ?? (texts[index], [])
-            return ChatCompletionChoice(
-                index: index, content: content,
-                logprobs: settings.wantsLogprobs ? ChatLogprobs(content: logprobEntries[index]) : nil,
-                finishReason: tracker.finishes[index]?.reason ?? .stop, toolCalls: calls)
-        }
-        return try Self.json(ChatCompletionResponse(
-            id: id, created: created, model: model, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
-            includeUsageField: true))
     }
 
     private func streamChat(

@@ -39,43 +39,38 @@ extension OpenAIService {
         case (true?, _): prompts.map { model.tokenizer.decode($0, skipSpecialTokens: false) }
         default: nil
         }
-        let (events, tracker) = try submit(requests, arrival: arrival)
-        let id = Self.requestID("cmpl-")
-        let created = Int(Date().timeIntervalSince1970)
         let name = completion.model
-        if settings.stream {
-            return tracker.stream { writer in
-                try await self.streamCompletion(
-                    events, writer: writer, tracker: tracker, settings: settings, echoes: echoes, prompts: prompts, id: id,
-                    created: created, model: name)
-            }
-        }
-        defer { tracker.close() }
-        var texts = (0..<requests.count).map { echoes?[$0 / settings.n] ?? "" }
-        var logprobs = Array(repeating: CompletionLogprobs(), count: requests.count)
-        var offsets = texts.map { settings.echoesPromptLogprobs ? 0 : $0.count }
-        var promptLists = Array(repeating: [[String: PromptLogprob]?](), count: requests.count)
-        try await tracker.collect(events, watch: watch) { index, delta in
-            texts[index] += delta.text
-            if let prompt = delta.promptLogprobs {
-                if settings.echoesPromptLogprobs {
-                    self.logprobs.appendPrompt(prompts[index / settings.n], prompt, to: &logprobs[index], offset: &offsets[index])
+        return try await answer(requests, arrival: arrival, idPrefix: "cmpl-", stream: settings.stream) { events, writer, tracker, id, created in
+            try await self.streamCompletion(
+                events, writer: writer, tracker: tracker, settings: settings, echoes: echoes, prompts: prompts, id: id,
+                created: created, model: name)
+        } whole: { events, tracker, id, created in
+            var texts = (0..<requests.count).map { echoes?[$0 / settings.n] ?? "" }
+            var logprobs = Array(repeating: CompletionLogprobs(), count: requests.count)
+            var offsets = texts.map { settings.echoesPromptLogprobs ? 0 : $0.count }
+            var promptLists = Array(repeating: [[String: PromptLogprob]?](), count: requests.count)
+            try await tracker.collect(events, watch: watch) { index, delta in
+                texts[index] += delta.text
+                if let prompt = delta.promptLogprobs {
+                    if settings.echoesPromptLogprobs {
+                        self.logprobs.appendPrompt(prompts[index / settings.n], prompt, to: &logprobs[index], offset: &offsets[index])
+                    }
+                    if settings.reportsPromptLogprobs { promptLists[index] = self.logprobs.promptList(prompt) }
                 }
-                if settings.reportsPromptLogprobs { promptLists[index] = self.logprobs.promptList(prompt) }
+                if settings.wantsLogprobs {
+                    self.logprobs.appendCompletion(delta.logprobs, to: &logprobs[index], offset: &offsets[index])
+                }
             }
-            if settings.wantsLogprobs {
-                self.logprobs.appendCompletion(delta.logprobs, to: &logprobs[index], offset: &offsets[index])
+            let choices = (0..<requests.count).map { index in
+                TextCompletionChoice(
+                    index: index, text: texts[index], logprobs: settings.wantsLogprobs ? logprobs[index] : nil,
+                    finishReason: tracker.finishes[index]?.reason ?? .stop,
+                    promptLogprobs: settings.reportsPromptLogprobs ? promptLists[index] : nil)
             }
+            return try Self.json(CompletionResponse(
+                id: id, created: created, model: name, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
+                includeUsageField: true))
         }
-        let choices = (0..<requests.count).map { index in
-            TextCompletionChoice(
-                index: index, text: texts[index], logprobs: settings.wantsLogprobs ? logprobs[index] : nil,
-                finishReason: tracker.finishes[index]?.reason ?? .stop,
-                promptLogprobs: settings.reportsPromptLogprobs ? promptLists[index] : nil)
-        }
-        return try Self.json(CompletionResponse(
-            id: id, created: created, model: name, choices: choices, usage: tracker.usage(choicesPerPrompt: settings.n),
-            includeUsageField: true))
     }
 
     private func streamCompletion(

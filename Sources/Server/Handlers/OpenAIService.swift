@@ -155,6 +155,24 @@ public final class OpenAIService: Sendable {
         }
     }
 
+    /// Submits a text call's requests under a fresh id (`idPrefix` + random) and creation time, then
+    /// answers it either as server-sent events written by `streamed` or whole, built by `whole`
+    /// (after which the choices are recorded into the metrics).
+    func answer(
+        _ requests: [InferenceRequest], arrival: ContinuousClock.Instant, idPrefix: String, stream: Bool,
+        streamed: @escaping @Sendable (ChoiceEvents, any ResponseBodyWriter, ChoiceTracker, _ id: String, _ created: Int) async throws -> Void,
+        whole: (ChoiceEvents, ChoiceTracker, _ id: String, _ created: Int) async throws -> Response
+    ) async throws -> Response {
+        let (events, tracker) = try submit(requests, arrival: arrival)
+        let id = Self.requestID(idPrefix)
+        let created = Int(Date().timeIntervalSince1970)
+        if stream {
+            return tracker.stream { writer in try await streamed(events, writer, tracker, id, created) }
+        }
+        defer { tracker.close() }
+        return try await whole(events, tracker, id, created)
+    }
+
     /// The image model as `/v1/models` lists it (no context length: it takes one 77-token prompt).
     var imageModelObject: [String: Any]? {
         imageModel.map {
