@@ -79,7 +79,7 @@ extension ClusterFrontEnd {
             deliver(id, from: slot, .prefilled(handle: handle, positions: positions, cachedTokens: cached, prompt: prompt, imageSpans: spans))
         case let .encoded(id, ids): deliver(id, from: slot, .encoded(imageIDs: ids))
         case let .delta(id, delta): deliver(id, from: slot, .delta(delta))
-        case let .finished(id, info): deliver(id, from: slot, .finished(info.value))
+        case let .finished(id, info): deliver(id, from: slot, .finished(info))
         case let .failed(id, error): deliver(id, from: slot, .failed(error))
         case let .admitted(requests, waiting, running):
             options.onBatchDecision?(BatchDecision(instance: slot, requests: requests, waiting: waiting, running: running))

@@ -133,7 +133,7 @@ public struct TokenLogprobs: Sendable, Equatable, Codable {
     }
 }
 
-public struct FinishInfo: Sendable {
+public struct FinishInfo: Sendable, Codable {
     public var reason: FinishReason
     public var promptTokens: Int
     public var completionTokens: Int
@@ -151,7 +151,7 @@ public struct FinishInfo: Sendable {
 }
 
 /// Seconds since the request arrived at the engine, per phase.
-public struct RequestTimings: Sendable {
+public struct RequestTimings: Sendable, Codable {
     public var queued: Double = 0
     public var firstToken: Double = 0
     public var total: Double = 0
@@ -162,7 +162,7 @@ public struct RequestTimings: Sendable {
 }
 
 /// Where an image's time went inside the engine.
-public struct ImageStageTimings: Sendable {
+public struct ImageStageTimings: Sendable, Codable {
     public var preprocess: Double = 0
     public var encode: Double = 0
     /// True when the encoder cache already held the image's features.

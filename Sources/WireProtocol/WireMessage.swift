@@ -17,7 +17,7 @@ public enum WireMessage: Codable, Sendable {
     /// `prompt` is the prompt with image placeholders expanded, which decode continues from.
     case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan])
     case delta(request: Int, TokenDelta)
-    case finished(request: Int, WireFinish)
+    case finished(request: Int, FinishInfo)
     case failed(request: Int, EngineError)
     /// The worker's engine admitted `requests` from its waiting queue into one step, in admission
     /// order, beside `running`, and left `waiting` queued, in the queue's order (the batch policy's decision).

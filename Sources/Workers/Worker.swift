@@ -196,7 +196,7 @@ public final class Worker: Sendable {
             }
             switch event {
             case let .delta(delta): send(.delta(request: id, delta))
-            case let .finished(info): send(.finished(request: id, WireFinish(info)))
+            case let .finished(info): send(.finished(request: id, info))
             }
         }
     }
