@@ -145,9 +145,6 @@ public final class DiffusionEngine: @unchecked Sendable {
                 throw .invalidRequest("ControlNet start \(control.start) and end \(control.end) need 0 ≤ start < end ≤ 1", param: "controlnets[\(i)]")
             }
         }
-        if !image.controlNets.isEmpty, pipeline.textEncoder2 != nil {
-            throw .invalidRequest("ControlNets are supported with SD 1.x/2.x folders, not with SDXL", param: "controlnets")
-        }
         guard (1 ... config.maxSteps).contains(request.steps) else {
             throw .invalidRequest("num_inference_steps must be between 1 and \(config.maxSteps), got \(request.steps)", param: "num_inference_steps")
         }

@@ -133,6 +133,38 @@ import Testing
         }
     }
 
+    /// SDXL ControlNets (`StableDiffusionXLControlNetPipeline`: the ControlNet takes the rows'
+    /// pooled text embeddings and time ids) batched with an SDXL image without them: each as the
+    /// pipeline makes it alone, which AddonParityTests holds to diffusers.
+    @Test func sdxlControlNetsInABatchGiveThePipelinesImage() async throws {
+        let folder = Self.fixtures.appendingPathComponent("sdxl-tiny")
+        let controlNet = Self.fixtures.appendingPathComponent("controlnet-sdxl-tiny")
+        let pipeline = try StableDiffusionPipeline(directory: folder)
+        let controlB = try ImageDecoder.decode(contentsOf: Self.fixtures.appendingPathComponent("control-images/control-b.png"))
+        let images = [
+            ImageRequest(TextToImageRequest(prompt: "a house by a lake", negativePrompt: "fog", steps: 4, guidanceScale: 6, scheduler: .ddim,
+                                            width: 64, height: 64, seed: 44),
+                         controlNets: [ControlNetUse(name: "xl-edges", image: try Self.controlImage(), scale: 0.7, start: 0, end: 0.6),
+                                       ControlNetUse(name: "xl-edges", image: controlB, scale: 0.5, start: 0.25, end: 1)]),
+            ImageRequest(TextToImageRequest(prompt: "a boat", steps: 3, guidanceScale: 5, scheduler: .euler, width: 64, height: 64, seed: 45)),
+        ]
+        let registry = try AdapterRegistry(loras: [:], controlNets: ["xl-edges": controlNet.path])
+        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 2), registry: registry)
+        let served = try await StepBatchingTests.images(try engine.submit(images)).images
+        #expect(engine.statistics().batchedCalls == 4 && engine.statistics().batchedSteps == 7, "the two images did not ride together")
+        let model = try ControlNetModel(directory: controlNet)
+        for (i, image) in images.enumerated() {
+            var request = image.request
+            request.controlNets = image.controlNets.map {
+                ControlNetRequest(controlNet: model, image: $0.image, scale: $0.scale, start: $0.start, end: $0.end)
+            }
+            let expected = try pipeline.generate(request)
+            let result = try #require(served[i])
+            #expect(result.latents == expected.latents && result.rgb8 == expected.rgb8, "image \(i)")
+        }
+        #expect(try pipeline.generate(images[0].request).rgb8 != served[0]?.rgb8, "the ControlNets changed nothing")
+    }
+
     @Test func loRAsJoinAtTheStartStepAndALateLoadMakesTheStepWait() async throws {
         let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
         let pristine = Self.weights(pipeline)

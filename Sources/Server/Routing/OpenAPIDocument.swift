@@ -131,7 +131,7 @@ enum OpenAPIDocument {
       },
       "controlnets": {
        "type": "array",
-       "description": "Registered ControlNets (GET /v1/adapters), several forming a MultiControlNet; SD 1.x/2.x text-to-image.",
+       "description": "Registered ControlNets (GET /v1/adapters), several forming a MultiControlNet; SD 1.x/2.x and SDXL, text-to-image and image-to-image.",
        "items": \#(closedObject(#"""
         "name": {"type": "string"},
         "image": {"type": "string", "description": "The control image: a data: URI (or an allowed URL) of a PNG or JPEG, at most 4x the pixels of --max-image-pixels."},
