@@ -147,6 +147,7 @@ extension ClusterFrontEnd {
                                    guidanceScale: request.guidanceScale, scheduler: request.scheduler?.rawValue, width: request.width,
                                    height: request.height, seed: request.seed, strength: request.strength,
                                    initImage: request.initImage == nil ? nil : pictures.first)
+            (job.prompt2, job.negativePrompt2) = (request.prompt2, request.negativePrompt2)
             if !image.loras.isEmpty { job.loras = image.loras.map { WireLoRAUse(name: $0.name, scale: $0.scale) } }
             if !image.controlNets.isEmpty {
                 job.controlNets = zip(image.controlNets, pictures.suffix(image.controlNets.count)).map { control, picture in

@@ -7,6 +7,9 @@ import Foundation
 public struct WireImageJob: Codable, Sendable, Hashable {
     public var prompt: String
     public var negativePrompt: String?
+    /// SDXL's texts for the second text encoder (nil: the first ones).
+    public var prompt2: String?
+    public var negativePrompt2: String?
     public var steps: Int
     public var guidanceScale: Float
     /// A `SchedulerKind` raw value; nil for the model folder's own scheduler.

@@ -22,7 +22,7 @@ struct GenerateImageCommand: ParsableCommand {
         --lora PATH[:SCALE] (repeatable) loads a diffusers/PEFT or kohya LoRA file for the UNet and
         the text encoders, each with its own scale (default 1), merged into the weights for the run.
         --controlnet DIR --control-image PNG (repeatable, paired in order; several form a
-        MultiControlNet; SD 1.x/2.x, with --image too) with --control-scale X given for every ControlNet
+        MultiControlNet; SD 1.x/2.x/XL, with --image too) with --control-scale X given for every ControlNet
         or for none (default 1); the control image is resized to the output size as diffusers does.
         """
     )

@@ -84,6 +84,11 @@ import Testing
         ])) {} else {
             Issue.record("start after end was not refused")
         }
+        for (prompt2, negative2, field) in [("y", nil, "prompt_2"), (nil, "z", "negative_prompt_2")] as [(String?, String?, String)] {
+            var request = base
+            (request.prompt2, request.negativePrompt2) = (prompt2, negative2)
+            if case .invalidRequest(_, field)? = refusal(ImageRequest(request)) {} else { Issue.record("\(field) on SD 1.x was not refused") }
+        }
         #expect(engine.statistics().waitingImages == 0)
     }
 
@@ -134,16 +139,17 @@ import Testing
     }
 
     /// SDXL ControlNets (`StableDiffusionXLControlNetPipeline`: the ControlNet takes the rows'
-    /// pooled text embeddings and time ids) batched with an SDXL image without them: each as the
-    /// pipeline makes it alone, which AddonParityTests holds to diffusers.
-    @Test func sdxlControlNetsInABatchGiveThePipelinesImage() async throws {
+    /// pooled text embeddings and time ids) and `prompt_2` / `negative_prompt_2`, batched with an
+    /// SDXL image without them: each as the pipeline makes it alone, which AddonParityTests and
+    /// PipelineVariantsParityTests hold to diffusers.
+    @Test func sdxlControlNetsAndSecondPromptsInABatchGiveThePipelinesImage() async throws {
         let folder = Self.fixtures.appendingPathComponent("sdxl-tiny")
         let controlNet = Self.fixtures.appendingPathComponent("controlnet-sdxl-tiny")
         let pipeline = try StableDiffusionPipeline(directory: folder)
         let controlB = try ImageDecoder.decode(contentsOf: Self.fixtures.appendingPathComponent("control-images/control-b.png"))
         let images = [
             ImageRequest(TextToImageRequest(prompt: "a house by a lake", negativePrompt: "fog", steps: 4, guidanceScale: 6, scheduler: .ddim,
-                                            width: 64, height: 64, seed: 44),
+                                            width: 64, height: 64, seed: 44, prompt2: "an oil painting", negativePrompt2: "blurry"),
                          controlNets: [ControlNetUse(name: "xl-edges", image: try Self.controlImage(), scale: 0.7, start: 0, end: 0.6),
                                        ControlNetUse(name: "xl-edges", image: controlB, scale: 0.5, start: 0.25, end: 1)]),
             ImageRequest(TextToImageRequest(prompt: "a boat", steps: 3, guidanceScale: 5, scheduler: .euler, width: 64, height: 64, seed: 45)),
@@ -163,6 +169,11 @@ import Testing
             #expect(result.latents == expected.latents && result.rgb8 == expected.rgb8, "image \(i)")
         }
         #expect(try pipeline.generate(images[0].request).rgb8 != served[0]?.rgb8, "the ControlNets changed nothing")
+        var firstTexts = images[0].request
+        (firstTexts.prompt2, firstTexts.negativePrompt2) = (nil, nil)
+        firstTexts.controlNets = [ControlNetRequest(controlNet: model, image: try Self.controlImage(), scale: 0.7, start: 0, end: 0.6),
+                                  ControlNetRequest(controlNet: model, image: controlB, scale: 0.5, start: 0.25, end: 1)]
+        #expect(try pipeline.generate(firstTexts).rgb8 != served[0]?.rgb8, "prompt_2 and negative_prompt_2 changed nothing")
     }
 
     @Test func loRAsJoinAtTheStartStepAndALateLoadMakesTheStepWait() async throws {

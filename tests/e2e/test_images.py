@@ -31,6 +31,8 @@ LORA_KOHYA = DIFFUSION / "loras" / "sd1-tiny-kohya.safetensors"
 CONTROLNET = DIFFUSION / "controlnet-sd1-tiny"
 CONTROL_IMAGE = DIFFUSION / "control-images" / "control-a.png"
 CONTROL_URI = "data:image/png;base64," + base64.b64encode(CONTROL_IMAGE.read_bytes()).decode()
+SDXL = DIFFUSION / "sdxl-tiny"
+CONTROLNET_XL = DIFFUSION / "controlnet-sdxl-tiny"
 ADAPTERS = ("--lora", f"peft={LORA_PEFT}", "--lora", f"kohya={LORA_KOHYA}", "--controlnet", f"edges={CONTROLNET}")
 
 
@@ -58,9 +60,9 @@ def pixels(b64: str) -> np.ndarray:
         return np.asarray(image)
 
 
-def cli_pixels(tmp_path, *args: str) -> np.ndarray:
+def cli_pixels(tmp_path, *args: str, model: pathlib.Path = SD1) -> np.ndarray:
     out = tmp_path / "cli.png"
-    result = subprocess.run([os.environ["TESSERA_BINARY"], "generate-image", "--model", str(SD1), "--output", str(out), *args],
+    result = subprocess.run([os.environ["TESSERA_BINARY"], "generate-image", "--model", str(model), "--output", str(out), *args],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     with Image.open(out) as image:
@@ -152,6 +154,31 @@ def test_controlnet_image_to_image_gives_the_png_of_generate_image(images_client
     assert np.array_equal(pixels(out.data[0].b64_json), expected)
 
 
+# SDXL: the second text encoder's texts and an SDXL ControlNet, as `generate-image --prompt-2 … --controlnet`.
+SDXL_COMMON = ("--prompt", "a house by a lake", "--negative-prompt", "fog", "--steps", "4", "--guidance", "6", "--seed", "44",
+               "--scheduler", "ddim", "--width", "64", "--height", "64")
+SDXL_FIELDS = {"negative_prompt": "fog", "num_inference_steps": 4, "guidance_scale": 6, "seed": 44, "scheduler": "ddim"}
+SDXL_TEXTS = ({"prompt_2": "an oil painting", "negative_prompt_2": "blurry"}, ("--prompt-2", "an oil painting", "--negative-prompt-2", "blurry"))
+
+
+def sdxl_pixels(client, **fields) -> np.ndarray:
+    out = client.images.generate(model=SDXL.name, prompt="a house by a lake", size="64x64", extra_body={**SDXL_FIELDS, **fields})
+    return pixels(out.data[0].b64_json)
+
+
+def test_sdxl_prompt_2_and_controlnets_give_the_png_of_generate_image(model_dir, tmp_path):
+    with extra_server(model_dir, "--image-model", str(SDXL), "--controlnet", f"xl-edges={CONTROLNET_XL}") as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+        texts, flags = SDXL_TEXTS
+        with_texts = sdxl_pixels(client, **texts)
+        assert np.array_equal(with_texts, cli_pixels(tmp_path, *SDXL_COMMON, *flags, model=SDXL))
+        assert not np.array_equal(with_texts, cli_pixels(tmp_path, *SDXL_COMMON, model=SDXL)), "prompt_2 changed nothing"
+        controlled = sdxl_pixels(client, **texts, controlnets=[{"name": "xl-edges", "image": CONTROL_URI, "scale": 0.7}])
+        assert np.array_equal(controlled, cli_pixels(tmp_path, *SDXL_COMMON, *flags, "--controlnet", str(CONTROLNET_XL), "--control-image",
+                                                     str(CONTROL_IMAGE), "--control-scale", "0.7", model=SDXL))
+        assert not np.array_equal(controlled, with_texts)
+
+
 def test_a_lora_start_step_gives_the_png_of_generate_image_with_it(model_dir, tmp_path):
     with extra_server(model_dir, "--image-model", str(SD1), "--lora-start-step", "2", *ADAPTERS) as base:
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
@@ -237,6 +264,8 @@ def test_a_client_leaving_cancels_its_image(image_base):
     ({"image": INIT_IMAGE_URI, "strength": 1.5}, 400, "strength"),
     ({"strength": 0.5}, 400, "strength"),
     ({"mystery": 1}, 400, "mystery"),
+    ({"prompt_2": "a dog"}, 400, "prompt_2"),  # SD 1.x has one text encoder
+    ({"negative_prompt_2": "fog"}, 400, "negative_prompt_2"),
     ({"model": "no-such-model"}, 404, "model"),
 ])
 def test_client_mistakes_are_openai_errors(images_client, fields, status, param):

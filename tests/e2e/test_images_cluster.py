@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from conftest import extra_server
-from test_images import ADAPTERS, CONTROL_IMAGE, CONTROL_URI, CONTROLNET, IMAGE_MODEL, LORA_KOHYA, LORA_PEFT, SD1, cli_pixels, pixels
+from test_images import (ADAPTERS, CONTROL_IMAGE, CONTROL_URI, CONTROLNET, IMAGE_MODEL, LORA_KOHYA, LORA_PEFT, SD1, SDXL, SDXL_COMMON,
+                         SDXL_TEXTS, cli_pixels, pixels, sdxl_pixels)
 
 # These start their own clusters; a run of the whole suite against a topology need not repeat them.
 pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="runs in the single-process suite")
@@ -80,6 +81,17 @@ def test_cluster_client_errors(cluster_client):
     assert error.value.body["param"] == "size"
     with pytest.raises(openai.BadRequestError):
         cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"num_inference_steps": 2, "scheduler": "nope"})
+    # The image workers hold an SD 1.x folder, with one text encoder.
+    with pytest.raises(openai.BadRequestError) as error:
+        cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"num_inference_steps": 2, "prompt_2": "y"})
+    assert error.value.body["param"] == "prompt_2"
+
+
+def test_cluster_sdxl_prompt_2_gives_the_png_of_generate_image(model_dir, tmp_path):
+    with extra_server(model_dir, "--topology", str(TOPOLOGIES / "images.yaml"), "--image-model", str(SDXL), *THREADS) as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+        texts, flags = SDXL_TEXTS
+        assert np.array_equal(sdxl_pixels(client, **texts), cli_pixels(tmp_path, *SDXL_COMMON, *flags, *THREADS, model=SDXL))
 
 
 def test_cluster_lists_the_adapters_its_workers_registered(cluster_base):

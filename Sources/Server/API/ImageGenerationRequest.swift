@@ -4,8 +4,8 @@ import Foundation
 import Imaging
 
 /// The body of `POST /v1/images/generations`: OpenAI's fields plus the diffusers pipeline
-/// arguments peers take as extensions (`negative_prompt`, `num_inference_steps`, `guidance_scale`,
-/// `seed`, `scheduler`, `image` + `strength` for image-to-image, and the registered add-ons
+/// arguments peers take as extensions (`negative_prompt`, SDXL's `prompt_2` and `negative_prompt_2`,
+/// `num_inference_steps`, `guidance_scale`, `seed`, `scheduler`, `image` + `strength` for image-to-image, and the registered add-ons
 /// `loras: [{name, scale}]` and `controlnets: [{name, image, scale, start, end}]`).
 struct ImageGenerationRequest: Decodable, IntegerFields {
     var model: String?
@@ -19,6 +19,9 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
     var outputFormat: String?
     var partialImages: Int?
     var negativePrompt: String?
+    /// SDXL: the texts for the second text encoder (default: `prompt`, `negative_prompt`).
+    var prompt2: String?
+    var negativePrompt2: String?
     var numInferenceSteps: Int?
     var guidanceScale: Double?
     var seed: Int?
@@ -53,6 +56,8 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
         case outputFormat = "output_format"
         case partialImages = "partial_images"
         case negativePrompt = "negative_prompt"
+        case prompt2 = "prompt_2"
+        case negativePrompt2 = "negative_prompt_2"
         case numInferenceSteps = "num_inference_steps"
         case guidanceScale = "guidance_scale"
     }
@@ -172,7 +177,7 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
         return (0 ..< n).map { i in
             TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: numInferenceSteps ?? Self.defaultSteps,
                                guidanceScale: Float(guidance), scheduler: scheduler, width: width, height: height, seed: UInt64(seed + i),
-                               initImage: initImage, strength: strength)
+                               initImage: initImage, strength: strength, prompt2: prompt2, negativePrompt2: negativePrompt2)
         }
     }
 

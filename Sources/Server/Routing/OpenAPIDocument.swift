@@ -120,6 +120,8 @@ enum OpenAPIDocument {
       "quality": {"type": "string", "enum": ["auto"]}, "background": {"type": "string", "enum": ["auto", "opaque"]},
       "output_format": {"type": "string", "enum": ["png"]}, "partial_images": {"type": "integer", "enum": [0]},
       "user": {"type": "string"}, "negative_prompt": {"type": "string"},
+      "prompt_2": {"type": "string", "description": "SDXL: the prompt for the second text encoder (default: prompt); a 400 on SD 1.x/2.x."},
+      "negative_prompt_2": {"type": "string", "description": "SDXL: the negative prompt for the second text encoder (default: negative_prompt); a 400 on SD 1.x/2.x."},
       "num_inference_steps": {"type": "integer", "minimum": 1}, "guidance_scale": {"type": "number"}, "seed": {"type": "integer", "minimum": 0},
       "scheduler": {"type": "string", "enum": ["ddim", "euler", "euler-a", "dpmpp-2m", "pndm"]},
       "image": {"type": "string", "description": "Image-to-image: a data: URI (or an allowed URL) of a PNG or JPEG."},

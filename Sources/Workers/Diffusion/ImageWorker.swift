@@ -157,7 +157,7 @@ public final class ImageWorker: Sendable {
                 guard let kind = SchedulerKind(rawValue: name) else { throw ImageGenerationError.invalidRequest("unknown scheduler '\(name)'", param: "scheduler") }
                 return kind
             },
-            width: job.width, height: job.height, seed: job.seed, strength: job.strength)
+            width: job.width, height: job.height, seed: job.seed, strength: job.strength, prompt2: job.prompt2, negativePrompt2: job.negativePrompt2)
         let controls = job.controlNets ?? []
         var images = try WireImages.unpack((job.initImage.map { [$0] } ?? []) + controls.map(\.image), payload)
         if job.initImage != nil { request.initImage = images.removeFirst() }
