@@ -145,10 +145,7 @@ public final class DiffusionEngine: @unchecked Sendable {
                 throw .invalidRequest("ControlNet start \(control.start) and end \(control.end) need 0 ≤ start < end ≤ 1", param: "controlnets[\(i)]")
             }
         }
-        if pipeline.textEncoder2 == nil,
-           let field = [("prompt_2", request.prompt2), ("negative_prompt_2", request.negativePrompt2)].first(where: { $0.1 != nil })?.0 {
-            throw .invalidRequest("\(field) is a text for SDXL's second text encoder; this model (SD 1.x/2.x) has one text encoder", param: field)
-        }
+        try request.checkSecondPrompts(secondTextEncoder: pipeline.textEncoder2 != nil)
         guard (1 ... config.maxSteps).contains(request.steps) else {
             throw .invalidRequest("num_inference_steps must be between 1 and \(config.maxSteps), got \(request.steps)", param: "num_inference_steps")
         }

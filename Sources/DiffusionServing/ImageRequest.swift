@@ -26,6 +26,16 @@ public struct ImageRequest: Sendable {
     }
 }
 
+extension TextToImageRequest {
+    /// Refuses SDXL's `prompt_2` / `negative_prompt_2` for a model with one text encoder (SD 1.x/2.x),
+    /// naming the field; the engine and a cluster's front end (before any worker) check the same.
+    public func checkSecondPrompts(secondTextEncoder: Bool) throws(ImageGenerationError) {
+        guard !secondTextEncoder,
+              let field = [("prompt_2", prompt2), ("negative_prompt_2", negativePrompt2)].first(where: { $0.1 != nil })?.0 else { return }
+        throw .invalidRequest("\(field) is a text for SDXL's second text encoder; this model (SD 1.x/2.x) has one text encoder", param: field)
+    }
+}
+
 /// A registered LoRA by name, at `scale` (diffusers' `cross_attention_kwargs={"scale": s}`).
 public struct LoRAUse: Sendable, Hashable, Codable {
     public var name: String

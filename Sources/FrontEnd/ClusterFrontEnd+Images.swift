@@ -129,6 +129,7 @@ extension ClusterFrontEnd {
                 throw .invalidRequest("num_inference_steps must be between 1 and \(model.maxSteps), got \(request.steps)", param: "num_inference_steps")
             }
             guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
+            try request.checkSecondPrompts(secondTextEncoder: model.secondTextEncoder)
             guard request.loras.isEmpty, request.controlNets.isEmpty, request.initialLatents == nil else {
                 throw .invalidRequest("LoRA files, ControlNet models and initial latents are not sent to diffusion workers; name registered add-ons", param: nil)
             }

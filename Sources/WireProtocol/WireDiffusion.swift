@@ -126,14 +126,18 @@ public struct WireImageModel: Codable, Sendable, Hashable {
     /// Images the worker always takes: its queue (in a burst all of them wait before a step
     /// boundary moves some into the batch). The front end admits no more than its workers' sum.
     public var maxQueuedImages: Int
+    /// An SDXL model (a second text encoder): it takes `prompt_2` / `negative_prompt_2`.
+    public var secondTextEncoder: Bool
 
-    public init(defaultSize: Int, sizeMultiple: Int, vaeScaleFactor: Int, maxSteps: Int, maxPixels: Int, maxQueuedImages: Int) {
+    public init(defaultSize: Int, sizeMultiple: Int, vaeScaleFactor: Int, maxSteps: Int, maxPixels: Int, maxQueuedImages: Int,
+                secondTextEncoder: Bool) {
         self.defaultSize = defaultSize
         self.sizeMultiple = sizeMultiple
         self.vaeScaleFactor = vaeScaleFactor
         self.maxSteps = maxSteps
         self.maxPixels = maxPixels
         self.maxQueuedImages = maxQueuedImages
+        self.secondTextEncoder = secondTextEncoder
     }
 }
 

@@ -85,6 +85,11 @@ def test_cluster_client_errors(cluster_client):
     with pytest.raises(openai.BadRequestError) as error:
         cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"num_inference_steps": 2, "prompt_2": "y"})
     assert error.value.body["param"] == "prompt_2"
+    # Streamed too: the front end refuses it before the stream starts.
+    with pytest.raises(openai.BadRequestError) as error:
+        cluster_client.post("/images/generations", cast_to=object, body={
+            "model": IMAGE_MODEL, "prompt": "x", "size": "32x32", "num_inference_steps": 2, "negative_prompt_2": "y", "stream": True})
+    assert error.value.body["param"] == "negative_prompt_2"
 
 
 def test_cluster_sdxl_prompt_2_gives_the_png_of_generate_image(model_dir, tmp_path):
