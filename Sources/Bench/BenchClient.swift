@@ -44,6 +44,17 @@ public struct BenchClient: Sendable {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 
+    /// `--extra-body`'s members appended as written (a schema's text, and so its grammar, stays the same).
+    static func splicing(_ extra: String?, into payload: Data) -> Data {
+        guard let extra, extraMembers(extra) != nil else { return payload }
+        let inner = extra.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst().dropLast()
+        guard !inner.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return payload }
+        var out = payload
+        out.removeLast()
+        out.append(contentsOf: Array(("," + inner + "}").utf8))
+        return out
+    }
+
     func body(_ request: BenchRequest) -> [String: Any] {
         var body: [String: Any] = [
             "model": model, "stream": true, "stream_options": ["include_usage": true], "max_tokens": request.outputTokens,
@@ -60,7 +71,7 @@ public struct BenchClient: Sendable {
             body["messages"] = [["role": "user", "content": request.images.isEmpty ? request.prompt as Any : parts as Any]]
         }
         if let sloClass = request.sloClass { body["slo_class"] = sloClass }
-        for (key, value) in extraBody.flatMap(Self.extraMembers) ?? [:] { body[key] = value }
+        for key in (extraBody.flatMap(Self.extraMembers) ?? [:]).keys { body[key] = nil }
         return body
     }
 
@@ -70,7 +81,7 @@ public struct BenchClient: Sendable {
         // the client tens of milliseconds, which are no part of the server's latency.
         let payload: Data
         do {
-            payload = try JSONSerialization.data(withJSONObject: body(request))
+            payload = try Self.splicing(extraBody, into: JSONSerialization.data(withJSONObject: body(request)))
         } catch {
             outcome.error = "\(error)"
             return outcome
