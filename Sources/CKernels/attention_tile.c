@@ -74,25 +74,7 @@ pv_tile(const float *p, size_t ld, const float *v, size_t v_stride, size_t n, si
 }
 
 /// exp(x − max) in place over a row; returns 1 / Σ.
-CK_AVX512VNNI static float exp_row(float *x, size_t n) {
-    __m512 mv = _mm512_set1_ps(-INFINITY);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(x + i));
-    float m = _mm512_reduce_max_ps(mv);
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    __m256 mb = _mm256_set1_ps(m), sv = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256 e = ck_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb));
-        _mm256_storeu_ps(x + i, e);
-        sv = _mm256_add_ps(sv, e);
-    }
-    float s = ck_hsum256(sv);
-    for (; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        s += x[i];
-    }
-    return 1.0f / s;
-}
+CK_AVX512VNNI static float exp_row(float *x, size_t n) { return 1.0f / ck_exp_sum256(x, n); }
 
 CK_AVX512VNNI static void attention_tile_avx512(const float *q, size_t q_stride, size_t m, const float *kt, const float *v, size_t v_stride, size_t n, size_t d, float scale, float *out,
                                                 size_t out_stride, float *scores) {

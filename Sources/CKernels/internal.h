@@ -59,6 +59,26 @@ CK_AVX2 static inline __m256 ck_exp256(__m256 x) {
     __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
+/// x[i] ← exp(x[i] − max x) in place, returning their sum: a softmax before its division.
+CK_AVX2 static inline float ck_exp_sum256(float *x, size_t n) {
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    float m = ck_hmax256(mv);
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    __m256 mb = _mm256_set1_ps(m), sv = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = ck_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb));
+        _mm256_storeu_ps(x + i, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float s = ck_hsum256(sv);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - m);
+        s += x[i];
+    }
+    return s;
+}
 #endif
 
 #endif

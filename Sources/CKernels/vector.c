@@ -88,22 +88,8 @@ void ck_layernorm(const float *x, const float *weight, const float *bias, float 
 
 #if CK_X86
 CK_AVX2 static void softmax_avx2(float *x, size_t n) {
-    __m256 mv = _mm256_set1_ps(-INFINITY);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
-    float m = ck_hmax256(mv);
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-    __m256 mb = _mm256_set1_ps(m), sv = _mm256_setzero_ps();
-    for (i = 0; i + 8 <= n; i += 8) {
-        __m256 e = ck_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb));
-        _mm256_storeu_ps(x + i, e);
-        sv = _mm256_add_ps(sv, e);
-    }
-    float s = ck_hsum256(sv);
-    for (; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        s += x[i];
-    }
+    float s = ck_exp_sum256(x, n);
+    size_t i;
     __m256 inv = _mm256_set1_ps(1.0f / s);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= 1.0f / s;
