@@ -27,8 +27,11 @@ import Testing
     /// The overlapping requests: (SLO class, prompt tokens); each generates 4 tokens. Chosen so that
     /// the three policies batch them differently, so an executor that ordered or grew its batches
     /// by another policy fails.
-    static let queued: [(sloClass: String, tokens: Int)] = [("c600", 2), ("c20", 5), ("c200", 8), ("c1", 4), ("c60", 2)]
-    static let classes = ["blocker=0.01", "c1=1", "c20=20", "c60=60", "c200=200", "c600=600"]
+    /// TTFT targets are long enough that short-first's keys (`arrival + ttft × tokens / 4096`) lie
+    /// at least 0.4 s apart: live arrivals, each awaiting the previous one's routing, may drift by
+    /// tens of milliseconds from the trace's on a loaded machine without reordering a queue.
+    static let queued: [(sloClass: String, tokens: Int)] = [("t60000", 2), ("t2000", 5), ("t20000", 8), ("t100", 4), ("t6000", 2)]
+    static let classes = ["blocker=0.01", "t100=100", "t2000=2000", "t6000=6000", "t20000=20000", "t60000=60000"]
     static let outputTokens = 4
 
     typealias Decisions = (routing: [RoutingDecision], batching: [Int: [BatchDecision]])
