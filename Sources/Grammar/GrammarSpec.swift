@@ -27,17 +27,43 @@ public enum GrammarSpec: Sendable, Hashable, Codable {
     }
 }
 
-/// Compiled grammars over one vocabulary, by spec: a schema is compiled once, its masks are computed
-/// ahead on a thread of their own, and shared by every request that uses it. Least recently used
-/// entries go beyond `capacity`.
+/// Compiled grammars over one vocabulary, by spec: a schema is compiled once and shared by every request
+/// that uses it; least recently used entries go beyond `capacity`.
+///
+/// A compiled grammar's masks are computed ahead (``TokenGrammar/precomputeMasks(limit:batch:)``) by one
+/// worker thread per cache, one grammar at a time, so clients sending many distinct schemas queue work
+/// instead of starting threads. The thread starts when a grammar is compiled while none runs and ends
+/// when nothing is pending. It takes the most recently used pending grammar first: that is the one
+/// whose requests are arriving now, while an older grammar's requests have already passed its early
+/// positions on the lazy path and the grammar itself is next in line for eviction. An evicted grammar
+/// is no longer pending, so it is skipped. Requests never wait for the worker: a position it has not
+/// reached gets its mask when a request first reaches it.
 public final class GrammarCache: Sendable {
     public let vocabulary: TokenVocabulary
     private let capacity: Int
-    private let entries = Mutex<(grammars: [GrammarSpec: TokenGrammar], order: [GrammarSpec])>(([:], []))
+    private let precompute: @Sendable (TokenGrammar) -> Void
+    private let entries = Mutex(Entries())
 
-    public init(vocabulary: TokenVocabulary, capacity: Int = 64) {
+    struct Entries {
+        var grammars: [GrammarSpec: TokenGrammar] = [:]
+        /// Least recently used first.
+        var order: [GrammarSpec] = []
+        /// Compiled and cached, masks not computed ahead yet.
+        var pending: Set<GrammarSpec> = []
+        var workerRunning = false
+        /// Worker threads started over the cache's life (one at a time).
+        var workersStarted = 0
+    }
+
+    public convenience init(vocabulary: TokenVocabulary, capacity: Int = 64) {
+        self.init(vocabulary: vocabulary, capacity: capacity) { $0.precomputeMasks(limit: $0.precomputeLimit) }
+    }
+
+    /// `precompute` is what the worker does with each grammar.
+    init(vocabulary: TokenVocabulary, capacity: Int, precompute: @escaping @Sendable (TokenGrammar) -> Void) {
         self.vocabulary = vocabulary
         self.capacity = capacity
+        self.precompute = precompute
     }
 
     public func grammar(for spec: GrammarSpec) throws(GrammarError) -> TokenGrammar {
@@ -48,21 +74,39 @@ public final class GrammarCache: Sendable {
             return g
         }) { return hit }
         let compiled = TokenGrammar(automaton: try GrammarAutomaton(try spec.grammar()), vocabulary: vocabulary)
-        let added = entries.withLock { e in
-            defer { while e.order.count > capacity { e.grammars[e.order.removeFirst()] = nil } }
-            guard let existing = e.grammars[spec] else {
-                e.grammars[spec] = compiled
-                e.order.append(spec)
-                return compiled
+        let (grammar, startWorker) = entries.withLock { e -> (TokenGrammar, Bool) in
+            if let existing = e.grammars[spec] { return (existing, false) }
+            e.grammars[spec] = compiled
+            e.order.append(spec)
+            e.pending.insert(spec)
+            while e.order.count > capacity {
+                let evicted = e.order.removeFirst()
+                e.grammars[evicted] = nil
+                e.pending.remove(evicted)
             }
-            return existing
+            guard !e.workerRunning else { return (compiled, false) }
+            e.workerRunning = true
+            e.workersStarted += 1
+            return (compiled, true)
         }
-        // The masks are computed ahead on a thread of their own, while this request starts on the lazy path.
-        if added === compiled {
-            // At the step loop's priority: a step waits for the lock that this thread takes to
-            // publish, and a thread of lower priority was preempted holding it.
-            Thread.detachNewThread { compiled.precomputeMasks(limit: compiled.precomputeLimit) }
-        }
-        return added
+        // At the step loop's priority: a step waits for the lock that the worker takes to publish
+        // masks, and a thread of lower priority was preempted holding it.
+        if startWorker { Thread.detachNewThread { self.precomputePending() } }
+        return grammar
     }
+
+    /// The worker's loop: the most recently used pending grammar, until none is pending.
+    private func precomputePending() {
+        while let next = entries.withLock({ e -> TokenGrammar? in
+            guard let spec = e.order.last(where: e.pending.contains) else {
+                e.workerRunning = false
+                return nil
+            }
+            e.pending.remove(spec)
+            return e.grammars[spec]
+        }) { precompute(next) }
+    }
+
+    /// The worker's state, for tests.
+    var state: Entries { entries.withLock { $0 } }
 }
