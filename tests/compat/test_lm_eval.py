@@ -1,11 +1,12 @@
 """lm-evaluation-harness's `local-completions` model against the server, on the tasks in tasks/: the
 log-likelihoods it records equal those `transformers` computes for the same token ids, and its free
-generations equal transformers' greedy ones."""
+generations equal transformers' greedy ones, as `local-chat-completions`' do through the chat template."""
 import math
 import pathlib
 import string
 
 import pytest
+import yaml
 
 TASKS = pathlib.Path(__file__).parent / "tasks"
 
@@ -40,14 +41,17 @@ def encode_pair(tokenizer, context, continuation):
     return context_ids, whole[len(context_ids):]
 
 
-def evaluate(base_url, model, task, **model_args):
+def evaluate(base_url, model, task, harness_model="local-completions", **model_args):
+    """`local-chat-completions` sends the task's prompts as chat messages, which the server renders."""
     import lm_eval
     import lm_eval.tasks
-    arguments = {"model": model, "base_url": base_url + "/v1/completions", "max_length": 256, **model_args}
+    chat = harness_model == "local-chat-completions"
+    endpoint = "/v1/chat/completions" if chat else "/v1/completions"
+    arguments = {"model": model, "base_url": base_url + endpoint, "max_length": 256, **model_args}
     return lm_eval.simple_evaluate(
-        model="local-completions", model_args=",".join(f"{k}={v}" for k, v in arguments.items()), tasks=[task],
+        model=harness_model, model_args=",".join(f"{k}={v}" for k, v in arguments.items()), tasks=[task],
         task_manager=lm_eval.tasks.TaskManager(include_path=str(TASKS), include_defaults=False), log_samples=True, random_seed=0,
-        numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+        numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0, apply_chat_template=chat)
 
 
 @pytest.mark.parametrize("tokenizer_args", [
@@ -97,27 +101,37 @@ def test_rolling_loglikelihood_equals_transformers(base_url, model, model_dir, r
     assert results["results"]["tessera_rolling"]["word_perplexity,none"] == pytest.approx(math.exp(-total / words), rel=1e-3)
 
 
-def test_generate_until_equals_transformers_greedy(base_url, model, model_dir):
+@pytest.mark.parametrize("harness_model", ["local-completions", "local-chat-completions"])
+def test_generate_until_equals_transformers_greedy(base_url, model, model_dir, harness_model):
     """Free generation (`generate_until`): each answer the harness records is the fixture's greedy
-    continuation in transformers, cut before the first stop sequence, and its exact-match score follows."""
+    continuation in transformers, cut before the first stop sequence, and its exact-match score follows.
+    Through chat completions the prompt is the question as a user message in the fixture's chat
+    template (rendered by transformers for the reference), followed by the assistant's header."""
     import torch
     import transformers
     reference = transformers.AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32)
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(model_dir))
-    results = evaluate(base_url, model, "tessera_gen", tokenizer_backend="huggingface", tokenizer=str(model_dir))
+    chat = harness_model == "local-chat-completions"
+    args = {} if chat else {"tokenizer_backend": "huggingface", "tokenizer": str(model_dir)}
+    results = evaluate(base_url, model, "tessera_gen", harness_model, **args)
     samples = results["samples"]["tessera_gen"]
     assert len(samples) == 4
+    until = yaml.safe_load((TASKS / "tessera_gen.yaml").read_text())["generation_kwargs"]["until"]
     matches, stopped = 0, 0
     for sample in samples:
         doc = sample["doc"]
         context = f"Q: {doc['question']}\nA:"
+        if chat:
+            context = tokenizer.apply_chat_template([{"role": "user", "content": context}], add_generation_prompt=True,
+                                                    tokenize=False)
         ids = tokenizer.encode(context, add_special_tokens=False)
         with torch.no_grad():
             out = reference.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False,
-                                     eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)
+                                     eos_token_id=reference.generation_config.eos_token_id,
+                                     pad_token_id=tokenizer.eos_token_id)
         whole = tokenizer.decode(out[0, len(ids):], skip_special_tokens=True)
         text = whole
-        for stop in ["\n", "."]:  # the task's `until`
+        for stop in until:
             text = text.split(stop)[0]
         got = sample["resps"][0][0]
         assert got == text, (context, got, text)
