@@ -20,7 +20,9 @@ import Models
 /// ``DiffusionEngineConfig``), and a step whose LoRA is still loading waits for it. A batch whose
 /// images all use the same LoRAs (or none) runs on weights with those LoRAs merged in; a batch that
 /// mixes them runs each image's rows with its LoRAs unmerged (low-rank, per row), on pristine
-/// weights. Merged weights are restored bit for bit when the batch changes and when it empties.
+/// weights. Merged weights are restored bit for bit when the batch changes and when it empties
+/// (``StableDiffusionPipeline/mergeLoRAs(_:)``, which also serves a CFG-split leader's rows on
+/// the weights they expect).
 ///
 /// ```swift
 /// let engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: folder))
@@ -46,8 +48,6 @@ public final class DiffusionEngine: @unchecked Sendable {
     private var running: [Job] = []
     /// Images out of `running` whose decode and answer are under way (shutdown waits for them).
     private var completing = 0
-    /// The LoRAs merged into the UNet's weights now (loop thread only), with what restores them.
-    private var merged: (key: [LoRAUse], restore: MergedLoRAs)?
 
     public init(pipeline: StableDiffusionPipeline, config: DiffusionEngineConfig = DiffusionEngineConfig(),
                 registry: AdapterRegistry = AdapterRegistry()) {
@@ -253,17 +253,6 @@ public final class DiffusionEngine: @unchecked Sendable {
         job.pending = []
     }
 
-    /// Merges `key`'s LoRAs into the weights (restoring others first), or with `nil` restores the
-    /// pristine weights; returns the seconds it took.
-    private func setMerged(_ key: [LoRAUse]?, weights: LoRAWeights?) -> Double {
-        guard merged?.key != key else { return 0 }
-        let start = ContinuousClock.now
-        merged?.restore.restore()
-        merged = nil
-        if let key, let weights { merged = (key, weights.merge(into: pipeline.unet)) }
-        return (ContinuousClock.now - start).seconds
-    }
-
     private func step() {
         var chosen = StepBatch.select(
             sizes: running.map { ($0.state!.latentHeight, $0.state!.latentWidth) }, maxBatchSize: config.maxBatchSize)
@@ -275,9 +264,14 @@ public final class DiffusionEngine: @unchecked Sendable {
         // One LoRA set for the whole batch: merged weights; several: each row's own, unmerged.
         let keys = chosen.map { running[$0].activeLoRAs }
         let homogeneous = keys.allSatisfy { $0 == keys[0] }
-        let mergeSeconds = setMerged(homogeneous && !keys[0].isEmpty ? keys[0] : nil, weights: running[chosen[0]].loraWeights)
+        let lead = running[chosen[0]]
+        let merge = homogeneous && !keys[0].isEmpty ? lead.loraWeights.map { UNetLoRAMerge(lead.request.loras, weights: $0) } : nil
+        let mergeSeconds = pipeline.mergeLoRAs(merge)
         var states = chosen.map { running[$0].state! }
-        if merged != nil { for k in states.indices { states[k].conditioning.adapters = LowRankAdapters() } }
+        for k in states.indices {
+            states[k].conditioning.mergedLoRAs = merge
+            if merge != nil { states[k].conditioning.adapters = LowRankAdapters() }
+        }
         let start = ContinuousClock.now
         let controlNetSeconds: [Double]
         do {
@@ -293,7 +287,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         condition.lock()
         counters.batchedCalls += 1
         counters.batchedSteps += chosen.count
-        if merged != nil { counters.mergedLoRACalls += 1 } else if keys.contains(where: { !$0.isEmpty }) { counters.unmergedLoRACalls += 1 }
+        if merge != nil { counters.mergedLoRACalls += 1 } else if keys.contains(where: { !$0.isEmpty }) { counters.unmergedLoRACalls += 1 }
         lastStepSeconds = seconds
         condition.unlock()
         var finished: [Int] = []
@@ -316,7 +310,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         completing += completed.count
         condition.unlock()
         // Pristine weights once no running image uses the merged LoRAs.
-        if let key = merged?.key, !running.contains(where: { $0.activeLoRAs == key }) { _ = setMerged(nil, weights: nil) }
+        if merge != nil, !running.contains(where: { $0.activeLoRAs == keys[0] }) { pipeline.mergeLoRAs(nil) }
         for job in completed { complete(job) }
     }
 

@@ -54,8 +54,9 @@ final class ImageRequestTable: Sendable {
 /// Add-ons are named as the workers registered them (`--lora`, `--controlnet`, `--adapter-dir`
 /// in their arguments): an image goes to a worker that has its LoRAs, and its ControlNets run on a
 /// `controlnet` worker that has them all (Katz/SwiftDiffusion §ControlNet-as-a-Service), else in
-/// the image worker from its own registry. A name no worker has is `adapterNotFound`. An image
-/// with add-ons runs both of its CFG rows on one worker (the split's peer runs the base UNet only).
+/// the image worker from its own registry. A name no worker has is `adapterNotFound`. Under a CFG
+/// split an image's peer also has its LoRAs (it loads and merges them at the same step as the
+/// image's worker), and its unconditional rows carry their ControlNet residuals.
 ///
 /// Images are admitted before the request is answered, up to the queues of the active image
 /// workers (`--max-queued-images` each), so a full pool is a 503 with `Retry-After` as in one
@@ -175,8 +176,7 @@ extension ClusterFrontEnd {
             }
             imageRequests.state.withLock { $0.inboxes[info.id] = events }
             return Task { [self] in
-                let addOns = job.0.loras != nil || job.0.controlNets != nil
-                await serveImage(info, index: index, job: job.0, payload: job.1, split: split && job.0.guidanceScale > 1 && !addOns, group: group, inbox: inbox)
+                await serveImage(info, index: index, job: job.0, payload: job.1, split: split && job.0.guidanceScale > 1, group: group, inbox: inbox)
             }
         }
         // A client that left, or another image of the request that failed, stops the images still running.

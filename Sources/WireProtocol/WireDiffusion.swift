@@ -142,9 +142,18 @@ public struct WireImageModel: Codable, Sendable, Hashable {
 }
 
 /// UNet rows one diffusion worker asks a peer to run (`predictNoise`: the unconditional rows of a
-/// CFG split). Per row the payload holds the sample (channels × height × width) and then the text
-/// conditioning (tokens × width), Float32.
+/// CFG split). Per row the payload holds the sample (channels × height × width), the text
+/// conditioning (tokens × width) and its ControlNet residuals (each height × width × channels),
+/// Float32.
 public struct WireDenoiserRows: Codable, Sendable, Hashable {
+    /// How a row takes its image's LoRAs.
+    public enum LoRAApplication: String, Codable, Sendable, Hashable {
+        /// Low-rank, on this row only (the leader's batch mixes LoRAs).
+        case unmerged
+        /// Merged into the UNet's weights (the leader's batch shares them).
+        case merged
+    }
+
     public struct Row: Codable, Sendable, Hashable {
         public var channels: Int
         public var height: Int
@@ -155,6 +164,17 @@ public struct WireDenoiserRows: Codable, Sendable, Hashable {
         /// SDXL's added conditioning.
         public var textEmbeds: [Float]?
         public var timeIds: [Float]?
+        /// The image's LoRAs by the names the workers registered: the peer loads them from the
+        /// first row on (bounded asynchronous loading on both workers) and applies them as
+        /// `loraApplication` says; nil: none.
+        public var loras: [WireLoRAUse]?
+        /// nil: not yet (the steps before the leader's LoRA activation step run without them).
+        public var loraApplication: LoRAApplication?
+        /// Shapes (height, width, channels) of the row's summed ControlNet residuals, the down
+        /// blocks' then the mid block's; nil: no ControlNet acts at this step.
+        public var residualShapes: [[Int]]?
+        /// The image's last step: the peer restores its pristine weights after it.
+        public var isLast: Bool?
 
         public init(channels: Int, height: Int, width: Int, timestep: Float, tokens: Int, hiddenWidth: Int,
                     textEmbeds: [Float]? = nil, timeIds: [Float]? = nil) {
@@ -168,8 +188,11 @@ public struct WireDenoiserRows: Codable, Sendable, Hashable {
             self.timeIds = timeIds
         }
 
-        /// Floats of this row in the payload.
-        public var floatCount: Int { channels * height * width + tokens * hiddenWidth }
+        /// Float counts of this row's arrays in the payload: the sample, the text conditioning,
+        /// each residual.
+        public var floatCounts: [Int] {
+            [channels * height * width, tokens * hiddenWidth] + (residualShapes ?? []).map { $0.reduce(1, *) }
+        }
     }
 
     public var rows: [Row]

@@ -61,7 +61,8 @@ public enum WireMessage: Codable, Sendable {
     case pulled(handle: Int)
 
     // Diffusion worker → its CFG-split peer, and the answer.
-    /// Run these UNet rows (sample and text conditioning in the payload) and answer `predictedNoise`.
+    /// Run these UNet rows (sample, text conditioning and ControlNet residuals in the payload, LoRAs
+    /// by name in the header) and answer `predictedNoise`.
     case predictNoise(call: Int, WireDenoiserRows)
     /// The rows' noise predictions in order, each channels × height × width Float32, as the payload.
     case predictedNoise(call: Int, channels: Int)

@@ -2,6 +2,7 @@ import Diffusion
 import Foundation
 import Imaging
 import Models
+import Tensor
 import Testing
 @testable import DiffusionServing
 
@@ -205,6 +206,64 @@ import Testing
         #expect(try #require(served).latents == expected.latents)
         // The start step matters: from step 0 the image differs.
         #expect(try Self.alone(pipeline, image).latents != expected.latents)
+    }
+
+    /// A CFG-split peer in this process: another pipeline on the same folder, counting the rows it ran.
+    final class PeerPipeline: GuidancePeer, @unchecked Sendable {
+        let pipeline: StableDiffusionPipeline
+        private let lock = NSLock()
+        private var served: [GuidanceRow] = []
+
+        init(_ pipeline: StableDiffusionPipeline) { self.pipeline = pipeline }
+
+        var rows: [GuidanceRow] { lock.withLock { served } }
+
+        func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
+            let predictions = try pipeline.predictNoise(rows)
+            lock.withLock { served += rows }
+            return { predictions }
+        }
+    }
+
+    /// The CFG split with add-ons: every image's unconditional row runs on the peer with its LoRAs
+    /// (unmerged in a batch that mixes them, merged when the batch shares them, from the start step
+    /// on) and its own ControlNet residuals. Each image equals the one made alone in one place, and
+    /// both pipelines end with pristine weights.
+    @Test func aCFGSplitPeerRunsTheRowsWithTheirAddOns() async throws {
+        let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
+        let peer = PeerPipeline(try StableDiffusionPipeline(directory: StepBatchingTests.folder))
+        let pristine = Self.weights(pipeline)
+        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3, loraStartStep: 1), registry: try Self.registry())
+        let control = try Self.controlImage()
+        func split(_ image: ImageRequest) -> ImageRequest {
+            var image = image
+            image.request.guidancePeer = peer
+            return image
+        }
+        let mixed = [
+            ImageRequest(Self.request("a red cube", seed: 11), loras: [LoRAUse(name: "peft", scale: 0.9)],
+                         controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.7, start: 0, end: 0.75)]),
+            ImageRequest(Self.request("a blue sphere", seed: 12), loras: [LoRAUse(name: "kohya", scale: 1)]),
+            ImageRequest(Self.request("a green cone", seed: 13), controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.5)]),
+        ]
+        let batched = try await StepBatchingTests.images(try engine.submit(mixed.map(split))).images
+        #expect(engine.statistics().unmergedLoRACalls == 3 && engine.statistics().mergedLoRACalls == 0)
+        for (i, image) in mixed.enumerated() {
+            #expect(try #require(batched[i]).latents == (try Self.alone(pipeline, image, loraStartStep: 1, mode: .unmerged)).latents, "image \(i)")
+        }
+        // Four steps of three images, every unconditional row on the peer, with its residuals inside the ControlNet windows.
+        #expect(peer.rows.count == 12)
+        #expect(peer.rows.filter { $0.residuals != nil }.count == 3 + 4)
+        #expect(peer.rows.filter { !$0.input.adapters.isEmpty }.count == 2 * 3)
+        // Alone, the image's LoRAs are merged on both pipelines from the start step on.
+        let both = ImageRequest(Self.request("a lighthouse", seed: 21), loras: [LoRAUse(name: "peft", scale: 0.8), LoRAUse(name: "kohya", scale: 0.5)],
+                                controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.9)])
+        let served = try await StepBatchingTests.images(try engine.submit([split(both)])).images
+        #expect(try #require(served[0]).latents == (try Self.alone(pipeline, both, loraStartStep: 1)).latents)
+        #expect(peer.rows.suffix(4).map { $0.merge != nil } == [false, true, true, true])
+        #expect(try Self.alone(pipeline, ImageRequest(both.request, controlNets: both.controlNets)).latents != served[0]?.latents)
+        #expect(Self.weights(pipeline) == pristine)
+        #expect(Self.weights(peer.pipeline) == pristine)
     }
 
     @Test func theCacheKeepsTheMostRecentlyUsedWithinItsBudget() throws {

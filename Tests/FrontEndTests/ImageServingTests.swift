@@ -10,8 +10,9 @@ import WireProtocol
 import Workers
 
 /// Diffusion workers as the `image` pool of a topology: images generated through worker processes
-/// (one worker, several at once, and with the CFG split across two workers) equal the
-/// single-process pipeline's for the same seed, and language-model requests are served beside them.
+/// (one worker, several at once, and with the CFG split across two workers, with and without
+/// add-ons) equal the single-process pipeline's for the same seed, and language-model requests
+/// are served beside them.
 @Suite(.serialized) struct ImageServingTests {
     static let folder = Support.repository.appendingPathComponent("fixtures/diffusion/sd1-tiny")
 
@@ -104,6 +105,65 @@ import Workers
         // Every step of both images sent its unconditional row to the other worker.
         let split = await Support.eventually { frontEnd.guidanceRowsServed == steps.joined().count }
         #expect(split, "rows served by CFG-split peers: \(frontEnd.guidanceRowsServed)")
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// The CFG split with add-ons through worker processes: each image's unconditional rows run on
+    /// the other image worker with the image's LoRAs (loaded there too and merged from the same start
+    /// step, 2) and with their own ControlNet residuals, computed in the image's worker or by a
+    /// `controlnet` worker. Each image equals the pipeline's in this process (the LoRAs merged from
+    /// step 2, as `tessera generate-image --lora-start-step 2`), every step's unconditional row ran on
+    /// the peer, and a plain image afterwards shows the peers' weights pristine again.
+    @Test(arguments: [false, true]) func cfgSplitWithAddOnsGivesTheSingleProcessImage(controlNetWorker: Bool) async throws {
+        let fixtures = Support.repository.appendingPathComponent("fixtures/diffusion")
+        let (peft, kohya) = (fixtures.appendingPathComponent("loras/sd1-tiny-peft.safetensors"), fixtures.appendingPathComponent("loras/sd1-tiny-kohya.safetensors"))
+        let controlNet = fixtures.appendingPathComponent("controlnet-sd1-tiny")
+        let frontEnd = try await Support.frontEnd("""
+            groups:
+              - group: text
+                workers: [{role: mono, count: 1}]
+              - group: image
+                cfg_split: true
+                workers: [{role: image, count: 2}\(controlNetWorker ? ", {role: controlnet, count: 1}" : "")]
+            """) { options in
+            options.imageModelDirectory = Self.folder
+            options.imageWorkerArguments = ["--lora-start-step", "2", "--lora", "peft=\(peft.path)", "--lora", "kohya=\(kohya.path)"]
+                + (controlNetWorker ? [] : ["--controlnet", "edges=\(controlNet.path)"])
+            options.controlNetWorkerArguments = ["--controlnet", "edges=\(controlNet.path)"]
+        }
+        let images = ClusterImageService(frontEnd: frontEnd)
+        let control = try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent("control-images/control-a.png"))
+        let cases: [(loras: [LoRAUse], controlNets: [ControlNetUse])] = [
+            ([LoRAUse(name: "peft", scale: 0.8)], []),
+            ([], [ControlNetUse(name: "edges", image: control, scale: 0.7)]),
+            ([LoRAUse(name: "peft", scale: 0.8), LoRAUse(name: "kohya", scale: 0.5)], [ControlNetUse(name: "edges", image: control, scale: 0.9, end: 0.75)]),
+        ]
+        let pipeline = try StableDiffusionPipeline(directory: Self.folder)
+        let model = try ControlNetModel(directory: controlNet)
+        let files = ["peft": try LoRAFile(url: peft), "kohya": try LoRAFile(url: kohya)]
+        var rows = 0
+        for (k, addOns) in cases.enumerated() {
+            let base = TextToImageRequest(prompt: "a house", negativePrompt: "fog", steps: 4, guidanceScale: 5, scheduler: .ddim,
+                                          width: 64, height: 64, seed: 5 + UInt64(k))
+            let (served, _) = try await Self.collect(try images.submit([ImageRequest(base, loras: addOns.loras, controlNets: addOns.controlNets)]))
+            var local = base
+            local.loras = addOns.loras.map { LoRARequest(file: files[$0.name]!, scale: $0.scale) }
+            (local.loraMode, local.loraStartStep) = (.merged, 2)
+            local.controlNets = addOns.controlNets.map { ControlNetRequest(controlNet: model, image: $0.image, scale: $0.scale, start: $0.start, end: $0.end) }
+            try Self.expectSame(served, as: [try pipeline.generate(local)])
+            #expect(try pipeline.generate(base).rgb8 != served[0]?.rgb8, "case \(k): the add-ons changed nothing")
+            rows += base.steps
+            let split = await Support.eventually { frontEnd.guidanceRowsServed == rows }
+            #expect(split, "case \(k): rows served by CFG-split peers: \(frontEnd.guidanceRowsServed), expected \(rows)")
+        }
+        if controlNetWorker {
+            // Both rows of every step inside the windows: 4 steps, then 3 of 4 (the window ends at 0.75).
+            let counted = await Support.eventually { frontEnd.controlNetCounters.calls == 2 * (4 + 3) }
+            #expect(counted, "calls: \(frontEnd.controlNetCounters.calls)")
+        }
+        let plain = [Self.requests[0]]
+        let (served, _) = try await Self.collect(try images.submit(plain))
+        try Self.expectSame(served, as: try Self.alone(plain).images)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 

@@ -1,7 +1,7 @@
 """POST /v1/images/generations through the official openai client on `tessera serve --topology`: the
-tiny SD 1.x folder on diffusion worker processes (the image pool of a mixed deployment, a CFG split
-across two workers, and ControlNets as a service on a controlnet worker) gives the PNG of single-process
-`tessera generate-image` for the same seed, with and without named LoRAs and ControlNets."""
+tiny SD 1.x and SDXL folders on diffusion worker processes (the image pool of a mixed deployment, a CFG
+split across two workers, and ControlNets as a service on a controlnet worker) give the PNG of
+single-process `tessera generate-image` for the same seed, with and without named LoRAs and ControlNets."""
 
 import json
 import os
@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from conftest import extra_server
-from test_images import (ADAPTERS, CONTROL_IMAGE, CONTROL_URI, CONTROLNET, IMAGE_MODEL, LORA_KOHYA, LORA_PEFT, SD1, SDXL, SDXL_COMMON,
-                         SDXL_TEXTS, cli_pixels, pixels, sdxl_pixels)
+from test_images import (ADAPTERS, CONTROL_IMAGE, CONTROL_URI, CONTROLNET, CONTROLNET_XL, DIFFUSION, IMAGE_MODEL, LORA_KOHYA, LORA_PEFT,
+                         SD1, SDXL, SDXL_COMMON, SDXL_TEXTS, cli_pixels, pixels, sdxl_pixels)
 
 # These start their own clusters; a run of the whole suite against a topology need not repeat them.
 pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="runs in the single-process suite")
@@ -97,6 +97,41 @@ def test_cluster_sdxl_prompt_2_gives_the_png_of_generate_image(model_dir, tmp_pa
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
         texts, flags = SDXL_TEXTS
         assert np.array_equal(sdxl_pixels(client, **texts), cli_pixels(tmp_path, *SDXL_COMMON, *flags, *THREADS, model=SDXL))
+
+
+# SDXL add-ons on worker processes, given per pool in the topology: under the CFG split both image workers
+# have the LoRA and the ControlNet (the peer merges the LoRA and takes its rows' residuals); with a
+# controlnet worker only it has the ControlNet, so the residuals can only come from the service.
+SDXL_LORA = DIFFUSION / "loras" / "sdxl-tiny-peft.safetensors"
+SDXL_ADDONS = ["--lora", f"xl-peft={SDXL_LORA}"]
+SDXL_CONTROLNET = ["--controlnet", f"xl-edges={CONTROLNET_XL}"]
+TEXT_POOL = {"group": "text", "workers": [{"role": "mono", "count": 1}]}
+SDXL_CLUSTERS = {
+    "cfg-split": [TEXT_POOL, {"group": "image", "cfg_split": True,
+                              "workers": [{"role": "image", "count": 2, "arguments": SDXL_ADDONS + SDXL_CONTROLNET}]}],
+    "controlnet": [TEXT_POOL, {"group": "image", "workers": [{"role": "image", "count": 1, "arguments": SDXL_ADDONS},
+                                                             {"role": "controlnet", "count": 1, "arguments": SDXL_CONTROLNET}]}],
+}
+
+
+@pytest.mark.parametrize("cluster", list(SDXL_CLUSTERS))
+def test_cluster_sdxl_addons_give_the_png_of_generate_image(model_dir, tmp_path, cluster):
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"groups": SDXL_CLUSTERS[cluster]}))
+    texts, flags = SDXL_TEXTS
+    lora = {"loras": [{"name": "xl-peft", "scale": 0.7}]}
+    controlnet = {"controlnets": [{"name": "xl-edges", "image": CONTROL_URI, "scale": 0.7}]}
+    with extra_server(model_dir, "--topology", str(topology), "--image-model", str(SDXL), *THREADS) as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+        with_lora = sdxl_pixels(client, **lora)
+        with_both = sdxl_pixels(client, **texts, **lora, **controlnet)
+    lora_flags = ("--lora", f"{SDXL_LORA}:0.7")
+    controlnet_flags = ("--controlnet", str(CONTROLNET_XL), "--control-image", str(CONTROL_IMAGE), "--control-scale", "0.7")
+    assert np.array_equal(with_lora, cli_pixels(tmp_path, *SDXL_COMMON, *lora_flags, *THREADS, model=SDXL))
+    assert not np.array_equal(with_lora, cli_pixels(tmp_path, *SDXL_COMMON, *THREADS, model=SDXL)), "the LoRA changed nothing"
+    assert np.array_equal(with_both, cli_pixels(tmp_path, *SDXL_COMMON, *flags, *lora_flags, *controlnet_flags, *THREADS, model=SDXL))
+    assert not np.array_equal(with_both, cli_pixels(tmp_path, *SDXL_COMMON, *flags, *lora_flags, *THREADS, model=SDXL)), \
+        "the ControlNet changed nothing"
 
 
 def test_cluster_lists_the_adapters_its_workers_registered(cluster_base):

@@ -4,25 +4,53 @@ import Tensor
 
 /// Where a request's unconditional UNet row runs under a CFG split (Katz/SwiftDiffusion's latent
 /// parallelism, arXiv 2407.02031: the conditional pass on one worker, the unconditional on another,
-/// noise predictions exchanged every step). The peer runs the same UNet weights; rows are
-/// independent in a UNet call, so the image equals the one computed in one place.
+/// noise predictions exchanged every step). The peer runs the same UNet weights with the row's own
+/// add-ons (``GuidanceRow``: its unmerged LoRAs or the merged ones, its ControlNet residuals);
+/// rows are independent in a UNet call, so the image equals the one computed in one place.
 ///
 /// ```swift
 /// conditioning.guidancePeer = peer            // a connection to another diffusion worker
 /// try pipeline.denoise(&states)               // sends the row, runs the rest here, waits
 /// ```
 public protocol GuidancePeer: AnyObject, Sendable {
-    /// Starts predicting noise for `rows` (no adapters, no ControlNet residuals) and returns the
-    /// wait for the predictions, in order.
-    func predictNoise(_ rows: [DenoiserInput]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap]
+    /// Starts predicting noise for `rows` and returns the wait for the predictions, in order.
+    func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap]
+}
+
+/// An unconditional UNet row as a CFG-split peer runs it, exactly as it would run in its
+/// request's batch: the input (its unmerged LoRAs as `input.adapters`), the sum of its ControlNets'
+/// residuals, and the LoRAs merged into the weights it expects.
+public struct GuidanceRow: @unchecked Sendable {
+    public var input: DenoiserInput
+    /// nil: no ControlNet acts at this step.
+    public var residuals: ControlResiduals?
+    /// nil: the UNet's own weights.
+    public var merge: UNetLoRAMerge?
+    /// The request's last step (a peer restores its pristine weights after it).
+    public var isLast: Bool
+
+    public init(input: DenoiserInput, residuals: ControlResiduals? = nil, merge: UNetLoRAMerge? = nil, isLast: Bool = false) {
+        self.input = input
+        self.residuals = residuals
+        self.merge = merge
+        self.isLast = isLast
+    }
 }
 
 /// The unconditional rows of one step that go to peers, in the order of the batch.
 struct GuidanceSplit {
-    private var calls: [(peer: any GuidancePeer, rows: [DenoiserInput], order: [Int])] = []
+    private struct Row {
+        let input: DenoiserInput
+        let residuals: PendingResiduals
+        let merge: UNetLoRAMerge?
+        let isLast: Bool
+    }
+
+    private var calls: [(peer: any GuidancePeer, rows: [Row], order: [Int])] = []
     private var count = 0
 
-    mutating func add(_ row: DenoiserInput, peer: any GuidancePeer) {
+    mutating func add(_ row: DenoiserInput, residuals: PendingResiduals, merge: UNetLoRAMerge?, isLast: Bool, peer: any GuidancePeer) {
+        let row = Row(input: row, residuals: residuals, merge: merge, isLast: isLast)
         if let i = calls.firstIndex(where: { $0.peer === peer }) {
             calls[i].rows.append(row)
             calls[i].order.append(count)
@@ -32,10 +60,17 @@ struct GuidanceSplit {
         count += 1
     }
 
-    /// Sends every peer its rows; the result waits for all answers and puts them in batch order.
+    /// Sends every peer its rows once their ControlNet residuals are in; the result waits for all
+    /// answers and puts them in batch order.
     func start() throws(DiffusionError) -> Pending {
         var waits: [(wait: @Sendable () throws(DiffusionError) -> [FeatureMap], order: [Int])] = []
-        for call in calls { waits.append((try call.peer.predictNoise(call.rows), call.order)) }
+        for call in calls {
+            var rows: [GuidanceRow] = []
+            for row in call.rows {
+                rows.append(GuidanceRow(input: row.input, residuals: try row.residuals.wait(), merge: row.merge, isLast: row.isLast))
+            }
+            waits.append((try call.peer.predictNoise(rows), call.order))
+        }
         return Pending(waits: waits, count: count)
     }
 
@@ -59,22 +94,21 @@ struct GuidanceSplit {
 
 extension StableDiffusionPipeline {
     /// Noise predictions for rows a CFG-split peer sends (its unconditional rows), one UNet call
-    /// at a time with this pipeline's own denoising loop.
-    public func predictNoise(_ rows: [DenoiserInput]) throws(DiffusionError) -> [FeatureMap] {
+    /// at a time with this pipeline's own denoising loop, each row on the weights it expects and
+    /// with its residuals. After a request's last row its merged LoRAs are restored.
+    public func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> [FeatureMap] {
         do {
-            return try unetLock.withLock { () throws(DenoiserInputError) in try unet.predictNoise(rows) }
+            return try unetLock.withLock { () throws(DenoiserInputError) in
+                var predictions: [FeatureMap] = []
+                for row in rows {
+                    useMerge(row.merge)
+                    predictions.append(try unet.upPass(try unet.downPass(row.input), residuals: row.residuals))
+                }
+                if rows.contains(where: { $0.isLast && $0.merge != nil }) { useMerge(nil) }
+                return predictions
+            }
         } catch {
             throw .invalidArgument("UNet: \(error)")
         }
-    }
-}
-
-extension DenoisingConditioning {
-    /// Why this request cannot split its guidance across workers, or nil: the peer runs the base
-    /// UNet only, without this request's unmerged LoRAs or ControlNet residuals.
-    public var guidanceSplitRefusal: String? {
-        if !adapters.isEmpty { return "a CFG split runs the base UNet on its peer; LoRAs are not split yet" }
-        if !controls.isEmpty { return "a CFG split does not carry ControlNet residuals to its peer yet" }
-        return nil
     }
 }

@@ -39,6 +39,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     public let defaultSize: Int
     /// One UNet call at a time: the denoising loop's and those a CFG-split peer asks for (``predictNoise(_:)``).
     let unetLock = NSLock()
+    /// The LoRAs merged into the UNet's weights now (``mergeLoRAs(_:)``), under `unetLock`.
+    var unetMerge: (key: [UNetLoRAMerge.Key], restore: MergedLoRAs)?
 
     public init(directory: URL) throws(DiffusionError) {
         let index = try readConfigObject(directory.appendingPathComponent("model_index.json"))
@@ -152,10 +154,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             let (height, width) = try outputSize(request)
             for control in request.controlNets { conditioning.controls.append(try ControlCondition(control, width: width, height: height)) }
         }
-        if let peer = request.guidancePeer {
-            if let refusal = conditioning.guidanceSplitRefusal { throw .invalidArgument(refusal) }
-            conditioning.guidancePeer = peer
-        }
+        conditioning.guidancePeer = request.guidancePeer
         return conditioning
     }
 
@@ -176,8 +175,10 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     /// One denoising step of every state in `batch`, each at its own step: scale the model input,
     /// run each row's ControlNets, predict noise for all rows (both CFG rows of every state) in one
     /// UNet call, combine `uncond + g·(text − uncond)` and step each state's scheduler. States may
-    /// differ in size, timestep, conditioning, adapters and ControlNets; each result is the one it
-    /// would have alone. Returns each state's seconds in its ControlNets.
+    /// differ in size, timestep, conditioning, adapters and ControlNets, and share one set of merged
+    /// LoRAs (``DenoisingConditioning/mergedLoRAs``); each result is the one it would have alone. A
+    /// state with a CFG-split peer sends it its unconditional row with that row's ControlNet
+    /// residuals and LoRAs. Returns each state's seconds in its ControlNets.
     @discardableResult
     public func denoise(_ batch: inout [DenoisingState]) throws(DiffusionError) -> [Double] {
         var rows: [DenoiserInput] = []
@@ -201,18 +202,22 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             for (k, (hidden, embeds)) in zip(states, textEmbeds).enumerated() {
                 let row = DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: hidden, textEmbeds: embeds,
                                         timeIds: textTime?.timeIds, adapters: conditioning.adapters)
+                // Image-to-image counts the ControlNet window over the steps it runs (diffusers' controlnet_keep after get_timesteps).
+                let pending = try conditioning.controls.startResiduals(for: row, step: state.stepsDone, of: state.stepsTotal)
                 if k == 0, states.count == 2, let peer = conditioning.guidancePeer {
-                    split.add(row, peer: peer)
+                    split.add(row, residuals: pending, merge: conditioning.mergedLoRAs, isLast: state.step + 1 == generation.scheduler.timesteps.count,
+                              peer: peer)
                     continue
                 }
                 rows.append(row)
-                // Image-to-image counts the ControlNet window over the steps it runs (diffusers' controlnet_keep after get_timesteps).
-                residuals.append(try conditioning.controls.startResiduals(for: row, step: state.stepsDone, of: state.stepsTotal))
+                residuals.append(pending)
             }
             let controlTime = ContinuousClock.now - controlStart
             controlNetSeconds.append(conditioning.controls.isEmpty ? 0
                 : Double(controlTime.components.seconds) + Double(controlTime.components.attoseconds) * 1e-18)
         }
+        let merge = batch.first?.conditioning.mergedLoRAs
+        precondition(batch.allSatisfy { $0.conditioning.mergedLoRAs?.key == merge?.key }, "a batch shares one set of merged LoRAs")
         // The peers' unconditional rows run while this process runs the rest.
         let remote = try split.start()
         // Each row's down pass runs while its ControlNets' residuals are computed (by a service),
@@ -222,6 +227,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             // Released before waiting for a CFG-split peer, whose own loop may be waiting for this worker's UNet.
             unetLock.lock()
             defer { unetLock.unlock() }
+            // A peer's rows may have left other LoRAs merged since the caller merged the batch's.
+            useMerge(merge)
             for (row, pending) in zip(rows, residuals) {
                 let down: UNet2DConditionModel.DownPassState
                 do { down = try unet.downPass(row) } catch { throw .invalidArgument("UNet: \(error)") }
@@ -454,6 +461,9 @@ public struct DenoisingConditioning: @unchecked Sendable {
     public var controls: [ControlCondition]
     /// CFG split: where the unconditional row runs each step; nil runs it in the batch here.
     public var guidancePeer: (any GuidancePeer)?
+    /// The LoRAs this request's rows expect merged into the UNet's weights (a batch whose images all
+    /// use the same LoRAs; `adapters` is then empty); nil: the UNet's own weights.
+    public var mergedLoRAs: UNetLoRAMerge?
 
     public init(prompt: Matrix, negativePrompt: Matrix?, guidanceScale: Float, adapters: LowRankAdapters = LowRankAdapters(),
                 textTime: TextTimeConditioning? = nil, controls: [ControlCondition] = []) {

@@ -55,16 +55,11 @@ public final class ControlNetServiceConnection: @unchecked Sendable {
         return { () throws(DiffusionError) -> ControlResiduals in
             do {
                 let (message, payload) = try wait().get()
-                guard case let .controlResidualsReady(_, shapes) = message, shapes.count >= 2, shapes.allSatisfy({ $0.count == 3 }) else {
+                guard case let .controlResidualsReady(_, shapes) = message else {
                     if case let .controlResidualsFailed(_, reason) = message { throw PeerCallError(reason) }
                     throw PeerCallError("unexpected answer \(message)")
                 }
-                let maps = try zip(WireFloats.unpack(payload, counts: shapes.map { $0.reduce(1, *) }), shapes).map { values, shape in
-                    let map = FeatureMap(height: shape[0], width: shape[1], channels: shape[2])
-                    values.withUnsafeBufferPointer { map.pixels.data.update(from: $0.baseAddress!, count: $0.count) }
-                    return map
-                }
-                return ControlResiduals(down: Array(maps.dropLast()), mid: maps.last!)
+                return try ControlResiduals(wireShapes: shapes, floats: WireFloats.unpack(payload, counts: shapes.map { $0.reduce(1, *) }))
             } catch {
                 throw .invalidArgument("ControlNet service '\(name)': \(error)")
             }
@@ -125,14 +120,12 @@ final class ResidentControlNets: Sendable {
     func answer(_ call: Int, _ header: WireControlCall, _ payload: Data, on connection: Connection) {
         do {
             let row = header.row
-            let arrays = try WireFloats.unpack(payload, counts: DenoiserInput.wireCounts(row) + [header.imageHeight * header.imageWidth * 3])
+            let arrays = try WireFloats.unpack(payload, counts: row.floatCounts + [header.imageHeight * header.imageWidth * 3])
             let input = DenoiserInput(row, sample: arrays[0], hidden: arrays[1])
             let image = FeatureMap(height: header.imageHeight, width: header.imageWidth, channels: 3)
             arrays[2].withUnsafeBufferPointer { image.pixels.data.update(from: $0.baseAddress!, count: $0.count) }
             let residuals = try with(header.controlNet) { try $0.residuals(input, condition: image, scale: header.scale) }
-            let maps = residuals.down + [residuals.mid]
-            let floats = maps.map { Array(UnsafeBufferPointer(start: $0.pixels.data, count: $0.pixels.count)) }
-            try connection.send(.controlResidualsReady(call: call, shapes: maps.map { [$0.height, $0.width, $0.channels] }), payload: WireFloats.pack(floats))
+            try connection.send(.controlResidualsReady(call: call, shapes: residuals.wireShapes), payload: WireFloats.pack(residuals.wireFloats))
         } catch {
             try? connection.send(.controlResidualsFailed(call: call, "\(error)"))
         }

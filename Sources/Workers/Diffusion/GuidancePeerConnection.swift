@@ -1,4 +1,5 @@
 import Diffusion
+import DiffusionServing
 import Foundation
 import Models
 import Tensor
@@ -6,11 +7,12 @@ import WireProtocol
 
 /// The client side of a CFG split: a connection from one diffusion worker to the peer that runs
 /// its images' unconditional UNet rows (`predictNoise` out, `predictedNoise` back, every step).
+/// Each image talks through its own ``ImageGuidancePeer``, which names the image's LoRAs.
 ///
 /// ```swift
-/// request.guidancePeer = try GuidancePeerConnection(endpoint: job.guidancePeer!)
+/// request.guidancePeer = try GuidancePeerConnection(endpoint: job.guidancePeer!).image(loras: job.loras ?? [])
 /// ```
-public final class GuidancePeerConnection: GuidancePeer, @unchecked Sendable {
+public final class GuidancePeerConnection: @unchecked Sendable {
     private let peer: PeerCalls
 
     public init(endpoint: Endpoint) throws(TransportError) {
@@ -21,11 +23,17 @@ public final class GuidancePeerConnection: GuidancePeer, @unchecked Sendable {
 
     public func close() { peer.close() }
 
-    public func predictNoise(_ rows: [DenoiserInput]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
-        let shapes = rows.map { ($0.sample.height, $0.sample.width) }
+    /// The peer as one image's rows reach it: with `loras`, the image's LoRAs by registered name.
+    public func image(loras: [WireLoRAUse]) -> ImageGuidancePeer { ImageGuidancePeer(connection: self, loras: loras) }
+
+    fileprivate func predictNoise(_ rows: [GuidanceRow], loras: [WireLoRAUse]) throws(DiffusionError)
+        -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
+        let shapes = rows.map { ($0.input.sample.height, $0.input.sample.width) }
         let wait: @Sendable () -> Result<(WireMessage, Data), PeerCallError>
         do {
-            wait = try peer.call(payload: WireFloats.pack(rows.flatMap(\.wireFloats))) { .predictNoise(call: $0, WireDenoiserRows(rows: rows.map(\.wireRow))) }
+            wait = try peer.call(payload: WireFloats.pack(rows.flatMap(\.wireFloats))) {
+                .predictNoise(call: $0, WireDenoiserRows(rows: rows.map { $0.wireRow(loras: loras) }))
+            }
         } catch {
             throw .invalidArgument("CFG-split peer: \(error)")
         }
@@ -47,6 +55,21 @@ public final class GuidancePeerConnection: GuidancePeer, @unchecked Sendable {
     }
 }
 
+/// One image's CFG-split peer: its rows go over the shared connection with the image's LoRA names.
+public final class ImageGuidancePeer: GuidancePeer {
+    let connection: GuidancePeerConnection
+    let loras: [WireLoRAUse]
+
+    init(connection: GuidancePeerConnection, loras: [WireLoRAUse]) {
+        self.connection = connection
+        self.loras = loras
+    }
+
+    public func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
+        try connection.predictNoise(rows, loras: loras)
+    }
+}
+
 extension DenoiserInput {
     /// The row's sizes and added conditioning; its floats travel as ``wireFloats``.
     var wireRow: WireDenoiserRows.Row {
@@ -59,32 +82,98 @@ extension DenoiserInput {
         [sample.channelsFirst(), Array(UnsafeBufferPointer(start: encoderHiddenStates.data, count: encoderHiddenStates.count))]
     }
 
-    /// The row from its header and its two float arrays (no adapters).
-    init(_ row: WireDenoiserRows.Row, sample: [Float], hidden: [Float]) {
+    /// The row from its header and its two float arrays.
+    init(_ row: WireDenoiserRows.Row, sample: [Float], hidden: [Float], adapters: LowRankAdapters = LowRankAdapters()) {
         let map = sample.withUnsafeBufferPointer { FeatureMap(channelsFirst: $0.baseAddress!, channels: row.channels, height: row.height, width: row.width) }
         let states = Matrix(rows: row.tokens, cols: row.hiddenWidth)
         hidden.withUnsafeBufferPointer { states.data.update(from: $0.baseAddress!, count: $0.count) }
-        self.init(sample: map, timestep: row.timestep, encoderHiddenStates: states, textEmbeds: row.textEmbeds, timeIds: row.timeIds)
+        self.init(sample: map, timestep: row.timestep, encoderHiddenStates: states, textEmbeds: row.textEmbeds, timeIds: row.timeIds,
+                  adapters: adapters)
     }
-
-    /// Float counts of a row's ``wireFloats``.
-    static func wireCounts(_ row: WireDenoiserRows.Row) -> [Int] { [row.channels * row.height * row.width, row.tokens * row.hiddenWidth] }
 }
 
-/// The server side: runs the UNet rows a CFG-split leader sends, on this worker's pipeline.
+extension GuidanceRow {
+    /// The row's header: its LoRAs named, how it takes them, its residuals' shapes.
+    func wireRow(loras: [WireLoRAUse]) -> WireDenoiserRows.Row {
+        var row = input.wireRow
+        if !loras.isEmpty {
+            row.loras = loras
+            row.loraApplication = merge != nil ? .merged : input.adapters.isEmpty ? nil : .unmerged
+        }
+        row.residualShapes = residuals?.wireShapes
+        row.isLast = isLast
+        return row
+    }
+
+    /// The input's floats, then the residuals'.
+    var wireFloats: [[Float]] { input.wireFloats + (residuals?.wireFloats ?? []) }
+}
+
+extension ControlResiduals {
+    /// Shapes (height, width, channels) of the down residuals, then the mid one.
+    var wireShapes: [[Int]] { (down + [mid]).map { [$0.height, $0.width, $0.channels] } }
+
+    /// Their values in the order of ``wireShapes``.
+    var wireFloats: [[Float]] { (down + [mid]).map { Array(UnsafeBufferPointer(start: $0.pixels.data, count: $0.pixels.count)) } }
+
+    /// Residuals from their shapes and values as they travel.
+    init(wireShapes shapes: [[Int]], floats: [[Float]]) throws(PeerCallError) {
+        guard shapes.count >= 2, shapes.count == floats.count, shapes.allSatisfy({ $0.count == 3 }) else {
+            throw PeerCallError("malformed ControlNet residual shapes \(shapes)")
+        }
+        let maps = zip(floats, shapes).map { values, shape in
+            let map = FeatureMap(height: shape[0], width: shape[1], channels: shape[2])
+            values.withUnsafeBufferPointer { map.pixels.data.update(from: $0.baseAddress!, count: $0.count) }
+            return map
+        }
+        self.init(down: Array(maps.dropLast()), mid: maps.last!)
+    }
+}
+
+/// The server side: runs the UNet rows a CFG-split leader sends, on this worker's pipeline, with
+/// their LoRAs from this worker's registry and the residuals they carry.
 enum GuidancePeerService {
     /// Answers `predictNoise` calls on `connection`, one at a time; `served` counts the rows run.
     static func answer(_ call: Int, _ header: WireDenoiserRows, _ payload: Data, on connection: Connection,
-                       pipeline: StableDiffusionPipeline, served: @Sendable (Int) -> Void) {
+                       engine: DiffusionEngine, served: @Sendable (Int) -> Void) {
         do {
-            let arrays = try WireFloats.unpack(payload, counts: header.rows.flatMap(DenoiserInput.wireCounts))
-            let rows = header.rows.enumerated().map { i, row in DenoiserInput(row, sample: arrays[2 * i], hidden: arrays[2 * i + 1]) }
-            let predictions = try pipeline.predictNoise(rows)
+            let arrays = try WireFloats.unpack(payload, counts: header.rows.flatMap(\.floatCounts))
+            var rows: [GuidanceRow] = []
+            var next = 0
+            for row in header.rows {
+                let floats = Array(arrays[next ..< next + row.floatCounts.count])
+                next += floats.count
+                let (adapters, merge) = try loras(of: row, engine: engine)
+                rows.append(GuidanceRow(input: DenoiserInput(row, sample: floats[0], hidden: floats[1], adapters: adapters),
+                                        residuals: try row.residualShapes.map { shapes throws(PeerCallError) in
+                                            try ControlResiduals(wireShapes: shapes, floats: Array(floats.dropFirst(2)))
+                                        },
+                                        merge: merge, isLast: row.isLast ?? false))
+            }
+            let predictions = try engine.pipeline.predictNoise(rows)
             served(rows.count)
-            let channels = predictions.first?.channels ?? pipeline.unet.outChannels
+            let channels = predictions.first?.channels ?? engine.pipeline.unet.outChannels
             try connection.send(.predictedNoise(call: call, channels: channels), payload: WireFloats.pack(predictions.map { $0.channelsFirst() }))
         } catch {
             try? connection.send(.predictNoiseFailed(call: call, "\(error)"))
+        }
+    }
+
+    /// A row's LoRAs from this worker's registry: set loading when the row names them (the
+    /// leader's first steps run meanwhile), and once it applies them, as unmerged adapters or as
+    /// the merge the row expects.
+    static func loras(of row: WireDenoiserRows.Row, engine: DiffusionEngine) throws -> (LowRankAdapters, UNetLoRAMerge?) {
+        let uses = row.loras ?? []
+        if let missing = uses.first(where: { engine.registry.entry(.lora, named: $0.name) == nil }) {
+            throw PeerCallError("no LoRA named '\(missing.name)' is registered on this CFG-split peer")
+        }
+        let pending = uses.map { engine.registry.loadLoRA($0.name) }
+        guard let application = row.loraApplication, !uses.isEmpty else { return (LowRankAdapters(), nil) }
+        let requests = try zip(pending, uses).map { pending, use in LoRARequest(file: try pending.wait(), scale: use.scale) }
+        let weights = try engine.pipeline.loraWeights(requests)
+        switch application {
+        case .unmerged: return (weights.unet, nil)
+        case .merged: return (LowRankAdapters(), UNetLoRAMerge(requests, weights: weights))
         }
     }
 }

@@ -49,8 +49,9 @@ public struct ImageWorkerConfiguration: Sendable {
 /// registered with the front end by a ``WorkerSession`` like the language-model workers
 /// (heartbeats, aborts, drain, restarts).
 /// Each `generateImage` is one image; its progress and the finished image go back on the control
-/// connection. Its transfer endpoint answers CFG-split leaders' unconditional rows; an image whose
-/// job names a `guidancePeer` sends its own there each step. A job's LoRAs and ControlNets are
+/// connection. Its transfer endpoint answers CFG-split leaders' unconditional rows (with the
+/// LoRAs they name from this worker's registry, and the ControlNet residuals they carry); an image
+/// whose job names a `guidancePeer` sends its own there each step. A job's LoRAs and ControlNets are
 /// named from the worker's ``AdapterRegistry`` (reported at registration); with a
 /// `controlNetService` its ControlNets run on that `controlnet` worker instead.
 ///
@@ -102,8 +103,8 @@ public final class ImageWorker: Sendable {
             connection.startReading(name: "tessera-diffusion-peer", onMessage: { message, payload in
                 switch message {
                 case let .predictNoise(call, header):
-                    guard let pipeline = self.engine?.pipeline else { return }
-                    GuidancePeerService.answer(call, header, payload, on: connection, pipeline: pipeline) {
+                    guard let engine = self.engine else { return }
+                    GuidancePeerService.answer(call, header, payload, on: connection, engine: engine) {
                         self.guidanceRowsServed.add($0, ordering: .relaxed)
                     }
                 case let .controlResiduals(call, header):
@@ -161,7 +162,7 @@ public final class ImageWorker: Sendable {
         let controls = job.controlNets ?? []
         var images = try WireImages.unpack((job.initImage.map { [$0] } ?? []) + controls.map(\.image), payload)
         if job.initImage != nil { request.initImage = images.removeFirst() }
-        if let endpoint = job.guidancePeer { request.guidancePeer = try peer(endpoint) }
+        if let endpoint = job.guidancePeer { request.guidancePeer = try peer(endpoint).image(loras: job.loras ?? []) }
         guard let engine else { throw ImageGenerationError.invalidRequest("a controlnet worker generates no images", param: nil) }
         var named = ImageRequest(request, loras: (job.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) })
         if let endpoint = job.controlNetService {
