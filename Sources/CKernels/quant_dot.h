@@ -227,57 +227,42 @@ static inline int QD_NAME(k_mins)(const uint8_t *scales, const int16_t *bsums, u
     return mins;
 }
 
-QD_TARGET static float QD_NAME(dot_q4_K)(size_t n, const void *w, const void *act) {
-    const blk_q4_K *x = w;
-    const act_q8_256 *y = act;
-    __m256 acc = _mm256_setzero_ps();
-    float mins_total = 0;
-    const __m256i low = _mm256_set1_epi8(0x0F);
-    for (size_t i = 0; i < n / QK256; i++) {
-        uint8_t sc[8];
-        int mins = QD_NAME(k_mins)(x[i].scales, y[i].bsums, sc);
-        __m256i sumi = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-            __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-            __m256i p0 = QD_DOT(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j)));
-            __m256i p1 = QD_DOT(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32)));
-            sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p0, _mm256_set1_epi32(sc[2 * j])));
-            sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p1, _mm256_set1_epi32(sc[2 * j + 1])));
-        }
-        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        mins_total += _cvtsh_ss(x[i].dmin) * y[i].d * mins;
-    }
-    return QD_NAME(hsum)(acc) - mins_total;
-}
-
-QD_TARGET static float QD_NAME(dot_q5_K)(size_t n, const void *w, const void *act) {
-    const blk_q5_K *x = w;
+// Q4_K and Q5_K in one body: Q5_K's fifth bits (qh) are or-ed onto Q4_K's nibbles; `five` is a
+// constant at each call, so each type compiles to its own loop without the other's work.
+QD_TARGET static inline __attribute__((always_inline)) float QD_NAME(dot_k45)(int five, size_t n, const void *w, const void *act) {
+    const size_t block = five ? sizeof(blk_q5_K) : sizeof(blk_q4_K);
     const act_q8_256 *y = act;
     __m256 acc = _mm256_setzero_ps();
     float mins_total = 0;
     const __m256i low = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (size_t i = 0; i < n / QK256; i++) {
+        const blk_q4_K *x4 = (const blk_q4_K *)((const char *)w + i * block);
+        const blk_q5_K *x5 = (const blk_q5_K *)x4;  // d, dmin and scales lie alike in both
+        const uint8_t *qs = five ? x5->qs : x4->qs;
         uint8_t sc[8];
-        int mins = QD_NAME(k_mins)(x[i].scales, y[i].bsums, sc);
-        __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
+        int mins = QD_NAME(k_mins)(x4->scales, y[i].bsums, sc);
+        __m256i qh = five ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * j));
-            __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4);
-            __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4);
-            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low), h0);
-            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), h1);
+            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+            if (five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+            }
             __m256i p0 = QD_DOT(_mm256_setzero_si256(), lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j)));
             __m256i p1 = QD_DOT(_mm256_setzero_si256(), hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * j + 32)));
             sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p0, _mm256_set1_epi32(sc[2 * j])));
             sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(p1, _mm256_set1_epi32(sc[2 * j + 1])));
         }
-        acc = _mm256_fmadd_ps(QD_NAME(scale)(x[i].d, y[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        mins_total += _cvtsh_ss(x[i].dmin) * y[i].d * mins;
+        acc = _mm256_fmadd_ps(QD_NAME(scale)(x4->d, y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        mins_total += _cvtsh_ss(x4->dmin) * y[i].d * mins;
     }
     return QD_NAME(hsum)(acc) - mins_total;
 }
+
+QD_TARGET static float QD_NAME(dot_q4_K)(size_t n, const void *w, const void *act) { return QD_NAME(dot_k45)(0, n, w, act); }
+QD_TARGET static float QD_NAME(dot_q5_K)(size_t n, const void *w, const void *act) { return QD_NAME(dot_k45)(1, n, w, act); }
 
 QD_TARGET static float QD_NAME(dot_q6_K)(size_t n, const void *w, const void *act) {
     const blk_q6_K *x = w;

@@ -123,17 +123,6 @@ CK_AVX2 static inline __m256 ggml_expf256(__m256 x) {
                                                       _mm256_andnot_ps(_mm256_castsi256_ps(c), _mm256_fmadd_ps(k, j, k)))));
 }
 
-CK_AVX2 static void silu_mul_avx2(const float *gate, const float *up, float *out, size_t n) {
-    __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 g = _mm256_loadu_ps(gate + i);
-        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, ggml_expf256(_mm256_sub_ps(zero, g))));
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
-    }
-    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
-}
-
 /// ggml_v_expf, AVX-512 form (its polynomial keeps the 1 inside and scales by 2^n with scalef).
 CK_AVX512VNNI static inline __m512 ggml_expf512(__m512 x) {
     const __m512 r = _mm512_set1_ps(0x1.8p23f);
@@ -152,16 +141,22 @@ CK_AVX512VNNI static inline __m512 ggml_expf512(__m512 x) {
     return _mm512_mask_blend_ps(d, res, alt);
 }
 
-CK_AVX512VNNI static void silu_mul_avx512(const float *gate, const float *up, float *out, size_t n) {
-    __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 g = _mm512_loadu_ps(gate + i);
-        __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, ggml_expf512(_mm512_sub_ps(zero, g))));
-        _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
+// gate·sigmoid(gate)·up, `width` lanes at a time with that width's expf, the rest with libm's; one
+// body for both instruction sets (vector-extension arithmetic is the same IEEE lane operations).
+#define CK_SILU_MUL(name, target, vec, width, expf_v)                                          \
+    target static void name(const float *gate, const float *up, float *out, size_t n) {        \
+        size_t i = 0;                                                                          \
+        for (; i + width <= n; i += width) {                                                   \
+            vec g, u;                                                                          \
+            __builtin_memcpy(&g, gate + i, sizeof g);                                          \
+            __builtin_memcpy(&u, up + i, sizeof u);                                            \
+            vec r = g / (1.0f + expf_v(0.0f - g)) * u;                                         \
+            __builtin_memcpy(out + i, &r, sizeof r);                                           \
+        }                                                                                      \
+        for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];                 \
     }
-    for (; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
-}
+CK_SILU_MUL(silu_mul_avx2, CK_AVX2, __m256, 8, ggml_expf256)
+CK_SILU_MUL(silu_mul_avx512, CK_AVX512VNNI, __m512, 16, ggml_expf512)
 #endif
 
 void ck_softmax(float *x, size_t n) {
