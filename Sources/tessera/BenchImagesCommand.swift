@@ -21,8 +21,7 @@ struct BenchImagesCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .customLong("base-url"), help: "The server, e.g. http://127.0.0.1:8000.")
-    var baseURL: String
+    @OptionGroup var target: BenchTargetOptions
 
     @Option(help: "The image model name to send.")
     var model: String
@@ -47,12 +46,6 @@ struct BenchImagesCommand: AsyncParsableCommand {
     @Option(help: "Seed of prompts and arrivals; request i sends seed + i.")
     var seed = 0
 
-    @Option(name: .customLong("extra-body"), help: "A JSON object merged into every request, e.g. '{\"scheduler\": \"euler-a\"}'.")
-    var extraBody: String?
-
-    @Option(name: .customLong("result-json"), help: "Write the result as JSON to this file.")
-    var resultJSON: String?
-
     @Flag(name: .customLong("katz-trace"), help: "Draw --num-requests add-on requests with the Katz mix over the server's adapters.")
     var katzTrace = false
 
@@ -70,7 +63,6 @@ struct BenchImagesCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard numRequests >= 1, n >= 1, seed >= 0 else { throw ValidationError("--num-requests and -n must be at least 1, --seed >= 0") }
-        if let extraBody, BenchClient.extraMembers(extraBody) == nil { throw ValidationError("--extra-body must be a JSON object") }
         if katzTrace, trace != nil { throw ValidationError("--katz-trace draws a trace, --trace replays one: give one of them") }
         guard zipfExponent > 0 else { throw ValidationError("--zipf-exponent must be positive") }
     }
@@ -92,14 +84,14 @@ struct BenchImagesCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var fields = extraBody.flatMap(BenchClient.extraMembers) ?? [:]
+        var fields = target.extraBody.flatMap(BenchClient.extraMembers) ?? [:]
         fields["size"] = size
         fields["n"] = n
         if let steps { fields["num_inference_steps"] = steps }
         if let guidance { fields["guidance_scale"] = guidance }
         let replayed = try replayedTrace()
         let http = arrivals.httpClient(requests: replayed?.count ?? numRequests)
-        let client = ImageBenchClient(baseURL: baseURL, model: model, fields: fields, client: http)
+        let client = ImageBenchClient(baseURL: target.baseURL, model: model, fields: fields, client: http)
         let addOns: [AddOnTraceEntry]?
         do { addOns = katzTrace ? try await drawKatzTrace(client) : replayed } catch {
             try await http.shutdown()
@@ -135,12 +127,7 @@ struct BenchImagesCommand: AsyncParsableCommand {
         let report = ImageBenchReport(outcomes: outcomes, duration: duration)
         print(report.text)
         print("load average after: \(Self.loadAverage)")
-        if let resultJSON {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: resultJSON))
-        }
-        if report.completed == 0 { throw ExitCode.failure }
+        try target.finish(report, completed: report.completed)
     }
 
     static var loadAverage: String {

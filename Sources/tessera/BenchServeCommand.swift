@@ -12,8 +12,7 @@ struct BenchServeCommand: AsyncParsableCommand {
         abstract: "Benchmark an OpenAI-compatible server: TTFT, TPOT, ITL, E2E, throughput and goodput."
     )
 
-    @Option(name: .customLong("base-url"), help: "The server, e.g. http://127.0.0.1:8000.")
-    var baseURL: String
+    @OptionGroup var target: BenchTargetOptions
 
     @Option(help: "The model name to send.")
     var model: String
@@ -60,12 +59,6 @@ struct BenchServeCommand: AsyncParsableCommand {
             help: "Send slo_class by shares and report each class's TTFT attainment: NAME=TTFT_MS:SHARE,… (e.g. tight=2000:1,relaxed=60000:1).")
     var sloMix: String?
 
-    @Option(name: .customLong("result-json"), help: "Write the result as JSON to this file.")
-    var resultJSON: String?
-
-    @Option(name: .customLong("extra-body"), help: "A JSON object merged into every request, e.g. '{\"response_format\": {\"type\": \"json_object\"}}'.")
-    var extraBody: String?
-
     func validate() throws {
         guard numPrompts >= 1 else { throw ValidationError("--num-prompts must be at least 1") }
         guard inputLength >= 1, outputLength >= 1, (0..<1).contains(rangeRatio) else {
@@ -78,7 +71,6 @@ struct BenchServeCommand: AsyncParsableCommand {
         if BenchDatasetKind(dataset) == .randomMultimodal, kind != .chat { throw ValidationError("random-mm needs --endpoint chat") }
         if let goodput { _ = try GoodputObjectives(parsing: goodput) }
         if let sloMix { _ = try SLOMix(parsing: sloMix) }
-        if let extraBody, BenchClient.extraMembers(extraBody) == nil { throw ValidationError("--extra-body must be a JSON object") }
     }
 
     private var parsedImageSize: (Int, Int)? {
@@ -101,8 +93,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         let objectives = try goodput.map { try GoodputObjectives(parsing: $0) }
 
         let http = arrivals.httpClient(requests: numPrompts)
-        let client = BenchClient(baseURL: baseURL, model: model, endpoint: BenchClient.Endpoint(name: endpoint) ?? .chat, client: http,
-                                 extraBody: extraBody)
+        let client = BenchClient(baseURL: target.baseURL, model: model, endpoint: BenchClient.Endpoint(name: endpoint) ?? .chat, client: http,
+                                 extraBody: target.extraBody)
         let runner = BenchRunner(
             client: client, schedule: arrivals.schedule(seed: seed), maxConcurrency: arrivals.maxConcurrency)
         let progress = ProgressBar(total: requests.count)
@@ -112,11 +104,6 @@ struct BenchServeCommand: AsyncParsableCommand {
         var report = BenchReport(outcomes: outcomes, duration: duration, objectives: objectives)
         report.sloAttainment = mix?.attainment(classes: classes, outcomes: outcomes)
         print(report.text)
-        if let resultJSON {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: resultJSON))
-        }
-        if report.completed == 0 { throw ExitCode.failure }
+        try target.finish(report, completed: report.completed)
     }
 }
