@@ -37,21 +37,21 @@ extension Parser {
     }
 
     mutating func parseOr() throws -> Expression {
-        var left = try parseAnd()
-        while isName("or") {
-            let line = current.line
-            advance()
-            left = Expression(kind: .or(left, try parseAnd()), line: line)
-        }
-        return left
+        try parseLeftAssociative("or", Expression.Kind.or) { try $0.parseAnd() }
     }
 
     mutating func parseAnd() throws -> Expression {
-        var left = try parseNot()
-        while isName("and") {
+        try parseLeftAssociative("and", Expression.Kind.and) { try $0.parseNot() }
+    }
+
+    /// `operand (keyword operand)*`, grouped from the left (`a or b or c` is `(a or b) or c`).
+    private mutating func parseLeftAssociative(_ keyword: String, _ kind: (Expression, Expression) -> Expression.Kind,
+                                               operand: (inout Parser) throws -> Expression) throws -> Expression {
+        var left = try operand(&self)
+        while isName(keyword) {
             let line = current.line
             advance()
-            left = Expression(kind: .and(left, try parseNot()), line: line)
+            left = Expression(kind: kind(left, try operand(&self)), line: line)
         }
         return left
     }

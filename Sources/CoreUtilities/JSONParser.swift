@@ -90,15 +90,7 @@ public struct JSONParser {
             position += 1
             skipWhitespace()
             members.append((key, try parseValue()))
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unterminated object") }
-            if bytes[position] == UInt8(ascii: "}") {
-                position += 1
-                return .object(members)
-            }
-            guard bytes[position] == UInt8(ascii: ",") else { throw error("expected ',' or '}'") }
-            position += 1
-            skipWhitespace()
+            if try endsContainer("}", "object") { return .object(members) }
         }
     }
 
@@ -112,16 +104,23 @@ public struct JSONParser {
         }
         while true {
             elements.append(try parseValue())
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unterminated array") }
-            if bytes[position] == UInt8(ascii: "]") {
-                position += 1
-                return .array(elements)
-            }
-            guard bytes[position] == UInt8(ascii: ",") else { throw error("expected ',' or ']'") }
-            position += 1
-            skipWhitespace()
+            if try endsContainer("]", "array") { return .array(elements) }
         }
+    }
+
+    /// After a member or element: true at `close` (consumed), false after a ',' (consumed, with the
+    /// whitespace after it).
+    private mutating func endsContainer(_ close: Unicode.Scalar, _ container: String) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard position < bytes.count else { throw error("unterminated \(container)") }
+        if bytes[position] == UInt8(ascii: close) {
+            position += 1
+            return true
+        }
+        guard bytes[position] == UInt8(ascii: ",") else { throw error("expected ',' or '\(close)'") }
+        position += 1
+        skipWhitespace()
+        return false
     }
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
