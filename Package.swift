@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "CoreUtilities"),
 
         // Text and images in.
-        .target(name: "Tokenizers", dependencies: ["CoreUtilities"]),
+        .target(name: "Tokenizers", dependencies: ["CoreUtilities", .product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "ChatTemplates", dependencies: ["CoreUtilities"]),
         // Constrained decoding: JSON Schema, regexes and EBNF compiled to token masks.
         .target(name: "Grammar", dependencies: ["CoreUtilities"]),

@@ -1,14 +1,15 @@
+import HeapModule
+
 extension BPEModel {
     /// A candidate merge of the symbol at `position` with its right neighbour.
-    private struct Candidate {
+    private struct Candidate: Comparable {
         let rank: Int32
         let position: Int
         let mergedId: Int32
 
         /// Lowest rank first, then leftmost.
-        @inline(__always)
-        func precedes(_ other: Candidate) -> Bool {
-            rank != other.rank ? rank < other.rank : position < other.position
+        static func < (a: Candidate, b: Candidate) -> Bool {
+            a.rank != b.rank ? a.rank < b.rank : a.position < b.position
         }
     }
 
@@ -22,13 +23,13 @@ extension BPEModel {
             symbols[index].previous = index - 1
             symbols[index].next = index + 1 < count ? index + 1 : -1
         }
-        var heap = MinHeap<Candidate>(by: { $0.precedes($1) })
+        var heap = Heap<Candidate>()
         for index in 0..<count - 1 {
             if let merge = merges[Self.pairKey(symbols[index].id, symbols[index + 1].id)] {
-                heap.push(Candidate(rank: merge.rank, position: index, mergedId: merge.id))
+                heap.insert(Candidate(rank: merge.rank, position: index, mergedId: merge.id))
             }
         }
-        while let top = heap.pop() {
+        while let top = heap.popMin() {
             let position = top.position
             let left = symbols[position]
             guard !left.removed, left.next >= 0 else { continue }
@@ -45,51 +46,12 @@ extension BPEModel {
             let merged = symbols[position]
             if merged.previous >= 0,
                let candidate = merges[Self.pairKey(symbols[merged.previous].id, merged.id)] {
-                heap.push(Candidate(rank: candidate.rank, position: merged.previous, mergedId: candidate.id))
+                heap.insert(Candidate(rank: candidate.rank, position: merged.previous, mergedId: candidate.id))
             }
             if merged.next >= 0, let candidate = merges[Self.pairKey(merged.id, symbols[merged.next].id)] {
-                heap.push(Candidate(rank: candidate.rank, position: position, mergedId: candidate.id))
+                heap.insert(Candidate(rank: candidate.rank, position: position, mergedId: candidate.id))
             }
         }
         return symbols.compactMap { $0.removed ? nil : $0.id }
-    }
-}
-
-/// A binary min-heap ordered by a strict "comes before" predicate.
-struct MinHeap<Element> {
-    private var storage: [Element] = []
-    private let precedes: (Element, Element) -> Bool
-
-    init(by precedes: @escaping (Element, Element) -> Bool) {
-        self.precedes = precedes
-    }
-
-    mutating func push(_ element: Element) {
-        storage.append(element)
-        var child = storage.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard precedes(storage[child], storage[parent]) else { break }
-            storage.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> Element? {
-        guard let last = storage.popLast() else { return nil }
-        guard !storage.isEmpty else { return last }
-        let top = storage[0]
-        storage[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            guard left < storage.count else { break }
-            let right = left + 1
-            let child = right < storage.count && precedes(storage[right], storage[left]) ? right : left
-            guard precedes(storage[child], storage[parent]) else { break }
-            storage.swapAt(child, parent)
-            parent = child
-        }
-        return top
     }
 }
