@@ -10,16 +10,18 @@ model="${1:-fixtures/models/llava-tiny}"
 out="${OUT:-bench-work/disagg}"
 mkdir -p "$out"
 source scripts/lib/tessera_binary.sh
+source scripts/lib/serve.sh
 binary=$(tessera_binary)
 name=$(basename "$model")
 slo="ttft:1000,tpot:100"
 
 run() {
-    local label=$1 topology=$2 port=18400
-    local log="$out/$label.server.log"
-    "$binary" serve --model "$model" --port "$port" --topology "$topology" --kv-cache-memory 64 --max-queued-requests 512 >"$log" 2>&1 &
-    local server=$!
-    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+    local label=$1 topology=$2 port
+    port=$(free_port)
+    keep_server_log=1
+    serve_in_background "$out/$label.server.log" "$binary" serve --model "$model" --port "$port" --topology "$topology" \
+        --kv-cache-memory 64 --max-queued-requests 512
+    wait_healthy "$port"
     "$binary" bench serve --base-url "http://127.0.0.1:$port" --model "$name" --dataset random --endpoint completions \
         --num-prompts 60 --request-rate 6 --input-len 128 --output-len 32 --goodput "$slo" --seed 1 \
         --result-json "$out/$label.text.json" >/dev/null 2>&1 &
@@ -29,7 +31,7 @@ run() {
         --result-json "$out/$label.mm.json" >/dev/null 2>&1
     wait "$text"
     curl -fsS "http://127.0.0.1:$port/metrics" >"$out/$label.metrics"
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server
 }
 
 labels="${LABELS:-mono-x2 mono-x3 pd pd-push epd groups-elastic}"

@@ -42,13 +42,9 @@ for deployment in inline service; do
     wait_healthy "$port"
     "$binary" bench images --base-url "http://127.0.0.1:$port" "${bench[@]}" "${trace[@]}" --result-json "$out/$deployment.json" \
         >"$out/$deployment.bench.log" 2>&1
-    kill "$server"; wait "$server" 2>/dev/null || true
-    python3 - "$out/$deployment.json" "$deployment" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-l = r["latency_ms"]
-print(f"| {sys.argv[2]} | {r['image_throughput']:.3f} | {l['mean']:.0f} | {l['median']:.0f} | {r['p90_latency_ms']:.0f} | {l['p99']:.0f} | {r['failed']} |")
-PY
+    stop_server
+    result_row "$out/$deployment.json" "$deployment" "{r['image_throughput']:.3f}" "{r['latency_ms']['mean']:.0f}" \
+        "{r['latency_ms']['median']:.0f}" "{r['p90_latency_ms']:.0f}" "{r['latency_ms']['p99']:.0f}" "{r['failed']}"
 done
 grep '^add-on trace' "$out/inline.bench.log"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -10,6 +10,7 @@ model="${1:-fixtures/diffusion/sd1-tiny}"
 out="${OUT:-bench-work/images}"
 mkdir -p "$out"
 source scripts/lib/tessera_binary.sh
+source scripts/lib/serve.sh
 binary=$(tessera_binary)
 name=$(basename "$model")
 threads="${THREADS:-2}"
@@ -17,16 +18,16 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| --max-image-batch | images/s | mean batch | latency mean (ms) | p50 (ms) | p90 (ms) | p99 (ms) |"
 echo "|---|---|---|---|---|---|---|"
 for batch in "${BATCH:-8}" 1; do
-    port=18600
-    "$binary" serve --image-model "$model" --port "$port" --threads "$threads" --max-image-batch "$batch" \
-        --max-queued-images 256 --kv-cache-memory 16 >"$out/batch$batch.server.log" 2>&1 &
-    server=$!
-    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+    port=$(free_port)
+    keep_server_log=1
+    serve_in_background "$out/batch$batch.server.log" "$binary" serve --image-model "$model" --port "$port" --threads "$threads" \
+        --max-image-batch "$batch" --max-queued-images 256 --kv-cache-memory 16
+    wait_healthy "$port"
     "$binary" bench images --base-url "http://127.0.0.1:$port" --model "$name" --num-requests "${NUM_REQUESTS:-24}" \
         --request-rate "${RATE:-0.5}" --size "${SIZE:-64x64}" --steps "${STEPS:-10}" --seed 1 \
         --result-json "$out/batch$batch.json" >"$out/batch$batch.bench.log" 2>&1
     metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server
     calls=$(grep '^tessera:image_unet_calls_total{' <<<"$metrics" | awk '{print $2}')
     steps=$(grep '^tessera:image_steps_total{' <<<"$metrics" | awk '{print $2}')
     python3 - "$out/batch$batch.json" "$batch" "$calls" "$steps" <<'PY'

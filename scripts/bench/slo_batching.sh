@@ -10,6 +10,7 @@ model="${1:-fixtures/models/llama-sp}"
 out="${OUT:-bench-work/slo}"
 mkdir -p "$out"
 source scripts/lib/tessera_binary.sh
+source scripts/lib/serve.sh
 binary=$(tessera_binary)
 name=$(basename "$model")
 tight_ms="${TIGHT_MS:-1500}"
@@ -18,13 +19,19 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| policy | tight attainment | relaxed attainment | TTFT p50 (ms) | TTFT p99 (ms) |"
 echo "|---|---|---|---|---|"
 for policy in ${POLICIES:-fcfs slo-ordered slo-short-first}; do
-    port=18500
-    log="$out/$policy.server.log"
-    "$binary" serve --model "$model" --port "$port" --max-num-seqs 2 --kv-cache-memory 64 --max-queued-requests 512 \
-        --batch-policy "$policy" --slo-class "tight=$(awk "BEGIN{print $tight_ms/1000}")" --slo-class relaxed=60 \
-        --default-slo-class relaxed >"$log" 2>&1 &
-    server=$!
-    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+    port=$(free_port)
+    keep_server_log=1
+    serve_in_background "$out/$policy.server.log" "$binary" serve --model "$model" --port "$port" --max-num-seqs 2 --kv-cache-memory 64 \
+        --max-queued-requests 512 --batch-policy "$policy" --slo-class "tight=$(awk "BEGIN{print $tight_ms/1000}")" --slo-class relaxed=60 \
+        --default-slo-class relaxed
+    wait_healthy "$port"
+    "$binary" bench serve --base-url "http://127.0.0.1:$port" --model "$name" --dataset random --endpoint completions \
+        --num-prompts "${NUM_PROMPTS:-80}" --request-rate "${RATE:-20}" --input-len 64 --output-len 48 --seed 1 \
+        --slo-mix "tight=$tight_ms:1,relaxed=$relaxed_ms:1" --result-json "$out/$policy.json" >/dev/null 2>&1
+    stop_server
+    result_row "$out/$policy.json" "$policy" "{r['slo_attainment']['tight']:.3f}" "{r['slo_attainment']['relaxed']:.3f}" \
+        "{r['ttft_ms']['median']:.0f}" "{r['ttft_ms']['p99']:.0f}"
+done
     "$binary" bench serve --base-url "http://127.0.0.1:$port" --model "$name" --dataset random --endpoint completions \
         --num-prompts "${NUM_PROMPTS:-80}" --request-rate "${RATE:-20}" --input-len 64 --output-len 48 --seed 1 \
         --slo-mix "tight=$tight_ms:1,relaxed=$relaxed_ms:1" --result-json "$out/$policy.json" >/dev/null 2>&1

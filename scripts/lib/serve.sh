@@ -24,3 +24,16 @@ wait_healthy() {
         sleep 0.2
     done
 }
+
+# stop_server: stops the server serve_in_background started and waits for it to exit.
+stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
+
+# result_row JSON LABEL FIELD...: prints a Markdown table row of LABEL and each FIELD, a Python
+# f-string body over the bench result `r` read from JSON, e.g. "{r['ttft_ms']['median']:.0f}".
+result_row() {
+    python3 - "$@" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("| " + " | ".join([sys.argv[2]] + [eval("f" + repr(field), {"r": r}) for field in sys.argv[3:]]) + " |")
+PY
+}
