@@ -22,27 +22,20 @@ import ServingAPI
             """)
         let prompts = (0 ..< 16).map { Support.prompts[$0 % Support.prompts.count] }
         let expected = try await Support.singleProcess(Array(Support.prompts), tokens: 40)
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, prompt) in prompts.enumerated() {
-                group.addTask {
-                    (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(40)))).ids)
-                }
-            }
+        var busy = -1
+        let outputs = try await Support.concurrently(prompts, tokens: 40, on: frontEnd) {
             // Once decoding is under way, a busy decode worker turns into a second prefill worker.
             #expect(await Support.eventually { frontEnd.clusterStatus().contains { $0.role == .decode && $0.runningDecodes > 0 } })
-            let busy = try #require(frontEnd.clusterStatus().first { $0.role == .decode && $0.runningDecodes > 0 }?.id)
+            busy = try #require(frontEnd.clusterStatus().first { $0.role == .decode && $0.runningDecodes > 0 }?.id)
             #expect(frontEnd.switchRole(slot: busy, to: .prefill))
             // The last decode worker must stay: a second switch is refused.
             let other = try #require(frontEnd.clusterStatus().first { $0.role == .decode && $0.id != busy }?.id)
             #expect(!frontEnd.switchRole(slot: other, to: .prefill))
-            var result = Array(repeating: [Int](), count: prompts.count)
-            for try await (i, ids) in group { result[i] = ids }
-            return (result, busy)
         }
-        #expect(outputs.0 == prompts.indices.map { expected[$0 % Support.prompts.count] })
+        #expect(outputs == prompts.indices.map { expected[$0 % Support.prompts.count] })
         #expect(await Support.eventually { frontEnd.completedRoleSwitches == 1 })
         let status = frontEnd.clusterStatus()
-        #expect(status[outputs.1].role == .prefill && status[outputs.1].isActive)
+        #expect(status[busy].role == .prefill && status[busy].isActive)
         #expect(status.filter { $0.role == .prefill }.count == 2)
         #expect(frontEnd.retriedRequests == 0)
         // The new prefill worker takes work: both prefill workers get some of a new burst.
@@ -105,23 +98,17 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
                   - {role: prefill, count: 1}
                   - {role: decode, count: 2}
             """)
-        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let prefill = try frontEnd.slot(of: .prefill)
         let pid = try #require(frontEnd.workerProcessId(slot: prefill))
         let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(4))
         let expected = try await Support.singleProcess(prompts, tokens: 8)
         #expect(kill(pid, SIGSTOP) == 0)
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, prompt) in prompts.enumerated() {
-                group.addTask { (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(8)))).ids) }
-            }
+        let outputs = try await Support.concurrently(prompts, tokens: 8, on: frontEnd) {
             // The backlog (prompt tokens at 20 tokens/s) exceeds half a second of work: a decode worker turns prefill.
             #expect(await Support.eventually { frontEnd.clusterStatus()[prefill].pendingPrefillTokens > 0 })
             #expect(await Support.eventually(20) { frontEnd.completedRoleSwitches == 1 })
             #expect(frontEnd.clusterStatus().filter { $0.role == .prefill && $0.isActive }.count == 2)
             kill(pid, SIGCONT)
-            var result = Array(repeating: [Int](), count: prompts.count)
-            for try await (i, ids) in group { result[i] = ids }
-            return result
         }
         #expect(outputs == expected)
         // Each stage kept a worker: the last decode worker never moved.
@@ -134,12 +121,6 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
 /// from the other.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct GroupBalancerTests {
     @Test func multimodalBurstTakesADecodeWorkerFromTheTextGroup() async throws {
-        struct Reference: Decodable {
-            struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
-            let prompts: [Prompt]
-        }
-        let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: llava.appendingPathComponent("reference.json")))
         let frontEnd = try await Support.frontEnd("""
             planners: [{name: burst-tolerance, interval: 0.2, burstQueueThreshold: 0.5, historyLength: 100000}]
             heartbeat_timeout_ms: 30000
@@ -152,20 +133,13 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
                 workers:
                   - {role: prefill, count: 1}
                   - {role: decode, count: 1}
-            """, model: llava)
-        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
-        let requests = try reference.prompts.filter { $0.images.count == 1 }.prefix(3).map { prompt in
-            (InferenceRequest(prompt: .text(prompt.text), images: try prompt.images.map { try ImageDecoder.decode(contentsOf: folder.appendingPathComponent($0)) },
-                              parameters: Support.greedy(prompt.greedy_token_ids.count)), prompt.greedy_token_ids)
-        }
+            """, model: Support.llava)
+        let requests = try Support.referencePrompts(Support.llava).filter { $0.imageNames.count == 1 }.prefix(3).map { ($0.request, $0.expected) }
         #expect(requests.count >= 2)
         let stalled = try #require(frontEnd.clusterStatus().first { $0.group == .multimodal && $0.role == .prefill }?.id)
         let pid = try #require(frontEnd.workerProcessId(slot: stalled))
         #expect(kill(pid, SIGSTOP) == 0)
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, request) in requests.enumerated() {
-                group.addTask { (i, try await Support.collect(try frontEnd.submit(request.0)).ids) }
-            }
+        let outputs = try await Support.concurrently(requests.map(\.0), on: frontEnd) {
             // The multimodal queue builds up behind the stalled prefill worker: a text decode worker moves over as a prefill worker.
             #expect(await Support.eventually(20) {
                 frontEnd.clusterStatus().contains { $0.group == .multimodal && $0.role == .prefill && $0.isActive && $0.id != stalled }
@@ -174,15 +148,12 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
             let extra = try await Support.collect(try frontEnd.submit(requests[0].0)).ids
             #expect(extra == requests[0].1)
             kill(pid, SIGCONT)
-            var result = Array(repeating: [Int](), count: requests.count)
-            for try await (i, ids) in group { result[i] = ids }
-            return result
         }
         #expect(outputs == requests.map(\.1))
         // The text group kept one worker per stage and still serves.
         let text = frontEnd.clusterStatus().filter { $0.group == .text && $0.isActive }
         #expect(Set(text.map(\.role)) == [.prefill, .decode])
-        let expected = try await Support.singleProcess([Support.prompts[0]], tokens: 6, model: llava)[0]
+        let expected = try await Support.singleProcess([Support.prompts[0]], tokens: 6, model: Support.llava)[0]
         #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(6)))).ids == expected)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }

@@ -103,21 +103,15 @@ import ServingAPI
         // A heartbeat timeout longer than the test: the stopped worker must be found dead by its
         // kill, not replaced as hung before its queue is seen full (which a loaded machine allowed).
         let frontEnd = try await Support.frontEnd(Self.decodePair.replacingOccurrences(of: "heartbeat_timeout_ms: 1000", with: "heartbeat_timeout_ms: 60000"))
-        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let prefill = try frontEnd.slot(of: .prefill)
         let pid = try #require(frontEnd.workerProcessId(slot: prefill))
         let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(3))
         let expected = try await Support.singleProcess(prompts, tokens: 10)
         // Stopped first, so the prompts are certainly queued on it when it dies.
         #expect(kill(pid, SIGSTOP) == 0)
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, prompt) in prompts.enumerated() {
-                group.addTask { (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10)))).ids) }
-            }
+        let outputs = try await Support.concurrently(prompts, tokens: 10, on: frontEnd) {
             #expect(await Support.eventually { frontEnd.clusterStatus()[prefill].queuedRequests == prompts.count })
             kill(pid, SIGKILL)
-            var result = Array(repeating: [Int](), count: prompts.count)
-            for try await (i, ids) in group { result[i] = ids }
-            return result
         }
         #expect(outputs == expected)
         #expect(frontEnd.retriedRequests == prompts.count)
@@ -132,8 +126,8 @@ import ServingAPI
     @Test func killingThePrefillWorkerBeforeTheDecodePullRePrefillsOnItsReplacement() async throws {
         let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 1)
             .replacingOccurrences(of: "heartbeat_timeout_ms: 1000", with: "heartbeat_timeout_ms: 60000"))
-        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
-        let decode = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
+        let prefill = try frontEnd.slot(of: .prefill)
+        let decode = try frontEnd.slot(of: .decode)
         let prefillPid = try #require(frontEnd.workerProcessId(slot: prefill))
         let decodePid = try #require(frontEnd.workerProcessId(slot: decode))
         let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(3))
@@ -141,17 +135,11 @@ import ServingAPI
         // The decode worker has pulled from the prefill worker before: it holds a connection to it.
         #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Support.greedy(10)))).ids == expected[0])
         #expect(kill(decodePid, SIGSTOP) == 0)
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, prompt) in prompts.enumerated() {
-                group.addTask { (i, try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10)))).ids) }
-            }
+        let outputs = try await Support.concurrently(prompts, tokens: 10, on: frontEnd) {
             // Every prompt is prefilled and its KV parked; the decode worker has its job but has not pulled.
             #expect(await Support.eventually { frontEnd.clusterStatus()[decode].runningDecodes == prompts.count })
             kill(prefillPid, SIGKILL)
             kill(decodePid, SIGCONT)
-            var result = Array(repeating: [Int](), count: prompts.count)
-            for try await (i, ids) in group { result[i] = ids }
-            return result
         }
         #expect(outputs == expected)
         #expect(frontEnd.retriedRequests == prompts.count)
@@ -166,7 +154,7 @@ import ServingAPI
     /// request after the restart is served without a retry (none is allowed here).
     @Test func thePrefillWorkersReplacementIsPulledFromWithoutARetry() async throws {
         let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 0))
-        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+        let prefill = try frontEnd.slot(of: .prefill)
         let prefillPid = try #require(frontEnd.workerProcessId(slot: prefill))
         let prompt = try #require(Support.prompts.first { $0.count > 1 })
         let expected = try await Support.singleProcess([prompt], tokens: 10)[0]
@@ -186,8 +174,8 @@ import ServingAPI
     /// prefill worker's parked-KV timeout (60 s) passes.
     @Test func kvParkedForAFailedTryIsFreedWhenTheRequestIsRetried() async throws {
         let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 2))
-        let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
-        let decode = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
+        let prefill = try frontEnd.slot(of: .prefill)
+        let decode = try frontEnd.slot(of: .decode)
         let prompt = try #require(Support.prompts.max { $0.count < $1.count })
         let expected = try await Support.singleProcess([prompt], tokens: 5)[0]
         kill(try #require(frontEnd.workerProcessId(slot: decode)), SIGSTOP)
@@ -200,7 +188,7 @@ import ServingAPI
 
     @Test func aHungWorkerIsFoundByHeartbeatTimeoutAndReplaced() async throws {
         let frontEnd = try await Support.frontEnd(Self.decodePair)
-        let slot = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
+        let slot = try frontEnd.slot(of: .decode)
         let pid = try #require(frontEnd.workerProcessId(slot: slot))
         kill(pid, SIGSTOP)
         // Requests keep being served by the sibling while the hung worker is detected.

@@ -11,13 +11,11 @@ import Testing
 /// to the encode workers by ``IntraRequestEncodeSplitter``, the prefill worker pulls every shard's
 /// features by the images' ids (it gets no pixels) and merges them in the prompt's order.
 @Suite(.serialized, .timeLimit(.minutes(4))) struct IntraRequestEncodeTests {
-    static let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
     static let names = ["gradient.png", "noisy.jpg", "tall.png", "rgba.png"]
     static let prompt = "USER: <image>\n<image>\n<image>\n<image>\nCompare the four pictures. ASSISTANT:"
 
     static func images() throws -> [RGBImage] {
-        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
-        return try names.map { try ImageDecoder.decode(Data(contentsOf: folder.appendingPathComponent($0))) }
+        try Support.goodImages(names)
     }
 
     /// Greedy tokens of the four-image request with `encoders` encode workers, and what the front end saw.
@@ -31,7 +29,7 @@ import Testing
                   - {role: prefill, count: 1}
                   - {role: decode, count: 1}
             """
-        let frontEnd = try await Support.frontEnd(topology, model: llava)
+        let frontEnd = try await Support.frontEnd(topology, model: Support.llava)
         let request = InferenceRequest(prompt: .text(prompt), images: try images(), parameters: Support.greedy(12))
         let tokens = try await Support.collect(try frontEnd.submit(request)).ids
         let status = frontEnd.clusterStatus()
@@ -60,7 +58,7 @@ import Testing
         // The single-process engine gives the same tokens.
         var config = EngineConfig()
         config.kvCacheMemoryBytes = 32 << 20
-        let engine = try LLMEngine(directory: Self.llava, config: config)
+        let engine = try LLMEngine(directory: Support.llava, config: config)
         let single = try await Support.collect(try engine.submit(
             InferenceRequest(prompt: .text(Self.prompt), images: try Self.images(), parameters: Support.greedy(12)))).ids
         await engine.shutdown(gracePeriod: .zero)

@@ -58,19 +58,11 @@ import Testing
     /// LLaVA and Qwen2-VL (M-RoPE positions go to every stage) image prompts through 2 and 3 stages.
     @Test(arguments: [("llava-tiny", 2, 0.55), ("llava-tiny", 3, 0.4), ("qwen2-vl-tiny", 2, 0.55), ("qwen2-vl-tiny", 3, 0.4)])
     func imagePromptsThroughStagesMatchTransformers(fixture: String, stages: Int, share: Double) async throws {
-        struct Reference: Decodable {
-            struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
-            let prompts: [Prompt]
-        }
         let model = Support.repository.appendingPathComponent("fixtures/models/\(fixture)")
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: model.appendingPathComponent("reference.json")))
         let frontEnd = try await Self.frontEnd(try Self.yaml(group: "multimodal", stages: stages, share: share, model: model), model: model)
         #expect(frontEnd.pipelinePlan(slot: 0)?.blocks.count == stages)
-        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
-        for prompt in reference.prompts {
-            let images = try prompt.images.map { try ImageDecoder.decode(contentsOf: folder.appendingPathComponent($0)) }
-            let request = InferenceRequest(prompt: .text(prompt.text), images: images, parameters: Support.greedy(prompt.greedy_token_ids.count))
-            #expect(try await Support.collect(try frontEnd.submit(request)).ids == prompt.greedy_token_ids, "\(prompt.images)")
+        for prompt in try Support.referencePrompts(model) {
+            #expect(try await Support.collect(try frontEnd.submit(prompt.request)).ids == prompt.expected, "\(prompt.imageNames)")
             #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         }
         await frontEnd.shutdown(gracePeriod: .seconds(1))

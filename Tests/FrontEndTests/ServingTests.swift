@@ -35,12 +35,7 @@ import Testing
     /// workers continue from the pulled KV; mono workers do it all. Outputs are transformers' greedy ids.
     @Test(arguments: ["encode", "prefill", "mono"])
     func imagePromptsThroughWorkersMatchTransformers(role: String) async throws {
-        struct Reference: Decodable {
-            struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
-            let prompts: [Prompt]
-        }
-        let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: llava.appendingPathComponent("reference.json")))
+        let prompts = try Support.referencePrompts(Support.llava)
         let workers = switch role {
         case "mono": "      - {role: mono, count: 1}"
         case "encode": "      - {role: encode, count: 2}\n      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
@@ -48,32 +43,29 @@ import Testing
         }
         // ModServe's dispatcher spreads a request's images over the encode workers, one image at a time.
         let dispatcher = role == "encode" ? "encodeDispatcher: least-pending-image-tokens\n" : ""
-        let frontEnd = try await Support.frontEnd(dispatcher + "groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: llava)
+        let frontEnd = try await Support.frontEnd(dispatcher + "groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: Support.llava)
         #expect(frontEnd.servedModel.imagePlaceholder == "<image>")
-        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
-        for prompt in reference.prompts {
-            let images = try prompt.images.map { try ImageDecoder.decode(contentsOf: folder.appendingPathComponent($0)) }
-            let request = InferenceRequest(prompt: .text(prompt.text), images: images, parameters: Support.greedy(prompt.greedy_token_ids.count))
-            let served = try await Support.collect(try frontEnd.submit(request))
-            #expect(served.ids == prompt.greedy_token_ids, "\(prompt.images)")
+        for prompt in prompts {
+            let served = try await Support.collect(try frontEnd.submit(prompt.request))
+            #expect(served.ids == prompt.expected, "\(prompt.imageNames)")
             if role == "mono" {
                 // The worker's finish arrives whole: per-image stage timings included (the server's image metrics).
                 let timings = try #require(served.info?.timings.images)
-                #expect(timings.count == images.count && timings.allSatisfy { $0.encoderCacheHit || ($0.preprocess > 0 && $0.encode > 0) })
+                #expect(timings.count == prompt.request.images.count && timings.allSatisfy { $0.encoderCacheHit || ($0.preprocess > 0 && $0.encode > 0) })
             }
         }
         if role != "mono" {
             // One KV pull per request, plus one feature pull per encode worker a request's images went to.
-            #expect(await Support.eventually { frontEnd.transferTotals().transfers >= reference.prompts.count + (role == "encode" ? reference.prompts.count : 0) })
+            #expect(await Support.eventually { frontEnd.transferTotals().transfers >= prompts.count + (role == "encode" ? prompts.count : 0) })
         }
         if role == "encode" {
             // The prefill worker found every image in its cache: the encode workers' features, not its own encoder.
-            let images = reference.prompts.reduce(0) { $0 + $1.images.count }
-            let prefill = try #require(frontEnd.clusterStatus().first { $0.role == .prefill }?.id)
+            let images = prompts.reduce(0) { $0 + $1.imageNames.count }
+            let prefill = try frontEnd.slot(of: .prefill)
             #expect(await Support.eventually { frontEnd.encoderCacheCounters(slot: prefill) == (images, images) })
             // Multi-image requests spread over both encode workers (fewest pending image tokens per image).
             let encoders = frontEnd.clusterStatus().filter { $0.role == .encode }.map(\.id)
-            #expect(reference.prompts.contains { $0.images.count > 1 })
+            #expect(prompts.contains { $0.imageNames.count > 1 })
             #expect(await Support.eventually { encoders.allSatisfy { frontEnd.transferTotals(slot: $0).bytesSent > 0 } })
         }
         #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
@@ -90,17 +82,9 @@ import Testing
         let prompts = Array(Support.prompts.prefix(4))
         let expected = try await Support.singleProcess(prompts, tokens: 8)
         let classes = ["interactive", "batch", "standard", "interactive"]
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, prompt) in prompts.enumerated() {
-                group.addTask {
-                    let request = InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(8), sloClass: classes[i])
-                    return (i, try await Support.collect(try frontEnd.submit(request)).ids)
-                }
-            }
-            var result = Array(repeating: [Int](), count: prompts.count)
-            for try await (i, ids) in group { result[i] = ids }
-            return result
-        }
+        let outputs = try await Support.concurrently(prompts.indices.map {
+            InferenceRequest(prompt: .tokens(prompts[$0]), parameters: Support.greedy(8), sloClass: classes[$0])
+        }, on: frontEnd)
         #expect(outputs == expected)
         #expect {
             try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Support.greedy(4), sloClass: "urgent"))

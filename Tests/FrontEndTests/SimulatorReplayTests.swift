@@ -25,7 +25,6 @@ import Testing
 /// SLO-ODBS admit them in three different orders, so an executor that ordered its queue by
 /// another policy than the one it was given fails the comparison.
 @Suite(.serialized, .timeLimit(.minutes(6))) struct SimulatorReplayTests {
-    static let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
     static let topology = """
         router: least-loaded
         encodeDispatcher: intra-request
@@ -61,14 +60,11 @@ import Testing
     }
 
     @Test func liveFrontEndTakesTheSimulatorsRoutingDecisions() async throws {
-        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
-        let images = try Self.entries.map { entry in
-            try entry.images.map { try ImageDecoder.decode(Data(contentsOf: folder.appendingPathComponent($0))) }
-        }
+        let images = try Self.entries.map { try Support.goodImages($0.images) }
 
         // Live: the topology's workers, one request at a time.
         let recorder = DecisionRecorder()
-        let frontEnd = try await Support.frontEnd(Self.topology, model: Self.llava) { options in
+        let frontEnd = try await Support.frontEnd(Self.topology, model: Support.llava) { options in
             recorder.observe(&options)
         }
         let tokenizer = frontEnd.servedModel.tokenizer
@@ -87,7 +83,7 @@ import Testing
         var costModel = try Support.replayCostModel()
         var config = EngineConfig()
         config.kvCacheMemoryBytes = 8 << 20
-        let engine = try LLMEngine(directory: Self.llava, config: config, parts: .visionEncoder)
+        let engine = try LLMEngine(directory: Support.llava, config: config, parts: .visionEncoder)
         costModel.imageTokens = try #require(engine.imageTokenRule)
         await engine.shutdown(gracePeriod: .zero)
         let trace = Trace(requests: zip(images, textTokens).enumerated().map { i, request in

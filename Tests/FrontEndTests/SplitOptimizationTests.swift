@@ -12,7 +12,6 @@ import Testing
 /// (one policy, two executors), and the front end launches pools of those sizes, its prefill
 /// workers at the chosen batch limit, and serves through them.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct SplitOptimizationTests {
-    static let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
     static let costModel = Support.repository.appendingPathComponent("examples/sim/costmodels/qwen2.5-vl-7b-a100.json")
     /// Image-heavy requests: encoding dominates, so the search moves workers off the written split.
     static let workload = #"{"synthetic": {"durationSeconds": 60, "ratePerSecond": 3, "multimodalFraction": 1, "minImages": 4, "maxImages": 4, "seed": 2}}"#
@@ -80,7 +79,7 @@ import Testing
         #expect([chosen.candidate.encode, chosen.candidate.prefill, chosen.candidate.decode] != [1, 1, 2])
 
         let recorder = Recorder()
-        let frontEnd = try await Support.frontEnd(Self.topology, model: Self.llava, prepare: { try #require(try $0.optimizingSplit(costModel: cost, slo: slo, baseDirectory: folder)).topology },
+        let frontEnd = try await Support.frontEnd(Self.topology, model: Support.llava, prepare: { try #require(try $0.optimizingSplit(costModel: cost, slo: slo, baseDirectory: folder)).topology },
                                                   provider: { local in
             let provider = RecordingProvider(local)
             recorder.provider.withLock { $0 = provider }
@@ -96,7 +95,7 @@ import Testing
         #expect(started.filter { $0.role != .prefill }.allSatisfy { Self.maxNumSeqs($0.arguments) == nil })
 
         // The launched split serves an image request.
-        let image = try ImageDecoder.decode(Data(contentsOf: Support.repository.appendingPathComponent("fixtures/images/good/gradient.png")))
+        let image = try Support.goodImages(["gradient.png"])[0]
         let tokens = try await Support.collect(try frontEnd.submit(InferenceRequest(
             prompt: .text("USER: <image>\nWhat is shown here? ASSISTANT:"), images: [image], parameters: Support.greedy(4))))
         await frontEnd.shutdown(gracePeriod: .seconds(1))

@@ -30,7 +30,7 @@ import Testing
         let flag = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-crashloop-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: flag) }
         let frontEnd = try await Support.frontEnd(Self.topology(flag: flag))
-        let decode = try #require(frontEnd.clusterStatus().first { $0.role == .decode }?.id)
+        let decode = try frontEnd.slot(of: .decode)
         let pid = try #require(frontEnd.workerProcessId(slot: decode))
         #expect(frontEnd.unavailableReason == nil)
         #expect(frontEnd.statistics().workerRestarts == ["prefill": 0, "decode": 0])

@@ -2,6 +2,7 @@ import Cluster
 import Engine
 import Foundation
 import FrontEnd
+import Imaging
 import ServingAPI
 import Simulator
 import Synchronization
@@ -23,6 +24,34 @@ final class DecisionRecorder: Sendable {
 enum Support {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let model = repository.appendingPathComponent("fixtures/models/llama-gqa")
+    static let llava = repository.appendingPathComponent("fixtures/models/llava-tiny")
+
+    /// Decoded images of fixtures/images/good, by file name.
+    static func goodImages(_ names: [String]) throws -> [RGBImage] {
+        let folder = repository.appendingPathComponent("fixtures/images/good")
+        return try names.map { try ImageDecoder.decode(contentsOf: folder.appendingPathComponent($0)) }
+    }
+
+    /// One of a model fixture's reference prompts (reference.json): its text and images as a greedy
+    /// request for as many tokens as transformers generated, and those tokens.
+    struct ReferencePrompt {
+        let imageNames: [String]
+        let request: InferenceRequest
+        let expected: [Int]
+    }
+
+    static func referencePrompts(_ model: URL) throws -> [ReferencePrompt] {
+        struct Reference: Decodable {
+            struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
+            let prompts: [Prompt]
+        }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: model.appendingPathComponent("reference.json")))
+        return try reference.prompts.map { prompt in
+            let request = InferenceRequest(prompt: .text(prompt.text), images: try goodImages(prompt.images),
+                                           parameters: greedy(prompt.greedy_token_ids.count))
+            return ReferencePrompt(imageNames: prompt.images, request: request, expected: prompt.greedy_token_ids)
+        }
+    }
 
     /// The `tessera` executable next to the test bundle (SwiftPM builds both into one folder).
     static var executable: URL {
@@ -125,13 +154,23 @@ enum Support {
         return outputs
     }
 
-    /// The greedy outputs of `prompts` submitted all at once, in prompt order.
-    static func concurrently(_ prompts: [[Int]], tokens: Int, on engine: some InferenceEngine) async throws -> [[Int]] {
+    /// The greedy outputs of `prompts` submitted all at once, in prompt order; `meanwhile` runs
+    /// while they are in flight.
+    static func concurrently(_ prompts: [[Int]], tokens: Int, on engine: some InferenceEngine,
+                             meanwhile: () async throws -> Void = {}) async throws -> [[Int]] {
+        try await concurrently(prompts.map { InferenceRequest(prompt: .tokens($0), parameters: greedy(tokens)) }, on: engine, meanwhile: meanwhile)
+    }
+
+    /// The output tokens of `requests` submitted all at once, in request order; `meanwhile` runs
+    /// while they are in flight (to stop, kill or move workers under them).
+    static func concurrently(_ requests: [InferenceRequest], on engine: some InferenceEngine,
+                             meanwhile: () async throws -> Void = {}) async throws -> [[Int]] {
         try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
-            for (i, prompt) in prompts.enumerated() {
-                group.addTask { (i, try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: greedy(tokens)))).ids) }
+            for (i, request) in requests.enumerated() {
+                group.addTask { (i, try await collect(try engine.submit(request)).ids) }
             }
-            var result = Array(repeating: [Int](), count: prompts.count)
+            try await meanwhile()
+            var result = Array(repeating: [Int](), count: requests.count)
             for try await (i, ids) in group { result[i] = ids }
             return result
         }
@@ -206,4 +245,11 @@ enum Support {
         [1, 450, 1483, 310, 1444, 338], [1, 903, 501, 263, 931], [1, 29, 1896, 871, 1906, 71, 1941],
         Array(1 ... 40).map { $0 * 37 % 2000 + 3 }, [1], [1, 306, 763, 304, 1203, 1623, 278, 1952],
     ]
+}
+
+extension ClusterFrontEnd {
+    /// The slot of the first worker of `role`.
+    func slot(of role: InstanceRole) throws -> Int {
+        try #require(clusterStatus().first { $0.role == role }?.id)
+    }
 }
