@@ -23,20 +23,8 @@ public enum ImageKernels {
         let depth = x.channels * kernel * kernel
         let pixels = outHeight * outWidth
         let direct = kernel == 1 && stride == 1 && padding == (0, 0, 0, 0)
-        let tiles = (pixels + convolutionTile - 1) / convolutionTile
-        ComputeThreads.configureOnce()
-        let wanted = 2 * ComputeThreads.count
-        // Split output channels (in multiples of 16) only when there are too few pixel tiles.
-        let bands = max(1, min((outChannels + 15) / 16, (wanted + tiles - 1) / tiles))
         let (input, output) = (x.pixels.data, out.pixels.data)
-        Parallel.forEach(tiles * bands) { task in
-            let (tile, band) = (task / bands, task % bands)
-            let first = tile * convolutionTile
-            let count = min(convolutionTile, pixels - first)
-            let blocks = (outChannels + 15) / 16
-            let begin = blocks * band / bands * 16
-            let end = min(outChannels, blocks * (band + 1) / bands * 16)
-            guard begin < end else { return }
+        Parallel.forEachBlockAndBand(total: pixels, blockSize: convolutionTile, channels: outChannels) { first, count, begin, end in
             let multiply = { (columns: UnsafePointer<Float>) in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(end - begin), Int32(depth),
                             1, columns, Int32(depth), weight + begin * depth, Int32(depth),

@@ -58,19 +58,8 @@ extension ImageKernels {
         let out = FeatureMap(height: x.height, width: x.width, channels: outC)
         let tilesX = (x.width + 3) / 4
         let tiles = tilesX * ((x.height + 3) / 4)
-        let blocks = (tiles + winogradTileBlock - 1) / winogradTileBlock
-        ComputeThreads.configureOnce()
-        // Split output channels (in multiples of 16) only when there are too few tile blocks.
-        let bands = max(1, min((outC + 15) / 16, (2 * ComputeThreads.count + blocks - 1) / blocks))
         let (input, output, u) = (x.pixels.data, out.pixels.data, weights.data)
-        Parallel.forEach(blocks * bands) { task in
-            let (block, band) = (task / bands, task % bands)
-            let first = block * winogradTileBlock
-            let count = min(winogradTileBlock, tiles - first)
-            let sixteens = (outC + 15) / 16
-            let begin = sixteens * band / bands * 16
-            let end = min(outC, sixteens * (band + 1) / bands * 16)
-            guard begin < end else { return }
+        Parallel.forEachBlockAndBand(total: tiles, blockSize: winogradTileBlock, channels: outC) { first, count, begin, end in
             ScratchBuffers.with(count: 36 * count * (inC + outC)) { scratch in
                 let (v, m) = (scratch, scratch + 36 * count * inC)
                 ck_winograd_input(input, x.height, x.width, inC, tilesX, first, count, v)

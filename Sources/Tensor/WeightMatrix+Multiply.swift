@@ -68,10 +68,7 @@ extension WeightMatrix {
         let tasks = max(1, min(ComputeThreads.count * 2, rows / 64))
         let beta: Float = accumulate ? 1 : 0
         Parallel.forEach(tasks) { task in
-            // Column blocks on multiples of 16 keep SGEMM's inner kernels on full panels.
-            let blocks = (rows + 15) / 16
-            let begin = blocks * task / tasks * 16
-            let end = min(rows, blocks * (task + 1) / tasks * 16)
+            let (begin, end) = Parallel.sixteens(task, of: tasks, count: rows)
             guard begin < end else { return }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                         Int32(count), Int32(end - begin), Int32(cols),
