@@ -122,12 +122,7 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration.podAddress = environment["TESSERA_POD_IP"]
             configuration.heartbeatInterval = .milliseconds(heartbeatIntervalMs)
             let worker = try ImageWorker(configuration: configuration)
-            let drainTimeout = Duration.milliseconds(Int(drainTimeout * 1000))
-            let watch = Task {
-                for await _ in signals { worker.drain(timeout: drainTimeout) }
-            }
-            defer { watch.cancel() }
-            return try await worker.run()
+            return try await serve(worker.run, drainingOn: signals) { worker.drain(timeout: $0) }
         }
         var engine = EngineConfig()
         engine.kvCacheMemoryBytes = kvCache.memoryBytes
@@ -156,11 +151,17 @@ struct WorkerCommand: AsyncParsableCommand {
             configuration.pipeline = (units, try Endpoint(parsing: pipelineNext))
         }
         let worker = try Worker(configuration: configuration)
-        let drainTimeout = Duration.milliseconds(Int(drainTimeout * 1000))
+        try await serve(worker.run, drainingOn: signals) { worker.drain(timeout: $0) }
+    }
+
+    /// Runs a worker; each SIGTERM in `signals` starts its drain with --drain-timeout.
+    private func serve(_ run: () async throws -> Void, drainingOn signals: UnixSignalsSequence,
+                       drain: @escaping @Sendable (Duration) -> Void) async throws {
+        let timeout = Duration.milliseconds(Int(drainTimeout * 1000))
         let watch = Task {
-            for await _ in signals { worker.drain(timeout: drainTimeout) }
+            for await _ in signals { drain(timeout) }
         }
         defer { watch.cancel() }
-        try await worker.run()
+        try await run()
     }
 }
