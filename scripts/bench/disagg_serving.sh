@@ -6,13 +6,8 @@
 # Usage: scripts/bench/disagg_serving.sh [MODEL_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-model="${1:-fixtures/models/llava-tiny}"
-out="${OUT:-bench-work/disagg}"
-mkdir -p "$out"
-source scripts/lib/tessera_binary.sh
-source scripts/lib/serve.sh
-binary=$(tessera_binary)
-name=$(basename "$model")
+source scripts/lib/bench.sh
+bench_setup fixtures/models/llava-tiny bench-work/disagg "$@"
 slo="ttft:1000,tpot:100"
 
 run() {

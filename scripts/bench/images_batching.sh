@@ -6,13 +6,8 @@
 # Usage: scripts/bench/images_batching.sh [IMAGE_MODEL_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-model="${1:-fixtures/diffusion/sd1-tiny}"
-out="${OUT:-bench-work/images}"
-mkdir -p "$out"
-source scripts/lib/tessera_binary.sh
-source scripts/lib/serve.sh
-binary=$(tessera_binary)
-name=$(basename "$model")
+source scripts/lib/bench.sh
+bench_setup fixtures/diffusion/sd1-tiny bench-work/images "$@"
 threads="${THREADS:-2}"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "| --max-image-batch | images/s | mean batch | latency mean (ms) | p50 (ms) | p90 (ms) | p99 (ms) |"

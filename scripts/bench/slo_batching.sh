@@ -6,13 +6,8 @@
 # Usage: scripts/bench/slo_batching.sh [MODEL_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-model="${1:-fixtures/models/llama-sp}"
-out="${OUT:-bench-work/slo}"
-mkdir -p "$out"
-source scripts/lib/tessera_binary.sh
-source scripts/lib/serve.sh
-binary=$(tessera_binary)
-name=$(basename "$model")
+source scripts/lib/bench.sh
+bench_setup fixtures/models/llama-sp bench-work/slo "$@"
 tight_ms="${TIGHT_MS:-1500}"
 relaxed_ms=60000
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,16 @@
+# Shared by the benchmark scripts that serve one model and load it with `tessera bench`.
+#
+#   source scripts/lib/bench.sh
+#   bench_setup DEFAULT_MODEL DEFAULT_OUT "$@"
+source scripts/lib/tessera_binary.sh
+source scripts/lib/serve.sh
+
+# bench_setup DEFAULT_MODEL DEFAULT_OUT [MODEL]: sets $model (MODEL, else DEFAULT_MODEL), $name (its
+# folder's name), $out ($OUT, else DEFAULT_OUT; created) and $binary (see tessera_binary).
+bench_setup() {
+    model="${3:-$1}"
+    name=$(basename "$model")
+    out="${OUT:-$2}"
+    mkdir -p "$out"
+    binary=$(tessera_binary)
+}
