@@ -22,8 +22,10 @@ struct GenerateImageCommand: ParsableCommand {
         --lora PATH[:SCALE] (repeatable) loads a diffusers/PEFT or kohya LoRA file for the UNet and
         the text encoders, each with its own scale (default 1), merged into the weights for the run.
         --controlnet DIR --control-image PNG (repeatable, paired in order; several form a
-        MultiControlNet; SD 1.x/2.x/XL, with --image too) with --control-scale X given for every ControlNet
-        or for none (default 1); the control image is resized to the output size as diffusers does.
+        MultiControlNet; SD 1.x/2.x/XL, with --image too) with --control-scale X, --control-guidance-start X
+        and --control-guidance-end X each given for every ControlNet or for none (defaults 1, 0, 1); the
+        control image is resized to the output size as diffusers does. --guidance defaults to diffusers'
+        pipeline default: 7.5, and 5 for an SDXL folder.
         """
     )
 
@@ -45,8 +47,8 @@ struct GenerateImageCommand: ParsableCommand {
     @Option(help: "Denoising steps.")
     var steps = 50
 
-    @Option(help: "Classifier-free guidance scale (≤ 1: no guidance).")
-    var guidance: Float = 7.5
+    @Option(help: "Classifier-free guidance scale (≤ 1: no guidance; default as diffusers: 7.5, 5 for SDXL).")
+    var guidance: Float?
 
     @Option(help: "Scheduler: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: "|")) (default: the folder's).")
     var scheduler: String?
@@ -88,6 +90,14 @@ struct GenerateImageCommand: ParsableCommand {
     @Option(name: .customLong("control-scale"), help: "controlnet_conditioning_scale of each --controlnet (all or none; default 1).")
     var controlScale: [Float] = []
 
+    @Option(name: .customLong("control-guidance-start"),
+            help: "control_guidance_start of each --controlnet: the fraction of the steps before it starts (all or none; default 0).")
+    var controlGuidanceStart: [Float] = []
+
+    @Option(name: .customLong("control-guidance-end"),
+            help: "control_guidance_end of each --controlnet: the fraction of the steps after which it stops (all or none; default 1).")
+    var controlGuidanceEnd: [Float] = []
+
     @Option(help: "An init image (PNG or JPEG) for image-to-image.")
     var image: String?
 
@@ -108,10 +118,13 @@ struct GenerateImageCommand: ParsableCommand {
         guard controlImage.count == controlnet.count else {
             throw ValidationError("every --controlnet needs one --control-image (got \(controlnet.count) ControlNets, \(controlImage.count) images)")
         }
-        guard controlScale.isEmpty || controlScale.count == controlnet.count else {
-            throw ValidationError("give --control-scale for every --controlnet or for none (got \(controlnet.count) ControlNets, \(controlScale.count) scales)")
+        for (option, values) in [("--control-scale", controlScale), ("--control-guidance-start", controlGuidanceStart),
+                                 ("--control-guidance-end", controlGuidanceEnd)] {
+            guard values.isEmpty || values.count == controlnet.count else {
+                throw ValidationError("give \(option) for every --controlnet or for none (got \(controlnet.count) ControlNets, \(values.count) values)")
+            }
+            if let bad = values.first(where: { !$0.isFinite }) { throw ValidationError("\(option) must be a finite number, not \(bad)") }
         }
-        if let bad = controlScale.first(where: { !$0.isFinite }) { throw ValidationError("--control-scale must be a finite number, not \(bad)") }
     }
 
     /// `PATH[:SCALE]`: the scale is what follows the last colon when that parses as a number.
@@ -129,7 +142,8 @@ struct GenerateImageCommand: ParsableCommand {
     func run() throws {
         if let threads { ComputeThreads.set(threads) }
         let pipeline = try StableDiffusionPipeline(directory: URL(fileURLWithPath: model))
-        var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: steps, guidanceScale: guidance,
+        var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: steps,
+                                         guidanceScale: guidance ?? pipeline.defaultGuidanceScale,
                                          scheduler: scheduler.flatMap(SchedulerKind.init(rawValue:)),
                                          width: width, height: height, seed: seed, strength: strength,
                                          prompt2: prompt2, negativePrompt2: negativePrompt2)
@@ -146,7 +160,9 @@ struct GenerateImageCommand: ParsableCommand {
         request.controlNets = try controlnet.indices.map { i in
             ControlNetRequest(controlNet: try ControlNetModel(directory: URL(fileURLWithPath: controlnet[i])),
                               image: try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: controlImage[i])),
-                              scale: controlScale.isEmpty ? 1 : controlScale[i])
+                              scale: controlScale.isEmpty ? 1 : controlScale[i],
+                              start: controlGuidanceStart.isEmpty ? 0 : controlGuidanceStart[i],
+                              end: controlGuidanceEnd.isEmpty ? 1 : controlGuidanceEnd[i])
         }
         if let initLatents {
             let file = try SafetensorsFile(path: initLatents)

@@ -68,6 +68,39 @@ def test_lora_and_controlnet_match_diffusers(tmp_path):
     assert np.abs(pixels - np.round(out["image"] * 255).astype(np.int32)).max() == 0
 
 
+def test_control_guidance_windows_match_diffusers(tmp_path):
+    """A MultiControlNet whose ControlNets run over their own parts of the schedule
+    (control_guidance_start/end), as the diffusers reference ran it."""
+    case = next(c for c in json.loads((FIXTURES / "addons" / "cases.json").read_text())["cases"] if c["name"] == "sd1-multicontrolnet")
+    controls = case["controlnets"]
+    assert len(controls) == 2 and any(c["start"] > 0 for c in controls) and any(c["end"] < 1 for c in controls)
+    tensors = tmp_path / "out.safetensors"
+    args = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", case["prompt"], "--negative-prompt", case["negative_prompt"],
+            "--steps", str(case["steps"]), "--guidance", str(case["guidance_scale"]), "--scheduler", case["scheduler"],
+            "--width", "64", "--height", "64", "--seed", str(case["seed"]), "--output", str(tmp_path / "out.png"), "--tensors", str(tensors)]
+    for control in controls:
+        args += ["--controlnet", str(FIXTURES / control["folder"]), "--control-image", str(FIXTURES / control["image"]),
+                 "--control-scale", str(control["scale"]), "--control-guidance-start", str(control["start"]),
+                 "--control-guidance-end", str(control["end"])]
+    result = generate_image(*args)
+    assert result.returncode == 0, result.stderr
+    reference = load_file(FIXTURES / "addons" / "sd1-multicontrolnet.safetensors")
+    assert np.abs(load_file(tensors)["image"] - reference["image"]).max() < 1e-3
+
+
+def test_sdxl_default_guidance_is_diffusers(tmp_path):
+    """Without --guidance an SDXL folder runs at StableDiffusionXLPipeline's default guidance_scale, 5."""
+    case = reference_case("xl-cases.json", "sdxl-euler-zero-negative")
+    assert case["guidance_scale"] == 5.0 and case["scheduler"] is None and case["negative_prompt"] is None
+    tensors = tmp_path / "out.safetensors"
+    result = generate_image("--model", str(FIXTURES / "sdxl-tiny"), "--prompt", case["prompt"], "--steps", str(case["steps"]),
+                            "--width", str(case["width"]), "--height", str(case["height"]), "--seed", str(case["seed"]),
+                            "--output", str(tmp_path / "out.png"), "--tensors", str(tensors))
+    assert result.returncode == 0, result.stderr
+    reference = load_file(FIXTURES / "pipelines" / "sdxl-euler-zero-negative.safetensors")
+    assert np.abs(load_file(tensors)["image"] - reference["image"]).max() < 1e-3
+
+
 def test_bad_add_on_arguments_fail_clearly(tmp_path):
     base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--steps", "1", "--width", "64", "--height", "64",
             "--output", str(tmp_path / "x.png")]
@@ -80,6 +113,11 @@ def test_bad_add_on_arguments_fail_clearly(tmp_path):
         (["--controlnet", controlnet, "--control-image", image, "--controlnet", controlnet, "--control-image", image,
           "--control-scale", "0.5"], "--control-scale"),
         (["--controlnet", controlnet, "--control-image", str(tmp_path / "none.png")], "none.png"),
+        (["--controlnet", controlnet, "--control-image", image, "--control-guidance-end", "0.5", "--control-guidance-end", "0.7"],
+         "--control-guidance-end"),
+        (["--controlnet", controlnet, "--control-image", image, "--control-guidance-start", "0.6", "--control-guidance-end", "0.4",
+          "--scheduler", "ddim"],
+         "control guidance start 0.6 and end 0.4"),
     ]
     for extra, message in cases:
         result = generate_image(*base, *extra)

@@ -7,6 +7,10 @@ import Tensor
 /// states side by side, the second encoder's projected pooled output as `text_embeds`, and the
 /// six size/crop numbers (original size, crop top-left, target size) as `time_ids`.
 extension StableDiffusionPipeline {
+    /// diffusers' default `guidance_scale`: 5 for the SDXL pipelines (with or without ControlNets or
+    /// an init image), 7.5 for SD 1.x/2.x.
+    public var defaultGuidanceScale: Float { textEncoder2 != nil ? 5 : 7.5 }
+
     /// The 77 × (d₁ + d₂) cross-attention states and the pooled projection (`text_embeds`) of `text`
     /// through the first encoder and `text2` through the second (diffusers' `prompt_2`: `nil` or
     /// empty takes `text`); `adapters` are the request's text-encoder LoRAs per encoder.
