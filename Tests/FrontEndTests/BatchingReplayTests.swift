@@ -33,47 +33,67 @@ import Testing
     static let queued: [(sloClass: String, tokens: Int)] = [("t60000", 2), ("t2000", 5), ("t20000", 8), ("t100", 4), ("t6000", 2)]
     static let classes = ["blocker=0.01", "t100=100", "t2000=2000", "t6000=6000", "t20000=20000", "t60000=60000"]
     static let outputTokens = 4
+    /// Tokens a blocker generates: enough that it decodes until every other request was admitted,
+    /// so the step it finishes in decides nothing. Its first token then marks no decision either:
+    /// requests that reach a loaded worker just after the blocker's last chunk are admitted beside
+    /// its first decode with the same budget its last chunk would have left (1 token), and the
+    /// batches that follow are the same.
+    static let blockerOutputTokens = 20
 
     typealias Decisions = (routing: [RoutingDecision], batching: [Int: [BatchDecision]])
 
-    /// A prompt of `tokens` ids, different for each request so no prefix is shared.
+    /// The trace's requests on `workers` workers: a blocker for each, then the queued ones.
+    static func requests(workers: Int) -> [(sloClass: String, tokens: Int, output: Int)] {
+        Array(repeating: ("blocker", blockerTokens, blockerOutputTokens), count: workers) + queued.map { ($0.sloClass, $0.tokens, outputTokens) }
+    }
+
+    /// A prompt of `tokens` ids that shares no prefix with another request's, not even its first
+    /// token: a trace names token counts, not tokens, so the simulator sees no text prefix hits,
+    /// while a live worker reuses cached KV below block granularity (a request whose first token
+    /// is some cached block's first token copies that one token's KV), which gives the step it is
+    /// admitted in one more token of budget than the simulator's.
     static func prompt(_ request: Int, tokens: Int) -> [Int] {
-        [1] + (1 ..< tokens).map { (request * 389 + $0 * 7) % 1400 + 20 }
+        (0 ..< tokens).map { (request * 389 + $0 * 7) % 1400 + 20 }
     }
 
     /// The live decisions on `workers` mono workers (requests 0 ..< workers are the blockers), each
-    /// worker's batching decisions in its order; nil when some worker's queued requests were not all
-    /// waiting by its blocker's last chunk (a blocker's first token came before the last request was
-    /// routed, or a worker's first decision after its blocker's missed some: a loaded machine), so
-    /// its decision points saw another state than the trace's.
+    /// worker's batching decisions in its order; nil when the router or some worker saw another state
+    /// than the trace's (a loaded machine): a blocker's first token came before the last request was
+    /// routed (the router would count its prompt done), or a worker's first decision after its
+    /// blocker's missed some of its queued requests.
     func live(workers: Int, batcher: String) async throws -> Decisions? {
         let recorder = DecisionRecorder()
         let frontEnd = try await Support.frontEnd(Support.monoWorkers(workers, batcher: batcher), model: Self.model) { options in
-            options.workerArguments += ["--max-num-seqs", String(Self.seats), "--max-num-batched-tokens", String(Self.stepTokens)]
+            // The step budget is tokens and seats, as the simulator's: no step-time target, whose
+            // measured step times would cut a step's admissions by how loaded the machine is.
+            options.workerArguments += ["--max-num-seqs", String(Self.seats), "--max-num-batched-tokens", String(Self.stepTokens),
+                                        "--step-time-target-ms", "0"]
                 + Self.classes.flatMap { ["--slo-class", $0] }
             options.sloClasses = try! SLOClasses(definitions: Self.classes)
             recorder.observe(&options)
         }
-        let requests = (0 ..< workers).map { _ in (sloClass: "blocker", tokens: Self.blockerTokens) } + Self.queued
+        let requests = Self.requests(workers: workers)
         // Each stream's output, and when its first token came.
-        var outputs: [Task<(ids: [Int], firstToken: ContinuousClock.Instant), any Error>] = []
+        var outputs: [Task<(ids: [Int], cachedTokens: Int?, firstToken: ContinuousClock.Instant), any Error>] = []
         let allRouted: ContinuousClock.Instant
         do {
             for (i, request) in requests.enumerated() {
                 // Each request is routed before the next arrives, and the queued ones once every blocker runs.
                 if i == workers { #expect(await Support.eventually(every: .microseconds(200)) { recorder.batches.withLock(\.count) == workers }) }
                 let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(Self.prompt(i, tokens: request.tokens)),
-                                                                  parameters: Support.greedy(Self.outputTokens), sloClass: request.sloClass))
+                                                                  parameters: Support.greedy(request.output), sloClass: request.sloClass))
                 outputs.append(Task {
                     var first = ContinuousClock.now
-                    let ids = try await Support.collect(stream) { n in if n == 1 { first = .now } }.ids
-                    return (ids, first)
+                    let (ids, _, info) = try await Support.collect(stream) { n in if n == 1 { first = .now } }
+                    return (ids, info?.cachedTokens, first)
                 })
                 #expect(await Support.eventually(every: .microseconds(200)) { recorder.decisions.withLock { $0.contains { $0.request == i } } })
             }
             allRouted = .now
-            for output in outputs {
-                #expect(try await output.value.ids.count == Self.outputTokens)
+            for (output, request) in zip(outputs, requests) {
+                #expect(try await output.value.ids.count == request.output)
+                // Every prompt computed in full, as the simulator computes it.
+                #expect(try await output.value.cachedTokens == 0)
             }
         } catch {
             await frontEnd.shutdown(gracePeriod: .seconds(1))
@@ -86,7 +106,8 @@ import Testing
         let batching = Dictionary(grouping: recorder.batches.withLock { $0 }, by: \.instance)
         for (instance, decisions) in batching {
             let queuedHere = Set(routing.filter { $0.instance == instance && $0.request >= workers }.map(\.request))
-            // The first decision after the blocker's is taken in its last chunk, with every queued request there.
+            // The first decision after the blocker's is taken beside it (in its last chunk, or its first decodes
+            // when the requests came just after it), with every queued request there.
             guard queuedHere.isEmpty || decisions.count > 1 && Set(decisions[1].requests + decisions[1].waiting) == queuedHere
                 && decisions[1].running == decisions[0].requests else { return nil }
         }
@@ -100,10 +121,9 @@ import Testing
         var costModel = try Support.replayCostModel()
         costModel.decode.maxBatch = seats
         costModel.prefill.maxBatchTokens = stepTokens
-        let trace = Trace(requests: (0 ..< workers).map { i in
-            TraceRequest(arrival: 0.0001 * Double(i), textTokens: blockerTokens, images: [], outputTokens: outputTokens, sloClass: "blocker")
-        } + queued.enumerated().map { i, request in
-            TraceRequest(arrival: 0.0005 * Double(i + 1), textTokens: request.tokens, images: [], outputTokens: outputTokens, sloClass: request.sloClass)
+        let trace = Trace(requests: requests(workers: workers).enumerated().map { i, request in
+            let arrival = i < workers ? 0.0001 * Double(i) : 0.0005 * Double(i - workers + 1)
+            return TraceRequest(arrival: arrival, textTokens: request.tokens, images: [], outputTokens: request.output, sloClass: request.sloClass)
         })
         let decisions = try ClusterSimulator.decisions(trace: trace, system: system, costModel: costModel, slo: SLOClasses(definitions: classes))
         return (decisions.routing, Dictionary(grouping: decisions.batching, by: \.instance))
@@ -121,6 +141,10 @@ import Testing
         // Every request admitted once, and some step admitted several.
         #expect(simulated.batching.values.joined().flatMap(\.requests).sorted() == Array(0 ..< workers + Self.queued.count))
         #expect(simulated.batching.values.joined().contains { $0.requests.count > 1 })
+        // Each blocker decodes beside every later batch on its worker.
+        for decisions in simulated.batching.values {
+            #expect(decisions.dropFirst().allSatisfy { $0.running.contains(decisions[0].requests[0]) })
+        }
         return simulated
     }
 
@@ -135,6 +159,16 @@ import Testing
         // Another policy would batch differently: the three differ on this trace.
         for other in ["fcfs", "slo-short-first", "slo-ordered"] where other != batcher {
             #expect(try Self.simulated(workers: 2, batcher: other).batching != simulated.batching)
+        }
+    }
+
+    /// One loaded worker: all five queue behind its blocker, so after the blocker's last chunk every
+    /// step's admissions, the queue they leave and the decodes beside them follow `batcher` alone.
+    @Test(arguments: ["fcfs", "slo-short-first", "slo-ordered"])
+    func oneWorkersBatchingUnderLoadIsTheSimulators(batcher: String) async throws {
+        let simulated = try await compare(workers: 1, batcher: batcher)
+        for other in ["fcfs", "slo-short-first", "slo-ordered"] where other != batcher {
+            #expect(try Self.simulated(workers: 1, batcher: other).batching != simulated.batching)
         }
     }
 }
