@@ -196,7 +196,7 @@ final class ImagePipeline: @unchecked Sendable {
         var description: String { "the features of image \(id) were not provided and its pixels are not here" }
     }
 
-    private static func seconds(since start: DispatchTime) -> Double {
+    static func seconds(since start: DispatchTime) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 }

@@ -24,28 +24,30 @@ public struct EncodedImage: Sendable, Hashable {
 /// keep them pinned until the prefill side has them, and take encoded images from elsewhere.
 ///
 /// ```swift
-/// let encoded = try await encoder.encodeImages(images)       // E: pinned
+/// let encoded = try await encoder.encodeImages(images).images  // E: pinned
 /// prefillEngine.provideEncoded(encoded)                      // P: cached, found by the image path
 /// encoder.releaseEncoded(encoded.map(\.imageID))           // E: unpinned once P confirmed
 /// ```
 extension LLMEngine {
-    /// Encodes `images` on this engine's vision encoder (cached ones are not re-encoded), pinned until `releaseEncoded`.
-    public func encodeImages(_ images: [RGBImage]) async throws(EngineError) -> [EncodedImage] {
+    /// Encodes `images` on this engine's vision encoder (cached ones are not re-encoded), pinned
+    /// until `releaseEncoded`, with where each image's time went (as a request's `RequestTimings.images`).
+    public func encodeImages(_ images: [RGBImage]) async throws(EngineError) -> (images: [EncodedImage], timings: [ImageStageTimings]) {
         guard let pipeline = imagePipeline else { throw .invalidRequest("model '\(servedModel.name)' does not accept images") }
         do {
             return try await onOwnThread {
-                var encoded: [EncodedImage] = []
+                var encoded: [EncodedImage] = [], timings: [ImageStageTimings] = []
                 do {
                     for image in images {
-                        let (id, m) = try pipeline.encodePinned(image)
+                        let (id, m, timing) = try pipeline.encodePinned(image)
                         encoded.append(EncodedImage(imageID: id, rows: m.rows, cols: m.cols, features: Array(UnsafeBufferPointer(start: m.data, count: m.count))))
+                        timings.append(timing)
                     }
                 } catch {
                     pipeline.release(encoded.map(\.imageID))
                     throw EngineError.invalidRequest("the vision encoder failed: \(error)")
                 }
                 self.publishEncoderStatistics()
-                return encoded
+                return (encoded, timings)
             }
         } catch let error as EngineError {
             throw error

@@ -100,7 +100,9 @@ extension ClusterFrontEnd {
         // The prefill worker holding the prompt's KV until the decode worker pulls it.
         var kvHolder: (slot: Int, connection: Connection?)?
         var promptLogprobs: [TokenLogprobs]?
-        let sources = try await encode(id, request, on: route.encode, events: &events)
+        // Where each image was preprocessed and encoded, when not on the decode worker (whose finish has no image timings then).
+        var imageTimings: [ImageStageTimings]?
+        let (sources, encodeTimings) = try await encode(id, request, on: route.encode, events: &events)
         if let prefill = route.prefill, request.prompt.count > 1 || !request.images.isEmpty {
             // Nothing is pushed for a request that will not decode (prompt log-probabilities only).
             let decodes = request.parameters.promptLogprobs == nil || request.parameters.maxTokens > 0
@@ -118,7 +120,9 @@ extension ClusterFrontEnd {
                 guard next.slot == prefill else { continue }
                 switch next.event {
                 case let .delta(delta): promptLogprobs = delta.promptLogprobs
-                case let .prefilled(handle, _, cached, expanded, spans):
+                case let .prefilled(handle, _, cached, expanded, spans, timings):
+                    // The prefill worker found the encode workers' images in its cache; their time went there.
+                    imageTimings = timings.indices.map { encodeTimings[$0] ?? timings[$0] }
                     job.kvSource = KVSource(endpoint: endpoint, handle: handle)
                     job.prompt = expanded
                     job.imageSpans = spans
@@ -182,8 +186,9 @@ extension ClusterFrontEnd {
                 client.yield(.delta(fresh))
             case var .finished(info):
                 unassign(id, from: route.decode)
-                // The prompt's cache hits happened where it was prefilled.
+                // The prompt's cache hits and its images' work happened where it was prefilled.
                 if let prefillCached { info.cachedTokens = prefillCached }
+                if let imageTimings { info.timings.images = imageTimings }
                 finished(id, outputTokens: info.completionTokens)
                 client.yield(.finished(info))
                 client.finish()
@@ -216,27 +221,30 @@ extension ClusterFrontEnd {
 
     /// EPD's encode stage: the images go to encode workers as the dispatcher splits them (one
     /// shard per worker), and the prefill worker later pulls each shard's features from its worker.
+    /// Returns the shards' sources and the encode workers' timings by image index.
     private func encode(
         _ id: Int, _ request: PendingRequest, on shards: [EncodeShard], events: inout AsyncStream<SlotEvent>.AsyncIterator
-    ) async throws -> [FeatureSource] {
-        var waiting: [Int: (endpoint: Endpoint, images: [ImageID])] = [:]
+    ) async throws -> (sources: [FeatureSource], timings: [Int: ImageStageTimings]) {
+        var waiting: [Int: (endpoint: Endpoint, images: [ImageID], indices: [Int])] = [:]
         for shard in shards {
             let images = shard.imageIndices.map { request.images[$0] }
             let (wire, pixels) = WireImages.pack(images)
             waiting[shard.instance] = (try assign(id, to: shard.instance, tokens: shard.tokens, decoding: false,
-                                                  message: .encode(request: id, images: wire), payload: pixels), images.map(\.id))
+                                                  message: .encode(request: id, images: wire), payload: pixels), images.map(\.id), shard.imageIndices)
         }
         var sources: [FeatureSource] = []
+        var timings: [Int: ImageStageTimings] = [:]
         while !waiting.isEmpty {
             guard let next = await events.next() else { throw CancellationError() }
-            guard let (endpoint, expected) = waiting[next.slot] else { continue }
+            guard let (endpoint, expected, indices) = waiting[next.slot] else { continue }
             switch next.event {
-            case let .encoded(ids):
+            case let .encoded(ids, shardTimings):
                 // The worker holds the features under the ids the handler computed, or the prefill worker could not find them.
                 guard ids == expected else {
                     throw EngineError.internalFailure("encode worker \(next.slot) named the images \(ids) it was sent as \(expected)")
                 }
                 sources.append(FeatureSource(endpoint: endpoint, imageIDs: ids))
+                for (index, timing) in zip(indices, shardTimings) { timings[index] = timing }
                 waiting[next.slot] = nil
                 unassign(id, from: next.slot)
             case let .failed(error): throw retryable(error, slot: next.slot)
@@ -244,7 +252,7 @@ extension ClusterFrontEnd {
             default: continue
             }
         }
-        return sources
+        return (sources, timings)
     }
 
     /// Failures caused by another worker going away (a pull from a dead prefill worker) are retried.

@@ -75,9 +75,10 @@ extension ClusterFrontEnd {
                 s.slots[slot].load = load
                 s.slots[slot].lastHeartbeat = .now
             }
-        case let .prefilled(id, handle, positions, cached, prompt, spans):
-            deliver(id, from: slot, .prefilled(handle: handle, positions: positions, cachedTokens: cached, prompt: prompt, imageSpans: spans))
-        case let .encoded(id, ids): deliver(id, from: slot, .encoded(imageIDs: ids))
+        case let .prefilled(id, handle, positions, cached, prompt, spans, imageTimings):
+            deliver(id, from: slot, .prefilled(handle: handle, positions: positions, cachedTokens: cached, prompt: prompt, imageSpans: spans,
+                                               imageTimings: imageTimings))
+        case let .encoded(id, ids, timings): deliver(id, from: slot, .encoded(imageIDs: ids, timings: timings))
         case let .delta(id, delta): deliver(id, from: slot, .delta(delta))
         case let .finished(id, info): deliver(id, from: slot, .finished(info))
         case let .failed(id, error): deliver(id, from: slot, .failed(error))

@@ -4,9 +4,11 @@ import WireProtocol
 
 /// A worker's news about one request, as the request's pipeline receives it.
 enum WorkerEvent: Sendable {
-    /// The prompt's KV is parked; `prompt` has the image placeholders expanded.
-    case prefilled(handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan])
-    case encoded(imageIDs: [ImageID])
+    /// The prompt's KV is parked; `prompt` has the image placeholders expanded; `imageTimings`
+    /// are the prefill worker's, per image in prompt order.
+    case prefilled(handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan], imageTimings: [ImageStageTimings])
+    /// An encode worker holds these images' features; `timings` are its, per image.
+    case encoded(imageIDs: [ImageID], timings: [ImageStageTimings])
     case delta(TokenDelta)
     case finished(FinishInfo)
     case failed(EngineError)

@@ -14,16 +14,20 @@ public enum WireMessage: Codable, Sendable {
     case register(WorkerHello)
     case heartbeat(WorkerLoad)
     /// A prefill finished; its KV is parked on the worker under `handle`.
-    /// `prompt` is the prompt with image placeholders expanded, which decode continues from.
-    case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan])
+    /// `prompt` is the prompt with image placeholders expanded, which decode continues from;
+    /// `imageTimings` where each image's time went on this worker, in prompt order (the decode
+    /// worker's finish has none: the images were not its work).
+    case prefilled(request: Int, handle: Int, positions: Int, cachedTokens: Int, prompt: [Int], imageSpans: [ImageSpan],
+                   imageTimings: [ImageStageTimings])
     case delta(request: Int, TokenDelta)
     case finished(request: Int, FinishInfo)
     case failed(request: Int, EngineError)
     /// The worker's engine admitted `requests` from its waiting queue into one step, in admission
     /// order, beside `running`, and left `waiting` queued, in the queue's order (the batch policy's decision).
     case admitted(requests: [Int], waiting: [Int], running: [Int])
-    /// An encode worker holds the request's images' features under these ids.
-    case encoded(request: Int, imageIDs: [ImageID])
+    /// An encode worker holds the request's images' features under these ids; `timings` tells
+    /// where each one's time went (preprocessing and encoding happened here, not on the prefill worker).
+    case encoded(request: Int, imageIDs: [ImageID], timings: [ImageStageTimings])
     /// The worker finished its in-flight work and now serves `role`.
     case switched(role: InstanceRole)
     /// The worker is stopping (SIGTERM): send it nothing new; it finishes what it has, or hands it

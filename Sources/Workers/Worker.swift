@@ -146,8 +146,8 @@ public final class Worker: Sendable {
     /// Encodes a request's images and holds their features for the prefill worker that will pull them.
     private func encode(_ id: Int, images: [RGBImage]) async throws {
         let encoded = try await engine.encodeImages(images)
-        features.hold(encoded)
-        send(.encoded(request: id, imageIDs: encoded.map(\.imageID)))
+        features.hold(encoded.images)
+        send(.encoded(request: id, imageIDs: encoded.images.map(\.imageID), timings: encoded.timings))
     }
 
     private func prefill(_ id: Int, _ tokens: [Int], images: [ImageReference], featureSources: [FeatureSource], pushTo: Endpoint?,
@@ -160,12 +160,12 @@ public final class Worker: Sendable {
             try engine.submitPrefill(prompt: tokens, images: images, sloClass: sloClass, promptLogprobs: promptLogprobs)
         }
         defer { batches.forget(handle) }
-        var cached = 0
+        var cached = 0, imageTimings: [ImageStageTimings] = []
         var prompt: TokenDelta?
         for try await event in events {
             switch event {
             case let .delta(delta): prompt = delta
-            case let .finished(info): cached = info.cachedTokens
+            case let .finished(info): (cached, imageTimings) = (info.cachedTokens, info.timings.images)
             }
         }
         guard !Task.isCancelled, let parked = engine.parkedPrompt(handle) else {
@@ -176,7 +176,7 @@ public final class Worker: Sendable {
         transfers.announce(handle)
         if let pushTo { transfers.push(handle, to: pushTo, via: client) }
         send(.prefilled(request: id, handle: handle, positions: parked.tokens.count, cachedTokens: cached,
-                        prompt: parked.tokens, imageSpans: parked.images))
+                        prompt: parked.tokens, imageSpans: parked.images, imageTimings: imageTimings))
     }
 
     /// Continues a request whose prompt's KV the prefill worker in `job` holds.

@@ -27,7 +27,7 @@ import Testing
         #expect(encoder.kvLayout == full.kvLayout && encoder.promptLimits.vocabSize == full.promptLimits.vocabSize)
         #expect(encoder.servedModel.imagePlaceholder == full.servedModel.imagePlaceholder)
         let images = try ["gradient.png", "tall.png"].map { try ImageDecoder.decode(contentsOf: MultimodalEngineTests.images.appendingPathComponent($0)) }
-        let expected = try await full.encodeImages(images), actual = try await encoder.encodeImages(images)
+        let expected = try await full.encodeImages(images).images, actual = try await encoder.encodeImages(images).images
         #expect(actual.map(\.imageID) == expected.map(\.imageID))
         #expect(actual.map { $0.features.map(\.bitPattern) } == expected.map { $0.features.map(\.bitPattern) })
         #expect(encoder.statistics().encoderCacheQueries == 2)
@@ -45,7 +45,7 @@ import Testing
         let encoder = try Self.engine(model, parts: .visionEncoder), generator = try Self.engine(model, parts: .languageModel)
         for prompt in try Self.reference(model).prompts {
             let images = try prompt.images.map { try ImageDecoder.decode(contentsOf: MultimodalEngineTests.images.appendingPathComponent($0)) }
-            generator.provideEncoded(try await encoder.encodeImages(images))
+            generator.provideEncoded(try await encoder.encodeImages(images).images)
             let request = InferenceRequest(prompt: .text(prompt.text), images: images, parameters: Fixtures.greedy(prompt.greedy_token_ids.count))
             #expect(try await MRoPEHandoffTests.tokens(try generator.submit(request)) == prompt.greedy_token_ids, "\(prompt.images)")
         }

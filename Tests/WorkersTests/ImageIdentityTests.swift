@@ -54,7 +54,7 @@ import WireProtocol
         let prompts = try MultimodalHandoffTests.reference("llava-tiny").prompts
         for prompt in prompts {
             let images = try Self.decoded(prompt.images)
-            let encoded = try await encoder.encodeImages(images)
+            let encoded = try await encoder.encodeImages(images).images
             #expect(encoded.map(\.imageID) == images.map(\.id))
             prefill.provideEncoded(encoded)
             encoder.releaseEncoded(encoded.map(\.imageID))

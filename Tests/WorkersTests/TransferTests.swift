@@ -131,7 +131,7 @@ import WireProtocol
         let folder = Fixtures.root.deletingLastPathComponent().appendingPathComponent("images/good")
         let name = try #require(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().first { $0.hasSuffix(".png") })
         let image = try ImageDecoder.decode(contentsOf: folder.appendingPathComponent(name))
-        let encoded = try await encoder.encodeImages([image, image])
+        let encoded = try await encoder.encodeImages([image, image]).images
         #expect(encoded.count == 2 && encoded[0] == encoded[1] && encoded[0].rows > 0)
         store.hold(encoded)
         let ids = encoded.map(\.imageID)
