@@ -1,6 +1,5 @@
 import Foundation
 import FrontEnd
-import Imaging
 import ServingAPI
 import Testing
 
@@ -13,18 +12,13 @@ import Testing
     static let llava = Support.repository.appendingPathComponent("fixtures/models/llava-tiny")
     static let prompt = "USER: <image>\n<image>\nWhat differs? ASSISTANT:"
 
-    static func images() throws -> [RGBImage] {
-        let folder = Support.repository.appendingPathComponent("fixtures/images/good")
-        return try ["gradient.png", "noisy.jpg"].map { try ImageDecoder.decode(Data(contentsOf: folder.appendingPathComponent($0))) }
-    }
-
     /// The image timings of the finishes of the same two-image request sent twice.
     static func timings(_ topology: String) async throws -> (first: [ImageStageTimings], again: [ImageStageTimings]) {
         let frontEnd = try await Support.frontEnd(topology, model: llava)
         do {
             var finishes: [[ImageStageTimings]] = []
             for _ in 0 ..< 2 {
-                let request = InferenceRequest(prompt: .text(prompt), images: try images(), parameters: Support.greedy(2))
+                let request = InferenceRequest(prompt: .text(prompt), images: try Support.goodImages(["gradient.png", "noisy.jpg"]), parameters: Support.greedy(2))
                 let info = try #require(try await Support.collect(try frontEnd.submit(request)).info)
                 finishes.append(info.timings.images)
             }
