@@ -91,9 +91,11 @@ public struct ImageBenchReport: Sendable, Encodable {
     public var p90LatencyMilliseconds: Double
     /// The first few errors, for the reader.
     public var errors: [String]
+    /// The text requests of a mixed LMM + diffusion run (``MixedTraffic``), reported on their own.
+    public var textRequests: BenchReport?
 
     enum CodingKeys: String, CodingKey {
-        case durationSeconds = "duration", completed, failed, images, errors
+        case durationSeconds = "duration", completed, failed, images, errors, textRequests = "text"
         case requestThroughput = "request_throughput", imageThroughput = "image_throughput"
         case latencyMilliseconds = "latency_ms", p90LatencyMilliseconds = "p90_latency_ms"
     }
@@ -113,7 +115,8 @@ public struct ImageBenchReport: Sendable, Encodable {
     }
 
     public var text: String {
-        var lines = [
+        var lines = textRequests == nil ? [] : ["================= Image requests ================="]
+        lines += [
             String(format: "Successful requests:          %d", completed),
             String(format: "Failed requests:              %d", failed),
             String(format: "Images generated:             %d", images),
@@ -126,6 +129,7 @@ public struct ImageBenchReport: Sendable, Encodable {
             String(format: "P99 latency (ms):             %.1f", latencyMilliseconds.p99),
         ]
         lines += errors.map { "error: \($0)" }
+        if let textRequests { lines += ["================= Text requests ==================", textRequests.text] }
         return lines.joined(separator: "\n")
     }
 }

@@ -7,7 +7,7 @@ import Models
 /// Serves text-to-image requests with step-level continuous batching: images join the running
 /// batch at any step boundary and leave it when their last step is done (or their client left), so
 /// images at different timesteps, with different prompts, guidance and schedulers, share each UNet
-/// call. A batch holds one latent size (``StepBatch``); the CFG rows of every image ride in it.
+/// call. The configured ``StepBatchPolicy`` picks each call's images (one latent size); the CFG rows of every image ride in it.
 ///
 /// One thread runs the loop: admit waiting images (text encoding, initial noise), pick the batch,
 /// run one ``StableDiffusionPipeline/denoise(_:)`` over it, report progress, decode finished images.
@@ -254,8 +254,7 @@ public final class DiffusionEngine: @unchecked Sendable {
     }
 
     private func step() {
-        var chosen = StepBatch.select(
-            sizes: running.map { ($0.state!.latentHeight, $0.state!.latentWidth) }, maxBatchSize: config.maxBatchSize)
+        var chosen = config.stepBatcher.select(running.map(\.stepCandidate), maxBatchSize: config.maxBatchSize)
         for i in chosen where running[i].state!.stepsDone == running[i].loraActivation {
             do { try activateLoRAs(running[i]) } catch { fail(running[i].group, .invalidRequest("LoRA: \(error)", param: "loras")) }
         }
@@ -384,5 +383,12 @@ public final class DiffusionEngine: @unchecked Sendable {
 
         /// The LoRAs its rows take now: none before they are activated.
         var activeLoRAs: [LoRAUse] { loraWeights == nil ? [] : image.loras }
+
+        /// As the step-batch policy sees it: its LoRAs count from the step they are activated at.
+        var stepCandidate: StepCandidate {
+            let due = loraActivation.map { state!.stepsDone >= $0 } ?? false
+            return StepCandidate(height: state!.latentHeight, width: state!.latentWidth,
+                                 loras: due ? image.loras.map { "\($0.name)@\($0.scale)" } : [])
+        }
     }
 }

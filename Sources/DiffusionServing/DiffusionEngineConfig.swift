@@ -1,3 +1,5 @@
+import Cluster
+
 /// Limits of a ``DiffusionEngine``.
 public struct DiffusionEngineConfig: Sendable {
     /// Images denoised together in one UNet call (their CFG rows too); 1 runs one image at a time to
@@ -15,13 +17,17 @@ public struct DiffusionEngineConfig: Sendable {
     /// (the first step then waits for a load). Choose it from a profile as docs/diffusion-addons.md says: the
     /// first step whose output with and without the LoRA diverges.
     public var loraStartStep = 0
+    /// Which running images share each UNet call (``PolicyCatalog/imageBatchers``): by default any
+    /// LoRAs together, unmerged per row when they differ.
+    public var stepBatcher: any StepBatchPolicy = MixedLoRAStepBatch()
 
     public init(maxBatchSize: Int = 8, maxQueuedImages: Int = 32, maxSteps: Int = 150, maxPixels: Int = 1024 * 1024,
-                loraStartStep: Int = 0) {
+                loraStartStep: Int = 0, stepBatcher: any StepBatchPolicy = MixedLoRAStepBatch()) {
         self.maxBatchSize = maxBatchSize
         self.maxQueuedImages = maxQueuedImages
         self.maxSteps = maxSteps
         self.maxPixels = maxPixels
         self.loraStartStep = loraStartStep
+        self.stepBatcher = stepBatcher
     }
 }

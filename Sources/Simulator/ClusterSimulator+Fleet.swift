@@ -115,9 +115,10 @@ extension ClusterSimulator {
 
     func summary(offeredRate: Double) -> SimulationResult {
         var ttft: [Double] = [], tpot: [Double] = [], images: [Double] = []
-        var completed = 0, met = 0
+        var completed = 0, met = 0, makespan = 0.0
         for r in requests where !r.dropped && r.finish >= 0 {
             completed += 1
+            makespan = max(makespan, r.finish)
             if meetsSLO(r) { met += 1 }
             if r.image != nil {
                 images.append(r.finish - r.info.arrival)
@@ -136,7 +137,7 @@ extension ClusterSimulator {
         return SimulationResult(
             system: system.name, offeredRate: offeredRate, requests: requests.count, completed: completed,
             ttft: LatencySummary(ttft), tpot: LatencySummary(tpot), sloAttainment: Double(met) / Double(n),
-            goodput: Double(met) / horizon, throughput: Double(completed) / horizon, instanceHours: hours,
+            goodput: Double(met) / horizon, throughput: Double(completed) / horizon, makespan: makespan, instanceHours: hours,
             gpuHours: hours * Double(cost.gpusPerInstance), reconfigurations: reconfigurations, timeline: timeline,
             imageLatency: requests.contains { $0.image != nil } ? LatencySummary(images) : nil)
     }

@@ -2,8 +2,8 @@ import Cluster
 
 /// Image generation on the `image` workers, as the live diffusion engine runs it (``DiffusionEngine``):
 /// the image router picks a worker; at each step boundary the worker admits waiting images into
-/// free batch slots (text encoding each), picks the step's batch by ``StepBatch`` (one size, up to
-/// the cap), merges the batch's LoRAs when all its images use the same ones, and runs one UNet call
+/// free batch slots (text encoding each), picks the step's batch by the system's ``StepBatchPolicy``
+/// (one size, up to the cap), merges the batch's LoRAs when all its images use the same ones, and runs one UNet call
 /// over every image's rows with their ControlNets; finished images are VAE-decoded before the next
 /// step. LoRAs missing from the worker's cache load one after another on its loader while the image
 /// runs its first `loraStartStep` steps on the base weights (Katz §BAL); a step whose LoRA is still
@@ -56,8 +56,12 @@ extension ClusterSimulator {
             startLoRAs(r, on: inst, at: now + seconds)
         }
         guard !inst.imageRunning.isEmpty else { return }
-        let sizes = inst.imageRunning.map { (height: requests[$0].image!.height, width: requests[$0].image!.width) }
-        let chosen = StepBatch.select(sizes: sizes, maxBatchSize: cap).map { inst.imageRunning[$0] }
+        let candidates = inst.imageRunning.map { r in
+            let image = requests[r].image!
+            let due = !image.loras.isEmpty && requests[r].stepsDone >= requests[r].loraActivation
+            return StepCandidate(height: image.height, width: image.width, loras: due ? image.loras : [])
+        }
+        let chosen = imageBatcher.select(candidates, maxBatchSize: cap).map { inst.imageRunning[$0] }
         // LoRAs due at this step: wait for their loads, re-encode the text through them.
         var ready = now + seconds
         for r in chosen where !requests[r].image!.loras.isEmpty && requests[r].stepsDone == requests[r].loraActivation {

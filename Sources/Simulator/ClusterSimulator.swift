@@ -35,6 +35,7 @@ public final class ClusterSimulator: ClusterView {
     let router: any RequestRouter
     let dispatcher: any EncodeDispatcher
     let imageRouter: any ImageRouter
+    let imageBatcher: any StepBatchPolicy
     let batcher: any BatchPolicy
     /// The fleet planners, each on its own interval and load window.
     var schedule: FleetSchedule
@@ -94,6 +95,7 @@ public final class ClusterSimulator: ClusterView {
             router = try PolicyCatalog.router(policies.router)
             dispatcher = try PolicyCatalog.encodeDispatcher(policies.encodeDispatcher)
             imageRouter = try PolicyCatalog.imageRouter(policies.imageRouter)
+            imageBatcher = try PolicyCatalog.imageBatcher(system.imageBatcher ?? "mixed-lora")
             batcher = try PolicyCatalog.batcher(policies.batcher)
             let planners = try policies.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: system.maxInstances ?? .max) }
             schedule = FleetSchedule(planners: planners, start: 0)

@@ -37,6 +37,9 @@ public struct SimulationResult: Sendable, Hashable, Codable {
     public var goodput: Double
     /// Completed requests per second of trace.
     public var throughput: Double
+    /// Seconds from the trace's start to the last request's end (a benchmark's duration, whose
+    /// completed requests over it are the throughput a client measures).
+    public var makespan: Double
     /// Instance-hours from the start to the last arrival (GPU-hours = × GPUs per instance).
     public var instanceHours: Double
     public var gpuHours: Double

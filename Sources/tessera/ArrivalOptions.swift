@@ -19,15 +19,19 @@ struct ArrivalOptions: ParsableArguments {
         if let maxConcurrency, maxConcurrency < 1 { throw ValidationError("--max-concurrency must be at least 1") }
     }
 
-    private var rate: Double? {
-        if requestRate == "inf" { return .infinity }
-        guard let value = Double(requestRate), value > 0 else { return nil }
+    private var rate: Double? { Self.rate(requestRate) }
+
+    /// A positive number of requests per second, or `inf`; nil for anything else.
+    static func rate(_ text: String) -> Double? {
+        if text == "inf" { return .infinity }
+        guard let value = Double(text), value > 0 else { return nil }
         return value
     }
 
-    /// The send times of a run whose data was drawn from `seed` (the gaps use the next seed).
-    func schedule(seed: UInt64) -> ArrivalSchedule {
-        ArrivalSchedule(rate: rate ?? .infinity, burstiness: burstiness, seed: seed &+ 1)
+    /// The send times of a run whose data was drawn from `seed` (the gaps use the next seed), at
+    /// `rate` (a ``rate(_:)`` text) instead of --request-rate when given.
+    func schedule(seed: UInt64, rate: String? = nil) -> ArrivalSchedule {
+        ArrivalSchedule(rate: rate.flatMap(Self.rate) ?? self.rate ?? .infinity, burstiness: burstiness, seed: seed &+ 1)
     }
 
     /// An HTTP client with connections for every request that may be in flight at once (at least 8).

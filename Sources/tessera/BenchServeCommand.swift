@@ -73,8 +73,11 @@ struct BenchServeCommand: AsyncParsableCommand {
         if let sloMix { _ = try SLOMix(parsing: sloMix) }
     }
 
-    private var parsedImageSize: (Int, Int)? {
-        let parts = imageSize.lowercased().split(separator: "x").compactMap { Int($0) }
+    private var parsedImageSize: (Int, Int)? { Self.dimensions(imageSize) }
+
+    /// `WIDTHxHEIGHT` as two positive numbers; nil otherwise.
+    static func dimensions(_ text: String) -> (width: Int, height: Int)? {
+        let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2, parts[0] >= 1, parts[1] >= 1 else { return nil }
         return (parts[0], parts[1])
     }

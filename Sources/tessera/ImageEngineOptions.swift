@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import DiffusionServing
 
 /// The diffusion engine's limits, shared by `serve --image-model` and `worker --role image`
@@ -21,22 +22,28 @@ struct ImageEngineOptions: ParsableArguments {
             help: "Bounded asynchronous LoRA loading: images run their first K steps on the base weights while their LoRAs load (0: LoRAs from the first step).")
     var loraStartStep = 0
 
+    @Option(name: .customLong("image-batcher"),
+            help: "Which running images share a UNet step: mixed-lora (any LoRAs, unmerged per row when they differ) or lora-homogeneous (one LoRA set per step, merged).")
+    var imageBatcher = "mixed-lora"
+
     func validate() throws {
         guard maxImageBatch >= 1, maxQueuedImages >= 1, maxImageSteps >= 1, maxImagePixels >= 64 else {
             throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
         }
         guard loraStartStep >= 0 else { throw ValidationError("--lora-start-step must not be negative") }
+        do { _ = try PolicyCatalog.imageBatcher(imageBatcher) } catch { throw ValidationError("--image-batcher: \(error)") }
     }
 
     func config() throws -> DiffusionEngineConfig {
         try validate()
         return DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels,
-                                     loraStartStep: loraStartStep)
+                                     loraStartStep: loraStartStep, stepBatcher: try PolicyCatalog.imageBatcher(imageBatcher))
     }
 
     /// The same options as a worker's command-line arguments.
     var arguments: [String] {
         ["--max-image-batch", String(maxImageBatch), "--max-queued-images", String(maxQueuedImages),
-         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels), "--lora-start-step", String(loraStartStep)]
+         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels), "--lora-start-step", String(loraStartStep),
+         "--image-batcher", imageBatcher]
     }
 }

@@ -26,6 +26,20 @@ import Testing
         #expect(router.route(Self.image(), candidates: [], splitGuidance: false, in: view) == nil)
     }
 
+    @Test func stepBatchesTakeTheOldestImagesSizeAndByPolicyItsLoRAs() throws {
+        let sizes = [(32, 32), (16, 16), (32, 32), (32, 32)].map { StepCandidate(height: $0.0, width: $0.1) }
+        let mixed = try PolicyCatalog.imageBatcher("mixed-lora"), homogeneous = try PolicyCatalog.imageBatcher("lora-homogeneous")
+        #expect(mixed.select(sizes, maxBatchSize: 2) == [0, 2] && mixed.select(Array(sizes[1...]), maxBatchSize: 8) == [0])
+        #expect(mixed.select([], maxBatchSize: 8).isEmpty)
+        // The oldest image's LoRA set picks the group; base-weight rows (no LoRAs yet) form their own.
+        let styled = [["a"], ["b"], ["a"], [], ["a"], ["a", "b"]].map { StepCandidate(height: 8, width: 8, loras: $0) }
+        #expect(mixed.select(styled, maxBatchSize: 8) == Array(0 ..< 6))
+        #expect(homogeneous.select(styled, maxBatchSize: 8) == [0, 2, 4] && homogeneous.select(styled, maxBatchSize: 2) == [0, 2])
+        #expect(homogeneous.select(Array(styled[3...]), maxBatchSize: 8) == [0])
+        #expect(homogeneous.select(sizes, maxBatchSize: 8) == [0, 2, 3])
+        #expect(throws: ClusterError.self) { try PolicyCatalog.imageBatcher("by-lora") }
+    }
+
     @Test func imageWorkersAreTheActiveImageRole() {
         var view = Self.pool(queued: [0, 0, 0], controlNets: 1)
         view.instances[1].isActive = false

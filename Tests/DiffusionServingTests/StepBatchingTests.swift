@@ -22,12 +22,6 @@ import Testing
         return (progress, images)
     }
 
-    @Test func selectionTakesTheOldestImagesSizeAtAnyStep() {
-        #expect(StepBatch.select(sizes: [(32, 32), (16, 16), (32, 32), (32, 32)], maxBatchSize: 2) == [0, 2])
-        #expect(StepBatch.select(sizes: [(16, 16), (32, 32), (16, 16)], maxBatchSize: 8) == [0, 2])
-        #expect(StepBatch.select(sizes: [], maxBatchSize: 8).isEmpty)
-    }
-
     @Test func imagesJoiningAndLeavingAtDifferentStepsEqualEachAlone() async throws {
         let pipeline = try StableDiffusionPipeline(directory: Self.folder)
         let requests = [

@@ -57,6 +57,24 @@ import Testing
         #expect(abs(latencies[1] - (4.9 + 0.4 - 0.1)) < 1e-9)
     }
 
+    @Test func theImageBatcherDecidesWhetherLoRAsShareAStep() throws {
+        // Two images at 0 s: the first runs its first step alone (0.4 s), then they share 0.5 s steps.
+        let mixedTrace = Trace(requests: [Self.image(at: 0, loras: ["x"]), Self.image(at: 0, loras: ["y"])])
+        var homogeneous = Self.system("homogeneous")
+        homogeneous.imageBatcher = "lora-homogeneous"
+        let mixed = try Self.latencies(mixedTrace, Self.system("mixed"), Self.costModel())
+        #expect(zip(mixed, [4.9, 5.3]).allSatisfy { abs($0 - $1) < 1e-9 })
+        // One LoRA set a step: LoRA y's image waits for all of x's ten steps.
+        let apart = try Self.latencies(mixedTrace, homogeneous, Self.costModel())
+        #expect(zip(apart, [4.0, 8.0]).allSatisfy { abs($0 - $1) < 1e-9 })
+        // The same LoRA set shares steps under either policy.
+        let same = try Self.latencies(Trace(requests: [Self.image(at: 0, loras: ["x"]), Self.image(at: 0, loras: ["x"])]), homogeneous, Self.costModel())
+        #expect(zip(same, [4.9, 5.3]).allSatisfy { abs($0 - $1) < 1e-9 })
+        // A name outside the catalog is a config error.
+        let json = Data(#"{"name": "s", "deployment": {"slots": [{"role": "image", "group": "image", "count": 1}]}, "imageBatcher": "by-lora"}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(SystemSpec.self, from: json) }
+    }
+
     @Test func aCachedLoRALoadsOnce() throws {
         // Two images with LoRA "x" one after the other on one worker: only the first waits for its 1 s load (at step 0).
         let trace = Trace(requests: [Self.image(at: 0, loras: ["x"]), Self.image(at: 10, loras: ["x"])])

@@ -16,6 +16,9 @@ public enum PolicyCatalog {
     /// How a request's images are spread over encode instances: whole requests to the least loaded,
     /// ModServe's least pending image tokens, EPD's intra-request split.
     public static let encodeDispatchers = ["least-loaded", "least-pending-image-tokens", "intra-request"]
+    /// Which running images share a UNet step: any LoRAs together (unmerged per row when they
+    /// differ), or one LoRA set per call (merged weights).
+    public static let imageBatchers = ["mixed-lora", "lora-homogeneous"]
     /// Prefill batch order: FCFS, ModServe's SLO-driven short-first, UELLM's SLO-ODBS.
     public static let batchers = ["fcfs", "slo-short-first", "slo-ordered"]
     /// Fleet planners and the options each takes: ElasticMM's burst tolerance across modality groups
@@ -43,6 +46,14 @@ public enum PolicyCatalog {
         case "least-queued-images": DiffusionRouter()
         case "adapter-affinity": AdapterAffinityRouter()
         default: throw unknown("image router", name, imageRouters)
+        }
+    }
+
+    public static func imageBatcher(_ name: String) throws(ClusterError) -> any StepBatchPolicy {
+        switch name {
+        case "mixed-lora": MixedLoRAStepBatch()
+        case "lora-homogeneous": LoRAHomogeneousStepBatch()
+        default: throw unknown("image batcher", name, imageBatchers)
         }
     }
 
