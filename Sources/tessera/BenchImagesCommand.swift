@@ -24,6 +24,8 @@ struct BenchImagesCommand: AsyncParsableCommand {
             tokens, --text-images random images each for a vision-language model) on their own arrival process
             (--text-request-rate, default --request-rate), interleaved with the image requests by time against the
             same server; each kind's latency is reported separately (the JSON's `text` member: TTFT, TPOT, ITL, E2E).
+            The text requests and their arrivals are those of `bench serve --dataset random --seed SEED+2` with the same
+            lengths and rate (--dataset random-mm --images-per-request K with --text-images K), its text-only baseline.
             """
     )
 
@@ -169,10 +171,11 @@ struct BenchImagesCommand: AsyncParsableCommand {
         let prompts = (0 ..< count).map { _ in
             (0 ..< 8).map { _ in vocabulary[Int(words.next() % UInt64(vocabulary.count))] }.joined(separator: " ")
         }
-        // Each kind on its own arrival process (the text requests' from the next seed), interleaved by time.
+        // Each kind on its own arrival process, interleaved by time. The text requests and their arrivals are
+        // those of `bench serve --seed SEED+2`, so a text-only run of them is the baseline.
         let order = MixedTraffic.interleave(
             images: imageTimes,
-            text: MixedTraffic.times(count: texts.count, schedule: arrivals.schedule(seed: UInt64(seed) &+ 1, rate: textRequestRate)))
+            text: MixedTraffic.times(count: texts.count, schedule: arrivals.schedule(seed: UInt64(seed) &+ 2, rate: textRequestRate)))
         let textClient = BenchClient(baseURL: target.baseURL, model: textModel ?? model, endpoint: BenchClient.Endpoint(name: textEndpoint) ?? .chat, client: http)
         print("load average before: \(Self.loadAverage)")
         let progress = ProgressBar(total: order.count)
