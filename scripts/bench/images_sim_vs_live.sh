@@ -24,7 +24,7 @@ batcher="${IMAGE_BATCHER:-mixed-lora}"
 lora=fixtures/diffusion/loras/sd1-tiny-peft.safetensors
 control=fixtures/diffusion/control-images/control-a.png
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$binary" profile --base examples/sim/costmodels/sd1-tiny-cpu.json --image-model fixtures/diffusion/sd1-tiny --diffusion-sizes "$size" \
+"$binary" profile --base examples/sim/costmodels/sd1-tiny-cpu.json --image-model fixtures/diffusion/sd1-tiny --diffusion-sizes "${DIFFUSION_SIZES:-$size,96x96}" \
     --diffusion-batch-sizes 1,2,4 --lora "$lora" --controlnet fixtures/diffusion/controlnet-sd1-tiny --control-image "$control" \
     --max-image-batch "$batch" --threads "$threads" --runs "${RUNS:-3}" --out "$out/costmodel.json" >"$out/profile.log" 2>&1
 echo "| workload | metric | live | simulated | simulated / live |"
