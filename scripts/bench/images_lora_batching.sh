@@ -38,7 +38,7 @@ for batcher in mixed-lora lora-homogeneous; do
     "$binary" bench images --base-url "http://127.0.0.1:$port" --model sd1-tiny --size "${SIZE:-64x64}" --steps "${STEPS:-10}" --seed 1 \
         "${trace[@]}" --result-json "$out/$batcher.json" >"$out/$batcher.bench.log" 2>&1
     curl -fsS "http://127.0.0.1:$port/metrics" >"$out/$batcher.metrics"
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server
     python3 - "$out/$batcher.json" "$batcher" "$out/$batcher.metrics" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -39,7 +39,7 @@ for deployment in single topology; do
         --num-requests "${IMAGES:-12}" --request-rate "${IMAGE_RATE:-0.3}" --burstiness 1 --text-model llama-gqa \
         --text-requests "${TEXT_REQUESTS:-40}" --text-request-rate "${TEXT_RATE:-1}" --text-input-len "${INPUT_LEN:-64}" \
         --text-output-len "${OUTPUT_LEN:-32}" --result-json "$out/$deployment.mixed.json" >"$out/$deployment.mixed.log" 2>&1
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server
     python3 - "$out" "$deployment" <<'PY'
 import json, sys
 out, deployment = sys.argv[1:]

@@ -41,7 +41,7 @@ for workload in plain addons; do
     "$binary" bench images --base-url "http://127.0.0.1:$port" --model sd1-tiny --size "$size" --steps "$steps" --guidance 7.5 --seed 1 \
         --num-requests "${NUM_REQUESTS:-16}" --request-rate "${RATE:-0.5}" "${extra[@]}" --trace-out "$out/$workload.trace.jsonl" \
         --result-json "$out/$workload.live.json" >"$out/$workload.bench.log" 2>&1
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server
     python3 - "$out" "$workload" "$size" "$steps" "$batch" "$start" "$batcher" <<'PY'
 import json, sys
 out, workload, size, steps, batch, start, batcher = sys.argv[1:]
