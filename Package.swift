@@ -151,7 +151,7 @@ let package = Package(
         ),
 
         // The committed model fixtures and their `transformers` references, for the test targets that run them.
-        .target(name: "TestFixtures", dependencies: ["Engine", "ServingAPI"], path: "Tests/TestFixtures"),
+        .target(name: "TestFixtures", dependencies: ["Engine", "ServingAPI", "Imaging"], path: "Tests/TestFixtures"),
         .testTarget(name: "CoreUtilitiesTests", dependencies: ["CoreUtilities"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CoreUtilities"]),
@@ -183,7 +183,7 @@ let package = Package(
         .testTarget(
             name: "FrontEndTests",
             dependencies: ["FrontEnd", "WireProtocol", "Workers", "ServingAPI", "Engine", "CoreUtilities", "Cluster", "Imaging", "KubernetesClient", "Simulator",
-                           "Diffusion", "DiffusionServing", "Models"]
+                           "Diffusion", "DiffusionServing", "Models", "TestFixtures"]
         ),
         .testTarget(name: "KubernetesClientTests", dependencies: ["KubernetesClient"], exclude: ["Recorded"]),
     ]

@@ -18,10 +18,6 @@ import Testing
         return try LLMEngine(directory: Fixtures.directory(model), config: config, parts: parts)
     }
 
-    static func images(_ names: [String]) throws -> [RGBImage] {
-        try names.map { try ImageDecoder.decode(contentsOf: MultimodalEngineTests.images.appendingPathComponent($0)) }
-    }
-
     static func tokens(_ stream: AsyncThrowingStream<InferenceEvent, any Error>) async throws -> [Int] {
         var ids: [Int] = []
         for try await case let .delta(delta) in stream { ids += delta.tokenIds }
@@ -29,10 +25,10 @@ import Testing
     }
 
     /// Prefills `prompt` on `prefill` and returns its parked prompt and KV (released there).
-    static func prefill(_ prompt: MultimodalEngineTests.Reference.Prompt, on prefill: LLMEngine) async throws
+    static func prefill(_ prompt: Fixtures.Reference.Prompt, on prefill: LLMEngine) async throws
         -> (tokens: [Int], spans: [ImageSpan], delta: Int?, kv: (KVLayout, Range<Int>, UnsafeMutableRawPointer, Int))
     {
-        let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: images(prompt.images).map(ImageReference.init))
+        let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Fixtures.images(prompt.images).map(ImageReference.init))
         _ = try await tokens(events)
         let parked = try #require(prefill.parkedPrompt(handle))
         let bytes = prefill.kvLayout.byteCount(positions: parked.tokens.count)
@@ -55,13 +51,12 @@ import Testing
         // loads the vision encoder when the first image needs it.
         let prefill = try Self.engine(blockSize: 4, parts: .languageModel), decode = try Self.engine(blockSize: 8, parts: .languageModel)
         #expect(!prefill.visionEncoderLoaded && !decode.visionEncoderLoaded)
-        let reference = try JSONDecoder().decode(MultimodalEngineTests.Reference.self,
-                                                 from: Data(contentsOf: Fixtures.directory(Self.model).appendingPathComponent("reference.json")))
+        let reference = try Fixtures.reference(Self.model)
         #expect(reference.prompts.contains { $0.images.count > 1 })
         var deltas: Set<Int> = []
         var divergedWithoutDelta = false
         for prompt in reference.prompts {
-            let request = InferenceRequest(prompt: .text(prompt.text), images: try Self.images(prompt.images),
+            let request = InferenceRequest(prompt: .text(prompt.text), images: try Fixtures.images(prompt.images),
                                            parameters: Fixtures.greedy(prompt.greedy_token_ids.count))
             #expect(try await Self.tokens(try mono.submit(request)) == prompt.greedy_token_ids, "mono \(prompt.images)")
 
@@ -87,8 +82,7 @@ import Testing
     /// offset for a model with 1-D positions, instead of generating from wrong positions.
     @Test func missingOrMisplacedOffsetsAreRefused() async throws {
         let prefill = try Self.engine(blockSize: 4), decode = try Self.engine(blockSize: 4, parts: .languageModel)
-        let prompt = try #require(try JSONDecoder().decode(MultimodalEngineTests.Reference.self, from: Data(contentsOf: Fixtures.directory(Self.model)
-                .appendingPathComponent("reference.json"))).prompts.first)
+        let prompt = try #require(try Fixtures.reference(Self.model).prompts.first)
         let parked = try await Self.prefill(prompt, on: prefill)
         defer { parked.kv.2.deallocate() }
         await #expect(throws: EngineError.self) {

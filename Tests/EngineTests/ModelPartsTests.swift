@@ -16,17 +16,13 @@ import Testing
         return try LLMEngine(directory: Fixtures.directory(model), config: config, parts: parts)
     }
 
-    static func reference(_ model: String) throws -> MultimodalEngineTests.Reference {
-        try JSONDecoder().decode(MultimodalEngineTests.Reference.self, from: Data(contentsOf: Fixtures.directory(model).appendingPathComponent("reference.json")))
-    }
-
     @Test(arguments: ["llava-tiny", "qwen2-vl-tiny"])
     func encodeEngineMatchesTheFullEngine(model: String) async throws {
         let full = try Self.engine(model, parts: .all), encoder = try Self.engine(model, parts: .visionEncoder)
         #expect(encoder.language == nil && full.language != nil && encoder.visionEncoderLoaded)
         #expect(encoder.kvLayout == full.kvLayout && encoder.promptLimits.vocabSize == full.promptLimits.vocabSize)
         #expect(encoder.servedModel.imagePlaceholder == full.servedModel.imagePlaceholder)
-        let images = try ["gradient.png", "tall.png"].map { try ImageDecoder.decode(contentsOf: MultimodalEngineTests.images.appendingPathComponent($0)) }
+        let images = try Fixtures.images(["gradient.png", "tall.png"])
         let expected = try await full.encodeImages(images).images, actual = try await encoder.encodeImages(images).images
         #expect(actual.map(\.imageID) == expected.map(\.imageID))
         #expect(actual.map { $0.features.map(\.bitPattern) } == expected.map { $0.features.map(\.bitPattern) })
@@ -43,8 +39,8 @@ import Testing
     @Test func prefillEngineUsesProvidedFeaturesWithoutItsEncoder() async throws {
         let model = "llava-tiny"
         let encoder = try Self.engine(model, parts: .visionEncoder), generator = try Self.engine(model, parts: .languageModel)
-        for prompt in try Self.reference(model).prompts {
-            let images = try prompt.images.map { try ImageDecoder.decode(contentsOf: MultimodalEngineTests.images.appendingPathComponent($0)) }
+        for prompt in try Fixtures.reference(model).prompts {
+            let images = try Fixtures.images(prompt.images)
             generator.provideEncoded(try await encoder.encodeImages(images).images)
             let request = InferenceRequest(prompt: .text(prompt.text), images: images, parameters: Fixtures.greedy(prompt.greedy_token_ids.count))
             #expect(try await MRoPEHandoffTests.tokens(try generator.submit(request)) == prompt.greedy_token_ids, "\(prompt.images)")

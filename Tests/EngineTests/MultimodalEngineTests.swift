@@ -8,31 +8,16 @@ import Testing
 /// The engine's image path on the vision-language fixtures: non-blocking encoding, the encoder
 /// cache and the multimodal prefix cache must leave greedy outputs exactly as `transformers` made them.
 @Suite struct MultimodalEngineTests {
-    struct Reference: Decodable {
-        struct Prompt: Decodable {
-            let text: String
-            let images: [String]
-            let prompt_token_ids: [Int]
-            let greedy_token_ids: [Int]
-        }
-
-        let prompts: [Prompt]
-    }
-
-    static let images = Fixtures.root.deletingLastPathComponent().appendingPathComponent("images/good")
-
-    func load(_ model: String) throws -> (LLMEngine, Reference) {
+    func load(_ model: String) throws -> (LLMEngine, Fixtures.Reference) {
         var config = EngineConfig()
         config.blockSize = 4
         config.kvCacheMemoryBytes = 8 << 20
         let dir = Fixtures.directory(model)
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: dir.appendingPathComponent("reference.json")))
-        return (try LLMEngine(directory: dir, config: config), reference)
+        return (try LLMEngine(directory: dir, config: config), try Fixtures.reference(model))
     }
 
-    func request(_ prompt: Reference.Prompt, engine: LLMEngine) throws -> InferenceRequest {
-        let images = try prompt.images.map { try ImageDecoder.decode(contentsOf: Self.images.appendingPathComponent($0)) }
-        return InferenceRequest(prompt: .text(prompt.text), images: images, parameters: Fixtures.greedy(16))
+    func request(_ prompt: Fixtures.Reference.Prompt, engine: LLMEngine) throws -> InferenceRequest {
+        InferenceRequest(prompt: .text(prompt.text), images: try Fixtures.images(prompt.images), parameters: Fixtures.greedy(16))
     }
 
     func run(_ engine: LLMEngine, _ request: InferenceRequest) async throws -> (tokens: [Int], finish: FinishInfo?) {
@@ -104,7 +89,7 @@ import Testing
     @Test func imagesAreRefusedWhenTheyDoNotFit() async throws {
         let (engine, reference) = try load("llava-tiny")
         let prompt = reference.prompts[0]
-        let image = try ImageDecoder.decode(contentsOf: Self.images.appendingPathComponent(prompt.images[0]))
+        let image = try Fixtures.images([prompt.images[0]])[0]
         #expect(throws: EngineError.self) {
             try engine.submit(InferenceRequest(prompt: .text(prompt.text), images: [image, image], parameters: Fixtures.greedy(1)))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import FrontEnd
 import ServingAPI
+import TestFixtures
 import Testing
 
 /// Where an image's time went (preprocessing, encoding, an encoder-cache hit) reaches the front
@@ -18,7 +19,7 @@ import Testing
         do {
             var finishes: [[ImageStageTimings]] = []
             for _ in 0 ..< 2 {
-                let request = InferenceRequest(prompt: .text(prompt), images: try Support.goodImages(["gradient.png", "noisy.jpg"]), parameters: Support.greedy(2))
+                let request = InferenceRequest(prompt: .text(prompt), images: try Fixtures.images(["gradient.png", "noisy.jpg"]), parameters: Support.greedy(2))
                 let info = try #require(try await Support.collect(try frontEnd.submit(request)).info)
                 finishes.append(info.timings.images)
             }

@@ -5,6 +5,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import ServingAPI
+import TestFixtures
 import Testing
 
 /// EPD's intra-request parallel encoding through worker processes: a request's images are dealt
@@ -15,7 +16,7 @@ import Testing
     static let prompt = "USER: <image>\n<image>\n<image>\n<image>\nCompare the four pictures. ASSISTANT:"
 
     static func images() throws -> [RGBImage] {
-        try Support.goodImages(names)
+        try Fixtures.images(names)
     }
 
     /// Greedy tokens of the four-image request with `encoders` encode workers, and what the front end saw.

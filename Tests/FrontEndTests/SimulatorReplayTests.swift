@@ -7,6 +7,7 @@ import Imaging
 import ServingAPI
 import Simulator
 import Synchronization
+import TestFixtures
 import Testing
 
 /// One policy, two executors: a small trace replayed through the simulator and through the live
@@ -60,7 +61,7 @@ import Testing
     }
 
     @Test func liveFrontEndTakesTheSimulatorsRoutingDecisions() async throws {
-        let images = try Self.entries.map { try Support.goodImages($0.images) }
+        let images = try Self.entries.map { try Fixtures.images($0.images) }
 
         // Live: the topology's workers, one request at a time.
         let recorder = DecisionRecorder()

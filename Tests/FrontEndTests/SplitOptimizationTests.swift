@@ -5,6 +5,7 @@ import Imaging
 import ServingAPI
 import Simulator
 import Synchronization
+import TestFixtures
 import Testing
 
 /// EPD's configuration search run live: a topology's `optimizeSplit` picks the split that
@@ -95,7 +96,7 @@ import Testing
         #expect(started.filter { $0.role != .prefill }.allSatisfy { Self.maxNumSeqs($0.arguments) == nil })
 
         // The launched split serves an image request.
-        let image = try Support.goodImages(["gradient.png"])[0]
+        let image = try Fixtures.images(["gradient.png"])[0]
         let tokens = try await Support.collect(try frontEnd.submit(InferenceRequest(
             prompt: .text("USER: <image>\nWhat is shown here? ASSISTANT:"), images: [image], parameters: Support.greedy(4))))
         await frontEnd.shutdown(gracePeriod: .seconds(1))

@@ -6,6 +6,7 @@ import Imaging
 import ServingAPI
 import Simulator
 import Synchronization
+import TestFixtures
 import Testing
 
 /// What a live front end reports as it runs: its routing decisions and its workers' batching
@@ -26,12 +27,6 @@ enum Support {
     static let model = repository.appendingPathComponent("fixtures/models/llama-gqa")
     static let llava = repository.appendingPathComponent("fixtures/models/llava-tiny")
 
-    /// Decoded images of fixtures/images/good, by file name.
-    static func goodImages(_ names: [String]) throws -> [RGBImage] {
-        let folder = repository.appendingPathComponent("fixtures/images/good")
-        return try names.map { try ImageDecoder.decode(contentsOf: folder.appendingPathComponent($0)) }
-    }
-
     /// One of a model fixture's reference prompts (reference.json): its text and images as a greedy
     /// request for as many tokens as transformers generated, and those tokens.
     struct ReferencePrompt {
@@ -41,13 +36,8 @@ enum Support {
     }
 
     static func referencePrompts(_ model: URL) throws -> [ReferencePrompt] {
-        struct Reference: Decodable {
-            struct Prompt: Decodable { let text: String; let images: [String]; let greedy_token_ids: [Int] }
-            let prompts: [Prompt]
-        }
-        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: model.appendingPathComponent("reference.json")))
-        return try reference.prompts.map { prompt in
-            let request = InferenceRequest(prompt: .text(prompt.text), images: try goodImages(prompt.images),
+        try Fixtures.reference(model.lastPathComponent).prompts.map { prompt in
+            let request = InferenceRequest(prompt: .text(prompt.text), images: try Fixtures.images(prompt.images),
                                            parameters: greedy(prompt.greedy_token_ids.count))
             return ReferencePrompt(imageNames: prompt.images, request: request, expected: prompt.greedy_token_ids)
         }

@@ -12,16 +12,10 @@ import WireProtocol
 /// the one the wire carries, the encode engine keys its features on, the prefill engine finds them
 /// by (without the pixels) and its KV blocks and image spans name.
 @Suite struct ImageIdentityTests {
-    static let folder = Fixtures.root.deletingLastPathComponent().appendingPathComponent("images/good")
-
-    static func decoded(_ names: [String]) throws -> [RGBImage] {
-        try names.map { try ImageDecoder.decode(Data(contentsOf: folder.appendingPathComponent($0))) }
-    }
-
     @Test func theWireCarriesTheIDAndPixelsOnlyWhereAsked() throws {
-        let data = try Data(contentsOf: Self.folder.appendingPathComponent("gradient.png"))
+        let data = try Data(contentsOf: Fixtures.images.appendingPathComponent("gradient.png"))
         let image = try ImageDecoder.decode(data)
-        let other = try Self.decoded(["tall.png"])[0]
+        let other = try Fixtures.images(["tall.png"])[0]
         #expect(image.id == ImageID(encoded: data))
         let (wire, payload) = WireImages.pack([image, other])
         #expect(wire.map(\.id) == [image.id, other.id])
@@ -51,9 +45,9 @@ import WireProtocol
             return try LLMEngine(directory: Fixtures.directory("llava-tiny"), config: config, parts: parts)
         }
         let encoder = try engine(.visionEncoder), prefill = try engine(.languageModel), decode = try engine(.languageModel)
-        let prompts = try MultimodalHandoffTests.reference("llava-tiny").prompts
+        let prompts = try Fixtures.reference("llava-tiny").prompts
         for prompt in prompts {
-            let images = try Self.decoded(prompt.images)
+            let images = try Fixtures.images(prompt.images)
             let encoded = try await encoder.encodeImages(images).images
             #expect(encoded.map(\.imageID) == images.map(\.id))
             prefill.provideEncoded(encoded)
@@ -84,9 +78,9 @@ import WireProtocol
 
     /// Routing's prompt-block seed and the simulator's image inputs name images by the same id.
     @Test func routingSeedsOnTheIDs() throws {
-        let images = try Self.decoded(["gradient.png", "tall.png"])
+        let images = try Fixtures.images(["gradient.png", "tall.png"])
         let seed = PromptBlockHashes.seed(images: images.map(\.id))
-        #expect(seed == PromptBlockHashes.seed(images: try Self.decoded(["gradient.png", "tall.png"]).map(\.id)))
+        #expect(seed == PromptBlockHashes.seed(images: try Fixtures.images(["gradient.png", "tall.png"]).map(\.id)))
         #expect(seed != PromptBlockHashes.seed(images: images.reversed().map(\.id)))
         #expect(seed != PromptBlockHashes.seed(images: [images[0].id]))
     }

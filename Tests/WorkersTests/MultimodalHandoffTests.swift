@@ -7,33 +7,13 @@ import Testing
 
 /// Image prompts prefilled (vision encoding included) on one engine and decoded on another.
 @Suite struct MultimodalHandoffTests {
-    struct Reference: Decodable {
-        struct Prompt: Decodable {
-            let text: String
-            let images: [String]
-            let greedy_token_ids: [Int]
-        }
-
-        let prompts: [Prompt]
-    }
-
-    static let images = Fixtures.root.deletingLastPathComponent().appendingPathComponent("images/good")
-
-    static func reference(_ model: String) throws -> Reference {
-        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Fixtures.directory(model).appendingPathComponent("reference.json")))
-    }
-
-    static func images(_ names: [String]) throws -> [RGBImage] {
-        try names.map { try ImageDecoder.decode(contentsOf: images.appendingPathComponent($0)) }
-    }
-
     @Test func llavaThroughPrefillAndDecodeEnginesMatchesTransformers() async throws {
         let prefill = try Fixtures.engine("llava-tiny", blockSize: 4)
         let decode = try Fixtures.engine("llava-tiny", blockSize: 8)
-        let prompts = try Self.reference("llava-tiny").prompts
+        let prompts = try Fixtures.reference("llava-tiny").prompts
         #expect(!prompts.isEmpty)
         for prompt in prompts {
-            let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Self.images(prompt.images).map(ImageReference.init))
+            let (handle, events) = try prefill.submitPrefill(prompt: prefill.servedModel.tokenizer.encode(prompt.text), images: Fixtures.images(prompt.images).map(ImageReference.init))
             _ = try await Fixtures.collect(events)
             let parked = try #require(prefill.parkedPrompt(handle))
             #expect(parked.images.count == prompt.images.count)
