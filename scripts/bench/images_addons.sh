@@ -13,11 +13,8 @@
 # Usage: TESSERA_BINARY=.build/debug/tessera scripts/bench/images_addons.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib/tessera_binary.sh
-source scripts/lib/serve.sh
-binary=$(tessera_binary)
-out="${OUT:-bench-work/addons}"
-mkdir -p "$out"
+source scripts/lib/bench.sh
+bench_output bench-work/addons
 model=fixtures/diffusion/sd1-tiny
 total="${THREADS_TOTAL:-2}"
 addons=(--lora peft=fixtures/diffusion/loras/sd1-tiny-peft.safetensors --lora kohya=fixtures/diffusion/loras/sd1-tiny-kohya.safetensors

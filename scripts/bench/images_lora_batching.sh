@@ -12,11 +12,8 @@
 # Usage: TESSERA_BINARY=.build/debug/tessera scripts/bench/images_lora_batching.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib/tessera_binary.sh
-source scripts/lib/serve.sh
-binary=$(tessera_binary)
-out="${OUT:-bench-work/lora-batching}"
-mkdir -p "$out"
+source scripts/lib/bench.sh
+bench_output bench-work/lora-batching
 peft=fixtures/diffusion/loras/sd1-tiny-peft.safetensors
 kohya=fixtures/diffusion/loras/sd1-tiny-kohya.safetensors
 loras=(--lora "a=$peft" --lora "b=$kohya" --lora "c=$peft" --lora "d=$kohya")

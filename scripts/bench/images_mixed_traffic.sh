@@ -12,11 +12,8 @@
 # Usage: TESSERA_BINARY=.build/debug/tessera scripts/bench/images_mixed_traffic.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib/tessera_binary.sh
-source scripts/lib/serve.sh
-binary=$(tessera_binary)
-out="${OUT:-bench-work/mixed-traffic}"
-mkdir -p "$out"
+source scripts/lib/bench.sh
+bench_output bench-work/mixed-traffic
 text=(--request-rate "${TEXT_RATE:-1}" --burstiness 1)
 lengths=(--input-len "${INPUT_LEN:-64}" --output-len "${OUTPUT_LEN:-32}")
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -14,11 +14,8 @@
 # Usage: TESSERA_BINARY=.build/debug/tessera scripts/bench/images_sim_vs_live.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-source scripts/lib/tessera_binary.sh
-source scripts/lib/serve.sh
-binary=$(tessera_binary)
-out="${OUT:-bench-work/sim-vs-live}"
-mkdir -p "$out"
+source scripts/lib/bench.sh
+bench_output bench-work/sim-vs-live
 threads="${THREADS:-2}" size="${SIZE:-64x64}" steps="${STEPS:-10}" batch="${BATCH:-8}" start="${LORA_START_STEP:-2}"
 batcher="${IMAGE_BATCHER:-mixed-lora}"
 lora=fixtures/diffusion/loras/sd1-tiny-peft.safetensors
