@@ -2,6 +2,7 @@ import Diffusion
 import DiffusionServing
 import Foundation
 import Models
+import Synchronization
 import Tensor
 import WireProtocol
 
@@ -135,7 +136,7 @@ extension ControlResiduals {
 enum GuidancePeerService {
     /// Answers `predictNoise` calls on `connection`, one at a time; `served` counts the rows run.
     static func answer(_ call: Int, _ header: WireDenoiserRows, _ payload: Data, on connection: Connection,
-                       engine: DiffusionEngine, served: @Sendable (Int) -> Void) {
+                       engine: DiffusionEngine, loras bound: PeerLoRAs, served: @Sendable (Int) -> Void) {
         do {
             let arrays = try WireFloats.unpack(payload, counts: header.rows.flatMap(\.floatCounts))
             var rows: [GuidanceRow] = []
@@ -143,7 +144,7 @@ enum GuidancePeerService {
             for row in header.rows {
                 let floats = Array(arrays[next ..< next + row.floatCounts.count])
                 next += floats.count
-                let (adapters, merge) = try loras(of: row, engine: engine)
+                let (adapters, merge) = try bound.apply(row, engine: engine)
                 rows.append(GuidanceRow(input: DenoiserInput(row, sample: floats[0], hidden: floats[1], adapters: adapters),
                                         residuals: try row.residualShapes.map { shapes throws(PeerCallError) in
                                             try ControlResiduals(wireShapes: shapes, floats: Array(floats.dropFirst(2)))
@@ -159,21 +160,40 @@ enum GuidancePeerService {
         }
     }
 
-    /// A row's LoRAs from this worker's registry: set loading when the row names them (the
-    /// leader's first steps run meanwhile), and once it applies them, as unmerged adapters or as
-    /// the merge the row expects.
-    static func loras(of row: WireDenoiserRows.Row, engine: DiffusionEngine) throws -> (LowRankAdapters, UNetLoRAMerge?) {
+}
+
+/// The LoRAs of the rows a CFG-split peer runs, from its registry, bound to its pipeline once per
+/// set of LoRAs and scales (not every step) and dropped after an image's last row; at most
+/// `capacity` sets stay bound (an image cancelled midway sends no last row).
+final class PeerLoRAs: Sendable {
+    private let bound = Mutex<[(key: [WireLoRAUse], merge: UNetLoRAMerge)]>([])
+    let capacity = 8
+
+    /// The row's LoRAs: set loading when the row names them (the leader's first steps run
+    /// meanwhile), and once the row applies them, as unmerged adapters or as the merge it expects.
+    func apply(_ row: WireDenoiserRows.Row, engine: DiffusionEngine) throws -> (LowRankAdapters, UNetLoRAMerge?) {
         let uses = row.loras ?? []
-        if let missing = uses.first(where: { engine.registry.entry(.lora, named: $0.name) == nil }) {
-            throw PeerCallError("no LoRA named '\(missing.name)' is registered on this CFG-split peer")
+        guard !uses.isEmpty else { return (LowRankAdapters(), nil) }
+        defer { if row.isLast == true { bound.withLock { $0.removeAll { $0.key == uses } } } }
+        var merge = bound.withLock { $0.first { $0.key == uses }?.merge }
+        if merge == nil {
+            if let missing = uses.first(where: { engine.registry.entry(.lora, named: $0.name) == nil }) {
+                throw PeerCallError("no LoRA named '\(missing.name)' is registered on this CFG-split peer")
+            }
+            let pending = uses.map { engine.registry.loadLoRA($0.name) }
+            guard row.loraApplication != nil else { return (LowRankAdapters(), nil) }
+            let requests = try zip(pending, uses).map { pending, use in LoRARequest(file: try pending.wait(), scale: use.scale) }
+            let made = UNetLoRAMerge(requests, weights: try engine.pipeline.loraWeights(requests))
+            bound.withLock { sets in
+                sets.append((uses, made))
+                if sets.count > capacity { sets.removeFirst() }
+            }
+            merge = made
         }
-        let pending = uses.map { engine.registry.loadLoRA($0.name) }
-        guard let application = row.loraApplication, !uses.isEmpty else { return (LowRankAdapters(), nil) }
-        let requests = try zip(pending, uses).map { pending, use in LoRARequest(file: try pending.wait(), scale: use.scale) }
-        let weights = try engine.pipeline.loraWeights(requests)
-        switch application {
-        case .unmerged: return (weights.unet, nil)
-        case .merged: return (LowRankAdapters(), UNetLoRAMerge(requests, weights: weights))
+        switch (row.loraApplication, merge) {
+        case let (.unmerged, merge?): return (merge.weights.unet, nil)
+        case let (.merged, merge?): return (LowRankAdapters(), merge)
+        default: return (LowRankAdapters(), nil)
         }
     }
 }

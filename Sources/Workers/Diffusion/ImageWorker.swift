@@ -72,6 +72,7 @@ public final class ImageWorker: Sendable {
     private let peers = Mutex<[Endpoint: GuidancePeerConnection]>([:])
     private let controlNetServices = Mutex<[Endpoint: ControlNetServiceConnection]>([:])
     private let guidanceRowsServed = Atomic<Int>(0)
+    private let peerLoRAs = PeerLoRAs()
     private let controlNetCalls = Atomic<Int>(0)
 
     public init(configuration: ImageWorkerConfiguration) throws {
@@ -104,7 +105,7 @@ public final class ImageWorker: Sendable {
                 switch message {
                 case let .predictNoise(call, header):
                     guard let engine = self.engine else { return }
-                    GuidancePeerService.answer(call, header, payload, on: connection, engine: engine) {
+                    GuidancePeerService.answer(call, header, payload, on: connection, engine: engine, loras: self.peerLoRAs) {
                         self.guidanceRowsServed.add($0, ordering: .relaxed)
                     }
                 case let .controlResiduals(call, header):
