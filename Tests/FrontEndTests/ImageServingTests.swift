@@ -88,17 +88,22 @@ import Workers
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// A text pool and an image pool of two image workers (and a `controlnet` worker) under a CFG split.
+    static func cfgSplit(controlNetWorker: Bool = false) -> String {
+        """
+        groups:
+          - group: text
+            workers: [{role: mono, count: 1}]
+          - group: image
+            cfg_split: true
+            workers: [{role: image, count: 2}\(controlNetWorker ? ", {role: controlnet, count: 1}" : "")]
+        """
+    }
+
     @Test func cfgSplitAcrossTwoWorkersGivesTheSameImage() async throws {
         let guided = [Self.requests[0], Self.requests[2]]
         let (alone, steps) = try Self.alone(guided)
-        let frontEnd = try await Self.frontEnd("""
-            groups:
-              - group: text
-                workers: [{role: mono, count: 1}]
-              - group: image
-                cfg_split: true
-                workers: [{role: image, count: 2}]
-            """)
+        let frontEnd = try await Self.frontEnd(Self.cfgSplit())
         #expect(frontEnd.guidanceRowsServed == 0)
         let (served, _) = try await Self.collect(try ClusterImageService(frontEnd: frontEnd).submit(guided))
         try Self.expectSame(served, as: alone)
@@ -118,14 +123,7 @@ import Workers
         let fixtures = Support.repository.appendingPathComponent("fixtures/diffusion")
         let (peft, kohya) = (fixtures.appendingPathComponent("loras/sd1-tiny-peft.safetensors"), fixtures.appendingPathComponent("loras/sd1-tiny-kohya.safetensors"))
         let controlNet = fixtures.appendingPathComponent("controlnet-sd1-tiny")
-        let frontEnd = try await Support.frontEnd("""
-            groups:
-              - group: text
-                workers: [{role: mono, count: 1}]
-              - group: image
-                cfg_split: true
-                workers: [{role: image, count: 2}\(controlNetWorker ? ", {role: controlnet, count: 1}" : "")]
-            """) { options in
+        let frontEnd = try await Support.frontEnd(Self.cfgSplit(controlNetWorker: controlNetWorker)) { options in
             options.imageModelDirectory = Self.folder
             options.imageWorkerArguments = ["--lora-start-step", "2", "--lora", "peft=\(peft.path)", "--lora", "kohya=\(kohya.path)"]
                 + (controlNetWorker ? [] : ["--controlnet", "edges=\(controlNet.path)"])
