@@ -72,7 +72,8 @@ import Testing
         #expect(Self.cases.count >= 6)
         #expect(Self.cases.contains { $0.loras.count == 2 } && Self.cases.contains { $0.controlNets.count == 2 })
         #expect(Self.cases.contains { $0.initImage != nil && !$0.controlNets.isEmpty && !$0.loras.isEmpty })
-        #expect(Self.xlCases.filter { !$0.loras.isEmpty }.count >= 2)
+        #expect(Self.xlCases.filter { !$0.loras.isEmpty }.count >= 3)
+        #expect(Self.xlCases.contains { $0.loras.contains { $0.file.hasSuffix("kohya-ldm.safetensors") } })
         #expect(Self.xlCases.contains { $0.controlNets.count == 1 } && Self.xlCases.contains { $0.controlNets.count == 2 })
         #expect(Self.cases.filter { $0.loras.contains { $0.file.hasSuffix("locon.safetensors") } }.count >= 2)
         #expect(Self.xlCases.contains { $0.initImage != nil && $0.controlNets.count == 1 }
@@ -189,7 +190,11 @@ import Testing
             ([("lora_unet_mid_block_attentions_0_to_x.lora_down.weight", [2, 32], .init(repeating: 0.1, count: 64)),
               ("lora_unet_mid_block_attentions_0_to_x.lora_up.weight", [32, 2], .init(repeating: 0.1, count: 64))], "has no layer"),
             ([(path + ".weight_thing", [2], [1, 2])], "not a LoRA tensor name"),
-            ([("lora_unet_input_blocks_1_1_proj_in.lora_down.weight", [2, 32], .init(repeating: 0.1, count: 64))], "LDM block names"),
+            // An LDM name (kohya SDXL) for a place sd1-tiny's UNet does not have: layer 2 of down block 2 is no attention.
+            ([("lora_unet_input_blocks_9_1_proj_in.lora_down.weight", [2, 32], .init(repeating: 0.1, count: 64)),
+              ("lora_unet_input_blocks_9_1_proj_in.lora_up.weight", [32, 2], .init(repeating: 0.1, count: 64))],
+             "unet has no layer 'input_blocks_9_1_proj_in'"),
+            ([("lora_unet_conv_in.lora_mid.weight", [2, 2, 3, 3], .init(repeating: 0.1, count: 36))], "lora_mid"),
             ([(path + ".lora_A.weight", [2, 32], .init(repeating: .nan, count: 64)), (path + ".lora_B.weight", [32, 2], .init(repeating: 0.1, count: 64))],
              "non-finite"),
         ]

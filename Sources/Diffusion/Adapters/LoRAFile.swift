@@ -15,12 +15,15 @@ import Tensor
 /// - kohya (sd-scripts): `lora_unet_<module with _ for .>.lora_down.weight`, `.lora_up.weight`
 ///   and a scalar `.alpha`; `lora_te_` / `lora_te1_` for the text encoder, `lora_te2_` for SDXL's
 ///   second one. The underscored names are matched against the model's own module paths when the
-///   file is bound (see `LoRAWeights`), so `down_blocks_0_…_to_out_0` finds `down_blocks.0.….to_out.0`.
+///   file is bound (see `LoRAWeights`), so `down_blocks_0_…_to_out_0` finds `down_blocks.0.….to_out.0`;
+///   kohya's SDXL files name UNet modules after the original LDM UNet (`input_blocks_4_1_…`,
+///   `middle_block_…`, `output_blocks_…`, `time_embed_0`, `label_emb_0_0`, `out_2`), translated on
+///   binding by `LDMBlockNames`.
 ///
 /// Text-encoder module paths are kept without transformers' `text_model.` level
 /// (`encoder.layers.0.self_attn.q_proj`). Not supported, with an error naming the tensor: DoRA
-/// (`dora_scale`, `lora_magnitude_vector`, `use_dora`), LoHa/LoKr, bias LoRAs, and kohya SDXL files
-/// that use the original LDM block names (`input_blocks`, `middle_block`, `output_blocks`).
+/// (`dora_scale`, `lora_magnitude_vector`, `use_dora`), LoHa/LoKr, LyCORIS's CP-decomposed
+/// convolutions (`lora_mid`) and bias LoRAs.
 ///
 /// ```swift
 /// let lora = try LoRAFile(url: URL(fileURLWithPath: "pixel-art.safetensors"))
@@ -86,6 +89,7 @@ public struct LoRAFile: Sendable {
                     throw fail(name, "DoRA is not supported")
                 }
                 if rest.contains("hada_") || rest.contains("lokr_") { throw fail(name, "LoHa/LoKr adapters are not supported (only LoRA)") }
+                if rest.contains(".lora_mid.") { throw fail(name, "LyCORIS CP-decomposed convolutions (lora_mid) are not supported") }
                 throw fail(name, "not a LoRA tensor name this loader knows (lora_A/lora_B, lora.down/up, lora_down/lora_up, alpha)")
             }
             let key = "\(component.rawValue)|\(module)|\(kohya)"
@@ -147,9 +151,6 @@ public struct LoRAFile: Sendable {
         for (prefix, component) in [("lora_unet_", Component.unet), ("lora_te1_", .textEncoder), ("lora_te2_", .textEncoder2), ("lora_te_", .textEncoder)]
             where name.hasPrefix(prefix) {
             var rest = String(name.dropFirst(prefix.count))
-            if component == .unet, ["input_blocks_", "middle_block_", "output_blocks_"].contains(where: rest.hasPrefix) {
-                throw fail(name, "kohya LoRAs with the original LDM block names (input_blocks/middle_block/output_blocks) are not supported")
-            }
             if component != .unet, rest.hasPrefix("text_model_") { rest.removeFirst("text_model_".count) }
             return (component, rest, true)
         }

@@ -28,7 +28,8 @@ public enum LoRAMode: String, Sendable {
 }
 
 /// A request's LoRAs bound to one pipeline's models: every module resolved to a layer of the
-/// UNet or a text encoder (kohya's underscored names through the model's own module paths) and
+/// UNet or a text encoder (kohya's underscored names through the model's own module paths, kohya's
+/// SDXL names through `LDMBlockNames` first) and
 /// shape-checked, as unmerged adapters with scale · alpha / rank.
 ///
 /// ```swift
@@ -51,6 +52,7 @@ public struct LoRAWeights: Sendable {
         }
         var shapes: [LoRAFile.Component: [String: [Int]]] = [.unet: unetShapes]
         for (component, encoder) in encoders { shapes[component] = encoder.adaptableModules }
+        let ldmNames = LDMBlockNames(unetPaths: unetShapes.keys)
         var kohyaNames: [LoRAFile.Component: [String: String]] = [:]
         for (component, table) in shapes {
             kohyaNames[component] = Dictionary(table.keys.map { ($0.replacingOccurrences(of: ".", with: "_"), $0) }, uniquingKeysWith: { a, _ in a })
@@ -65,7 +67,8 @@ public struct LoRAWeights: Sendable {
                 guard let table = shapes[module.component] else {
                     throw fail("the pipeline has no \(module.component.rawValue) for this LoRA module")
                 }
-                let path = module.isKohyaName ? kohyaNames[module.component]?[module.name] : module.name
+                let kohyaName = module.component == .unet ? ldmNames.diffusersName(module.name) : module.name
+                let path = module.isKohyaName ? kohyaNames[module.component]?[kohyaName] : module.name
                 guard let path, let shape = table[path] else {
                     throw fail("\(module.component.rawValue) has no layer '\(module.name)'")
                 }
