@@ -5,7 +5,8 @@
 #     (the language-model sections are kept from --base);
 #  2. each workload runs live against `tessera serve --image-model` (with the fixture's two LoRAs and
 #     its ControlNet registered), and the trace it sent (`bench images --trace-out`) becomes a
-#     simulator trace (`image_generation` lines at the same arrivals, add-ons and sizes);
+#     simulator trace (`image_generation` lines at the same arrivals, add-ons and sizes, with the
+#     UNet evaluations per image the server counted as steps);
 #  3. `tessera simulate` runs that trace on one image worker with the same step-batch cap, image
 #     batcher and LoRA start step, and the script prints each metric live, simulated and their ratio.
 # Workloads: `plain` (Poisson, no add-ons) and `addons` (a Katz-like trace over the fixture's
@@ -38,15 +39,20 @@ for workload in plain addons; do
     "$binary" bench images --base-url "http://127.0.0.1:$port" --model sd1-tiny --size "$size" --steps "$steps" --guidance 7.5 --seed 1 \
         --num-requests "${NUM_REQUESTS:-16}" --request-rate "${RATE:-0.5}" "${extra[@]}" --trace-out "$out/$workload.trace.jsonl" \
         --result-json "$out/$workload.live.json" >"$out/$workload.bench.log" 2>&1
+    curl -fsS "http://127.0.0.1:$port/metrics" >"$out/$workload.metrics"
     stop_server
-    python3 - "$out" "$workload" "$size" "$steps" "$batch" "$start" "$batcher" <<'PY'
+    python3 - "$out" "$workload" "$size" "$batch" "$start" "$batcher" <<'PY'
 import json, sys
-out, workload, size, steps, batch, start, batcher = sys.argv[1:]
+out, workload, size, batch, start, batcher = sys.argv[1:]
 width, height = map(int, size.split("x"))
+# The simulator's steps are UNet evaluations: the scheduler's, not num_inference_steps (PNDM, the
+# fixture's default, runs one more), as the server counted them.
+metric = lambda name: sum(float(line.split()[-1]) for line in open(f"{out}/{workload}.metrics") if line.startswith(f"tessera:{name}{{"))
+steps = round(metric("image_steps_total") / metric("images_generated_total"))
 with open(f"{out}/{workload}.sim-trace.jsonl", "w") as f:
     for line in open(f"{out}/{workload}.trace.jsonl"):
         e = json.loads(line)
-        f.write(json.dumps({"arrival": e["timestamp"], "image_generation": {"steps": int(steps), "width": width, "height": height,
+        f.write(json.dumps({"arrival": e["timestamp"], "image_generation": {"steps": steps, "width": width, "height": height,
                  "guidance_scale": 7.5, "loras": e["loras"], "controlnets": e["controlnets"]}}) + "\n")
 config = {"name": f"images-{workload}", "costModel": "costmodel.json",
           "trace": {"file": f"{workload}.sim-trace.jsonl", "format": "jsonl"},
