@@ -1,10 +1,11 @@
-/// Values by key within a budget of cost units, evicting the least recently used first; entries
-/// in use are pinned and never evicted.
+/// Values by key within a budget of cost units, evicting the least recently used first (or, with
+/// ``CacheEviction/lfu``, the least frequently used); entries in use are pinned and never evicted.
 ///
-/// One cache for every LRU of the system: the engine's encoder cache (vision features by image
+/// One cache for every LRU/LFU of the system: the engine's encoder cache (vision features by image
 /// content id, cost in feature tokens: ElasticMM's encoder-output pool, vLLM's encoder cache), the
-/// server's decoded images (cost in pixel bytes), and the simulator's encoder and prefix caches
-/// (image hashes, cost in tokens, never pinned).
+/// server's decoded images (cost in pixel bytes), the simulator's encoder and prefix caches (image
+/// hashes, cost in tokens, never pinned), and the loaded LoRAs and ControlNets of the diffusion
+/// serving path (cost in bytes, LRU or LFU).
 ///
 /// ```swift
 /// var cache = LRUCache<String, [Float]>(budget: 4096)
@@ -14,10 +15,13 @@
 /// ```
 public struct LRUCache<Key: Hashable, Value> {
     public let budget: Int
+    public let eviction: CacheEviction
     fileprivate struct Entry {
         var value: Value
         var cost: Int
         var pins: Int
+        /// Inserts, hits and touches since it was cached: what ``CacheEviction/lfu`` ranks by.
+        var uses = 1
     }
 
     private var entries: [Key: Entry] = [:]
@@ -28,8 +32,9 @@ public struct LRUCache<Key: Hashable, Value> {
     public private(set) var queries = 0
     public private(set) var hits = 0
 
-    public init(budget: Int) {
+    public init(budget: Int, eviction: CacheEviction = .lru) {
         self.budget = max(0, budget)
+        self.eviction = eviction
     }
 
     public var count: Int { entries.count }
@@ -44,6 +49,7 @@ public struct LRUCache<Key: Hashable, Value> {
         queries += 1
         guard let value = pin(key) else { return nil }
         hits += 1
+        entries[key]!.uses += 1
         return value
     }
 
@@ -66,7 +72,10 @@ public struct LRUCache<Key: Hashable, Value> {
     /// Adds a value pinned once for its caller, evicting unpinned entries as needed (an entry
     /// already cached is pinned instead). An entry larger than the budget is still held while pinned.
     public mutating func insert(_ key: Key, _ value: Value, cost: Int) {
-        if pin(key) != nil { return }
+        if pin(key) != nil {
+            entries[key]!.uses += 1
+            return
+        }
         evict(toFit: cost)
         entries[key] = Entry(value: value, cost: cost, pins: 1)
         usedCost += cost
@@ -91,6 +100,7 @@ public struct LRUCache<Key: Hashable, Value> {
     public mutating func touch(_ key: Key, _ value: Value, cost: Int) {
         if let entry = entries[key] {
             if entry.pins == 0 { evictable.touch(key) }
+            entries[key]!.uses += 1
             return
         }
         guard cost <= budget else { return }
@@ -101,8 +111,18 @@ public struct LRUCache<Key: Hashable, Value> {
     }
 
     private mutating func evict(toFit cost: Int) {
-        while usedCost + cost > budget, let victim = evictable.popOldest() {
+        while usedCost + cost > budget, let victim = nextVictim() {
+            evictable.remove(victim)
             usedCost -= entries.removeValue(forKey: victim)!.cost
+        }
+    }
+
+    /// The unpinned entry ``eviction`` takes first: the oldest, or under LFU the fewest uses (the
+    /// oldest of equals: `min` keeps the first of equal elements, and the order runs oldest first).
+    private func nextVictim() -> Key? {
+        switch eviction {
+        case .lru: evictable.oldest
+        case .lfu: evictable.min { entries[$0]!.uses < entries[$1]!.uses }
         }
     }
 }

@@ -5,12 +5,15 @@
 /// A doubly linked list threaded through a dictionary, so a key leaves the middle of the order
 /// without a scan (a cached KV block that gets a prefix hit leaves the free queue unevicted).
 ///
+/// Iterating visits the keys from the least to the most recently used.
+///
 /// ```swift
 /// var order = RecencyList<Int>()
 /// order.touch(1); order.touch(2); order.touch(1)
+/// Array(order)        // [2, 1]
 /// order.popOldest()   // 2
 /// ```
-public struct RecencyList<Key: Hashable>: Hashable {
+public struct RecencyList<Key: Hashable>: Hashable, Sequence {
     fileprivate struct Link: Hashable {
         var older: Key?
         var newer: Key?
@@ -53,6 +56,20 @@ public struct RecencyList<Key: Hashable>: Hashable {
         remove(key)
         return key
     }
+
+    public struct Iterator: IteratorProtocol {
+        fileprivate let links: [Key: Link]
+        fileprivate var upcoming: Key?
+
+        public mutating func next() -> Key? {
+            guard let key = upcoming else { return nil }
+            upcoming = links[key]?.newer
+            return key
+        }
+    }
+
+    /// The keys from the least to the most recently used.
+    public func makeIterator() -> Iterator { Iterator(links: links, upcoming: oldest) }
 }
 
 extension RecencyList: Sendable where Key: Sendable {}

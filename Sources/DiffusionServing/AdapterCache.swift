@@ -1,3 +1,4 @@
+import CoreUtilities
 import Diffusion
 import Models
 
@@ -29,25 +30,18 @@ public final class AdapterCache: @unchecked Sendable {
     }
 
     /// Which cached add-on leaves first when another needs its room.
-    public enum Eviction: String, Sendable, CaseIterable {
-        /// The least recently used.
-        case lru
-        /// The least frequently used: fewest uses since it was loaded, the least recent of equals.
-        /// A long-tail add-on used once does not push out a popular one used a while ago.
-        case lfu
-    }
+    public typealias Eviction = CacheEviction
 
-    public let budgetBytes: Int
-    public let eviction: Eviction
-    public private(set) var usedBytes = 0
+    public var budgetBytes: Int { entries.budget }
+    public var eviction: Eviction { entries.eviction }
+    public var usedBytes: Int { entries.usedCost }
     public private(set) var counters: [AdapterRegistry.Kind: Counters] = [.lora: Counters(), .controlNet: Counters()]
-    private var entries: [String: (value: Value, bytes: Int, lastUse: UInt64, uses: Int)] = [:]
-    private var clock: UInt64 = 0
+    /// Never pinned: a value in use stays valid after eviction, it just is not kept.
+    private var entries: LRUCache<String, Value>
 
     public init(budgetBytes: Int, eviction: Eviction = .lru) {
         precondition(budgetBytes >= 0)
-        self.budgetBytes = budgetBytes
-        self.eviction = eviction
+        entries = LRUCache(budget: budgetBytes, eviction: eviction)
     }
 
     private static func key(_ kind: AdapterRegistry.Kind, _ name: String) -> String { kind.rawValue + "/" + name }
@@ -55,18 +49,16 @@ public final class AdapterCache: @unchecked Sendable {
     /// The cached add-on, counting a hit or a miss.
     public func value(for kind: AdapterRegistry.Kind, name: String) -> Value? {
         let key = Self.key(kind, name)
-        clock += 1
-        guard entries[key] != nil else {
+        guard let value = entries.acquire(key) else {
             counters[kind]!.misses += 1
             return nil
         }
+        entries.release(key)
         counters[kind]!.hits += 1
-        entries[key]!.lastUse = clock
-        entries[key]!.uses += 1
-        return entries[key]!.value
+        return value
     }
 
-    public func contains(_ kind: AdapterRegistry.Kind, name: String) -> Bool { entries[Self.key(kind, name)] != nil }
+    public func contains(_ kind: AdapterRegistry.Kind, name: String) -> Bool { entries.contains(Self.key(kind, name)) }
 
     /// The names of the cached add-ons of `kind`, sorted.
     public func names(_ kind: AdapterRegistry.Kind) -> [String] {
@@ -77,15 +69,7 @@ public final class AdapterCache: @unchecked Sendable {
     /// Keeps `value` (its first use), evicting entries by ``eviction`` until it fits.
     public func insert(_ value: Value, bytes: Int, kind: AdapterRegistry.Kind, name: String) {
         let key = Self.key(kind, name)
-        guard bytes <= budgetBytes, entries[key] == nil else { return }
-        let lfu = eviction == .lfu
-        while usedBytes + bytes > budgetBytes,
-              let victim = entries.min(by: { (lfu ? $0.value.uses : 0, $0.value.lastUse) < (lfu ? $1.value.uses : 0, $1.value.lastUse) }) {
-            usedBytes -= victim.value.bytes
-            entries[victim.key] = nil
-        }
-        clock += 1
-        entries[key] = (value, bytes, clock, 1)
-        usedBytes += bytes
+        guard !entries.contains(key) else { return }
+        entries.touch(key, value, cost: bytes)
     }
 }

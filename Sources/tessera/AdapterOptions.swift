@@ -20,7 +20,7 @@ struct AdapterOptions: ParsableArguments {
     var cacheMiB = 1024
 
     @Option(name: .customLong("adapter-cache-eviction"),
-            help: "Which loaded LoRA or ControlNet leaves the cache first: lru (least recently used) or lfu (least frequently used).")
+            help: "Which loaded LoRA or ControlNet leaves the cache (or a controlnet worker's resident set) first: lru (least recently used) or lfu (least frequently used).")
     var eviction = AdapterCache.Eviction.lru
 
     var isEmpty: Bool { loras.isEmpty && controlNets.isEmpty && directories.isEmpty }

@@ -48,6 +48,7 @@ extension ServeCommand {
         // Add-ons given here go to the whole image pool; a worker entry's `arguments` add its own.
         options.imageWorkerArguments = imageLimits.arguments + adapters.arguments
         options.controlNetWorkerArguments = adapters.controlNets.flatMap { ["--controlnet", $0] } + adapters.directories.flatMap { ["--adapter-dir", $0] }
+            + ["--adapter-cache-eviction", adapters.eviction.rawValue]
         if topology.groups.contains(where: { $0.workers.contains { $0.pipeline != nil } }) {
             options.placementUnits = try PipelineStage.placementUnits(directory: model)
         }

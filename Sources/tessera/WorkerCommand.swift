@@ -33,7 +33,7 @@ struct WorkerCommand: AsyncParsableCommand {
     /// An image worker's add-ons; a controlnet worker takes --controlnet NAME=DIR only.
     @OptionGroup var adapters: AdapterOptions
 
-    @Option(name: .customLong("controlnet-memory"), help: "MiB of ControlNet weights a controlnet worker keeps loaded (the least recently used go first).")
+    @Option(name: .customLong("controlnet-memory"), help: "MiB of ControlNet weights a controlnet worker keeps loaded (which go first: --adapter-cache-eviction).")
     var controlNetMemoryMiB = 4096.0
 
     @OptionGroup var imageLimits: ImageEngineOptions

@@ -50,10 +50,31 @@ import Testing
         #expect(!cache.contains(5) && cache.usedCost == 300)
     }
 
+    /// "a" is used three times, then "b" once (the more recent): a third entry evicts "a" by
+    /// recency and "b" by frequency; among equally used entries LFU takes the least recent.
+    @Test(arguments: [(CacheEviction.lru, "b"), (.lfu, "a")])
+    func theEvictionPolicyChoosesWhichStays(eviction: CacheEviction, kept: String) {
+        var cache = LRUCache<String, Int>(budget: 2, eviction: eviction)
+        cache.insert("a", 1, cost: 1)
+        cache.release("a")
+        for _ in 0 ..< 2 {
+            #expect(cache.acquire("a") == 1)
+            cache.release("a")
+        }
+        cache.touch("b", 2, cost: 1)
+        cache.touch("c", 3, cost: 1)
+        #expect(cache.keys.sorted() == [kept, "c"].sorted())
+        // "c" (one use) and, under LFU, "a" (three) remain: "d" evicts the least used, "c"; under
+        // LRU "b" and "c" (one use each) remain, and "d" evicts the older, "b".
+        cache.touch("d", 4, cost: 1)
+        #expect(cache.keys.sorted() == (eviction == .lfu ? ["a", "d"] : ["c", "d"]))
+    }
+
     @Test func recencyListRemovesFromTheMiddleAndPopsTheOldest() {
         var order = RecencyList<Int>()
         for k in 0 ..< 5 { order.touch(k) }
         order.touch(0)
+        #expect(Array(order) == [1, 2, 3, 4, 0])
         let removed = order.remove(2)
         let removedAgain = order.remove(2)
         #expect(removed && !removedAgain)

@@ -68,17 +68,17 @@ public final class ControlNetServiceConnection: @unchecked Sendable {
 }
 
 /// The ControlNets a `controlnet` worker keeps loaded: by name from its registry, the least
-/// recently used evicted first when the next one would pass the memory budget (K resident = as
-/// many as the budget holds; Katz keeps the top-K popular ControlNets resident). A ControlNet in
-/// use is pinned.
+/// recently (or, with `--adapter-cache-eviction lfu`, frequently) used evicted first when the next
+/// one would pass the memory budget (K resident = as many as the budget holds; Katz keeps the
+/// top-K popular ControlNets resident, by LRU or LFU). A ControlNet in use is pinned.
 final class ResidentControlNets: Sendable {
     let registry: [String: URL]
     private let cache: Mutex<LRUCache<String, ControlNetModel>>
     private let counters = Mutex<(loads: Int, hits: Int)>((0, 0))
 
-    init(registry: [String: URL], budgetBytes: Int) {
+    init(registry: [String: URL], budgetBytes: Int, eviction: CacheEviction = .lru) {
         self.registry = registry
-        cache = Mutex(LRUCache(budget: budgetBytes))
+        cache = Mutex(LRUCache(budget: budgetBytes, eviction: eviction))
     }
 
     /// Runs `body` with the ControlNet `name`, loading it first when it is not resident.

@@ -88,7 +88,7 @@ public final class ImageWorker: Sendable {
             }
             engine = nil
             controlNets = ResidentControlNets(registry: Dictionary(uniqueKeysWithValues: named.map { ($0.name, URL(fileURLWithPath: $0.path)) }),
-                                              budgetBytes: configuration.controlNetMemoryBytes)
+                                              budgetBytes: configuration.controlNetMemoryBytes, eviction: configuration.adapterCacheEviction)
         } else {
             engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: configuration.modelDirectory), config: configuration.engine,
                                      registry: registry)
