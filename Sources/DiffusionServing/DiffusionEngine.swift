@@ -2,6 +2,7 @@ import Cluster
 import CoreUtilities
 import Diffusion
 import Foundation
+import Imaging
 import Models
 
 /// Serves text-to-image requests with step-level continuous batching: images join the running
@@ -146,6 +147,7 @@ public final class DiffusionEngine: @unchecked Sendable {
             }
         }
         try request.checkSecondPrompts(secondTextEncoder: pipeline.textEncoder2 != nil)
+        try image.checkPreviewInterval()
         guard (1 ... config.maxSteps).contains(request.steps) else {
             throw .invalidRequest("num_inference_steps must be between 1 and \(config.maxSteps), got \(request.steps)", param: "num_inference_steps")
         }
@@ -299,7 +301,8 @@ public final class DiffusionEngine: @unchecked Sendable {
             job.loraMergeSeconds += mergeSeconds
             job.controlNetSeconds += controlNetSeconds[k]
             job.group.continuation.yield(.progress(
-                index: job.index, step: states[k].stepsDone, total: states[k].stepsTotal, elapsed: (ContinuousClock.now - job.group.arrival).seconds))
+                index: job.index, step: states[k].stepsDone, total: states[k].stepsTotal, elapsed: (ContinuousClock.now - job.group.arrival).seconds,
+                preview: preview(states[k], every: job.image.previewInterval)))
             if states[k].isFinished { finished.append(i) }
         }
         // Bookkeeping before the answer: a client that has its image sees it counted as finished.
@@ -311,6 +314,13 @@ public final class DiffusionEngine: @unchecked Sendable {
         // Pristine weights once no running image uses the merged LoRAs.
         if merge != nil, !running.contains(where: { $0.activeLoRAs == keys[0] }) { pipeline.mergeLoRAs(nil) }
         for job in completed { complete(job) }
+    }
+
+    /// The latents' ``LatentPreview`` on every `interval`-th step (none for 0, or for a latent space it has no factors for).
+    private func preview(_ state: DenoisingState, every interval: Int) -> RGBImage? {
+        guard interval > 0, state.stepsDone % interval == 0,
+              let preview = LatentPreview(latentChannels: pipeline.vae.latentChannels, secondTextEncoder: pipeline.textEncoder2 != nil) else { return nil }
+        return preview.image(state.generation.latents, height: state.latentHeight, width: state.latentWidth)
     }
 
     private func complete(_ job: Job) {

@@ -1,10 +1,12 @@
 import Diffusion
+import Imaging
 
 /// What a submitted group of images reports, in order: progress after each step of each image, and
 /// each image once decoded. `index` is the image's place in the group (OpenAI's `n`).
 public enum ImageGenerationEvent: Sendable {
     /// Image `index` finished step `step` of `total`; `elapsed` seconds since the group arrived.
-    case progress(index: Int, step: Int, total: Int, elapsed: Double)
+    /// `preview`: its latents as a ``LatentPreview``, on the steps its ``ImageRequest/previewInterval`` asks for.
+    case progress(index: Int, step: Int, total: Int, elapsed: Double, preview: RGBImage? = nil)
     case image(index: Int, GeneratedImage, ImageTiming)
 }
 

@@ -18,11 +18,23 @@ public struct ImageRequest: Sendable {
     public var loras: [LoRAUse]
     /// Several form a MultiControlNet (residuals summed, each times its scale).
     public var controlNets: [ControlNetUse]
+    /// Every this many steps the progress event carries a ``LatentPreview`` of the latents; 0: none.
+    public var previewInterval: Int
 
-    public init(_ request: TextToImageRequest, loras: [LoRAUse] = [], controlNets: [ControlNetUse] = []) {
+    public init(_ request: TextToImageRequest, loras: [LoRAUse] = [], controlNets: [ControlNetUse] = [], previewInterval: Int = 0) {
         self.request = request
         self.loras = loras
         self.controlNets = controlNets
+        self.previewInterval = previewInterval
+    }
+}
+
+extension ImageRequest {
+    /// Refuses a negative ``previewInterval``; the engine and a cluster's front end check the same.
+    public func checkPreviewInterval() throws(ImageGenerationError) {
+        guard previewInterval >= 0 else {
+            throw .invalidRequest("preview_interval must be a positive number of steps, got \(previewInterval)", param: "preview_interval")
+        }
     }
 }
 

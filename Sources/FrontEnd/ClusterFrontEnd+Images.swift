@@ -8,7 +8,7 @@ import WireProtocol
 
 /// What a diffusion worker reports about one image, tagged with the worker's slot.
 enum ImageWorkerEvent {
-    case progress(step: Int, total: Int)
+    case progress(step: Int, total: Int, preview: RGBImage?)
     case generated(GeneratedImage, secondsPerStep: Double)
     case failed(ImageGenerationError)
     case workerLost
@@ -131,6 +131,7 @@ extension ClusterFrontEnd {
             }
             guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
             try request.checkSecondPrompts(secondTextEncoder: model.secondTextEncoder)
+            try image.checkPreviewInterval()
             guard request.loras.isEmpty, request.controlNets.isEmpty, request.initialLatents == nil else {
                 throw .invalidRequest("LoRA files, ControlNet models and initial latents are not sent to diffusion workers; name registered add-ons", param: nil)
             }
@@ -150,6 +151,7 @@ extension ClusterFrontEnd {
                                    height: request.height, seed: request.seed, strength: request.strength,
                                    initImage: request.initImage == nil ? nil : pictures.first)
             (job.prompt2, job.negativePrompt2) = (request.prompt2, request.negativePrompt2)
+            if image.previewInterval > 0 { job.previewInterval = image.previewInterval }
             if !image.loras.isEmpty { job.loras = image.loras.map { WireLoRAUse(name: $0.name, scale: $0.scale) } }
             if !image.controlNets.isEmpty {
                 job.controlNets = zip(image.controlNets, pictures.suffix(image.controlNets.count)).map { control, picture in
@@ -191,8 +193,8 @@ extension ClusterFrontEnd {
                             inbox: AsyncStream<(slot: Int, event: ImageWorkerEvent)>) async {
         let id = info.id
         var events = inbox.makeAsyncIterator()
-        let outcome = await generateImage(info, job: job, payload: payload, split: split, events: &events) { step, total in
-            group.continuation.yield(.progress(index: index, step: step, total: total, elapsed: (ContinuousClock.now - group.arrival).seconds))
+        let outcome = await generateImage(info, job: job, payload: payload, split: split, events: &events) { step, total, preview in
+            group.continuation.yield(.progress(index: index, step: step, total: total, elapsed: (ContinuousClock.now - group.arrival).seconds, preview: preview))
         }
         forgetImage(id)
         switch outcome {
@@ -206,7 +208,7 @@ extension ClusterFrontEnd {
 
     private func generateImage(_ info: ImageRequestInfo, job: WireImageJob, payload: Data, split: Bool,
                                events: inout AsyncStream<(slot: Int, event: ImageWorkerEvent)>.AsyncIterator,
-                               progress: (Int, Int) -> Void) async -> Result<(image: GeneratedImage, secondsPerStep: Double), ImageGenerationError> {
+                               progress: (Int, Int, RGBImage?) -> Void) async -> Result<(image: GeneratedImage, secondsPerStep: Double), ImageGenerationError> {
         let id = info.id
         var round = 0
         while true {
@@ -233,7 +235,7 @@ extension ClusterFrontEnd {
 
     private func attemptImage(_ info: ImageRequestInfo, _ job: WireImageJob, payload: Data, split: Bool,
                               events: inout AsyncStream<(slot: Int, event: ImageWorkerEvent)>.AsyncIterator,
-                              progress: (Int, Int) -> Void) async throws -> (image: GeneratedImage, secondsPerStep: Double) {
+                              progress: (Int, Int, RGBImage?) -> Void) async throws -> (image: GeneratedImage, secondsPerStep: Double) {
         let id = info.id
         let route = try await routeImage(info, split: split)
         var job = job
@@ -247,7 +249,7 @@ extension ClusterFrontEnd {
                 // A lost guidance peer fails the image's next step on its worker: stop it and replay.
                 if slot != route.worker { try? connection.send(.abort(request: id)) }
                 throw WorkerLost(slot: slot)
-            case let .progress(step, total) where slot == route.worker: progress(step, total)
+            case let .progress(step, total, preview) where slot == route.worker: progress(step, total, preview)
             case let .generated(image, seconds) where slot == route.worker: return (image, seconds)
             case let .failed(error) where slot == route.worker:
                 // The worker survived but its peer did not answer (the peer's loss arrives as well).
@@ -352,7 +354,13 @@ extension ClusterFrontEnd {
     /// Routes a diffusion worker's message to its image; false for other messages.
     func receiveImageMessage(_ message: WireMessage, _ payload: Data, from slot: Int) -> Bool {
         switch message {
-        case let .imageProgress(id, step, total): imageRequests.deliver(id, from: slot, .progress(step: step, total: total))
+        case let .imageProgress(id, step, total, preview):
+            do {
+                let picture = try preview.map { try WireImages.unpack([$0], payload)[0] }
+                imageRequests.deliver(id, from: slot, .progress(step: step, total: total, preview: picture))
+            } catch {
+                imageRequests.deliver(id, from: slot, .failed(.failed("the diffusion worker sent a malformed preview: \(error)")))
+            }
         case let .imageGenerated(id, header):
             let latentCount = header.latentShape.reduce(1, *)
             guard let arrays = try? WireFloats.unpack(payload, counts: [latentCount, header.width * header.height * 3]) else {

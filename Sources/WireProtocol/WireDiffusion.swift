@@ -29,6 +29,8 @@ public struct WireImageJob: Codable, Sendable, Hashable {
     /// The `controlnet` worker (its transfer endpoint) that runs `controlNets` each step; nil runs
     /// them in the diffusion worker, from its own registry.
     public var controlNetService: Endpoint?
+    /// Every this many steps the progress message carries a latent preview; nil: none.
+    public var previewInterval: Int?
 
     public init(prompt: String, negativePrompt: String?, steps: Int, guidanceScale: Float, scheduler: String?, width: Int?, height: Int?,
                 seed: UInt64, strength: Double? = nil, initImage: WireImage? = nil, guidancePeer: Endpoint? = nil) {

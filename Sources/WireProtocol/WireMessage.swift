@@ -33,8 +33,9 @@ public enum WireMessage: Codable, Sendable {
     /// The worker is stopping (SIGTERM): send it nothing new; it finishes what it has, or hands it
     /// back by closing the connection when its drain timeout runs out.
     case draining
-    /// A diffusion worker finished step `step` of `total` of an image.
-    case imageProgress(request: Int, step: Int, total: Int)
+    /// A diffusion worker finished step `step` of `total` of an image; with `preview`, the
+    /// latents' low-resolution preview (its RGB pixels as the payload).
+    case imageProgress(request: Int, step: Int, total: Int, preview: WireImage? = nil)
     /// The image, its latents and pixels in the payload (see ``WireGeneratedImage``).
     case imageGenerated(request: Int, WireGeneratedImage)
     case imageFailed(request: Int, WireImageError)

@@ -186,7 +186,7 @@ import Testing
         registry.pauseLoading()
         var events = try engine.submit([image]).makeAsyncIterator()
         var steps: [Int] = []
-        while steps.count < 2, case let .progress(_, step, _, _)? = try await events.next() { steps.append(step) }
+        while steps.count < 2, case let .progress(_, step, _, _, _)? = try await events.next() { steps.append(step) }
         #expect(steps == [1, 2], "the first two steps run on the base weights while the LoRA loads")
         // Step 3 is due with the LoRA, which cannot load: the image waits there.
         try await Task.sleep(for: .milliseconds(400))
@@ -195,7 +195,7 @@ import Testing
         var served: GeneratedImage?, timing: ImageTiming?
         while let event = try await events.next() {
             switch event {
-            case let .progress(_, step, _, _): steps.append(step)
+            case let .progress(_, step, _, _, _): steps.append(step)
             case let .image(_, result, times): (served, timing) = (result, times)
             }
         }

@@ -15,7 +15,7 @@ import Testing
         var progress: [Int: [Int]] = [:], images: [Int: GeneratedImage] = [:]
         for try await event in stream {
             switch event {
-            case let .progress(index, step, _, _): progress[index, default: []].append(step)
+            case let .progress(index, step, _, _, _): progress[index, default: []].append(step)
             case let .image(index, image, _): images[index] = image
             }
         }
@@ -37,13 +37,13 @@ import Testing
         // The first image runs alone for two steps; the others join while it runs, at its third step or later.
         var first = try engine.submit([requests[0]]).makeAsyncIterator()
         var firstSteps: [Int] = []
-        while firstSteps.count < 2, case let .progress(_, step, _, _)? = try await first.next() { firstSteps.append(step) }
+        while firstSteps.count < 2, case let .progress(_, step, _, _, _)? = try await first.next() { firstSteps.append(step) }
         let later = try engine.submit(Array(requests[1...]))
         async let rest = Self.images(later)
         var firstImage: GeneratedImage?
         while let event = try await first.next() {
             switch event {
-            case let .progress(_, step, _, _): firstSteps.append(step)
+            case let .progress(_, step, _, _, _): firstSteps.append(step)
             case let .image(_, image, _): firstImage = image
             }
         }

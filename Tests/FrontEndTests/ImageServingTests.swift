@@ -28,7 +28,7 @@ import Workers
         var images: [Int: GeneratedImage] = [:], steps: [Int: [Int]] = [:]
         for try await event in stream {
             switch event {
-            case let .progress(index, step, _, _): steps[index, default: []].append(step)
+            case let .progress(index, step, _, _, _): steps[index, default: []].append(step)
             case let .image(index, image, _): images[index] = image
             }
         }

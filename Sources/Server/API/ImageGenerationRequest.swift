@@ -6,7 +6,9 @@ import Imaging
 /// The body of `POST /v1/images/generations`: OpenAI's fields plus the diffusers pipeline
 /// arguments peers take as extensions (`negative_prompt`, SDXL's `prompt_2` and `negative_prompt_2`,
 /// `num_inference_steps`, `guidance_scale`, `seed`, `scheduler`, `image` + `strength` for image-to-image, and the registered add-ons
-/// `loras: [{name, scale}]` and `controlnets: [{name, image, scale, start, end}]`).
+/// `loras: [{name, scale}]` and `controlnets: [{name, image, scale, start, end}]`), and
+/// `preview_interval`: with `stream: true`, every this many steps a progress event carries a
+/// low-resolution preview of the latents (``LatentPreview``).
 struct ImageGenerationRequest: Decodable, IntegerFields {
     var model: String?
     var prompt: String
@@ -31,6 +33,7 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
     var strength: Double?
     var loras: [LoRAField]?
     var controlnets: [ControlNetField]?
+    var previewInterval: Int?
 
     /// A registered LoRA and its scale (default 1).
     struct LoRAField: Decodable {
@@ -60,9 +63,10 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
         case negativePrompt2 = "negative_prompt_2"
         case numInferenceSteps = "num_inference_steps"
         case guidanceScale = "guidance_scale"
+        case previewInterval = "preview_interval"
     }
 
-    static let integerFields = ["n", "num_inference_steps", "seed", "partial_images"]
+    static let integerFields = ["n", "num_inference_steps", "seed", "partial_images", "preview_interval"]
 
     /// Every field read; `user` is accepted as everywhere.
     static let fields: Set<String> = Set(CodingKeys.allNames)
@@ -144,8 +148,19 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
             throw .invalidRequest("output_format must be 'png', got '\(APIError.excerpt(outputFormat))'", param: "output_format", code: "unsupported_value")
         }
         if let partialImages, partialImages != 0 {
-            throw .invalidRequest("partial_images (previews while streaming) are not supported; streams send progress events and the final image",
+            throw .invalidRequest("partial_images is not supported; with stream: true, preview_interval adds a latent preview to every so many progress events",
                                   param: "partial_images", code: "unsupported_value")
+        }
+        if let previewInterval {
+            guard stream == true else {
+                throw .invalidRequest("preview_interval adds previews to progress events, which only stream: true sends", param: "preview_interval",
+                                      code: "invalid_value")
+            }
+            let steps = numInferenceSteps ?? Self.defaultSteps
+            guard (1 ... max(1, steps)).contains(previewInterval) else {
+                throw .invalidRequest("preview_interval must be between 1 and num_inference_steps (\(steps)), got \(previewInterval)",
+                                      param: "preview_interval", code: "invalid_value")
+            }
         }
         if let strength, !(0 ... 1).contains(strength) {
             throw .invalidRequest("strength must be between 0 and 1, got \(strength)", param: "strength", code: "invalid_value")

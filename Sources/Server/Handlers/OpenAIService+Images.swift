@@ -21,7 +21,8 @@ public struct ServedImageModel: Sendable {
 
 /// `POST /v1/images/generations` as OpenAI defines it, with `b64_json` PNGs, plus diffusers'
 /// arguments as extension fields. `stream: true` sends a progress event per denoising step of each
-/// image and then each image; a client that leaves cancels its images at the next step boundary.
+/// image (with `preview_interval`, every so many carry a PNG preview of the latents at their size,
+/// 1/8 of the image's on SD) and then each image; a client that leaves cancels its images at the next step boundary.
 ///
 /// ```
 /// curl localhost:8000/v1/images/generations -d '{"prompt": "a cat", "size": "64x64", "seed": 1, "num_inference_steps": 20}'
@@ -48,7 +49,7 @@ extension OpenAIService {
         }
         let addOns = try request.addOns(controlImages: controlImages)
         let requests = try request.pipelineRequests(defaultSize: served.engine.defaultSize, initImage: initImage)
-            .map { ImageRequest($0, loras: addOns.loras, controlNets: addOns.controlNets) }
+            .map { ImageRequest($0, loras: addOns.loras, controlNets: addOns.controlNets, previewInterval: request.previewInterval ?? 0) }
         let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
         do {
             events = try served.engine.submit(requests)
@@ -65,11 +66,13 @@ extension OpenAIService {
                 do {
                     for try await event in events {
                         switch event {
-                        case let .progress(index, step, total, elapsed):
-                            try await sse.send(raw: Self.jsonData([
-                                "type": "image_generation.progress", "index": index, "step": step, "total": total,
-                                "elapsed": elapsed,
-                            ]))
+                        case let .progress(index, step, total, elapsed, preview):
+                            var object: [String: Any] = ["type": "image_generation.progress", "index": index, "step": step, "total": total, "elapsed": elapsed]
+                            if let preview {
+                                let png = try PNGEncoder.encode(rgb: preview.pixels, width: preview.width, height: preview.height)
+                                object["preview"] = ["b64_json": Data(png).base64EncodedString(), "size": "\(preview.width)x\(preview.height)"]
+                            }
+                            try await sse.send(raw: Self.jsonData(object))
                         case let .image(index, image, timing):
                             metrics.recordImage(timing)
                             var object = try Self.imageObject(image)

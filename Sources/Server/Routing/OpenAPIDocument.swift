@@ -117,6 +117,7 @@ enum OpenAPIDocument {
       "size": {"type": "string", "description": "WIDTHxHEIGHT (multiples of 8 on SD) or auto."},
       "response_format": {"type": "string", "enum": ["b64_json", "url"], "description": "url is refused: there is no output store."},
       "stream": {"type": "boolean", "description": "SSE progress events per denoising step, then the images."},
+      "preview_interval": {"type": "integer", "minimum": 1, "description": "With stream: true, every this many steps (at most num_inference_steps) a progress event carries preview: {b64_json, size}, a PNG of the latents mapped to RGB by linear factors, one pixel per latent pixel (1/8 of the image's size on SD and SDXL)."},
       "quality": {"type": "string", "enum": ["auto"]}, "background": {"type": "string", "enum": ["auto", "opaque"]},
       "output_format": {"type": "string", "enum": ["png"]}, "partial_images": {"type": "integer", "enum": [0]},
       "user": {"type": "string"}, "negative_prompt": {"type": "string"},
@@ -153,7 +154,7 @@ enum OpenAPIDocument {
     """#),
    answers: #"""
     "200": {
-     "description": "The images as base64 PNGs, or with stream: true an event stream of progress events and images.",
+     "description": "The images as base64 PNGs, or with stream: true an event stream of image_generation.progress events ({index, step, total, elapsed, preview?}) and image_generation.completed images.",
      "content": {
       "application/json": {
        "schema": {

@@ -165,7 +165,7 @@ public final class ImageWorker: Sendable {
         if job.initImage != nil { request.initImage = images.removeFirst() }
         if let endpoint = job.guidancePeer { request.guidancePeer = try peer(endpoint).image(loras: job.loras ?? []) }
         guard let engine else { throw ImageGenerationError.invalidRequest("a controlnet worker generates no images", param: nil) }
-        var named = ImageRequest(request, loras: (job.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) })
+        var named = ImageRequest(request, loras: (job.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) }, previewInterval: job.previewInterval ?? 0)
         if let endpoint = job.controlNetService {
             // Run by a `controlnet` worker: each step's residuals come back over its connection.
             let service = try controlNetService(endpoint)
@@ -181,7 +181,9 @@ public final class ImageWorker: Sendable {
         // Ending the iteration (an abort cancels this task) cancels the image at its next step boundary.
         for try await event in try engine.submit([named]) {
             switch event {
-            case let .progress(_, step, total, _): send(.imageProgress(request: id, step: step, total: total))
+            case let .progress(_, step, total, _, preview):
+                let (pictures, pixels) = WireImages.pack(preview.map { [$0] } ?? [])
+                send(.imageProgress(request: id, step: step, total: total, preview: pictures.first), payload: pixels)
             case let .image(_, image, timing):
                 send(.imageGenerated(request: id, WireGeneratedImage(width: image.width, height: image.height, latentShape: image.latentShape,
                                                                       secondsPerStep: timing.secondsPerStep)),

@@ -1,0 +1,100 @@
+"""Low-resolution previews in `stream: true` image generations: with `preview_interval: k`, every
+k-th progress event carries `preview` ({b64_json, size}), a PNG of the latents mapped to RGB, one
+pixel per latent pixel (1/8 of the image's size on SD; 1/2 on the tiny fixture, whose VAE halves once); without the field no event has one; invalid values are a 400. Single process
+and through the diffusion workers of a topology, which send the same previews for the same seed."""
+
+import base64
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from conftest import extra_server
+from test_images import IMAGE_MODEL, SD1, pixels
+from test_images_cluster import THREADS, TOPOLOGIES
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="starts its own servers")
+
+# The fixture VAE's scale factor: 2 to the number of its blocks less one.
+SCALE = 2 ** (len(json.loads((SD1 / "vae" / "config.json").read_text())["block_out_channels"]) - 1)
+PREVIEW_SIZE = (64 // SCALE, 48 // SCALE)
+BODY = {"model": IMAGE_MODEL, "prompt": "a red cube", "size": "64x48", "num_inference_steps": 4, "seed": 3,
+        "scheduler": "ddim", "stream": True}
+
+
+@pytest.fixture(scope="module")
+def single_base(model_dir):
+    with extra_server(model_dir, "--image-model", str(SD1), *THREADS) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def cluster_base(model_dir):
+    with extra_server(model_dir, "--topology", str(TOPOLOGIES / "images.yaml"), "--image-model", str(SD1), *THREADS) as base:
+        yield base
+
+
+def stream(base: str, body: dict) -> list[dict]:
+    with requests.post(base + "/v1/images/generations", json=body, stream=True, timeout=300) as response:
+        assert response.status_code == 200, response.text
+        return [json.loads(line[len(b"data: "):]) for line in response.iter_lines() if line.startswith(b"data: {")]
+
+
+def previews(events: list[dict]) -> dict[int, np.ndarray]:
+    """Each preview by step, checked to be an RGB PNG of the latents' size."""
+    out = {}
+    for event in events:
+        if event["type"] == "image_generation.progress" and "preview" in event:
+            assert event["preview"]["size"] == "{}x{}".format(*PREVIEW_SIZE)
+            with Image.open(io.BytesIO(base64.b64decode(event["preview"]["b64_json"]))) as image:
+                assert image.format == "PNG" and image.mode == "RGB" and image.size == PREVIEW_SIZE
+                out[event["step"]] = np.asarray(image)
+    return out
+
+
+@pytest.mark.parametrize("server", ["single_base", "cluster_base"])
+def test_previews_arrive_every_interval_and_only_when_asked(request, server):
+    base = request.getfixturevalue(server)
+    events = stream(base, {**BODY, "preview_interval": 2})
+    progress = [e for e in events if e["type"] == "image_generation.progress"]
+    assert [e["step"] for e in progress] == [1, 2, 3, 4]
+    shown = previews(events)
+    assert sorted(shown) == [2, 4]
+    # The latents change between steps, and so does their preview.
+    assert not np.array_equal(shown[2], shown[4])
+    completed = [e for e in events if e["type"] == "image_generation.completed"]
+    assert len(completed) == 1 and completed[-1] is events[-1]
+    plain = stream(base, BODY)
+    assert all("preview" not in e for e in plain)
+    # Previews change nothing in the image.
+    assert np.array_equal(pixels(plain[-1]["b64_json"]), pixels(completed[0]["b64_json"]))
+
+
+def test_workers_send_the_single_process_previews(single_base, cluster_base):
+    body = {**BODY, "preview_interval": 1}
+    single, cluster = previews(stream(single_base, body)), previews(stream(cluster_base, body))
+    assert sorted(single) == [1, 2, 3, 4] and sorted(cluster) == sorted(single)
+    for step in single:
+        assert np.array_equal(single[step], cluster[step]), step
+
+
+@pytest.mark.parametrize("server", ["single_base", "cluster_base"])
+@pytest.mark.parametrize("fields", [
+    {"preview_interval": 0},
+    {"preview_interval": -1},
+    {"preview_interval": 5},  # more than num_inference_steps: no preview could come
+    {"preview_interval": 1.5},
+    {"preview_interval": "2"},
+    {"preview_interval": True},
+    {"preview_interval": 2, "stream": False},  # only progress events carry previews
+])
+def test_invalid_preview_intervals_are_a_400(request, server, fields):
+    base = request.getfixturevalue(server)
+    response = requests.post(base + "/v1/images/generations", json={**BODY, **fields}, timeout=60)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "preview_interval" and error["type"] == "invalid_request_error" and error["message"]
