@@ -82,7 +82,8 @@ import Testing
         #expect(served >= 2)
 
         // The load stops: a round without images asks for one worker and retires the idlest.
-        #expect(await Support.eventually(20) { controlNetWorkers().count == 1 })
+        #expect(await Support.eventually(60) { controlNetWorkers().count == 1 },
+                "state \(frontEnd.state), workers \(frontEnd.clusterStatus().map { "\($0.id) \($0.role) active \($0.isActive) queued \($0.queuedRequests) restarts \(frontEnd.restarts(slot: $0.id))" })")
         #expect(frontEnd.clusterStatus().filter { $0.role == .image && $0.isActive }.count == 1)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
