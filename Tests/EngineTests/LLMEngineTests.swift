@@ -14,45 +14,25 @@ import Testing
         return try LLMEngine(directory: Fixtures.directory(name), config: config)
     }
 
-    struct Collected {
-        var tokens: [Int] = []
-        var text = ""
-        var finish: FinishInfo?
-    }
-
-    func collect(_ stream: AsyncThrowingStream<InferenceEvent, any Error>) async throws -> Collected {
-        var c = Collected()
-        for try await event in stream {
-            switch event {
-            case let .delta(d):
-                c.tokens += d.tokenIds
-                c.text += d.text
-            case let .finished(info):
-                c.finish = info
-            }
-        }
-        return c
-    }
-
     @Test(arguments: Fixtures.names)
     func concurrentRequestsGiveTheSingleRequestGreedyOutputs(_ name: String) async throws {
         let engine = try engine(name)
         let prompts = try Fixtures.reference(name).prompts
         // Each prompt three times, all in flight together: batching, chunking and prefix sharing must not change results.
-        let results = try await withThrowingTaskGroup(of: (Int, Collected).self) { group in
+        let results = try await withThrowingTaskGroup(of: (Int, Fixtures.Collected).self) { group in
             for i in 0 ..< prompts.count * 3 {
                 let stream = try engine.submit(InferenceRequest(prompt: .tokens(prompts[i % prompts.count].prompt_token_ids),
                                                                 parameters: Fixtures.greedy(16)))
-                group.addTask { (i, try await collect(stream)) }
+                group.addTask { (i, try await Fixtures.collect(stream)) }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
         #expect(results.count == prompts.count * 3)
         for (i, result) in results {
             let prompt = prompts[i % prompts.count]
-            #expect(result.tokens == prompt.greedy_token_ids)
-            #expect(result.finish?.reason == .length && result.finish?.completionTokens == 16)
-            #expect(result.finish?.promptTokens == prompt.prompt_token_ids.count)
+            #expect(result.ids == prompt.greedy_token_ids)
+            #expect(result.info?.reason == .length && result.info?.completionTokens == 16)
+            #expect(result.info?.promptTokens == prompt.prompt_token_ids.count)
         }
         await engine.shutdown(gracePeriod: .seconds(5))
         #expect(engine.statistics().kvCacheUsage == 0)
@@ -65,11 +45,11 @@ import Testing
         let reference = try Fixtures.reference("llama-sp").prompts[1]
         let prompt = reference.prompt_token_ids
         #expect(prompt.count % 4 != 0, "the prompt must end inside a block")
-        let first = try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(2))))
-        let second = try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4))))
-        #expect(first.finish?.cachedTokens == 0)
-        #expect(second.finish?.cachedTokens == prompt.count - 1)
-        #expect(second.tokens == Array(reference.greedy_token_ids.prefix(4)))
+        let first = try await Fixtures.collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(2))))
+        let second = try await Fixtures.collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4))))
+        #expect(first.info?.cachedTokens == 0)
+        #expect(second.info?.cachedTokens == prompt.count - 1)
+        #expect(second.ids == Array(reference.greedy_token_ids.prefix(4)))
         await engine.shutdown(gracePeriod: .seconds(1))
     }
 
@@ -79,13 +59,13 @@ import Testing
     @Test func aPromptEndingInsideACachedBlockCopiesItsSharedPart() async throws {
         let warm = try engine("llama-sp"), cold = try engine("llama-sp")
         let prompt = try Fixtures.reference("llama-sp").prompts[1].prompt_token_ids
-        _ = try await collect(try warm.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(12))))
+        _ = try await Fixtures.collect(try warm.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(12))))
         let variant = Array(prompt.dropLast()) + [prompt.last == 100 ? 101 : 100]
-        let seeded = try await collect(try warm.submit(InferenceRequest(prompt: .tokens(variant), parameters: Fixtures.greedy(12))))
-        let expected = try await collect(try cold.submit(InferenceRequest(prompt: .tokens(variant), parameters: Fixtures.greedy(12))))
-        #expect(seeded.finish?.cachedTokens == prompt.count - 1)
-        #expect(expected.finish?.cachedTokens == 0)
-        #expect(seeded.tokens == expected.tokens)
+        let seeded = try await Fixtures.collect(try warm.submit(InferenceRequest(prompt: .tokens(variant), parameters: Fixtures.greedy(12))))
+        let expected = try await Fixtures.collect(try cold.submit(InferenceRequest(prompt: .tokens(variant), parameters: Fixtures.greedy(12))))
+        #expect(seeded.info?.cachedTokens == prompt.count - 1)
+        #expect(expected.info?.cachedTokens == 0)
+        #expect(seeded.ids == expected.ids)
         await warm.shutdown(gracePeriod: .seconds(1))
         await cold.shutdown(gracePeriod: .seconds(1))
         #expect(warm.statistics().kvCacheUsage == 0)
@@ -129,7 +109,7 @@ import Testing
             catch EngineError.overloaded { refused += 1 }
         }
         #expect(refused > 0)
-        for stream in streams { _ = try await collect(stream) }
+        for stream in streams { _ = try await Fixtures.collect(stream) }
         await engine.shutdown(gracePeriod: .seconds(1))
         #expect(throws: EngineError.shuttingDown) {
             try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(1)))

@@ -5,6 +5,7 @@ import Cluster
 import Engine
 import Foundation
 import FrontEnd
+import TestFixtures
 import Testing
 import ServingAPI
 
@@ -29,12 +30,12 @@ import ServingAPI
         let frontEnd = try await Self.autoscaled(evaluationPeriod: 0.3, maximumInstances: 4, decodeWorkers: 3)
         let pids = (0 ..< 4).compactMap { frontEnd.workerProcessId(slot: $0) }
         #expect(pids.count == 4)
-        #expect(await Support.eventually { frontEnd.clusterStatus().filter(\.isActive).count == 2 })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().filter(\.isActive).count == 2 })
         let status = frontEnd.clusterStatus()
         #expect(status.filter { $0.isActive && $0.role == .decode }.count == 1)
         #expect(status.filter { $0.isActive && $0.role == .prefill }.count == 1)
-        #expect(await Support.eventually { pids.filter { kill($0, 0) == 0 }.count == 2 })
-        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(8))))
+        #expect(await Fixtures.eventually { pids.filter { kill($0, 0) == 0 }.count == 2 })
+        let out = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Fixtures.greedy(8))))
         #expect(out.ids == (try await Support.singleProcess([Support.prompts[0]], tokens: 8))[0])
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
@@ -46,13 +47,13 @@ import ServingAPI
         // Every first token misses a one-microsecond objective; keep traffic flowing across planning rounds.
         let deadline = ContinuousClock.now + .seconds(15)
         while ContinuousClock.now < deadline, !(frontEnd.clusterStatus().count == 3 && frontEnd.clusterStatus()[2].isActive) {
-            _ = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(4))))
+            _ = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Fixtures.greedy(4))))
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(frontEnd.clusterStatus().count == 3 && frontEnd.clusterStatus()[2].isActive)
         // The fleet stops at maximum_workers however often the SLO is missed.
         for prompt in Support.prompts.prefix(3) {
-            _ = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(4))))
+            _ = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4))))
         }
         try await Task.sleep(for: .milliseconds(800))
         #expect(frontEnd.clusterStatus().filter(\.isActive).count == 3)

@@ -3,6 +3,7 @@ import Foundation
 import FrontEnd
 import ServingAPI
 import Simulator
+import TestFixtures
 import Testing
 
 /// One policy, two executors, overlapping requests: a trace replayed through the simulator and
@@ -79,15 +80,15 @@ import Testing
         do {
             for (i, request) in requests.enumerated() {
                 // Each request is routed before the next arrives, and the queued ones once every blocker runs.
-                if i == workers { #expect(await Support.eventually(every: .microseconds(200)) { recorder.batches.withLock(\.count) == workers }) }
+                if i == workers { #expect(await Fixtures.eventually(every: .microseconds(200)) { recorder.batches.withLock(\.count) == workers }) }
                 let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(Self.prompt(i, tokens: request.tokens)),
-                                                                  parameters: Support.greedy(request.output), sloClass: request.sloClass))
+                                                                  parameters: Fixtures.greedy(request.output), sloClass: request.sloClass))
                 outputs.append(Task {
                     var first = ContinuousClock.now
-                    let (ids, _, info) = try await Support.collect(stream) { n in if n == 1 { first = .now } }
-                    return (ids, info?.cachedTokens, first)
+                    let out = try await Fixtures.collect(stream) { n in if n == 1 { first = .now } }
+                    return (out.ids, out.info?.cachedTokens, first)
                 })
-                #expect(await Support.eventually(every: .microseconds(200)) { recorder.decisions.withLock { $0.contains { $0.request == i } } })
+                #expect(await Fixtures.eventually(every: .microseconds(200)) { recorder.decisions.withLock { $0.contains { $0.request == i } } })
             }
             allRouted = .now
             for (output, request) in zip(outputs, requests) {

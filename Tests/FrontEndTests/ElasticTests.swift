@@ -7,6 +7,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import Synchronization
+import TestFixtures
 import Testing
 import ServingAPI
 
@@ -25,7 +26,7 @@ import ServingAPI
         var busy = -1
         let outputs = try await Support.concurrently(prompts, tokens: 40, on: frontEnd) {
             // Once decoding is under way, a busy decode worker turns into a second prefill worker.
-            #expect(await Support.eventually { frontEnd.clusterStatus().contains { $0.role == .decode && $0.runningDecodes > 0 } })
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus().contains { $0.role == .decode && $0.runningDecodes > 0 } })
             busy = try #require(frontEnd.clusterStatus().first { $0.role == .decode && $0.runningDecodes > 0 }?.id)
             #expect(frontEnd.switchRole(slot: busy, to: .prefill))
             // The last decode worker must stay: a second switch is refused.
@@ -33,7 +34,7 @@ import ServingAPI
             #expect(!frontEnd.switchRole(slot: other, to: .prefill))
         }
         #expect(outputs == prompts.indices.map { expected[$0 % Support.prompts.count] })
-        #expect(await Support.eventually { frontEnd.completedRoleSwitches == 1 })
+        #expect(await Fixtures.eventually { frontEnd.completedRoleSwitches == 1 })
         let status = frontEnd.clusterStatus()
         #expect(status[busy].role == .prefill && status[busy].isActive)
         #expect(status.filter { $0.role == .prefill }.count == 2)
@@ -41,7 +42,7 @@ import ServingAPI
         // The new prefill worker takes work: both prefill workers get some of a new burst.
         let burst = try await withThrowingTaskGroup(of: [Int].self) { group in
             for prompt in Support.prompts where prompt.count > 1 {
-                group.addTask { try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(5)))).ids }
+                group.addTask { try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(5)))).ids }
             }
             return try await group.reduce(into: 0) { count, _ in count += 1 }
         }
@@ -74,7 +75,7 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
                   - {role: decode, count: 2}
             """, wrappedBy: RoleReportingProvider.init)
         #expect(frontEnd.switchRole(slot: 2, to: .prefill))
-        #expect(await Support.eventually { frontEnd.completedRoleSwitches == 1 })
+        #expect(await Fixtures.eventually { frontEnd.completedRoleSwitches == 1 })
         let reported = provider.reported.withLock { $0 }
         #expect(reported.count == 1 && reported.first?.1 == .prefill)
         #expect(reported.first?.0 == frontEnd.workerProcessId(slot: 2))
@@ -105,8 +106,8 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
         #expect(kill(pid, SIGSTOP) == 0)
         let outputs = try await Support.concurrently(prompts, tokens: 8, on: frontEnd) {
             // The backlog (prompt tokens at 20 tokens/s) exceeds half a second of work: a decode worker turns prefill.
-            #expect(await Support.eventually { frontEnd.clusterStatus()[prefill].pendingPrefillTokens > 0 })
-            #expect(await Support.eventually(20) { frontEnd.completedRoleSwitches == 1 })
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus()[prefill].pendingPrefillTokens > 0 })
+            #expect(await Fixtures.eventually(20) { frontEnd.completedRoleSwitches == 1 })
             #expect(frontEnd.clusterStatus().filter { $0.role == .prefill && $0.isActive }.count == 2)
             kill(pid, SIGCONT)
         }
@@ -141,11 +142,11 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
         #expect(kill(pid, SIGSTOP) == 0)
         let outputs = try await Support.concurrently(requests.map(\.0), on: frontEnd) {
             // The multimodal queue builds up behind the stalled prefill worker: a text decode worker moves over as a prefill worker.
-            #expect(await Support.eventually(20) {
+            #expect(await Fixtures.eventually(20) {
                 frontEnd.clusterStatus().contains { $0.group == .multimodal && $0.role == .prefill && $0.isActive && $0.id != stalled }
             })
             // It serves image requests while the stalled worker is stopped.
-            let extra = try await Support.collect(try frontEnd.submit(requests[0].0)).ids
+            let extra = try await Fixtures.collect(try frontEnd.submit(requests[0].0)).ids
             #expect(extra == requests[0].1)
             kill(pid, SIGCONT)
         }
@@ -154,7 +155,7 @@ final class RoleReportingProvider: InstanceProvider, @unchecked Sendable {
         let text = frontEnd.clusterStatus().filter { $0.group == .text && $0.isActive }
         #expect(Set(text.map(\.role)) == [.prefill, .decode])
         let expected = try await Support.singleProcess([Support.prompts[0]], tokens: 6, model: Support.llava)[0]
-        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(6)))).ids == expected)
+        #expect(try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Fixtures.greedy(6)))).ids == expected)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

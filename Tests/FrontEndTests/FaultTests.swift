@@ -6,6 +6,7 @@ import Engine
 import Foundation
 import FrontEnd
 import Synchronization
+import TestFixtures
 import Testing
 import ServingAPI
 
@@ -48,10 +49,10 @@ import ServingAPI
         let killed = Mutex<(slot: Int, pid: Int32)?>(nil)
         // A first run warms the workers. The tiny model can then finish all its tokens before the busy
         // slot is seen, so the killing run is tried again until a kill lands mid-stream.
-        var out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(150))))
+        var out = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(150))))
         for _ in 0 ..< 5 where killed.withLock({ $0 == nil }) {
-            let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(150)))
-            out = try await Support.collect(stream) { count in
+            let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(150)))
+            out = try await Fixtures.collect(stream) { count in
                 guard count >= 3, killed.withLock({ $0 == nil }), let slot = Self.busyDecodeSlot(frontEnd),
                       let pid = frontEnd.workerProcessId(slot: slot) else { return }
                 kill(pid, SIGKILL)
@@ -64,25 +65,25 @@ import ServingAPI
         #expect(out.info?.completionTokens == 150)
         #expect(frontEnd.retriedRequests == 1)
         // The supervisor replaced the worker: a new process registered in the same slot.
-        #expect(await Support.eventually {
+        #expect(await Fixtures.eventually {
             frontEnd.restarts(slot: victim.slot) == 1 && frontEnd.clusterStatus()[victim.slot].isActive
                 && frontEnd.workerProcessId(slot: victim.slot) != victim.pid
         })
-        #expect(await Support.eventually { kill(victim.pid, 0) != 0 })
+        #expect(await Fixtures.eventually { kill(victim.pid, 0) != 0 })
         // No KV blocks leaked on the survivors: nothing parked on the prefill worker, nothing held anywhere.
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         // The restarted worker serves again.
-        let again = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(20))))
+        let again = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(20))))
         #expect(again.ids == Array(expected.prefix(20)))
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
     @Test func losingTheOnlyDecodeWorkerWithoutRetriesIsAClearError() async throws {
         let frontEnd = try await Support.frontEnd(Self.onePair(maxRetries: 0))
-        let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(200)))
+        let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Fixtures.greedy(200)))
         let killed = Mutex(false)
         await #expect {
-            _ = try await Support.collect(stream) { count in
+            _ = try await Fixtures.collect(stream) { count in
                 guard count >= 3, !killed.withLock({ $0 }), let slot = Self.busyDecodeSlot(frontEnd),
                       let pid = frontEnd.workerProcessId(slot: slot) else { return }
                 kill(pid, SIGKILL)
@@ -93,7 +94,7 @@ import ServingAPI
             return message.contains("failed while serving the request")
         }
         #expect(killed.withLock { $0 })
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
@@ -110,13 +111,13 @@ import ServingAPI
         // Stopped first, so the prompts are certainly queued on it when it dies.
         #expect(kill(pid, SIGSTOP) == 0)
         let outputs = try await Support.concurrently(prompts, tokens: 10, on: frontEnd) {
-            #expect(await Support.eventually { frontEnd.clusterStatus()[prefill].queuedRequests == prompts.count })
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus()[prefill].queuedRequests == prompts.count })
             kill(pid, SIGKILL)
         }
         #expect(outputs == expected)
         #expect(frontEnd.retriedRequests == prompts.count)
         #expect(frontEnd.restarts(slot: prefill) == 1 && frontEnd.workerProcessId(slot: prefill) != pid)
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
@@ -133,11 +134,11 @@ import ServingAPI
         let prompts = Array(Support.prompts.filter { $0.count > 1 }.prefix(3))
         let expected = try await Support.singleProcess(prompts, tokens: 10)
         // The decode worker has pulled from the prefill worker before: it holds a connection to it.
-        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Support.greedy(10)))).ids == expected[0])
+        #expect(try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Fixtures.greedy(10)))).ids == expected[0])
         #expect(kill(decodePid, SIGSTOP) == 0)
         let outputs = try await Support.concurrently(prompts, tokens: 10, on: frontEnd) {
             // Every prompt is prefilled and its KV parked; the decode worker has its job but has not pulled.
-            #expect(await Support.eventually { frontEnd.clusterStatus()[decode].runningDecodes == prompts.count })
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus()[decode].runningDecodes == prompts.count })
             kill(prefillPid, SIGKILL)
             kill(decodePid, SIGCONT)
         }
@@ -145,7 +146,7 @@ import ServingAPI
         #expect(frontEnd.retriedRequests == prompts.count)
         #expect(frontEnd.restarts(slot: prefill) == 1 && frontEnd.restarts(slot: decode) == 0)
         #expect(frontEnd.workerProcessId(slot: decode) == decodePid)
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
@@ -158,12 +159,12 @@ import ServingAPI
         let prefillPid = try #require(frontEnd.workerProcessId(slot: prefill))
         let prompt = try #require(Support.prompts.first { $0.count > 1 })
         let expected = try await Support.singleProcess([prompt], tokens: 10)[0]
-        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10)))).ids == expected)
+        #expect(try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(10)))).ids == expected)
         kill(prefillPid, SIGKILL)
-        #expect(await Support.eventually {
+        #expect(await Fixtures.eventually {
             frontEnd.restarts(slot: prefill) == 1 && frontEnd.clusterStatus()[prefill].isActive && frontEnd.workerProcessId(slot: prefill) != prefillPid
         })
-        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10))))
+        let out = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(10))))
         #expect(out.ids == expected)
         #expect(frontEnd.retriedRequests == 0)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
@@ -179,10 +180,10 @@ import ServingAPI
         let prompt = try #require(Support.prompts.max { $0.count < $1.count })
         let expected = try await Support.singleProcess([prompt], tokens: 5)[0]
         kill(try #require(frontEnd.workerProcessId(slot: decode)), SIGSTOP)
-        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(5))))
+        let out = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(5))))
         #expect(out.ids == expected)
         #expect(frontEnd.retriedRequests == 1 && frontEnd.restarts(slot: decode) == 1)
-        #expect(await Support.eventually(10) { frontEnd.clusterStatus()[prefill].kvUsedTokens == 0 })
+        #expect(await Fixtures.eventually(10) { frontEnd.clusterStatus()[prefill].kvUsedTokens == 0 })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
@@ -195,13 +196,13 @@ import ServingAPI
         let prompt = Support.prompts[1]
         let expected = try await Support.singleProcess([prompt], tokens: 10)[0]
         for _ in 0 ..< 3 {
-            let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(10))))
+            let out = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(10))))
             #expect(out.ids == expected)
         }
-        #expect(await Support.eventually {
+        #expect(await Fixtures.eventually {
             frontEnd.restarts(slot: slot) == 1 && frontEnd.clusterStatus()[slot].isActive && frontEnd.workerProcessId(slot: slot) != pid
         })
-        #expect(await Support.eventually { kill(pid, 0) != 0 })
+        #expect(await Fixtures.eventually { kill(pid, 0) != 0 })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

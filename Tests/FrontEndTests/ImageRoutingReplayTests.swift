@@ -5,6 +5,7 @@ import Foundation
 import FrontEnd
 import Simulator
 import Synchronization
+import TestFixtures
 import Testing
 
 /// One image router, two executors: images sent to the live front end's `image` pool (real
@@ -35,14 +36,14 @@ import Testing
             options.onImageRoute = { decision in recorder.routes.withLock { $0.append(decision.route) } }
         }
         let images = ClusterImageService(frontEnd: frontEnd)
-        #expect(await Support.eventually { frontEnd.clusterStatus().filter { $0.role == .image && $0.isActive }.count == 3 })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().filter { $0.role == .image && $0.isActive }.count == 3 })
         for (b, count) in Self.bursts.enumerated() {
             // Every image of a burst is submitted before any can finish: each is routed seeing the ones before it queued.
             let streams = try (0 ..< count).map { i in
                 try images.submit([TextToImageRequest(prompt: "burst \(b) image \(i)", steps: 4, guidanceScale: 7.5, width: 64, height: 64, seed: UInt64(i))])
             }
             for stream in streams { _ = try await ImageServingTests.collect(stream) }
-            #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.queuedRequests == 0 } })
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.queuedRequests == 0 } })
         }
         let live = recorder.routes.withLock { $0 }
         await frontEnd.shutdown(gracePeriod: .seconds(1))

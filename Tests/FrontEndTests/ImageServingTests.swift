@@ -5,6 +5,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import Models
+import TestFixtures
 import Testing
 import WireProtocol
 import Workers
@@ -75,13 +76,13 @@ import Workers
         let images = ClusterImageService(frontEnd: frontEnd)
         #expect(images.defaultSize == (try StableDiffusionPipeline(directory: Self.folder).defaultSize))
         // Language-model requests are served beside the images, by their own pool.
-        async let text = Support.collect(try frontEnd.submit(.init(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(4))))
+        async let text = Fixtures.collect(try frontEnd.submit(.init(prompt: .tokens(Support.prompts[0]), parameters: Fixtures.greedy(4))))
         let (served, steps) = try await Self.collect(try images.submit(Self.requests))
         try Self.expectSame(served, as: alone)
         #expect((0 ..< 3).map { steps[$0] ?? [] } == aloneSteps)
         #expect(try await text.ids == Support.singleProcess([Support.prompts[0]], tokens: 4)[0])
         // Both image workers served (least-loaded routing spreads the three images).
-        let counted = await Support.eventually { images.statistics().finishedImages == 3 }
+        let counted = await Fixtures.eventually { images.statistics().finishedImages == 3 }
         #expect(counted)
         let perWorker = frontEnd.clusterStatus().filter { $0.group == .image }
         #expect(perWorker.count == 2)
@@ -108,7 +109,7 @@ import Workers
         let (served, _) = try await Self.collect(try ClusterImageService(frontEnd: frontEnd).submit(guided))
         try Self.expectSame(served, as: alone)
         // Every step of both images sent its unconditional row to the other worker.
-        let split = await Support.eventually { frontEnd.guidanceRowsServed == steps.joined().count }
+        let split = await Fixtures.eventually { frontEnd.guidanceRowsServed == steps.joined().count }
         #expect(split, "rows served by CFG-split peers: \(frontEnd.guidanceRowsServed)")
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
@@ -151,12 +152,12 @@ import Workers
             try Self.expectSame(served, as: [try pipeline.generate(local)])
             #expect(try pipeline.generate(base).rgb8 != served[0]?.rgb8, "case \(k): the add-ons changed nothing")
             rows += base.steps
-            let split = await Support.eventually { frontEnd.guidanceRowsServed == rows }
+            let split = await Fixtures.eventually { frontEnd.guidanceRowsServed == rows }
             #expect(split, "case \(k): rows served by CFG-split peers: \(frontEnd.guidanceRowsServed), expected \(rows)")
         }
         if controlNetWorker {
             // Both rows of every step inside the windows: 4 steps, then 3 of 4 (the window ends at 0.75).
-            let counted = await Support.eventually { frontEnd.controlNetCounters.calls == 2 * (4 + 3) }
+            let counted = await Fixtures.eventually { frontEnd.controlNetCounters.calls == 2 * (4 + 3) }
             #expect(counted, "calls: \(frontEnd.controlNetCounters.calls)")
         }
         let plain = [Self.requests[0]]
@@ -238,7 +239,7 @@ import Workers
         // Without the ControlNets the image differs: the residuals mattered.
         #expect(try pipeline.generate(request([])).rgb8 != served.rgb8)
         // 3 steps × 2 CFG rows × (2 ControlNets, the second inside its window for 2 of the 3 steps).
-        let counted = await Support.eventually { frontEnd.controlNetCounters.calls == 2 * (3 + 2) }
+        let counted = await Fixtures.eventually { frontEnd.controlNetCounters.calls == 2 * (3 + 2) }
         #expect(counted, "calls: \(frontEnd.controlNetCounters.calls)")
         // One resident at a time: every switch between the two names loads again.
         #expect(frontEnd.controlNetCounters.loads > 2)
@@ -272,7 +273,7 @@ import Workers
         try Self.expectSame(served, as: [try pipeline.generate(local)])
         #expect(try pipeline.generate(base).rgb8 != served[0]?.rgb8)
         // 3 steps × 2 CFG rows, every one answered by the controlnet worker.
-        let counted = await Support.eventually { frontEnd.controlNetCounters.calls == 6 }
+        let counted = await Fixtures.eventually { frontEnd.controlNetCounters.calls == 6 }
         #expect(counted, "calls: \(frontEnd.controlNetCounters.calls)")
         for unknown in [ImageRequest(base, loras: [LoRAUse(name: "style")]), ImageRequest(base, controlNets: [ControlNetUse(name: "canny", image: control)])] {
             do {

@@ -19,8 +19,8 @@ import Testing
         do {
             var finishes: [[ImageStageTimings]] = []
             for _ in 0 ..< 2 {
-                let request = InferenceRequest(prompt: .text(prompt), images: try Fixtures.images(["gradient.png", "noisy.jpg"]), parameters: Support.greedy(2))
-                let info = try #require(try await Support.collect(try frontEnd.submit(request)).info)
+                let request = InferenceRequest(prompt: .text(prompt), images: try Fixtures.images(["gradient.png", "noisy.jpg"]), parameters: Fixtures.greedy(2))
+                let info = try #require(try await Fixtures.collect(try frontEnd.submit(request)).info)
                 finishes.append(info.timings.images)
             }
             await frontEnd.shutdown(gracePeriod: .seconds(1))

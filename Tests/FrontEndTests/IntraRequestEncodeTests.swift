@@ -31,15 +31,15 @@ import Testing
                   - {role: decode, count: 1}
             """
         let frontEnd = try await Support.frontEnd(topology, model: Support.llava)
-        let request = InferenceRequest(prompt: .text(prompt), images: try images(), parameters: Support.greedy(12))
-        let tokens = try await Support.collect(try frontEnd.submit(request)).ids
+        let request = InferenceRequest(prompt: .text(prompt), images: try images(), parameters: Fixtures.greedy(12))
+        let tokens = try await Fixtures.collect(try frontEnd.submit(request)).ids
         let status = frontEnd.clusterStatus()
         let prefill = try #require(status.first { $0.role == .prefill }?.id)
         let encodeSlots = status.filter { $0.role == .encode }.map(\.id)
         // Heartbeats carry the counters; wait until every worker's are reported.
-        _ = await Support.eventually { frontEnd.encoderCacheCounters(slot: prefill).queries == names.count }
+        _ = await Fixtures.eventually { frontEnd.encoderCacheCounters(slot: prefill).queries == names.count }
         func sending() -> Int { encodeSlots.filter { frontEnd.transferTotals(slot: $0).bytesSent > 0 }.count }
-        _ = await Support.eventually { sending() == encoders }
+        _ = await Fixtures.eventually { sending() == encoders }
         let result = (tokens, sending(), frontEnd.cachedImages(slot: prefill), frontEnd.encoderCacheCounters(slot: prefill))
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         return result
@@ -60,8 +60,8 @@ import Testing
         var config = EngineConfig()
         config.kvCacheMemoryBytes = 32 << 20
         let engine = try LLMEngine(directory: Support.llava, config: config)
-        let single = try await Support.collect(try engine.submit(
-            InferenceRequest(prompt: .text(Self.prompt), images: try Self.images(), parameters: Support.greedy(12)))).ids
+        let single = try await Fixtures.collect(try engine.submit(
+            InferenceRequest(prompt: .text(Self.prompt), images: try Self.images(), parameters: Fixtures.greedy(12)))).ids
         await engine.shutdown(gracePeriod: .zero)
         #expect(single == one.tokens)
     }

@@ -3,6 +3,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import ServingAPI
+import TestFixtures
 import Testing
 
 /// Qwen2-VL (M-RoPE) image prompts through worker processes: prefill workers hand the KV and the
@@ -17,11 +18,11 @@ import Testing
         let workers = (stages == "encode" ? "      - {role: encode, count: 1}\n" : "") + "      - {role: prefill, count: 1}\n      - {role: decode, count: 1}"
         let frontEnd = try await Support.frontEnd("groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: model)
         for prompt in prompts {
-            #expect(try await Support.collect(try frontEnd.submit(prompt.request)).ids == prompt.expected, "\(prompt.imageNames)")
+            #expect(try await Fixtures.collect(try frontEnd.submit(prompt.request)).ids == prompt.expected, "\(prompt.imageNames)")
         }
         // Every request's KV went from the prefill worker to the decode worker.
-        #expect(await Support.eventually { frontEnd.transferTotals().transfers >= prompts.count })
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.transferTotals().transfers >= prompts.count })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

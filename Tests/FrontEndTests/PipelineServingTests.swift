@@ -5,6 +5,7 @@ import FrontEnd
 import Imaging
 import ServingAPI
 import Simulator
+import TestFixtures
 import Testing
 
 /// Layer-split (pipeline-parallel) workers: HELR's ``LayerPlacement`` splits the model over worker
@@ -49,8 +50,8 @@ import Testing
         #expect(outputs == expected)
         // One after another, each request's KV is freed before the next.
         for prompt in Support.prompts.prefix(3) {
-            #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(5)))).ids.count == 5)
-            #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } && frontEnd.statistics().runningRequests == 0 })
+            #expect(try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(5)))).ids.count == 5)
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } && frontEnd.statistics().runningRequests == 0 })
         }
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
@@ -62,8 +63,8 @@ import Testing
         let frontEnd = try await Self.frontEnd(try Self.yaml(group: "multimodal", stages: stages, share: share, model: model), model: model)
         #expect(frontEnd.pipelinePlan(slot: 0)?.blocks.count == stages)
         for prompt in try Support.referencePrompts(model) {
-            #expect(try await Support.collect(try frontEnd.submit(prompt.request)).ids == prompt.expected, "\(prompt.imageNames)")
-            #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+            #expect(try await Fixtures.collect(try frontEnd.submit(prompt.request)).ids == prompt.expected, "\(prompt.imageNames)")
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         }
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
@@ -74,11 +75,11 @@ import Testing
         let frontEnd = try await Self.frontEnd(try Self.yaml(group: "text", stages: 2, share: 0.55, model: Support.model), model: Support.model)
         let prompt = Support.prompts[0]
         let expected = try await Support.singleProcess([prompt], tokens: 6)
-        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(6)))).ids == expected[0])
+        #expect(try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(6)))).ids == expected[0])
         let stage = try #require(Self.stageProcess(slot: 0, stage: 1))
         kill(stage, SIGKILL)
-        #expect(await Support.eventually(30) { frontEnd.restarts(slot: 0) == 1 && frontEnd.clusterStatus().contains { $0.id == 0 && $0.isActive } })
-        #expect(try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(6)))).ids == expected[0])
+        #expect(await Fixtures.eventually(30) { frontEnd.restarts(slot: 0) == 1 && frontEnd.clusterStatus().contains { $0.id == 0 && $0.isActive } })
+        #expect(try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(6)))).ids == expected[0])
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 

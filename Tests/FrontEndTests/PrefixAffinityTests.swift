@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import FrontEnd
 import ServingAPI
+import TestFixtures
 import Testing
 
 /// Cache-aware routing on live workers: a prompt sharing a long prefix with one served earlier
@@ -22,18 +23,18 @@ import Testing
         let expected = try await Support.singleProcess([first, second], tokens: 8)
 
         // Both idle: the first prompt goes to slot 0 (the lowest id), which now holds its prefix.
-        let a = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(first), parameters: Support.greedy(8))))
+        let a = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(first), parameters: Fixtures.greedy(8))))
         #expect(a.ids == expected[0])
         #expect(a.info?.cachedTokens == 0)
         // An unrelated long request makes slot 0 the busier worker...
         let busy = Task {
-            try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 5, 9]), parameters: Support.greedy(200))))
+            try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 5, 9]), parameters: Fixtures.greedy(200))))
         }
-        #expect(await Support.eventually { frontEnd.clusterStatus()[0].queuedRequests == 1 })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus()[0].queuedRequests == 1 })
         #expect(frontEnd.clusterStatus()[1].queuedRequests == 0)
         // ...yet the prompt sharing the prefix goes there and reuses the cached blocks; on slot 1 it
         // would have found nothing cached.
-        let b = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(second), parameters: Support.greedy(8))))
+        let b = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(second), parameters: Fixtures.greedy(8))))
         #expect(b.ids == expected[1])
         #expect(b.info?.cachedTokens == 64)
         _ = try await busy.value

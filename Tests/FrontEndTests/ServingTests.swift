@@ -4,6 +4,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import ServingAPI
+import TestFixtures
 import Testing
 
 /// Worker processes behind the front end: greedy parity with the single-process engine, and KV moved.
@@ -19,7 +20,7 @@ import Testing
         if file.hasPrefix("pd") {
             // Every prompt longer than one token moved its KV once; the heartbeats report it.
             let transfers = Support.prompts.filter { $0.count > 1 }.count
-            #expect(await Support.eventually {
+            #expect(await Fixtures.eventually {
                 let totals = frontEnd.transferTotals()
                 return totals.transfers == transfers && totals.bytesReceived > 0 && totals.bytesReceived == totals.bytesSent
             })
@@ -27,7 +28,7 @@ import Testing
             #expect(frontEnd.transferTotals().transfers == 0)
         }
         // Nothing stays parked or allocated once every request finished.
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } && frontEnd.statistics().runningRequests == 0 })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } && frontEnd.statistics().runningRequests == 0 })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
@@ -46,7 +47,7 @@ import Testing
         let frontEnd = try await Support.frontEnd(dispatcher + "groups:\n  - group: multimodal\n    workers:\n\(workers)\n", model: Support.llava)
         #expect(frontEnd.servedModel.imagePlaceholder == "<image>")
         for prompt in prompts {
-            let served = try await Support.collect(try frontEnd.submit(prompt.request))
+            let served = try await Fixtures.collect(try frontEnd.submit(prompt.request))
             #expect(served.ids == prompt.expected, "\(prompt.imageNames)")
             if role == "mono" {
                 // The worker's finish arrives whole: per-image stage timings included (the server's image metrics).
@@ -56,19 +57,19 @@ import Testing
         }
         if role != "mono" {
             // One KV pull per request, plus one feature pull per encode worker a request's images went to.
-            #expect(await Support.eventually { frontEnd.transferTotals().transfers >= prompts.count + (role == "encode" ? prompts.count : 0) })
+            #expect(await Fixtures.eventually { frontEnd.transferTotals().transfers >= prompts.count + (role == "encode" ? prompts.count : 0) })
         }
         if role == "encode" {
             // The prefill worker found every image in its cache: the encode workers' features, not its own encoder.
             let images = prompts.reduce(0) { $0 + $1.imageNames.count }
             let prefill = try frontEnd.slot(of: .prefill)
-            #expect(await Support.eventually { frontEnd.encoderCacheCounters(slot: prefill) == (images, images) })
+            #expect(await Fixtures.eventually { frontEnd.encoderCacheCounters(slot: prefill) == (images, images) })
             // Multi-image requests spread over both encode workers (fewest pending image tokens per image).
             let encoders = frontEnd.clusterStatus().filter { $0.role == .encode }.map(\.id)
             #expect(prompts.contains { $0.imageNames.count > 1 })
-            #expect(await Support.eventually { encoders.allSatisfy { frontEnd.transferTotals(slot: $0).bytesSent > 0 } })
+            #expect(await Fixtures.eventually { encoders.allSatisfy { frontEnd.transferTotals(slot: $0).bytesSent > 0 } })
         }
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
@@ -83,11 +84,11 @@ import Testing
         let expected = try await Support.singleProcess(prompts, tokens: 8)
         let classes = ["interactive", "batch", "standard", "interactive"]
         let outputs = try await Support.concurrently(prompts.indices.map {
-            InferenceRequest(prompt: .tokens(prompts[$0]), parameters: Support.greedy(8), sloClass: classes[$0])
+            InferenceRequest(prompt: .tokens(prompts[$0]), parameters: Fixtures.greedy(8), sloClass: classes[$0])
         }, on: frontEnd)
         #expect(outputs == expected)
         #expect {
-            try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Support.greedy(4), sloClass: "urgent"))
+            try frontEnd.submit(InferenceRequest(prompt: .tokens(prompts[0]), parameters: Fixtures.greedy(4), sloClass: "urgent"))
         } throws: { error in
             guard case let .invalidRequest(message) = error as? EngineError else { return false }
             return message.contains("urgent")
@@ -98,15 +99,15 @@ import Testing
     @Test func invalidRequestsAreRefusedAtOnce() async throws {
         let frontEnd = try await Support.frontEnd("groups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}", maxQueuedRequests: 1)
         #expect(throws: EngineError.invalidRequest("token id 99999999 is out of range for a vocabulary of 2009")) {
-            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 99_999_999]), parameters: Support.greedy(4)))
+            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 99_999_999]), parameters: Fixtures.greedy(4)))
         }
-        #expect(throws: EngineError.self) { try frontEnd.submit(InferenceRequest(prompt: .tokens([]), parameters: Support.greedy(4))) }
-        let first = try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(64)))
+        #expect(throws: EngineError.self) { try frontEnd.submit(InferenceRequest(prompt: .tokens([]), parameters: Fixtures.greedy(4))) }
+        let first = try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Fixtures.greedy(64)))
         #expect(throws: EngineError.overloaded(retryAfterSeconds: 1)) {
-            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Support.greedy(4)))
+            try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2, 3]), parameters: Fixtures.greedy(4)))
         }
-        _ = try await Support.collect(first)
+        _ = try await Fixtures.collect(first)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
-        #expect(throws: EngineError.shuttingDown) { try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2]), parameters: Support.greedy(4))) }
+        #expect(throws: EngineError.shuttingDown) { try frontEnd.submit(InferenceRequest(prompt: .tokens([1, 2]), parameters: Fixtures.greedy(4))) }
     }
 }

@@ -73,8 +73,8 @@ import Testing
         for (entry, pictures) in zip(Self.entries, images) {
             let prompt: InferenceRequest.Prompt = pictures.isEmpty ? .tokens(entry.tokens) : .text(Self.prompt(pictures.count))
             textTokens.append(pictures.isEmpty ? entry.tokens.count : tokenizer.encode(Self.prompt(pictures.count)).count)
-            _ = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: prompt, images: pictures, parameters: Support.greedy(4))))
-            #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.queuedRequests == 0 } })
+            _ = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: prompt, images: pictures, parameters: Fixtures.greedy(4))))
+            #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.queuedRequests == 0 } })
         }
         let live = recorder.decisions.withLock { $0 }
         await frontEnd.shutdown(gracePeriod: .seconds(1))
@@ -116,7 +116,7 @@ import Testing
         }
         let order = try await Support.startOrder(frontEnd, Self.queued.enumerated().map { i, request in
             let prompt = [1] + (1 ..< request.tokens).map { (i * 389 + $0 * 7) % 1400 + 20 }
-            return InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(4), sloClass: request.sloClass)
+            return InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(4), sloClass: request.sloClass)
         })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         guard order != nil else { return nil }

@@ -97,8 +97,8 @@ import Testing
 
         // The launched split serves an image request.
         let image = try Fixtures.images(["gradient.png"])[0]
-        let tokens = try await Support.collect(try frontEnd.submit(InferenceRequest(
-            prompt: .text("USER: <image>\nWhat is shown here? ASSISTANT:"), images: [image], parameters: Support.greedy(4))))
+        let tokens = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(
+            prompt: .text("USER: <image>\nWhat is shown here? ASSISTANT:"), images: [image], parameters: Fixtures.greedy(4))))
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         #expect(tokens.ids.count == 4)
     }

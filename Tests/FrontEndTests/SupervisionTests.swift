@@ -6,6 +6,7 @@ import Foundation
 import FrontEnd
 import ServingAPI
 import Synchronization
+import TestFixtures
 import Testing
 
 /// A slot whose worker keeps dying is relaunched with backoff for as long as it takes, the outage
@@ -38,17 +39,17 @@ import Testing
         // From now on every launch of the decode worker exits before it registers.
         #expect(FileManager.default.createFile(atPath: flag, contents: nil))
         kill(pid, SIGKILL)
-        #expect(await Support.eventually(30) { frontEnd.restarts(slot: decode) > 25 })
+        #expect(await Fixtures.eventually(30) { frontEnd.restarts(slot: decode) > 25 })
         let reason = try #require(frontEnd.unavailableReason)
         #expect(reason.contains("group text has no live decode worker"))
         #expect(reason.contains("exited before registering"))
         #expect(frontEnd.clusterStatus().first { $0.role == .prefill }?.isActive == true)
         // A request meanwhile waits for a decode worker rather than failing at once.
-        let waiting = Task { try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(5)))) }
+        let waiting = Task { try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Fixtures.greedy(5)))) }
 
         // The fault clears: the next launch registers and serves.
         try FileManager.default.removeItem(atPath: flag)
-        #expect(await Support.eventually(30) { frontEnd.clusterStatus()[decode].isActive })
+        #expect(await Fixtures.eventually(30) { frontEnd.clusterStatus()[decode].isActive })
         #expect(frontEnd.unavailableReason == nil)
         let restarts = frontEnd.restarts(slot: decode)
         #expect(restarts > 25)
@@ -75,11 +76,11 @@ import Testing
 
         // One pod of two vanishing leaves the stage served.
         kill(try #require(frontEnd.workerProcessId(slot: decode[0])), SIGKILL)
-        #expect(await Support.eventually { !frontEnd.clusterStatus()[decode[0]].isActive })
+        #expect(await Fixtures.eventually { !frontEnd.clusterStatus()[decode[0]].isActive })
         #expect(frontEnd.unavailableReason == nil)
         // The last one vanishing takes the stage down, and nothing relaunches it.
         kill(try #require(frontEnd.workerProcessId(slot: decode[1])), SIGKILL)
-        #expect(await Support.eventually { !frontEnd.clusterStatus()[decode[1]].isActive })
+        #expect(await Fixtures.eventually { !frontEnd.clusterStatus()[decode[1]].isActive })
         try await Task.sleep(for: .milliseconds(300))
         let reason = try #require(frontEnd.unavailableReason)
         #expect(reason.contains("group text has no live decode worker"))
@@ -93,9 +94,9 @@ import Testing
         spec.arguments.removeSubrange(slotArgument...(slotArgument + 1))
         let pod = try provider.local.start(spec)
         provider.pod.withLock { $0 = pod }
-        #expect(await Support.eventually(30) { frontEnd.unavailableReason == nil })
+        #expect(await Fixtures.eventually(30) { frontEnd.unavailableReason == nil })
         #expect(frontEnd.clusterStatus().filter { $0.role == .decode && $0.isActive }.count == 1)
-        let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Support.greedy(3))))
+        let out = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(Support.prompts[0]), parameters: Fixtures.greedy(3))))
         #expect(out.ids.count == 3)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         provider.local.stop(pod, force: true)
@@ -107,12 +108,12 @@ import Testing
         let before = frontEnd.statistics().promptTokens
         var expected = 0
         for prompt in Support.prompts {
-            let out = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(3))))
+            let out = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(3))))
             expected += try #require(out.info).promptTokens
         }
         #expect(expected == Support.prompts.map(\.count).reduce(0, +))
         // Workers report their counters with their heartbeats.
-        #expect(await Support.eventually { frontEnd.statistics().promptTokens - before == expected })
+        #expect(await Fixtures.eventually { frontEnd.statistics().promptTokens - before == expected })
         try await Task.sleep(for: .milliseconds(300))
         #expect(frontEnd.statistics().promptTokens - before == expected)
         await frontEnd.shutdown(gracePeriod: .seconds(1))

@@ -38,7 +38,7 @@ enum Support {
     static func referencePrompts(_ model: URL) throws -> [ReferencePrompt] {
         try Fixtures.reference(model.lastPathComponent).prompts.map { prompt in
             let request = InferenceRequest(prompt: .text(prompt.text), images: try Fixtures.images(prompt.images),
-                                           parameters: greedy(prompt.greedy_token_ids.count))
+                                           parameters: Fixtures.greedy(prompt.greedy_token_ids.count))
             return ReferencePrompt(imageNames: prompt.images, request: request, expected: prompt.greedy_token_ids)
         }
     }
@@ -122,10 +122,6 @@ enum Support {
         try CostModel.load(from: repository.appendingPathComponent("examples/sim/costmodels/qwen2.5-vl-7b-a100.json"))
     }
 
-    static func greedy(_ count: Int) -> SamplingParameters {
-        SamplingParameters(temperature: 0, maxTokens: count, ignoreStopTokens: true)
-    }
-
     /// What the single-process engine generates for the same requests.
     static func singleProcess(_ prompts: [[Int]], tokens: Int, model: URL = model) async throws -> [[Int]] {
         var config = EngineConfig()
@@ -134,7 +130,7 @@ enum Support {
         var outputs: [[Int]] = []
         do {
             for prompt in prompts {
-                outputs.append(try await collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: greedy(tokens)))).ids)
+                outputs.append(try await Fixtures.collect(try engine.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(tokens)))).ids)
             }
         } catch {
             await engine.shutdown(gracePeriod: .zero)
@@ -148,7 +144,7 @@ enum Support {
     /// while they are in flight.
     static func concurrently(_ prompts: [[Int]], tokens: Int, on engine: some InferenceEngine,
                              meanwhile: () async throws -> Void = {}) async throws -> [[Int]] {
-        try await concurrently(prompts.map { InferenceRequest(prompt: .tokens($0), parameters: greedy(tokens)) }, on: engine, meanwhile: meanwhile)
+        try await concurrently(prompts.map { InferenceRequest(prompt: .tokens($0), parameters: Fixtures.greedy(tokens)) }, on: engine, meanwhile: meanwhile)
     }
 
     /// The output tokens of `requests` submitted all at once, in request order; `meanwhile` runs
@@ -157,29 +153,13 @@ enum Support {
                              meanwhile: () async throws -> Void = {}) async throws -> [[Int]] {
         try await withThrowingTaskGroup(of: (Int, [Int]).self) { group in
             for (i, request) in requests.enumerated() {
-                group.addTask { (i, try await collect(try engine.submit(request)).ids) }
+                group.addTask { (i, try await Fixtures.collect(try engine.submit(request)).ids) }
             }
             try await meanwhile()
             var result = Array(repeating: [Int](), count: requests.count)
             for try await (i, ids) in group { result[i] = ids }
             return result
         }
-    }
-
-    static func collect(_ stream: AsyncThrowingStream<InferenceEvent, any Error>, onDelta: (Int) -> Void = { _ in }) async throws
-        -> (ids: [Int], text: String, info: FinishInfo?)
-    {
-        var ids: [Int] = [], text = "", info: FinishInfo?
-        for try await event in stream {
-            switch event {
-            case let .delta(d):
-                ids += d.tokenIds
-                text += d.text
-                onDelta(ids.count)
-            case let .finished(f): info = f
-            }
-        }
-        return (ids, text, info)
     }
 
     /// Queues `requests` together behind a blocker on a topology's one worker that runs one
@@ -195,7 +175,7 @@ enum Support {
         }
         let shared = Shared()
         let blocker = try frontEnd.submit(InferenceRequest(
-            prompt: .tokens([1, 7]), parameters: greedy(frontEnd.servedModel.contextLength - 8), sloClass: "blocker"))
+            prompt: .tokens([1, 7]), parameters: Fixtures.greedy(frontEnd.servedModel.contextLength - 8), sloClass: "blocker"))
         let blocking = Task { () -> FinishReason? in
             var reason: FinishReason?
             do {
@@ -206,28 +186,19 @@ enum Support {
             } catch is CancellationError {}  // cancelled below, as intended
             return reason
         }
-        _ = await eventually { shared.streaming.withLock { $0 } }
+        _ = await Fixtures.eventually { shared.streaming.withLock { $0 } }
         let streams = try requests.map { try frontEnd.submit($0) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (i, stream) in streams.enumerated() {
-                group.addTask { _ = try await collect(stream) { n in if n == 1 { shared.order.withLock { $0.append(i) } } } }
+                group.addTask { _ = try await Fixtures.collect(stream) { n in if n == 1 { shared.order.withLock { $0.append(i) } } } }
             }
             // Waiting: those the worker reports queued plus those the front end has seen no token of.
-            _ = await eventually { frontEnd.statistics().waitingRequests >= 2 * requests.count }
+            _ = await Fixtures.eventually { frontEnd.statistics().waitingRequests >= 2 * requests.count }
             blocking.cancel()
             try await group.waitForAll()
         }
         guard try await blocking.value == nil else { return nil }
         return shared.order.withLock { $0 }
-    }
-
-    static func eventually(_ seconds: Double = 10, every interval: Duration = .milliseconds(20), _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: interval)
-        }
-        return condition()
     }
 
     /// Token-id prompts of several lengths (one of a single token, which skips the prefill stage).

@@ -6,6 +6,7 @@ import Engine
 import Foundation
 import FrontEnd
 import Synchronization
+import TestFixtures
 import Testing
 import ServingAPI
 
@@ -22,11 +23,11 @@ import ServingAPI
     /// Streams `tokens` greedy tokens of `prompt`, sending SIGTERM to the decode worker running it
     /// after the third token and waiting until the front end has heard the worker is draining.
     static func streamAndTerminate(_ frontEnd: ClusterFrontEnd, _ prompt: [Int], tokens: Int) async throws
-        -> (output: (ids: [Int], text: String, info: FinishInfo?), victim: Victim?)
+        -> (output: Fixtures.Collected, victim: Victim?)
     {
         let victim = Mutex<Victim?>(nil)
-        let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(tokens)))
-        let output = try await Support.collect(stream) { count in
+        let stream = try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(tokens)))
+        let output = try await Fixtures.collect(stream) { count in
             guard count >= 3, victim.withLock({ $0 == nil }), let slot = FaultTests.busyDecodeSlot(frontEnd),
                   let pid = frontEnd.workerProcessId(slot: slot) else { return }
             kill(pid, SIGTERM)
@@ -47,7 +48,7 @@ import ServingAPI
 
     /// The signalled worker's process is gone and a new one serves in its slot.
     static func replaced(_ frontEnd: ClusterFrontEnd, _ victim: Victim, restartsBefore: Int) async -> Bool {
-        await Support.eventually(30) {
+        await Fixtures.eventually(30) {
             kill(victim.pid, 0) != 0 && frontEnd.restarts(slot: victim.slot) == restartsBefore + 1
                 && frontEnd.clusterStatus()[victim.slot].isActive && frontEnd.workerProcessId(slot: victim.slot) != victim.pid
         }
@@ -57,10 +58,10 @@ import ServingAPI
         let frontEnd = try await Support.frontEnd(FaultTests.decodePair)
         let prompt = Support.prompts[0]
         let expected = try await Support.singleProcess([prompt], tokens: 200)[0]
-        _ = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(20))))
+        _ = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(20))))
         // The tiny model may finish every token before the front end hears of the drain; tried
         // again until the drain begins while the request still runs on the worker.
-        var caught: (output: (ids: [Int], text: String, info: FinishInfo?), victim: Victim)?
+        var caught: (output: Fixtures.Collected, victim: Victim)?
         for _ in 0 ..< 5 where caught == nil {
             let restarts = frontEnd.clusterStatus().map { frontEnd.restarts(slot: $0.id) }
             let (output, victim) = try await Self.streamAndTerminate(frontEnd, prompt, tokens: 200)
@@ -74,9 +75,9 @@ import ServingAPI
         // The request finished on the draining worker: all its tokens, none retried elsewhere.
         #expect(output.info?.completionTokens == 200)
         #expect(frontEnd.retriedRequests == 0)
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
         // The replacement serves.
-        let again = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(20))))
+        let again = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(20))))
         #expect(again.ids == Array(expected.prefix(20)))
         #expect(frontEnd.workerProcessId(slot: victim.slot) != victim.pid)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
@@ -88,8 +89,8 @@ import ServingAPI
         let frontEnd = try await Support.frontEnd(FaultTests.decodePair) { $0.workerArguments += ["--drain-timeout", "0"] }
         let prompt = Support.prompts[0]
         let expected = try await Support.singleProcess([prompt], tokens: 200)[0]
-        _ = try await Support.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Support.greedy(20))))
-        var handedBack: (output: (ids: [Int], text: String, info: FinishInfo?), victim: Victim)?
+        _ = try await Fixtures.collect(try frontEnd.submit(InferenceRequest(prompt: .tokens(prompt), parameters: Fixtures.greedy(20))))
+        var handedBack: (output: Fixtures.Collected, victim: Victim)?
         for _ in 0 ..< 5 where handedBack == nil {
             let restarts = frontEnd.clusterStatus().map { frontEnd.restarts(slot: $0.id) }
             let retries = frontEnd.retriedRequests
@@ -102,7 +103,7 @@ import ServingAPI
         let (output, _) = try #require(handedBack)
         #expect(output.info?.completionTokens == 200)
         #expect(frontEnd.retriedRequests == 1)
-        #expect(await Support.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
+        #expect(await Fixtures.eventually { frontEnd.clusterStatus().allSatisfy { $0.isActive && $0.kvUsedTokens == 0 } })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 }

@@ -2,6 +2,7 @@ import Cluster
 import Foundation
 import FrontEnd
 import ServingAPI
+import TestFixtures
 import Testing
 
 /// `tessera serve --topology --output-length-predictor FILE` hands the predictor to every worker
@@ -34,7 +35,7 @@ import Testing
         }
         let labels = ["essay", "yes-no"]
         let order = try await Support.startOrder(frontEnd, ["write a long essay please", "answer yes or no please"].map {
-            InferenceRequest(prompt: .text($0), parameters: Support.greedy(48), sloClass: "tight")
+            InferenceRequest(prompt: .text($0), parameters: Fixtures.greedy(48), sloClass: "tight")
         })
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         return order?.map { labels[$0] }
