@@ -7,6 +7,7 @@ import DiffusionServing
 import Foundation
 import FrontEnd
 import Imaging
+import TestFixtures
 import Testing
 
 /// The `controlnet-scaler` planner (Katz/SwiftDiffusion §ControlNet-as-a-Service, scaled as
@@ -68,7 +69,7 @@ import Testing
             }
             return served
         }
-        #expect(await Support.eventually(90) { controlNetWorkers().count == 2 })
+        #expect(await Fixtures.eventually(90) { controlNetWorkers().count == 2 })
         let pool = controlNetWorkers()
         #expect(pool.count == 2)
         let added = try #require(pool.first { $0.id != first })
@@ -82,7 +83,7 @@ import Testing
         #expect(served >= 2)
 
         // The load stops: a round without images asks for one worker and retires the idlest.
-        #expect(await Support.eventually(60) { controlNetWorkers().count == 1 },
+        #expect(await Fixtures.eventually(60) { controlNetWorkers().count == 1 },
                 "state \(frontEnd.state), workers \(frontEnd.clusterStatus().map { "\($0.id) \($0.role) active \($0.isActive) queued \($0.queuedRequests) restarts \(frontEnd.restarts(slot: $0.id))" })")
         #expect(frontEnd.clusterStatus().filter { $0.role == .image && $0.isActive }.count == 1)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
