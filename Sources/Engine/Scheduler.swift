@@ -12,12 +12,10 @@ public struct SchedulerConfig: Sendable {
     /// so this bounds the inter-token latency that arriving prompts add (Sarathi-Serve's chunk
     /// budget). A step with nothing to decode may prefill up to `maxBatchedTokens`.
     public var maxPrefillTokensWhileDecoding: Int
-    /// Seconds a step that decodes should take at most: its prompt tokens are cut further to what
-    /// the engine's measured step times (``StepTimeModel``) say fits beside the decodes. When
-    /// decoding alone fills the time, no waiting request is admitted (the running batch is as large
-    /// as the target allows) and running prefills advance by one KV block a step. A model too slow
-    /// for the target gets twice its one-sequence decode step instead, so it still batches. Nil:
-    /// the token cap alone. A step with nothing to decode is not limited by time.
+    /// Seconds a step that decodes should take at most: its prompt tokens are cut further by the
+    /// ``StepTimeBudget`` rule, with the step times the engine measured (``StepTimeModel``), as the
+    /// simulator cuts them with its cost model's. Nil: the token cap alone. A step with nothing to
+    /// decode is not limited by time.
     public var stepTimeTarget: Double?
 
     public init(maxBatchedTokens: Int = 2048, maxRunningRequests: Int = 64, maxPrefillTokensWhileDecoding: Int = 512,
@@ -130,7 +128,7 @@ public final class Scheduler: @unchecked Sendable {
         var budget = config.maxBatchedTokens
         var scheduled: [EngineRequest] = []
         let decoding = running.filter(\.isDecoding)
-        let room = decoding.isEmpty ? (tokens: Int.max, admits: true) : promptRoom(decoding: decoding.count)
+        let room = decoding.isEmpty ? StepTimeBudget.Room(tokens: .max, admits: true) : promptRoom(decoding: decoding.count)
         var prefillBudget = room.tokens
 
         // Decodes, then running prefills; a preempted request leaves `running` and is skipped.
@@ -182,12 +180,11 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     /// Prompt tokens a step that decodes `decoding` sequences may carry, and whether it may admit.
-    private func promptRoom(decoding: Int) -> (tokens: Int, admits: Bool) {
-        guard let target = config.stepTimeTarget, let single = stepTimes.seconds(prefillTokens: 0, decodeSequences: 1),
-              let fits = stepTimes.prefillTokens(within: max(target, 2 * single), decodeSequences: decoding) else {
-            return (config.maxPrefillTokensWhileDecoding, true)
+    private func promptRoom(decoding: Int) -> StepTimeBudget.Room {
+        StepTimeBudget(target: config.stepTimeTarget).room(decoding: decoding, cap: config.maxPrefillTokensWhileDecoding,
+                                                           minimumChunk: blocks.blockSize) {
+            stepTimes.seconds(prefillTokens: $0, decodeSequences: $1)
         }
-        return (min(config.maxPrefillTokensWhileDecoding, max(fits, blocks.blockSize)), fits > 0)
     }
 
     /// Records how long a step of this shape took, for `stepTimeTarget`.

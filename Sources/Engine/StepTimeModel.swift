@@ -1,13 +1,13 @@
 /// An engine step's seconds as a + b·(prompt tokens) + c·(decoding sequences), fitted online to
 /// the steps the engine runs (exponentially weighted least squares, so it follows the machine's
-/// load), which lets the scheduler size a step's prefill chunk by time rather than by a fixed token
+/// load), which lets the scheduler size a step's prefill chunk by time (``StepTimeBudget``) rather than by a fixed token
 /// count (Sarathi-Serve §4.3 picks its chunk size from a profiled step time budget; here the profile
 /// is the live one).
 ///
 /// ```swift
 /// var model = StepTimeModel()
 /// model.observe(prefillTokens: 32, decodeSequences: 4, seconds: 0.15)
-/// let tokens = model.prefillTokens(within: 0.05, decodeSequences: 4)  // nil until it is fitted
+/// let seconds = model.seconds(prefillTokens: 16, decodeSequences: 4)  // nil until it is fitted
 /// ```
 public struct StepTimeModel: Sendable {
     /// Weight of the past per observation: about the last 1 / (1 - decay) steps count.
@@ -44,16 +44,6 @@ public struct StepTimeModel: Sendable {
     /// The predicted seconds of a step of this shape; nil before any step with prompt tokens.
     public func seconds(prefillTokens: Int, decodeSequences: Int) -> Double? {
         coefficients.map { $0.fixed + $0.perPromptToken * Double(prefillTokens) + $0.perDecode * Double(decodeSequences) }
-    }
-
-    /// The most prompt tokens a step that decodes `decodeSequences` sequences can carry and still take
-    /// at most `seconds`: 0 when decoding alone fills the time; nil when the model has not seen a
-    /// step with prompt tokens yet, or prompt tokens seem free.
-    public func prefillTokens(within seconds: Double, decodeSequences: Int) -> Int? {
-        guard let perToken = coefficients?.perPromptToken, perToken > 0,
-              let decoding = self.seconds(prefillTokens: 0, decodeSequences: decodeSequences) else { return nil }
-        let left = seconds - decoding
-        return left <= 0 ? 0 : Int(min(left / perToken, Double(Int.max / 2)))
     }
 
     /// Gaussian elimination with partial pivoting on a 3×3 system; nil when it is singular.

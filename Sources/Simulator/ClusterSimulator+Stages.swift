@@ -328,12 +328,13 @@ extension ClusterSimulator {
     }
 
     /// vLLM V1-style step: decode every running sequence once and spend the rest of the token
-    /// budget on prefill chunks, continuing partly prefilled requests first. False when there is
-    /// no prefill work to mix in.
+    /// budget on prefill chunks, continuing partly prefilled requests first, as far as the step
+    /// time target allows (``promptRoom(_:cap:)``). False when there is no prefill work to mix in.
     func startMixedStep(_ i: Int) -> Bool {
         let inst = fleet[i]
         guard !inst.prefillQueue.isEmpty || !inst.prefilling.isEmpty else { return false }
-        var budget = limits.maxTokens - inst.running.count
+        let room = promptRoom(inst, cap: limits.maxTokens - inst.running.count)
+        var budget = room.tokens
         var chunks: [(request: Int, tokens: Int)] = []
         var squares = 0.0, inlineTokens = 0, inlineImages = 0, total = 0
         for r in inst.prefilling where budget > 0 {
@@ -343,7 +344,7 @@ extension ClusterSimulator {
         }
         var batch = BatchSoFar()
         var admitted: [Int] = []
-        while budget > 0, inst.running.count + inst.prefilling.count < cost.decode.maxBatch, let r = inst.prefillQueue.peek() {
+        while room.admits, budget > 0, inst.running.count + inst.prefilling.count < cost.decode.maxBatch, let r = inst.prefillQueue.peek() {
             if dropIfNeverFits(r, on: inst) { continue }
             let req = requests[r]
             let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
@@ -379,6 +380,25 @@ extension ClusterSimulator {
         refresh(i)
         return true
     }
+
+    /// The prompt tokens a mixed step on `inst` may carry within its `cap`, and whether it may admit:
+    /// the live scheduler's ``StepTimeBudget`` rule, fed the cost model's step times. A step's
+    /// prompt tokens are priced as one chunk after the first running prefill's computed tokens, its
+    /// decodes at the running batch's mean context; a step with nothing to decode has no time bound.
+    func promptRoom(_ inst: SimulatedInstance, cap: Int) -> StepTimeBudget.Room {
+        guard !inst.running.isEmpty else { return StepTimeBudget.Room(tokens: cap, admits: true) }
+        let before = Double(inst.prefilling.first.map { requests[$0].prefilled } ?? 0)
+        let meanContext = Double(inst.context) / Double(inst.running.count)
+        return stepBudget.room(decoding: inst.running.count, cap: cap, minimumChunk: Self.kvBlockTokens) { prompt, decoding in
+            let tokens = Double(prompt)
+            return cost.stepSeconds(prefillTokens: tokens, squaredLengths: tokens * (before + tokens), decodeBatch: decoding,
+                                    contextTokens: Int(meanContext * Double(decoding)))
+        }
+    }
+
+    /// Tokens in a KV block of the engine (its default block size), the fewest prompt tokens a
+    /// running prefill advances by when decoding fills the step time.
+    static let kvBlockTokens = 16
 
     /// Credits the prefill chunks of a finished mixed step; completed prompts join the decode batch.
     func finishChunks(_ i: Int) {

@@ -140,8 +140,11 @@ import Testing
         let c = try #require(scheduler.stepTimes.coefficients)
         #expect(abs(c.fixed - 0.010) < 1e-6 && abs(c.perPromptToken - 0.002) < 1e-7 && abs(c.perDecode - 0.0045) < 1e-6)
         // (50 − 10 − 2 × 4.5) ms of room at 2 ms a token.
-        #expect(scheduler.stepTimes.prefillTokens(within: 0.05, decodeSequences: 2) == 15)
-        #expect(scheduler.stepTimes.prefillTokens(within: 0.05, decodeSequences: 20) == 0)
+        let budget = StepTimeBudget(milliseconds: 50), model = scheduler.stepTimes
+        #expect(budget.room(decoding: 2, cap: 512, minimumChunk: 4) { model.seconds(prefillTokens: $0, decodeSequences: $1) }
+                == StepTimeBudget.Room(tokens: 15, admits: true))
+        #expect(budget.room(decoding: 20, cap: 512, minimumChunk: 4) { model.seconds(prefillTokens: $0, decodeSequences: $1) }
+                == StepTimeBudget.Room(tokens: 4, admits: false))
     }
 
     /// A burst of four 20-token prompts arrives while one request decodes, with a 50 ms step target:

@@ -65,8 +65,9 @@ import Testing
     func live(workers: Int, batcher: String) async throws -> Decisions? {
         let recorder = DecisionRecorder()
         let frontEnd = try await Support.frontEnd(Support.monoWorkers(workers, batcher: batcher), model: Self.model) { options in
-            // The step budget is tokens and seats, as the simulator's: no step-time target, whose
-            // measured step times would cut a step's admissions by how loaded the machine is.
+            // The step budget is tokens and seats on both sides: no step-time target, whose measured
+            // step times would cut a step's admissions by how loaded the machine is (the simulator
+            // cuts by its cost model's).
             options.workerArguments += ["--max-num-seqs", String(Self.seats), "--max-num-batched-tokens", String(Self.stepTokens),
                                         "--step-time-target-ms", "0"]
                 + Self.classes.flatMap { ["--slo-class", $0] }
@@ -118,7 +119,8 @@ import Testing
     /// The same trace in the simulator: the topology's instances with the workers' step budget and
     /// seats, the blockers arriving together, the others 0.5 ms apart while the blockers' first chunks run.
     static func simulated(workers: Int, batcher: String) throws -> Decisions {
-        let system = try Support.simulatedSystem(Support.monoWorkers(workers, batcher: batcher))
+        var system = try Support.simulatedSystem(Support.monoWorkers(workers, batcher: batcher))
+        system.stepTimeTargetMs = 0
         var costModel = try Support.replayCostModel()
         costModel.decode.maxBatch = seats
         costModel.prefill.maxBatchTokens = stepTokens

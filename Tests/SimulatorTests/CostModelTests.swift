@@ -27,8 +27,10 @@ private func unequalFixedCosts() -> CostModel {
 @Test func chunkedStepWithAPromptTakesTheLargerFixedCostOnce() throws {
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
-    let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
-                                            costModel: unequalFixedCosts(), slo: looseSLO, predictor: nil)
+    // No step-time target, so r1's whole prompt joins one step.
+    var system = SystemSpec(name: "m", deployment: .monolithic(1))
+    system.stepTimeTargetMs = 0
+    let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: unequalFixedCosts(), slo: looseSLO, predictor: nil)
     // r0: prefill 10 + 100 + 10 ms (Σlen² = 10⁴) = 0.12 s.
     #expect(close(sim.requests[0].firstToken, 0.12))
     // Decode steps of 30 + 2 + 0.01·context ms from 0.12 (context 100, then one more per step);

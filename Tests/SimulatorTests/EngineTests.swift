@@ -29,8 +29,9 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 @Test func chunkedPrefillMixesDecodeAndPrefillInOneStep() throws {
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
-    let sim = try ClusterSimulator.simulate(trace: trace, system: SystemSpec(name: "m", deployment: .monolithic(1)),
-                                            costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    var system = SystemSpec(name: "m", deployment: .monolithic(1))
+    system.stepTimeTargetMs = 0
+    let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     // At 0.51 one forward pass decodes r0 and prefills r1: one 10 ms fixed cost + 100 × 1 ms.
     #expect(close(sim.requests[1].firstToken, 0.62))
     #expect(close(sim.requests[1].finish, 0.64))
@@ -40,6 +41,25 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     let long = try ClusterSimulator.simulate(trace: Trace(requests: [TraceRequest(arrival: 0, textTokens: 10_000, images: [], outputTokens: 1)]),
                                              system: SystemSpec(name: "m", deployment: .monolithic(1)), costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     #expect(close(long.requests[0].firstToken, 8.202 + 1.818))
+}
+
+@Test func stepTimeTargetCutsTheMixedStepAsTheLiveRuleDoes() throws {
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
+                                 TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
+    let system = SystemSpec(name: "m", deployment: .monolithic(1))
+    #expect(system.stepTimeTargetMs == 50)
+    // The step times a live scheduler fits to this cost model: 10 ms a step, 1 ms a prompt token,
+    // decodes free. Its rule leaves 40 prompt tokens beside r0's decode (41 would take 51 ms).
+    let room = StepTimeBudget(milliseconds: system.stepTimeTargetMs)
+        .room(decoding: 1, cap: 512, minimumChunk: 16) { prompt, _ in 0.010 + 0.001 * Double(prompt) }
+    #expect(room == StepTimeBudget.Room(tokens: 40, admits: true))
+    let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
+    // r1's 100 prompt tokens run as 40, 40 and 20 beside r0's decodes from 0.51: 50 + 50 + 30 ms
+    // (without the target, one 110 ms step: first token at 0.62).
+    #expect(close(sim.requests[1].firstToken, 0.51 + 0.050 + 0.050 + 0.030))
+    #expect(close(sim.requests[1].finish, 0.64 + 0.020))
+    // r0 decoded once in each of the three mixed steps: 100 − 44 = 56 tokens left at 0.64.
+    #expect(close(sim.requests[0].finish, 0.64 + 0.56))
 }
 
 @Test func disaggregatedStagesAddTransfers() throws {
@@ -137,6 +157,7 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: [TraceImage(width: 10, height: 10, hash: 1)], outputTokens: 3)])
     var system = SystemSpec(name: "m", deployment: .monolithic(1))
+    system.stepTimeTargetMs = 0   // r1's whole prompt in one step
     let plain = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     // At 0.51 one step encodes r1's 100-token image (10 ms), then one forward pass decodes r0 and
     // prefills r1's 200 tokens (10 ms fixed + 200 ms).
