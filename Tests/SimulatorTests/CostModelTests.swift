@@ -2,7 +2,6 @@ import Foundation
 import Testing
 @testable import Simulator
 
-private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 
 /// Prefill and decode with different fixed costs, as hand-derived GPU files have them.
 private func unequalFixedCosts() -> CostModel {
@@ -25,11 +24,8 @@ private func unequalFixedCosts() -> CostModel {
 }
 
 @Test func chunkedStepWithAPromptTakesTheLargerFixedCostOnce() throws {
-    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
-                                 TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
     // No step-time target, so r1's whole prompt joins one step.
-    var system = SystemSpec(name: "m", deployment: .monolithic(1))
-    system.stepTimeTargetMs = 0
+    let (trace, system) = decodeWithLateArrival()
     let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: unequalFixedCosts(), slo: looseSLO, predictor: nil)
     // r0: prefill 10 + 100 + 10 ms (Σlen² = 10⁴) = 0.12 s.
     #expect(close(sim.requests[0].firstToken, 0.12))

@@ -2,7 +2,6 @@ import Testing
 @testable import Cluster
 @testable import Simulator
 
-private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 
 @Test func monolithicInstanceFollowsTheCostModel() throws {
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 5)])
@@ -27,10 +26,7 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 }
 
 @Test func chunkedPrefillMixesDecodeAndPrefillInOneStep() throws {
-    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
-                                 TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
-    var system = SystemSpec(name: "m", deployment: .monolithic(1))
-    system.stepTimeTargetMs = 0
+    let (trace, system) = decodeWithLateArrival()
     let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     // At 0.51 one forward pass decodes r0 and prefills r1: one 10 ms fixed cost + 100 × 1 ms.
     #expect(close(sim.requests[1].firstToken, 0.62))
@@ -154,10 +150,8 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 }
 
 @Test func blockingPreprocessingStallsTheWholeStep() throws {
-    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
-                                 TraceRequest(arrival: 0.505, textTokens: 100, images: [TraceImage(width: 10, height: 10, hash: 1)], outputTokens: 3)])
-    var system = SystemSpec(name: "m", deployment: .monolithic(1))
-    system.stepTimeTargetMs = 0   // r1's whole prompt in one step
+    let (trace, unbudgeted) = decodeWithLateArrival(images: [TraceImage(width: 10, height: 10, hash: 1)])
+    var system = unbudgeted
     let plain = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)
     // At 0.51 one step encodes r1's 100-token image (10 ms), then one forward pass decodes r0 and
     // prefills r1's 200 tokens (10 ms fixed + 200 ms).

@@ -17,6 +17,20 @@ func roundCostModel(kvCapacity: Int = 100_000) -> CostModel {
 
 let looseSLO = SLOClasses(LatencySLO(ttft: 100, tpot: 100))
 
+/// Whether two simulated times are equal but for rounding.
+func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
+
+/// A long decode (r0: 100 prompt, 100 output tokens) and a short request (r1, with `images`)
+/// arriving at 0.505 s in its middle, on one monolithic instance without a step-time target (a
+/// prompt joins a step whole), as the hand-worked timelines assume.
+func decodeWithLateArrival(images: [TraceImage] = []) -> (trace: Trace, system: SystemSpec) {
+    let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
+                                 TraceRequest(arrival: 0.505, textTokens: 100, images: images, outputTokens: 3)])
+    var system = SystemSpec(name: "m", deployment: .monolithic(1))
+    system.stepTimeTargetMs = 0
+    return (trace, system)
+}
+
 func fixtureURL(_ name: String) -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
 }

@@ -2,7 +2,6 @@ import Testing
 @testable import Cluster
 @testable import Simulator
 
-private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 
 /// A two-layer decoder whose units are easy to weigh: hidden states of 64 floats (256 bytes) per
 /// token, logits of 1000 floats (4000 bytes) per row.
