@@ -14,6 +14,9 @@ public protocol ImageGenerationService: Sendable {
     func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int)
     /// Largest image, width × height in pixels.
     var maxPixels: Int { get }
+    /// The served pipeline's `guidance_scale` for requests that give none
+    /// (``StableDiffusionPipeline/defaultGuidanceScale``); nil while no model has registered.
+    var defaultGuidanceScale: Float? { get }
     /// The LoRAs and ControlNets requests may name.
     var adapters: [AdapterListing] { get }
     /// Queues one image per request; see ``DiffusionEngine/submit(_:)-([ImageRequest])``.
@@ -46,6 +49,7 @@ extension ImageGenerationService {
 extension DiffusionEngine: ImageGenerationService {
     public var defaultSize: Int { pipeline.defaultSize }
     public var maxPixels: Int { config.maxPixels }
+    public var defaultGuidanceScale: Float? { pipeline.defaultGuidanceScale }
     public var adapters: [AdapterListing] {
         registry.entries.map { AdapterListing(name: $0.name, kind: $0.kind, cached: registry.isCached($0)) }
     }

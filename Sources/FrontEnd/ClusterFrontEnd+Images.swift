@@ -83,6 +83,9 @@ public struct ClusterImageService: ImageGenerationService {
 
     public var maxPixels: Int { model?.maxPixels ?? 1024 * 1024 }
 
+    /// As the image workers registered it: the pool's pipeline kind is known there.
+    public var defaultGuidanceScale: Float? { model?.defaultGuidanceScale }
+
     /// What the image pool's workers registered (whether loaded there is not known here).
     public var adapters: [AdapterListing] {
         let names = frontEnd.imagePoolAdapters()

@@ -130,9 +130,11 @@ public struct WireImageModel: Codable, Sendable, Hashable {
     public var maxQueuedImages: Int
     /// An SDXL model (a second text encoder): it takes `prompt_2` / `negative_prompt_2`.
     public var secondTextEncoder: Bool
+    /// The pipeline's `guidance_scale` for requests that give none (diffusers': 5 for SDXL, 7.5 for SD 1.x/2.x).
+    public var defaultGuidanceScale: Float
 
     public init(defaultSize: Int, sizeMultiple: Int, vaeScaleFactor: Int, maxSteps: Int, maxPixels: Int, maxQueuedImages: Int,
-                secondTextEncoder: Bool) {
+                secondTextEncoder: Bool, defaultGuidanceScale: Float) {
         self.defaultSize = defaultSize
         self.sizeMultiple = sizeMultiple
         self.vaeScaleFactor = vaeScaleFactor
@@ -140,6 +142,7 @@ public struct WireImageModel: Codable, Sendable, Hashable {
         self.maxPixels = maxPixels
         self.maxQueuedImages = maxQueuedImages
         self.secondTextEncoder = secondTextEncoder
+        self.defaultGuidanceScale = defaultGuidanceScale
     }
 }
 

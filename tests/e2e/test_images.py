@@ -155,15 +155,25 @@ def test_controlnet_image_to_image_gives_the_png_of_generate_image(images_client
 
 
 # SDXL: the second text encoder's texts and an SDXL ControlNet, as `generate-image --prompt-2 … --controlnet`.
-SDXL_COMMON = ("--prompt", "a house by a lake", "--negative-prompt", "fog", "--steps", "4", "--guidance", "6", "--seed", "44",
-               "--scheduler", "ddim", "--width", "64", "--height", "64")
+SDXL_UNGUIDED = ("--prompt", "a house by a lake", "--negative-prompt", "fog", "--steps", "4", "--seed", "44",
+                 "--scheduler", "ddim", "--width", "64", "--height", "64")
+SDXL_COMMON = (*SDXL_UNGUIDED, "--guidance", "6")
 SDXL_FIELDS = {"negative_prompt": "fog", "num_inference_steps": 4, "guidance_scale": 6, "seed": 44, "scheduler": "ddim"}
 SDXL_TEXTS = ({"prompt_2": "an oil painting", "negative_prompt_2": "blurry"}, ("--prompt-2", "an oil painting", "--negative-prompt-2", "blurry"))
 
 
 def sdxl_pixels(client, **fields) -> np.ndarray:
-    out = client.images.generate(model=SDXL.name, prompt="a house by a lake", size="64x64", extra_body={**SDXL_FIELDS, **fields})
+    """`fields` over SDXL_FIELDS; a field given as None is left out of the request."""
+    body = {name: value for name, value in {**SDXL_FIELDS, **fields}.items() if value is not None}
+    out = client.images.generate(model=SDXL.name, prompt="a house by a lake", size="64x64", extra_body=body)
     return pixels(out.data[0].b64_json)
+
+
+def assert_sdxl_default_guidance(client, tmp_path, *flags: str):
+    """Without guidance_scale an SDXL server uses the pipeline's default (diffusers': 5), as `generate-image` without --guidance."""
+    served = sdxl_pixels(client, guidance_scale=None)
+    assert np.array_equal(served, cli_pixels(tmp_path, *SDXL_UNGUIDED, *flags, model=SDXL))
+    assert not np.array_equal(served, cli_pixels(tmp_path, *SDXL_UNGUIDED, "--guidance", "7.5", *flags, model=SDXL)), "the SD 1.x default"
 
 
 def test_sdxl_prompt_2_and_controlnets_give_the_png_of_generate_image(model_dir, tmp_path):
@@ -177,6 +187,7 @@ def test_sdxl_prompt_2_and_controlnets_give_the_png_of_generate_image(model_dir,
         assert np.array_equal(controlled, cli_pixels(tmp_path, *SDXL_COMMON, *flags, "--controlnet", str(CONTROLNET_XL), "--control-image",
                                                      str(CONTROL_IMAGE), "--control-scale", "0.7", model=SDXL))
         assert not np.array_equal(controlled, with_texts)
+        assert_sdxl_default_guidance(client, tmp_path)
 
 
 def test_a_lora_start_step_gives_the_png_of_generate_image_with_it(model_dir, tmp_path):

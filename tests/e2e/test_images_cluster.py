@@ -15,7 +15,7 @@ import requests
 
 from conftest import extra_server
 from test_images import (ADAPTERS, CONTROL_IMAGE, CONTROL_URI, CONTROLNET, CONTROLNET_XL, DIFFUSION, IMAGE_MODEL, LORA_KOHYA, LORA_PEFT,
-                         SD1, SDXL, SDXL_COMMON, SDXL_TEXTS, cli_pixels, pixels, sdxl_pixels)
+                         SD1, SDXL, SDXL_COMMON, SDXL_TEXTS, assert_sdxl_default_guidance, cli_pixels, pixels, sdxl_pixels)
 
 # These start their own clusters; a run of the whole suite against a topology need not repeat them.
 pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="runs in the single-process suite")
@@ -97,6 +97,8 @@ def test_cluster_sdxl_prompt_2_gives_the_png_of_generate_image(model_dir, tmp_pa
         client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
         texts, flags = SDXL_TEXTS
         assert np.array_equal(sdxl_pixels(client, **texts), cli_pixels(tmp_path, *SDXL_COMMON, *flags, *THREADS, model=SDXL))
+        # The default guidance is the image workers' pipeline's, as they registered it.
+        assert_sdxl_default_guidance(client, tmp_path, *THREADS)
 
 
 # SDXL add-ons on worker processes, given per pool in the topology: under the CFG split both image workers

@@ -116,14 +116,13 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
 
     static let maxImages = 10
 
-    /// Largest `n` OpenAI accepts, the default steps and guidance of diffusers' pipeline.
+    /// Largest `n` OpenAI accepts, the default steps of diffusers' pipeline.
     static let defaultSteps = 50
-    static let defaultGuidance = 7.5
 
     /// The pipeline requests (one per image; image `i` uses `seed + i`), after every check that
     /// needs no model. `defaultSize` answers `size: "auto"` or no size (without an init image, whose
-    /// size it then is); `initImage` is `image` decoded.
-    func pipelineRequests(defaultSize: Int, initImage: RGBImage?) throws(APIError) -> [TextToImageRequest] {
+    /// size it then is), `defaultGuidance` no `guidance_scale` (the served pipeline's); `initImage` is `image` decoded.
+    func pipelineRequests(defaultSize: Int, defaultGuidance: Float, initImage: RGBImage?) throws(APIError) -> [TextToImageRequest] {
         let n = n ?? 1
         guard (1 ... Self.maxImages).contains(n) else {
             throw .invalidRequest("n must be between 1 and \(Self.maxImages), got \(n)", param: "n", code: "invalid_value")
@@ -181,7 +180,7 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
             }
             return kind
         }
-        let guidance = guidanceScale ?? Self.defaultGuidance
+        let guidance = guidanceScale ?? Double(defaultGuidance)
         guard guidance.isFinite, abs(guidance) < 1e6 else {
             throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale", code: "invalid_value")
         }

@@ -48,7 +48,11 @@ extension OpenAIService {
                     + "(\(Self.maxControlImageScale)× its largest output)", param: "controlnets[\(i)].image", code: "image_too_large")
         }
         let addOns = try request.addOns(controlImages: controlImages)
-        let requests = try request.pipelineRequests(defaultSize: served.engine.defaultSize, initImage: initImage)
+        guard let defaultGuidance = served.engine.defaultGuidanceScale else {
+            metrics.recordRejection()
+            throw APIError.unavailable("no diffusion worker has registered yet", retryAfterSeconds: 1)
+        }
+        let requests = try request.pipelineRequests(defaultSize: served.engine.defaultSize, defaultGuidance: defaultGuidance, initImage: initImage)
             .map { ImageRequest($0, loras: addOns.loras, controlNets: addOns.controlNets, previewInterval: request.previewInterval ?? 0) }
         let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
         do {

@@ -125,7 +125,8 @@ public final class ImageWorker: Sendable {
         if let pipeline = engine?.pipeline {
             hello.imageModel = WireImageModel(defaultSize: pipeline.defaultSize, sizeMultiple: pipeline.sizeMultiple, vaeScaleFactor: pipeline.vae.scaleFactor,
                                               maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels,
-                                              maxQueuedImages: configuration.engine.maxQueuedImages, secondTextEncoder: pipeline.textEncoder2 != nil)
+                                              maxQueuedImages: configuration.engine.maxQueuedImages, secondTextEncoder: pipeline.textEncoder2 != nil,
+                                              defaultGuidanceScale: pipeline.defaultGuidanceScale)
         }
         if let registry = engine?.registry {
             hello.adapters = WireAdapterNames(loras: registry.entries.filter { $0.kind == .lora }.map(\.name),
