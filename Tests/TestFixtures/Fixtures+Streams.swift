@@ -33,7 +33,9 @@ extension Fixtures {
     }
 
     /// Polls `condition` every `interval` until it holds or `seconds` pass; whether it held.
-    public static func eventually(_ seconds: Double = 10, every interval: Duration = .milliseconds(10),
+    /// The default is long because the conditions wait on processes starting and loading models,
+    /// which on a loaded two-core machine (the worker suites run in parallel) took over 10 s.
+    public static func eventually(_ seconds: Double = 60, every interval: Duration = .milliseconds(10),
                                   _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
