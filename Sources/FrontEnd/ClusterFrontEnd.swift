@@ -302,7 +302,9 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         if topology.transfer == .tcp { arguments.append("--no-shared-memory") }
         // The topology's batcher orders every worker's waiting queue.
         arguments += ["--batch-policy", topology.policies.batcher]
-        if role == .image, let images = options.imageModelDirectory { arguments += ["--image-model", images.path] + options.imageWorkerArguments }
+        if role == .image, let images = options.imageModelDirectory {
+            arguments += ["--image-model", images.path] + options.imageWorkerArguments + ["--image-batcher", topology.policies.imageBatcher]
+        }
         if role == .controlnet { arguments += options.controlNetWorkerArguments }
         arguments += options.workerArguments + (worker.arguments ?? [])
         return InstanceSpec(slot: slot, role: role, group: group, arguments: arguments, launcher: worker.launcher ?? [])

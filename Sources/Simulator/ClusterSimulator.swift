@@ -100,7 +100,7 @@ public final class ClusterSimulator: ClusterView {
             router = try PolicyCatalog.router(policies.router)
             dispatcher = try PolicyCatalog.encodeDispatcher(policies.encodeDispatcher)
             imageRouter = try PolicyCatalog.imageRouter(policies.imageRouter)
-            imageBatcher = try PolicyCatalog.imageBatcher(system.imageBatcher ?? "mixed-lora")
+            imageBatcher = try PolicyCatalog.imageBatcher(policies.imageBatcher)
             batcher = try PolicyCatalog.batcher(policies.batcher)
             let planners = try policies.planners.map { try PolicyCatalog.planner($0, capacity: capacity, maxInstances: system.maxInstances ?? .max) }
             schedule = FleetSchedule(planners: planners, start: 0)

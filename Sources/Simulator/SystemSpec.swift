@@ -3,7 +3,7 @@ import CoreUtilities
 
 /// One serving system to simulate: a starting deployment and the policies it runs.
 ///
-/// The policies are a ``PolicySpec`` (`router`, `encodeDispatcher`, `batcher`, `planners`, by their
+/// The policies are a ``PolicySpec`` (`router`, `encodeDispatcher`, `imageRouter`, `batcher`, `imageBatcher`, `planners`, by their
 /// ``PolicyCatalog`` names), read from the same keys and with the same defaults as a live topology file.
 public struct SystemSpec: Sendable, Hashable, Codable {
     public var name: String
@@ -50,9 +50,6 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     public var maxImageBatch: Int?
     public var loraStartStep: Int?
     public var cfgSplit: Bool = false
-    /// Which running images share a UNet step (the image workers' `--image-batcher`, a
-    /// ``PolicyCatalog/imageBatchers`` name); default `mixed-lora`.
-    public var imageBatcher: String?
 
     /// A layer-split instance: the model's shape, the stages' budgets, and the compute speed of the
     /// hardware the cost model was measured on (which ran the model whole).
@@ -91,7 +88,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, deployment, batching, stepTimeTargetMs, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
-        case pipeline, maxImageBatch, loraStartStep, cfgSplit, imageBatcher
+        case pipeline, maxImageBatch, loraStartStep, cfgSplit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -115,12 +112,6 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         maxImageBatch = try c.decodeIfPresent(Int.self, forKey: .maxImageBatch)
         loraStartStep = try c.decodeIfPresent(Int.self, forKey: .loraStartStep)
         cfgSplit = try c.decodeIfPresent(Bool.self, forKey: .cfgSplit) ?? cfgSplit
-        imageBatcher = try c.decodeIfPresent(String.self, forKey: .imageBatcher)
-        if let imageBatcher {
-            do { _ = try PolicyCatalog.imageBatcher(imageBatcher) } catch {
-                throw DecodingError.dataCorruptedError(forKey: .imageBatcher, in: c, debugDescription: error.description)
-            }
-        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -142,6 +133,5 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         try c.encodeIfPresent(maxImageBatch, forKey: .maxImageBatch)
         try c.encodeIfPresent(loraStartStep, forKey: .loraStartStep)
         try c.encode(cfgSplit, forKey: .cfgSplit)
-        try c.encodeIfPresent(imageBatcher, forKey: .imageBatcher)
     }
 }

@@ -23,27 +23,31 @@ struct ImageEngineOptions: ParsableArguments {
     var loraStartStep = 0
 
     @Option(name: .customLong("image-batcher"),
-            help: "Which running images share a UNet step: mixed-lora (any LoRAs, unmerged per row when they differ) or lora-homogeneous (one LoRA set per step, merged).")
-    var imageBatcher = "mixed-lora"
+            help: "Which running images share a UNet step: mixed-lora (the default: any LoRAs, unmerged per row when they differ) or lora-homogeneous (one LoRA set per step, merged); with --topology, the topology's imageBatcher.")
+    var imageBatcher: String?
+
+    /// The batcher's name, the catalog's default when none is given.
+    var imageBatcherName: String { imageBatcher ?? PolicySpec().imageBatcher }
 
     func validate() throws {
         guard maxImageBatch >= 1, maxQueuedImages >= 1, maxImageSteps >= 1, maxImagePixels >= 64 else {
             throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
         }
         guard loraStartStep >= 0 else { throw ValidationError("--lora-start-step must not be negative") }
-        do { _ = try PolicyCatalog.imageBatcher(imageBatcher) } catch { throw ValidationError("--image-batcher: \(error)") }
+        do { _ = try PolicyCatalog.imageBatcher(imageBatcherName) } catch { throw ValidationError("--image-batcher: \(error)") }
     }
 
     func config() throws -> DiffusionEngineConfig {
         try validate()
         return DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels,
-                                     loraStartStep: loraStartStep, stepBatcher: try PolicyCatalog.imageBatcher(imageBatcher))
+                                     loraStartStep: loraStartStep, stepBatcher: try PolicyCatalog.imageBatcher(imageBatcherName))
     }
 
-    /// The same options as a worker's command-line arguments.
+    /// The same options as a worker's command-line arguments (the batcher only when given: under a
+    /// topology the front end passes the topology's).
     var arguments: [String] {
         ["--max-image-batch", String(maxImageBatch), "--max-queued-images", String(maxQueuedImages),
-         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels), "--lora-start-step", String(loraStartStep),
-         "--image-batcher", imageBatcher]
+         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels), "--lora-start-step", String(loraStartStep)]
+            + (imageBatcher.map { ["--image-batcher", $0] } ?? [])
     }
 }

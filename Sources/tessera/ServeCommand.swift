@@ -120,6 +120,9 @@ struct ServeCommand: AsyncParsableCommand {
         if topology != nil, scheduling.batchPolicy != nil {
             throw ValidationError("with --topology, name the batch policy in the topology's batcher")
         }
+        if topology != nil, imageLimits.imageBatcher != nil {
+            throw ValidationError("with --topology, name the image batcher in the topology's imageBatcher")
+        }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
         if imageModel == nil, !adapters.isEmpty { throw ValidationError("--lora, --controlnet and --adapter-dir add to an --image-model") }

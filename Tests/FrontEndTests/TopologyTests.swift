@@ -54,11 +54,14 @@ import Testing
                                              planners: ["burst-tolerance", PlannerSpec("role-switcher", options: ["interval": 1, "cooldownRounds": 2])]))
         // Retired keys and names are errors that say what replaced them.
         for text in ["routing: modality", "elastic: {planner: elastic-partitioner, interval_seconds: 1}", "planners: [elastic-partitioner]",
-                     "router: fastest", "planners: [{name: stage-autoscaler, speed: 2}]", "batcher: slo-odbs"] {
+                     "router: fastest", "planners: [{name: stage-autoscaler, speed: 2}]", "batcher: slo-odbs", "imageBatcher: by-lora"] {
             #expect(throws: FrontEndError.self) { try load(text + "\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}") }
         }
         // The batcher is the workers' batch policy.
         #expect(try load("batcher: slo-ordered\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}").policies.batcher == "slo-ordered")
+        // The image batcher is the image workers' (`--image-batcher`), as a simulated system's `imageBatcher`.
+        #expect(try load("imageBatcher: lora-homogeneous\ngroups:\n  - group: image\n    workers:\n      - {role: image, count: 1}").policies.imageBatcher
+            == "lora-homogeneous")
         let retired = #expect(throws: FrontEndError.self) {
             try load("routing: modality\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
         }

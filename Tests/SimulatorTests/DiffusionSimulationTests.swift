@@ -61,7 +61,7 @@ import Testing
         // Two images at 0 s: the first runs its first step alone (0.4 s), then they share 0.5 s steps.
         let mixedTrace = Trace(requests: [Self.image(at: 0, loras: ["x"]), Self.image(at: 0, loras: ["y"])])
         var homogeneous = Self.system("homogeneous")
-        homogeneous.imageBatcher = "lora-homogeneous"
+        homogeneous.policies.imageBatcher = "lora-homogeneous"
         let mixed = try Self.latencies(mixedTrace, Self.system("mixed"), Self.costModel())
         #expect(zip(mixed, [4.9, 5.3]).allSatisfy { abs($0 - $1) < 1e-9 })
         // One LoRA set a step: LoRA y's image waits for all of x's ten steps.

@@ -123,6 +123,7 @@ public enum PolicyCatalog {
         _ = try encodeDispatcher(spec.encodeDispatcher)
         _ = try imageRouter(spec.imageRouter)
         _ = try batcher(spec.batcher)
+        _ = try imageBatcher(spec.imageBatcher)
         for planner in spec.planners { try check(planner) }
     }
 

@@ -1,6 +1,6 @@
 /// The policies one serving system runs, by their ``PolicyCatalog`` names: how requests are routed
 /// to instances, how images to generate are routed to diffusion workers, how a request's images are spread over encoders, how waiting prefills are ordered,
-/// and which fleet planners adapt the fleet, each on its own schedule.
+/// which running images share a UNet step, and which fleet planners adapt the fleet, each on its own schedule.
 ///
 /// Topology files (`tessera serve --topology`) and simulation configs (`tessera simulate`) decode
 /// these same fields with the same defaults, so a system simulated is the system served:
@@ -9,6 +9,7 @@
 /// router: modality
 /// encodeDispatcher: least-pending-image-tokens
 /// imageRouter: adapter-affinity
+/// imageBatcher: lora-homogeneous
 /// planners:
 ///   - elastic-partition                                   # the paper's defaults
 ///   - {name: stage-autoscaler, interval: 30, maximumInstances: 8}
@@ -18,19 +19,21 @@ public struct PolicySpec: Sendable, Hashable, Codable {
     public var encodeDispatcher = "least-loaded"
     public var imageRouter = "least-queued-images"
     public var batcher = "fcfs"
+    public var imageBatcher = "mixed-lora"
     public var planners: [PlannerSpec] = []
 
     public init(router: String = "least-loaded", encodeDispatcher: String = "least-loaded", imageRouter: String = "least-queued-images",
-                batcher: String = "fcfs", planners: [PlannerSpec] = []) {
+                batcher: String = "fcfs", imageBatcher: String = "mixed-lora", planners: [PlannerSpec] = []) {
         self.router = router
         self.encodeDispatcher = encodeDispatcher
         self.imageRouter = imageRouter
         self.batcher = batcher
+        self.imageBatcher = imageBatcher
         self.planners = planners
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case router, encodeDispatcher, imageRouter, batcher, planners
+        case router, encodeDispatcher, imageRouter, batcher, imageBatcher, planners
     }
 
     /// The keys these fields take in a config, beside the config's own.
@@ -44,6 +47,7 @@ public struct PolicySpec: Sendable, Hashable, Codable {
         encodeDispatcher = try c.decodeIfPresent(String.self, forKey: .encodeDispatcher) ?? encodeDispatcher
         imageRouter = try c.decodeIfPresent(String.self, forKey: .imageRouter) ?? imageRouter
         batcher = try c.decodeIfPresent(String.self, forKey: .batcher) ?? batcher
+        imageBatcher = try c.decodeIfPresent(String.self, forKey: .imageBatcher) ?? imageBatcher
         planners = try c.decodeIfPresent([PlannerSpec].self, forKey: .planners) ?? planners
         do {
             try PolicyCatalog.validate(self)
