@@ -43,7 +43,7 @@ extension TextToImageRequest {
     /// naming the field; the engine and a cluster's front end (before any worker) check the same.
     public func checkSecondPrompts(secondTextEncoder: Bool) throws(ImageGenerationError) {
         guard !secondTextEncoder,
-              let field = [("prompt_2", prompt2), ("negative_prompt_2", negativePrompt2)].first(where: { $0.1 != nil })?.0 else { return }
+              let field = [("prompt_2", parameters.prompt2), ("negative_prompt_2", parameters.negativePrompt2)].first(where: { $0.1 != nil })?.0 else { return }
         throw .invalidRequest("\(field) is a text for SDXL's second text encoder; this model (SD 1.x/2.x) has one text encoder", param: field)
     }
 }

@@ -149,11 +149,7 @@ extension ClusterFrontEnd {
             shapes.append((request.steps, size.width, size.height, Double(request.guidanceScale)))
             // The init image's pixels first, then each control image's.
             let (pictures, pixels) = WireImages.pack((request.initImage.map { [$0] } ?? []) + image.controlNets.map(\.image))
-            var job = WireImageJob(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
-                                   guidanceScale: request.guidanceScale, scheduler: request.scheduler?.rawValue, width: request.width,
-                                   height: request.height, seed: request.seed, strength: request.strength,
-                                   initImage: request.initImage == nil ? nil : pictures.first)
-            (job.prompt2, job.negativePrompt2) = (request.prompt2, request.negativePrompt2)
+            var job = WireImageJob(request.parameters, scheduler: request.scheduler?.rawValue, initImage: request.initImage == nil ? nil : pictures.first)
             if image.previewInterval > 0 { job.previewInterval = image.previewInterval }
             if !image.loras.isEmpty { job.loras = image.loras.map { WireLoRAUse(name: $0.name, scale: $0.scale) } }
             if !image.controlNets.isEmpty {

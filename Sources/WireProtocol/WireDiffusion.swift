@@ -1,23 +1,15 @@
 import Foundation
+import ServingAPI
 
 /// One image of an image generation request as the front end sends it to a diffusion worker
-/// (`generateImage`): the fields of the pipeline's `TextToImageRequest` that travel by value, and
-/// the add-ons the request names. The frame's payload holds the RGB pixels of the init image and
-/// then of each ControlNet's control image, in order.
+/// (`generateImage`): the request's ``ImageGenerationParameters`` (read as the job's own fields,
+/// `job.prompt`), its scheduler by name, and the add-ons the request names. The frame's payload
+/// holds the RGB pixels of the init image and then of each ControlNet's control image, in order.
+@dynamicMemberLookup
 public struct WireImageJob: Codable, Sendable, Hashable {
-    public var prompt: String
-    public var negativePrompt: String?
-    /// SDXL's texts for the second text encoder (nil: the first ones).
-    public var prompt2: String?
-    public var negativePrompt2: String?
-    public var steps: Int
-    public var guidanceScale: Float
+    public var parameters: ImageGenerationParameters
     /// A `SchedulerKind` raw value; nil for the model folder's own scheduler.
     public var scheduler: String?
-    public var width: Int?
-    public var height: Int?
-    public var seed: UInt64
-    public var strength: Double?
     public var initImage: WireImage?
     /// CFG split (latent parallelism): the diffusion worker whose UNet predicts this image's
     /// unconditional rows each step, at its transfer endpoint; nil runs both rows here.
@@ -32,19 +24,16 @@ public struct WireImageJob: Codable, Sendable, Hashable {
     /// Every this many steps the progress message carries a latent preview; nil: none.
     public var previewInterval: Int?
 
-    public init(prompt: String, negativePrompt: String?, steps: Int, guidanceScale: Float, scheduler: String?, width: Int?, height: Int?,
-                seed: UInt64, strength: Double? = nil, initImage: WireImage? = nil, guidancePeer: Endpoint? = nil) {
-        self.prompt = prompt
-        self.negativePrompt = negativePrompt
-        self.steps = steps
-        self.guidanceScale = guidanceScale
+    public init(_ parameters: ImageGenerationParameters, scheduler: String?, initImage: WireImage? = nil, guidancePeer: Endpoint? = nil) {
+        self.parameters = parameters
         self.scheduler = scheduler
-        self.width = width
-        self.height = height
-        self.seed = seed
-        self.strength = strength
         self.initImage = initImage
         self.guidancePeer = guidancePeer
+    }
+
+    public subscript<Value>(dynamicMember field: WritableKeyPath<ImageGenerationParameters, Value>) -> Value {
+        get { parameters[keyPath: field] }
+        set { parameters[keyPath: field] = newValue }
     }
 }
 

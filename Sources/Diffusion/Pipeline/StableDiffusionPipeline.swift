@@ -1,6 +1,7 @@
 import Foundation
 import Imaging
 import Models
+import ServingAPI
 import Tensor
 import Tokenizers
 
@@ -386,31 +387,19 @@ public struct DenoisingState: @unchecked Sendable {
     public var latentWidth: Int { generation.latentWidth }
 }
 
-/// A text-to-image request (diffusers' pipeline arguments).
+/// A text-to-image request (diffusers' pipeline arguments): its ``ImageGenerationParameters``,
+/// read as the request's own fields (`request.prompt`, `request.steps`), and what only a pipeline
+/// in this process takes (a scheduler kind, initial latents, the init image's pixels, add-on models).
+@dynamicMemberLookup
 public struct TextToImageRequest: Sendable {
-    public var prompt: String
-    /// `nil`: the empty prompt, as diffusers.
-    public var negativePrompt: String?
-    /// SDXL's text for the second text encoder (diffusers' `prompt_2`); `nil` or empty: `prompt`.
-    public var prompt2: String?
-    /// SDXL's negative text for the second text encoder (`negative_prompt_2`); `nil` or empty: the negative prompt.
-    public var negativePrompt2: String?
-    public var steps: Int
-    public var guidanceScale: Float
+    public var parameters: ImageGenerationParameters
     /// `nil`: the folder's scheduler.
     public var scheduler: SchedulerKind?
-    /// `nil`: the folder's default size.
-    public var width: Int?
-    public var height: Int?
-    public var seed: UInt64
     /// diffusers' `latents=`: 1×C×h×w noise used instead of drawing it (still times init_noise_sigma);
     /// with an init image, the noise added to its latents.
     public var initialLatents: [Float]?
     /// Image-to-image: the image to start from (resized to `width`×`height` when they are given).
     public var initImage: RGBImage?
-    /// Image-to-image: how much of the schedule runs (0…1); `nil`: the pipeline's default
-    /// (0.8 for SD 1.x/2.x, 0.3 for SDXL, as diffusers).
-    public var strength: Double?
     /// LoRAs, each with its own scale, on the UNet and the text encoders.
     public var loras: [LoRARequest]
     public var loraMode: LoRAMode
@@ -422,27 +411,30 @@ public struct TextToImageRequest: Sendable {
     /// the LoRAs (see `loraActivationStep`); 0 applies them from the first step, as diffusers.
     public var loraStartStep = 0
 
+    public init(_ parameters: ImageGenerationParameters, scheduler: SchedulerKind? = nil, initialLatents: [Float]? = nil,
+                initImage: RGBImage? = nil, loras: [LoRARequest] = [], loraMode: LoRAMode = .unmerged, controlNets: [ControlNetRequest] = []) {
+        self.parameters = parameters
+        self.scheduler = scheduler
+        self.initialLatents = initialLatents
+        self.initImage = initImage
+        self.loras = loras
+        self.loraMode = loraMode
+        self.controlNets = controlNets
+    }
+
     public init(prompt: String, negativePrompt: String? = nil, steps: Int = 50, guidanceScale: Float = 7.5,
                 scheduler: SchedulerKind? = nil, width: Int? = nil, height: Int? = nil, seed: UInt64 = 0,
                 initialLatents: [Float]? = nil, initImage: RGBImage? = nil, strength: Double? = nil,
                 loras: [LoRARequest] = [], loraMode: LoRAMode = .unmerged, controlNets: [ControlNetRequest] = [],
                 prompt2: String? = nil, negativePrompt2: String? = nil) {
-        self.prompt = prompt
-        self.negativePrompt = negativePrompt
-        self.prompt2 = prompt2
-        self.negativePrompt2 = negativePrompt2
-        self.steps = steps
-        self.guidanceScale = guidanceScale
-        self.scheduler = scheduler
-        self.width = width
-        self.height = height
-        self.seed = seed
-        self.initialLatents = initialLatents
-        self.initImage = initImage
-        self.strength = strength
-        self.loras = loras
-        self.loraMode = loraMode
-        self.controlNets = controlNets
+        self.init(ImageGenerationParameters(prompt: prompt, negativePrompt: negativePrompt, prompt2: prompt2, negativePrompt2: negativePrompt2,
+                                            steps: steps, guidanceScale: guidanceScale, width: width, height: height, seed: seed, strength: strength),
+                  scheduler: scheduler, initialLatents: initialLatents, initImage: initImage, loras: loras, loraMode: loraMode, controlNets: controlNets)
+    }
+
+    public subscript<Value>(dynamicMember field: WritableKeyPath<ImageGenerationParameters, Value>) -> Value {
+        get { parameters[keyPath: field] }
+        set { parameters[keyPath: field] = newValue }
     }
 }
 

@@ -154,13 +154,10 @@ public final class ImageWorker: Sendable {
     }
 
     private func generate(_ id: Int, _ job: WireImageJob, _ payload: Data) async throws {
-        var request = TextToImageRequest(
-            prompt: job.prompt, negativePrompt: job.negativePrompt, steps: job.steps, guidanceScale: job.guidanceScale,
-            scheduler: try job.scheduler.map { name in
-                guard let kind = SchedulerKind(rawValue: name) else { throw ImageGenerationError.invalidRequest("unknown scheduler '\(name)'", param: "scheduler") }
-                return kind
-            },
-            width: job.width, height: job.height, seed: job.seed, strength: job.strength, prompt2: job.prompt2, negativePrompt2: job.negativePrompt2)
+        var request = TextToImageRequest(job.parameters, scheduler: try job.scheduler.map { name in
+            guard let kind = SchedulerKind(rawValue: name) else { throw ImageGenerationError.invalidRequest("unknown scheduler '\(name)'", param: "scheduler") }
+            return kind
+        })
         let controls = job.controlNets ?? []
         var images = try WireImages.unpack((job.initImage.map { [$0] } ?? []) + controls.map(\.image), payload)
         if job.initImage != nil { request.initImage = images.removeFirst() }
