@@ -1,11 +1,10 @@
 import Cluster
-import ServingAPI
 import Tensor
 
 /// Sizes and limits of an `LLMEngine`, with vLLM's meanings.
 public struct EngineConfig: Sendable {
     /// Tokens per KV block.
-    public var blockSize = KVLayout.defaultBlockSize
+    public var blockSize = KVBlock.defaultTokens
     /// Bytes of memory for the paged KV cache; decides how many blocks there are.
     public var kvCacheMemoryBytes = 512 << 20
     /// Longest prompt + output; nil uses the model's `max_position_embeddings`.

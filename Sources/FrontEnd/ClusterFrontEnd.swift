@@ -59,7 +59,7 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
         var servedModel: ServedModel
         var limits = PromptLimits(contextLength: 0, vocabSize: 0)
         /// Tokens per KV block on the workers, as the first to register says.
-        var blockSize = KVLayout.defaultBlockSize
+        var blockSize = KVBlock.defaultTokens
         var engineState = EngineState.ready
         var slots: [WorkerSlot] = []
         var requests: [Int: RequestChannel] = [:]

@@ -45,8 +45,3 @@ public final class KVBuffer: @unchecked Sendable {
     /// Whether the bytes hold `positions` in `layout`.
     public var isComplete: Bool { byteCount >= layout.byteCount(positions: positions.count) }
 }
-
-extension KVLayout {
-    /// Tokens per KV block unless an engine is configured otherwise (vLLM's default).
-    public static let defaultBlockSize = 16
-}

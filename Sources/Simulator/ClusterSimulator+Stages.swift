@@ -389,16 +389,12 @@ extension ClusterSimulator {
         guard !inst.running.isEmpty else { return StepTimeBudget.Room(tokens: cap, admits: true) }
         let before = Double(inst.prefilling.first.map { requests[$0].prefilled } ?? 0)
         let meanContext = Double(inst.context) / Double(inst.running.count)
-        return stepBudget.room(decoding: inst.running.count, cap: cap, minimumChunk: Self.kvBlockTokens) { prompt, decoding in
+        return stepBudget.room(decoding: inst.running.count, cap: cap, minimumChunk: KVBlock.defaultTokens) { prompt, decoding in
             let tokens = Double(prompt)
             return cost.stepSeconds(prefillTokens: tokens, squaredLengths: tokens * (before + tokens), decodeBatch: decoding,
                                     contextTokens: Int(meanContext * Double(decoding)))
         }
     }
-
-    /// Tokens in a KV block of the engine (its default block size), the fewest prompt tokens a
-    /// running prefill advances by when decoding fills the step time.
-    static let kvBlockTokens = 16
 
     /// Credits the prefill chunks of a finished mixed step; completed prompts join the decode batch.
     func finishChunks(_ i: Int) {

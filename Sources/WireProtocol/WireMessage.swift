@@ -148,7 +148,7 @@ public struct WorkerHello: Codable, Sendable, Hashable {
     public static let unbound = -1
 
     public init(slot: Int, role: InstanceRole, processId: Int32, transfer: Endpoint, kvLayout: KVLayout, kvCapacityTokens: Int,
-                imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = KVLayout.defaultBlockSize, imageTokenRule: ImageTokenRule? = nil) {
+                imagePlaceholder: String?, limits: PromptLimits, blockSize: Int = KVBlock.defaultTokens, imageTokenRule: ImageTokenRule? = nil) {
         self.slot = slot
         self.role = role
         self.processId = processId

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 
 /// The paged KV cache's memory and block size, shared by `serve`, `worker`, `pipeline-stage` and
 /// `profile`; `Default` names the command's memory default (a front end and the profiler size the
@@ -12,7 +13,7 @@ struct KVCacheOptions<Default: KVCacheMemoryDefault>: ParsableArguments {
     var memoryMiB = Default.memoryMiB
 
     @Option(name: .customLong("block-size"), help: "Tokens per KV cache block.")
-    var blockSize = 16
+    var blockSize = KVBlock.defaultTokens
 
     func validate() throws {
         guard memoryMiB >= 1, blockSize >= 1 else { throw ValidationError("--kv-cache-memory and --block-size must be at least 1") }
