@@ -4,8 +4,9 @@
 /// One cache for every LRU/LFU of the system: the engine's encoder cache (vision features by image
 /// content id, cost in feature tokens: ElasticMM's encoder-output pool, vLLM's encoder cache), the
 /// server's decoded images (cost in pixel bytes), the simulator's encoder and prefix caches (image
-/// hashes, cost in tokens, never pinned), and the loaded LoRAs and ControlNets of the diffusion
-/// serving path (cost in bytes, LRU or LFU).
+/// hashes, cost in tokens, never pinned), the loaded LoRAs and ControlNets of the diffusion
+/// serving path (cost in bytes, LRU or LFU), and the compiled grammars of constrained decoding (one
+/// unit each).
 ///
 /// ```swift
 /// var cache = LRUCache<String, [Float]>(budget: 4096)
@@ -52,6 +53,23 @@ public struct LRUCache<Key: Hashable, Value> {
         entries[key]!.uses += 1
         return value
     }
+
+    /// The cached value, marked used (the most recent) without pinning it; nil (a miss) if absent.
+    /// Counts a query.
+    public mutating func use(_ key: Key) -> Value? {
+        queries += 1
+        guard let value = entries[key]?.value else { return nil }
+        hits += 1
+        touch(key, value, cost: 0)
+        return value
+    }
+
+    /// The cached value, its order, uses and pins left as they are; nil if absent.
+    public func peek(_ key: Key) -> Value? { entries[key]?.value }
+
+    /// The unpinned keys from the least to the most recently used: the order ``CacheEviction/lru``
+    /// evicts them in.
+    public var recency: RecencyList<Key> { evictable }
 
     /// Like `acquire`, without counting a query: for a second look after a counted miss (another
     /// request may have inserted the same key since).

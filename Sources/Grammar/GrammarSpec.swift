@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 import Synchronization
 
@@ -40,14 +41,12 @@ public enum GrammarSpec: Sendable, Hashable, Codable {
 /// reached gets its mask when a request first reaches it.
 public final class GrammarCache: Sendable {
     public let vocabulary: TokenVocabulary
-    private let capacity: Int
     private let precompute: @Sendable (TokenGrammar) -> Void
-    private let entries = Mutex(Entries())
+    private let entries: Mutex<Entries>
 
     struct Entries {
-        var grammars: [GrammarSpec: TokenGrammar] = [:]
-        /// Least recently used first.
-        var order: [GrammarSpec] = []
+        /// One cost unit a grammar, within `capacity`.
+        var grammars: LRUCache<GrammarSpec, TokenGrammar>
         /// Compiled and cached, masks not computed ahead yet.
         var pending: Set<GrammarSpec> = []
         var workerRunning = false
@@ -62,28 +61,18 @@ public final class GrammarCache: Sendable {
     /// `precompute` is what the worker does with each grammar.
     init(vocabulary: TokenVocabulary, capacity: Int, precompute: @escaping @Sendable (TokenGrammar) -> Void) {
         self.vocabulary = vocabulary
-        self.capacity = capacity
         self.precompute = precompute
+        entries = Mutex(Entries(grammars: LRUCache(budget: capacity)))
     }
 
     public func grammar(for spec: GrammarSpec) throws(GrammarError) -> TokenGrammar {
-        if let hit = entries.withLock({ e -> TokenGrammar? in
-            guard let g = e.grammars[spec] else { return nil }
-            e.order.removeAll { $0 == spec }
-            e.order.append(spec)
-            return g
-        }) { return hit }
+        if let hit = entries.withLock({ $0.grammars.use(spec) }) { return hit }
         let compiled = TokenGrammar(automaton: try GrammarAutomaton(try spec.grammar()), vocabulary: vocabulary)
         let (grammar, startWorker) = entries.withLock { e -> (TokenGrammar, Bool) in
-            if let existing = e.grammars[spec] { return (existing, false) }
-            e.grammars[spec] = compiled
-            e.order.append(spec)
+            if let existing = e.grammars.peek(spec) { return (existing, false) }
+            e.grammars.touch(spec, compiled, cost: 1)
             e.pending.insert(spec)
-            while e.order.count > capacity {
-                let evicted = e.order.removeFirst()
-                e.grammars[evicted] = nil
-                e.pending.remove(evicted)
-            }
+            e.pending = e.pending.filter(e.grammars.contains)
             guard !e.workerRunning else { return (compiled, false) }
             e.workerRunning = true
             e.workersStarted += 1
@@ -98,12 +87,12 @@ public final class GrammarCache: Sendable {
     /// The worker's loop: the most recently used pending grammar, until none is pending.
     private func precomputePending() {
         while let next = entries.withLock({ e -> TokenGrammar? in
-            guard let spec = e.order.last(where: e.pending.contains) else {
+            guard let spec = e.grammars.recency.reversed().first(where: e.pending.contains) else {
                 e.workerRunning = false
                 return nil
             }
             e.pending.remove(spec)
-            return e.grammars[spec]
+            return e.grammars.peek(spec)
         }) { precompute(next) }
     }
 

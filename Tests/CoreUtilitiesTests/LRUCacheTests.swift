@@ -23,6 +23,21 @@ import Testing
         #expect(cache.usedCost == 8)
     }
 
+    @Test func useMarksRecentWithoutPinningAndPeekChangesNothing() {
+        var cache = LRUCache<String, Int>(budget: 3)
+        for (key, value) in [("a", 1), ("b", 2), ("c", 3)] { cache.touch(key, value, cost: 1) }
+        #expect(cache.use("a") == 1)
+        #expect(cache.use("x") == nil)
+        #expect(cache.peek("b") == 2)
+        #expect(Array(cache.recency) == ["b", "c", "a"])
+        #expect(cache.queries == 2 && cache.hits == 1)
+        // "a" stays unpinned: more entries evict "b" (peeked, not used), then "c", then "a".
+        cache.touch("d", 4, cost: 1)
+        #expect(Array(cache.recency) == ["c", "a", "d"])
+        cache.touch("e", 5, cost: 2)
+        #expect(Array(cache.recency) == ["d", "e"])
+    }
+
     @Test func pinnedEntriesAreNeverEvicted() {
         var cache = LRUCache<String, Int>(budget: 8)
         cache.insert("pinned", 1, cost: 6)

@@ -111,7 +111,7 @@ import Testing
         let queued = cache.state
         #expect(queued.workersStarted == 1)
         #expect(queued.workerRunning)
-        #expect(queued.order == [6, 8, 9, 7].map { specs[$0] })
+        #expect(Array(queued.grammars.recency) == [6, 8, 9, 7].map { specs[$0] })
         #expect(queued.pending == Set([6, 7, 8, 9].map { specs[$0] }))
 
         release.signal()
