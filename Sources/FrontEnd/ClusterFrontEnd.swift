@@ -300,8 +300,8 @@ public final class ClusterFrontEnd: InferenceEngine, @unchecked Sendable {
                          "--heartbeat-interval-ms", String(topology.heartbeatIntervalMs)]
         if let maxModelLength = options.maxModelLength { arguments += ["--max-model-len", String(maxModelLength)] }
         if topology.transfer == .tcp { arguments.append("--no-shared-memory") }
-        // The topology's batcher orders every worker's waiting queue.
-        arguments += ["--batch-policy", topology.policies.batcher]
+        // The topology's batcher orders every worker's waiting queue, and its step-time target cuts their steps.
+        arguments += ["--batch-policy", topology.policies.batcher, "--step-time-target-ms", String(topology.policies.stepTimeTargetMs)]
         if role == .image, let images = options.imageModelDirectory {
             arguments += ["--image-model", images.path] + options.imageWorkerArguments + ["--image-batcher", topology.policies.imageBatcher]
         }

@@ -42,7 +42,7 @@ public final class ClusterSimulator: ClusterView {
     let limits: BatchLimits
     let staticBatching: Bool
     let chunkedPrefill: Bool
-    /// The time bound on a chunked step's prompt tokens (the system's `stepTimeTargetMs`).
+    /// The time bound on a chunked step's prompt tokens (the system's `stepTimeTargetMs`, a ``PolicySpec`` field).
     let stepBudget: StepTimeBudget
     /// Seconds of in-step CPU preprocessing per inline-encoded image.
     let blockingPreprocessSeconds: Double
@@ -76,7 +76,7 @@ public final class ClusterSimulator: ClusterView {
         guard (system.roleSwitchSeconds ?? 0) >= 0 else { throw SimulationError.invalidConfig("roleSwitchSeconds must be non-negative") }
         let preprocess = system.blockingPreprocessMsPerImage ?? 0
         guard preprocess >= 0, preprocess.isFinite else { throw SimulationError.invalidConfig("blockingPreprocessMsPerImage must be non-negative") }
-        guard system.stepTimeTargetMs >= 0, system.stepTimeTargetMs.isFinite else {
+        guard system.policies.stepTimeTargetMs >= 0, system.policies.stepTimeTargetMs.isFinite else {
             throw SimulationError.invalidConfig("system '\(system.name)': stepTimeTargetMs must be 0 or more")
         }
         guard ["chunked", "continuous", "static"].contains(system.batching) else {
@@ -110,7 +110,7 @@ public final class ClusterSimulator: ClusterView {
         limits = BatchLimits(maxRequests: system.maxPrefillBatch ?? costModel.prefill.maxBatchRequests, maxTokens: costModel.prefill.maxBatchTokens)
         staticBatching = system.batching == "static"
         chunkedPrefill = system.batching == "chunked"
-        stepBudget = StepTimeBudget(milliseconds: system.stepTimeTargetMs)
+        stepBudget = StepTimeBudget(milliseconds: system.policies.stepTimeTargetMs)
         blockingPreprocessSeconds = preprocess / 1000
         self.sampleInterval = sampleInterval
         for slot in system.deployment.slots {

@@ -4,7 +4,7 @@ import CoreUtilities
 /// One serving system to simulate: a starting deployment and the policies it runs.
 ///
 /// The policies are a ``PolicySpec`` (`router`, `encodeDispatcher`, `imageRouter`, `batcher`, `imageBatcher`, `planners`, by their
-/// ``PolicyCatalog`` names), read from the same keys and with the same defaults as a live topology file.
+/// ``PolicyCatalog`` names, and `stepTimeTargetMs`), read from the same keys and with the same defaults as a live topology file.
 public struct SystemSpec: Sendable, Hashable, Codable {
     public var name: String
     public var deployment: Deployment
@@ -14,11 +14,6 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     /// prefills take priority over decode steps) or `static` (run-to-completion padded batches, as in
     /// HF transformers).
     public var batching: String = "chunked"
-    /// Milliseconds a chunked step that decodes should take at most, by the cost model's step times:
-    /// its prompt tokens are cut by ``StepTimeBudget``, as the live scheduler cuts them with its
-    /// measured step times (the server's and worker's `--step-time-target-ms`, same default). 0: the
-    /// token budget alone.
-    public var stepTimeTargetMs: Double = 50
     /// Encoder-output and KV prefix caches keyed by image hash (ElasticMM's unified prefix cache).
     public var prefixCache: Bool = false
     /// Use the output-length predictor for `predictedOutputTokens` (UELLM's profiler).
@@ -87,7 +82,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, deployment, batching, stepTimeTargetMs, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
+        case name, deployment, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
         case pipeline, maxImageBatch, loraStartStep, cfgSplit
     }
 
@@ -99,7 +94,6 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         deployment = try c.decode(Deployment.self, forKey: .deployment)
         policies = try PolicySpec(from: decoder)
         batching = try c.decodeIfPresent(String.self, forKey: .batching) ?? batching
-        stepTimeTargetMs = try c.decodeIfPresent(Double.self, forKey: .stepTimeTargetMs) ?? stepTimeTargetMs
         prefixCache = try c.decodeIfPresent(Bool.self, forKey: .prefixCache) ?? prefixCache
         predictLengths = try c.decodeIfPresent(Bool.self, forKey: .predictLengths) ?? predictLengths
         maxPrefillBatch = try c.decodeIfPresent(Int.self, forKey: .maxPrefillBatch)
@@ -120,7 +114,6 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         try c.encode(name, forKey: .name)
         try c.encode(deployment, forKey: .deployment)
         try c.encode(batching, forKey: .batching)
-        try c.encode(stepTimeTargetMs, forKey: .stepTimeTargetMs)
         try c.encode(prefixCache, forKey: .prefixCache)
         try c.encode(predictLengths, forKey: .predictLengths)
         try c.encodeIfPresent(maxPrefillBatch, forKey: .maxPrefillBatch)

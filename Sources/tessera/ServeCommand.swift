@@ -123,6 +123,9 @@ struct ServeCommand: AsyncParsableCommand {
         if topology != nil, imageLimits.imageBatcher != nil {
             throw ValidationError("with --topology, name the image batcher in the topology's imageBatcher")
         }
+        if topology != nil, step.stepTimeTargetMs != nil {
+            throw ValidationError("with --topology, set the step-time target in the topology's stepTimeTargetMs")
+        }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
         if imageModel == nil, !adapters.isEmpty { throw ValidationError("--lora, --controlnet and --adapter-dir add to an --image-model") }

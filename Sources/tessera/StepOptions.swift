@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Engine
 
 /// The engine step's limits, shared by `serve` and `worker` (see ``SchedulerConfig``).
@@ -14,14 +15,17 @@ struct StepOptions: ParsableArguments {
     var maxPrefillTokensWhileDecoding = 512
 
     @Option(name: .customLong("step-time-target-ms"),
-            help: "Milliseconds a step that also decodes should take: its prompt tokens are cut to what the measured step times leave beside the decodes (0: only --max-prefill-tokens-while-decoding).")
-    var stepTimeTargetMs = 50.0
+            help: "Milliseconds a step that also decodes should take: its prompt tokens are cut to what the measured step times leave beside the decodes (default 50; 0: only --max-prefill-tokens-while-decoding); with --topology, the topology's stepTimeTargetMs.")
+    var stepTimeTargetMs: Double?
+
+    /// The target in milliseconds, the policies' default when none is given.
+    var stepTimeTarget: Double { stepTimeTargetMs ?? PolicySpec().stepTimeTargetMs }
 
     func validate() throws {
         guard maxBatchedTokens >= 1, maxRunningRequests >= 1, maxPrefillTokensWhileDecoding >= 1 else {
             throw ValidationError("--max-num-batched-tokens, --max-num-seqs and --max-prefill-tokens-while-decoding must be at least 1")
         }
-        guard stepTimeTargetMs >= 0, stepTimeTargetMs.isFinite else {
+        guard stepTimeTarget >= 0, stepTimeTarget.isFinite else {
             throw ValidationError("--step-time-target-ms must be 0 or more")
         }
     }
@@ -29,13 +33,14 @@ struct StepOptions: ParsableArguments {
     var config: SchedulerConfig {
         SchedulerConfig(maxBatchedTokens: maxBatchedTokens, maxRunningRequests: maxRunningRequests,
                         maxPrefillTokensWhileDecoding: maxPrefillTokensWhileDecoding,
-                        stepTimeTarget: stepTimeTargetMs > 0 ? stepTimeTargetMs / 1000 : nil)
+                        stepTimeTarget: stepTimeTarget > 0 ? stepTimeTarget / 1000 : nil)
     }
 
-    /// The same options as a worker's command-line arguments.
+    /// The same options as a worker's command-line arguments (the step-time target only when given:
+    /// under a topology the front end passes the topology's).
     var arguments: [String] {
         ["--max-num-batched-tokens", String(maxBatchedTokens), "--max-num-seqs", String(maxRunningRequests),
-         "--max-prefill-tokens-while-decoding", String(maxPrefillTokensWhileDecoding),
-         "--step-time-target-ms", String(stepTimeTargetMs)]
+         "--max-prefill-tokens-while-decoding", String(maxPrefillTokensWhileDecoding)]
+            + (stepTimeTargetMs.map { ["--step-time-target-ms", String($0)] } ?? [])
     }
 }

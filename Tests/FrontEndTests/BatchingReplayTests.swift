@@ -64,12 +64,8 @@ import Testing
     /// blocker's missed some of its queued requests.
     func live(workers: Int, batcher: String) async throws -> Decisions? {
         let recorder = DecisionRecorder()
-        let frontEnd = try await Support.frontEnd(Support.monoWorkers(workers, batcher: batcher), model: Self.model) { options in
-            // The step budget is tokens and seats on both sides: no step-time target, whose measured
-            // step times would cut a step's admissions by how loaded the machine is (the simulator
-            // cuts by its cost model's).
-            options.workerArguments += ["--max-num-seqs", String(Self.seats), "--max-num-batched-tokens", String(Self.stepTokens),
-                                        "--step-time-target-ms", "0"]
+        let frontEnd = try await Support.frontEnd(Self.topology(workers: workers, batcher: batcher), model: Self.model) { options in
+            options.workerArguments += ["--max-num-seqs", String(Self.seats), "--max-num-batched-tokens", String(Self.stepTokens)]
                 + Self.classes.flatMap { ["--slo-class", $0] }
             options.sloClasses = try! SLOClasses(definitions: Self.classes)
             recorder.observe(&options)
@@ -116,11 +112,17 @@ import Testing
         return (routing, batching)
     }
 
+    /// `workers` mono workers running `batcher`, whose step budget is tokens and seats in both
+    /// executors: no step-time target, whose measured step times would cut a step's admissions by
+    /// how loaded the machine is (the simulator cuts by its cost model's).
+    static func topology(workers: Int, batcher: String) -> String {
+        "stepTimeTargetMs: 0\n" + Support.monoWorkers(workers, batcher: batcher)
+    }
+
     /// The same trace in the simulator: the topology's instances with the workers' step budget and
     /// seats, the blockers arriving together, the others 0.5 ms apart while the blockers' first chunks run.
     static func simulated(workers: Int, batcher: String) throws -> Decisions {
-        var system = try Support.simulatedSystem(Support.monoWorkers(workers, batcher: batcher))
-        system.stepTimeTargetMs = 0
+        let system = try Support.simulatedSystem(Self.topology(workers: workers, batcher: batcher))
         var costModel = try Support.replayCostModel()
         costModel.decode.maxBatch = seats
         costModel.prefill.maxBatchTokens = stepTokens

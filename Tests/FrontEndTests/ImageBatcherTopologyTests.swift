@@ -14,9 +14,7 @@ import Testing
               - group: image
                 workers: [{role: image, count: 1}]
             """) { options in options.imageModelDirectory = ImageServingTests.folder }
-        let worker = frontEnd.clusterStatus().first { $0.role == .image }.flatMap { frontEnd.workerProcessId(slot: $0.id) }
-        let arguments = worker.flatMap { try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8) }?
-            .split(separator: "\0").map(String.init) ?? []
+        let arguments = Support.workerArguments(frontEnd, role: .image)
         await frontEnd.shutdown(gracePeriod: .seconds(1))
         let option = try #require(arguments.lastIndex(of: "--image-batcher"), "the image worker's arguments: \(arguments)")
         #expect(arguments[option + 1] == "lora-homogeneous")

@@ -81,6 +81,14 @@ enum Support {
         return frontEnd
     }
 
+    /// The command line of the running worker process of `role` (empty when none runs): what the
+    /// front end passed it from the topology.
+    static func workerArguments(_ frontEnd: ClusterFrontEnd, role: InstanceRole) -> [String] {
+        let worker = frontEnd.clusterStatus().first { $0.role == role }.flatMap { frontEnd.workerProcessId(slot: $0.id) }
+        return worker.flatMap { try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8) }?
+            .split(separator: "\0").map(String.init) ?? []
+    }
+
     /// A front end whose instance provider `wrap` makes around the local one, returned with it (a
     /// provider that records or changes what the front end asks of it).
     static func frontEnd<Provider: InstanceProvider>(

@@ -62,6 +62,10 @@ import Testing
         // The image batcher is the image workers' (`--image-batcher`), as a simulated system's `imageBatcher`.
         #expect(try load("imageBatcher: lora-homogeneous\ngroups:\n  - group: image\n    workers:\n      - {role: image, count: 1}").policies.imageBatcher
             == "lora-homogeneous")
+        // The step-time target is the workers' (`--step-time-target-ms`), as a simulated system's `stepTimeTargetMs`, with its default.
+        #expect(tuned.policies.stepTimeTargetMs == 50)
+        #expect(try load("stepTimeTargetMs: 0\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}").policies.stepTimeTargetMs == 0)
+        #expect(throws: FrontEndError.self) { try load("stepTimeTargetMs: -1\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}") }
         let retired = #expect(throws: FrontEndError.self) {
             try load("routing: modality\ngroups:\n  - group: text\n    workers:\n      - {role: mono, count: 1}")
         }

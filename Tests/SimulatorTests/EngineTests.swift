@@ -43,10 +43,10 @@ import Testing
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: [], outputTokens: 3)])
     let system = SystemSpec(name: "m", deployment: .monolithic(1))
-    #expect(system.stepTimeTargetMs == 50)
+    #expect(system.policies.stepTimeTargetMs == 50)
     // The step times a live scheduler fits to this cost model: 10 ms a step, 1 ms a prompt token,
     // decodes free. Its rule leaves 40 prompt tokens beside r0's decode (41 would take 51 ms).
-    let room = StepTimeBudget(milliseconds: system.stepTimeTargetMs)
+    let room = StepTimeBudget(milliseconds: system.policies.stepTimeTargetMs)
         .room(decoding: 1, cap: 512, minimumChunk: 16) { prompt, _ in 0.010 + 0.001 * Double(prompt) }
     #expect(room == StepTimeBudget.Room(tokens: 40, admits: true))
     let sim = try ClusterSimulator.simulate(trace: trace, system: system, costModel: roundCostModel(), slo: looseSLO, predictor: nil)

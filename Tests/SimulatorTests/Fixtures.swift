@@ -27,7 +27,7 @@ func decodeWithLateArrival(images: [TraceImage] = []) -> (trace: Trace, system: 
     let trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: 100, images: [], outputTokens: 100),
                                  TraceRequest(arrival: 0.505, textTokens: 100, images: images, outputTokens: 3)])
     var system = SystemSpec(name: "m", deployment: .monolithic(1))
-    system.stepTimeTargetMs = 0
+    system.policies.stepTimeTargetMs = 0
     return (trace, system)
 }
 

@@ -3,8 +3,8 @@
 /// size comes from a step-time budget, so the prompts that arrive bound the inter-token latency of
 /// the requests already decoding). The live scheduler asks it with the step times its engine
 /// measured (an online fit), the simulator's instances with their cost model's step times; the
-/// target is `--step-time-target-ms` on a server or worker and `stepTimeTargetMs` in a simulated
-/// system, 50 ms by default on both, 0 turning it off.
+/// target is `--step-time-target-ms` on a server or worker and `stepTimeTargetMs` in a topology or a
+/// simulated system (a ``PolicySpec`` field), 50 ms by default on all, 0 turning it off.
 ///
 /// The step's prompt tokens are the most its predicted time allows beside the decodes, at most
 /// `cap` (the step's token budget). When decoding alone fills the time, nothing is admitted (the

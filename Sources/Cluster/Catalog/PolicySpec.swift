@@ -1,6 +1,7 @@
 /// The policies one serving system runs, by their ``PolicyCatalog`` names: how requests are routed
 /// to instances, how images to generate are routed to diffusion workers, how a request's images are spread over encoders, how waiting prefills are ordered,
-/// which running images share a UNet step, and which fleet planners adapt the fleet, each on its own schedule.
+/// which running images share a UNet step, how long a step that decodes may take, and which fleet
+/// planners adapt the fleet, each on its own schedule.
 ///
 /// Topology files (`tessera serve --topology`) and simulation configs (`tessera simulate`) decode
 /// these same fields with the same defaults, so a system simulated is the system served:
@@ -10,6 +11,7 @@
 /// encodeDispatcher: least-pending-image-tokens
 /// imageRouter: adapter-affinity
 /// imageBatcher: lora-homogeneous
+/// stepTimeTargetMs: 30
 /// planners:
 ///   - elastic-partition                                   # the paper's defaults
 ///   - {name: stage-autoscaler, interval: 30, maximumInstances: 8}
@@ -20,20 +22,25 @@ public struct PolicySpec: Sendable, Hashable, Codable {
     public var imageRouter = "least-queued-images"
     public var batcher = "fcfs"
     public var imageBatcher = "mixed-lora"
+    /// Milliseconds a step that decodes should take at most: its prompt tokens are cut by
+    /// ``StepTimeBudget``, live with the engine's measured step times (the workers'
+    /// `--step-time-target-ms`), simulated with the cost model's. 0: the token budget alone.
+    public var stepTimeTargetMs: Double = 50
     public var planners: [PlannerSpec] = []
 
     public init(router: String = "least-loaded", encodeDispatcher: String = "least-loaded", imageRouter: String = "least-queued-images",
-                batcher: String = "fcfs", imageBatcher: String = "mixed-lora", planners: [PlannerSpec] = []) {
+                batcher: String = "fcfs", imageBatcher: String = "mixed-lora", stepTimeTargetMs: Double = 50, planners: [PlannerSpec] = []) {
         self.router = router
         self.encodeDispatcher = encodeDispatcher
         self.imageRouter = imageRouter
         self.batcher = batcher
         self.imageBatcher = imageBatcher
+        self.stepTimeTargetMs = stepTimeTargetMs
         self.planners = planners
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case router, encodeDispatcher, imageRouter, batcher, imageBatcher, planners
+        case router, encodeDispatcher, imageRouter, batcher, imageBatcher, stepTimeTargetMs, planners
     }
 
     /// The keys these fields take in a config, beside the config's own.
@@ -48,6 +55,10 @@ public struct PolicySpec: Sendable, Hashable, Codable {
         imageRouter = try c.decodeIfPresent(String.self, forKey: .imageRouter) ?? imageRouter
         batcher = try c.decodeIfPresent(String.self, forKey: .batcher) ?? batcher
         imageBatcher = try c.decodeIfPresent(String.self, forKey: .imageBatcher) ?? imageBatcher
+        stepTimeTargetMs = try c.decodeIfPresent(Double.self, forKey: .stepTimeTargetMs) ?? stepTimeTargetMs
+        guard stepTimeTargetMs >= 0, stepTimeTargetMs.isFinite else {
+            throw DecodingError.dataCorruptedError(forKey: .stepTimeTargetMs, in: c, debugDescription: "stepTimeTargetMs must be 0 or more")
+        }
         planners = try c.decodeIfPresent([PlannerSpec].self, forKey: .planners) ?? planners
         do {
             try PolicyCatalog.validate(self)
