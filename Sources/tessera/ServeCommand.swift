@@ -117,14 +117,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard decodedImageCacheMiB >= 0 else { throw ValidationError("--decoded-image-cache must not be negative") }
         guard drainTimeoutSeconds >= 0 else { throw ValidationError("--drain-timeout must be >= 0") }
-        if topology != nil, scheduling.batchPolicy != nil {
-            throw ValidationError("with --topology, name the batch policy in the topology's batcher")
-        }
-        if topology != nil, imageLimits.imageBatcher != nil {
-            throw ValidationError("with --topology, name the image batcher in the topology's imageBatcher")
-        }
-        if topology != nil, step.stepTimeTargetMs != nil {
-            throw ValidationError("with --topology, set the step-time target in the topology's stepTimeTargetMs")
+        // What a topology's policies set for every worker it starts.
+        let topologyOwned = [("--batch-policy", "batcher", scheduling.batchPolicy != nil), ("--image-batcher", "imageBatcher", imageLimits.imageBatcher != nil),
+                             ("--step-time-target-ms", "stepTimeTargetMs", step.stepTimeTargetMs != nil)]
+        if topology != nil, let (option, key, _) = topologyOwned.first(where: \.2) {
+            throw ValidationError("with --topology, \(option) is the topology's \(key)")
         }
         guard readTimeoutSeconds >= 1 else { throw ValidationError("--read-timeout must be at least 1") }
         if let maxModelLength, maxModelLength < 2 { throw ValidationError("--max-model-len must be at least 2") }
