@@ -151,7 +151,8 @@ public final class DiffusionEngine: @unchecked Sendable {
         guard (1 ... config.maxSteps).contains(request.steps) else {
             throw .invalidRequest("num_inference_steps must be between 1 and \(config.maxSteps), got \(request.steps)", param: "num_inference_steps")
         }
-        do { _ = try pipeline.scheduler(request.scheduler, steps: request.steps) } catch {
+        try request.checkSchedulerOverrides(folderScheduler: pipeline.folderScheduler)
+        do { _ = try pipeline.scheduler(request.scheduler, overrides: request.schedulerOverrides, steps: request.steps) } catch {
             throw .invalidRequest("num_inference_steps: \(error)", param: "num_inference_steps")
         }
         guard request.loraMode == .unmerged else {

@@ -46,6 +46,14 @@ extension TextToImageRequest {
               let field = [("prompt_2", parameters.prompt2), ("negative_prompt_2", parameters.negativePrompt2)].first(where: { $0.1 != nil })?.0 else { return }
         throw .invalidRequest("\(field) is a text for SDXL's second text encoder; this model (SD 1.x/2.x) has one text encoder", param: field)
     }
+
+    /// Refuses `use_karras_sigmas: true` for a scheduler without Karras sigmas (`folderScheduler` runs
+    /// when the request names none); the engine and a cluster's front end (before any worker) check the same.
+    public func checkSchedulerOverrides(folderScheduler: SchedulerKind) throws(ImageGenerationError) {
+        do { try schedulerOverrides.check(for: scheduler ?? folderScheduler) } catch {
+            throw .invalidRequest("\(error)", param: "use_karras_sigmas")
+        }
+    }
 }
 
 /// A registered LoRA by name, at `scale` (diffusers' `cross_attention_kwargs={"scale": s}`).

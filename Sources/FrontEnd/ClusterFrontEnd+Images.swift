@@ -134,6 +134,7 @@ extension ClusterFrontEnd {
             }
             guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
             try request.checkSecondPrompts(secondTextEncoder: model.secondTextEncoder)
+            if let folderScheduler = SchedulerKind(rawValue: model.scheduler) { try request.checkSchedulerOverrides(folderScheduler: folderScheduler) }
             try image.checkPreviewInterval()
             guard request.loras.isEmpty, request.controlNets.isEmpty, request.initialLatents == nil else {
                 throw .invalidRequest("LoRA files, ControlNet models and initial latents are not sent to diffusion workers; name registered add-ons", param: nil)
@@ -150,6 +151,7 @@ extension ClusterFrontEnd {
             // The init image's pixels first, then each control image's.
             let (pictures, pixels) = WireImages.pack((request.initImage.map { [$0] } ?? []) + image.controlNets.map(\.image))
             var job = WireImageJob(request.parameters, scheduler: request.scheduler?.rawValue, initImage: request.initImage == nil ? nil : pictures.first)
+            (job.useKarrasSigmas, job.timestepSpacing) = (request.schedulerOverrides.useKarrasSigmas, request.schedulerOverrides.timestepSpacing?.rawValue)
             if image.previewInterval > 0 { job.previewInterval = image.previewInterval }
             if !image.loras.isEmpty { job.loras = image.loras.map { WireLoRAUse(name: $0.name, scale: $0.scale) } }
             if !image.controlNets.isEmpty {

@@ -10,6 +10,10 @@ public struct WireImageJob: Codable, Sendable, Hashable {
     public var parameters: ImageGenerationParameters
     /// A `SchedulerKind` raw value; nil for the model folder's own scheduler.
     public var scheduler: String?
+    /// `use_karras_sigmas` over the folder's scheduler config; nil: the config's.
+    public var useKarrasSigmas: Bool?
+    /// A `TimestepSpacing` raw value over the folder's scheduler config; nil: the config's.
+    public var timestepSpacing: String?
     public var initImage: WireImage?
     /// CFG split (latent parallelism): the diffusion worker whose UNet predicts this image's
     /// unconditional rows each step, at its transfer endpoint; nil runs both rows here.
@@ -121,9 +125,11 @@ public struct WireImageModel: Codable, Sendable, Hashable {
     public var secondTextEncoder: Bool
     /// The pipeline's `guidance_scale` for requests that give none (diffusers': 5 for SDXL, 7.5 for SD 1.x/2.x).
     public var defaultGuidanceScale: Float
+    /// The `SchedulerKind` raw value of the folder's scheduler, which requests without `scheduler` run.
+    public var scheduler: String
 
     public init(defaultSize: Int, sizeMultiple: Int, vaeScaleFactor: Int, maxSteps: Int, maxPixels: Int, maxQueuedImages: Int,
-                secondTextEncoder: Bool, defaultGuidanceScale: Float) {
+                secondTextEncoder: Bool, defaultGuidanceScale: Float, scheduler: String) {
         self.defaultSize = defaultSize
         self.sizeMultiple = sizeMultiple
         self.vaeScaleFactor = vaeScaleFactor
@@ -132,6 +138,7 @@ public struct WireImageModel: Codable, Sendable, Hashable {
         self.maxQueuedImages = maxQueuedImages
         self.secondTextEncoder = secondTextEncoder
         self.defaultGuidanceScale = defaultGuidanceScale
+        self.scheduler = scheduler
     }
 }
 

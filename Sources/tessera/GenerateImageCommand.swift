@@ -13,9 +13,12 @@ struct GenerateImageCommand: ParsableCommand {
         discussion: """
         The same seed gives the same initial noise as torch.Generator("cpu").manual_seed(seed) in
         diffusers' StableDiffusionPipeline (StableDiffusionXLPipeline for an SDXL folder). Width, height
-        and scheduler default to the folder's. --image starts from a PNG or JPEG (image-to-image, as
-        diffusers' img2img pipelines: its size unless --width/--height resize it; --strength defaults to
-        0.8, 0.3 for SDXL).
+        and scheduler default to the folder's; --karras-sigmas / --no-karras-sigmas and --timestep-spacing
+        set use_karras_sigmas and timestep_spacing over the folder's scheduler config, as diffusers'
+        Scheduler.from_config(config, use_karras_sigmas=…, timestep_spacing=…) does (Karras sigmas on
+        euler and dpmpp-2m only: the other schedulers have none). --image starts from a PNG or JPEG
+        (image-to-image, as diffusers' img2img pipelines: its size unless --width/--height resize it;
+        --strength defaults to 0.8, 0.3 for SDXL).
         --init-latents is a safetensors file with key `latents` (float32 [1, C, h, w]: the pipeline's
         `latents=` argument). --tensors writes `latents` (after the last scheduler step, before VAE
         decoding) and `image` (float32 [H, W, 3] in [0, 1], as output_type="np").
@@ -52,6 +55,14 @@ struct GenerateImageCommand: ParsableCommand {
 
     @Option(help: "Scheduler: \(SchedulerKind.allCases.map(\.rawValue).joined(separator: "|")) (default: the folder's).")
     var scheduler: String?
+
+    @Flag(name: .customLong("karras-sigmas"), inversion: .prefixedNo,
+          help: "Karras sigmas on or off, as diffusers' use_karras_sigmas (euler and dpmpp-2m only; default: the folder's config).")
+    var karrasSigmas: Bool?
+
+    @Option(name: .customLong("timestep-spacing"),
+            help: "\(TimestepSpacing.allCases.map(\.rawValue).joined(separator: "|")): diffusers' timestep_spacing (default: the folder's config, else the scheduler's own).")
+    var timestepSpacing: String?
 
     @Option(help: "Image width in pixels (default: the folder's).")
     var width: Int?
@@ -109,6 +120,12 @@ struct GenerateImageCommand: ParsableCommand {
         if let scheduler, SchedulerKind(rawValue: scheduler) == nil {
             throw ValidationError("--scheduler must be one of \(SchedulerKind.allCases.map(\.rawValue).joined(separator: ", ")), not '\(scheduler)'")
         }
+        if let timestepSpacing, TimestepSpacing(rawValue: timestepSpacing) == nil {
+            throw ValidationError("--timestep-spacing must be one of \(TimestepSpacing.allCases.map(\.rawValue).joined(separator: ", ")), not '\(timestepSpacing)'")
+        }
+        if karrasSigmas == true, let kind = scheduler.flatMap(SchedulerKind.init(rawValue:)) {
+            try Self.checkKarras(SchedulerOverrides(useKarrasSigmas: true), kind)
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if let strength, !(0 ... 1).contains(strength) { throw ValidationError("--strength must be in [0, 1], got \(strength)") }
         if strength != nil && image == nil { throw ValidationError("--strength needs --image") }
@@ -125,6 +142,11 @@ struct GenerateImageCommand: ParsableCommand {
             }
             if let bad = values.first(where: { !$0.isFinite }) { throw ValidationError("\(option) must be a finite number, not \(bad)") }
         }
+    }
+
+    /// Refuses --karras-sigmas for a scheduler without Karras sigmas.
+    static func checkKarras(_ overrides: SchedulerOverrides, _ kind: SchedulerKind) throws {
+        do { try overrides.check(for: kind) } catch { throw ValidationError("--karras-sigmas: \(error)") }
     }
 
     /// `PATH[:SCALE]`: the scale is what follows the last colon when that parses as a number.
@@ -147,6 +169,8 @@ struct GenerateImageCommand: ParsableCommand {
                                          scheduler: scheduler.flatMap(SchedulerKind.init(rawValue:)),
                                          width: width, height: height, seed: seed, strength: strength,
                                          prompt2: prompt2, negativePrompt2: negativePrompt2)
+        request.schedulerOverrides = SchedulerOverrides(useKarrasSigmas: karrasSigmas, timestepSpacing: timestepSpacing.flatMap(TimestepSpacing.init(rawValue:)))
+        try Self.checkKarras(request.schedulerOverrides, request.scheduler ?? pipeline.folderScheduler)
         if let image {
             request.initImage = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: image))
         }

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 
 import numpy as np
+import pytest
 from PIL import Image
 from safetensors.numpy import load_file, save_file
 
@@ -125,10 +126,44 @@ def test_bad_add_on_arguments_fail_clearly(tmp_path):
         assert not (tmp_path / "x.png").exists()
 
 
+def override_flags(case: dict) -> list:
+    """generate-image's flags for a fixture's from_config keyword arguments."""
+    overrides = case["overrides"]
+    flags = [] if "use_karras_sigmas" not in overrides else ["--karras-sigmas" if overrides["use_karras_sigmas"] else "--no-karras-sigmas"]
+    return flags + (["--timestep-spacing", overrides["timestep_spacing"]] if "timestep_spacing" in overrides else [])
+
+
+@pytest.mark.parametrize("name", ["sd1-euler-karras", "sd1-dpmpp-2m-karras", "sd1-pndm-trailing"])
+def test_scheduler_overrides_match_diffusers(tmp_path, name):
+    """--karras-sigmas and --timestep-spacing give diffusers' image for Scheduler.from_config(config, use_karras_sigmas=…,
+    timestep_spacing=…); without them the image differs."""
+    case = reference_case("override-cases.json", name)
+    args = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", case["prompt"], "--steps", str(case["steps"]),
+            "--guidance", str(case["guidance_scale"]), "--width", "64", "--height", "64", "--seed", str(case["seed"]),
+            "--output", str(tmp_path / "out.png"), *(["--scheduler", case["scheduler"]] if case["scheduler"] else [])]
+    reference = load_file(FIXTURES / "pipelines" / f"{name}.safetensors")
+    images = []
+    for flags in (override_flags(case), []):
+        result = generate_image(*args, *flags, "--tensors", str(tmp_path / "out.safetensors"))
+        assert result.returncode == 0, result.stderr
+        images.append(load_file(tmp_path / "out.safetensors")["image"])
+    assert np.abs(images[0] - reference["image"]).max() < 1e-3
+    assert np.abs(images[1] - reference["image"]).max() > 1e-2
+
+
 def test_bad_options_fail_clearly(tmp_path):
-    base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--output", str(tmp_path / "x.png")]
-    result = generate_image(*base, "--scheduler", "heun")
-    assert result.returncode != 0 and "--scheduler" in result.stderr
+    base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--steps", "2", "--output", str(tmp_path / "x.png")]
+    cases = [
+        (["--scheduler", "heun"], "--scheduler"),
+        (["--timestep-spacing", "uniform"], "--timestep-spacing"),
+        (["--scheduler", "euler-a", "--karras-sigmas"], "--karras-sigmas: the euler-a scheduler"),
+        # The folder's scheduler (PNDM) has none either.
+        (["--karras-sigmas"], "--karras-sigmas: the pndm scheduler"),
+    ]
+    for extra, message in cases:
+        result = generate_image(*base, *extra)
+        assert result.returncode != 0 and message in result.stderr, (extra, result.stderr)
+        assert not (tmp_path / "x.png").exists()
 
 
 def reference_case(file: str, name: str) -> dict:

@@ -100,6 +100,27 @@ def test_image_to_image_gives_the_png_of_generate_image(images_client, tmp_path)
     assert np.array_equal(pixels(out.data[0].b64_json), expected)
 
 
+# Scheduler settings over sd1-tiny's config (PNDM, leading spacing) as extension fields, and generate-image's flags for them.
+SCHEDULER_OVERRIDES = {
+    "euler-karras": ({"scheduler": "euler", "use_karras_sigmas": True}, ("--scheduler", "euler", "--karras-sigmas")),
+    "dpmpp-2m-karras-trailing": ({"scheduler": "dpmpp-2m", "use_karras_sigmas": True, "timestep_spacing": "trailing"},
+                                 ("--scheduler", "dpmpp-2m", "--karras-sigmas", "--timestep-spacing", "trailing")),
+    "folder-trailing": ({"timestep_spacing": "trailing"}, ("--timestep-spacing", "trailing")),
+}
+
+
+@pytest.mark.parametrize("override", list(SCHEDULER_OVERRIDES))
+def test_scheduler_overrides_give_the_png_of_generate_image(images_client, tmp_path, override):
+    fields, flags = SCHEDULER_OVERRIDES[override]
+    out = images_client.images.generate(model=IMAGE_MODEL, prompt="a watercolor fox", size="64x64",
+                                        extra_body={"num_inference_steps": 4, "seed": 9, **fields})
+    common = ("--prompt", "a watercolor fox", "--steps", "4", "--seed", "9", "--width", "64", "--height", "64")
+    served = pixels(out.data[0].b64_json)
+    assert np.array_equal(served, cli_pixels(tmp_path, *common, *flags))
+    # Without the settings (the same scheduler) the image differs: they were not ignored.
+    assert not np.array_equal(served, cli_pixels(tmp_path, *common, *(flags[:2] if "scheduler" in fields else ())))
+
+
 def test_openai_fields_alone_and_n_images_with_consecutive_seeds(images_client, tmp_path):
     # No extension fields: diffusers' defaults (50 steps, guidance 7.5, the folder's scheduler), a random seed.
     plain = images_client.images.generate(prompt="a cat", size="64x64")
@@ -246,6 +267,11 @@ def test_a_client_leaving_cancels_its_image(image_base):
     ({"num_inference_steps": 1, "scheduler": "pndm"}, 400, "num_inference_steps"),
     ({"num_inference_steps": 2.5}, 400, "num_inference_steps"),
     ({"scheduler": "heun"}, 400, "scheduler"),
+    ({"timestep_spacing": "uniform"}, 400, "timestep_spacing"),
+    ({"use_karras_sigmas": "yes"}, 400, "use_karras_sigmas"),
+    ({"use_karras_sigmas": True, "scheduler": "euler-a"}, 400, "use_karras_sigmas"),
+    ({"use_karras_sigmas": True, "scheduler": "ddim"}, 400, "use_karras_sigmas"),
+    ({"use_karras_sigmas": True}, 400, "use_karras_sigmas"),  # the folder's PNDM has no Karras sigmas
     ({"response_format": "url"}, 400, "response_format"),
     ({"response_format": "jpeg"}, 400, "response_format"),
     ({"n": 0}, 400, "n"),

@@ -15,7 +15,7 @@ import requests
 
 from conftest import extra_server
 from test_images import (ADAPTERS, CONTROL_IMAGE, CONTROL_URI, CONTROLNET, CONTROLNET_XL, DIFFUSION, IMAGE_MODEL, LORA_KOHYA, LORA_PEFT,
-                         SD1, SDXL, SDXL_COMMON, SDXL_TEXTS, assert_sdxl_default_guidance, cli_pixels, pixels, sdxl_pixels)
+                         SCHEDULER_OVERRIDES, SD1, SDXL, SDXL_COMMON, SDXL_TEXTS, assert_sdxl_default_guidance, cli_pixels, pixels, sdxl_pixels)
 
 # These start their own clusters; a run of the whole suite against a topology need not repeat them.
 pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="runs in the single-process suite")
@@ -69,6 +69,16 @@ def test_cluster_streams_progress_and_the_image(cluster_base, tmp_path):
     assert np.array_equal(pixels(completed[0]["b64_json"]), expected)
 
 
+def test_cluster_scheduler_overrides_give_the_png_of_generate_image(cluster_client, tmp_path):
+    # The settings travel in the wire job to the image worker.
+    for fields, flags in SCHEDULER_OVERRIDES.values():
+        out = cluster_client.images.generate(model=IMAGE_MODEL, prompt="a watercolor fox", size="64x64",
+                                             extra_body={"num_inference_steps": 4, "seed": 9, **fields})
+        expected = cli_pixels(tmp_path, "--prompt", "a watercolor fox", "--steps", "4", "--seed", "9", "--width", "64", "--height", "64",
+                              *flags, *THREADS)
+        assert np.array_equal(pixels(out.data[0].b64_json), expected), fields
+
+
 def test_cluster_serves_chat_beside_images(cluster_client, model):
     reply = cluster_client.completions.create(model=model, prompt="Hello", max_tokens=4, temperature=0)
     assert reply.usage.completion_tokens == 4
@@ -90,6 +100,15 @@ def test_cluster_client_errors(cluster_client):
         cluster_client.post("/images/generations", cast_to=object, body={
             "model": IMAGE_MODEL, "prompt": "x", "size": "32x32", "num_inference_steps": 2, "negative_prompt_2": "y", "stream": True})
     assert error.value.body["param"] == "negative_prompt_2"
+    # Karras sigmas on the workers' folder scheduler (PNDM), which has none: refused before the stream, naming the field.
+    for stream in (False, True):
+        with pytest.raises(openai.BadRequestError) as error:
+            cluster_client.post("/images/generations", cast_to=object, body={
+                "model": IMAGE_MODEL, "prompt": "x", "size": "32x32", "num_inference_steps": 2, "use_karras_sigmas": True, "stream": stream})
+        assert error.value.body["param"] == "use_karras_sigmas" and "pndm" in error.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as error:
+        cluster_client.images.generate(model=IMAGE_MODEL, prompt="x", size="32x32", extra_body={"timestep_spacing": "uniform"})
+    assert error.value.body["param"] == "timestep_spacing"
 
 
 def test_cluster_sdxl_prompt_2_gives_the_png_of_generate_image(model_dir, tmp_path):

@@ -36,6 +36,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     public let vae: AutoencoderKL
     /// The folder's `scheduler_config.json`, resolved per request (diffusers' `from_config`).
     public let schedulerJSON: [String: Any]
+    /// The scheduler the folder names (`_class_name`): the one a request without `scheduler` runs.
+    public let folderScheduler: SchedulerKind
     /// The default image side: the UNet's `sample_size` times the VAE's scale factor.
     public let defaultSize: Int
     /// One UNet call at a time: the denoising loop's and those a CFG-split peer asks for (``predictNoise(_:)``).
@@ -79,7 +81,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         }
         let schedulerFile = directory.appendingPathComponent("scheduler/scheduler_config.json")
         schedulerJSON = try readConfigObject(schedulerFile)
-        _ = try SchedulerConfig(json: schedulerJSON, file: schedulerFile.path)
+        folderScheduler = try SchedulerConfig(json: schedulerJSON, file: schedulerFile.path).kind
         let unetConfig = try readConfigObject(directory.appendingPathComponent("unet/config.json"))
         defaultSize = ((unetConfig["sample_size"] as? Int) ?? 64) * vae.scaleFactor
         let vaeConfig = try readConfigObject(directory.appendingPathComponent("vae/config.json"))
@@ -98,10 +100,13 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
 
     enum Family { case sd, xl }
 
-    /// The scheduler `kind` (the folder's own when `nil`) configured from the folder, with `steps` timesteps.
-    public func scheduler(_ kind: SchedulerKind?, steps: Int) throws(DiffusionError) -> any DiffusionScheduler {
-        try makeScheduler(SchedulerConfig(json: schedulerJSON, kind: kind), steps: steps)
+    /// The scheduler `kind` (the folder's own when `nil`) configured from the folder with `overrides`
+    /// over it, with `steps` timesteps.
+    public func scheduler(_ kind: SchedulerKind?, overrides: SchedulerOverrides = SchedulerOverrides(), steps: Int)
+        throws(DiffusionError) -> any DiffusionScheduler {
+        try makeScheduler(SchedulerConfig(json: schedulerJSON, kind: kind, overrides: overrides), steps: steps)
     }
+
 
     /// The text encoder's last hidden state for `text` (77 × hidden), as `encode_prompt` without
     /// clip_skip; `adapters` are the request's text-encoder LoRAs.
@@ -319,7 +324,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         let (height, width) = try outputSize(request)
         let (h, w) = (height / vae.scaleFactor, width / vae.scaleFactor)
         let shape = [1, unet.inChannels, h, w]
-        let scheduler = try scheduler(request.scheduler, steps: request.steps)
+        let scheduler = try scheduler(request.scheduler, overrides: request.schedulerOverrides, steps: request.steps)
         var state = PreparedGeneration(latents: [], scheduler: scheduler, firstStep: 0, generator: TorchGenerator(seed: request.seed),
                                        height: height, width: width, latentHeight: h, latentWidth: w)
         if let image = request.initImage {
@@ -395,6 +400,8 @@ public struct TextToImageRequest: Sendable {
     public var parameters: ImageGenerationParameters
     /// `nil`: the folder's scheduler.
     public var scheduler: SchedulerKind?
+    /// Karras sigmas and timestep spacing over the folder's scheduler config (diffusers' `from_config` keyword arguments).
+    public var schedulerOverrides = SchedulerOverrides()
     /// diffusers' `latents=`: 1×C×h×w noise used instead of drawing it (still times init_noise_sigma);
     /// with an init image, the noise added to its latents.
     public var initialLatents: [Float]?

@@ -23,6 +23,10 @@ public enum SchedulerKind: String, CaseIterable, Sendable {
         guard let kind = Self.allCases.first(where: { $0.className == className }) else { return nil }
         self = kind
     }
+
+    /// Whether diffusers' class takes `use_karras_sigmas` (DDIM, Euler ancestral and PNDM have no
+    /// such setting: their `from_config` drops the key).
+    public var offersKarrasSigmas: Bool { self == .euler || self == .dpmSolverMultistep }
 }
 
 /// What the model predicts.
@@ -32,8 +36,37 @@ public enum PredictionType: String, Sendable {
 }
 
 /// How inference timesteps are spread over the training timesteps (`timestep_spacing`).
-public enum TimestepSpacing: String, Sendable {
+public enum TimestepSpacing: String, CaseIterable, Sendable {
     case leading, trailing, linspace
+}
+
+/// Settings a request puts over the folder's `scheduler_config.json`, as keyword arguments of
+/// diffusers' `from_config` do; `nil` keeps the resolved value (the folder's key, else the chosen
+/// scheduler's default).
+///
+/// ```swift
+/// // Scheduler.from_config(cfg, use_karras_sigmas=True, timestep_spacing="trailing")
+/// let overrides = SchedulerOverrides(useKarrasSigmas: true, timestepSpacing: .trailing)
+/// let config = try SchedulerConfig(json: folderConfig, kind: .dpmSolverMultistep, overrides: overrides)
+/// ```
+public struct SchedulerOverrides: Sendable, Hashable {
+    /// `use_karras_sigmas`.
+    public var useKarrasSigmas: Bool?
+    /// `timestep_spacing`.
+    public var timestepSpacing: TimestepSpacing?
+
+    public init(useKarrasSigmas: Bool? = nil, timestepSpacing: TimestepSpacing? = nil) {
+        self.useKarrasSigmas = useKarrasSigmas
+        self.timestepSpacing = timestepSpacing
+    }
+
+    /// Refuses Karras sigmas for a scheduler diffusers gives none: its `from_config` would drop
+    /// `use_karras_sigmas` without a word, and a setting is never silently ignored.
+    public func check(for kind: SchedulerKind) throws(DiffusionError) {
+        guard useKarrasSigmas == true, !kind.offersKarrasSigmas else { return }
+        throw .invalidArgument("the \(kind.rawValue) scheduler (diffusers' \(kind.className)) has no Karras sigmas (use_karras_sigmas); "
+            + SchedulerKind.allCases.filter(\.offersKarrasSigmas).map(\.rawValue).joined(separator: " and ") + " have them")
+    }
 }
 
 /// A scheduler configuration resolved as `diffusers`' `from_config` does: the keys present in a
@@ -93,13 +126,16 @@ public struct SchedulerConfig: Sendable {
 
     /// Reads `scheduler_config.json` from `directory` and resolves it for `kind` (the file's own
     /// class when `nil`).
-    public static func load(directory: URL, kind: SchedulerKind? = nil) throws(DiffusionError) -> SchedulerConfig {
+    public static func load(directory: URL, kind: SchedulerKind? = nil, overrides: SchedulerOverrides = SchedulerOverrides())
+        throws(DiffusionError) -> SchedulerConfig {
         let url = directory.appendingPathComponent("scheduler_config.json")
-        return try SchedulerConfig(json: readConfigObject(url), kind: kind, file: url.path)
+        return try SchedulerConfig(json: readConfigObject(url), kind: kind, overrides: overrides, file: url.path)
     }
 
-    /// Resolves a parsed `scheduler_config.json` for `kind` (the file's own `_class_name` when `nil`).
-    public init(json: [String: Any], kind: SchedulerKind? = nil, file: String = "scheduler_config.json") throws(DiffusionError) {
+    /// Resolves a parsed `scheduler_config.json` for `kind` (the file's own `_class_name` when `nil`),
+    /// then applies `overrides`.
+    public init(json: [String: Any], kind: SchedulerKind? = nil, overrides: SchedulerOverrides = SchedulerOverrides(),
+                file: String = "scheduler_config.json") throws(DiffusionError) {
         let className = json["_class_name"] as? String
         guard let kind = kind ?? className.flatMap(SchedulerKind.init(className:)) else {
             throw .unsupported(file: file, detail: "scheduler class \(className ?? "(none)"); supported: "
@@ -186,6 +222,9 @@ public struct SchedulerConfig: Sendable {
             if keys["variance_type"] != nil { throw .unsupported(file: file, detail: "variance_type") }
             if try reader.bool("use_dynamic_shifting") == true { throw .unsupported(file: file, detail: "use_dynamic_shifting") }
         }
+        try overrides.check(for: kind)
+        timestepSpacing = overrides.timestepSpacing ?? timestepSpacing
+        useKarrasSigmas = overrides.useKarrasSigmas ?? useKarrasSigmas
     }
 }
 

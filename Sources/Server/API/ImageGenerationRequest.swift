@@ -5,7 +5,8 @@ import Imaging
 
 /// The body of `POST /v1/images/generations`: OpenAI's fields plus the diffusers pipeline
 /// arguments peers take as extensions (`negative_prompt`, SDXL's `prompt_2` and `negative_prompt_2`,
-/// `num_inference_steps`, `guidance_scale`, `seed`, `scheduler`, `image` + `strength` for image-to-image, and the registered add-ons
+/// `num_inference_steps`, `guidance_scale`, `seed`, `scheduler` with `use_karras_sigmas` and `timestep_spacing` over the folder's
+/// scheduler config (diffusers' `from_config` keyword arguments), `image` + `strength` for image-to-image, and the registered add-ons
 /// `loras: [{name, scale}]` and `controlnets: [{name, image, scale, start, end}]`), and
 /// `preview_interval`: with `stream: true`, every this many steps a progress event carries a
 /// low-resolution preview of the latents (``LatentPreview``).
@@ -28,6 +29,8 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
     var guidanceScale: Double?
     var seed: Int?
     var scheduler: String?
+    var useKarrasSigmas: Bool?
+    var timestepSpacing: String?
     /// Image-to-image: the image to start from (a `data:` URI, or an allowed URL) and how much of the schedule runs.
     var image: String?
     var strength: Double?
@@ -64,6 +67,8 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
         case numInferenceSteps = "num_inference_steps"
         case guidanceScale = "guidance_scale"
         case previewInterval = "preview_interval"
+        case useKarrasSigmas = "use_karras_sigmas"
+        case timestepSpacing = "timestep_spacing"
     }
 
     static let integerFields = ["n", "num_inference_steps", "seed", "partial_images", "preview_interval"]
@@ -180,6 +185,14 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
             }
             return kind
         }
+        let spacing: TimestepSpacing? = try timestepSpacing.map { name throws(APIError) in
+            guard let spacing = TimestepSpacing(rawValue: name) else {
+                throw .invalidRequest(
+                    "timestep_spacing must be one of \(TimestepSpacing.allCases.map(\.rawValue).joined(separator: ", ")), got '\(APIError.excerpt(name))'",
+                    param: "timestep_spacing", code: "invalid_value")
+            }
+            return spacing
+        }
         let guidance = guidanceScale ?? Double(defaultGuidance)
         guard guidance.isFinite, abs(guidance) < 1e6 else {
             throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale", code: "invalid_value")
@@ -189,9 +202,11 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
             throw .invalidRequest("seed must be between 0 and \(Int.max - Self.maxImages), got \(seed)", param: "seed", code: "invalid_value")
         }
         return (0 ..< n).map { i in
-            TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: numInferenceSteps ?? Self.defaultSteps,
-                               guidanceScale: Float(guidance), scheduler: scheduler, width: width, height: height, seed: UInt64(seed + i),
-                               initImage: initImage, strength: strength, prompt2: prompt2, negativePrompt2: negativePrompt2)
+            var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: numInferenceSteps ?? Self.defaultSteps,
+                                             guidanceScale: Float(guidance), scheduler: scheduler, width: width, height: height, seed: UInt64(seed + i),
+                                             initImage: initImage, strength: strength, prompt2: prompt2, negativePrompt2: negativePrompt2)
+            request.schedulerOverrides = SchedulerOverrides(useKarrasSigmas: useKarrasSigmas, timestepSpacing: spacing)
+            return request
         }
     }
 

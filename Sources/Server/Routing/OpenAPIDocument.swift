@@ -125,6 +125,8 @@ enum OpenAPIDocument {
       "negative_prompt_2": {"type": "string", "description": "SDXL: the negative prompt for the second text encoder (default: negative_prompt); a 400 on SD 1.x/2.x."},
       "num_inference_steps": {"type": "integer", "minimum": 1}, "guidance_scale": {"type": "number"}, "seed": {"type": "integer", "minimum": 0},
       "scheduler": {"type": "string", "enum": ["ddim", "euler", "euler-a", "dpmpp-2m", "pndm"]},
+      "use_karras_sigmas": {"type": "boolean", "description": "Karras sigmas on or off over the folder's scheduler config (diffusers' use_karras_sigmas); true is a 400 unless the scheduler is euler or dpmpp-2m."},
+      "timestep_spacing": {"type": "string", "enum": ["leading", "trailing", "linspace"], "description": "diffusers' timestep_spacing over the folder's scheduler config (default: the folder's, else the scheduler's own)."},
       "image": {"type": "string", "description": "Image-to-image: a data: URI (or an allowed URL) of a PNG or JPEG."},
       "strength": {"type": "number", "minimum": 0, "maximum": 1},
       "loras": {
@@ -171,7 +173,7 @@ enum OpenAPIDocument {
      }
     }
     """#,
-   #""400": \#(errorAnswer("The request is invalid: malformed JSON, an unknown or unsupported field, a size that is not a multiple of 8, too many steps, an unknown scheduler, an undecodable or oversized image or control image, a bad add-on scale or start/end, or the language model's name."))"#,
+   #""400": \#(errorAnswer("The request is invalid: malformed JSON, an unknown or unsupported field, a size that is not a multiple of 8, too many steps, an unknown scheduler or timestep_spacing, Karras sigmas on a scheduler without them, an undecodable or oversized image or control image, a bad add-on scale or start/end, or the language model's name."))"#,
    #""404": \#(errorAnswer("The server serves no image model, another name was given (`code: model_not_found`), or a LoRA or ControlNet name is not registered (`code: adapter_not_found`)."))"#,
    sharedAnswers([(401, "Unauthorized"), (413, "BodyTooLarge")]),
    #""503": \#(errorAnswer("The model is loading, the server is draining, or the image queue is full (`Retry-After` says when to come back).", retryAfter: true))"#))},

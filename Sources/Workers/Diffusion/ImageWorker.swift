@@ -126,7 +126,7 @@ public final class ImageWorker: Sendable {
             hello.imageModel = WireImageModel(defaultSize: pipeline.defaultSize, sizeMultiple: pipeline.sizeMultiple, vaeScaleFactor: pipeline.vae.scaleFactor,
                                               maxSteps: configuration.engine.maxSteps, maxPixels: configuration.engine.maxPixels,
                                               maxQueuedImages: configuration.engine.maxQueuedImages, secondTextEncoder: pipeline.textEncoder2 != nil,
-                                              defaultGuidanceScale: pipeline.defaultGuidanceScale)
+                                              defaultGuidanceScale: pipeline.defaultGuidanceScale, scheduler: pipeline.folderScheduler.rawValue)
         }
         if let registry = engine?.registry {
             hello.adapters = WireAdapterNames(loras: registry.entries.filter { $0.kind == .lora }.map(\.name),
@@ -157,6 +157,12 @@ public final class ImageWorker: Sendable {
         var request = TextToImageRequest(job.parameters, scheduler: try job.scheduler.map { name in
             guard let kind = SchedulerKind(rawValue: name) else { throw ImageGenerationError.invalidRequest("unknown scheduler '\(name)'", param: "scheduler") }
             return kind
+        })
+        request.schedulerOverrides = SchedulerOverrides(useKarrasSigmas: job.useKarrasSigmas, timestepSpacing: try job.timestepSpacing.map { name in
+            guard let spacing = TimestepSpacing(rawValue: name) else {
+                throw ImageGenerationError.invalidRequest("unknown timestep_spacing '\(name)'", param: "timestep_spacing")
+            }
+            return spacing
         })
         let controls = job.controlNets ?? []
         var images = try WireImages.unpack((job.initImage.map { [$0] } ?? []) + controls.map(\.image), payload)
