@@ -4,13 +4,15 @@ import Testing
 
 /// Karras sigmas and timestep spacing set over a folder's `scheduler_config.json`, as diffusers'
 /// `Scheduler.from_config(config, use_karras_sigmas=…, timestep_spacing=…)`: whole pipelines on sd1-tiny
-/// against diffusers (fixtures/diffusion/pipelines/override-cases.json, written by
+/// and sdxl-tiny, text-to-image and image-to-image, against diffusers (fixtures/diffusion/pipelines/override-cases.json, written by
 /// scripts/fixtures/diffusion_references.py pipelines-overrides), and the settings' resolution.
 @Suite struct SchedulerOverrideTests {
     static let cases = PipelineCase.load("pipelines/override-cases.json")
 
     @Test func casesCoverKarrasAndSpacing() {
-        #expect(Self.cases.count >= 6)
+        #expect(Self.cases.count >= 9)
+        #expect(Self.cases.contains { $0.folder == "sdxl-tiny" && $0.overrides.useKarrasSigmas == true })
+        #expect(Self.cases.filter { $0.image != nil && $0.overrides.useKarrasSigmas == true }.count >= 2)
         for (kind, karras) in [("euler", true), ("dpmpp-2m", true), ("ddim", false)] {
             #expect(Self.cases.contains { $0.scheduler == kind && $0.overrides.useKarrasSigmas == (karras ? true : nil) })
         }
