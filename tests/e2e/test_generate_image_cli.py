@@ -151,6 +151,12 @@ def test_scheduler_overrides_match_diffusers(tmp_path, name):
     assert np.abs(images[1] - reference["image"]).max() > 1e-2
 
 
+def test_help_names_the_scheduler_overrides():
+    text = " ".join(generate_image("--help").stdout.split())
+    for option in ("--karras-sigmas", "--no-karras-sigmas", "--timestep-spacing", "leading|trailing|linspace", "use_karras_sigmas"):
+        assert option in text, option
+
+
 def test_bad_options_fail_clearly(tmp_path):
     base = ["--model", str(FIXTURES / "sd1-tiny"), "--prompt", "x", "--steps", "2", "--output", str(tmp_path / "x.png")]
     cases = [

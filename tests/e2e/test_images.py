@@ -121,6 +121,15 @@ def test_scheduler_overrides_give_the_png_of_generate_image(images_client, tmp_p
     assert not np.array_equal(served, cli_pixels(tmp_path, *common, *(flags[:2] if "scheduler" in fields else ())))
 
 
+def test_karras_sigmas_without_them_are_refused_before_the_stream(image_base):
+    body = {"model": IMAGE_MODEL, "prompt": "x", "size": "32x32", "num_inference_steps": 2, "scheduler": "euler-a",
+            "use_karras_sigmas": True, "stream": True}
+    response = requests.post(image_base + "/v1/images/generations", json=body, timeout=60)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] == "use_karras_sigmas" and "euler-a" in error["message"] and "euler and dpmpp-2m" in error["message"]
+
+
 def test_openai_fields_alone_and_n_images_with_consecutive_seeds(images_client, tmp_path):
     # No extension fields: diffusers' defaults (50 steps, guidance 7.5, the folder's scheduler), a random seed.
     plain = images_client.images.generate(prompt="a cat", size="64x64")
