@@ -4,6 +4,7 @@ import Diffusion
 import Foundation
 import Imaging
 import Models
+import Tensor
 
 /// Serves text-to-image requests with step-level continuous batching: images join the running
 /// batch at any step boundary and leave it when their last step is done (or their client left), so
@@ -19,11 +20,12 @@ import Models
 /// the registry's loader thread while the image's first steps run on the base weights (bounded
 /// asynchronous loading, Katz et al. §BAL); they join at step `loraStartStep` (see
 /// ``DiffusionEngineConfig``), and a step whose LoRA is still loading waits for it. A batch whose
-/// images all use the same LoRAs (or none) runs on weights with those LoRAs merged in; a batch that
-/// mixes them runs each image's rows with its LoRAs unmerged (low-rank, per row), on pristine
-/// weights. Merged weights are restored bit for bit when the batch changes and when it empties
-/// (``StableDiffusionPipeline/mergeLoRAs(_:)``, which also serves a CFG-split leader's rows on
-/// the weights they expect).
+/// images all use the same LoRAs runs on weights with those LoRAs merged in; a batch that mixes
+/// them runs each image's rows with its LoRAs unmerged (low-rank, per row), on pristine weights
+/// (``LoRAMergeRule``, which counts the rows this engine runs for CFG-split leaders too, see
+/// ``predictGuestNoise(_:)``). Merged weights are restored bit for bit when the batch changes and
+/// once no image uses them (``StableDiffusionPipeline/mergeLoRAs(_:)``). An image with a CFG-split
+/// peer that leaves early (cancelled, failed) releases the peer (``GuidancePeer/release()``).
 ///
 /// ```swift
 /// let engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: folder))
@@ -49,6 +51,14 @@ public final class DiffusionEngine: @unchecked Sendable {
     private var running: [Job] = []
     /// Images out of `running` whose decode and answer are under way (shutdown waits for them).
     private var completing = 0
+    /// The LoRA sets the running images take now, as the loop last saw them (for ``guests``).
+    private var runningSets: [[LoRAUse]] = []
+    /// Images that left `running` unfinished, whose CFG-split peers the loop releases (loop thread only).
+    private var leaving: [Job] = []
+    /// The LoRAs the loop merged into the weights last (loop thread only).
+    private var loopMerge: (loras: [LoRAUse], merge: UNetLoRAMerge)?
+    /// CFG-split leaders' images whose unconditional rows this engine's pipeline runs.
+    let guests = GuestImages()
 
     public init(pipeline: StableDiffusionPipeline, config: DiffusionEngineConfig = DiffusionEngineConfig(),
                 registry: AdapterRegistry = AdapterRegistry()) {
@@ -122,7 +132,34 @@ public final class DiffusionEngine: @unchecked Sendable {
         snapshot.waitingImages = waiting.count
         snapshot.runningImages = running.count
         (snapshot.loraCache, snapshot.controlNetCache) = registry.cacheCounters()
+        snapshot.loraMerges = pipeline.loraMerges
+        snapshot.lorasMerged = pipeline.hasMergedLoRAs
+        snapshot.guestImages = guests.count
         return snapshot
+    }
+
+    /// Noise predictions for the unconditional rows of CFG-split leaders' images (their LoRAs
+    /// from this engine's registry), on this engine's pipeline between its own steps. A row
+    /// takes its LoRAs merged only when its leader's batch shares them and, by ``LoRAMergeRule``,
+    /// every row these weights serve does (this engine's running images and the other leaders'
+    /// images), so images with different LoRAs on the same workers run unmerged instead of
+    /// merging and restoring every step. An image is forgotten after its last row or
+    /// ``endGuests(_:)``; weights merged for it alone are restored then.
+    public func predictGuestNoise(_ rows: [GuestRow]) throws(DiffusionError) -> [FeatureMap] {
+        try guests.predictNoise(rows, engine: self)
+    }
+
+    /// Forgets leaders' images that end without their last row (cancelled, failed).
+    public func endGuests(_ images: [GuestImage]) { guests.end(images, engine: self) }
+
+    /// Forgets every image of `link` (its leader's connection closed).
+    public func endGuests(link: Int) { guests.end(guests.images(link: link), engine: self) }
+
+    /// The LoRA sets of the running images as of the loop's last step.
+    func runningLoRASets() -> [[LoRAUse]] {
+        condition.lock()
+        defer { condition.unlock() }
+        return runningSets
     }
 
     private func validate(_ image: ImageRequest) throws(ImageGenerationError) {
@@ -185,12 +222,33 @@ public final class DiffusionEngine: @unchecked Sendable {
 
     private func loop() {
         while let admitted = nextAdmissions() {
+            releaseLeaving()
             for job in admitted { begin(job) }
             condition.lock()
             running.removeAll { $0.state == nil }
             condition.unlock()
             if !running.isEmpty { step() }
         }
+        releaseLeaving()
+    }
+
+    /// Releases the CFG-split peers of the images that left unfinished (after their last row went
+    /// out: rows are sent from this thread), and the weights no running image or guest uses.
+    private func releaseLeaving() {
+        for job in leaving { job.request.guidancePeer?.release() }
+        leaving = []
+        publishRunningSets()
+        guard let (loras, merge) = loopMerge, !running.contains(where: { $0.activeLoRAs == loras }),
+              !guests.activeSets.contains(loras) else { return }
+        pipeline.restoreLoRAs(ifMerged: merge.key)
+        loopMerge = nil
+    }
+
+    private func publishRunningSets() {
+        let sets = running.map(\.activeLoRAs)
+        condition.lock()
+        runningSets = sets
+        condition.unlock()
     }
 
     /// Waits for work, drops cancelled images, and moves waiting images into free batch slots.
@@ -205,13 +263,16 @@ public final class DiffusionEngine: @unchecked Sendable {
                     job.group.continuation.finish(throwing: ImageGenerationError.shuttingDown)
                 }
                 waiting.removeAll()
+                leaving += running
                 running.removeAll()
                 return nil
             }
-            let before = running.count
+            let gone = running.filter { $0.group.cancelled }
             running.removeAll { $0.group.cancelled }
-            counters.cancelledImages += before - running.count
-            if !running.isEmpty || !waiting.isEmpty { break }
+            leaving += gone
+            counters.cancelledImages += gone.count
+            // Images that just left are released before the loop waits.
+            if !running.isEmpty || !waiting.isEmpty || !leaving.isEmpty { break }
             if stopping { return nil }
             condition.wait()
         }
@@ -263,11 +324,11 @@ public final class DiffusionEngine: @unchecked Sendable {
         }
         chosen.removeAll { running[$0].group.cancelled }
         guard !chosen.isEmpty else { return }
-        // One LoRA set for the whole batch: merged weights; several: each row's own, unmerged.
+        // The rule over everything these weights serve this step: the batch and the leaders' rows.
         let keys = chosen.map { running[$0].activeLoRAs }
-        let homogeneous = keys.allSatisfy { $0 == keys[0] }
         let lead = running[chosen[0]]
-        let merge = homogeneous && !keys[0].isEmpty ? lead.loraWeights.map { UNetLoRAMerge(lead.request.loras, weights: $0) } : nil
+        let merge = LoRAMergeRule.merged(keys + guests.activeSets) == nil ? nil
+            : lead.loraWeights.map { UNetLoRAMerge(lead.request.loras, weights: $0) }
         let mergeSeconds = pipeline.mergeLoRAs(merge)
         var states = chosen.map { running[$0].state! }
         for k in states.indices {
@@ -281,6 +342,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         } catch {
             for i in chosen { fail(running[i].group, .failed(error.description)) }
             condition.lock()
+            leaving += running.filter { $0.group.cancelled }
             running.removeAll { $0.group.cancelled }
             condition.unlock()
             return
@@ -303,7 +365,7 @@ public final class DiffusionEngine: @unchecked Sendable {
             job.controlNetSeconds += controlNetSeconds[k]
             job.group.continuation.yield(.progress(
                 index: job.index, step: states[k].stepsDone, total: states[k].stepsTotal, elapsed: (ContinuousClock.now - job.group.arrival).seconds,
-                preview: preview(states[k], every: job.image.previewInterval)))
+                preview: job.image.showsPreview(step: states[k].stepsDone, total: states[k].stepsTotal) ? preview(states[k]) : nil))
             if states[k].isFinished { finished.append(i) }
         }
         // Bookkeeping before the answer: a client that has its image sees it counted as finished.
@@ -312,15 +374,15 @@ public final class DiffusionEngine: @unchecked Sendable {
         running = running.enumerated().filter { !finished.contains($0.offset) }.map(\.element)
         completing += completed.count
         condition.unlock()
+        if let merge { loopMerge = (keys[0], merge) }
         // Pristine weights once no running image uses the merged LoRAs.
-        if merge != nil, !running.contains(where: { $0.activeLoRAs == keys[0] }) { pipeline.mergeLoRAs(nil) }
+        releaseLeaving()
         for job in completed { complete(job) }
     }
 
-    /// The latents' ``LatentPreview`` on every `interval`-th step (none for 0, or for a latent space it has no factors for).
-    private func preview(_ state: DenoisingState, every interval: Int) -> RGBImage? {
-        guard interval > 0, state.stepsDone % interval == 0,
-              let preview = LatentPreview(latentChannels: pipeline.vae.latentChannels, secondTextEncoder: pipeline.textEncoder2 != nil) else { return nil }
+    /// The latents' ``LatentPreview`` (none for a latent space it has no factors for).
+    private func preview(_ state: DenoisingState) -> RGBImage? {
+        guard let preview = LatentPreview(latentChannels: pipeline.vae.latentChannels, secondTextEncoder: pipeline.textEncoder2 != nil) else { return nil }
         return preview.image(state.generation.latents, height: state.latentHeight, width: state.latentWidth)
     }
 

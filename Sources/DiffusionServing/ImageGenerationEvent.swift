@@ -5,7 +5,7 @@ import Imaging
 /// each image once decoded. `index` is the image's place in the group (OpenAI's `n`).
 public enum ImageGenerationEvent: Sendable {
     /// Image `index` finished step `step` of `total`; `elapsed` seconds since the group arrived.
-    /// `preview`: its latents as a ``LatentPreview``, on the steps its ``ImageRequest/previewInterval`` asks for.
+    /// `preview`: its latents as a ``LatentPreview``, on the steps its ``ImageRequest/previewInterval`` and ``ImageRequest/partialImages`` ask for.
     case progress(index: Int, step: Int, total: Int, elapsed: Double, preview: RGBImage? = nil)
     case image(index: Int, GeneratedImage, ImageTiming)
 }
@@ -71,6 +71,12 @@ public struct ImageEngineStatistics: Sendable, Equatable {
     /// LoRAs unmerged (mixed batches); calls without LoRAs count in neither.
     public var mergedLoRACalls = 0
     public var unmergedLoRACalls = 0
+    /// Times LoRAs were merged into the UNet's weights (``StableDiffusionPipeline/loraMerges``), and
+    /// whether some are merged now (false: the weights are pristine).
+    public var loraMerges = 0
+    public var lorasMerged = false
+    /// CFG-split leaders' images whose rows this engine runs now.
+    public var guestImages = 0
     /// Add-on cache lookups answered from memory and those that loaded, per kind.
     public var loraCache = AdapterCache.Counters()
     public var controlNetCache = AdapterCache.Counters()

@@ -20,21 +20,61 @@ public struct ImageRequest: Sendable {
     public var controlNets: [ControlNetUse]
     /// Every this many steps the progress event carries a ``LatentPreview`` of the latents; 0: none.
     public var previewInterval: Int
+    /// OpenAI's `partial_images` (0 to ``maxPartialImages``): previews at this many steps spread
+    /// evenly over the image's steps (``partialImageSteps(total:)``), also on the progress events.
+    public var partialImages: Int
 
-    public init(_ request: TextToImageRequest, loras: [LoRAUse] = [], controlNets: [ControlNetUse] = [], previewInterval: Int = 0) {
+    /// The most `partial_images` OpenAI's image streaming takes.
+    public static let maxPartialImages = 3
+
+    public init(_ request: TextToImageRequest, loras: [LoRAUse] = [], controlNets: [ControlNetUse] = [], previewInterval: Int = 0,
+                partialImages: Int = 0) {
         self.request = request
         self.loras = loras
         self.controlNets = controlNets
         self.previewInterval = previewInterval
+        self.partialImages = partialImages
     }
 }
 
 extension ImageRequest {
-    /// Refuses a negative ``previewInterval``; the engine and a cluster's front end check the same.
+    /// Refuses a negative ``previewInterval`` and ``partialImages`` outside 0…3; the engine and a
+    /// cluster's front end check the same.
     public func checkPreviewInterval() throws(ImageGenerationError) {
         guard previewInterval >= 0 else {
             throw .invalidRequest("preview_interval must be a positive number of steps, got \(previewInterval)", param: "preview_interval")
         }
+        guard (0 ... Self.maxPartialImages).contains(partialImages) else {
+            throw .invalidRequest("partial_images must be between 0 and \(Self.maxPartialImages), got \(partialImages)", param: "partial_images")
+        }
+    }
+
+    /// The steps (counted from 1, out of the `total` the image runs) whose previews are its partial
+    /// images, in order: step ⌊k·total/(partialImages+1)⌋ for k = 1…partialImages, leaving out step
+    /// 0 and the last step (the final image); fewer when the image has too few steps.
+    ///
+    /// ```swift
+    /// ImageRequest(request, partialImages: 2).partialImageSteps(total: 20)   // [6, 13]
+    /// ```
+    public func partialImageSteps(total: Int) -> [Int] {
+        var steps: [Int] = []
+        for k in stride(from: 1, through: partialImages, by: 1) {
+            let step = k * total / (partialImages + 1)
+            if step >= 1, step < total, steps.last != step { steps.append(step) }
+        }
+        return steps
+    }
+
+    /// Whether `step` is one of the ``previewInterval``'s.
+    public func isIntervalPreview(step: Int) -> Bool { previewInterval > 0 && step % previewInterval == 0 }
+
+    /// The `partial_image_index` of `step`'s preview (of `total` steps), nil when it is none.
+    public func partialImageIndex(step: Int, total: Int) -> Int? { partialImageSteps(total: total).firstIndex(of: step) }
+
+    /// Whether the progress event of `step` (of `total`) carries a preview: every
+    /// ``previewInterval``-th step and the ``partialImageSteps(total:)``.
+    public func showsPreview(step: Int, total: Int) -> Bool {
+        isIntervalPreview(step: step) || partialImageIndex(step: step, total: total) != nil
     }
 }
 

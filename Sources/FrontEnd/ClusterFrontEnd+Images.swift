@@ -153,6 +153,7 @@ extension ClusterFrontEnd {
             var job = WireImageJob(request.parameters, scheduler: request.scheduler?.rawValue, initImage: request.initImage == nil ? nil : pictures.first)
             (job.useKarrasSigmas, job.timestepSpacing) = (request.schedulerOverrides.useKarrasSigmas, request.schedulerOverrides.timestepSpacing?.rawValue)
             if image.previewInterval > 0 { job.previewInterval = image.previewInterval }
+            if image.partialImages > 0 { job.partialImages = image.partialImages }
             if !image.loras.isEmpty { job.loras = image.loras.map { WireLoRAUse(name: $0.name, scale: $0.scale) } }
             if !image.controlNets.isEmpty {
                 job.controlNets = zip(image.controlNets, pictures.suffix(image.controlNets.count)).map { control, picture in
@@ -407,6 +408,14 @@ extension ClusterFrontEnd {
         shared.withLock { s in s.slots.reduce(0) { $0 + ($1.load?.guidanceRowsServed ?? 0) } }
     }
 
+    /// LoRA merges into the image workers' weights, and the workers with LoRAs merged now (not
+    /// pristine), as their last heartbeats said.
+    public var loraMergeCounters: (merges: Int, mergedWorkers: Int) {
+        shared.withLock { s in
+            s.slots.filter { $0.role == .image }.reduce((0, 0)) { ($0.0 + ($1.load?.loraMerges ?? 0), $0.1 + ($1.load?.lorasMerged == true ? 1 : 0)) }
+        }
+    }
+
     /// The image pool's counters, summed over its workers' last heartbeats.
     func imageStatistics() -> ImageEngineStatistics {
         var total = ImageEngineStatistics()
@@ -418,6 +427,7 @@ extension ClusterFrontEnd {
                 total.finishedImages += load.finishedImages
                 total.batchedCalls += load.batchedCalls
                 total.batchedSteps += load.batchedSteps
+                total.loraMerges += load.loraMerges
             }
         }
         return total

@@ -3,11 +3,14 @@ import Cluster
 /// Image generation on the `image` workers, as the live diffusion engine runs it (``DiffusionEngine``):
 /// the image router picks a worker; at each step boundary the worker admits waiting images into
 /// free batch slots (text encoding each), picks the step's batch by the system's ``StepBatchPolicy``
-/// (one size, up to the cap), merges the batch's LoRAs when all its images use the same ones, and runs one UNet call
-/// over every image's rows with their ControlNets; finished images are VAE-decoded before the next
-/// step. LoRAs missing from the worker's cache load one after another on its loader while the image
-/// runs its first `loraStartStep` steps on the base weights (Katz §BAL); a step whose LoRA is still
-/// loading waits. ControlNets run in-process, or with `controlnet` workers up, spread over them and
+/// (one size, up to the cap), merges the batch's LoRAs when ``LoRAMergeRule`` says so over the
+/// batch and the rows the worker runs for CFG-split peers, and runs one UNet call over every image's
+/// rows with their ControlNets; finished images are VAE-decoded before the next step. LoRAs
+/// missing from the worker's cache load one after another on its loader while the image runs its
+/// first `loraStartStep` steps on the base weights (Katz §BAL); a step whose LoRA is still loading
+/// waits. A CFG-split peer loads an image's LoRAs into its own cache on its own loader from the
+/// image's first step (the image's LoRA step waits for both), and merges them into its weights by
+/// the same rule over its own images and its peer rows (the leader's step waits for it). ControlNets run in-process, or with `controlnet` workers up, spread over them and
 /// overlapped with the UNet's down pass (half the call, Katz §ControlNet-as-a-Service).
 extension ClusterSimulator {
     var diffusion: CostModel.Diffusion {
@@ -35,7 +38,7 @@ extension ClusterSimulator {
         if let peer = route.guidancePeer {
             // The peer runs the image's unconditional rows: it counts the image while it runs.
             requests[r].guidancePeer = peer
-            fleet[peer].peerImages += 1
+            fleet[peer].peerImages.append(r)
             refresh(peer)
         }
         kickImages(route.worker)
@@ -70,11 +73,13 @@ extension ClusterSimulator {
             seconds += d.textEncodeMs / 1000
         }
         seconds = max(seconds, ready - now)
-        let keys = chosen.map { requests[$0].loraActive ? requests[$0].image!.loras : [] }
-        let key = keys.allSatisfy({ $0 == keys[0] }) && !keys[0].isEmpty ? keys[0] : nil
-        if key != inst.mergedLoRAs {
-            seconds += Double(key?.count ?? 0) * d.loraMergeMs / 1000
-            inst.mergedLoRAs = key
+        let key = LoRAMergeRule.merged(chosen.map(activeLoRAs) + inst.peerImages.map(activeLoRAs))
+        seconds += merge(key, on: inst)
+        // Each peer puts in place the weights the split images' rows expect (merged ones only when
+        // this batch merges them), by the same rule over what it serves; this step waits for it.
+        for r in chosen where split(r) && !activeLoRAs(r).isEmpty {
+            let peer = fleet[requests[r].guidancePeer!]
+            seconds += merge(key == nil ? nil : LoRAMergeRule.merged(peer.imageRunning.map(activeLoRAs) + peer.peerImages.map(activeLoRAs)), on: peer)
         }
         var rowPixels = 0.0, controlNet = 0.0
         for r in chosen {
@@ -95,11 +100,30 @@ extension ClusterSimulator {
     /// Whether image `r` runs its unconditional rows on a CFG-split peer.
     func split(_ r: Int) -> Bool { requests[r].guidancePeer != nil }
 
-    /// The image's LoRAs that the worker's cache lacks load one after another on its loader.
+    /// The LoRAs image `r`'s rows take now: none before its LoRA step.
+    func activeLoRAs(_ r: Int) -> [String] { requests[r].loraActive ? requests[r].image!.loras : [] }
+
+    /// Seconds to put `key`'s LoRAs merged into the worker's weights (nil: pristine, whose restore
+    /// the merge's cost covers); 0 when they are in place.
+    func merge(_ key: [String]?, on inst: SimulatedInstance) -> Double {
+        guard key != inst.mergedLoRAs else { return 0 }
+        inst.mergedLoRAs = key
+        return Double(key?.count ?? 0) * diffusion.loraMergeMs / 1000
+    }
+
+    /// The image's LoRAs start loading on its worker and on its CFG-split peer; its LoRA step
+    /// waits for both.
     func startLoRAs(_ r: Int, on inst: SimulatedInstance, at time: Double) {
         guard let image = requests[r].image, !image.loras.isEmpty else { return }
+        let peer = requests[r].guidancePeer.map { loadLoRAs(image.loras, on: fleet[$0], at: time) } ?? time
+        requests[r].loraReady = max(loadLoRAs(image.loras, on: inst, at: time), peer)
+        requests[r].loraActivation = min(system.loraStartStep ?? 0, max(image.steps - 1, 0))
+    }
+
+    /// When `names` are all in the worker's cache: those it lacks load one after another on its loader.
+    func loadLoRAs(_ names: [String], on inst: SimulatedInstance, at time: Double) -> Double {
         var ready = time
-        for name in image.loras {
+        for name in names {
             if inst.loras.contains(name) {
                 inst.loras.touch(name, (), cost: 1)
                 continue
@@ -108,8 +132,7 @@ extension ClusterSimulator {
             ready = max(ready, inst.loaderFree)
             inst.loras.touch(name, (), cost: 1)
         }
-        requests[r].loraReady = ready
-        requests[r].loraActivation = min(system.loraStartStep ?? 0, max(image.steps - 1, 0))
+        return ready
     }
 
     func finishImageStep(_ i: Int) {
@@ -122,14 +145,19 @@ extension ClusterSimulator {
             decodeEnd += diffusion.vaeDecodeSeconds(width: image.width, height: image.height)
             inst.imageRunning.removeAll { $0 == r }
             if let peer = requests[r].guidancePeer {
-                fleet[peer].peerImages -= 1
-                refresh(peer)
+                let peer = fleet[peer]
+                peer.peerImages.removeAll { $0 == r }
+                // Weights merged for the image alone are restored after its last row.
+                if let key = peer.mergedLoRAs, !(peer.imageRunning + peer.peerImages).contains(where: { activeLoRAs($0) == key }) {
+                    peer.mergedLoRAs = nil
+                }
+                refresh(peer.id)
             }
             requests[r].firstToken = decodeEnd
             complete(r, at: decodeEnd)
         }
         inst.imageStep.removeAll()
-        if let key = inst.mergedLoRAs, !inst.imageRunning.contains(where: { requests[$0].loraActive && requests[$0].image!.loras == key }) {
+        if let key = inst.mergedLoRAs, !(inst.imageRunning + inst.peerImages).contains(where: { activeLoRAs($0) == key }) {
             inst.mergedLoRAs = nil
         }
         refresh(i)

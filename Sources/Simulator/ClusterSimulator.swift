@@ -255,7 +255,7 @@ public final class ClusterSimulator: ClusterView {
         s.group = inst.group
         s.isActive = inst.phase == .active
         s.queuedRequests = inst.queuedEncodeJobs + inst.prefillQueue.count + inst.prefilling.count + inst.running.count + inst.waiting.count + inst.inFlight.count
-            + inst.imageQueue.count + inst.imageRunning.count + inst.peerImages
+            + inst.imageQueue.count + inst.imageRunning.count + inst.peerImages.count
         s.pendingImageTokens = inst.pendingImageTokens
         s.pendingPrefillTokens = inst.pendingPrefillTokens
         s.runningDecodes = inst.running.count

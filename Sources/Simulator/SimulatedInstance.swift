@@ -54,7 +54,7 @@ final class SimulatedInstance {
     var imageQueue = Deque<Int>()
     var imageRunning: [Int] = []
     var imageStep: [Int] = []
-    var peerImages = 0
+    var peerImages: [Int] = []
     /// LoRA names in the adapter cache, when its loader is next free, what is merged into the weights.
     var loras: LRUCache<String, Void>
     var loaderFree = 0.0

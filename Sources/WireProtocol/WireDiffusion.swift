@@ -27,6 +27,8 @@ public struct WireImageJob: Codable, Sendable, Hashable {
     public var controlNetService: Endpoint?
     /// Every this many steps the progress message carries a latent preview; nil: none.
     public var previewInterval: Int?
+    /// OpenAI's `partial_images`: previews at this many steps spread over the image's; nil: none.
+    public var partialImages: Int?
 
     public init(_ parameters: ImageGenerationParameters, scheduler: String?, initImage: WireImage? = nil, guidancePeer: Endpoint? = nil) {
         self.parameters = parameters
@@ -174,8 +176,11 @@ public struct WireDenoiserRows: Codable, Sendable, Hashable {
         /// Shapes (height, width, channels) of the row's summed ControlNet residuals, the down
         /// blocks' then the mid block's; nil: no ControlNet acts at this step.
         public var residualShapes: [[Int]]?
-        /// The image's last step: the peer restores its pristine weights after it.
+        /// The image's last step: the peer forgets the image after it (and restores the weights it
+        /// merged for it alone).
         public var isLast: Bool?
+        /// The leader's number for the row's image on this connection (``WireMessage/endGuidance(image:)``).
+        public var image: Int?
 
         public init(channels: Int, height: Int, width: Int, timestep: Float, tokens: Int, hiddenWidth: Int,
                     textEmbeds: [Float]? = nil, timeIds: [Float]? = nil) {

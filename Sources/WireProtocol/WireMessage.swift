@@ -72,6 +72,9 @@ public enum WireMessage: Codable, Sendable {
     /// The rows' noise predictions in order, each channels × height × width Float32, as the payload.
     case predictedNoise(call: Int, channels: Int)
     case predictNoiseFailed(call: Int, String)
+    /// The image left without its last row (cancelled, failed): the peer forgets it and restores
+    /// the weights it merged for it alone.
+    case endGuidance(image: Int)
 
     // Diffusion worker → `controlnet` worker (ControlNet as a service), and the answer.
     case controlResiduals(call: Int, WireControlCall)
@@ -185,6 +188,10 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     public var batchedSteps = 0
     /// UNet rows this diffusion worker ran for CFG-split peers.
     public var guidanceRowsServed = 0
+    /// Times a diffusion worker merged LoRAs into its UNet's weights, and whether some are merged
+    /// now (false: pristine weights).
+    public var loraMerges = 0
+    public var lorasMerged = false
     /// A `controlnet` worker's residual calls answered, and its ControlNet loads (misses of its resident set).
     public var controlNetCalls = 0
     public var controlNetLoads = 0

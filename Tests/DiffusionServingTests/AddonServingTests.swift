@@ -208,7 +208,8 @@ import Testing
         #expect(try Self.alone(pipeline, image).latents != expected.latents)
     }
 
-    /// A CFG-split peer in this process: another pipeline on the same folder, counting the rows it ran.
+    /// A CFG-split peer in this process: another pipeline on the same folder, counting the rows it ran
+    /// (a worker's peer goes through ``DiffusionEngine/predictGuestNoise(_:)``).
     final class PeerPipeline: GuidancePeer, @unchecked Sendable {
         let pipeline: StableDiffusionPipeline
         private let lock = NSLock()
@@ -221,8 +222,12 @@ import Testing
         func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
             let predictions = try pipeline.predictNoise(rows)
             lock.withLock { served += rows }
+            // One image at a time here: its last row leaves the weights pristine.
+            if rows.contains(where: \.isLast) { pipeline.mergeLoRAs(nil) }
             return { predictions }
         }
+
+        func release() { pipeline.mergeLoRAs(nil) }
     }
 
     /// The CFG split with add-ons: every image's unconditional row runs on the peer with its LoRAs

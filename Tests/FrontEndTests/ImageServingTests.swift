@@ -166,6 +166,38 @@ import Workers
         await frontEnd.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// A CFG-split image with a LoRA whose client leaves midway: its peer forgets it and restores its
+    /// pristine weights at once (its heartbeat says no LoRAs are merged), not at its next call that
+    /// needs other weights, and so does the image's worker; a plain image afterwards equals the
+    /// pipeline's in this process.
+    @Test func aCancelledSplitImageLeavesThePeersWeightsPristine() async throws {
+        let peft = Support.repository.appendingPathComponent("fixtures/diffusion/loras/sd1-tiny-peft.safetensors")
+        let frontEnd = try await Support.frontEnd(Self.cfgSplit()) { options in
+            options.imageModelDirectory = Self.folder
+            options.imageWorkerArguments = ["--lora", "peft=\(peft.path)"]
+        }
+        let images = ClusterImageService(frontEnd: frontEnd)
+        let long = ImageRequest(TextToImageRequest(prompt: "a house", negativePrompt: "fog", steps: 150, guidanceScale: 5, scheduler: .ddim,
+                                                   width: 64, height: 64, seed: 3), loras: [LoRAUse(name: "peft", scale: 0.8)])
+        do {
+            var events = try images.submit([long]).makeAsyncIterator()
+            while let event = try await events.next() {
+                if case let .progress(_, step, _, _, _) = event, step >= 3 { break }
+            }
+            // Both workers run the image on merged weights: the image's worker its rows, the peer the unconditional ones.
+            let merged = await Fixtures.eventually { frontEnd.loraMergeCounters.mergedWorkers == 2 }
+            #expect(merged, "workers with LoRAs merged: \(frontEnd.loraMergeCounters.mergedWorkers)")
+        }
+        // The iteration ended: the client left, and the image stops at its next step boundary.
+        let pristine = await Fixtures.eventually { frontEnd.loraMergeCounters.mergedWorkers == 0 }
+        #expect(pristine, "workers with LoRAs merged after the cancellation: \(frontEnd.loraMergeCounters.mergedWorkers)")
+        #expect(frontEnd.guidanceRowsServed < long.request.steps, "the image was not cancelled")
+        let plain = [Self.requests[0]]
+        let (served, _) = try await Self.collect(try images.submit(plain))
+        try Self.expectSame(served, as: try Self.alone(plain).images)
+        await frontEnd.shutdown(gracePeriod: .seconds(1))
+    }
+
     @Test func refusalsComeBackAsClientErrors() async throws {
         let frontEnd = try await Self.frontEnd("""
             groups:

@@ -88,6 +88,33 @@ import Testing
         #expect(abs(hidden[0] - 4) < 1e-9)
     }
 
+    @Test func aCFGSplitPeerLoadsTheImagesLoRAsToo() throws {
+        // Image 0 (unguided, LoRA x) runs whole on worker 0, which loads x (1 s). Image 1 (guided, x)
+        // at 10 s: worker 0 holds x, its CFG-split peer 1 loads it on its own loader first.
+        func guidance(_ request: TraceRequest, _ scale: Double) -> TraceRequest {
+            var request = request
+            request.imageGeneration!.guidanceScale = scale
+            return request
+        }
+        let trace = Trace(requests: [guidance(Self.image(at: 0, loras: ["x"]), 1), Self.image(at: 10, loras: ["x"])])
+        var split = Self.system("split", workers: 2)
+        split.cfgSplit = true
+        let model = Self.costModel(loraLoadMs: 1000)
+        let routes = try ClusterSimulator.imageRoutes(trace: trace, system: split, costModel: model, slo: looseSLO)
+        #expect(routes.map(\.route.worker) == [0, 0] && routes.map(\.route.guidancePeer) == [nil, 1])
+        // One row a step on each worker: 300 + 50 ms. Image 1's first step waits for the peer's load.
+        let latencies = try Self.latencies(trace, split, model)
+        #expect(abs(latencies[0] - (1 + 3.5)) < 1e-9)
+        #expect(abs(latencies[1] - (1 + 3.5)) < 1e-9, "\(latencies[1])")
+        // Started late, the peer's load hides behind the first three steps (1.05 s) as the worker's does.
+        split.loraStartStep = 3
+        let hidden = try Self.latencies(trace, split, model)
+        #expect(abs(hidden[1] - 3.5) < 1e-9, "\(hidden[1])")
+        // The peer's cache holds x afterwards: adapter-affine routing sees it there.
+        let sim = try ClusterSimulator.simulate(trace: trace, system: split, costModel: model, slo: looseSLO, predictor: nil)
+        #expect(sim.cachedLoRAs(on: 1) == ["x"])
+    }
+
     @Test func adapterAffinityRoutesToTheWorkerHoldingTheLoRA() throws {
         // Image 0 (LoRA x) goes to worker 0; at 1 s image 1 (LoRA x) finds worker 0 busy and worker 1 idle.
         let trace = Trace(requests: [Self.image(at: 0, steps: 100, loras: ["x"]), Self.image(at: 1, loras: ["x"])])

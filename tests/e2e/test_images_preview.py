@@ -9,6 +9,7 @@ import json
 import os
 
 import numpy as np
+import openai
 import pytest
 import requests
 from PIL import Image
@@ -98,3 +99,60 @@ def test_invalid_preview_intervals_are_a_400(request, server, fields):
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["param"] == "preview_interval" and error["type"] == "invalid_request_error" and error["message"]
+
+
+@pytest.mark.parametrize("server", ["single_base", "cluster_base"])
+def test_partial_images_through_the_openai_client(request, server):
+    """OpenAI's `partial_images`: `image_generation.partial_image` events (the openai package's
+    ImageGenPartialImageEvent) with the latent previews of steps spread over the image's, then
+    `image_generation.completed`; the image is the one made without them."""
+    from openai.types import ImageGenCompletedEvent, ImageGenPartialImageEvent
+
+    base = request.getfixturevalue(server)
+    client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+    args = dict(model=IMAGE_MODEL, prompt="a red cube", size="64x48", extra_body={"num_inference_steps": 6, "seed": 3, "scheduler": "ddim"})
+    events = list(client.images.generate(stream=True, partial_images=2, **args))
+    partial = [e for e in events if e.type == "image_generation.partial_image"]
+    completed = [e for e in events if e.type == "image_generation.completed"]
+    assert all(isinstance(e, ImageGenPartialImageEvent) for e in partial)
+    assert len(completed) == 1 and isinstance(completed[0], ImageGenCompletedEvent) and events[-1] is completed[0]
+    assert [e.partial_image_index for e in partial] == [0, 1]
+    assert all(e.size == "{}x{}".format(*PREVIEW_SIZE) and e.output_format == "png" for e in partial)
+    # Steps 2 and 4 of 6 (⌊k·6/3⌋): the previews preview_interval shows there.
+    shown = previews(stream(base, {**BODY, "num_inference_steps": 6, "preview_interval": 2}))
+    for event, step in zip(partial, [2, 4]):
+        with Image.open(io.BytesIO(base64.b64decode(event.b64_json))) as image:
+            assert image.format == "PNG" and image.size == PREVIEW_SIZE
+            assert np.array_equal(np.asarray(image), shown[step]), step
+    # Progress events carry no preview unless preview_interval asks, and the image is unchanged.
+    assert all(getattr(e, "preview", None) is None for e in events if e.type == "image_generation.progress")
+    alone = client.images.generate(**args)
+    assert np.array_equal(pixels(completed[0].b64_json), pixels(alone.data[0].b64_json))
+
+
+def test_partial_images_and_preview_interval_together(single_base):
+    events = stream(single_base, {**BODY, "num_inference_steps": 6, "preview_interval": 3, "partial_images": 3})
+    assert sorted(previews(events)) == [3, 6]
+    partial = [e for e in events if e["type"] == "image_generation.partial_image"]
+    # ⌊k·6/4⌋ for k = 1, 2, 3.
+    assert [e["partial_image_index"] for e in partial] == [0, 1, 2]
+    steps = {e["step"]: e for e in events if e["type"] == "image_generation.progress"}
+    assert partial[1]["b64_json"] == steps[3]["preview"]["b64_json"]
+    # Fewer partial images than asked when the image has too few steps: none of its last step.
+    few = stream(single_base, {**BODY, "num_inference_steps": 2, "partial_images": 3})
+    assert [e["partial_image_index"] for e in few if e["type"] == "image_generation.partial_image"] == [0]
+
+
+@pytest.mark.parametrize("server", ["single_base", "cluster_base"])
+@pytest.mark.parametrize("fields", [
+    {"partial_images": 4},
+    {"partial_images": -1},
+    {"partial_images": 1.5},
+    {"partial_images": 2, "stream": False},  # partial images are stream events
+])
+def test_invalid_partial_images_are_a_400(request, server, fields):
+    base = request.getfixturevalue(server)
+    response = requests.post(base + "/v1/images/generations", json={**BODY, **fields}, timeout=60)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "partial_images" and error["type"] == "invalid_request_error" and error["message"]

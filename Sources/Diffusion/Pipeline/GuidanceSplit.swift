@@ -15,6 +15,11 @@ import Tensor
 public protocol GuidancePeer: AnyObject, Sendable {
     /// Starts predicting noise for `rows` and returns the wait for the predictions, in order.
     func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap]
+
+    /// The image leaves without its last row (its client left, or it failed): the peer forgets
+    /// it, its LoRAs, and the weights it had merged for it. Called after the image's last
+    /// `predictNoise`, from the same thread.
+    func release()
 }
 
 /// An unconditional UNet row as a CFG-split peer runs it, exactly as it would run in its
@@ -26,7 +31,7 @@ public struct GuidanceRow: @unchecked Sendable {
     public var residuals: ControlResiduals?
     /// nil: the UNet's own weights.
     public var merge: UNetLoRAMerge?
-    /// The request's last step (a peer restores its pristine weights after it).
+    /// The request's last step (a peer forgets the request after it, and its merged LoRAs).
     public var isLast: Bool
 
     public init(input: DenoiserInput, residuals: ControlResiduals? = nil, merge: UNetLoRAMerge? = nil, isLast: Bool = false) {
@@ -35,6 +40,9 @@ public struct GuidanceRow: @unchecked Sendable {
         self.merge = merge
         self.isLast = isLast
     }
+
+    /// How the row takes its request's LoRAs: merged, unmerged, or nil (none, or not yet).
+    public var loraMode: LoRAMode? { merge != nil ? .merged : input.adapters.isEmpty ? nil : .unmerged }
 }
 
 /// The unconditional rows of one step that go to peers, in the order of the batch.
@@ -95,7 +103,8 @@ struct GuidanceSplit {
 extension StableDiffusionPipeline {
     /// Noise predictions for rows a CFG-split peer sends (its unconditional rows), one UNet call
     /// at a time with this pipeline's own denoising loop, each row on the weights it expects and
-    /// with its residuals. After a request's last row its merged LoRAs are restored.
+    /// with its residuals. The merged LoRAs stay in place for the next rows; the caller restores
+    /// them once no row needs them (``restoreLoRAs(ifMerged:)``).
     public func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> [FeatureMap] {
         do {
             return try unetLock.withLock { () throws(DenoiserInputError) in
@@ -104,7 +113,6 @@ extension StableDiffusionPipeline {
                     useMerge(row.merge)
                     predictions.append(try unet.upPass(try unet.downPass(row.input), residuals: row.residuals))
                 }
-                if rows.contains(where: { $0.isLast && $0.merge != nil }) { useMerge(nil) }
                 return predictions
             }
         } catch {

@@ -36,6 +36,19 @@ extension StableDiffusionPipeline {
         unetLock.withLock { useMerge(merge) }
     }
 
+    /// Restores the pristine weights if `key`'s LoRAs are the ones merged now (a server's other
+    /// rows may have merged others meanwhile, which stay).
+    public func restoreLoRAs(ifMerged key: [UNetLoRAMerge.Key]) {
+        unetLock.withLock { if unetMerge?.key == key { useMerge(nil) } }
+    }
+
+    /// Whether LoRAs are merged into the UNet's weights now (false: pristine).
+    public var hasMergedLoRAs: Bool { unetLock.withLock { unetMerge != nil } }
+
+    /// How many times LoRAs were merged into the UNet's weights so far (each merge restores the
+    /// previous one first): a server whose rows alternate between LoRA sets counts one per switch.
+    public var loraMerges: Int { unetLock.withLock { mergesDone } }
+
     /// ``mergeLoRAs(_:)`` with the UNet lock held.
     @discardableResult
     func useMerge(_ merge: UNetLoRAMerge?) -> Double {
@@ -43,6 +56,7 @@ extension StableDiffusionPipeline {
         let start = ContinuousClock.now
         unetMerge?.restore.restore()
         unetMerge = merge.map { ($0.key, $0.weights.merge(into: unet)) }
+        if merge != nil { mergesDone += 1 }
         let elapsed = ContinuousClock.now - start
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }

@@ -44,6 +44,8 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     let unetLock = NSLock()
     /// The LoRAs merged into the UNet's weights now (``mergeLoRAs(_:)``), under `unetLock`.
     var unetMerge: (key: [UNetLoRAMerge.Key], restore: MergedLoRAs)?
+    /// Times LoRAs were merged into the UNet's weights (``loraMerges``), under `unetLock`.
+    var mergesDone = 0
 
     public init(directory: URL) throws(DiffusionError) {
         let index = try readConfigObject(directory.appendingPathComponent("model_index.json"))

@@ -9,7 +9,8 @@ import Imaging
 /// scheduler config (diffusers' `from_config` keyword arguments), `image` + `strength` for image-to-image, and the registered add-ons
 /// `loras: [{name, scale}]` and `controlnets: [{name, image, scale, start, end}]`), and
 /// `preview_interval`: with `stream: true`, every this many steps a progress event carries a
-/// low-resolution preview of the latents (``LatentPreview``).
+/// low-resolution preview of the latents (``LatentPreview``); OpenAI's `partial_images` (0–3, with
+/// `stream: true`) sends such previews as `image_generation.partial_image` events, spread over the steps.
 struct ImageGenerationRequest: Decodable, IntegerFields {
     var model: String?
     var prompt: String
@@ -151,9 +152,14 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
         if let outputFormat, outputFormat != "png" {
             throw .invalidRequest("output_format must be 'png', got '\(APIError.excerpt(outputFormat))'", param: "output_format", code: "unsupported_value")
         }
-        if let partialImages, partialImages != 0 {
-            throw .invalidRequest("partial_images is not supported; with stream: true, preview_interval adds a latent preview to every so many progress events",
-                                  param: "partial_images", code: "unsupported_value")
+        if let partialImages {
+            guard (0 ... ImageRequest.maxPartialImages).contains(partialImages) else {
+                throw .invalidRequest("partial_images must be between 0 and \(ImageRequest.maxPartialImages), got \(partialImages)",
+                                      param: "partial_images", code: "invalid_value")
+            }
+            guard stream == true || partialImages == 0 else {
+                throw .invalidRequest("partial images are stream events; set stream: true", param: "partial_images", code: "invalid_value")
+            }
         }
         if let previewInterval {
             guard stream == true else {

@@ -22,7 +22,10 @@ public struct ServedImageModel: Sendable {
 /// `POST /v1/images/generations` as OpenAI defines it, with `b64_json` PNGs, plus diffusers'
 /// arguments as extension fields. `stream: true` sends a progress event per denoising step of each
 /// image (with `preview_interval`, every so many carry a PNG preview of the latents at their size,
-/// 1/8 of the image's on SD) and then each image; a client that leaves cancels its images at the next step boundary.
+/// 1/8 of the image's on SD) and then each image as OpenAI's `image_generation.completed`; with
+/// `partial_images: k` (1–3), OpenAI's `image_generation.partial_image` events carry such previews
+/// at k steps spread over the image's (``ImageRequest/partialImageSteps(total:)``). A client that
+/// leaves cancels its images at the next step boundary.
 ///
 /// ```
 /// curl localhost:8000/v1/images/generations -d '{"prompt": "a cat", "size": "64x64", "seed": 1, "num_inference_steps": 20}'
@@ -53,7 +56,8 @@ extension OpenAIService {
             throw APIError.unavailable("no diffusion worker has registered yet", retryAfterSeconds: 1)
         }
         let requests = try request.pipelineRequests(defaultSize: served.engine.defaultSize, defaultGuidance: defaultGuidance, initImage: initImage)
-            .map { ImageRequest($0, loras: addOns.loras, controlNets: addOns.controlNets, previewInterval: request.previewInterval ?? 0) }
+            .map { ImageRequest($0, loras: addOns.loras, controlNets: addOns.controlNets, previewInterval: request.previewInterval ?? 0,
+                                partialImages: request.partialImages ?? 0) }
         let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
         do {
             events = try served.engine.submit(requests)
@@ -72,11 +76,17 @@ extension OpenAIService {
                         switch event {
                         case let .progress(index, step, total, elapsed, preview):
                             var object: [String: Any] = ["type": "image_generation.progress", "index": index, "step": step, "total": total, "elapsed": elapsed]
-                            if let preview {
-                                let png = try PNGEncoder.encode(rgb: preview.pixels, width: preview.width, height: preview.height)
-                                object["preview"] = ["b64_json": Data(png).base64EncodedString(), "size": "\(preview.width)x\(preview.height)"]
-                            }
+                            let png = try preview.map { try Data(PNGEncoder.encode(rgb: $0.pixels, width: $0.width, height: $0.height)).base64EncodedString() }
+                            let previewSize = preview.map { "\($0.width)x\($0.height)" }
+                            if let png, requests[index].isIntervalPreview(step: step) { object["preview"] = ["b64_json": png, "size": previewSize!] }
                             try await sse.send(raw: Self.jsonData(object))
+                            if let png, let partial = requests[index].partialImageIndex(step: step, total: total) {
+                                // The preview at the latents' resolution; `size` says which.
+                                try await sse.send(raw: Self.jsonData([
+                                    "type": "image_generation.partial_image", "b64_json": png, "partial_image_index": partial, "index": index,
+                                    "created_at": created, "size": previewSize!, "output_format": "png", "background": "opaque", "quality": "auto",
+                                ]))
+                            }
                         case let .image(index, image, timing):
                             metrics.recordImage(timing)
                             var object = try Self.imageObject(image)

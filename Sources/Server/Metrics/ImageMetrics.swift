@@ -37,6 +37,7 @@ final class ImageMetrics: Sendable {
             ({ @Sendable in $0.batchedSteps }, make.counter("image_steps_total", "Image denoising steps run; over UNet calls, the mean batch size.")),
             ({ @Sendable in $0.mergedLoRACalls }, make.counter("image_unet_calls_merged_lora_total", "UNet calls whose images shared one LoRA set, merged into the weights.")),
             ({ @Sendable in $0.unmergedLoRACalls }, make.counter("image_unet_calls_unmerged_lora_total", "UNet calls mixing LoRAs, each row's applied unmerged.")),
+            ({ @Sendable in $0.loraMerges }, make.counter("image_lora_merges_total", "Times LoRAs were merged into the UNet's weights (each after restoring the previous merge).")),
             ({ @Sendable in $0.loraCache.hits }, make.counter("lora_cache_hits_total", "LoRA lookups answered from the in-memory adapter cache.")),
             ({ @Sendable in $0.loraCache.misses }, make.counter("lora_cache_misses_total", "LoRA lookups that read the file.")),
             ({ @Sendable in $0.controlNetCache.hits }, make.counter("controlnet_cache_hits_total", "ControlNet lookups answered from the in-memory adapter cache.")),

@@ -8,13 +8,15 @@ import WireProtocol
 
 /// The client side of a CFG split: a connection from one diffusion worker to the peer that runs
 /// its images' unconditional UNet rows (`predictNoise` out, `predictedNoise` back, every step).
-/// Each image talks through its own ``ImageGuidancePeer``, which names the image's LoRAs.
+/// Each image talks through its own ``ImageGuidancePeer``, which numbers the image and names its
+/// LoRAs.
 ///
 /// ```swift
 /// request.guidancePeer = try GuidancePeerConnection(endpoint: job.guidancePeer!).image(loras: job.loras ?? [])
 /// ```
 public final class GuidancePeerConnection: @unchecked Sendable {
     private let peer: PeerCalls
+    private let images = Atomic<Int>(0)
 
     public init(endpoint: Endpoint) throws(TransportError) {
         peer = try PeerCalls(endpoint: endpoint, name: "tessera-guidance-peer")
@@ -25,15 +27,17 @@ public final class GuidancePeerConnection: @unchecked Sendable {
     public func close() { peer.close() }
 
     /// The peer as one image's rows reach it: with `loras`, the image's LoRAs by registered name.
-    public func image(loras: [WireLoRAUse]) -> ImageGuidancePeer { ImageGuidancePeer(connection: self, loras: loras) }
+    public func image(loras: [WireLoRAUse]) -> ImageGuidancePeer {
+        ImageGuidancePeer(connection: self, image: images.add(1, ordering: .relaxed).oldValue, loras: loras)
+    }
 
-    fileprivate func predictNoise(_ rows: [GuidanceRow], loras: [WireLoRAUse]) throws(DiffusionError)
+    fileprivate func predictNoise(_ rows: [GuidanceRow], image: Int, loras: [WireLoRAUse]) throws(DiffusionError)
         -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
         let shapes = rows.map { ($0.input.sample.height, $0.input.sample.width) }
         let wait: @Sendable () -> Result<(WireMessage, Data), PeerCallError>
         do {
             wait = try peer.call(payload: WireFloats.pack(rows.flatMap(\.wireFloats))) {
-                .predictNoise(call: $0, WireDenoiserRows(rows: rows.map { $0.wireRow(loras: loras) }))
+                .predictNoise(call: $0, WireDenoiserRows(rows: rows.map { $0.wireRow(image: image, loras: loras) }))
             }
         } catch {
             throw .invalidArgument("CFG-split peer: \(error)")
@@ -56,19 +60,29 @@ public final class GuidancePeerConnection: @unchecked Sendable {
     }
 }
 
-/// One image's CFG-split peer: its rows go over the shared connection with the image's LoRA names.
+/// One image's CFG-split peer: its rows go over the shared connection with the image's number
+/// and LoRA names.
 public final class ImageGuidancePeer: GuidancePeer {
     let connection: GuidancePeerConnection
+    let image: Int
     let loras: [WireLoRAUse]
 
-    init(connection: GuidancePeerConnection, loras: [WireLoRAUse]) {
+    init(connection: GuidancePeerConnection, image: Int, loras: [WireLoRAUse]) {
         self.connection = connection
+        self.image = image
         self.loras = loras
     }
 
     public func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
-        try connection.predictNoise(rows, loras: loras)
+        try connection.predictNoise(rows, image: image, loras: loras)
     }
+
+    /// Tells the peer the image ended; a closed connection already ended all of its images there.
+    public func release() { connection.endGuidance(image: image) }
+}
+
+extension GuidancePeerConnection {
+    fileprivate func endGuidance(image: Int) { try? peer.send(.endGuidance(image: image)) }
 }
 
 extension DenoiserInput {
@@ -94,12 +108,13 @@ extension DenoiserInput {
 }
 
 extension GuidanceRow {
-    /// The row's header: its LoRAs named, how it takes them, its residuals' shapes.
-    func wireRow(loras: [WireLoRAUse]) -> WireDenoiserRows.Row {
+    /// The row's header: its image, its LoRAs named, how it takes them, its residuals' shapes.
+    func wireRow(image: Int, loras: [WireLoRAUse]) -> WireDenoiserRows.Row {
         var row = input.wireRow
+        row.image = image
         if !loras.isEmpty {
             row.loras = loras
-            row.loraApplication = merge != nil ? .merged : input.adapters.isEmpty ? nil : .unmerged
+            row.loraApplication = loraMode.map { $0 == .merged ? .merged : .unmerged }
         }
         row.residualShapes = residuals?.wireShapes
         row.isLast = isLast
@@ -131,69 +146,35 @@ extension ControlResiduals {
     }
 }
 
-/// The server side: runs the UNet rows a CFG-split leader sends, on this worker's pipeline, with
-/// their LoRAs from this worker's registry and the residuals they carry.
+/// The server side: runs the UNet rows a CFG-split leader sends on this worker's engine
+/// (``DiffusionEngine/predictGuestNoise(_:)``), with their LoRAs from its registry and the residuals
+/// they carry.
 enum GuidancePeerService {
-    /// Answers `predictNoise` calls on `connection`, one at a time; `served` counts the rows run.
-    static func answer(_ call: Int, _ header: WireDenoiserRows, _ payload: Data, on connection: Connection,
-                       engine: DiffusionEngine, loras bound: PeerLoRAs, served: @Sendable (Int) -> Void) {
+    /// Answers a `predictNoise` call from the leader on `link`; `served` counts the rows run.
+    static func answer(_ call: Int, _ header: WireDenoiserRows, _ payload: Data, on connection: Connection, link: Int,
+                       engine: DiffusionEngine, served: @Sendable (Int) -> Void) {
         do {
             let arrays = try WireFloats.unpack(payload, counts: header.rows.flatMap(\.floatCounts))
-            var rows: [GuidanceRow] = []
+            var rows: [GuestRow] = []
             var next = 0
             for row in header.rows {
                 let floats = Array(arrays[next ..< next + row.floatCounts.count])
                 next += floats.count
-                let (adapters, merge) = try bound.apply(row, engine: engine)
-                rows.append(GuidanceRow(input: DenoiserInput(row, sample: floats[0], hidden: floats[1], adapters: adapters),
-                                        residuals: try row.residualShapes.map { shapes throws(PeerCallError) in
-                                            try ControlResiduals(wireShapes: shapes, floats: Array(floats.dropFirst(2)))
-                                        },
-                                        merge: merge, isLast: row.isLast ?? false))
+                rows.append(GuestRow(image: GuestImage(link: link, image: row.image ?? -1),
+                                     input: DenoiserInput(row, sample: floats[0], hidden: floats[1]),
+                                     residuals: try row.residualShapes.map { shapes throws(PeerCallError) in
+                                         try ControlResiduals(wireShapes: shapes, floats: Array(floats.dropFirst(2)))
+                                     },
+                                     loras: (row.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) },
+                                     loraMode: row.loraApplication.map { $0 == .merged ? .merged : .unmerged },
+                                     isLast: row.isLast ?? false))
             }
-            let predictions = try engine.pipeline.predictNoise(rows)
+            let predictions = try engine.predictGuestNoise(rows)
             served(rows.count)
             let channels = predictions.first?.channels ?? engine.pipeline.unet.outChannels
             try connection.send(.predictedNoise(call: call, channels: channels), payload: WireFloats.pack(predictions.map { $0.channelsFirst() }))
         } catch {
             try? connection.send(.predictNoiseFailed(call: call, "\(error)"))
-        }
-    }
-
-}
-
-/// The LoRAs of the rows a CFG-split peer runs, from its registry, bound to its pipeline once per
-/// set of LoRAs and scales (not every step) and dropped after an image's last row; at most
-/// `capacity` sets stay bound (an image cancelled midway sends no last row).
-final class PeerLoRAs: Sendable {
-    private let bound = Mutex<[(key: [WireLoRAUse], merge: UNetLoRAMerge)]>([])
-    let capacity = 8
-
-    /// The row's LoRAs: set loading when the row names them (the leader's first steps run
-    /// meanwhile), and once the row applies them, as unmerged adapters or as the merge it expects.
-    func apply(_ row: WireDenoiserRows.Row, engine: DiffusionEngine) throws -> (LowRankAdapters, UNetLoRAMerge?) {
-        let uses = row.loras ?? []
-        guard !uses.isEmpty else { return (LowRankAdapters(), nil) }
-        defer { if row.isLast == true { bound.withLock { $0.removeAll { $0.key == uses } } } }
-        var merge = bound.withLock { $0.first { $0.key == uses }?.merge }
-        if merge == nil {
-            if let missing = uses.first(where: { engine.registry.entry(.lora, named: $0.name) == nil }) {
-                throw PeerCallError("no LoRA named '\(missing.name)' is registered on this CFG-split peer")
-            }
-            let pending = uses.map { engine.registry.loadLoRA($0.name) }
-            guard row.loraApplication != nil else { return (LowRankAdapters(), nil) }
-            let requests = try zip(pending, uses).map { pending, use in LoRARequest(file: try pending.wait(), scale: use.scale) }
-            let made = UNetLoRAMerge(requests, weights: try engine.pipeline.loraWeights(requests))
-            bound.withLock { sets in
-                sets.append((uses, made))
-                if sets.count > capacity { sets.removeFirst() }
-            }
-            merge = made
-        }
-        switch (row.loraApplication, merge) {
-        case let (.unmerged, merge?): return (merge.weights.unet, nil)
-        case let (.merged, merge?): return (LowRankAdapters(), merge)
-        default: return (LowRankAdapters(), nil)
         }
     }
 }

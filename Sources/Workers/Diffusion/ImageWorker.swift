@@ -72,7 +72,8 @@ public final class ImageWorker: Sendable {
     private let peers = Mutex<[Endpoint: GuidancePeerConnection]>([:])
     private let controlNetServices = Mutex<[Endpoint: ControlNetServiceConnection]>([:])
     private let guidanceRowsServed = Atomic<Int>(0)
-    private let peerLoRAs = PeerLoRAs()
+    /// Numbers the connections of CFG-split leaders (their images are numbered per connection).
+    private let links = Atomic<Int>(0)
     private let controlNetCalls = Atomic<Int>(0)
 
     public init(configuration: ImageWorkerConfiguration) throws {
@@ -101,20 +102,26 @@ public final class ImageWorker: Sendable {
     /// Registers, serves until the front end goes away, then stops the engine.
     public func run() async throws {
         listener.start(name: "tessera-image-peers") { [self] connection in
+            let link = links.add(1, ordering: .relaxed).oldValue
             connection.startReading(name: "tessera-diffusion-peer", onMessage: { message, payload in
                 switch message {
                 case let .predictNoise(call, header):
                     guard let engine = self.engine else { return }
-                    GuidancePeerService.answer(call, header, payload, on: connection, engine: engine, loras: self.peerLoRAs) {
+                    GuidancePeerService.answer(call, header, payload, on: connection, link: link, engine: engine) {
                         self.guidanceRowsServed.add($0, ordering: .relaxed)
                     }
+                case let .endGuidance(image):
+                    self.engine?.endGuests([GuestImage(link: link, image: image)])
                 case let .controlResiduals(call, header):
                     guard let controlNets = self.controlNets else { return }
                     controlNets.answer(call, header, payload, on: connection)
                     self.controlNetCalls.add(1, ordering: .relaxed)
                 default: break
                 }
-            }, onClose: { _ in })
+            }, onClose: { _ in
+                // A leader gone (or restarted) sends no last rows: its images end here.
+                self.engine?.endGuests(link: link)
+            })
         }
         var hello = WorkerHello(slot: configuration.slot, role: configuration.role, processId: ProcessInfo.processInfo.processIdentifier,
                                 transfer: listener.endpoint, kvLayout: KVLayout(layers: 0, rowWidth: 0), kvCapacityTokens: 0,
@@ -169,7 +176,8 @@ public final class ImageWorker: Sendable {
         if job.initImage != nil { request.initImage = images.removeFirst() }
         if let endpoint = job.guidancePeer { request.guidancePeer = try peer(endpoint).image(loras: job.loras ?? []) }
         guard let engine else { throw ImageGenerationError.invalidRequest("a controlnet worker generates no images", param: nil) }
-        var named = ImageRequest(request, loras: (job.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) }, previewInterval: job.previewInterval ?? 0)
+        var named = ImageRequest(request, loras: (job.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) }, previewInterval: job.previewInterval ?? 0,
+                                 partialImages: job.partialImages ?? 0)
         if let endpoint = job.controlNetService {
             // Run by a `controlnet` worker: each step's residuals come back over its connection.
             let service = try controlNetService(endpoint)
@@ -226,6 +234,8 @@ public final class ImageWorker: Sendable {
         load.batchedCalls = statistics.batchedCalls
         load.batchedSteps = statistics.batchedSteps
         load.guidanceRowsServed = guidanceRowsServed.load(ordering: .relaxed)
+        load.loraMerges = statistics.loraMerges
+        load.lorasMerged = statistics.lorasMerged
         load.controlNetCalls = controlNetCalls.load(ordering: .relaxed)
         load.controlNetLoads = controlNets?.statistics.loads ?? 0
         load.cachedLoRAs = engine?.registry.cachedNames(.lora) ?? []

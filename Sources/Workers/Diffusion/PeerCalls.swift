@@ -61,6 +61,13 @@ final class PeerCalls: @unchecked Sendable {
         }
     }
 
+    /// Sends `message`, which has no answer.
+    func send(_ message: WireMessage) throws(PeerCallError) {
+        do { try connection.send(message) } catch {
+            throw PeerCallError("cannot reach the peer at \(endpoint): \(error)")
+        }
+    }
+
     private func answer(_ message: WireMessage, _ payload: Data) {
         let id: Int
         switch message {

@@ -1,0 +1,125 @@
+import Diffusion
+import Foundation
+import Imaging
+import Models
+import Synchronization
+import Tensor
+import Testing
+@testable import DiffusionServing
+
+/// Two engines that are each other's CFG-split peer, as two image workers of a `cfg_split` pool are,
+/// their rows passed in this process through ``DiffusionEngine/predictGuestNoise(_:)`` (a worker
+/// receives them over its transfer endpoint). With different LoRAs on the two engines every
+/// UNet serves two LoRA sets, so both take them unmerged instead of merging and restoring every
+/// step; an image that leaves early leaves its peer's weights pristine.
+@Suite struct GuestRowsTests {
+    /// One image's peer: its rows go to `engine` as a leader's rows would, with the image's LoRAs by name.
+    final class EnginePeer: GuidancePeer, @unchecked Sendable {
+        let engine: DiffusionEngine
+        let image: GuestImage
+        let loras: [LoRAUse]
+        private let served = Mutex(0)
+
+        init(_ engine: DiffusionEngine, image: Int, loras: [LoRAUse]) {
+            self.engine = engine
+            self.image = GuestImage(link: 0, image: image)
+            self.loras = loras
+        }
+
+        var rows: Int { served.withLock { $0 } }
+
+        func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
+            let guests = rows.map { row in
+                var input = row.input
+                input.adapters = LowRankAdapters()
+                return GuestRow(image: image, input: input, residuals: row.residuals, loras: loras, loraMode: row.loraMode, isLast: row.isLast)
+            }
+            let predictions = try engine.predictGuestNoise(guests)
+            served.withLock { $0 += rows.count }
+            return { predictions }
+        }
+
+        func release() { engine.endGuests([image]) }
+    }
+
+    static func engine() throws -> DiffusionEngine {
+        DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: StepBatchingTests.folder),
+                        config: DiffusionEngineConfig(maxBatchSize: 4, loraStartStep: 2), registry: try AddonServingTests.registry())
+    }
+
+    static func split(_ image: ImageRequest, to peer: DiffusionEngine, number: Int) -> (ImageRequest, EnginePeer) {
+        var image = image
+        let connection = EnginePeer(peer, image: number, loras: image.loras)
+        image.request.guidancePeer = connection
+        return (image, connection)
+    }
+
+    @Test func splitImagesWithDifferentLoRAsOnTwoEnginesTakeThemUnmerged() async throws {
+        let (first, second) = (try Self.engine(), try Self.engine())
+        let pristine = AddonServingTests.weights(first.pipeline)
+        let steps = 6
+        let images = [
+            ImageRequest(AddonServingTests.request("a red cube", seed: 11, steps: steps), loras: [LoRAUse(name: "peft", scale: 0.9)]),
+            ImageRequest(AddonServingTests.request("a blue sphere", seed: 12, steps: steps), loras: [LoRAUse(name: "kohya", scale: 1)]),
+        ]
+        // Each engine leads one image and runs the other's unconditional rows.
+        let (onFirst, toSecond) = Self.split(images[0], to: second, number: 0)
+        let (onSecond, toFirst) = Self.split(images[1], to: first, number: 0)
+        async let a = StepBatchingTests.images(try first.submit([onFirst])).images
+        async let b = StepBatchingTests.images(try second.submit([onSecond])).images
+        let served = [try #require(try await a[0]), try #require(try await b[0])]
+        #expect(toSecond.rows == steps && toFirst.rows == steps)
+        // Merging and restoring every step would be 2 merges per LoRA step on each engine. Both
+        // images run from their first step, so by their LoRA step (2) both engines serve both sets;
+        // only an image started two steps late could see its LoRAs merged alone for a while.
+        let merges = first.statistics().loraMerges + second.statistics().loraMerges
+        #expect(merges <= 4, "\(merges) merges for \(steps) steps of two images")
+        for (i, image) in images.enumerated() {
+            // Exactly as alone on the unmerged arithmetic; as alone merged (generate-image) up to rounding.
+            if merges == 0 {
+                #expect(served[i].latents == (try AddonServingTests.alone(first.pipeline, image, loraStartStep: 2, mode: .unmerged)).latents, "image \(i)")
+            }
+            let alone = try AddonServingTests.alone(first.pipeline, image, loraStartStep: 2)
+            let gap = zip(served[i].latents, alone.latents).map { abs($0 - $1) }.max()!
+            #expect(gap < 2e-3, "image \(i): \(gap) from the image made alone")
+            #expect(try AddonServingTests.alone(first.pipeline, ImageRequest(image.request)).latents != served[i].latents, "image \(i): the LoRA changed nothing")
+        }
+        for engine in [first, second] {
+            let restored = AddonServingTests.weights(engine.pipeline) == pristine
+            #expect(restored, "the weights are not pristine")
+            #expect(engine.statistics().guestImages == 0 && !engine.statistics().lorasMerged)
+        }
+    }
+
+    /// A split image whose client leaves: its peer forgets it and restores the weights merged for
+    /// it at once, not at its next call; the leader's weights are pristine again too.
+    @Test func aCancelledSplitImageReleasesItsPeer() async throws {
+        let (leader, peer) = (try Self.engine(), try Self.engine())
+        let pristine = AddonServingTests.weights(peer.pipeline)
+        let (image, connection) = Self.split(ImageRequest(AddonServingTests.request("a house", seed: 5, steps: 150),
+                                                          loras: [LoRAUse(name: "peft", scale: 0.8)]), to: peer, number: 7)
+        do {
+            var events = try leader.submit([image]).makeAsyncIterator()
+            while let event = try await events.next() {
+                if case let .progress(_, step, _, _, _) = event, step >= 3 { break }
+            }
+            #expect(peer.statistics().lorasMerged && peer.statistics().guestImages == 1)
+        }
+        // Ending the iteration cancels the image at its next step boundary.
+        let released = await eventually { peer.statistics().guestImages == 0 && leader.statistics().runningImages == 0 }
+        #expect(released)
+        #expect(connection.rows < 150)
+        for engine in [peer, leader] {
+            let restored = AddonServingTests.weights(engine.pipeline) == pristine
+            #expect(!engine.statistics().lorasMerged && restored, "the weights are not pristine")
+        }
+    }
+
+    func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0 ..< 600 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return condition()
+    }
+}
