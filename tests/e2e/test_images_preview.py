@@ -1,6 +1,7 @@
 """Low-resolution previews in `stream: true` image generations: with `preview_interval: k`, every
 k-th progress event carries `preview` ({b64_json, size}), a PNG of the latents mapped to RGB, one
-pixel per latent pixel (1/8 of the image's size on SD; 1/2 on the tiny fixture, whose VAE halves once); without the field no event has one; invalid values are a 400. Single process
+pixel per latent pixel (1/8 of the image's size on SD; 1/2 on the tiny fixture, whose VAE halves once); without the field no event has one;
+OpenAI's `partial_images` sends such previews as `image_generation.partial_image` events; invalid values are a 400. Single process
 and through the diffusion workers of a topology, which send the same previews for the same seed."""
 
 import base64
@@ -84,24 +85,6 @@ def test_workers_send_the_single_process_previews(single_base, cluster_base):
 
 
 @pytest.mark.parametrize("server", ["single_base", "cluster_base"])
-@pytest.mark.parametrize("fields", [
-    {"preview_interval": 0},
-    {"preview_interval": -1},
-    {"preview_interval": 5},  # more than num_inference_steps: no preview could come
-    {"preview_interval": 1.5},
-    {"preview_interval": "2"},
-    {"preview_interval": True},
-    {"preview_interval": 2, "stream": False},  # only progress events carry previews
-])
-def test_invalid_preview_intervals_are_a_400(request, server, fields):
-    base = request.getfixturevalue(server)
-    response = requests.post(base + "/v1/images/generations", json={**BODY, **fields}, timeout=60)
-    assert response.status_code == 400, response.text
-    error = response.json()["error"]
-    assert error["param"] == "preview_interval" and error["type"] == "invalid_request_error" and error["message"]
-
-
-@pytest.mark.parametrize("server", ["single_base", "cluster_base"])
 def test_partial_images_through_the_openai_client(request, server):
     """OpenAI's `partial_images`: `image_generation.partial_image` events (the openai package's
     ImageGenPartialImageEvent) with the latent previews of steps spread over the image's, then
@@ -144,15 +127,22 @@ def test_partial_images_and_preview_interval_together(single_base):
 
 
 @pytest.mark.parametrize("server", ["single_base", "cluster_base"])
-@pytest.mark.parametrize("fields", [
-    {"partial_images": 4},
-    {"partial_images": -1},
-    {"partial_images": 1.5},
-    {"partial_images": 2, "stream": False},  # partial images are stream events
+@pytest.mark.parametrize("fields, param", [
+    ({"preview_interval": 0}, "preview_interval"),
+    ({"preview_interval": -1}, "preview_interval"),
+    ({"preview_interval": 5}, "preview_interval"),  # more than num_inference_steps: no preview could come
+    ({"preview_interval": 1.5}, "preview_interval"),
+    ({"preview_interval": "2"}, "preview_interval"),
+    ({"preview_interval": True}, "preview_interval"),
+    ({"preview_interval": 2, "stream": False}, "preview_interval"),  # only progress events carry previews
+    ({"partial_images": 4}, "partial_images"),
+    ({"partial_images": -1}, "partial_images"),
+    ({"partial_images": 1.5}, "partial_images"),
+    ({"partial_images": 2, "stream": False}, "partial_images"),  # partial images are stream events
 ])
-def test_invalid_partial_images_are_a_400(request, server, fields):
+def test_invalid_preview_fields_are_a_400(request, server, fields, param):
     base = request.getfixturevalue(server)
     response = requests.post(base + "/v1/images/generations", json={**BODY, **fields}, timeout=60)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
-    assert error["param"] == "partial_images" and error["type"] == "invalid_request_error" and error["message"]
+    assert error["param"] == param and error["type"] == "invalid_request_error" and error["message"]
