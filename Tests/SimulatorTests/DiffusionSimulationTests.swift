@@ -7,10 +7,10 @@ import Testing
 /// routers and the ControlNet pool scaler, on hand-computable costs.
 @Suite struct DiffusionSimulationTests {
     /// UNet call: 300 ms + 0.5 ms per row-pixel, so one guided 10×10 image adds 100 ms; nothing else costs.
-    static func costModel(loraLoadMs: Double = 0, controlNetFixedMs: Double = 0, maxBatch: Int = 8) -> CostModel {
+    static func costModel(loraLoadMs: Double = 0, loraMergeMs: Double = 0, controlNetFixedMs: Double = 0, maxBatch: Int = 8) -> CostModel {
         var model = roundCostModel()
         model.diffusion = .init(stepFixedMs: 300, stepPerRowPixelMs: 0.5, controlNetFixedMs: controlNetFixedMs, controlNetPerPixelMs: 0,
-                                vaeDecodeFixedMs: 0, vaeDecodePerPixelMs: 0, textEncodeMs: 0, loraLoadMs: loraLoadMs, loraMergeMs: 0,
+                                vaeDecodeFixedMs: 0, vaeDecodePerPixelMs: 0, textEncodeMs: 0, loraLoadMs: loraLoadMs, loraMergeMs: loraMergeMs,
                                 maxBatchSize: maxBatch, loraCacheEntries: 4, referenceWidth: 10, referenceHeight: 10)
         return model
     }
@@ -113,6 +113,10 @@ import Testing
         // The peer's cache holds x afterwards: adapter-affine routing sees it there.
         let sim = try ClusterSimulator.simulate(trace: trace, system: split, costModel: model, slo: looseSLO, predictor: nil)
         #expect(sim.cachedLoRAs(on: 1) == ["x"])
+        // The peer merges x into its weights too (100 ms), once: the image's first step waits for both merges.
+        split.loraStartStep = 0
+        let merged = try Self.latencies(Trace(requests: [Self.image(at: 0, loras: ["x"])]), split, Self.costModel(loraMergeMs: 100))
+        #expect(abs(merged[0] - (3.5 + 0.1 + 0.1)) < 1e-9, "\(merged[0])")
     }
 
     @Test func adapterAffinityRoutesToTheWorkerHoldingTheLoRA() throws {
