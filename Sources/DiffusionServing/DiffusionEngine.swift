@@ -223,8 +223,10 @@ public final class DiffusionEngine: @unchecked Sendable {
     private func loop() {
         while let admitted = nextAdmissions() {
             releaseLeaving()
+            let start = ContinuousClock.now
             for job in admitted { begin(job) }
             condition.lock()
+            if !admitted.isEmpty { counters.loopSeconds.admission += (ContinuousClock.now - start).seconds }
             running.removeAll { $0.state == nil }
             condition.unlock()
             if !running.isEmpty { step() }
@@ -240,7 +242,9 @@ public final class DiffusionEngine: @unchecked Sendable {
         publishRunningSets()
         guard let (loras, merge) = loopMerge, !running.contains(where: { $0.activeLoRAs == loras }),
               !guests.activeSets.contains(loras) else { return }
+        let start = ContinuousClock.now
         pipeline.restoreLoRAs(ifMerged: merge.key)
+        locked { $0.counters.loopSeconds.loraMerge += (ContinuousClock.now - start).seconds }
         loopMerge = nil
     }
 
@@ -319,9 +323,13 @@ public final class DiffusionEngine: @unchecked Sendable {
 
     private func step() {
         var chosen = config.stepBatcher.select(running.map(\.stepCandidate), maxBatchSize: config.maxBatchSize)
+        let activationStart = ContinuousClock.now
+        var activated = false
         for i in chosen where running[i].state!.stepsDone == running[i].loraActivation {
+            activated = true
             do { try activateLoRAs(running[i]) } catch { fail(running[i].group, .invalidRequest("LoRA: \(error)", param: "loras")) }
         }
+        let activationSeconds = activated ? (ContinuousClock.now - activationStart).seconds : 0
         chosen.removeAll { running[$0].group.cancelled }
         guard !chosen.isEmpty else { return }
         // The rule over everything these weights serve this step: the batch and the leaders' rows.
@@ -349,6 +357,9 @@ public final class DiffusionEngine: @unchecked Sendable {
         }
         let seconds = (ContinuousClock.now - start).seconds
         condition.lock()
+        counters.loopSeconds.loraActivation += activationSeconds
+        counters.loopSeconds.loraMerge += mergeSeconds
+        counters.loopSeconds.unet += seconds
         counters.batchedCalls += 1
         counters.batchedSteps += chosen.count
         if merge != nil { counters.mergedLoRACalls += 1 } else if keys.contains(where: { !$0.isEmpty }) { counters.unmergedLoRACalls += 1 }
@@ -388,6 +399,7 @@ public final class DiffusionEngine: @unchecked Sendable {
 
     private func complete(_ job: Job) {
         let state = job.state!
+        let decodeStart = ContinuousClock.now
         let image = pipeline.decode(state)
         let now = ContinuousClock.now
         var timing = ImageTiming(
@@ -400,6 +412,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         timing.controlNetSeconds = job.controlNetSeconds
         job.state = nil
         condition.lock()
+        counters.loopSeconds.decode += (now - decodeStart).seconds
         counters.finishedImages += 1
         job.group.remaining -= 1
         let done = job.group.remaining == 0 && !job.group.cancelled

@@ -1,3 +1,4 @@
+import Cluster
 import Diffusion
 import Imaging
 
@@ -80,6 +81,8 @@ public struct ImageEngineStatistics: Sendable, Equatable {
     /// Add-on cache lookups answered from memory and those that loaded, per kind.
     public var loraCache = AdapterCache.Counters()
     public var controlNetCache = AdapterCache.Counters()
+    /// Where the engine loop's time went, summed since it started.
+    public var loopSeconds = ImageLoopSeconds()
 
     public init() {}
 }

@@ -139,6 +139,7 @@ extension ClusterSimulator {
             ttft: LatencySummary(ttft), tpot: LatencySummary(tpot), sloAttainment: Double(met) / Double(n),
             goodput: Double(met) / horizon, throughput: Double(completed) / horizon, makespan: makespan, instanceHours: hours,
             gpuHours: hours * Double(cost.gpusPerInstance), reconfigurations: reconfigurations, timeline: timeline,
-            imageLatency: requests.contains { $0.image != nil } ? LatencySummary(images) : nil)
+            imageLatency: requests.contains { $0.image != nil } ? LatencySummary(images) : nil,
+            imageWork: requests.contains { $0.image != nil } ? imageWork : nil)
     }
 }

@@ -4,11 +4,12 @@ import Cluster
 /// the image router picks a worker; at each step boundary the worker admits waiting images into
 /// free batch slots (text encoding each), picks the step's batch by the system's ``StepBatchPolicy``
 /// (one size, up to the cap), merges the batch's LoRAs when ``LoRAMergeRule`` says so over the
-/// batch and the rows the worker runs for CFG-split peers, and runs one UNet call over every image's
-/// rows with their ControlNets; finished images are VAE-decoded before the next step. LoRAs
-/// missing from the worker's cache load one after another on its loader while the image runs its
-/// first `loraStartStep` steps on the base weights (Katz §BAL); a step whose LoRA is still loading
-/// waits. A CFG-split peer loads an image's LoRAs into its own cache on its own loader from the
+/// batch and the rows the worker runs for CFG-split peers (else each row with LoRAs pays their
+/// unmerged low-rank products), and runs one UNet call over every image's rows with their
+/// ControlNets; finished images are VAE-decoded before the next step. LoRAs missing from the
+/// worker's cache load one after another on its loader while the image runs its first
+/// `loraStartStep` steps on the base weights (Katz §BAL); a step whose LoRA is still loading
+/// waits, and the loop binds the LoRAs and re-encodes the image's text through them. A CFG-split peer loads an image's LoRAs into its own cache on its own loader from the
 /// image's first step (the image's LoRA step waits for both), and merges them into its weights by
 /// the same rule over its own images and its peer rows (the leader's step waits for it). ControlNets run in-process, or with `controlnet` workers up, spread over them and
 /// overlapped with the UNet's down pass (half the call, Katz §ControlNet-as-a-Service).
@@ -56,6 +57,7 @@ extension ClusterSimulator {
             inst.imageQueue.removeFirst()
             inst.imageRunning.append(r)
             seconds += d.textEncodeMs / 1000
+            imageWork.seconds.admission += d.textEncodeMs / 1000
             startLoRAs(r, on: inst, at: now + seconds)
         }
         guard !inst.imageRunning.isEmpty else { return }
@@ -65,14 +67,17 @@ extension ClusterSimulator {
             return StepCandidate(height: image.height, width: image.width, loras: due ? image.loras : [])
         }
         let chosen = imageBatcher.select(candidates, maxBatchSize: cap).map { inst.imageRunning[$0] }
-        // LoRAs due at this step: wait for their loads, re-encode the text through them.
+        // LoRAs due at this step: wait for their loads, bind them, re-encode the text through them.
         var ready = now + seconds
+        let admitted = seconds
         for r in chosen where !requests[r].image!.loras.isEmpty && requests[r].stepsDone == requests[r].loraActivation {
             ready = max(ready, requests[r].loraReady)
             requests[r].loraActive = true
-            seconds += d.textEncodeMs / 1000
+            seconds += (d.textEncodeMs + Double(requests[r].image!.loras.count) * d.loraBindMs) / 1000
         }
         seconds = max(seconds, ready - now)
+        imageWork.seconds.loraActivation += seconds - admitted
+        let merging = seconds
         let key = LoRAMergeRule.merged(chosen.map(activeLoRAs) + inst.peerImages.map(activeLoRAs))
         seconds += merge(key, on: inst)
         // Each peer puts in place the weights the split images' rows expect (merged ones only when
@@ -81,16 +86,24 @@ extension ClusterSimulator {
             let peer = fleet[requests[r].guidancePeer!]
             seconds += merge(key == nil ? nil : LoRAMergeRule.merged(peer.imageRunning.map(activeLoRAs) + peer.peerImages.map(activeLoRAs)), on: peer)
         }
-        var rowPixels = 0.0, controlNet = 0.0
+        imageWork.seconds.loraMerge += seconds - merging
+        var rowPixels: [Int] = [], controlNet = 0.0, unmerged = 0.0
         for r in chosen {
             let image = requests[r].image!
             let rows = split(r) ? 1 : image.cfgRows
-            rowPixels += Double(rows * image.width * image.height)
+            rowPixels += Array(repeating: image.width * image.height, count: rows)
             controlNet += Double(rows * image.controlNets.count) * d.controlNetSeconds(width: image.width, height: image.height)
+            if key == nil {
+                unmerged += Double(rows * activeLoRAs(r).count) * d.unmergedLoRASeconds(width: image.width, height: image.height)
+            }
         }
-        let unet = d.stepSeconds(rowPixels: rowPixels)
+        let unet = d.stepSeconds(rowPixels: rowPixels) + unmerged
         let servers = active(role: .controlnet).count
-        seconds += unet + (servers > 0 ? max(0, controlNet / Double(servers) - unet / 2) : controlNet)
+        let call = unet + (servers > 0 ? max(0, controlNet / Double(servers) - unet / 2) : controlNet)
+        seconds += call
+        imageWork.seconds.unet += call
+        imageWork.unetCalls += 1
+        imageWork.imageSteps += chosen.count
         inst.imageStep = chosen
         inst.busy = true
         events.push(.imageStepDone(i, inst.version), at: now + seconds)
@@ -143,6 +156,7 @@ extension ClusterSimulator {
             requests[r].stepsDone += 1
             guard let image = requests[r].image, requests[r].stepsDone >= image.steps else { continue }
             decodeEnd += diffusion.vaeDecodeSeconds(width: image.width, height: image.height)
+            imageWork.seconds.decode += diffusion.vaeDecodeSeconds(width: image.width, height: image.height)
             inst.imageRunning.removeAll { $0 == r }
             if let peer = requests[r].guidancePeer {
                 let peer = fleet[peer]

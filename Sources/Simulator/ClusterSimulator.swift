@@ -64,6 +64,8 @@ public final class ClusterSimulator: ClusterView {
     var decisions: [RoutingDecision]?
     var batchDecisions: [BatchDecision]?
     var imageRoutes: [ImageRoutingDecision]?
+    /// What the image workers were charged, phase by phase.
+    var imageWork = ImageWork()
     let sampleInterval: Double
 
     init(system: SystemSpec, costModel: CostModel, slo: SLOClasses, capacity: InstanceCapacity, sampleInterval: Double) throws {

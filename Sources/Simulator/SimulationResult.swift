@@ -1,3 +1,5 @@
+import Cluster
+
 /// Latency percentiles in seconds.
 public struct LatencySummary: Sendable, Hashable, Codable {
     public var mean: Double
@@ -48,4 +50,17 @@ public struct SimulationResult: Sendable, Hashable, Codable {
     /// Images to generate: arrival to decoded image, seconds (`ttft` and `tpot` cover the language
     /// requests); nil without images in the trace.
     public var imageLatency: LatencySummary?
+    /// What the image workers were charged, summed over all of them; nil without images.
+    public var imageWork: ImageWork?
+}
+
+/// What the simulated image workers were charged, summed over workers: their time by phase, and
+/// their UNet calls with the image-steps those advanced (a live engine's `image_unet_calls_total`
+/// and `image_steps_total`; over the calls, the mean batch).
+public struct ImageWork: Sendable, Hashable, Codable {
+    public var seconds = ImageLoopSeconds()
+    public var unetCalls = 0
+    public var imageSteps = 0
+
+    public init() {}
 }

@@ -120,9 +120,11 @@ struct ProfileCommand: AsyncParsableCommand {
         }
         lines.append("transfer ms = \(f(model.transfer.latencyMs)) + bytes / \(f(model.transfer.bandwidthGBps)) GB/s (same-host copy)")
         if let d = model.diffusion {
-            lines.append("image worker: UNet step ms = \(f(d.stepFixedMs)) + \(f(d.stepPerRowPixelMs))·Σ rows·pixels; VAE decode ms = \(f(d.vaeDecodeFixedMs)) + "
-                + "\(f(d.vaeDecodePerPixelMs))·pixels; ControlNet call ms = \(f(d.controlNetFixedMs)) + \(f(d.controlNetPerPixelMs))·pixels; "
-                + "text encoding \(f(d.textEncodeMs)) ms; LoRA load \(f(d.loraLoadMs)) ms, merge \(f(d.loraMergeMs)) ms")
+            lines.append("image worker: UNet step ms = \(f(d.stepFixedMs)) + Σ rows (\(f(d.stepPerRowPixelMs))·pixels + \(f(d.stepPerRowPixelSquaredMs))·pixels²); "
+                + "VAE decode ms = \(f(d.vaeDecodeFixedMs)) + \(f(d.vaeDecodePerPixelMs))·pixels; ControlNet call ms = \(f(d.controlNetFixedMs)) + "
+                + "\(f(d.controlNetPerPixelMs))·pixels + \(f(d.controlNetPerPixelSquaredMs))·pixels²; text encoding \(f(d.textEncodeMs)) ms; "
+                + "LoRA load \(f(d.loraLoadMs)) ms, bind \(f(d.loraBindMs)) ms, merge \(f(d.loraMergeMs)) ms, unmerged row ms = "
+                + "\(f(d.unmergedLoRAFixedMs)) + \(f(d.unmergedLoRAPerPixelMs))·pixels + \(f(d.unmergedLoRAPerPixelSquaredMs))·pixels²")
         }
         for (stage, errors) in CostModelFit.relativeErrors(of: model) + (model.diffusion.map(DiffusionProfiler.relativeErrors) ?? []) {
             let sorted = errors.sorted()

@@ -109,6 +109,8 @@ import Testing
         let statistics = engine.statistics()
         #expect(statistics.mergedLoRACalls == 4 && statistics.unmergedLoRACalls == 0)
         #expect(statistics.loraCache.misses == 2 && statistics.controlNetCache.misses == 1)
+        // The loop's time by phase (image_loop_seconds_total): every phase this image went through took some.
+        #expect(statistics.loopSeconds.phases.allSatisfy { $0.seconds > 0 }, "\(statistics.loopSeconds)")
         // Again: everything from the cache.
         _ = try await StepBatchingTests.images(try engine.submit([image]))
         #expect(engine.statistics().loraCache.hits == 2 && engine.statistics().controlNetCache.hits == 1)

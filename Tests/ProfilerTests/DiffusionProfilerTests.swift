@@ -8,6 +8,21 @@ private let diffusion = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("fixtures/diffusion")
 
+/// The UNet call's fit tells a call's fixed cost, each row's per-pixel cost and its per-pixel² cost
+/// (self-attention) apart from calls of 1, 2 and 4 guided images at two sizes; a per-row add-on's
+/// per-pixel and per-pixel² costs come from one point per size.
+@Test func fitsTheUNetCallAndRowCostsWithTheirAttentionTerm() throws {
+    let cost = { (rows: Int, pixels: Double) in 5 + Double(rows) * (0.02 * pixels + 3e-6 * pixels * pixels) }
+    let steps = [(64, 1), (64, 2), (64, 4), (96, 1), (96, 2), (96, 4)].map { side, images in
+        CostModel.Diffusion.Measurements.Step(images: images, rows: 2 * images, width: side, height: side, ms: cost(2 * images, Double(side * side)))
+    }
+    let step = try DiffusionProfiler.fitStep(steps)
+    #expect(abs(step[0] - 5) < 1e-6 && abs(step[1] - 0.02) < 1e-9 && abs(step[2] - 3e-6) < 1e-12, "\(step)")
+    let row = try DiffusionProfiler.fitRow([.init(width: 64, height: 64, ms: 0.01 * 4096 + 4e-6 * 4096 * 4096),
+                                            .init(width: 96, height: 96, ms: 0.01 * 9216 + 4e-6 * 9216 * 9216)], stage: "ControlNet")
+    #expect(abs(row[0] - 0.01) < 1e-9 && abs(row[1] - 4e-6) < 1e-12, "\(row)")
+}
+
 /// `tessera profile --image-model` on the tiny SD 1.x fixture: every point measured on the real
 /// pipeline, the fit non-negative, and the costs usable by the simulator.
 @Test func profilesTheTinySDFixtureIntoDiffusionCosts() throws {
@@ -23,9 +38,12 @@ private let diffusion = URL(fileURLWithPath: #filePath)
     #expect(m.steps.map { [$0.width, $0.images, $0.rows] } == [[16, 1, 2], [16, 2, 4], [32, 1, 2], [32, 2, 4]])
     #expect(m.vaeDecode.map(\.width) == [16, 32] && m.controlNet.map(\.width) == [16, 32])
     #expect((m.steps.map(\.ms) + m.vaeDecode.map(\.ms) + m.controlNet.map(\.ms)).allSatisfy { $0 > 0 })
-    #expect(m.textEncodeMs > 0 && m.loraLoadMs > 0 && m.loraMergeMs > 0)
+    #expect(m.textEncodeMs > 0 && m.loraLoadMs > 0 && m.loraBindMs > 0 && m.loraMergeMs > 0)
+    // The LoRA applied unmerged costs each row something at both sizes, and the fit prices it.
+    #expect(m.unmergedLoRA.map(\.width) == [16, 32] && m.unmergedLoRA.allSatisfy { $0.ms > 0 })
+    #expect(costs.loraBindMs == m.loraBindMs && costs.unmergedLoRASeconds(width: 32, height: 32) > 0)
     // Four times the pixels cost more per UNet call and per decode.
-    #expect(costs.stepSeconds(rowPixels: 2 * 32 * 32) > costs.stepSeconds(rowPixels: 2 * 16 * 16))
+    #expect(costs.stepSeconds(rowPixels: [32 * 32, 32 * 32]) > costs.stepSeconds(rowPixels: [16 * 16, 16 * 16]))
     #expect(costs.vaeDecodeSeconds(width: 32, height: 32) > costs.vaeDecodeSeconds(width: 16, height: 16))
     #expect(costs.referenceWidth == 16 && costs.maxBatchSize == 8 && costs.loraCacheEntries >= 1)
     try costs.validate()
@@ -41,7 +59,7 @@ private let diffusion = URL(fileURLWithPath: #filePath)
     let trace = Trace(requests: [TraceRequest(arrival: 0, imageGeneration: ImageGeneration(steps: 4, width: 16, height: 16))])
     let system = SystemSpec(name: "one", deployment: Deployment(slots: [.init(role: .image, group: .image, count: 1)]))
     let result = try ClusterSimulator.run(trace: trace, system: system, costModel: model, slo: SLOClasses(LatencySLO(ttft: 100, tpot: 100)))
-    let expected = costs.textEncodeMs / 1000 + 4 * costs.stepSeconds(rowPixels: 2 * 16 * 16) + costs.vaeDecodeSeconds(width: 16, height: 16)
+    let expected = costs.textEncodeMs / 1000 + 4 * costs.stepSeconds(rowPixels: [16 * 16, 16 * 16]) + costs.vaeDecodeSeconds(width: 16, height: 16)
     let latency = try #require(result.imageLatency).mean
     #expect(abs(latency - expected) < 1e-9, "simulated \(latency) s, the profile's costs add up to \(expected) s")
 }

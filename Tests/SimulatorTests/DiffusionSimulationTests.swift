@@ -119,6 +119,59 @@ import Testing
         #expect(abs(merged[0] - (3.5 + 0.1 + 0.1)) < 1e-9, "\(merged[0])")
     }
 
+    @Test func mixedLoRABatchesPayTheUnmergedRowsAndJoiningLoRAsTheirBinding() throws {
+        // 10 ms a row for each LoRA applied unmerged; LoRA x's image runs its first step alone on merged
+        // weights (free), then the two share nine steps of 300 + 2·100 ms + four unmerged rows (40 ms).
+        var model = Self.costModel()
+        model.diffusion!.unmergedLoRAFixedMs = 10
+        let mixedTrace = Trace(requests: [Self.image(at: 0, loras: ["x"]), Self.image(at: 0, loras: ["y"])])
+        let mixed = try Self.latencies(mixedTrace, Self.system("mixed"), model)
+        #expect(zip(mixed, [0.4 + 9 * 0.54, 0.4 + 9 * 0.54 + 0.4]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(mixed)")
+        // The worker's charges by phase, as a live engine's image_loop_seconds_total reports them: eleven calls, twenty image-steps.
+        let work = try #require(try ClusterSimulator.run(trace: mixedTrace, system: Self.system("mixed"), costModel: model, slo: looseSLO).imageWork)
+        #expect(work.unetCalls == 11 && work.imageSteps == 20 && abs(work.seconds.unet - (0.8 + 9 * 0.54)) < 1e-9, "\(work)")
+        #expect(work.seconds.admission == 0 && work.seconds.loraActivation == 0 && work.seconds.loraMerge == 0 && work.seconds.decode == 0)
+        // One LoRA set: merged weights, no unmerged rows.
+        let same = try Self.latencies(Trace(requests: [Self.image(at: 0, loras: ["x"]), Self.image(at: 0, loras: ["x"])]), Self.system("same"), model)
+        #expect(zip(same, [4.9, 5.3]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(same)")
+        // Each LoRA is bound on the step loop (50 ms) when it joins the image, at its start step.
+        model.diffusion!.loraBindMs = 50
+        var late = Self.system("late")
+        late.loraStartStep = 2
+        let bound = try Self.latencies(Trace(requests: [Self.image(at: 0, loras: ["x", "y"])]), late, model)
+        #expect(abs(bound[0] - (4 + 2 * 0.05)) < 1e-9, "\(bound)")
+        let charged = try #require(try ClusterSimulator.run(trace: Trace(requests: [Self.image(at: 0, loras: ["x", "y"])]), system: late,
+                                                            costModel: model, slo: looseSLO).imageWork)
+        #expect(abs(charged.seconds.loraActivation - 0.1) < 1e-9 && charged.unetCalls == 10, "\(charged)")
+    }
+
+    @Test func aRowPaysItsPixelsSquaredForSelfAttention() throws {
+        // 0.001 ms per pixel² a row: a guided 10×10 image's two rows add 2·(0.5·100 + 0.001·100²) = 120 ms to the 300 ms call.
+        var model = Self.costModel()
+        model.diffusion!.stepPerRowPixelSquaredMs = 0.001
+        model.diffusion!.controlNetPerPixelSquaredMs = 0.002
+        let latencies = try Self.latencies(Trace(requests: [Self.image(at: 0)]), Self.system("one"), model)
+        #expect(abs(latencies[0] - 4.2) < 1e-9, "\(latencies)")
+        // A ControlNet's rows likewise: 2 · 0.002 · 100² = 40 ms more a step.
+        let controlled = try Self.latencies(Trace(requests: [Self.image(at: 0, controlNets: ["c"])]), Self.system("one"), model)
+        #expect(abs(controlled[0] - 4.6) < 1e-9, "\(controlled)")
+    }
+
+    @Test func diffusionCostsWithoutTheLoRABindingAndUnmergedCostsStillLoad() throws {
+        // A profile written before they were measured: they read as 0; written back, they are kept.
+        var costs = try #require(Self.costModel().diffusion)
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(costs)) as? [String: Any])
+        for key in ["loraBindMs", "unmergedLoRAFixedMs", "unmergedLoRAPerPixelMs", "unmergedLoRAPerPixelSquaredMs", "stepPerRowPixelSquaredMs",
+                    "controlNetPerPixelSquaredMs"] { #expect(object.removeValue(forKey: key) != nil) }
+        let old = try JSONDecoder().decode(CostModel.Diffusion.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(old == costs)
+        costs.loraBindMs = 4
+        costs.unmergedLoRAPerPixelMs = 0.25
+        costs.stepPerRowPixelSquaredMs = 1e-6
+        #expect(try JSONDecoder().decode(CostModel.Diffusion.self, from: JSONEncoder().encode(costs)) == costs)
+        #expect(abs(costs.unmergedLoRASeconds(width: 10, height: 10) - 0.025) < 1e-12)
+    }
+
     @Test func adapterAffinityRoutesToTheWorkerHoldingTheLoRA() throws {
         // Image 0 (LoRA x) goes to worker 0; at 1 s image 1 (LoRA x) finds worker 0 busy and worker 1 idle.
         let trace = Trace(requests: [Self.image(at: 0, steps: 100, loras: ["x"]), Self.image(at: 1, loras: ["x"])])

@@ -1,10 +1,13 @@
 import DiffusionServing
 import Prometheus
+import Synchronization
 
 /// The image-generation metrics: per-image queue time, seconds per denoising step and end-to-end
 /// latency (observed as images finish), the add-ons' time (LoRA load, wait and merge, ControlNet
 /// load and run; observed for images that spent any), and the diffusion engine's queues and
-/// counters with the add-on cache's hits and misses (mirrored when `/metrics` is scraped).
+/// counters with the add-on cache's hits and misses, and the seconds its loop spent per phase
+/// (`image_loop_seconds_total{phase=…}`, the parts a simulated image worker charges for),
+/// mirrored when `/metrics` is scraped.
 final class ImageMetrics: Sendable {
     let queueTime: Prometheus.ValueHistogram
     let stepTime: Prometheus.ValueHistogram
@@ -16,6 +19,9 @@ final class ImageMetrics: Sendable {
     private let running: Prometheus.Gauge
     private let waiting: Prometheus.Gauge
     private let mirrored: MirroredCounters<ImageEngineStatistics>
+    /// One counter per phase of the engine's loop seconds, and the totals they were last advanced to.
+    private let loopSeconds: [Prometheus.Counter]
+    private let lastLoopSeconds = Mutex(ImageEngineStatistics().loopSeconds)
 
     init(_ make: MetricFactory) {
         func histogram(_ name: String, _ help: String) -> Prometheus.ValueHistogram {
@@ -43,6 +49,9 @@ final class ImageMetrics: Sendable {
             ({ @Sendable in $0.controlNetCache.hits }, make.counter("controlnet_cache_hits_total", "ControlNet lookups answered from the in-memory adapter cache.")),
             ({ @Sendable in $0.controlNetCache.misses }, make.counter("controlnet_cache_misses_total", "ControlNet lookups that loaded the folder.")),
         ])
+        loopSeconds = ImageEngineStatistics().loopSeconds.phases.map {
+            make.counter("image_loop_seconds_total", "Seconds the image engine's loop spent in each phase of its work.", [("phase", $0.name)])
+        }
     }
 
     func record(_ timing: ImageTiming) {
@@ -59,5 +68,12 @@ final class ImageMetrics: Sendable {
         running.set(Double(statistics.runningImages))
         waiting.set(Double(statistics.waitingImages))
         mirrored.advance(to: statistics)
+        let previous = lastLoopSeconds.withLock { last in
+            defer { last = statistics.loopSeconds }
+            return last
+        }
+        for (counter, (now, before)) in zip(loopSeconds, zip(statistics.loopSeconds.phases, previous.phases)) where now.seconds > before.seconds {
+            counter.increment(by: now.seconds - before.seconds)
+        }
     }
 }
