@@ -18,8 +18,9 @@ extension Attention {
     /// queries sees all `keyCount` keys (self-attention when they are the same rows; a pooling
     /// probe when there is one query). Writes queryCount × numHeads·headDim into `output`.
     /// Heads and blocks of queries run in parallel. Heads of up to `tileHeadDim` dimensions run in
-    /// AVX-512 register tiles over keys packed once per call (`ck_attention_tile`: SGEMM's QKᵀ with
-    /// k = 40 and PV with n = 40 run far below its large-product rate); others, or without AVX-512,
+    /// AVX-512 register tiles over keys packed once per call (`ck_attention_tile`, flash-attention
+    /// style: SGEMM's QKᵀ with k = 40 and PV with n = 40 run far below its large-product rate, and a
+    /// query block's scores over thousands of keys do not fit in L2); others, or without AVX-512,
     /// use SGEMM for QKᵀ and PV.
     ///
     /// ```swift
@@ -67,17 +68,16 @@ extension Attention {
         let group = shape.numHeads / shape.numKVHeads
         let blocks = (queryCount + queryBlock - 1) / queryBlock
         let packedHead = ck_attention_tile_keys(count, 1, d)
-        let scoreStride = ck_attention_tile_stride(count)
         ScratchBuffers.with(count: packedHead * shape.numKVHeads) { packed in
             ck_attention_pack_keys(keys.base, keys.rowStride, count, shape.numKVHeads, d, packed)
             Parallel.forEach(shape.numHeads * blocks) { task in
                 let head = task / blocks
                 let first = task % blocks * queryBlock
                 let m = min(queryBlock, queryCount - first)
-                ScratchBuffers.with(count: m * scoreStride) { scores in
+                ScratchBuffers.with(count: ck_attention_tile_scratch(m)) { scratch in
                     ck_attention_tile(queries.base + first * queries.rowStride + head * d, queries.rowStride, m,
                                       packed + head / group * packedHead, values.base + head / group * d, values.rowStride,
-                                      count, d, shape.scale, output.row(first) + head * d, output.cols, scores)
+                                      count, d, shape.scale, output.row(first) + head * d, output.cols, scratch)
                 }
             }
         }

@@ -9,10 +9,12 @@ import Testing
 /// per-thread switch that pool jobs inherit.
 @Suite(.serialized)
 struct BidirectionalAttentionTests {
-    /// Query and key counts around the 8-row and 32-key tiles and the 128-query block; SD's head
-    /// dimensions 40 and 80, one not a multiple of 16, one above `tileHeadDim`, and grouped keys.
+    /// Query and key counts around the 8-row and 32-key tiles, the 256-key chunks and the 128-query
+    /// block; SD's head dimensions 40 and 80, SDXL's 64 (two 32-column passes), 72 (40 + 32), one not
+    /// a multiple of 16, one above `tileHeadDim`, and grouped keys.
     static let shapes: [(queries: Int, keys: Int, heads: Int, kvHeads: Int, dim: Int)] = [
         (300, 300, 2, 2, 40), (129, 77, 3, 3, 80), (5, 33, 4, 2, 24), (131, 1001, 1, 1, 40), (17, 64, 2, 2, 160), (1, 9, 2, 1, 40),
+        (70, 600, 2, 2, 64), (9, 520, 1, 1, 72),
     ]
 
     static func reference(_ q: [Float], _ k: [Float], _ v: [Float], _ s: (queries: Int, keys: Int, heads: Int, kvHeads: Int, dim: Int)) -> [Float] {
@@ -63,9 +65,10 @@ struct BidirectionalAttentionTests {
         }
     }
 
-    /// `ck_attention_tile` itself on both of its forms (the portable loop runs when SIMD is off).
+    /// `ck_attention_tile` itself on both of its forms (the portable loop runs when SIMD is off), over
+    /// two chunks of keys.
     @Test func tileMatchesReferenceOnEachPath() {
-        let s = (queries: 37, keys: 45, heads: 2, kvHeads: 2, dim: 40)
+        let s = (queries: 37, keys: 300, heads: 2, kvHeads: 2, dim: 40)
         let q = randomFloats(s.queries * s.heads * s.dim, seed: 70, scale: 2)
         let k = randomFloats(s.keys * s.kvHeads * s.dim, seed: 71, scale: 2)
         let v = randomFloats(s.keys * s.kvHeads * s.dim, seed: 72)
@@ -73,7 +76,7 @@ struct BidirectionalAttentionTests {
         let width = s.heads * s.dim
         withEachKernelPath { path in
             var packed = [Float](repeating: .nan, count: ck_attention_tile_keys(s.keys, s.heads, s.dim))
-            var scores = [Float](repeating: .nan, count: s.queries * ck_attention_tile_stride(s.keys))
+            var scratch = [Float](repeating: .nan, count: ck_attention_tile_scratch(s.queries))
             var out = [Float](repeating: .nan, count: s.queries * width)
             ck_attention_pack_keys(k, width, s.keys, s.heads, s.dim, &packed)
             for h in 0 ..< s.heads {
@@ -83,7 +86,7 @@ struct BidirectionalAttentionTests {
                             out.withUnsafeMutableBufferPointer { op in
                                 ck_attention_tile(qp.baseAddress! + h * s.dim, width, s.queries, kp.baseAddress! + h * packed.count / s.heads,
                                                   vp.baseAddress! + h * s.dim, width, s.keys, s.dim, 1 / Float(s.dim).squareRoot(),
-                                                  op.baseAddress! + h * s.dim, width, &scores)
+                                                  op.baseAddress! + h * s.dim, width, &scratch)
                             }
                         }
                     }

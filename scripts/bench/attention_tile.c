@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(1);
     srand(1);
     float *q = malloc(4L * T * D), *k = malloc(4L * S * D), *v = malloc(4L * S * D), *o1 = malloc(4L * T * D), *o2 = malloc(4L * T * D);
-    float *scores = malloc(4L * B * ck_attention_tile_stride(S)), *kt = malloc(4L * ck_attention_tile_keys(S, H, d));
+    float *scores = malloc(4L * B * S), *scratch = malloc(4L * ck_attention_tile_scratch(B)), *kt = malloc(4L * ck_attention_tile_keys(S, H, d));
     for (long i = 0; i < (long)T * D; i++) q[i] = (rand() / (float)RAND_MAX - 0.5f) * 4;
     for (long i = 0; i < (long)S * D; i++) k[i] = (rand() / (float)RAND_MAX - 0.5f) * 4, v[i] = rand() / (float)RAND_MAX - 0.5f;
     const float scale = 1 / sqrtf(d);
@@ -46,7 +46,7 @@ int main(int argc, char **argv) {
             for (int f = 0; f < T; f += B) {
                 int m = T - f < B ? T - f : B;
                 ck_attention_tile(q + (long)f * D + h * d, D, m, kt + h * ck_attention_tile_keys(S, 1, d), v + h * d, D, S, d, scale,
-                                  o2 + (long)f * D + h * d, D, scores);
+                                  o2 + (long)f * D + h * d, D, scratch);
             }
         double t2 = now(), diff = 0;
         for (long i = 0; i < (long)T * D; i++) diff = fmax(diff, fabs(o1[i] - o2[i]));

@@ -132,11 +132,11 @@ int ck_attention_tile_available(void);
 void ck_attention_pack_keys(const float *k, size_t k_stride, size_t n, size_t heads, size_t d, float *kt);
 size_t ck_attention_tile_keys(size_t n, size_t heads, size_t d);
 /// One head, m queries over n keys: out (m × d, row stride out_stride) = softmax(scale · q kᵀ) v,
-/// q and v rows at their strides, kt that head's packed keys; scores: m · ck_attention_tile_stride(n) floats.
+/// q and v rows at their strides, kt that head's packed keys; scratch: ck_attention_tile_scratch(m) floats.
 void ck_attention_tile(const float *q, size_t q_stride, size_t m, const float *kt, const float *v, size_t v_stride, size_t n,
-                       size_t d, float scale, float *out, size_t out_stride, float *scores);
-/// The row stride of the scores scratch.
-size_t ck_attention_tile_stride(size_t n);
+                       size_t d, float scale, float *out, size_t out_stride, float *scratch);
+/// The scratch ck_attention_tile needs for m queries, in floats (whatever the number of keys).
+size_t ck_attention_tile_scratch(size_t m);
 /// One query row against `n` keys and values (rows `stride` floats apart, `d` wide) with an online
 /// softmax, in ggml's flash-attention order (ggml_compute_forward_flash_attn_ext_f16_one_chunk):
 /// running maximum `*m` (start at -INFINITY), sum `*s` (start at 0) and unnormalised output `acc`
