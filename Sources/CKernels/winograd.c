@@ -5,7 +5,7 @@
 // "Fast Algorithms for Convolutional Neural Networks", 2016): each 4×4 output tile is
 // Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A over a 6×6 input tile d, so the per-tile arithmetic is 36 elementwise
 // products instead of 144, and summing over input channels turns the 36 positions into 36 GEMMs
-// (tiles × in) · (in × out) the caller runs in sgemm. Feature maps are channels-last, so the
+// (tiles × in) · (in × out), run here on weights packed for them. Feature maps are channels-last, so the
 // transforms work on 16 channels at a time; the vector body is written once and compiled for
 // AVX-512, AVX2 and the portable baseline.
 
@@ -28,12 +28,17 @@ static inline __attribute__((always_inline)) void store16(float *p, ck_v16 v, si
 
 // MARK: weight transform (once per weight, in double)
 
+size_t ck_winograd_weights_count(size_t out_channels, size_t in_channels) {
+    return 36 * in_channels * ((out_channels + 15) / 16 * 16);
+}
+
 void ck_winograd_weights(const float *w, size_t out_channels, size_t in_channels, float *u) {
     static const double g[6][3] = {
         {1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
         {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1},
     };
-    const size_t plane = in_channels * out_channels;
+    const size_t plane = ck_winograd_weights_count(out_channels, in_channels) / 36;
+    memset(u, 0, 36 * plane * sizeof(float));  // the last panel's columns past out_channels
     for (size_t o = 0; o < out_channels; o++) {
         for (size_t i = 0; i < in_channels; i++) {
             const float *k = w + (o * in_channels + i) * 9;
@@ -42,9 +47,86 @@ void ck_winograd_weights(const float *w, size_t out_channels, size_t in_channels
                 for (int c = 0; c < 3; c++) t[r][c] = g[r][0] * k[c] + g[r][1] * k[3 + c] + g[r][2] * k[6 + c];
             for (int r = 0; r < 6; r++)
                 for (int c = 0; c < 6; c++)
-                    u[(size_t)(r * 6 + c) * plane + i * out_channels + o] = (float)(t[r][0] * g[c][0] + t[r][1] * g[c][1] + t[r][2] * g[c][2]);
+                    u[(size_t)(r * 6 + c) * plane + (o / 16 * in_channels + i) * 16 + o % 16] =
+                        (float)(t[r][0] * g[c][0] + t[r][1] * g[c][1] + t[r][2] * g[c][2]);
         }
     }
+}
+
+// MARK: position products
+
+// m_p[t, begin ..< end] = v_p[t, :] · u_p[:, begin ..< end] for the 36 positions p. u_p is stored in
+// panels of 16 output channels (in × 16 floats each), so a register tile streams its weights
+// sequentially and needs no packing per call: with few tiles per block (a 16×16 map has 16), sgemm
+// spends most of its time packing a 1280 × 1280 operand for 16 rows. Tiles of MR rows × 32
+// channels, the inner dimension in chunks of KC so a panel pair stays in L1 across row groups.
+enum { PRODUCTS_KC = 128, PRODUCTS_AHEAD = 32 };
+
+static inline __attribute__((always_inline)) void products_tile(
+    const float *a, size_t lda, const float *b0, const float *b1, size_t kc, float *c, size_t ldc, size_t n0,
+    size_t n1, int accumulate, const int rows, const int two) {
+    ck_v16 acc[12][2];
+    for (int r = 0; r < rows; r++) {
+        acc[r][0] = accumulate ? load16(c + r * ldc, n0) : (ck_v16){0};
+        acc[r][1] = two && accumulate ? load16(c + r * ldc + 16, n1) : (ck_v16){0};
+    }
+    for (size_t k = 0; k < kc; k++) {
+        ck_v16 x0, x1 = {0};
+        __builtin_prefetch(b0 + (k + PRODUCTS_AHEAD) * 16);
+        if (two) __builtin_prefetch(b1 + (k + PRODUCTS_AHEAD) * 16);
+        __builtin_memcpy(&x0, b0 + k * 16, 64);
+        if (two) __builtin_memcpy(&x1, b1 + k * 16, 64);
+        for (int r = 0; r < rows; r++) {
+            const float s = a[r * lda + k];
+            acc[r][0] += s * x0;
+            if (two) acc[r][1] += s * x1;
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        store16(c + r * ldc, acc[r][0], n0);
+        if (two) store16(c + r * ldc + 16, acc[r][1], n1);
+    }
+}
+
+// The body, for one instruction set: `mr` rows per tile (as many as its vector registers hold).
+#define CK_WINOGRAD_PRODUCTS(name, target, mr)                                                                  \
+    target static void name(const float *v, size_t count, size_t in_channels, const float *u, size_t out_channels, \
+                            size_t begin, size_t end, float *m, size_t ldm) {                                     \
+        const size_t plane = ck_winograd_weights_count(out_channels, in_channels) / 36;                          \
+        for (int p = 0; p < 36; p++) {                                                                            \
+            const float *a = v + (size_t)p * count * in_channels, *panels = u + (size_t)p * plane;               \
+            float *c = m + (size_t)p * count * ldm;                                                               \
+            for (size_t kk = 0; kk < in_channels; kk += PRODUCTS_KC) {                                            \
+                const size_t kc = in_channels - kk < PRODUCTS_KC ? in_channels - kk : PRODUCTS_KC;                \
+                for (size_t n = begin; n < end; n += 32) {                                                        \
+                    const size_t n0 = end - n < 16 ? end - n : 16, n1 = end - n <= 16 ? 0 : end - n - 16 < 16 ? end - n - 16 : 16; \
+                    const float *b0 = panels + (n / 16 * in_channels + kk) * 16, *b1 = b0 + in_channels * 16;    \
+                    size_t i = 0;                                                                                 \
+                    for (; i + mr <= count; i += mr)                                                              \
+                        if (n1) products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, mr, 1); \
+                        else products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, mr, 0); \
+                    for (; i < count; i++)                                                                        \
+                        if (n1) products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, 1, 1); \
+                        else products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, 1, 0); \
+                }                                                                                                 \
+            }                                                                                                     \
+        }                                                                                                         \
+    }
+
+#if CK_X86
+CK_WINOGRAD_PRODUCTS(winograd_products_avx512, CK_AVX512VNNI, 12)
+CK_WINOGRAD_PRODUCTS(winograd_products_avx2, CK_AVX2, 3)
+#endif
+CK_WINOGRAD_PRODUCTS(winograd_products_portable, , 2)
+
+void ck_winograd_products(const float *v, size_t count, size_t in_channels, const float *u, size_t out_channels,
+                          size_t begin, size_t end, float *m, size_t ldm) {
+#if CK_X86
+    const int level = ck_simd_level();
+    if (level >= 2) { winograd_products_avx512(v, count, in_channels, u, out_channels, begin, end, m, ldm); return; }
+    if (level >= 1) { winograd_products_avx2(v, count, in_channels, u, out_channels, begin, end, m, ldm); return; }
+#endif
+    winograd_products_portable(v, count, in_channels, u, out_channels, begin, end, m, ldm);
 }
 
 // MARK: input transform
@@ -62,9 +144,10 @@ void ck_winograd_weights(const float *w, size_t out_channels, size_t in_channels
 
 static inline __attribute__((always_inline)) void winograd_input_body(
     const float *x, size_t height, size_t width, size_t channels, size_t tiles_x, size_t first, size_t count, float *v) {
-    const size_t plane = count * channels;
+    const size_t plane = count * channels, per_image = tiles_x * ((height + 3) / 4);
     for (size_t t = 0; t < count; t++) {
-        const size_t tile = first + t, y0 = (tile / tiles_x) * 4, x0 = (tile % tiles_x) * 4;
+        const size_t tile = (first + t) % per_image, y0 = (tile / tiles_x) * 4, x0 = (tile % tiles_x) * 4;
+        const float *image = x + (first + t) / per_image * height * width * channels;
         for (size_t c = 0; c < channels; c += 16) {
             const size_t n = channels - c < 16 ? channels - c : 16;
             ck_v16 d[36], rows[36];
@@ -73,7 +156,7 @@ static inline __attribute__((always_inline)) void winograd_input_body(
                 for (int q = 0; q < 6; q++) {
                     const long ix = (long)x0 + q - 1;
                     const int inside = iy >= 0 && iy < (long)height && ix >= 0 && ix < (long)width;
-                    d[r * 6 + q] = inside ? load16(x + ((size_t)iy * width + (size_t)ix) * channels + c, n) : (ck_v16){0};
+                    d[r * 6 + q] = inside ? load16(image + ((size_t)iy * width + (size_t)ix) * channels + c, n) : (ck_v16){0};
                 }
             }
             for (int q = 0; q < 6; q++) {  // columns: rows = Bᵀ d
@@ -106,9 +189,10 @@ static inline __attribute__((always_inline)) void winograd_input_body(
 static inline __attribute__((always_inline)) void winograd_output_body(
     const float *m, size_t ldm, size_t count, size_t first, size_t tiles_x, size_t height, size_t width,
     size_t begin, size_t end, const float *bias, float *y, size_t ldy) {
-    const size_t plane = count * ldm;
+    const size_t plane = count * ldm, per_image = tiles_x * ((height + 3) / 4);
     for (size_t t = 0; t < count; t++) {
-        const size_t tile = first + t, y0 = (tile / tiles_x) * 4, x0 = (tile % tiles_x) * 4;
+        const size_t tile = (first + t) % per_image, y0 = (tile / tiles_x) * 4, x0 = (tile % tiles_x) * 4;
+        float *image = y + (first + t) / per_image * height * width * ldy;
         for (size_t c = begin; c < end; c += 16) {
             const size_t n = end - c < 16 ? end - c : 16;
             ck_v16 s[36], cols[24];
@@ -126,7 +210,7 @@ static inline __attribute__((always_inline)) void winograd_output_body(
                 const ck_v16 *row = cols + k * 6;
                 CK_WINOGRAD_AT(row, 1, o);
                 for (int q = 0; q < 4 && x0 + q < width; q++)
-                    store16(y + ((y0 + k) * width + x0 + q) * ldy + c, o[q] + shift, n);
+                    store16(image + ((y0 + k) * width + x0 + q) * ldy + c, o[q] + shift, n);
             }
         }
     }

@@ -59,7 +59,7 @@ public final class AutoencoderKL: @unchecked Sendable {
         }
 
         func callAsFunction(_ x: FeatureMap) -> FeatureMap {
-            let none = LowRankAdapters()
+            let none = BatchAdapters()
             var h = convIn(x)
             if midFirst { h = middle(h, none) }
             for block in blocks {
@@ -74,7 +74,7 @@ public final class AutoencoderKL: @unchecked Sendable {
             return convOut(normOut(h, silu: true))
         }
 
-        private func middle(_ x: FeatureMap, _ none: LowRankAdapters) -> FeatureMap {
+        private func middle(_ x: FeatureMap, _ none: BatchAdapters) -> FeatureMap {
             var h = midResnets[0](x, activatedTime: nil, none)
             h = midAttention(h)
             return midResnets[1](h, activatedTime: nil, none)
@@ -92,9 +92,9 @@ public final class AutoencoderKL: @unchecked Sendable {
         }
 
         func callAsFunction(_ x: FeatureMap) -> FeatureMap {
-            let out = attention(norm(x).pixels, context: nil, LowRankAdapters())
+            let out = attention(norm(x).pixels, images: x.images, context: nil, BatchAdapters())
             Kernels.add(out, x.pixels)
-            return FeatureMap(height: x.height, width: x.width, pixels: out)
+            return FeatureMap(height: x.height, width: x.width, pixels: out, images: x.images)
         }
     }
 
@@ -185,7 +185,7 @@ public final class AutoencoderKL: @unchecked Sendable {
     /// The posterior of `image` (in_channels × H × W in [-1, 1]; H and W multiples of `scaleFactor`).
     public func encode(_ image: FeatureMap) -> LatentDistribution {
         var moments = encoder(image)
-        if let quantConv { moments = quantConv(moments, LowRankAdapters()) }
+        if let quantConv { moments = quantConv(moments, BatchAdapters()) }
         let c = latentChannels
         let mean = FeatureMap(height: moments.height, width: moments.width, channels: c)
         let std = FeatureMap(height: moments.height, width: moments.width, channels: c)
@@ -201,6 +201,6 @@ public final class AutoencoderKL: @unchecked Sendable {
 
     /// The image of unscaled `latents` (latent_channels × h × w).
     public func decode(_ latents: FeatureMap) -> FeatureMap {
-        decoder(postQuantConv.map { $0(latents, LowRankAdapters()) } ?? latents)
+        decoder(postQuantConv.map { $0(latents, BatchAdapters()) } ?? latents)
     }
 }

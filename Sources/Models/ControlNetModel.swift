@@ -68,10 +68,12 @@ public final class ControlNetModel: @unchecked Sendable {
             ImageKernels.silu(embedded.pixels)
         }
         embedded = conditionOut(embedded)
-        let time = backbone.activatedTimeEmbedding(row)
-        let (skips, mid) = backbone.downAndMid(row, time: time, addAfterConvIn: embedded)
+        let adapters = BatchAdapters(row.adapters)
+        let time = backbone.activatedTimeEmbedding([row], adapters)
+        let (skips, mid) = backbone.downAndMid(row.sample, context: BatchContext([row.encoderHiddenStates]), adapters: adapters, time: time,
+                                               addAfterConvIn: embedded)
         func project(_ layer: AdaptedLinear, _ x: FeatureMap) -> FeatureMap {
-            let out = layer(x, row.adapters)
+            let out = layer(x, adapters)
             ImageKernels.scale(out.pixels, by: scale)
             return out
         }

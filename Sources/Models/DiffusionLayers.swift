@@ -3,8 +3,13 @@ import Tensor
 
 // The building blocks diffusers' UNet2DConditionModel, ControlNetModel and AutoencoderKL share
 // (diffusers `models/resnet.py`, `attention_processor.py`, `transformers/transformer_2d.py`), on
-// channels-last feature maps of one image. Each layer holds the `Parameter`s of its diffusers
-// module path, so merged LoRAs are seen, and applies the unmerged adapters listed for its path.
+// channels-last feature maps of one image or a batch of same-sized images (a denoiser call's rows).
+// Every image of a batch comes out bit for bit as it would alone, so a request's image does not
+// depend on what it was batched with: products whose rounding depends on their row count (sgemm's)
+// run per image, and only the Winograd products, whose rounding does not, share one pass over
+// their weights (the saving at the small maps of the lower levels, where streaming those weights
+// is most of the time). Each layer holds the `Parameter`s of its diffusers module path, so merged
+// LoRAs are seen, and applies each image's unmerged adapters listed for its path.
 
 /// A diffusers component folder (`unet/`, `vae/`, a ControlNet): `config.json` with a `_class_name`
 /// and `diffusion_pytorch_model.safetensors` (or its sharded index).
@@ -73,6 +78,31 @@ struct DiffusersComponent {
     }
 }
 
+/// The unmerged adapters of each image of a batched call, or one set shared by every image.
+struct BatchAdapters {
+    let perImage: [LowRankAdapters]
+
+    init(_ shared: LowRankAdapters = LowRankAdapters()) { perImage = [shared] }
+
+    init(perImage: [LowRankAdapters]) {
+        self.perImage = perImage.allSatisfy(\.isEmpty) ? [LowRankAdapters()] : perImage
+    }
+
+    /// Rows 0 ..< total split evenly over `images` images.
+    static func evenRows(_ total: Int, images: Int) -> [Range<Int>] {
+        (0 ..< images).map { i in total / images * i ..< total / images * (i + 1) }
+    }
+
+    /// `path`'s adapters for each image's rows (`rows`), skipping images with none.
+    func uses(_ path: String, rows: [Range<Int>]) -> [(rows: Range<Int>, adapters: [LowRankAdapter])] {
+        precondition(perImage.count == 1 || perImage.count == rows.count, "\(perImage.count) images' adapters for \(rows.count) images")
+        return rows.enumerated().compactMap { i, range in
+            let list = perImage[perImage.count == 1 ? 0 : i][path]
+            return list.isEmpty ? nil : (range, list)
+        }
+    }
+}
+
 /// A linear layer (or a 1×1 convolution used as one on the pixels) that reads its float32
 /// `Parameter`s, so merged LoRAs are seen, and applies the unmerged adapters listed for its path.
 struct AdaptedLinear {
@@ -89,33 +119,36 @@ struct AdaptedLinear {
 
     var outputs: Int { weight.shape[0] }
 
-    /// x · Wᵀ + b, plus every adapter listed for this path.
-    func callAsFunction(_ x: Matrix, _ adapters: LowRankAdapters) -> Matrix {
-        OpProfile.measure(.linear) { apply(x, adapters) }
+    /// x · Wᵀ + b, plus each image's adapters listed for this path, on each image's rows (`rows`;
+    /// by default all of x is one image's).
+    func callAsFunction(_ x: Matrix, _ adapters: BatchAdapters, rows: [Range<Int>]? = nil) -> Matrix {
+        OpProfile.measure(.linear) { apply(x, adapters, rows: rows ?? [0 ..< x.rows]) }
     }
 
-    private func apply(_ x: Matrix, _ adapters: LowRankAdapters) -> Matrix {
+    private func apply(_ x: Matrix, _ adapters: BatchAdapters, rows: [Range<Int>]) -> Matrix {
         let y = Matrix(rows: x.rows, cols: outputs)
-        weight.matrix.multiply(x, into: y)
+        for range in rows { weight.matrix.multiply(x.row(range.lowerBound), count: range.count, into: y.row(range.lowerBound)) }
         if let bias { ImageKernels.addRowVector(y, bias.data) }
-        for adapter in adapters[path] {
-            let low = Matrix(rows: x.rows, cols: adapter.rank)
-            adapter.down.multiply(x, into: low)
-            ImageKernels.scale(low, by: adapter.scale)
-            adapter.up.multiply(low, into: y, accumulate: true)
+        for use in adapters.uses(path, rows: rows) {
+            for adapter in use.adapters {
+                let low = Matrix(rows: use.rows.count, cols: adapter.rank)
+                adapter.down.multiply(x.row(use.rows.lowerBound), count: use.rows.count, into: low.data)
+                ImageKernels.scale(low, by: adapter.scale)
+                adapter.up.multiply(low.data, count: use.rows.count, into: y.row(use.rows.lowerBound), accumulate: true)
+            }
         }
         return y
     }
 
-    func callAsFunction(_ x: FeatureMap, _ adapters: LowRankAdapters) -> FeatureMap {
-        FeatureMap(height: x.height, width: x.width, pixels: self(x.pixels, adapters))
+    func callAsFunction(_ x: FeatureMap, _ adapters: BatchAdapters) -> FeatureMap {
+        FeatureMap(height: x.height, width: x.width, pixels: self(x.pixels, adapters, rows: x.imageRows), images: x.images)
     }
 }
 
 /// A k×k convolution (k > 1): padding (top, left, bottom, right). 3×3 stride-1 convolutions on
 /// maps large enough run as Winograd F(4×4, 3×3) (`ImageKernels.prefersWinograd`), the others as
-/// im2col + sgemm. Unmerged LoCon adapters listed for its path add scale · up(down(x)): down a k×k
-/// convolution to `rank` channels with the layer's stride and padding, up a 1×1 one.
+/// im2col + sgemm. Unmerged LoCon adapters listed for its path add scale · up(down(x)) to their
+/// images: down a k×k convolution to `rank` channels with the layer's stride and padding, up a 1×1 one.
 struct Conv2d {
     let path: String
     let weight: Parameter
@@ -136,16 +169,19 @@ struct Conv2d {
         self.padding = padding ?? (p, p, p, p)
     }
 
-    func callAsFunction(_ x: FeatureMap, _ adapters: LowRankAdapters = LowRankAdapters()) -> FeatureMap {
+    func callAsFunction(_ x: FeatureMap, _ adapters: BatchAdapters = BatchAdapters()) -> FeatureMap {
         let y = convolve(x)
-        for adapter in adapters[path] {
-            let low = OpProfile.measure(.convolutionIm2col) {
-                ImageKernels.conv2d(x, weight: adapter.down.base.assumingMemoryBound(to: Float.self), bias: nil, outChannels: adapter.rank,
-                                    kernel: kernel, stride: stride, padding: padding)
-            }
-            OpProfile.measure(.linear) {
-                ImageKernels.scale(low.pixels, by: adapter.scale)
-                adapter.up.multiply(low.pixels, into: y.pixels, accumulate: true)
+        for use in adapters.uses(path, rows: (0 ..< x.images).map { $0 ..< $0 + 1 }) {
+            let images = use.rows.count == x.images ? x : FeatureMap.stacking(use.rows.map { x.image($0) })
+            for adapter in use.adapters {
+                let low = OpProfile.measure(.convolutionIm2col) {
+                    ImageKernels.conv2d(images, weight: adapter.down.base.assumingMemoryBound(to: Float.self), bias: nil, outChannels: adapter.rank,
+                                        kernel: kernel, stride: stride, padding: padding)
+                }
+                OpProfile.measure(.linear) {
+                    ImageKernels.scale(low.pixels, by: adapter.scale)
+                    adapter.up.multiply(low.pixels.data, count: low.pixels.rows, into: y.imagePixels(use.rows.lowerBound), accumulate: true)
+                }
             }
         }
         return y
@@ -198,7 +234,7 @@ struct GroupNorm {
     }
 
     func callAsFunction(_ x: FeatureMap, silu: Bool = false) -> FeatureMap {
-        let out = FeatureMap(height: x.height, width: x.width, channels: x.channels)
+        let out = FeatureMap(height: x.height, width: x.width, channels: x.channels, images: x.images)
         OpProfile.measure(.normalization) {
             ImageKernels.groupNorm(x, groups: groups, weight: weight.data, bias: bias.data, eps: eps, silu: silu, into: out)
         }
@@ -236,10 +272,12 @@ struct TimestepEmbedding {
         linear2 = try AdaptedLinear(store, path + ".linear_2", in: dim, out: dim)
     }
 
-    func callAsFunction(_ x: Matrix, _ adapters: LowRankAdapters) -> Matrix {
-        let h = linear1(x, adapters)
+    /// `x`: one row per image.
+    func callAsFunction(_ x: Matrix, _ adapters: BatchAdapters) -> Matrix {
+        let rows = BatchAdapters.evenRows(x.rows, images: x.rows)
+        let h = linear1(x, adapters, rows: rows)
         ImageKernels.silu(h)
-        return linear2(h, adapters)
+        return linear2(h, adapters, rows: rows)
     }
 }
 
@@ -264,12 +302,11 @@ struct ResnetBlock2D {
         shortcut = inputs == outputs ? nil : try AdaptedLinear(store, path + ".conv_shortcut", in: inputs, out: outputs, convolution: true)
     }
 
-    /// `activatedTime` is SiLU(temb), 1 × timeChannels (nil in the VAE).
-    func callAsFunction(_ x: FeatureMap, activatedTime: Matrix?, _ adapters: LowRankAdapters) -> FeatureMap {
+    /// `activatedTime` is SiLU(temb), one row per image × timeChannels (nil in the VAE).
+    func callAsFunction(_ x: FeatureMap, activatedTime: Matrix?, _ adapters: BatchAdapters) -> FeatureMap {
         var h = conv1(norm1(x, silu: true), adapters)
         if let timeProjection, let activatedTime {
-            let t = timeProjection(activatedTime, adapters)
-            ImageKernels.addRowVector(h.pixels, t.data)
+            ImageKernels.addImageVectors(h, timeProjection(activatedTime, adapters, rows: BatchAdapters.evenRows(h.images, images: h.images)))
         }
         h = conv2(norm2(h, silu: true), adapters)
         let residual = shortcut.map { $0(x, adapters) } ?? x
@@ -278,8 +315,29 @@ struct ResnetBlock2D {
     }
 }
 
+/// Each image's cross-attention context (encoder hidden states), stacked: one projection for all.
+struct BatchContext {
+    let states: Matrix
+    /// Image i's rows of `states`.
+    let rows: [Range<Int>]
+
+    init(_ contexts: [Matrix]) {
+        var rows: [Range<Int>] = []
+        for context in contexts { rows.append((rows.last?.upperBound ?? 0) ..< (rows.last?.upperBound ?? 0) + context.rows) }
+        self.rows = rows
+        guard contexts.count > 1, let width = contexts.first?.cols else {
+            states = contexts[0]
+            return
+        }
+        precondition(contexts.allSatisfy { $0.cols == width }, "contexts differ in width")
+        states = Matrix(rows: rows.last!.upperBound, cols: width)
+        for (context, range) in zip(contexts, rows) { states.row(range.lowerBound).update(from: context.data, count: context.count) }
+    }
+}
+
 /// diffusers `Attention` with the default processor: to_q, to_k, to_v, scaled dot product over
-/// `heads` heads, to_out.0. Keys and values come from `context` (cross-attention) or the queries' rows.
+/// `heads` heads, to_out.0, per image. Keys and values come from the image's `context`
+/// (cross-attention) or its own rows.
 struct MultiHeadAttention {
     let query: AdaptedLinear
     let key: AdaptedLinear
@@ -296,17 +354,22 @@ struct MultiHeadAttention {
         self.heads = heads
     }
 
-    func callAsFunction(_ x: Matrix, context: Matrix?, _ adapters: LowRankAdapters) -> Matrix {
-        let source = context ?? x
-        let (q, k, v) = (query(x, adapters), key(source, adapters), value(source, adapters))
+    /// `x`: `images` images' tokens, one after another.
+    func callAsFunction(_ x: Matrix, images: Int, context: BatchContext?, _ adapters: BatchAdapters) -> Matrix {
+        let queryRows = BatchAdapters.evenRows(x.rows, images: images)
+        let (source, keyRows) = context.map { ($0.states, $0.rows) } ?? (x, queryRows)
+        let (q, k, v) = (query(x, adapters, rows: queryRows), key(source, adapters, rows: keyRows), value(source, adapters, rows: keyRows))
         let attended = Matrix(rows: x.rows, cols: q.cols)
         let shape = AttentionShape(numHeads: heads, numKVHeads: heads, headDim: q.cols / heads)
         OpProfile.measure(.attention) {
-            Attention.bidirectional(queries: .init(base: q.data, rowStride: q.cols), queryCount: q.rows,
-                                    keys: .init(base: k.data, rowStride: k.cols), values: .init(base: v.data, rowStride: v.cols),
-                                    keyCount: k.rows, shape: shape, output: attended)
+            for (queries, keys) in zip(queryRows, keyRows) {
+                Attention.bidirectional(queries: .init(base: q.row(queries.lowerBound), rowStride: q.cols), queryCount: queries.count,
+                                        keys: .init(base: k.row(keys.lowerBound), rowStride: k.cols),
+                                        values: .init(base: v.row(keys.lowerBound), rowStride: v.cols),
+                                        keyCount: keys.count, shape: shape, output: attended.row(queries.lowerBound), outputStride: attended.cols)
+            }
         }
-        return output(attended, adapters)
+        return output(attended, adapters, rows: queryRows)
     }
 }
 
@@ -333,10 +396,11 @@ struct BasicTransformerBlock {
         feedForwardOut = try AdaptedLinear(store, path + ".ff.net.2", in: 4 * dim, out: dim)
     }
 
-    func callAsFunction(_ x: Matrix, context: Matrix, _ adapters: LowRankAdapters) -> Matrix {
-        Kernels.add(x, selfAttention(norm1(x), context: nil, adapters))
-        Kernels.add(x, crossAttention(norm2(x), context: context, adapters))
-        Kernels.add(x, feedForwardOut(ImageKernels.geglu(feedForwardIn(norm3(x), adapters)), adapters))
+    func callAsFunction(_ x: Matrix, images: Int, context: BatchContext, _ adapters: BatchAdapters) -> Matrix {
+        Kernels.add(x, selfAttention(norm1(x), images: images, context: nil, adapters))
+        Kernels.add(x, crossAttention(norm2(x), images: images, context: context, adapters))
+        let rows = BatchAdapters.evenRows(x.rows, images: images)
+        Kernels.add(x, feedForwardOut(ImageKernels.geglu(feedForwardIn(norm3(x), adapters, rows: rows)), adapters, rows: rows))
         return x
     }
 }
@@ -362,12 +426,12 @@ struct SpatialTransformer {
         projectOut = try AdaptedLinear(store, path + ".proj_out", in: channels, out: channels, convolution: !linearProjection)
     }
 
-    func callAsFunction(_ x: FeatureMap, context: Matrix, _ adapters: LowRankAdapters) -> FeatureMap {
-        var tokens = projectIn(norm(x).pixels, adapters)
-        for block in blocks { tokens = block(tokens, context: context, adapters) }
-        let out = projectOut(tokens, adapters)
+    func callAsFunction(_ x: FeatureMap, context: BatchContext, _ adapters: BatchAdapters) -> FeatureMap {
+        var tokens = projectIn(norm(x).pixels, adapters, rows: x.imageRows)
+        for block in blocks { tokens = block(tokens, images: x.images, context: context, adapters) }
+        let out = projectOut(tokens, adapters, rows: x.imageRows)
         Kernels.add(out, x.pixels)
-        return FeatureMap(height: x.height, width: x.width, pixels: out)
+        return FeatureMap(height: x.height, width: x.width, pixels: out, images: x.images)
     }
 }
 
@@ -381,7 +445,7 @@ struct Downsample {
                           padding: asymmetricPadding ? (0, 0, 1, 1) : (1, 1, 1, 1))
     }
 
-    func callAsFunction(_ x: FeatureMap, _ adapters: LowRankAdapters = LowRankAdapters()) -> FeatureMap { conv(x, adapters) }
+    func callAsFunction(_ x: FeatureMap, _ adapters: BatchAdapters = BatchAdapters()) -> FeatureMap { conv(x, adapters) }
 }
 
 /// diffusers `Upsample2D`: nearest 2× then a 3×3 convolution.
@@ -392,7 +456,12 @@ struct Upsample {
         conv = try Conv2d(store, path + ".conv", in: channels, out: channels)
     }
 
-    func callAsFunction(_ x: FeatureMap, _ adapters: LowRankAdapters = LowRankAdapters()) -> FeatureMap {
+    func callAsFunction(_ x: FeatureMap, _ adapters: BatchAdapters = BatchAdapters()) -> FeatureMap {
         conv(ImageKernels.upsampleNearest2x(x), adapters)
     }
+}
+
+extension FeatureMap {
+    /// Each image's pixel rows.
+    var imageRows: [Range<Int>] { BatchAdapters.evenRows(pixels.rows, images: images) }
 }

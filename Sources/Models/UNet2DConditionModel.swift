@@ -16,7 +16,10 @@ import Tensor
 /// let noise = try unet.upPass(state, residuals: controlNetResiduals)   // nil without a ControlNet
 /// // or, for a batch of rows at different timesteps: try unet.predictNoise(rows)
 /// ```
-/// Every call is a pure function of its inputs and the current weights.
+/// Rows of the same latent size run as one batch: every layer's products cover all of them, so
+/// the weights stream once per call (the saving at the small maps of the lower levels); each
+/// row's output equals its output alone. Every call is a pure function of its inputs and the
+/// current weights.
 public final class UNet2DConditionModel: @unchecked Sendable {
     public static let className = "UNet2DConditionModel"
 
@@ -34,14 +37,16 @@ public final class UNet2DConditionModel: @unchecked Sendable {
         let upsample: Upsample?
     }
 
-    /// The state between the two halves of one row's call.
+    /// The state between the two halves of a call on rows of one latent size.
     public struct DownPassState: @unchecked Sendable {
-        public let row: DenoiserInput
+        public let rows: [DenoiserInput]
+        let adapters: BatchAdapters
+        let context: BatchContext
         let time: Matrix
-        /// Skip connections in diffusers' order (what ControlNet down residuals add to).
-        public let skips: [FeatureMap]
-        /// The mid block's output (what the ControlNet mid residual adds to).
-        public let mid: FeatureMap
+        /// Skip connections in diffusers' order (what ControlNet down residuals add to), the rows' images stacked.
+        let skips: [FeatureMap]
+        /// The mid block's output (what the ControlNet mid residual adds to), the rows' images stacked.
+        let mid: FeatureMap
     }
 
     /// Loads a diffusers `unet/` folder; errors name the file and tensor at fault.
@@ -101,52 +106,90 @@ public final class UNet2DConditionModel: @unchecked Sendable {
     public var sizeMultiple: Int { backbone.sizeMultiple }
 
     /// Time embedding, conv_in, down blocks and mid block of one row.
-    public func downPass(_ row: DenoiserInput) throws(DenoiserInputError) -> DownPassState {
-        try backbone.validate(row)
-        let time = backbone.activatedTimeEmbedding(row)
-        let (skips, mid) = backbone.downAndMid(row, time: time)
-        return DownPassState(row: row, time: time, skips: skips, mid: mid)
+    public func downPass(_ row: DenoiserInput) throws(DenoiserInputError) -> DownPassState { try downPass([row]) }
+
+    /// Time embedding, conv_in, down blocks and mid block of rows of one latent size, as one batch.
+    public func downPass(_ rows: [DenoiserInput]) throws(DenoiserInputError) -> DownPassState {
+        precondition(!rows.isEmpty, "a UNet call needs rows")
+        for row in rows {
+            try backbone.validate(row)
+            let (a, b) = (rows[0].sample, row.sample)
+            guard (a.channels, a.height, a.width) == (b.channels, b.height, b.width) else {
+                throw .mixedSizes(first: [a.channels, a.height, a.width], other: [b.channels, b.height, b.width])
+            }
+        }
+        let adapters = BatchAdapters(perImage: rows.map(\.adapters))
+        let context = BatchContext(rows.map(\.encoderHiddenStates))
+        let time = backbone.activatedTimeEmbedding(rows, adapters)
+        let (skips, mid) = backbone.downAndMid(FeatureMap.stacking(rows.map(\.sample)), context: context, adapters: adapters, time: time)
+        return DownPassState(rows: rows, adapters: adapters, context: context, time: time, skips: skips, mid: mid)
     }
 
     /// Adds `residuals` (nil: none) to the skips and the mid output, then runs the up blocks and the
     /// output head: the model output (noise, or v for v_prediction) with `out_channels` channels.
     public func upPass(_ state: DownPassState, residuals: ControlResiduals? = nil) throws(DenoiserInputError) -> FeatureMap {
+        try upPass(state, rowResiduals: [residuals])[0]
+    }
+
+    /// `upPass(_:residuals:)` for every row of `state`, each with its own residuals (nil: none).
+    public func upPass(_ state: DownPassState, rowResiduals: [ControlResiduals?]) throws(DenoiserInputError) -> [FeatureMap] {
+        precondition(rowResiduals.count == state.rows.count, "one residual entry per row")
         var skips = state.skips
         var sample = state.mid
-        if let residuals {
-            guard residuals.down.count == skips.count else {
-                throw .residuals(detail: "\(residuals.down.count) down residuals for \(skips.count) skip connections")
-            }
-            func added(_ x: FeatureMap, _ r: FeatureMap, _ name: String) throws(DenoiserInputError) -> FeatureMap {
-                guard r.height == x.height, r.width == x.width, r.channels == x.channels else {
-                    throw .residuals(detail: "\(name) is \(r.channels)×\(r.height)×\(r.width), expected \(x.channels)×\(x.height)×\(x.width)")
-                }
-                let out = FeatureMap(height: x.height, width: x.width, channels: x.channels)
+        if rowResiduals.contains(where: { $0 != nil }) {
+            // Copies, so the state stays as the down pass left it.
+            func added(_ x: FeatureMap, _ residual: (Int) -> FeatureMap?, _ name: String) throws(DenoiserInputError) -> FeatureMap {
+                let out = FeatureMap(height: x.height, width: x.width, channels: x.channels, images: x.images)
                 out.pixels.data.update(from: x.pixels.data, count: x.pixels.count)
-                Kernels.add(out.pixels, r.pixels)
+                for i in 0 ..< x.images {
+                    guard let r = residual(i) else { continue }
+                    guard r.height == x.height, r.width == x.width, r.channels == x.channels, r.images == 1 else {
+                        throw .residuals(detail: "\(name) is \(r.channels)×\(r.height)×\(r.width), expected \(x.channels)×\(x.height)×\(x.width)")
+                    }
+                    ImageKernels.add(r, toImage: i, of: out)
+                }
                 return out
             }
-            for i in skips.indices { skips[i] = try added(skips[i], residuals.down[i], "down residual \(i)") }
-            sample = try added(sample, residuals.mid, "the mid residual")
+            for residuals in rowResiduals.compactMap({ $0 }) where residuals.down.count != skips.count {
+                throw .residuals(detail: "\(residuals.down.count) down residuals for \(skips.count) skip connections")
+            }
+            for k in skips.indices { skips[k] = try added(skips[k], { rowResiduals[$0]?.down[k] }, "down residual \(k)") }
+            sample = try added(sample, { rowResiduals[$0]?.mid }, "the mid residual")
         }
-        let row = state.row
+        let adapters = state.adapters
         for block in up {
             for (j, resnet) in block.resnets.enumerated() {
-                sample = resnet(sample.concatenatingChannels(skips.removeLast()), activatedTime: state.time, row.adapters)
-                if !block.attentions.isEmpty { sample = block.attentions[j](sample, context: row.encoderHiddenStates, row.adapters) }
+                sample = resnet(sample.concatenatingChannels(skips.removeLast()), activatedTime: state.time, adapters)
+                if !block.attentions.isEmpty { sample = block.attentions[j](sample, context: state.context, adapters) }
             }
-            if let upsample = block.upsample { sample = upsample(sample, row.adapters) }
+            if let upsample = block.upsample { sample = upsample(sample, adapters) }
         }
-        return convOut(normOut(sample, silu: true), row.adapters)
+        let out = convOut(normOut(sample, silu: true), adapters)
+        return out.images == 1 ? [out] : (0 ..< out.images).map { out.image($0) }
     }
 
     /// One call over a batch of rows (each with its own timestep, conditioning and adapters), with
-    /// optional per-row ControlNet residuals.
+    /// optional per-row ControlNet residuals; rows of each latent size run as one batch.
     public func predictNoise(_ rows: [DenoiserInput], residuals: [ControlResiduals?]? = nil) throws(DenoiserInputError) -> [FeatureMap] {
-        var outputs: [FeatureMap] = []
-        for (i, row) in rows.enumerated() {
-            outputs.append(try upPass(try downPass(row), residuals: residuals?[i]))
+        var outputs = [FeatureMap?](repeating: nil, count: rows.count)
+        for group in Self.sizeGroups(rows) {
+            let predictions = try upPass(try downPass(group.map { rows[$0] }), rowResiduals: group.map { residuals?[$0] ?? nil })
+            for (i, prediction) in zip(group, predictions) { outputs[i] = prediction }
         }
-        return outputs
+        return outputs.map { $0! }
+    }
+
+    /// The indices of `rows` grouped by latent size (channels, height, width), in order of first appearance.
+    public static func sizeGroups(_ rows: [DenoiserInput]) -> [[Int]] {
+        var groups: [[Int]] = []
+        var keys: [[Int]] = []
+        for (i, row) in rows.enumerated() {
+            let key = [row.sample.channels, row.sample.height, row.sample.width]
+            if let g = keys.firstIndex(of: key) { groups[g].append(i) } else {
+                keys.append(key)
+                groups.append([i])
+            }
+        }
+        return groups
     }
 }

@@ -65,6 +65,7 @@ public enum DenoiserInputError: Error, Equatable, CustomStringConvertible {
     case addedConditionsSize(textEmbeds: Int, timeIds: Int, expected: Int)
     case residuals(detail: String)
     case conditionSize(expected: [Int], actual: [Int])
+    case mixedSizes(first: [Int], other: [Int])
 
     public var description: String {
         switch self {
@@ -75,6 +76,7 @@ public enum DenoiserInputError: Error, Equatable, CustomStringConvertible {
         case let .addedConditionsSize(text, time, expected): "text_embeds (\(text)) + 6 time_ids (\(time)) do not match projection_class_embeddings_input_dim \(expected)"
         case let .residuals(detail): "ControlNet residuals do not fit this UNet: \(detail)"
         case let .conditionSize(expected, actual): "control image is \(actual), expected \(expected) (channels, height, width)"
+        case let .mixedSizes(first, other): "rows of one call differ in latent size: \(first) and \(other) (channels, height, width)"
         }
     }
 }
@@ -226,43 +228,49 @@ final class UNetBackbone: @unchecked Sendable {
         }
     }
 
-    /// SiLU(temb) for one row, 1 × time_embed_dim: what every resnet's time_emb_proj reads.
-    func activatedTimeEmbedding(_ row: DenoiserInput) -> Matrix {
+    /// SiLU(temb) for each of `rows`, rows × time_embed_dim: what every resnet's time_emb_proj reads.
+    func activatedTimeEmbedding(_ rows: [DenoiserInput], _ adapters: BatchAdapters) -> Matrix {
         let s = shape
-        let sinusoid = ImageKernels.timestepEmbedding([row.timestep], dim: s.blockOut[0], flipSinToCos: s.flipSinToCos,
+        let sinusoid = ImageKernels.timestepEmbedding(rows.map(\.timestep), dim: s.blockOut[0], flipSinToCos: s.flipSinToCos,
                                                       downscaleFreqShift: s.freqShift)
-        let embedding = timeEmbedding(sinusoid, row.adapters)
-        if let addEmbedding, let addition = s.addition, let text = row.textEmbeds, let time = row.timeIds {
-            let times = ImageKernels.timestepEmbedding(time, dim: addition.timeDim, flipSinToCos: s.flipSinToCos,
-                                                       downscaleFreqShift: s.freqShift)
-            let input = Matrix(rows: 1, cols: addition.inputDim, values: text + times.toArray())
-            Kernels.add(embedding, addEmbedding(input, row.adapters))
+        let embedding = timeEmbedding(sinusoid, adapters)
+        if let addEmbedding, let addition = s.addition {
+            let input = Matrix(rows: rows.count, cols: addition.inputDim)
+            for (i, row) in rows.enumerated() {
+                guard let text = row.textEmbeds, let time = row.timeIds else { preconditionFailure("rows are validated first") }
+                let times = ImageKernels.timestepEmbedding(time, dim: addition.timeDim, flipSinToCos: s.flipSinToCos,
+                                                           downscaleFreqShift: s.freqShift)
+                let values = text + times.toArray()
+                input.row(i).update(from: values, count: values.count)
+            }
+            Kernels.add(embedding, addEmbedding(input, adapters))
         }
         ImageKernels.silu(embedding)
         return embedding
     }
 
     /// conv_in (plus `addAfterConvIn`, a ControlNet's conditioning embedding), the down blocks and
-    /// the mid block: returns the skip connections and the mid block's output.
-    func downAndMid(_ row: DenoiserInput, time: Matrix, addAfterConvIn: FeatureMap? = nil) -> (skips: [FeatureMap], mid: FeatureMap) {
-        let context = row.encoderHiddenStates
-        var sample = convIn(row.sample, row.adapters)
+    /// the mid block over `sample` (the rows' latents, stacked): returns the skip connections and
+    /// the mid block's output, batched as `sample` is.
+    func downAndMid(_ sample: FeatureMap, context: BatchContext, adapters: BatchAdapters, time: Matrix,
+                    addAfterConvIn: FeatureMap? = nil) -> (skips: [FeatureMap], mid: FeatureMap) {
+        var sample = convIn(sample, adapters)
         if let addAfterConvIn { Kernels.add(sample.pixels, addAfterConvIn.pixels) }
         var skips = [sample]
         for block in down {
             for (j, resnet) in block.resnets.enumerated() {
-                sample = resnet(sample, activatedTime: time, row.adapters)
-                if !block.attentions.isEmpty { sample = block.attentions[j](sample, context: context, row.adapters) }
+                sample = resnet(sample, activatedTime: time, adapters)
+                if !block.attentions.isEmpty { sample = block.attentions[j](sample, context: context, adapters) }
                 skips.append(sample)
             }
             if let downsample = block.downsample {
-                sample = downsample(sample, row.adapters)
+                sample = downsample(sample, adapters)
                 skips.append(sample)
             }
         }
-        sample = midResnets[0](sample, activatedTime: time, row.adapters)
-        sample = midAttention(sample, context: context, row.adapters)
-        sample = midResnets[1](sample, activatedTime: time, row.adapters)
+        sample = midResnets[0](sample, activatedTime: time, adapters)
+        sample = midAttention(sample, context: context, adapters)
+        sample = midResnets[1](sample, activatedTime: time, adapters)
         return (skips, sample)
     }
 }

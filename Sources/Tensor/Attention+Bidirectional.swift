@@ -33,9 +33,18 @@ extension Attention {
     public static func bidirectional(queries: AttentionOperand, queryCount: Int, keys: AttentionOperand, values: AttentionOperand,
                                      keyCount count: Int, shape: AttentionShape, output: Matrix) {
         precondition(output.rows == queryCount && output.cols == shape.numHeads * shape.headDim, "attention shape mismatch")
+        bidirectional(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: count, shape: shape,
+                      output: output.data, outputStride: output.cols)
+    }
+
+    /// The same, writing query i's heads at `output + i * outputStride` (one image's rows of a
+    /// batch's matrix).
+    public static func bidirectional(queries: AttentionOperand, queryCount: Int, keys: AttentionOperand, values: AttentionOperand,
+                                     keyCount count: Int, shape: AttentionShape, output: UnsafeMutablePointer<Float>, outputStride: Int) {
         guard queryCount > 0, count > 0 else { return }
         if shape.headDim <= tileHeadDim && ck_attention_tile_available() != 0 {
-            tiled(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: count, shape: shape, output: output)
+            tiled(queries: queries, queryCount: queryCount, keys: keys, values: values, keyCount: count, shape: shape, output: output,
+                  outputStride: outputStride)
             return
         }
         let d = shape.headDim
@@ -53,7 +62,7 @@ extension Attention {
                 for i in 0 ..< m { ck_softmax(scores + i * count, count) }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(d), Int32(count),
                             1, scores, Int32(count), values.base + kvOffset, Int32(values.rowStride),
-                            0, output.row(first) + head * d, Int32(output.cols))
+                            0, output + first * outputStride + head * d, Int32(outputStride))
             }
         }
     }
@@ -63,7 +72,7 @@ extension Attention {
     static let tileHeadDim = 80
 
     private static func tiled(queries: AttentionOperand, queryCount: Int, keys: AttentionOperand, values: AttentionOperand,
-                              keyCount count: Int, shape: AttentionShape, output: Matrix) {
+                              keyCount count: Int, shape: AttentionShape, output: UnsafeMutablePointer<Float>, outputStride: Int) {
         let d = shape.headDim
         let group = shape.numHeads / shape.numKVHeads
         let blocks = (queryCount + queryBlock - 1) / queryBlock
@@ -77,7 +86,7 @@ extension Attention {
                 ScratchBuffers.with(count: ck_attention_tile_scratch(m)) { scratch in
                     ck_attention_tile(queries.base + first * queries.rowStride + head * d, queries.rowStride, m,
                                       packed + head / group * packedHead, values.base + head / group * d, values.rowStride,
-                                      count, d, shape.scale, output.row(first) + head * d, output.cols, scratch)
+                                      count, d, shape.scale, output + first * outputStride + head * d, outputStride, scratch)
                 }
             }
         }

@@ -10,7 +10,8 @@ public enum ImageKernels {
     static let convolutionTile = 128
 
     /// A 2-D convolution, PyTorch semantics: `weight` is [out, in, k, k] (row-major, float32),
-    /// `bias` [out] or nil; `padding` is (top, left, bottom, right) zero padding.
+    /// `bias` [out] or nil; `padding` is (top, left, bottom, right) zero padding. The images of `x`
+    /// are convolved one after another, each exactly as alone (sgemm's rounding depends on its M).
     ///
     /// A 1×1 stride-1 convolution is one GEMM on the pixels; otherwise tiles of output pixels are
     /// gathered (im2col) and multiplied by the kernel matrix, tiles and output-channel bands spread
@@ -19,43 +20,51 @@ public enum ImageKernels {
                               kernel: Int, stride: Int = 1, padding: (top: Int, left: Int, bottom: Int, right: Int)) -> FeatureMap {
         let outHeight = (x.height + padding.top + padding.bottom - kernel) / stride + 1
         let outWidth = (x.width + padding.left + padding.right - kernel) / stride + 1
-        let out = FeatureMap(height: outHeight, width: outWidth, channels: outChannels)
+        let out = FeatureMap(height: outHeight, width: outWidth, channels: outChannels, images: x.images)
         let depth = x.channels * kernel * kernel
         let pixels = outHeight * outWidth
         let direct = kernel == 1 && stride == 1 && padding == (0, 0, 0, 0)
-        let (input, output) = (x.pixels.data, out.pixels.data)
-        Parallel.forEachBlockAndBand(total: pixels, blockSize: convolutionTile, channels: outChannels) { first, count, begin, end in
-            let multiply = { (columns: UnsafePointer<Float>) in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(end - begin), Int32(depth),
-                            1, columns, Int32(depth), weight + begin * depth, Int32(depth),
-                            0, output + first * outChannels + begin, Int32(outChannels))
-            }
-            if direct {
-                multiply(input + first * depth)
-            } else {
-                ScratchBuffers.with(count: count * depth) { columns in
-                    ck_im2col(input, x.height, x.width, x.channels, kernel, stride, padding.top, padding.left, outWidth, first, count, columns)
-                    multiply(columns)
+        for image in 0 ..< x.images {
+            let (input, output) = (x.imagePixels(image), out.imagePixels(image))
+            Parallel.forEachBlockAndBand(total: pixels, blockSize: convolutionTile, channels: outChannels) { first, count, begin, end in
+                let multiply = { (columns: UnsafePointer<Float>) in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(end - begin), Int32(depth),
+                                1, columns, Int32(depth), weight + begin * depth, Int32(depth),
+                                0, output + first * outChannels + begin, Int32(outChannels))
                 }
-            }
-            if let bias {
-                for p in first ..< first + count { ck_add(output + p * outChannels + begin, bias + begin, end - begin) }
+                if direct {
+                    multiply(input + first * depth)
+                } else {
+                    ScratchBuffers.with(count: count * depth) { columns in
+                        ck_im2col(input, x.height, x.width, x.channels, kernel, stride, padding.top, padding.left, outWidth, first, count, columns)
+                        multiply(columns)
+                    }
+                }
+                if let bias {
+                    for p in first ..< first + count { ck_add(output + p * outChannels + begin, bias + begin, end - begin) }
+                }
             }
         }
         return out
     }
 
     /// GroupNorm over `groups` groups of consecutive channels (statistics over all pixels of a
-    /// group, in double), times `weight` plus `bias` per channel, then SiLU when `silu`. Writes
-    /// into `out`, which may be `x` itself.
+    /// group of one image, in double), times `weight` plus `bias` per channel, then SiLU when
+    /// `silu`. Writes into `out`, which may be `x` itself.
     public static func groupNorm(_ x: FeatureMap, groups: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                  eps: Float, silu: Bool, into out: FeatureMap) {
-        let (pixels, channels) = (x.pixels.rows, x.channels)
-        precondition(channels % groups == 0 && out.pixels.rows == pixels && out.channels == channels, "groupNorm shape mismatch")
+        precondition(x.channels % groups == 0 && out.pixels.rows == x.pixels.rows && out.channels == x.channels, "groupNorm shape mismatch")
+        for image in 0 ..< x.images {
+            groupNorm(x.imagePixels(image), pixels: x.imagePixelCount, channels: x.channels, groups: groups, weight: weight, bias: bias,
+                      eps: eps, silu: silu, into: out.imagePixels(image))
+        }
+    }
+
+    private static func groupNorm(_ input: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, groups: Int, weight: UnsafePointer<Float>,
+                                  bias: UnsafePointer<Float>, eps: Float, silu: Bool, into output: UnsafeMutablePointer<Float>) {
         ComputeThreads.configureOnce()
         let chunks = max(1, min(ComputeThreads.count * 4, pixels / 64))
         var sums = [Double](repeating: 0, count: 2 * channels * chunks)
-        let input = x.pixels.data
         sums.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let base = buffer.baseAddress!
             Parallel.forEach(chunks) { chunk in
@@ -84,7 +93,6 @@ public enum ImageKernels {
                 shift[c] = bias[c] - Float(mean) * scale[c]
             }
         }
-        let output = out.pixels.data
         scale.withUnsafeBufferPointer { sp in
             shift.withUnsafeBufferPointer { hp in
                 nonisolated(unsafe) let (s, h) = (sp.baseAddress!, hp.baseAddress!)
@@ -121,12 +129,14 @@ public enum ImageKernels {
 
     /// Nearest-neighbour 2× upsampling (F.interpolate(scale_factor=2, mode="nearest")).
     public static func upsampleNearest2x(_ x: FeatureMap) -> FeatureMap {
-        let out = FeatureMap(height: 2 * x.height, width: 2 * x.width, channels: x.channels)
+        let out = FeatureMap(height: 2 * x.height, width: 2 * x.width, channels: x.channels, images: x.images)
         let chunks = max(1, min(2 * ComputeThreads.count, x.height))
-        let (input, output) = (x.pixels.data, out.pixels.data)
-        Parallel.forEach(chunks) { chunk in
-            let (begin, end) = (x.height * chunk / chunks, x.height * (chunk + 1) / chunks)
-            ck_upsample_nearest2x(input, x.height, x.width, x.channels, begin, end - begin, output)
+        for image in 0 ..< x.images {
+            let (input, output) = (x.imagePixels(image), out.imagePixels(image))
+            Parallel.forEach(chunks) { chunk in
+                let (begin, end) = (x.height * chunk / chunks, x.height * (chunk + 1) / chunks)
+                ck_upsample_nearest2x(input, x.height, x.width, x.channels, begin, end - begin, output)
+            }
         }
         return out
     }
@@ -157,11 +167,26 @@ public enum ImageKernels {
 extension ImageKernels {
     /// Adds the vector `v` (x.cols floats) to every row of `x`.
     public static func addRowVector(_ x: Matrix, _ v: UnsafePointer<Float>) {
-        let data = x.data
-        let chunks = max(1, min(2 * ComputeThreads.count, x.rows / 256))
+        addRowVector(x.data, rows: x.rows, cols: x.cols, v)
+    }
+
+    /// Adds row i of `v` (images × channels) to every pixel of image i of `x`.
+    public static func addImageVectors(_ x: FeatureMap, _ v: Matrix) {
+        precondition(v.rows == x.images && v.cols == x.channels, "one vector per image")
+        for image in 0 ..< x.images { addRowVector(x.imagePixels(image), rows: x.imagePixelCount, cols: x.channels, v.row(image)) }
+    }
+
+    private static func addRowVector(_ data: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ v: UnsafePointer<Float>) {
+        let chunks = max(1, min(2 * ComputeThreads.count, rows / 256))
         Parallel.forEach(chunks) { chunk in
-            for r in x.rows * chunk / chunks ..< x.rows * (chunk + 1) / chunks { ck_add(data + r * x.cols, v, x.cols) }
+            for r in rows * chunk / chunks ..< rows * (chunk + 1) / chunks { ck_add(data + r * cols, v, cols) }
         }
+    }
+
+    /// Adds the one-image map `r` to image `image` of `x` (same size and channels).
+    public static func add(_ r: FeatureMap, toImage image: Int, of x: FeatureMap) {
+        precondition(r.images == 1 && r.pixels.count == x.imagePixelCount * x.channels, "adding a map of another size")
+        ck_add(x.imagePixels(image), r.pixels.data, r.pixels.count)
     }
 
     /// x *= a.

@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 
 /// A 3×3 convolution weight [out, in, 3, 3] in the Winograd F(4×4, 3×3) domain: 36 matrices
 /// in × out, one per position of the 6×6 transformed tile (Lavin & Gray 2016). Made once per
@@ -17,7 +16,7 @@ public final class WinogradWeights: @unchecked Sendable {
     public init(weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int) {
         self.outChannels = outChannels
         self.inChannels = inChannels
-        data = .allocate(capacity: 36 * inChannels * outChannels)
+        data = .allocate(capacity: ck_winograd_weights_count(outChannels, inChannels))
         ck_winograd_weights(weight, outChannels, inChannels, data)
     }
 
@@ -48,26 +47,23 @@ extension ImageKernels {
     static let winogradTileBlock = 128
 
     /// A 3×3 stride-1 convolution with one pixel of zero padding (PyTorch's `padding=1`), as
-    /// Winograd F(4×4, 3×3): blocks of 4×4 output tiles are transformed (C), multiplied per
-    /// position by the transformed weight in 36 `sgemm`s, and transformed back with the bias
-    /// added (C). Blocks and output-channel bands spread over the pool. Agrees with the direct
-    /// convolution to float32 rounding (about 1e-5 of the output's scale; WinogradTests).
+    /// Winograd F(4×4, 3×3): blocks of 4×4 output tiles (of every image of `x`: a batch's images
+    /// share the products) are transformed (C), multiplied per position by the transformed weight
+    /// (`ck_winograd_products`), and transformed back with the bias added (C). Blocks and
+    /// output-channel bands spread over the pool. Agrees with the direct convolution to float32
+    /// rounding (about 1e-5 of the output's scale; WinogradTests).
     public static func winogradConv3x3(_ x: FeatureMap, weights: WinogradWeights, bias: UnsafePointer<Float>?) -> FeatureMap {
         precondition(x.channels == weights.inChannels, "conv input has \(x.channels) channels, weight \(weights.inChannels)")
         let (inC, outC) = (weights.inChannels, weights.outChannels)
-        let out = FeatureMap(height: x.height, width: x.width, channels: outC)
+        let out = FeatureMap(height: x.height, width: x.width, channels: outC, images: x.images)
         let tilesX = (x.width + 3) / 4
-        let tiles = tilesX * ((x.height + 3) / 4)
+        let tiles = x.images * tilesX * ((x.height + 3) / 4)
         let (input, output, u) = (x.pixels.data, out.pixels.data, weights.data)
         Parallel.forEachBlockAndBand(total: tiles, blockSize: winogradTileBlock, channels: outC) { first, count, begin, end in
             ScratchBuffers.with(count: 36 * count * (inC + outC)) { scratch in
                 let (v, m) = (scratch, scratch + 36 * count * inC)
                 ck_winograd_input(input, x.height, x.width, inC, tilesX, first, count, v)
-                for position in 0 ..< 36 {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(end - begin), Int32(inC),
-                                1, v + position * count * inC, Int32(inC), u + position * inC * outC + begin, Int32(outC),
-                                0, m + position * count * outC + begin, Int32(outC))
-                }
+                ck_winograd_products(v, count, inC, u, outC, begin, end, m, outC)
                 ck_winograd_output(m, outC, count, first, tilesX, x.height, x.width, begin, end, bias, output, outC)
             }
         }

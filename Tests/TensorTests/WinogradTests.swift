@@ -32,6 +32,33 @@ struct WinogradTests {
         }
     }
 
+    /// A batch of images (tile blocks and im2col tiles that span images) gives each image the
+    /// same bits as convolving it alone, on both paths.
+    @Test func imagesOfABatchEqualTheirConvolutionAlone() {
+        let (height, width, inputs, outputs) = (9, 13, 24, 40)
+        let w = randomFloats(outputs * inputs * 9, seed: 51, scale: 1 / Float(9 * inputs).squareRoot())
+        let b = randomFloats(outputs, seed: 52)
+        let maps = (0 ..< 3).map { i in
+            FeatureMap(height: height, width: width,
+                       pixels: Matrix(rows: height * width, cols: inputs, values: randomFloats(height * width * inputs, seed: 53 + UInt64(i))))
+        }
+        let batch = FeatureMap.stacking(maps)
+        #expect(batch.images == 3)
+        withEachKernelPath { path in
+            let transformed = WinogradWeights(weight: w, outChannels: outputs, inChannels: inputs)
+            let winograd = { (x: FeatureMap) in b.withUnsafeBufferPointer { ImageKernels.winogradConv3x3(x, weights: transformed, bias: $0.baseAddress) } }
+            let im2col = { (x: FeatureMap) in ImageKernels.conv2d(x, weight: w, bias: b, outChannels: outputs, kernel: 3, padding: (1, 1, 1, 1)) }
+            let strided = { (x: FeatureMap) in ImageKernels.conv2d(x, weight: w, bias: b, outChannels: outputs, kernel: 3, stride: 2, padding: (1, 1, 1, 1)) }
+            for (name, conv) in [("winograd", winograd), ("im2col", im2col), ("stride 2", strided)] {
+                let together = conv(batch)
+                #expect(together.images == 3, "\(name) \(path)")
+                for (i, map) in maps.enumerated() {
+                    #expect(together.image(i).pixels.toArray() == conv(map).pixels.toArray(), "\(name) image \(i) \(path)")
+                }
+            }
+        }
+    }
+
     @Test func servesOnlyPaddedStrideOneThreeByThreeOnLargeEnoughMapsWithSixteenChannels() {
         let same = (top: 1, left: 1, bottom: 1, right: 1)
         #expect(ImageKernels.prefersWinograd(height: 16, width: 16, inChannels: 16, kernel: 3, stride: 1, padding: same))

@@ -1,6 +1,6 @@
 // One 3×3 stride-1 padding-1 convolution of a channels-last H×W×C map to K channels, timed both
 // ways in one process, alternating: im2col (tiles of 128 pixels) + sgemm, the path before
-// Winograd, and Winograd F(4×4, 3×3) (tiles of 128, 36 position sgemms), one thread each, with
+// Winograd, and Winograd F(4×4, 3×3) (tiles of 128, 36 position products on packed weights), one thread each, with
 // the max abs difference between them; CPU time of the calling thread, so other processes on a
 // shared machine do not count. Built from the repository's kernel sources:
 //
@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
     for (long i = 0; i < (long)K * C * 9; i++) w[i] = ((float)rand() / (float)RAND_MAX * 2 - 1) / sqrtf(9.0f * C);
     for (int i = 0; i < K; i++) b[i] = (float)rand() / (float)RAND_MAX * 2 - 1;
     float *y1 = malloc(sizeof(float) * H * W * K), *y2 = malloc(sizeof(float) * H * W * K);
-    float *col = malloc(sizeof(float) * block * C * 9), *u = malloc(sizeof(float) * 36 * C * K);
+    float *col = malloc(sizeof(float) * block * C * 9), *u = malloc(sizeof(float) * ck_winograd_weights_count(K, C));
     float *v = malloc(sizeof(float) * 36 * block * C), *m = malloc(sizeof(float) * 36 * block * K);
     ck_winograd_weights(w, K, C, u);
     const int tiles_x = (W + 3) / 4, tiles = tiles_x * ((H + 3) / 4);
@@ -50,9 +50,7 @@ int main(int argc, char **argv) {
         for (int first = 0; first < tiles; first += block) {
             const int count = tiles - first < block ? tiles - first : block;
             ck_winograd_input(x, H, W, C, tiles_x, first, count, v);
-            for (int p = 0; p < 36; p++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, count, K, C, 1, v + (long)p * count * C, C,
-                            u + (long)p * C * K, K, 0, m + (long)p * count * K, K);
+            ck_winograd_products(v, count, C, u, K, 0, K, m, K);
             ck_winograd_output(m, K, count, first, tiles_x, H, W, 0, K, b, y2, K);
         }
         double t2 = now();

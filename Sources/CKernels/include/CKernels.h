@@ -171,17 +171,25 @@ void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim,
 /// order of a PyTorch conv weight [out, in, kh, kw], zeros where the window leaves the input.
 void ck_im2col(const float *x, size_t height, size_t width, size_t channels, size_t kernel, size_t stride,
                size_t pad_top, size_t pad_left, size_t out_width, size_t first, size_t count, float *col);
-/// Winograd F(4×4, 3×3) weight transform of a PyTorch 3×3 weight [out, in, 3, 3]: writes 36
-/// matrices in × out (position-major, row-major), the B operands of the 36 position GEMMs.
+/// Winograd F(4×4, 3×3) weight transform of a PyTorch 3×3 weight [out, in, 3, 3]: writes the B
+/// operands of the 36 position GEMMs, position-major, each in panels of 16 output channels
+/// (in × 16 floats, the last panel zero-padded): ck_winograd_weights_count(out, in) floats.
 void ck_winograd_weights(const float *w, size_t out_channels, size_t in_channels, float *u);
+size_t ck_winograd_weights_count(size_t out_channels, size_t in_channels);
+/// The 36 position GEMMs of a block of `count` tiles: m_p[t, begin ..< end] = v_p[t, :] · u_p[:, begin ..< end]
+/// (v: 36 matrices count × in_channels from ck_winograd_input; u from ck_winograd_weights; m: 36
+/// matrices count × ldm); `begin` a multiple of 16.
+void ck_winograd_products(const float *v, size_t count, size_t in_channels, const float *u, size_t out_channels,
+                          size_t begin, size_t end, float *m, size_t ldm);
 /// Winograd input transform of tiles first ..< first+count (4×4 output tiles, row-major over a
-/// grid `tiles_x` wide) of a channels-last map with one pixel of zero padding: writes 36 matrices
-/// count × channels (position-major), the A operands of the position GEMMs.
+/// grid `tiles_x` wide, image after image when `x` holds several height × width images) of a
+/// channels-last map with one pixel of zero padding: writes 36 matrices count × channels
+/// (position-major), the A operands of the position GEMMs.
 void ck_winograd_input(const float *x, size_t height, size_t width, size_t channels, size_t tiles_x, size_t first,
                        size_t count, float *v);
 /// Winograd output transform: from 36 matrices count × ldm (the position GEMMs' products), writes
-/// channels begin ..< end of the tiles' output pixels (clipped to height × width) into the
-/// channels-last map `y` (row stride ldy), plus `bias` (may be NULL).
+/// channels begin ..< end of the tiles' output pixels (clipped to height × width; tiles numbered as
+/// in ck_winograd_input) into the channels-last map `y` (row stride ldy), plus `bias` (may be NULL).
 void ck_winograd_output(const float *m, size_t ldm, size_t count, size_t first, size_t tiles_x, size_t height,
                         size_t width, size_t begin, size_t end, const float *bias, float *y, size_t ldy);
 /// Per-channel sum and sum of squares (in double) over `pixels` rows of `channels` floats.

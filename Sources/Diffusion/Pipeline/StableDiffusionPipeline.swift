@@ -228,20 +228,23 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         precondition(batch.allSatisfy { $0.conditioning.mergedLoRAs?.key == merge?.key }, "a batch shares one set of merged LoRAs")
         // The peers' unconditional rows run while this process runs the rest.
         let remote = try split.start()
-        // Each row's down pass runs while its ControlNets' residuals are computed (by a service),
-        // its up pass once they are in.
-        var predictions: [FeatureMap] = []
+        // The rows' down pass (one batch per latent size) runs while their ControlNets' residuals are
+        // computed (by a service), the up pass once they are in.
+        var predictions = [FeatureMap?](repeating: nil, count: rows.count)
         do {
             // Released before waiting for a CFG-split peer, whose own loop may be waiting for this worker's UNet.
             unetLock.lock()
             defer { unetLock.unlock() }
             // A peer's rows may have left other LoRAs merged since the caller merged the batch's.
             useMerge(merge)
-            for (row, pending) in zip(rows, residuals) {
+            for group in UNet2DConditionModel.sizeGroups(rows) {
                 let down: UNet2DConditionModel.DownPassState
-                do { down = try unet.downPass(row) } catch { throw .invalidArgument("UNet: \(error)") }
-                let sum = try pending.wait()
-                do { predictions.append(try unet.upPass(down, residuals: sum)) } catch { throw .invalidArgument("UNet: \(error)") }
+                do { down = try unet.downPass(group.map { rows[$0] }) } catch { throw .invalidArgument("UNet: \(error)") }
+                var sums: [ControlResiduals?] = []
+                for i in group { sums.append(try residuals[i].wait()) }
+                let outputs: [FeatureMap]
+                do { outputs = try unet.upPass(down, rowResiduals: sums) } catch { throw .invalidArgument("UNet: \(error)") }
+                for (i, output) in zip(group, outputs) { predictions[i] = output }
             }
         }
         var unconditional = try remote.wait()
@@ -250,9 +253,9 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             var state = batch[i]
             let guided = state.conditioning.negativePrompt != nil
             let local = guided && state.conditioning.guidancePeer == nil
-            var noise = predictions[row + (local ? 1 : 0)].channelsFirst()
+            var noise = predictions[row + (local ? 1 : 0)]!.channelsFirst()
             if guided {
-                let uncond = local ? predictions[row].channelsFirst() : unconditional.removeFirst().channelsFirst()
+                let uncond = local ? predictions[row]!.channelsFirst() : unconditional.removeFirst().channelsFirst()
                 let g = state.conditioning.guidanceScale
                 for j in noise.indices { noise[j] = uncond[j] + g * (noise[j] - uncond[j]) }
             }
