@@ -13,22 +13,28 @@ import Testing
 /// UNet serves two LoRA sets, so both take them unmerged instead of merging and restoring every
 /// step; an image that leaves early leaves its peer's weights pristine.
 @Suite struct GuestRowsTests {
-    /// One image's peer: its rows go to `engine` as a leader's rows would, with the image's LoRAs by name.
+    /// One image's peer: its rows go to `engine` as a leader's rows would, with the image's LoRAs by
+    /// name, each through `gate` (as peer `place` of it) first.
     final class EnginePeer: GuidancePeer, @unchecked Sendable {
         let engine: DiffusionEngine
         let image: GuestImage
         let loras: [LoRAUse]
+        let gate: RowGate?
+        let place: Int
         private let served = Mutex(0)
 
-        init(_ engine: DiffusionEngine, image: Int, loras: [LoRAUse]) {
+        init(_ engine: DiffusionEngine, image: Int, loras: [LoRAUse], gate: RowGate?, place: Int) {
             self.engine = engine
             self.image = GuestImage(link: 0, image: image)
             self.loras = loras
+            self.gate = gate
+            self.place = place
         }
 
         var rows: Int { served.withLock { $0 } }
 
         func predictNoise(_ rows: [GuidanceRow]) throws(DiffusionError) -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
+            gate?.pass(place, row: self.rows + rows.count)
             let guests = rows.map { row in
                 var input = row.input
                 input.adapters = LowRankAdapters()
@@ -42,14 +48,56 @@ import Testing
         func release() { engine.endGuests([image]) }
     }
 
+    /// Holds split images at known steps, so what a test sees does not depend on how fast each
+    /// engine's loop runs: the peers go in lockstep (a peer's k-th row waits until every peer has
+    /// sent k rows), and rows past `limit` wait until ``open()``. A row held for a minute goes on
+    /// (``timedOut``), so a broken engine fails the test instead of hanging it.
+    final class RowGate: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var arrived: [Int]
+        private var limit: Int
+        private var expired = false
+
+        init(peers: Int, limit: Int = .max) {
+            arrived = Array(repeating: 0, count: peers)
+            self.limit = limit
+        }
+
+        /// Peer `place`'s `row`-th row (from 1): returns once it may run.
+        func pass(_ place: Int, row: Int) {
+            let deadline = Date(timeIntervalSinceNow: 60)
+            condition.lock()
+            defer { condition.unlock() }
+            arrived[place] = row
+            condition.broadcast()
+            while row > limit || arrived.contains(where: { $0 < row }) {
+                if !condition.wait(until: deadline) {
+                    expired = true
+                    return
+                }
+            }
+        }
+
+        /// A row waits past the limit.
+        var isHolding: Bool { condition.withLock { arrived.contains { $0 > limit } } }
+
+        var timedOut: Bool { condition.withLock { expired } }
+
+        /// Lets every row past the limit through.
+        func open() {
+            condition.withLock { limit = .max }
+            condition.broadcast()
+        }
+    }
+
     static func engine() throws -> DiffusionEngine {
         DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: StepBatchingTests.folder),
                         config: DiffusionEngineConfig(maxBatchSize: 4, loraStartStep: 2), registry: try AddonServingTests.registry())
     }
 
-    static func split(_ image: ImageRequest, to peer: DiffusionEngine, number: Int) -> (ImageRequest, EnginePeer) {
+    static func split(_ image: ImageRequest, to peer: DiffusionEngine, number: Int, gate: RowGate, place: Int = 0) -> (ImageRequest, EnginePeer) {
         var image = image
-        let connection = EnginePeer(peer, image: number, loras: image.loras)
+        let connection = EnginePeer(peer, image: number, loras: image.loras, gate: gate, place: place)
         image.request.guidancePeer = connection
         return (image, connection)
     }
@@ -62,23 +110,22 @@ import Testing
             ImageRequest(AddonServingTests.request("a red cube", seed: 11, steps: steps), loras: [LoRAUse(name: "peft", scale: 0.9)]),
             ImageRequest(AddonServingTests.request("a blue sphere", seed: 12, steps: steps), loras: [LoRAUse(name: "kohya", scale: 1)]),
         ]
-        // Each engine leads one image and runs the other's unconditional rows.
-        let (onFirst, toSecond) = Self.split(images[0], to: second, number: 0)
-        let (onSecond, toFirst) = Self.split(images[1], to: first, number: 0)
+        // Each engine leads one image and runs the other's unconditional rows, the two in lockstep.
+        let gate = RowGate(peers: 2)
+        let (onFirst, toSecond) = Self.split(images[0], to: second, number: 0, gate: gate, place: 0)
+        let (onSecond, toFirst) = Self.split(images[1], to: first, number: 0, gate: gate, place: 1)
         async let a = StepBatchingTests.images(try first.submit([onFirst])).images
         async let b = StepBatchingTests.images(try second.submit([onSecond])).images
         let served = [try #require(try await a[0]), try #require(try await b[0])]
-        #expect(toSecond.rows == steps && toFirst.rows == steps)
-        // Merging and restoring every step would be 2 merges per LoRA step on each engine. Both
-        // images run from their first step, so by their LoRA step (2) both engines serve both sets;
-        // only an image started two steps late could see its LoRAs merged alone for a while.
+        #expect(toSecond.rows == steps && toFirst.rows == steps && !gate.timedOut)
+        // Merging and restoring every step would be 2 merges per LoRA step on each engine. In
+        // lockstep, each engine knows the other's image from its first row to its last, so from
+        // their LoRA step (2) on both engines serve both sets at every step: nothing is merged.
         let merges = first.statistics().loraMerges + second.statistics().loraMerges
-        #expect(merges <= 4, "\(merges) merges for \(steps) steps of two images")
+        #expect(merges == 0, "\(merges) merges for \(steps) steps of two images")
         for (i, image) in images.enumerated() {
             // Exactly as alone on the unmerged arithmetic; as alone merged (generate-image) up to rounding.
-            if merges == 0 {
-                #expect(served[i].latents == (try AddonServingTests.alone(first.pipeline, image, loraStartStep: 2, mode: .unmerged)).latents, "image \(i)")
-            }
+            #expect(served[i].latents == (try AddonServingTests.alone(first.pipeline, image, loraStartStep: 2, mode: .unmerged)).latents, "image \(i)")
             let alone = try AddonServingTests.alone(first.pipeline, image, loraStartStep: 2)
             let gap = zip(served[i].latents, alone.latents).map { abs($0 - $1) }.max()!
             #expect(gap < 2e-3, "image \(i): \(gap) from the image made alone")
@@ -96,19 +143,24 @@ import Testing
     @Test func aCancelledSplitImageReleasesItsPeer() async throws {
         let (leader, peer) = (try Self.engine(), try Self.engine())
         let pristine = AddonServingTests.weights(peer.pipeline)
+        // The peer holds the image's fourth row (its fourth step), the LoRAs having joined at the third.
+        let gate = RowGate(peers: 1, limit: 3)
         let (image, connection) = Self.split(ImageRequest(AddonServingTests.request("a house", seed: 5, steps: 150),
-                                                          loras: [LoRAUse(name: "peft", scale: 0.8)]), to: peer, number: 7)
+                                                          loras: [LoRAUse(name: "peft", scale: 0.8)]), to: peer, number: 7, gate: gate)
         do {
             var events = try leader.submit([image]).makeAsyncIterator()
             while let event = try await events.next() {
                 if case let .progress(_, step, _, _, _) = event, step >= 3 { break }
             }
+            #expect(await eventually { gate.isHolding })
+            #expect(connection.rows == 3)
             #expect(peer.statistics().lorasMerged && peer.statistics().guestImages == 1)
         }
-        // Ending the iteration cancels the image at its next step boundary.
+        // Ending the iteration cancelled the image mid-way; it leaves at the step boundary after the held row.
+        gate.open()
         let released = await eventually { peer.statistics().guestImages == 0 && leader.statistics().runningImages == 0 }
         #expect(released)
-        #expect(connection.rows < 150)
+        #expect(connection.rows == 4 && leader.statistics().cancelledImages == 1 && !gate.timedOut)
         for engine in [peer, leader] {
             let restored = AddonServingTests.weights(engine.pipeline) == pristine
             #expect(!engine.statistics().lorasMerged && restored, "the weights are not pristine")
