@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["ServingAPI", "Models", "Tensor", "Tokenizers", "Imaging"]),
 
         // Diffusion serving: the step-level batching engine behind /v1/images/generations.
-        .target(name: "DiffusionServing", dependencies: ["Diffusion", "Cluster", "CoreUtilities", "Imaging", "Models", "Tensor"]),
+        .target(name: "DiffusionServing", dependencies: ["Diffusion", "ServingAPI", "Cluster", "CoreUtilities", "Imaging", "Models", "Tensor"]),
 
         // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
         .target(name: "ServingAPI", dependencies: ["CoreUtilities", "Tokenizers", "Imaging", "Grammar"]),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion", "Cluster"]),
+        .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion", "ServingAPI", "Cluster"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(
             name: "ServerTests",

@@ -4,6 +4,7 @@ import Diffusion
 import Foundation
 import Imaging
 import Models
+import ServingAPI
 import Tensor
 
 /// Serves text-to-image requests with step-level continuous batching: images join the running

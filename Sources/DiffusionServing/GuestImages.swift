@@ -2,6 +2,7 @@ import Cluster
 import Diffusion
 import Foundation
 import Models
+import ServingAPI
 import Synchronization
 import Tensor
 

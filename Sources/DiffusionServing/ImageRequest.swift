@@ -1,5 +1,6 @@
 import Diffusion
 import Imaging
+import ServingAPI
 
 /// One image to generate, with its add-ons named as the server registered them (see
 /// ``AdapterRegistry``): the engine resolves the names, loads what is not cached, and applies the
@@ -93,17 +94,6 @@ extension TextToImageRequest {
         do { try schedulerOverrides.check(for: scheduler ?? folderScheduler) } catch {
             throw .invalidRequest("\(error)", param: "use_karras_sigmas")
         }
-    }
-}
-
-/// A registered LoRA by name, at `scale` (diffusers' `cross_attention_kwargs={"scale": s}`).
-public struct LoRAUse: Sendable, Hashable, Codable {
-    public var name: String
-    public var scale: Float
-
-    public init(name: String, scale: Float = 1) {
-        self.name = name
-        self.scale = scale
     }
 }
 

@@ -3,6 +3,7 @@ import Diffusion
 import DiffusionServing
 import Foundation
 import Imaging
+import ServingAPI
 import Synchronization
 import WireProtocol
 
@@ -154,7 +155,7 @@ extension ClusterFrontEnd {
             (job.useKarrasSigmas, job.timestepSpacing) = (request.schedulerOverrides.useKarrasSigmas, request.schedulerOverrides.timestepSpacing?.rawValue)
             if image.previewInterval > 0 { job.previewInterval = image.previewInterval }
             if image.partialImages > 0 { job.partialImages = image.partialImages }
-            if !image.loras.isEmpty { job.loras = image.loras.map { WireLoRAUse(name: $0.name, scale: $0.scale) } }
+            if !image.loras.isEmpty { job.loras = image.loras }
             if !image.controlNets.isEmpty {
                 job.controlNets = zip(image.controlNets, pictures.suffix(image.controlNets.count)).map { control, picture in
                     WireControlNetUse(name: control.name, scale: control.scale, start: control.start, end: control.end, image: picture)

@@ -19,7 +19,7 @@ public struct WireImageJob: Codable, Sendable, Hashable {
     /// unconditional rows each step, at its transfer endpoint; nil runs both rows here.
     public var guidancePeer: Endpoint?
     /// Registered LoRAs by name (the worker's `--lora`/`--adapter-dir`), applied together.
-    public var loras: [WireLoRAUse]?
+    public var loras: [LoRAUse]?
     /// Registered ControlNets by name with their control images (a MultiControlNet when several).
     public var controlNets: [WireControlNetUse]?
     /// The `controlnet` worker (its transfer endpoint) that runs `controlNets` each step; nil runs
@@ -40,17 +40,6 @@ public struct WireImageJob: Codable, Sendable, Hashable {
     public subscript<Value>(dynamicMember field: WritableKeyPath<ImageGenerationParameters, Value>) -> Value {
         get { parameters[keyPath: field] }
         set { parameters[keyPath: field] = newValue }
-    }
-}
-
-/// A LoRA an image names, at its scale.
-public struct WireLoRAUse: Codable, Sendable, Hashable {
-    public var name: String
-    public var scale: Float
-
-    public init(name: String, scale: Float) {
-        self.name = name
-        self.scale = scale
     }
 }
 
@@ -170,7 +159,7 @@ public struct WireDenoiserRows: Codable, Sendable, Hashable {
         /// The image's LoRAs by the names the workers registered: the peer loads them from the
         /// first row on (bounded asynchronous loading on both workers) and applies them as
         /// `loraApplication` says; nil: none.
-        public var loras: [WireLoRAUse]?
+        public var loras: [LoRAUse]?
         /// nil: not yet (the steps before the leader's LoRA activation step run without them).
         public var loraApplication: LoRAApplication?
         /// Shapes (height, width, channels) of the row's summed ControlNet residuals, the down

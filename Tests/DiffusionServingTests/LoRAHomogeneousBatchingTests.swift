@@ -1,5 +1,6 @@
 import Cluster
 import Diffusion
+import ServingAPI
 import Testing
 @testable import DiffusionServing
 

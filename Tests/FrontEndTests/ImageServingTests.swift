@@ -5,6 +5,7 @@ import Foundation
 import FrontEnd
 import Imaging
 import Models
+import ServingAPI
 import TestFixtures
 import Testing
 import WireProtocol

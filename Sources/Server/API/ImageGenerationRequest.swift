@@ -2,6 +2,7 @@ import Diffusion
 import DiffusionServing
 import Foundation
 import Imaging
+import ServingAPI
 
 /// The body of `POST /v1/images/generations`: OpenAI's fields plus the diffusers pipeline
 /// arguments peers take as extensions (`negative_prompt`, SDXL's `prompt_2` and `negative_prompt_2`,

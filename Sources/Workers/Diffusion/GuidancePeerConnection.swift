@@ -2,6 +2,7 @@ import Diffusion
 import DiffusionServing
 import Foundation
 import Models
+import ServingAPI
 import Synchronization
 import Tensor
 import WireProtocol
@@ -27,11 +28,11 @@ public final class GuidancePeerConnection: @unchecked Sendable {
     public func close() { peer.close() }
 
     /// The peer as one image's rows reach it: with `loras`, the image's LoRAs by registered name.
-    public func image(loras: [WireLoRAUse]) -> ImageGuidancePeer {
+    public func image(loras: [LoRAUse]) -> ImageGuidancePeer {
         ImageGuidancePeer(connection: self, image: images.add(1, ordering: .relaxed).oldValue, loras: loras)
     }
 
-    fileprivate func predictNoise(_ rows: [GuidanceRow], image: Int, loras: [WireLoRAUse]) throws(DiffusionError)
+    fileprivate func predictNoise(_ rows: [GuidanceRow], image: Int, loras: [LoRAUse]) throws(DiffusionError)
         -> @Sendable () throws(DiffusionError) -> [FeatureMap] {
         let shapes = rows.map { ($0.input.sample.height, $0.input.sample.width) }
         let wait: @Sendable () -> Result<(WireMessage, Data), PeerCallError>
@@ -65,9 +66,9 @@ public final class GuidancePeerConnection: @unchecked Sendable {
 public final class ImageGuidancePeer: GuidancePeer {
     let connection: GuidancePeerConnection
     let image: Int
-    let loras: [WireLoRAUse]
+    let loras: [LoRAUse]
 
-    init(connection: GuidancePeerConnection, image: Int, loras: [WireLoRAUse]) {
+    init(connection: GuidancePeerConnection, image: Int, loras: [LoRAUse]) {
         self.connection = connection
         self.image = image
         self.loras = loras
@@ -109,7 +110,7 @@ extension DenoiserInput {
 
 extension GuidanceRow {
     /// The row's header: its image, its LoRAs named, how it takes them, its residuals' shapes.
-    func wireRow(image: Int, loras: [WireLoRAUse]) -> WireDenoiserRows.Row {
+    func wireRow(image: Int, loras: [LoRAUse]) -> WireDenoiserRows.Row {
         var row = input.wireRow
         row.image = image
         if !loras.isEmpty {
@@ -165,7 +166,7 @@ enum GuidancePeerService {
                                      residuals: try row.residualShapes.map { shapes throws(PeerCallError) in
                                          try ControlResiduals(wireShapes: shapes, floats: Array(floats.dropFirst(2)))
                                      },
-                                     loras: (row.loras ?? []).map { LoRAUse(name: $0.name, scale: $0.scale) },
+                                     loras: row.loras ?? [],
                                      loraMode: row.loraApplication.map { $0 == .merged ? .merged : .unmerged },
                                      isLast: row.isLast ?? false))
             }
