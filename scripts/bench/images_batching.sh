@@ -3,10 +3,14 @@
 # requests (`tessera bench images`) against `tessera serve --image-model` with --max-image-batch
 # $BATCH (default 8) and with --max-image-batch 1. Prints a markdown table; JSON results go to $OUT
 # (default bench-work/images). TESSERA_BINARY skips the release build and uses that executable.
+# SIZE (64x64), STEPS (10), NUM_REQUESTS (24), RATE (0.5/s), THREADS (2) set the load; a full-size
+# model may take minutes to load (HEALTHY_TRIES × 0.2 s, default 3000); one 2-step image warms each
+# server up before the measured requests and is not counted.
 # Usage: scripts/bench/images_batching.sh [IMAGE_MODEL_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/bench.sh
+source scripts/lib/image_bench.sh
 bench_setup fixtures/diffusion/sd1-tiny bench-work/images "$@"
 threads="${THREADS:-2}"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -17,14 +21,14 @@ for batch in "${BATCH:-8}" 1; do
     keep_server_log=1
     serve_in_background "$out/batch$batch.server.log" "$binary" serve --image-model "$model" --port "$port" --threads "$threads" \
         --max-image-batch "$batch" --max-queued-images 256 --kv-cache-memory 16
-    wait_healthy "$port"
+    image_server_ready "$port" "$name" "${SIZE:-64x64}"
     "$binary" bench images --base-url "http://127.0.0.1:$port" --model "$name" --num-requests "${NUM_REQUESTS:-24}" \
         --request-rate "${RATE:-0.5}" --size "${SIZE:-64x64}" --steps "${STEPS:-10}" --seed 1 \
         --result-json "$out/batch$batch.json" >"$out/batch$batch.bench.log" 2>&1
-    metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
+    metrics_since "$port" "$out/batch$batch.metrics"
     stop_server
-    calls=$(grep '^tessera:image_unet_calls_total{' <<<"$metrics" | awk '{print $2}')
-    steps=$(grep '^tessera:image_steps_total{' <<<"$metrics" | awk '{print $2}')
+    calls=$(awk '/^tessera:image_unet_calls_total\{/ {s += $NF} END {print s}' "$out/batch$batch.metrics")
+    steps=$(awk '/^tessera:image_steps_total\{/ {s += $NF} END {print s}' "$out/batch$batch.metrics")
     python3 - "$out/batch$batch.json" "$batch" "$calls" "$steps" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

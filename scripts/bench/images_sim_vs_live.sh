@@ -13,41 +13,52 @@
 #     profiled right after it; the script prints each metric live, simulated and their ratio, then
 #     where the image worker's time went: the live loop's phases (`image_loop_seconds_total`), UNet
 #     calls and images per call against what the simulator charged and batched.
-# Workloads: `plain` (Poisson, no add-ons) and `addons` (a Katz-like trace over the fixture's
-# add-ons). Both use THREADS (default 2) threads live and when profiling. JSON results, the cost
-# model and the simulator's inputs go to $OUT (default bench-work/sim-vs-live).
-# Usage: TESSERA_BINARY=.build/debug/tessera scripts/bench/images_sim_vs_live.sh
+# Workloads (WORKLOADS, default "plain addons"): `plain` (Poisson, no add-ons) and `addons` (a
+# Katz-like trace over the add-ons). MODEL (default fixtures/diffusion/sd1-tiny), LORAS
+# (space-separated NAME=PATH) and CONTROLNETS (NAME=DIR) default to the fixture's; the profile
+# measures the first of each, conditioned on CONTROL_IMAGE, at DIFFUSION_SIZES (default SIZE and 96x96).
+# One 2-step image warms each server up (not counted). Both use THREADS (default 2) threads live and
+# when profiling. JSON results, the cost model and the simulator's inputs go to $OUT (default bench-work/sim-vs-live).
+# Usage: TESSERA_BINARY=.build/debug/tessera [MODEL=DIR LORAS="…" CONTROLNETS="…"] scripts/bench/images_sim_vs_live.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/bench.sh
+source scripts/lib/image_bench.sh
 bench_output bench-work/sim-vs-live
 threads="${THREADS:-2}" size="${SIZE:-64x64}" steps="${STEPS:-10}" batch="${BATCH:-8}" start="${LORA_START_STEP:-2}"
 batcher="${IMAGE_BATCHER:-mixed-lora}"
-lora=fixtures/diffusion/loras/sd1-tiny-peft.safetensors
-control=fixtures/diffusion/control-images/control-a.png
+model="${MODEL:-fixtures/diffusion/sd1-tiny}"
+name=$(basename "$model")
+control="${CONTROL_IMAGE:-fixtures/diffusion/control-images/control-a.png}"
+read -ra lora_list <<<"${LORAS:-peft=fixtures/diffusion/loras/sd1-tiny-peft.safetensors kohya=fixtures/diffusion/loras/sd1-tiny-kohya.safetensors}"
+read -ra controlnet_list <<<"${CONTROLNETS:-edges=fixtures/diffusion/controlnet-sd1-tiny}"
+addons=()
+for lora in "${lora_list[@]}"; do addons+=(--lora "$lora"); done
+for controlnet in "${controlnet_list[@]}"; do addons+=(--controlnet "$controlnet"); done
+lora="${lora_list[0]#*=}" controlnet="${controlnet_list[0]#*=}"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 profile() {  # profile N: this machine's image-worker costs now, into $out/costmodel.N.json
-    "$binary" profile --base examples/sim/costmodels/sd1-tiny-cpu.json --image-model fixtures/diffusion/sd1-tiny --diffusion-sizes "${DIFFUSION_SIZES:-$size,96x96}" \
-        --diffusion-batch-sizes 1,2,4 --lora "$lora" --controlnet fixtures/diffusion/controlnet-sd1-tiny --control-image "$control" \
+    "$binary" profile --base examples/sim/costmodels/sd1-tiny-cpu.json --image-model "$model" --diffusion-sizes "${DIFFUSION_SIZES:-$size,96x96}" \
+        --diffusion-batch-sizes 1,2,4 --lora "$lora" --controlnet "$controlnet" --control-image "$control" \
         --max-image-batch "$batch" --threads "$threads" --runs "${RUNS:-3}" --out "$out/costmodel.$1.json" >"$out/profile.$1.log" 2>&1
 }
 profile 0
 echo "| workload | metric | live | simulated | simulated / live | simulated, profile after | simulated / live, profile after |"
 echo "|---|---|---|---|---|---|---|"
 n=0
-for workload in plain addons; do
+for workload in ${WORKLOADS:-plain addons}; do
     port=$(free_port)
-    serve_in_background "$out/$workload.server.log" "$binary" serve --image-model fixtures/diffusion/sd1-tiny --port "$port" --threads "$threads" \
+    serve_in_background "$out/$workload.server.log" "$binary" serve --image-model "$model" --port "$port" --threads "$threads" \
         --max-image-batch "$batch" --image-batcher "$batcher" --lora-start-step "$start" --max-queued-images 256 --kv-cache-memory 16 \
-        --lora "peft=$lora" --lora kohya=fixtures/diffusion/loras/sd1-tiny-kohya.safetensors --controlnet edges=fixtures/diffusion/controlnet-sd1-tiny
+        --adapter-cache "${ADAPTER_CACHE:-1024}" "${addons[@]}"
     keep_server_log=1
-    wait_healthy "$port"
+    image_server_ready "$port" "$name" "$size"
     extra=()
     [[ $workload == addons ]] && extra=(--katz-trace --control-image "$control")
-    "$binary" bench images --base-url "http://127.0.0.1:$port" --model sd1-tiny --size "$size" --steps "$steps" --guidance 7.5 --seed 1 \
+    "$binary" bench images --base-url "http://127.0.0.1:$port" --model "$name" --size "$size" --steps "$steps" --guidance 7.5 --seed 1 \
         --num-requests "${NUM_REQUESTS:-16}" --request-rate "${RATE:-0.5}" "${extra[@]}" --trace-out "$out/$workload.trace.jsonl" \
         --result-json "$out/$workload.live.json" >"$out/$workload.bench.log" 2>&1
-    curl -fsS "http://127.0.0.1:$port/metrics" >"$out/$workload.metrics"
+    metrics_since "$port" "$out/$workload.metrics"
     stop_server
     # The machine's speed drifts with its other load: the costs profiled right after the live run
     # bracket the simulation with those profiled right before it.
@@ -104,6 +115,6 @@ if live["failed"]:
 PY
     n=$((n + 1))
 done
-grep '^add-on trace' "$out/addons.bench.log" || true
-for k in 0 1 2; do grep -E '^image worker' "$out/profile.$k.log" | sed "s/^/profile $k: /" || true; done
+grep '^add-on trace' "$out/addons.bench.log" 2>/dev/null || true
+for ((k = 0; k <= n; k++)); do grep -E '^image worker' "$out/profile.$k.log" | sed "s/^/profile $k: /" || true; done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
