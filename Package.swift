@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CImageCodecs", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
 
         // Model code, one file per architecture.
-        .target(name: "Models", dependencies: ["Tensor", "Imaging"]),
+        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"]),
 
         // Diffusion: schedulers, torch's CPU generator, LoRA and the text-to-image pipeline.
         .target(name: "Diffusion", dependencies: ["ServingAPI", "Models", "Tensor", "Tokenizers", "Imaging"]),
@@ -72,7 +72,6 @@ let package = Package(
             dependencies: [
                 "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers", "Grammar", "Diffusion", "DiffusionServing",
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -105,7 +104,7 @@ let package = Package(
             ]
         ),
         // Measures the real engine and writes the simulator's cost model.
-        .target(name: "Profiler", dependencies: ["Engine", "CoreUtilities", "Cluster", "Models", "Imaging", "Simulator", "Tensor", "Diffusion"]),
+        .target(name: "Profiler", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Imaging", "Simulator", "Tensor", "Diffusion"]),
 
         // Disaggregated serving: the wire protocol (messages, framing, sockets) that the front end and
         // the workers speak; the worker process, which holds a model and moves KV and features to its
@@ -154,14 +153,14 @@ let package = Package(
         .target(name: "TestFixtures", dependencies: ["Engine", "ServingAPI", "Imaging"], path: "Tests/TestFixtures"),
         .testTarget(name: "CoreUtilitiesTests", dependencies: ["CoreUtilities"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CoreUtilities"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CKernels", "CoreUtilities"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "CoreUtilities"]),
         .testTarget(name: "ChatTemplatesTests", dependencies: ["ChatTemplates"]),
         .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion", "ServingAPI", "Cluster"]),
+        .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion", "ServingAPI", "Cluster", "Imaging", "Models", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(
             name: "ServerTests",
@@ -175,7 +174,7 @@ let package = Package(
         .testTarget(name: "BenchTests", dependencies: ["Bench", "Imaging"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "CoreUtilities"], exclude: ["Fixtures"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Cluster"], exclude: ["Fixtures"]),
-        .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Models"]),
+        .testTarget(name: "ProfilerTests", dependencies: ["Profiler", "Simulator", "Cluster", "Models"]),
         .testTarget(
             name: "WorkersTests",
             dependencies: ["Workers", "WireProtocol", "ServingAPI", "Engine", "Models", "Tensor", "CoreUtilities", "Cluster", "Imaging", "TestFixtures"]
