@@ -111,7 +111,7 @@ extension ClusterFrontEnd {
             // Pixels go only where they are encoded: the prefill worker pulls the others' features by id.
             let pulled = Set(sources.flatMap(\.imageIDs))
             let (images, pixels) = WireImages.pack(request.images) { !pulled.contains($0.id) }
-            let endpoint = try assign(id, to: prefill, tokens: request.prompt.count, decoding: false,
+            let endpoint = try assign(id, to: prefill, tokens: request.prompt.count - route.reusedTokens, decoding: false,
                                       message: .prefill(request: id, tokens: request.prompt, images: images, featureSources: sources, pushTo: pushTo,
                                                         sloClass: request.sloClass, promptLogprobs: request.parameters.promptLogprobs),
                                       payload: pixels)
@@ -152,7 +152,8 @@ extension ClusterFrontEnd {
         }
         // With its prompt's KV handed over it decodes at once; a worker that computes the prompt
         // (mono) holds it as pending prefill until its first token, as the simulator counts it.
-        _ = try assign(id, to: route.decode, tokens: request.prompt.count, decoding: job.kvSource != nil, message: .generate(request: id, job), payload: payload)
+        _ = try assign(id, to: route.decode, tokens: request.prompt.count - (job.kvSource == nil ? route.reusedTokens : 0), decoding: job.kvSource != nil,
+                       message: .generate(request: id, job), payload: payload)
         var position = 0
         while let next = await events.next() {
             guard next.slot == route.decode else { continue }
@@ -305,6 +306,9 @@ extension ClusterFrontEnd {
         var encode: [EncodeShard] = []
         var prefill: Int?
         var decode: Int
+        /// Prompt tokens the worker that computes the prompt is known to hold (``ClusterView/reusedPrefixTokens(of:on:)``):
+        /// its pending prefill counts the rest, as the simulator's instance does.
+        var reusedTokens = 0
     }
 
     /// The request as the policies see it, in the simulator's units: image tokens by the workers'
@@ -338,10 +342,11 @@ extension ClusterFrontEnd {
     private func pickRoute(_ info: RequestInfo, _ s: State) -> Route? {
         let view = liveCluster(s)
         guard let p = router.route(info, to: .prefill, candidates: view.candidates(for: .prefill, group: info.group), in: view) else { return nil }
-        if view.instances[p].role.runs(.decode) { return Route(decode: p) }
+        let reused = view.reusedPrefixTokens(of: info, on: p)
+        if view.instances[p].role.runs(.decode) { return Route(decode: p, reusedTokens: reused) }
         guard let d = router.route(info, to: .decode, candidates: view.candidates(for: .decode, group: info.group), in: view) else { return nil }
         let encoders = info.images.isEmpty ? [] : view.candidates(for: .encode, group: info.group)
-        return Route(encode: dispatcher.shards(for: info, candidates: encoders, in: view), prefill: p, decode: d)
+        return Route(encode: dispatcher.shards(for: info, candidates: encoders, in: view), prefill: p, decode: d, reusedTokens: reused)
     }
 
     /// Records the request on a worker and sends it the work; returns the worker's transfer endpoint.

@@ -56,15 +56,33 @@ extension ClusterSimulator {
                 inlineImages += 1
             }
         }
-        let tokens = Int((Double(info.textTokens) + imageTokens * cost.prefill.imageTokenWeight).rounded(.up))
-        requests[r].prefillTokens = max(1, tokens)
+        requests[r].imagePrefillTokens = imageTokens * cost.prefill.imageTokenWeight
+        requests[r].reusedTokens = reusedPrefixTokens(of: info, on: target)
+        requests[r].prefillTokens = prefillTokens(of: requests[r])
         requests[r].inlineTokens = inlineTokens
         requests[r].inlineImages = inlineImages
-        inst.prefillQueue.push(r, key: batcher.priority(of: QueuedRequest(info, promptTokens: requests[r].prefillTokens)))
+        inst.prefillQueue.push(r, key: batcher.priority(of: requests[r].queued))
         inst.pendingPrefillTokens += requests[r].prefillTokens
         inst.pendingImageTokens += inlineTokens
         refresh(target)
         if inst.decodeRun != nil { interrupt(target) } else { kick(target) }
+    }
+
+    /// Prompt tokens `request` computes: its text less the reused prefix, plus its weighted image tokens; at least one.
+    func prefillTokens(of request: SimulatedRequest) -> Int {
+        max(1, Int((Double(request.info.textTokens - request.reusedTokens) + request.imagePrefillTokens).rounded(.up)))
+    }
+
+    /// Request `r`, about to be admitted on `inst`, reuses the text prefix cached there now (as the
+    /// engine looks its prompt up at admission): more than when it was routed if a request with
+    /// the same prefix finished its prompt meanwhile.
+    func reusePrefix(_ r: Int, on inst: SimulatedInstance) {
+        let reused = reusedPrefixTokens(of: requests[r].info, on: inst.id)
+        guard reused != requests[r].reusedTokens else { return }
+        let before = requests[r].prefillTokens
+        requests[r].reusedTokens = reused
+        requests[r].prefillTokens = prefillTokens(of: requests[r])
+        inst.pendingPrefillTokens += requests[r].prefillTokens - before
     }
 
     /// Starts the next piece of work on an idle instance.
@@ -133,12 +151,14 @@ extension ClusterSimulator {
         let inst = fleet[i]
         var batch = BatchSoFar()
         var chosen: [Int] = []
-        var squares = 0.0, inlineTokens = 0, inlineImages = 0, kv = 0
+        // The policy sees whole prompts (`batch`); the step computes what caches leave (`computed`).
+        var squares = 0.0, computed = 0, inlineTokens = 0, inlineImages = 0, kv = 0
         let reserves = inst.role.runs(.decode)
         while let r = inst.prefillQueue.peek() {
             if dropIfNeverFits(r, on: inst) { continue }
+            reusePrefix(r, on: inst)
             let req = requests[r]
-            let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
+            let q = req.queued
             if !chosen.isEmpty && !batcher.admits(q, into: batch, limits: limits) { break }
             let need = reserves ? req.kvTokens : req.info.promptTokens
             if (reserves ? inst.kvUsed : 0) + kv + need > cost.memory.kvCapacityTokens { break }
@@ -146,7 +166,8 @@ extension ClusterSimulator {
             batch.add(q)
             chosen.append(r)
             kv += need
-            squares += Double(req.prefillTokens) * Double(req.prefillTokens)
+            computed += req.prefillTokens
+            squares += Double(req.prefillTokens) * Double(req.reusedTokens + req.prefillTokens)
             inlineTokens += req.inlineTokens
             inlineImages += req.inlineImages
         }
@@ -156,7 +177,7 @@ extension ClusterSimulator {
         inst.inFlight = chosen
         inst.busy = true
         let seconds = inlineEncodeSeconds(images: inlineImages, tokens: inlineTokens)
-            + split(cost.prefillSeconds(tokens: Double(batch.totalTokens), squaredLengths: squares), tokens: batch.totalTokens, logitRows: chosen.count)
+            + split(cost.prefillSeconds(tokens: Double(computed), squaredLengths: squares), tokens: computed, logitRows: chosen.count)
         events.push(.prefillDone(i, inst.version), at: now + seconds)
         refresh(i)
         return true
@@ -208,6 +229,7 @@ extension ClusterSimulator {
         inst.pendingImageTokens -= requests[r].inlineTokens
         requests[r].firstToken = now
         guard system.prefixCache else { return }
+        inst.promptBlocks.record(requests[r].info.promptBlockHashes)
         for image in requests[r].info.images {
             inst.prefixCache.touch(image.id, (), cost: image.tokens)
             if requests[r].inlineTokens > 0 { inst.encoderCache.touch(image.id, (), cost: image.tokens) }
@@ -346,8 +368,9 @@ extension ClusterSimulator {
         var admitted: [Int] = []
         while room.admits, budget > 0, inst.running.count + inst.prefilling.count < cost.decode.maxBatch, let r = inst.prefillQueue.peek() {
             if dropIfNeverFits(r, on: inst) { continue }
+            reusePrefix(r, on: inst)
             let req = requests[r]
-            let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
+            let q = req.queued
             if batch.count > 0 && !batcher.admits(q, into: batch, limits: BatchLimits(maxRequests: limits.maxRequests, maxTokens: .max)) { break }
             guard inst.kvUsed + req.kvTokens <= cost.memory.kvCapacityTokens else { break }
             _ = inst.prefillQueue.pop()
@@ -366,7 +389,7 @@ extension ClusterSimulator {
         record(admitted: admitted, on: i)
         for (r, take) in chunks {
             total += take
-            squares += Double(take) * Double(requests[r].prefilled + take)
+            squares += Double(take) * Double(requests[r].reusedTokens + requests[r].prefilled + take)
         }
         let run = SimulatedInstance.DecodeRun(start: now, steps: 1, batch: inst.running.count, context: inst.context)
         // Chunks and decodes run as one forward pass, as in the engine's step.
@@ -387,7 +410,7 @@ extension ClusterSimulator {
     /// decodes at the running batch's mean context; a step with nothing to decode has no time bound.
     func promptRoom(_ inst: SimulatedInstance, cap: Int) -> StepTimeBudget.Room {
         guard !inst.running.isEmpty else { return StepTimeBudget.Room(tokens: cap, admits: true) }
-        let before = Double(inst.prefilling.first.map { requests[$0].prefilled } ?? 0)
+        let before = Double(inst.prefilling.first.map { requests[$0].reusedTokens + requests[$0].prefilled } ?? 0)
         let meanContext = Double(inst.context) / Double(inst.running.count)
         return stepBudget.room(decoding: inst.running.count, cap: cap, minimumChunk: KVBlock.defaultTokens) { prompt, decoding in
             let tokens = Double(prompt)
@@ -427,8 +450,9 @@ extension ClusterSimulator {
         var chosen: [Int] = []
         var maxPrompt = 0, maxOutput = 0, inlineTokens = 0, inlineImages = 0
         while let r = inst.prefillQueue.peek() {
+            reusePrefix(r, on: inst)
             let req = requests[r]
-            let q = QueuedRequest(req.info, promptTokens: req.prefillTokens)
+            let q = req.queued
             if !chosen.isEmpty && !batcher.admits(q, into: batch, limits: limits) { break }
             let p = max(maxPrompt, req.prefillTokens), o = max(maxOutput, req.output)
             if !chosen.isEmpty && (chosen.count + 1) * (p + o) > cost.memory.kvCapacityTokens { break }
@@ -462,7 +486,11 @@ extension ClusterSimulator {
     func finishStatic(_ i: Int) {
         let inst = fleet[i]
         inst.busy = false
-        for r in inst.inFlight { complete(r, at: requests[r].finish) }
+        for r in inst.inFlight {
+            // The batch's prompts stay cached for the next batch's (its first tokens came out at its prefill's end).
+            if system.prefixCache { inst.promptBlocks.record(requests[r].info.promptBlockHashes) }
+            complete(r, at: requests[r].finish)
+        }
         inst.inFlight.removeAll(keepingCapacity: true)
         refresh(i)
         kick(i)

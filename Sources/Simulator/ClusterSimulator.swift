@@ -125,6 +125,13 @@ public final class ClusterSimulator: ClusterView {
         return fleet[instance].prefixCache.contains(image) || fleet[instance].encoderCache.contains(image)
     }
 
+    /// The instance's text prefix cache (``SimulatedInstance/promptBlocks``), which is what the
+    /// live front end's record of a worker's cache would hold after the same requests.
+    public func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int {
+        guard system.prefixCache, fleet.indices.contains(instance) else { return 0 }
+        return fleet[instance].promptBlocks.cachedTokens(request.promptBlockHashes)
+    }
+
     public func cachedLoRAs(on instance: Int) -> Set<String> {
         guard fleet.indices.contains(instance) else { return [] }
         return Set(fleet[instance].loras.keys)
@@ -184,6 +191,8 @@ public final class ClusterSimulator: ClusterView {
             throw SimulationError.invalidConfig("the trace has images to generate but the cost model has no diffusion section (tessera profile --image-model)")
         }
         let defaultPrediction = max(1, Int(stats.meanOutputTokens.rounded()))
+        // Prompts that name no shared prefix never hit one another, so without shared prefixes no block is hashed.
+        let hashesPrompts = system.prefixCache && trace.requests.contains { $0.prefixID != nil }
         sim.requests.reserveCapacity(trace.requests.count)
         let start = trace.requests.first?.arrival ?? 0
         for (id, r) in trace.requests.enumerated() {
@@ -194,8 +203,12 @@ public final class ClusterSimulator: ClusterView {
             }
             let objective: LatencySLO
             do { objective = try slo.objective(for: r.sloClass) } catch { throw SimulationError.invalidConfig("trace request \(id): \(error)") }
-            let info = RequestInfo(id: id, arrival: r.arrival - start, textTokens: r.textTokens, images: images,
+            var info = RequestInfo(id: id, arrival: r.arrival - start, textTokens: r.textTokens, images: images,
                                    slo: objective, predictedOutputTokens: predicted)
+            if hashesPrompts {
+                info.promptBlockHashes = PromptBlockHashes.chain(tokens: r.standInTokens(index: id), blockSize: KVBlock.defaultTokens,
+                                                                 seed: PromptBlockHashes.seed(images: images.map(\.id)))
+            }
             var request = SimulatedRequest(info: info, output: r.outputTokens)
             request.image = r.imageGeneration.map { ImageRequestInfo(id: id, arrival: info.arrival, generation: $0) }
             sim.requests.append(request)

@@ -62,6 +62,10 @@ final class SimulatedInstance {
 
     var encoderCache: LRUCache<ImageID, Void>
     var prefixCache: LRUCache<ImageID, Void>
+    /// The text prompts' KV blocks kept for reuse, in the engine's unit (blocks of
+    /// ``KVBlock/defaultTokens``, least recently used evicted first): the same record of chained block
+    /// hashes the live front end keeps of each worker's prefix cache.
+    var promptBlocks: PrefixCacheIndex
     let launched: Double
     var retired: Double?
 
@@ -75,6 +79,7 @@ final class SimulatedInstance {
         self.launched = launched
         encoderCache = LRUCache(budget: encoderCacheTokens)
         prefixCache = LRUCache(budget: prefixCacheTokens)
+        promptBlocks = PrefixCacheIndex(capacityBlocks: prefixCacheTokens / KVBlock.defaultTokens, blockSize: KVBlock.defaultTokens)
     }
 
     var queuedEncodeJobs: Int { encodeQueue.count }
@@ -94,6 +99,9 @@ struct SimulatedRequest {
     var inlineImages = 0
     /// Effective prefill tokens after caches and the image-token weight.
     var prefillTokens = 0
+    /// Image tokens to prefill (after the prefix cache), weighted; text tokens served from the prefix cache.
+    var imagePrefillTokens = 0.0
+    var reusedTokens = 0
     /// Prefill tokens already computed under chunked prefill.
     var prefilled = 0
     var decoded = 0
@@ -111,6 +119,8 @@ struct SimulatedRequest {
     var guidancePeer: Int?
 
     var kvTokens: Int { info.promptTokens + output }
+    /// The prompt as the batch policy sees it: before text prefix hits, which the live engine learns only at admission.
+    var queued: QueuedRequest { QueuedRequest(info, promptTokens: prefillTokens + reusedTokens) }
     /// Output tokens after the first that are still to generate.
     var remaining: Int { output - 1 - decoded }
 }

@@ -1,4 +1,5 @@
 import Cluster
+import CoreUtilities
 import Foundation
 
 /// One image of a trace request.
@@ -17,9 +18,16 @@ public struct TraceImage: Sendable, Hashable, Codable {
 
 /// One request of a workload trace.
 ///
-/// JSONL form, one object per line (`slo_class` and `prompt` optional):
+/// JSONL form, one object per line (`slo_class`, `prompt`, `prefix_id` and `prefix_tokens` optional):
 /// ```json
 /// {"arrival": 0.42, "text_tokens": 120, "images": [{"width": 1024, "height": 768, "hash": 17}], "output_tokens": 200, "slo_class": "interactive", "prompt": "Describe the image."}
+/// ```
+/// A request whose text starts with a prefix other requests share (a system prompt, a few-shot
+/// preamble, a document asked about several times: SGLang's "generated-shared-prefix" workload)
+/// names it: its first `prefix_tokens` text tokens are the same tokens in every request naming the
+/// same `prefix_id` (a string or a number), and the rest of its text is its own:
+/// ```json
+/// {"arrival": 3.0, "text_tokens": 1100, "prefix_id": "system-a", "prefix_tokens": 1024, "images": [], "output_tokens": 64}
 /// ```
 /// An image to generate carries `image_generation` instead of tokens (its `slo_class` TTFT bounds
 /// the whole image):
@@ -38,6 +46,9 @@ public struct TraceRequest: Sendable, Hashable, Codable {
     public var prompt: String?
     /// An image to generate; nil for language-model requests.
     public var imageGeneration: ImageGeneration?
+    /// The shared prefix the text starts with, and its length in tokens; nil and nil when the text is the request's own.
+    public var prefixID: String?
+    public var prefixTokens: Int?
 
     public init(arrival: Double, textTokens: Int, images: [TraceImage], outputTokens: Int, sloClass: String? = nil, prompt: String? = nil) {
         self.arrival = arrival
@@ -60,6 +71,8 @@ public struct TraceRequest: Sendable, Hashable, Codable {
         case outputTokens = "output_tokens"
         case sloClass = "slo_class"
         case imageGeneration = "image_generation"
+        case prefixID = "prefix_id"
+        case prefixTokens = "prefix_tokens"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -73,6 +86,9 @@ public struct TraceRequest: Sendable, Hashable, Codable {
         images = try c.decodeIfPresent([TraceImage].self, forKey: .images) ?? []
         sloClass = try c.decodeIfPresent(String.self, forKey: .sloClass)
         prompt = try c.decodeIfPresent(String.self, forKey: .prompt)
+        // A prefix id may be written as a number, as SGLang's group indices are.
+        prefixID = try (try? c.decodeIfPresent(String.self, forKey: .prefixID)) ?? c.decodeIfPresent(Int.self, forKey: .prefixID).map(String.init)
+        prefixTokens = try c.decodeIfPresent(Int.self, forKey: .prefixTokens)
     }
 
     func validate(file: String, line: Int) throws {
@@ -84,6 +100,27 @@ public struct TraceRequest: Sendable, Hashable, Codable {
         guard arrival.isFinite, arrival >= 0 else { throw SimulationError.invalidTraceLine(file, line, "arrival must be a non-negative number") }
         guard textTokens >= 0, outputTokens >= 1 else { throw SimulationError.invalidTraceLine(file, line, "text_tokens must be ≥ 0 and output_tokens ≥ 1") }
         guard images.allSatisfy({ $0.width > 0 && $0.height > 0 }) else { throw SimulationError.invalidTraceLine(file, line, "image sizes must be positive") }
+        guard (prefixID == nil) == (prefixTokens == nil), (prefixTokens ?? 1) >= 1, (prefixTokens ?? 0) <= textTokens else {
+            throw SimulationError.invalidTraceLine(file, line, "prefix_id and prefix_tokens go together, with 1 ≤ prefix_tokens ≤ text_tokens")
+        }
+    }
+
+    /// Stand-in token ids for the request's text, `index` being its position in the trace: a trace
+    /// names token counts, not tokens, so the shared prefix's tokens are ids derived from its
+    /// `prefix_id` and position (the same in every request naming it) and the rest are ids no other
+    /// request has. Their ``PromptBlockHashes`` are what the live front end computes from real tokens.
+    func standInTokens(index: Int) -> [Int] {
+        let shared = prefixTokens ?? 0
+        let key = prefixID.map(FNV1a.hash) ?? 0
+        var tokens = (0 ..< shared).map { position in
+            var h = FNV1a()
+            h.mix(key)
+            h.mix(UInt64(position))
+            return Int(h.value >> 1)
+        }
+        // Negative ids never equal a prefix's (non-negative) ones.
+        tokens += repeatElement(-1 - index, count: textTokens - shared)
+        return tokens
     }
 }
 

@@ -56,6 +56,25 @@ import Testing
         #expect(index.cachedTokens(second) == 8)
     }
 
+    /// What an instance computes of a cached prompt: every cached block, except that a prompt cached
+    /// to its end computes its last block again (its last token's logits pick the first output token).
+    @Test func reusedTokensLeaveThePromptsLastTokenToCompute() {
+        let whole = Self.request(Array(1 ... 16))
+        var index = PrefixCacheIndex(capacityBlocks: 100, blockSize: 4)
+        index.record(whole.promptBlockHashes)
+        let view = ClusterSnapshot(instances: Self.prefills, cachedPrefixes: [1: index])
+        #expect(view.cachedPrefixTokens(of: whole, on: 1) == 16)
+        #expect(view.reusedPrefixTokens(of: whole, on: 1) == 12)
+        // A longer prompt over the same 16 tokens reuses all four blocks; its own tail is computed.
+        let longer = Self.request(Array(1 ... 18))
+        #expect(view.reusedPrefixTokens(of: longer, on: 1) == 16)
+        // A sibling that diverges in its third block reuses two.
+        let sibling = Self.request(Array(1 ... 8) + Array(60 ... 69))
+        #expect(view.reusedPrefixTokens(of: sibling, on: 1) == 8)
+        #expect(view.reusedPrefixTokens(of: whole, on: 0) == 0)
+        #expect(view.reusedPrefixTokens(of: Self.request([]), on: 1) == 0)
+    }
+
     static let prefills = [
         InstanceStatus(id: 0, role: .prefill, group: .text, queuedRequests: 0, pendingPrefillTokens: 0),
         InstanceStatus(id: 1, role: .prefill, group: .text, queuedRequests: 1, pendingPrefillTokens: 300),

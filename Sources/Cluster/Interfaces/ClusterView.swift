@@ -26,6 +26,21 @@ public protocol ClusterView {
 extension ClusterView {
     public func cachedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int { 0 }
     public func cachedLoRAs(on instance: Int) -> Set<String> { [] }
+
+    /// Prompt tokens the instance need not compute for `request`: its cached prefix, except that the
+    /// prompt's last token is always computed (its logits pick the first output token, as the
+    /// engine's block manager leaves it), so a prompt cached to its end computes its last block again.
+    /// What a request adds to an instance's pending prefill tokens is its prompt less these, live
+    /// and simulated alike.
+    ///
+    /// ```swift
+    /// let toCompute = request.textTokens - view.reusedPrefixTokens(of: request, on: target)
+    /// ```
+    public func reusedPrefixTokens(of request: RequestInfo, on instance: Int) -> Int {
+        let cached = cachedPrefixTokens(of: request, on: instance)
+        guard cached >= request.textTokens, cached > 0 else { return cached }
+        return cached - cached / request.promptBlockHashes.count
+    }
 }
 
 /// A plain snapshot conforming to ``ClusterView``: handy for tests and for one-shot decisions.
