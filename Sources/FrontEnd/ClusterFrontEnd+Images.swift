@@ -429,6 +429,7 @@ extension ClusterFrontEnd {
                 total.batchedCalls += load.batchedCalls
                 total.batchedSteps += load.batchedSteps
                 total.loraMerges += load.loraMerges
+                total.loopSeconds += load.imageLoopSeconds
             }
         }
         return total

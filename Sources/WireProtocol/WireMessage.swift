@@ -192,6 +192,8 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     /// now (false: pristine weights).
     public var loraMerges = 0
     public var lorasMerged = false
+    /// Seconds a diffusion worker's loop spent in each phase (its `image_loop_seconds_total`).
+    public var imageLoopSeconds = ImageLoopSeconds()
     /// A `controlnet` worker's residual calls answered, and its ControlNet loads (misses of its resident set).
     public var controlNetCalls = 0
     public var controlNetLoads = 0

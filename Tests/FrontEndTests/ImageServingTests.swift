@@ -85,6 +85,9 @@ import Workers
         // Both image workers served (least-loaded routing spreads the three images).
         let counted = await Fixtures.eventually { images.statistics().finishedImages == 3 }
         #expect(counted)
+        // The workers' loop seconds by phase reach the front end (`image_loop_seconds_total` under a topology).
+        let loop = images.statistics().loopSeconds
+        #expect(loop.admission > 0 && loop.unet > 0 && loop.decode > 0 && loop.loraMerge == 0)
         let perWorker = frontEnd.clusterStatus().filter { $0.group == .image }
         #expect(perWorker.count == 2)
         await frontEnd.shutdown(gracePeriod: .seconds(1))

@@ -23,6 +23,15 @@ public struct ImageLoopSeconds: Sendable, Hashable, Codable {
 
     public init() {}
 
+    /// Adds another loop's seconds phase by phase (a pool's workers summed).
+    public static func += (total: inout ImageLoopSeconds, other: ImageLoopSeconds) {
+        total.admission += other.admission
+        total.loraActivation += other.loraActivation
+        total.loraMerge += other.loraMerge
+        total.unet += other.unet
+        total.decode += other.decode
+    }
+
     /// Each phase's name (the metric's `phase` label) and seconds.
     public var phases: [(name: String, seconds: Double)] {
         [("admission", admission), ("lora_activation", loraActivation), ("lora_merge", loraMerge), ("unet", unet), ("decode", decode)]

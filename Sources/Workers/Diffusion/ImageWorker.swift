@@ -236,6 +236,7 @@ public final class ImageWorker: Sendable {
         load.guidanceRowsServed = guidanceRowsServed.load(ordering: .relaxed)
         load.loraMerges = statistics.loraMerges
         load.lorasMerged = statistics.lorasMerged
+        load.imageLoopSeconds = statistics.loopSeconds
         load.controlNetCalls = controlNetCalls.load(ordering: .relaxed)
         load.controlNetLoads = controlNets?.statistics.loads ?? 0
         load.cachedLoRAs = engine?.registry.cachedNames(.lora) ?? []
