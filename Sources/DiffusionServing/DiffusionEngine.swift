@@ -56,6 +56,8 @@ public final class DiffusionEngine: @unchecked Sendable {
     private var runningSets: [[LoRAUse]] = []
     /// Images that left `running` unfinished, whose CFG-split peers the loop releases (loop thread only).
     private var leaving: [Job] = []
+    /// Whether an image held the loop at ``DiffusionEngineConfig/pauseAtStep`` and left (loop thread only).
+    private var pauseSpent = false
     /// The LoRAs the loop merged into the weights last (loop thread only).
     private var loopMerge: (loras: [LoRAUse], merge: UNetLoRAMerge)?
     /// CFG-split leaders' images whose unconditional rows this engine's pipeline runs.
@@ -276,15 +278,22 @@ public final class DiffusionEngine: @unchecked Sendable {
             running.removeAll { $0.group.cancelled }
             leaving += gone
             counters.cancelledImages += gone.count
-            // Images that just left are released before the loop waits.
-            if !running.isEmpty || !waiting.isEmpty || !leaving.isEmpty { break }
-            if stopping { return nil }
+            if gone.contains(where: isPausing) { pauseSpent = true }
+            // Images that just left are released before the loop waits; a pause waits with them.
+            let paused = running.contains(where: isPausing)
+            if !paused, !running.isEmpty || !waiting.isEmpty || !leaving.isEmpty { break }
+            if stopping, !paused { return nil }
             condition.wait()
         }
         let admitted = Array(waiting.prefix(max(0, config.maxBatchSize - running.count)))
         waiting.removeFirst(admitted.count)
         running += admitted
         return admitted
+    }
+
+    /// Whether `job` is the image holding the loop at ``DiffusionEngineConfig/pauseAtStep``.
+    private func isPausing(_ job: Job) -> Bool {
+        !pauseSpent && job.state != nil && job.state?.stepsDone == config.pauseAtStep
     }
 
     /// Text encoding and initial noise of a newly admitted image, its ControlNets from the cache or

@@ -20,6 +20,10 @@ public struct DiffusionEngineConfig: Sendable {
     /// Which running images share each UNet call (``PolicyCatalog/imageBatchers``): by default any
     /// LoRAs together, unmerged per row when they differ.
     public var stepBatcher: any StepBatchPolicy = MixedLoRAStepBatch()
+    /// A breakpoint for debugging and for tests that must act at a known step: the first image to
+    /// have this many steps done holds the loop (every running image waits with it) until that
+    /// image is cancelled; later images pass. nil, the default, never holds.
+    public var pauseAtStep: Int?
 
     public init(maxBatchSize: Int = 8, maxQueuedImages: Int = 32, maxSteps: Int = 150, maxPixels: Int = 1024 * 1024,
                 loraStartStep: Int = 0, stepBatcher: any StepBatchPolicy = MixedLoRAStepBatch()) {

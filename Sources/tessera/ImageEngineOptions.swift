@@ -26,6 +26,10 @@ struct ImageEngineOptions: ParsableArguments {
             help: "Which running images share a UNet step: mixed-lora (the default: any LoRAs, unmerged per row when they differ) or lora-homogeneous (one LoRA set per step, merged); with --topology, the topology's imageBatcher.")
     var imageBatcher: String?
 
+    @Option(name: .customLong("pause-at-step"),
+            help: "Debugging: the first image with N steps done holds the engine loop (and every running image) until it is cancelled.")
+    var pauseAtStep: Int?
+
     /// The batcher's name, the catalog's default when none is given.
     var imageBatcherName: String { imageBatcher ?? PolicySpec().imageBatcher }
 
@@ -34,13 +38,16 @@ struct ImageEngineOptions: ParsableArguments {
             throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
         }
         guard loraStartStep >= 0 else { throw ValidationError("--lora-start-step must not be negative") }
+        guard (pauseAtStep ?? 1) >= 1 else { throw ValidationError("--pause-at-step must be at least 1") }
         do { _ = try PolicyCatalog.imageBatcher(imageBatcherName) } catch { throw ValidationError("--image-batcher: \(error)") }
     }
 
     func config() throws -> DiffusionEngineConfig {
         try validate()
-        return DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels,
-                                     loraStartStep: loraStartStep, stepBatcher: try PolicyCatalog.imageBatcher(imageBatcherName))
+        var config = DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels,
+                                           loraStartStep: loraStartStep, stepBatcher: try PolicyCatalog.imageBatcher(imageBatcherName))
+        config.pauseAtStep = pauseAtStep
+        return config
     }
 
     /// The same options as a worker's command-line arguments (the batcher only when given: under a
@@ -48,6 +55,6 @@ struct ImageEngineOptions: ParsableArguments {
     var arguments: [String] {
         ["--max-image-batch", String(maxImageBatch), "--max-queued-images", String(maxQueuedImages),
          "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels), "--lora-start-step", String(loraStartStep)]
-            + (imageBatcher.map { ["--image-batcher", $0] } ?? [])
+            + (imageBatcher.map { ["--image-batcher", $0] } ?? []) + (pauseAtStep.map { ["--pause-at-step", String($0)] } ?? [])
     }
 }

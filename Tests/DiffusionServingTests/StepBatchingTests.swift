@@ -76,6 +76,35 @@ import Testing
         #expect(statistics.batchedSteps < 100)
     }
 
+    /// `pauseAtStep` holds the first image to reach it, with every running image, until it is
+    /// cancelled: the cancellation lands at that step however fast the engine runs; later images pass.
+    @Test func aPauseHoldsTheFirstImageAtItsStepUntilItIsCancelled() async throws {
+        let pipeline = try StableDiffusionPipeline(directory: Self.folder)
+        var config = DiffusionEngineConfig()
+        config.pauseAtStep = 2
+        let engine = DiffusionEngine(pipeline: pipeline, config: config)
+        let request = TextToImageRequest(prompt: "x", steps: 6, scheduler: .ddim, width: 64, height: 64, seed: 1)
+        let beside: AsyncThrowingStream<ImageGenerationEvent, any Error>
+        do {
+            var held = try engine.submit([request]).makeAsyncIterator()
+            var steps: [Int] = []
+            while steps.last != 2, case let .progress(_, step, _, _, _)? = try await held.next() { steps.append(step) }
+            #expect(steps == [1, 2])
+            // A second image waits with it: nothing advances while the first is held.
+            beside = try engine.submit([TextToImageRequest(prompt: "y", steps: 3, scheduler: .ddim, width: 64, height: 64, seed: 2)])
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(engine.statistics().batchedSteps == 2 && engine.statistics().runningImages == 1)
+        }
+        // The held image's client left: the loop goes on, and the other image runs to its end.
+        let (besideProgress, besideImages) = try await Self.images(beside)
+        #expect(besideProgress[0] == [1, 2, 3] && besideImages[0] != nil)
+        let statistics = engine.statistics()
+        #expect(statistics.cancelledImages == 1 && statistics.finishedImages == 1 && statistics.batchedSteps == 2 + 3)
+        // The pause is spent: a later image passes its step.
+        let (progress, images) = try await Self.images(try engine.submit([request]))
+        #expect(progress[0] == Array(1 ... 6) && images[0] != nil)
+    }
+
     @Test func fullQueuesAndBadRequestsAreRefused() async throws {
         let pipeline = try StableDiffusionPipeline(directory: Self.folder)
         let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 1, maxQueuedImages: 1, maxSteps: 10))

@@ -178,7 +178,8 @@ import Workers
         let peft = Support.repository.appendingPathComponent("fixtures/diffusion/loras/sd1-tiny-peft.safetensors")
         let frontEnd = try await Support.frontEnd(Self.cfgSplit()) { options in
             options.imageModelDirectory = Self.folder
-            options.imageWorkerArguments = ["--lora", "peft=\(peft.path)"]
+            // The image's worker holds it after its fifth step until it is cancelled (the 4-step image below passes).
+            options.imageWorkerArguments = ["--lora", "peft=\(peft.path)", "--pause-at-step", "5"]
         }
         let images = ClusterImageService(frontEnd: frontEnd)
         let long = ImageRequest(TextToImageRequest(prompt: "a house", negativePrompt: "fog", steps: 150, guidanceScale: 5, scheduler: .ddim,
@@ -186,16 +187,16 @@ import Workers
         do {
             var events = try images.submit([long]).makeAsyncIterator()
             while let event = try await events.next() {
-                if case let .progress(_, step, _, _, _) = event, step >= 3 { break }
+                if case let .progress(_, step, _, _, _) = event, step == 5 { break }
             }
-            // Both workers run the image on merged weights: the image's worker its rows, the peer the unconditional ones.
-            let merged = await Fixtures.eventually { frontEnd.loraMergeCounters.mergedWorkers == 2 }
-            #expect(merged, "workers with LoRAs merged: \(frontEnd.loraMergeCounters.mergedWorkers)")
+            // Both workers hold the image on merged weights: the image's worker its rows, the peer the unconditional ones.
+            let merged = await Fixtures.eventually { frontEnd.loraMergeCounters.mergedWorkers == 2 && frontEnd.guidanceRowsServed == 5 }
+            #expect(merged, "workers with LoRAs merged: \(frontEnd.loraMergeCounters.mergedWorkers), rows served: \(frontEnd.guidanceRowsServed)")
         }
-        // The iteration ended: the client left, and the image stops at its next step boundary.
+        // The iteration ended: the client left, and the held image leaves at its step boundary, after exactly five steps.
         let pristine = await Fixtures.eventually { frontEnd.loraMergeCounters.mergedWorkers == 0 }
         #expect(pristine, "workers with LoRAs merged after the cancellation: \(frontEnd.loraMergeCounters.mergedWorkers)")
-        #expect(frontEnd.guidanceRowsServed < long.request.steps, "the image was not cancelled")
+        #expect(frontEnd.guidanceRowsServed == 5)
         let plain = [Self.requests[0]]
         let (served, _) = try await Self.collect(try images.submit(plain))
         try Self.expectSame(served, as: try Self.alone(plain).images)
