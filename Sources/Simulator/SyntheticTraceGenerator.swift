@@ -48,12 +48,14 @@ public struct SyntheticTraceGenerator: Sendable {
         public var batchClassFraction: Double = 0
         /// Images to generate among the requests, with their add-on mix; nil: none.
         public var imageGeneration: ImageGenerationMix?
+        /// Shared prefixes the language-model requests' texts start with; nil: none.
+        public var sharedPrefixes: SharedPrefixMix?
         public var seed: UInt64 = 1
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case durationSeconds, ratePerSecond, diurnalAmplitude, diurnalPeriodSeconds, burstsPerHour, burstMultiplier, burstSeconds, multimodalFraction, minImages, maxImages, meanExtraImages, uniformImageCount, contextMedianTokens, contextSigma, fixedTextTokens, fixedOutputTokens, imageReuseProbability, imagePoolSize, imageSizes, batchClassFraction, imageGeneration, seed
+            case durationSeconds, ratePerSecond, diurnalAmplitude, diurnalPeriodSeconds, burstsPerHour, burstMultiplier, burstSeconds, multimodalFraction, minImages, maxImages, meanExtraImages, uniformImageCount, contextMedianTokens, contextSigma, fixedTextTokens, fixedOutputTokens, imageReuseProbability, imagePoolSize, imageSizes, batchClassFraction, imageGeneration, sharedPrefixes, seed
         }
 
         /// Absent keys keep their defaults.
@@ -80,6 +82,7 @@ public struct SyntheticTraceGenerator: Sendable {
             imageSizes = try c.decodeIfPresent([ImageSize].self, forKey: .imageSizes)
             batchClassFraction = try c.decodeIfPresent(Double.self, forKey: .batchClassFraction) ?? batchClassFraction
             imageGeneration = try c.decodeIfPresent(ImageGenerationMix.self, forKey: .imageGeneration)
+            sharedPrefixes = try c.decodeIfPresent(SharedPrefixMix.self, forKey: .sharedPrefixes)
             seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
         }
     }
@@ -151,6 +154,30 @@ public struct SyntheticTraceGenerator: Sendable {
         }
     }
 
+    /// Prompts that share prefixes, as SGLang's "generated-shared-prefix" benchmark builds them (a
+    /// system prompt or document per group, then each request's own question): a language-model
+    /// request starts, with probability `fraction`, with the `tokens`-token prefix `group-K` of a
+    /// group K drawn uniformly from `groups`, followed by its own text.
+    public struct SharedPrefixMix: Sendable, Hashable, Codable {
+        public var groups: Int = 64
+        public var tokens: Int = 2048
+        public var fraction: Double = 1
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey { case groups, tokens, fraction }
+
+        /// Absent keys keep their defaults.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            groups = try c.decodeIfPresent(Int.self, forKey: .groups) ?? groups
+            tokens = try c.decodeIfPresent(Int.self, forKey: .tokens) ?? tokens
+            fraction = try c.decodeIfPresent(Double.self, forKey: .fraction) ?? fraction
+        }
+
+        var isValid: Bool { groups >= 1 && tokens >= 1 && (0...1).contains(fraction) }
+    }
+
     /// An image resolution and its weight in the mix.
     public struct ImageSize: Sendable, Hashable, Codable {
         public var width: Int
@@ -205,6 +232,9 @@ public struct SyntheticTraceGenerator: Sendable {
         if let mix = o.imageGeneration, !mix.isValid {
             throw SimulationError.invalidConfig("synthetic trace: imageGeneration needs fractions in 0...1, positive steps, size, pools and counts")
         }
+        if let shared = o.sharedPrefixes, !shared.isValid {
+            throw SimulationError.invalidConfig("synthetic trace: sharedPrefixes needs at least 1 group of at least 1 token and a fraction in 0...1")
+        }
         let zipfWeights = { (n: Int) in (1...n).map { 1 / pow(Double($0), o.imageGeneration?.zipfExponent ?? 1) } }
         let loraWeights = o.imageGeneration.map { zipfWeights($0.loraPool) } ?? []
         let controlNetWeights = o.imageGeneration.map { zipfWeights($0.controlNetPool) } ?? []
@@ -248,8 +278,14 @@ public struct SyntheticTraceGenerator: Sendable {
             let text = o.fixedTextTokens ?? (instructionTokens + Int(rng.logNormal(median: o.contextMedianTokens, sigma: o.contextSigma)))
             let output = o.fixedOutputTokens ?? sampledOutput
             let sloClass = rng.uniform() < o.batchClassFraction ? "batch" : nil
-            requests.append(TraceRequest(arrival: t, textTokens: min(text, 32000), images: images, outputTokens: max(1, output),
-                                         sloClass: sloClass, prompt: prompt))
+            var request = TraceRequest(arrival: t, textTokens: min(text, 32000), images: images, outputTokens: max(1, output),
+                                       sloClass: sloClass, prompt: prompt)
+            if let shared = o.sharedPrefixes, rng.uniform() < shared.fraction {
+                request.prefixID = "group-\(rng.next() % UInt64(shared.groups))"
+                request.prefixTokens = shared.tokens
+                request.textTokens = shared.tokens + request.textTokens
+            }
+            requests.append(request)
         }
         return Trace(requests: requests)
     }

@@ -123,6 +123,26 @@ import Testing
         #expect(sim.cachedPrefixTokens(of: sim.requests[2].info, on: 1) == 0)
     }
 
+    /// The synthetic generator's shared prefixes: every language-model request starts with one of
+    /// the groups' prefixes, and no request does without the option.
+    @Test func syntheticTracesShareGroupPrefixes() throws {
+        var options = SyntheticTraceGenerator.Options()
+        options.durationSeconds = 200
+        options.multimodalFraction = 0
+        let plain = try SyntheticTraceGenerator(options).generate()
+        var shared = SyntheticTraceGenerator.SharedPrefixMix()
+        shared.groups = 4
+        shared.tokens = 300
+        options.sharedPrefixes = shared
+        let trace = try SyntheticTraceGenerator(options).generate()
+        #expect(plain.requests.allSatisfy { $0.prefixID == nil })
+        #expect(trace.requests.allSatisfy { $0.prefixTokens == 300 && $0.textTokens > 300 })
+        #expect(Set(trace.requests.compactMap(\.prefixID)) == ["group-0", "group-1", "group-2", "group-3"])
+        shared.fraction = 2
+        options.sharedPrefixes = shared
+        #expect(throws: SimulationError.self) { try SyntheticTraceGenerator(options).generate() }
+    }
+
     /// Under load on chunked instances (the default batching), a shared-prefix workload finishes
     /// every request, leaves no pending tokens behind and answers sooner with the cache than without.
     @Test func sharedPrefixesUnderLoad() throws {
