@@ -2,7 +2,10 @@
 public struct QueuedRequest: Sendable, Hashable {
     public var id: Int
     public var arrival: Double
-    /// Prompt tokens still to prefill (text plus image tokens not served from cache).
+    /// Prompt tokens the policy orders and pads by. Text prefix hits are not taken off, since an
+    /// engine finds them only at admission (the live engine passes its whole prompt, image
+    /// placeholders expanded); the simulator passes text plus the image tokens its image caches do
+    /// not serve, weighted by the cost model's `imageTokenWeight`. For text prompts the two agree.
     public var promptTokens: Int
     public var predictedOutputTokens: Int
     public var slo: LatencySLO
