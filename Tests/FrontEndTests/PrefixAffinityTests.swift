@@ -3,20 +3,25 @@ import Engine
 import Foundation
 import FrontEnd
 import ServingAPI
+import Simulator
 import TestFixtures
 import Testing
 
 /// Cache-aware routing on live workers: a prompt sharing a long prefix with one served earlier
-/// goes back to the worker that holds that prefix, even when another worker is less loaded.
+/// goes back to the worker that holds that prefix, even when another worker is less loaded; the
+/// simulator, given the same requests as a trace naming the shared prefix, routes them the same way.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct PrefixAffinityTests {
+    static let topology = """
+        router: modality
+        groups:
+          - group: text
+            workers:
+              - {role: mono, count: 2}
+        """
+
     @Test func aSharedPrefixReturnsToTheWorkerThatCachedIt() async throws {
-        let frontEnd = try await Support.frontEnd("""
-            router: modality
-            groups:
-              - group: text
-                workers:
-                  - {role: mono, count: 2}
-            """)
+        let recorder = DecisionRecorder()
+        let frontEnd = try await Support.frontEnd(Self.topology) { recorder.observe(&$0) }
         let prefix = Array(1 ... 64).map { $0 * 29 % 2000 + 3 }
         let first = prefix + [17, 18, 19]
         let second = prefix + [400, 401]
@@ -39,5 +44,25 @@ import Testing
         #expect(b.info?.cachedTokens == 64)
         _ = try await busy.value
         await frontEnd.shutdown(gracePeriod: .seconds(1))
+        let live = recorder.decisions.withLock { $0 }
+
+        // The same three requests as a trace: the prompts' 64 shared tokens named as one prefix,
+        // the busy request still decoding when the third arrives.
+        var system = try Support.simulatedSystem(Self.topology)
+        system.prefixCache = true
+        var trace = Trace(requests: [TraceRequest(arrival: 0, textTokens: first.count, images: [], outputTokens: 8),
+                                     TraceRequest(arrival: 1000, textTokens: 3, images: [], outputTokens: 200),
+                                     TraceRequest(arrival: 1000.5, textTokens: second.count, images: [], outputTokens: 8)])
+        for i in [0, 2] {
+            trace.requests[i].prefixID = "shared"
+            trace.requests[i].prefixTokens = prefix.count
+        }
+        let simulated = try ClusterSimulator.decisions(trace: trace, system: system, costModel: Support.replayCostModel(), slo: SLOClasses.standard).routing
+        #expect(live.map(\.instance) == [0, 0, 0])
+        #expect(live == simulated, "live:\n\(live.map(\.description).joined(separator: "\n"))\nsimulated:\n\(simulated.map(\.description).joined(separator: "\n"))")
+        // Without the prefix cache the simulator would send the third request to the idle worker.
+        system.prefixCache = false
+        let uncached = try ClusterSimulator.decisions(trace: trace, system: system, costModel: Support.replayCostModel(), slo: SLOClasses.standard).routing
+        #expect(uncached.map(\.instance) == [0, 0, 1])
     }
 }
