@@ -20,6 +20,26 @@ int ck_simd_enabled(void);
 /// The level this thread's kernels use: 0 portable, 1 AVX2, 2 AVX-512 VNNI.
 int ck_simd_level(void);
 
+/// 16 floats as one vector: the generic vector type lets one kernel body compile to AVX-512, AVX2
+/// (two registers) and the portable baseline.
+typedef float ck_v16 __attribute__((vector_size(64)));
+// The vector helpers are always inlined, so the ABI of passing ck_v16 never applies.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+/// Loads `n` ≤ 16 floats, zeros beyond (channel counts that are not multiples of 16).
+static inline __attribute__((always_inline)) ck_v16 ck_load16(const float *p, size_t n) {
+    ck_v16 v = {0};
+    if (n == 16) __builtin_memcpy(&v, p, 64);
+    else __builtin_memcpy(&v, p, n * sizeof(float));
+    return v;
+}
+
+/// Stores the first `n` ≤ 16 lanes of `v`.
+static inline __attribute__((always_inline)) void ck_store16(float *p, ck_v16 v, size_t n) {
+    if (n == 16) __builtin_memcpy(p, &v, 64);
+    else __builtin_memcpy(p, &v, n * sizeof(float));
+}
+
 /// Widens `n` elements (whole blocks) of a quantized row to float32.
 void ck_dequantize_row(ck_dtype dtype, const void *src, float *dst, size_t n);
 

@@ -9,27 +9,10 @@
 // transforms work on 16 channels at a time; the vector body is written once and compiled for
 // AVX-512, AVX2 and the portable baseline.
 
-typedef float ck_v16 __attribute__((vector_size(64)));
-// The vector helpers are always inlined, so the ABI of passing ck_v16 never applies.
-#pragma clang diagnostic ignored "-Wpsabi"
-
-// Loads `n` ≤ 16 floats, zeros beyond (channel counts that are not multiples of 16).
-static inline __attribute__((always_inline)) ck_v16 load16(const float *p, size_t n) {
-    ck_v16 v = {0};
-    if (n == 16) __builtin_memcpy(&v, p, 64);
-    else __builtin_memcpy(&v, p, n * sizeof(float));
-    return v;
-}
-
-static inline __attribute__((always_inline)) void store16(float *p, ck_v16 v, size_t n) {
-    if (n == 16) __builtin_memcpy(p, &v, 64);
-    else __builtin_memcpy(p, &v, n * sizeof(float));
-}
-
 // MARK: weight transform (once per weight, in double)
 
 size_t ck_winograd_weights_count(size_t out_channels, size_t in_channels) {
-    return 36 * in_channels * ((out_channels + 15) / 16 * 16);
+    return 36 * ck_gemm_packed_count(out_channels, in_channels);
 }
 
 void ck_winograd_weights(const float *w, size_t out_channels, size_t in_channels, float *u) {
@@ -55,78 +38,15 @@ void ck_winograd_weights(const float *w, size_t out_channels, size_t in_channels
 
 // MARK: position products
 
-// m_p[t, begin ..< end] = v_p[t, :] · u_p[:, begin ..< end] for the 36 positions p. u_p is stored in
-// panels of 16 output channels (in × 16 floats each), so a register tile streams its weights
-// sequentially and needs no packing per call: with few tiles per block (a 16×16 map has 16), sgemm
-// spends most of its time packing a 1280 × 1280 operand for 16 rows. Tiles of MR rows × 32
-// channels, the inner dimension in chunks of KC so a panel pair stays in L1 across row groups.
-enum { PRODUCTS_KC = 128, PRODUCTS_AHEAD = 32 };
-
-static inline __attribute__((always_inline)) void products_tile(
-    const float *a, size_t lda, const float *b0, const float *b1, size_t kc, float *c, size_t ldc, size_t n0,
-    size_t n1, int accumulate, const int rows, const int two) {
-    ck_v16 acc[12][2];
-    for (int r = 0; r < rows; r++) {
-        acc[r][0] = accumulate ? load16(c + r * ldc, n0) : (ck_v16){0};
-        acc[r][1] = two && accumulate ? load16(c + r * ldc + 16, n1) : (ck_v16){0};
-    }
-    for (size_t k = 0; k < kc; k++) {
-        ck_v16 x0, x1 = {0};
-        __builtin_prefetch(b0 + (k + PRODUCTS_AHEAD) * 16);
-        if (two) __builtin_prefetch(b1 + (k + PRODUCTS_AHEAD) * 16);
-        __builtin_memcpy(&x0, b0 + k * 16, 64);
-        if (two) __builtin_memcpy(&x1, b1 + k * 16, 64);
-        for (int r = 0; r < rows; r++) {
-            const float s = a[r * lda + k];
-            acc[r][0] += s * x0;
-            if (two) acc[r][1] += s * x1;
-        }
-    }
-    for (int r = 0; r < rows; r++) {
-        store16(c + r * ldc, acc[r][0], n0);
-        if (two) store16(c + r * ldc + 16, acc[r][1], n1);
-    }
-}
-
-// The body, for one instruction set: `mr` rows per tile (as many as its vector registers hold).
-#define CK_WINOGRAD_PRODUCTS(name, target, mr)                                                                  \
-    target static void name(const float *v, size_t count, size_t in_channels, const float *u, size_t out_channels, \
-                            size_t begin, size_t end, float *m, size_t ldm) {                                     \
-        const size_t plane = ck_winograd_weights_count(out_channels, in_channels) / 36;                          \
-        for (int p = 0; p < 36; p++) {                                                                            \
-            const float *a = v + (size_t)p * count * in_channels, *panels = u + (size_t)p * plane;               \
-            float *c = m + (size_t)p * count * ldm;                                                               \
-            for (size_t kk = 0; kk < in_channels; kk += PRODUCTS_KC) {                                            \
-                const size_t kc = in_channels - kk < PRODUCTS_KC ? in_channels - kk : PRODUCTS_KC;                \
-                for (size_t n = begin; n < end; n += 32) {                                                        \
-                    const size_t n0 = end - n < 16 ? end - n : 16, n1 = end - n <= 16 ? 0 : end - n - 16 < 16 ? end - n - 16 : 16; \
-                    const float *b0 = panels + (n / 16 * in_channels + kk) * 16, *b1 = b0 + in_channels * 16;    \
-                    size_t i = 0;                                                                                 \
-                    for (; i + mr <= count; i += mr)                                                              \
-                        if (n1) products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, mr, 1); \
-                        else products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, mr, 0); \
-                    for (; i < count; i++)                                                                        \
-                        if (n1) products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, 1, 1); \
-                        else products_tile(a + i * in_channels + kk, in_channels, b0, b1, kc, c + i * ldm + n, ldm, n0, n1, kk > 0, 1, 0); \
-                }                                                                                                 \
-            }                                                                                                     \
-        }                                                                                                         \
-    }
-
-#if CK_X86
-CK_WINOGRAD_PRODUCTS(winograd_products_avx512, CK_AVX512VNNI, 12)
-CK_WINOGRAD_PRODUCTS(winograd_products_avx2, CK_AVX2, 3)
-#endif
-CK_WINOGRAD_PRODUCTS(winograd_products_portable, , 2)
-
+// m_p[t, begin ..< end] = v_p[t, :] · u_p[:, begin ..< end] for the 36 positions p: u_p is in
+// ck_gemm_pack's panels, so each position is one ck_gemm_packed call. sgemm would pack its B
+// operand on every call: with few tiles per block (a 16×16 map has 16) that was most of its time.
 void ck_winograd_products(const float *v, size_t count, size_t in_channels, const float *u, size_t out_channels,
                           size_t begin, size_t end, float *m, size_t ldm) {
-#if CK_X86
-    const int level = ck_simd_level();
-    if (level >= 2) { winograd_products_avx512(v, count, in_channels, u, out_channels, begin, end, m, ldm); return; }
-    if (level >= 1) { winograd_products_avx2(v, count, in_channels, u, out_channels, begin, end, m, ldm); return; }
-#endif
-    winograd_products_portable(v, count, in_channels, u, out_channels, begin, end, m, ldm);
+    const size_t plane = ck_gemm_packed_count(out_channels, in_channels);
+    for (size_t p = 0; p < 36; p++)
+        ck_gemm_packed(v + p * count * in_channels, count, in_channels, in_channels, u + p * plane, begin, end, NULL,
+                       m + p * count * ldm, ldm, 0);
 }
 
 // MARK: input transform
@@ -156,7 +76,7 @@ static inline __attribute__((always_inline)) void winograd_input_body(
                 for (int q = 0; q < 6; q++) {
                     const long ix = (long)x0 + q - 1;
                     const int inside = iy >= 0 && iy < (long)height && ix >= 0 && ix < (long)width;
-                    d[r * 6 + q] = inside ? load16(image + ((size_t)iy * width + (size_t)ix) * channels + c, n) : (ck_v16){0};
+                    d[r * 6 + q] = inside ? ck_load16(image + ((size_t)iy * width + (size_t)ix) * channels + c, n) : (ck_v16){0};
                 }
             }
             for (int q = 0; q < 6; q++) {  // columns: rows = Bᵀ d
@@ -167,7 +87,7 @@ static inline __attribute__((always_inline)) void winograd_input_body(
             for (int k = 0; k < 6; k++) {  // rows: (Bᵀ d) B
                 ck_v16 r[6];
                 CK_WINOGRAD_BT((rows + k * 6), 1, r);
-                for (int q = 0; q < 6; q++) store16(v + (size_t)(k * 6 + q) * plane + t * channels + c, r[q], n);
+                for (int q = 0; q < 6; q++) ck_store16(v + (size_t)(k * 6 + q) * plane + t * channels + c, r[q], n);
             }
         }
     }
@@ -196,21 +116,21 @@ static inline __attribute__((always_inline)) void winograd_output_body(
         for (size_t c = begin; c < end; c += 16) {
             const size_t n = end - c < 16 ? end - c : 16;
             ck_v16 s[36], cols[24];
-            for (int k = 0; k < 36; k++) s[k] = load16(m + (size_t)k * plane + t * ldm + c, n);
+            for (int k = 0; k < 36; k++) s[k] = ck_load16(m + (size_t)k * plane + t * ldm + c, n);
             for (int q = 0; q < 6; q++) {  // Aᵀ s: 4 × 6
                 ck_v16 o[4];
                 const ck_v16 *col = s + q;
                 CK_WINOGRAD_AT(col, 6, o);
                 for (int k = 0; k < 4; k++) cols[k * 6 + q] = o[k];
             }
-            const ck_v16 shift = bias ? load16(bias + c, n) : (ck_v16){0};
+            const ck_v16 shift = bias ? ck_load16(bias + c, n) : (ck_v16){0};
             for (int k = 0; k < 4; k++) {  // (Aᵀ s) A
                 if (y0 + k >= height) break;
                 ck_v16 o[4];
                 const ck_v16 *row = cols + k * 6;
                 CK_WINOGRAD_AT(row, 1, o);
                 for (int q = 0; q < 4 && x0 + q < width; q++)
-                    store16(image + ((y0 + k) * width + x0 + q) * ldy + c, o[q] + shift, n);
+                    ck_store16(image + ((y0 + k) * width + x0 + q) * ldy + c, o[q] + shift, n);
             }
         }
     }

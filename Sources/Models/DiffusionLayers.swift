@@ -105,10 +105,13 @@ struct BatchAdapters {
 
 /// A linear layer (or a 1×1 convolution used as one on the pixels) that reads its float32
 /// `Parameter`s, so merged LoRAs are seen, and applies the unmerged adapters listed for its path.
+/// The product runs on the weight packed once (`Kernels.packedProduct`), every row of the batch in
+/// one call: a row's result does not depend on the others, so each image equals itself alone.
 struct AdaptedLinear {
     let path: String
     let weight: Parameter
     let bias: Parameter?
+    private let packed = PackedWeightCache { PackedWeights(weight: $0.data, outputs: $0.shape[0], inputs: $0.count / $0.shape[0]) }
 
     init(_ store: ParameterStore, _ path: String, in inputs: Int, out outputs: Int, bias hasBias: Bool = true,
          convolution: Bool = false) throws(ModelLoadingError) {
@@ -127,8 +130,7 @@ struct AdaptedLinear {
 
     private func apply(_ x: Matrix, _ adapters: BatchAdapters, rows: [Range<Int>]) -> Matrix {
         let y = Matrix(rows: x.rows, cols: outputs)
-        for range in rows { weight.matrix.multiply(x.row(range.lowerBound), count: range.count, into: y.row(range.lowerBound)) }
-        if let bias { ImageKernels.addRowVector(y, bias.data) }
+        Kernels.packedProduct(x.data, count: x.rows, weights: packed.packed(weight), bias: bias.map { UnsafePointer($0.data) }, into: y.data)
         for use in adapters.uses(path, rows: rows) {
             for adapter in use.adapters {
                 let low = Matrix(rows: use.rows.count, cols: adapter.rank)
@@ -156,7 +158,7 @@ struct Conv2d {
     let kernel: Int
     let stride: Int
     let padding: (top: Int, left: Int, bottom: Int, right: Int)
-    private let winograd = WinogradCache()
+    private let winograd = PackedWeightCache { WinogradWeights(weight: $0.data, outChannels: $0.shape[0], inChannels: $0.shape[1]) }
 
     init(_ store: ParameterStore, _ path: String, in inputs: Int, out outputs: Int, kernel: Int = 3, stride: Int = 1,
          padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) throws(ModelLoadingError) {
@@ -190,7 +192,7 @@ struct Conv2d {
     private func convolve(_ x: FeatureMap) -> FeatureMap {
         if ImageKernels.prefersWinograd(height: x.height, width: x.width, inChannels: x.channels, kernel: kernel, stride: stride, padding: padding) {
             return OpProfile.measure(.convolution3x3Winograd) {
-                ImageKernels.winogradConv3x3(x, weights: winograd.weights(of: weight), bias: bias.data)
+                ImageKernels.winogradConv3x3(x, weights: winograd.packed(weight), bias: bias.data)
             }
         }
         return OpProfile.measure(.convolutionIm2col) {
@@ -200,20 +202,23 @@ struct Conv2d {
     }
 }
 
-/// A 3×3 weight's Winograd transform, made on its first use (only layers that run at a size
-/// Winograd serves pay its 4× memory) and remade when the weight's `version` moves (a LoRA merged
-/// into it or restored).
-final class WinogradCache: @unchecked Sendable {
+/// A weight's packed form (a linear weight's GEMM panels, a 3×3 weight's Winograd transform), made
+/// on its first use (only layers that run pay its memory: 4× the weight for Winograd) and remade
+/// when the weight's `version` moves (a LoRA merged into it or restored).
+final class PackedWeightCache<Packed>: @unchecked Sendable {
     private let lock = NSLock()
-    private var cached: (version: Int, weights: WinogradWeights)?
+    private let make: (Parameter) -> Packed
+    private var cached: (version: Int, packed: Packed)?
 
-    func weights(of parameter: Parameter) -> WinogradWeights {
+    init(_ make: @escaping (Parameter) -> Packed) { self.make = make }
+
+    func packed(_ parameter: Parameter) -> Packed {
         lock.lock()
         defer { lock.unlock() }
-        if let cached, cached.version == parameter.version { return cached.weights }
-        let weights = WinogradWeights(weight: parameter.data, outChannels: parameter.shape[0], inChannels: parameter.shape[1])
-        cached = (parameter.version, weights)
-        return weights
+        if let cached, cached.version == parameter.version { return cached.packed }
+        let packed = make(parameter)
+        cached = (parameter.version, packed)
+        return packed
     }
 }
 

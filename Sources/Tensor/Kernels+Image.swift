@@ -165,11 +165,6 @@ public enum ImageKernels {
 }
 
 extension ImageKernels {
-    /// Adds the vector `v` (x.cols floats) to every row of `x`.
-    public static func addRowVector(_ x: Matrix, _ v: UnsafePointer<Float>) {
-        addRowVector(x.data, rows: x.rows, cols: x.cols, v)
-    }
-
     /// Adds row i of `v` (images × channels) to every pixel of image i of `x`.
     public static func addImageVectors(_ x: FeatureMap, _ v: Matrix) {
         precondition(v.rows == x.images && v.cols == x.channels, "one vector per image")

@@ -171,9 +171,19 @@ void ck_rope_apply(float *x, size_t heads, size_t head_stride, size_t head_dim,
 /// order of a PyTorch conv weight [out, in, kh, kw], zeros where the window leaves the input.
 void ck_im2col(const float *x, size_t height, size_t width, size_t channels, size_t kernel, size_t stride,
                size_t pad_top, size_t pad_left, size_t out_width, size_t first, size_t count, float *col);
+/// Floats of a weight packed by ck_gemm_pack: k × n rounded up to whole panels of 16 columns.
+size_t ck_gemm_packed_count(size_t n, size_t k);
+/// Packs B = wᵀ for ck_gemm_packed, from a row-major n × k `w` (a PyTorch linear weight [out, in]):
+/// panels of 16 columns, k × 16 floats each, the last one zero-padded.
+void ck_gemm_pack(const float *w, size_t n, size_t k, float *packed);
+/// C[m × (begin ..< end)] = A[m × k] · B[:, begin ..< end] + bias[begin ..< end] (C + A · B + bias when
+/// `accumulate`) on B packed by ck_gemm_pack; `bias` may be NULL, `begin` a multiple of 16, row
+/// strides lda and ldc. A row's result is bit-identical whatever the other rows of the call.
+void ck_gemm_packed(const float *a, size_t m, size_t k, size_t lda, const float *b, size_t begin, size_t end,
+                    const float *bias, float *c, size_t ldc, int accumulate);
 /// Winograd F(4×4, 3×3) weight transform of a PyTorch 3×3 weight [out, in, 3, 3]: writes the B
-/// operands of the 36 position GEMMs, position-major, each in panels of 16 output channels
-/// (in × 16 floats, the last panel zero-padded): ck_winograd_weights_count(out, in) floats.
+/// operands of the 36 position GEMMs, position-major, each packed as ck_gemm_pack packs an
+/// out × in matrix: ck_winograd_weights_count(out, in) floats.
 void ck_winograd_weights(const float *w, size_t out_channels, size_t in_channels, float *u);
 size_t ck_winograd_weights_count(size_t out_channels, size_t in_channels);
 /// The 36 position GEMMs of a block of `count` tiles: m_p[t, begin ..< end] = v_p[t, :] · u_p[:, begin ..< end]
