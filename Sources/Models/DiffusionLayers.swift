@@ -111,7 +111,7 @@ struct AdaptedLinear {
     let path: String
     let weight: Parameter
     let bias: Parameter?
-    private let packed = PackedWeightCache { PackedWeights(weight: $0.data, outputs: $0.shape[0], inputs: $0.count / $0.shape[0]) }
+    private let packed = PackedWeightCache<PackedWeights>()
 
     init(_ store: ParameterStore, _ path: String, in inputs: Int, out outputs: Int, bias hasBias: Bool = true,
          convolution: Bool = false) throws(ModelLoadingError) {
@@ -149,7 +149,7 @@ struct AdaptedLinear {
 
 /// A k×k convolution (k > 1): padding (top, left, bottom, right). 3×3 stride-1 convolutions on
 /// maps large enough run as Winograd F(4×4, 3×3) (`ImageKernels.prefersWinograd`), the others as
-/// im2col + sgemm. Unmerged LoCon adapters listed for its path add scale · up(down(x)) to their
+/// im2col + the packed GEMM (`ImageKernels.conv2d`). Unmerged LoCon adapters listed for its path add scale · up(down(x)) to their
 /// images: down a k×k convolution to `rank` channels with the layer's stride and padding, up a 1×1 one.
 struct Conv2d {
     let path: String
@@ -159,6 +159,7 @@ struct Conv2d {
     let stride: Int
     let padding: (top: Int, left: Int, bottom: Int, right: Int)
     private let winograd = PackedWeightCache { WinogradWeights(weight: $0.data, outChannels: $0.shape[0], inChannels: $0.shape[1]) }
+    private let im2col = PackedWeightCache<PackedWeights>()
 
     init(_ store: ParameterStore, _ path: String, in inputs: Int, out outputs: Int, kernel: Int = 3, stride: Int = 1,
          padding: (top: Int, left: Int, bottom: Int, right: Int)? = nil) throws(ModelLoadingError) {
@@ -177,8 +178,9 @@ struct Conv2d {
             let images = use.rows.count == x.images ? x : FeatureMap.stacking(use.rows.map { x.image($0) })
             for adapter in use.adapters {
                 let low = OpProfile.measure(.convolutionIm2col) {
-                    ImageKernels.conv2d(images, weight: adapter.down.base.assumingMemoryBound(to: Float.self), bias: nil, outChannels: adapter.rank,
-                                        kernel: kernel, stride: stride, padding: padding)
+                    let down = PackedWeights(weight: adapter.down.base.assumingMemoryBound(to: Float.self), outputs: adapter.rank,
+                                             inputs: adapter.down.cols)
+                    return ImageKernels.conv2d(images, weights: down, bias: nil, kernel: kernel, stride: stride, padding: padding)
                 }
                 OpProfile.measure(.linear) {
                     ImageKernels.scale(low.pixels, by: adapter.scale)
@@ -196,8 +198,7 @@ struct Conv2d {
             }
         }
         return OpProfile.measure(.convolutionIm2col) {
-            ImageKernels.conv2d(x, weight: weight.data, bias: bias.data, outChannels: weight.shape[0], kernel: kernel,
-                                stride: stride, padding: padding)
+            ImageKernels.conv2d(x, weights: im2col.packed(weight), bias: bias.data, kernel: kernel, stride: stride, padding: padding)
         }
     }
 }
@@ -219,6 +220,13 @@ final class PackedWeightCache<Packed>: @unchecked Sendable {
         let packed = make(parameter)
         cached = (parameter.version, packed)
         return packed
+    }
+}
+
+extension PackedWeightCache where Packed == PackedWeights {
+    /// A weight [out, in, …] packed as an out × (in·…) matrix for `Kernels.packedProduct` / `ImageKernels.conv2d`.
+    convenience init() {
+        self.init { PackedWeights(weight: $0.data, outputs: $0.shape[0], inputs: $0.count / $0.shape[0]) }
     }
 }
 

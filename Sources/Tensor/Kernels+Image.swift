@@ -9,40 +9,44 @@ public enum ImageKernels {
     /// GEMM's M dimension.
     static let convolutionTile = 128
 
-    /// A 2-D convolution, PyTorch semantics: `weight` is [out, in, k, k] (row-major, float32),
-    /// `bias` [out] or nil; `padding` is (top, left, bottom, right) zero padding. The images of `x`
-    /// are convolved one after another, each exactly as alone (sgemm's rounding depends on its M).
+    /// A 2-D convolution, PyTorch semantics: `weights` is the [out, in, k, k] weight packed as an
+    /// out × (in·k·k) matrix, `bias` [out] or nil; `padding` is (top, left, bottom, right) zero
+    /// padding.
     ///
-    /// A 1×1 stride-1 convolution is one GEMM on the pixels; otherwise tiles of output pixels are
-    /// gathered (im2col) and multiplied by the kernel matrix, tiles and output-channel bands spread
-    /// over the pool (each task gathers its own tile into a scratch buffer).
-    public static func conv2d(_ x: FeatureMap, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outChannels: Int,
-                              kernel: Int, stride: Int = 1, padding: (top: Int, left: Int, bottom: Int, right: Int)) -> FeatureMap {
+    /// Tiles of output pixels (of every image of `x`: a tile may span images) are gathered (im2col;
+    /// a 1×1 stride-1 convolution reads the pixels in place) and multiplied by the packed weight with
+    /// the bias fused (`ck_gemm_packed`), tiles and output-channel bands spread over the pool (each
+    /// task gathers its own tile into a scratch buffer). A batch's images share each pass over the
+    /// weight, and each image still comes out bit for bit as alone.
+    public static func conv2d(_ x: FeatureMap, weights: PackedWeights, bias: UnsafePointer<Float>?, kernel: Int, stride: Int = 1,
+                              padding: (top: Int, left: Int, bottom: Int, right: Int)) -> FeatureMap {
+        let depth = x.channels * kernel * kernel
+        precondition(weights.inputs == depth, "conv input has \(x.channels) channels × \(kernel)², weight \(weights.inputs) inputs")
+        let outChannels = weights.outputs
         let outHeight = (x.height + padding.top + padding.bottom - kernel) / stride + 1
         let outWidth = (x.width + padding.left + padding.right - kernel) / stride + 1
         let out = FeatureMap(height: outHeight, width: outWidth, channels: outChannels, images: x.images)
-        let depth = x.channels * kernel * kernel
         let pixels = outHeight * outWidth
         let direct = kernel == 1 && stride == 1 && padding == (0, 0, 0, 0)
-        for image in 0 ..< x.images {
-            let (input, output) = (x.imagePixels(image), out.imagePixels(image))
-            Parallel.forEachBlockAndBand(total: pixels, blockSize: convolutionTile, channels: outChannels) { first, count, begin, end in
-                let multiply = { (columns: UnsafePointer<Float>) in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(end - begin), Int32(depth),
-                                1, columns, Int32(depth), weight + begin * depth, Int32(depth),
-                                0, output + first * outChannels + begin, Int32(outChannels))
+        let (input, output, w) = (x.pixels.data, out.pixels.data, UnsafePointer(weights.data))
+        Parallel.forEachBlockAndBand(total: x.images * pixels, blockSize: convolutionTile, channels: outChannels) { first, count, begin, end in
+            let multiply = { (columns: UnsafePointer<Float>) in
+                ck_gemm_packed(columns, count, depth, depth, w, begin, end, bias, output + first * outChannels, outChannels, 0)
+            }
+            if direct {
+                multiply(input + first * depth)
+                return
+            }
+            ScratchBuffers.with(count: count * depth) { columns in
+                var row = first
+                while row < first + count {  // the tile's part in each image it spans
+                    let (image, pixel) = row.quotientAndRemainder(dividingBy: pixels)
+                    let n = min(first + count - row, pixels - pixel)
+                    ck_im2col(x.imagePixels(image), x.height, x.width, x.channels, kernel, stride, padding.top, padding.left, outWidth, pixel, n,
+                              columns + (row - first) * depth)
+                    row += n
                 }
-                if direct {
-                    multiply(input + first * depth)
-                } else {
-                    ScratchBuffers.with(count: count * depth) { columns in
-                        ck_im2col(input, x.height, x.width, x.channels, kernel, stride, padding.top, padding.left, outWidth, first, count, columns)
-                        multiply(columns)
-                    }
-                }
-                if let bias {
-                    for p in first ..< first + count { ck_add(output + p * outChannels + begin, bias + begin, end - begin) }
-                }
+                multiply(columns)
             }
         }
         return out

@@ -26,7 +26,8 @@ struct WinogradTests {
                 let transformed = WinogradWeights(weight: w, outChannels: shape.outputs, inChannels: shape.inputs)
                 let y = b.withUnsafeBufferPointer { ImageKernels.winogradConv3x3(map, weights: transformed, bias: $0.baseAddress) }
                 #expect(maxAbsDifference(y.pixels.toArray(), expected) < 5e-5, "\(shape) \(path)")
-                let im2col = ImageKernels.conv2d(map, weight: w, bias: b, outChannels: shape.outputs, kernel: 3, padding: (1, 1, 1, 1))
+                let packed = PackedWeights(weight: w, outputs: shape.outputs, inputs: shape.inputs * 9)
+                let im2col = b.withUnsafeBufferPointer { ImageKernels.conv2d(map, weights: packed, bias: $0.baseAddress, kernel: 3, padding: (1, 1, 1, 1)) }
                 #expect(maxAbsDifference(im2col.pixels.toArray(), expected) < 5e-5, "im2col \(shape) \(path)")
             }
         }
@@ -47,8 +48,11 @@ struct WinogradTests {
         withEachKernelPath { path in
             let transformed = WinogradWeights(weight: w, outChannels: outputs, inChannels: inputs)
             let winograd = { (x: FeatureMap) in b.withUnsafeBufferPointer { ImageKernels.winogradConv3x3(x, weights: transformed, bias: $0.baseAddress) } }
-            let im2col = { (x: FeatureMap) in ImageKernels.conv2d(x, weight: w, bias: b, outChannels: outputs, kernel: 3, padding: (1, 1, 1, 1)) }
-            let strided = { (x: FeatureMap) in ImageKernels.conv2d(x, weight: w, bias: b, outChannels: outputs, kernel: 3, stride: 2, padding: (1, 1, 1, 1)) }
+            let packed = PackedWeights(weight: w, outputs: outputs, inputs: inputs * 9)
+            let im2col = { (x: FeatureMap) in b.withUnsafeBufferPointer { ImageKernels.conv2d(x, weights: packed, bias: $0.baseAddress, kernel: 3, padding: (1, 1, 1, 1)) } }
+            let strided = { (x: FeatureMap) in
+                b.withUnsafeBufferPointer { ImageKernels.conv2d(x, weights: packed, bias: $0.baseAddress, kernel: 3, stride: 2, padding: (1, 1, 1, 1)) }
+            }
             for (name, conv) in [("winograd", winograd), ("im2col", im2col), ("stride 2", strided)] {
                 let together = conv(batch)
                 #expect(together.images == 3, "\(name) \(path)")
