@@ -115,9 +115,11 @@ extension ClusterSimulator {
 
     func summary(offeredRate: Double) -> SimulationResult {
         var ttft: [Double] = [], tpot: [Double] = [], images: [Double] = []
-        var completed = 0, met = 0, makespan = 0.0
+        var completed = 0, met = 0, makespan = 0.0, reused = 0, textTokens = 0
         for r in requests where !r.dropped && r.finish >= 0 {
             completed += 1
+            reused += r.reusedTokens
+            textTokens += r.info.textTokens
             makespan = max(makespan, r.finish)
             if meetsSLO(r) { met += 1 }
             if r.image != nil {
@@ -140,6 +142,7 @@ extension ClusterSimulator {
             goodput: Double(met) / horizon, throughput: Double(completed) / horizon, makespan: makespan, instanceHours: hours,
             gpuHours: hours * Double(cost.gpusPerInstance), reconfigurations: reconfigurations, timeline: timeline,
             imageLatency: requests.contains { $0.image != nil } ? LatencySummary(images) : nil,
-            imageWork: requests.contains { $0.image != nil } ? imageWork : nil)
+            imageWork: requests.contains { $0.image != nil } ? imageWork : nil,
+            textPrefixHitRate: requests.contains { !$0.info.promptBlockHashes.isEmpty } ? Double(reused) / Double(max(textTokens, 1)) : nil)
     }
 }

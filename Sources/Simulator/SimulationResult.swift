@@ -52,6 +52,10 @@ public struct SimulationResult: Sendable, Hashable, Codable {
     public var imageLatency: LatencySummary?
     /// What the image workers were charged, summed over all of them; nil without images.
     public var imageWork: ImageWork?
+    /// Text prompt tokens served from the instances' prefix caches over the text prompt tokens of
+    /// the requests that completed (the live engine's prefix-cache hits over queries, in whole
+    /// blocks); nil unless the trace names shared prefixes and the system has a prefix cache.
+    public var textPrefixHitRate: Double?
 }
 
 /// What the simulated image workers were charged, summed over workers: their time by phase, and

@@ -64,6 +64,11 @@ struct SimulateCommand: ParsableCommand {
                 lines.append([cell("        " + run.system, 20), f(run.offeredRate, 6), f(l.mean, 13), f(l.p50, 9), f(l.p90, 9), f(l.p99, 9)].joined(separator: " "))
             }
         }
+        let prefixRuns = r.runs.filter { $0.textPrefixHitRate != nil }
+        if !prefixRuns.isEmpty {
+            lines.append("text prefix cache: system  rate   hit rate")
+            for run in prefixRuns { lines.append([cell("        " + run.system, 20), f(run.offeredRate, 6), f(run.textPrefixHitRate!, 10)].joined(separator: " ")) }
+        }
         for (name, c) in r.optimizedSplits.sorted(by: { $0.key < $1.key }) {
             lines.append("optimised split, \(name): E\(c.encode)/P\(c.prefill)/D\(c.decode), prefill batch ≤ \(c.maxBatch)")
         }

@@ -77,7 +77,10 @@ import Testing
         #expect(sim.requests.map(\.prefillTokens) == [1040, 48, 1040, 1040, 16])
         let ttft = sim.requests.map { $0.firstToken - $0.info.arrival }
         #expect(close(ttft[0], 1.050) && close(ttft[1], 0.058) && close(ttft[2], 1.050) && close(ttft[3], 1.050) && close(ttft[4], 0.026))
+        // 992 + 976 of 5152 text tokens came from the cache.
+        #expect(sim.summary(offeredRate: 1).textPrefixHitRate == Double(992 + 976) / Double(4 * 1040 + 992))
         let uncached = try Self.simulate(requests, Self.system(prefixCache: false))
+        #expect(uncached.summary(offeredRate: 1).textPrefixHitRate == nil)
         #expect(uncached.requests.allSatisfy { $0.reusedTokens == 0 && close($0.firstToken - $0.info.arrival, Double(10 + $0.info.textTokens) / 1000) })
     }
 
