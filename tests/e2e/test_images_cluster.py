@@ -6,7 +6,9 @@ single-process `tessera generate-image` for the same seed, with and without name
 import json
 import os
 import pathlib
+import re
 import threading
+import time
 
 import numpy as np
 import openai
@@ -53,6 +55,21 @@ def test_cluster_png_equals_generate_image(cluster_client, tmp_path):
         expected = cli_pixels(tmp_path, "--prompt", "a red cube on a table", "--negative-prompt", "blurry", "--steps", "5",
                               "--guidance", "6.5", "--seed", str(1234 + i), "--scheduler", "euler-a", "--width", "64", "--height", "48", *THREADS)
         assert np.array_equal(pixels(image.b64_json), expected)
+
+
+def test_cluster_metrics_have_the_image_workers_loop_seconds(cluster_client, cluster_base):
+    """`tessera:image_loop_seconds_total{phase}` sums the image workers' loops (their heartbeats carry them)."""
+    cluster_client.images.generate(model=IMAGE_MODEL, prompt="a cone", size="32x32", response_format="b64_json",
+                                   extra_body={"num_inference_steps": 2, "seed": 3})
+    pattern = re.compile(r'^tessera:image_loop_seconds_total\{[^}]*phase="(\w+)"[^}]*\} (\S+)$', re.M)
+    deadline = time.time() + 10
+    while True:
+        phases = {m.group(1): float(m.group(2)) for m in pattern.finditer(requests.get(cluster_base + "/metrics", timeout=30).text)}
+        if (phases.get("unet", 0) > 0 and phases.get("decode", 0) > 0) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert set(phases) == {"admission", "lora_activation", "lora_merge", "unet", "decode"}
+    assert phases["admission"] > 0 and phases["unet"] > 0 and phases["decode"] > 0
 
 
 def test_cluster_streams_progress_and_the_image(cluster_base, tmp_path):
