@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 import Foundation
 
 /// Operations of convolutional diffusion models (UNets, VAEs, ControlNets) on channels-last

@@ -15,7 +15,7 @@ struct BenchDiffusionCommand: ParsableCommand {
         random 77-token encoder states and, for SDXL, random text_embeds and time_ids. One warm-up
         call of each precedes timing. Peak RSS is the process's high-water mark.
         --convolution both times each part with Winograd (auto) and with every convolution as
-        im2col + sgemm (the path before Winograd), alternating call by call in this one process;
+        im2col + GEMM (the path before Winograd), alternating call by call in this one process;
         --profile adds one profiled call of each part per path, with seconds per class of operation.
         """
     )

@@ -5,7 +5,7 @@
 // shared machine do not count. Built from the repository's kernel sources:
 //
 //   clang -O3 -I Sources/CKernels/include -I /usr/include/x86_64-linux-gnu/openblas-pthread scripts/bench/conv3x3_winograd.c \
-//       Sources/CKernels/{winograd,image,vector,cpu,convert,quant,quant_simd,pool}.c -lopenblas -lm -lpthread -o /tmp/conv3x3
+//       Sources/CKernels/*.c -lopenblas -lm -lpthread -o /tmp/conv3x3
 //   /tmp/conv3x3 64 64 320 320 [rounds] [images]
 //
 // With IMAGES > 1 the map holds that many H×W images (a batch of UNet rows): im2col runs image by

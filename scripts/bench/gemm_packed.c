@@ -6,7 +6,7 @@
 // repository's kernel sources:
 //
 //   clang -O3 -I Sources/CKernels/include -I /usr/include/x86_64-linux-gnu/openblas-pthread scripts/bench/gemm_packed.c \
-//       Sources/CKernels/{gemm_packed,winograd,image,vector,cpu,convert,quant,quant_simd,pool}.c -lopenblas -lm -lpthread -o /tmp/gemm_packed
+//       Sources/CKernels/*.c -lopenblas -lm -lpthread -o /tmp/gemm_packed
 //   /tmp/gemm_packed M K N [rounds] [images]
 #include "CKernels.h"
 #include <cblas.h>
