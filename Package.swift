@@ -60,17 +60,17 @@ let package = Package(
         // Diffusion serving: the step-level batching engine behind /v1/images/generations.
         .target(name: "DiffusionServing", dependencies: ["Diffusion", "ServingAPI", "Cluster", "CoreUtilities", "Imaging", "Models", "Tensor"]),
 
-        // What a front end sees of an engine: the `InferenceEngine` protocol, its requests and events.
-        .target(name: "ServingAPI", dependencies: ["CoreUtilities", "Tokenizers", "Imaging", "Grammar"]),
+        // What a front end sees of an engine, model-free: the `InferenceEngine` and `ImageGenerationService` protocols, their requests and events.
+        .target(name: "ServingAPI", dependencies: ["CoreUtilities", "Cluster", "Tokenizers", "Imaging", "Grammar"]),
 
         // Generation: scheduler, block manager, caches, sampler, runner.
         .target(name: "Engine", dependencies: ["ServingAPI", "CoreUtilities", "Cluster", "Models", "Tensor", "Tokenizers", "Imaging", "Grammar"]),
 
-        // The OpenAI-compatible HTTP server and its metrics, over any `InferenceEngine`.
+        // The OpenAI-compatible HTTP server and its metrics, over any `InferenceEngine` and `ImageGenerationService`.
         .target(
             name: "Server",
             dependencies: [
-                "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers", "Grammar", "Diffusion", "DiffusionServing",
+                "ServingAPI", "CoreUtilities", "Imaging", "ChatTemplates", "Tokenizers", "Grammar",
                 .product(name: "ExtrasBase64", package: "swift-extras-base64"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "FrontEnd",
             dependencies: [
-                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Simulator", "Tokenizers", "Imaging", "KubernetesClient", "Diffusion", "DiffusionServing",
+                "WireProtocol", "ServingAPI", "CoreUtilities", "Cluster", "Simulator", "Tokenizers", "Imaging", "KubernetesClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"), .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(name: "GrammarTests", dependencies: ["Grammar"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CoreUtilities", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "Imaging"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Models", "Tensor", "Tokenizers", "Imaging"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "ServingAPI", "Models", "Tensor", "Tokenizers", "Imaging"]),
         .testTarget(name: "DiffusionServingTests", dependencies: ["DiffusionServing", "Diffusion", "ServingAPI", "Cluster", "Imaging", "Models", "Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ServingAPI", "CoreUtilities", "Cluster", "Models", "Tokenizers", "Imaging", "TestFixtures", "Grammar"]),
         .testTarget(

@@ -1,5 +1,6 @@
 import CoreUtilities
 import Diffusion
+import ServingAPI
 import Models
 
 /// Loaded add-ons kept in memory under a byte budget, the least recently used (or, with
@@ -19,23 +20,13 @@ public final class AdapterCache: @unchecked Sendable {
         case controlNet(ControlNetModel)
     }
 
-    /// Lookups answered from memory, and those that had to load, per kind.
-    public struct Counters: Sendable, Equatable {
-        public var hits = 0
-        public var misses = 0
-        public init(hits: Int = 0, misses: Int = 0) {
-            self.hits = hits
-            self.misses = misses
-        }
-    }
-
     /// Which cached add-on leaves first when another needs its room.
     public typealias Eviction = CacheEviction
 
     public var budgetBytes: Int { entries.budget }
     public var eviction: Eviction { entries.eviction }
     public var usedBytes: Int { entries.usedCost }
-    public private(set) var counters: [AdapterRegistry.Kind: Counters] = [.lora: Counters(), .controlNet: Counters()]
+    public private(set) var counters: [AdapterKind: AdapterCacheCounters] = [.lora: AdapterCacheCounters(), .controlNet: AdapterCacheCounters()]
     /// Never pinned: a value in use stays valid after eviction, it just is not kept.
     private var entries: LRUCache<String, Value>
 
@@ -44,10 +35,10 @@ public final class AdapterCache: @unchecked Sendable {
         entries = LRUCache(budget: budgetBytes, eviction: eviction)
     }
 
-    private static func key(_ kind: AdapterRegistry.Kind, _ name: String) -> String { kind.rawValue + "/" + name }
+    private static func key(_ kind: AdapterKind, _ name: String) -> String { kind.rawValue + "/" + name }
 
     /// The cached add-on, counting a hit or a miss.
-    public func value(for kind: AdapterRegistry.Kind, name: String) -> Value? {
+    public func value(for kind: AdapterKind, name: String) -> Value? {
         let key = Self.key(kind, name)
         guard let value = entries.acquire(key) else {
             counters[kind]!.misses += 1
@@ -58,16 +49,16 @@ public final class AdapterCache: @unchecked Sendable {
         return value
     }
 
-    public func contains(_ kind: AdapterRegistry.Kind, name: String) -> Bool { entries.contains(Self.key(kind, name)) }
+    public func contains(_ kind: AdapterKind, name: String) -> Bool { entries.contains(Self.key(kind, name)) }
 
     /// The names of the cached add-ons of `kind`, sorted.
-    public func names(_ kind: AdapterRegistry.Kind) -> [String] {
+    public func names(_ kind: AdapterKind) -> [String] {
         let prefix = kind.rawValue + "/"
         return entries.keys.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }.sorted()
     }
 
     /// Keeps `value` (its first use), evicting entries by ``eviction`` until it fits.
-    public func insert(_ value: Value, bytes: Int, kind: AdapterRegistry.Kind, name: String) {
+    public func insert(_ value: Value, bytes: Int, kind: AdapterKind, name: String) {
         let key = Self.key(kind, name)
         guard !entries.contains(key) else { return }
         entries.touch(key, value, cost: bytes)

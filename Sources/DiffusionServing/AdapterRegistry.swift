@@ -2,6 +2,7 @@ import Diffusion
 import Dispatch
 import Foundation
 import Models
+import ServingAPI
 import Tensor
 import CoreUtilities
 
@@ -20,22 +21,17 @@ import CoreUtilities
 /// registry.entries.map(\.name)            // ["watercolor", "canny"]
 /// ```
 public final class AdapterRegistry: @unchecked Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
-        case lora
-        case controlNet = "controlnet"
-    }
-
     /// One registered adapter.
     public struct Entry: Sendable, Equatable {
         public let name: String
-        public let kind: Kind
+        public let kind: AdapterKind
         /// The LoRA file or the ControlNet folder.
         public let path: String
     }
 
     /// Every registered adapter, LoRAs first, each kind by name.
     public let entries: [Entry]
-    private let byName: [Kind: [String: Entry]]
+    private let byName: [AdapterKind: [String: Entry]]
     public let cache: AdapterCache
     /// Where LoRA files are read and parsed off the denoising loop.
     private let loader = DispatchQueue(label: "tessera-lora-loader")
@@ -53,8 +49,8 @@ public final class AdapterRegistry: @unchecked Sendable {
     /// is not a ControlNet is an error naming it.
     public init(loras: [String: String], controlNets: [String: String], directories: [String] = [],
                 cacheBytes: Int = 1 << 30, eviction: AdapterCache.Eviction = .lru) throws(DiffusionError) {
-        var table: [Kind: [String: Entry]] = [.lora: [:], .controlNet: [:]]
-        func add(_ name: String, _ kind: Kind, _ path: String) throws(DiffusionError) {
+        var table: [AdapterKind: [String: Entry]] = [.lora: [:], .controlNet: [:]]
+        func add(_ name: String, _ kind: AdapterKind, _ path: String) throws(DiffusionError) {
             guard !name.isEmpty, !name.contains("/") else {
                 throw .invalidArgument("adapter name '\(name)' (of \(path)) must be non-empty and hold no '/'")
             }
@@ -87,11 +83,11 @@ public final class AdapterRegistry: @unchecked Sendable {
             }
         }
         byName = table
-        entries = Kind.allCases.flatMap { kind in table[kind]!.values.sorted { $0.name < $1.name } }
+        entries = AdapterKind.allCases.flatMap { kind in table[kind]!.values.sorted { $0.name < $1.name } }
         cache = AdapterCache(budgetBytes: cacheBytes, eviction: eviction)
     }
 
-    public func entry(_ kind: Kind, named name: String) -> Entry? { byName[kind]?[name] }
+    public func entry(_ kind: AdapterKind, named name: String) -> Entry? { byName[kind]?[name] }
 
     /// A LoRA file's safetensors header parses (its tensors are read when a request needs it).
     private static func checkLoRA(_ path: String) throws(DiffusionError) {
@@ -108,13 +104,13 @@ public final class AdapterRegistry: @unchecked Sendable {
 
     /// The cache's hit and miss counts for LoRAs and ControlNets.
     /// The names of the add-ons of `kind` held in memory now (a worker's heartbeat reports its LoRAs').
-    public func cachedNames(_ kind: Kind) -> [String] {
+    public func cachedNames(_ kind: AdapterKind) -> [String] {
         lock.lock()
         defer { lock.unlock() }
         return cache.names(kind)
     }
 
-    public func cacheCounters() -> (lora: AdapterCache.Counters, controlNet: AdapterCache.Counters) {
+    public func cacheCounters() -> (lora: AdapterCacheCounters, controlNet: AdapterCacheCounters) {
         lock.lock()
         defer { lock.unlock() }
         return (cache.counters[.lora]!, cache.counters[.controlNet]!)

@@ -17,7 +17,7 @@ import Tensor
 /// Each image's result is exactly the one it would have alone: rows are independent in the UNet and
 /// every image keeps its own scheduler and generator.
 ///
-/// Add-ons are named (``ImageRequest``) and resolved through the ``AdapterRegistry``. LoRAs load on
+/// Add-ons are named (``PipelineImageRequest``) and resolved through the ``AdapterRegistry``. LoRAs load on
 /// the registry's loader thread while the image's first steps run on the base weights (bounded
 /// asynchronous loading, Katz et al. §BAL); they join at step `loraStartStep` (see
 /// ``DiffusionEngineConfig``), and a step whose LoRA is still loading waits for it. A batch whose
@@ -79,7 +79,7 @@ public final class DiffusionEngine: @unchecked Sendable {
     /// (the client left) cancels the images still queued or running at their next step boundary.
     /// Add-ons are named (an unregistered name is ``ImageGenerationError/adapterNotFound(_:param:)``);
     /// `submit([TextToImageRequest])` queues images without them.
-    public func submit(_ requests: [ImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
+    public func submit(_ requests: [PipelineImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
         precondition(!requests.isEmpty)
         for request in requests { try validate(request) }
         let (stream, continuation) = AsyncThrowingStream<ImageGenerationEvent, any Error>.makeStream()
@@ -165,7 +165,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         return runningSets
     }
 
-    private func validate(_ image: ImageRequest) throws(ImageGenerationError) {
+    private func validate(_ image: PipelineImageRequest) throws(ImageGenerationError) {
         let request = image.request
         for (i, lora) in image.loras.enumerated() {
             guard registry.entry(.lora, named: lora.name) != nil else {
@@ -186,12 +186,12 @@ public final class DiffusionEngine: @unchecked Sendable {
                 throw .invalidRequest("ControlNet start \(control.start) and end \(control.end) need 0 ≤ start < end ≤ 1", param: "controlnets[\(i)]")
             }
         }
-        try request.checkSecondPrompts(secondTextEncoder: pipeline.textEncoder2 != nil)
-        try image.checkPreviewInterval()
+        try request.parameters.checkSecondPrompts(secondTextEncoder: pipeline.textEncoder2 != nil)
+        try image.previews.check()
         guard (1 ... config.maxSteps).contains(request.steps) else {
             throw .invalidRequest("num_inference_steps must be between 1 and \(config.maxSteps), got \(request.steps)", param: "num_inference_steps")
         }
-        try request.checkSchedulerOverrides(folderScheduler: pipeline.folderScheduler)
+        try request.schedulerOverrides.check(for: request.scheduler ?? pipeline.folderScheduler)
         do { _ = try pipeline.scheduler(request.scheduler, overrides: request.schedulerOverrides, steps: request.steps) } catch {
             throw .invalidRequest("num_inference_steps: \(error)", param: "num_inference_steps")
         }
@@ -200,13 +200,7 @@ public final class DiffusionEngine: @unchecked Sendable {
             throw .invalidRequest("a batched image takes its LoRAs unmerged (per row), not merged into the shared weights", param: "loras")
         }
         guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
-        let width: Int, height: Int
-        do { (height, width) = try pipeline.outputSize(request) } catch {
-            throw .invalidRequest("size: \(error)", param: "size")
-        }
-        guard width * height <= config.maxPixels else {
-            throw .invalidRequest("size \(width)x\(height) has more than the \(config.maxPixels) pixels this server generates", param: "size")
-        }
+        _ = try pipeline.sizeRule.checkedOutputSize(width: request.width, height: request.height, initImage: request.initImage, maxPixels: config.maxPixels)
     }
 
     private func cancel(_ group: Group) {
@@ -386,7 +380,7 @@ public final class DiffusionEngine: @unchecked Sendable {
             job.controlNetSeconds += controlNetSeconds[k]
             job.group.continuation.yield(.progress(
                 index: job.index, step: states[k].stepsDone, total: states[k].stepsTotal, elapsed: (ContinuousClock.now - job.group.arrival).seconds,
-                preview: job.image.showsPreview(step: states[k].stepsDone, total: states[k].stepsTotal) ? preview(states[k]) : nil))
+                preview: job.image.previews.showsPreview(step: states[k].stepsDone, total: states[k].stepsTotal) ? preview(states[k]) : nil))
             if states[k].isFinished { finished.append(i) }
         }
         // Bookkeeping before the answer: a client that has its image sees it counted as finished.
@@ -458,7 +452,7 @@ public final class DiffusionEngine: @unchecked Sendable {
     private final class Job {
         let group: Group
         let index: Int
-        let image: ImageRequest
+        let image: PipelineImageRequest
         /// `image.request` with its add-ons filled in as they are resolved.
         var request: TextToImageRequest
         var state: DenoisingState?
@@ -469,7 +463,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         var loraWeights: LoRAWeights?
         var stepSeconds = 0.0, loraLoadSeconds = 0.0, loraWaitSeconds = 0.0, loraMergeSeconds = 0.0, controlNetSeconds = 0.0
 
-        init(group: Group, index: Int, image: ImageRequest, loraStartStep: Int) {
+        init(group: Group, index: Int, image: PipelineImageRequest, loraStartStep: Int) {
             self.group = group
             self.index = index
             self.image = image

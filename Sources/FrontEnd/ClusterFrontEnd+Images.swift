@@ -1,6 +1,4 @@
 import Cluster
-import Diffusion
-import DiffusionServing
 import Foundation
 import Imaging
 import ServingAPI
@@ -65,7 +63,7 @@ final class ImageRequestTable: Sendable {
 ///
 /// ```swift
 /// let images = ClusterImageService(frontEnd: frontEnd)
-/// for try await event in try images.submit([TextToImageRequest(prompt: "a cat", steps: 20, seed: 1)]) { … }
+/// for try await event in try images.submit([ImageRequest(ImageGenerationParameters(prompt: "a cat", steps: 20, seed: 1))]) { … }
 /// ```
 public struct ClusterImageService: ImageGenerationService {
     public let frontEnd: ClusterFrontEnd
@@ -76,10 +74,9 @@ public struct ClusterImageService: ImageGenerationService {
 
     public var defaultSize: Int { model?.defaultSize ?? 512 }
 
-    public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
-        guard let model else { throw .invalidArgument("no diffusion worker has registered yet") }
-        return try StableDiffusionPipeline.outputSize(request, defaultSize: model.defaultSize, vaeScaleFactor: model.vaeScaleFactor,
-                                                      sizeMultiple: model.sizeMultiple)
+    public func outputSize(_ request: ImageRequest) throws(ImageGenerationError) -> (height: Int, width: Int) {
+        guard let model else { throw .overloaded(retryAfterSeconds: 1) }
+        return try model.sizeRule.checkedOutputSize(width: request.width, height: request.height, initImage: request.initImage, maxPixels: model.maxPixels)
     }
 
     public var maxPixels: Int { model?.maxPixels ?? 1024 * 1024 }
@@ -116,7 +113,6 @@ extension ClusterFrontEnd {
         var jobs: [(WireImageJob, Data)] = []
         var shapes: [(steps: Int, width: Int, height: Int, guidance: Double)] = []
         for image in images {
-            let request = image.request
             for (i, lora) in image.loras.enumerated() where !registered.loras.contains(lora.name) {
                 throw .adapterNotFound("no LoRA named '\(lora.name)' is registered on this server's image workers (GET /v1/adapters lists them)",
                                        param: "loras[\(i)].name")
@@ -130,31 +126,24 @@ extension ClusterFrontEnd {
                 throw .adapterNotFound("no image worker has all of this image's LoRAs and, unless a controlnet worker has them all, its ControlNets",
                                        param: image.loras.isEmpty ? "controlnets" : "loras")
             }
-            guard (1 ... model.maxSteps).contains(request.steps) else {
-                throw .invalidRequest("num_inference_steps must be between 1 and \(model.maxSteps), got \(request.steps)", param: "num_inference_steps")
+            guard (1 ... model.maxSteps).contains(image.steps) else {
+                throw .invalidRequest("num_inference_steps must be between 1 and \(model.maxSteps), got \(image.steps)", param: "num_inference_steps")
             }
-            guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
-            try request.checkSecondPrompts(secondTextEncoder: model.secondTextEncoder)
-            if let folderScheduler = SchedulerKind(rawValue: model.scheduler) { try request.checkSchedulerOverrides(folderScheduler: folderScheduler) }
-            try image.checkPreviewInterval()
-            guard request.loras.isEmpty, request.controlNets.isEmpty, request.initialLatents == nil else {
-                throw .invalidRequest("LoRA files, ControlNet models and initial latents are not sent to diffusion workers; name registered add-ons", param: nil)
+            guard image.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
+            try image.parameters.checkSecondPrompts(secondTextEncoder: model.secondTextEncoder)
+            if let folderScheduler = SchedulerKind(rawValue: model.scheduler) { try image.schedulerOverrides.check(for: image.scheduler ?? folderScheduler) }
+            try image.previews.check()
+            guard image.initialLatents == nil else {
+                throw .invalidRequest("initial latents are not sent to diffusion workers", param: nil)
             }
-            let size: (height: Int, width: Int)
-            do { size = try StableDiffusionPipeline.outputSize(request, defaultSize: model.defaultSize, vaeScaleFactor: model.vaeScaleFactor,
-                                                               sizeMultiple: model.sizeMultiple) } catch {
-                throw .invalidRequest("size: \(error)", param: "size")
-            }
-            guard size.width * size.height <= model.maxPixels else {
-                throw .invalidRequest("size \(size.width)x\(size.height) has more than the \(model.maxPixels) pixels this server generates", param: "size")
-            }
-            shapes.append((request.steps, size.width, size.height, Double(request.guidanceScale)))
+            let size = try model.sizeRule.checkedOutputSize(width: image.width, height: image.height, initImage: image.initImage, maxPixels: model.maxPixels)
+            shapes.append((image.steps, size.width, size.height, Double(image.guidanceScale)))
             // The init image's pixels first, then each control image's.
-            let (pictures, pixels) = WireImages.pack((request.initImage.map { [$0] } ?? []) + image.controlNets.map(\.image))
-            var job = WireImageJob(request.parameters, scheduler: request.scheduler?.rawValue, initImage: request.initImage == nil ? nil : pictures.first)
-            (job.useKarrasSigmas, job.timestepSpacing) = (request.schedulerOverrides.useKarrasSigmas, request.schedulerOverrides.timestepSpacing?.rawValue)
-            if image.previewInterval > 0 { job.previewInterval = image.previewInterval }
-            if image.partialImages > 0 { job.partialImages = image.partialImages }
+            let (pictures, pixels) = WireImages.pack((image.initImage.map { [$0] } ?? []) + image.controlNets.map(\.image))
+            var job = WireImageJob(image.parameters, scheduler: image.scheduler?.rawValue, initImage: image.initImage == nil ? nil : pictures.first)
+            (job.useKarrasSigmas, job.timestepSpacing) = (image.schedulerOverrides.useKarrasSigmas, image.schedulerOverrides.timestepSpacing?.rawValue)
+            if image.previews.interval > 0 { job.previewInterval = image.previews.interval }
+            if image.previews.partialImages > 0 { job.partialImages = image.previews.partialImages }
             if !image.loras.isEmpty { job.loras = image.loras }
             if !image.controlNets.isEmpty {
                 job.controlNets = zip(image.controlNets, pictures.suffix(image.controlNets.count)).map { control, picture in
@@ -482,4 +471,9 @@ extension WireImageError {
         case let .failed(message): .failed(message)
         }
     }
+}
+
+extension WireImageModel {
+    /// The size arithmetic of the model the image workers serve.
+    var sizeRule: ImageSizeRule { ImageSizeRule(defaultSize: defaultSize, vaeScaleFactor: vaeScaleFactor, sizeMultiple: sizeMultiple) }
 }

@@ -1,7 +1,7 @@
 /// What an image to generate asks for by value, with the meaning of diffusers' pipeline arguments
-/// of the same names: the one home of these fields for the pipeline's `TextToImageRequest` and for
-/// the `WireImageJob` a front end sends a diffusion worker, which both hold one and read its fields
-/// as their own (`request.prompt`).
+/// of the same names: the one home of these fields for the API's ``ImageRequest``, the pipeline's
+/// `TextToImageRequest` and the `WireImageJob` a front end sends a diffusion worker, which all hold
+/// one and read its fields as their own (`request.prompt`).
 ///
 /// ```swift
 /// var p = ImageGenerationParameters(prompt: "a red cube", steps: 20, guidanceScale: 7.5, seed: 1)

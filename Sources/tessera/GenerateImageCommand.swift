@@ -3,6 +3,7 @@ import Diffusion
 import Foundation
 import Imaging
 import Models
+import ServingAPI
 import Tensor
 
 /// `tessera generate-image`: text to image, or image to image, with a diffusers Stable Diffusion folder.

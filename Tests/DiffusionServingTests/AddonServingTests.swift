@@ -30,7 +30,7 @@ import Testing
     }
 
     /// `image` as the pipeline makes it alone with the add-ons loaded directly (LoRAs merged, as `tessera generate-image`).
-    static func alone(_ pipeline: StableDiffusionPipeline, _ image: ImageRequest, loraStartStep: Int = 0,
+    static func alone(_ pipeline: StableDiffusionPipeline, _ image: PipelineImageRequest, loraStartStep: Int = 0,
                       mode: LoRAMode = .merged) throws -> GeneratedImage {
         var request = image.request
         request.loras = try image.loras.map {
@@ -67,21 +67,21 @@ import Testing
     @Test func unknownNamesAndBadValuesAreRefusedAtSubmission() throws {
         let engine = DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: StepBatchingTests.folder), registry: try Self.registry())
         let base = Self.request("x", seed: 1)
-        func refusal(_ image: ImageRequest) -> ImageGenerationError? {
+        func refusal(_ image: PipelineImageRequest) -> ImageGenerationError? {
             do { _ = try engine.submit([image]) } catch { return error }
             return nil
         }
-        #expect(refusal(ImageRequest(base, loras: [LoRAUse(name: "nope")])) == .adapterNotFound(
+        #expect(refusal(PipelineImageRequest(base, loras: [LoRAUse(name: "nope")])) == .adapterNotFound(
             "no LoRA named 'nope' is registered on this server (GET /v1/adapters lists them)", param: "loras[0].name"))
-        #expect(refusal(ImageRequest(base, controlNets: [ControlNetUse(name: "peft", image: try Self.controlImage())]))
+        #expect(refusal(PipelineImageRequest(base, controlNets: [ControlNetUse(name: "peft", image: try Self.controlImage())]))
             == .adapterNotFound("no ControlNet named 'peft' is registered on this server (GET /v1/adapters lists them)", param: "controlnets[0].name"))
-        if case .invalidRequest(_, "loras[0].scale")? = refusal(ImageRequest(base, loras: [LoRAUse(name: "peft", scale: .nan)])) {} else {
+        if case .invalidRequest(_, "loras[0].scale")? = refusal(PipelineImageRequest(base, loras: [LoRAUse(name: "peft", scale: .nan)])) {} else {
             Issue.record("a NaN LoRA scale was not refused")
         }
-        if case .invalidRequest(_, "loras")? = refusal(ImageRequest(base, loras: [LoRAUse(name: "peft"), LoRAUse(name: "peft")])) {} else {
+        if case .invalidRequest(_, "loras")? = refusal(PipelineImageRequest(base, loras: [LoRAUse(name: "peft"), LoRAUse(name: "peft")])) {} else {
             Issue.record("a LoRA named twice was not refused")
         }
-        if case .invalidRequest(_, "controlnets[0]")? = refusal(ImageRequest(base, controlNets: [
+        if case .invalidRequest(_, "controlnets[0]")? = refusal(PipelineImageRequest(base, controlNets: [
             ControlNetUse(name: "edges", image: try Self.controlImage(), start: 0.6, end: 0.5),
         ])) {} else {
             Issue.record("start after end was not refused")
@@ -89,7 +89,7 @@ import Testing
         for (prompt2, negative2, field) in [("y", nil, "prompt_2"), (nil, "z", "negative_prompt_2")] as [(String?, String?, String)] {
             var request = base
             (request.prompt2, request.negativePrompt2) = (prompt2, negative2)
-            if case .invalidRequest(_, field)? = refusal(ImageRequest(request)) {} else { Issue.record("\(field) on SD 1.x was not refused") }
+            if case .invalidRequest(_, field)? = refusal(PipelineImageRequest(request)) {} else { Issue.record("\(field) on SD 1.x was not refused") }
         }
         #expect(engine.statistics().waitingImages == 0)
     }
@@ -98,7 +98,7 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
         let pristine = Self.weights(pipeline)
         let engine = DiffusionEngine(pipeline: pipeline, registry: try Self.registry())
-        let image = ImageRequest(Self.request("a watercolor fox", seed: 5), loras: [LoRAUse(name: "peft", scale: 0.8), LoRAUse(name: "kohya", scale: 0.5)],
+        let image = PipelineImageRequest(Self.request("a watercolor fox", seed: 5), loras: [LoRAUse(name: "peft", scale: 0.8), LoRAUse(name: "kohya", scale: 0.5)],
                                  controlNets: [ControlNetUse(name: "edges", image: try Self.controlImage(), scale: 0.7, start: 0, end: 0.75)])
         let served = try #require(try await StepBatchingTests.images(try engine.submit([image])).images[0])
         #expect(Self.weights(pipeline) == pristine, "the merged LoRAs were not restored bit for bit")
@@ -121,9 +121,9 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
         let pristine = Self.weights(pipeline)
         let images = [
-            ImageRequest(Self.request("a red cube", seed: 11), loras: [LoRAUse(name: "peft", scale: 0.9)]),
-            ImageRequest(Self.request("a blue sphere", seed: 12), loras: [LoRAUse(name: "kohya", scale: 1)]),
-            ImageRequest(Self.request("a green cone", seed: 13)),
+            PipelineImageRequest(Self.request("a red cube", seed: 11), loras: [LoRAUse(name: "peft", scale: 0.9)]),
+            PipelineImageRequest(Self.request("a blue sphere", seed: 12), loras: [LoRAUse(name: "kohya", scale: 1)]),
+            PipelineImageRequest(Self.request("a green cone", seed: 13)),
         ]
         let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3), registry: try Self.registry())
         let batched = try await StepBatchingTests.images(try engine.submit(images)).images
@@ -152,11 +152,11 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: folder)
         let controlB = try ImageDecoder.decode(contentsOf: Self.fixtures.appendingPathComponent("control-images/control-b.png"))
         let images = [
-            ImageRequest(TextToImageRequest(prompt: "a house by a lake", negativePrompt: "fog", steps: 4, guidanceScale: 6, scheduler: .ddim,
+            PipelineImageRequest(TextToImageRequest(prompt: "a house by a lake", negativePrompt: "fog", steps: 4, guidanceScale: 6, scheduler: .ddim,
                                             width: 64, height: 64, seed: 44, prompt2: "an oil painting", negativePrompt2: "blurry"),
                          controlNets: [ControlNetUse(name: "xl-edges", image: try Self.controlImage(), scale: 0.7, start: 0, end: 0.6),
                                        ControlNetUse(name: "xl-edges", image: controlB, scale: 0.5, start: 0.25, end: 1)]),
-            ImageRequest(TextToImageRequest(prompt: "a boat", steps: 3, guidanceScale: 5, scheduler: .euler, width: 64, height: 64, seed: 45)),
+            PipelineImageRequest(TextToImageRequest(prompt: "a boat", steps: 3, guidanceScale: 5, scheduler: .euler, width: 64, height: 64, seed: 45)),
         ]
         let registry = try AdapterRegistry(loras: [:], controlNets: ["xl-edges": controlNet.path])
         let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 2), registry: registry)
@@ -185,7 +185,7 @@ import Testing
         let pristine = Self.weights(pipeline)
         let registry = try Self.registry()
         let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(loraStartStep: 2), registry: registry)
-        let image = ImageRequest(Self.request("a lighthouse", seed: 21, steps: 5), loras: [LoRAUse(name: "peft", scale: 1)])
+        let image = PipelineImageRequest(Self.request("a lighthouse", seed: 21, steps: 5), loras: [LoRAUse(name: "peft", scale: 1)])
         registry.pauseLoading()
         var events = try engine.submit([image]).makeAsyncIterator()
         var steps: [Int] = []
@@ -243,16 +243,16 @@ import Testing
         let pristine = Self.weights(pipeline)
         let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3, loraStartStep: 1), registry: try Self.registry())
         let control = try Self.controlImage()
-        func split(_ image: ImageRequest) -> ImageRequest {
+        func split(_ image: PipelineImageRequest) -> PipelineImageRequest {
             var image = image
             image.request.guidancePeer = peer
             return image
         }
         let mixed = [
-            ImageRequest(Self.request("a red cube", seed: 11), loras: [LoRAUse(name: "peft", scale: 0.9)],
+            PipelineImageRequest(Self.request("a red cube", seed: 11), loras: [LoRAUse(name: "peft", scale: 0.9)],
                          controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.7, start: 0, end: 0.75)]),
-            ImageRequest(Self.request("a blue sphere", seed: 12), loras: [LoRAUse(name: "kohya", scale: 1)]),
-            ImageRequest(Self.request("a green cone", seed: 13), controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.5)]),
+            PipelineImageRequest(Self.request("a blue sphere", seed: 12), loras: [LoRAUse(name: "kohya", scale: 1)]),
+            PipelineImageRequest(Self.request("a green cone", seed: 13), controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.5)]),
         ]
         let batched = try await StepBatchingTests.images(try engine.submit(mixed.map(split))).images
         #expect(engine.statistics().unmergedLoRACalls == 3 && engine.statistics().mergedLoRACalls == 0)
@@ -264,12 +264,12 @@ import Testing
         #expect(peer.rows.filter { $0.residuals != nil }.count == 3 + 4)
         #expect(peer.rows.filter { !$0.input.adapters.isEmpty }.count == 2 * 3)
         // Alone, the image's LoRAs are merged on both pipelines from the start step on.
-        let both = ImageRequest(Self.request("a lighthouse", seed: 21), loras: [LoRAUse(name: "peft", scale: 0.8), LoRAUse(name: "kohya", scale: 0.5)],
+        let both = PipelineImageRequest(Self.request("a lighthouse", seed: 21), loras: [LoRAUse(name: "peft", scale: 0.8), LoRAUse(name: "kohya", scale: 0.5)],
                                 controlNets: [ControlNetUse(name: "edges", image: control, scale: 0.9)])
         let served = try await StepBatchingTests.images(try engine.submit([split(both)])).images
         #expect(try #require(served[0]).latents == (try Self.alone(pipeline, both, loraStartStep: 1)).latents)
         #expect(peer.rows.suffix(4).map { $0.merge != nil } == [false, true, true, true])
-        #expect(try Self.alone(pipeline, ImageRequest(both.request, controlNets: both.controlNets)).latents != served[0]?.latents)
+        #expect(try Self.alone(pipeline, PipelineImageRequest(both.request, controlNets: both.controlNets)).latents != served[0]?.latents)
         #expect(Self.weights(pipeline) == pristine)
         #expect(Self.weights(peer.pipeline) == pristine)
     }
@@ -282,7 +282,7 @@ import Testing
         cache.insert(.lora(files[1]), bytes: files[1].byteCount, kind: .lora, name: "b")
         #expect(!cache.contains(.lora, name: "a") && cache.contains(.lora, name: "b"))
         #expect(cache.value(for: .lora, name: "a") == nil)
-        #expect(cache.counters[.lora] == AdapterCache.Counters(hits: 1, misses: 1))
+        #expect(cache.counters[.lora] == AdapterCacheCounters(hits: 1, misses: 1))
         #expect(cache.usedBytes == files[1].byteCount)
     }
 

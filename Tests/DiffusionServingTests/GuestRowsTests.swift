@@ -96,7 +96,7 @@ import Testing
                         config: DiffusionEngineConfig(maxBatchSize: 4, loraStartStep: 2), registry: try AddonServingTests.registry())
     }
 
-    static func split(_ image: ImageRequest, to peer: DiffusionEngine, number: Int, gate: RowGate, place: Int = 0) -> (ImageRequest, EnginePeer) {
+    static func split(_ image: PipelineImageRequest, to peer: DiffusionEngine, number: Int, gate: RowGate, place: Int = 0) -> (PipelineImageRequest, EnginePeer) {
         var image = image
         let connection = EnginePeer(peer, image: number, loras: image.loras, gate: gate, place: place)
         image.request.guidancePeer = connection
@@ -108,8 +108,8 @@ import Testing
         let pristine = AddonServingTests.weights(first.pipeline)
         let steps = 6
         let images = [
-            ImageRequest(AddonServingTests.request("a red cube", seed: 11, steps: steps), loras: [LoRAUse(name: "peft", scale: 0.9)]),
-            ImageRequest(AddonServingTests.request("a blue sphere", seed: 12, steps: steps), loras: [LoRAUse(name: "kohya", scale: 1)]),
+            PipelineImageRequest(AddonServingTests.request("a red cube", seed: 11, steps: steps), loras: [LoRAUse(name: "peft", scale: 0.9)]),
+            PipelineImageRequest(AddonServingTests.request("a blue sphere", seed: 12, steps: steps), loras: [LoRAUse(name: "kohya", scale: 1)]),
         ]
         // Each engine leads one image and runs the other's unconditional rows, the two in lockstep.
         let gate = RowGate(peers: 2)
@@ -130,7 +130,7 @@ import Testing
             let alone = try AddonServingTests.alone(first.pipeline, image, loraStartStep: 2)
             let gap = zip(served[i].latents, alone.latents).map { abs($0 - $1) }.max()!
             #expect(gap < 2e-3, "image \(i): \(gap) from the image made alone")
-            #expect(try AddonServingTests.alone(first.pipeline, ImageRequest(image.request)).latents != served[i].latents, "image \(i): the LoRA changed nothing")
+            #expect(try AddonServingTests.alone(first.pipeline, PipelineImageRequest(image.request)).latents != served[i].latents, "image \(i): the LoRA changed nothing")
         }
         for engine in [first, second] {
             let restored = AddonServingTests.weights(engine.pipeline) == pristine
@@ -147,7 +147,7 @@ import Testing
         // The peer holds the image's fourth row (its fourth step), the LoRAs having joined at the third.
         let gate = RowGate(peers: 1, limit: 3)
         defer { gate.open() }
-        let (image, connection) = Self.split(ImageRequest(AddonServingTests.request("a house", seed: 5, steps: 150),
+        let (image, connection) = Self.split(PipelineImageRequest(AddonServingTests.request("a house", seed: 5, steps: 150),
                                                           loras: [LoRAUse(name: "peft", scale: 0.8)]), to: peer, number: 7, gate: gate)
         do {
             var events = try leader.submit([image]).makeAsyncIterator()

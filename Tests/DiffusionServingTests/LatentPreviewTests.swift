@@ -1,6 +1,7 @@
 import Diffusion
 import DiffusionServing
 import Foundation
+import ServingAPI
 import Testing
 
 /// Latent previews: ComfyUI's linear latent-to-RGB factors on channels-first latents, and the
@@ -31,7 +32,7 @@ import Testing
         let request = TextToImageRequest(prompt: "a red cube", steps: 4, guidanceScale: 5, scheduler: .ddim, width: 64, height: 48, seed: 3)
         var previews: [Int: (width: Int, height: Int, pixels: [UInt8])] = [:], steps: [Int] = []
         var image: GeneratedImage?
-        for try await event in try engine.submit([ImageRequest(request, previewInterval: 2)]) {
+        for try await event in try engine.submit([PipelineImageRequest(request, previews: ImagePreviews(interval: 2))]) {
             switch event {
             case let .progress(_, step, _, _, preview):
                 steps.append(step)
@@ -51,14 +52,14 @@ import Testing
         #expect(previews[2]?.pixels != expected.pixels)
         // Without an interval no event carries one, and the image is the same.
         var plain: GeneratedImage?
-        for try await event in try engine.submit([ImageRequest(request)]) {
+        for try await event in try engine.submit([PipelineImageRequest(request)]) {
             switch event {
             case let .progress(_, _, _, _, preview): #expect(preview == nil)
             case let .image(_, generated, _): plain = generated
             }
         }
         #expect(plain?.image == final.image)
-        #expect(throws: ImageGenerationError.self) { try engine.submit([ImageRequest(request, previewInterval: -1)]) }
+        #expect(throws: ImageGenerationError.self) { try engine.submit([PipelineImageRequest(request, previews: ImagePreviews(interval: -1))]) }
         await engine.shutdown(gracePeriod: .seconds(1))
     }
 }

@@ -12,10 +12,10 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
         let pristine = AddonServingTests.weights(pipeline)
         let images = [
-            ImageRequest(AddonServingTests.request("a red cube", seed: 21), loras: [LoRAUse(name: "peft", scale: 0.9)]),
-            ImageRequest(AddonServingTests.request("a blue sphere", seed: 22), loras: [LoRAUse(name: "kohya", scale: 1)]),
-            ImageRequest(AddonServingTests.request("a green cone", seed: 23), loras: [LoRAUse(name: "peft", scale: 0.9)]),
-            ImageRequest(AddonServingTests.request("a tree", seed: 24)),
+            PipelineImageRequest(AddonServingTests.request("a red cube", seed: 21), loras: [LoRAUse(name: "peft", scale: 0.9)]),
+            PipelineImageRequest(AddonServingTests.request("a blue sphere", seed: 22), loras: [LoRAUse(name: "kohya", scale: 1)]),
+            PipelineImageRequest(AddonServingTests.request("a green cone", seed: 23), loras: [LoRAUse(name: "peft", scale: 0.9)]),
+            PipelineImageRequest(AddonServingTests.request("a tree", seed: 24)),
         ]
         let config = DiffusionEngineConfig(maxBatchSize: 4, stepBatcher: try PolicyCatalog.imageBatcher("lora-homogeneous"))
         let engine = DiffusionEngine(pipeline: pipeline, config: config, registry: try AddonServingTests.registry())

@@ -2,6 +2,7 @@ import Cluster
 import Diffusion
 import DiffusionServing
 import Foundation
+import ServingAPI
 import Testing
 
 /// The step-level batching engine on the tiny SD 1.x folder: images that join and leave a running

@@ -2,6 +2,7 @@ import Diffusion
 import Foundation
 import Imaging
 import Models
+import ServingAPI
 import Tensor
 import Testing
 

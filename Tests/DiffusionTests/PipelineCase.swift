@@ -1,6 +1,7 @@
 import Diffusion
 import Foundation
 import Imaging
+import ServingAPI
 import Tensor
 import Testing
 

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import ServingAPI
 import Testing
 
 /// Karras sigmas and timestep spacing set over a folder's `scheduler_config.json`, as diffusers'

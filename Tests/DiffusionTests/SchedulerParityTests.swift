@@ -1,4 +1,5 @@
 import Foundation
+import ServingAPI
 import Testing
 @testable import Diffusion
 

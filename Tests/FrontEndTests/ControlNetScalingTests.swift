@@ -7,6 +7,7 @@ import DiffusionServing
 import Foundation
 import FrontEnd
 import Imaging
+import ServingAPI
 import TestFixtures
 import Testing
 

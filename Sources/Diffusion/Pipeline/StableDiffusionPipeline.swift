@@ -300,26 +300,14 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     /// Image sides must be multiples of this (the VAE's scale factor times the UNet's down-sampling).
     public var sizeMultiple: Int { vae.scaleFactor * unet.sizeMultiple }
 
+    /// The size arithmetic of this model: its default side, VAE scale factor and ``sizeMultiple``.
+    public var sizeRule: ImageSizeRule { ImageSizeRule(defaultSize: defaultSize, vaeScaleFactor: vae.scaleFactor, sizeMultiple: sizeMultiple) }
+
     /// The output size of `request` in pixels: its width and height, else the init image's, else the folder's.
     public func outputSize(_ request: TextToImageRequest) throws(DiffusionError) -> (height: Int, width: Int) {
-        try Self.outputSize(request, defaultSize: defaultSize, vaeScaleFactor: vae.scaleFactor, sizeMultiple: sizeMultiple)
-    }
-
-    /// ``outputSize(_:)`` for a model known by its default side, VAE scale factor and size multiple
-    /// (a front end whose diffusion workers hold the model).
-    public static func outputSize(_ request: TextToImageRequest, defaultSize: Int, vaeScaleFactor: Int,
-                                  sizeMultiple multiple: Int) throws(DiffusionError) -> (height: Int, width: Int) {
-        var height = request.height ?? defaultSize, width = request.width ?? defaultSize
-        if let image = request.initImage {
-            // diffusers' VaeImageProcessor.get_default_height_width: rounded down to the VAE's factor.
-            height = request.height ?? image.height
-            width = request.width ?? image.width
-            (height, width) = (height - height % vaeScaleFactor, width - width % vaeScaleFactor)
+        do { return try sizeRule.outputSize(width: request.width, height: request.height, initImage: request.initImage) } catch {
+            throw .invalidArgument(error.description)
         }
-        guard height > 0, width > 0, height % multiple == 0, width % multiple == 0 else {
-            throw .invalidArgument("width and height must be positive multiples of \(multiple), got \(width)×\(height)")
-        }
-        return (height, width)
     }
 
     /// The scheduler, generator and starting latents of `request`: pure noise times
@@ -478,26 +466,4 @@ public struct DenoisingConditioning: @unchecked Sendable {
         self.textTime = textTime
         self.controls = controls
     }
-}
-
-/// A pipeline's result: the final latents (before VAE decoding) and the image as `output_type="np"`.
-public struct GeneratedImage: Sendable {
-    /// 1×C×h×w, row-major.
-    public let latents: [Float]
-    public let latentShape: [Int]
-    /// height × width × 3 in [0, 1].
-    public let image: [Float]
-    public let width: Int
-    public let height: Int
-
-    public init(latents: [Float], latentShape: [Int], image: [Float], width: Int, height: Int) {
-        self.latents = latents
-        self.latentShape = latentShape
-        self.image = image
-        self.width = width
-        self.height = height
-    }
-
-    /// 8-bit RGB as diffusers' `numpy_to_pil`: (x·255).round(), ties to even as NumPy.
-    public var rgb8: [UInt8] { image.map { UInt8(($0 * 255).rounded(.toNearestOrEven)) } }
 }

@@ -1,5 +1,3 @@
-import Diffusion
-import DiffusionServing
 import Foundation
 import Imaging
 import ServingAPI
@@ -126,10 +124,12 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
     /// Largest `n` OpenAI accepts, the default steps of diffusers' pipeline.
     static let defaultSteps = 50
 
-    /// The pipeline requests (one per image; image `i` uses `seed + i`), after every check that
-    /// needs no model. `defaultSize` answers `size: "auto"` or no size (without an init image, whose
-    /// size it then is), `defaultGuidance` no `guidance_scale` (the served pipeline's); `initImage` is `image` decoded.
-    func pipelineRequests(defaultSize: Int, defaultGuidance: Float, initImage: RGBImage?) throws(APIError) -> [TextToImageRequest] {
+    /// The image requests (one per image; image `i` uses `seed + i`, each with the add-ons and
+    /// previews asked for), after every check that needs no model. `defaultSize` answers `size: "auto"` or no size (without an init image, whose
+    /// size it then is), `defaultGuidance` no `guidance_scale` (the served pipeline's); `initImage` is `image` decoded,
+    /// `addOns` what ``addOns(controlImages:)`` made of `loras` and `controlnets`.
+    func imageRequests(defaultSize: Int, defaultGuidance: Float, initImage: RGBImage?,
+                       addOns: (loras: [LoRAUse], controlNets: [ControlNetUse])) throws(APIError) -> [ImageRequest] {
         let n = n ?? 1
         guard (1 ... Self.maxImages).contains(n) else {
             throw .invalidRequest("n must be between 1 and \(Self.maxImages), got \(n)", param: "n", code: "invalid_value")
@@ -154,8 +154,8 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
             throw .invalidRequest("output_format must be 'png', got '\(APIError.excerpt(outputFormat))'", param: "output_format", code: "unsupported_value")
         }
         if let partialImages {
-            guard (0 ... ImageRequest.maxPartialImages).contains(partialImages) else {
-                throw .invalidRequest("partial_images must be between 0 and \(ImageRequest.maxPartialImages), got \(partialImages)",
+            guard (0 ... ImagePreviews.maxPartialImages).contains(partialImages) else {
+                throw .invalidRequest("partial_images must be between 0 and \(ImagePreviews.maxPartialImages), got \(partialImages)",
                                       param: "partial_images", code: "invalid_value")
             }
             guard stream == true || partialImages == 0 else {
@@ -208,12 +208,13 @@ struct ImageGenerationRequest: Decodable, IntegerFields {
         guard seed >= 0, seed <= Int.max - Self.maxImages else {
             throw .invalidRequest("seed must be between 0 and \(Int.max - Self.maxImages), got \(seed)", param: "seed", code: "invalid_value")
         }
+        let previews = ImagePreviews(interval: previewInterval ?? 0, partialImages: partialImages ?? 0)
         return (0 ..< n).map { i in
-            var request = TextToImageRequest(prompt: prompt, negativePrompt: negativePrompt, steps: numInferenceSteps ?? Self.defaultSteps,
-                                             guidanceScale: Float(guidance), scheduler: scheduler, width: width, height: height, seed: UInt64(seed + i),
-                                             initImage: initImage, strength: strength, prompt2: prompt2, negativePrompt2: negativePrompt2)
-            request.schedulerOverrides = SchedulerOverrides(useKarrasSigmas: useKarrasSigmas, timestepSpacing: spacing)
-            return request
+            ImageRequest(ImageGenerationParameters(prompt: prompt, negativePrompt: negativePrompt, prompt2: prompt2, negativePrompt2: negativePrompt2,
+                                                   steps: numInferenceSteps ?? Self.defaultSteps, guidanceScale: Float(guidance), width: width,
+                                                   height: height, seed: UInt64(seed + i), strength: strength),
+                         scheduler: scheduler, schedulerOverrides: SchedulerOverrides(useKarrasSigmas: useKarrasSigmas, timestepSpacing: spacing),
+                         initImage: initImage, loras: addOns.loras, controlNets: addOns.controlNets, previews: previews)
         }
     }
 

@@ -1,11 +1,10 @@
-import Diffusion
-import DiffusionServing
 import Foundation
 import Hummingbird
 import Imaging
 import NIOCore
+import ServingAPI
 
-/// A diffusion model served next to the language model, by a ``DiffusionEngine`` in this process
+/// A diffusion model served next to the language model, by a diffusion engine in this process
 /// or by the diffusion workers of a `--topology` cluster.
 public struct ServedImageModel: Sendable {
     public let name: String
@@ -24,7 +23,7 @@ public struct ServedImageModel: Sendable {
 /// image (with `preview_interval`, every so many carry a PNG preview of the latents at their size,
 /// 1/8 of the image's on SD) and then each image as OpenAI's `image_generation.completed`; with
 /// `partial_images: k` (1–3), OpenAI's `image_generation.partial_image` events carry such previews
-/// at k steps spread over the image's (``ImageRequest/partialImageSteps(total:)``). A client that
+/// at k steps spread over the image's (``ImagePreviews/partialImageSteps(total:)``). A client that
 /// leaves cancels its images at the next step boundary.
 ///
 /// ```
@@ -55,9 +54,7 @@ extension OpenAIService {
             metrics.recordRejection()
             throw APIError.unavailable("no diffusion worker has registered yet", retryAfterSeconds: 1)
         }
-        let requests = try request.pipelineRequests(defaultSize: served.engine.defaultSize, defaultGuidance: defaultGuidance, initImage: initImage)
-            .map { ImageRequest($0, loras: addOns.loras, controlNets: addOns.controlNets, previewInterval: request.previewInterval ?? 0,
-                                partialImages: request.partialImages ?? 0) }
+        let requests = try request.imageRequests(defaultSize: served.engine.defaultSize, defaultGuidance: defaultGuidance, initImage: initImage, addOns: addOns)
         let events: AsyncThrowingStream<ImageGenerationEvent, any Error>
         do {
             events = try served.engine.submit(requests)
@@ -66,7 +63,7 @@ extension OpenAIService {
             throw APIError(error)
         }
         let created = Int(Date().timeIntervalSince1970)
-        let output = try? served.engine.outputSize(requests[0].request)
+        let output = try? served.engine.outputSize(requests[0])
         let size = output.map { "\($0.width)x\($0.height)" } ?? "auto"
         if request.stream == true {
             return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { [self] writer in
@@ -78,9 +75,9 @@ extension OpenAIService {
                             var object: [String: Any] = ["type": "image_generation.progress", "index": index, "step": step, "total": total, "elapsed": elapsed]
                             let png = try preview.map { try Data(PNGEncoder.encode(rgb: $0.pixels, width: $0.width, height: $0.height)).base64EncodedString() }
                             let previewSize = preview.map { "\($0.width)x\($0.height)" }
-                            if let png, requests[index].isIntervalPreview(step: step) { object["preview"] = ["b64_json": png, "size": previewSize!] }
+                            if let png, requests[index].previews.isIntervalPreview(step: step) { object["preview"] = ["b64_json": png, "size": previewSize!] }
                             try await sse.send(raw: Self.jsonData(object))
-                            if let png, let partial = requests[index].partialImageIndex(step: step, total: total) {
+                            if let png, let partial = requests[index].previews.partialImageIndex(step: step, total: total) {
                                 // The preview at the latents' resolution; `size` says which.
                                 try await sse.send(raw: Self.jsonData([
                                     "type": "image_generation.partial_image", "b64_json": png, "partial_image_index": partial, "index": index,

@@ -1,5 +1,5 @@
-import DiffusionServing
 import Prometheus
+import ServingAPI
 import Synchronization
 
 /// The image-generation metrics: per-image queue time, seconds per denoising step and end-to-end

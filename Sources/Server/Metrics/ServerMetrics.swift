@@ -1,5 +1,4 @@
 import CoreUtilities
-import DiffusionServing
 import Foundation
 import Metrics
 import Prometheus

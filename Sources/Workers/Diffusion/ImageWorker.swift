@@ -176,8 +176,8 @@ public final class ImageWorker: Sendable {
         if job.initImage != nil { request.initImage = images.removeFirst() }
         if let endpoint = job.guidancePeer { request.guidancePeer = try peer(endpoint).image(loras: job.loras ?? []) }
         guard let engine else { throw ImageGenerationError.invalidRequest("a controlnet worker generates no images", param: nil) }
-        var named = ImageRequest(request, loras: job.loras ?? [], previewInterval: job.previewInterval ?? 0,
-                                 partialImages: job.partialImages ?? 0)
+        var named = PipelineImageRequest(request, loras: job.loras ?? [],
+                                         previews: ImagePreviews(interval: job.previewInterval ?? 0, partialImages: job.partialImages ?? 0))
         if let endpoint = job.controlNetService {
             // Run by a `controlnet` worker: each step's residuals come back over its connection.
             let service = try controlNetService(endpoint)

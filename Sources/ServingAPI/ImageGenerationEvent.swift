@@ -1,12 +1,11 @@
 import Cluster
-import Diffusion
 import Imaging
 
 /// What a submitted group of images reports, in order: progress after each step of each image, and
 /// each image once decoded. `index` is the image's place in the group (OpenAI's `n`).
 public enum ImageGenerationEvent: Sendable {
     /// Image `index` finished step `step` of `total`; `elapsed` seconds since the group arrived.
-    /// `preview`: its latents as a ``LatentPreview``, on the steps its ``ImageRequest/previewInterval`` and ``ImageRequest/partialImages`` ask for.
+    /// `preview`: its latents as a ``LatentPreview``, on the steps its ``ImageRequest/previews`` ask for.
     case progress(index: Int, step: Int, total: Int, elapsed: Double, preview: RGBImage? = nil)
     case image(index: Int, GeneratedImage, ImageTiming)
 }
@@ -72,17 +71,51 @@ public struct ImageEngineStatistics: Sendable, Equatable {
     /// LoRAs unmerged (mixed batches); calls without LoRAs count in neither.
     public var mergedLoRACalls = 0
     public var unmergedLoRACalls = 0
-    /// Times LoRAs were merged into the UNet's weights (``StableDiffusionPipeline/loraMerges``), and
+    /// Times LoRAs were merged into the UNet's weights (the pipeline's `loraMerges`), and
     /// whether some are merged now (false: the weights are pristine).
     public var loraMerges = 0
     public var lorasMerged = false
     /// CFG-split leaders' images whose rows this engine runs now.
     public var guestImages = 0
     /// Add-on cache lookups answered from memory and those that loaded, per kind.
-    public var loraCache = AdapterCache.Counters()
-    public var controlNetCache = AdapterCache.Counters()
+    public var loraCache = AdapterCacheCounters()
+    public var controlNetCache = AdapterCacheCounters()
     /// Where the engine loop's time went, summed since it started.
     public var loopSeconds = ImageLoopSeconds()
 
     public init() {}
+}
+
+/// Add-on cache lookups answered from memory (`hits`) and those that had to load (`misses`).
+public struct AdapterCacheCounters: Sendable, Equatable {
+    public var hits = 0
+    public var misses = 0
+
+    public init(hits: Int = 0, misses: Int = 0) {
+        self.hits = hits
+        self.misses = misses
+    }
+}
+
+/// A generated image: the final latents (before VAE decoding) and the image as diffusers'
+/// `output_type="np"`.
+public struct GeneratedImage: Sendable {
+    /// 1×C×h×w, row-major.
+    public let latents: [Float]
+    public let latentShape: [Int]
+    /// height × width × 3 in [0, 1].
+    public let image: [Float]
+    public let width: Int
+    public let height: Int
+
+    public init(latents: [Float], latentShape: [Int], image: [Float], width: Int, height: Int) {
+        self.latents = latents
+        self.latentShape = latentShape
+        self.image = image
+        self.width = width
+        self.height = height
+    }
+
+    /// 8-bit RGB as diffusers' `numpy_to_pil`: (x·255).round(), ties to even as NumPy.
+    public var rgb8: [UInt8] { image.map { UInt8(($0 * 255).rounded(.toNearestOrEven)) } }
 }
