@@ -169,7 +169,8 @@ struct BenchDiffusionCommand: ParsableCommand {
     private func peakResidentMiB() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+              // "VmHWM:\t 9288000 kB", or no space after the tab from 10,000,000 kB on.
+              let kib = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") else { return 0 }
         return kib / 1024
     }
 }
