@@ -286,9 +286,7 @@ public struct CostModel: Sendable, Hashable, Codable {
             decodeStepSeconds: (decode.fixedMs + decode.perContextTokenMs * Double(context)) / 1000,
             decodeStepSecondsPerSequence: (decode.perSequenceMs + decode.perContextTokenMs * Double(context)) / 1000,
             controlNetSecondsPerCall: diffusion.map { $0.controlNetFixedMs / 1000 },
-            // The planners price a call linearly in pixels: the per-pixel² term as of the model's default size.
-            controlNetSecondsPerCallPixel: diffusion.map {
-                ($0.controlNetPerPixelMs + $0.controlNetPerPixelSquaredMs * Double($0.referenceWidth * $0.referenceHeight)) / 1000
-            })
+            controlNetSecondsPerCallPixel: diffusion.map { $0.controlNetPerPixelMs / 1000 },
+            controlNetSecondsPerCallPixelSquared: diffusion.map { $0.controlNetPerPixelSquaredMs / 1000 })
     }
 }

@@ -81,6 +81,14 @@ import Testing
         #expect(sized.required(load: StageLoad(controlNetCallsPerSecond: 10, controlNetCallPixelsPerSecond: 10 * 4096)) == 1)
         #expect(sized.required(load: StageLoad(controlNetCallsPerSecond: 100, controlNetCallPixelsPerSecond: 100 * 4096)) == 1)
         #expect(sized.required(load: StageLoad(controlNetCallsPerSecond: 400, controlNetCallPixelsPerSecond: 400 * 4096)) == 3)   // 1.64 s/s ÷ 0.8
+        // A per-pixel² cost (self-attention) prices a 4× larger image's call 16× higher: 10 calls/s of 256×256 at 1e-10 s per pixel²
+        // are 10 × 0.43 s = 4.3 s/s of work, ÷ 0.8 = 5.4 workers; the same calls' pixels priced linearly at the 64² rate would ask for 1.
+        let attention = ControlNetPoolScaler(secondsPerCall: 0, secondsPerCallPixelSquared: 1e-10, targetUtilization: 0.8)
+        let large = 65536.0
+        #expect(attention.required(load: StageLoad(controlNetCallsPerSecond: 10, controlNetCallPixelsPerSecond: 10 * large,
+                                                   controlNetCallPixelsSquaredPerSecond: 10 * large * large)) == 6)
+        #expect(attention.required(load: StageLoad(controlNetCallsPerSecond: 10, controlNetCallPixelsPerSecond: 10 * 4096,
+                                                   controlNetCallPixelsSquaredPerSecond: 10 * 4096 * 4096)) == 1)
         let load = { (calls: Double) in LoadObservation(window: 10, perGroup: [.image: StageLoad(controlNetCallsPerSecond: calls)]) }
         // One worker up, three needed: two launches, not repeated while they start.
         let one = Self.pool(queued: [0], controlNets: 1)
@@ -99,7 +107,8 @@ import Testing
         window.arrived(Self.image(controlNets: ["c", "d"], guidance: 1))
         let observed = window.close(at: 10)
         #expect(observed.perGroup[.image] == StageLoad(requestsPerSecond: 0.2, controlNetCallsPerSecond: (20 + 20) / 10.0,
-                                                       controlNetCallPixelsPerSecond: (20 + 20) * 4096 / 10.0))
+                                                       controlNetCallPixelsPerSecond: (20 + 20) * 4096 / 10.0,
+                                                       controlNetCallPixelsSquaredPerSecond: (20 + 20) * 4096 * 4096 / 10.0))
     }
 
     @Test func catalogNamesTheDiffusionPolicies() throws {

@@ -157,6 +157,18 @@ import Testing
         #expect(abs(controlled[0] - 4.6) < 1e-9, "\(controlled)")
     }
 
+    @Test func theControlNetScalerGetsEachTermOfTheCallCost() throws {
+        // The planners price a call at its own size: the fixed, per-pixel and per-pixel² terms reach the capacity apart.
+        var model = Self.costModel()
+        model.diffusion!.controlNetFixedMs = 3
+        model.diffusion!.controlNetPerPixelMs = 0.5
+        model.diffusion!.controlNetPerPixelSquaredMs = 0.002
+        let capacity = model.capacity(meanImageTokens: 0, meanImages: 0, meanPrompt: 16, meanOutput: 16)
+        #expect(abs(try #require(capacity.controlNetSecondsPerCall) - 0.003) < 1e-15)
+        #expect(abs(try #require(capacity.controlNetSecondsPerCallPixel) - 0.0005) < 1e-15)
+        #expect(abs(try #require(capacity.controlNetSecondsPerCallPixelSquared) - 0.000002) < 1e-18)
+    }
+
     @Test func diffusionCostsWithoutTheLoRABindingAndUnmergedCostsStillLoad() throws {
         // A profile written before they were measured: they read as 0; written back, they are kept.
         var costs = try #require(Self.costModel().diffusion)

@@ -101,12 +101,14 @@ public enum PolicyCatalog {
                 targetUtilization: o["targetUtilization"] ?? d.targetUtilization, maximumInstances: int("maximumInstances", maxInstances))
         case "controlnet-scaler":
             let seconds = capacity.controlNetSecondsPerCall ?? 0, perPixel = capacity.controlNetSecondsPerCallPixel ?? 0
-            guard seconds >= 0, perPixel >= 0, seconds + perPixel > 0 else {
+            let perPixelSquared = capacity.controlNetSecondsPerCallPixelSquared ?? 0
+            guard seconds >= 0, perPixel >= 0, perPixelSquared >= 0, seconds + perPixel + perPixelSquared > 0 else {
                 throw .invalidArgument("planner 'controlnet-scaler' needs the seconds of one ControlNet call: a cost model with a diffusion section "
                     + "(tessera profile --image-model DIR), or controlNetSecondsPerCall in the capacity")
             }
             let d = ControlNetPoolScaler(secondsPerCall: seconds)
-            return ControlNetPoolScaler(secondsPerCall: seconds, secondsPerCallPixel: perPixel, interval: o["interval"] ?? d.interval,
+            return ControlNetPoolScaler(secondsPerCall: seconds, secondsPerCallPixel: perPixel, secondsPerCallPixelSquared: perPixelSquared,
+                                        interval: o["interval"] ?? d.interval,
                                         targetUtilization: o["targetUtilization"] ?? d.targetUtilization,
                                         minimumInstances: int("minimumInstances", d.minimumInstances),
                                         maximumInstances: int("maximumInstances", maxInstances))

@@ -3,7 +3,8 @@
 /// `interval` seconds the pool is set to `ceil(demand / (capacity × targetUtilization))` workers,
 /// within `minimumInstances…maximumInstances`, where demand is the ControlNet seconds per second
 /// the window's images ask for (their residual calls, ``ImageRequestInfo/controlNetCalls``, each
-/// priced at the profiled `secondsPerCall + secondsPerCallPixel · width · height`) and one worker
+/// priced at the profiled `secondsPerCall + secondsPerCallPixel · p + secondsPerCallPixelSquared · p²`
+/// for an image of p = width · height pixels: the self-attention's share grows with p²) and one worker
 /// supplies one second per second. Launches are counted until they come up, so a slow start is not launched twice; scaling
 /// down retires the idlest workers first. Catalog name: `controlnet-scaler`.
 ///
@@ -15,6 +16,7 @@
 public struct ControlNetPoolScaler: FleetPlanner {
     public var secondsPerCall: Double
     public var secondsPerCallPixel: Double
+    public var secondsPerCallPixelSquared: Double
     public var interval: Double
     /// Fraction of a worker's time the pool is loaded to, 0 < u ≤ 1.
     public var targetUtilization: Double
@@ -23,10 +25,11 @@ public struct ControlNetPoolScaler: FleetPlanner {
     /// The pool size last asked for while launches are still starting.
     private var launching: Int?
 
-    public init(secondsPerCall: Double, secondsPerCallPixel: Double = 0, interval: Double = 10, targetUtilization: Double = 0.8, minimumInstances: Int = 1,
-                maximumInstances: Int = .max) {
+    public init(secondsPerCall: Double, secondsPerCallPixel: Double = 0, secondsPerCallPixelSquared: Double = 0, interval: Double = 10,
+                targetUtilization: Double = 0.8, minimumInstances: Int = 1, maximumInstances: Int = .max) {
         self.secondsPerCall = secondsPerCall
         self.secondsPerCallPixel = secondsPerCallPixel
+        self.secondsPerCallPixelSquared = secondsPerCallPixelSquared
         self.interval = interval
         self.targetUtilization = min(1, max(0.01, targetUtilization))
         self.minimumInstances = minimumInstances
@@ -36,6 +39,7 @@ public struct ControlNetPoolScaler: FleetPlanner {
     /// Workers the image pool's ControlNet load needs.
     public func required(load: StageLoad) -> Int {
         let demand = load.controlNetCallsPerSecond * secondsPerCall + load.controlNetCallPixelsPerSecond * secondsPerCallPixel
+            + load.controlNetCallPixelsSquaredPerSecond * secondsPerCallPixelSquared
         // Round away float noise so an exact fit does not add a worker.
         let needed = Int((demand / targetUtilization - 1e-9).rounded(.up))
         return min(maximumInstances, max(minimumInstances, needed))

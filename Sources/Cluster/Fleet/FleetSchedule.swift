@@ -76,6 +76,7 @@ public struct LoadWindow: Sendable, Hashable {
         load.requestsPerSecond += 1
         load.controlNetCallsPerSecond += Double(image.controlNetCalls)
         load.controlNetCallPixelsPerSecond += image.controlNetCallPixels
+        load.controlNetCallPixelsSquaredPerSecond += image.controlNetCallPixelsSquared
         totals[.image] = load
     }
 
@@ -91,7 +92,8 @@ public struct LoadWindow: Sendable, Hashable {
             StageLoad(requestsPerSecond: t.requestsPerSecond / seconds, imageTokensPerSecond: t.imageTokensPerSecond / seconds,
                       prefillTokensPerSecond: t.prefillTokensPerSecond / seconds, decodeTokensPerSecond: t.decodeTokensPerSecond / seconds,
                       controlNetCallsPerSecond: t.controlNetCallsPerSecond / seconds,
-                      controlNetCallPixelsPerSecond: t.controlNetCallPixelsPerSecond / seconds)
+                      controlNetCallPixelsPerSecond: t.controlNetCallPixelsPerSecond / seconds,
+                      controlNetCallPixelsSquaredPerSecond: t.controlNetCallPixelsSquaredPerSecond / seconds)
         }
         let observation = LoadObservation(window: seconds, perGroup: perGroup,
                                           sloAttainment: finished > 0 ? Double(met) / Double(finished) : nil)

@@ -22,10 +22,13 @@ public struct StageLoad: Sendable, Hashable, Codable {
     public var controlNetCallsPerSecond: Double
     /// Those calls weighted by their images' pixels (``ImageRequestInfo/controlNetCallPixels``).
     public var controlNetCallPixelsPerSecond: Double
+    /// And by their pixels squared (``ImageRequestInfo/controlNetCallPixelsSquared``).
+    public var controlNetCallPixelsSquaredPerSecond: Double
 
     public init(requestsPerSecond: Double = 0, imageTokensPerSecond: Double = 0, prefillTokensPerSecond: Double = 0, decodeTokensPerSecond: Double = 0,
-                controlNetCallsPerSecond: Double = 0, controlNetCallPixelsPerSecond: Double = 0) {
+                controlNetCallsPerSecond: Double = 0, controlNetCallPixelsPerSecond: Double = 0, controlNetCallPixelsSquaredPerSecond: Double = 0) {
         self.controlNetCallPixelsPerSecond = controlNetCallPixelsPerSecond
+        self.controlNetCallPixelsSquaredPerSecond = controlNetCallPixelsSquaredPerSecond
         self.requestsPerSecond = requestsPerSecond
         self.imageTokensPerSecond = imageTokensPerSecond
         self.prefillTokensPerSecond = prefillTokensPerSecond
@@ -66,6 +69,7 @@ public struct LoadObservation: Sendable, Hashable {
             $0.decodeTokensPerSecond += $1.decodeTokensPerSecond
             $0.controlNetCallsPerSecond += $1.controlNetCallsPerSecond
             $0.controlNetCallPixelsPerSecond += $1.controlNetCallPixelsPerSecond
+            $0.controlNetCallPixelsSquaredPerSecond += $1.controlNetCallPixelsSquaredPerSecond
         }
     }
 }
@@ -83,17 +87,20 @@ public struct InstanceCapacity: Sendable, Hashable, Codable {
     /// Decode step latency: `decodeStepSeconds + decodeStepSecondsPerSequence × batch`.
     public var decodeStepSeconds: Double
     public var decodeStepSecondsPerSequence: Double
-    /// Seconds of one ControlNet residual call of one UNet row of a `width`×`height` image:
-    /// `controlNetSecondsPerCall + controlNetSecondsPerCallPixel · width · height` (a cost model's
-    /// `diffusion` section); nil where no diffusion model was profiled.
+    /// Seconds of one ControlNet residual call of one UNet row of a `width`×`height` image of p pixels:
+    /// `controlNetSecondsPerCall + controlNetSecondsPerCallPixel · p + controlNetSecondsPerCallPixelSquared · p²`
+    /// (a cost model's `diffusion` section); nil where no diffusion model was profiled.
     public var controlNetSecondsPerCall: Double?
     public var controlNetSecondsPerCallPixel: Double?
+    public var controlNetSecondsPerCallPixelSquared: Double?
 
     public init(encodeTokensPerSecond: Double, prefillTokensPerSecond: Double, decodeTokensPerSecond: Double,
                 requestsPerSecond: Double, kvTransferSecondsPerToken: Double, decodeStepSeconds: Double, decodeStepSecondsPerSequence: Double,
-                controlNetSecondsPerCall: Double? = nil, controlNetSecondsPerCallPixel: Double? = nil) {
+                controlNetSecondsPerCall: Double? = nil, controlNetSecondsPerCallPixel: Double? = nil,
+                controlNetSecondsPerCallPixelSquared: Double? = nil) {
         self.controlNetSecondsPerCall = controlNetSecondsPerCall
         self.controlNetSecondsPerCallPixel = controlNetSecondsPerCallPixel
+        self.controlNetSecondsPerCallPixelSquared = controlNetSecondsPerCallPixelSquared
         self.encodeTokensPerSecond = encodeTokensPerSecond
         self.prefillTokensPerSecond = prefillTokensPerSecond
         self.decodeTokensPerSecond = decodeTokensPerSecond

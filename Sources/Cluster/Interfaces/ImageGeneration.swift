@@ -51,4 +51,8 @@ public struct ImageGeneration: Sendable, Hashable, Codable {
 
     /// Those calls weighted by the image's pixels, which a call's per-pixel cost multiplies.
     public var controlNetCallPixels: Double { Double(controlNetCalls) * Double(width * height) }
+
+    /// Those calls weighted by the image's pixels squared, which a call's per-pixel² cost (its
+    /// self-attention) multiplies.
+    public var controlNetCallPixelsSquared: Double { controlNetCallPixels * Double(width * height) }
 }
