@@ -154,18 +154,28 @@ public final class AdapterRegistry: @unchecked Sendable {
     }
 
     /// The ControlNet `name` (registered), from the cache or read now; the load's seconds, 0 on a hit.
+    /// The read runs outside the lock (seconds for a full-size ControlNet), so the cache's counters
+    /// stay readable meanwhile: a worker's heartbeat reads them.
     public func controlNet(_ name: String) throws(DiffusionError) -> (model: ControlNetModel, loadSeconds: Double) {
         let entry = entry(.controlNet, named: name)!
-        lock.lock()
-        defer { lock.unlock() }
-        if case let .controlNet(model)? = cache.value(for: .controlNet, name: name) { return (model, 0) }
+        if let cached = cachedControlNet(name) { return (cached, 0) }
         let start = ContinuousClock.now
         let model: ControlNetModel
         do { model = try ControlNetModel(directory: URL(fileURLWithPath: entry.path)) } catch {
             throw .invalidConfig(file: entry.path, detail: "\(error)")
         }
+        lock.lock()
+        defer { lock.unlock() }
+        // (A copy another caller loaded meanwhile stays cached; this one serves this caller.)
         cache.insert(.controlNet(model), bytes: model.parameters.names.reduce(0) { $0 + model.parameters.parameter($1)!.count * MemoryLayout<Float>.size }, kind: .controlNet, name: name)
         return (model, (ContinuousClock.now - start).seconds)
+    }
+
+    private func cachedControlNet(_ name: String) -> ControlNetModel? {
+        lock.lock()
+        defer { lock.unlock() }
+        if case let .controlNet(model)? = cache.value(for: .controlNet, name: name) { return model }
+        return nil
     }
 }
 

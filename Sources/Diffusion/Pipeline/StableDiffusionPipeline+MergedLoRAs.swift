@@ -43,11 +43,11 @@ extension StableDiffusionPipeline {
     }
 
     /// Whether LoRAs are merged into the UNet's weights now (false: pristine).
-    public var hasMergedLoRAs: Bool { unetLock.withLock { unetMerge != nil } }
+    public var hasMergedLoRAs: Bool { mergeCounters.withLock { $0.merged } }
 
     /// How many times LoRAs were merged into the UNet's weights so far (each merge restores the
     /// previous one first): a server whose rows alternate between LoRA sets counts one per switch.
-    public var loraMerges: Int { unetLock.withLock { mergesDone } }
+    public var loraMerges: Int { mergeCounters.withLock { $0.merges } }
 
     /// ``mergeLoRAs(_:)`` with the UNet lock held.
     @discardableResult
@@ -56,7 +56,7 @@ extension StableDiffusionPipeline {
         let start = ContinuousClock.now
         unetMerge?.restore.restore()
         unetMerge = merge.map { ($0.key, $0.weights.merge(into: unet)) }
-        if merge != nil { mergesDone += 1 }
+        mergeCounters.withLock { $0 = (merge != nil, $0.merges + (merge != nil ? 1 : 0)) }
         let elapsed = ContinuousClock.now - start
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }

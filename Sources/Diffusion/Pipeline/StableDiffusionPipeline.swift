@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Imaging
 import Models
 import ServingAPI
@@ -44,8 +45,9 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     let unetLock = NSLock()
     /// The LoRAs merged into the UNet's weights now (``mergeLoRAs(_:)``), under `unetLock`.
     var unetMerge: (key: [UNetLoRAMerge.Key], restore: MergedLoRAs)?
-    /// Times LoRAs were merged into the UNet's weights (``loraMerges``), under `unetLock`.
-    var mergesDone = 0
+    /// Whether LoRAs are merged now and how many merges were made (``hasMergedLoRAs``, ``loraMerges``),
+    /// kept apart from `unetLock`, which a UNet call holds for seconds: a worker's heartbeat reads them.
+    let mergeCounters = Mutex<(merged: Bool, merges: Int)>((false, 0))
 
     public init(directory: URL) throws(DiffusionError) {
         let index = try readConfigObject(directory.appendingPathComponent("model_index.json"))
