@@ -37,6 +37,9 @@ public final class AdapterRegistry: @unchecked Sendable {
     private let loader = DispatchQueue(label: "tessera-lora-loader")
     private let lock = NSLock()
     private var inFlight: [String: PendingLoRA] = [:]
+    /// The ControlNets images hold now, cached or not: one the cache's budget cannot keep is still
+    /// loaded once for all the images running with it, not once each (gigabytes apiece at full size).
+    private var heldControlNets: [String: WeakControlNet] = [:]
 
     /// An empty registry (no add-ons).
     public convenience init() {
@@ -158,7 +161,7 @@ public final class AdapterRegistry: @unchecked Sendable {
     /// stay readable meanwhile: a worker's heartbeat reads them.
     public func controlNet(_ name: String) throws(DiffusionError) -> (model: ControlNetModel, loadSeconds: Double) {
         let entry = entry(.controlNet, named: name)!
-        if let cached = cachedControlNet(name) { return (cached, 0) }
+        if let held = cachedOrHeldControlNet(name) { return (held, 0) }
         let start = ContinuousClock.now
         let model: ControlNetModel
         do { model = try ControlNetModel(directory: URL(fileURLWithPath: entry.path)) } catch {
@@ -167,15 +170,16 @@ public final class AdapterRegistry: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         // (A copy another caller loaded meanwhile stays cached; this one serves this caller.)
+        heldControlNets[name] = WeakControlNet(model: model)
         cache.insert(.controlNet(model), bytes: model.parameters.names.reduce(0) { $0 + model.parameters.parameter($1)!.count * MemoryLayout<Float>.size }, kind: .controlNet, name: name)
         return (model, (ContinuousClock.now - start).seconds)
     }
 
-    private func cachedControlNet(_ name: String) -> ControlNetModel? {
+    private func cachedOrHeldControlNet(_ name: String) -> ControlNetModel? {
         lock.lock()
         defer { lock.unlock() }
         if case let .controlNet(model)? = cache.value(for: .controlNet, name: name) { return model }
-        return nil
+        return heldControlNets[name]?.model
     }
 }
 
@@ -215,4 +219,9 @@ public final class PendingLoRA: @unchecked Sendable {
 extension LoRAFile {
     /// Bytes its matrices hold in memory.
     public var byteCount: Int { modules.reduce(0) { $0 + ($1.down.count + $1.up.count) * MemoryLayout<Float>.size } }
+}
+
+/// A ControlNet some image may still hold, forgotten once none does.
+private struct WeakControlNet {
+    weak var model: ControlNetModel?
 }

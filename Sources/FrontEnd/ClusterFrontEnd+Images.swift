@@ -8,7 +8,8 @@ import WireProtocol
 /// What a diffusion worker reports about one image, tagged with the worker's slot.
 enum ImageWorkerEvent {
     case progress(step: Int, total: Int, preview: RGBImage?)
-    case generated(GeneratedImage, secondsPerStep: Double)
+    /// The image and where its time went on the worker.
+    case generated(GeneratedImage, ImageTiming)
     case failed(ImageGenerationError)
     case workerLost
 }
@@ -191,8 +192,10 @@ extension ClusterFrontEnd {
         forgetImage(id)
         switch outcome {
         case let .success(image):
-            imageRequests.state.withLock { $0.lastImageSeconds = image.secondsPerStep * Double(info.steps) }
-            let timing = ImageTiming(queueSeconds: 0, secondsPerStep: image.secondsPerStep, endToEndSeconds: (ContinuousClock.now - group.arrival).seconds)
+            imageRequests.state.withLock { $0.lastImageSeconds = image.timing.secondsPerStep * Double(info.steps) }
+            // The worker's timing, end to end as the client sees it (routing and replays included).
+            var timing = image.timing
+            timing.endToEndSeconds = (ContinuousClock.now - group.arrival).seconds
             group.finished(index: index, image.image, timing)
         case let .failure(error): group.fail(error)
         }
@@ -200,7 +203,7 @@ extension ClusterFrontEnd {
 
     private func generateImage(_ info: ImageRequestInfo, job: WireImageJob, payload: Data, split: Bool,
                                events: inout AsyncStream<(slot: Int, event: ImageWorkerEvent)>.AsyncIterator,
-                               progress: (Int, Int, RGBImage?) -> Void) async -> Result<(image: GeneratedImage, secondsPerStep: Double), ImageGenerationError> {
+                               progress: (Int, Int, RGBImage?) -> Void) async -> Result<(image: GeneratedImage, timing: ImageTiming), ImageGenerationError> {
         let id = info.id
         var round = 0
         while true {
@@ -227,7 +230,7 @@ extension ClusterFrontEnd {
 
     private func attemptImage(_ info: ImageRequestInfo, _ job: WireImageJob, payload: Data, split: Bool,
                               events: inout AsyncStream<(slot: Int, event: ImageWorkerEvent)>.AsyncIterator,
-                              progress: (Int, Int, RGBImage?) -> Void) async throws -> (image: GeneratedImage, secondsPerStep: Double) {
+                              progress: (Int, Int, RGBImage?) -> Void) async throws -> (image: GeneratedImage, timing: ImageTiming) {
         let id = info.id
         let route = try await routeImage(info, split: split)
         var job = job
@@ -242,7 +245,7 @@ extension ClusterFrontEnd {
                 if slot != route.worker { try? connection.send(.abort(request: id)) }
                 throw WorkerLost(slot: slot)
             case let .progress(step, total, preview) where slot == route.worker: progress(step, total, preview)
-            case let .generated(image, seconds) where slot == route.worker: return (image, seconds)
+            case let .generated(image, timing) where slot == route.worker: return (image, timing)
             case let .failed(error) where slot == route.worker:
                 // The worker survived but its peer did not answer (the peer's loss arrives as well).
                 if case .failed = error, let helper = route.helpers.first(where: { helper in !shared.withLock { $0.slots[helper].isActive } }) {
@@ -360,7 +363,7 @@ extension ClusterFrontEnd {
                 return true
             }
             let image = GeneratedImage(latents: arrays[0], latentShape: header.latentShape, image: arrays[1], width: header.width, height: header.height)
-            imageRequests.deliver(id, from: slot, .generated(image, secondsPerStep: header.secondsPerStep))
+            imageRequests.deliver(id, from: slot, .generated(image, header.timing))
         case let .imageFailed(id, error): imageRequests.deliver(id, from: slot, .failed(error.value))
         default: return false
         }
@@ -418,7 +421,15 @@ extension ClusterFrontEnd {
                 total.batchedCalls += load.batchedCalls
                 total.batchedSteps += load.batchedSteps
                 total.loraMerges += load.loraMerges
+                total.mergedLoRACalls += load.mergedLoRACalls
+                total.unmergedLoRACalls += load.unmergedLoRACalls
+                total.loraCache.add(load.loraCache)
+                total.controlNetCache.add(load.controlNetCache)
                 total.loopSeconds += load.imageLoopSeconds
+            }
+            // A `controlnet` worker's resident ControlNets are the pool's ControlNet cache too.
+            for slot in s.slots where slot.role == .controlnet {
+                if let load = slot.load { total.controlNetCache.add(load.controlNetCache) }
             }
         }
         return total

@@ -11,7 +11,7 @@ public enum ImageGenerationEvent: Sendable {
 }
 
 /// Where one image's time went.
-public struct ImageTiming: Sendable, Equatable {
+public struct ImageTiming: Sendable, Hashable, Codable {
     /// Arrival to the first step (waiting for a batch slot, then text encoding).
     public var queueSeconds: Double
     /// Seconds per denoising step, averaged over the image's steps (its share of shared UNet calls is the whole call).
@@ -24,7 +24,8 @@ public struct ImageTiming: Sendable, Equatable {
     public var loraWaitSeconds = 0.0
     /// Merging LoRAs into the weights and restoring them, in the batches it rode in.
     public var loraMergeSeconds = 0.0
-    /// Loading its ControlNets (0 on cache hits) and running them, over all its steps.
+    /// Loading its ControlNets (0 on cache hits) and running them over all its steps (with a
+    /// ControlNet service: waiting for their residuals past what the UNet's down pass overlapped).
     public var controlNetSeconds = 0.0
 
     public init(queueSeconds: Double, secondsPerStep: Double, endToEndSeconds: Double) {
@@ -87,13 +88,19 @@ public struct ImageEngineStatistics: Sendable, Equatable {
 }
 
 /// Add-on cache lookups answered from memory (`hits`) and those that had to load (`misses`).
-public struct AdapterCacheCounters: Sendable, Equatable {
+public struct AdapterCacheCounters: Sendable, Hashable, Codable {
     public var hits = 0
     public var misses = 0
 
     public init(hits: Int = 0, misses: Int = 0) {
         self.hits = hits
         self.misses = misses
+    }
+
+    /// Adds another cache's counts (a pool's workers summed).
+    public mutating func add(_ other: AdapterCacheCounters) {
+        hits += other.hits
+        misses += other.misses
     }
 }
 

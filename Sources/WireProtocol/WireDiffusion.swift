@@ -79,14 +79,15 @@ public struct WireGeneratedImage: Codable, Sendable, Hashable {
     public var width: Int
     public var height: Int
     public var latentShape: [Int]
-    /// Seconds per denoising step on the worker.
-    public var secondsPerStep: Double
+    /// Where the image's time went on the worker: its queue, seconds per step, LoRA load, wait and
+    /// merge, ControlNets (the front end's `/metrics` records them as a single process does).
+    public var timing: ImageTiming
 
-    public init(width: Int, height: Int, latentShape: [Int], secondsPerStep: Double) {
+    public init(width: Int, height: Int, latentShape: [Int], timing: ImageTiming) {
         self.width = width
         self.height = height
         self.latentShape = latentShape
-        self.secondsPerStep = secondsPerStep
+        self.timing = timing
     }
 }
 

@@ -192,6 +192,13 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     /// now (false: pristine weights).
     public var loraMerges = 0
     public var lorasMerged = false
+    /// A diffusion worker's UNet calls on merged LoRAs and on rows' unmerged LoRAs.
+    public var mergedLoRACalls = 0
+    public var unmergedLoRACalls = 0
+    /// Add-on cache lookups answered from memory and those that loaded: a diffusion worker's LoRAs
+    /// and in-process ControlNets, a `controlnet` worker's resident ControlNets.
+    public var loraCache = AdapterCacheCounters()
+    public var controlNetCache = AdapterCacheCounters()
     /// Seconds a diffusion worker's loop spent in each phase (its `image_loop_seconds_total`).
     public var imageLoopSeconds = ImageLoopSeconds()
     /// A `controlnet` worker's residual calls answered, and its ControlNet loads (misses of its resident set).

@@ -112,9 +112,13 @@ import Testing
         #expect(statistics.loraCache.misses == 2 && statistics.controlNetCache.misses == 1)
         // The loop's time by phase (image_loop_seconds_total): every phase this image went through took some.
         #expect(statistics.loopSeconds.phases.allSatisfy { $0.seconds > 0 }, "\(statistics.loopSeconds)")
-        // Again: everything from the cache.
-        _ = try await StepBatchingTests.images(try engine.submit([image]))
+        // Again: everything from the cache. The ControlNet's seconds are then its runs alone, computed
+        // while the UNet waits for its residuals: a real share of the steps (it runs on 3 of 4).
+        var timing: ImageTiming?
+        for try await event in try engine.submit([image]) { if case let .image(_, _, times) = event { timing = times } }
         #expect(engine.statistics().loraCache.hits == 2 && engine.statistics().controlNetCache.hits == 1)
+        let times = try #require(timing)
+        #expect(times.controlNetSeconds > 0.05 * times.secondsPerStep * 4, "\(times)")
     }
 
     @Test func aMixedLoRABatchGivesEachImageAsAlone() async throws {
@@ -272,6 +276,18 @@ import Testing
         #expect(try Self.alone(pipeline, PipelineImageRequest(both.request, controlNets: both.controlNets)).latents != served[0]?.latents)
         #expect(Self.weights(pipeline) == pristine)
         #expect(Self.weights(peer.pipeline) == pristine)
+    }
+
+    @Test func aControlNetOverTheBudgetIsLoadedOnceForTheImagesHoldingIt() throws {
+        let registry = try AdapterRegistry(loras: [:], controlNets: ["edges": Self.controlNet], cacheBytes: 1)
+        do {
+            let held = try registry.controlNet("edges")
+            let again = try registry.controlNet("edges")
+            #expect(held.loadSeconds > 0 && !registry.cache.contains(.controlNet, name: "edges"))
+            #expect(again.model === held.model && again.loadSeconds == 0, "a running image's ControlNet was loaded a second time")
+        }
+        // Once no image holds it, the next one loads it again (the budget keeps nothing).
+        #expect(try registry.controlNet("edges").loadSeconds > 0)
     }
 
     @Test func theCacheKeepsTheMostRecentlyUsedWithinItsBudget() throws {

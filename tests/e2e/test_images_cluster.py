@@ -72,6 +72,38 @@ def test_cluster_metrics_have_the_image_workers_loop_seconds(cluster_client, clu
     assert phases["admission"] > 0 and phases["unet"] > 0 and phases["decode"] > 0
 
 
+def test_cluster_metrics_have_the_add_on_times_and_cache_hits(cluster_client, cluster_base):
+    """The add-on metrics of a single process under a topology too: each image's ControlNet seconds
+    come back with it from its worker, the add-on caches' hits and misses with the workers' heartbeats
+    (the controlnet worker's resident ControlNets count as the ControlNet cache)."""
+    names = ["image_controlnet_seconds_count", "lora_cache_hits_total", "lora_cache_misses_total",
+             "controlnet_cache_hits_total", "controlnet_cache_misses_total"]
+
+    def snapshot():
+        text = requests.get(cluster_base + "/metrics", timeout=30).text
+        return {name: sum(float(v) for v in re.findall(rf"^tessera:{name}(?:{{[^}}]*}})? (\S+)$", text, re.M)) for name in names}
+
+    def generate(seed, ready):
+        cluster_client.images.generate(model=IMAGE_MODEL, prompt="a cone", size="32x32", response_format="b64_json", extra_body={
+            "num_inference_steps": 2, "seed": seed, "loras": [{"name": "peft", "scale": 0.7}],
+            "controlnets": [{"name": "edges", "image": CONTROL_URI}]})
+        deadline = time.time() + 10
+        while not ready(snapshot()) and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)   # the other workers' next heartbeats
+        return snapshot()
+
+    start = snapshot()
+    lookups = lambda m, kind: m[f"{kind}_cache_hits_total"] + m[f"{kind}_cache_misses_total"]
+    first = generate(21, lambda m: all(lookups(m, k) > lookups(start, k) for k in ("lora", "controlnet")))
+    second = generate(22, lambda m: all(m[f"{k}_cache_hits_total"] > first[f"{k}_cache_hits_total"] for k in ("lora", "controlnet")))
+    assert second["image_controlnet_seconds_count"] - start["image_controlnet_seconds_count"] == 2, (start, second)
+    # The second image finds both add-ons in memory wherever they are looked up: hits grow, misses do not.
+    for kind in ("lora", "controlnet"):
+        assert second[f"{kind}_cache_hits_total"] > first[f"{kind}_cache_hits_total"], (kind, first, second)
+        assert second[f"{kind}_cache_misses_total"] == first[f"{kind}_cache_misses_total"], (kind, first, second)
+
+
 def test_cluster_streams_progress_and_the_image(cluster_base, tmp_path):
     body = {"model": IMAGE_MODEL, "prompt": "a tree", "size": "32x32", "num_inference_steps": 3, "seed": 7, "stream": True}
     with requests.post(cluster_base + "/v1/images/generations", json=body, stream=True, timeout=300) as response:

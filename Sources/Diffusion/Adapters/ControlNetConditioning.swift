@@ -93,6 +93,16 @@ struct PendingResiduals {
         }
         return sum
     }
+
+    /// `wait()` and the seconds it took: the ControlNets run here, or the wait for a service's
+    /// answer past what the UNet's down pass overlapped; 0 without ControlNets.
+    func timedWait() throws(DiffusionError) -> (residuals: ControlResiduals?, seconds: Double) {
+        guard !waits.isEmpty else { return (nil, 0) }
+        let start = ContinuousClock.now
+        let residuals = try wait()
+        let elapsed = ContinuousClock.now - start
+        return (residuals, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+    }
 }
 
 /// Where a ControlNet runs: its model in this process, or a ControlNet service (Katz/SwiftDiffusion

@@ -72,19 +72,24 @@ struct GuidanceSplit {
     /// answers and puts them in batch order.
     func start() throws(DiffusionError) -> Pending {
         var waits: [(wait: @Sendable () throws(DiffusionError) -> [FeatureMap], order: [Int])] = []
+        var controlNetSeconds = [Double](repeating: 0, count: count)
         for call in calls {
             var rows: [GuidanceRow] = []
-            for row in call.rows {
-                rows.append(GuidanceRow(input: row.input, residuals: try row.residuals.wait(), merge: row.merge, isLast: row.isLast))
+            for (row, i) in zip(call.rows, call.order) {
+                let (residuals, seconds) = try row.residuals.timedWait()
+                controlNetSeconds[i] = seconds
+                rows.append(GuidanceRow(input: row.input, residuals: residuals, merge: row.merge, isLast: row.isLast))
             }
             waits.append((try call.peer.predictNoise(rows), call.order))
         }
-        return Pending(waits: waits, count: count)
+        return Pending(waits: waits, count: count, controlNetSeconds: controlNetSeconds)
     }
 
     struct Pending {
         let waits: [(wait: @Sendable () throws(DiffusionError) -> [FeatureMap], order: [Int])]
         let count: Int
+        /// Each row's seconds in its ControlNets, in the order the rows were added.
+        let controlNetSeconds: [Double]
 
         func wait() throws(DiffusionError) -> [FeatureMap] {
             var ordered = [FeatureMap?](repeating: nil, count: count)

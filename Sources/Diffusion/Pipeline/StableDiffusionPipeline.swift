@@ -188,14 +188,18 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     /// differ in size, timestep, conditioning, adapters and ControlNets, and share one set of merged
     /// LoRAs (``DenoisingConditioning/mergedLoRAs``); each result is the one it would have alone. A
     /// state with a CFG-split peer sends it its unconditional row with that row's ControlNet
-    /// residuals and LoRAs. Returns each state's seconds in its ControlNets.
+    /// residuals and LoRAs. Returns each state's seconds in its ControlNets (running them here, or
+    /// waiting for a service's residuals after the down pass).
     @discardableResult
     public func denoise(_ batch: inout [DenoisingState]) throws(DiffusionError) -> [Double] {
         var rows: [DenoiserInput] = []
         var residuals: [PendingResiduals] = []
+        // The batch index of each local row and of each row sent to a CFG-split peer.
+        var rowStates: [Int] = []
+        var splitStates: [Int] = []
         var split = GuidanceSplit()
-        var controlNetSeconds: [Double] = []
-        for state in batch {
+        var controlNetSeconds = [Double](repeating: 0, count: batch.count)
+        for (s, state) in batch.enumerated() {
             precondition(!state.isFinished, "a finished state was stepped")
             let generation = state.generation
             let input = generation.scheduler.scaleModelInput(generation.latents, step: state.step)
@@ -208,7 +212,6 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
             let states = [conditioning.negativePrompt, conditioning.prompt].compactMap { $0 }
             let textTime = conditioning.textTime
             let textEmbeds = [textTime?.negativeTextEmbeds, textTime?.textEmbeds].suffix(states.count)
-            let controlStart = ContinuousClock.now
             for (k, (hidden, embeds)) in zip(states, textEmbeds).enumerated() {
                 let row = DenoiserInput(sample: sample, timestep: timestep, encoderHiddenStates: hidden, textEmbeds: embeds,
                                         timeIds: textTime?.timeIds, adapters: conditioning.adapters)
@@ -217,19 +220,19 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
                 if k == 0, states.count == 2, let peer = conditioning.guidancePeer {
                     split.add(row, residuals: pending, merge: conditioning.mergedLoRAs, isLast: state.step + 1 == generation.scheduler.timesteps.count,
                               peer: peer)
+                    splitStates.append(s)
                     continue
                 }
                 rows.append(row)
                 residuals.append(pending)
+                rowStates.append(s)
             }
-            let controlTime = ContinuousClock.now - controlStart
-            controlNetSeconds.append(conditioning.controls.isEmpty ? 0
-                : Double(controlTime.components.seconds) + Double(controlTime.components.attoseconds) * 1e-18)
         }
         let merge = batch.first?.conditioning.mergedLoRAs
         precondition(batch.allSatisfy { $0.conditioning.mergedLoRAs?.key == merge?.key }, "a batch shares one set of merged LoRAs")
         // The peers' unconditional rows run while this process runs the rest.
         let remote = try split.start()
+        for (s, seconds) in zip(splitStates, remote.controlNetSeconds) { controlNetSeconds[s] += seconds }
         // The rows' down pass (one batch per latent size) runs while their ControlNets' residuals are
         // computed (by a service), the up pass once they are in.
         var predictions = [FeatureMap?](repeating: nil, count: rows.count)
@@ -243,7 +246,11 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
                 let down: UNet2DConditionModel.DownPassState
                 do { down = try unet.downPass(group.map { rows[$0] }) } catch { throw .invalidArgument("UNet: \(error)") }
                 var sums: [ControlResiduals?] = []
-                for i in group { sums.append(try residuals[i].wait()) }
+                for i in group {
+                    let (sum, seconds) = try residuals[i].timedWait()
+                    sums.append(sum)
+                    controlNetSeconds[rowStates[i]] += seconds
+                }
                 let outputs: [FeatureMap]
                 do { outputs = try unet.upPass(down, rowResiduals: sums) } catch { throw .invalidArgument("UNet: \(error)") }
                 for (i, output) in zip(group, outputs) { predictions[i] = output }

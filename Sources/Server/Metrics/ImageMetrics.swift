@@ -33,7 +33,7 @@ final class ImageMetrics: Sendable {
         loraLoad = histogram("image_lora_load_seconds", "Seconds reading and parsing an image's LoRA files (cache misses), overlapped with its first steps.")
         loraWait = histogram("image_lora_wait_seconds", "Seconds an image's step waited for a LoRA still loading when it was due.")
         loraMerge = histogram("image_lora_merge_seconds", "Seconds merging LoRAs into the weights and restoring them, in the batches an image rode in.")
-        controlNet = histogram("image_controlnet_seconds", "Seconds loading (cache misses) and running an image's ControlNets over all its steps.")
+        controlNet = histogram("image_controlnet_seconds", "Seconds loading (cache misses) and running an image's ControlNets over all its steps (with a ControlNet service: waiting for its residuals past the UNet's down pass).")
         running = make.gauge("num_images_running", "Images in the denoising batch.")
         waiting = make.gauge("num_images_waiting", "Images waiting for a batch slot.")
         mirrored = MirroredCounters(from: ImageEngineStatistics(), [
@@ -47,7 +47,7 @@ final class ImageMetrics: Sendable {
             ({ @Sendable in $0.loraCache.hits }, make.counter("lora_cache_hits_total", "LoRA lookups answered from the in-memory adapter cache.")),
             ({ @Sendable in $0.loraCache.misses }, make.counter("lora_cache_misses_total", "LoRA lookups that read the file.")),
             ({ @Sendable in $0.controlNetCache.hits }, make.counter("controlnet_cache_hits_total", "ControlNet lookups answered from the in-memory adapter cache.")),
-            ({ @Sendable in $0.controlNetCache.misses }, make.counter("controlnet_cache_misses_total", "ControlNet lookups that loaded the folder.")),
+            ({ @Sendable in $0.controlNetCache.misses }, make.counter("controlnet_cache_misses_total", "ControlNet lookups the in-memory adapter cache did not answer: loaded, or shared with the running images when over the cache's budget.")),
         ])
         loopSeconds = ImageEngineStatistics().loopSeconds.phases.map {
             make.counter("image_loop_seconds_total", "Seconds the image engine's loop spent in each phase of its work.", [("phase", $0.name)])

@@ -198,7 +198,7 @@ public final class ImageWorker: Sendable {
                 send(.imageProgress(request: id, step: step, total: total, preview: pictures.first), payload: pixels)
             case let .image(_, image, timing):
                 send(.imageGenerated(request: id, WireGeneratedImage(width: image.width, height: image.height, latentShape: image.latentShape,
-                                                                      secondsPerStep: timing.secondsPerStep)),
+                                                                      timing: timing)),
                      payload: WireFloats.pack([image.latents, image.image]))
             }
         }
@@ -236,6 +236,11 @@ public final class ImageWorker: Sendable {
         load.guidanceRowsServed = guidanceRowsServed.load(ordering: .relaxed)
         load.loraMerges = statistics.loraMerges
         load.lorasMerged = statistics.lorasMerged
+        load.mergedLoRACalls = statistics.mergedLoRACalls
+        load.unmergedLoRACalls = statistics.unmergedLoRACalls
+        load.loraCache = statistics.loraCache
+        load.controlNetCache = statistics.controlNetCache
+        if let resident = controlNets?.statistics { load.controlNetCache = AdapterCacheCounters(hits: resident.hits, misses: resident.loads) }
         load.imageLoopSeconds = statistics.loopSeconds
         load.controlNetCalls = controlNetCalls.load(ordering: .relaxed)
         load.controlNetLoads = controlNets?.statistics.loads ?? 0
