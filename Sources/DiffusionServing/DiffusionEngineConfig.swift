@@ -17,21 +17,29 @@ public struct DiffusionEngineConfig: Sendable {
     /// (the first step then waits for a load). Choose it from a profile as docs/diffusion-addons.md says: the
     /// first step whose output with and without the LoRA diverges.
     public var loraStartStep = 0
-    /// Which running images share each UNet call (``PolicyCatalog/imageBatchers``): by default any
-    /// LoRAs together, unmerged per row when they differ.
-    public var stepBatcher: any StepBatchPolicy = MixedLoRAStepBatch()
+    /// Which running images share each UNet call (``PolicyCatalog/imageBatchers``): by default the
+    /// catalog's default (``PolicySpec/imageBatcher``), one LoRA set per call.
+    public var stepBatcher: any StepBatchPolicy = DiffusionEngineConfig.defaultStepBatcher
     /// A breakpoint for debugging and for tests that must act at a known step: the first image to
     /// have this many steps done holds the loop (every running image waits with it) until that
     /// image is cancelled; later images pass. nil, the default, never holds.
     public var pauseAtStep: Int?
 
     public init(maxBatchSize: Int = 8, maxQueuedImages: Int = 32, maxSteps: Int = 150, maxPixels: Int = 1024 * 1024,
-                loraStartStep: Int = 0, stepBatcher: any StepBatchPolicy = MixedLoRAStepBatch()) {
+                loraStartStep: Int = 0, stepBatcher: any StepBatchPolicy = DiffusionEngineConfig.defaultStepBatcher) {
         self.maxBatchSize = maxBatchSize
         self.maxQueuedImages = maxQueuedImages
         self.maxSteps = maxSteps
         self.maxPixels = maxPixels
         self.loraStartStep = loraStartStep
         self.stepBatcher = stepBatcher
+    }
+}
+
+extension DiffusionEngineConfig {
+    /// The step batcher ``PolicySpec`` names by default.
+    public static var defaultStepBatcher: any StepBatchPolicy {
+        // The default name is in the catalog (DiffusionPolicyTests).
+        try! PolicyCatalog.imageBatcher(PolicySpec().imageBatcher)
     }
 }

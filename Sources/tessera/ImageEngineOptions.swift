@@ -23,7 +23,7 @@ struct ImageEngineOptions: ParsableArguments {
     var loraStartStep = 0
 
     @Option(name: .customLong("image-batcher"),
-            help: "Which running images share a UNet step: mixed-lora (the default: any LoRAs, unmerged per row when they differ) or lora-homogeneous (one LoRA set per step, merged); with --topology, the topology's imageBatcher.")
+            help: "Which running images share a UNet step: lora-homogeneous (the default: one LoRA set per step, merged) or mixed-lora (any LoRAs, unmerged per row when they differ); with --topology, the topology's imageBatcher.")
     var imageBatcher: String?
 
     @Option(name: .customLong("pause-at-step"),

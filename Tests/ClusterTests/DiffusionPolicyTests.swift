@@ -116,6 +116,8 @@ import Testing
         #expect(try PolicyCatalog.imageRouter("adapter-affinity") is AdapterAffinityRouter)
         #expect(throws: ClusterError.self) { try PolicyCatalog.imageRouter("lora-affinity") }
         #expect(PolicySpec().imageRouter == "least-queued-images")
+        #expect(PolicySpec().imageBatcher == "lora-homogeneous")
+        #expect(try PolicyCatalog.imageBatcher(PolicySpec().imageBatcher) is LoRAHomogeneousStepBatch)
         var capacity = InstanceCapacity(encodeTokensPerSecond: 1, prefillTokensPerSecond: 1, decodeTokensPerSecond: 1, requestsPerSecond: 1,
                                         kvTransferSecondsPerToken: 0, decodeStepSeconds: 0.01, decodeStepSecondsPerSequence: 0)
         // The scaler needs a profiled ControlNet cost.

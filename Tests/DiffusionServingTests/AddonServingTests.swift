@@ -1,3 +1,4 @@
+import Cluster
 import Diffusion
 import Foundation
 import Imaging
@@ -129,7 +130,8 @@ import Testing
             PipelineImageRequest(Self.request("a blue sphere", seed: 12), loras: [LoRAUse(name: "kohya", scale: 1)]),
             PipelineImageRequest(Self.request("a green cone", seed: 13)),
         ]
-        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3), registry: try Self.registry())
+        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3, stepBatcher: MixedLoRAStepBatch()),
+                                     registry: try Self.registry())
         let batched = try await StepBatchingTests.images(try engine.submit(images)).images
         #expect(Self.weights(pipeline) == pristine)
         let statistics = engine.statistics()
@@ -245,7 +247,8 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
         let peer = PeerPipeline(try StableDiffusionPipeline(directory: StepBatchingTests.folder))
         let pristine = Self.weights(pipeline)
-        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3, loraStartStep: 1), registry: try Self.registry())
+        let engine = DiffusionEngine(pipeline: pipeline, config: DiffusionEngineConfig(maxBatchSize: 3, loraStartStep: 1, stepBatcher: MixedLoRAStepBatch()),
+                                     registry: try Self.registry())
         let control = try Self.controlImage()
         func split(_ image: PipelineImageRequest) -> PipelineImageRequest {
             var image = image

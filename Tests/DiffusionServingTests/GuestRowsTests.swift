@@ -1,3 +1,4 @@
+import Cluster
 import Diffusion
 import Foundation
 import Imaging
@@ -93,7 +94,8 @@ import Testing
 
     static func engine() throws -> DiffusionEngine {
         DiffusionEngine(pipeline: try StableDiffusionPipeline(directory: StepBatchingTests.folder),
-                        config: DiffusionEngineConfig(maxBatchSize: 4, loraStartStep: 2), registry: try AddonServingTests.registry())
+                        config: DiffusionEngineConfig(maxBatchSize: 4, loraStartStep: 2, stepBatcher: MixedLoRAStepBatch()),
+                        registry: try AddonServingTests.registry())
     }
 
     static func split(_ image: PipelineImageRequest, to peer: DiffusionEngine, number: Int, gate: RowGate, place: Int = 0) -> (PipelineImageRequest, EnginePeer) {

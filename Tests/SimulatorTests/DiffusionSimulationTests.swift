@@ -26,6 +26,8 @@ import Testing
         if controlNets > 0 { slots.append(.init(role: .controlnet, group: .image, count: controlNets)) }
         var spec = SystemSpec(name: name, deployment: Deployment(slots: slots))
         spec.policies.imageRouter = imageRouter
+        // These tests follow images that share steps whatever their LoRAs.
+        spec.policies.imageBatcher = "mixed-lora"
         spec.maxImageBatch = maxImageBatch
         return spec
     }

@@ -10,7 +10,7 @@
 /// router: modality
 /// encodeDispatcher: least-pending-image-tokens
 /// imageRouter: adapter-affinity
-/// imageBatcher: lora-homogeneous
+/// imageBatcher: mixed-lora
 /// stepTimeTargetMs: 30
 /// planners:
 ///   - elastic-partition                                   # the paper's defaults
@@ -21,7 +21,9 @@ public struct PolicySpec: Sendable, Hashable, Codable {
     public var encodeDispatcher = "least-loaded"
     public var imageRouter = "least-queued-images"
     public var batcher = "fcfs"
-    public var imageBatcher = "mixed-lora"
+    /// One LoRA set per UNet call by default: on CPU it beat mixing LoRAs in every measured run
+    /// (docs/benchmarks.md, images (c)), as the unmerged low-rank products cost more than merges.
+    public var imageBatcher = "lora-homogeneous"
     /// Milliseconds a step that decodes should take at most: its prompt tokens are cut by
     /// ``StepTimeBudget``, live with the engine's measured step times (the workers'
     /// `--step-time-target-ms`), simulated with the cost model's. 0: the token budget alone.
@@ -29,7 +31,7 @@ public struct PolicySpec: Sendable, Hashable, Codable {
     public var planners: [PlannerSpec] = []
 
     public init(router: String = "least-loaded", encodeDispatcher: String = "least-loaded", imageRouter: String = "least-queued-images",
-                batcher: String = "fcfs", imageBatcher: String = "mixed-lora", stepTimeTargetMs: Double = 50, planners: [PlannerSpec] = []) {
+                batcher: String = "fcfs", imageBatcher: String = "lora-homogeneous", stepTimeTargetMs: Double = 50, planners: [PlannerSpec] = []) {
         self.router = router
         self.encodeDispatcher = encodeDispatcher
         self.imageRouter = imageRouter
