@@ -21,9 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/bench.sh
 source scripts/lib/image_bench.sh
-bench_output bench-work/cfg-split
-model="${MODEL:-fixtures/diffusion/sd1-tiny}"
-name=$(basename "$model")
+bench_setup fixtures/diffusion/sd1-tiny bench-work/cfg-split "${MODEL:-}"
 size="${SIZE:-64x64}" steps="${STEPS:-10}" total="${THREADS_TOTAL:-2}"
 half=$((total > 1 ? total / 2 : 1))
 for split in false true; do
