@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "Imaging"]),
 
         // Diffusion: schedulers, torch's CPU generator, LoRA and the text-to-image pipeline.
-        .target(name: "Diffusion", dependencies: ["ServingAPI", "Models", "Tensor", "Tokenizers", "Imaging"]),
+        .target(name: "Diffusion", dependencies: ["ServingAPI", "Models", "Tensor", "Tokenizers", "Imaging", "CoreUtilities"]),
 
         // Diffusion serving: the step-level batching engine behind /v1/images/generations.
         .target(name: "DiffusionServing", dependencies: ["Diffusion", "ServingAPI", "Cluster", "CoreUtilities", "Imaging", "Models", "Tensor"]),

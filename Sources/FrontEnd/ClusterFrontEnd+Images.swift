@@ -392,7 +392,7 @@ extension ClusterFrontEnd {
     /// Residual calls the `controlnet` workers answered and the ControlNets they loaded, as their last heartbeats said.
     public var controlNetCounters: (calls: Int, loads: Int) {
         shared.withLock { s in
-            s.slots.reduce((0, 0)) { ($0.0 + ($1.load?.controlNetCalls ?? 0), $0.1 + ($1.load?.controlNetLoads ?? 0)) }
+            s.slots.reduce((0, 0)) { ($0.0 + ($1.load?.controlNetCalls ?? 0), $0.1 + ($1.load?.images.controlNetCache.misses ?? 0)) }
         }
     }
 
@@ -405,31 +405,19 @@ extension ClusterFrontEnd {
     /// pristine), as their last heartbeats said.
     public var loraMergeCounters: (merges: Int, mergedWorkers: Int) {
         shared.withLock { s in
-            s.slots.filter { $0.role == .image }.reduce((0, 0)) { ($0.0 + ($1.load?.loraMerges ?? 0), $0.1 + ($1.load?.lorasMerged == true ? 1 : 0)) }
+            s.slots.filter { $0.role == .image }.reduce((0, 0)) {
+                ($0.0 + ($1.load?.images.loraMerges ?? 0), $0.1 + ($1.load?.images.lorasMerged == true ? 1 : 0))
+            }
         }
     }
 
-    /// The image pool's counters, summed over its workers' last heartbeats.
+    /// The image pool's counters, summed over its workers' last heartbeats (a `controlnet` worker's
+    /// resident ControlNets count as the pool's ControlNet cache too).
     func imageStatistics() -> ImageEngineStatistics {
         var total = ImageEngineStatistics()
         shared.withLock { s in
-            for slot in s.slots where slot.role == .image {
-                guard let load = slot.load else { continue }
-                total.runningImages += load.running
-                total.waitingImages += load.waiting
-                total.finishedImages += load.finishedImages
-                total.batchedCalls += load.batchedCalls
-                total.batchedSteps += load.batchedSteps
-                total.loraMerges += load.loraMerges
-                total.mergedLoRACalls += load.mergedLoRACalls
-                total.unmergedLoRACalls += load.unmergedLoRACalls
-                total.loraCache.add(load.loraCache)
-                total.controlNetCache.add(load.controlNetCache)
-                total.loopSeconds += load.imageLoopSeconds
-            }
-            // A `controlnet` worker's resident ControlNets are the pool's ControlNet cache too.
-            for slot in s.slots where slot.role == .controlnet {
-                if let load = slot.load { total.controlNetCache.add(load.controlNetCache) }
+            for slot in s.slots where slot.role == .image || slot.role == .controlnet {
+                if let load = slot.load { total.add(load.images) }
             }
         }
         return total

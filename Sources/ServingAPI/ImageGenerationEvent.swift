@@ -57,8 +57,9 @@ public enum ImageGenerationError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A snapshot of the engine's queues and counters.
-public struct ImageEngineStatistics: Sendable, Equatable {
+/// A snapshot of the engine's queues and counters (a diffusion worker's go to the front end with
+/// its heartbeats, which sums its pool's with ``add(_:)``).
+public struct ImageEngineStatistics: Sendable, Hashable, Codable {
     public var waitingImages = 0
     public var runningImages = 0
     public var finishedImages = 0
@@ -85,6 +86,26 @@ public struct ImageEngineStatistics: Sendable, Equatable {
     public var loopSeconds = ImageLoopSeconds()
 
     public init() {}
+
+    /// Adds another engine's queues and counters (a pool's workers summed); LoRAs count as merged
+    /// when they are in either.
+    public mutating func add(_ other: ImageEngineStatistics) {
+        waitingImages += other.waitingImages
+        runningImages += other.runningImages
+        finishedImages += other.finishedImages
+        cancelledImages += other.cancelledImages
+        rejectedGroups += other.rejectedGroups
+        batchedCalls += other.batchedCalls
+        batchedSteps += other.batchedSteps
+        mergedLoRACalls += other.mergedLoRACalls
+        unmergedLoRACalls += other.unmergedLoRACalls
+        loraMerges += other.loraMerges
+        lorasMerged = lorasMerged || other.lorasMerged
+        guestImages += other.guestImages
+        loraCache.add(other.loraCache)
+        controlNetCache.add(other.controlNetCache)
+        loopSeconds += other.loopSeconds
+    }
 }
 
 /// Add-on cache lookups answered from memory (`hits`) and those that had to load (`misses`).

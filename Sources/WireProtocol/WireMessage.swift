@@ -182,28 +182,13 @@ public struct WorkerLoad: Codable, Sendable, Hashable {
     public var kvTransferSeconds = 0.0
     public var kvTransfers = 0
     public var statistics: EngineStatistics
-    /// A diffusion worker's images finished, and its UNet calls with the image-steps they advanced.
-    public var finishedImages = 0
-    public var batchedCalls = 0
-    public var batchedSteps = 0
+    /// A diffusion worker's engine statistics (its queues, UNet calls, LoRA merges, add-on caches,
+    /// loop seconds by phase); a `controlnet` worker's resident ControlNets as its `controlNetCache`.
+    public var images = ImageEngineStatistics()
     /// UNet rows this diffusion worker ran for CFG-split peers.
     public var guidanceRowsServed = 0
-    /// Times a diffusion worker merged LoRAs into its UNet's weights, and whether some are merged
-    /// now (false: pristine weights).
-    public var loraMerges = 0
-    public var lorasMerged = false
-    /// A diffusion worker's UNet calls on merged LoRAs and on rows' unmerged LoRAs.
-    public var mergedLoRACalls = 0
-    public var unmergedLoRACalls = 0
-    /// Add-on cache lookups answered from memory and those that loaded: a diffusion worker's LoRAs
-    /// and in-process ControlNets, a `controlnet` worker's resident ControlNets.
-    public var loraCache = AdapterCacheCounters()
-    public var controlNetCache = AdapterCacheCounters()
-    /// Seconds a diffusion worker's loop spent in each phase (its `image_loop_seconds_total`).
-    public var imageLoopSeconds = ImageLoopSeconds()
-    /// A `controlnet` worker's residual calls answered, and its ControlNet loads (misses of its resident set).
+    /// A `controlnet` worker's residual calls answered.
     public var controlNetCalls = 0
-    public var controlNetLoads = 0
     /// The LoRA names in a diffusion worker's adapter cache, which adapter-affine routing reads.
     public var cachedLoRAs: [String] = []
 

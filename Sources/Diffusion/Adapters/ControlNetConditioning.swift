@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 import Imaging
 import Models
@@ -100,8 +101,7 @@ struct PendingResiduals {
         guard !waits.isEmpty else { return (nil, 0) }
         let start = ContinuousClock.now
         let residuals = try wait()
-        let elapsed = ContinuousClock.now - start
-        return (residuals, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        return (residuals, (ContinuousClock.now - start).seconds)
     }
 }
 

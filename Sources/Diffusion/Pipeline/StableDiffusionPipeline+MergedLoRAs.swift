@@ -1,3 +1,4 @@
+import CoreUtilities
 import Foundation
 import Models
 
@@ -57,7 +58,6 @@ extension StableDiffusionPipeline {
         unetMerge?.restore.restore()
         unetMerge = merge.map { ($0.key, $0.weights.merge(into: unet)) }
         mergeCounters.withLock { $0 = (merge != nil, $0.merges + (merge != nil ? 1 : 0)) }
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return (ContinuousClock.now - start).seconds
     }
 }

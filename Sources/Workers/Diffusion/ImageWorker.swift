@@ -226,24 +226,14 @@ public final class ImageWorker: Sendable {
     }
 
     private func load() -> WorkerLoad {
-        let statistics = engine?.statistics() ?? ImageEngineStatistics()
+        var statistics = engine?.statistics() ?? ImageEngineStatistics()
+        if let resident = controlNets?.statistics { statistics.controlNetCache = AdapterCacheCounters(hits: resident.hits, misses: resident.loads) }
         var load = WorkerLoad(role: configuration.role, statistics: EngineStatistics())
         load.running = statistics.runningImages
         load.waiting = statistics.waitingImages
-        load.finishedImages = statistics.finishedImages
-        load.batchedCalls = statistics.batchedCalls
-        load.batchedSteps = statistics.batchedSteps
+        load.images = statistics
         load.guidanceRowsServed = guidanceRowsServed.load(ordering: .relaxed)
-        load.loraMerges = statistics.loraMerges
-        load.lorasMerged = statistics.lorasMerged
-        load.mergedLoRACalls = statistics.mergedLoRACalls
-        load.unmergedLoRACalls = statistics.unmergedLoRACalls
-        load.loraCache = statistics.loraCache
-        load.controlNetCache = statistics.controlNetCache
-        if let resident = controlNets?.statistics { load.controlNetCache = AdapterCacheCounters(hits: resident.hits, misses: resident.loads) }
-        load.imageLoopSeconds = statistics.loopSeconds
         load.controlNetCalls = controlNetCalls.load(ordering: .relaxed)
-        load.controlNetLoads = controlNets?.statistics.loads ?? 0
         load.cachedLoRAs = engine?.registry.cachedNames(.lora) ?? []
         return load
     }
