@@ -38,6 +38,8 @@ public final class DiffusionEngine: @unchecked Sendable {
     public let pipeline: StableDiffusionPipeline
     public let config: DiffusionEngineConfig
     public let registry: AdapterRegistry
+    /// What images of each size need of ``DiffusionEngineConfig/memoryBudgetBytes``, as measured here.
+    public let memory: ImageMemory
 
     /// Guards `waiting`, `stopping`, `aborting`, `counters`, `lastStepSeconds`, every group's
     /// `cancelled` and `remaining`, and changes to `running`.
@@ -63,12 +65,14 @@ public final class DiffusionEngine: @unchecked Sendable {
     /// CFG-split leaders' images whose unconditional rows this engine's pipeline runs.
     let guests = GuestImages()
 
+    /// `memory` carries what another engine on the same pipeline measured (by default nothing yet).
     public init(pipeline: StableDiffusionPipeline, config: DiffusionEngineConfig = DiffusionEngineConfig(),
-                registry: AdapterRegistry = AdapterRegistry()) {
+                registry: AdapterRegistry = AdapterRegistry(), memory: ImageMemory? = nil) {
         precondition(config.maxBatchSize >= 1 && config.maxQueuedImages >= 1 && config.maxSteps >= 1 && config.loraStartStep >= 0)
         self.pipeline = pipeline
         self.config = config
         self.registry = registry
+        self.memory = memory ?? ImageMemory(pipeline: pipeline)
         let thread = Thread { [self] in loop() }
         thread.name = "tessera-diffusion"
         thread.start()
@@ -81,7 +85,7 @@ public final class DiffusionEngine: @unchecked Sendable {
     /// `submit([TextToImageRequest])` queues images without them.
     public func submit(_ requests: [PipelineImageRequest]) throws(ImageGenerationError) -> AsyncThrowingStream<ImageGenerationEvent, any Error> {
         precondition(!requests.isEmpty)
-        for request in requests { try validate(request) }
+        let sizes = try requests.map { request throws(ImageGenerationError) in try validate(request) }
         let (stream, continuation) = AsyncThrowingStream<ImageGenerationEvent, any Error>.makeStream()
         let group = Group(continuation: continuation, count: requests.count)
         condition.lock()
@@ -95,7 +99,9 @@ public final class DiffusionEngine: @unchecked Sendable {
             let queuedSteps = waiting.reduce(0) { $0 + $1.request.steps }
             throw .overloaded(retryAfterSeconds: max(1, Int((Double(queuedSteps) * lastStepSeconds / Double(config.maxBatchSize)).rounded(.up))))
         }
-        waiting += requests.enumerated().map { Job(group: group, index: $0.offset, image: $0.element, loraStartStep: config.loraStartStep) }
+        waiting += requests.indices.map {
+            Job(group: group, index: $0, image: requests[$0], size: sizes[$0], loraStartStep: config.loraStartStep)
+        }
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination { self?.cancel(group) }
         }
@@ -138,6 +144,8 @@ public final class DiffusionEngine: @unchecked Sendable {
         snapshot.loraMerges = pipeline.loraMerges
         snapshot.lorasMerged = pipeline.hasMergedLoRAs
         snapshot.guestImages = guests.count
+        snapshot.memoryNeededBytes = ImageMemory.bytes(of: running.map { memory.need(height: $0.size.height, width: $0.size.width) })
+        snapshot.memoryBudgetBytes = config.memoryBudgetBytes
         return snapshot
     }
 
@@ -165,7 +173,8 @@ public final class DiffusionEngine: @unchecked Sendable {
         return runningSets
     }
 
-    private func validate(_ image: PipelineImageRequest) throws(ImageGenerationError) {
+    /// Checks `image` against this server's models, add-ons and limits; returns its output size.
+    private func validate(_ image: PipelineImageRequest) throws(ImageGenerationError) -> (height: Int, width: Int) {
         let request = image.request
         for (i, lora) in image.loras.enumerated() {
             guard registry.entry(.lora, named: lora.name) != nil else {
@@ -200,7 +209,14 @@ public final class DiffusionEngine: @unchecked Sendable {
             throw .invalidRequest("a batched image takes its LoRAs unmerged (per row), not merged into the shared weights", param: "loras")
         }
         guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
-        _ = try pipeline.sizeRule.checkedOutputSize(width: request.width, height: request.height, initImage: request.initImage, maxPixels: config.maxPixels)
+        let size = try pipeline.sizeRule.checkedOutputSize(width: request.width, height: request.height, initImage: request.initImage,
+                                                           maxPixels: config.maxPixels)
+        let need = ImageMemory.bytes(of: [memory.need(height: size.height, width: size.width)])
+        guard need <= config.memoryBudgetBytes else {
+            throw .invalidRequest("a \(size.width)x\(size.height) image needs about \(need >> 20) MiB of working memory, more than the \(config.memoryBudgetBytes >> 20) MiB this server gives images (--image-memory)",
+                                  param: "size")
+        }
+        return size
     }
 
     private func cancel(_ group: Group) {
@@ -279,8 +295,23 @@ public final class DiffusionEngine: @unchecked Sendable {
             if stopping, !paused { return nil }
             condition.wait()
         }
-        let admitted = Array(waiting.prefix(max(0, config.maxBatchSize - running.count)))
-        waiting.removeFirst(admitted.count)
+        // In arrival order while the running images and the next one fit the memory budget; the next
+        // one alone always runs (it fit when it came: the size's measured needs may have grown since).
+        var needs = running.map { memory.need(height: $0.size.height, width: $0.size.width) }
+        var admitted: [Job] = []
+        while let next = waiting.first, running.count + admitted.count < config.maxBatchSize {
+            let need = memory.need(height: next.size.height, width: next.size.width)
+            guard needs.isEmpty || ImageMemory.bytes(of: needs + [need]) <= config.memoryBudgetBytes else {
+                // The images a free batch slot would have taken wait for memory.
+                for job in waiting.prefix(config.maxBatchSize - running.count - admitted.count) where !job.waitedForMemory {
+                    job.waitedForMemory = true
+                    counters.memoryWaits += 1
+                }
+                break
+            }
+            needs.append(need)
+            admitted.append(waiting.removeFirst())
+        }
         running += admitted
         return admitted
     }
@@ -293,6 +324,12 @@ public final class DiffusionEngine: @unchecked Sendable {
     /// Text encoding and initial noise of a newly admitted image, its ControlNets from the cache or
     /// disk, and its LoRAs set loading (it starts on the base weights unless they are due at step 0).
     private func begin(_ job: Job) {
+        let (_, span) = ActivationSpan.measure { start(job) }
+        memory.record(height: job.size.height, width: job.size.width, kept: span.liveBytes,
+                      vae: job.request.initImage == nil ? nil : span.peakBytes)
+    }
+
+    private func start(_ job: Job) {
         do {
             for control in job.image.controlNets {
                 let (model, seconds) = try registry.controlNet(control.name)
@@ -350,7 +387,11 @@ public final class DiffusionEngine: @unchecked Sendable {
         let start = ContinuousClock.now
         let controlNetSeconds: [Double]
         do {
-            controlNetSeconds = try pipeline.denoise(&states)
+            let span: ActivationSpan
+            (controlNetSeconds, span) = try ActivationSpan.measure { () throws(DiffusionError) in try pipeline.denoise(&states) }
+            for i in chosen {
+                memory.record(height: running[i].size.height, width: running[i].size.width, step: span.peakBytes / chosen.count)
+            }
         } catch {
             for i in chosen { fail(running[i].group, .failed(error.description)) }
             condition.lock()
@@ -404,7 +445,8 @@ public final class DiffusionEngine: @unchecked Sendable {
     private func complete(_ job: Job) {
         let state = job.state!
         let decodeStart = ContinuousClock.now
-        let image = pipeline.decode(state)
+        let (image, span) = ActivationSpan.measure { pipeline.decode(state) }
+        memory.record(height: job.size.height, width: job.size.width, vae: span.peakBytes)
         let now = ContinuousClock.now
         var timing = ImageTiming(
             queueSeconds: ((job.started ?? now) - job.group.arrival).seconds,
@@ -453,6 +495,8 @@ public final class DiffusionEngine: @unchecked Sendable {
         let group: Group
         let index: Int
         let image: PipelineImageRequest
+        /// The output size, which its memory needs are priced by.
+        let size: (height: Int, width: Int)
         /// `image.request` with its add-ons filled in as they are resolved.
         var request: TextToImageRequest
         var state: DenoisingState?
@@ -461,12 +505,15 @@ public final class DiffusionEngine: @unchecked Sendable {
         var pending: [PendingLoRA] = []
         var loraActivation: Int?
         var loraWeights: LoRAWeights?
+        /// Whether it waited in the queue for memory (counted once).
+        var waitedForMemory = false
         var stepSeconds = 0.0, loraLoadSeconds = 0.0, loraWaitSeconds = 0.0, loraMergeSeconds = 0.0, controlNetSeconds = 0.0
 
-        init(group: Group, index: Int, image: PipelineImageRequest, loraStartStep: Int) {
+        init(group: Group, index: Int, image: PipelineImageRequest, size: (height: Int, width: Int), loraStartStep: Int) {
             self.group = group
             self.index = index
             self.image = image
+            self.size = size
             request = image.request
             request.loraStartStep = loraStartStep
         }

@@ -27,6 +27,9 @@ public final class AutoencoderKL: @unchecked Sendable {
     let postQuantConv: AdaptedLinear?
     let decoder: Coder
 
+    /// The decoder's channels at full resolution (its first block's width), what a VAE pass's memory scales with.
+    public var fullResolutionChannels: Int { decoder.convOut.weight.shape[1] }
+
     /// The posterior over latents: mean and standard deviation (exp(½·clamp(logvar, −30, 20))).
     public struct LatentDistribution: @unchecked Sendable {
         public let mean: FeatureMap

@@ -79,6 +79,11 @@ public struct ImageEngineStatistics: Sendable, Hashable, Codable {
     public var lorasMerged = false
     /// CFG-split leaders' images whose rows this engine runs now.
     public var guestImages = 0
+    /// The activation memory the running images need by the engine's measurements, its budget,
+    /// and the images that waited in the queue for memory while a batch slot was free.
+    public var memoryNeededBytes = 0
+    public var memoryBudgetBytes = 0
+    public var memoryWaits = 0
     /// Add-on cache lookups answered from memory and those that loaded, per kind.
     public var loraCache = AdapterCacheCounters()
     public var controlNetCache = AdapterCacheCounters()
@@ -102,6 +107,9 @@ public struct ImageEngineStatistics: Sendable, Hashable, Codable {
         loraMerges += other.loraMerges
         lorasMerged = lorasMerged || other.lorasMerged
         guestImages += other.guestImages
+        memoryNeededBytes += other.memoryNeededBytes
+        memoryBudgetBytes += other.memoryBudgetBytes
+        memoryWaits += other.memoryWaits
         loraCache.add(other.loraCache)
         controlNetCache.add(other.controlNetCache)
         loopSeconds += other.loopSeconds

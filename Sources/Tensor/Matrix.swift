@@ -12,6 +12,8 @@ public final class Matrix: @unchecked Sendable {
     public let cols: Int
     /// rows × cols floats, row-major.
     public let data: UnsafeMutablePointer<Float>
+    /// The span that counts this matrix's bytes (``ActivationSpan``), if it was made in one.
+    private let span: ActivationSpan?
 
     /// A zero-filled matrix.
     public init(rows: Int, cols: Int) {
@@ -20,6 +22,7 @@ public final class Matrix: @unchecked Sendable {
         self.cols = cols
         data = .allocate(capacity: max(1, rows * cols))
         data.initialize(repeating: 0, count: max(1, rows * cols))
+        span = ActivationSpan.allocating(max(1, rows * cols) * MemoryLayout<Float>.stride)
     }
 
     /// A matrix holding `values` (row-major; `values.count` must equal rows × cols).
@@ -31,7 +34,10 @@ public final class Matrix: @unchecked Sendable {
         }
     }
 
-    deinit { data.deallocate() }
+    deinit {
+        data.deallocate()
+        span?.free(max(1, rows * cols) * MemoryLayout<Float>.stride)
+    }
 
     public var count: Int { rows * cols }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DiffusionServing
 import Foundation
 import Models
 import Tensor
@@ -13,7 +14,9 @@ struct BenchDiffusionCommand: ParsableCommand {
         --model is a diffusers pipeline folder (unet/ and vae/). Each UNet call runs --batch rows
         (2: one classifier-free-guidance step) on random latents of --size/8 (the VAE's scale factor),
         random 77-token encoder states and, for SDXL, random text_embeds and time_ids. One warm-up
-        call of each precedes timing. Peak RSS is the process's high-water mark.
+        call of each precedes timing; its activation peak (the most `Matrix` bytes alive at once,
+        ActivationSpan) is printed beside the prior the diffusion engine prices an unmeasured image
+        size by (ImageMemory, --image-memory). Peak RSS is the process's high-water mark.
         --convolution both times each part with Winograd (auto) and with every convolution as
         im2col + GEMM (the path before Winograd), alternating call by call in this one process;
         --profile adds one profiled call of each part per path, with seconds per class of operation.
@@ -78,8 +81,18 @@ struct BenchDiffusionCommand: ParsableCommand {
         }
         let latents = vae.map { FeatureMap(height: side, width: side, pixels: random.matrix(rows: side * side, cols: $0.latentChannels)) }
         let paths: [ConvolutionPath] = convolution == .both ? [.auto, .im2col] : [convolution]
-        let step = try time(runs, paths) { _ = try unet.predictNoise(rows) }
-        let decode = try vae.map { vae in try time(runs, paths) { _ = vae.decode(latents!) } } ?? [:]
+        var activations: (unet: Int, vae: Int) = (0, 0)
+        let step = try time(runs, paths) { warmUp in
+            let (_, span) = try ActivationSpan.measure { () throws in _ = try unet.predictNoise(rows) }
+            if warmUp { activations.unet = max(activations.unet, span.peakBytes) }
+        }
+        let decode = try vae.map { vae in
+            try time(runs, paths) { warmUp in
+                let (_, span) = ActivationSpan.measure { _ = vae.decode(latents!) }
+                if warmUp { activations.vae = max(activations.vae, span.peakBytes) }
+            }
+        } ?? [:]
+        let prior = vae.map { ImageMemory.prior(unet: unet, vae: $0, height: size, width: size, rows: batch) }
         var profiles: [String: [String: [String: Double]]] = [:]
         if profile {
             for path in paths {
@@ -95,7 +108,13 @@ struct BenchDiffusionCommand: ParsableCommand {
             var object: [String: Any] = [
                 "size": size, "batch": batch, "threads": threads, "runs": runs, "unet_step_s": median(step[primary]!),
                 "unet_step_all_s": step[primary]!, "peak_rss_mib": rss, "unet_load_s": unetLoad, "convolution": primary.rawValue,
+                "unet_activation_peak_mib": mib(activations.unet),
             ]
+            if let prior {
+                object["unet_activation_prior_mib"] = mib(prior.step)
+                object["vae_activation_peak_mib"] = mib(activations.vae)
+                object["vae_activation_prior_mib"] = mib(prior.vae)
+            }
             if let times = decode[primary] {
                 object["vae_decode_s"] = median(times)
                 object["vae_decode_all_s"] = times
@@ -124,6 +143,8 @@ struct BenchDiffusionCommand: ParsableCommand {
                     print("[\(path)] \(part) profile (s): " + line.joined(separator: ", "))
                 }
             }
+            print(String(format: "activation peak: UNet call %.1f MiB", mib(activations.unet))
+                + (prior.map { String(format: " (prior %.1f), VAE decode %.1f MiB (prior %.1f)", mib($0.step), mib(activations.vae), mib($0.vae)) } ?? ""))
             print(String(format: "peak RSS %.0f MiB", rss))
         }
     }
@@ -143,20 +164,23 @@ struct BenchDiffusionCommand: ParsableCommand {
         return result
     }
 
+    private func mib(_ bytes: Int) -> Double { Double(bytes) / 1_048_576 }
+
     private func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
-    /// One warm-up call per path, then `runs` timed calls per path, the paths alternating call by call.
-    private func time(_ runs: Int, _ paths: [ConvolutionPath], _ body: () throws -> Void) throws -> [ConvolutionPath: [Double]] {
+    /// One warm-up call per path, then `runs` timed calls per path, the paths alternating call by
+    /// call; `body` is told whether its call is a warm-up.
+    private func time(_ runs: Int, _ paths: [ConvolutionPath], _ body: (_ warmUp: Bool) throws -> Void) throws -> [ConvolutionPath: [Double]] {
         var times: [ConvolutionPath: [Double]] = [:]
         for path in paths {
             ImageKernels.winogradAllowed = path != .im2col
-            try body()
+            try body(true)
         }
         for _ in 0 ..< runs {
             for path in paths {
                 ImageKernels.winogradAllowed = path != .im2col
                 let start = DispatchTime.now().uptimeNanoseconds
-                try body()
+                try body(false)
                 times[path, default: []].append(seconds(since: start))
             }
         }

@@ -18,6 +18,10 @@ struct ImageEngineOptions: ParsableArguments {
     @Option(name: .customLong("max-image-pixels"), help: "Largest image (width × height) a request may ask for.")
     var maxImagePixels = 1024 * 1024
 
+    @Option(name: .customLong("image-memory"),
+            help: "MiB of activation memory the running images may need at once (measured per size); images wait for it, and one that alone needs more is refused.")
+    var imageMemoryMiB = 8192
+
     @Option(name: .customLong("lora-start-step"),
             help: "Bounded asynchronous LoRA loading: images run their first K steps on the base weights while their LoRAs load (0: LoRAs from the first step).")
     var loraStartStep = 0
@@ -37,6 +41,7 @@ struct ImageEngineOptions: ParsableArguments {
         guard maxImageBatch >= 1, maxQueuedImages >= 1, maxImageSteps >= 1, maxImagePixels >= 64 else {
             throw ValidationError("--max-image-batch, --max-queued-images and --max-image-steps must be at least 1, --max-image-pixels at least 64")
         }
+        guard imageMemoryMiB >= 1 else { throw ValidationError("--image-memory must be at least 1") }
         guard loraStartStep >= 0 else { throw ValidationError("--lora-start-step must not be negative") }
         guard (pauseAtStep ?? 1) >= 1 else { throw ValidationError("--pause-at-step must be at least 1") }
         do { _ = try PolicyCatalog.imageBatcher(imageBatcherName) } catch { throw ValidationError("--image-batcher: \(error)") }
@@ -47,6 +52,7 @@ struct ImageEngineOptions: ParsableArguments {
         var config = DiffusionEngineConfig(maxBatchSize: maxImageBatch, maxQueuedImages: maxQueuedImages, maxSteps: maxImageSteps, maxPixels: maxImagePixels,
                                            loraStartStep: loraStartStep, stepBatcher: try PolicyCatalog.imageBatcher(imageBatcherName))
         config.pauseAtStep = pauseAtStep
+        config.memoryBudgetBytes = imageMemoryMiB << 20
         return config
     }
 
@@ -54,7 +60,8 @@ struct ImageEngineOptions: ParsableArguments {
     /// topology the front end passes the topology's).
     var arguments: [String] {
         ["--max-image-batch", String(maxImageBatch), "--max-queued-images", String(maxQueuedImages),
-         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels), "--lora-start-step", String(loraStartStep)]
+         "--max-image-steps", String(maxImageSteps), "--max-image-pixels", String(maxImagePixels),
+         "--image-memory", String(imageMemoryMiB), "--lora-start-step", String(loraStartStep)]
             + (imageBatcher.map { ["--image-batcher", $0] } ?? []) + (pauseAtStep.map { ["--pause-at-step", String($0)] } ?? [])
     }
 }

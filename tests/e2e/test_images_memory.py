@@ -1,7 +1,11 @@
 """Bursts of image requests, with clients that leave mid-stream and more requests than the queue
 holds, on the single-process server and on image worker processes: once idle, nothing is left running
 or waiting and the resident memory of the server and its workers is back within a margin of its level
-after the same bursts were run as a warm-up.
+after the same bursts were run as a warm-up. And the activation memory budget (`--image-memory`):
+an image that alone needs more is a 400 on `size`, smaller ones are served.
+
+TESSERA_E2E_MEMORY_MODEL and TESSERA_E2E_MEMORY_SIZE run the bursts on another pipeline folder and
+size (docs/benchmarks.md: the SD 1.5-shaped model at 256²).
 
 The warm-up runs the bursts first so that the pools that grow once and are then reused (the C
 allocator's arenas, the model's scratch buffers for every batch size the bursts reach) are at their
@@ -13,11 +17,12 @@ import pathlib
 import threading
 import time
 
+import openai
 import pytest
 import requests
 
 from conftest import extra_server
-from test_images import SD1, metric
+from test_images import IMAGE_MODEL, SD1, metric
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("TESSERA_E2E_TOPOLOGY")), reason="runs in the single-process suite")
 
@@ -30,6 +35,8 @@ WARM_UP_BURSTS, MEASURED_BURSTS = 3, 3
 # process's 40-60 MiB, over the 10-20 requests a process admits in the measured bursts): it finds
 # memory kept per admitted or cancelled request from a few hundred KiB up, not smaller leaks.
 MARGIN = 0.05
+MODEL = pathlib.Path(os.environ.get("TESSERA_E2E_MEMORY_MODEL", SD1))
+SIZE = os.environ.get("TESSERA_E2E_MEMORY_SIZE", "64") + "x" + os.environ.get("TESSERA_E2E_MEMORY_SIZE", "64")
 
 
 def server_processes(port: int) -> list[int]:
@@ -64,7 +71,7 @@ def one(base: str, i: int, outcomes: list[str]):
     """Request `i` of a burst: a third stream and leave after the first progress event (cancelled
     mid-run), a third stream to the end, a third wait for the whole answer."""
     leave, stream = i % 3 == 0, i % 3 != 2
-    body = {"prompt": f"burst {i}", "size": "64x64", "num_inference_steps": 30 if leave else 4, "seed": i, "stream": stream}
+    body = {"prompt": f"burst {i}", "size": SIZE, "num_inference_steps": 30 if leave else 4, "seed": i, "stream": stream}
     with requests.post(base + "/v1/images/generations", json=body, stream=stream, timeout=300) as response:
         if response.status_code != 200:
             assert response.status_code == 503 and response.headers.get("Retry-After") and response.json()["error"]["message"]
@@ -116,7 +123,7 @@ def idle(base: str, gauges: list[str]):
 
 @pytest.mark.parametrize("topology", [None, "images.yaml"])
 def test_rss_returns_to_its_level_after_image_bursts_with_cancellations(model_dir, topology):
-    arguments = ["--image-model", str(SD1), *LIMITS]
+    arguments = ["--image-model", str(MODEL), *LIMITS]
     if topology:
         arguments += ["--topology", str(TOPOLOGIES / topology)]
     # The single-process engine reports its images running and waiting; the front end of a
@@ -145,3 +152,21 @@ def test_rss_returns_to_its_level_after_image_bursts_with_cancellations(model_di
         for pid in processes:
             assert after[pid] <= (1 + MARGIN) * baseline[pid], report
         print(f"RSS per process after warm-up -> after {MEASURED_BURSTS} bursts of {BURST}: {report}; outcomes {dict((k, seen.count(k)) for k in set(seen))}")
+
+
+@pytest.mark.parametrize("topology", [None, "images.yaml"])
+def test_an_image_over_the_memory_budget_is_refused_and_smaller_ones_are_served(model_dir, topology):
+    # sd1-tiny's 64² image is priced at about 4 MiB (its VAE decode), a 16² one at a sixteenth.
+    arguments = ["--image-model", str(SD1), "--image-memory", "1", "--threads", "1"]
+    if topology:
+        arguments += ["--topology", str(TOPOLOGIES / topology)]
+    with extra_server(model_dir, *arguments) as base:
+        client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0, timeout=300)
+        with pytest.raises(openai.BadRequestError) as info:
+            client.images.generate(model=IMAGE_MODEL, prompt="x", size="64x64", extra_body={"num_inference_steps": 2})
+        assert info.value.body["param"] == "size" and "--image-memory" in info.value.body["message"], info.value.body
+        out = client.images.generate(model=IMAGE_MODEL, prompt="x", size="16x16", n=3, response_format="b64_json",
+                                     extra_body={"num_inference_steps": 2, "seed": 5})
+        assert len(out.data) == 3 and all(image.b64_json for image in out.data)
+        # Each engine's budget; images.yaml runs two image workers.
+        assert metric(base, "tessera:image_memory_budget_bytes") == (2 if topology else 1) * 2**20

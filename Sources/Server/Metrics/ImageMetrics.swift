@@ -18,6 +18,8 @@ final class ImageMetrics: Sendable {
     let controlNet: Prometheus.ValueHistogram
     private let running: Prometheus.Gauge
     private let waiting: Prometheus.Gauge
+    private let memoryNeeded: Prometheus.Gauge
+    private let memoryBudget: Prometheus.Gauge
     private let mirrored: MirroredCounters<ImageEngineStatistics>
     /// One counter per phase of the engine's loop seconds, and the totals they were last advanced to.
     private let loopSeconds: [Prometheus.Counter]
@@ -36,9 +38,12 @@ final class ImageMetrics: Sendable {
         controlNet = histogram("image_controlnet_seconds", "Seconds loading (cache misses) and running an image's ControlNets over all its steps (with a ControlNet service: waiting for its residuals past the UNet's down pass).")
         running = make.gauge("num_images_running", "Images in the denoising batch.")
         waiting = make.gauge("num_images_waiting", "Images waiting for a batch slot.")
+        memoryNeeded = make.gauge("image_memory_needed_bytes", "Activation memory the running images need, as the engine measured their sizes (--image-memory).")
+        memoryBudget = make.gauge("image_memory_budget_bytes", "The activation memory running images may need at once (--image-memory).")
         mirrored = MirroredCounters(from: ImageEngineStatistics(), [
             ({ @Sendable in $0.finishedImages }, make.counter("images_generated_total", "Images generated.")),
             ({ @Sendable in $0.cancelledImages }, make.counter("images_cancelled_total", "Images cancelled before finishing (client gone).")),
+            ({ @Sendable in $0.memoryWaits }, make.counter("images_waited_for_memory_total", "Images that waited in the queue with a batch slot free, because the running ones left too little of --image-memory.")),
             ({ @Sendable in $0.batchedCalls }, make.counter("image_unet_calls_total", "Batched UNet calls (one denoising step of each image in the batch).")),
             ({ @Sendable in $0.batchedSteps }, make.counter("image_steps_total", "Image denoising steps run; over UNet calls, the mean batch size.")),
             ({ @Sendable in $0.mergedLoRACalls }, make.counter("image_unet_calls_merged_lora_total", "UNet calls whose images shared one LoRA set, merged into the weights.")),
@@ -67,6 +72,8 @@ final class ImageMetrics: Sendable {
     func update(from statistics: ImageEngineStatistics) {
         running.set(Double(statistics.runningImages))
         waiting.set(Double(statistics.waitingImages))
+        memoryNeeded.set(Double(statistics.memoryNeededBytes))
+        memoryBudget.set(Double(statistics.memoryBudgetBytes))
         mirrored.advance(to: statistics)
         let previous = lastLoopSeconds.withLock { last in
             defer { last = statistics.loopSeconds }
