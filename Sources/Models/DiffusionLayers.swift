@@ -178,9 +178,7 @@ struct Conv2d {
             let images = use.rows.count == x.images ? x : FeatureMap.stacking(use.rows.map { x.image($0) })
             for adapter in use.adapters {
                 let low = OpProfile.measure(.convolutionIm2col) {
-                    let down = PackedWeights(weight: adapter.down.base.assumingMemoryBound(to: Float.self), outputs: adapter.rank,
-                                             inputs: adapter.down.cols)
-                    return ImageKernels.conv2d(images, weights: down, bias: nil, kernel: kernel, stride: stride, padding: padding)
+                    ImageKernels.conv2d(images, weights: adapter.packedDown, bias: nil, kernel: kernel, stride: stride, padding: padding)
                 }
                 OpProfile.measure(.linear) {
                     ImageKernels.scale(low.pixels, by: adapter.scale)

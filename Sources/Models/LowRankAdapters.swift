@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// One low-rank adapter (LoRA) on one linear layer, applied unmerged: y += scale · (x · downᵀ) · upᵀ.
@@ -8,6 +9,7 @@ public struct LowRankAdapter: @unchecked Sendable {
     public let down: WeightMatrix
     public let up: WeightMatrix
     public let scale: Float
+    private let downPacking = PackedDown()
 
     public init(down: WeightMatrix, up: WeightMatrix, scale: Float) {
         precondition(down.rows == up.cols, "LoRA rank mismatch: down has \(down.rows) rows, up has \(up.cols) columns")
@@ -17,6 +19,28 @@ public struct LowRankAdapter: @unchecked Sendable {
     }
 
     public var rank: Int { down.rows }
+
+    /// `down` packed for a LoCon adapter's k×k convolution to `rank` channels (`ImageKernels.conv2d`),
+    /// made by the first call that runs it and kept for the adapter's life (an image's LoRAs are
+    /// bound once, its steps run them many times).
+    var packedDown: PackedWeights {
+        downPacking.packed { PackedWeights(weight: down.base.assumingMemoryBound(to: Float.self), outputs: rank, inputs: down.cols) }
+    }
+}
+
+/// An adapter's packed `down`, shared by its copies.
+private final class PackedDown: @unchecked Sendable {
+    private let lock = NSLock()
+    private var made: PackedWeights?
+
+    func packed(_ make: () -> PackedWeights) -> PackedWeights {
+        lock.withLock {
+            if let made { return made }
+            let packed = make()
+            made = packed
+            return packed
+        }
+    }
 }
 
 /// The unmerged adapters of one forward pass, by diffusers module path (the layer's weight name

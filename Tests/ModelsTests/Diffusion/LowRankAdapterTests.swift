@@ -11,6 +11,8 @@ struct LowRankAdapterTests {
         "mid_block.attentions.0.transformer_blocks.0.attn2.to_v",
         "up_blocks.2.attentions.1.transformer_blocks.0.ff.net.0.proj",
         "up_blocks.1.attentions.0.proj_out",
+        // A 3×3 convolution: a LoCon adapter, its down a 3×3 convolution to `rank` channels.
+        "down_blocks.0.resnets.0.conv1",
     ]
 
     /// A deterministic pseudo-random matrix.
@@ -45,6 +47,8 @@ struct LowRankAdapterTests {
         let plain = try unet.predictNoise(rows)
         for i in rows.indices { rows[i].adapters = adapters }
         let unmerged = try unet.predictNoise(rows)
+        // Again, with the LoCon's down packed by the first call.
+        #expect(try unet.predictNoise(rows).map { $0.pixels.toArray() } == unmerged.map { $0.pixels.toArray() })
         let effect = zip(unmerged[0].pixels.toArray(), plain[0].pixels.toArray()).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
         #expect(effect > 0.05, "the adapters change the output by only \(effect)")
 
@@ -59,6 +63,14 @@ struct LowRankAdapterTests {
         for ((weight, _), values) in zip(deltas, pristine) { weight.assign(values) }
         let restored = try unet.predictNoise(rows)
         #expect(restored.map { $0.pixels.toArray() } == plain.map { $0.pixels.toArray() })
+    }
+
+    @Test func aLoConAdaptersPackedDownIsMadeOnceAndSharedByItsCopies() {
+        let adapter = LowRankAdapter(down: WeightMatrix(values: Self.matrix(rows: 2, cols: 36, seed: 1), rows: 2, cols: 36),
+                                     up: WeightMatrix(values: Self.matrix(rows: 8, cols: 2, seed: 2), rows: 8, cols: 2), scale: 1)
+        var adapters = LowRankAdapters()
+        adapters.add(adapter, to: "conv_in")
+        #expect(adapter.packedDown === adapters["conv_in"][0].packedDown)
     }
 
     @Test func mixedAdaptersInOneBatchStayPerRow() throws {
