@@ -144,7 +144,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         snapshot.loraMerges = pipeline.loraMerges
         snapshot.lorasMerged = pipeline.hasMergedLoRAs
         snapshot.guestImages = guests.count
-        snapshot.memoryNeededBytes = ImageMemory.bytes(of: running.map { memory.need(height: $0.size.height, width: $0.size.width) })
+        snapshot.memoryNeededBytes = ImageMemoryBudget.bytes(of: running.map(need))
         snapshot.memoryBudgetBytes = config.memoryBudgetBytes
         return snapshot
     }
@@ -211,7 +211,7 @@ public final class DiffusionEngine: @unchecked Sendable {
         guard request.guidanceScale.isFinite else { throw .invalidRequest("guidance_scale must be a finite number", param: "guidance_scale") }
         let size = try pipeline.sizeRule.checkedOutputSize(width: request.width, height: request.height, initImage: request.initImage,
                                                            maxPixels: config.maxPixels)
-        let need = ImageMemory.bytes(of: [memory.need(height: size.height, width: size.width)])
+        let need = ImageMemoryBudget.bytes(of: [memory.need(height: size.height, width: size.width)])
         guard need <= config.memoryBudgetBytes else {
             throw .invalidRequest("a \(size.width)x\(size.height) image needs about \(need >> 20) MiB of working memory, more than the \(config.memoryBudgetBytes >> 20) MiB this server gives images (--image-memory)",
                                   param: "size")
@@ -295,26 +295,21 @@ public final class DiffusionEngine: @unchecked Sendable {
             if stopping, !paused { return nil }
             condition.wait()
         }
-        // In arrival order while the running images and the next one fit the memory budget; the next
-        // one alone always runs (it fit when it came: the size's measured needs may have grown since).
-        var needs = running.map { memory.need(height: $0.size.height, width: $0.size.width) }
-        var admitted: [Job] = []
-        while let next = waiting.first, running.count + admitted.count < config.maxBatchSize {
-            let need = memory.need(height: next.size.height, width: next.size.width)
-            guard needs.isEmpty || ImageMemory.bytes(of: needs + [need]) <= config.memoryBudgetBytes else {
-                // The images a free batch slot would have taken wait for memory.
-                for job in waiting.prefix(config.maxBatchSize - running.count - admitted.count) where !job.waitedForMemory {
-                    job.waitedForMemory = true
-                    counters.memoryWaits += 1
-                }
-                break
-            }
-            needs.append(need)
-            admitted.append(waiting.removeFirst())
+        let slots = config.maxBatchSize - running.count
+        let (count, held) = ImageMemoryBudget.admissions(running: running.map(need), waiting: waiting.prefix(max(0, slots)).map(need),
+                                                         slots: slots, budget: config.memoryBudgetBytes)
+        for job in waiting[count ..< count + held] where !job.waitedForMemory {
+            job.waitedForMemory = true
+            counters.memoryWaits += 1
         }
+        let admitted = Array(waiting.prefix(count))
+        waiting.removeFirst(count)
         running += admitted
         return admitted
     }
+
+    /// What `job` needs of the memory budget, as this engine measured its size.
+    private func need(_ job: Job) -> ImageMemoryNeed { memory.need(height: job.size.height, width: job.size.width) }
 
     /// Whether `job` is the image holding the loop at ``DiffusionEngineConfig/pauseAtStep``.
     private func isPausing(_ job: Job) -> Bool {

@@ -11,11 +11,11 @@ public struct DiffusionEngineConfig: Sendable {
     public var maxSteps = 150
     /// Largest image, width × height in pixels.
     public var maxPixels = 1024 * 1024
-    /// Activation memory the running images may need at once (``ImageMemory``: what each keeps
-    /// between steps, its share of a UNet call, the largest VAE pass): waiting images are admitted
-    /// in arrival order while the running ones and they fit, and an image that alone needs more is
-    /// refused (`size`). Weights, packed weights and add-on caches are outside it.
-    public var memoryBudgetBytes = 8 << 30
+    /// Activation memory the running images may need at once, as ``ImageMemory`` measures them
+    /// (``ImageMemoryBudget``: waiting images join in arrival order while the running ones and they
+    /// fit); an image that alone needs more is refused (`size`). Weights, packed weights and add-on
+    /// caches are outside it.
+    public var memoryBudgetBytes = ImageMemoryBudget.defaultBytes
     /// Bounded asynchronous LoRA loading (Katz et al., §BAL): an image's first `loraStartStep`
     /// steps run on the base weights while its LoRAs load, and its LoRAs apply from that step on
     /// (a step whose LoRA is still loading waits). 0 applies them from the first step, as diffusers

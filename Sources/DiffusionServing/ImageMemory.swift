@@ -1,3 +1,4 @@
+import Cluster
 import Diffusion
 import Models
 import Synchronization
@@ -11,28 +12,14 @@ import Tensor
 /// from the model's widths (``prior(height:width:)``, an upper bound of what the fixtures and the
 /// SD 1.5-shaped model measure: ImageMemoryTests, docs/benchmarks.md).
 ///
-/// Running images need Σ kept + max(Σ step, largest VAE pass) at once: the engine's loop runs
-/// VAE passes between UNet calls, never during one, and one at a time.
+/// The engine admits images by these needs under ``ImageMemoryBudget``.
 ///
 /// ```swift
 /// let memory = ImageMemory(pipeline: pipeline)
 /// let need = memory.need(height: 512, width: 512)
-/// print(ImageMemory.bytes(of: [need, need]))   // two 512² images running
+/// print(ImageMemoryBudget.bytes(of: [need, need]))   // two 512² images running
 /// ```
 public final class ImageMemory: Sendable {
-    /// One image's needs, in bytes.
-    public struct Need: Sendable, Equatable {
-        public var kept = 0
-        public var step = 0
-        public var vae = 0
-
-        public init(kept: Int = 0, step: Int = 0, vae: Int = 0) {
-            self.kept = kept
-            self.step = step
-            self.vae = vae
-        }
-    }
-
     /// The parts measured so far at one size.
     private struct Measured {
         var kept: Int?
@@ -60,23 +47,23 @@ public final class ImageMemory: Sendable {
     }
 
     /// The needs of one `width` × `height` image: each part as measured at this size, else the prior's.
-    public func need(height: Int, width: Int) -> Need {
+    public func need(height: Int, width: Int) -> ImageMemoryNeed {
         let seen = measured.withLock { $0[Size(height: height, width: width)] } ?? Measured()
         let prior = prior(height: height, width: width)
-        return Need(kept: seen.kept ?? prior.kept, step: seen.step ?? prior.step, vae: seen.vae ?? prior.vae)
+        return ImageMemoryNeed(kept: seen.kept ?? prior.kept, step: seen.step ?? prior.step, vae: seen.vae ?? prior.vae)
     }
 
     /// The needs of an image of this size before any is measured (``prior(unet:vae:height:width:rows:)``).
-    public func prior(height: Int, width: Int) -> Need { Self.prior(unet: unet, vae: vae, height: height, width: width) }
+    public func prior(height: Int, width: Int) -> ImageMemoryNeed { Self.prior(unet: unet, vae: vae, height: height, width: width) }
 
     /// The needs of a `width` × `height` image of `rows` UNet rows (2: classifier-free guidance)
     /// before any is measured: the UNet's first width times ``unetFloatsPerWidth`` floats per
     /// latent pixel of each row, the decoder's full-resolution width times ``vaeFloatsPerWidth`` per
     /// pixel, nothing kept.
-    public static func prior(unet: UNet2DConditionModel, vae: AutoencoderKL, height: Int, width: Int, rows: Int = 2) -> Need {
+    public static func prior(unet: UNet2DConditionModel, vae: AutoencoderKL, height: Int, width: Int, rows: Int = 2) -> ImageMemoryNeed {
         let latentPixels = (height / vae.scaleFactor) * (width / vae.scaleFactor)
         let float = MemoryLayout<Float>.stride
-        return Need(step: rows * latentPixels * unet.skipChannels[0] * unetFloatsPerWidth * float,
+        return ImageMemoryNeed(step: rows * latentPixels * unet.skipChannels[0] * unetFloatsPerWidth * float,
                     vae: height * width * vae.fullResolutionChannels * vaeFloatsPerWidth * float)
     }
 
@@ -92,8 +79,4 @@ public final class ImageMemory: Sendable {
         }
     }
 
-    /// The bytes `images` need running together.
-    public static func bytes(of images: [Need]) -> Int {
-        images.reduce(0) { $0 + $1.kept } + max(images.reduce(0) { $0 + $1.step }, images.map(\.vae).max() ?? 0)
-    }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import Models
 import Simulator
+import Tensor
 
 /// Profiles a diffusers Stable Diffusion folder on the real pipeline and fits the image worker's
 /// costs (``CostModel/Diffusion``): step-batched UNet calls of guided images by batch size and
@@ -11,6 +12,8 @@ import Simulator
 /// LoRA's load (file read and parse, the server's loader thread), bind (to the model, on the step
 /// loop when the LoRA joins), merge (merge into the UNet and restore) and unmerged use (a guided
 /// step whose rows carry the LoRA less one without, per row), and one ControlNet call (likewise).
+/// Every timed call's activation memory is measured too (`ActivationSpan`): what an admitted image
+/// keeps, a UNet call's peak per row and pixel, a decode's per pixel (``CostModel/Diffusion/memory``).
 ///
 /// ```swift
 /// var settings = DiffusionProfileSettings()
@@ -28,14 +31,23 @@ public enum DiffusionProfiler {
             // Enough steps that the warm-up and every timed call find each state unfinished.
             TextToImageRequest(prompt: "a lighthouse at dusk", steps: runs + 4, guidanceScale: 7.5, width: size.width, height: size.height, seed: seed)
         }
+        var memory = CostModel.Diffusion.Memory(keptBytes: 0, stepBytesPerRowPixel: 0, vaeBytesPerPixel: 0)
         func start(_ r: TextToImageRequest) throws(ProfileError) -> DenoisingState {
-            do { return try pipeline.start(r) } catch { throw .modelFailed("\(error)") }
+            let (state, span) = try ActivationSpan.measure { () throws(ProfileError) in
+                do { return try pipeline.start(r) } catch { throw .modelFailed("\(error)") }
+            }
+            memory.keptBytes = max(memory.keptBytes, span.liveBytes)
+            return state
         }
         func stepMs(_ requests: [TextToImageRequest]) throws(ProfileError) -> Double {
             var states: [DenoisingState] = []
             for r in requests { states.append(try start(r)) }
+            let rowPixels = Double(requests.reduce(0) { $0 + 2 * $1.width! * $1.height! })
             return try ProfileStatistics.medianMilliseconds(runs: runs) { () throws(ProfileError) in
-                do { try pipeline.denoise(&states) } catch { throw .modelFailed("\(error)") }
+                let (_, span) = try ActivationSpan.measure { () throws(ProfileError) in
+                    do { try pipeline.denoise(&states) } catch { throw .modelFailed("\(error)") }
+                }
+                memory.stepBytesPerRowPixel = max(memory.stepBytesPerRowPixel, Double(span.peakBytes) / rowPixels)
             }
         }
 
@@ -47,7 +59,10 @@ public enum DiffusionProfiler {
                 steps.append(.init(images: batch, rows: 2 * batch, width: size.width, height: size.height, ms: ms))
             }
             let state = try start(request(size, 0))
-            decodes.append(.init(width: size.width, height: size.height, ms: try ProfileStatistics.medianMilliseconds(runs: runs) { _ = pipeline.decode(state) }))
+            decodes.append(.init(width: size.width, height: size.height, ms: try ProfileStatistics.medianMilliseconds(runs: runs) {
+                let (_, span) = ActivationSpan.measure { pipeline.decode(state) }
+                memory.vaeBytesPerPixel = max(memory.vaeBytesPerPixel, Double(span.peakBytes) / Double(size.width * size.height))
+            }))
         }
         let admitMs = try ProfileStatistics.medianMilliseconds(runs: runs) { () throws(ProfileError) in _ = try start(request(sizes[0], 0)) }
 
@@ -121,6 +136,7 @@ public enum DiffusionProfiler {
         costs.loraBindMs = loraBindMs
         costs.unmergedLoRAPerPixelMs = lowRank[0]
         costs.unmergedLoRAPerPixelSquaredMs = lowRank[1]
+        costs.memory = memory
         return costs
     }
 

@@ -2,7 +2,8 @@ import Cluster
 
 /// Image generation on the `image` workers, as the live diffusion engine runs it (``DiffusionEngine``):
 /// the image router picks a worker; at each step boundary the worker admits waiting images into
-/// free batch slots (text encoding each), picks the step's batch by the system's ``StepBatchPolicy``
+/// free batch slots while their activation memory fits (``ImageMemoryBudget``, priced by the cost
+/// model's `diffusion.memory`; text encoding each), picks the step's batch by the system's ``StepBatchPolicy``
 /// (one size, up to the cap), merges the batch's LoRAs when ``LoRAMergeRule`` says so over the
 /// batch and the rows the worker runs for CFG-split peers (else each row with LoRAs pays their
 /// unmerged low-rank products), and runs one UNet call over every image's rows with their
@@ -53,8 +54,13 @@ extension ClusterSimulator {
         var seconds = 0.0
         // Admissions: text encoding and the LoRA loads they start.
         let cap = system.maxImageBatch ?? d.maxBatchSize
-        while inst.imageRunning.count < cap, let r = inst.imageQueue.first {
-            inst.imageQueue.removeFirst()
+        let slots = cap - inst.imageRunning.count
+        let (count, _) = ImageMemoryBudget.admissions(running: inst.imageRunning.map(memoryNeed),
+                                                      waiting: inst.imageQueue.prefix(max(0, slots)).map(memoryNeed), slots: slots,
+                                                      budget: system.imageMemoryMiB.map { $0 << 20 } ?? ImageMemoryBudget.defaultBytes)
+        let joining = Array(inst.imageQueue.prefix(count))
+        inst.imageQueue.removeFirst(count)
+        for r in joining {
             inst.imageRunning.append(r)
             seconds += d.textEncodeMs / 1000
             imageWork.seconds.admission += d.textEncodeMs / 1000
@@ -108,6 +114,12 @@ extension ClusterSimulator {
         inst.busy = true
         events.push(.imageStepDone(i, inst.version), at: now + seconds)
         refresh(i)
+    }
+
+    /// Image `r`'s activation memory on its worker (its rows there: one when CFG-split).
+    func memoryNeed(_ r: Int) -> ImageMemoryNeed {
+        let image = requests[r].image!
+        return diffusion.memoryNeed(width: image.width, height: image.height, rows: split(r) ? 1 : image.cfgRows)
     }
 
     /// Whether image `r` runs its unconditional rows on a CFG-split peer.

@@ -72,8 +72,8 @@ public final class ClusterSimulator: ClusterView {
         guard system.deployment.size > 0, system.deployment.slots.allSatisfy({ $0.count >= 0 }) else {
             throw SimulationError.invalidConfig("system '\(system.name)' has no instances")
         }
-        guard (system.maxImageBatch ?? 1) >= 1, (system.loraStartStep ?? 0) >= 0 else {
-            throw SimulationError.invalidConfig("system '\(system.name)': maxImageBatch must be at least 1 and loraStartStep non-negative")
+        guard (system.maxImageBatch ?? 1) >= 1, (system.imageMemoryMiB ?? 1) >= 1, (system.loraStartStep ?? 0) >= 0 else {
+            throw SimulationError.invalidConfig("system '\(system.name)': maxImageBatch and imageMemoryMiB must be at least 1 and loraStartStep non-negative")
         }
         guard (system.roleSwitchSeconds ?? 0) >= 0 else { throw SimulationError.invalidConfig("roleSwitchSeconds must be non-negative") }
         let preprocess = system.blockingPreprocessMsPerImage ?? 0

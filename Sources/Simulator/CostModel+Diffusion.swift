@@ -1,3 +1,5 @@
+import Cluster
+
 extension CostModel {
     /// An image worker's costs (a diffusion model on this hardware), in milliseconds, priced per
     /// output pixel so one profile covers every size. A row's work grows with its pixels (the
@@ -18,7 +20,9 @@ extension CostModel {
     /// that did not measure them): 0.
     ///
     /// `maxBatchSize` is the worker's step-batch cap and `loraCacheEntries` the LoRAs its adapter
-    /// cache keeps (least recently used out first).
+    /// cache keeps (least recently used out first). `memory`, when profiled, prices each image's
+    /// activation memory for the worker's admissions (``ImageMemoryBudget``); absent, images are
+    /// admitted by the batch cap alone.
     ///
     /// ```json
     /// "diffusion": {"stepFixedMs": 4, "stepPerRowPixelMs": 0.0011, "controlNetFixedMs": 1, "controlNetPerPixelMs": 0.0004,
@@ -49,6 +53,22 @@ extension CostModel {
         public var referenceHeight: Int
         /// What the profiler measured; absent in hand-written sections.
         public var measurements: Measurements?
+        public var memory: Memory?
+
+        /// An image's activation memory as profiled (`ActivationSpan`): the bytes it keeps between
+        /// steps, a UNet call's peak per row per output pixel, a VAE decode's peak per pixel (each
+        /// the largest over the profiled sizes and batches).
+        public struct Memory: Sendable, Hashable, Codable {
+            public var keptBytes: Int
+            public var stepBytesPerRowPixel: Double
+            public var vaeBytesPerPixel: Double
+
+            public init(keptBytes: Int, stepBytesPerRowPixel: Double, vaeBytesPerPixel: Double) {
+                self.keptBytes = keptBytes
+                self.stepBytesPerRowPixel = stepBytesPerRowPixel
+                self.vaeBytesPerPixel = vaeBytesPerPixel
+            }
+        }
 
         public init(stepFixedMs: Double, stepPerRowPixelMs: Double, controlNetFixedMs: Double, controlNetPerPixelMs: Double,
                     vaeDecodeFixedMs: Double, vaeDecodePerPixelMs: Double, textEncodeMs: Double, loraLoadMs: Double, loraMergeMs: Double,
@@ -72,7 +92,8 @@ extension CostModel {
         enum CodingKeys: String, CodingKey {
             case stepFixedMs, stepPerRowPixelMs, stepPerRowPixelSquaredMs, controlNetFixedMs, controlNetPerPixelMs, controlNetPerPixelSquaredMs,
                  vaeDecodeFixedMs, vaeDecodePerPixelMs, textEncodeMs, loraLoadMs, loraBindMs, loraMergeMs, unmergedLoRAFixedMs,
-                 unmergedLoRAPerPixelMs, unmergedLoRAPerPixelSquaredMs, maxBatchSize, loraCacheEntries, referenceWidth, referenceHeight, measurements
+                 unmergedLoRAPerPixelMs, unmergedLoRAPerPixelSquaredMs, maxBatchSize, loraCacheEntries, referenceWidth, referenceHeight, measurements,
+                 memory
         }
 
         public init(from decoder: any Decoder) throws {
@@ -93,6 +114,7 @@ extension CostModel {
             loraBindMs = try c.decodeIfPresent(Double.self, forKey: .loraBindMs) ?? 0
             unmergedLoRAFixedMs = try c.decodeIfPresent(Double.self, forKey: .unmergedLoRAFixedMs) ?? 0
             unmergedLoRAPerPixelMs = try c.decodeIfPresent(Double.self, forKey: .unmergedLoRAPerPixelMs) ?? 0
+            memory = try c.decodeIfPresent(Memory.self, forKey: .memory)
         }
 
         /// Medians of the profiled points, milliseconds.
@@ -188,12 +210,25 @@ extension CostModel {
             (vaeDecodeFixedMs + vaeDecodePerPixelMs * Double(width * height)) / 1000
         }
 
+        /// The activation memory of a `width`×`height` image of `rows` UNet rows; nothing without `memory`.
+        public func memoryNeed(width: Int, height: Int, rows: Int) -> ImageMemoryNeed {
+            guard let memory else { return ImageMemoryNeed() }
+            let pixels = Double(width * height)
+            return ImageMemoryNeed(kept: memory.keptBytes, step: Int((memory.stepBytesPerRowPixel * pixels * Double(rows)).rounded(.up)),
+                                   vae: Int((memory.vaeBytesPerPixel * pixels).rounded(.up)))
+        }
+
         func validate() throws {
             let all = [stepFixedMs, stepPerRowPixelMs, stepPerRowPixelSquaredMs, controlNetFixedMs, controlNetPerPixelMs, controlNetPerPixelSquaredMs,
                        vaeDecodeFixedMs, vaeDecodePerPixelMs, textEncodeMs, loraLoadMs, loraBindMs, loraMergeMs, unmergedLoRAFixedMs,
                        unmergedLoRAPerPixelMs, unmergedLoRAPerPixelSquaredMs]
             guard all.allSatisfy({ $0 >= 0 && $0.isFinite }), stepFixedMs + stepPerRowPixelMs + stepPerRowPixelSquaredMs > 0 else {
                 throw SimulationError.invalidConfig("diffusion costs must be finite and non-negative, with a positive UNet step")
+            }
+            if let memory {
+                guard memory.keptBytes >= 0, [memory.stepBytesPerRowPixel, memory.vaeBytesPerPixel].allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+                    throw SimulationError.invalidConfig("diffusion memory must be finite and non-negative")
+                }
             }
             guard maxBatchSize >= 1, loraCacheEntries >= 0, referenceWidth >= 1, referenceHeight >= 1 else {
                 throw SimulationError.invalidConfig("diffusion maxBatchSize and the reference size must be positive, loraCacheEntries non-negative")

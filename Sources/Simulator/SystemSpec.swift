@@ -43,6 +43,9 @@ public struct SystemSpec: Sendable, Hashable, Codable {
     /// one image at a time), the step a LoRA joins at (the server's `--lora-start-step`, Katz §BAL),
     /// and the CFG split of the image pool (a topology's `cfg_split`).
     public var maxImageBatch: Int?
+    /// Image workers' activation memory budget in MiB (`--image-memory`; default
+    /// ``ImageMemoryBudget/defaultBytes``), against the cost model's `diffusion.memory`.
+    public var imageMemoryMiB: Int?
     public var loraStartStep: Int?
     public var cfgSplit: Bool = false
 
@@ -83,7 +86,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name, deployment, batching, prefixCache, predictLengths, maxPrefillBatch, maxInstances, optimizeSplit, roleSwitchSeconds, blockingPreprocessMsPerImage, firstTokenOnDecode
-        case pipeline, maxImageBatch, loraStartStep, cfgSplit
+        case pipeline, maxImageBatch, imageMemoryMiB, loraStartStep, cfgSplit
     }
 
     public init(from decoder: any Decoder) throws {
@@ -104,6 +107,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         firstTokenOnDecode = try c.decodeIfPresent(Bool.self, forKey: .firstTokenOnDecode) ?? firstTokenOnDecode
         pipeline = try c.decodeIfPresent(Pipeline.self, forKey: .pipeline)
         maxImageBatch = try c.decodeIfPresent(Int.self, forKey: .maxImageBatch)
+        imageMemoryMiB = try c.decodeIfPresent(Int.self, forKey: .imageMemoryMiB)
         loraStartStep = try c.decodeIfPresent(Int.self, forKey: .loraStartStep)
         cfgSplit = try c.decodeIfPresent(Bool.self, forKey: .cfgSplit) ?? cfgSplit
     }
@@ -124,6 +128,7 @@ public struct SystemSpec: Sendable, Hashable, Codable {
         try c.encode(firstTokenOnDecode, forKey: .firstTokenOnDecode)
         try c.encodeIfPresent(pipeline, forKey: .pipeline)
         try c.encodeIfPresent(maxImageBatch, forKey: .maxImageBatch)
+        try c.encodeIfPresent(imageMemoryMiB, forKey: .imageMemoryMiB)
         try c.encodeIfPresent(loraStartStep, forKey: .loraStartStep)
         try c.encode(cfgSplit, forKey: .cfgSplit)
     }

@@ -20,7 +20,7 @@ struct ImageEngineOptions: ParsableArguments {
 
     @Option(name: .customLong("image-memory"),
             help: "MiB of activation memory the running images may need at once (measured per size); images wait for it, and one that alone needs more is refused.")
-    var imageMemoryMiB = 8192
+    var imageMemoryMiB = ImageMemoryBudget.defaultBytes >> 20
 
     @Option(name: .customLong("lora-start-step"),
             help: "Bounded asynchronous LoRA loading: images run their first K steps on the base weights while their LoRAs load (0: LoRAs from the first step).")

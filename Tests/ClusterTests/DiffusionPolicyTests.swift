@@ -40,6 +40,23 @@ import Testing
         #expect(throws: ClusterError.self) { try PolicyCatalog.imageBatcher("by-lora") }
     }
 
+    @Test func imagesJoinInOrderWhileTheirMemoryFits() {
+        let need = ImageMemoryNeed(kept: 1, step: 100, vae: 250)
+        // Kept bytes add up; the step shares add up against the largest VAE pass.
+        #expect(ImageMemoryBudget.bytes(of: [need, need]) == 2 + 250)
+        #expect(ImageMemoryBudget.bytes(of: [need, need, need]) == 3 + 300)
+        #expect(ImageMemoryBudget.bytes(of: []) == 0)
+        let large = ImageMemoryNeed(step: 1000, vae: 1000)
+        // Two fit in 260 bytes beside nothing; the third waits, with the one slot behind it.
+        #expect(ImageMemoryBudget.admissions(running: [], waiting: [need, need, need, need], slots: 4, budget: 260) == (2, 2))
+        // Arrival order: a large image first holds back the small ones behind it.
+        #expect(ImageMemoryBudget.admissions(running: [need], waiting: [large, need], slots: 8, budget: 300) == (0, 2))
+        // An idle worker always takes the next image; slots bound the rest.
+        #expect(ImageMemoryBudget.admissions(running: [], waiting: [large, need], slots: 8, budget: 300) == (1, 1))
+        #expect(ImageMemoryBudget.admissions(running: [], waiting: [need, need, need], slots: 1, budget: 1 << 20) == (1, 0))
+        #expect(ImageMemoryBudget.admissions(running: [need], waiting: [need], slots: 0, budget: 1 << 20) == (0, 0))
+    }
+
     @Test func imageWorkersAreTheActiveImageRole() {
         var view = Self.pool(queued: [0, 0, 0], controlNets: 1)
         view.instances[1].isActive = false

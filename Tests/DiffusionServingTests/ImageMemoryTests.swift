@@ -1,3 +1,4 @@
+import Cluster
 import Diffusion
 import DiffusionServing
 import ServingAPI
@@ -35,8 +36,8 @@ import Testing
         _ = try await StepBatchingTests.images(try measuring.submit([Self.request("a cube", seed: 1)]))
         let need = measuring.memory.need(height: 64, width: 64)
         // Two images fit, three do not; the batch cap would take all four.
-        let budget = ImageMemory.bytes(of: [need, need])
-        #expect(ImageMemory.bytes(of: [need, need, need]) > budget)
+        let budget = ImageMemoryBudget.bytes(of: [need, need])
+        #expect(ImageMemoryBudget.bytes(of: [need, need, need]) > budget)
         var config = DiffusionEngineConfig(maxBatchSize: 8)
         config.memoryBudgetBytes = budget
         let engine = DiffusionEngine(pipeline: pipeline, config: config, memory: measuring.memory)
@@ -58,7 +59,7 @@ import Testing
         let pipeline = try StableDiffusionPipeline(directory: StepBatchingTests.folder)
         var config = DiffusionEngineConfig()
         let engine = DiffusionEngine(pipeline: pipeline)
-        config.memoryBudgetBytes = ImageMemory.bytes(of: [engine.memory.need(height: 64, width: 64)])
+        config.memoryBudgetBytes = ImageMemoryBudget.bytes(of: [engine.memory.need(height: 64, width: 64)])
         let bounded = DiffusionEngine(pipeline: pipeline, config: config)
         // 64² fits exactly; 64×72 does not.
         _ = try bounded.submit([Self.request("fits", seed: 1)])

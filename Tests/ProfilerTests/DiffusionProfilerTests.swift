@@ -47,6 +47,10 @@ private let diffusion = URL(fileURLWithPath: #filePath)
     #expect(costs.stepSeconds(rowPixels: [32 * 32, 32 * 32]) > costs.stepSeconds(rowPixels: [16 * 16, 16 * 16]))
     #expect(costs.vaeDecodeSeconds(width: 32, height: 32) > costs.vaeDecodeSeconds(width: 16, height: 16))
     #expect(costs.referenceWidth == 16 && costs.maxBatchSize == 8 && costs.loraCacheEntries >= 1)
+    // The images' activation memory: kept conditioning, a UNet call and a decode, per pixel.
+    let memory = try #require(costs.memory)
+    #expect(memory.keptBytes > 0 && memory.stepBytesPerRowPixel > 0 && memory.vaeBytesPerPixel > 0)
+    #expect(costs.memoryNeed(width: 32, height: 32, rows: 2).step == Int((memory.stepBytesPerRowPixel * 2048).rounded(.up)))
     try costs.validate()
     // The simulator runs an image on the profiled costs.
     let model = CostModel(model: "sd1-tiny", hardware: "test", gpusPerInstance: 1, sources: [], notes: nil, imageTokens: .fixed(tokens: 1),

@@ -50,6 +50,21 @@ import Testing
         #expect(result.imageLatency.map { abs($0.mean - 7.15) < 1e-9 } == true && result.completed == 4)
     }
 
+    @Test func imagesJoinWhileTheirActivationMemoryFits() throws {
+        // 400 kB per guided 10×10 image (2 rows × 100 pixels × 2000 B): two fit in 1 MiB, three do not.
+        var model = Self.costModel()
+        model.diffusion!.memory = .init(keptBytes: 0, stepBytesPerRowPixel: 2000, vaeBytesPerPixel: 0)
+        var system = Self.system("memory")
+        system.imageMemoryMiB = 1
+        let trace = Trace(requests: (0..<4).map { _ in Self.image(at: 0) })
+        let bounded = try ClusterSimulator.simulate(trace: trace, system: system, costModel: model, slo: looseSLO, predictor: nil)
+        // 40 image-steps at most two a call; the budget alone (default 8 GiB) leaves the cap's 11 calls.
+        #expect(bounded.imageWork.imageSteps == 40 && bounded.imageWork.unetCalls >= 20)
+        system.imageMemoryMiB = nil
+        let unbounded = try ClusterSimulator.simulate(trace: trace, system: system, costModel: model, slo: looseSLO, predictor: nil)
+        #expect(unbounded.imageWork.unetCalls == 11)
+    }
+
     @Test func imagesJoinAtStepBoundaries() throws {
         // The second image arrives mid-step: it joins at the next boundary (0.4 s), runs its ten steps in batches of two.
         let trace = Trace(requests: [Self.image(at: 0), Self.image(at: 0.1)])
