@@ -42,13 +42,15 @@ public enum DiffusionProfiler {
         func stepMs(_ requests: [TextToImageRequest]) throws(ProfileError) -> Double {
             var states: [DenoisingState] = []
             for r in requests { states.append(try start(r)) }
-            let rowPixels = Double(requests.reduce(0) { $0 + 2 * $1.width! * $1.height! })
-            return try ProfileStatistics.medianMilliseconds(runs: runs) { () throws(ProfileError) in
-                let (_, span) = try ActivationSpan.measure { () throws(ProfileError) in
-                    do { try pipeline.denoise(&states) } catch { throw .modelFailed("\(error)") }
-                }
-                memory.stepBytesPerRowPixel = max(memory.stepBytesPerRowPixel, Double(span.peakBytes) / rowPixels)
+            func denoise() throws(ProfileError) {
+                do { try pipeline.denoise(&states) } catch { throw .modelFailed("\(error)") }
             }
+            let ms = try ProfileStatistics.medianMilliseconds(runs: runs, denoise)
+            // One more call, untimed, for its memory.
+            let (_, span) = try ActivationSpan.measure(denoise)
+            let rowPixels = requests.reduce(0) { $0 + 2 * $1.width! * $1.height! }
+            memory.stepBytesPerRowPixel = max(memory.stepBytesPerRowPixel, Double(span.peakBytes) / Double(rowPixels))
+            return ms
         }
 
         var steps: [CostModel.Diffusion.Measurements.Step] = []
@@ -59,10 +61,9 @@ public enum DiffusionProfiler {
                 steps.append(.init(images: batch, rows: 2 * batch, width: size.width, height: size.height, ms: ms))
             }
             let state = try start(request(size, 0))
-            decodes.append(.init(width: size.width, height: size.height, ms: try ProfileStatistics.medianMilliseconds(runs: runs) {
-                let (_, span) = ActivationSpan.measure { pipeline.decode(state) }
-                memory.vaeBytesPerPixel = max(memory.vaeBytesPerPixel, Double(span.peakBytes) / Double(size.width * size.height))
-            }))
+            decodes.append(.init(width: size.width, height: size.height, ms: try ProfileStatistics.medianMilliseconds(runs: runs) { _ = pipeline.decode(state) }))
+            let (_, span) = ActivationSpan.measure { pipeline.decode(state) }
+            memory.vaeBytesPerPixel = max(memory.vaeBytesPerPixel, Double(span.peakBytes) / Double(size.width * size.height))
         }
         let admitMs = try ProfileStatistics.medianMilliseconds(runs: runs) { () throws(ProfileError) in _ = try start(request(sizes[0], 0)) }
 
