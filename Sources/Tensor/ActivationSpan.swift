@@ -16,6 +16,9 @@ import Synchronization
 /// ```
 public final class ActivationSpan: Sendable {
     @TaskLocal private static var current: ActivationSpan?
+    /// Spans running now, process-wide: while there are none (a language model's steps), making a
+    /// `Matrix` costs one relaxed load here instead of a task-local read.
+    private static let running = Atomic<Int>(0)
 
     private let live = Atomic<Int>(0)
     private let peak = Atomic<Int>(0)
@@ -30,6 +33,8 @@ public final class ActivationSpan: Sendable {
     /// Runs `body` in a new span (nested spans count in the innermost only).
     public static func measure<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> (R, ActivationSpan) {
         let span = ActivationSpan()
+        running.add(1, ordering: .relaxed)
+        defer { running.subtract(1, ordering: .relaxed) }
         let result: Result<R, E> = $current.withValue(span) {
             do throws(E) { return .success(try body()) } catch { return .failure(error) }
         }
@@ -38,7 +43,7 @@ public final class ActivationSpan: Sendable {
 
     /// The span a `Matrix` of `bytes` made now belongs to (counted in it), if any.
     static func allocating(_ bytes: Int) -> ActivationSpan? {
-        guard let span = current else { return nil }
+        guard running.load(ordering: .relaxed) > 0, let span = current else { return nil }
         let now = span.live.add(bytes, ordering: .relaxed).newValue
         var seen = span.peak.load(ordering: .relaxed)
         while now > seen {
