@@ -64,7 +64,7 @@ public final class ImageMemory: Sendable {
         let latentPixels = (height / vae.scaleFactor) * (width / vae.scaleFactor)
         let float = MemoryLayout<Float>.stride
         return ImageMemoryNeed(step: rows * latentPixels * unet.skipChannels[0] * unetFloatsPerWidth * float,
-                    vae: height * width * vae.fullResolutionChannels * vaeFloatsPerWidth * float)
+                               vae: height * width * vae.fullResolutionChannels * vaeFloatsPerWidth * float)
     }
 
     /// Records what an image of this size was measured to need (each part the largest seen).
@@ -78,5 +78,4 @@ public final class ImageMemory: Sendable {
             table[Size(height: height, width: width)] = seen
         }
     }
-
 }

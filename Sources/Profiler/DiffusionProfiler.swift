@@ -12,8 +12,9 @@ import Tensor
 /// LoRA's load (file read and parse, the server's loader thread), bind (to the model, on the step
 /// loop when the LoRA joins), merge (merge into the UNet and restore) and unmerged use (a guided
 /// step whose rows carry the LoRA less one without, per row), and one ControlNet call (likewise).
-/// Every timed call's activation memory is measured too (`ActivationSpan`): what an admitted image
-/// keeps, a UNet call's peak per row and pixel, a decode's per pixel (``CostModel/Diffusion/memory``).
+/// One more, untimed call of each UNet batch and decode measures the images' activation memory
+/// (`ActivationSpan`), as does every admission: what an admitted image keeps, a UNet call's peak
+/// per row and pixel, a decode's per pixel (``CostModel/Diffusion/memory``).
 ///
 /// ```swift
 /// var settings = DiffusionProfileSettings()
